@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The project's test command (`npm test`): build, typecheck, lint, then every tier this machine can run.
+# A tier whose prerequisites are missing is skipped with the reason, except under CI=true where that fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+failed=()
+step() {
+  local name=$1; shift
+  echo "::: $name"
+  if "$@"; then echo "::: $name: ok"; else echo "::: $name: FAILED"; failed+=("$name"); fi
+}
+skip() {
+  if [ "${CI:-}" = "true" ]; then echo "::: $1: prerequisites missing under CI: $2"; failed+=("$1"); else echo "::: $1: skipped: $2"; fi
+}
+
+step build node scripts/build.mjs
+step compile npx tsc -p .
+step lint npx eslint .
+step unit node --test out/test/unit/
+if [ "$(uname -s)" = Linux ] && command -v bwrap >/dev/null; then
+  [ -d out/test/native/linux ] && step native-linux node --test --test-concurrency=1 out/test/native/linux/
+  [ -d out/test/validation ] && step validation node --test --test-concurrency=1 out/test/validation/
+else
+  skip native-linux "bubblewrap is not installed (apt-get install bubblewrap)"
+fi
+if [ "${AGENT_SANDBOX_SKIP_WINE:-}" != 1 ] && [ -f scripts/test-win32.sh ]; then
+  if command -v wine >/dev/null; then step win32-wine bash scripts/test-win32.sh; else skip win32-wine "wine is not installed (scripts/install-test-deps.sh)"; fi
+fi
+if [ "${AGENT_SANDBOX_SKIP_E2E:-}" != 1 ] && [ -f scripts/test-e2e.sh ]; then
+  if command -v chromium >/dev/null; then step e2e bash scripts/test-e2e.sh; else skip e2e "chromium is not installed (scripts/install-test-deps.sh)"; fi
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then echo "FAILED tiers: ${failed[*]}"; exit 1; fi
+echo "all tiers passed"

@@ -1,0 +1,74 @@
+/**
+ * Shared CLI argument handling: the policy flags every subcommand understands, usage errors with a stable exit
+ * code, and help text. Built on node's `util.parseArgs`.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { CliPolicyFlags, Platform } from '../policy';
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Exit code for bad arguments (distinct from 125, "sandbox could not be applied"). */
+export const USAGE_EXIT = 2;
+
+export const POLICY_OPTIONS = {
+  workspace: { type: 'string', multiple: true, default: [] },
+  write: { type: 'string', multiple: true, default: [] },
+  'read-only': { type: 'boolean', default: false },
+  network: { type: 'string' },
+  protect: { type: 'string', multiple: true, default: [] },
+  platform: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+export const POLICY_HELP = `Policy options:
+  --workspace DIR       A workspace folder (repeatable). Default: the current directory.
+  --write DIR           An extra writable folder (repeatable).
+  --read-only           Nothing is writable except the sandbox's own temp.
+  --network MODE        offline (default) or online.
+  --protect GLOB        Another read-only path inside each root, like "secrets/**" (repeatable; adds to the
+                        defaults .git/hooks/**, .git/config, .vscode/**, .agent-sandbox/**).
+  --platform NAME       linux or win32. Default: this machine's.`;
+
+export function parse<O extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: O,
+  allowPositionals: boolean,
+) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+export function policyFlags(values: Record<string, unknown>): CliPolicyFlags {
+  const network = values.network as string | undefined;
+  if (network !== undefined && network !== 'offline' && network !== 'online') {
+    throw new UsageError(`--network must be "offline" or "online", not "${network}".`);
+  }
+  return {
+    workspace: (values.workspace as string[]) ?? [],
+    write: (values.write as string[]) ?? [],
+    readOnly: Boolean(values['read-only']),
+    network,
+    protect: (values.protect as string[]) ?? [],
+  };
+}
+
+export function platformFlag(values: Record<string, unknown>, host: Platform | undefined): Platform {
+  const p = (values.platform as string | undefined) ?? host;
+  if (p === 'linux' || p === 'win32') return p;
+  if (p === undefined) {
+    throw new UsageError(`This machine (${process.platform}) is not supported; pass --platform linux or win32 to preview a plan.`);
+  }
+  throw new UsageError(`--platform must be "linux" or "win32", not "${p}".`);
+}
+
+export function positiveSeconds(raw: string | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, not "${raw}".`);
+  return n;
+}

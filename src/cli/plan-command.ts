@@ -1,0 +1,48 @@
+/** `agent-sandbox plan`: compile a policy and print the plan, readable or JSON. Never runs anything. */
+import { compilePlan, policyFromCli } from '../policy';
+import { hostContext, hostPlatform } from '../sandbox/host';
+import { parse, platformFlag, policyFlags, POLICY_HELP, POLICY_OPTIONS } from './args';
+import type { CliCommand } from './commands';
+import { renderPlan } from './render';
+
+export const planCommand: CliCommand = {
+  summary: 'Print the compiled sandbox plan for a policy.',
+  usage: `Usage: agent-sandbox plan [options] [--json]
+
+Prints what the sandbox would do: writable and protected paths, hidden credentials, environment changes, and the
+platform's bubblewrap/Landlock/seccomp rules or Windows token, ACL and firewall operations.
+
+${POLICY_HELP}
+  --json                Print the plan as JSON.`,
+  async main(argv) {
+    const { values } = parse(argv, { ...POLICY_OPTIONS, json: { type: 'boolean', default: false } }, false);
+    if (values.help) {
+      console.log(this.usage);
+      return 0;
+    }
+    const platform = platformFlag(values, hostPlatform());
+    const cross = platform !== hostPlatform();
+    const ctx = cross ? previewContext(platform) : hostContext({ platform, allowMissingRoots: true });
+    const plan = compilePlan(policyFromCli(policyFlags(values), cross ? ctx.home + (platform === 'win32' ? '\\repo' : '/repo') : process.cwd()), ctx);
+    console.log(values.json ? JSON.stringify(plan, null, 2) : renderPlan(plan));
+    return 0;
+  },
+};
+
+/** A context for previewing another platform's plan: typical paths, no disk access. */
+function previewContext(platform: 'linux' | 'win32') {
+  return platform === 'win32'
+    ? {
+        platform,
+        home: 'C:\\Users\\dev',
+        userTemp: 'C:\\Users\\dev\\AppData\\Local\\Temp',
+        env: {
+          USERPROFILE: 'C:\\Users\\dev',
+          APPDATA: 'C:\\Users\\dev\\AppData\\Roaming',
+          LOCALAPPDATA: 'C:\\Users\\dev\\AppData\\Local',
+        },
+        stateDir: 'C:\\Users\\dev\\AppData\\Local\\AgentSandbox',
+        auditPaths: ['C:\\', 'C:\\Users\\Public', 'C:\\ProgramData'],
+      }
+    : { platform, home: '/home/dev', userTemp: '/tmp', env: {}, stateDir: '/home/dev/.local/state/agent-sandbox' };
+}

@@ -1,0 +1,60 @@
+/** Renders a plan for people: what is writable, protected, hidden, scrubbed, and what the backend will do. */
+import type { AclOperation, Plan, PlanSid } from '../policy';
+
+export function renderPlan(plan: Plan): string {
+  const lines: string[] = [];
+  const list = (title: string, items: string[]) => {
+    lines.push(`${title}:`);
+    lines.push(...(items.length ? items.map((i) => `  ${i}`) : ['  (none)']));
+  };
+  lines.push(`Agent Sandbox plan for ${plan.platform} — mode ${plan.mode}, network ${plan.network}`);
+  list('Workspace folders', plan.workspaceRoots);
+  list('Writable', [...plan.writableRoots, `${plan.tempDir} (private temp)`]);
+  list('Read-only inside writable folders', plan.protectedPaths.map((p) => `${p.path}  (${p.glob})`));
+  list('Hidden (unreadable)', plan.denyRead);
+  list('Environment removed', plan.env.remove);
+  list('Environment set', Object.entries(plan.env.set).map(([k, v]) => `${k}=${v}`));
+  switch (plan.platform) {
+    case 'linux':
+      list('Placeholders created for missing protected paths', plan.placeholders.map((p) => `${p.path} (${p.kind})`));
+      lines.push(`Landlock: writes only under ${plan.landlock.writablePaths.join(', ')}`);
+      lines.push(`seccomp: deny ${[...plan.seccomp.denySyscalls, ...plan.seccomp.denyIoctls.map((i) => `ioctl(${i})`)].join(', ')}` +
+        (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''));
+      lines.push(`bwrap ${plan.bwrapArgs.map(shellQuote).join(' ')}`);
+      break;
+    case 'win32':
+      lines.push(`Windows mode: ${plan.windowsMode}; network enforcement: ${plan.networkEnforcement}`);
+      lines.push(`Token: ${plan.token.flags.names.join(' | ')}; restricting SIDs: ${plan.token.restrictingSids.map(sidName).join(', ')}`);
+      list('ACL operations', plan.acl.map(aclLine));
+      list('Firewall rules', plan.firewall.map((f) => `${f.name}: ${f.direction} ${f.action} for ${sidName(f.user)}`));
+      break;
+  }
+  if (plan.warnings.length) list('Warnings', plan.warnings);
+  return lines.join('\n');
+}
+
+function aclLine(a: AclOperation): string {
+  return `${a.action.toUpperCase()} ${sidName(a.sid)} ${a.mask.names.join('|')} (0x${a.mask.value.toString(16)}) ` +
+    `inherit ${a.inheritance.names.join('|') || 'none'} on ${a.path}  [${a.reason}]`;
+}
+
+export function sidName(s: PlanSid): string {
+  switch (s.kind) {
+    case 'literal':
+      return `${s.name} (${s.sid})`;
+    case 'capability':
+      return `capability SID for ${s.root}${s.sid ? ` (${s.sid})` : ''}`;
+    case 'logon':
+      return 'logon SID';
+    case 'current-user':
+      return 'current user';
+    case 'sandbox-group':
+      return 'AgentSandboxUsers';
+    case 'sandbox-user':
+      return s.network === 'offline' ? 'AgentSandboxOffline' : 'AgentSandboxOnline';
+  }
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

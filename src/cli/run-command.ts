@@ -1,0 +1,66 @@
+/**
+ * `agent-sandbox run`: run one command inside the sandbox, streaming its stdio. Exit codes: the command's own;
+ * 124 on timeout; 125 when the sandbox could not be applied (nothing ran); 128+N when killed by signal N.
+ */
+import { compilePlan, policyFromCli } from '../policy';
+import { backendFor } from '../sandbox';
+import { defaultStateDir, hostContext, hostPlatform } from '../sandbox/host';
+import { parse, platformFlag, policyFlags, positiveSeconds, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
+import type { CliCommand } from './commands';
+
+export const runCommand: CliCommand = {
+  summary: 'Run a command inside the sandbox.',
+  usage: `Usage: agent-sandbox run [options] [--timeout SEC] -- COMMAND [ARGS...]
+
+Runs COMMAND inside the sandbox: it may write only inside the workspace folders (minus protected paths) and the
+sandbox's private temp, and with --network offline (the default) it cannot reach the network.
+
+${POLICY_HELP}
+  --timeout SEC         Kill the whole process tree after SEC seconds and exit 124.
+
+Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied and nothing ran;
+128+N the command was killed by signal N; 2 bad arguments.`,
+  async main(argv) {
+    const dash = argv.indexOf('--');
+    const own = dash === -1 ? argv : argv.slice(0, dash);
+    const command = dash === -1 ? [] : argv.slice(dash + 1);
+    const { values, positionals } = parse(own,
+      { ...POLICY_OPTIONS, timeout: { type: 'string' } }, true);
+    if (values.help) {
+      console.log(this.usage);
+      return 0;
+    }
+    if (positionals.length) {
+      throw new UsageError(`Put the command after "--": agent-sandbox run -- ${positionals.join(' ')}`);
+    }
+    if (!command.length) throw new UsageError('No command given. Usage: agent-sandbox run [options] -- COMMAND [ARGS...]');
+    const timeout = positiveSeconds(values.timeout as string | undefined, '--timeout');
+    const platform = platformFlag(values, hostPlatform());
+    const stateDir = defaultStateDir();
+    const plan = compilePlan(policyFromCli(policyFlags(values), process.cwd()), hostContext({ platform, stateDir }));
+    for (const w of plan.warnings) process.stderr.write(`agent-sandbox: warning: ${w}\n`);
+    const backend = await backendFor(platform, { stateDir });
+    const ac = new AbortController();
+    const onSignal = () => ac.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    process.once('SIGHUP', onSignal);
+    try {
+      const proc = await backend.spawn(plan, {
+        argv: command,
+        cwd: process.cwd(),
+        stdio: 'inherit',
+        timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+        signal: ac.signal,
+      });
+      const exit = await proc.exited;
+      if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
+      return exit.code;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onSignal);
+      await backend.dispose();
+    }
+  },
+};

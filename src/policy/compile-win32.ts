@@ -1,0 +1,164 @@
+/**
+ * ResolvedPolicy → Win32Plan: the restricted-token spec, every ACL operation with its mask spelled out, firewall
+ * rules for elevated mode, and the environment. Pure: capability SIDs come from the context (persisted by the
+ * backend); when absent the plan names them symbolically.
+ */
+import type { AccessMask, AclOperation, FirewallRuleSpec, PlanSid, TokenSpec, Win32Plan } from './plan';
+import type { CompileContext, ResolvedPolicy } from './compile';
+import { pathApi } from './paths';
+
+export interface Win32Context {
+  /** Which Windows backend will run the plan. Default `unelevated`. */
+  windowsMode?: 'unelevated' | 'elevated';
+  /** Persisted capability SID per canonical workspace root (lower-cased key). */
+  capabilitySids?: Record<string, string>;
+  /** Folders the sandbox user must be able to read and execute in elevated mode (VS Code, Node, git, tools). */
+  runtimeDirs?: string[];
+  /** Folders scanned by the world-writable audit (PATH entries, C:\, %PUBLIC%, ProgramData, temp). */
+  auditPaths?: string[];
+}
+
+/** Access-right bits (winnt.h). */
+export const FileRights = {
+  FILE_READ_DATA: 0x1,
+  FILE_WRITE_DATA: 0x2,
+  FILE_APPEND_DATA: 0x4,
+  FILE_READ_EA: 0x8,
+  FILE_WRITE_EA: 0x10,
+  FILE_EXECUTE: 0x20,
+  FILE_DELETE_CHILD: 0x40,
+  FILE_READ_ATTRIBUTES: 0x80,
+  FILE_WRITE_ATTRIBUTES: 0x100,
+  DELETE: 0x10000,
+  READ_CONTROL: 0x20000,
+  WRITE_DAC: 0x40000,
+  WRITE_OWNER: 0x80000,
+  SYNCHRONIZE: 0x100000,
+} as const;
+
+export const InheritFlags = { OBJECT_INHERIT_ACE: 0x1, CONTAINER_INHERIT_ACE: 0x2 } as const;
+
+export const TokenFlags = { DISABLE_MAX_PRIVILEGE: 0x1, SANDBOX_INERT: 0x2, LUA_TOKEN: 0x4, WRITE_RESTRICTED: 0x8 } as const;
+
+export function mask<T extends Record<string, number>>(table: T, names: (keyof T & string)[]): AccessMask {
+  return { value: names.reduce((v, n) => (v | table[n]) >>> 0, 0), names: [...names] };
+}
+
+const READ: (keyof typeof FileRights)[] = ['FILE_READ_DATA', 'FILE_READ_EA', 'FILE_READ_ATTRIBUTES', 'READ_CONTROL', 'SYNCHRONIZE'];
+const EXECUTE: (keyof typeof FileRights)[] = ['FILE_EXECUTE'];
+const WRITE: (keyof typeof FileRights)[] = ['FILE_WRITE_DATA', 'FILE_APPEND_DATA', 'FILE_WRITE_EA', 'FILE_WRITE_ATTRIBUTES'];
+
+/** Read, write, execute and DELETE, without FILE_DELETE_CHILD (which would bypass deny ACEs on children). */
+export const WRITABLE_ROOT_MASK = mask(FileRights, [...READ, ...EXECUTE, ...WRITE, 'DELETE']);
+export const READ_EXECUTE_MASK = mask(FileRights, [...READ, ...EXECUTE]);
+/** Denied on protected paths: every way to change content, metadata, permissions or existence. */
+export const DENY_WRITE_MASK = mask(FileRights, [...WRITE, 'DELETE', 'FILE_DELETE_CHILD', 'WRITE_DAC', 'WRITE_OWNER']);
+export const INHERIT_ALL = mask(InheritFlags, ['OBJECT_INHERIT_ACE', 'CONTAINER_INHERIT_ACE']);
+export const INHERIT_NONE: AccessMask = { value: 0, names: [] };
+
+export const EVERYONE: PlanSid = { kind: 'literal', sid: 'S-1-1-0', name: 'Everyone' };
+
+export const FIREWALL_RULE_NAME = 'Agent Sandbox: block outbound for AgentSandboxOffline';
+
+export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan {
+  const windowsMode = ctx.windowsMode ?? 'unelevated';
+  const capOf = (root: string): PlanSid => {
+    const sid = ctx.capabilitySids?.[root.toLowerCase()];
+    return sid ? { kind: 'capability', root, sid } : { kind: 'capability', root };
+  };
+  const caps = r.workspaceRoots.length ? r.workspaceRoots.map(capOf) : [capOf(r.tempDir)];
+  const acl: AclOperation[] = [];
+  const grant = (path: string, sid: PlanSid, m: AccessMask, reason: AclOperation['reason'], create?: 'dir') =>
+    acl.push({ path, sid, action: 'grant', mask: m, inheritance: INHERIT_ALL, reason, ...(create ? { createIfMissing: create } : {}) });
+
+  // Extra writable roots are covered by the first workspace's capability SID.
+  const capForPath = (root: string) => caps[Math.max(0, r.workspaceRoots.indexOf(root))] ?? caps[0];
+  for (const root of r.writableRoots) {
+    grant(root, capForPath(root), WRITABLE_ROOT_MASK, 'writable-root');
+    if (windowsMode === 'elevated') grant(root, { kind: 'sandbox-group' }, WRITABLE_ROOT_MASK, 'writable-root');
+  }
+  for (const c of caps) grant(r.tempDir, c, WRITABLE_ROOT_MASK, 'temp-dir', 'dir');
+  if (windowsMode === 'elevated') {
+    grant(r.tempDir, { kind: 'sandbox-group' }, WRITABLE_ROOT_MASK, 'temp-dir', 'dir');
+    for (const dir of ctx.runtimeDirs ?? []) grant(dir, { kind: 'sandbox-group' }, READ_EXECUTE_MASK, 'runtime-read');
+  }
+  for (const pp of r.protectedPaths) {
+    for (const c of caps) {
+      acl.push({
+        path: pp.path,
+        sid: c,
+        action: 'deny',
+        mask: DENY_WRITE_MASK,
+        inheritance: pp.kind === 'dir' ? INHERIT_ALL : INHERIT_NONE,
+        reason: 'protected-path',
+        createIfMissing: pp.kind === 'dir' ? 'dir' : undefined,
+      });
+    }
+  }
+
+  const token: TokenSpec = {
+    flags: mask(TokenFlags, ['DISABLE_MAX_PRIVILEGE', 'LUA_TOKEN', 'WRITE_RESTRICTED']),
+    restrictingSids: [...caps, { kind: 'logon' }, EVERYONE],
+    defaultDacl: [
+      { sid: { kind: 'logon' }, mask: { value: 0x10000000, names: ['GENERIC_ALL'] } },
+      ...caps.map((sid) => ({ sid, mask: { value: 0x10000000, names: ['GENERIC_ALL'] } })),
+    ],
+    keepPrivileges: ['SeChangeNotifyPrivilege'],
+  };
+
+  const firewall: FirewallRuleSpec[] =
+    windowsMode === 'elevated'
+      ? [
+          {
+            name: FIREWALL_RULE_NAME,
+            direction: 'out',
+            action: 'block',
+            profiles: 'all',
+            localUserSddl: 'O:LSD:(A;;CC;;;{offlineUserSid})',
+            user: { kind: 'sandbox-user', network: 'offline' },
+            remoteAddresses: '*',
+            description: 'Blocks all outbound traffic for commands run by Agent Sandbox in offline mode.',
+          },
+        ]
+      : [];
+
+  const networkEnforcement = r.policy.network === 'online' ? 'none' : windowsMode === 'elevated' ? 'firewall' : 'advisory';
+  const warnings: string[] = [];
+  const env = { remove: [...r.env.remove], set: { ...r.env.set } };
+  if (networkEnforcement === 'advisory') {
+    warnings.push(
+      'Offline mode without the one-time administrator setup only points proxy variables at a closed port: a ' +
+        'program that ignores them can still reach the network. Run "Agent Sandbox: Set Up Windows Sandbox" for a ' +
+        'real firewall block.',
+    );
+    for (const v of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy']) {
+      env.set[v] = 'http://127.0.0.1:9';
+    }
+    env.set.NO_PROXY = '';
+  }
+  if (windowsMode === 'unelevated') {
+    warnings.push('Reads are not restricted in this mode: the sandbox can read what you can read, except that ' +
+      'denyRead paths are not hidden. Elevated setup adds read isolation.');
+  }
+
+  const api = pathApi('win32');
+  return {
+    version: 1,
+    platform: 'win32',
+    mode: r.policy.mode,
+    network: r.policy.network,
+    writableRoots: r.writableRoots,
+    workspaceRoots: r.workspaceRoots,
+    protectedPaths: r.protectedPaths,
+    denyRead: r.denyRead,
+    env,
+    tempDir: r.tempDir,
+    warnings,
+    windowsMode,
+    token,
+    acl,
+    firewall,
+    networkEnforcement,
+    auditPaths: (ctx.auditPaths ?? []).map((p) => api.normalize(p)),
+  };
+}

@@ -1,0 +1,6 @@
+/** The policy engine's public surface: schema, sources, compiler and plan types. Pure; imports no backend. */
+export * from './schema';
+export * from './plan';
+export * from './sources';
+export { compilePlan, parsePolicy, resolvePolicy, isProtected, type CompileContext, type ResolvedPolicy } from './compile';
+export { normalizeAbsolute, isWithin, pathKey, type FsView } from './paths';
