@@ -91,7 +91,7 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
         mask: DENY_WRITE_MASK,
         inheritance: pp.kind === 'dir' ? INHERIT_ALL : INHERIT_NONE,
         reason: 'protected-path',
-        createIfMissing: pp.kind === 'dir' ? 'dir' : undefined,
+        ...(pp.kind === 'dir' ? { createIfMissing: 'dir' as const } : {}),
       });
     }
   }

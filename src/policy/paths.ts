@@ -46,7 +46,7 @@ export function assertNever(x: never): never {
 
 /** Strips Win32 namespace prefixes and rejects device paths. Returns the path and whether it is UNC. */
 function stripWin32Prefix(p: string, field: string): { path: string; unc: boolean } {
-  let s = p.replace(/\//g, '\\');
+  const s = p.replace(/\//g, '\\');
   if (/^\\\\[.?]\\/.test(s)) {
     const rest = s.slice(4);
     if (/^UNC\\/i.test(rest)) return { path: '\\\\' + rest.slice(4), unc: true };
