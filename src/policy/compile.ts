@@ -79,7 +79,7 @@ export function compilePlan(input: PolicyInput | Policy, ctx: CompileContext): P
 }
 
 export function resolvePolicy(policy: Policy, ctx: CompileContext): ResolvedPolicy {
-  const pctx = { ...ctx, allowUnc: policy.allowUncPaths };
+  const pctx = { ...ctx, allowUnc: policy.allowUncPaths, systemDirs: envSystemDirs(ctx) };
   const workspaceRoots = dedupe(ctx.platform, policy.workspaceRoots.map((r, i) => checkedRoot(pctx, r, `workspaceRoots[${i}]`)));
   const extra = policy.writableRoots.map((r, i) => checkedRoot(pctx, r, `writableRoots[${i}]`));
   const writableRoots = policy.mode === 'read-only' ? [] : dedupe(ctx.platform, [...workspaceRoots, ...extra]);
@@ -94,6 +94,16 @@ export function resolvePolicy(policy: Policy, ctx: CompileContext): ResolvedPoli
     tempDir,
     env: compileEnv(ctx, policy, tempDir),
   };
+}
+
+/** Windows system folders named by the environment, which may live on another drive than C:. */
+function envSystemDirs(ctx: CompileContext): string[] {
+  if (ctx.platform !== 'win32') return [];
+  const names = ['SystemRoot', 'windir', 'ProgramFiles', 'ProgramFiles(x86)', 'ProgramW6432'];
+  return names
+    .map((n) => lookupEnv(ctx.env, n, true))
+    .filter((v): v is string => !!v && /^[a-zA-Z]:\\/.test(v))
+    .map((v) => normalizeAbsolute('win32', v, 'env'));
 }
 
 function checkedRoot(ctx: PathContext & { allowMissingRoots?: boolean }, raw: string, field: string): string {

@@ -22,6 +22,8 @@ export interface PathContext {
   userTemp: string;
   /** Windows: accept UNC roots. */
   allowUnc?: boolean;
+  /** System folders from the environment (%SystemRoot%, %ProgramFiles%, ...) refused in addition to the defaults. */
+  systemDirs?: string[];
   fs?: FsView;
 }
 
@@ -165,7 +167,7 @@ export function refuseBroadRoot(ctx: PathContext, root: string, field: string): 
   if (isWithin(ctx.platform, root, temp)) {
     throw refused(field, root, `it contains your temp folder (${temp}), which other programs share`, NARROW);
   }
-  for (const sys of systemTrees(ctx.platform)) {
+  for (const sys of [...systemTrees(ctx.platform), ...(ctx.systemDirs ?? [])]) {
     if (isWithin(ctx.platform, sys, root) || isWithin(ctx.platform, root, sys)) {
       throw refused(field, root, `it is or contains the system folder ${sys}`, NARROW);
     }

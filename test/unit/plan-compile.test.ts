@@ -191,3 +191,10 @@ test('a missing root is an error when the disk is consulted, and refused roots s
 test('plans are plain JSON data', () => {
   for (const p of [lin({}), win({})]) assert.deepEqual(JSON.parse(JSON.stringify(p)), p);
 });
+
+test('win32: system folders named by the environment are refused even off drive C:', () => {
+  const env = { ...winCtx.env, SystemRoot: 'D:\\WINDOWS', ProgramFiles: 'D:\\Program Files' };
+  assert.throws(() => win({ writableRoots: ['D:\\Program Files\\Tool'] }, { env }), /system folder D:\\Program Files/);
+  assert.throws(() => win({ writableRoots: ['d:\\windows\\temp'] }, { env }), /system folder D:\\WINDOWS/);
+  win({ writableRoots: ['D:\\src'] }, { env });
+});

@@ -1,0 +1,59 @@
+// Builds one platform-specific .vsix per target with @vscode/vsce. Each target is staged in its own folder with the
+// bundles and koffi plus only that target's prebuild (`@koromix/koffi-<target>`), fetched from the npm registry
+// with `npm pack` when it is not installed. Prints each vsix's size.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const targets = (process.env.AGENT_SANDBOX_TARGETS ?? 'win32-x64,win32-arm64,linux-x64,linux-arm64').split(',');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const koffiVersion = JSON.parse(fs.readFileSync(path.join(root, 'node_modules/koffi/package.json'), 'utf8')).version;
+const stageBase = path.join(root, '.package');
+const cache = path.join(stageBase, 'cache');
+const outDir = path.join(root, 'artifacts', 'vsix');
+
+const npmCmd = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+
+function copy(from, to) {
+  fs.cpSync(from, to, { recursive: true, dereference: true });
+}
+
+/** The prebuild package folder for a target: installed copy, or unpacked from the registry tarball. */
+function prebuildDir(target) {
+  const name = `@koromix/koffi-${target}`;
+  const installed = path.join(root, 'node_modules', name);
+  if (fs.existsSync(path.join(installed, 'package.json'))) return installed;
+  const dir = path.join(cache, `koffi-${target}-${koffiVersion}`);
+  if (!fs.existsSync(path.join(dir, 'package.json'))) {
+    fs.mkdirSync(cache, { recursive: true });
+    const tgz = run(npmCmd, ['pack', '--silent', `${name}@${koffiVersion}`], cache).trim().split('\n').pop();
+    fs.mkdirSync(dir, { recursive: true });
+    run('tar', ['-xzf', path.join(cache, tgz), '-C', dir, '--strip-components=1'], cache);
+    fs.rmSync(path.join(cache, tgz));
+  }
+  return dir;
+}
+
+run(process.execPath, [path.join(root, 'scripts/build.mjs')], root);
+fs.mkdirSync(outDir, { recursive: true });
+const results = [];
+for (const target of targets) {
+  const stage = path.join(stageBase, target);
+  fs.rmSync(stage, { recursive: true, force: true });
+  fs.mkdirSync(stage, { recursive: true });
+  for (const f of ['dist', 'media', 'README.md', 'LICENSE', '.vscodeignore']) {
+    if (fs.existsSync(path.join(root, f))) copy(path.join(root, f), path.join(stage, f));
+  }
+  const { devDependencies: _d, scripts: _s, ...manifest } = pkg;
+  fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2));
+  copy(path.join(root, 'node_modules/koffi'), path.join(stage, 'node_modules/koffi'));
+  copy(prebuildDir(target), path.join(stage, 'node_modules/@koromix', `koffi-${target}`));
+  const out = path.join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
+  run(path.join(root, 'node_modules/.bin/vsce'), ['package', '--target', target, '--no-dependencies',
+    '--allow-missing-repository', '--out', out], stage);
+  results.push({ target, file: path.relative(root, out), bytes: fs.statSync(out).size });
+}
+for (const r of results) console.log(`${r.target.padEnd(12)} ${(r.bytes / 1024).toFixed(0).padStart(6)} KiB  ${r.file}`);
+fs.writeFileSync(path.join(outDir, 'sizes.json'), JSON.stringify(results, null, 2));
