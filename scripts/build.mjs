@@ -16,6 +16,7 @@ const entries = [
   { entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js' },
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: ['src/runner/main.ts'], outfile: 'dist/runner.js' },
+  { entryPoints: ['src/verify/probe.ts'], outfile: 'dist/probe.js' },
 ];
 if (watch) {
   for (const e of entries) await (await esbuild.context({ ...common, ...e })).watch();

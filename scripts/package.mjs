@@ -36,6 +36,30 @@ function prebuildDir(target) {
   return dir;
 }
 
+/** Fails the build when a package misses a bundle or carries sources, maps, or another platform's binaries. */
+function checkContents(target, files) {
+  const problems = [];
+  for (const f of ['dist/extension.js', 'dist/cli.js', 'dist/runner.js', 'dist/probe.js', 'node_modules/koffi/package.json',
+    `node_modules/@koromix/koffi-${target}/package.json`]) {
+    if (!files.includes(f)) problems.push(`missing ${f}`);
+  }
+  if (!files.some((f) => f.startsWith(`node_modules/@koromix/koffi-${target}/`) && f.endsWith('.node'))) {
+    problems.push(`missing the ${target} koffi binary`);
+  }
+  for (const f of files) {
+    if (f.startsWith('node_modules/@koromix/') && !f.startsWith(`node_modules/@koromix/koffi-${target}/`)) problems.push(`foreign binary ${f}`);
+    if (/\.(ts|map)$/.test(f) || /^(src|test|native-bindings|out)\//.test(f)) problems.push(`source file ${f}`);
+  }
+  if (problems.length) throw new Error(`${target} package is wrong:\n  ${problems.join('\n  ')}`);
+}
+
+/** On the matching platform, the staged package must load koffi and run the CLI from its own folder. */
+function smokeTest(stage) {
+  const plan = run(process.execPath, [path.join(stage, 'dist/cli.js'), 'plan', '--json', '--workspace', stage], stage);
+  if (!JSON.parse(plan).version) throw new Error('the packaged CLI did not print a plan');
+  run(process.execPath, ['-e', 'require("koffi")'], stage);
+}
+
 run(process.execPath, [path.join(root, 'scripts/build.mjs')], root);
 fs.mkdirSync(outDir, { recursive: true });
 const results = [];
@@ -46,13 +70,17 @@ for (const target of targets) {
   for (const f of ['dist', 'media', 'README.md', 'LICENSE', '.vscodeignore']) {
     if (fs.existsSync(path.join(root, f))) copy(path.join(root, f), path.join(stage, f));
   }
+  // Everything but koffi is bundled into dist/ by esbuild, so koffi is the only runtime dependency shipped.
   const { devDependencies: _d, scripts: _s, ...manifest } = pkg;
+  manifest.dependencies = { koffi: pkg.dependencies.koffi };
   fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2));
   copy(path.join(root, 'node_modules/koffi'), path.join(stage, 'node_modules/koffi'));
   copy(prebuildDir(target), path.join(stage, 'node_modules/@koromix', `koffi-${target}`));
+  checkContents(target, run(path.join(root, 'node_modules/.bin/vsce'), ['ls'], stage).split('\n').filter(Boolean));
+  if (target === `${process.platform}-${process.arch}`) smokeTest(stage);
   const out = path.join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
-  run(path.join(root, 'node_modules/.bin/vsce'), ['package', '--target', target, '--no-dependencies',
-    '--allow-missing-repository', '--out', out], stage);
+  run(path.join(root, 'node_modules/.bin/vsce'), ['package', '--target', target, '--allow-missing-repository',
+    '--no-rewrite-relative-links', '--out', out], stage);
   results.push({ target, file: path.relative(root, out), bytes: fs.statSync(out).size });
 }
 for (const r of results) console.log(`${r.target.padEnd(12)} ${(r.bytes / 1024).toFixed(0).padStart(6)} KiB  ${r.file}`);

@@ -10,12 +10,14 @@ PW_VERSION=${PW_VERSION:-1.65.1}
 SERVER_MAIN="$TOOLS/node_modules/code-server/lib/vscode/out/server-main.js"
 mkdir -p "$TOOLS"
 
+if [ ! -x /usr/lib/chromium/chromium ] || ! command -v rg >/dev/null || ! command -v bwrap >/dev/null || [ ! -f /usr/include/krb5.h ]; then
+  echo "installing chromium, ripgrep, bubblewrap, libkrb5-dev, build-essential (scripts/install-test-deps.sh)"
+  bash "$ROOT/scripts/install-test-deps.sh"
+fi
+
 if [ -f "$SERVER_MAIN" ] && [ -f "$TOOLS/node_modules/playwright-core/package.json" ]; then
   echo "e2e tools present in $TOOLS"; exit 0
 fi
-for bin in /usr/lib/chromium/chromium rg; do
-  command -v "$bin" >/dev/null || { echo "missing $bin: run scripts/install-test-deps.sh (apt: chromium ripgrep libkrb5-dev build-essential)"; exit 1; }
-done
 NODE_BIN=$(node -p process.execPath); NODE_HOME=$(dirname "$(dirname "$NODE_BIN")")
 [ -f "$NODE_HOME/include/node/common.gypi" ] || { echo "no Node headers under $NODE_HOME/include/node"; exit 1; }
 export PATH="$(dirname "$NODE_BIN"):$PATH"   # code-server's postinstall checks the Node major of the npm running it

@@ -41,8 +41,8 @@ fi
 # 3) Wine prefix (Windows 10)
 if [ ! -f "$WINEPREFIX/.agent-sandbox-ready" ]; then
   echo "wine-setup: creating the Wine prefix"
-  wineboot -i > "$WDIR/wineboot.log" 2>&1 || { cat "$WDIR/wineboot.log"; exit 1; }
-  wine reg add 'HKCU\Software\Wine' /v Version /d win10 /f > "$WDIR/reg.log" 2>&1 || { cat "$WDIR/reg.log"; exit 1; }
+  wineboot -i > "$WDIR/wineboot.log" 2>&1 || { cat "$WDIR/wineboot.log" >&2; exit 1; }
+  wine reg add 'HKCU\Software\Wine' /v Version /d win10 /f > "$WDIR/reg.log" 2>&1 || { cat "$WDIR/reg.log" >&2; exit 1; }
   wineserver -w
   touch "$WINEPREFIX/.agent-sandbox-ready"
 fi

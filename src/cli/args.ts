@@ -2,8 +2,9 @@
  * Shared CLI argument handling: the policy flags every subcommand understands, usage errors with a stable exit
  * code, and help text. Built on node's `util.parseArgs`.
  */
+import * as fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { CliPolicyFlags, Platform } from '../policy';
+import { policyFromCli, type CliPolicyFlags, type Platform, type PolicyInput } from '../policy';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -19,6 +20,7 @@ export const POLICY_OPTIONS = {
   network: { type: 'string' },
   protect: { type: 'string', multiple: true, default: [] },
   platform: { type: 'string' },
+  'policy-file': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -29,7 +31,9 @@ export const POLICY_HELP = `Policy options:
   --network MODE        offline (default) or online.
   --protect GLOB        Another read-only path inside each root, like "secrets/**" (repeatable; adds to the
                         defaults .git/hooks/**, .git/config, .vscode/**, .agent-sandbox/**).
-  --platform NAME       linux or win32. Default: this machine's.`;
+  --platform NAME       linux or win32. Default: this machine's.
+  --policy-file FILE    Read the whole policy (JSON, the settings schema incl. workspaceRoots) from FILE instead
+                        of the flags above; the VS Code extension starts terminals and tasks this way.`;
 
 export function parse<O extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
@@ -71,4 +75,18 @@ export function positiveSeconds(raw: string | undefined, flag: string): number |
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, not "${raw}".`);
   return n;
+}
+
+/** The policy from `--policy-file` (alone), or from the policy flags. */
+export function policyInput(values: Record<string, unknown>, cwd: string): PolicyInput {
+  const file = values['policy-file'] as string | undefined;
+  if (file === undefined) return policyFromCli(policyFlags(values), cwd);
+  const mixed = ['workspace', 'write', 'protect'].filter((k) => (values[k] as string[] | undefined)?.length)
+    .concat(values['read-only'] ? ['read-only'] : [], values.network !== undefined ? ['network'] : []);
+  if (mixed.length) throw new UsageError(`--policy-file cannot be combined with --${mixed.join(', --')}.`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as PolicyInput;
+  } catch (e) {
+    throw new UsageError(`--policy-file ${file}: ${(e as Error).message}`);
+  }
 }

@@ -7,10 +7,18 @@ import { USAGE_EXIT, UsageError } from './args';
 import type { CliCommand } from './commands';
 import { planCommand } from './plan-command';
 import { runCommand } from './run-command';
+import { verifyCommand } from './verify-command';
+import { setupCommand } from './setup-command';
+import { statusCommand } from './status-command';
+import { uninstallCommand } from './uninstall-command';
 
 const COMMANDS: Record<string, CliCommand> = {
   run: runCommand,
   plan: planCommand,
+  verify: verifyCommand,
+  setup: setupCommand,
+  uninstall: uninstallCommand,
+  status: statusCommand,
 };
 
 function usage(): string {

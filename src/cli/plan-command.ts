@@ -1,7 +1,7 @@
 /** `agent-sandbox plan`: compile a policy and print the plan, readable or JSON. Never runs anything. */
-import { compilePlan, policyFromCli } from '../policy';
+import { compilePlan } from '../policy';
 import { hostContext, hostPlatform } from '../sandbox/host';
-import { parse, platformFlag, policyFlags, POLICY_HELP, POLICY_OPTIONS } from './args';
+import { parse, platformFlag, policyInput, POLICY_HELP, POLICY_OPTIONS } from './args';
 import type { CliCommand } from './commands';
 import { renderPlan } from './render';
 
@@ -23,7 +23,7 @@ ${POLICY_HELP}
     const platform = platformFlag(values, hostPlatform());
     const cross = platform !== hostPlatform();
     const ctx = cross ? previewContext(platform) : hostContext({ platform, allowMissingRoots: true });
-    const plan = compilePlan(policyFromCli(policyFlags(values), cross ? ctx.home + (platform === 'win32' ? '\\repo' : '/repo') : process.cwd()), ctx);
+    const plan = compilePlan(policyInput(values, cross ? ctx.home + (platform === 'win32' ? '\\repo' : '/repo') : process.cwd()), ctx);
     console.log(values.json ? JSON.stringify(plan, null, 2) : renderPlan(plan));
     return 0;
   },

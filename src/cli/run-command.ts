@@ -2,11 +2,22 @@
  * `agent-sandbox run`: run one command inside the sandbox, streaming its stdio. Exit codes: the command's own;
  * 124 on timeout; 125 when the sandbox could not be applied (nothing ran); 128+N when killed by signal N.
  */
-import { compilePlan, policyFromCli } from '../policy';
+import { compilePlan } from '../policy';
 import { backendFor } from '../sandbox';
 import { defaultStateDir, hostContext, hostPlatform } from '../sandbox/host';
-import { parse, platformFlag, policyFlags, positiveSeconds, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
+import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
 import type { CliCommand } from './commands';
+import type { Enforcement } from '../sandbox/types';
+
+/**
+ * Says plainly, on every run, when the backend that ran the command enforces less than the policy asks for (for
+ * example Windows' unelevated offline mode, or Wine). Asked after spawn, because only then is it known whether the
+ * elevated Windows backend was used.
+ */
+function warnIfWeaker(enf: Enforcement, planWarnings: string[]): void {
+  if (enf.filesystem === 'enforced' && enf.network !== 'advisory') return;
+  for (const w of [...planWarnings, ...enf.notes]) process.stderr.write(`agent-sandbox: warning: ${w}\n`);
+}
 
 export const runCommand: CliCommand = {
   summary: 'Run a command inside the sandbox.',
@@ -17,6 +28,8 @@ sandbox's private temp, and with --network offline (the default) it cannot reach
 
 ${POLICY_HELP}
   --timeout SEC         Kill the whole process tree after SEC seconds and exit 124.
+  --tty                 Keep this terminal as the command's controlling terminal (interactive shells, job
+                        control; for the sandboxed terminal profile). TIOCSTI stays blocked.
 
 Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied and nothing ran;
 128+N the command was killed by signal N; 2 bad arguments.`,
@@ -25,7 +38,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const own = dash === -1 ? argv : argv.slice(0, dash);
     const command = dash === -1 ? [] : argv.slice(dash + 1);
     const { values, positionals } = parse(own,
-      { ...POLICY_OPTIONS, timeout: { type: 'string' } }, true);
+      { ...POLICY_OPTIONS, timeout: { type: 'string' }, tty: { type: 'boolean', default: false } }, true);
     if (values.help) {
       console.log(this.usage);
       return 0;
@@ -37,9 +50,9 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const timeout = positiveSeconds(values.timeout as string | undefined, '--timeout');
     const platform = platformFlag(values, hostPlatform());
     const stateDir = defaultStateDir();
-    const plan = compilePlan(policyFromCli(policyFlags(values), process.cwd()), hostContext({ platform, stateDir }));
-    for (const w of plan.warnings) process.stderr.write(`agent-sandbox: warning: ${w}\n`);
-    const backend = await backendFor(platform, { stateDir });
+    delete process.env.ELECTRON_RUN_AS_NODE; // VS Code starts the CLI with it; sandboxed commands must not inherit it
+    const plan = compilePlan(policyInput(values, process.cwd()), hostContext({ platform, stateDir }));
+    const backend = await backendFor(platform, { stateDir, broker: false });
     const ac = new AbortController();
     const onSignal = () => ac.abort();
     process.once('SIGINT', onSignal);
@@ -50,9 +63,11 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
         argv: command,
         cwd: process.cwd(),
         stdio: 'inherit',
+        tty: values.tty ? { cols: process.stdout.columns ?? 80, rows: process.stdout.rows ?? 24 } : undefined,
         timeoutMs: timeout === undefined ? undefined : timeout * 1000,
         signal: ac.signal,
       });
+      warnIfWeaker(backend.enforcement(plan), plan.warnings);
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
       return exit.code;

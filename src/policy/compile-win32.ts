@@ -131,7 +131,8 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
         'program that ignores them can still reach the network. Run "Agent Sandbox: Set Up Windows Sandbox" for a ' +
         'real firewall block.',
     );
-    for (const v of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy']) {
+    // Windows variable names are case-insensitive: one spelling each (http_proxy and HTTP_PROXY are the same).
+    for (const v of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY']) {
       env.set[v] = 'http://127.0.0.1:9';
     }
     env.set.NO_PROXY = '';

@@ -69,6 +69,8 @@ export interface LinuxPlan extends PlanBase {
   };
   /** Host Unix-socket locations hidden behind empty tmpfs or /dev/null binds. */
   hiddenSockets: string[];
+  /** False only for `full-access`: the runner applies no Landlock or seccomp (absent means true). */
+  confined?: boolean;
 }
 
 // ---- Windows ---------------------------------------------------------------------------------------------------

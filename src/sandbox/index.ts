@@ -18,6 +18,8 @@ export interface BackendOptions {
    * every spawn builds a fresh sandbox (the CLI's one-shot `run`). Default true.
    */
   broker?: boolean;
+  /** One-time preparation progress (e.g. Windows ACL grants per root), for a progress notification. */
+  onProgress?: (p: { message: string; done: number; total: number }) => void;
 }
 
 const cache = new Map<string, SandboxBackend>();

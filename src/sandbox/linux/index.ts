@@ -1,12 +1,103 @@
-/** Placeholder until the linux backend lands: fails closed, never runs anything. */
+/**
+ * The Linux backend: bubblewrap for mounts and namespaces, and the runner inside it applying Landlock,
+ * no_new_privs and seccomp before any command starts. Cold mode starts a fresh sandbox per command; broker mode
+ * keeps one sandboxed runner per distinct plan for piped commands. Fails closed with SandboxError when bwrap is
+ * missing or unusable; never runs a command unsandboxed (except an explicit full-access plan).
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import type { Plan, LinuxPlan } from '../../policy/plan';
+import { currentArch } from '../../../native-bindings/linux/syscall-numbers';
 import { SandboxError, SandboxErrorCode } from '../errors';
-import type { SandboxBackend } from '../types';
+import type { BackendStatus, Enforcement, SandboxBackend, SandboxProcess, SpawnSpec } from '../types';
 import type { BackendOptions } from '..';
+import { Broker } from './broker';
+import { spawnCold } from './cold';
+import { hostLandlockAbi, linuxEnforcement } from './enforcement';
+import { prepareHost } from './prepare';
+import { probeBwrap } from './probe';
+import { runnerScript } from './runtime';
 
-export function createLinuxBackend(_opts: BackendOptions): SandboxBackend {
-  throw new SandboxError(
-    SandboxErrorCode.BackendUnavailable,
-    'The linux sandbox backend is not available in this build, so nothing was run.',
-    'Update Agent Sandbox to a version with the linux backend.',
-  );
+export function createLinuxBackend(opts: BackendOptions): SandboxBackend {
+  return new LinuxBackend(opts.broker !== false);
+}
+
+class LinuxBackend implements SandboxBackend {
+  readonly platform = 'linux' as const;
+  private readonly brokers = new Map<string, Broker>();
+
+  constructor(private readonly useBroker: boolean) {}
+
+  async status(): Promise<BackendStatus> {
+    if (!currentArch()) {
+      return { state: 'unsupported', summary: `No seccomp support for the ${process.arch} architecture.`, details: {} };
+    }
+    const probe = probeBwrap();
+    const details: Record<string, string> = { bwrap: probe.bwrap ?? 'not found', bwrapVersion: probe.version ?? '' };
+    if (!probe.ok) {
+      return { state: 'setup-needed', summary: probe.error!.message, fix: probe.error!.fix, details };
+    }
+    try {
+      details.runner = runnerScript();
+    } catch (e) {
+      const err = e as SandboxError;
+      return { state: 'setup-needed', summary: err.message, fix: err.fix, details };
+    }
+    const { abi, note } = hostLandlockAbi();
+    details.landlockAbi = String(abi);
+    const summary = abi >= 1 ? `Ready: bubblewrap + Landlock ABI ${abi} + seccomp.`
+      : `Ready: bubblewrap + seccomp; Landlock unavailable, so bubblewrap alone restricts writes${note ? ` (${note})` : ''}.`;
+    return { state: 'ready', summary, details };
+  }
+
+  async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
+    const linux = asLinux(plan);
+    const probe = probeBwrap();
+    if (!probe.ok) throw probe.error!;
+    if (!spec.argv.length) throw new SandboxError(SandboxErrorCode.Internal, 'No command given.', 'Pass a command.');
+    checkCwd(spec.cwd);
+    prepareHost(linux);
+    if (this.useBroker && spec.stdio === 'pipe' && !spec.tty) return this.brokerFor(probe.bwrap!, linux).spawn(spec);
+    return spawnCold(probe.bwrap!, linux, spec, () => undefined);
+  }
+
+  enforcement(plan: Plan): Enforcement {
+    return linuxEnforcement(asLinux(plan));
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...this.brokers.values()];
+    this.brokers.clear();
+    await Promise.all(all.map((b) => b.close()));
+  }
+
+  /** Number of live brokers (for tests and diagnostics). */
+  get brokerCount(): number {
+    return this.brokers.size;
+  }
+
+  private brokerFor(bwrap: string, plan: LinuxPlan): Broker {
+    const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
+    let b = this.brokers.get(key);
+    if (!b || !b.alive) {
+      b = new Broker(bwrap, plan);
+      this.brokers.set(key, b);
+    }
+    return b;
+  }
+}
+
+function asLinux(plan: Plan): LinuxPlan {
+  if (plan.platform !== 'linux') {
+    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `A ${plan.platform} plan cannot run on Linux.`,
+      'Compile the policy for linux.');
+  }
+  return plan;
+}
+
+function checkCwd(cwd: string): void {
+  if (!fs.existsSync(cwd)) {
+    throw new SandboxError(SandboxErrorCode.RootMissing, `The working directory ${cwd} does not exist; nothing was run.`,
+      'Run the command from an existing folder.');
+  }
 }

@@ -1,12 +1,132 @@
-/** Placeholder until the windows backend lands: fails closed, never runs anything. */
+/**
+ * The Windows backend (unelevated mode): executes a win32 plan with a restricted token, per-workspace capability
+ * SIDs, ledgered ACL grants/denies, the world-writable audit, a kill-on-close job, named-pipe stdio and ConPTY.
+ * Preparation (ACLs, audit) runs once per plan per backend instance. Bindings load on first use, never at import.
+ * Must never run a command when the sandbox could not be applied; under Wine it runs, but reports that nothing
+ * is enforced.
+ */
+import * as os from 'node:os';
+import { createHash } from 'node:crypto';
+import type { Plan, Win32Plan } from '../../policy/plan';
 import { SandboxError, SandboxErrorCode } from '../errors';
-import type { SandboxBackend } from '../types';
+import type { BackendStatus, Enforcement, SandboxBackend, SandboxProcess, SpawnSpec } from '../types';
 import type { BackendOptions } from '..';
+import { openProcessToken, tokenLogonSid, tokenUserSid } from '../../../native-bindings/win32/token';
+import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
+import { capabilitySidsFor } from './capabilities';
+import { fileSecurityStore } from './file-store';
+import { prepare, revertAcls, type Identity } from './prepare';
+import type { RevertResult } from './ledger';
+import { spawnUnelevated, writeNetworkStubs } from './spawn';
+import { sandboxEnv } from './win-env';
 
-export function createWindowsBackend(_opts: BackendOptions): SandboxBackend {
-  throw new SandboxError(
-    SandboxErrorCode.BackendUnavailable,
-    'The windows sandbox backend is not available in this build, so nothing was run.',
-    'Update Agent Sandbox to a version with the windows backend.',
-  );
+const WINE_NOTE = 'Running under Wine: restricted tokens, file ACLs and the network are NOT enforced (plumbing only).';
+
+function asWin32(plan: Plan): Win32Plan {
+  if (plan.platform !== 'win32') {
+    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `A ${plan.platform} plan cannot run on Windows.`,
+      'Compile the plan with --platform win32.');
+  }
+  return plan;
+}
+
+function identity(plan: Win32Plan, stateDir: string): Identity {
+  try {
+    const own = openProcessToken();
+    try {
+      const roots = plan.workspaceRoots.length ? plan.workspaceRoots : [plan.tempDir];
+      return { userSid: tokenUserSid(own), logonSid: tokenLogonSid(own), capabilities: capabilitySidsFor(stateDir, roots) };
+    } finally {
+      own.close();
+    }
+  } catch (e) {
+    if (e instanceof SandboxError) throw e;
+    throw new SandboxError(SandboxErrorCode.NativeLoadFailed, `Could not read this process's token: ${(e as Error).message}`,
+      'Reinstall Agent Sandbox; its native component (koffi) may be missing for this platform.', { cause: e });
+  }
+}
+
+/** The Windows backend, plus an explicit preparation step the extension runs ahead of the first command. */
+export interface WindowsBackend extends SandboxBackend {
+  /** Applies the plan's ACLs and audit now (normally done on the first spawn); returns warnings to show. */
+  prepare(plan: Plan): Promise<{ warnings: string[] }>;
+}
+
+const planKey = (plan: Win32Plan) => createHash('sha256').update(JSON.stringify(plan)).digest('hex');
+
+export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
+  const prepared = new Map<string, { id: Identity; warnings: string[] }>();
+  /** The elevated backend, once a spawn found setup done; enforcement() then describes it. */
+  let elevatedBackend: SandboxBackend | undefined;
+
+  const ready = (plan: Win32Plan) => {
+    const key = planKey(plan);
+    let hit = prepared.get(key);
+    if (!hit) {
+      const id = identity(plan, opts.stateDir);
+      const { warnings } = prepare(plan, id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
+        onProgress: opts.onProgress, tolerateUnstoredAcls: isWine() });
+      hit = { id, warnings };
+      prepared.set(key, hit);
+      for (const w of warnings) process.emitWarning(w, 'AgentSandboxWarning');
+    }
+    return hit;
+  };
+
+  return {
+    platform: 'win32',
+    async prepare(plan: Plan) {
+      return { warnings: ready(asWin32(plan)).warnings };
+    },
+    async status(): Promise<BackendStatus> {
+      return {
+        state: 'ready',
+        summary: isWine() ? WINE_NOTE : 'Unelevated Windows sandbox: restricted token, ACL grants, kill-on-close job.',
+        details: { mode: 'unelevated', ...(isWine() ? { wine: wineVersion() ?? '' } : {}) },
+      };
+    },
+    async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
+      const p = asWin32(plan);
+      // ELEVATED HOOK (issue 5): once the elevated setup is done, the elevated backend runs the command.
+      const elevated = p.mode === 'full-access' ? undefined : await (await import('./elevated')).loadElevatedBackend(opts);
+      elevatedBackend = elevated;
+      if (elevated) return elevated.spawn(p, spec);
+      if (p.windowsMode === 'elevated') {
+        throw new SandboxError(SandboxErrorCode.SetupRequired, 'The elevated Windows sandbox is not set up.',
+          'Run "Agent Sandbox: Set Up Windows Sandbox", or use the unelevated mode.');
+      }
+      if (p.mode === 'full-access') {
+        throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'full-access plans are not run by the sandbox backend.',
+          'Run the command directly, outside Agent Sandbox.');
+      }
+      const { id } = ready(p);
+      const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
+      return spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs));
+    },
+    enforcement(plan: Plan): Enforcement {
+      const p = asWin32(plan);
+      if (elevatedBackend) return elevatedBackend.enforcement(p);
+      const prepareNotes = prepared.get(planKey(p))?.warnings ?? [];
+      if (isWine()) return { filesystem: 'none', network: 'none', notes: [WINE_NOTE, ...prepareNotes] };
+      return {
+        filesystem: 'partial',
+        network: p.networkEnforcement === 'firewall' ? 'enforced' : p.networkEnforcement === 'advisory' ? 'advisory' : 'none',
+        notes: ['Writes are limited by a write-restricted token and ACLs; reads are not restricted in unelevated mode.',
+          ...(p.networkEnforcement === 'advisory' ? ['Offline is advisory only: proxy variables point nowhere and ssh/scp are stubbed.'] : []),
+          ...prepareNotes],
+      };
+    },
+    async dispose(): Promise<void> {
+      prepared.clear();
+    },
+  };
+}
+
+/**
+ * Undoes every ACE the unelevated backend recorded in `stateDir`'s ledger (for Uninstall), or only those of the
+ * given capability SIDs (for "remove this workspace"). Records that fail stay in the ledger for the next try.
+ */
+export function revertWindowsAcls(stateDir: string, capabilitySids?: string[]): RevertResult {
+  const only = capabilitySids && new Set(capabilitySids.map((s) => s.toUpperCase()));
+  return revertAcls(stateDir, fileSecurityStore, only ? (r) => only.has(r.sid.toUpperCase()) : undefined);
 }

@@ -1,0 +1,156 @@
+/**
+ * Per-command overhead and throughput: plain spawn vs `agent-sandbox run` (cold, in a fresh Node), the backend's
+ * cold path in this process (separates CLI startup from sandbox setup), and the broker, offline and online, all
+ * interleaved in one run. A sandbox that cannot be applied shows up as an error row, never as a number.
+ */
+import type { Network, Plan, Platform } from '../src/policy';
+import { compilePlan, policyFromCli } from '../src/policy';
+import { backendFor, type SandboxBackend } from '../src/sandbox';
+import { hostContext } from '../src/sandbox/host';
+import { runInterleaved, timeSequential, type Case, type CaseResult, type Rounds } from './harness';
+import { benchCommands } from './platform';
+import { checkedWrite, cliRun, plainSpawn, sandboxSpawn } from './spawners';
+import { summarize, type Summary } from './stats';
+
+export interface OverheadSetup {
+  platform: Platform;
+  /** A small workspace (a handful of files). */
+  ws: string;
+  /** A workspace holding 100k files, to show sandbox setup does not walk the tree. */
+  bigWs: string;
+  stateDir: string;
+  cliPath: string;
+}
+
+export interface OverheadResults {
+  cases: CaseResult[];
+  /** First command through a new broker: broker start plus one command. */
+  brokerStartMs: Partial<Record<Network, number>>;
+  brokerStartError?: string;
+  throughput: ThroughputResult;
+}
+
+export interface ThroughputResult {
+  count: number;
+  reps: number;
+  plainTotalMs?: Summary;
+  brokerTotalMs?: Summary;
+  error?: string;
+}
+
+const NETWORKS: Network[] = ['offline', 'online'];
+const THROUGHPUT_COUNT = 200;
+const THROUGHPUT_REPS = 3;
+
+export function planFor(platform: Platform, ws: string, stateDir: string, network: Network): Plan {
+  const flags = { workspace: [ws], write: [], readOnly: false, network, protect: [] };
+  return compilePlan(policyFromCli(flags, ws), hostContext({ platform, stateDir }));
+}
+
+async function backendOrError(s: OverheadSetup, broker: boolean): Promise<SandboxBackend | Error> {
+  try {
+    return await backendFor(s.platform, { stateDir: s.stateDir, broker });
+  } catch (e) {
+    return e as Error;
+  }
+}
+
+function failing(e: Error): () => Promise<void> {
+  return () => Promise.reject(e);
+}
+
+interface Sandboxes {
+  cold: SandboxBackend | Error;
+  broker: SandboxBackend | Error;
+  plans: Record<Network, Plan>;
+  bigPlan: Plan;
+}
+
+function inSandbox(b: SandboxBackend | Error, plan: Plan, argv: string[], cwd: string): () => Promise<void> {
+  return b instanceof Error ? failing(b) : () => sandboxSpawn(b, plan, argv, cwd);
+}
+
+export async function measureOverhead(s: OverheadSetup, rounds: Rounds, progress: (m: string) => void): Promise<OverheadResults> {
+  const sb: Sandboxes = {
+    cold: await backendOrError(s, false),
+    broker: await backendOrError(s, true),
+    plans: { offline: planFor(s.platform, s.ws, s.stateDir, 'offline'), online: planFor(s.platform, s.ws, s.stateDir, 'online') },
+    bigPlan: planFor(s.platform, s.bigWs, s.stateDir, 'offline'),
+  };
+  progress('broker start (first command through a new broker)...');
+  const start = await brokerStart(s, sb);
+  const cases = buildCases(s, sb);
+  progress(`${cases.length} cases × (${rounds.warmup} warm-up + up to ${rounds.runs} measured) rounds, interleaved...`);
+  const results = await runInterleaved(cases, rounds, progress);
+  progress(`throughput: ${THROUGHPUT_COUNT} sequential commands, plain vs brokered, ${THROUGHPUT_REPS} reps...`);
+  const trueArgv = benchCommands(s.platform).trueArgv;
+  const throughput = await measureThroughput(() => plainSpawn(trueArgv, s.ws), inSandbox(sb.broker, sb.plans.offline, trueArgv, s.ws));
+  return { cases: results, ...start, throughput };
+}
+
+/** Times the first command through each network's broker, which includes starting the broker. */
+async function brokerStart(s: OverheadSetup, sb: Sandboxes): Promise<Pick<OverheadResults, 'brokerStartMs' | 'brokerStartError'>> {
+  const brokerStartMs: OverheadResults['brokerStartMs'] = {};
+  let brokerStartError: string | undefined;
+  for (const net of NETWORKS) {
+    try {
+      const t0 = performance.now();
+      await inSandbox(sb.broker, sb.plans[net], benchCommands(s.platform).trueArgv, s.ws)();
+      brokerStartMs[net] = performance.now() - t0;
+    } catch (e) {
+      brokerStartError = (e as Error).message;
+    }
+  }
+  return { brokerStartMs, brokerStartError };
+}
+
+function buildCases(s: OverheadSetup, sb: Sandboxes): Case[] {
+  const cmds = benchCommands(s.platform);
+  const cases: Case[] = [
+    { id: 'plain/true', label: 'plain spawn', command: cmds.trueLabel, run: () => plainSpawn(cmds.trueArgv, s.ws) },
+    writeCase({ id: 'plain/write', label: 'plain spawn', command: cmds.writeLabel }, s.ws, () => plainSpawn(cmds.writeArgv, s.ws)),
+    { id: 'ref/node', label: 'Node startup, no sandbox (reference)', command: 'node -e 0', baseline: 'plain/true',
+      run: () => plainSpawn([process.execPath, '-e', '0'], s.ws) },
+    { id: 'ref/cli-help', label: 'CLI load, no sandbox (reference)', command: 'node dist/cli.js --help', baseline: 'plain/true',
+      run: () => plainSpawn([process.execPath, s.cliPath, '--help'], s.ws) },
+  ];
+  const commands = [
+    { kind: 'true', argv: cmds.trueArgv, text: cmds.trueLabel },
+    { kind: 'write', argv: cmds.writeArgv, text: cmds.writeLabel },
+  ];
+  for (const net of NETWORKS) {
+    for (const cmd of commands) {
+      const variants: [string, string, () => Promise<void>][] = [
+        ['cli', `agent-sandbox run (cold, CLI), ${net}`, () => cliRun(s.cliPath, net, cmd.argv, s.ws, s.stateDir)],
+        ['cold', `cold spawn in-process, ${net}`, inSandbox(sb.cold, sb.plans[net], cmd.argv, s.ws)],
+        ['broker', `brokered, ${net}`, inSandbox(sb.broker, sb.plans[net], cmd.argv, s.ws)],
+      ];
+      for (const [path, label, run] of variants) {
+        const c = { id: `${path}/${net}/${cmd.kind}`, label, command: cmd.text, baseline: `plain/${cmd.kind}` };
+        cases.push(cmd.kind === 'write' ? writeCase(c, s.ws, run) : { ...c, run });
+      }
+    }
+  }
+  cases.push({ id: 'cold-100k/offline/true', label: 'cold spawn in-process, offline, 100k-file workspace', command: cmds.trueLabel,
+    baseline: 'plain/true', run: inSandbox(sb.cold, sb.bigPlan, cmds.trueArgv, s.bigWs) });
+  return cases;
+}
+
+function writeCase(c: Omit<Case, 'run'>, cwd: string, run: () => Promise<void>): Case {
+  return { ...c, ...checkedWrite(cwd, run) };
+}
+
+async function measureThroughput(plain: () => Promise<void>, brokered: () => Promise<void>): Promise<ThroughputResult> {
+  const plainTotals: number[] = [];
+  const brokerTotals: number[] = [];
+  try {
+    for (let rep = 0; rep < THROUGHPUT_REPS; rep++) {
+      plainTotals.push(await timeSequential(THROUGHPUT_COUNT, plain));
+      brokerTotals.push(await timeSequential(THROUGHPUT_COUNT, brokered));
+    }
+  } catch (e) {
+    return { count: THROUGHPUT_COUNT, reps: THROUGHPUT_REPS, error: (e as Error).message };
+  }
+  return { count: THROUGHPUT_COUNT, reps: THROUGHPUT_REPS, plainTotalMs: summarize(plainTotals), brokerTotalMs: summarize(brokerTotals) };
+}
+

@@ -1,0 +1,139 @@
+/**
+ * Landlock (Linux 5.13+) through raw syscalls: probe the ABI, and restrict the calling thread (and the children
+ * it forks afterwards) so that writes are allowed only beneath given paths. Optionally restricts TCP bind/connect
+ * (ABI 4+) and scopes abstract Unix sockets and signals to the domain (ABI 6+). Loads koffi on first call only.
+ * Must never report a restriction it did not apply.
+ */
+import * as fs from 'node:fs';
+import { closeFd, ErrnoError, syscall } from './libc';
+import { currentArch, syscallNumber } from './syscall-numbers';
+
+/** Filesystem access rights (`LANDLOCK_ACCESS_FS_*`). */
+export const FsAccess = {
+  EXECUTE: 1 << 0,
+  WRITE_FILE: 1 << 1,
+  READ_FILE: 1 << 2,
+  READ_DIR: 1 << 3,
+  REMOVE_DIR: 1 << 4,
+  REMOVE_FILE: 1 << 5,
+  MAKE_CHAR: 1 << 6,
+  MAKE_DIR: 1 << 7,
+  MAKE_REG: 1 << 8,
+  MAKE_SOCK: 1 << 9,
+  MAKE_FIFO: 1 << 10,
+  MAKE_BLOCK: 1 << 11,
+  MAKE_SYM: 1 << 12,
+  REFER: 1 << 13, // ABI 2
+  TRUNCATE: 1 << 14, // ABI 3
+} as const;
+
+const NET_BIND_TCP = 1n << 0n;
+const NET_CONNECT_TCP = 1n << 1n;
+const SCOPE_ABSTRACT_UNIX_SOCKET = 1n << 0n;
+const SCOPE_SIGNAL = 1n << 1n;
+const CREATE_RULESET_VERSION = 1;
+const RULE_PATH_BENEATH = 1;
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
+
+/** Every right that modifies the filesystem, for a given ABI. Reads and execution stay unrestricted. */
+export function writeAccess(abi: number): number {
+  let mask = FsAccess.WRITE_FILE | FsAccess.REMOVE_DIR | FsAccess.REMOVE_FILE | FsAccess.MAKE_CHAR |
+    FsAccess.MAKE_DIR | FsAccess.MAKE_REG | FsAccess.MAKE_SOCK | FsAccess.MAKE_FIFO | FsAccess.MAKE_BLOCK |
+    FsAccess.MAKE_SYM;
+  if (abi >= 2) mask |= FsAccess.REFER;
+  if (abi >= 3) mask |= FsAccess.TRUNCATE;
+  return mask;
+}
+
+function nr(name: string): number {
+  const arch = currentArch();
+  if (!arch) throw new ErrnoError(`${name} (unsupported architecture ${process.arch})`, 38);
+  return syscallNumber(arch, name);
+}
+
+/** The best Landlock ABI the kernel offers, or 0 when Landlock is unavailable (ENOSYS/EOPNOTSUPP). */
+export function landlockAbi(): number {
+  try {
+    return syscall('landlock_create_ruleset', nr('landlock_create_ruleset'), ['void *', null], ['size_t', 0],
+      ['uint32_t', CREATE_RULESET_VERSION]);
+  } catch (e) {
+    if (e instanceof ErrnoError) return 0;
+    throw e;
+  }
+}
+
+export interface LandlockRequest {
+  /** Paths (as seen by this process) beneath which writes stay allowed. Missing paths are skipped. */
+  writablePaths: string[];
+  /** ABI 4+: deny every TCP bind and connect (no port is allowed). */
+  denyTcp: boolean;
+  /** ABI 6+: scope abstract Unix sockets and signals to this domain. */
+  scope: boolean;
+}
+
+export interface LandlockResult {
+  abi: number;
+  /** Human-readable list of what was restricted. */
+  applied: string[];
+  /** Writable paths that did not exist and got no rule. */
+  skipped: string[];
+}
+
+/**
+ * Restricts the calling thread. The caller must set PR_SET_NO_NEW_PRIVS first (or hold CAP_SYS_ADMIN).
+ * Throws ErrnoError on any failure after the ruleset was created, so a half-applied domain is never reported.
+ */
+export function restrictSelf(req: LandlockRequest, abi = landlockAbi()): LandlockResult {
+  if (abi < 1) throw new ErrnoError('landlock_create_ruleset', 38);
+  const handledFs = writeAccess(abi);
+  const denyTcp = req.denyTcp && abi >= 4;
+  const scope = req.scope && abi >= 6;
+  const attr = Buffer.alloc(24);
+  attr.writeBigUInt64LE(BigInt(handledFs), 0);
+  attr.writeBigUInt64LE(denyTcp ? NET_BIND_TCP | NET_CONNECT_TCP : 0n, 8);
+  attr.writeBigUInt64LE(scope ? SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL : 0n, 16);
+  const size = abi >= 6 ? 24 : abi >= 4 ? 16 : 8;
+  const rulesetFd = syscall('landlock_create_ruleset', nr('landlock_create_ruleset'), ['void *', attr],
+    ['size_t', size], ['uint32_t', 0]);
+  try {
+    const skipped = addWritableRules(rulesetFd, req.writablePaths, handledFs);
+    syscall('landlock_restrict_self', nr('landlock_restrict_self'), ['int', rulesetFd], ['uint32_t', 0]);
+    const applied = [`Landlock ABI ${abi}: writes only beneath ${req.writablePaths.filter((p) => !skipped.includes(p)).join(', ')}`];
+    if (denyTcp) applied.push('Landlock: TCP bind/connect denied');
+    if (scope) applied.push('Landlock: abstract Unix sockets and signals scoped to the sandbox');
+    return { abi, applied, skipped };
+  } finally {
+    closeFd(rulesetFd);
+  }
+}
+
+function addWritableRules(rulesetFd: number, paths: string[], handledFs: number): string[] {
+  const skipped: string[] = [];
+  for (const p of paths) {
+    let fd: number;
+    try {
+      fd = fs.openSync(p, O_PATH | O_CLOEXEC);
+    } catch {
+      skipped.push(p);
+      continue;
+    }
+    try {
+      const isDir = fs.fstatSync(fd).isDirectory();
+      // struct landlock_path_beneath_attr is packed: u64 allowed_access, s32 parent_fd.
+      const rule = Buffer.alloc(12);
+      rule.writeBigUInt64LE(BigInt(isDir ? handledFs : handledFs & fileRights()), 0);
+      rule.writeInt32LE(fd, 8);
+      syscall('landlock_add_rule', nr('landlock_add_rule'), ['int', rulesetFd], ['uint32_t', RULE_PATH_BENEATH],
+        ['void *', rule], ['uint32_t', 0]);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return skipped;
+}
+
+/** Rights that make sense on a file (not a directory) rule. */
+function fileRights(): number {
+  return FsAccess.WRITE_FILE | FsAccess.TRUNCATE;
+}

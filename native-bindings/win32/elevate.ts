@@ -1,0 +1,61 @@
+/**
+ * Running a program elevated with one UAC prompt (ShellExecuteExW, verb "runas") and waiting for it without
+ * blocking the event loop. The user declining the prompt surfaces as Win32Error code 1223 (ERROR_CANCELLED).
+ * Must never be given a command line built from unvalidated text: callers pass base64url payloads only.
+ */
+import { checkBool, lastError, Win32Error } from './errors';
+import { Handle } from './handle';
+import { koffi, lazyAsyncFn, lazyFn, once } from './lib';
+
+export const ERROR_CANCELLED = 1223;
+const SEE_MASK_NOCLOSEPROCESS = 0x40;
+const SEE_MASK_NOASYNC = 0x100;
+const SEE_MASK_FLAG_NO_UI = 0x400;
+const SW_HIDE = 0;
+const INFINITE = 0xffffffff;
+const WAIT_FAILED = 0xffffffff;
+
+/** x64 layout of SHELLEXECUTEINFOW (shellapi.h): 112 bytes. */
+export const SHELLEXECUTEINFOW_X64_SIZE = 112;
+const declare = once(() => koffi().struct('SHELLEXECUTEINFOW', {
+  cbSize: 'uint32', fMask: 'uint32', hwnd: 'void *', lpVerb: 'str16', lpFile: 'str16', lpParameters: 'str16',
+  lpDirectory: 'str16', nShow: 'int', hInstApp: 'void *', lpIDList: 'void *', lpClass: 'str16', hkeyClass: 'void *',
+  dwHotKey: 'uint32', hIconOrMonitor: 'void *', hProcess: 'void *',
+}));
+
+const ShellExecuteExW = lazyFn('shell32.dll', 'bool ShellExecuteExW(_Inout_ SHELLEXECUTEINFOW *info)', declare);
+const GetProcessId = lazyFn('kernel32.dll', 'uint32 GetProcessId(void *process)');
+const GetExitCodeProcess = lazyFn('kernel32.dll', 'bool GetExitCodeProcess(void *process, _Out_ uint32 *code)');
+const WaitForSingleObjectAsync = lazyAsyncFn('kernel32.dll', 'uint32 WaitForSingleObject(void *h, uint32 ms)');
+
+export function shellExecuteInfoSize(): number {
+  return koffi().sizeof(declare());
+}
+
+export interface ElevatedProcess {
+  process: Handle;
+  pid: number;
+}
+
+/** Starts `file` with `parameters` elevated. Throws Win32Error 1223 when the user declines the UAC prompt. */
+export function runElevated(file: string, parameters: string, directory: string): ElevatedProcess {
+  const info: Record<string, unknown> = {
+    cbSize: shellExecuteInfoSize(), fMask: SEE_MASK_NOCLOSEPROCESS | SEE_MASK_NOASYNC | SEE_MASK_FLAG_NO_UI, hwnd: null,
+    lpVerb: 'runas', lpFile: file, lpParameters: parameters, lpDirectory: directory, nShow: SW_HIDE, hInstApp: null,
+    lpIDList: null, lpClass: null, hkeyClass: null, dwHotKey: 0, hIconOrMonitor: null, hProcess: null,
+  };
+  checkBool('ShellExecuteExW', ShellExecuteExW(info), file);
+  if (!info.hProcess) throw new Win32Error('ShellExecuteExW', lastError(), 'no process handle returned');
+  const process = new Handle(info.hProcess as bigint, 'elevated process');
+  return { process, pid: GetProcessId(process.value) as number };
+}
+
+/** Waits (on a worker thread) for a process to end and returns its exit code. */
+export async function waitForExit(process: Handle): Promise<number> {
+  if ((await WaitForSingleObjectAsync(process.value, INFINITE)) === WAIT_FAILED) {
+    throw new Win32Error('WaitForSingleObject', lastError());
+  }
+  const code = [0];
+  checkBool('GetExitCodeProcess', GetExitCodeProcess(process.value, code));
+  return code[0];
+}

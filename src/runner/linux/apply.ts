@@ -1,0 +1,51 @@
+/**
+ * Applies the sandbox to the runner itself, inside bubblewrap and before any command starts: no_new_privs, the
+ * Landlock domain (best ABI; none if the kernel lacks Landlock, which is reported), then the seccomp filter on
+ * every thread. Children forked afterwards inherit all three. Throws on any failure: the caller must then exit
+ * without running the command.
+ */
+import { landlockAbi, restrictSelf } from '../../../native-bindings/linux/landlock';
+import { setNoNewPrivs } from '../../../native-bindings/linux/prctl';
+import { installFilter } from '../../../native-bindings/linux/seccomp';
+import { currentArch } from '../../../native-bindings/linux/syscall-numbers';
+import { buildSeccompProgram, encodeProgram } from '../../sandbox/linux/seccomp-program';
+import type { FromRunner, RunnerSandbox } from './protocol';
+
+export type Applied = Extract<FromRunner, { type: 'applied' }>;
+export type Failed = Extract<FromRunner, { type: 'failed' }>;
+
+export function applySandbox(s: RunnerSandbox): Applied | Failed {
+  if (!s.confined) return { type: 'applied', notes: ['full-access: no Landlock or seccomp applied'], landlockAbi: 0 };
+  const arch = currentArch();
+  if (!arch) return fail('seccomp-failed', `No seccomp syscall table for ${process.arch}.`, 'Use an x64 or arm64 machine.');
+  let abi: number;
+  try {
+    abi = landlockAbi();
+  } catch (e) {
+    return fail('native-load-failed', `Could not load koffi/libc in the sandbox: ${(e as Error).message}`,
+      'Reinstall Agent Sandbox so node_modules/koffi is present next to dist/runner.js.');
+  }
+  const notes: string[] = [];
+  try {
+    setNoNewPrivs();
+    notes.push('no_new_privs set');
+    if (abi >= 1) notes.push(...restrictSelf({ writablePaths: s.writablePaths, denyTcp: s.denyTcp, scope: true }, abi).applied);
+    else notes.push('Landlock unavailable on this kernel: bubblewrap mounts only');
+  } catch (e) {
+    return fail('landlock-unavailable', `Landlock could not be applied: ${(e as Error).message}`,
+      'Use a kernel with Landlock enabled (lsm=landlock), or report this bug.');
+  }
+  try {
+    installFilter(encodeProgram(buildSeccompProgram(s.seccomp, arch)));
+    notes.push(`seccomp: deny ${[...s.seccomp.denySyscalls, ...s.seccomp.denyIoctls.map((i) => `ioctl(${i})`)].join(', ')}` +
+      (s.seccomp.allowSocketFamilies ? `; socket() only for ${s.seccomp.allowSocketFamilies.join(', ')}` : ''));
+  } catch (e) {
+    return fail('seccomp-failed', `The seccomp filter could not be installed: ${(e as Error).message}`,
+      'Use a kernel with CONFIG_SECCOMP_FILTER, or report this bug.');
+  }
+  return { type: 'applied', notes, landlockAbi: abi };
+}
+
+function fail(code: Failed['code'], message: string, fix: string): Failed {
+  return { type: 'failed', code, message, fix };
+}

@@ -1,0 +1,84 @@
+/**
+ * One-shot sandbox: a fresh bubblewrap + runner per command (the CLI's `run`). The runner gets the command's
+ * stdio as its own and reports over IPC what it applied; spawn() resolves only once the sandbox is confirmed, and
+ * throws SandboxError if it could not be applied. Killing the outer bwrap kills the namespace's init (via
+ * --die-with-parent), which takes every process of the command with it, daemons included.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { LinuxPlan } from '../../policy/plan';
+import type { FromRunner } from '../../runner/linux/protocol';
+import { SandboxError, SandboxErrorCode } from '../errors';
+import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
+import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
+import { Lifetime } from './lifetime';
+
+export interface Applied {
+  notes: string[];
+  landlockAbi: number;
+}
+
+export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec, onApplied: (a: Applied) => void): Promise<SandboxProcess> {
+  const tty = Boolean(spec.tty);
+  if (tty && spec.stdio !== 'inherit') {
+    throw new SandboxError(SandboxErrorCode.ProcessCreateFailed,
+      'A terminal (tty) was requested with piped stdio; the Linux backend keeps the caller\'s own terminal.',
+      'Use stdio "inherit" from a terminal (e.g. `agent-sandbox run --tty -- bash -i` as a terminal profile).');
+  }
+  const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty });
+  const s = spec.stdio;
+  const child = spawn(launch.bwrap, launch.args, { stdio: [s, s, s, 'ipc'], env: launch.env });
+  const lifetime = new Lifetime(spec, () => child.kill('SIGKILL'));
+  let report: Extract<FromRunner, { type: 'exit' }> | undefined;
+  const exited = new Promise<ExitInfo>((resolve) => {
+    child.once('exit', (code, signal) => resolve(report ? lifetime.finish(report.code, report.signal) : lifetime.finish(code, signal)));
+  });
+  child.on('message', (m: FromRunner) => {
+    if (m.type === 'exit') report = m;
+  });
+  const command = commandRequest(plan, spec.argv, spec.cwd);
+  child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
+  await confirmStart(child, onApplied);
+  lifetime.arm();
+  // Writing to a command that has already exited fails with EPIPE; that is its exit, not our error.
+  child.stdin?.on('error', () => undefined);
+  return {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    exited,
+    kill: () => lifetime.kill(),
+  };
+}
+
+/** Resolves when the runner reports the sandbox applied and the command started; throws otherwise. */
+function confirmStart(child: ChildProcess, onApplied: (a: Applied) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: SandboxError) => {
+      cleanup();
+      child.kill('SIGKILL');
+      reject(err);
+    };
+    const onMessage = (m: FromRunner) => {
+      if (m.type === 'applied') onApplied(m);
+      else if (m.type === 'failed') fail(new SandboxError(m.code, `${m.message} Nothing was run.`, m.fix));
+      else if (m.type === 'started') {
+        cleanup();
+        resolve();
+      }
+    };
+    const onExit = (code: number | null, signal: string | null) =>
+      fail(new SandboxError(SandboxErrorCode.BwrapUnusable,
+        `The sandbox exited before the command started (bwrap ${signal ?? `exit ${code}`}); nothing was run.`,
+        'Run `agent-sandbox run -- true` to see bubblewrap\'s message, and check the paths in the policy exist.'));
+    const onError = (e: Error) => fail(new SandboxError(SandboxErrorCode.BwrapUnusable,
+      `Could not start bubblewrap: ${e.message}; nothing was run.`, 'Install bubblewrap: `sudo apt-get install bubblewrap`.'));
+    const cleanup = () => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      child.off('error', onError);
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.once('error', onError);
+  });
+}

@@ -1,0 +1,51 @@
+/**
+ * What the Linux backend actually enforces for a plan on this machine: bubblewrap always (or nothing, and then
+ * spawn fails closed), Landlock at the best ABI the kernel offers (or "bubblewrap only"), seccomp, and network
+ * isolation when offline. Reads the kernel's Landlock ABI once.
+ */
+import { landlockAbi } from '../../../native-bindings/linux/landlock';
+import type { LinuxPlan } from '../../policy/plan';
+import type { Enforcement } from '../types';
+import { probeBwrap } from './probe';
+
+let abiCache: { abi: number; note?: string } | undefined;
+
+export function hostLandlockAbi(): { abi: number; note?: string } {
+  if (!abiCache) {
+    try {
+      abiCache = { abi: landlockAbi() };
+    } catch (e) {
+      abiCache = { abi: 0, note: `Landlock probe failed: ${(e as Error).message}` };
+    }
+  }
+  return abiCache;
+}
+
+export function linuxEnforcement(plan: LinuxPlan): Enforcement {
+  if (plan.confined === false) {
+    return { filesystem: 'none', network: 'none', notes: ['full-access: commands run without a sandbox'] };
+  }
+  const probe = probeBwrap();
+  if (!probe.ok) {
+    return { filesystem: 'none', network: 'none', notes: [`Not runnable: ${probe.error?.message ?? 'bubblewrap unusable'}`] };
+  }
+  const offline = plan.network === 'offline';
+  const { abi, note } = hostLandlockAbi();
+  const notes = [
+    `bubblewrap ${probe.version ?? ''}`.trim() + ': read-only filesystem; writable: ' +
+      [...plan.writableRoots, `${plan.tempDir} (as /tmp)`].join(', '),
+    `${plan.protectedPaths.length} protected path(s) read-only; ${plan.denyRead.length} credential path(s) and ` +
+      `${plan.hiddenSockets.length} host socket location(s) hidden`,
+  ];
+  if (abi >= 1) {
+    notes.push(`Landlock ABI ${abi}: writes only beneath ${plan.landlock.writablePaths.join(', ')}`);
+    if (abi >= 4 && offline) notes.push('Landlock: TCP bind/connect denied');
+    if (abi >= 6) notes.push('Landlock: abstract Unix sockets and signals scoped to the sandbox');
+  } else {
+    notes.push(`Landlock unavailable: bubblewrap only${note ? ` (${note})` : ''}`);
+  }
+  notes.push(`seccomp: deny ${plan.seccomp.denySyscalls.join(', ')}, ioctl ${plan.seccomp.denyIoctls.join('/')}` +
+    (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''));
+  notes.push(offline ? 'network: private network namespace (no interfaces but loopback)' : 'network: host network (online)');
+  return { filesystem: 'enforced', network: offline ? 'enforced' : 'none', notes };
+}

@@ -1,0 +1,45 @@
+/**
+ * Turns a plan and a spawn spec into what is handed to bubblewrap and the runner: the bwrap argv, the runner's
+ * sandbox request, and the command's environment (caller's env, scrubbed, then the plan's variables).
+ */
+import type { LinuxPlan } from '../../policy/plan';
+import type { CommandRequest, RunnerSandbox } from '../../runner/linux/protocol';
+import { runnerRuntime, runnerScript } from './runtime';
+
+export interface Launch {
+  bwrap: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+/** bwrap + runner argv. `tty`: keep the caller's session so the terminal stays the controlling terminal. */
+export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string; tty: boolean }): Launch {
+  const rt = runnerRuntime();
+  const args = opts.tty ? plan.bwrapArgs.filter((a) => a !== '--new-session') : [...plan.bwrapArgs];
+  args.push('--chdir', opts.cwd, '--', rt.execPath, runnerScript());
+  return { bwrap, args, env: rt.env };
+}
+
+export function runnerSandbox(plan: LinuxPlan): RunnerSandbox {
+  return {
+    confined: plan.confined !== false,
+    writablePaths: plan.landlock.writablePaths,
+    denyTcp: plan.network === 'offline',
+    seccomp: plan.seccomp,
+  };
+}
+
+export function commandEnv(plan: LinuxPlan, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  // Under VS Code's runtime this only makes Electron act as Node for us; the command must not inherit it.
+  if (process.versions.electron) delete env.ELECTRON_RUN_AS_NODE;
+  for (const k of plan.env.remove) delete env[k];
+  return { ...env, ...plan.env.set };
+}
+
+let nextId = 1;
+
+export function commandRequest(plan: LinuxPlan, argv: string[], cwd: string): CommandRequest {
+  return { id: nextId++, argv, cwd, env: commandEnv(plan) };
+}

@@ -1,0 +1,52 @@
+/**
+ * The end of a sandboxed command, shared by the cold and brokered paths: timeout and AbortSignal handling, an
+ * idempotent tree kill, and the ExitInfo mapping (own code, 124 on timeout, 128+N for signal N).
+ */
+import { constants } from 'node:os';
+import type { ExitInfo, SpawnSpec } from '../types';
+import { ExitCode } from '../errors';
+
+export class Lifetime {
+  private timedOut = false;
+  private killed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly started = Date.now();
+  private readonly onAbort = () => this.kill();
+
+  /** `killTree` must kill every process of the command; it is called at most once. */
+  constructor(
+    private readonly spec: Pick<SpawnSpec, 'timeoutMs' | 'signal'>,
+    private readonly killTree: () => void,
+  ) {}
+
+  /** Arms the timeout and the abort signal; call once the command is running. */
+  arm(): void {
+    if (this.spec.signal?.aborted) return this.kill();
+    this.spec.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (this.spec.timeoutMs !== undefined) {
+      this.timer = setTimeout(() => {
+        this.timedOut = true;
+        this.kill();
+      }, this.spec.timeoutMs);
+    }
+  }
+
+  kill(): void {
+    if (this.killed) return;
+    this.killed = true;
+    this.killTree();
+  }
+
+  /** The ExitInfo for a command that ended with `code`/`signal` (the runner's report, or bwrap's own). */
+  finish(code: number | null, signal: string | null | undefined): ExitInfo {
+    clearTimeout(this.timer);
+    this.spec.signal?.removeEventListener('abort', this.onAbort);
+    const durationMs = Date.now() - this.started;
+    if (this.timedOut) return { code: ExitCode.Timeout, timedOut: true, signal: 'SIGKILL', durationMs };
+    if (signal) {
+      const n = constants.signals[signal as NodeJS.Signals] ?? 0;
+      return { code: ExitCode.SignalBase + n, timedOut: false, signal, durationMs };
+    }
+    return { code: code ?? ExitCode.SandboxFailed, timedOut: false, durationMs };
+  }
+}

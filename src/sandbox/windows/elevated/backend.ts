@@ -1,0 +1,192 @@
+/**
+ * The elevated Windows backend: commands run as AgentSandboxOffline (network offline, blocked by the firewall)
+ * or AgentSandboxOnline, through one long-lived runner per account, started once per session with
+ * CreateProcessWithLogonW. Plans are prepared (capability and group grants, protected-path denies, the audit)
+ * through the unelevated backend's ledger before the first command. Must never run a command when the runner,
+ * the logon or the preparation failed: every such failure is a SandboxError and nothing runs.
+ */
+import { createHash } from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Network } from '../../../policy';
+import type { Plan, PlanSid, Win32Plan } from '../../../policy/plan';
+import { createProcessWithLogon, LOGON_FAILURE_CODES } from '../../../../native-bindings/win32/logon';
+import { isWin32Error } from '../../../../native-bindings/win32/errors';
+import { openProcessToken, tokenLogonSid, tokenUserSid } from '../../../../native-bindings/win32/token';
+import { isWine } from '../../../../native-bindings/win32/wine';
+import { ExitCode, SandboxError, SandboxErrorCode } from '../../errors';
+import type { BackendStatus, Enforcement, ExitInfo, SandboxBackend, SandboxProcess, SpawnSpec } from '../../types';
+import type { BackendOptions } from '../..';
+import { capabilitySidsFor } from '../capabilities';
+import { fileSecurityStore } from '../file-store';
+import { prepare, resolveSid, type Identity } from '../prepare';
+import { sandboxEnv } from '../win-env';
+import { BrokerClient, type RunnerLauncher } from './broker-client';
+import { loadCredential } from './credentials';
+import { toElevatedPlan } from './elevated-plan';
+import type { Marker } from './machine';
+import { runnerScript } from './runner-script';
+
+/** Variables the runner is started with: enough for the runtime to start; its own profile comes from Windows. */
+const RUNNER_ENV = ['SystemRoot', 'windir', 'ComSpec', 'PATHEXT', 'PATH', 'SystemDrive', 'ProgramData', 'ProgramFiles',
+  'ProgramFiles(x86)', 'ProgramW6432', 'CommonProgramFiles', 'CommonProgramFiles(x86)', 'NUMBER_OF_PROCESSORS', 'OS',
+  'PROCESSOR_ARCHITECTURE', 'PROCESSOR_IDENTIFIER', 'PROCESSOR_LEVEL', 'PROCESSOR_REVISION', 'PUBLIC', 'ALLUSERSPROFILE'];
+
+export function runnerEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = { ELECTRON_RUN_AS_NODE: '1' };
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && RUNNER_ENV.some((n) => n.toUpperCase() === k.toUpperCase())) out[k] = v;
+  }
+  return out;
+}
+
+/** Starts the runner as the account, paying the logon once; one retry with freshly read credentials. */
+function logonLauncher(stateDir: string, network: Network): RunnerLauncher {
+  return async (pipes) => {
+    const script = runnerScript();
+    const commandLine = `"${process.execPath}" "${script}" --broker --requests ${pipes.requests} --events ${pipes.events}`;
+    for (let attempt = 1; ; attempt++) {
+      const cred = loadCredential(stateDir, network);
+      if (!cred) throw setupRequired(`no stored password for the ${network} sandbox account`);
+      try {
+        return createProcessWithLogon({ user: cred.name, password: cred.password, application: process.execPath, commandLine,
+          cwd: path.dirname(script), env: runnerEnvironment(process.env) });
+      } catch (e) {
+        if (attempt < 2 && LOGON_FAILURE_CODES.some((c) => isWin32Error(e, c))) continue;
+        throw new SandboxError(SandboxErrorCode.LogonFailed, `Could not log on as ${cred.name}: ${(e as Error).message}.`,
+          'Run "agent-sandbox setup" again: it resets the sandbox accounts\' passwords (an account policy may have expired or locked them).',
+          { cause: e });
+      }
+    }
+  };
+}
+
+function setupRequired(why: string): SandboxError {
+  return new SandboxError(SandboxErrorCode.SetupRequired, `The elevated Windows sandbox is not usable: ${why}.`,
+    'Run "agent-sandbox setup" (or "Agent Sandbox: Set Up Windows Sandbox").');
+}
+
+function ownIdentity(plan: Win32Plan, stateDir: string): Identity {
+  const own = openProcessToken();
+  try {
+    const roots = plan.workspaceRoots.length ? plan.workspaceRoots : [plan.tempDir];
+    return { userSid: tokenUserSid(own), logonSid: tokenLogonSid(own), capabilities: capabilitySidsFor(stateDir, roots) };
+  } finally {
+    own.close();
+  }
+}
+
+/** Resolves a token SID for the runner: the runner substitutes its own logon SID for "logon". */
+export function runnerSid(s: PlanSid, id: Identity, marker: Marker): string {
+  switch (s.kind) {
+    case 'logon':
+      return 'logon';
+    case 'sandbox-group':
+      return marker.groupSid;
+    case 'sandbox-user':
+      return s.network === 'offline' ? marker.offlineSid : marker.onlineSid;
+    default:
+      return resolveSid(s, id);
+  }
+}
+
+export function createElevatedBackend(opts: BackendOptions, marker: Marker, launcher = logonLauncher): SandboxBackend {
+  const prepared = new Map<string, Identity>();
+  const brokers = new Map<Network, Promise<BrokerClient>>();
+
+  const ready = (plan: Win32Plan): Identity => {
+    const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
+    let id = prepared.get(key);
+    if (!id) {
+      id = ownIdentity(plan, opts.stateDir);
+      // Wine stores no file ACLs: there the read-back becomes a warning saying nothing is enforced (as unelevated).
+      const { warnings } = prepare(plan, id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
+        onProgress: opts.onProgress, tolerateUnstoredAcls: isWine() });
+      for (const w of warnings) process.emitWarning(w, 'AgentSandboxWarning');
+      prepared.set(key, id);
+    }
+    return id;
+  };
+
+  const broker = async (network: Network): Promise<BrokerClient> => {
+    const existing = brokers.get(network);
+    if (existing) {
+      const b = await existing.catch(() => undefined);
+      if (b?.alive) return b;
+    }
+    const userSid = network === 'offline' ? marker.offlineSid : marker.onlineSid;
+    const started = BrokerClient.start(userSid, launcher(opts.stateDir, network));
+    brokers.set(network, started);
+    return started;
+  };
+
+  return {
+    platform: 'win32',
+    async status(): Promise<BackendStatus> {
+      return { state: 'ready', summary: 'Elevated Windows sandbox: commands run as a dedicated local account.',
+        details: { mode: 'elevated', version: String(marker.version) } };
+    },
+    async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
+      if (plan.platform !== 'win32') throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'Not a win32 plan.', 'Compile for win32.');
+      if (plan.mode === 'full-access') {
+        throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'full-access plans are not run by the sandbox backend.',
+          'Run the command directly, outside Agent Sandbox.');
+      }
+      const p = toElevatedPlan(plan, marker.groupSid);
+      const id = ready(p);
+      const token = {
+        flags: p.token.flags.value,
+        restrictingSids: p.token.restrictingSids.map((s) => runnerSid(s, id, marker)),
+        keepPrivileges: p.token.keepPrivileges,
+        defaultDacl: p.token.defaultDacl.map((d) => ({ sid: runnerSid(d.sid, id, marker), mask: d.mask.value })),
+      };
+      const b = await broker(p.network);
+      const cmd = b.spawn({ argv: spec.argv, cwd: spec.cwd, env: sandboxEnv(p, process.env), token,
+        ...(spec.tty ? { tty: spec.tty } : {}) });
+      return supervise(cmd, spec);
+    },
+    enforcement(plan: Plan): Enforcement {
+      if (isWine()) return { filesystem: 'none', network: 'none', notes: ['Running under Wine: accounts, ACLs and the firewall are NOT enforced.'] };
+      const network = plan.network === 'offline' ? 'enforced' : 'none';
+      return { filesystem: 'enforced', network, notes: [
+        `Commands run as ${plan.network === 'offline' ? 'AgentSandboxOffline' : 'AgentSandboxOnline'}: reads outside what the ` +
+          'sandbox group was granted are denied by Windows, writes also need the workspace capability.',
+        ...(plan.network === 'offline' ? ['Outbound traffic (loopback included) is blocked by a Windows Firewall rule for that account.'] : []),
+      ] };
+    },
+    async dispose(): Promise<void> {
+      const all = [...brokers.values()];
+      brokers.clear();
+      prepared.clear();
+      await Promise.all(all.map(async (b) => (await b.catch(() => undefined))?.close()));
+    },
+  };
+}
+
+function supervise(cmd: ReturnType<BrokerClient['spawn']>, spec: SpawnSpec): SandboxProcess {
+  const started = Date.now();
+  let timedOut = false;
+  const kill = () => cmd.terminate();
+  const timer = spec.timeoutMs ? setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, spec.timeoutMs) : undefined;
+  spec.signal?.addEventListener('abort', kill, { once: true });
+  if (spec.stdio === 'inherit') {
+    cmd.stdout.pipe(process.stdout, { end: false });
+    cmd.stderr.pipe(process.stderr, { end: false });
+    process.stdin.pipe(cmd.stdin);
+  }
+  const exited = cmd.exited.then((code): ExitInfo => {
+    if (timer) clearTimeout(timer);
+    spec.signal?.removeEventListener('abort', kill);
+    if (spec.stdio === 'inherit') {
+      process.stdin.unpipe(cmd.stdin);
+      process.stdin.pause();
+    }
+    return { code: timedOut ? ExitCode.Timeout : code, timedOut, durationMs: Date.now() - started };
+  });
+  const piped = spec.stdio === 'pipe';
+  return { stdin: piped ? cmd.stdin : null, stdout: piped ? cmd.stdout : null, stderr: piped ? cmd.stderr : null, exited, kill,
+    resize: (cols, rows) => cmd.resize(cols, rows) };
+}

@@ -1,0 +1,74 @@
+/**
+ * What setup, uninstall and status need from the machine, as an interface. The real implementation
+ * (machine-win32.ts) calls netapi32, the registry, firewall COM and the ACL ledger; unit tests use an in-memory
+ * machine to check that the steps are idempotent and resumable. Every method is a single check or a single change:
+ * the decisions live in the steps.
+ */
+import type { AccessMask } from '../../../policy';
+import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
+
+export interface UserInfo {
+  sid: string;
+  priv: number;
+  flags: number;
+}
+
+/** A rule as read back from the firewall; fields the platform cannot read back are undefined. */
+export interface RuleReadback {
+  name: string;
+  direction?: number;
+  action?: number;
+  profiles?: number;
+  protocol?: number;
+  remoteAddresses?: string;
+  enabled?: boolean;
+  localUserAuthorizedList?: string;
+}
+
+/** `gp-override`: Group Policy overrides local rules, so ours would be stored but ignored. */
+export type FirewallModifyState = 'ok' | 'gp-override' | 'inbound-blocked';
+
+export interface Marker {
+  version: number;
+  groupSid: string;
+  offlineSid: string;
+  onlineSid: string;
+}
+
+export interface SetupMachine {
+  lookupGroup(name: string): Promise<string | undefined>;
+  createGroup(name: string, comment: string): Promise<void>;
+  deleteGroup(name: string): Promise<void>;
+  /** Members of a local group, as SIDs. The group is named by SID (builtin Users) or by our own group's name. */
+  groupMembers(group: { sid: string } | { name: string }): Promise<string[]>;
+  addGroupMember(group: { sid: string } | { name: string }, memberSid: string): Promise<void>;
+
+  lookupUser(name: string): Promise<UserInfo | undefined>;
+  createUser(spec: UserSpec, password: string): Promise<void>;
+  setUserPassword(name: string, password: string): Promise<void>;
+  setUserFlags(name: string, flags: number): Promise<void>;
+  deleteUser(name: string): Promise<void>;
+  /** Deletes the profile folder and registry entries of an account (DeleteProfileW); false when there is none. */
+  deleteProfile(sid: string): Promise<boolean>;
+
+  isHiddenFromSignIn(name: string): Promise<boolean>;
+  hideFromSignIn(name: string): Promise<void>;
+  unhideFromSignIn(name: string): Promise<void>;
+
+  firewallModifyState(): Promise<FirewallModifyState>;
+  /** All rules with this name (duplicates are possible in the firewall store). */
+  getRules(name: string): Promise<RuleReadback[]>;
+  removeRule(name: string): Promise<void>;
+  /** Creates the rule with every property set before it is added. */
+  addRule(rule: FirewallRule, localUserSddl: string): Promise<void>;
+
+  hasGrant(path: string, sid: string, mask: AccessMask, inheritance: AccessMask): Promise<boolean>;
+  /** Adds an allow ACE and records it in the ledger (what it replaced) before changing anything. */
+  addGrant(grant: GrantSpec, sid: string): Promise<void>;
+  /** Reverts every ledger entry for this SID; returns the paths that could not be reverted. */
+  revertGrants(sid: string): Promise<string[]>;
+
+  readMarker(): Promise<Marker | undefined>;
+  writeMarker(marker: Marker): Promise<void>;
+  deleteMarker(): Promise<void>;
+}

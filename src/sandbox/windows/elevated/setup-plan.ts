@@ -1,0 +1,157 @@
+/**
+ * The elevated setup as pure data: which group, users, firewall rules and ACL grants setup creates, with every
+ * flag spelled out. Setup executes this plan, status compares against it, and "setup" shows it before the UAC
+ * prompt. Must never touch the machine: it only computes.
+ */
+import * as path from 'node:path';
+import type { AccessMask, Network } from '../../../policy';
+import { FIREWALL_RULE_NAME, INHERIT_ALL, READ_EXECUTE_MASK, WRITABLE_ROOT_MASK } from '../../../policy/compile-win32';
+import { FIREWALL_GROUPING, GROUP_COMMENT, GROUP_NAME, SANDBOX_USERS, SETUP_VERSION } from './constants';
+import { localUserAuthorizedList } from './sddl';
+
+/** lmaccess.h */
+export const USER_PRIV_USER = 1;
+export const UserFlags = {
+  UF_SCRIPT: 0x1,
+  UF_PASSWD_CANT_CHANGE: 0x40,
+  UF_DONT_EXPIRE_PASSWD: 0x10000,
+} as const;
+
+/** icftypes.h */
+export const NET_FW_RULE_DIR_OUT = 2;
+export const NET_FW_ACTION_BLOCK = 0;
+export const NET_FW_PROFILE2_ALL = 0x7fffffff;
+export const NET_FW_IP_PROTOCOL_ANY = 256;
+
+export interface UserSpec {
+  name: string;
+  network: Network;
+  comment: string;
+  priv: number;
+  /** UF_* flags; a sandboxed command must not be able to change its own password (it would lock us out). */
+  flags: number;
+  hiddenFromSignIn: true;
+  /** Local groups by SID or our own group name; never a bare name lookup. */
+  memberOf: ('builtin-users' | 'sandbox-group')[];
+}
+
+export interface FirewallRule {
+  name: string;
+  description: string;
+  grouping: string;
+  direction: number;
+  action: number;
+  profiles: number;
+  protocol: number;
+  remoteAddresses: string;
+  enabled: true;
+  /** Which sandbox user's SID goes into LocalUserAuthorizedList. */
+  user: Network;
+  /**
+   * Loopback is blocked too ("*" includes 127.0.0.0/8 and ::1): a local proxy or dev server is a way out of an
+   * offline sandbox. An allowance for loopback would be a separate, explicit rule; there is none.
+   */
+  loopback: 'blocked';
+}
+
+export interface GrantSpec {
+  path: string;
+  /** The sandbox group; resolved to its SID by setup. */
+  sid: 'sandbox-group';
+  mask: AccessMask;
+  inheritance: AccessMask;
+  reason: 'runtime-read' | 'writable-root';
+}
+
+export interface SetupPlan {
+  version: number;
+  group: { name: string; comment: string };
+  users: UserSpec[];
+  firewall: FirewallRule[];
+  grants: GrantSpec[];
+  /** Paths refused for a grant, with the reason (shown to the user; setup goes on without them). */
+  refused: { path: string; reason: string }[];
+}
+
+export interface SetupPlanInput {
+  workspaceRoots: string[];
+  /** VS Code install, Node, git: folders the sandbox user must read and execute. */
+  runtimeDirs: string[];
+  extensionDir?: string;
+  toolDirs?: string[];
+  /** The developer's profile folder: never granted on (Codex users got temporary profiles). */
+  home: string;
+}
+
+export function buildSetupPlan(input: SetupPlanInput): SetupPlan {
+  const refused: SetupPlan['refused'] = [];
+  const grants: GrantSpec[] = [];
+  const seen = new Set<string>();
+  const add = (p: string, reason: GrantSpec['reason']) => {
+    const full = path.win32.normalize(p).replace(/\\+$/, '') || p;
+    const why = refusalReason(full, input.home);
+    if (why) return void refused.push({ path: full, reason: why });
+    const key = `${reason}:${full.toLowerCase()}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const mask = reason === 'writable-root' ? WRITABLE_ROOT_MASK : READ_EXECUTE_MASK;
+    grants.push({ path: full, sid: 'sandbox-group', mask, inheritance: INHERIT_ALL, reason });
+  };
+  const runtime = [...input.runtimeDirs, ...(input.extensionDir ? [input.extensionDir] : []), ...(input.toolDirs ?? [])];
+  for (const d of runtime) add(d, 'runtime-read');
+  for (const r of input.workspaceRoots) add(r, 'writable-root');
+  return {
+    version: SETUP_VERSION,
+    group: { name: GROUP_NAME, comment: GROUP_COMMENT },
+    users: (['offline', 'online'] as const).map(userSpec),
+    firewall: [offlineBlockRule()],
+    grants,
+    refused,
+  };
+}
+
+function userSpec(network: Network): UserSpec {
+  return {
+    name: SANDBOX_USERS[network],
+    network,
+    comment: `Agent Sandbox: runs sandboxed commands (${network}). Created by "agent-sandbox setup".`,
+    priv: USER_PRIV_USER,
+    flags: UserFlags.UF_SCRIPT | UserFlags.UF_PASSWD_CANT_CHANGE | UserFlags.UF_DONT_EXPIRE_PASSWD,
+    hiddenFromSignIn: true,
+    memberOf: ['builtin-users', 'sandbox-group'],
+  };
+}
+
+function offlineBlockRule(): FirewallRule {
+  return {
+    name: FIREWALL_RULE_NAME,
+    description: 'Blocks all outbound traffic, loopback included, for commands run by Agent Sandbox in offline mode.',
+    grouping: FIREWALL_GROUPING,
+    direction: NET_FW_RULE_DIR_OUT,
+    action: NET_FW_ACTION_BLOCK,
+    profiles: NET_FW_PROFILE2_ALL,
+    protocol: NET_FW_IP_PROTOCOL_ANY,
+    remoteAddresses: '*',
+    enabled: true,
+    user: 'offline',
+    loopback: 'blocked',
+  };
+}
+
+/** The SDDL for a rule's LocalUserAuthorizedList once the user's SID is known. */
+export function ruleUserSddl(sid: string): string {
+  return localUserAuthorizedList(sid);
+}
+
+/** Why a path must not get a grant, or undefined when it may. */
+export function refusalReason(p: string, home: string): string | undefined {
+  const w = path.win32;
+  if (!w.isAbsolute(p) || p.startsWith('\\\\')) return 'not a local absolute path';
+  const norm = w.normalize(p).replace(/\\+$/, '').toLowerCase();
+  if (/^[a-z]:$/.test(norm)) return 'a drive root';
+  const h = w.normalize(home).replace(/\\+$/, '').toLowerCase();
+  if (norm === h) return 'your profile folder (granting there breaks your profile)';
+  if (w.basename(norm).startsWith('ntuser.')) return 'a registry hive';
+  if (/^[a-z]:\\windows(\\|$)/.test(norm)) return 'the Windows folder (already readable)';
+  return undefined;
+}

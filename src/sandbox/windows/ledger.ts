@@ -1,0 +1,179 @@
+/**
+ * The ACL ledger: applies a plan's ACL operations once (skipping ACEs already present), records every ACE it adds
+ * with the DACL it replaced, and reverts them exactly (REVOKE of our SID's explicit ACEs on each touched path).
+ * Works over a `SecurityStore`, so unit tests use an in-memory store and the backend uses the Win32 one.
+ * Must never change an owner, never touch the profile root or NTUSER.DAT, and never add an ACE it does not record.
+ */
+import * as path from 'node:path';
+import { readJson, writeJsonAtomic } from './state-file';
+
+/** One explicit ACE (same shape as native-bindings' AceEntry, kept here so this module stays pure). */
+export interface Ace {
+  sid: string;
+  mode: 'grant' | 'set' | 'deny' | 'revoke';
+  mask: number;
+  inheritance: number;
+}
+
+/** Where DACLs live: the real file system (Win32) or a map in tests. */
+export interface SecurityStore {
+  kind(p: string): 'dir' | 'file' | 'missing';
+  create(p: string, kind: 'dir' | 'file'): void;
+  /** Explicit (and inherited) ACEs on the path. */
+  entries(p: string): Ace[];
+  /** Merges `aces` into the path's DACL (SetEntriesInAclW semantics); returns the DACL's SDDL before. */
+  apply(p: string, aces: Ace[]): string;
+}
+
+/** An ACL operation with its SID resolved. */
+export interface ResolvedAclOp {
+  path: string;
+  sid: string;
+  action: 'grant' | 'deny';
+  mask: number;
+  inheritance: number;
+  reason: string;
+  createIfMissing?: 'dir' | 'file';
+}
+
+export interface LedgerRecord {
+  path: string;
+  sid: string;
+  action: 'grant' | 'deny';
+  mask: number;
+  inheritance: number;
+  reason: string;
+  /** The DACL (SDDL) before we touched it, for audit and manual recovery. */
+  before: string;
+  /** We created the path (a missing protected folder); revert leaves it, since it may hold data by now. */
+  created: boolean;
+  at: string;
+}
+
+export interface Ledger {
+  version: 1;
+  records: LedgerRecord[];
+}
+
+export interface ApplyProgress {
+  done: number;
+  total: number;
+  path: string;
+  action: 'grant' | 'deny' | 'skip';
+}
+
+export interface ApplyFailure {
+  op: ResolvedAclOp;
+  error: unknown;
+}
+
+export interface ApplyResult {
+  applied: LedgerRecord[];
+  skipped: ResolvedAclOp[];
+  failures: ApplyFailure[];
+}
+
+const INHERITED_ACE = 0x10;
+
+/** True when an explicit ACE already gives what `op` asks (same SID, kind and inheritance; mask a superset). */
+export function alreadyPresent(entries: Ace[], op: ResolvedAclOp): boolean {
+  return entries.some((e) => e.sid.toUpperCase() === op.sid.toUpperCase() && e.mode === op.action &&
+    (e.inheritance & ~INHERITED_ACE) === op.inheritance && (e.inheritance & INHERITED_ACE) === 0 &&
+    ((e.mask & op.mask) >>> 0) === op.mask >>> 0);
+}
+
+/** Paths the sandbox must never modify: the profile root itself and registry hives in it. */
+export function refuseUntouchable(p: string, home: string): string | undefined {
+  const w = path.win32;
+  if (w.normalize(p).toLowerCase().replace(/\\+$/, '') === w.normalize(home).toLowerCase().replace(/\\+$/, '')) {
+    return `${p} is your user profile folder; changing its permissions can break your profile.`;
+  }
+  if (/^ntuser\.dat/i.test(w.basename(p))) return `${p} is a registry hive.`;
+  return undefined;
+}
+
+/** Applies each operation unless present, recording what it adds. Failures are collected, never half-recorded. */
+export function applyOperations(ops: ResolvedAclOp[], store: SecurityStore, ledger: Ledger, home: string,
+  onProgress?: (p: ApplyProgress) => void): ApplyResult {
+  const result: ApplyResult = { applied: [], skipped: [], failures: [] };
+  ops.forEach((op, i) => {
+    try {
+      const refused = refuseUntouchable(op.path, home);
+      if (refused) throw new Error(refused);
+      let created = false;
+      if (store.kind(op.path) === 'missing') {
+        if (!op.createIfMissing) {
+          result.skipped.push(op);
+          onProgress?.({ done: i + 1, total: ops.length, path: op.path, action: 'skip' });
+          return;
+        }
+        store.create(op.path, op.createIfMissing);
+        created = true;
+      }
+      if (alreadyPresent(store.entries(op.path), op)) {
+        result.skipped.push(op);
+        onProgress?.({ done: i + 1, total: ops.length, path: op.path, action: 'skip' });
+        return;
+      }
+      const before = store.apply(op.path, [{ sid: op.sid, mode: op.action, mask: op.mask, inheritance: op.inheritance }]);
+      const record: LedgerRecord = { path: op.path, sid: op.sid, action: op.action, mask: op.mask, inheritance: op.inheritance,
+        reason: op.reason, before, created, at: new Date().toISOString() };
+      ledger.records.push(record);
+      result.applied.push(record);
+      onProgress?.({ done: i + 1, total: ops.length, path: op.path, action: op.action });
+    } catch (error) {
+      result.failures.push({ op, error });
+    }
+  });
+  return result;
+}
+
+export interface RevertResult {
+  reverted: LedgerRecord[];
+  failures: { record: LedgerRecord; error: unknown }[];
+}
+
+/**
+ * Revokes every recorded ACE, newest first, removing each record once done. Records whose path is gone are
+ * dropped. `filter` limits the revert (e.g. one workspace's SID). Failed records stay for the next attempt.
+ */
+export function revertLedger(ledger: Ledger, store: SecurityStore, filter: (r: LedgerRecord) => boolean = () => true): RevertResult {
+  const out: RevertResult = { reverted: [], failures: [] };
+  const keep: LedgerRecord[] = [];
+  for (const record of [...ledger.records].reverse()) {
+    if (!filter(record)) {
+      keep.unshift(record);
+      continue;
+    }
+    try {
+      if (store.kind(record.path) !== 'missing') {
+        const ours = store.entries(record.path).some((e) => e.sid.toUpperCase() === record.sid.toUpperCase() &&
+          (e.inheritance & INHERITED_ACE) === 0);
+        if (ours) store.apply(record.path, [{ sid: record.sid, mode: 'revoke', mask: 0, inheritance: 0 }]);
+      }
+      out.reverted.unshift(record);
+    } catch (error) {
+      out.failures.push({ record, error });
+      keep.unshift(record);
+    }
+  }
+  ledger.records = keep;
+  return out;
+}
+
+export function emptyLedger(): Ledger {
+  return { version: 1, records: [] };
+}
+
+/** Reads the ledger file (missing → empty). */
+export function loadLedger(file: string): Ledger {
+  const data = readJson<Ledger>(file, emptyLedger());
+  // Never replace an unreadable ledger with an empty one: its records are the only way to undo our ACEs.
+  if (data.version !== 1 || !Array.isArray(data.records)) throw new Error(`${file} is not a version 1 ACL ledger.`);
+  return data;
+}
+
+/** Writes the ledger atomically, so a crash never loses records. */
+export function saveLedger(file: string, ledger: Ledger): void {
+  writeJsonAtomic(file, ledger);
+}

@@ -1,0 +1,149 @@
+/**
+ * One-time preparation of a win32 plan, off the command path: resolves the plan's SIDs, applies its ACL
+ * operations through the ledger (each root once, with progress), and runs the world-writable audit within a time
+ * budget. Grant failures are reported per root (that root stays read-only); a failed deny fails closed.
+ * Must never let a command start when a protected path or audit deny could not be applied.
+ */
+import * as path from 'node:path';
+import type { PlanSid, Win32Plan } from '../../policy/plan';
+import { DENY_WRITE_MASK, INHERIT_ALL, INHERIT_NONE } from '../../policy/compile-win32';
+import { SandboxError, SandboxErrorCode } from '../errors';
+import { isWin32Error } from '../../../native-bindings/win32/errors';
+import { applyOperations, loadLedger, revertLedger, saveLedger, type LedgerRecord, type ResolvedAclOp, type RevertResult,
+  type SecurityStore } from './ledger';
+import { defaultAuditCandidates, grantsWrite, selectAuditTargets } from './audit';
+
+export const LEDGER_FILE = 'win32-acl-ledger.json';
+export const AUDIT_BUDGET_MS = 2000;
+
+export interface Identity {
+  userSid: string;
+  logonSid: string;
+  /** Capability SID per lower-cased workspace root. */
+  capabilities: Record<string, string>;
+}
+
+export interface PrepareProgress {
+  message: string;
+  done: number;
+  total: number;
+}
+
+export interface PrepareResult {
+  warnings: string[];
+}
+
+/** Resolves a plan SID in unelevated mode; the elevated kinds need the elevated backend. */
+export function resolveSid(sid: PlanSid, id: Identity): string {
+  switch (sid.kind) {
+    case 'literal':
+      return sid.sid;
+    case 'capability': {
+      const s = sid.sid ?? id.capabilities[sid.root.toLowerCase()];
+      if (!s) throw new SandboxError(SandboxErrorCode.Internal, `No capability SID for ${sid.root}.`, 'Report this bug.');
+      return s;
+    }
+    case 'logon':
+      return id.logonSid;
+    case 'current-user':
+      return id.userSid;
+    case 'sandbox-group':
+    case 'sandbox-user':
+      throw new SandboxError(SandboxErrorCode.SetupRequired, 'This plan needs the sandbox users from the one-time setup.',
+        'Run "Agent Sandbox: Set Up Windows Sandbox", or use the unelevated mode.');
+  }
+}
+
+export function resolveAclOps(plan: Win32Plan, id: Identity): ResolvedAclOp[] {
+  return plan.acl.map((op) => ({ path: op.path, sid: resolveSid(op.sid, id), action: op.action, mask: op.mask.value,
+    inheritance: op.inheritance.value, reason: op.reason, ...(op.createIfMissing ? { createIfMissing: op.createIfMissing } : {}) }));
+}
+
+/** Audit deny operations for the capability SIDs, for folders Everyone or the logon SID can write. */
+export function auditOps(plan: Win32Plan, id: Identity, store: SecurityStore, env: Record<string, string | undefined>,
+  budgetMs = AUDIT_BUDGET_MS): { ops: ResolvedAclOp[]; unscanned: string[] } {
+  const candidates = [...plan.auditPaths, ...defaultAuditCandidates(env)];
+  const probe = (dir: string) => store.kind(dir) === 'dir' && grantsWrite(store.entries(dir), ['S-1-1-0', id.logonSid]);
+  const safeProbe = (dir: string) => {
+    try {
+      return probe(dir);
+    } catch {
+      return false;
+    }
+  };
+  const { targets, unscanned } = selectAuditTargets(candidates, [...plan.writableRoots, plan.tempDir], safeProbe, budgetMs);
+  const caps = [...new Set(Object.values(id.capabilities))];
+  const ops = targets.flatMap((t) => caps.map((sid): ResolvedAclOp => ({ path: t.path, sid, action: 'deny',
+    mask: DENY_WRITE_MASK.value, inheritance: t.scope === 'tree' ? INHERIT_ALL.value : INHERIT_NONE.value,
+    reason: 'world-writable-audit' })));
+  return { ops, unscanned };
+}
+
+function denyFix(op: ResolvedAclOp, denied: boolean): string {
+  if (op.reason === 'world-writable-audit') {
+    return `${op.path} is writable by Everyone, so the sandbox could write there, and you cannot add a deny entry to ` +
+      `it. As an administrator, remove Everyone's write access (icacls "${op.path}" /remove:g *S-1-1-0), or run ` +
+      '"Agent Sandbox: Set Up Windows Sandbox".';
+  }
+  return denied ? `You cannot change permissions on ${op.path}; it is probably owned by another account. Take ` +
+    'ownership of it, or remove its workspace from the sandbox.' : 'Check that the path exists and is on an NTFS volume.';
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function prepare(plan: Win32Plan, id: Identity, store: SecurityStore, opts: { stateDir: string; home: string;
+  env: Record<string, string | undefined>; onProgress?: (p: PrepareProgress) => void; tolerateUnstoredAcls?: boolean }): PrepareResult {
+  const warnings: string[] = [];
+  const audit = auditOps(plan, id, store, opts.env);
+  if (audit.unscanned.length) {
+    warnings.push(`The world-writable audit ran out of time; not checked: ${audit.unscanned.join(', ')}.`);
+  }
+  const ops = [...resolveAclOps(plan, id), ...audit.ops];
+  const file = path.join(opts.stateDir, LEDGER_FILE);
+  const ledger = loadLedger(file);
+  const result = applyOperations(ops, store, ledger, opts.home, (p) => opts.onProgress?.({
+    message: `${p.action === 'skip' ? 'Already set' : p.action === 'grant' ? 'Granting' : 'Protecting'} ${p.path}`,
+    done: p.done, total: p.total }));
+  saveLedger(file, ledger);
+  for (const f of result.failures) {
+    const denied = isWin32Error(f.error, 5);
+    if (f.op.action === 'grant') {
+      warnings.push(`Could not grant the sandbox write access to ${f.op.path}: ${describe(f.error)}. It stays read-only ` +
+        `inside the sandbox.${denied ? ' The folder is probably owned by another account: take ownership of it ' +
+          '(Properties > Security > Advanced) or remove it from the writable roots.' : ''}`);
+      continue;
+    }
+    throw new SandboxError(denied ? SandboxErrorCode.AclAccessDenied : SandboxErrorCode.AclGrantFailed,
+      `Could not protect ${f.op.path} (${f.op.reason}): ${describe(f.error)}. Nothing was run.`, denyFix(f.op, denied),
+      { cause: f.error });
+  }
+  verifyApplied(result.applied.map((r) => r), store, warnings, opts.tolerateUnstoredAcls === true);
+  return { warnings };
+}
+
+/** Reads back every ACE just written. On Wine (tolerateUnstoredAcls) a lost ACE is a warning, elsewhere fatal. */
+function verifyApplied(records: ResolvedAclOp[], store: SecurityStore, warnings: string[], tolerate: boolean): void {
+  const missing = records.filter((r) => !store.entries(r.path).some((e) => e.sid.toUpperCase() === r.sid.toUpperCase() && e.mode === r.action));
+  if (!missing.length) return;
+  const msg = `The ACEs written on ${missing.map((m) => m.path).join(', ')} did not read back.`;
+  if (tolerate) {
+    warnings.push(`${msg} (Wine does not store file ACLs: file-system restrictions are NOT in effect.)`);
+    return;
+  }
+  throw new SandboxError(SandboxErrorCode.AclGrantFailed, `${msg} Nothing was run.`,
+    'Check that the folders are on an NTFS volume and not managed by a sync client that resets permissions.');
+}
+
+/**
+ * Reverts ledgered ACEs (uninstall, or "remove this workspace" with a filter on its capability SID) and saves the
+ * ledger with whatever could not be reverted yet.
+ */
+export function revertAcls(stateDir: string, store: SecurityStore, filter?: (r: LedgerRecord) => boolean): RevertResult {
+  const file = path.join(stateDir, LEDGER_FILE);
+  const ledger = loadLedger(file);
+  const result = revertLedger(ledger, store, filter);
+  saveLedger(file, ledger);
+  return result;
+}

@@ -1,0 +1,72 @@
+/**
+ * Deliberate holes for testing the verifier (an internal hook, never a user setting): each weakens a copy of the
+ * compiled plan in one way, so a test can prove the verifier fails exactly the matching checks. Pure. Must never
+ * be reachable from settings or CLI flags.
+ */
+import type { LinuxPlan, Plan } from '../policy/plan';
+import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import type { VerifyHole } from './types';
+
+export interface HoleTargets {
+  /** The secret variable the verifier planted. */
+  secretEnv: string;
+  /** The hidden folder holding the verifier's fake secret. */
+  secretDir: string;
+  /** The protected path to leave unprotected. */
+  protectedPath: string;
+  home: string;
+}
+
+export function applyHole(plan: Plan, hole: VerifyHole, t: HoleTargets): Plan {
+  const p = structuredClone(plan);
+  if (hole === 'secret-env') {
+    p.env.remove = p.env.remove.filter((n) => n !== t.secretEnv);
+    return p;
+  }
+  if (p.platform !== 'linux') {
+    throw new SandboxError(SandboxErrorCode.Internal, `The "${hole}" test hole exists only for Linux plans.`, 'Use a Linux plan.');
+  }
+  linuxHoles[hole](p, t);
+  return p;
+}
+
+const linuxHoles: Record<Exclude<VerifyHole, 'secret-env'>, (p: LinuxPlan, t: HoleTargets) => void> = {
+  network(p) {
+    // Every layer: the namespace, the socket filter, and what the backend derives from `network` (Landlock TCP).
+    p.bwrapArgs = p.bwrapArgs.filter((a) => a !== '--unshare-net');
+    p.seccomp.allowSocketFamilies = null;
+    p.network = 'online';
+  },
+  'protected-path'(p, t) {
+    p.bwrapArgs = dropMount(p.bwrapArgs, '--ro-bind', t.protectedPath);
+    p.placeholders = p.placeholders.filter((x) => x.path !== t.protectedPath);
+    p.protectedPaths = p.protectedPaths.filter((x) => x.path !== t.protectedPath);
+  },
+  'deny-read'(p, t) {
+    p.bwrapArgs = dropMount(dropMount(p.bwrapArgs, '--tmpfs', t.secretDir), '--remount-ro', t.secretDir);
+    p.denyRead = p.denyRead.filter((d) => d !== t.secretDir);
+  },
+  'home-write'(p, t) {
+    // Right after `--ro-bind / /`, so every later mount (hidden credentials, protected paths) still stacks on top.
+    const at = p.bwrapArgs.findIndex((a, i) => a === '--ro-bind' && p.bwrapArgs[i + 1] === '/') + 3;
+    p.bwrapArgs.splice(at, 0, '--bind', t.home, t.home);
+    p.landlock.writablePaths.push(t.home);
+  },
+  orphan(p) {
+    p.bwrapArgs = p.bwrapArgs.filter((a) => a !== '--unshare-pid' && a !== '--die-with-parent');
+  },
+};
+
+/** Removes every `flag target [target]` mount whose destination is `target`. */
+function dropMount(args: string[], flag: string, target: string): string[] {
+  const arity = flag === '--ro-bind' || flag === '--bind' ? 2 : 1;
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === flag && args[i + arity] === target) {
+      i += arity;
+      continue;
+    }
+    out.push(args[i]);
+  }
+  return out;
+}

@@ -1,0 +1,199 @@
+/**
+ * Verify: proves the sandbox holds on this machine (Chromium's validation-test pattern). It plants fixtures and
+ * listeners outside, runs the probe inside the sandbox through the same backend path as real commands, and
+ * compares what happened with what the plan promises. Everything it made is removed in `finally`, whatever
+ * happened. It must never report a pass it did not observe, and never run the probe unsandboxed.
+ */
+import { promises as dnsPromises } from 'node:dns';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { compilePlan, DEFAULT_DENY_READ, type Plan, type Platform, type PolicyInput } from '../policy';
+import { backendFor, SandboxError, SandboxErrorCode } from '../sandbox';
+import { hostContext } from '../sandbox/host';
+import type { Enforcement, ExitInfo } from '../sandbox/types';
+import { buildBattery, enforcementGaps, sandboxMadePaths, SECRET_ENV, sleep, type Endpoints } from './checks';
+import { classify, toRow } from './classify';
+import { Fixture } from './fixtures';
+import { applyHole } from './holes';
+import { DNS_ANSWER, Listeners, nonLoopbackIpv4, selfTestTcp } from './listeners';
+import { probePath } from './probe-path';
+import { PROBE_PREFIX, type ProbeFact, type VerifyHole, type VerifyReport } from './types';
+
+export type { VerifyCheck, VerifyHole, VerifyReport, Observed, Expected } from './types';
+export { renderReportMarkdown, renderReportText } from './report';
+
+export interface VerifyOptions {
+  platform: Platform;
+  stateDir: string;
+  policy: PolicyInput;
+  /** The workspace to test in. Default: a fresh temp folder the verifier creates and removes. */
+  workspace?: string;
+  network: 'offline' | 'online';
+  /** Internal test hook, not a user setting: weakens the compiled plan to prove the verifier notices. */
+  testHole?: VerifyHole;
+}
+
+const PROBE_TIMEOUT_MS = 120_000;
+
+export async function runVerification(opts: VerifyOptions): Promise<VerifyReport> {
+  if (opts.policy.mode === 'full-access') {
+    throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'The policy mode is "full-access": there is no sandbox to verify.',
+      'Set the mode to "workspace-write" or "read-only" (agentSandbox.mode), then run Verify again.');
+  }
+  const fx = new Fixture({ workspace: opts.workspace, stateDir: opts.stateDir });
+  const listeners = new Listeners();
+  let plan: Plan | undefined;
+  try {
+    const endpoints = await startEndpoints(listeners, fx.nonce);
+    plan = compileVerifyPlan(opts, fx);
+    const checks = buildBattery({ plan, fx, listeners, endpoints, home: os.homedir(), systemDir: systemDir() });
+    const backend = await backendFor(opts.platform, { stateDir: opts.stateDir, broker: false });
+    const enforcement: Enforcement = backend.enforcement(plan);
+    const runPlan = opts.testHole
+      ? applyHole(plan, opts.testHole, { secretEnv: SECRET_ENV, secretDir: fx.secretDir, home: os.homedir(),
+        protectedPath: path.join(fx.workspace, '.vscode') })
+      : plan;
+    const actions = checks.flatMap((c) => (c.action ? [c.action] : []));
+    const run = await runProbe(backend, runPlan, fx, Buffer.from(JSON.stringify({ actions })).toString('base64'));
+    const gaps = enforcementGaps(plan, enforcement);
+    const rows = [];
+    for (const c of checks) rows.push(toRow(c.def, c.expected, classify(c.def, run.facts.get(c.def.id), await c.host()), gaps));
+    const notes = [...plan.warnings, ...enforcement.notes, ...runNotes(run, endpoints)];
+    return { ok: rows.every((r) => r.pass), platform: opts.platform, network: opts.network, enforcement, notes, checks: rows };
+  } finally {
+    await stopOrphans(fx);
+    listeners.close();
+    fx.close(plan ? sandboxMadePaths(plan) : undefined);
+    if (plan && fx.ownsWorkspace) fs.rmSync(plan.tempDir, { recursive: true, force: true });
+  }
+}
+
+function compileVerifyPlan(opts: VerifyOptions, fx: Fixture): Plan {
+  const policy: PolicyInput = {
+    ...opts.policy,
+    workspaceRoots: [fx.workspace, ...(opts.policy.workspaceRoots ?? []).filter((r) => path.resolve(r) !== fx.workspace)],
+    network: opts.network,
+    denyRead: [...(opts.policy.denyRead ?? DEFAULT_DENY_READ), fx.secretDir],
+  };
+  const plan = compilePlan(policy, hostContext({
+    platform: opts.platform,
+    stateDir: opts.stateDir,
+    env: { ...process.env, [SECRET_ENV]: fx.nonce },
+  }));
+  // Inside VS Code the probe runs on VS Code's own runtime, which must behave as plain Node.
+  if (process.versions.electron) plan.env.set.ELECTRON_RUN_AS_NODE = '1';
+  return plan;
+}
+
+async function startEndpoints(listeners: Listeners, nonce: string): Promise<Endpoints> {
+  const loopback = await listeners.listenTcp('127.0.0.1');
+  const lanHost = nonLoopbackIpv4();
+  const lan = lanHost ? await listeners.listenTcp(lanHost).catch(() => undefined) : undefined;
+  const dns = await listeners.listenDns('127.0.0.1');
+  const broken = new Set<string>();
+  for (const ep of lan ? [loopback, lan] : [loopback]) {
+    if (!(await selfTestTcp(ep, `${nonce}-selftest`))) broken.add(`${ep.host}:${ep.port}`);
+  }
+  if (!(await selfTestDns(dns.host, dns.port, `${nonce}-selftest.verify.agent-sandbox.test`))) broken.add(`${dns.host}:${dns.port}`);
+  return { loopback, lan, dns, broken };
+}
+
+async function selfTestDns(host: string, port: number, name: string): Promise<boolean> {
+  const resolver = new dnsPromises.Resolver({ timeout: 1500, tries: 1 });
+  resolver.setServers([`${host}:${port}`]);
+  try {
+    return (await resolver.resolve4(name)).includes(DNS_ANSWER);
+  } catch {
+    return false;
+  }
+}
+
+interface ProbeRun {
+  facts: Map<string, ProbeFact>;
+  exit: ExitInfo;
+  stderr: string;
+}
+
+async function runProbe(backend: Awaited<ReturnType<typeof backendFor>>, plan: Plan, fx: Fixture, spec: string): Promise<ProbeRun> {
+  // The secret is in this process's environment only while the sandbox starts, like a real user's token would be.
+  const before = process.env[SECRET_ENV];
+  process.env[SECRET_ENV] = fx.nonce;
+  let proc;
+  try {
+    proc = await backend.spawn(plan, {
+      argv: [process.execPath, probePath(), spec],
+      cwd: fx.workspace,
+      stdio: 'pipe',
+      timeoutMs: PROBE_TIMEOUT_MS,
+    });
+  } finally {
+    if (before === undefined) delete process.env[SECRET_ENV];
+    else process.env[SECRET_ENV] = before;
+  }
+  proc.stdin?.end();
+  const [stdout, stderr, exit] = await Promise.all([collect(proc.stdout), collect(proc.stderr), proc.exited]);
+  return { facts: parseFacts(stdout), exit, stderr };
+}
+
+function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
+  if (!stream) return Promise.resolve('');
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer | string) => chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c)));
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+/** The probe's facts from its stdout; lines that are not facts (a shell's banner, noise) are ignored. */
+export function parseFacts(stdout: string): Map<string, ProbeFact> {
+  const facts = new Map<string, ProbeFact>();
+  for (const line of stdout.split(/\r?\n/)) {
+    const at = line.indexOf(PROBE_PREFIX);
+    if (at === -1) continue;
+    try {
+      const f = JSON.parse(line.slice(at + PROBE_PREFIX.length)) as ProbeFact;
+      if (typeof f.id === 'string' && typeof f.ok === 'boolean') facts.set(f.id, f);
+    } catch {
+      // a torn line: the check it belonged to is reported FAILED
+    }
+  }
+  return facts;
+}
+
+function runNotes(run: ProbeRun, ep: Endpoints): string[] {
+  const notes: string[] = [];
+  if (!ep.lan) notes.push('This machine has no usable non-loopback IPv4 address, so the LAN connect check was left out.');
+  if (run.exit.code !== 0) {
+    notes.push(`The probe exited with code ${run.exit.code}${run.exit.timedOut ? ' (timed out)' : ''}: ${run.stderr.trim().slice(0, 500)}`);
+  }
+  return notes;
+}
+
+function systemDir(): string {
+  return process.platform === 'win32' ? (process.env.SystemRoot ?? 'C:\\Windows') : '/etc';
+}
+
+/** Stops a background process that survived (only when the sandbox failed to kill it), then lets it exit. */
+async function stopOrphans(fx: Fixture): Promise<void> {
+  if (!fs.existsSync(fx.heartbeat)) return;
+  try {
+    fs.writeFileSync(fx.stop, '');
+  } catch {
+    // the workspace is gone; the heartbeat process exits on its next failed write
+  }
+  if (process.platform === 'linux') killByCmdline(fx.nonce);
+  await sleep(300);
+}
+
+/** Linux: kills processes whose command line carries this run's nonce (a surviving heartbeat). */
+function killByCmdline(nonce: string): void {
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(nonce) && Number(pid) !== process.pid) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone already, or not ours to read
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The verifier's network endpoints outside the sandbox: TCP listeners that record which probe nonces reached them,
+ * and a tiny DNS resolver that records which names were asked. Each is owned by a `Listeners` object whose
+ * close() is idempotent. They answer only the verifier's own nonces and never forward anything.
+ */
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import { answerA, questionName } from './dns-wire';
+
+/** The address the verifier's resolver answers with (TEST-NET-1, never routed). */
+export const DNS_ANSWER = '192.0.2.1';
+
+export interface TcpEndpoint {
+  host: string;
+  port: number;
+}
+
+export class Listeners {
+  /** Nonces received over TCP, keyed by listener host. */
+  readonly tcpSeen = new Map<string, Set<string>>();
+  /** Names asked of the resolver. */
+  readonly dnsSeen = new Set<string>();
+  private readonly servers: net.Server[] = [];
+  private udp?: dgram.Socket;
+  private closed = false;
+
+  async listenTcp(host: string): Promise<TcpEndpoint> {
+    const seen = new Set<string>();
+    this.tcpSeen.set(host, seen);
+    const server = net.createServer((sock) => {
+      sock.on('error', () => undefined);
+      sock.setEncoding('utf8');
+      let buf = '';
+      sock.on('data', (d: string) => {
+        buf += d;
+        if (!buf.includes('\n')) return;
+        seen.add(buf.trim());
+        sock.end('ack\n');
+      });
+    });
+    this.servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, host, () => resolve());
+    });
+    return { host, port: (server.address() as net.AddressInfo).port };
+  }
+
+  async listenDns(host: string): Promise<TcpEndpoint> {
+    const udp = dgram.createSocket('udp4');
+    this.udp = udp;
+    udp.on('message', (msg, rinfo) => {
+      const name = questionName(msg);
+      if (name !== undefined) this.dnsSeen.add(name);
+      const reply = answerA(msg, DNS_ANSWER);
+      if (reply) udp.send(reply, rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(0, host, () => resolve());
+    });
+    return { host, port: udp.address().port };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.servers) s.close();
+    this.udp?.close();
+  }
+}
+
+/** The first non-internal IPv4 address of this machine, if any (a LAN address the sandbox must not reach). */
+export function nonLoopbackIpv4(): string | undefined {
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      if (a.family === 'IPv4' && !a.internal) return a.address;
+    }
+  }
+  return undefined;
+}
+
+/** Connects from outside the sandbox to prove an endpoint works, so a failed probe means "blocked", not "broken". */
+export function selfTestTcp(ep: TcpEndpoint, nonce: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(ep);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 3000);
+    sock.on('connect', () => sock.write(`${nonce}\n`));
+    sock.on('data', () => done(true));
+    sock.on('error', () => done(false));
+  });
+}

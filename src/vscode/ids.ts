@@ -1,0 +1,19 @@
+/** Every identifier the extension contributes, in one place (must match package.json `contributes`). */
+export const EXTENSION_ID = 'agent-sandbox.agent-sandbox';
+export const CONFIG_SECTION = 'agentSandbox';
+export const TERMINAL_PROFILE_ID = 'agentSandbox.shell';
+export const TASK_TYPE = 'sandbox';
+export const TOOL_NAME = 'agent-sandbox_run';
+export const TOOL_REFERENCE = 'sandbox';
+
+export const Command = {
+  SetUp: 'agentSandbox.setUp',
+  Verify: 'agentSandbox.verify',
+  ShowEffectivePolicy: 'agentSandbox.showEffectivePolicy',
+  Remove: 'agentSandbox.remove',
+  OpenTerminal: 'agentSandbox.openTerminal',
+  RouteAgentTerminal: 'agentSandbox.routeAgentTerminal',
+  UnrouteAgentTerminal: 'agentSandbox.unrouteAgentTerminal',
+  ShowLog: 'agentSandbox.showLog',
+  ShowMenu: 'agentSandbox.showMenu',
+} as const;

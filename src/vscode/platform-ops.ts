@@ -1,0 +1,124 @@
+/**
+ * Set Up, Verify and Remove, per platform. Linux: Set Up checks bubblewrap/Landlock through the backend's status
+ * and shows the exact fix; Remove deletes the extension's sandbox state. Windows: the one-UAC elevated setup and
+ * its uninstall, with progress and cancel. Verify runs the self-test probe and shows its report.
+ * Must never say "ready" or "verified" unless the backend or the probe said so.
+ */
+import * as fs from 'node:fs';
+import * as vscode from 'vscode';
+import type { BackendStatus } from '../sandbox/types';
+import type { SandboxService } from './service';
+
+export interface PlatformOps {
+  setUp(): Promise<void>;
+  remove(): Promise<void>;
+  verify(): Promise<void>;
+}
+
+type Progress = vscode.Progress<{ message?: string; increment?: number }>;
+
+/** A progress notification; with a Cancel button only when `fn` honours the signal. */
+function withProgress<T>(title: string, cancellable: boolean, fn: (p: Progress, signal: AbortSignal) => Promise<T>): Thenable<T> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable }, (p, token) => {
+    const ac = new AbortController();
+    token.onCancellationRequested(() => ac.abort());
+    return fn(p, ac.signal);
+  });
+}
+
+async function copyableError(message: string, fix: string): Promise<void> {
+  const pick = await vscode.window.showErrorMessage(`${message}\nFix: ${fix}`, 'Copy Fix');
+  if (pick) await vscode.env.clipboard.writeText(fix);
+}
+
+export function platformOps(service: SandboxService, log: vscode.LogOutputChannel): PlatformOps {
+  return {
+    async setUp() {
+      if (service.platform() === 'win32') return windowsSetUp(service, log);
+      const status = await platformStatus(service);
+      log.info(`Set Up: ${status.state}: ${status.summary} ${JSON.stringify(status.details)}`);
+      if (status.state === 'ready') {
+        void vscode.window.showInformationMessage(`Agent Sandbox is ready: ${status.summary}`);
+        return;
+      }
+      await copyableError(`Agent Sandbox is not ready: ${status.summary}`, status.fix ?? 'See the Agent Sandbox log.');
+    },
+    async remove() {
+      const ok = await vscode.window.showWarningMessage('Remove Agent Sandbox\'s setup and state from this machine?',
+        { modal: true }, 'Remove');
+      if (ok !== 'Remove') return;
+      await service.dispose();
+      if (service.platform() === 'win32') await windowsRemove(service, log);
+      fs.rmSync(service.stateDir, { recursive: true, force: true });
+      log.info(`Removed sandbox state in ${service.stateDir}`);
+      void vscode.window.showInformationMessage('Agent Sandbox: removed.');
+    },
+    async verify() {
+      await runVerify(service, log);
+    },
+  };
+}
+
+async function runVerify(service: SandboxService, log: vscode.LogOutputChannel): Promise<void> {
+  const { runVerification, renderReportMarkdown } = await import('../verify/index.js');
+  const plan = service.plan();
+  const report = await withProgress('Agent Sandbox: verifying the sandbox…', false,
+    // the probe runs in a fresh temp workspace the verifier creates and removes, never in the user's folders
+    () => runVerification({ platform: plan.platform, stateDir: service.stateDir, policy: service.policyInput(), network: plan.network }),
+  );
+  log.info(`Verify: ${report.ok ? 'all checks passed' : 'some checks FAILED'}`);
+  const doc = await vscode.workspace.openTextDocument({ content: renderReportMarkdown(report), language: 'markdown' });
+  await vscode.window.showTextDocument(doc, { preview: true });
+  await vscode.commands.executeCommand('markdown.showPreview', doc.uri).then(undefined, () => undefined);
+  if (!report.ok) void vscode.window.showWarningMessage('Agent Sandbox: some verification checks failed; see the report.');
+}
+
+async function windowsSetUp(service: SandboxService, log: vscode.LogOutputChannel): Promise<void> {
+  const { setupWindowsSandbox } = await import('../sandbox/windows/elevated/index.js');
+  const plan = service.plan();
+  const result = await withProgress('Agent Sandbox: setting up (one administrator prompt)…', true, (p, signal) =>
+    setupWindowsSandbox({
+      stateDir: service.stateDir,
+      workspaceRoots: plan.writableRoots,
+      extensionDir: service.extensionPath,
+      signal,
+      onProgress: (message: string) => {
+        log.info(`Set Up: ${message}`);
+        p.report({ message });
+      },
+    }));
+  await service.dispose(); // the next run loads the elevated backend
+  const issues = [...result.refused.map((r) => `${r.path}: ${r.reason}`), ...result.problems];
+  if (issues.length) {
+    log.warn(`Set Up finished with problems:\n  ${issues.join('\n  ')}`);
+    void vscode.window.showWarningMessage(`Agent Sandbox: set up, with ${issues.length} problem(s): ${issues.join('; ')}`);
+  } else {
+    void vscode.window.showInformationMessage('Agent Sandbox: set up.');
+  }
+}
+
+async function windowsRemove(service: SandboxService, log: vscode.LogOutputChannel): Promise<void> {
+  const { uninstallWindowsSandbox } = await import('../sandbox/windows/elevated/index.js');
+  await withProgress('Agent Sandbox: removing…', false, (p) =>
+    uninstallWindowsSandbox({
+      stateDir: service.stateDir,
+      onProgress: (message: string) => {
+        log.info(`Remove: ${message}`);
+        p.report({ message });
+      },
+    }));
+}
+
+/**
+ * The state the status bar shows. Linux: the backend's status. Windows: the backend's status, but "setup needed"
+ * while the elevated mode (read isolation, a real network block) is not set up.
+ */
+export async function platformStatus(service: SandboxService): Promise<BackendStatus> {
+  const status = await (await service.backend()).status();
+  if (service.platform() !== 'win32' || status.state !== 'ready') return status;
+  const { windowsSandboxStatus } = await import('../sandbox/windows/elevated/index.js');
+  const elevated = await windowsSandboxStatus({ stateDir: service.stateDir });
+  if (elevated.state === 'ready') return status;
+  return { state: 'setup-needed', summary: `${status.summary} Elevated mode: ${elevated.summary}`,
+    fix: elevated.fix ?? 'Run "Agent Sandbox: Set Up".', details: status.details };
+}

@@ -1,0 +1,40 @@
+/**
+ * The result of a sandboxed run and its text form for a language model: exit code, duration, policy, denials, and
+ * stdout/stderr capped with the truncation stated. Pure (no `vscode` import).
+ */
+import type { Plan } from '../policy';
+import { capOutput } from './output-cap';
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  /** Sandbox denials found in the output, explained. */
+  denials: string[];
+  /** One line: mode, network, writable folders. */
+  policy: string;
+}
+
+/** Characters kept per stream in a tool result. */
+export const TOOL_OUTPUT_CHARS = 8000;
+
+export function policySummary(plan: Pick<Plan, 'mode' | 'network' | 'writableRoots'>): string {
+  const writable = plan.writableRoots.length ? plan.writableRoots.join(', ') : 'nothing (read-only)';
+  return `mode ${plan.mode}, network ${plan.network}, writable: ${writable}`;
+}
+
+export function formatToolResult(r: RunResult, maxChars = TOOL_OUTPUT_CHARS): string {
+  const out = capOutput(r.stdout, maxChars);
+  const err = capOutput(r.stderr, maxChars);
+  const lines = [
+    `Exit code: ${r.exitCode}${r.timedOut ? ' (timed out: the command was killed)' : ''}`,
+    `Duration: ${r.durationMs} ms`,
+    `Sandbox policy: ${r.policy}`,
+  ];
+  if (r.denials.length) lines.push('Sandbox denials:', ...r.denials.map((d) => `- ${d}`));
+  lines.push(`stdout${out.omitted ? ` (truncated: ${out.omitted} characters omitted)` : ''}:`, out.text || '(empty)');
+  lines.push(`stderr${err.omitted ? ` (truncated: ${err.omitted} characters omitted)` : ''}:`, err.text || '(empty)');
+  return lines.join('\n');
+}

@@ -1,0 +1,78 @@
+/**
+ * The `sandbox` language-model tool's input: validation, path resolution, and the decision whether the user must
+ * confirm (network requested, or a cwd / writable path outside the workspace). Pure (no `vscode` import).
+ * Must never let a request widen the policy without `needsConfirmation` saying so.
+ */
+import * as path from 'node:path';
+import { z } from 'zod';
+
+export const ToolInputSchema = z
+  .object({
+    command: z.string().trim().min(1, 'must not be empty').describe('Shell command line to run.'),
+    cwd: z.string().trim().min(1).optional().describe('Working directory; relative paths are inside the first workspace folder.'),
+    network: z.enum(['offline', 'online']).optional().describe('Network access for this command; default from settings.'),
+    timeout: z.number().positive().max(3600).optional().describe('Seconds before the command is killed (default 300).'),
+    writablePaths: z.array(z.string().trim().min(1)).optional().describe('Extra folders the command must write.'),
+  })
+  .strict();
+export type ToolInput = z.infer<typeof ToolInputSchema>;
+
+export const DEFAULT_TOOL_TIMEOUT_S = 300;
+
+export interface ToolRequest {
+  command: string;
+  cwd: string;
+  network: 'offline' | 'online';
+  timeoutMs: number;
+  writablePaths: string[];
+}
+
+export interface ToolPolicyView {
+  platform: 'linux' | 'win32';
+  workspaceRoots: string[];
+  network: 'offline' | 'online';
+}
+
+/** Parses the model's input; throws an Error whose message tells the model what to fix. */
+export function resolveToolInput(raw: unknown, view: ToolPolicyView): ToolRequest {
+  const parsed = ToolInputSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error('Invalid input for the sandbox tool: ' +
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+  }
+  const api = view.platform === 'win32' ? path.win32 : path.posix;
+  const base = view.workspaceRoots[0];
+  const abs = (p: string) => {
+    if (api.isAbsolute(p)) return api.normalize(p);
+    if (!base) throw new Error(`"${p}" is relative but no workspace folder is open; pass an absolute path.`);
+    return api.resolve(base, p);
+  };
+  const input = parsed.data;
+  if (!input.cwd && !base) throw new Error('No workspace folder is open; pass an absolute cwd.');
+  return {
+    command: input.command,
+    cwd: abs(input.cwd ?? base),
+    network: input.network ?? view.network,
+    timeoutMs: (input.timeout ?? DEFAULT_TOOL_TIMEOUT_S) * 1000,
+    writablePaths: (input.writablePaths ?? []).map(abs),
+  };
+}
+
+function insideWorkspace(p: string, view: ToolPolicyView): boolean {
+  const api = view.platform === 'win32' ? path.win32 : path.posix;
+  const key = (s: string) => (view.platform === 'win32' ? s.toLowerCase() : s);
+  return view.workspaceRoots.some((r) => {
+    const rel = api.relative(key(r), key(p));
+    return rel === '' || (!rel.startsWith('..') && !api.isAbsolute(rel));
+  });
+}
+
+/** Why the user must confirm this request, or an empty list when it stays within the configured policy. */
+export function confirmationReasons(req: ToolRequest, view: ToolPolicyView): string[] {
+  const reasons: string[] = [];
+  if (req.network === 'online' && view.network === 'offline') reasons.push('it asks for network access');
+  if (!insideWorkspace(req.cwd, view)) reasons.push(`its working directory ${req.cwd} is outside the workspace`);
+  const outside = req.writablePaths.filter((p) => !insideWorkspace(p, view));
+  if (outside.length) reasons.push(`it asks to write outside the workspace: ${outside.join(', ')}`);
+  return reasons;
+}

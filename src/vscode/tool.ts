@@ -1,0 +1,56 @@
+/**
+ * The `sandbox` language-model tool (`#sandbox`): runs one shell command in the sandbox and returns the exit code,
+ * capped stdout/stderr, the duration and any denial explained. `prepareInvocation` states what runs under which
+ * policy, and asks the user to confirm requests that go beyond the configured policy.
+ * Must never widen the policy without that confirmation.
+ */
+import * as vscode from 'vscode';
+import { SandboxError } from '../sandbox/errors';
+import { formatToolResult, policySummary } from './run-result';
+import type { SandboxService } from './service';
+import { confirmationReasons, resolveToolInput, type ToolInput, type ToolPolicyView } from './tool-input';
+
+export class SandboxTool implements vscode.LanguageModelTool<ToolInput> {
+  constructor(private readonly service: SandboxService) {}
+
+  /** The configured policy, against which a request is judged. */
+  private view(): ToolPolicyView {
+    const plan = this.service.plan();
+    return { platform: plan.platform, workspaceRoots: plan.workspaceRoots, network: plan.network };
+  }
+
+  prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<ToolInput>): vscode.PreparedToolInvocation {
+    const view = this.view();
+    const req = resolveToolInput(options.input, view);
+    const plan = this.service.plan({ network: req.network, writablePaths: req.writablePaths });
+    const reasons = confirmationReasons(req, view);
+    const invocationMessage = `Running \`${req.command}\` in the sandbox (${policySummary(plan)})`;
+    if (!reasons.length) return { invocationMessage };
+    return {
+      invocationMessage,
+      confirmationMessages: {
+        title: 'Run a command with more access than the sandbox policy allows?',
+        message: new vscode.MarkdownString(`\`${req.command}\` in \`${req.cwd}\`\n\nNeeds confirmation because ` +
+          `${reasons.join('; ')}.\n\nPolicy for this run: ${policySummary(plan)}.`),
+      },
+    };
+  }
+
+  async invoke(options: vscode.LanguageModelToolInvocationOptions<ToolInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
+    const req = resolveToolInput(options.input, this.view());
+    const ac = new AbortController();
+    const sub = token.onCancellationRequested(() => ac.abort());
+    try {
+      const r = await this.service.run(req.command, {
+        cwd: req.cwd, network: req.network, writablePaths: req.writablePaths, timeoutMs: req.timeoutMs, signal: ac.signal,
+      });
+      return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(formatToolResult(r))]);
+    } catch (e) {
+      if (!(e instanceof SandboxError)) throw e;
+      return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(
+        `The command was NOT run: the sandbox could not be applied. ${e.describe()}\nDo not retry until the user fixes this.`)]);
+    } finally {
+      sub.dispose();
+    }
+  }
+}

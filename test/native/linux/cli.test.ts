@@ -1,0 +1,91 @@
+/**
+ * `agent-sandbox run` end to end on Linux, through the bundled dist/cli.js from a temp workspace: writes inside
+ * work, outside fail, exit codes 124/125/own, a missing workspace runs nothing, missing bwrap fails closed with
+ * the fix, and `--tty` keeps the terminal (job control) while TIOCSTI stays blocked.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { alive, CLI, eventually, hostDir, NODE, PROBE, STATE_DIR, tempDir } from './helpers';
+
+function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) {
+  return spawnSync(NODE, [CLI, 'run', ...args], { cwd, encoding: 'utf8', env: { ...env, AGENT_SANDBOX_STATE_DIR: STATE_DIR }, timeout: 60_000 });
+}
+
+/** Runs `command` under a pseudo-terminal (util-linux `script`), as a terminal would. */
+function underPty(command: string, cwd: string) {
+  return spawnSync('script', ['-qec', command, '/dev/null'], { cwd, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR } });
+}
+
+describe('agent-sandbox run (CLI, linux)', () => {
+  it('writes inside the workspace and is refused outside it', () => {
+    const ws = tempDir('as-cli-');
+    const outside = hostDir('as-cli-out-');
+    const r = cli(['--', 'sh', '-c', `echo ok > inside.txt && echo no > '${outside}/x'`], ws);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /Read-only file system/);
+    assert.equal(fs.readFileSync(path.join(ws, 'inside.txt'), 'utf8'), 'ok\n');
+    assert.equal(fs.existsSync(path.join(outside, 'x')), false);
+    assert.equal(cli(['--', 'sh', '-c', 'exit 9'], ws).status, 9);
+  });
+
+  it('--timeout kills the command and exits 124', () => {
+    const ws = tempDir('as-cli-');
+    const r = cli(['--timeout', '1', '--', 'sh', '-c', 'echo start; sleep 304; echo never > late'], ws);
+    assert.equal(r.status, 124);
+    assert.match(r.stdout, /start/);
+    assert.match(r.stderr, /timed out/);
+    assert.equal(fs.existsSync(path.join(ws, 'late')), false);
+  });
+
+  it('when the CLI itself is killed, the whole sandboxed tree dies with it (daemons included)', async () => {
+    const ws = tempDir('as-cli-');
+    const cliProc = spawn(NODE, [CLI, 'run', '--', 'sh', '-c', `setsid sh -c 'echo $$ > daemon; exec sleep 305' & echo up; wait`],
+      { cwd: ws, env: { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR }, stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((res) => cliProc.stdout.on('data', (d: Buffer) => d.toString().includes('up') && res()));
+    assert.ok(await eventually(() => fs.existsSync(path.join(ws, 'daemon'))));
+    const sleepers = () => fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e) && alive(Number(e)) &&
+      (() => { try { return fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').startsWith('sleep\u0000305'); } catch { return false; } })());
+    assert.ok(await eventually(() => sleepers().length > 0), 'control: the daemon was running');
+    cliProc.kill('SIGKILL');
+    assert.ok(await eventually(() => sleepers().length === 0), 'the daemon survived its caller');
+  });
+
+  it('a missing workspace exits 125 and nothing runs', () => {
+    const ws = tempDir('as-cli-');
+    const r = cli(['--workspace', path.join(ws, 'does-not-exist'), '--', 'sh', '-c', 'echo ran > ran.txt'], ws);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /does not exist/);
+    assert.equal(fs.existsSync(path.join(ws, 'ran.txt')), false);
+  });
+
+  it('without bubblewrap it exits 125 with the install fix, and nothing runs', () => {
+    const ws = tempDir('as-cli-');
+    const r = cli(['--', 'sh', '-c', 'echo ran > ran.txt'], ws, { ...process.env, AGENT_SANDBOX_BWRAP: '/nonexistent/bwrap' });
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /apt-get install bubblewrap/);
+    assert.equal(fs.existsSync(path.join(ws, 'ran.txt')), false);
+  });
+
+  it('--tty: an interactive shell keeps the terminal with job control; TIOCSTI is denied (control: allowed outside)', () => {
+    const ws = tempDir('as-cli-');
+    const inner = `set -o | grep -q 'monitor.*on' && echo JOBCTL-ON; sleep 0.1 & jobs; wait; ${NODE} ${PROBE} tiocsti`;
+    const r = underPty(`${NODE} ${CLI} run --tty -- bash --norc -i -c "${inner}"`, ws);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /JOBCTL-ON/);
+    assert.match(r.stdout, /\[1\]/);
+    assert.match(r.stdout, /DENIED ioctl failed: EPERM/);
+    const control = underPty(`${NODE} ${PROBE} tiocsti`, ws);
+    assert.doesNotMatch(control.stdout, /EPERM/, 'outside the sandbox TIOCSTI is not blocked by seccomp');
+  });
+
+  it('without --tty the command has no controlling terminal (new session); with --tty it has', () => {
+    const ws = tempDir('as-cli-');
+    const probe = `sh -c "( exec 3</dev/tty ) 2>/dev/null && echo HAS-TTY || echo NO-TTY"`;
+    assert.match(underPty(`${NODE} ${CLI} run -- ${probe}`, ws).stdout, /NO-TTY/);
+    assert.match(underPty(`${NODE} ${CLI} run --tty -- ${probe}`, ws).stdout, /HAS-TTY/);
+  });
+});

@@ -1,0 +1,72 @@
+// Wine tier: SetEntriesInAclW / GetExplicitEntriesFromAclW / SDDL marshalling. Wine implements ACL building
+// faithfully; it does NOT store or enforce file DACLs, so nothing here claims a file is protected.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { explicitEntries, mergeEntries, readFileSecurity, SecurityDescriptor } from '../../../native-bindings/win32/acl';
+import { Win32Error } from '../../../native-bindings/win32/errors';
+import { randomCapabilitySid } from '../../../native-bindings/win32/sid';
+import { DENY_WRITE_MASK, WRITABLE_ROOT_MASK } from '../../../src/policy/compile-win32';
+
+test('SetEntriesInAclW results read back through GetExplicitEntriesFromAclW (grant + deny, masks and inheritance)', () => {
+  const cap = randomCapabilitySid();
+  const acl = mergeEntries(null, [
+    { sid: cap, mode: 'grant', mask: WRITABLE_ROOT_MASK.value, inheritance: 3 },
+    { sid: 'S-1-1-0', mode: 'deny', mask: DENY_WRITE_MASK.value, inheritance: 0 },
+  ]);
+  try {
+    const back = explicitEntries(acl.value);
+    assert.deepEqual(back.find((e) => e.sid === cap), { sid: cap, mode: 'grant', mask: WRITABLE_ROOT_MASK.value, inheritance: 3 });
+    assert.deepEqual(back.find((e) => e.sid === 'S-1-1-0'), { sid: 'S-1-1-0', mode: 'deny', mask: DENY_WRITE_MASK.value, inheritance: 0 });
+  } finally {
+    acl.close();
+  }
+});
+
+test('merging REVOKE for a SID removes its entries and keeps the others', () => {
+  const cap = randomCapabilitySid();
+  const first = mergeEntries(null, [
+    { sid: cap, mode: 'grant', mask: 0x1, inheritance: 0 },
+    { sid: 'S-1-5-32-545', mode: 'grant', mask: 0x1, inheritance: 0 },
+  ]);
+  const second = mergeEntries(first.value, [{ sid: cap, mode: 'revoke', mask: 0, inheritance: 0 }]);
+  try {
+    assert.deepEqual(explicitEntries(second.value).map((e) => e.sid), ['S-1-5-32-545']);
+  } finally {
+    first.close();
+    second.close();
+  }
+});
+
+test('SDDL round-trips through a security descriptor, and its DACL decodes', () => {
+  const cap = randomCapabilitySid();
+  const sddl = `D:P(A;OICI;0x1301bf;;;${cap})(D;;DCLCRPDTCRSDWDWO;;;WD)`;
+  const sd = SecurityDescriptor.fromSddl(sddl);
+  try {
+    assert.equal(sd.toSddl(), sddl);
+    const entries = explicitEntries(sd.dacl()!);
+    assert.equal(entries.length, 2);
+    assert.equal(entries[0].sid, cap);
+    assert.equal(entries[0].mask, 0x1301bf);
+  } finally {
+    sd.close();
+  }
+});
+
+test('a malformed SDDL throws Win32Error from ConvertStringSecurityDescriptorToSecurityDescriptorW', () => {
+  assert.throws(() => SecurityDescriptor.fromSddl('D:(X;;;;;nonsense)'), (e: unknown) =>
+    e instanceof Win32Error && e.api === 'ConvertStringSecurityDescriptorToSecurityDescriptorW' && e.code !== 0);
+});
+
+test('GetNamedSecurityInfoW reads a folder DACL (read path only; Wine maps file DACLs to mode bits)', () => {
+  const sec = readFileSecurity(process.cwd());
+  try {
+    assert.match(sec.toSddl(), /^D:/);
+  } finally {
+    sec.close();
+  }
+});
+
+test('GetNamedSecurityInfoW on a missing path throws Win32Error 2 or 3', () => {
+  assert.throws(() => readFileSecurity('C:\\no\\such\\agent-sandbox-path'), (e: unknown) =>
+    e instanceof Win32Error && e.api === 'GetNamedSecurityInfoW' && (e.code === 2 || e.code === 3));
+});

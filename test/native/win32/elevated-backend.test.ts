@@ -1,0 +1,64 @@
+// Wine tier: the elevated backend's whole command path (plan → elevated plan → ledgered preparation → broker →
+// runner → restricted token in a job) with the runner started directly instead of by CreateProcessWithLogonW,
+// which Wine does not implement. Under Wine the runner is the same account, the ACLs are not stored and nothing is
+// enforced: this checks plumbing and routing, never isolation (the Verify command checks that on real Windows).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { sandboxFixture } from './fixture';
+import { createElevatedBackend } from '../../../src/sandbox/windows/elevated/backend';
+import { loadElevatedBackend, windowsSandboxStatus } from '../../../src/sandbox/windows/elevated';
+import { LEDGER_FILE } from '../../../src/sandbox/windows/prepare';
+import type { BrokerPipes } from '../../../src/sandbox/windows/elevated/broker-client';
+import { openProcessToken, tokenUserSid } from '../../../native-bindings/win32/token';
+
+const RUNNER = path.join(__dirname, '..', '..', '..', 'src', 'runner', 'windows', 'entry.js');
+
+test('elevated backend under Wine: a command runs through the broker with the group grants ledgered (runner started directly; no account, ACL or firewall enforcement in Wine)', async () => {
+  const fx = sandboxFixture('elev');
+  const t = openProcessToken();
+  const me = tokenUserSid(t);
+  t.close();
+  const marker = { version: 1, groupSid: 'S-1-5-21-7-7-7-1001', offlineSid: me, onlineSid: me };
+  const children: ChildProcess[] = [];
+  const launcher = () => async (pipes: BrokerPipes) => {
+    const child = spawn(process.execPath, [RUNNER, '--broker', '--requests', pipes.requests, '--events', pipes.events], { stdio: 'ignore' });
+    children.push(child);
+    await new Promise((r) => child.once('spawn', r));
+    return { pid: child.pid! };
+  };
+  const backend = createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher);
+  try {
+    const proc = await backend.spawn(fx.plan, { argv: ['cmd', '/c', 'echo elevated-path & exit 4'], cwd: fx.ws, stdio: 'pipe' });
+    const out: Buffer[] = [];
+    proc.stdout!.on('data', (b: Buffer) => out.push(b));
+    const exit = await proc.exited;
+    assert.equal(exit.code, 4);
+    assert.match(Buffer.concat(out).toString(), /elevated-path/);
+    const again = await backend.spawn(fx.plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' });
+    assert.equal((await again.exited).code, 0);
+    assert.equal(children.length, 1, 'one runner serves every command of the session');
+    const ledger = JSON.parse(fs.readFileSync(path.join(fx.stateDir, LEDGER_FILE), 'utf8')) as { records: { sid: string; path: string }[] };
+    assert.ok(ledger.records.some((r) => r.sid === marker.groupSid && r.path === fx.ws), 'the group grant on the workspace is in the ledger');
+    assert.deepEqual([backend.enforcement(fx.plan).filesystem, backend.enforcement(fx.plan).network], ['none', 'none'],
+      'under Wine the elevated backend claims no enforcement');
+  } finally {
+    await backend.dispose();
+    fs.rmSync(fx.base, { recursive: true, force: true });
+  }
+  await new Promise((r) => (children[0].exitCode !== null ? r(null) : children[0].once('exit', r)));
+});
+
+test('routing under Wine: without the setup marker loadElevatedBackend is undefined (the unelevated backend runs) and status says setup is needed', async () => {
+  const fx = sandboxFixture('route');
+  try {
+    assert.equal(await loadElevatedBackend({ stateDir: fx.stateDir }), undefined);
+    const s = await windowsSandboxStatus({ stateDir: fx.stateDir });
+    assert.equal(s.state, 'setup-needed');
+    assert.ok(s.users.every((u) => !u.credentials));
+  } finally {
+    fs.rmSync(fx.base, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { elevationCommand } from '../../src/sandbox/windows/elevated/elevation-command';
+import { runtimeDirs } from '../../src/sandbox/windows/elevated/runtime-dirs';
+import { toElevatedPlan } from '../../src/sandbox/windows/elevated/elevated-plan';
+import { performElevated } from '../../src/sandbox/windows/elevated/elevated-action';
+import { readStatus } from '../../src/sandbox/windows/elevated/status';
+import { runnerEnvironment, runnerSid } from '../../src/sandbox/windows/elevated/backend';
+import { commandEnv } from '../../src/runner/windows/launcher';
+import { compilePlan } from '../../src/policy';
+import type { Win32Plan } from '../../src/policy/plan';
+import type { ElevatedRequest } from '../../src/sandbox/windows/elevated/payload';
+import { FakeMachine } from './elevated-fake-machine';
+
+const payload = 'asb1.eyJ2ZXJzaW9uIjoxfQ';
+
+test('elevation command: plain Node runs the script directly; under Electron cmd.exe sets ELECTRON_RUN_AS_NODE first', () => {
+  assert.deepEqual(elevationCommand({ execPath: 'C:\\node\\node.exe', script: 'C:\\x y\\runner.js', payload, electron: false, comspec: 'C:\\Windows\\System32\\cmd.exe' }),
+    { file: 'C:\\node\\node.exe', parameters: `"C:\\x y\\runner.js" --elevated ${payload}` });
+  assert.deepEqual(elevationCommand({ execPath: 'C:\\Program Files\\Microsoft VS Code\\Code.exe', script: 'C:\\ext\\dist\\runner.js', payload,
+    electron: true, comspec: 'C:\\Windows\\System32\\cmd.exe' }), {
+    file: 'C:\\Windows\\System32\\cmd.exe',
+    parameters: `/d /s /c "set ELECTRON_RUN_AS_NODE=1&& "C:\\Program Files\\Microsoft VS Code\\Code.exe" "C:\\ext\\dist\\runner.js" --elevated ${payload}"`,
+  });
+});
+
+test('elevation command: payloads that are not base64url and paths cmd.exe would expand are refused', () => {
+  const base = { execPath: 'C:\\n\\node.exe', script: 'C:\\r.js', payload, electron: true, comspec: 'C:\\cmd.exe' };
+  assert.throws(() => elevationCommand({ ...base, payload: 'asb1.a&calc' }), /base64url/);
+  assert.throws(() => elevationCommand({ ...base, script: 'C:\\%PATH%\\r.js' }), /containing/);
+  assert.throws(() => elevationCommand({ ...base, execPath: 'C:\\a!b\\Code.exe' }), /containing/);
+});
+
+test('runtime dirs: the runtime folder and the git install root, skipping what builtin Users can already read', () => {
+  const env = { PATH: 'C:\\Windows\\system32;"C:\\Users\\dev\\AppData\\Local\\Programs\\Git\\cmd"', ProgramFiles: 'C:\\Program Files', SystemRoot: 'C:\\Windows' };
+  const exists = (p: string) => p === 'C:\\Users\\dev\\AppData\\Local\\Programs\\Git\\cmd\\git.exe';
+  assert.deepEqual(runtimeDirs({ execPath: 'C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code\\Code.exe', env, exists }), {
+    dirs: ['C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code', 'C:\\Users\\dev\\AppData\\Local\\Programs\\Git'],
+    alreadyReadable: [],
+  });
+  assert.deepEqual(runtimeDirs({ execPath: 'C:\\Program Files\\nodejs\\node.exe', env: { ProgramFiles: 'C:\\Program Files' }, exists: () => false }),
+    { dirs: [], alreadyReadable: ['C:\\Program Files\\nodejs'] });
+});
+
+function win32Plan(network: 'offline' | 'online' = 'offline'): Win32Plan {
+  const fsView = { realpath: (p: string) => p, kind: (p: string) => (p.includes('.git') || p.includes('.vscode') ? 'missing' as const : 'dir' as const) };
+  return compilePlan({ workspaceRoots: ['C:\\src\\app'], network }, { platform: 'win32', home: 'C:\\Users\\dev', userTemp: 'C:\\Users\\dev\\AppData\\Local\\Temp',
+    env: {}, stateDir: 'C:\\Users\\dev\\AppData\\Local\\AgentSandbox', fs: fsView }) as Win32Plan;
+}
+
+test('elevated plan: an unelevated plan gains the group grants on the writable roots and temp, with the group SID filled in', () => {
+  const plan = win32Plan();
+  const e = toElevatedPlan(plan, 'S-1-5-21-9-9-9-1000');
+  assert.equal(e.windowsMode, 'elevated');
+  assert.equal(e.networkEnforcement, 'firewall');
+  const groupOps = e.acl.filter((op) => op.sid.kind === 'literal' && op.sid.sid === 'S-1-5-21-9-9-9-1000');
+  assert.deepEqual(groupOps.map((o) => [o.path, o.reason, o.action]), [
+    ...plan.writableRoots.map((r) => [r, 'writable-root', 'grant']), [plan.tempDir, 'temp-dir', 'grant']]);
+  assert.ok(groupOps.every((o) => (o.mask.value & 0x40) === 0), 'no FILE_DELETE_CHILD');
+  assert.equal(e.acl.length, plan.acl.length + groupOps.length, 'nothing else is added');
+  assert.ok(!JSON.stringify(e).includes('sandbox-group'));
+  assert.equal(toElevatedPlan(win32Plan('online'), 'S-1-5-21-9-9-9-1000').networkEnforcement, 'none');
+});
+
+test('runner SIDs: logon stays symbolic for the runner, capability and sandbox SIDs are resolved', () => {
+  const id = { userSid: 'S-1-5-21-1-1-1-1001', logonSid: 'S-1-5-5-0-1', capabilities: { 'c:\\src\\app': 'S-1-5-21-5-5-5-5' } };
+  const marker = { version: 1, groupSid: 'S-1-5-21-9-9-9-1', offlineSid: 'S-1-5-21-9-9-9-2', onlineSid: 'S-1-5-21-9-9-9-3' };
+  assert.equal(runnerSid({ kind: 'logon' }, id, marker), 'logon');
+  assert.equal(runnerSid({ kind: 'capability', root: 'C:\\src\\app' }, id, marker), 'S-1-5-21-5-5-5-5');
+  assert.equal(runnerSid({ kind: 'sandbox-user', network: 'online' }, id, marker), 'S-1-5-21-9-9-9-3');
+  assert.throws(() => runnerSid({ kind: 'capability', root: 'D:\\other' }, id, marker), /No capability SID/);
+});
+
+test('runner environment: only system variables plus ELECTRON_RUN_AS_NODE; the command gets the runner\'s own profile paths', () => {
+  const env = runnerEnvironment({ SystemRoot: 'C:\\Windows', Path: 'C:\\bin', USERPROFILE: 'C:\\Users\\dev', GITHUB_TOKEN: 'x', APPDATA: 'C:\\Users\\dev\\AppData\\Roaming' });
+  assert.deepEqual(env, { ELECTRON_RUN_AS_NODE: '1', SystemRoot: 'C:\\Windows', Path: 'C:\\bin' });
+  assert.deepEqual(commandEnv({ PATH: 'C:\\bin', userprofile: 'C:\\Users\\dev', APPDATA: 'C:\\Users\\dev\\x' },
+    { USERPROFILE: 'C:\\Users\\AgentSandboxOffline', APPDATA: 'C:\\Users\\AgentSandboxOffline\\AppData\\Roaming' }),
+  { PATH: 'C:\\bin', USERPROFILE: 'C:\\Users\\AgentSandboxOffline', APPDATA: 'C:\\Users\\AgentSandboxOffline\\AppData\\Roaming' });
+});
+
+const req = (action: 'setup' | 'uninstall'): ElevatedRequest => ({ version: 1, action, pipe: '\\\\.\\pipe\\agent-sandbox-setup-x',
+  nonce: 'ab'.repeat(16), stateDir: 'C:\\state', home: 'C:\\Users\\dev',
+  grants: [{ path: 'C:\\src\\app', sid: 'sandbox-group', mask: { value: 0x1, names: [] }, inheritance: { value: 3, names: [] }, reason: 'writable-root' }] });
+
+test('elevated action: setup echoes the nonce and returns passwords only for accounts whose step completed', async () => {
+  const m = new FakeMachine();
+  const ok = await performElevated(req('setup'), m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!');
+  assert.equal(ok.ok, true);
+  assert.equal(ok.nonce, 'ab'.repeat(16));
+  assert.deepEqual(ok.users.map((u) => u.network), ['offline', 'online']);
+  assert.equal(m.ledger[0].path, 'C:\\src\\app');
+  const broken = new FakeMachine();
+  broken.failAt = 9; // inside the online account's step
+  const partial = await performElevated(req('setup'), broken, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!');
+  assert.equal(partial.ok, false);
+  const failed = partial.steps.find((s) => s.status === 'failed')!;
+  assert.equal(failed.id, 'user-online');
+  assert.deepEqual(partial.users.map((u) => u.network), ['offline']);
+});
+
+test('elevated action: uninstall reports leftovers after re-querying, and status reads the machine honestly', async () => {
+  const m = new FakeMachine();
+  await performElevated(req('setup'), m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!');
+  const status = await readStatus(m, '/nonexistent-state-dir');
+  assert.equal(status.state, 'incomplete', 'no stored passwords for this user yet');
+  assert.match(status.summary, /stored password/);
+  assert.equal(status.rules[0].matches, 'yes');
+  m.unreadable = true;
+  assert.equal((await readStatus(m, '/nonexistent-state-dir')).rules[0].matches, 'no');
+  m.unreadable = false;
+  m.modify = 'gp-override';
+  const un = await performElevated(req('uninstall'), m);
+  assert.equal(un.ok, true, JSON.stringify(un.steps));
+  assert.deepEqual(un.leftovers, []);
+  assert.equal((await readStatus(m, '/nonexistent-state-dir')).state, 'setup-needed');
+});

@@ -1,0 +1,131 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildSetupPlan } from '../../src/sandbox/windows/elevated/setup-plan';
+import { FakeMachine } from './elevated-fake-machine';
+import { setupSteps, type SetupState } from '../../src/sandbox/windows/elevated/setup-steps';
+import { leftovers, uninstallSteps } from '../../src/sandbox/windows/elevated/uninstall-steps';
+import { runAllSteps, runSteps } from '../../src/sandbox/windows/elevated/steps';
+
+const plan = buildSetupPlan({ workspaceRoots: ['C:\\src\\a', 'D:\\b'], runtimeDirs: ['C:\\Program Files\\Git'], home: 'C:\\Users\\dev' });
+let pw = 0;
+const newPassword = () => `Pw-${++pw}-xxxxxxxxxxxxxxxxxxxxxxxx`;
+
+async function setup(m: FakeMachine) {
+  const state: SetupState = { users: [] };
+  const run = await runSteps(setupSteps(plan, m, newPassword, state));
+  return { run, state };
+}
+
+test('setup steps: a clean run creates everything, and a second run changes nothing', async () => {
+  const m = new FakeMachine();
+  const first = await setup(m);
+  assert.equal(first.run.ok, true);
+  assert.ok(first.run.outcomes.every((o) => o.status === 'changed'), JSON.stringify(first.run.outcomes));
+  assert.deepEqual(first.state.users.map((u) => u.name), ['AgentSandboxOffline', 'AgentSandboxOnline']);
+  const offline = m.users.get('AgentSandboxOffline')!;
+  assert.equal(offline.flags, 0x10041);
+  assert.equal(offline.password, first.state.users[0].password, 'the password returned is the one set');
+  assert.ok(m.groups.get('Users')!.members.includes(offline.sid));
+  assert.ok(m.groups.get('AgentSandboxUsers')!.members.includes(offline.sid));
+  assert.equal(m.rules.length, 1);
+  assert.equal(m.rules[0].sddl, `O:LSD:(A;;CC;;;${offline.sid})`);
+  assert.equal(m.ledger.length, 3);
+  assert.deepEqual(m.marker, { version: 1, groupSid: m.groups.get('AgentSandboxUsers')!.sid, offlineSid: offline.sid,
+    onlineSid: m.users.get('AgentSandboxOnline')!.sid });
+
+  const before = m.snapshot();
+  const second = await setup(m);
+  assert.equal(second.run.ok, true);
+  assert.ok(second.run.outcomes.every((o) => o.status === 'unchanged'), JSON.stringify(second.run.outcomes));
+  assert.equal(m.snapshot(), before);
+  assert.notEqual(second.state.users[0].password, first.state.users[0].password, 'passwords are re-keyed on every run');
+  assert.equal(m.users.get('AgentSandboxOffline')!.password, second.state.users[0].password);
+});
+
+test('setup steps: each change failing in turn stops at that step, and a rerun completes to the clean state', async () => {
+  const clean = new FakeMachine();
+  await setup(clean);
+  const total = clean.mutations;
+  assert.ok(total >= 12, `expected many mutating calls, got ${total}`);
+  for (let n = 1; n <= total; n++) {
+    const m = new FakeMachine();
+    m.failAt = n;
+    const broken = await setup(m);
+    const failed = broken.run.outcomes.filter((o) => o.status === 'failed');
+    if (broken.run.ok) {
+      // One folder of several failing is a per-folder problem, not a failed step.
+      assert.match(broken.run.outcomes.flatMap((o) => o.problems).join(), /injected failure in addGrant/, `call ${n}`);
+    } else {
+      assert.equal(failed.length, 1);
+      assert.match(failed[0].error!.code, /^setup-[a-z-]+-failed$/);
+      assert.match(failed[0].error!.message, /injected failure/);
+      const after = broken.run.outcomes.slice(broken.run.outcomes.indexOf(failed[0]) + 1);
+      assert.ok(after.every((o) => o.status === 'skipped'));
+    }
+    const rerun = await setup(m);
+    assert.equal(rerun.run.ok, true, `rerun after failure at call ${n}: ${JSON.stringify(rerun.run.outcomes)}`);
+    assert.equal(m.snapshot().replace(/S-1-5-21-9-9-9-\d+/g, 'SID'), clean.snapshot().replace(/S-1-5-21-9-9-9-\d+/g, 'SID'));
+    assert.equal(m.rules.length, 1);
+    assert.equal(m.ledger.length, 3, 'no ACE recorded twice');
+  }
+});
+
+test('setup steps: Group Policy overriding local rules fails the firewall step with its own code and fix', async () => {
+  const m = new FakeMachine();
+  m.modify = 'gp-override';
+  const { run } = await setup(m);
+  const f = run.outcomes.find((o) => o.status === 'failed')!;
+  assert.equal(f.id, 'firewall-offline');
+  assert.equal(f.error!.code, 'firewall-blocked-by-policy');
+  assert.match(f.error!.fix, /Apply local firewall rules/);
+  assert.equal(m.rules.length, 0);
+});
+
+test('setup steps: a rule that cannot be read back fails closed (what Wine does: getters are E_NOTIMPL)', async () => {
+  const m = new FakeMachine();
+  m.unreadable = true;
+  const { run } = await setup(m);
+  const f = run.outcomes.find((o) => o.status === 'failed')!;
+  assert.equal(f.id, 'firewall-offline');
+  assert.equal(f.error!.code, 'setup-firewall-failed');
+  assert.match(f.error!.message, /reads back differently/);
+});
+
+test('setup steps: a workspace root that refuses the grant is reported and the others are still granted', async () => {
+  const m = new FakeMachine();
+  m.denyPaths.add('D:\\b');
+  const { run } = await setup(m);
+  assert.equal(run.ok, true);
+  const ws = run.outcomes.find((o) => o.id === 'grant-workspace')!;
+  assert.deepEqual(ws.problems, ['D:\\b: SetNamedSecurityInfoW failed with error 5']);
+  assert.equal(m.ledger.length, 2);
+  m.denyPaths.add('C:\\src\\a');
+  m.ledger = []; m.acl.clear();
+  const again = await setup(m);
+  assert.equal(again.run.outcomes.find((o) => o.id === 'grant-workspace')!.status, 'failed');
+});
+
+test('uninstall steps: remove everything setup created and re-query to an empty leftover list', async () => {
+  const m = new FakeMachine();
+  await setup(m);
+  const run = await runAllSteps(uninstallSteps(plan.firewall, m, m.marker));
+  assert.equal(run.ok, true, JSON.stringify(run.outcomes));
+  assert.deepEqual(await leftovers(plan.firewall, m), []);
+  assert.equal(m.users.size, 0);
+  assert.deepEqual(m.groups.get('Users')!.members, []);
+  assert.equal(m.hidden.size, 0);
+  assert.ok([...m.acl.values()].every((a) => a.length === 0));
+  const again = await runAllSteps(uninstallSteps(plan.firewall, m, undefined));
+  assert.ok(again.outcomes.every((o) => o.status === 'unchanged'));
+});
+
+test('uninstall steps: an account whose SID is not the one setup recorded is left alone and reported', async () => {
+  const m = new FakeMachine();
+  await setup(m);
+  const marker = { ...m.marker!, onlineSid: 'S-1-5-21-1-1-1-1' };
+  const run = await runAllSteps(uninstallSteps(plan.firewall, m, marker));
+  assert.equal(run.ok, false);
+  assert.equal(run.outcomes.find((o) => o.status === 'failed')!.id, 'user-online');
+  assert.deepEqual(await leftovers(plan.firewall, m), ['account AgentSandboxOnline']);
+  assert.equal(m.users.has('AgentSandboxOffline'), false, 'the other steps still ran');
+});

@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Fixture } from '../../src/verify/fixtures';
+
+function stateDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'verify-fixture-state-'));
+}
+
+test('fixture: a fresh workspace gets .git/hooks and .git/config, a link out and a secret; close removes all', () => {
+  const state = stateDir();
+  try {
+    const fx = new Fixture({ stateDir: state });
+    assert.ok(fs.statSync(path.join(fx.workspace, '.git', 'hooks')).isDirectory());
+    assert.ok(fs.statSync(path.join(fx.workspace, '.git', 'config')).isFile());
+    assert.equal(fs.existsSync(path.join(fx.workspace, '.vscode')), false, '.vscode is left missing on purpose');
+    assert.equal(fs.realpathSync(fx.link), fx.linkTarget);
+    assert.match(fs.readFileSync(fx.secretFile, 'utf8'), new RegExp(fx.nonce));
+    assert.ok(fs.statSync(fx.realTemp).isDirectory());
+    const made = [fx.workspace, fx.outside, fx.realTemp];
+    assert.deepEqual(fx.close(), []);
+    for (const p of made) assert.equal(fs.existsSync(p), false, p);
+    assert.deepEqual(fs.readdirSync(state), []);
+    assert.deepEqual(fx.close(), [], 'idempotent');
+  } finally {
+    fs.rmSync(state, { recursive: true, force: true });
+  }
+});
+
+test('fixture in a user workspace: removes only what this run made, keeps sandbox placeholders and user files', () => {
+  const state = stateDir();
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'verify-fixture-ws-'));
+  try {
+    fs.writeFileSync(path.join(ws, 'mine.txt'), 'user data');
+    const fx = new Fixture({ stateDir: state, workspace: ws });
+    assert.equal(fx.ownsWorkspace, false);
+    assert.equal(fs.existsSync(path.join(ws, '.git')), false, 'a user workspace is not seeded');
+    // What a broken sandbox would let the probe do:
+    const vscode = path.join(ws, '.vscode');
+    const placeholder = path.join(ws, '.agent-sandbox');
+    fx.mayCreate(vscode);
+    fx.mayCreate(placeholder);
+    const planted = fx.stray(path.join(vscode, fx.fileName));
+    fs.mkdirSync(vscode);
+    fs.writeFileSync(planted, fx.nonce);
+    fs.mkdirSync(placeholder);
+    // A stray path holding someone else's content is never removed.
+    const foreign = fx.stray(path.join(ws, 'foreign.txt'));
+    fs.writeFileSync(foreign, 'not ours');
+    assert.deepEqual(fx.close(new Set([placeholder])), []);
+    assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', 'foreign.txt', 'mine.txt']);
+    assert.equal(fs.readFileSync(path.join(ws, 'mine.txt'), 'utf8'), 'user data');
+    assert.deepEqual(fs.readdirSync(state), []);
+  } finally {
+    fs.rmSync(state, { recursive: true, force: true });
+    fs.rmSync(ws, { recursive: true, force: true });
+  }
+});
+
+test('fixture: mayCreate ignores paths that already exist, so a user folder is never removed', () => {
+  const state = stateDir();
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'verify-fixture-ws-'));
+  try {
+    fs.mkdirSync(path.join(ws, '.vscode'));
+    const fx = new Fixture({ stateDir: state, workspace: ws });
+    fx.mayCreate(path.join(ws, '.vscode'));
+    fx.close();
+    assert.ok(fs.existsSync(path.join(ws, '.vscode')));
+  } finally {
+    fs.rmSync(state, { recursive: true, force: true });
+    fs.rmSync(ws, { recursive: true, force: true });
+  }
+});

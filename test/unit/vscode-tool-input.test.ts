@@ -1,0 +1,43 @@
+/** The language-model tool's input: validation, path resolution, and when the user must confirm. */
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { confirmationReasons, resolveToolInput, type ToolPolicyView } from '../../src/vscode/tool-input';
+
+const view: ToolPolicyView = { platform: 'linux', workspaceRoots: ['/w/a', '/w/b'], network: 'offline' };
+
+test('defaults: cwd is the first workspace folder, network from settings, timeout 300 s', () => {
+  assert.deepEqual(resolveToolInput({ command: 'npm test' }, view),
+    { command: 'npm test', cwd: '/w/a', network: 'offline', timeoutMs: 300_000, writablePaths: [] });
+});
+
+test('relative cwd and writable paths resolve inside the first workspace folder', () => {
+  const r = resolveToolInput({ command: 'make', cwd: 'sub', writablePaths: ['../cache'], timeout: 5 }, view);
+  assert.equal(r.cwd, '/w/a/sub');
+  assert.deepEqual(r.writablePaths, ['/w/cache']);
+  assert.equal(r.timeoutMs, 5000);
+});
+
+test('bad input is refused with a message the model can act on', () => {
+  assert.throws(() => resolveToolInput({ command: '' }, view), /command: must not be empty/);
+  assert.throws(() => resolveToolInput({ command: 'x', network: 'maybe' }, view), /network/);
+  assert.throws(() => resolveToolInput({ command: 'x', extra: 1 }, view), /Invalid input/);
+  assert.throws(() => resolveToolInput({ command: 'x' }, { ...view, workspaceRoots: [] }), /No workspace folder/);
+});
+
+test('no confirmation for a command within the policy (any workspace folder)', () => {
+  assert.deepEqual(confirmationReasons(resolveToolInput({ command: 'ls', cwd: '/w/b/x' }, view), view), []);
+});
+
+test('confirmation when network is requested, or cwd/writes leave the workspace', () => {
+  const reasons = confirmationReasons(resolveToolInput({ command: 'npm ci', network: 'online', cwd: '/tmp', writablePaths: ['/w/a/out', '/opt/x'] }, view), view);
+  assert.deepEqual(reasons, [
+    'it asks for network access',
+    'its working directory /tmp is outside the workspace',
+    'it asks to write outside the workspace: /opt/x',
+  ]);
+  assert.deepEqual(confirmationReasons(resolveToolInput({ command: 'x', network: 'online' }, view), { ...view, network: 'online' }), []);
+});
+
+test('a sibling folder with a common prefix is outside (/w/ab is not inside /w/a)', () => {
+  assert.equal(confirmationReasons(resolveToolInput({ command: 'x', cwd: '/w/ab' }, view), view).length, 1);
+});

@@ -1,0 +1,83 @@
+// Unit: the unelevated preparation step over an in-memory store: per-root grant failures become warnings naming
+// the folder and the fix, a failed deny fails closed, ACEs that do not read back fail closed (Wine excepted, with
+// a warning), SIDs resolve symbolically, and the ledger file is written and reverted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { auditOps, LEDGER_FILE, prepare, resolveSid, revertAcls, type Identity } from '../../src/sandbox/windows/prepare';
+import { SandboxError, SandboxErrorCode } from '../../src/sandbox/errors';
+import { Win32Error } from '../../native-bindings/win32/errors';
+import { compilePlan } from '../../src/policy';
+import type { Win32Plan } from '../../src/policy/plan';
+import { MemoryStore } from './win32-memory-store';
+
+const CAP = 'S-1-5-21-1-2-3-4';
+const id: Identity = { userSid: 'S-1-5-21-9-9-9-1000', logonSid: 'S-1-5-5-0-1', capabilities: { 'c:\\ws': CAP } };
+
+function setup(extra: string[] = []) {
+  const plan = compilePlan({ workspaceRoots: ['C:\\ws'], writableRoots: extra }, { platform: 'win32', home: 'C:\\Users\\me',
+    userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp', env: {}, stateDir: 'C:\\state' }) as Win32Plan;
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-prep-'));
+  return { plan, stateDir, opts: { stateDir, home: 'C:\\Users\\me', env: {} } };
+}
+
+test('SIDs resolve: capability from the identity, logon, current user, literal; sandbox users need setup', () => {
+  assert.equal(resolveSid({ kind: 'capability', root: 'C:\\WS' }, id), CAP);
+  assert.equal(resolveSid({ kind: 'capability', root: 'C:\\x', sid: 'S-1-5-21-5-5-5-5' }, id), 'S-1-5-21-5-5-5-5');
+  assert.equal(resolveSid({ kind: 'logon' }, id), id.logonSid);
+  assert.equal(resolveSid({ kind: 'current-user' }, id), id.userSid);
+  assert.equal(resolveSid({ kind: 'literal', sid: 'S-1-1-0', name: 'Everyone' }, id), 'S-1-1-0');
+  assert.throws(() => resolveSid({ kind: 'sandbox-group' }, id), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.SetupRequired);
+});
+
+test('a root owned by someone else (error 5) becomes a warning naming it and the fix; the other root is granted', () => {
+  const { plan, opts } = setup(['C:\\theirs']);
+  const store = new MemoryStore(['C:\\ws', 'C:\\theirs', plan.tempDir]);
+  store.failOn.set('c:\\theirs', () => new Win32Error('SetNamedSecurityInfoW', 5));
+  const r = prepare(plan, id, store, opts);
+  assert.equal(r.warnings.length, 1);
+  assert.match(r.warnings[0], /C:\\theirs/);
+  assert.match(r.warnings[0], /owned by another account/);
+  assert.ok(store.entries('C:\\ws').some((e) => e.sid === CAP && e.mode === 'grant'));
+});
+
+test('a protected path that cannot be denied fails closed with acl-access-denied', () => {
+  const { plan, opts } = setup();
+  const store = new MemoryStore(['C:\\ws', 'C:\\ws\\.vscode', plan.tempDir]);
+  store.failOn.set('c:\\ws\\.vscode', () => new Win32Error('SetNamedSecurityInfoW', 5));
+  assert.throws(() => prepare(plan, id, store, opts), (e: unknown) => e instanceof SandboxError &&
+    e.code === SandboxErrorCode.AclAccessDenied && /\.vscode/.test(e.message));
+});
+
+test('ACEs that do not read back fail closed, except under Wine where they become an explicit warning', () => {
+  const { plan, opts } = setup();
+  const store = new MemoryStore(['C:\\ws', plan.tempDir]);
+  store.dropWrites = true;
+  assert.throws(() => prepare(plan, id, store, opts), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.AclGrantFailed);
+  const wine = setup();
+  const r = prepare(wine.plan, id, store, { ...wine.opts, tolerateUnstoredAcls: true });
+  assert.ok(r.warnings.some((w) => /NOT in effect/.test(w)));
+});
+
+test('the ledger file records what was applied and revertAcls removes it', () => {
+  const { plan, stateDir, opts } = setup();
+  const store = new MemoryStore(['C:\\ws', plan.tempDir]);
+  prepare(plan, id, store, opts);
+  const ledger = JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8'));
+  assert.ok(ledger.records.length >= 3);
+  const r = revertAcls(stateDir, store);
+  assert.equal(r.failures.length, 0);
+  assert.deepEqual(store.entries('C:\\ws'), []);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8')).records.length, 0);
+});
+
+test('the audit denies world-writable folders for the capability SID and never the roots', () => {
+  const { plan } = setup();
+  const store = new MemoryStore(['C:\\ws', 'C:\\tools', 'C:\\']);
+  store.apply('C:\\tools', [{ sid: 'S-1-1-0', mode: 'grant', mask: 0x2, inheritance: 3 }]);
+  store.apply('C:\\ws', [{ sid: 'S-1-1-0', mode: 'grant', mask: 0x2, inheritance: 3 }]);
+  const { ops } = auditOps({ ...plan, auditPaths: ['C:\\tools', 'C:\\ws'] }, id, store, { PATH: '' });
+  assert.deepEqual(ops.map((o) => [o.path, o.sid, o.action, o.inheritance]), [['C:\\tools', CAP, 'deny', 3]]);
+});

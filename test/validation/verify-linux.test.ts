@@ -1,0 +1,140 @@
+// Validation tier (Linux, real enforcement through bubblewrap + Landlock + seccomp): the probe runs inside the real
+// sandbox and every expectation must hold. Then each deliberate hole must fail exactly its checks, proving the
+// verifier is not a rubber stamp. Skips (with the reason) only off Linux or without bubblewrap.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { disposeBackends } from '../../src/sandbox';
+import { runVerification, type VerifyHole, type VerifyReport } from '../../src/verify';
+import { packageRoot } from '../../src/verify/probe-path';
+
+const bwrap = spawnSync('bwrap', ['--version']).status === 0;
+const skip = process.platform !== 'linux' ? 'needs Linux' : !bwrap ? 'bubblewrap is not installed (apt-get install bubblewrap)' : false;
+const ROOT = packageRoot(__dirname) as string;
+
+/** Outside the user's temp (which the sandbox shadows) and outside home (which the home-write hole opens). */
+function freshStateDir(): string {
+  return fs.mkdtempSync(path.join('/var/tmp', 'agent-sandbox-validation-'));
+}
+
+/** Every check the battery must contain on a machine with a LAN address (ids, so a shrunken battery fails). */
+const CORE_IDS = [
+  'write-workspace', 'write-sandbox-temp', 'write-home', 'write-user-temp', 'write-system',
+  'protected-.git/hooks', 'protected-.git/config', 'protected-.vscode', 'protected-.agent-sandbox',
+  'write-symlink', 'deny-read', 'net-loopback', 'net-dns', 'secret-env', 'orphan-killed',
+];
+
+function leftovers(): string[] {
+  const found: string[] = [];
+  const scan = (dir: string, re: RegExp) => {
+    for (const n of fs.readdirSync(dir)) if (re.test(n)) found.push(path.join(dir, n));
+  };
+  scan(os.homedir(), /^agent-sandbox-verify-/);
+  scan('/etc', /^agent-sandbox-verify-/);
+  scan(os.tmpdir(), /^agent-sandbox-verify-/);
+  return found;
+}
+
+async function verify(network: 'offline' | 'online', testHole?: VerifyHole): Promise<{ report: VerifyReport; stateDir: string }> {
+  const stateDir = freshStateDir();
+  try {
+    const report = await runVerification({ platform: 'linux', stateDir, policy: {}, network, testHole });
+    return { report, stateDir };
+  } finally {
+    // Everything the verifier made under the state dir is gone; only the backend's own state may remain.
+    const mine = fs.readdirSync(stateDir).filter((n) => n.startsWith('verify-'));
+    fs.rmSync(stateDir, { recursive: true, force: true });
+    assert.deepEqual(mine, [], 'verifier fixtures left in the state dir');
+  }
+}
+
+function failing(r: VerifyReport): string[] {
+  return r.checks.filter((c) => !c.pass).map((c) => c.id).sort();
+}
+
+function explain(r: VerifyReport): string {
+  return r.checks.map((c) => `${c.pass ? 'ok  ' : 'FAIL'} ${c.id}: expected ${c.expected}, observed ${c.observed} (${c.detail ?? ''})`)
+    .concat(r.notes).join('\n');
+}
+
+after(() => disposeBackends());
+
+test('Linux real enforcement: verify offline passes every check, and network checks are DENIED', { skip }, async () => {
+  const before = leftovers();
+  const { report } = await verify('offline');
+  assert.equal(report.ok, true, explain(report));
+  const ids = report.checks.map((c) => c.id);
+  for (const id of CORE_IDS) assert.ok(ids.includes(id), `missing check ${id}`);
+  for (const c of report.checks.filter((x) => x.id.startsWith('net-'))) assert.equal(c.observed, 'DENIED', c.id);
+  assert.equal(report.checks.find((c) => c.id === 'write-workspace')?.observed, 'SUCCEEDED');
+  assert.deepEqual(leftovers(), before, 'files left behind');
+});
+
+test('Linux real enforcement: verify online passes, and network checks SUCCEED (the listeners saw the probe)', { skip }, async () => {
+  const { report } = await verify('online');
+  assert.equal(report.ok, true, explain(report));
+  const net = report.checks.filter((c) => c.id.startsWith('net-'));
+  assert.ok(net.length >= 2);
+  for (const c of net) assert.equal(c.observed, 'SUCCEEDED', `${c.id}: ${c.detail}`);
+});
+
+test('CLI: agent-sandbox verify --json exits 0 with a passing JSON report', { skip }, () => {
+  const stateDir = freshStateDir();
+  try {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'verify', '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir },
+      timeout: 120_000,
+    });
+    const report = JSON.parse(r.stdout) as VerifyReport;
+    assert.equal(r.status, 0, `${r.stderr}\n${explain(report)}`);
+    assert.equal(report.ok, true);
+    assert.ok(report.checks.length >= CORE_IDS.length);
+  } finally {
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+const HOLES: [VerifyHole, 'offline' | 'online', (id: string) => boolean][] = [
+  ['network', 'offline', (id) => id.startsWith('net-')],
+  ['protected-path', 'offline', (id) => id === 'protected-.vscode'],
+  ['deny-read', 'offline', (id) => id === 'deny-read'],
+  ['secret-env', 'offline', (id) => id === 'secret-env'],
+  ['home-write', 'offline', (id) => id === 'write-home'],
+  ['orphan', 'offline', (id) => id === 'orphan-killed'],
+];
+
+for (const [hole, network, breaks] of HOLES) {
+  test(`not a rubber stamp: the "${hole}" hole fails exactly its checks (Linux, real sandbox)`, { skip }, async () => {
+    const before = leftovers();
+    const { report } = await verify(network, hole);
+    const expected = report.checks.map((c) => c.id).filter(breaks).sort();
+    assert.ok(expected.length > 0, 'the hole must target at least one check');
+    assert.deepEqual(failing(report), expected, explain(report));
+    assert.equal(report.ok, false);
+    for (const c of report.checks.filter((x) => breaks(x.id))) assert.equal(c.observed, 'SUCCEEDED', `${c.id} must show the hole`);
+    assert.deepEqual(leftovers(), before, 'files left behind even though a check failed');
+  });
+}
+
+test('verify --workspace DIR leaves the user\'s folder as it was, apart from placeholders the sandbox itself made', { skip }, async () => {
+  const ws = fs.mkdtempSync(path.join('/var/tmp', 'agent-sandbox-validation-ws-'));
+  const stateDir = freshStateDir();
+  try {
+    fs.writeFileSync(path.join(ws, 'mine.txt'), 'user data');
+    const report = await runVerification({ platform: 'linux', stateDir, policy: {}, network: 'offline', workspace: ws });
+    assert.equal(report.ok, true, explain(report));
+    const placeholders = ['.git', '.vscode', '.agent-sandbox'];
+    const extra = fs.readdirSync(ws).filter((n) => n !== 'mine.txt' && !placeholders.includes(n));
+    assert.deepEqual(extra, [], 'verifier files left in the user workspace');
+    assert.equal(fs.readFileSync(path.join(ws, 'mine.txt'), 'utf8'), 'user data');
+    const planted = spawnSync('find', [ws, '-name', 'agent-sandbox-verify-*'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(planted, '', 'probe files left in the user workspace');
+  } finally {
+    fs.rmSync(ws, { recursive: true, force: true });
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
