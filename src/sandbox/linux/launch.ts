@@ -2,9 +2,12 @@
  * Turns a plan and a spawn spec into what is handed to bubblewrap and the runner: the bwrap argv, the runner's
  * sandbox request, and the command's environment (caller's env, scrubbed, then the plan's variables).
  */
+import * as path from 'node:path';
 import type { LinuxPlan } from '../../policy/plan';
 import type { CommandRequest, RunnerSandbox } from '../../runner/linux/protocol';
-import { runnerRuntime, runnerScript } from './runtime';
+import { LINUX_SANDBOX_TMP } from '../../policy/compile-linux';
+import { isWithin } from '../../policy/paths';
+import { packageRoot, runnerRuntime, runnerScript } from './runtime';
 
 export interface Launch {
   bwrap: string;
@@ -16,8 +19,23 @@ export interface Launch {
 export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string; tty: boolean }): Launch {
   const rt = runnerRuntime();
   const args = opts.tty ? plan.bwrapArgs.filter((a) => a !== '--new-session') : [...plan.bwrapArgs];
-  args.push('--chdir', opts.cwd, '--', rt.execPath, runnerScript());
+  const script = runnerScript();
+  args.push(...runtimeBinds(plan, [packageRoot() ?? path.dirname(script), path.dirname(rt.execPath)]));
+  args.push('--chdir', opts.cwd, '--', rt.execPath, script);
   return { bwrap, args, env: rt.env };
+}
+
+/**
+ * Read-only binds for host folders the runner needs (its package with koffi, the Node/Electron runtime) that the
+ * sandbox's private /tmp would otherwise hide, e.g. when Agent Sandbox itself lives under the host's /tmp.
+ */
+export function runtimeBinds(plan: LinuxPlan, paths: string[]): string[] {
+  const out: string[] = [];
+  for (const p of new Set(paths)) {
+    const hidden = isWithin('linux', LINUX_SANDBOX_TMP, p) && !plan.writableRoots.some((r) => isWithin('linux', r, p));
+    if (hidden) out.push('--ro-bind', p, p);
+  }
+  return out;
 }
 
 export function runnerSandbox(plan: LinuxPlan): RunnerSandbox {

@@ -15,7 +15,7 @@ import { openProcessToken, tokenLogonSid, tokenUserSid } from '../../../native-b
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
 import { capabilitySidsFor } from './capabilities';
 import { fileSecurityStore } from './file-store';
-import { prepare, revertAcls, type Identity } from './prepare';
+import { prepare, revertUnelevatedAcls, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
 import { spawnUnelevated, writeNetworkStubs } from './spawn';
 import { sandboxEnv } from './win-env';
@@ -124,9 +124,9 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
 
 /**
  * Undoes every ACE the unelevated backend recorded in `stateDir`'s ledger (for Uninstall), or only those of the
- * given capability SIDs (for "remove this workspace"). Records that fail stay in the ledger for the next try.
+ * given capability SIDs (for "remove this workspace"). Records that fail stay in the ledger for the next try; the
+ * elevated setup's records are left to the elevated uninstall.
  */
 export function revertWindowsAcls(stateDir: string, capabilitySids?: string[]): RevertResult {
-  const only = capabilitySids && new Set(capabilitySids.map((s) => s.toUpperCase()));
-  return revertAcls(stateDir, fileSecurityStore, only ? (r) => only.has(r.sid.toUpperCase()) : undefined);
+  return revertUnelevatedAcls(stateDir, fileSecurityStore, capabilitySids);
 }
