@@ -16,6 +16,8 @@ const entries = [
   { entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js' },
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: ['src/runner/main.ts'], outfile: 'dist/runner.js' },
+  { entryPoints: ['src/runner/linux/entry.ts'], outfile: 'dist/runner-linux.js' },
+  { entryPoints: ['src/runner/windows/entry.ts'], outfile: 'dist/runner-win32.js' },
   { entryPoints: ['src/verify/probe.ts'], outfile: 'dist/probe.js' },
 ];
 if (watch) {

@@ -6,5 +6,5 @@ SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
 $SUDO apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   bubblewrap wine wine64 chromium ripgrep libkrb5-dev build-essential python3 ca-certificates iproute2 \
-  util-linux procps >/dev/null
+  util-linux procps git >/dev/null
 echo "test dependencies installed"

@@ -39,7 +39,8 @@ function prebuildDir(target) {
 /** Fails the build when a package misses a bundle or carries sources, maps, or another platform's binaries. */
 function checkContents(target, files) {
   const problems = [];
-  for (const f of ['dist/extension.js', 'dist/cli.js', 'dist/runner.js', 'dist/probe.js', 'node_modules/koffi/package.json',
+  for (const f of ['dist/extension.js', 'dist/cli.js', 'dist/runner.js', 'dist/runner-linux.js', 'dist/runner-win32.js',
+    'dist/probe.js', 'node_modules/koffi/package.json',
     `node_modules/@koromix/koffi-${target}/package.json`]) {
     if (!files.includes(f)) problems.push(`missing ${f}`);
   }

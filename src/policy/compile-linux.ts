@@ -9,11 +9,16 @@
  *   3. every folder between a root and a protected path bound onto itself ("pinned"): a mount point cannot be
  *      renamed or removed, so `mv .git .git2 && mkdir -p .git/hooks` cannot swap a protected path away;
  *   4. each protected path bound read-only on top;
- *   5. credential paths (`denyRead`) and host socket locations hidden behind empty read-only tmpfs or /dev/null;
+ *   5. credential paths (`denyRead`) and host socket locations hidden behind empty read-only tmpfs or /dev/null,
+ *      shallowest first; a path already hidden by an outer tmpfs is skipped (its mount point could not be made in
+ *      the read-only tmpfs). A root that lies inside a hidden folder (a workspace under $XDG_RUNTIME_DIR) gets its
+ *      mount point made in the tmpfs before it turns read-only, and is bound back (with its protected paths) after;
  *   6. namespaces: pid, ipc, uts, cgroup always; net when offline; die with the parent; a new session (the
- *      backend drops `--new-session` for interactive terminals, where seccomp still blocks TIOCSTI).
+ *      backend drops `--new-session` for interactive terminals, where seccomp still blocks TIOCSTI); no
+ *      capabilities, even when run as root.
  */
 import type { LinuxPlan, ProtectedPath } from './plan';
+import { PLACEHOLDER_CONTENT } from './schema';
 import type { CompileContext, ResolvedPolicy } from './compile';
 import { isWithin } from './paths';
 
@@ -28,28 +33,42 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
   const kind = (p: string): Kind => (ctx.fs ? ctx.fs.kind(p) : 'dir');
   const args: string[] = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
   args.push('--bind', r.tempDir, LINUX_SANDBOX_TMP);
-  for (const root of r.writableRoots) args.push('--bind', root, root);
-  // A read-only workspace under the host's /tmp would be hidden by the private /tmp: bind it back, read-only.
-  for (const ws of r.workspaceRoots) {
-    if (!r.writableRoots.includes(ws) && isWithin('linux', LINUX_SANDBOX_TMP, ws)) args.push('--ro-bind', ws, ws);
-  }
-
   const real = (p: string) => ctx.fs?.realpath(p) ?? p;
   const { pins, readOnly, placeholders } = protectedMounts(r.protectedPaths, kind, real);
-  for (const p of pins) args.push('--bind', p, p);
-  for (const p of readOnly) args.push('--ro-bind', p, p);
-
-  const hiddenSockets = hostSocketPaths(ctx);
-  for (const p of [...r.denyRead, ...hiddenSockets]) {
-    const k = kind(p);
-    if (k === 'dir') args.push('--tmpfs', p, '--remount-ro', p);
-    else if (k === 'file' || k === 'socket') args.push('--ro-bind', '/dev/null', p);
+  const hidden = hiddenDirs(r, [...r.denyRead, ...hostSocketPaths(ctx)], kind);
+  const roots = [...new Set([...r.writableRoots, ...r.workspaceRoots])];
+  const rootMounts = (subset: string[]) => {
+    for (const root of subset) {
+      // A read-only workspace is bound back read-only when something earlier (the private /tmp, a hidden folder)
+      // covers it.
+      if (r.writableRoots.includes(root)) args.push('--bind', root, root);
+      else if (covered(root) || isWithin('linux', LINUX_SANDBOX_TMP, root)) args.push('--ro-bind', root, root);
+    }
+    const mine = (p: string) => subset.some((root) => isWithin('linux', root, p));
+    for (const p of pins.filter(mine)) args.push('--bind', p, p);
+    for (const p of readOnly.filter(mine)) args.push('--ro-bind', p, p);
+  };
+  const covered = (root: string) => hidden.some((h) => h.kind === 'dir' && h.path !== root && isWithin('linux', h.path, root));
+  rootMounts(roots.filter((root) => !covered(root)));
+  for (const h of hidden) {
+    if (h.kind !== 'dir') {
+      args.push('--ro-bind', '/dev/null', h.path);
+      continue;
+    }
+    const inside = roots.filter((root) => root !== h.path && isWithin('linux', h.path, root) &&
+      outermostHidden(hidden, root) === h.path);
+    args.push('--tmpfs', h.path);
+    for (const root of inside) args.push('--dir', root);
+    args.push('--remount-ro', h.path);
+    rootMounts(inside);
   }
+  const hiddenSockets = hostSocketPaths(ctx);
 
   args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try');
   const offline = r.policy.network === 'offline';
   if (offline) args.push('--unshare-net');
-  args.push('--die-with-parent', '--new-session');
+  // Run as root, bwrap keeps every capability (CAP_SYS_ADMIN could unmount the read-only binds); drop them all.
+  args.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL');
 
   return {
     ...base(r),
@@ -85,7 +104,8 @@ function base(r: ResolvedPolicy) {
 }
 
 /**
- * Mounts for protected paths: folders to pin, paths to make read-only, and placeholders for missing ones.
+ * Mounts for protected paths: folders to pin, paths to make read-only, and placeholders for missing ones (the
+ * outermost missing path of each, so a placeholder's parent always exists).
  * When an ancestor inside the root is a file (a worktree's `.git` file) or a symlink (which a pin would follow out
  * of the root), that ancestor itself is made read-only instead.
  */
@@ -103,9 +123,21 @@ function protectedMounts(prot: ProtectedPath[], kind: (p: string) => Kind, real:
       add(readOnly, odd);
       continue;
     }
-    for (const a of chain) add(pins, a);
-    if (kind(pp.path) === 'missing') placeholders.push({ path: pp.path, kind: pp.kind === 'dir' ? 'dir' : 'file' });
-    add(readOnly, pp.path);
+    // The outermost missing folder is itself the read-only placeholder: nothing below it can be created, and no
+    // host folders are made just to hold deeper placeholders (a missing .git becomes one empty .git/, which git
+    // ignores as "not a repository", instead of a half-made repository).
+    const missing = [...chain, pp.path].find((a) => kind(a) === 'missing');
+    for (const a of chain) {
+      if (a === missing) break;
+      add(pins, a);
+    }
+    const target = missing ?? pp.path;
+    if (missing && !placeholders.some((x) => x.path === missing)) {
+      const file = missing === pp.path && pp.kind !== 'dir';
+      const content = file ? PLACEHOLDER_CONTENT[pp.glob] : undefined;
+      placeholders.push({ path: missing, kind: file ? 'file' : 'dir', ...(content !== undefined ? { content } : {}) });
+    }
+    add(readOnly, target);
   }
   return { pins: pins.filter((p) => !readOnly.includes(p)), readOnly, placeholders };
 }
@@ -130,6 +162,36 @@ function fullAccessPlan(r: ResolvedPolicy): LinuxPlan {
     hiddenSockets: [],
     confined: false,
   };
+}
+
+interface Hidden {
+  path: string;
+  kind: 'dir' | 'file';
+}
+
+/**
+ * Paths to hide, shallowest first, minus any that an outer hidden folder already covers (unless a root bound back
+ * inside that folder contains it, where it must be hidden again).
+ */
+function hiddenDirs(r: ResolvedPolicy, paths: string[], kind: (p: string) => Kind): Hidden[] {
+  const all: Hidden[] = [];
+  for (const p of [...new Set(paths)]) {
+    const k = kind(p);
+    if (k !== 'missing') all.push({ path: p, kind: k === 'dir' ? 'dir' : 'file' });
+  }
+  all.sort((a, b) => depth(a.path) - depth(b.path));
+  const roots = [...r.writableRoots, ...r.workspaceRoots];
+  return all.filter((x) => !all.some((h) => h.kind === 'dir' && h.path !== x.path && isWithin('linux', h.path, x.path) &&
+    !roots.some((root) => isWithin('linux', h.path, root) && root !== h.path && isWithin('linux', root, x.path))));
+}
+
+/** The outermost hidden folder containing `p` (strictly), if any. */
+function outermostHidden(hidden: Hidden[], p: string): string | undefined {
+  return hidden.find((h) => h.kind === 'dir' && h.path !== p && isWithin('linux', h.path, p))?.path;
+}
+
+function depth(p: string): number {
+  return p.split('/').filter(Boolean).length;
 }
 
 /** Host Unix-socket locations that must not be reachable from inside. */

@@ -91,7 +91,8 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
         mask: DENY_WRITE_MASK,
         inheritance: pp.kind === 'dir' ? INHERIT_ALL : INHERIT_NONE,
         reason: 'protected-path',
-        ...(pp.kind === 'dir' ? { createIfMissing: 'dir' as const } : {}),
+        // A missing literal path gets an empty placeholder file (as on Linux), so the sandbox cannot create it.
+        createIfMissing: pp.kind === 'dir' ? 'dir' : 'file',
       });
     }
   }

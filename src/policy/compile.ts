@@ -4,7 +4,7 @@
  * disk access is through `ctx.fs`, which callers omit in tests and cross-platform previews.
  */
 import { createHash } from 'node:crypto';
-import { minimatch } from 'minimatch';
+import { Minimatch } from 'minimatch';
 import type { z } from 'zod';
 import { PolicySchema, type Policy, type PolicyInput } from './schema';
 import type { EnvPlan, Plan, Platform, ProtectedPath } from './plan';
@@ -189,9 +189,11 @@ export function sandboxTempDir(ctx: CompileContext, workspaceRoots: string[]): s
 /** Which variables to remove and set. Names match scrub globs case-insensitively; `allow` names are kept. */
 export function compileEnv(ctx: CompileContext, policy: Policy, tempDir: string): EnvPlan {
   const allow = new Set(policy.env.allow.map((n) => n.toUpperCase()));
+  // Compiled once: matching every variable against freshly parsed globs costs tens of ms per command.
+  const scrub = policy.env.scrub.map((g) => new Minimatch(g, { nocase: true, dot: true }));
   const remove = Object.keys(ctx.env)
     .filter((name) => !allow.has(name.toUpperCase()))
-    .filter((name) => policy.env.scrub.some((g) => minimatch(name, g, { nocase: true, dot: true })))
+    .filter((name) => scrub.some((m) => m.match(name)))
     .sort();
   const tempInside = ctx.platform === 'linux' ? '/tmp' : tempDir;
   const set: Record<string, string> = { ...policy.env.set, TMPDIR: tempInside, TMP: tempInside, TEMP: tempInside };

@@ -51,8 +51,8 @@ export interface LinuxPlan extends PlanBase {
   platform: 'linux';
   /** bubblewrap arguments, up to (not including) the command. */
   bwrapArgs: string[];
-  /** Protected paths that do not exist yet and get an empty placeholder before the sandbox starts. */
-  placeholders: { path: string; kind: 'dir' | 'file' }[];
+  /** For each protected path that does not exist yet, its outermost missing part: an empty read-only placeholder. */
+  placeholders: { path: string; kind: 'dir' | 'file'; content?: string }[];
   landlock: {
     /** Paths (inside the sandbox's view) where writes are allowed. Everything else is read/execute only. */
     writablePaths: string[];

@@ -5,10 +5,15 @@
  */
 import { z } from 'zod';
 
-/** Globs (relative to each writable root) that stay read-only even inside a writable root. */
+/**
+ * Globs (relative to each writable root) that stay read-only even inside a writable root. Each closes a way for a
+ * sandboxed command to get code run later outside the sandbox (git hooks and config, editor tasks and settings).
+ */
 export const DEFAULT_PROTECTED_PATHS: readonly string[] = [
   '.git/hooks/**',
   '.git/config',
+  // Git reads the config of the folder named here: writing it would be as good as writing .git/config.
+  '.git/commondir',
   '.vscode/**',
   '.agent-sandbox/**',
 ];
@@ -139,6 +144,13 @@ export const PolicySchema = z
       if (problem) ctx.addIssue({ code: 'custom', path: ['protectedPaths', i], message: problem });
     });
   });
+
+/**
+ * What a placeholder for a missing protected file must contain so that tools keep working: an empty file is not
+ * always harmless. `.git/commondir` holding "." names the repository's own folder, which is what git assumes when
+ * the file is absent; an empty one makes git fail. Keyed by the path relative to the root.
+ */
+export const PLACEHOLDER_CONTENT: Readonly<Record<string, string>> = { '.git/commondir': '.\n' };
 
 export type PolicyInput = z.input<typeof PolicySchema>;
 export type Policy = z.infer<typeof PolicySchema>;

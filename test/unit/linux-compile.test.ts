@@ -41,32 +41,88 @@ describe('compile-linux', () => {
       '--bind', `${R}/.git`, `${R}/.git`,
       '--ro-bind', `${R}/.git/hooks`, `${R}/.git/hooks`,
       '--ro-bind', `${R}/.git/config`, `${R}/.git/config`,
+      '--ro-bind', `${R}/.git/commondir`, `${R}/.git/commondir`,
       '--ro-bind', `${R}/.vscode`, `${R}/.vscode`,
       '--ro-bind', `${R}/.agent-sandbox`, `${R}/.agent-sandbox`,
+      // Shallowest first; /run/user/1000 and its ssh.sock are already hidden by /run/user (a mount point for them
+      // could not be made in the read-only tmpfs: bwrap would exit 1 on every desktop).
+      '--tmpfs', '/run/user', '--remount-ro', '/run/user',
       '--tmpfs', '/home/dev/.ssh', '--remount-ro', '/home/dev/.ssh',
       '--ro-bind', '/dev/null', '/home/dev/.netrc',
-      '--tmpfs', '/run/user', '--remount-ro', '/run/user',
       '--ro-bind', '/dev/null', '/var/run/docker.sock',
-      '--tmpfs', '/run/user/1000', '--remount-ro', '/run/user/1000',
-      '--ro-bind', '/dev/null', '/run/user/1000/ssh.sock',
       '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net',
-      '--die-with-parent', '--new-session',
+      '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
     ]);
     assert.deepEqual(p.placeholders, [
+      { path: `${R}/.git/commondir`, kind: 'file', content: '.\n' },
       { path: `${R}/.vscode`, kind: 'dir' },
       { path: `${R}/.agent-sandbox`, kind: 'dir' },
     ]);
     assert.equal(p.confined, true);
   });
 
-  it('missing .git gets placeholders for hooks (dir) and config (file) and is pinned', () => {
+  it('a missing .git becomes one read-only empty .git placeholder (no half-made repository inside it)', () => {
     const p = lin({}, fakeFs({ [R]: 'dir' }));
-    assert.deepEqual(p.placeholders.slice(0, 2), [
-      { path: `${R}/.git/hooks`, kind: 'dir' },
-      { path: `${R}/.git/config`, kind: 'file' },
+    assert.deepEqual(p.placeholders, [
+      { path: `${R}/.git`, kind: 'dir' },
+      { path: `${R}/.vscode`, kind: 'dir' },
+      { path: `${R}/.agent-sandbox`, kind: 'dir' },
     ]);
-    const i = p.bwrapArgs.indexOf(`${R}/.git`);
-    assert.equal(p.bwrapArgs[i - 1], '--bind');
+    const a = p.bwrapArgs.join(' ');
+    assert.ok(a.includes(`--ro-bind ${R}/.git ${R}/.git`));
+    assert.ok(!a.includes(`--bind ${R}/.git ${R}/.git`), 'not pinned writable');
+    assert.ok(!a.includes(`${R}/.git/`), 'nothing below the placeholder is mounted or created');
+  });
+
+  it('an existing .git without hooks gets a hooks placeholder and a pinned .git', () => {
+    const p = lin({}, fakeFs({ [R]: 'dir', [`${R}/.git`]: 'dir', [`${R}/.git/config`]: 'file' }));
+    assert.deepEqual(p.placeholders[0], { path: `${R}/.git/hooks`, kind: 'dir' });
+    const a = p.bwrapArgs.join(' ');
+    assert.ok(a.includes(`--bind ${R}/.git ${R}/.git`));
+    assert.ok(a.includes(`--ro-bind ${R}/.git/hooks ${R}/.git/hooks`));
+  });
+
+  it('a missing .git/commondir gets a placeholder naming the repository itself (an empty one breaks git)', () => {
+    const p = lin({}, repoFs);
+    assert.deepEqual(p.placeholders.find((x) => x.path === `${R}/.git/commondir`),
+      { path: `${R}/.git/commondir`, kind: 'file', content: '.\n' });
+    assert.ok(p.bwrapArgs.join(' ').includes(`--ro-bind ${R}/.git/commondir ${R}/.git/commondir`));
+  });
+
+  it('a missing file-like protected path gets an empty file placeholder', () => {
+    const p = lin({ protectedPaths: ['Makefile'] }, repoFs);
+    assert.deepEqual(p.placeholders.find((x) => x.path === `${R}/Makefile`), { path: `${R}/Makefile`, kind: 'file' });
+  });
+
+  it('a workspace inside a hidden folder ($XDG_RUNTIME_DIR) is bound back; the rest stays hidden', () => {
+    const X = '/var/xdg';
+    const W = `${X}/ws`;
+    const f = fakeFs({ [X]: 'dir', [W]: 'dir', [`${X}/bus`]: 'socket', [`${W}/.git`]: 'dir', [`${W}/.git/hooks`]: 'dir',
+      [`${W}/.git/config`]: 'file' });
+    const p = compilePlan({ workspaceRoots: [W] }, ctx(f, { XDG_RUNTIME_DIR: X, SSH_AUTH_SOCK: `${X}/bus` })) as LinuxPlan;
+    const a = p.bwrapArgs.join(' ');
+    assert.ok(a.includes(`--tmpfs ${X} --dir ${W} --remount-ro ${X} --bind ${W} ${W} --bind ${W}/.git ${W}/.git ` +
+      `--ro-bind ${W}/.git/hooks ${W}/.git/hooks --ro-bind ${W}/.git/config ${W}/.git/config ` +
+      `--ro-bind ${W}/.git/commondir ${W}/.git/commondir`), a);
+    assert.equal(p.bwrapArgs.filter((x) => x === W).length, 3, 'bound once, after the tmpfs (plus --dir)');
+    assert.ok(!a.includes(`${X}/bus`), 'the socket is already hidden by the tmpfs');
+  });
+
+  it('a read-only workspace inside a hidden folder is bound back read-only', () => {
+    const X = '/var/xdg';
+    const W = `${X}/ws`;
+    const p = compilePlan({ workspaceRoots: [W], mode: 'read-only' },
+      ctx(fakeFs({ [X]: 'dir', [W]: 'dir' }), { XDG_RUNTIME_DIR: X })) as LinuxPlan;
+    assert.ok(p.bwrapArgs.join(' ').includes(`--tmpfs ${X} --dir ${W} --remount-ro ${X} --ro-bind ${W} ${W}`));
+  });
+
+  it('a credential folder inside a workspace that is itself inside a hidden folder stays hidden', () => {
+    const X = '/var/xdg';
+    const W = `${X}/ws`;
+    const p = compilePlan({ workspaceRoots: [W], denyRead: [`${W}/secrets`] },
+      ctx(fakeFs({ [X]: 'dir', [W]: 'dir', [`${W}/secrets`]: 'dir' }), { XDG_RUNTIME_DIR: X })) as LinuxPlan;
+    const a = p.bwrapArgs.join(' ');
+    assert.ok(a.indexOf(`--bind ${W} ${W}`) < a.indexOf(`--tmpfs ${W}/secrets`), a);
   });
 
   it('a .git file (worktree) is itself made read-only instead of pinned', () => {

@@ -61,13 +61,13 @@ test('win32 plan: a grant per root with OI|CI, deny ACEs per protected path, pri
   }
   const denies = p.acl.filter((a) => a.action === 'deny');
   assert.deepEqual(denies.map((d) => d.path), [
-    'C:\\Users\\dev\\repo\\.git\\hooks', 'C:\\Users\\dev\\repo\\.git\\config', 'C:\\Users\\dev\\repo\\.vscode',
-    'C:\\Users\\dev\\repo\\.agent-sandbox', 'D:\\cache\\.git\\hooks', 'D:\\cache\\.git\\config', 'D:\\cache\\.vscode',
-    'D:\\cache\\.agent-sandbox',
+    'C:\\Users\\dev\\repo\\.git\\hooks', 'C:\\Users\\dev\\repo\\.git\\config', 'C:\\Users\\dev\\repo\\.git\\commondir',
+    'C:\\Users\\dev\\repo\\.vscode', 'C:\\Users\\dev\\repo\\.agent-sandbox', 'D:\\cache\\.git\\hooks',
+    'D:\\cache\\.git\\config', 'D:\\cache\\.git\\commondir', 'D:\\cache\\.vscode', 'D:\\cache\\.agent-sandbox',
   ]);
   const config = denies.find((d) => d.path.endsWith('.git\\config'))!;
   assert.equal(config.inheritance.value, 0, 'a file gets no inheritance flags');
-  assert.equal(config.createIfMissing, undefined);
+  assert.equal(config.createIfMissing, 'file', 'a missing protected file gets an empty placeholder before the deny ACE');
   const hooks = denies.find((d) => d.path.endsWith('hooks'))!;
   assert.equal(hooks.createIfMissing, 'dir', 'missing protected folders are created before the deny ACE');
   assert.equal(hooks.mask.value, 0xd0156);
@@ -143,7 +143,8 @@ test('linux plan: ro root, private /tmp, roots bound rw, protected paths ro on t
   const root = idx('--bind', '/home/dev/repo', '/home/dev/repo');
   const hooks = idx('--ro-bind', '/home/dev/repo/.git/hooks', '/home/dev/repo/.git/hooks');
   assert.ok(tmp > 0 && root > tmp && hooks > root, 'tmp, then roots, then protected binds on top');
-  for (const d of ['/home/dev/.ssh', '/home/dev/.aws', '/run/user/1000']) assert.ok(idx('--tmpfs', d) > root, d);
+  // /run/user/1000 lies inside /run/user, which already hides it (a nested mount point cannot be made there).
+  for (const d of ['/home/dev/.ssh', '/home/dev/.aws', '/run/user']) assert.ok(idx('--tmpfs', d) > root, d);
   assert.ok(p.hiddenSockets.includes('/run/user/1000/ssh.sock'));
   assert.ok(a.includes('--unshare-net'));
   assert.ok(a.includes('--unshare-pid'));

@@ -1,11 +1,11 @@
 /**
- * Applies the sandbox to the runner itself, inside bubblewrap and before any command starts: no_new_privs, the
- * Landlock domain (best ABI; none if the kernel lacks Landlock, which is reported), then the seccomp filter on
+ * Applies the sandbox to the runner itself, inside bubblewrap and before any command starts: no_new_privs, a
+ * non-dumpable runner (its fds stay its own), the Landlock domain (best ABI; none if the kernel lacks Landlock, which is reported), then the seccomp filter on
  * every thread. Children forked afterwards inherit all three. Throws on any failure: the caller must then exit
  * without running the command.
  */
 import { landlockAbi, restrictSelf } from '../../../native-bindings/linux/landlock';
-import { setNoNewPrivs } from '../../../native-bindings/linux/prctl';
+import { setNoNewPrivs, setNotDumpable } from '../../../native-bindings/linux/prctl';
 import { installFilter } from '../../../native-bindings/linux/seccomp';
 import { currentArch } from '../../../native-bindings/linux/syscall-numbers';
 import { buildSeccompProgram, encodeProgram } from '../../sandbox/linux/seccomp-program';
@@ -29,6 +29,10 @@ export function applySandbox(s: RunnerSandbox): Applied | Failed {
   try {
     setNoNewPrivs();
     notes.push('no_new_privs set');
+    // Commands run as the same user in the same Landlock domain as this runner: without this they could take its
+    // IPC channel (to the backend) and other commands' stdio through /proc/PID/fd or pidfd_getfd.
+    setNotDumpable();
+    notes.push('runner not dumpable');
     if (abi >= 1) notes.push(...restrictSelf({ writablePaths: s.writablePaths, denyTcp: s.denyTcp, scope: true }, abi).applied);
     else notes.push('Landlock unavailable on this kernel: bubblewrap mounts only');
   } catch (e) {

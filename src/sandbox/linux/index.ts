@@ -15,18 +15,30 @@ import { Broker } from './broker';
 import { spawnCold } from './cold';
 import { hostLandlockAbi, linuxEnforcement } from './enforcement';
 import { prepareHost } from './prepare';
-import { probeBwrap } from './probe';
+import { findBwrap, probeBwrap } from './probe';
+
 import { runnerScript } from './runtime';
+import { checkVisible } from './visibility';
+
+/** The probed bwrap path; throws the probe's SandboxError (with the exact fix) when bwrap is missing or unusable. */
+function checkedBwrap(): string {
+  const probe = probeBwrap();
+  if (!probe.ok) throw probe.error!;
+  return probe.bwrap!;
+}
 
 export function createLinuxBackend(opts: BackendOptions): SandboxBackend {
-  return new LinuxBackend(opts.broker !== false);
+  return new LinuxBackend(opts.stateDir, opts.broker !== false);
 }
 
 class LinuxBackend implements SandboxBackend {
   readonly platform = 'linux' as const;
   private readonly brokers = new Map<string, Broker>();
 
-  constructor(private readonly useBroker: boolean) {}
+  constructor(
+    private readonly stateDir: string,
+    private readonly useBroker: boolean,
+  ) {}
 
   async status(): Promise<BackendStatus> {
     if (!currentArch()) {
@@ -52,13 +64,22 @@ class LinuxBackend implements SandboxBackend {
 
   async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
     const linux = asLinux(plan);
-    const probe = probeBwrap();
-    if (!probe.ok) throw probe.error!;
+    const useBroker = this.useBroker && spec.stdio === 'pipe' && !spec.tty;
+    // The full probe (a trial sandbox, ~10 ms) runs up front only for long-lived brokers; a one-shot run starts
+    // bwrap directly and probes only to explain a failure, so the error still names the exact fix.
+    const bwrap = useBroker ? checkedBwrap() : findBwrap() ?? checkedBwrap();
     if (!spec.argv.length) throw new SandboxError(SandboxErrorCode.Internal, 'No command given.', 'Pass a command.');
     checkCwd(spec.cwd);
-    prepareHost(linux);
-    if (this.useBroker && spec.stdio === 'pipe' && !spec.tty) return this.brokerFor(probe.bwrap!, linux).spawn(spec);
-    return spawnCold(probe.bwrap!, linux, spec, () => undefined);
+    checkVisible(linux, [{ what: 'working folder', path: spec.cwd }, { what: 'sandbox runner', path: runnerScript() },
+      { what: 'runtime', path: process.execPath }]);
+    prepareHost(linux, this.stateDir);
+    if (useBroker) return this.brokerFor(bwrap, linux).spawn(spec);
+    try {
+      return await spawnCold(bwrap, linux, spec, () => undefined);
+    } catch (e) {
+      if (e instanceof SandboxError && e.code === SandboxErrorCode.BwrapUnusable) checkedBwrap();
+      throw e;
+    }
   }
 
   enforcement(plan: Plan): Enforcement {

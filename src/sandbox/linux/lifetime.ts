@@ -9,6 +9,7 @@ import { ExitCode } from '../errors';
 export class Lifetime {
   private timedOut = false;
   private killed = false;
+  private finished = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly started = Date.now();
   private readonly onAbort = () => this.kill();
@@ -21,6 +22,8 @@ export class Lifetime {
 
   /** Arms the timeout and the abort signal; call once the command is running. */
   arm(): void {
+    // A fast command can report its exit before the caller gets round to arming: nothing left to time or abort.
+    if (this.finished) return;
     if (this.spec.signal?.aborted) return this.kill();
     this.spec.signal?.addEventListener('abort', this.onAbort, { once: true });
     if (this.spec.timeoutMs !== undefined) {
@@ -39,6 +42,7 @@ export class Lifetime {
 
   /** The ExitInfo for a command that ended with `code`/`signal` (the runner's report, or bwrap's own). */
   finish(code: number | null, signal: string | null | undefined): ExitInfo {
+    this.finished = true;
     clearTimeout(this.timer);
     this.spec.signal?.removeEventListener('abort', this.onAbort);
     const durationMs = Date.now() - this.started;

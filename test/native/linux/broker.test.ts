@@ -48,6 +48,24 @@ describe('linux sandbox: broker mode', () => {
     }
   });
 
+  it('a brokered command cannot take the broker\'s control channel (its /proc fd links and pidfd_getfd refused; a sibling\'s allowed)', async () => {
+    const backend = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+    try {
+      const ws = tempDir('as-brk-');
+      // The channel is an inherited socketpair (fd 3 of the runner), never a socket file; the only way in would be
+      // to take the runner's fd. Control: the same probe on a sibling process of the command succeeds.
+      const r = await run(backend, plan({ workspaceRoots: [ws] }), sh(
+        'R=$PPID; tr "\\0" " " < /proc/$R/cmdline | grep -q "runner.js $" && echo "runner=$R"; ' +
+        `readlink /proc/$R/fd/3 && echo "FD REACHABLE"; ${NODE} ${PROBE} getfd $R:3; ` +
+        `sleep 5 & ${NODE} ${PROBE} getfd $!:1; kill $!`));
+      assert.match(r.stdout, /runner=\d+/, r.stderr);
+      assert.doesNotMatch(r.stdout, /FD REACHABLE|socket:/);
+      assert.deepEqual(r.stdout.match(/SUCCEEDED|DENIED \S+ failed: \w+/g), ['DENIED pidfd_getfd failed: EPERM', 'SUCCEEDED']);
+    } finally {
+      await backend.dispose();
+    }
+  });
+
   it('reuses one broker per plan, starts a second for a different plan, and dispose() kills both', async () => {
     const backend = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
     const ws = tempDir('as-brk-');

@@ -72,7 +72,13 @@ describe('linux sandbox: protected paths', () => {
     'rm -rf .git/hooks',
     'rm -f .git/config',
   ];
-  const tryAll = `for c in ${attempts.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}; do sh -c "$c" 2>/dev/null && echo "ALLOWED: $c"; done; echo ok > src.txt`;
+  const script = (list: string[]) =>
+    `for c in ${list.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}; do sh -c "$c" 2>/dev/null && echo "ALLOWED: $c"; done; echo ok > src.txt`;
+  const tryAll = script(attempts);
+  // When .git is missing, removing .git/hooks or .git/config "succeeds" vacuously; what must fail is creating them,
+  // and removing or replacing the .git placeholder itself.
+  const tryAllMissing = script([...attempts.filter((a) => !a.startsWith('rm ')), 'mkdir .git/hooks', 'touch .git/config',
+    'rm -rf .git', 'rmdir .git', 'rm -rf .vscode']);
 
   it('keeps existing protected paths read-only and unmovable', async () => {
     const ws = tempDir('as-ws-');
@@ -94,12 +100,12 @@ describe('linux sandbox: protected paths', () => {
 
   it('makes protected paths that do not exist yet uncreatable (empty placeholders only)', async () => {
     const ws = tempDir('as-ws-');
-    const r = await run(backend, plan({ workspaceRoots: [ws] }), sh(tryAll));
+    const r = await run(backend, plan({ workspaceRoots: [ws] }), sh(tryAllMissing));
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /ALLOWED/);
     assert.equal(fs.existsSync(path.join(ws, '.vscode/tasks.json')), false);
     assert.equal(fs.existsSync(path.join(ws, '.git/hooks/pre-commit')), false);
-    assert.equal(fs.readFileSync(path.join(ws, '.git/config'), 'utf8'), '', 'placeholder stays empty');
+    assert.deepEqual(fs.readdirSync(path.join(ws, '.git')), [], 'a missing .git is one empty read-only placeholder');
     assert.deepEqual(fs.readdirSync(path.join(ws, '.agent-sandbox')), []);
     assert.equal(fs.readFileSync(path.join(ws, 'src.txt'), 'utf8'), 'ok\n');
   });

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { coldBackend, hostDir, NODE, plan, run, tempDir } from './helpers';
+import { coldBackend, hostDir, NODE, plan, run, sh, tempDir } from './helpers';
 
 const backend = coldBackend();
 
@@ -142,6 +142,45 @@ describe('linux sandbox: host Unix sockets', () => {
         agent.close();
         bus.close();
       }
+    });
+
+    it(`${network}: a workspace inside XDG_RUNTIME_DIR works; the runtime dir's other sockets stay hidden`, async () => {
+      const runtimeDir = hostDir('as-xdg-');
+      const ws = path.join(runtimeDir, 'my ws');
+      fs.mkdirSync(ws);
+      const bus = await unixServer(path.join(runtimeDir, 'bus'));
+      try {
+        const env = { ...process.env, XDG_RUNTIME_DIR: runtimeDir, SSH_AUTH_SOCK: path.join(runtimeDir, 'bus') };
+        const p = plan({ workspaceRoots: [ws], network }, env);
+        const r = await run(backend, p, sh(`echo in > inside.txt; ls -A '${runtimeDir}'; echo x > .vscode/tasks.json; ` +
+          `echo y > '${runtimeDir}/new'; true`));
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(fs.readFileSync(path.join(ws, 'inside.txt'), 'utf8'), 'in\n', 'the workspace is writable');
+        assert.equal(r.stdout, 'my ws\n', 'only the workspace is visible in the runtime dir');
+        const c = await run(backend, p, [NODE, '-e', UNIX_CLIENT, path.join(runtimeDir, 'bus')]);
+        assert.match(c.stdout, /UNIX ERR/);
+        assert.equal(bus.hits(), 0);
+        assert.equal(fs.existsSync(path.join(ws, '.vscode/tasks.json')), false, 'protected paths still apply');
+        assert.equal(fs.existsSync(path.join(runtimeDir, 'new')), false);
+      } finally {
+        bus.close();
+      }
+    });
+
+    it(`${network}: a working folder the sandbox hides (inside XDG_RUNTIME_DIR, outside the workspace) fails closed with the folder named`, async () => {
+      const runtimeDir = hostDir('as-xdg-');
+      const cwd = path.join(runtimeDir, 'elsewhere');
+      fs.mkdirSync(cwd);
+      const ws = tempDir('as-unix-');
+      const p = plan({ workspaceRoots: [ws], network }, { ...process.env, XDG_RUNTIME_DIR: runtimeDir });
+      await assert.rejects(run(backend, p, sh('echo ran > /dev/null; touch ran'), { cwd }), (e: Error & { code?: string; fix?: string }) => {
+        assert.equal(e.code, 'hidden-path');
+        assert.match(e.message, new RegExp(`${cwd}.*inside ${runtimeDir}.*nothing was run`));
+        assert.match(e.fix ?? '', /outside/);
+        return true;
+      });
+      assert.deepEqual(fs.readdirSync(cwd), [], 'nothing ran');
+      assert.equal(fs.existsSync(path.join(ws, '.vscode')), false, 'nothing was prepared either');
     });
 
     it(`${network}: an abstract Unix socket of the host is unreachable; one in the workspace is reachable`, async () => {

@@ -1,7 +1,7 @@
 /**
  * A probe run as a plain program (inside or outside the sandbox) that attempts one raw operation and prints
  * SUCCEEDED or DENIED <errno name>. Used by the native tests for operations no shell tool does directly.
- * Usage: node probe-inside.js ptrace PID | vmread PID | tiocsti
+ * Usage: node probe-inside.js ptrace PID | vmread PID | tiocsti | getfd PID:FD
  */
 import { ErrnoError, syscall } from '../../../native-bindings/linux/libc';
 import { currentArch, IOCTL, syscallNumber } from '../../../native-bindings/linux/syscall-numbers';
@@ -23,6 +23,12 @@ function attempt(op: string, arg: string | undefined): void {
     case 'tiocsti': {
       const c = Buffer.from(' ');
       syscall('ioctl', syscallNumber(arch, 'ioctl'), ['int', 0], ['long', IOCTL.TIOCSTI], ['void *', c]);
+      return;
+    }
+    case 'getfd': {
+      const [pid, fd] = String(arg).split(':').map(Number);
+      const pidfd = syscall('pidfd_open', syscallNumber(arch, 'pidfd_open'), ['long', pid], ['long', 0]);
+      syscall('pidfd_getfd', syscallNumber(arch, 'pidfd_getfd'), ['long', pidfd], ['long', fd], ['long', 0]);
       return;
     }
     default:

@@ -29,6 +29,15 @@ describe('linux sandbox: process isolation', () => {
     }
   });
 
+  it('commands hold no capabilities, even when the caller is root (control: the caller\'s own set)', async () => {
+    const ws = tempDir('as-proc-');
+    const r = await run(backend, plan({ workspaceRoots: [ws] }), sh('grep -E "^Cap(Eff|Prm|Amb):" /proc/self/status'));
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.split(/\s+/)[1]), ['0000000000000000', '0000000000000000',
+      '0000000000000000'], r.stdout);
+    const own = fs.readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\s+(\w+)/m)?.[1];
+    assert.ok(own, `the test runs with CapEff ${own} (${process.getuid?.() === 0 ? 'root: bwrap would keep these' : 'non-root'})`);
+  });
+
   it('a host process is not even visible inside (PID namespace)', async () => {
     const ws = tempDir('as-proc-');
     const r = await run(backend, plan({ workspaceRoots: [ws] }),
@@ -52,10 +61,11 @@ describe('linux sandbox: process lifetime and exit codes', () => {
     const pidFile = path.join(ws, 'started');
     // The daemon keeps rewriting `beat`; if it survived, the file would keep changing after the run.
     const r = await run(backend, plan({ workspaceRoots: [ws] }),
-      sh(`setsid sh -c 'while :; do date +%s%N > beat; sleep 0.05; done' </dev/null >/dev/null 2>&1 & echo started > ${pidFile}`));
+      // The command waits for the daemon's first beat, so the daemon provably ran before the command returned.
+      sh(`setsid sh -c 'while :; do date +%s%N > beat; sleep 0.05; done' </dev/null >/dev/null 2>&1 & ` +
+        `while [ ! -s beat ]; do sleep 0.01; done; echo started > ${pidFile}`));
     assert.equal(r.code, 0, r.stderr);
     assert.ok(fs.existsSync(pidFile));
-    await eventually(() => fs.existsSync(path.join(ws, 'beat')), 2000);
     const last = fs.readFileSync(path.join(ws, 'beat'), 'utf8');
     await new Promise((res) => setTimeout(res, 600));
     assert.equal(fs.readFileSync(path.join(ws, 'beat'), 'utf8'), last, 'the daemon kept running after the run returned');

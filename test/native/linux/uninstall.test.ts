@@ -1,0 +1,118 @@
+/**
+ * Leave no trace, Linux: placeholders the sandbox creates for missing protected paths are recorded, and
+ * `agent-sandbox uninstall` (the bundled CLI, real filesystem) takes back those still empty and unchanged, keeps
+ * and reports any the user wrote into, removes the private temp folders, and can run twice. Also: what a missing
+ * `.git` placeholder means to git on the host and inside the sandbox.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { CLI, hostDir, NODE, tempDir } from './helpers';
+
+function cli(args: string[], cwd: string, stateDir: string) {
+  return spawnSync(NODE, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir } });
+}
+
+function git(args: string[], cwd: string) {
+  return spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_CEILING_DIRECTORIES: '' } });
+}
+
+describe('linux uninstall: placeholders and state', () => {
+  it('a run creates empty placeholders; uninstall removes them, the temp folders and the state folder', () => {
+    const ws = tempDir('as-un-');
+    const state = path.join(tempDir('as-un-state-'), 'state');
+    fs.writeFileSync(path.join(ws, 'mine.txt'), 'mine');
+    const r = cli(['run', '--', 'sh', '-c', 'echo out > made.txt'], ws, state);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.git', '.vscode', 'made.txt', 'mine.txt']);
+    assert.deepEqual(fs.readdirSync(path.join(ws, '.git')), [], 'a missing .git is one empty folder');
+    assert.ok(fs.existsSync(path.join(state, 'tmp')));
+    const u = cli(['uninstall'], ws, state);
+    assert.equal(u.status, 0, u.stderr);
+    assert.deepEqual(fs.readdirSync(ws).sort(), ['made.txt', 'mine.txt'], 'only the user\'s own files remain');
+    for (const n of ['.git', '.vscode', '.agent-sandbox']) assert.match(u.stdout, new RegExp(`removed ${path.join(ws, n)}`));
+    assert.equal(fs.existsSync(state), false, 'the state folder (temp, ledger) is gone');
+  });
+
+  it('keeps and reports placeholders the user wrote into; removes the rest; a second run is a no-op', () => {
+    const ws = tempDir('as-un-');
+    const state = tempDir('as-un-state-');
+    assert.equal(cli(['run', '--', 'true'], ws, state).status, 0);
+    fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), '{}');
+    assert.equal(git(['init', '-q'], ws).status, 0, 'git init on the host works over the empty .git placeholder');
+    const u = cli(['uninstall'], ws, state);
+    assert.equal(u.status, 0, u.stderr);
+    assert.match(u.stdout, new RegExp(`kept ${path.join(ws, '.vscode')}: not empty`));
+    assert.match(u.stdout, new RegExp(`kept ${path.join(ws, '.git')}: not empty`));
+    assert.match(u.stdout, new RegExp(`removed ${path.join(ws, '.agent-sandbox')}`));
+    assert.equal(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'), 'utf8'), '{}');
+    assert.ok(fs.existsSync(path.join(ws, '.git', 'HEAD')));
+    assert.equal(fs.existsSync(path.join(ws, '.agent-sandbox')), false);
+    const again = cli(['uninstall'], ws, state);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /0 removed, 0 kept/);
+    assert.ok(fs.existsSync(path.join(ws, '.vscode', 'settings.json')));
+  });
+
+  it('keeps a placeholder file the user filled and one replaced by their own copy; never touches older folders', () => {
+    const ws = tempDir('as-un-');
+    const state = tempDir('as-un-state-');
+    fs.mkdirSync(path.join(ws, '.git', 'hooks'), { recursive: true });
+    assert.equal(cli(['run', '--', 'true'], ws, state).status, 0);
+    assert.equal(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'), '', 'an empty .git/config placeholder');
+    fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n');
+    fs.renameSync(path.join(ws, '.agent-sandbox'), path.join(ws, 'moved-away'));
+    fs.mkdirSync(path.join(ws, '.agent-sandbox'));
+    const u = cli(['uninstall'], ws, state);
+    assert.equal(u.status, 0, u.stderr);
+    assert.match(u.stdout, /kept .*\.git\/config: has content/);
+    assert.match(u.stdout, /kept .*\.agent-sandbox: replaced/);
+    assert.match(u.stdout, /removed .*\.vscode/);
+    assert.equal(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'), '[core]\n');
+    assert.ok(fs.existsSync(path.join(ws, '.git', 'hooks')), 'folders that existed before the run are never touched');
+    assert.ok(fs.existsSync(path.join(ws, '.agent-sandbox')));
+    assert.equal(fs.existsSync(path.join(ws, '.vscode')), false);
+  });
+
+  it('the .git placeholder of a non-git workspace: host git still finds the parent repository; git init inside is refused', () => {
+    const parent = hostDir('as-un-parent-');
+    assert.equal(git(['init', '-q'], parent).status, 0);
+    const ws = path.join(parent, 'ws');
+    fs.mkdirSync(ws);
+    const state = tempDir('as-un-state-');
+    const r = cli(['run', '--', 'sh', '-c', 'git init -q 2>&1; echo "init=$?"'], ws, state);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /init=[1-9]/, 'git init inside the sandbox must fail (it would write .git/config)');
+    assert.deepEqual(fs.readdirSync(path.join(ws, '.git')), [], 'nothing was created inside the placeholder');
+    const top = git(['rev-parse', '--show-toplevel'], ws);
+    assert.equal(top.stdout.trim(), parent, 'an empty .git is not a repository: git walks up as before');
+    assert.equal(cli(['uninstall'], ws, state).status, 0);
+    assert.equal(fs.existsSync(path.join(ws, '.git')), false);
+  });
+});
+
+describe('linux: .git/commondir cannot be planted', () => {
+  it('in a real repository the sandbox cannot write .git/commondir; host git keeps working and uninstall takes the placeholder back', () => {
+    const ws = tempDir('as-cd-');
+    const state = path.join(tempDir('as-cd-state-'), 'state');
+    assert.equal(git(['init', '-q', '.'], ws).status, 0);
+    fs.writeFileSync(path.join(ws, 'a.txt'), 'a');
+    const attack = 'mkdir -p evil && printf "[core]\\n\\tfsmonitor = touch pwned\\n" > evil/config; ' +
+      'printf "evil\\n" > .git/commondir && echo planted; git add a.txt && echo added';
+    const r = cli(['run', '--', 'sh', '-c', attack], ws, state);
+    assert.doesNotMatch(r.stdout, /planted/, r.stderr);
+    assert.match(r.stdout, /added/, `git still works inside the sandbox: ${r.stderr}`);
+    assert.equal(fs.readFileSync(path.join(ws, '.git', 'commondir'), 'utf8'), '.\n', 'the placeholder names the repository itself');
+    const st = git(['status', '--porcelain'], ws);
+    assert.equal(st.status, 0, `host git works with the placeholder: ${st.stderr}`);
+    assert.match(st.stdout, /^A {2}a\.txt$/m);
+    assert.equal(fs.existsSync(path.join(ws, 'pwned')), false, 'the planted config never ran');
+    const u = cli(['uninstall'], ws, state);
+    assert.equal(u.status, 0, u.stderr);
+    assert.equal(fs.existsSync(path.join(ws, '.git', 'commondir')), false, 'uninstall removed the placeholder');
+    assert.equal(git(['status', '--porcelain'], ws).status, 0);
+  });
+});
