@@ -19,6 +19,8 @@ const UNIFIED = {
   io_uring_setup: 425,
   io_uring_enter: 426,
   io_uring_register: 427,
+  pidfd_open: 434,
+  pidfd_getfd: 438,
   landlock_create_ruleset: 444,
   landlock_add_rule: 445,
   landlock_restrict_self: 446,

@@ -67,7 +67,8 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
         timeoutMs: timeout === undefined ? undefined : timeout * 1000,
         signal: ac.signal,
       });
-      warnIfWeaker(backend.enforcement(plan), plan.warnings);
+      // Linux plans carry no warnings and its backend fails closed rather than weaken; asking would load koffi.
+      if (plan.platform === 'win32' || plan.mode === 'full-access') warnIfWeaker(backend.enforcement(plan), plan.warnings);
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
       return exit.code;

@@ -39,13 +39,20 @@ function attemptWrite(a: Extract<ProbeAction, { kind: 'write' }>): Attempt {
   const missing = anchorMissing(a.anchor);
   if (missing) return missing;
   try {
-    if (a.mkdirParent) fs.mkdirSync(path.dirname(a.path), { recursive: true });
+    if (a.mkdirParent) mkdirParents(path.dirname(a.path));
     if (a.openOnly || (a.openIfExists && fs.existsSync(a.path))) fs.closeSync(fs.openSync(a.path, 'r+'));
     else fs.writeFileSync(a.path, a.content, { flag: 'wx' });
     return { ok: true };
   } catch (e) {
     return errorFact(e);
   }
+}
+
+/** `mkdir -p`, but failing with the real errno: Node's recursive mkdir reports EROFS below a read-only mount as ENOENT. */
+function mkdirParents(dir: string): void {
+  if (fs.existsSync(dir)) return;
+  mkdirParents(path.dirname(dir));
+  fs.mkdirSync(dir);
 }
 
 function attemptTempWrite(a: Extract<ProbeAction, { kind: 'write-temp' }>): Attempt {
