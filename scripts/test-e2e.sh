@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The real-VS-Code tier (`npm run test:e2e`): installs the offline VS Code server + playwright-core into .e2e/
 # (cached, idempotent), builds, then (1) runs test/e2e/suite inside the real extension host through
-# @vscode/test-electron's runTests with the offline shim, and (2) drives the UI through the DOM (command palette →
+# @vscode/test-electron's runTests with the offline shim (the trusted run also installs the no-code fixture extension
+# test/e2e/fixtures/agent-terminal-setting, which registers Copilot Chat's agent terminal profile setting; the
+# untrusted run goes without it), and (2) drives the UI through the DOM (command palette →
 # Open Sandboxed Terminal → type → read the terminal), saving screenshots under artifacts/.
 # Needs: chromium, ripgrep, libkrb5-dev, build-essential, bubblewrap (scripts/install-test-deps.sh).
 set -euo pipefail

@@ -50,19 +50,45 @@ export function lazyFn(name: Dll, prototype: string, declareTypes?: () => void):
   };
 }
 
+/** What an asynchronous call returned, with the worker thread's last Win32 error right after the call. */
+export interface AsyncOutcome {
+  value: unknown;
+  lastError: number;
+}
+
+let getLastError: ReturnType<KoffiNs.LibraryHandle['func']> | undefined;
+
 /**
- * Like `lazyFn`, but the call runs on koffi's worker thread and resolves with the result: for blocking waits
- * (WaitForSingleObject) that must not block the event loop.
+ * Like `lazyFn`, but the call runs on koffi's worker thread and resolves with the result and that thread's last
+ * error: for calls that block (WaitForSingleObject, ReadFile, the UAC prompt of ShellExecuteExW) and must not block
+ * the event loop. koffi (3.2+) exposes the worker's GetLastError() only while the completion callback runs, so it
+ * is read there, before anything else; after an `await` it would be the main thread's again. `_Out_`/`_Inout_`
+ * arguments are copied back before the callback, as for synchronous calls.
  */
-export function lazyAsyncFn(name: Dll, prototype: string): (...args: unknown[]) => Promise<unknown> {
+export function lazyAsyncCall(name: Dll, prototype: string, declareTypes?: () => void): (...args: unknown[]) => Promise<AsyncOutcome> {
   let bound: ReturnType<KoffiNs.LibraryHandle['func']> | undefined;
   return (...args: unknown[]) => {
-    bound ??= dll(name).func(prototype);
+    if (!bound) {
+      declareTypes?.();
+      bound = dll(name).func(prototype);
+    }
+    getLastError ??= dll('kernel32.dll').func('uint32 GetLastError()');
     const fn = bound;
+    const readError = getLastError;
     return new Promise((resolve, reject) => {
-      fn.async(...args, (err: unknown, result: unknown) => (err ? reject(err) : resolve(result)));
+      fn.async(...args, (err: unknown, value: unknown) => {
+        const lastError = readError() as number;
+        if (err) reject(err);
+        else resolve({ value, lastError });
+      });
     });
   };
+}
+
+/** `lazyAsyncCall` for callers that need only the result (they query errors themselves, or have none). */
+export function lazyAsyncFn(name: Dll, prototype: string): (...args: unknown[]) => Promise<unknown> {
+  const call = lazyAsyncCall(name, prototype);
+  return async (...args: unknown[]) => (await call(...args)).value;
 }
 
 /** Memoizes a thunk: koffi type names are global, so each struct is declared exactly once, on demand. */

@@ -7,7 +7,7 @@
  */
 import { checkBool, lastError, Win32Error, WinError } from './errors';
 import { Handle, NativeOwner, closeAll } from './handle';
-import { koffi, lazyAsyncFn, lazyFn, wide } from './lib';
+import { koffi, lazyAsyncCall, lazyFn, wide } from './lib';
 import type { Job } from './job';
 import { declareStructs, decodeStruct, encodeStruct, structSize } from './structs';
 
@@ -23,7 +23,7 @@ const TerminateProcess = lazyFn('kernel32.dll', 'bool TerminateProcess(void *pro
 const GetExitCodeProcess = lazyFn('kernel32.dll', 'bool GetExitCodeProcess(void *process, _Out_ uint32 *code)');
 const IsProcessInJob = lazyFn('kernel32.dll', 'bool IsProcessInJob(void *process, void *job, _Out_ int *result)');
 const SetHandleInformation = lazyFn('kernel32.dll', 'bool SetHandleInformation(void *h, uint32 mask, uint32 flags)');
-const WaitForSingleObjectAsync = lazyAsyncFn('kernel32.dll', 'uint32 WaitForSingleObject(void *h, uint32 ms)');
+const WaitForSingleObjectAsync = lazyAsyncCall('kernel32.dll', 'uint32 WaitForSingleObject(void *h, uint32 ms)');
 
 export const ProcThreadAttribute = { HANDLE_LIST: 0x20002, JOB_LIST: 0x2000d, PSEUDOCONSOLE: 0x20016 } as const;
 export const CreationFlags = {
@@ -104,8 +104,8 @@ export class ChildProcess {
 
   /** Resolves with the exit code once the process ends (the wait runs on a worker thread). */
   async wait(): Promise<number> {
-    const r = (await WaitForSingleObjectAsync(this.process.value, INFINITE)) as number;
-    if (r === WAIT_FAILED) throw new Win32Error('WaitForSingleObject', lastError());
+    const r = await WaitForSingleObjectAsync(this.process.value, INFINITE);
+    if (r.value === WAIT_FAILED) throw new Win32Error('WaitForSingleObject', r.lastError);
     return this.exitCode() ?? STILL_ACTIVE;
   }
 

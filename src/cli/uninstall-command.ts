@@ -1,31 +1,82 @@
 /**
- * `agent-sandbox uninstall`: removes what setup created (accounts and their profiles, the group, the firewall
- * rule, every ledgered ACE and the stored passwords) with one UAC prompt, then re-queries and lists leftovers.
+ * `agent-sandbox uninstall`: reverts the permissions the unelevated sandbox added (no administrator needed), then
+ * removes what setup created (accounts and their profiles, the group, the firewall rule, its ledgered ACEs and the
+ * stored passwords) with one UAC prompt if setup was ever run, then re-queries and lists leftovers.
  * Exit codes: 0 everything removed; 125 something remains (listed) or the prompt was declined; 2 bad arguments.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { defaultStateDir } from '../sandbox/host';
+import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { removeWindowsWorkspace } from '../sandbox/windows';
 import { uninstallWindowsSandbox } from '../sandbox/windows/elevated';
+import { removeLinuxSandboxState } from '../sandbox/linux/uninstall';
 import { parse } from './args';
 import type { CliCommand } from './commands';
 
 export const uninstallCommand: CliCommand = {
   summary: 'Windows: remove the sandbox accounts, firewall rule and permissions (one administrator prompt).',
-  usage: `Usage: agent-sandbox uninstall
+  usage: `Usage: agent-sandbox uninstall [--workspace DIR]...
 
-Deletes AgentSandboxOffline and AgentSandboxOnline with their profiles, the group AgentSandboxUsers and the
-firewall rule, reverts every permission setup added (from the ledger), and deletes the stored passwords. Then
-checks again and lists anything that could not be removed.
+Reverts every folder permission the sandbox added (from the ledger) and deletes the empty placeholders it
+created; this needs no administrator. If the one-time setup was run, also deletes AgentSandboxOffline and
+AgentSandboxOnline with their profiles, the group AgentSandboxUsers and the firewall rule (one administrator
+prompt), and deletes the stored passwords. Then checks again and lists anything that could not be removed.
+
+On Linux: removes the empty placeholders the sandbox created for missing protected paths (any you wrote into
+are kept and listed), its private temp folders and its ledger.
+
+Windows: --workspace DIR (repeatable) removes only that workspace: reverts the permissions of its capability SID
+and deletes its empty placeholders, then forgets the SID. The rest of the sandbox stays; no administrator needed.
 
 Exit codes: 0 everything removed; 125 something remains or the prompt was declined; 2 bad arguments.`,
   async main(argv) {
-    const { values } = parse(argv, { help: { type: 'boolean', short: 'h', default: false } }, false);
+    const { values } = parse(argv, { help: { type: 'boolean', short: 'h', default: false },
+      workspace: { type: 'string', multiple: true, default: [] } }, false);
     if (values.help) {
       console.log(this.usage);
       return 0;
     }
+    if (values.workspace.length) return removeWorkspaces(values.workspace);
+    if (process.platform === 'linux') return uninstallLinux();
     const result = await uninstallWindowsSandbox({ stateDir: defaultStateDir(),
       onProgress: (m) => process.stderr.write(`agent-sandbox: ${m}\n`) });
-    console.log(`Windows sandbox removed (${result.steps.filter((s) => s.status === 'changed').length} changes).`);
+    console.log(`Windows sandbox removed: ${result.aclReverted} folder permission(s) reverted; ` +
+      (result.elevated ? `${result.steps.filter((s) => s.status === 'changed').length} change(s) as administrator.`
+        : 'the administrator setup was not present, so no administrator rights were needed.'));
+    for (const k of result.keptCreated) console.log(`Kept ${k}: created by the sandbox, but no longer empty.`);
     return 0;
   },
 };
+
+/**
+ * Linux: removes the placeholders the sandbox created in workspaces (keeping, and listing, any you wrote into),
+ * its private temp folders and its ledger. Exit 125 only when something we own could not be removed.
+ */
+function uninstallLinux(): number {
+  const result = removeLinuxSandboxState(defaultStateDir());
+  for (const p of result.removed) console.log(`removed ${p}`);
+  for (const k of result.kept) console.log(`kept ${k.path}: ${k.reason}`);
+  for (const f of result.failed) process.stderr.write(`agent-sandbox: could not remove ${f.path}: ${f.reason}\n`);
+  console.log(`Linux sandbox state removed (${result.removed.length} removed, ${result.kept.length} kept).`);
+  return result.failed.length ? 125 : 0;
+}
+
+/** Windows: "remove this workspace" for each folder given. Exit 125 when a permission could not be reverted. */
+async function removeWorkspaces(dirs: string[]): Promise<number> {
+  if (process.platform !== 'win32') {
+    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'uninstall --workspace is only used on Windows.',
+      'Run "agent-sandbox uninstall" without --workspace.');
+  }
+  let failed = 0;
+  for (const dir of dirs) {
+    const root = fs.realpathSync.native(path.resolve(dir));
+    const r = await removeWindowsWorkspace(defaultStateDir(), root);
+    if (!r.sid) console.log(`${root}: the sandbox never changed permissions there.`);
+    else console.log(`${root}: ${r.reverted.length} permission(s) reverted, ${r.removed.length} empty placeholder(s) removed.`);
+    for (const k of r.keptCreated) console.log(`Kept ${k}: created by the sandbox, but no longer empty.`);
+    for (const f of r.failures) process.stderr.write(`agent-sandbox: could not revert ${f.record.path}: ${(f.error as Error)?.message ?? f.error}\n`);
+    failed += r.failures.length;
+  }
+  return failed ? 125 : 0;
+}

@@ -5,6 +5,7 @@
  */
 import type { AccessMask, AclOperation, FirewallRuleSpec, PlanSid, TokenSpec, Win32Plan } from './plan';
 import type { CompileContext, ResolvedPolicy } from './compile';
+import { PLACEHOLDER_CONTENT } from './schema';
 import { pathApi } from './paths';
 
 export interface Win32Context {
@@ -93,6 +94,8 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
         reason: 'protected-path',
         // A missing literal path gets an empty placeholder file (as on Linux), so the sandbox cannot create it.
         createIfMissing: pp.kind === 'dir' ? 'dir' : 'file',
+        ...(pp.kind !== 'dir' && PLACEHOLDER_CONTENT[pp.glob] !== undefined
+          ? { placeholderContent: PLACEHOLDER_CONTENT[pp.glob] } : {}),
       });
     }
   }

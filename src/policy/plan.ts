@@ -99,6 +99,8 @@ export interface AclOperation {
   reason: 'writable-root' | 'protected-path' | 'world-writable-audit' | 'runtime-read' | 'temp-dir';
   /** Create the folder (or an empty file) first when it does not exist. */
   createIfMissing?: 'dir' | 'file';
+  /** What a created placeholder file holds, when empty would break tools (see PLACEHOLDER_CONTENT). */
+  placeholderContent?: string;
 }
 
 export interface TokenSpec {

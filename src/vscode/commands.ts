@@ -23,18 +23,23 @@ export function registerCommands(
 ): void {
   const ops = platformOps(service, log);
   const route = agentTerminalRoute(context, service);
+  route.refreshPolicy(); // settings may have changed while VS Code was closed
   context.subscriptions.push(settings.onDidChange(() => route.refreshPolicy()));
+  const setUp = async () => {
+    await ops.setUp();
+    await status.refresh();
+  };
+  const remove = async () => {
+    await ops.remove();
+    await status.refresh();
+  };
   const handlers: Record<string, () => unknown> = {
-    [Command.SetUp]: async () => {
-      await ops.setUp();
-      await status.refresh();
-    },
+    [Command.SetUp]: setUp,
+    [Command.SetUpWindows]: setUp,
     [Command.Verify]: () => ops.verify(),
     [Command.ShowEffectivePolicy]: () => showEffectivePolicy(service),
-    [Command.Remove]: async () => {
-      await ops.remove();
-      await status.refresh();
-    },
+    [Command.Remove]: remove,
+    [Command.RemoveWindows]: remove,
     [Command.OpenTerminal]: () => openSandboxedTerminal(service, context.extensionUri),
     [Command.RouteAgentTerminal]: () => route.enable(),
     [Command.UnrouteAgentTerminal]: () => route.disable(),

@@ -26,6 +26,8 @@ const NETWORK_DENIED = new RegExp(
   'i',
 );
 const QUOTED_PATH = /(?:^|[\s'"`‘“(:])((?:\/|[A-Za-z]:\\)[^\s'"`’”():]*)/g;
+/** `PROGRAM: message`: the program's own path (`/bin/sh: 1: cannot create x: ...`) is not what was blocked. */
+const LEADING_PROGRAM = /^\s*(?:\/|[A-Za-z]:\\)[^\s:]*:(?=\s)/;
 
 function within(p: string, root: string, api: path.PlatformPath): boolean {
   const rel = api.relative(root, p);
@@ -58,7 +60,7 @@ export function explainDenials(output: string, ctx: DenialContext): string[] {
   let generalWrite = false;
   for (const line of output.split(/\r?\n/)) {
     if (WRITE_DENIED.test(line)) {
-      const paths = [...line.matchAll(QUOTED_PATH)].map((m) => m[1].replace(/[.,;]+$/, ''));
+      const paths = [...line.replace(LEADING_PROGRAM, '').matchAll(QUOTED_PATH)].map((m) => m[1].replace(/[.,;]+$/, ''));
       const reasons = paths.map((p) => explainPath(p, ctx)).filter((r): r is string => r !== undefined);
       reasons.forEach((r) => found.add(r));
       if (!paths.length && /read-only file system|EROFS/i.test(line)) generalWrite = true;

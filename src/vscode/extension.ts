@@ -10,7 +10,7 @@ import { TASK_TYPE, TERMINAL_PROFILE_ID, TOOL_NAME } from './ids';
 import { SandboxService } from './service';
 import { SandboxSettingsReader } from './settings';
 import { SandboxStatusBar } from './status';
-import { SandboxTaskProvider } from './tasks';
+import { logSandboxTaskRuns, SandboxTaskProvider } from './tasks';
 import { SandboxTerminalProfileProvider } from './terminal';
 import { SandboxTool } from './tool';
 
@@ -28,6 +28,7 @@ export function activate(context: vscode.ExtensionContext): AgentSandboxApi {
     bar,
     vscode.window.registerTerminalProfileProvider(TERMINAL_PROFILE_ID, new SandboxTerminalProfileProvider(service, context.extensionUri)),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new SandboxTaskProvider(service, log)),
+    logSandboxTaskRuns(service, log),
     vscode.lm.registerTool(TOOL_NAME, new SandboxTool(service)),
   );
   registerCommands(context, service, settings, bar, log);

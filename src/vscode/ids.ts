@@ -8,6 +8,9 @@ export const TOOL_REFERENCE = 'sandbox';
 
 export const Command = {
   SetUp: 'agentSandbox.setUp',
+  /** Windows' palette entries for Set Up / Remove (same handlers; the generic ones are hidden on Windows). */
+  SetUpWindows: 'agentSandbox.setUpWindows',
+  RemoveWindows: 'agentSandbox.removeWindows',
   Verify: 'agentSandbox.verify',
   ShowEffectivePolicy: 'agentSandbox.showEffectivePolicy',
   Remove: 'agentSandbox.remove',

@@ -1,7 +1,8 @@
 /**
  * Set Up, Verify and Remove, per platform. Linux: Set Up checks bubblewrap/Landlock through the backend's status
- * and shows the exact fix; Remove deletes the extension's sandbox state. Windows: the one-UAC elevated setup and
- * its uninstall, with progress and cancel. Verify runs the self-test probe and shows its report.
+ * and shows the exact fix; Remove takes back the placeholders it made and deletes the extension's sandbox state.
+ * Windows: the one-UAC elevated setup and its uninstall, with progress and cancel. Verify runs the self-test
+ * probe and shows its report.
  * Must never say "ready" or "verified" unless the backend or the probe said so.
  */
 import * as fs from 'node:fs';
@@ -49,6 +50,7 @@ export function platformOps(service: SandboxService, log: vscode.LogOutputChanne
       if (ok !== 'Remove') return;
       await service.dispose();
       if (service.platform() === 'win32') await windowsRemove(service, log);
+      if (service.platform() === 'linux' && !(await linuxRemove(service, log))) return;
       fs.rmSync(service.stateDir, { recursive: true, force: true });
       log.info(`Removed sandbox state in ${service.stateDir}`);
       void vscode.window.showInformationMessage('Agent Sandbox: removed.');
@@ -99,7 +101,8 @@ async function windowsSetUp(service: SandboxService, log: vscode.LogOutputChanne
 
 async function windowsRemove(service: SandboxService, log: vscode.LogOutputChannel): Promise<void> {
   const { uninstallWindowsSandbox } = await import('../sandbox/windows/elevated/index.js');
-  await withProgress('Agent Sandbox: removing…', false, (p) =>
+  // Reverts the unelevated permissions first (no prompt); asks for administrator rights only if setup was run.
+  const result = await withProgress('Agent Sandbox: removing…', false, (p) =>
     uninstallWindowsSandbox({
       stateDir: service.stateDir,
       onProgress: (message: string) => {
@@ -107,6 +110,28 @@ async function windowsRemove(service: SandboxService, log: vscode.LogOutputChann
         p.report({ message });
       },
     }));
+  log.info(`Remove: ${result.aclReverted} folder permission(s) reverted; administrator part ${result.elevated ? 'run' : 'not needed'}.`);
+  for (const k of result.keptCreated) log.warn(`Remove: kept ${k} (created by the sandbox, but no longer empty).`);
+}
+
+/**
+ * Linux: takes back the placeholders the sandbox made in workspaces (those you wrote into are kept and listed) and
+ * its temp folders. False when something could not be removed: the state (and its ledger) then stays for a retry.
+ */
+async function linuxRemove(service: SandboxService, log: vscode.LogOutputChannel): Promise<boolean> {
+  const { removeLinuxSandboxState } = await import('../sandbox/linux/uninstall.js');
+  const result = removeLinuxSandboxState(service.stateDir);
+  for (const p of result.removed) log.info(`Remove: removed ${p}`);
+  for (const k of result.kept) log.info(`Remove: kept ${k.path}: ${k.reason}`);
+  if (result.kept.length) {
+    void vscode.window.showInformationMessage(`Agent Sandbox: kept ${result.kept.length} folder(s)/file(s) you wrote into: ` +
+      result.kept.map((k) => k.path).join(', '));
+  }
+  if (!result.failed.length) return true;
+  const issues = result.failed.map((f) => `${f.path}: ${f.reason}`);
+  log.warn(`Remove: could not remove:\n  ${issues.join('\n  ')}`);
+  void vscode.window.showWarningMessage(`Agent Sandbox: could not remove ${issues.join('; ')}. Run Remove again.`);
+  return false;
 }
 
 /**
@@ -120,5 +145,5 @@ export async function platformStatus(service: SandboxService): Promise<BackendSt
   const elevated = await windowsSandboxStatus({ stateDir: service.stateDir });
   if (elevated.state === 'ready') return status;
   return { state: 'setup-needed', summary: `${status.summary} Elevated mode: ${elevated.summary}`,
-    fix: elevated.fix ?? 'Run "Agent Sandbox: Set Up".', details: status.details };
+    fix: elevated.fix ?? 'Run "Agent Sandbox: Set Up Windows Sandbox (requires administrator)".', details: status.details };
 }

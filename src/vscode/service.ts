@@ -66,7 +66,7 @@ export class SandboxService {
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly settings: SandboxSettingsReader,
-    private readonly log: vscode.LogOutputChannel,
+    readonly log: vscode.LogOutputChannel,
   ) {
     this.progress = new ProgressRelay('Agent Sandbox: preparing the workspace', log);
   }

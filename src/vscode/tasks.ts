@@ -1,13 +1,15 @@
 /**
  * Task type `sandbox`: `{"type": "sandbox", "command": "npm test", "network": "offline"}` runs the command through
  * the CLI in a ProcessExecution, so problem matchers and the exit code work as for any process task. The provider
- * also offers a sandboxed variant of every `package.json` script in the workspace folders.
+ * also offers a sandboxed variant of every `package.json` script in the workspace folders. Each task run is logged
+ * (command and policy when its process starts, exit code and duration when it ends).
  * Must never run a task unsandboxed: an invalid definition or policy fails the task with the reason.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { TASK_TYPE } from './ids';
+import { policySummary } from './run-result';
 import { shellArgv, type PolicyOverrides, type SandboxService } from './service';
 
 export interface SandboxTaskDefinition extends vscode.TaskDefinition {
@@ -69,6 +71,33 @@ export class SandboxTaskProvider implements vscode.TaskProvider {
     t.detail = `sandboxed, network ${def.network ?? this.service.plan().network}: ${def.command}`;
     return t;
   }
+}
+
+/** Logs every `sandbox` task run: command and policy at start, exit code and duration at the end. */
+export function logSandboxTaskRuns(service: SandboxService, log: vscode.LogOutputChannel): vscode.Disposable {
+  const started = new Map<vscode.TaskExecution, number>();
+  const ours = (e: vscode.TaskExecution) => e.task.definition.type === TASK_TYPE;
+  return vscode.Disposable.from(
+    vscode.tasks.onDidStartTaskProcess((e) => {
+      if (!ours(e.execution)) return;
+      started.set(e.execution, Date.now());
+      const d = e.execution.task.definition as SandboxTaskDefinition;
+      let policy: string;
+      try {
+        policy = policySummary(service.plan(overrides(d)));
+      } catch (err) {
+        policy = `policy not applicable: ${String(err)}`;
+      }
+      log.info(`task "${e.execution.task.name}" started (pid ${e.processId}): ${d.command}  [${policy}]`);
+    }),
+    vscode.tasks.onDidEndTaskProcess((e) => {
+      if (!ours(e.execution)) return;
+      const t0 = started.get(e.execution);
+      started.delete(e.execution);
+      const took = t0 === undefined ? '' : ` in ${Date.now() - t0} ms`;
+      log.info(`task "${e.execution.task.name}" exit ${e.exitCode ?? 'unknown'}${took}: ${(e.execution.task.definition as SandboxTaskDefinition).command}`);
+    }),
+  );
 }
 
 function packageScripts(folder: string): string[] {

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { policySummary } from './run-result';
 import type { SandboxService } from './service';
 
 export function userShell(): string {
@@ -17,6 +18,7 @@ export function sandboxedTerminalOptions(service: SandboxService, extensionUri: 
   const shell = userShell();
   const launch = service.cliLaunch({}, ['--tty'], [shell]);
   const icon = (name: string) => vscode.Uri.joinPath(extensionUri, 'media', name);
+  service.log.info(`terminal: ${shell}  [cwd ${plan.workspaceRoots[0]}; ${policySummary(plan)}]`);
   return {
     name: `Sandboxed ${path.basename(shell)} (${plan.network})`,
     shellPath: launch.executable,

@@ -1,7 +1,7 @@
 /**
  * The `sandbox` language-model tool (`#sandbox`): runs one shell command in the sandbox and returns the exit code,
  * capped stdout/stderr, the duration and any denial explained. `prepareInvocation` states what runs under which
- * policy, and asks the user to confirm requests that go beyond the configured policy.
+ * policy, and asks the user to confirm (and logs that it asked) requests that go beyond the configured policy.
  * Must never widen the policy without that confirmation.
  */
 import * as vscode from 'vscode';
@@ -26,6 +26,7 @@ export class SandboxTool implements vscode.LanguageModelTool<ToolInput> {
     const reasons = confirmationReasons(req, view);
     const invocationMessage = `Running \`${req.command}\` in the sandbox (${policySummary(plan)})`;
     if (!reasons.length) return { invocationMessage };
+    this.service.log.info(`tool: asking the user to confirm \`${req.command}\` because ${reasons.join('; ')}`);
     return {
       invocationMessage,
       confirmationMessages: {

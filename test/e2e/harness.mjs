@@ -22,12 +22,23 @@ export function loadPlaywright() {
 const freePort = () => new Promise((r) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
 
 /**
- * Starts the server; `userSettings` are written to the fresh user-data dir. `trust: true` turns workspace trust on, so
- * the opened folder starts untrusted (restricted mode).
+ * Installs an unpacked extension folder into the fresh extensions dir as `publisher.name-version`. With no
+ * extensions.json there yet, the server adopts every folder it finds there on start (its first-run scan).
  */
-export async function startServer({ work, userSettings = {}, extraEnv = {}, trust = false }) {
+function installUnpacked(extensionsDir, folder) {
+  const m = JSON.parse(fs.readFileSync(path.join(folder, 'package.json'), 'utf8'));
+  fs.cpSync(folder, path.join(extensionsDir, `${m.publisher}.${m.name}-${m.version}`), { recursive: true });
+}
+
+/**
+ * Starts the server; `userSettings` are written to the fresh user-data dir. `trust: true` turns workspace trust on, so
+ * the opened folder starts untrusted (restricted mode). `extensions`: unpacked extension folders installed next to the
+ * one under development (the web workbench takes a single extensionDevelopmentPath).
+ */
+export async function startServer({ work, userSettings = {}, extraEnv = {}, trust = false, extensions = [] }) {
   if (!fs.existsSync(SERVER_MAIN)) throw new Error(`missing ${SERVER_MAIN}: run scripts/setup-e2e.sh`);
   for (const d of ['user-data/User', 'extensions', 'home', 'tmp', 'runtime', 'server-data']) fs.mkdirSync(path.join(work, d), { recursive: true });
+  for (const e of extensions) installUnpacked(path.join(work, 'extensions'), e);
   fs.writeFileSync(path.join(work, 'user-data/User/settings.json'), JSON.stringify({
     'extensions.autoUpdate': false, 'extensions.autoCheckUpdates': false, 'extensions.ignoreRecommendations': true,
     'telemetry.telemetryLevel': 'off', 'update.mode': 'none', 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,

@@ -45,6 +45,15 @@ test('network failures are explained only when offline', () => {
   assert.deepEqual(explainDenials(out, { ...ctx, network: 'online' }), []);
 });
 
+test('the program named at the start of an error line (/bin/sh: ...) is not reported as the blocked path', () => {
+  const found = explainDenials('/bin/sh: 1: cannot create /home/dev/other/x.txt: Read-only file system', ctx);
+  assert.equal(found.length, 1, JSON.stringify(found));
+  assert.match(found[0], /Write to \/home\/dev\/other\/x\.txt was blocked/);
+  const [general, ...rest] = explainDenials('/bin/sh: 1: cannot create out.txt: Read-only file system', ctx);
+  assert.equal(rest.length, 0);
+  assert.match(general, /A write was blocked by the sandbox/);
+});
+
 test('"Read-only file system" without a path still reports a blocked write', () => {
   const [d] = explainDenials('OSError: [Errno 30] Read-only file system', ctx);
   assert.match(d, /A write was blocked by the sandbox/);

@@ -46,12 +46,53 @@ test('applying twice changes nothing the second time (present ACEs are skipped)'
   assert.equal(ledger.records.length, first.applied.length);
 });
 
-test('missing protected folders are created before the deny; missing file-or-dir paths are skipped', () => {
+test('missing protected folders are created before the deny, and a missing protected file gets an empty placeholder', () => {
   const store = new MemoryStore(['C:\\ws']);
   const r = applyOperations(resolveAclOps(plan(), id), store, emptyLedger(), 'C:\\Users\\me');
   assert.equal(store.kind('C:\\ws\\.git\\hooks'), 'dir');
-  assert.ok(r.applied.some((a) => a.path === 'C:\\ws\\.git\\hooks' && a.created));
-  assert.ok(r.skipped.some((s) => s.path === 'C:\\ws\\.git\\config'));
+  assert.deepEqual(r.applied.find((a) => a.path === 'C:\\ws\\.git\\hooks')?.createdPaths, ['C:\\ws\\.git', 'C:\\ws\\.git\\hooks'],
+    'the missing parent folder is recorded too');
+  assert.equal(store.kind('C:\\ws\\.git\\config'), 'file');
+  const config = r.applied.find((a) => a.path === 'C:\\ws\\.git\\config')!;
+  assert.equal(config.action, 'deny');
+  assert.equal(config.created, true);
+  assert.deepEqual(config.createdPaths, ['C:\\ws\\.git\\config']);
+  assert.ok(store.entries('C:\\ws\\.git\\config').some((e) => e.sid === CAP && e.mode === 'deny'));
+  assert.equal(r.skipped.length, 0);
+});
+
+test('revert deletes the placeholders and folders it created while they are empty, and keeps one holding data', () => {
+  const store = new MemoryStore(['C:\\ws']);
+  const ledger = emptyLedger();
+  applyOperations(resolveAclOps(plan(), id), store, ledger, 'C:\\Users\\me');
+  store.nonEmpty.add('c:\\ws\\.vscode');
+  const r = revertLedger(ledger, store);
+  assert.equal(r.failures.length, 0);
+  for (const gone of ['C:\\ws\\.git\\config', 'C:\\ws\\.git\\hooks', 'C:\\ws\\.git', 'C:\\ws\\.agent-sandbox']) {
+    assert.equal(store.kind(gone), 'missing', gone);
+    assert.ok(r.removed.includes(gone), gone);
+  }
+  assert.deepEqual(r.keptCreated, ['C:\\ws\\.vscode']);
+  assert.equal(store.kind('C:\\ws\\.vscode'), 'dir');
+  assert.equal(store.kind('C:\\ws'), 'dir', 'a root we did not create stays');
+});
+
+test('reverting one workspace\'s SID keeps a placeholder that another SID\'s record still protects', () => {
+  const two = compilePlan({ workspaceRoots: ['C:\\ws', 'C:\\ws2'] }, { platform: 'win32', home: 'C:\\Users\\me',
+    userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp', env: {}, stateDir: 'C:\\Users\\me\\AppData\\Local\\AgentSandbox' }) as Win32Plan;
+  const CAP2 = 'S-1-5-21-1-2-3-5';
+  const ids: Identity = { ...id, capabilities: { 'c:\\ws': CAP, 'c:\\ws2': CAP2 } };
+  const store = new MemoryStore(['C:\\ws', 'C:\\ws2', two.tempDir]);
+  const ledger = emptyLedger();
+  applyOperations(resolveAclOps(two, ids), store, ledger, 'C:\\Users\\me');
+  const first = revertLedger(ledger, store, (r) => r.sid === CAP);
+  assert.equal(first.failures.length, 0);
+  assert.equal(store.kind('C:\\ws\\.git\\config'), 'file', 'still denied for the other workspace\'s SID');
+  assert.ok(store.entries('C:\\ws\\.git\\config').every((e) => e.sid === CAP2));
+  assert.ok(ledger.records.length > 0 && ledger.records.every((r) => r.sid === CAP2));
+  revertLedger(ledger, store);
+  assert.equal(store.kind('C:\\ws\\.git\\config'), 'missing');
+  assert.equal(store.kind('C:\\ws2\\.git'), 'missing');
 });
 
 test('revert removes exactly what the ledger recorded and leaves other ACEs alone', () => {
@@ -142,4 +183,18 @@ test('grantsWrite: only allow ACEs with write bits for the restricting SIDs coun
   assert.ok(!grantsWrite([{ sid: 'S-1-1-0', mode: 'grant', mask: 0x1200a9, inheritance: 3 }], ['S-1-1-0']));
   assert.ok(!grantsWrite([{ sid: 'S-1-1-0', mode: 'deny', mask: 0x2, inheritance: 3 }], ['S-1-1-0']));
   assert.ok(!grantsWrite([{ sid: 'S-1-5-32-545', mode: 'grant', mask: 0x2, inheritance: 3 }], ['S-1-1-0']));
+});
+
+test('a missing .git\\commondir gets a placeholder naming the repository itself (empty breaks git), and revert takes it back', () => {
+  const store = new MemoryStore(['C:\\ws', 'C:\\ws\\.git']);
+  const ledger = emptyLedger();
+  const r = applyOperations(resolveAclOps(plan(), id), store, ledger, 'C:\\Users\\me');
+  const rec = r.applied.find((a) => a.path === 'C:\\ws\\.git\\commondir')!;
+  assert.equal(rec.action, 'deny');
+  assert.equal(rec.placeholderContent, '.\n');
+  assert.equal(store.contents.get('c:\\ws\\.git\\commondir'), '.\n');
+  assert.equal(store.contents.get('c:\\ws\\.git\\config'), '', 'other placeholders stay empty');
+  const back = revertLedger(ledger, store);
+  assert.ok(back.removed.includes('C:\\ws\\.git\\commondir'), 'still as we made it: removed');
+  assert.equal(store.kind('C:\\ws\\.git'), 'dir', 'the existing .git stays');
 });

@@ -1,4 +1,5 @@
 // Test helper (not a test): an in-memory SecurityStore with SetEntriesInAclW-like merge semantics.
+import * as path from 'node:path';
 import type { Ace, SecurityStore } from '../../src/sandbox/windows/ledger';
 
 export class MemoryStore implements SecurityStore {
@@ -8,14 +9,36 @@ export class MemoryStore implements SecurityStore {
   /** When set, writes are accepted but not stored (like Wine). */
   dropWrites = false;
   writes = 0;
+  /** Paths that are files (everything else present is a folder), and files holding data. */
+  files = new Set<string>();
+  nonEmpty = new Set<string>();
   constructor(paths: string[]) {
     for (const p of paths) this.dacls.set(p.toLowerCase(), []);
   }
   kind(p: string) {
-    return this.dacls.has(p.toLowerCase()) ? 'dir' as const : 'missing' as const;
+    const k = p.toLowerCase();
+    return !this.dacls.has(k) ? 'missing' as const : this.files.has(k) ? 'file' as const : 'dir' as const;
   }
-  create(p: string) {
-    this.dacls.set(p.toLowerCase(), []);
+  /** Creates `p` and its missing parents (up to the drive), like the real store; returns them outermost first. */
+  /** What each created file holds. */
+  readonly contents = new Map<string, string>();
+  create(p: string, kind: 'dir' | 'file', content = '') {
+    const made: string[] = [];
+    for (let d = path.win32.dirname(p); d !== path.win32.dirname(d) && this.kind(d) === 'missing'; d = path.win32.dirname(d)) made.unshift(d);
+    for (const m of [...made, p]) this.dacls.set(m.toLowerCase(), []);
+    if (kind === 'file') {
+      this.files.add(p.toLowerCase());
+      this.contents.set(p.toLowerCase(), content);
+    }
+    return [...made, p];
+  }
+  removeIfEmpty(p: string, content = '') {
+    const k = p.toLowerCase();
+    if (!this.dacls.has(k) || this.nonEmpty.has(k) || [...this.dacls.keys()].some((o) => o.startsWith(`${k}\\`))) return false;
+    if (this.files.has(k) && (this.contents.get(k) ?? '') !== content) return false;
+    this.dacls.delete(k);
+    this.files.delete(k);
+    return true;
   }
   entries(p: string) {
     return [...(this.dacls.get(p.toLowerCase()) ?? [])];

@@ -23,3 +23,17 @@ export function capabilitySidsFor(stateDir: string, roots: string[], mint: () =>
   if (changed) writeJsonAtomic(file, known);
   return Object.fromEntries(roots.map((r) => [r.toLowerCase(), known[r.toLowerCase()]]));
 }
+
+/** The SID already minted for a root, if any (never mints). */
+export function knownCapabilitySid(stateDir: string, root: string): string | undefined {
+  return readJson<Record<string, string>>(path.join(stateDir, CAPABILITY_FILE), {})[root.toLowerCase()];
+}
+
+/** Forgets a root's SID, once every ACE naming it has been reverted ("remove this workspace"). */
+export function forgetCapabilitySid(stateDir: string, root: string): void {
+  const file = path.join(stateDir, CAPABILITY_FILE);
+  const known = readJson<Record<string, string>>(file, {});
+  if (!(root.toLowerCase() in known)) return;
+  delete known[root.toLowerCase()];
+  writeJsonAtomic(file, known);
+}

@@ -130,3 +130,8 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
 export function revertWindowsAcls(stateDir: string, capabilitySids?: string[]): RevertResult {
   return revertUnelevatedAcls(stateDir, fileSecurityStore, capabilitySids);
 }
+
+/** "Remove this workspace" on the real file system: see `removeWorkspace` in ./uninstall. */
+export async function removeWindowsWorkspace(stateDir: string, root: string): Promise<RevertResult & { sid?: string }> {
+  return (await import('./uninstall')).removeWorkspace(stateDir, root, fileSecurityStore);
+}

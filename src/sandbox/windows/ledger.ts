@@ -1,6 +1,8 @@
 /**
  * The ACL ledger: applies a plan's ACL operations once (skipping ACEs already present), records every ACE it adds
  * with the DACL it replaced, and reverts them exactly (REVOKE of our SID's explicit ACEs on each touched path).
+ * Missing protected paths are created first (a folder, or an empty placeholder file with its missing parents);
+ * what was created is recorded, and revert deletes it again while it is still empty.
  * Works over a `SecurityStore`, so unit tests use an in-memory store and the backend uses the Win32 one.
  * Must never change an owner, never touch the profile root or NTUSER.DAT, and never add an ACE it does not record.
  */
@@ -18,7 +20,13 @@ export interface Ace {
 /** Where DACLs live: the real file system (Win32) or a map in tests. */
 export interface SecurityStore {
   kind(p: string): 'dir' | 'file' | 'missing';
-  create(p: string, kind: 'dir' | 'file'): void;
+  /** Creates the path (a file holding `content`) and any missing parent folders; returns them, outermost first. */
+  create(p: string, kind: 'dir' | 'file', content?: string): string[];
+  /**
+   * Deletes an empty folder, or a file holding exactly `content` (default: empty) — that is, still as we made it;
+   * false (and nothing deleted) otherwise.
+   */
+  removeIfEmpty(p: string, content?: string): boolean;
   /** Explicit (and inherited) ACEs on the path. */
   entries(p: string): Ace[];
   /** Merges `aces` into the path's DACL (SetEntriesInAclW semantics); returns the DACL's SDDL before. */
@@ -34,6 +42,7 @@ export interface ResolvedAclOp {
   inheritance: number;
   reason: string;
   createIfMissing?: 'dir' | 'file';
+  placeholderContent?: string;
 }
 
 export interface LedgerRecord {
@@ -45,8 +54,12 @@ export interface LedgerRecord {
   reason: string;
   /** The DACL (SDDL) before we touched it, for audit and manual recovery. */
   before: string;
-  /** We created the path (a missing protected folder); revert leaves it, since it may hold data by now. */
+  /** We created the path (a missing protected folder or placeholder file). */
   created: boolean;
+  /** Everything created for it, outermost first; revert deletes these while they are still empty. */
+  createdPaths?: string[];
+  /** What a placeholder file at `path` holds when we made it (empty when absent), for whichever record reverts it. */
+  placeholderContent?: string;
   at: string;
 }
 
@@ -75,6 +88,11 @@ export interface ApplyResult {
 
 const INHERITED_ACE = 0x10;
 
+/** Records the elevated setup wrote (its group's grants, reason `elevated-…`); only the elevated uninstall reverts them. */
+export function isElevatedRecord(r: LedgerRecord): boolean {
+  return r.reason.startsWith('elevated-');
+}
+
 /** True when an explicit ACE already gives what `op` asks (same SID, kind and inheritance; mask a superset). */
 export function alreadyPresent(entries: Ace[], op: ResolvedAclOp): boolean {
   return entries.some((e) => e.sid.toUpperCase() === op.sid.toUpperCase() && e.mode === op.action &&
@@ -100,15 +118,14 @@ export function applyOperations(ops: ResolvedAclOp[], store: SecurityStore, ledg
     try {
       const refused = refuseUntouchable(op.path, home);
       if (refused) throw new Error(refused);
-      let created = false;
+      let createdPaths: string[] | undefined;
       if (store.kind(op.path) === 'missing') {
         if (!op.createIfMissing) {
           result.skipped.push(op);
           onProgress?.({ done: i + 1, total: ops.length, path: op.path, action: 'skip' });
           return;
         }
-        store.create(op.path, op.createIfMissing);
-        created = true;
+        createdPaths = store.create(op.path, op.createIfMissing, op.placeholderContent);
       }
       if (alreadyPresent(store.entries(op.path), op)) {
         result.skipped.push(op);
@@ -117,7 +134,9 @@ export function applyOperations(ops: ResolvedAclOp[], store: SecurityStore, ledg
       }
       const before = store.apply(op.path, [{ sid: op.sid, mode: op.action, mask: op.mask, inheritance: op.inheritance }]);
       const record: LedgerRecord = { path: op.path, sid: op.sid, action: op.action, mask: op.mask, inheritance: op.inheritance,
-        reason: op.reason, before, created, at: new Date().toISOString() };
+        reason: op.reason, before, created: createdPaths !== undefined, ...(createdPaths ? { createdPaths } : {}),
+        ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}),
+        at: new Date().toISOString() };
       ledger.records.push(record);
       result.applied.push(record);
       onProgress?.({ done: i + 1, total: ops.length, path: op.path, action: op.action });
@@ -131,14 +150,19 @@ export function applyOperations(ops: ResolvedAclOp[], store: SecurityStore, ledg
 export interface RevertResult {
   reverted: LedgerRecord[];
   failures: { record: LedgerRecord; error: unknown }[];
+  /** Paths we had created and deleted again (they were still empty). */
+  removed: string[];
+  /** Paths we had created that now hold data, so they stay (they are the user's now). */
+  keptCreated: string[];
 }
 
 /**
  * Revokes every recorded ACE, newest first, removing each record once done. Records whose path is gone are
- * dropped. `filter` limits the revert (e.g. one workspace's SID). Failed records stay for the next attempt.
+ * dropped. `filter` limits the revert (e.g. one workspace's SID). Failed records stay for the next attempt. Then
+ * the paths the reverted records created are deleted while empty, unless a record still kept needs them.
  */
 export function revertLedger(ledger: Ledger, store: SecurityStore, filter: (r: LedgerRecord) => boolean = () => true): RevertResult {
-  const out: RevertResult = { reverted: [], failures: [] };
+  const out: RevertResult = { reverted: [], failures: [], removed: [], keptCreated: [] };
   const keep: LedgerRecord[] = [];
   for (const record of [...ledger.records].reverse()) {
     if (!filter(record)) {
@@ -158,7 +182,33 @@ export function revertLedger(ledger: Ledger, store: SecurityStore, filter: (r: L
     }
   }
   ledger.records = keep;
+  removeCreated(out, keep, store);
   return out;
+}
+
+/**
+ * Deletes what reverted records created, deepest first, while empty. A path that a kept record still names (or
+ * holds) stays, and that record inherits it, so the revert that removes the last record deletes it.
+ */
+function removeCreated(out: RevertResult, keep: LedgerRecord[], store: SecurityStore): void {
+  const key = (p: string) => path.win32.normalize(p).toLowerCase();
+  const created = [...new Set(out.reverted.flatMap((r) => r.createdPaths ?? []))].sort((a, b) => b.length - a.length);
+  for (const p of created) {
+    const k = key(p);
+    const heir = keep.find((r) => key(r.path) === k || key(r.path).startsWith(`${k}\\`));
+    if (heir) {
+      heir.createdPaths = [...new Set([p, ...(heir.createdPaths ?? [])])];
+      continue;
+    }
+    if (store.kind(p) === 'missing') continue;
+    try {
+      const content = out.reverted.find((r) => key(r.path) === k && r.placeholderContent !== undefined)?.placeholderContent;
+      if (store.removeIfEmpty(p, content)) out.removed.push(p);
+      else out.keptCreated.push(p);
+    } catch {
+      out.keptCreated.push(p);
+    }
+  }
 }
 
 export function emptyLedger(): Ledger {

@@ -9,7 +9,7 @@ import type { PlanSid, Win32Plan } from '../../policy/plan';
 import { DENY_WRITE_MASK, INHERIT_ALL, INHERIT_NONE } from '../../policy/compile-win32';
 import { SandboxError, SandboxErrorCode } from '../errors';
 import { isWin32Error } from '../../../native-bindings/win32/errors';
-import { applyOperations, loadLedger, revertLedger, saveLedger, type LedgerRecord, type ResolvedAclOp, type RevertResult,
+import { applyOperations, isElevatedRecord, loadLedger, revertLedger, saveLedger, type LedgerRecord, type ResolvedAclOp, type RevertResult,
   type SecurityStore } from './ledger';
 import { defaultAuditCandidates, grantsWrite, selectAuditTargets } from './audit';
 
@@ -56,7 +56,8 @@ export function resolveSid(sid: PlanSid, id: Identity): string {
 
 export function resolveAclOps(plan: Win32Plan, id: Identity): ResolvedAclOp[] {
   return plan.acl.map((op) => ({ path: op.path, sid: resolveSid(op.sid, id), action: op.action, mask: op.mask.value,
-    inheritance: op.inheritance.value, reason: op.reason, ...(op.createIfMissing ? { createIfMissing: op.createIfMissing } : {}) }));
+    inheritance: op.inheritance.value, reason: op.reason, ...(op.createIfMissing ? { createIfMissing: op.createIfMissing } : {}),
+    ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}) }));
 }
 
 /** Audit deny operations for the capability SIDs, for folders Everyone or the logon SID can write. */
@@ -134,6 +135,15 @@ function verifyApplied(records: ResolvedAclOp[], store: SecurityStore, warnings:
   }
   throw new SandboxError(SandboxErrorCode.AclGrantFailed, `${msg} Nothing was run.`,
     'Check that the folders are on an NTFS volume and not managed by a sync client that resets permissions.');
+}
+
+/**
+ * Reverts the unelevated backend's ledgered ACEs (all of them for uninstall, or only those of the given capability
+ * SIDs for "remove this workspace"), leaving the elevated setup's records to the elevated uninstall.
+ */
+export function revertUnelevatedAcls(stateDir: string, store: SecurityStore, capabilitySids?: string[]): RevertResult {
+  const only = capabilitySids && new Set(capabilitySids.map((s) => s.toUpperCase()));
+  return revertAcls(stateDir, store, (r) => !isElevatedRecord(r) && (!only || only.has(r.sid.toUpperCase())));
 }
 
 /**

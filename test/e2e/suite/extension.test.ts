@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { api, EXTENSION_ID, outsideDir, readIfExists, toolText, waitFor, workspaceDir } from './helpers';
+import { api, EXTENSION_ID, extensionLogFile, outsideDir, readIfExists, toolText, waitFor, workspaceDir } from './helpers';
 
 const TOOL = 'agent-sandbox_run';
 
@@ -51,6 +51,7 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
     assert.notEqual(r.exitCode, 0);
     assert.equal(fs.existsSync(target), false, 'nothing was written outside the workspace');
     assert.ok(r.denials.some((d) => d.includes(target) && /blocked/.test(d)), `denials: ${JSON.stringify(r.denials)} stderr: ${r.stderr}`);
+    assert.ok(!r.denials.some((d) => d.includes('/bin/sh')), `the shell named in "/bin/sh: 1: cannot create" is not blamed: ${JSON.stringify(r.denials)}`);
   });
 
   test('Show Effective Policy renders the compiled plan', async () => {
@@ -93,6 +94,29 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
     assert.notEqual(rc.trim(), 'rc=0');
     assert.match(readIfExists(path.join(ws, 'terminal-err.txt')) ?? '', /read-only file system|permission denied/i);
     term.dispose();
+  });
+
+  test('the sandboxed terminal says online in its name and color when the network setting is online', async () => {
+    const config = vscode.workspace.getConfiguration('agentSandbox');
+    await config.update('network', 'online', vscode.ConfigurationTarget.Workspace);
+    try {
+      await waitFor('the online setting to apply', async () => ((await api()).status().network === 'online' ? true : undefined));
+      const opened = new Promise<vscode.Terminal>((r) => {
+        const sub = vscode.window.onDidOpenTerminal((t) => {
+          sub.dispose();
+          r(t);
+        });
+      });
+      await vscode.commands.executeCommand('agentSandbox.openTerminal');
+      const term = await opened;
+      term.dispose();
+      assert.match(term.name, /^Sandboxed .*\(online\)$/);
+      const options = term.creationOptions as vscode.TerminalOptions;
+      assert.ok(options.iconPath, 'our shield icon is set');
+      assert.equal((options.color as vscode.ThemeColor | undefined)?.id, 'terminal.ansiYellow');
+    } finally {
+      await config.update('network', undefined, vscode.ConfigurationTarget.Workspace);
+    }
   });
 
   test('a sandbox task runs and its non-zero exit code reaches VS Code', async () => {
@@ -146,26 +170,65 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
     assert.equal(fs.existsSync(outside), false);
   });
 
-  test('Route Agent Terminal sets the agent terminal profile and undoes it, or says why it cannot', async () => {
-    const key = 'chat.tools.terminal.terminalProfile.linux';
-    const config = () => vscode.workspace.getConfiguration();
-    const before = config().inspect(key)?.globalValue;
-    let routed = true;
-    try {
-      await vscode.commands.executeCommand('agentSandbox.routeAgentTerminal');
-    } catch (e) {
-      // VS Code 1.100 without Copilot Chat does not register the setting: the command must say so and change nothing
-      routed = false;
-      assert.match(String((e as Error).message), new RegExp(`${key.replace(/\./g, '\\.')}.*Copilot Chat`, 's'));
-      assert.deepEqual(config().inspect(key)?.globalValue, before);
-    }
-    if (routed) {
-      const value = config().inspect<{ path: string; args: string[] }>(key)?.globalValue;
-      assert.equal(value?.path, process.execPath);
-      assert.ok(value?.args.includes('--tty') && value.args.includes('--policy-file'), JSON.stringify(value));
-    }
-    await vscode.commands.executeCommand('agentSandbox.unrouteAgentTerminal');
-    assert.deepEqual(config().inspect(key)?.globalValue, before);
+  test('prepareInvocation asks to confirm network or a cwd/write outside the workspace, not requests within the policy (read from the log: VS Code auto-confirms dialogs in extension tests)', async function () {
+    const file = extensionLogFile();
+    if (!file) return this.skip();
+    const asked = (cmd: string) => (readIfExists(file) ?? '').split('\n').find((l) => l.includes(`tool: asking the user to confirm \`${cmd}\``));
+    const invoke = async (input: Record<string, unknown>) => toolText(await vscode.lm.invokeTool(TOOL, { toolInvocationToken: undefined, input }));
+    const inPolicy = 'echo confirm-probe-in-policy';
+    assert.match(await invoke({ command: inPolicy, cwd: path.join(workspaceDir(), 'src') }), /Exit code: 0/);
+    const online = 'echo confirm-probe-online';
+    await invoke({ command: online, network: 'online', cwd: outsideDir() });
+    const outside = path.join(outsideDir(), 'tool-confirmed.txt');
+    const write = `echo confirmed > ${outside}`;
+    // VS Code's dialog service answers "yes" in extension tests, so the confirmed, widened run really happens
+    assert.match(await invoke({ command: write, writablePaths: [outsideDir()] }), /Exit code: 0/);
+    assert.equal(readIfExists(outside)?.trim(), 'confirmed', 'the confirmed run could write the folder it asked for');
+    const onlineLine = await waitFor('the confirmation for the online request in the log', () => asked(online), 10_000);
+    assert.match(onlineLine, /it asks for network access/);
+    assert.ok(onlineLine.includes(`its working directory ${outsideDir()} is outside the workspace`), onlineLine);
+    const writeLine = await waitFor('the confirmation for the write outside in the log', () => asked(write), 10_000);
+    assert.ok(writeLine.includes(`it asks to write outside the workspace: ${outsideDir()}`), writeLine);
+    assert.equal(asked(inPolicy), undefined, 'no confirmation for a request within the policy');
+  });
+
+  test('the "Agent Sandbox" log records each run: command, policy, exit code, duration, denials; task runs and terminals too', async function () {
+    const file = extensionLogFile();
+    if (!file) return this.skip();
+    const target = path.join(outsideDir(), 'log-outside.txt');
+    const command = `echo log-run-marker; echo x > ${target}`;
+    const r = await (await api()).run(command);
+    const task = (await vscode.tasks.fetchTasks({ type: 'sandbox' })).find((t) => t.name === 'npm: fail');
+    assert.ok(task);
+    const ended = new Promise<void>((res) => {
+      const sub = vscode.tasks.onDidEndTaskProcess((e) => {
+        if (e.execution.task.name !== 'npm: fail') return;
+        sub.dispose();
+        res();
+      });
+    });
+    await vscode.tasks.executeTask(task);
+    await ended;
+    const opened = new Promise<vscode.Terminal>((res) => {
+      const sub = vscode.window.onDidOpenTerminal((t) => {
+        sub.dispose();
+        res(t);
+      });
+    });
+    await vscode.commands.executeCommand('agentSandbox.openTerminal');
+    (await opened).dispose();
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const ws = esc(workspaceDir());
+    const expected = [
+      new RegExp(`run: ${esc(command)}  \\[cwd ${ws}; mode workspace-write, network offline, writable: ${ws}\\]`),
+      new RegExp(`exit ${r.exitCode} in \\d+ ms: ${esc(command)}\\n  denials:\\n    - Write to ${esc(target)} was blocked`),
+      /task "npm: fail" started \(pid \d+\): npm run fail {2}\[mode workspace-write, network offline/,
+      /task "npm: fail" exit 3 in \d+ ms: npm run fail/,
+      new RegExp(`terminal: \\S+  \\[cwd ${ws}; mode workspace-write, network offline`),
+    ];
+    const missing = () => expected.filter((re) => !re.test(readIfExists(file) ?? ''));
+    await waitFor('every expected line in the log file', () => (missing().length ? undefined : true), 15_000)
+      .catch(() => assert.fail(`missing from ${file}: ${missing().join(' | ')}`));
   });
 
   test('an invalid setting is reported naming the setting, and nothing runs until it is fixed', async () => {

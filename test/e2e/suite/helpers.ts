@@ -44,3 +44,16 @@ export async function api(): Promise<AgentSandboxApi> {
 export function toolText(result: vscode.LanguageModelToolResult): string {
   return result.content.map((p) => (p instanceof vscode.LanguageModelTextPart ? p.value : '')).join('');
 }
+
+/**
+ * The extension's "Agent Sandbox" LogOutputChannel file, found under the harness's run folder (the folder of
+ * AGENT_SANDBOX_ACTIVATION_LOG); undefined when the suite runs outside the offline harness.
+ */
+export function extensionLogFile(): string | undefined {
+  const record = process.env.AGENT_SANDBOX_ACTIVATION_LOG;
+  if (!record) return undefined;
+  const logs = path.join(path.dirname(record), 'user-data', 'logs');
+  const hit = fs.readdirSync(logs, { recursive: true, encoding: 'utf8' })
+    .find((f) => f.endsWith(path.join(EXTENSION_ID, 'Agent Sandbox.log')));
+  return hit && path.join(logs, hit);
+}

@@ -7,6 +7,8 @@ export function run(): Promise<void> {
   // the harness starts an untrusted window for AGENT_SANDBOX_E2E_SUITE=untrusted, a trusted one otherwise
   const suite = process.env.AGENT_SANDBOX_E2E_SUITE === 'untrusted' ? 'untrusted.test.js' : 'extension.test.js';
   mocha.addFile(path.join(__dirname, suite));
+  // both runs: the trusted one has Copilot Chat's agent terminal setting (a fixture), the untrusted one has not
+  mocha.addFile(path.join(__dirname, 'route.test.js'));
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} e2e test(s) failed`)) : resolve()));
   });

@@ -64,3 +64,52 @@ test('a second run in the same state dir reuses the workspace capability SID', (
   assert.equal(again.status, 0, again.stderr);
   assert.equal(fs.readFileSync(path.join(stateDir, 'win32-capability-sids.json'), 'utf8'), caps);
 });
+
+test('a run creates empty placeholders for missing protected paths (.git\\config with its folder), recorded in the ledger (plumbing only; Wine does not store the deny ACE)', () => {
+  const r = runCli(['run', '--', 'cmd', '/c', 'exit 0']);
+  assert.equal(r.status, 0, r.stderr);
+  const config = path.join(r.base, 'ws', '.git', 'config');
+  assert.equal(fs.statSync(config).size, 0);
+  const ledger = JSON.parse(fs.readFileSync(path.join(r.base, 'state', 'win32-acl-ledger.json'), 'utf8')) as
+    { records: { path: string; action: string; createdPaths?: string[] }[] };
+  const rec = ledger.records.find((x) => x.path.toLowerCase() === config.toLowerCase() && x.action === 'deny');
+  assert.ok(rec?.createdPaths?.some((p) => p.toLowerCase() === config.toLowerCase()), JSON.stringify(ledger.records));
+});
+
+test('agent-sandbox uninstall reverts the unelevated ledger and deletes the empty placeholders; under Wine the administrator part still runs because the firewall cannot be checked, and reports that (exit 125)', () => {
+  const r = runCli(['run', '--', 'cmd', '/c', 'exit 0']);
+  assert.equal(r.status, 0, r.stderr);
+  const stateDir = path.join(r.base, 'state');
+  const ws = path.join(r.base, 'ws');
+  fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), '{}');
+  const before = JSON.parse(fs.readFileSync(path.join(stateDir, 'win32-acl-ledger.json'), 'utf8')).records.length;
+  assert.ok(before > 0);
+  const u = spawnSync(process.execPath, [CLI, 'uninstall'], {
+    cwd: ws, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000,
+    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir },
+  });
+  assert.match(u.stderr, new RegExp(`Reverted ${before} folder permission\\(s\\) the sandbox had added, and removed \\d+ empty placeholder`));
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(stateDir, 'win32-acl-ledger.json'), 'utf8')).records, []);
+  assert.equal(fs.existsSync(path.join(ws, '.git')), false, '.git\\config, .git\\hooks and .git were created empty and removed');
+  assert.equal(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'), 'utf8'), '{}', 'a created folder now holding data is kept');
+  assert.match(u.stderr, /Kept .*\.vscode: the sandbox created it, but it is no longer empty/);
+  assert.equal(u.status, 125, u.stdout + u.stderr);
+  assert.match(u.stderr, /firewall rule .*could not be checked/);
+});
+
+test('agent-sandbox uninstall --workspace reverts only that workspace\'s ledger records, removes its empty placeholders and forgets its SID, without the administrator part (plumbing only)', () => {
+  const r = runCli(['run', '--', 'cmd', '/c', 'exit 0']);
+  assert.equal(r.status, 0, r.stderr);
+  const stateDir = path.join(r.base, 'state');
+  const ws = path.join(r.base, 'ws');
+  const u = spawnSync(process.execPath, [CLI, 'uninstall', '--workspace', ws], {
+    cwd: r.base, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000,
+    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir },
+  });
+  assert.equal(u.status, 0, u.stdout + u.stderr);
+  assert.match(u.stdout, /\d+ permission\(s\) reverted, \d+ empty placeholder\(s\) removed/);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(stateDir, 'win32-acl-ledger.json'), 'utf8')).records, []);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(stateDir, 'win32-capability-sids.json'), 'utf8')), {});
+  assert.equal(fs.existsSync(path.join(ws, '.git')), false);
+  assert.doesNotMatch(u.stderr, /administrator/);
+});

@@ -29,9 +29,9 @@ export async function requestElevated(fields: Pick<ElevatedRequest, 'action' | '
     const electron = Boolean(process.versions.electron);
     const cmd = elevationCommand({ execPath: process.execPath, script, electron,
       payload: encodeRequest({ version: 1, pipe, nonce, ...fields }), comspec: process.env.ComSpec ?? 'C:\\Windows\\System32\\cmd.exe' });
-    let elevated: ReturnType<typeof runElevated>;
+    let elevated: Awaited<ReturnType<typeof runElevated>>;
     try {
-      elevated = runElevated(cmd.file, cmd.parameters, path.dirname(script));
+      elevated = await runElevated(cmd.file, cmd.parameters, path.dirname(script));
     } catch (e) {
       if (isWin32Error(e, ERROR_CANCELLED)) {
         throw new SandboxError(SandboxErrorCode.SetupCancelled, 'The administrator prompt was declined, so nothing was changed.',

@@ -9,8 +9,9 @@ import type { BackendOptions } from '../..';
 import { SETUP_VERSION } from './constants';
 import type { SetupOptions, SetupResult, UninstallResult } from './setup';
 import type { WindowsSandboxStatus } from './status';
+import type { WindowsUninstallResult } from '../uninstall';
 
-export type { SetupOptions, SetupResult, UninstallResult, WindowsSandboxStatus };
+export type { SetupOptions, SetupResult, UninstallResult, WindowsSandboxStatus, WindowsUninstallResult };
 
 function requireWindows(what: string): void {
   if (process.platform !== 'win32') {
@@ -31,9 +32,16 @@ export async function describeWindowsSetup(opts: Pick<SetupOptions, 'workspaceRo
   return describePlan(planForThisMachine(opts));
 }
 
-export async function uninstallWindowsSandbox(opts: { stateDir: string; onProgress?: (m: string) => void }): Promise<UninstallResult> {
+/**
+ * Removes the Windows sandbox: reverts the unelevated backend's permissions (no administrator needed), then, only
+ * if anything of the elevated setup is there, the elevated part with one UAC prompt.
+ */
+export async function uninstallWindowsSandbox(opts: { stateDir: string; onProgress?: (m: string) => void }): Promise<WindowsUninstallResult> {
   requireWindows('Removing the Windows sandbox');
-  return (await import('./setup')).runUninstall(opts);
+  const [{ uninstallDeps, uninstallWindows }, { fileSecurityStore }, { win32Machine }, { runUninstall }] = await Promise.all([
+    import('../uninstall'), import('../file-store'), import('./machine-win32'), import('./setup')]);
+  const machine = win32Machine({ stateDir: opts.stateDir, home: '' });
+  return uninstallWindows(uninstallDeps(opts.stateDir, fileSecurityStore, machine, () => runUninstall(opts)), opts.onProgress);
 }
 
 export async function windowsSandboxStatus(opts: { stateDir: string }): Promise<WindowsSandboxStatus> {

@@ -1,0 +1,109 @@
+/**
+ * Uninstall / Remove on Windows, as the developer's own process runs it: first reverts every ACE the unelevated
+ * backend recorded in the ledger (capability-SID grants, protected-path and audit denies, and the placeholders it
+ * created), which needs no administrator because they are on the developer's own folders; then, only when some
+ * part of the elevated setup exists or cannot be ruled out, the elevated uninstall with its one UAC prompt.
+ * Must never ask for elevation when only the unelevated mode was used, never drop a ledger record it could not
+ * revert, and never report success while something it created is left behind.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SandboxError, SandboxErrorCode } from '../errors';
+import { deleteCredentials } from './elevated/credentials';
+import type { SetupMachine } from './elevated/machine';
+import { buildSetupPlan } from './elevated/setup-plan';
+import { leftovers } from './elevated/uninstall-steps';
+import { isElevatedRecord, loadLedger, type RevertResult, type SecurityStore } from './ledger';
+import { LEDGER_FILE, revertUnelevatedAcls } from './prepare';
+import { forgetCapabilitySid, knownCapabilitySid } from './capabilities';
+
+export interface WindowsUninstallResult {
+  /** The elevated uninstall's steps (empty when it was not needed). */
+  steps: { id: string; title: string; status: string }[];
+  /** What is still there after re-querying. */
+  leftovers: string[];
+  /** Whether the elevated part ran (and so whether a UAC prompt was shown). */
+  elevated: boolean;
+  /** Permissions the unelevated backend had added, now reverted. */
+  aclReverted: number;
+  /** Folders/placeholder files the sandbox created that now hold data, so they were kept. */
+  keptCreated: string[];
+}
+
+export interface UninstallDeps {
+  /** Reverts the unelevated ledger records in the state dir (no elevation). */
+  revertUnelevated(): RevertResult;
+  /** What of the elevated setup exists, read without elevation; "could not be checked" entries count. */
+  elevatedTraces(): Promise<string[]>;
+  /** The elevated uninstall (one UAC prompt); throws SandboxError when it leaves something or is declined. */
+  uninstallElevated(): Promise<{ steps: WindowsUninstallResult['steps']; leftovers: string[] }>;
+  /** Deletes the stored sandbox-account passwords (when no account is left). */
+  forgetCredentials(): void;
+}
+
+function describe(f: RevertResult['failures'][number]): string {
+  const e = f.error;
+  return `permission for ${f.record.sid} on ${f.record.path} (${f.record.reason}): ${e instanceof Error ? e.message : String(e)}`;
+}
+
+export async function uninstallWindows(deps: UninstallDeps, onProgress?: (m: string) => void): Promise<WindowsUninstallResult> {
+  const acl = deps.revertUnelevated();
+  onProgress?.(`Reverted ${acl.reverted.length} folder permission(s) the sandbox had added` +
+    `${acl.removed.length ? `, and removed ${acl.removed.length} empty placeholder(s) it had created` : ''}.`);
+  for (const k of acl.keptCreated) onProgress?.(`Kept ${k}: the sandbox created it, but it is no longer empty.`);
+  const aclLeft = acl.failures.map(describe);
+  for (const l of aclLeft) onProgress?.(`Could not revert ${l}`);
+
+  const traces = await deps.elevatedTraces();
+  let elevated: Awaited<ReturnType<UninstallDeps['uninstallElevated']>> | undefined;
+  if (traces.length) {
+    onProgress?.(`The administrator setup left: ${traces.join('; ')}.`);
+    try {
+      elevated = await deps.uninstallElevated();
+    } catch (e) {
+      if (!aclLeft.length || !(e instanceof SandboxError)) throw e;
+      throw new SandboxError(e.code, `${e.message} Also still present: ${aclLeft.join('; ')}.`, e.fix, { cause: e });
+    }
+  } else {
+    onProgress?.('The administrator setup was never run here (or is already removed): no administrator rights needed.');
+    deps.forgetCredentials();
+  }
+  if (aclLeft.length) {
+    throw new SandboxError(SandboxErrorCode.SetupFailed, `Uninstall could not remove everything. Still present: ${aclLeft.join('; ')}.`,
+      'Close programs using these folders and run "agent-sandbox uninstall" again; the permissions stay recorded until reverted.');
+  }
+  return { steps: elevated?.steps ?? [], leftovers: elevated?.leftovers ?? [], elevated: Boolean(elevated),
+    aclReverted: acl.reverted.length, keptCreated: acl.keptCreated };
+}
+
+/**
+ * The dependencies over a security store and a machine (the Win32 ones, or in-memory ones in tests). Traces of
+ * the elevated setup: whatever the elevated uninstall's own re-query finds (accounts, group, firewall rule, marker,
+ * or that one of them could not be checked), plus ledger records of its grants.
+ */
+export function uninstallDeps(stateDir: string, store: SecurityStore, machine: SetupMachine,
+  uninstallElevated: UninstallDeps['uninstallElevated']): UninstallDeps {
+  return {
+    revertUnelevated: () => revertUnelevatedAcls(stateDir, store),
+    async elevatedTraces() {
+      const rules = buildSetupPlan({ workspaceRoots: [], runtimeDirs: [], home: os.homedir() }).firewall;
+      const grants = loadLedger(path.join(stateDir, LEDGER_FILE)).records.filter(isElevatedRecord);
+      return [...await leftovers(rules, machine), ...(grants.length ? [`${grants.length} folder permission(s) granted by setup`] : [])];
+    },
+    uninstallElevated,
+    forgetCredentials: () => deleteCredentials(stateDir),
+  };
+}
+
+/**
+ * "Remove this workspace": reverts only the ACEs of `root`'s capability SID (its grants, the protected-path and
+ * audit denies for it, and the placeholders no other record needs), then forgets the SID. Needs no administrator.
+ * The SID is kept while any of its ACEs could not be reverted, so a rerun finishes the job.
+ */
+export function removeWorkspace(stateDir: string, root: string, store: SecurityStore): RevertResult & { sid?: string } {
+  const sid = knownCapabilitySid(stateDir, root);
+  if (!sid) return { reverted: [], failures: [], removed: [], keptCreated: [] };
+  const result = revertUnelevatedAcls(stateDir, store, [sid]);
+  if (!result.failures.length) forgetCapabilitySid(stateDir, root);
+  return { ...result, sid };
+}

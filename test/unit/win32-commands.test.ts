@@ -1,0 +1,36 @@
+// Unit: the command palette on Windows offers issue 5's titles ("Set Up Windows Sandbox (requires administrator)",
+// "Remove Windows Sandbox") and hides the generic Set Up / Remove there, while Linux keeps the generic ones; and
+// package.json's commands are exactly the ids the extension registers (src/vscode/ids.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from '../../src/vscode/ids';
+
+const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as {
+  contributes: { commands: { command: string; title: string; category: string }[];
+    menus?: { commandPalette?: { command: string; when?: string }[] } };
+};
+const palette = pkg.contributes.menus?.commandPalette ?? [];
+const whenOf = (id: string) => palette.find((m) => m.command === id)?.when;
+const titleOf = (id: string) => pkg.contributes.commands.find((c) => c.command === id)?.title;
+
+test('package.json contributes exactly the command ids the extension registers', () => {
+  assert.deepEqual(pkg.contributes.commands.map((c) => c.command).sort(), Object.values(Command).sort());
+});
+
+test('Windows palette: "Set Up Windows Sandbox (requires administrator)" and "Remove Windows Sandbox", shown only on Windows', () => {
+  assert.equal(titleOf(Command.SetUpWindows), 'Set Up Windows Sandbox (requires administrator)');
+  assert.equal(titleOf(Command.RemoveWindows), 'Remove Windows Sandbox');
+  assert.equal(whenOf(Command.SetUpWindows), 'isWindows');
+  assert.equal(whenOf(Command.RemoveWindows), 'isWindows');
+});
+
+test('the generic Set Up and Remove stay in the palette everywhere but Windows', () => {
+  assert.equal(titleOf(Command.SetUp), 'Set Up');
+  assert.equal(titleOf(Command.Remove), 'Remove');
+  assert.equal(whenOf(Command.SetUp), '!isWindows');
+  assert.equal(whenOf(Command.Remove), '!isWindows');
+  const hidden = palette.filter((m) => m.when !== undefined).map((m) => m.command).sort();
+  assert.deepEqual(hidden, [Command.Remove, Command.RemoveWindows, Command.SetUp, Command.SetUpWindows].sort(), 'no other command is hidden');
+});
