@@ -54,6 +54,12 @@ export const WRITABLE_ROOT_MASK = mask(FileRights, [...READ, ...EXECUTE, ...WRIT
 export const READ_EXECUTE_MASK = mask(FileRights, [...READ, ...EXECUTE]);
 /** Denied on protected paths: every way to change content, metadata, permissions or existence. */
 export const DENY_WRITE_MASK = mask(FileRights, [...WRITE, 'DELETE', 'FILE_DELETE_CHILD', 'WRITE_DAC', 'WRITE_OWNER']);
+/**
+ * Denied on the folders between a root and a protected path (`.git` for `.git/hooks`), without inheritance: the
+ * folder cannot be renamed or deleted away (a rename needs DELETE on the folder itself, never rights on its
+ * children), nor its permissions changed, while files inside it stay writable.
+ */
+export const PIN_MASK = mask(FileRights, ['DELETE', 'WRITE_DAC', 'WRITE_OWNER']);
 export const INHERIT_ALL = mask(InheritFlags, ['OBJECT_INHERIT_ACE', 'CONTAINER_INHERIT_ACE']);
 export const INHERIT_NONE: AccessMask = { value: 0, names: [] };
 
@@ -83,7 +89,16 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     grant(r.tempDir, { kind: 'sandbox-group' }, WRITABLE_ROOT_MASK, 'temp-dir', 'dir');
     for (const dir of ctx.runtimeDirs ?? []) grant(dir, { kind: 'sandbox-group' }, READ_EXECUTE_MASK, 'runtime-read');
   }
+  const pinned = new Set<string>();
   for (const pp of r.protectedPaths) {
+    for (const folder of foldersBetween(pp.root, pp.path)) {
+      if (pinned.has(folder.toLowerCase())) continue;
+      pinned.add(folder.toLowerCase());
+      for (const c of caps) {
+        acl.push({ path: folder, sid: c, action: 'deny', mask: PIN_MASK, inheritance: INHERIT_NONE, reason: 'protected-path',
+          createIfMissing: 'dir' });
+      }
+    }
     for (const c of caps) {
       acl.push({
         path: pp.path,
@@ -166,4 +181,12 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     networkEnforcement,
     auditPaths: (ctx.auditPaths ?? []).map((p) => api.normalize(p)),
   };
+}
+
+/** Folders strictly between `root` and `p`, outermost first (`C:\\ws\\.git` for `C:\\ws\\.git\\hooks`). */
+function foldersBetween(root: string, p: string): string[] {
+  const rel = p.slice(root.length).split('\\').filter(Boolean);
+  const out: string[] = [];
+  for (let i = 1; i < rel.length; i++) out.push([root.replace(/\\$/, ''), ...rel.slice(0, i)].join('\\'));
+  return out;
 }

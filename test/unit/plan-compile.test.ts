@@ -61,10 +61,14 @@ test('win32 plan: a grant per root with OI|CI, deny ACEs per protected path, pri
   }
   const denies = p.acl.filter((a) => a.action === 'deny');
   assert.deepEqual(denies.map((d) => d.path), [
-    'C:\\Users\\dev\\repo\\.git\\hooks', 'C:\\Users\\dev\\repo\\.git\\config', 'C:\\Users\\dev\\repo\\.git\\commondir',
-    'C:\\Users\\dev\\repo\\.vscode', 'C:\\Users\\dev\\repo\\.agent-sandbox', 'D:\\cache\\.git\\hooks',
+    'C:\\Users\\dev\\repo\\.git', 'C:\\Users\\dev\\repo\\.git\\hooks', 'C:\\Users\\dev\\repo\\.git\\config',
+    'C:\\Users\\dev\\repo\\.git\\commondir',
+    'C:\\Users\\dev\\repo\\.vscode', 'C:\\Users\\dev\\repo\\.agent-sandbox', 'D:\\cache\\.git', 'D:\\cache\\.git\\hooks',
     'D:\\cache\\.git\\config', 'D:\\cache\\.git\\commondir', 'D:\\cache\\.vscode', 'D:\\cache\\.agent-sandbox',
   ]);
+  const pin = denies.find((d) => d.path === 'C:\\Users\\dev\\repo\\.git')!;
+  assert.deepEqual(pin.mask.names, ['DELETE', 'WRITE_DAC', 'WRITE_OWNER'], '.git cannot be renamed away from its protected children');
+  assert.equal(pin.inheritance.value, 0, 'files inside .git stay writable');
   const config = denies.find((d) => d.path.endsWith('.git\\config'))!;
   assert.equal(config.inheritance.value, 0, 'a file gets no inheritance flags');
   assert.equal(config.createIfMissing, 'file', 'a missing protected file gets an empty placeholder before the deny ACE');

@@ -50,8 +50,9 @@ test('missing protected folders are created before the deny, and a missing prote
   const store = new MemoryStore(['C:\\ws']);
   const r = applyOperations(resolveAclOps(plan(), id), store, emptyLedger(), 'C:\\Users\\me');
   assert.equal(store.kind('C:\\ws\\.git\\hooks'), 'dir');
-  assert.deepEqual(r.applied.find((a) => a.path === 'C:\\ws\\.git\\hooks')?.createdPaths, ['C:\\ws\\.git', 'C:\\ws\\.git\\hooks'],
-    'the missing parent folder is recorded too');
+  assert.deepEqual(r.applied.find((a) => a.path === 'C:\\ws\\.git')?.createdPaths, ['C:\\ws\\.git'],
+    'the missing parent folder is created (and recorded) by its own pin');
+  assert.deepEqual(r.applied.find((a) => a.path === 'C:\\ws\\.git\\hooks')?.createdPaths, ['C:\\ws\\.git\\hooks']);
   assert.equal(store.kind('C:\\ws\\.git\\config'), 'file');
   const config = r.applied.find((a) => a.path === 'C:\\ws\\.git\\config')!;
   assert.equal(config.action, 'deny');
