@@ -20,9 +20,20 @@ export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string;
   const rt = runnerRuntime();
   const args = opts.tty ? plan.bwrapArgs.filter((a) => a !== '--new-session') : [...plan.bwrapArgs];
   const script = runnerScript();
-  args.push(...runtimeBinds(plan, [packageRoot() ?? path.dirname(script), path.dirname(rt.execPath)]));
-  args.push('--chdir', opts.cwd, '--', rt.execPath, script);
-  return { bwrap, args, env: rt.env };
+  const mounts = withRuntimeBinds(args, plan, [packageRoot() ?? path.dirname(script), path.dirname(rt.execPath)]);
+  mounts.push('--chdir', opts.cwd, '--', rt.execPath, script);
+  return { bwrap, args: mounts, env: rt.env };
+}
+
+/**
+ * Inserts the runtime binds right after the private /tmp is mounted, so the roots, protected paths and hidden
+ * credentials mounted later still apply inside a runtime folder that contains them (a checkout under /tmp holding
+ * its own test workspace). A plan without a private /tmp (full-access) hides nothing and gets none.
+ */
+export function withRuntimeBinds(args: string[], plan: LinuxPlan, paths: string[]): string[] {
+  const at = args.findIndex((a, i) => a === '--bind' && args[i + 2] === LINUX_SANDBOX_TMP);
+  if (at === -1) return [...args];
+  return [...args.slice(0, at + 3), ...runtimeBinds(plan, paths), ...args.slice(at + 3)];
 }
 
 /**

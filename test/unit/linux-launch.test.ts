@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compilePlan, type FsView, type LinuxPlan } from '../../src/policy';
+import { withRuntimeBinds } from '../../src/sandbox/linux/launch';
+
+const fsView = (dirs: string[]): FsView => ({
+  realpath: (p) => p,
+  kind: (p) => (dirs.includes(p) ? 'dir' : 'missing'),
+});
+
+function plan(ws: string): LinuxPlan {
+  return compilePlan({ workspaceRoots: [ws] }, {
+    platform: 'linux', home: '/home/dev', userTemp: '/tmp', env: {}, stateDir: '/var/lib/as', fs: fsView([ws]),
+  }) as LinuxPlan;
+}
+
+test('a runtime under the host /tmp is bound read-only right after the private /tmp, before the roots it contains', () => {
+  const p = plan('/tmp/checkout/.e2e/workspace');
+  const args = withRuntimeBinds(p.bwrapArgs, p, ['/tmp/checkout', '/usr/bin']);
+  const at = (...seq: string[]) => args.findIndex((_, i) => seq.every((s, j) => args[i + j] === s));
+  const tmp = at('--bind', p.tempDir, '/tmp');
+  const runtime = at('--ro-bind', '/tmp/checkout', '/tmp/checkout');
+  const root = at('--bind', '/tmp/checkout/.e2e/workspace', '/tmp/checkout/.e2e/workspace');
+  assert.ok(tmp >= 0 && runtime === tmp + 3, 'right after the private /tmp');
+  assert.ok(root > runtime, 'the writable root is mounted on top of the read-only runtime folder');
+  assert.ok(!args.includes('/usr/bin'), 'a runtime outside /tmp needs no bind');
+});
+
+test('a runtime inside a writable root needs no extra bind', () => {
+  const p = plan('/tmp/ws');
+  assert.deepEqual(withRuntimeBinds(p.bwrapArgs, p, ['/tmp/ws/tools']), p.bwrapArgs);
+});
