@@ -1,6 +1,5 @@
-/** The CLI's subcommand registry. Each subcommand lives in its own module and registers here. */
+/** A CLI subcommand: its help text and entry point. Each lives in its own module, registered in main.ts. */
 export interface CliCommand {
-  summary: string;
   usage: string;
   /** Returns the process exit code. */
   main(argv: string[]): Promise<number>;

@@ -5,20 +5,23 @@
 import { SandboxError, ExitCode } from '../sandbox/errors';
 import { USAGE_EXIT, UsageError } from './args';
 import type { CliCommand } from './commands';
-import { planCommand } from './plan-command';
-import { runCommand } from './run-command';
-import { verifyCommand } from './verify-command';
-import { setupCommand } from './setup-command';
-import { statusCommand } from './status-command';
-import { uninstallCommand } from './uninstall-command';
 
-const COMMANDS: Record<string, CliCommand> = {
-  run: runCommand,
-  plan: planCommand,
-  verify: verifyCommand,
-  setup: setupCommand,
-  uninstall: uninstallCommand,
-  status: statusCommand,
+/**
+ * Subcommands load on use: a one-shot `run` should not pay for evaluating verify's, setup's or the Windows
+ * modules (tens of ms of every cold command).
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
+  run: { summary: 'Run a command inside the sandbox.', load: async () => (await import('./run-command')).runCommand },
+  plan: { summary: 'Print the compiled sandbox plan for a policy.',
+    load: async () => (await import('./plan-command')).planCommand },
+  verify: { summary: 'Check that the sandbox holds on this machine (self-test).',
+    load: async () => (await import('./verify-command')).verifyCommand },
+  setup: { summary: 'Windows: create the sandbox accounts and firewall rule (one administrator prompt).',
+    load: async () => (await import('./setup-command')).setupCommand },
+  uninstall: { summary: 'Take back everything Agent Sandbox created (permissions, placeholders, accounts, rules).',
+    load: async () => (await import('./uninstall-command')).uninstallCommand },
+  status: { summary: 'Windows: show whether the elevated sandbox is set up.',
+    load: async () => (await import('./status-command')).statusCommand },
 };
 
 function usage(): string {
@@ -40,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   const cmd = COMMANDS[name];
   try {
     if (!cmd) throw new UsageError(`Unknown command "${name}".`);
-    return await cmd.main(rest);
+    return await (await cmd.load()).main(rest);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`agent-sandbox: ${e.message}\n${cmd ? `Run "agent-sandbox ${name} --help".` : usage()}\n`);

@@ -6,7 +6,6 @@ import type { CliCommand } from './commands';
 import { renderPlan } from './render';
 
 export const planCommand: CliCommand = {
-  summary: 'Print the compiled sandbox plan for a policy.',
   usage: `Usage: agent-sandbox plan [options] [--json]
 
 Prints what the sandbox would do: writable and protected paths, hidden credentials, environment changes, and the

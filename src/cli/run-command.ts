@@ -20,7 +20,6 @@ function warnIfWeaker(enf: Enforcement, planWarnings: string[]): void {
 }
 
 export const runCommand: CliCommand = {
-  summary: 'Run a command inside the sandbox.',
   usage: `Usage: agent-sandbox run [options] [--timeout SEC] -- COMMAND [ARGS...]
 
 Runs COMMAND inside the sandbox: it may write only inside the workspace folders (minus protected paths) and the

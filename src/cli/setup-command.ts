@@ -12,7 +12,6 @@ import { parse } from './args';
 import type { CliCommand } from './commands';
 
 export const setupCommand: CliCommand = {
-  summary: 'Windows: create the sandbox accounts and firewall rule (one administrator prompt).',
   usage: `Usage: agent-sandbox setup [--workspace DIR]... [--tool-dir DIR]... [--dry-run]
 
 Creates the local group AgentSandboxUsers, the hidden standard accounts AgentSandboxOffline and

@@ -22,7 +22,6 @@ export function renderStatus(s: WindowsSandboxStatus): string {
 }
 
 export const statusCommand: CliCommand = {
-  summary: 'Windows: show whether the elevated sandbox is set up.',
   usage: `Usage: agent-sandbox status [--json]
 
 Shows whether the one-time Windows setup is done and current, which sandbox accounts and firewall rules exist, and

@@ -15,7 +15,6 @@ import { parse } from './args';
 import type { CliCommand } from './commands';
 
 export const uninstallCommand: CliCommand = {
-  summary: 'Windows: remove the sandbox accounts, firewall rule and permissions (one administrator prompt).',
   usage: `Usage: agent-sandbox uninstall [--workspace DIR]...
 
 Reverts every folder permission the sandbox added (from the ledger) and deletes the empty placeholders it

@@ -9,7 +9,6 @@ import { parse, platformFlag, policyFlags } from './args';
 import type { CliCommand } from './commands';
 
 export const verifyCommand: CliCommand = {
-  summary: 'Check that the sandbox holds on this machine (self-test).',
   usage: `Usage: agent-sandbox verify [--json] [--network offline|online] [--workspace DIR]
 
 Runs a probe inside the sandbox that tries what the sandbox must stop: writing outside the workspace, into
