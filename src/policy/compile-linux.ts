@@ -19,6 +19,7 @@
  */
 import type { LinuxPlan, ProtectedPath } from './plan';
 import { PLACEHOLDER_CONTENT } from './schema';
+import { planBase } from './plan-base';
 import type { CompileContext, ResolvedPolicy } from './compile';
 import { isWithin } from './paths';
 
@@ -89,18 +90,7 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
 }
 
 function base(r: ResolvedPolicy) {
-  return {
-    version: 1 as const,
-    platform: 'linux' as const,
-    mode: r.policy.mode,
-    network: r.policy.network,
-    writableRoots: r.writableRoots,
-    workspaceRoots: r.workspaceRoots,
-    protectedPaths: r.protectedPaths,
-    denyRead: r.denyRead,
-    env: r.env,
-    tempDir: r.tempDir,
-  };
+  return { ...planBase(r), platform: 'linux' as const };
 }
 
 /**

@@ -6,6 +6,7 @@
 import type { AccessMask, AclOperation, FirewallRuleSpec, PlanSid, TokenSpec, Win32Plan } from './plan';
 import type { CompileContext, ResolvedPolicy } from './compile';
 import { PLACEHOLDER_CONTENT } from './schema';
+import { planBase } from './plan-base';
 import { pathApi } from './paths';
 
 export interface Win32Context {
@@ -163,16 +164,9 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
 
   const api = pathApi('win32');
   return {
-    version: 1,
+    ...planBase(r),
     platform: 'win32',
-    mode: r.policy.mode,
-    network: r.policy.network,
-    writableRoots: r.writableRoots,
-    workspaceRoots: r.workspaceRoots,
-    protectedPaths: r.protectedPaths,
-    denyRead: r.denyRead,
     env,
-    tempDir: r.tempDir,
     warnings,
     windowsMode,
     token,
