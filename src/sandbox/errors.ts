@@ -28,6 +28,7 @@ export const SandboxErrorCode = {
   BrokerFailed: 'broker-failed',
   HiddenPath: 'hidden-path',
   Timeout: 'timeout',
+  Cancelled: 'cancelled',
   Internal: 'internal',
 } as const;
 export type SandboxErrorCode = (typeof SandboxErrorCode)[keyof typeof SandboxErrorCode];

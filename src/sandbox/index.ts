@@ -20,6 +20,11 @@ export interface BackendOptions {
   broker?: boolean;
   /** One-time preparation progress (e.g. Windows ACL grants per root), for a progress notification. */
   onProgress?: (p: { message: string; done: number; total: number }) => void;
+  /**
+   * Read when a one-time preparation starts; aborting the signal it returns cancels that preparation between
+   * operations (error code `cancelled`; what was applied stays recorded and the next run resumes).
+   */
+  preparationSignal?: () => AbortSignal | undefined;
 }
 
 const cache = new Map<string, SandboxBackend>();

@@ -32,6 +32,8 @@ export interface VerifyOptions {
   network: 'offline' | 'online';
   /** Internal test hook, not a user setting: weakens the compiled plan to prove the verifier notices. */
   testHole?: VerifyHole;
+  /** Cancels the run between phases and stops the probe; cleanup still runs, then it rejects with `cancelled`. */
+  signal?: AbortSignal;
 }
 
 const PROBE_TIMEOUT_MS = 120_000;
@@ -44,8 +46,15 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
   const fx = new Fixture({ workspace: opts.workspace, stateDir: opts.stateDir });
   const listeners = new Listeners();
   let plan: Plan | undefined;
+  const checkCancelled = () => {
+    if (opts.signal?.aborted) {
+      throw new SandboxError(SandboxErrorCode.Cancelled, 'Verify was cancelled; no report was made.', 'Run Verify again.');
+    }
+  };
   try {
+    checkCancelled();
     const endpoints = await startEndpoints(listeners, fx.nonce);
+    checkCancelled();
     plan = compileVerifyPlan(opts, fx);
     const checks = buildBattery({ plan, fx, listeners, endpoints, home: os.homedir(), systemDir: systemDir() });
     const backend = await backendFor(opts.platform, { stateDir: opts.stateDir, broker: false });
@@ -55,7 +64,9 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
         protectedPath: path.join(fx.workspace, '.vscode') })
       : plan;
     const actions = checks.flatMap((c) => (c.action ? [c.action] : []));
-    const run = await runProbe(backend, runPlan, fx, Buffer.from(JSON.stringify({ actions })).toString('base64'));
+    checkCancelled();
+    const run = await runProbe(backend, runPlan, fx, Buffer.from(JSON.stringify({ actions })).toString('base64'), opts.signal);
+    checkCancelled();
     const gaps = enforcementGaps(plan, enforcement);
     const rows = [];
     for (const c of checks) rows.push(toRow(c.def, c.expected, classify(c.def, run.facts.get(c.def.id), await c.host()), gaps));
@@ -115,7 +126,8 @@ interface ProbeRun {
   stderr: string;
 }
 
-async function runProbe(backend: Awaited<ReturnType<typeof backendFor>>, plan: Plan, fx: Fixture, spec: string): Promise<ProbeRun> {
+async function runProbe(backend: Awaited<ReturnType<typeof backendFor>>, plan: Plan, fx: Fixture, spec: string,
+  signal?: AbortSignal): Promise<ProbeRun> {
   // The secret is in this process's environment only while the sandbox starts, like a real user's token would be.
   const before = process.env[SECRET_ENV];
   process.env[SECRET_ENV] = fx.nonce;
@@ -126,6 +138,7 @@ async function runProbe(backend: Awaited<ReturnType<typeof backendFor>>, plan: P
       cwd: fx.workspace,
       stdio: 'pipe',
       timeoutMs: PROBE_TIMEOUT_MS,
+      signal,
     });
   } finally {
     if (before === undefined) delete process.env[SECRET_ENV];

@@ -2,11 +2,12 @@
  * Set Up, Verify and Remove, per platform. Linux: Set Up checks bubblewrap/Landlock through the backend's status
  * and shows the exact fix; Remove takes back the placeholders it made and deletes the extension's sandbox state.
  * Windows: the one-UAC elevated setup and its uninstall, with progress and cancel. Verify runs the self-test
- * probe and shows its report.
+ * probe and shows its report (cancellable: it then cleans up and shows no report).
  * Must never say "ready" or "verified" unless the backend or the probe said so.
  */
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
+import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
 import type { BackendStatus } from '../sandbox/types';
 import type { SandboxService } from './service';
 
@@ -64,10 +65,18 @@ export function platformOps(service: SandboxService, log: vscode.LogOutputChanne
 async function runVerify(service: SandboxService, log: vscode.LogOutputChannel): Promise<void> {
   const { runVerification, renderReportMarkdown } = await import('../verify/index.js');
   const plan = service.plan();
-  const report = await withProgress('Agent Sandbox: verifying the sandbox…', false,
-    // the probe runs in a fresh temp workspace the verifier creates and removes, never in the user's folders
-    () => runVerification({ platform: plan.platform, stateDir: service.stateDir, policy: service.policyInput(), network: plan.network }),
-  );
+  let report;
+  try {
+    report = await withProgress('Agent Sandbox: verifying the sandbox…', true,
+      // the probe runs in a fresh temp workspace the verifier creates and removes, never in the user's folders
+      (_p, signal) => runVerification({ platform: plan.platform, stateDir: service.stateDir, policy: service.policyInput(),
+        network: plan.network, signal }),
+    );
+  } catch (e) {
+    if (!(e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled)) throw e;
+    log.info('Verify: cancelled by the user; no report.');
+    return;
+  }
   log.info(`Verify: ${report.ok ? 'all checks passed' : 'some checks FAILED'}`);
   const doc = await vscode.workspace.openTextDocument({ content: renderReportMarkdown(report), language: 'markdown' });
   await vscode.window.showTextDocument(doc, { preview: true });

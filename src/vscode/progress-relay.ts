@@ -1,6 +1,7 @@
 /**
  * Shows a backend's one-time preparation (for example Windows ACL grants on a large workspace) as a progress
  * notification: the first report opens it; it closes when done reaches total, or after reports stop for a while.
+ * Its Cancel button aborts the preparations under way (they stop between operations and keep what they applied).
  * Must never block the operation it reports on.
  */
 import * as vscode from 'vscode';
@@ -15,12 +16,19 @@ const IDLE_CLOSE_MS = 10_000;
 
 export class ProgressRelay {
   private sink: ((p: BackendProgress) => void) | undefined;
+  private cancel = new AbortController();
 
   constructor(private readonly title: string, private readonly log: vscode.LogOutputChannel) {}
 
   readonly report = (p: BackendProgress): void => {
     this.log.info(`${p.message} (${p.done}/${p.total})`);
     (this.sink ?? this.open())(p);
+  };
+
+  /** For BackendOptions.preparationSignal: aborted when the user cancels the notification (then renewed). */
+  readonly signal = (): AbortSignal => {
+    if (this.cancel.signal.aborted) this.cancel = new AbortController();
+    return this.cancel.signal;
   };
 
   private open(): (p: BackendProgress) => void {
@@ -36,8 +44,13 @@ export class ProgressRelay {
       progress.report({ message: latest.message, increment: Math.max(0, pct - shown) });
       shown = Math.max(shown, pct);
     };
-    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: this.title }, (p) => {
+    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: this.title, cancellable: true }, (p, token) => {
       progress = p;
+      token.onCancellationRequested(() => {
+        this.log.warn('Preparation cancelled by the user; it resumes on the next run.');
+        this.cancel.abort();
+        finish();
+      });
       show();
       return closed;
     });

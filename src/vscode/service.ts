@@ -109,7 +109,8 @@ export class SandboxService {
     this.backendP ??= (async () => {
       const t0 = Date.now();
       const { backendFor } = await import('../sandbox/index.js');
-      const b = await backendFor(this.platform(), { stateDir: this.stateDir, onProgress: this.progress.report });
+      const b = await backendFor(this.platform(), { stateDir: this.stateDir, onProgress: this.progress.report,
+        preparationSignal: this.progress.signal });
       this.log.info(`Loaded the ${b.platform} sandbox backend in ${Date.now() - t0} ms`);
       return b;
     })();

@@ -1,6 +1,7 @@
 // Unit: the unelevated preparation step over an in-memory store: per-root grant failures become warnings naming
 // the folder and the fix, a failed deny fails closed, ACEs that do not read back fail closed (Wine excepted, with
-// a warning), SIDs resolve symbolically, and the ledger file is written and reverted.
+// a warning), SIDs resolve symbolically, the ledger file is written and reverted, and preparation yields between
+// operations and can be cancelled (what was applied stays recorded; a rerun resumes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -32,39 +33,39 @@ test('SIDs resolve: capability from the identity, logon, current user, literal; 
   assert.throws(() => resolveSid({ kind: 'sandbox-group' }, id), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.SetupRequired);
 });
 
-test('a root owned by someone else (error 5) becomes a warning naming it and the fix; the other root is granted', () => {
+test('a root owned by someone else (error 5) becomes a warning naming it and the fix; the other root is granted', async () => {
   const { plan, opts } = setup(['C:\\theirs']);
   const store = new MemoryStore(['C:\\ws', 'C:\\theirs', plan.tempDir]);
   store.failOn.set('c:\\theirs', () => new Win32Error('SetNamedSecurityInfoW', 5));
-  const r = prepare(plan, id, store, opts);
+  const r = await prepare(plan, id, store, opts);
   assert.equal(r.warnings.length, 1);
   assert.match(r.warnings[0], /C:\\theirs/);
   assert.match(r.warnings[0], /owned by another account/);
   assert.ok(store.entries('C:\\ws').some((e) => e.sid === CAP && e.mode === 'grant'));
 });
 
-test('a protected path that cannot be denied fails closed with acl-access-denied', () => {
+test('a protected path that cannot be denied fails closed with acl-access-denied', async () => {
   const { plan, opts } = setup();
   const store = new MemoryStore(['C:\\ws', 'C:\\ws\\.vscode', plan.tempDir]);
   store.failOn.set('c:\\ws\\.vscode', () => new Win32Error('SetNamedSecurityInfoW', 5));
-  assert.throws(() => prepare(plan, id, store, opts), (e: unknown) => e instanceof SandboxError &&
+  await assert.rejects(prepare(plan, id, store, opts), (e: unknown) => e instanceof SandboxError &&
     e.code === SandboxErrorCode.AclAccessDenied && /\.vscode/.test(e.message));
 });
 
-test('ACEs that do not read back fail closed, except under Wine where they become an explicit warning', () => {
+test('ACEs that do not read back fail closed, except under Wine where they become an explicit warning', async () => {
   const { plan, opts } = setup();
   const store = new MemoryStore(['C:\\ws', plan.tempDir]);
   store.dropWrites = true;
-  assert.throws(() => prepare(plan, id, store, opts), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.AclGrantFailed);
+  await assert.rejects(prepare(plan, id, store, opts), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.AclGrantFailed);
   const wine = setup();
-  const r = prepare(wine.plan, id, store, { ...wine.opts, tolerateUnstoredAcls: true });
+  const r = await prepare(wine.plan, id, store, { ...wine.opts, tolerateUnstoredAcls: true });
   assert.ok(r.warnings.some((w) => /NOT in effect/.test(w)));
 });
 
-test('the ledger file records what was applied and revertAcls removes it', () => {
+test('the ledger file records what was applied and revertAcls removes it', async () => {
   const { plan, stateDir, opts } = setup();
   const store = new MemoryStore(['C:\\ws', plan.tempDir]);
-  prepare(plan, id, store, opts);
+  await prepare(plan, id, store, opts);
   const ledger = JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8'));
   assert.ok(ledger.records.length >= 3);
   const r = revertAcls(stateDir, store);
@@ -80,4 +81,53 @@ test('the audit denies world-writable folders for the capability SID and never t
   store.apply('C:\\ws', [{ sid: 'S-1-1-0', mode: 'grant', mask: 0x2, inheritance: 3 }]);
   const { ops } = auditOps({ ...plan, auditPaths: ['C:\\tools', 'C:\\ws'] }, id, store, { PATH: '' });
   assert.deepEqual(ops.map((o) => [o.path, o.sid, o.action, o.inheritance]), [['C:\\tools', CAP, 'deny', 3]]);
+});
+
+test('preparation reports progress per operation and yields to the event loop between operations', async () => {
+  const { plan, opts } = setup();
+  const store = new MemoryStore(['C:\\ws', plan.tempDir]);
+  const reports: { done: number; total: number }[] = [];
+  let reportsWhenLoopRan: number | undefined;
+  await prepare(plan, id, store, { ...opts, onProgress: (p) => {
+    reports.push(p);
+    if (reports.length === 1) setImmediate(() => (reportsWhenLoopRan = reports.length));
+  } });
+  const total = reports[0].total;
+  assert.ok(total >= 3, 'the plan has several operations');
+  assert.deepEqual(reports.map((r) => r.done), Array.from({ length: total }, (_, i) => i + 1));
+  assert.equal(reportsWhenLoopRan, 1, 'a callback queued after the first operation ran before the second');
+});
+
+test('cancelling mid-way stops, keeps the applied ACEs in the ledger, throws cancelled; a rerun completes the rest', async () => {
+  const { plan, stateDir, opts } = setup();
+  const store = new MemoryStore(['C:\\ws', plan.tempDir]);
+  const ac = new AbortController();
+  let done = 0;
+  let total = 0;
+  await assert.rejects(prepare(plan, id, store, { ...opts, signal: ac.signal, onProgress: (p) => {
+    done = p.done;
+    total = p.total;
+    if (p.done === 2) ac.abort();
+  } }), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled && /nothing was run/.test(e.message));
+  assert.equal(done, 2, 'no operation ran after the cancel');
+  const partial = JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8')).records as { path: string; sid: string }[];
+  assert.equal(partial.length, 2, 'both applied ACEs are recorded');
+  for (const r of partial) assert.ok(store.entries(r.path).some((e) => e.sid === r.sid), `${r.path} holds the recorded ACE`);
+  const rerun: string[] = [];
+  await prepare(plan, id, store, { ...opts, onProgress: (p) => rerun.push(p.message) });
+  assert.equal(rerun.length, total);
+  assert.equal(rerun.filter((m) => m.startsWith('Already set')).length, 2, 'the rerun skips what was applied');
+  const all = JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8')).records;
+  assert.equal(all.length, total, 'every operation is recorded exactly once');
+  assert.equal(revertAcls(stateDir, store).failures.length, 0);
+  assert.deepEqual(store.entries('C:\\ws'), []);
+});
+
+test('an already-aborted signal applies nothing and writes no ledger', async () => {
+  const { plan, stateDir, opts } = setup();
+  const store = new MemoryStore(['C:\\ws', plan.tempDir]);
+  await assert.rejects(prepare(plan, id, store, { ...opts, signal: AbortSignal.abort() }),
+    (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled);
+  assert.deepEqual(store.entries('C:\\ws'), []);
+  assert.equal(fs.existsSync(path.join(stateDir, LEDGER_FILE)), false);
 });

@@ -22,12 +22,12 @@ const CAP = 'S-1-5-21-1-2-3-4';
 const GROUP = 'S-1-5-21-9-9-9-1000';
 const id: Identity = { userSid: 'S-1-5-21-9-9-9-1001', logonSid: 'S-1-5-5-0-1', capabilities: { 'c:\\ws': CAP } };
 
-function prepared() {
+async function prepared() {
   const plan = compilePlan({ workspaceRoots: ['C:\\ws'] }, { platform: 'win32', home: 'C:\\Users\\me',
     userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp', env: {}, stateDir: 'C:\\state' }) as Win32Plan;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-uninst-'));
   const store = new MemoryStore(['C:\\ws', plan.tempDir]);
-  prepare(plan, id, store, { stateDir, home: 'C:\\Users\\me', env: {} });
+  await prepare(plan, id, store, { stateDir, home: 'C:\\Users\\me', env: {} });
   return { stateDir, store, ledgerFile: path.join(stateDir, LEDGER_FILE) };
 }
 
@@ -37,7 +37,7 @@ function elevatedRecord(p: string): LedgerRecord {
 }
 
 test('only the unelevated mode was used: every ledgered ACE and placeholder is reverted, and no elevation is asked for', async () => {
-  const { stateDir, store, ledgerFile } = prepared();
+  const { stateDir, store, ledgerFile } = await prepared();
   assert.equal(store.kind('C:\\ws\\.git\\config'), 'file', 'prepare made the placeholder');
   fs.writeFileSync(path.join(stateDir, CREDENTIALS_FILE), '{}');
   let elevations = 0;
@@ -56,7 +56,7 @@ test('only the unelevated mode was used: every ledgered ACE and placeholder is r
 });
 
 test('after the elevated setup: the unelevated ACEs are reverted here, the setup\'s grants are left to the one elevated run', async () => {
-  const { stateDir, store, ledgerFile } = prepared();
+  const { stateDir, store, ledgerFile } = await prepared();
   const ledger = loadLedger(ledgerFile);
   ledger.records.push(elevatedRecord('C:\\Program Files\\Microsoft VS Code'));
   saveLedger(ledgerFile, ledger);
@@ -76,7 +76,7 @@ test('after the elevated setup: the unelevated ACEs are reverted here, the setup
 });
 
 test('a firewall rule that cannot be checked counts as present: elevation is asked for rather than skipped', async () => {
-  const { stateDir, store } = prepared();
+  const { stateDir, store } = await prepared();
   const m = new FakeMachine();
   m.getRules = async () => { throw new Error('E_NOTIMPL'); };
   let elevations = 0;
@@ -88,7 +88,7 @@ test('a firewall rule that cannot be checked counts as present: elevation is ask
 });
 
 test('an ACE that cannot be reverted is reported with its path and stays in the ledger; the rest are reverted', async () => {
-  const { stateDir, store, ledgerFile } = prepared();
+  const { stateDir, store, ledgerFile } = await prepared();
   store.failOn.set('c:\\ws', () => new Error('SetNamedSecurityInfoW failed with error 5'));
   await assert.rejects(uninstallWindows(uninstallDeps(stateDir, store, new FakeMachine(), async () => ({ steps: [], leftovers: [] }))),
     (e: unknown) => e instanceof SandboxError && e.code === 'setup-failed' && /C:\\ws \(writable-root\): SetNamedSecurityInfoW failed with error 5/.test(e.message));
@@ -97,7 +97,7 @@ test('an ACE that cannot be reverted is reported with its path and stays in the 
 });
 
 test('a placeholder that now holds data is kept and reported, never deleted', async () => {
-  const { stateDir, store } = prepared();
+  const { stateDir, store } = await prepared();
   store.nonEmpty.add('c:\\ws\\.git\\config');
   const result = await uninstallWindows(uninstallDeps(stateDir, store, new FakeMachine(), async () => ({ steps: [], leftovers: [] })));
   assert.deepEqual(result.keptCreated, ['C:\\ws\\.git\\config', 'C:\\ws\\.git'], 'and so is the folder holding it');
@@ -105,14 +105,14 @@ test('a placeholder that now holds data is kept and reported, never deleted', as
   assert.equal(store.kind('C:\\ws\\.git\\hooks'), 'missing');
 });
 
-test('remove this workspace: only its capability SID\'s ACEs and placeholders go, then its SID is forgotten; the other workspace is untouched', () => {
+test('remove this workspace: only its capability SID\'s ACEs and placeholders go, then its SID is forgotten; the other workspace is untouched', async () => {
   const CAP2 = 'S-1-5-21-1-2-3-5';
   const plan = compilePlan({ workspaceRoots: ['C:\\ws', 'C:\\ws2'] }, { platform: 'win32', home: 'C:\\Users\\me',
     userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp', env: {}, stateDir: 'C:\\state' }) as Win32Plan;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-rmws-'));
   fs.writeFileSync(path.join(stateDir, CAPABILITY_FILE), JSON.stringify({ 'c:\\ws': CAP, 'c:\\ws2': CAP2 }));
   const store = new MemoryStore(['C:\\ws', 'C:\\ws2', plan.tempDir]);
-  prepare(plan, { ...id, capabilities: { 'c:\\ws': CAP, 'c:\\ws2': CAP2 } }, store, { stateDir, home: 'C:\\Users\\me', env: {} });
+  await prepare(plan, { ...id, capabilities: { 'c:\\ws': CAP, 'c:\\ws2': CAP2 } }, store, { stateDir, home: 'C:\\Users\\me', env: {} });
   const r = removeWorkspace(stateDir, 'C:\\WS2', store);
   assert.equal(r.sid, CAP2);
   assert.equal(r.failures.length, 0);

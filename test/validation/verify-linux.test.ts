@@ -1,13 +1,14 @@
 // Validation tier (Linux, real enforcement through bubblewrap + Landlock + seccomp): the probe runs inside the real
 // sandbox and every expectation must hold. Then each deliberate hole must fail exactly its checks, proving the
-// verifier is not a rubber stamp. Skips (with the reason) only off Linux or without bubblewrap.
+// verifier is not a rubber stamp. Cancelling mid-probe cleans up and rejects. Skips (with the reason) only off
+// Linux or without bubblewrap.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { disposeBackends } from '../../src/sandbox';
+import { disposeBackends, SandboxError, SandboxErrorCode } from '../../src/sandbox';
 import { runVerification, type VerifyHole, type VerifyReport } from '../../src/verify';
 import { packageRoot } from '../../src/verify/probe-path';
 
@@ -134,6 +135,33 @@ test('verify --workspace DIR leaves the user\'s folder as it was, apart from pla
     const planted = spawnSync('find', [ws, '-name', 'agent-sandbox-verify-*'], { encoding: 'utf8' }).stdout.trim();
     assert.equal(planted, '', 'probe files left in the user workspace');
   } finally {
+    fs.rmSync(ws, { recursive: true, force: true });
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('cancelling Verify while the probe runs in the real sandbox stops it, cleans up, and rejects with cancelled', { skip }, async () => {
+  const ws = fs.mkdtempSync(path.join('/var/tmp', 'agent-sandbox-validation-ws-'));
+  const stateDir = freshStateDir();
+  const ac = new AbortController();
+  let sawProbe = false;
+  // The probe's first files in the workspace show it is running inside the sandbox; cancel then.
+  const watch = setInterval(() => {
+    if (fs.readdirSync(ws).some((n) => n.startsWith('agent-sandbox-verify-'))) {
+      sawProbe = true;
+      ac.abort();
+    }
+  }, 5);
+  try {
+    await assert.rejects(runVerification({ platform: 'linux', stateDir, policy: {}, network: 'offline', workspace: ws, signal: ac.signal }),
+      (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled);
+    assert.ok(sawProbe, 'the cancel came while the probe was running');
+    assert.deepEqual(fs.readdirSync(stateDir).filter((n) => n.startsWith('verify-')), [], 'verifier fixtures left in the state dir');
+    const planted = spawnSync('find', [ws, '-name', 'agent-sandbox-verify-*'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(planted, '', 'probe files left in the workspace');
+    assert.deepEqual(leftovers(), []);
+  } finally {
+    clearInterval(watch);
     fs.rmSync(ws, { recursive: true, force: true });
     fs.rmSync(stateDir, { recursive: true, force: true });
   }

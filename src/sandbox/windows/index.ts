@@ -15,7 +15,7 @@ import { openProcessToken, tokenLogonSid, tokenUserSid } from '../../../native-b
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
 import { capabilitySidsFor } from './capabilities';
 import { fileSecurityStore } from './file-store';
-import { prepare, revertUnelevatedAcls, type Identity } from './prepare';
+import { prepare, preparationSignalFor, revertUnelevatedAcls, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
 import { spawnUnelevated, writeNetworkStubs } from './spawn';
 import { sandboxEnv } from './win-env';
@@ -49,7 +49,7 @@ function identity(plan: Win32Plan, stateDir: string): Identity {
 /** The Windows backend, plus an explicit preparation step the extension runs ahead of the first command. */
 export interface WindowsBackend extends SandboxBackend {
   /** Applies the plan's ACLs and audit now (normally done on the first spawn); returns warnings to show. */
-  prepare(plan: Plan): Promise<{ warnings: string[] }>;
+  prepare(plan: Plan, signal?: AbortSignal): Promise<{ warnings: string[] }>;
 }
 
 const planKey = (plan: Win32Plan) => createHash('sha256').update(JSON.stringify(plan)).digest('hex');
@@ -59,24 +59,25 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
   /** The elevated backend, once a spawn found setup done; enforcement() then describes it. */
   let elevatedBackend: SandboxBackend | undefined;
 
-  const ready = (plan: Win32Plan) => {
+  /** Concurrent first spawns of one plan each prepare; prepare() serializes them, so the later ones only skip. */
+  const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
     const key = planKey(plan);
-    let hit = prepared.get(key);
-    if (!hit) {
-      const id = identity(plan, opts.stateDir);
-      const { warnings } = prepare(plan, id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
-        onProgress: opts.onProgress, tolerateUnstoredAcls: isWine() });
-      hit = { id, warnings };
-      prepared.set(key, hit);
-      for (const w of warnings) process.emitWarning(w, 'AgentSandboxWarning');
-    }
-    return hit;
+    const hit = prepared.get(key);
+    if (hit) return hit;
+    const id = identity(plan, opts.stateDir);
+    const { warnings } = await prepare(plan, id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
+      onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
+    const first = prepared.get(key); // a concurrent spawn finished first
+    if (first) return first;
+    for (const w of warnings) process.emitWarning(w, 'AgentSandboxWarning');
+    prepared.set(key, { id, warnings });
+    return { id, warnings };
   };
 
   return {
     platform: 'win32',
-    async prepare(plan: Plan) {
-      return { warnings: ready(asWin32(plan)).warnings };
+    async prepare(plan: Plan, signal?: AbortSignal) {
+      return { warnings: (await ready(asWin32(plan), signal)).warnings };
     },
     async status(): Promise<BackendStatus> {
       return {
@@ -99,7 +100,7 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
         throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'full-access plans are not run by the sandbox backend.',
           'Run the command directly, outside Agent Sandbox.');
       }
-      const { id } = ready(p);
+      const { id } = await ready(p, spec.signal);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
       return spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs));
     },

@@ -110,41 +110,61 @@ export function refuseUntouchable(p: string, home: string): string | undefined {
   return undefined;
 }
 
+/** Applies one operation unless present, recording what it adds; a failure is collected, never half-recorded. */
+function applyOne(op: ResolvedAclOp, i: number, total: number, store: SecurityStore, ledger: Ledger, home: string,
+  result: ApplyResult, onProgress?: (p: ApplyProgress) => void): void {
+  try {
+    const refused = refuseUntouchable(op.path, home);
+    if (refused) throw new Error(refused);
+    let createdPaths: string[] | undefined;
+    if (store.kind(op.path) === 'missing') {
+      if (!op.createIfMissing) {
+        result.skipped.push(op);
+        onProgress?.({ done: i + 1, total, path: op.path, action: 'skip' });
+        return;
+      }
+      createdPaths = store.create(op.path, op.createIfMissing, op.placeholderContent);
+    }
+    if (alreadyPresent(store.entries(op.path), op)) {
+      result.skipped.push(op);
+      onProgress?.({ done: i + 1, total, path: op.path, action: 'skip' });
+      return;
+    }
+    const before = store.apply(op.path, [{ sid: op.sid, mode: op.action, mask: op.mask, inheritance: op.inheritance }]);
+    const record: LedgerRecord = { path: op.path, sid: op.sid, action: op.action, mask: op.mask, inheritance: op.inheritance,
+      reason: op.reason, before, created: createdPaths !== undefined, ...(createdPaths ? { createdPaths } : {}),
+      ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}),
+      at: new Date().toISOString() };
+    ledger.records.push(record);
+    result.applied.push(record);
+    onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
+  } catch (error) {
+    result.failures.push({ op, error });
+  }
+}
+
 /** Applies each operation unless present, recording what it adds. Failures are collected, never half-recorded. */
 export function applyOperations(ops: ResolvedAclOp[], store: SecurityStore, ledger: Ledger, home: string,
   onProgress?: (p: ApplyProgress) => void): ApplyResult {
   const result: ApplyResult = { applied: [], skipped: [], failures: [] };
-  ops.forEach((op, i) => {
-    try {
-      const refused = refuseUntouchable(op.path, home);
-      if (refused) throw new Error(refused);
-      let createdPaths: string[] | undefined;
-      if (store.kind(op.path) === 'missing') {
-        if (!op.createIfMissing) {
-          result.skipped.push(op);
-          onProgress?.({ done: i + 1, total: ops.length, path: op.path, action: 'skip' });
-          return;
-        }
-        createdPaths = store.create(op.path, op.createIfMissing, op.placeholderContent);
-      }
-      if (alreadyPresent(store.entries(op.path), op)) {
-        result.skipped.push(op);
-        onProgress?.({ done: i + 1, total: ops.length, path: op.path, action: 'skip' });
-        return;
-      }
-      const before = store.apply(op.path, [{ sid: op.sid, mode: op.action, mask: op.mask, inheritance: op.inheritance }]);
-      const record: LedgerRecord = { path: op.path, sid: op.sid, action: op.action, mask: op.mask, inheritance: op.inheritance,
-        reason: op.reason, before, created: createdPaths !== undefined, ...(createdPaths ? { createdPaths } : {}),
-        ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}),
-        at: new Date().toISOString() };
-      ledger.records.push(record);
-      result.applied.push(record);
-      onProgress?.({ done: i + 1, total: ops.length, path: op.path, action: op.action });
-    } catch (error) {
-      result.failures.push({ op, error });
-    }
-  });
+  ops.forEach((op, i) => applyOne(op, i, ops.length, store, ledger, home, result, onProgress));
   return result;
+}
+
+/**
+ * As `applyOperations`, but yields to the event loop between operations (so progress can be shown) and stops
+ * before the next operation once `signal` is aborted, returning `cancelled: true` with what was applied so far
+ * recorded; a rerun skips those ACEs and completes the rest.
+ */
+export async function applyOperationsYielding(ops: ResolvedAclOp[], store: SecurityStore, ledger: Ledger, home: string,
+  opts: { onProgress?: (p: ApplyProgress) => void; signal?: AbortSignal } = {}): Promise<ApplyResult & { cancelled: boolean }> {
+  const result: ApplyResult = { applied: [], skipped: [], failures: [] };
+  for (const [i, op] of ops.entries()) {
+    await new Promise<void>((r) => setImmediate(r));
+    if (opts.signal?.aborted) return { ...result, cancelled: true };
+    applyOne(op, i, ops.length, store, ledger, home, result, opts.onProgress);
+  }
+  return { ...result, cancelled: false };
 }
 
 export interface RevertResult {

@@ -9,7 +9,7 @@ import type { PlanSid, Win32Plan } from '../../policy/plan';
 import { DENY_WRITE_MASK, INHERIT_ALL, INHERIT_NONE } from '../../policy/compile-win32';
 import { SandboxError, SandboxErrorCode } from '../errors';
 import { isWin32Error } from '../../../native-bindings/win32/errors';
-import { applyOperations, isElevatedRecord, loadLedger, revertLedger, saveLedger, type LedgerRecord, type ResolvedAclOp, type RevertResult,
+import { applyOperationsYielding, isElevatedRecord, loadLedger, revertLedger, saveLedger, type LedgerRecord, type ResolvedAclOp, type RevertResult,
   type SecurityStore } from './ledger';
 import { defaultAuditCandidates, grantsWrite, selectAuditTargets } from './audit';
 
@@ -94,20 +94,53 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export function prepare(plan: Win32Plan, id: Identity, store: SecurityStore, opts: { stateDir: string; home: string;
-  env: Record<string, string | undefined>; onProgress?: (p: PrepareProgress) => void; tolerateUnstoredAcls?: boolean }): PrepareResult {
+/** The error a cancelled preparation throws: nothing ran, and what was applied is recorded for the next run. */
+export function preparationCancelled(): SandboxError {
+  return new SandboxError(SandboxErrorCode.Cancelled, 'Preparing the sandbox was cancelled, so nothing was run.',
+    'Run the command again: the preparation resumes where it stopped (permissions already set are skipped).');
+}
+
+/** The signal a preparation honours: the backend's (e.g. a progress notification's cancel) and the spawn's. */
+export function preparationSignalFor(opts: { preparationSignal?: () => AbortSignal | undefined }, spawnSignal?: AbortSignal): AbortSignal | undefined {
+  const signals = [opts.preparationSignal?.(), spawnSignal].filter((s): s is AbortSignal => s !== undefined);
+  return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+}
+
+/**
+ * Applies the plan's ACLs and audit denies, yielding between operations. When `signal` is aborted it stops before
+ * the next operation, saves the ledger with what was applied, and throws `preparationCancelled()`.
+ */
+export async function prepare(plan: Win32Plan, id: Identity, store: SecurityStore, opts: { stateDir: string; home: string;
+  env: Record<string, string | undefined>; onProgress?: (p: PrepareProgress) => void; tolerateUnstoredAcls?: boolean;
+  signal?: AbortSignal }): Promise<PrepareResult> {
+  const file = path.join(opts.stateDir, LEDGER_FILE);
+  // One preparation per ledger at a time: two interleaved load/save cycles would lose each other's records.
+  const previous = ledgerQueue.get(file) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(() => prepareNow(plan, id, store, file, opts));
+  const tail = run.catch(() => undefined);
+  ledgerQueue.set(file, tail);
+  void tail.then(() => ledgerQueue.get(file) === tail && ledgerQueue.delete(file));
+  return run;
+}
+
+const ledgerQueue = new Map<string, Promise<unknown>>();
+
+async function prepareNow(plan: Win32Plan, id: Identity, store: SecurityStore, file: string, opts: { home: string;
+  env: Record<string, string | undefined>; onProgress?: (p: PrepareProgress) => void; tolerateUnstoredAcls?: boolean;
+  signal?: AbortSignal }): Promise<PrepareResult> {
+  if (opts.signal?.aborted) throw preparationCancelled();
   const warnings: string[] = [];
   const audit = auditOps(plan, id, store, opts.env);
   if (audit.unscanned.length) {
     warnings.push(`The world-writable audit ran out of time; not checked: ${audit.unscanned.join(', ')}.`);
   }
   const ops = [...resolveAclOps(plan, id), ...audit.ops];
-  const file = path.join(opts.stateDir, LEDGER_FILE);
   const ledger = loadLedger(file);
-  const result = applyOperations(ops, store, ledger, opts.home, (p) => opts.onProgress?.({
+  const result = await applyOperationsYielding(ops, store, ledger, opts.home, { signal: opts.signal, onProgress: (p) => opts.onProgress?.({
     message: `${p.action === 'skip' ? 'Already set' : p.action === 'grant' ? 'Granting' : 'Protecting'} ${p.path}`,
-    done: p.done, total: p.total }));
+    done: p.done, total: p.total }) });
   saveLedger(file, ledger);
+  if (result.cancelled) throw preparationCancelled();
   for (const f of result.failures) {
     const denied = isWin32Error(f.error, 5);
     if (f.op.action === 'grant') {

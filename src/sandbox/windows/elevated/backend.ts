@@ -19,7 +19,7 @@ import type { BackendStatus, Enforcement, ExitInfo, SandboxBackend, SandboxProce
 import type { BackendOptions } from '../..';
 import { capabilitySidsFor } from '../capabilities';
 import { fileSecurityStore } from '../file-store';
-import { prepare, resolveSid, type Identity } from '../prepare';
+import { prepare, preparationSignalFor, resolveSid, type Identity } from '../prepare';
 import { sandboxEnv } from '../win-env';
 import { BrokerClient, type RunnerLauncher } from './broker-client';
 import { loadCredential } from './credentials';
@@ -94,14 +94,14 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
   const prepared = new Map<string, Identity>();
   const brokers = new Map<Network, Promise<BrokerClient>>();
 
-  const ready = (plan: Win32Plan): Identity => {
+  const ready = async (plan: Win32Plan, signal?: AbortSignal): Promise<Identity> => {
     const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
     let id = prepared.get(key);
     if (!id) {
       id = ownIdentity(plan, opts.stateDir);
       // Wine stores no file ACLs: there the read-back becomes a warning saying nothing is enforced (as unelevated).
-      const { warnings } = prepare(plan, id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
-        onProgress: opts.onProgress, tolerateUnstoredAcls: isWine() });
+      const { warnings } = await prepare(plan, id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
+        onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
       for (const w of warnings) process.emitWarning(w, 'AgentSandboxWarning');
       prepared.set(key, id);
     }
@@ -133,7 +133,7 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
           'Run the command directly, outside Agent Sandbox.');
       }
       const p = toElevatedPlan(plan, marker.groupSid);
-      const id = ready(p);
+      const id = await ready(p, spec.signal);
       const token = {
         flags: p.token.flags.value,
         restrictingSids: p.token.restrictingSids.map((s) => runnerSid(s, id, marker)),
