@@ -11,9 +11,8 @@ import type { Plan, Win32Plan } from '../../policy/plan';
 import { SandboxError, SandboxErrorCode } from '../errors';
 import type { BackendStatus, Enforcement, SandboxBackend, SandboxProcess, SpawnSpec } from '../types';
 import type { BackendOptions } from '..';
-import { openProcessToken, tokenLogonSid, tokenUserSid } from '../../../native-bindings/win32/token';
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
-import { capabilitySidsFor } from './capabilities';
+import { ownIdentity } from './identity';
 import { fileSecurityStore } from './file-store';
 import { prepare, preparationSignalFor, revertUnelevatedAcls, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
@@ -30,21 +29,6 @@ function asWin32(plan: Plan): Win32Plan {
   return plan;
 }
 
-function identity(plan: Win32Plan, stateDir: string): Identity {
-  try {
-    const own = openProcessToken();
-    try {
-      const roots = plan.workspaceRoots.length ? plan.workspaceRoots : [plan.tempDir];
-      return { userSid: tokenUserSid(own), logonSid: tokenLogonSid(own), capabilities: capabilitySidsFor(stateDir, roots) };
-    } finally {
-      own.close();
-    }
-  } catch (e) {
-    if (e instanceof SandboxError) throw e;
-    throw new SandboxError(SandboxErrorCode.NativeLoadFailed, `Could not read this process's token: ${(e as Error).message}`,
-      'Reinstall Agent Sandbox; its native component (koffi) may be missing for this platform.', { cause: e });
-  }
-}
 
 /** The Windows backend, plus an explicit preparation step the extension runs ahead of the first command. */
 export interface WindowsBackend extends SandboxBackend {
@@ -64,7 +48,7 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
     const key = planKey(plan);
     const hit = prepared.get(key);
     if (hit) return hit;
-    const id = identity(plan, opts.stateDir);
+    const id = ownIdentity(plan, opts.stateDir);
     const { warnings } = await prepare(plan, id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
       onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
     const first = prepared.get(key); // a concurrent spawn finished first

@@ -12,12 +12,11 @@ import type { Network } from '../../../policy';
 import type { Plan, PlanSid, Win32Plan } from '../../../policy/plan';
 import { createProcessWithLogon, LOGON_FAILURE_CODES } from '../../../../native-bindings/win32/logon';
 import { isWin32Error } from '../../../../native-bindings/win32/errors';
-import { openProcessToken, tokenLogonSid, tokenUserSid } from '../../../../native-bindings/win32/token';
 import { isWine } from '../../../../native-bindings/win32/wine';
 import { ExitCode, SandboxError, SandboxErrorCode } from '../../errors';
 import type { BackendStatus, Enforcement, ExitInfo, SandboxBackend, SandboxProcess, SpawnSpec } from '../../types';
 import type { BackendOptions } from '../..';
-import { capabilitySidsFor } from '../capabilities';
+import { ownIdentity } from '../identity';
 import { fileSecurityStore } from '../file-store';
 import { prepare, preparationSignalFor, resolveSid, type Identity } from '../prepare';
 import { sandboxEnv } from '../win-env';
@@ -66,15 +65,6 @@ function setupRequired(why: string): SandboxError {
     'Run "agent-sandbox setup" (or "Agent Sandbox: Set Up Windows Sandbox").');
 }
 
-function ownIdentity(plan: Win32Plan, stateDir: string): Identity {
-  const own = openProcessToken();
-  try {
-    const roots = plan.workspaceRoots.length ? plan.workspaceRoots : [plan.tempDir];
-    return { userSid: tokenUserSid(own), logonSid: tokenLogonSid(own), capabilities: capabilitySidsFor(stateDir, roots) };
-  } finally {
-    own.close();
-  }
-}
 
 /** Resolves a token SID for the runner: the runner substitutes its own logon SID for "logon". */
 export function runnerSid(s: PlanSid, id: Identity, marker: Marker): string {
