@@ -33,25 +33,23 @@ export interface SecurityStore {
   apply(p: string, aces: Ace[]): string;
 }
 
-/** An ACL operation with its SID resolved. */
-export interface ResolvedAclOp {
+/** One ACE on one path, as the ledger and the operations name it. */
+interface AceOnPath {
   path: string;
   sid: string;
   action: 'grant' | 'deny';
   mask: number;
   inheritance: number;
   reason: string;
+}
+
+/** An ACL operation with its SID resolved. */
+export interface ResolvedAclOp extends AceOnPath {
   createIfMissing?: 'dir' | 'file';
   placeholderContent?: string;
 }
 
-export interface LedgerRecord {
-  path: string;
-  sid: string;
-  action: 'grant' | 'deny';
-  mask: number;
-  inheritance: number;
-  reason: string;
+export interface LedgerRecord extends AceOnPath {
   /** The DACL (SDDL) before we touched it, for audit and manual recovery. */
   before: string;
   /** We created the path (a missing protected folder or placeholder file). */

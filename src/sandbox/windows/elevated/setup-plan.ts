@@ -8,6 +8,7 @@ import type { AccessMask, Network } from '../../../policy';
 import { FIREWALL_RULE_NAME, INHERIT_ALL, READ_EXECUTE_MASK, WRITABLE_ROOT_MASK } from '../../../policy/compile-win32';
 import { FIREWALL_GROUPING, GROUP_COMMENT, GROUP_NAME, SANDBOX_USERS, SETUP_VERSION } from './constants';
 import { localUserAuthorizedList } from './sddl';
+import type { FwRuleSpec } from '../../../../native-bindings/win32/firewall';
 
 /** lmaccess.h */
 export const USER_PRIV_USER = 1;
@@ -35,15 +36,8 @@ export interface UserSpec {
   memberOf: ('builtin-users' | 'sandbox-group')[];
 }
 
-export interface FirewallRule {
-  name: string;
-  description: string;
-  grouping: string;
-  direction: number;
-  action: number;
-  profiles: number;
-  protocol: number;
-  remoteAddresses: string;
+/** The rule as written through COM (FwRuleSpec), less the SDDL, which setup fills in from the user's SID. */
+export interface FirewallRule extends Omit<FwRuleSpec, 'enabled' | 'localUserAuthorizedList'> {
   enabled: true;
   /** Which sandbox user's SID goes into LocalUserAuthorizedList. */
   user: Network;
