@@ -114,6 +114,7 @@ function buildCases(s: OverheadSetup, sb: Sandboxes): Case[] {
     { id: 'ref/cli-help', label: 'CLI load, no sandbox (reference)', command: 'node dist/cli.js --help', baseline: 'plain/true',
       run: () => plainSpawn([process.execPath, s.cliPath, '--help'], s.ws) },
   ];
+  cases.push(...cliReferenceCases(s));
   const commands = [
     { kind: 'true', argv: cmds.trueArgv, text: cmds.trueLabel },
     { kind: 'write', argv: cmds.writeArgv, text: cmds.writeLabel },
@@ -133,6 +134,29 @@ function buildCases(s: OverheadSetup, sb: Sandboxes): Case[] {
   }
   cases.push({ id: 'cold-100k/offline/true', label: 'cold spawn in-process, offline, 100k-file workspace', command: cmds.trueLabel,
     baseline: 'plain/true', run: inSandbox(sb.cold, sb.bigPlan, cmds.trueArgv, s.bigWs) });
+  return cases;
+}
+
+/**
+ * What a cold CLI run is made of, measured rather than guessed: the same offline `run` without the CLI's V8 code
+ * cache, and, when this machine sets NODE_EXTRA_CA_CERTS (Node then parses that CA bundle while it starts, before
+ * any of our code runs), Node's startup and the CLI run without it.
+ */
+function cliReferenceCases(s: OverheadSetup): Case[] {
+  const argv = benchCommands(s.platform).trueArgv;
+  const label = benchCommands(s.platform).trueLabel;
+  const cases: Case[] = [{ id: 'ref/cli-no-code-cache', label: 'agent-sandbox run (cold, CLI), offline, code cache off (reference)',
+    command: label, baseline: 'plain/true',
+    run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, { ...process.env, AGENT_SANDBOX_CODE_CACHE: '0' }) }];
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    const { NODE_EXTRA_CA_CERTS: _ca, ...withoutCa } = process.env;
+    cases.push(
+      { id: 'ref/node-no-extra-ca', label: 'Node startup without NODE_EXTRA_CA_CERTS (reference)', command: 'node -e 0',
+        baseline: 'plain/true', run: () => plainSpawn([process.execPath, '-e', '0'], s.ws, withoutCa) },
+      { id: 'ref/cli-no-extra-ca', label: 'agent-sandbox run (cold, CLI), offline, without NODE_EXTRA_CA_CERTS (reference)',
+        command: label, baseline: 'plain/true', run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, withoutCa) },
+    );
+  }
   return cases;
 }
 

@@ -122,8 +122,11 @@ function targetsSection(r: BenchResults): string {
   });
   return `## Targets (this machine)\n\n${lines.join('\n')}\n\n` +
     'How to read this: a cold `agent-sandbox run` starts two Node processes, the CLI and the runner that applies ' +
-    'Landlock and seccomp inside bubblewrap, so its floor is about twice the "Node startup" row. "cold spawn ' +
-    'in-process" is the sandbox setup alone (bubblewrap plus the runner), without the CLI\'s own startup. The broker ' +
+    'Landlock and seccomp inside bubblewrap. "cold spawn in-process" is the second half alone (bubblewrap plus the ' +
+    'runner), without the CLI\'s own startup. The CLI loads its bundle through a V8 code cache kept beside it; the ' +
+    '"code cache off" row is the same run compiling the bundle from source. When the machine sets ' +
+    'NODE_EXTRA_CA_CERTS, Node parses that certificate bundle at startup, before any of our code runs, and the ' +
+    '"without NODE_EXTRA_CA_CERTS" rows show that share of the CLI\'s time. The broker ' +
     'pays that setup once per policy ("broker start") and each command after that costs about one extra fork and exec.';
 }
 

@@ -108,12 +108,28 @@ async function main(): Promise<void> {
     const md = renderMarkdown(results);
     fs.writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
     fs.writeFileSync(path.join(ROOT, 'bench', 'RESULTS.md'), md);
+    const readme = updateReadme(md);
     process.stdout.write(md);
-    progress(`wrote bench/results.json and bench/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    progress(`wrote bench/results.json, bench/RESULTS.md${readme ? ' and the README\'s copy' : ''} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await disposeBackends();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+const README_BEGIN = '<!-- bench:begin (written by npm run bench from bench/RESULTS.md) -->';
+const README_END = '<!-- bench:end -->';
+
+/** Replaces the README's copy of the results (between its markers) so it always shows the latest run. */
+function updateReadme(md: string): boolean {
+  const file = path.join(ROOT, 'README.md');
+  const text = fs.readFileSync(file, 'utf8');
+  const begin = text.indexOf(README_BEGIN);
+  const end = text.indexOf(README_END);
+  if (begin === -1 || end < begin) return false;
+  const body = md.replace(/^# .*\n+/, '').replace(/^## /gm, '### ').trim();
+  fs.writeFileSync(file, `${text.slice(0, begin + README_BEGIN.length)}\n${body}\n${text.slice(end)}`);
+  return true;
 }
 
 main().catch((e) => {

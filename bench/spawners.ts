@@ -52,9 +52,13 @@ function drained(stream: Readable | null): Promise<void> {
   return stream ? finished(stream) : Promise.resolve();
 }
 
-/** `node dist/cli.js run [--network N] -- argv`, with the CLI's state kept in `stateDir`. */
-export function cliRun(cliPath: string, network: string, argv: string[], cwd: string, stateDir: string): Promise<void> {
-  const env = { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir };
+/**
+ * `node dist/cli.js run [--network N] -- argv`, with the CLI's state kept in `stateDir`. `baseEnv` replaces this
+ * process's environment (for the reference rows that leave out a variable).
+ */
+export function cliRun(cliPath: string, network: string, argv: string[], cwd: string, stateDir: string,
+  baseEnv: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const env = { ...baseEnv, AGENT_SANDBOX_STATE_DIR: stateDir };
   return plainSpawn([process.execPath, cliPath, 'run', '--network', network, '--', ...argv], cwd, env);
 }
 

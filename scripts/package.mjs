@@ -39,7 +39,7 @@ function prebuildDir(target) {
 /** Fails the build when a package misses a bundle or carries sources, maps, or another platform's binaries. */
 function checkContents(target, files) {
   const problems = [];
-  for (const f of ['dist/extension.js', 'dist/cli.js', 'dist/runner.js', 'dist/runner-linux.js', 'dist/runner-win32.js',
+  for (const f of ['dist/extension.js', 'dist/cli.js', 'dist/cli-main.js', 'dist/runner.js', 'dist/runner-linux.js', 'dist/runner-win32.js',
     'dist/probe.js', 'node_modules/koffi/package.json',
     `node_modules/@koromix/koffi-${target}/package.json`]) {
     if (!files.includes(f)) problems.push(`missing ${f}`);
@@ -50,6 +50,7 @@ function checkContents(target, files) {
   for (const f of files) {
     if (f.startsWith('node_modules/@koromix/') && !f.startsWith(`node_modules/@koromix/koffi-${target}/`)) problems.push(`foreign binary ${f}`);
     if (/\.(ts|map)$/.test(f) || /^(src|test|native-bindings|out)\//.test(f)) problems.push(`source file ${f}`);
+    if (f.startsWith('dist/.code-cache/')) problems.push(`this machine's code cache ${f}`);
   }
   if (problems.length) throw new Error(`${target} package is wrong:\n  ${problems.join('\n  ')}`);
 }

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Minimatch } from 'minimatch';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { PolicySchema, type Policy, type PolicyInput } from './schema';
 import type { EnvPlan, Plan, Platform, ProtectedPath } from './plan';
 import { assertNever, canonicalize, isWithin, normalizeAbsolute, pathApi, pathKey, refuseBroadRoot } from './paths';
@@ -186,14 +186,19 @@ export function sandboxTempDir(ctx: CompileContext, workspaceRoots: string[]): s
   return api.join(normalizeAbsolute(ctx.platform, ctx.stateDir, 'stateDir', true), 'tmp', key);
 }
 
+/** Characters that make a scrub pattern a glob for minimatch (anything else matches only itself). */
+const GLOB_CHARS = /[*?[\]{}()!+@\\]/;
+
 /** Which variables to remove and set. Names match scrub globs case-insensitively; `allow` names are kept. */
 export function compileEnv(ctx: CompileContext, policy: Policy, tempDir: string): EnvPlan {
   const allow = new Set(policy.env.allow.map((n) => n.toUpperCase()));
-  // Compiled once: matching every variable against freshly parsed globs costs tens of ms per command.
-  const scrub = policy.env.scrub.map((g) => new Minimatch(g, { nocase: true, dot: true }));
+  // Names without glob characters are compared directly; only real globs pay for a Minimatch, compiled once
+  // (matching every variable against freshly parsed globs costs tens of ms per command).
+  const exact = new Set(policy.env.scrub.filter((g) => !GLOB_CHARS.test(g)).map((g) => g.toUpperCase()));
+  const scrub = policy.env.scrub.filter((g) => GLOB_CHARS.test(g)).map((g) => new Minimatch(g, { nocase: true, dot: true }));
   const remove = Object.keys(ctx.env)
     .filter((name) => !allow.has(name.toUpperCase()))
-    .filter((name) => scrub.some((m) => m.match(name)))
+    .filter((name) => exact.has(name.toUpperCase()) || scrub.some((m) => m.match(name)))
     .sort();
   const tempInside = ctx.platform === 'linux' ? '/tmp' : tempDir;
   const set: Record<string, string> = { ...policy.env.set, TMPDIR: tempInside, TMP: tempInside, TEMP: tempInside };

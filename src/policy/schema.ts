@@ -3,7 +3,7 @@
  * Types come from `z.infer`; defaults live here and nowhere else.
  * Must never touch the filesystem or the environment: this module is pure.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Globs (relative to each writable root) that stay read-only even inside a writable root. Each closes a way for a

@@ -4,7 +4,7 @@
  * Must never let a request widen the policy without `needsConfirmation` saying so.
  */
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const ToolInputSchema = z
   .object({

@@ -120,6 +120,12 @@ test('win32 env: secrets scrubbed case-insensitively, allowlist kept, private TE
   assert.equal(p.env.set.TMPDIR, undefined);
 });
 
+test('env scrub: literal names match whole names only, case-insensitively; globs still match', () => {
+  const env = { Kubeconfig: 'k', KUBECONFIG_EXTRA: 'x', MY_VAR: 'v', MY_VARS: 'w', A_SECRET_B: 's', path: '/bin' };
+  const p = lin({ env: { scrub: ['KUBECONFIG', 'my_var', '*_SECRET_*'] } }, { env });
+  assert.deepEqual(p.env.remove, ['A_SECRET_B', 'Kubeconfig', 'MY_VAR']);
+});
+
 test('win32 denyRead expands ~ and %VAR%, drops entries whose variable is unset', () => {
   const p = win({});
   assert.ok(p.denyRead.includes('C:\\Users\\dev\\.ssh'));

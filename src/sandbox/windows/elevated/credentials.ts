@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Network } from '../../../policy';
 import { protectForCurrentUser, unprotectForCurrentUser } from '../../../../native-bindings/win32/dpapi';
 import { CREDENTIALS_FILE } from './constants';

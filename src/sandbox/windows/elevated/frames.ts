@@ -4,7 +4,7 @@
  * off at end of stream, malformed JSON and unknown message types; after one rejection the stream is dead, so a
  * confused peer can never be half-understood.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Largest frame body. Output is sent in chunks of at most OUTPUT_CHUNK bytes, so real frames stay far below. */
 export const MAX_FRAME = 1024 * 1024;

@@ -4,7 +4,7 @@
  * tag and a size cap. The result travels back over a pipe as one frame. Pure. Passwords appear only in the result,
  * never on a command line.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const PREFIX = 'asb1.';
 /** Well under CreateProcess's 32767-character command line, with room for the runtime and script paths. */

@@ -1,0 +1,99 @@
+/**
+ * `dist/cli.js`: the CLI's entry. It loads the CLI bundle (`dist/cli-main.js`) with a V8 code cache, because
+ * compiling the bundle is a large part of a cold `agent-sandbox run` (about 15 ms of every command here) and Node
+ * before 22.1 has no built-in compile cache (`module.enableCompileCache`).
+ *
+ * The cache is kept beside the bundle (`dist/.code-cache/`), so it is exactly as trusted as the bundle itself:
+ * whoever can write it could already rewrite `cli-main.js`. Where that folder cannot be written (a read-only
+ * global install) the bundle simply loads without a cache. Each cache file is named by a hash of the bundle's
+ * bytes and of the runtime, so a rebuilt bundle or another Node never meets a stale cache (V8 itself only checks
+ * the source length), and anything unexpected falls back to a plain `require`: the cache can make the CLI faster,
+ * never make it fail. `AGENT_SANDBOX_CODE_CACHE=0` turns it off; `=report` says on stderr what happened.
+ *
+ * No imports beyond Node's own: this file must stay tiny.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+import Module from 'node:module';
+
+interface CliBundle {
+  runAsProcess(argv: string[]): void;
+}
+
+type CacheOutcome = 'off' | 'hit' | 'miss' | 'rejected' | 'unavailable';
+
+const BUNDLE = path.join(__dirname, 'cli-main.js');
+const CACHE_DIR = path.join(__dirname, '.code-cache');
+
+function cacheFile(source: Buffer): string {
+  const key = createHash('sha256')
+    .update(source)
+    .update(`\0${process.version}\0${process.versions.v8}\0${process.arch}\0${process.execArgv.join(' ')}`)
+    .digest('hex')
+    .slice(0, 32);
+  return path.join(CACHE_DIR, `cli-main.${key}.bin`);
+}
+
+/** The bundle compiled with cached code when a valid cache exists; undefined when it cannot be read or compiled. */
+function compileCached(): { script: vm.Script; file: string; outcome: CacheOutcome } | undefined {
+  try {
+    const source = fs.readFileSync(BUNDLE);
+    const file = cacheFile(source);
+    let cachedData: Buffer | undefined;
+    try {
+      cachedData = fs.readFileSync(file);
+    } catch {
+      cachedData = undefined;
+    }
+    const script = new vm.Script(Module.wrap(source.toString('utf8')), { filename: BUNDLE, cachedData });
+    return { script, file, outcome: !cachedData ? 'miss' : script.cachedDataRejected ? 'rejected' : 'hit' };
+  } catch {
+    return undefined; // the ordinary require below reports any real problem with the bundle
+  }
+}
+
+/** Runs the compiled bundle as the CommonJS module `require` would have made of it. */
+function run(script: vm.Script): CliBundle {
+  const mod = new Module(BUNDLE, module);
+  mod.filename = BUNDLE;
+  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(__dirname);
+  const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
+  wrapper.call(mod.exports, mod.exports, Module.createRequire(BUNDLE), mod, BUNDLE, __dirname);
+  mod.loaded = true;
+  return mod.exports as CliBundle;
+}
+
+function writeCache(file: string, script: vm.Script): void {
+  try {
+    fs.mkdirSync(CACHE_DIR, { recursive: true, mode: 0o755 });
+    for (const old of fs.readdirSync(CACHE_DIR)) {
+      if (old.startsWith('cli-main.') && path.join(CACHE_DIR, old) !== file) fs.rmSync(path.join(CACHE_DIR, old), { force: true });
+    }
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, script.createCachedData());
+    fs.renameSync(tmp, file); // atomic: a concurrent CLI reads the old file or the new one, never half of one
+  } catch {
+    // Not writable (a read-only install) or a race with another CLI: the next run loads without a cache.
+  }
+}
+
+/** Node's ordinary loader, without any cache of ours. */
+function plainLoad(): CliBundle {
+  return module.require(BUNDLE) as CliBundle;
+}
+
+function load(): { exports: CliBundle; outcome: CacheOutcome } {
+  if (process.env.AGENT_SANDBOX_CODE_CACHE === '0') return { exports: plainLoad(), outcome: 'off' };
+  const compiled = compileCached();
+  if (!compiled) return { exports: plainLoad(), outcome: 'unavailable' };
+  const { script, file, outcome } = compiled;
+  // Written at exit so the cache also holds the functions this run compiled lazily (most of a `run`).
+  if (outcome !== 'hit') process.once('exit', () => writeCache(file, script));
+  return { exports: run(script), outcome };
+}
+
+const { exports: cli, outcome } = load();
+if (process.env.AGENT_SANDBOX_CODE_CACHE === 'report') process.stderr.write(`agent-sandbox: code cache: ${outcome}\n`);
+cli.runAsProcess(process.argv.slice(2));
