@@ -9,9 +9,9 @@
  *   3. every folder between a root and a protected path bound onto itself ("pinned"): a mount point cannot be
  *      renamed or removed, so `mv .git .git2 && mkdir -p .git/hooks` cannot swap a protected path away;
  *   4. each protected path bound read-only on top;
- *   5. credential paths (`denyRead`) and host socket locations hidden behind empty read-only tmpfs or /dev/null,
- *      shallowest first; a path already hidden by an outer tmpfs is skipped (its mount point could not be made in
- *      the read-only tmpfs). A root that lies inside a hidden folder (a workspace under $XDG_RUNTIME_DIR) gets its
+ *   5. credential paths (`denyRead`) and host socket locations (see `hostSocketPaths`) hidden behind empty
+ *      read-only tmpfs or /dev/null, shallowest first; a path already hidden by an outer tmpfs is skipped (its
+ *      mount point could not be made in the read-only tmpfs). A root that lies inside a hidden folder (a workspace under $XDG_RUNTIME_DIR) gets its
  *      mount point made in the tmpfs before it turns read-only, and is bound back (with its protected paths) after;
  *   6. namespaces: pid, ipc, uts, cgroup always; net when offline; die with the parent; a new session (the
  *      backend drops `--new-session` for interactive terminals, where seccomp still blocks TIOCSTI); no
@@ -36,7 +36,9 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
   args.push('--bind', r.tempDir, LINUX_SANDBOX_TMP);
   const real = (p: string) => ctx.fs?.realpath(p) ?? p;
   const { pins, readOnly, placeholders } = protectedMounts(r.protectedPaths, kind, real);
-  const hidden = hiddenDirs(r, [...r.denyRead, ...hostSocketPaths(ctx)], kind);
+  const offline = r.policy.network === 'offline';
+  const hiddenSockets = hostSocketPaths(ctx, offline);
+  const hidden = hiddenDirs(r, [...r.denyRead, ...hiddenSockets], kind);
   const roots = [...new Set([...r.writableRoots, ...r.workspaceRoots])];
   const rootMounts = (subset: string[]) => {
     for (const root of subset) {
@@ -63,10 +65,8 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
     args.push('--remount-ro', h.path);
     rootMounts(inside);
   }
-  const hiddenSockets = hostSocketPaths(ctx);
 
   args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try');
-  const offline = r.policy.network === 'offline';
   if (offline) args.push('--unshare-net');
   // Run as root, bwrap keeps every capability (CAP_SYS_ADMIN could unmount the read-only binds); drop them all.
   args.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL');
@@ -184,12 +184,35 @@ function depth(p: string): number {
   return p.split('/').filter(Boolean).length;
 }
 
-/** Host Unix-socket locations that must not be reachable from inside. */
-function hostSocketPaths(ctx: CompileContext): string[] {
-  const out = new Set<string>(['/run/user', '/var/run/docker.sock', '/run/docker.sock']);
+/**
+ * Host Unix sockets reachable by path are a way around both the filesystem rules and the network namespace: the
+ * daemon behind one acts with its own rights and its own network. These are hidden, shallowest first:
+ * - always: the user's runtime dir (session bus, keyrings, agents), the SSH agent, Docker, and the D-Bus system bus
+ *   (PackageKit, NetworkManager, systemd-resolved and others act on a caller's request there);
+ * - offline: the host's name-resolution daemons, which would look up any name the command asks for, on the
+ *   network the sandbox must not reach (a DNS query is enough to send data out).
+ * Each path is hidden only when it exists, under its real name (`/var/run` is usually a link to `/run`).
+ */
+const HOST_SOCKETS = ['/run/user', '/var/run/docker.sock', '/run/docker.sock', '/run/dbus', '/var/run/dbus'];
+const RESOLVER_SOCKETS = [
+  '/run/systemd/resolve/io.systemd.Resolve',
+  '/run/systemd/resolve/io.systemd.Resolve.Monitor',
+  '/run/nscd',
+  '/var/run/nscd',
+  '/run/avahi-daemon/socket',
+  '/var/run/avahi-daemon/socket',
+];
+
+function hostSocketPaths(ctx: CompileContext, offline: boolean): string[] {
+  const wanted = [...HOST_SOCKETS, ...(offline ? RESOLVER_SOCKETS : [])];
   const xdg = ctx.env.XDG_RUNTIME_DIR;
-  if (xdg && xdg.startsWith('/')) out.add(xdg);
+  if (xdg && xdg.startsWith('/')) wanted.push(xdg);
   const ssh = ctx.env.SSH_AUTH_SOCK;
-  if (ssh && ssh.startsWith('/')) out.add(ssh);
-  return [...out].filter((p) => !ctx.fs || ctx.fs.kind(p) !== 'missing');
+  if (ssh && ssh.startsWith('/')) wanted.push(ssh);
+  const out = new Set<string>();
+  for (const p of wanted) {
+    if (ctx.fs && ctx.fs.kind(p) === 'missing') continue;
+    out.add(ctx.fs?.realpath(p) ?? p);
+  }
+  return [...out];
 }

@@ -165,4 +165,28 @@ describe('compile-linux', () => {
     assert.ok(p.bwrapArgs.includes('--die-with-parent'));
     assert.deepEqual(p.seccomp.denySyscalls, []);
   });
+
+  it('the D-Bus system bus is hidden in both modes; the host resolver daemons only offline; /var/run names are resolved', () => {
+    const fs = fakeFs({
+      [R]: 'dir', '/run/dbus': 'dir', '/run/dbus/system_bus_socket': 'socket', '/run/nscd': 'dir',
+      '/run/systemd/resolve/io.systemd.Resolve': 'socket', '/run/avahi-daemon/socket': 'socket',
+      '/var/run/dbus': 'dir', '/var/run/nscd': 'dir',
+    }, { '/var/run/dbus': '/run/dbus', '/var/run/nscd': '/run/nscd' });
+    const hiddenBy = (p: LinuxPlan) => {
+      const out: string[] = [];
+      p.bwrapArgs.forEach((a, i) => {
+        if (a === '--tmpfs') out.push(p.bwrapArgs[i + 1]);
+        if (a === '--ro-bind' && p.bwrapArgs[i + 1] === '/dev/null') out.push(p.bwrapArgs[i + 2]);
+      });
+      return out;
+    };
+    const offline = lin({ network: 'offline' }, fs);
+    assert.deepEqual(hiddenBy(offline).filter((h) => !h.startsWith('/home')).sort(), [
+      '/run/avahi-daemon/socket', '/run/dbus', '/run/nscd', '/run/systemd/resolve/io.systemd.Resolve',
+    ]);
+    assert.deepEqual([...offline.hiddenSockets].sort(), hiddenBy(offline).filter((h) => !h.startsWith('/home')).sort());
+    const online = lin({ network: 'online' }, fs);
+    assert.deepEqual(hiddenBy(online).filter((h) => !h.startsWith('/home')), ['/run/dbus']);
+    assert.deepEqual(online.hiddenSockets, ['/run/dbus']);
+  });
 });

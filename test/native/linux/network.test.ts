@@ -122,6 +122,31 @@ async function unixServer(where: string): Promise<{ hits: () => number; close: (
   return { hits: () => hits, close: () => srv.close() };
 }
 
+/**
+ * A listener of our own at `dir/<unique>.sock`, in a system folder the sandbox hides. The folder is created (and
+ * removed afterwards) only when it is missing, which needs root; an existing socket there is never touched.
+ */
+async function systemSocket(dir: string): Promise<{ path: string; hits: () => number; close: () => void } | string> {
+  const made = !fs.existsSync(dir);
+  try {
+    if (made) fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    return `needs ${dir} writable (run as root, as CI does)`;
+  }
+  const where = path.join(dir, `agent-sandbox-test-${process.pid}.sock`);
+  const srv = await unixServer(where);
+  return {
+    path: where,
+    hits: srv.hits,
+    close: () => {
+      srv.close();
+      fs.rmSync(where, { force: true });
+      if (made) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('linux sandbox: host Unix sockets', () => {
   for (const network of ['offline', 'online'] as const) {
     it(`${network}: SSH_AUTH_SOCK and XDG_RUNTIME_DIR sockets on the host are unreachable`, async () => {
@@ -141,6 +166,37 @@ describe('linux sandbox: host Unix sockets', () => {
       } finally {
         agent.close();
         bus.close();
+      }
+    });
+
+    it(`${network}: the D-Bus system bus folder (/run/dbus) is hidden, so its services cannot act for the command`, async (t) => {
+      const bus = await systemSocket('/run/dbus');
+      if (typeof bus === 'string') return t.skip(bus);
+      try {
+        const ws = tempDir('as-dbus-');
+        const r = await run(backend, plan({ workspaceRoots: [ws], network }), [NODE, '-e', UNIX_CLIENT, bus.path]);
+        assert.match(r.stdout, /UNIX ERR/, r.stderr);
+        assert.equal(bus.hits(), 0);
+      } finally {
+        bus.close();
+      }
+    });
+
+    it(`${network}: the host's name-resolution daemon (nscd) is ${network === 'offline' ? 'hidden: a lookup through it would reach the network' : 'reachable, as the network is'}`, async (t) => {
+      const nscd = await systemSocket('/run/nscd');
+      if (typeof nscd === 'string') return t.skip(nscd);
+      try {
+        const ws = tempDir('as-nscd-');
+        const r = await run(backend, plan({ workspaceRoots: [ws], network }), [NODE, '-e', UNIX_CLIENT, nscd.path]);
+        if (network === 'offline') {
+          assert.match(r.stdout, /UNIX ERR/, r.stderr);
+          assert.equal(nscd.hits(), 0);
+        } else {
+          assert.match(r.stdout, /UNIX OK/, r.stderr);
+          assert.equal(nscd.hits(), 1);
+        }
+      } finally {
+        nscd.close();
       }
     });
 
