@@ -91,7 +91,23 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     for (const dir of ctx.runtimeDirs ?? []) grant(dir, { kind: 'sandbox-group' }, READ_EXECUTE_MASK, 'runtime-read');
   }
   const pinned = new Set<string>();
+  const sealed = new Set<string>();
   for (const pp of r.protectedPaths) {
+    // A protected path under a folder that does not exist yet (`.git/hooks` in a folder that is not a repository):
+    // that folder itself becomes one read-only empty folder, as on Linux, instead of a half-made `.git` with
+    // placeholders inside, which a sandboxed `git init` would then fill into a broken repository. Once the folder
+    // exists (the user ran `git init`), the next plan protects its children instead, and the preparation removes
+    // this deny as stale.
+    const missing = ctx.fs ? foldersBetween(pp.root, pp.path).find((f) => ctx.fs!.kind(f) === 'missing') : undefined;
+    if (missing) {
+      if (sealed.has(missing.toLowerCase())) continue;
+      sealed.add(missing.toLowerCase());
+      for (const c of caps) {
+        acl.push({ path: missing, sid: c, action: 'deny', mask: DENY_WRITE_MASK, inheritance: INHERIT_ALL, reason: 'protected-path',
+          createIfMissing: 'dir' });
+      }
+      continue;
+    }
     for (const folder of foldersBetween(pp.root, pp.path)) {
       if (pinned.has(folder.toLowerCase())) continue;
       pinned.add(folder.toLowerCase());

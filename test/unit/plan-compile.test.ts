@@ -112,6 +112,25 @@ test('win32 elevated: firewall rule for the offline user and group grants on roo
   assert.ok(p.acl.some((a) => a.reason === 'writable-root' && a.sid.kind === 'sandbox-group'));
 });
 
+test('win32: a folder that is not a repository gets .git as one read-only empty folder, not a half-made .git', () => {
+  const R = 'C:\\Users\\dev\\repo';
+  const exists = new Set([R, `${R}\\.vscode`].map((x) => x.toLowerCase()));
+  const fs = { realpath: (x: string) => x, kind: (x: string) => (exists.has(x.toLowerCase()) ? 'dir' as const : 'missing' as const) };
+  const p = win({}, { fs });
+  const denies = p.acl.filter((a) => a.action === 'deny');
+  assert.deepEqual(denies.map((d) => d.path), [`${R}\\.git`, `${R}\\.vscode`, `${R}\\.agent-sandbox`]);
+  const git = denies[0];
+  assert.deepEqual(git.mask, DENY_WRITE_MASK, 'nothing can be created in it, nor can it be removed');
+  assert.equal(git.inheritance.value, 3);
+  assert.equal(git.createIfMissing, 'dir');
+  assert.ok(!p.acl.some((a) => a.path.startsWith(`${R}\\.git\\`)), 'no placeholders inside it');
+  // once it is a repository, its children are protected as usual
+  exists.add(`${R}\\.git`.toLowerCase());
+  const repo = win({}, { fs });
+  assert.ok(repo.acl.some((a) => a.path === `${R}\\.git\\hooks` && a.action === 'deny'));
+  assert.deepEqual(repo.acl.find((a) => a.path === `${R}\\.git`)?.mask.names, ['DELETE', 'WRITE_DAC', 'WRITE_OWNER']);
+});
+
 test('win32 env: secrets scrubbed case-insensitively, allowlist kept, private TEMP/TMP set', () => {
   const p = win({ env: { allow: ['KEEP_TOKEN'] } });
   assert.deepEqual(p.env.remove, ['AWS_PROFILE', 'GITHUB_TOKEN', 'MY_API_KEY', 'npm_config_token']);

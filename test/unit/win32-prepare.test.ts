@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { auditOps, LEDGER_FILE, prepare, resolveSid, revertAcls, type Identity } from '../../src/sandbox/windows/prepare';
+import { auditOps, LEDGER_FILE, prepare, resolveSid, revertAcls, revertStale, type Identity } from '../../src/sandbox/windows/prepare';
 import { SandboxError, SandboxErrorCode } from '../../src/sandbox/errors';
 import { Win32Error } from '../../native-bindings/win32/errors';
 import { compilePlan } from '../../src/policy';
@@ -17,8 +17,8 @@ import { MemoryStore } from './win32-memory-store';
 const CAP = 'S-1-5-21-1-2-3-4';
 const id: Identity = { userSid: 'S-1-5-21-9-9-9-1000', logonSid: 'S-1-5-5-0-1', capabilities: { 'c:\\ws': CAP } };
 
-function setup(extra: string[] = []) {
-  const plan = compilePlan({ workspaceRoots: ['C:\\ws'], writableRoots: extra }, { platform: 'win32', home: 'C:\\Users\\me',
+function setup(extra: string[] = [], policy: object = {}) {
+  const plan = compilePlan({ workspaceRoots: ['C:\\ws'], writableRoots: extra, ...policy }, { platform: 'win32', home: 'C:\\Users\\me',
     userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp', env: {}, stateDir: 'C:\\state' }) as Win32Plan;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-prep-'));
   return { plan, stateDir, opts: { stateDir, home: 'C:\\Users\\me', env: {} } };
@@ -130,4 +130,122 @@ test('an already-aborted signal applies nothing and writes no ledger', async () 
     (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled);
   assert.deepEqual(store.entries('C:\\ws'), []);
   assert.equal(fs.existsSync(path.join(stateDir, LEDGER_FILE)), false);
+});
+
+/** The same workspace prepared again under another policy, with the first run's ledger. */
+function replan(first: { stateDir: string }, extra: string[] = [], policy: object = {}) {
+  const next = setup(extra, policy);
+  fs.rmSync(next.stateDir, { recursive: true, force: true });
+  return { plan: next.plan, opts: { ...next.opts, stateDir: first.stateDir } };
+}
+
+const hasAce = (store: MemoryStore, p: string, mode: 'grant' | 'deny') => store.entries(p).some((e) => e.sid === CAP && e.mode === mode);
+
+test('a writable root removed from the policy loses its grant on the next run (narrowing takes effect)', async () => {
+  const first = setup(['C:\\data']);
+  const store = new MemoryStore(['C:\\ws', 'C:\\data', first.plan.tempDir]);
+  await prepare(first.plan, id, store, first.opts);
+  assert.ok(hasAce(store, 'C:\\data', 'grant'));
+  const progress: string[] = [];
+  const again = replan(first);
+  await prepare(again.plan, id, store, { ...again.opts, onProgress: (p) => progress.push(p.message) });
+  assert.ok(!hasAce(store, 'C:\\data', 'grant'), 'C:\\data is no longer writable for the workspace');
+  assert.ok(hasAce(store, 'C:\\ws', 'grant'), 'the workspace itself keeps its grant');
+  // the grant, and the protections inside C:\data that came with it as a writable root (6 with the defaults)
+  assert.ok(progress.some((m) => /Removed 7 permission/.test(m)), progress.join('\n'));
+  assert.equal(store.kind('C:\\data\\.vscode'), 'missing', 'placeholders made inside C:\\data went with it');
+  const ledger = JSON.parse(fs.readFileSync(path.join(first.stateDir, LEDGER_FILE), 'utf8'));
+  assert.ok(!ledger.records.some((r: { path: string }) => r.path === 'C:\\data'), 'and the ledger forgot it');
+});
+
+test('a protected path dropped from the policy loses its deny, and the placeholder made for it goes', async () => {
+  const first = setup();
+  const store = new MemoryStore(['C:\\ws', first.plan.tempDir]);
+  await prepare(first.plan, id, store, first.opts);
+  assert.ok(hasAce(store, 'C:\\ws\\.vscode', 'deny'));
+  const again = replan(first, [], { protectedPaths: ['.git/hooks/**', '.git/config'] });
+  await prepare(again.plan, id, store, again.opts);
+  assert.equal(store.kind('C:\\ws\\.vscode'), 'missing', 'the empty placeholder folder was removed');
+  assert.ok(hasAce(store, 'C:\\ws\\.git\\hooks', 'deny'), 'what is still protected stays protected');
+});
+
+test('records of other SIDs, audit denies and temp grants are not touched by another plan', async () => {
+  const first = setup();
+  const store = new MemoryStore(['C:\\ws', 'C:\\other', first.plan.tempDir]);
+  await prepare(first.plan, id, store, first.opts);
+  const ledgerFile = path.join(first.stateDir, LEDGER_FILE);
+  const ledger = JSON.parse(fs.readFileSync(ledgerFile, 'utf8'));
+  const OTHER = 'S-1-5-21-7-7-7-7';
+  store.apply('C:\\other', [{ sid: OTHER, mode: 'grant', mask: 0x2, inheritance: 3 }]);
+  store.apply('C:\\other', [{ sid: CAP, mode: 'deny', mask: 0x2, inheritance: 3 }]);
+  ledger.records.push(
+    { path: 'C:\\other', sid: OTHER, action: 'grant', mask: 0x2, inheritance: 3, reason: 'writable-root', before: '', created: false, at: '' },
+    { path: 'C:\\other', sid: CAP, action: 'deny', mask: 0x2, inheritance: 3, reason: 'world-writable-audit', before: '', created: false, at: '' },
+  );
+  fs.writeFileSync(ledgerFile, JSON.stringify(ledger));
+  const again = replan(first);
+  await prepare(again.plan, id, store, again.opts);
+  assert.ok(store.entries('C:\\other').some((e) => e.sid === OTHER && e.mode === 'grant'));
+  assert.ok(store.entries('C:\\other').some((e) => e.sid === CAP && e.mode === 'deny'));
+  assert.equal(JSON.parse(fs.readFileSync(ledgerFile, 'utf8')).records.length, ledger.records.length);
+});
+
+test('a stale grant that cannot be removed fails closed and stays recorded; a stale deny only warns', async () => {
+  const first = setup(['C:\\data']);
+  const store = new MemoryStore(['C:\\ws', 'C:\\data', first.plan.tempDir]);
+  await prepare(first.plan, id, store, first.opts);
+  store.failOn.set('c:\\data', () => new Win32Error('SetNamedSecurityInfoW', 5));
+  const again = replan(first);
+  await assert.rejects(prepare(again.plan, id, store, again.opts), (e: unknown) => e instanceof SandboxError &&
+    e.code === SandboxErrorCode.AclAccessDenied && /C:\\data/.test(e.message) && /icacls/.test(e.fix));
+  const ledger = JSON.parse(fs.readFileSync(path.join(first.stateDir, LEDGER_FILE), 'utf8'));
+  assert.ok(ledger.records.some((r: { path: string }) => r.path === 'C:\\data'), 'kept for uninstall to retry');
+  store.failOn.delete('c:\\data');
+
+  const firstDeny = setup();
+  const denyStore = new MemoryStore(['C:\\ws', firstDeny.plan.tempDir]);
+  await prepare(firstDeny.plan, id, denyStore, firstDeny.opts);
+  denyStore.failOn.set('c:\\ws\\.vscode', () => new Win32Error('SetNamedSecurityInfoW', 5));
+  const narrower = replan(firstDeny, [], { protectedPaths: ['.git/hooks/**'] });
+  const r = await prepare(narrower.plan, id, denyStore, narrower.opts);
+  assert.ok(r.warnings.some((w) => /\.vscode/.test(w) && /stays read-only/.test(w)), r.warnings.join('\n'));
+});
+
+test('the elevated sandbox group is shared by all workspaces: its grant on another workspace is not stale', () => {
+  const GROUP = 'S-1-5-21-8-8-8-1001';
+  const store = new MemoryStore(['C:\\ws', 'C:\\other']);
+  const grant = (p: string, sid: string) => ({ path: p, sid, action: 'grant' as const, mask: 0x2, inheritance: 3, reason: 'writable-root' });
+  store.apply('C:\\other', [{ sid: GROUP, mode: 'grant', mask: 0x2, inheritance: 3 }]);
+  store.apply('C:\\other', [{ sid: CAP, mode: 'grant', mask: 0x2, inheritance: 3 }]);
+  const ledger = { version: 1 as const, records: [
+    { ...grant('C:\\other', GROUP), before: '', created: false, at: '' },
+    { ...grant('C:\\other', CAP), before: '', created: false, at: '' },
+  ] };
+  const r = revertStale(ledger, [grant('C:\\ws', GROUP), grant('C:\\ws', CAP)], store, [CAP]);
+  assert.deepEqual(r.reverted.map((x) => x.sid), [CAP], 'only the capability grant on the dropped root goes');
+  assert.ok(store.entries('C:\\other').some((e) => e.sid === GROUP));
+  assert.ok(!store.entries('C:\\other').some((e) => e.sid === CAP));
+});
+
+test('git init after a sealed .git: the next run lifts the seal (keeping the new repository) and protects its hooks', async () => {
+  const store = new MemoryStore(['C:\\ws']);
+  const fsOf = (st: MemoryStore) => ({ realpath: (x: string) => x, kind: (x: string) => st.kind(x) });
+  const planFor = () => compilePlan({ workspaceRoots: ['C:\\ws'] }, { platform: 'win32', home: 'C:\\Users\\me',
+    userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp', env: {}, stateDir: 'C:\\state', fs: fsOf(store) }) as Win32Plan;
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-prep-'));
+  const opts = { stateDir, home: 'C:\\Users\\me', env: {} };
+  const sealed = planFor();
+  store.create(sealed.tempDir, 'dir');
+  await prepare(sealed, id, store, opts);
+  assert.ok(store.entries('C:\\ws\\.git').some((e) => e.sid === CAP && e.mode === 'deny' && e.inheritance === 3));
+  assert.equal(store.kind('C:\\ws\\.git\\hooks'), 'missing');
+  // the user runs git init on the host
+  store.create('C:\\ws\\.git\\HEAD', 'file', 'ref: refs/heads/main\n');
+  store.nonEmpty.add('c:\\ws\\.git');
+  const repo = planFor();
+  await prepare(repo, id, store, opts);
+  assert.ok(!store.entries('C:\\ws\\.git').some((e) => e.sid === CAP && e.inheritance === 3), 'the seal is gone');
+  assert.equal(store.kind('C:\\ws\\.git\\HEAD'), 'file', 'the repository stays');
+  assert.ok(store.entries('C:\\ws\\.git\\hooks').some((e) => e.sid === CAP && e.mode === 'deny'));
+  assert.ok(store.entries('C:\\ws\\.git').some((e) => e.sid === CAP && e.mode === 'deny' && e.inheritance === 0), 'pinned instead');
 });

@@ -9,8 +9,8 @@ import type { PlanSid, Win32Plan } from '../../policy/plan';
 import { DENY_WRITE_MASK, INHERIT_ALL, INHERIT_NONE } from '../../policy/compile-win32';
 import { SandboxError, SandboxErrorCode } from '../errors';
 import { isWin32Error } from '../../../native-bindings/win32/errors';
-import { applyOperationsYielding, isElevatedRecord, loadLedger, revertLedger, saveLedger, type LedgerRecord, type ResolvedAclOp, type RevertResult,
-  type SecurityStore } from './ledger';
+import { applyOperationsYielding, isElevatedRecord, loadLedger, revertLedger, saveLedger, type Ledger, type LedgerRecord, type ResolvedAclOp,
+  type RevertResult, type SecurityStore } from './ledger';
 import { defaultAuditCandidates, grantsWrite, selectAuditTargets } from './audit';
 
 export const LEDGER_FILE = 'win32-acl-ledger.json';
@@ -136,6 +136,22 @@ async function prepareNow(plan: Win32Plan, id: Identity, store: SecurityStore, f
   }
   const ops = [...resolveAclOps(plan, id), ...audit.ops];
   const ledger = loadLedger(file);
+  const stale = revertStale(ledger, ops, store, Object.values(id.capabilities));
+  if (stale.reverted.length || stale.failures.length) saveLedger(file, ledger);
+  if (stale.reverted.length) {
+    opts.onProgress?.({ message: `Removed ${stale.reverted.length} permission(s) the policy no longer asks for`, done: 0, total: ops.length });
+  }
+  for (const f of stale.failures) {
+    const what = `an earlier ${f.record.action === 'grant' ? 'write grant' : 'protection'} on ${f.record.path}, which the policy no longer asks for`;
+    // A grant that stays would keep a folder writable that the policy took away: that fails closed.
+    if (f.record.action === 'grant') {
+      throw new SandboxError(isWin32Error(f.error, 5) ? SandboxErrorCode.AclAccessDenied : SandboxErrorCode.AclGrantFailed,
+        `Could not remove ${what}: ${describe(f.error)}. Nothing was run.`,
+        `Run "Agent Sandbox: Uninstall" (or \`agent-sandbox uninstall\`) to retry, or remove the permission by hand: icacls "${f.record.path}" /remove *${f.record.sid}`,
+        { cause: f.error });
+    }
+    warnings.push(`Could not remove ${what}: ${describe(f.error)}. It stays read-only inside the sandbox until "Agent Sandbox: Uninstall" removes it.`);
+  }
   const result = await applyOperationsYielding(ops, store, ledger, opts.home, { signal: opts.signal, onProgress: (p) => opts.onProgress?.({
     message: `${p.action === 'skip' ? 'Already set' : p.action === 'grant' ? 'Granting' : 'Protecting'} ${p.path}`,
     done: p.done, total: p.total }) });
@@ -155,6 +171,32 @@ async function prepareNow(plan: Win32Plan, id: Identity, store: SecurityStore, f
   }
   verifyApplied(result.applied.map((r) => r), store, warnings, opts.tolerateUnstoredAcls === true);
   return { warnings };
+}
+
+/** Ledger reasons that follow the policy exactly, so an ACE of theirs that the current plan lacks is stale. */
+const RECONCILED_REASONS = new Set(['writable-root', 'protected-path']);
+
+/**
+ * Narrowing a policy must take effect: a grant on a writable root removed from the settings would otherwise keep
+ * that folder writable for the workspace's SID until uninstall, and a deny on a path no longer protected would keep
+ * it read-only. Before the plan's own ACEs are applied, records of this plan's capability SIDs (writable-root
+ * grants and protected-path denies) that the plan no longer contains are reverted. Audit denies, temp grants and the elevated
+ * setup's records are left alone: they only add protection, or belong to another owner.
+ * A record that cannot be reverted stays in the ledger (the caller fails closed for a grant).
+ */
+export function revertStale(ledger: Ledger, ops: ResolvedAclOp[], store: SecurityStore, capabilitySids: string[]): RevertResult {
+  const key = (a: { path: string; sid: string; action: string; mask: number; inheritance: number }) =>
+    [path.win32.normalize(a.path).toLowerCase(), a.sid.toUpperCase(), a.action, a.mask >>> 0, a.inheritance].join('|');
+  const wanted = new Set(ops.map(key));
+  // Only the workspaces' own capability SIDs: the elevated sandbox group is shared by every workspace, so its
+  // grants for another workspace are not stale. Revoking the capability grant is enough in both modes, since a
+  // write needs the restricting (capability) SID's access as well.
+  const caps = new Set(capabilitySids.map((c) => c.toUpperCase()));
+  const sids = new Set(ops.filter((o) => RECONCILED_REASONS.has(o.reason) && caps.has(o.sid.toUpperCase())).map((o) => o.sid.toUpperCase()));
+  const isStale = (r: LedgerRecord) => !isElevatedRecord(r) && RECONCILED_REASONS.has(r.reason) &&
+    sids.has(r.sid.toUpperCase()) && !wanted.has(key(r));
+  if (!ledger.records.some(isStale)) return { reverted: [], failures: [], removed: [], keptCreated: [] };
+  return revertLedger(ledger, store, isStale);
 }
 
 /** Reads back every ACE just written. On Wine (tolerateUnstoredAcls) a lost ACE is a warning, elsewhere fatal. */

@@ -10,10 +10,12 @@ import { revertWindowsAcls } from '../../../src/sandbox/windows';
 
 const CLI = path.resolve(__dirname, '../../../../dist/cli.js');
 
-function runCli(args: string[]) {
+/** Runs the CLI in a fresh workspace (`repo`: one with an empty `.git` folder, as a repository has). */
+function runCli(args: string[], opts: { repo?: boolean } = {}) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'as-cli-'));
   const workspace = path.join(base, 'ws');
   fs.mkdirSync(workspace);
+  if (opts.repo) fs.mkdirSync(path.join(workspace, '.git'));
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: workspace, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000,
     env: { ...process.env, AGENT_SANDBOX_STATE_DIR: path.join(base, 'state') },
@@ -65,8 +67,8 @@ test('a second run in the same state dir reuses the workspace capability SID', (
   assert.equal(fs.readFileSync(path.join(stateDir, 'win32-capability-sids.json'), 'utf8'), caps);
 });
 
-test('a run creates empty placeholders for missing protected paths (.git\\config with its folder), recorded in the ledger (plumbing only; Wine does not store the deny ACE)', () => {
-  const r = runCli(['run', '--', 'cmd', '/c', 'exit 0']);
+test('in a repository, a run creates empty placeholders for missing protected paths (.git\\config), recorded in the ledger (plumbing only; Wine does not store the deny ACE)', () => {
+  const r = runCli(['run', '--', 'cmd', '/c', 'exit 0'], { repo: true });
   assert.equal(r.status, 0, r.stderr);
   const config = path.join(r.base, 'ws', '.git', 'config');
   assert.equal(fs.statSync(config).size, 0);
@@ -74,6 +76,20 @@ test('a run creates empty placeholders for missing protected paths (.git\\config
     { records: { path: string; action: string; createdPaths?: string[] }[] };
   const rec = ledger.records.find((x) => x.path.toLowerCase() === config.toLowerCase() && x.action === 'deny');
   assert.ok(rec?.createdPaths?.some((p) => p.toLowerCase() === config.toLowerCase()), JSON.stringify(ledger.records));
+});
+
+test('outside a repository, a run makes .git one empty folder with an inherited deny, with nothing inside it (plumbing only; Wine does not store the deny ACE)', () => {
+  const r = runCli(['run', '--', 'cmd', '/c', 'exit 0']);
+  assert.equal(r.status, 0, r.stderr);
+  const git = path.join(r.base, 'ws', '.git');
+  assert.deepEqual(fs.readdirSync(git), []);
+  const ledger = JSON.parse(fs.readFileSync(path.join(r.base, 'state', 'win32-acl-ledger.json'), 'utf8')) as
+    { records: { path: string; action: string; inheritance: number; createdPaths?: string[] }[] };
+  const rec = ledger.records.find((x) => x.path.toLowerCase() === git.toLowerCase());
+  assert.equal(rec?.action, 'deny', JSON.stringify(ledger.records));
+  assert.equal(rec?.inheritance, 3, 'the deny covers whatever would be created inside');
+  assert.ok(rec?.createdPaths?.some((p) => p.toLowerCase() === git.toLowerCase()));
+  assert.ok(!ledger.records.some((x) => x.path.toLowerCase().startsWith(`${git.toLowerCase()}\\`)));
 });
 
 test('agent-sandbox uninstall reverts the unelevated ledger and deletes the empty placeholders; under Wine the administrator part still runs because the firewall cannot be checked, and reports that (exit 125)', () => {
