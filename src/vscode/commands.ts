@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { renderPlan } from '../cli/render';
 import { SandboxError } from '../sandbox/errors';
 import { Command } from './ids';
+import { menuItems } from './menu';
 import { agentTerminalRoute } from './route';
 import type { SandboxService } from './service';
 import { openSandboxedTerminal } from './terminal';
@@ -40,6 +41,7 @@ export function registerCommands(
     [Command.ShowEffectivePolicy]: () => showEffectivePolicy(service),
     [Command.Remove]: remove,
     [Command.RemoveWindows]: remove,
+    [Command.RemoveWorkspace]: () => ops.removeWorkspace(),
     [Command.OpenTerminal]: () => openSandboxedTerminal(service, context.extensionUri),
     [Command.RouteAgentTerminal]: () => route.enable(),
     [Command.UnrouteAgentTerminal]: () => route.disable(),
@@ -69,18 +71,7 @@ async function showEffectivePolicy(service: SandboxService): Promise<vscode.Text
   return doc;
 }
 
-const MENU: { id: string; label: string }[] = [
-  { id: Command.OpenTerminal, label: '$(terminal) Open Sandboxed Terminal' },
-  { id: Command.ShowEffectivePolicy, label: '$(list-tree) Show Effective Policy' },
-  { id: Command.Verify, label: '$(pass) Verify' },
-  { id: Command.SetUp, label: '$(tools) Set Up' },
-  { id: Command.RouteAgentTerminal, label: '$(arrow-swap) Route Agent Terminal Through Sandbox' },
-  { id: Command.UnrouteAgentTerminal, label: '$(discard) Stop Routing Agent Terminal Through Sandbox' },
-  { id: Command.Remove, label: '$(trash) Remove' },
-  { id: Command.ShowLog, label: '$(output) Show Log' },
-];
-
 async function showMenu(): Promise<void> {
-  const pick = await vscode.window.showQuickPick(MENU, { placeHolder: 'Agent Sandbox' });
+  const pick = await vscode.window.showQuickPick(menuItems(process.platform), { placeHolder: 'Agent Sandbox' });
   if (pick) await vscode.commands.executeCommand(pick.id);
 }

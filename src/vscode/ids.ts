@@ -11,6 +11,8 @@ export const Command = {
   /** Windows' palette entries for Set Up / Remove (same handlers; the generic ones are hidden on Windows). */
   SetUpWindows: 'agentSandbox.setUpWindows',
   RemoveWindows: 'agentSandbox.removeWindows',
+  /** Windows: reverts this workspace's ACEs only (`agent-sandbox uninstall --workspace`). */
+  RemoveWorkspace: 'agentSandbox.removeWorkspace',
   Verify: 'agentSandbox.verify',
   ShowEffectivePolicy: 'agentSandbox.showEffectivePolicy',
   Remove: 'agentSandbox.remove',

@@ -14,6 +14,8 @@ import type { SandboxService } from './service';
 export interface PlatformOps {
   setUp(): Promise<void>;
   remove(): Promise<void>;
+  /** Windows: reverts this workspace's ACEs and placeholders only; the rest of the sandbox stays. */
+  removeWorkspace(): Promise<void>;
   verify(): Promise<void>;
 }
 
@@ -56,10 +58,55 @@ export function platformOps(service: SandboxService, log: vscode.LogOutputChanne
       log.info(`Removed sandbox state in ${service.stateDir}`);
       void vscode.window.showInformationMessage('Agent Sandbox: removed.');
     },
+    async removeWorkspace() {
+      await windowsRemoveWorkspace(service, log);
+    },
     async verify() {
       await runVerify(service, log);
     },
   };
+}
+
+/**
+ * Windows: reverts the permissions the sandbox added for this window's workspace folders (their capability SIDs'
+ * ACEs) and deletes the empty placeholders made for them, without an administrator. The next sandboxed command
+ * here sets them again; Remove Windows Sandbox takes back everything.
+ */
+async function windowsRemoveWorkspace(service: SandboxService, log: vscode.LogOutputChannel): Promise<void> {
+  if (service.platform() !== 'win32') {
+    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'Removing one workspace\'s permissions is only needed on Windows.',
+      'Use "Agent Sandbox: Remove" to take back the placeholders the sandbox made.');
+  }
+  const roots = service.plan().workspaceRoots;
+  if (!roots.length) {
+    void vscode.window.showInformationMessage('Agent Sandbox: no workspace folder is open, so there is nothing to remove.');
+    return;
+  }
+  const ok = await vscode.window.showWarningMessage(`Remove the permissions Agent Sandbox added to ${roots.join(', ')}? ` +
+    'The next sandboxed command in this workspace sets them again.', { modal: true }, 'Remove');
+  if (ok !== 'Remove') return;
+  await service.dispose(); // no runner may hold the workspace while its ACEs go
+  const { removeWindowsWorkspace } = await import('../sandbox/windows/index.js');
+  const lines: string[] = [];
+  let failures = 0;
+  await withProgress('Agent Sandbox: removing this workspace\'s permissions…', false, async (p) => {
+    for (const root of roots) {
+      p.report({ message: root });
+      const r = await removeWindowsWorkspace(service.stateDir, root);
+      lines.push(r.sid ? `${root}: ${r.reverted.length} permission(s) reverted, ${r.removed.length} empty placeholder(s) removed`
+        : `${root}: the sandbox never changed permissions there`);
+      for (const k of r.keptCreated) lines.push(`kept ${k} (created by the sandbox, but no longer empty)`);
+      for (const f of r.failures) lines.push(`could not revert ${f.record.path}: ${(f.error as Error)?.message ?? String(f.error)}`);
+      failures += r.failures.length;
+    }
+  });
+  for (const l of lines) log.info(`Remove workspace: ${l}`);
+  if (failures) {
+    void vscode.window.showWarningMessage(`Agent Sandbox: ${failures} permission(s) could not be reverted; see the log. ` +
+      'Run the command again, or "Remove Windows Sandbox".');
+  } else {
+    void vscode.window.showInformationMessage(`Agent Sandbox: ${lines.join('; ')}.`);
+  }
 }
 
 async function runVerify(service: SandboxService, log: vscode.LogOutputChannel): Promise<void> {
