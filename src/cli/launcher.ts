@@ -58,7 +58,7 @@ function compileCached(): { script: vm.Script; file: string; outcome: CacheOutco
 function run(script: vm.Script): CliBundle {
   const mod = new Module(BUNDLE, module);
   mod.filename = BUNDLE;
-  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(__dirname);
+  mod.paths = module.paths; // the bundle sits beside this launcher: the same node_modules lookup
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   wrapper.call(mod.exports, mod.exports, Module.createRequire(BUNDLE), mod, BUNDLE, __dirname);
   mod.loaded = true;
