@@ -26,6 +26,8 @@ export interface Endpoints {
   loopback: TcpEndpoint;
   lan?: TcpEndpoint;
   dns: TcpEndpoint;
+  /** Linux: the verifier's socket in its stand-in runtime folder, which the plan hides. */
+  unix?: { path: string };
   /** Endpoints that did not answer a connection from outside the sandbox. */
   broken: Set<string>;
 }
@@ -56,8 +58,8 @@ function writeExpected(plan: Plan, p: string): Expected {
 }
 
 export function buildBattery(b: BatteryInput): PlannedCheck[] {
-  return [...writeChecks(b), ...protectedChecks(b), linkCheck(b), denyReadCheck(b), ...networkChecks(b), envCheck(b),
-    orphanCheck(b)];
+  return [...writeChecks(b), ...protectedChecks(b), linkCheck(b), denyReadCheck(b), ...networkChecks(b),
+    ...hostSocketChecks(b), envCheck(b), orphanCheck(b)];
 }
 
 function fileWrite(b: BatteryInput, def: CheckDef, target: string, anchor: string): PlannedCheck {
@@ -209,6 +211,33 @@ function networkChecks(b: BatteryInput): PlannedCheck[] {
       : { landed: listeners.dnsSeen.has(name), detail: `query for ${name} to ${dnsKey}` },
   });
   return checks;
+}
+
+/**
+ * Linux: a Unix socket in the session's runtime folder (where the session bus, keyrings and agents listen) cannot
+ * be reached, in either network mode: the daemon behind a socket acts with its own rights and network. The
+ * verifier's own runtime folder stands in for the session's, and its listener tells whether the probe got through.
+ */
+function hostSocketChecks(b: BatteryInput): PlannedCheck[] {
+  const { fx, plan, endpoints: ep, listeners } = b;
+  if (plan.platform !== 'linux' || !ep.unix) return [];
+  const socket = ep.unix.path;
+  const nonce = `${fx.nonce}-host-socket`;
+  return [{
+    def: {
+      id: 'host-socket',
+      title: 'Connect to a Unix socket in the session runtime folder ($XDG_RUNTIME_DIR)',
+      kind: 'network',
+      category: 'host-socket',
+      held: 'Commands cannot reach sockets in the session runtime folder (session bus, keyrings, agents).',
+      broken: 'A command could talk to a daemon through a socket in the session runtime folder.',
+    },
+    expected: 'DENIED',
+    action: { id: 'host-socket', kind: 'unix', path: socket, nonce },
+    host: () => ep.broken.has(socket)
+      ? { unusable: `the socket ${socket} did not answer from outside the sandbox either` }
+      : { landed: listeners.unixSeen.has(nonce), detail: socket },
+  }];
 }
 
 function envCheck(b: BatteryInput): PlannedCheck {

@@ -6,7 +6,7 @@
 import { SECRET_SEEN, type Expected, type Observed, type ProbeFact, type VerifyCheck } from './types';
 
 /** Which enforced property a check exercises; used to mark rows the plan itself declares unenforced. */
-export type Category = 'filesystem' | 'deny-read' | 'network' | 'env' | 'process';
+export type Category = 'filesystem' | 'deny-read' | 'network' | 'host-socket' | 'env' | 'process';
 
 export type CheckKind = 'write' | 'read' | 'network' | 'env' | 'orphan';
 
@@ -37,6 +37,8 @@ const FS_DENIED = new Set(['EACCES', 'EPERM', 'EROFS']);
 const NET_DENIED = new Set([
   'EAFNOSUPPORT', 'EPERM', 'EACCES', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'TIMEOUT',
   'EADDRNOTAVAIL', 'ENETDOWN',
+  // a Unix socket the sandbox hides is simply not there
+  'ENOENT',
 ]);
 
 export interface Classification {

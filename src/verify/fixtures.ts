@@ -47,6 +47,12 @@ export class Fixture {
   linkError?: string;
   readonly heartbeat: string;
   readonly stop: string;
+  /**
+   * Stands in for the session's runtime folder ($XDG_RUNTIME_DIR: session bus, keyrings, agents) in the verify
+   * plan, outside every writable root; `runtimeSocket` is where the verifier listens in it.
+   */
+  readonly runtimeDir: string;
+  readonly runtimeSocket: string;
   /** Paths the probe may create outside the folders above; removed when they hold this run's nonce. */
   private readonly strays = new Set<string>();
   /** Paths that did not exist before the run and may be removed if nothing but the sandbox explains them. */
@@ -73,6 +79,8 @@ export class Fixture {
     this.link = path.join(this.workspace, `.agent-sandbox-verify-link-${this.nonce}`);
     this.heartbeat = path.join(this.workspace, `.agent-sandbox-verify-heartbeat-${this.nonce}`);
     this.stop = path.join(this.workspace, `.agent-sandbox-verify-stop-${this.nonce}`);
+    this.runtimeDir = path.join(this.outside, 'run');
+    this.runtimeSocket = path.join(this.runtimeDir, 'bus');
     try {
       this.seed(seeded);
     } catch (e) {
@@ -83,6 +91,7 @@ export class Fixture {
 
   private seed(seedWorkspace: boolean): void {
     fs.mkdirSync(this.linkTarget);
+    fs.mkdirSync(this.runtimeDir, { mode: 0o700 });
     fs.mkdirSync(this.secretDir, { recursive: true });
     fs.writeFileSync(this.secretFile, `fake secret ${this.nonce}\n`, { mode: 0o600 });
     if (seedWorkspace) this.seedWorkspace();

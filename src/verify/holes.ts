@@ -15,6 +15,8 @@ export interface HoleTargets {
   /** The protected path to leave unprotected. */
   protectedPath: string;
   home: string;
+  /** The verifier's stand-in for $XDG_RUNTIME_DIR, whose sockets the plan hides. */
+  runtimeDir: string;
 }
 
 export function applyHole(plan: Plan, hole: VerifyHole, t: HoleTargets): Plan {
@@ -51,6 +53,10 @@ const linuxHoles: Record<Exclude<VerifyHole, 'secret-env'>, (p: LinuxPlan, t: Ho
     const at = p.bwrapArgs.findIndex((a, i) => a === '--ro-bind' && p.bwrapArgs[i + 1] === '/') + 3;
     p.bwrapArgs.splice(at, 0, '--bind', t.home, t.home);
     p.landlock.writablePaths.push(t.home);
+  },
+  'host-socket'(p, t) {
+    p.bwrapArgs = dropMount(dropMount(p.bwrapArgs, '--tmpfs', t.runtimeDir), '--remount-ro', t.runtimeDir);
+    p.hiddenSockets = p.hiddenSockets.filter((s) => s !== t.runtimeDir);
   },
   orphan(p) {
     p.bwrapArgs = p.bwrapArgs.filter((a) => a !== '--unshare-pid' && a !== '--die-with-parent');

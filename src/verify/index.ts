@@ -53,7 +53,7 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
   };
   try {
     checkCancelled();
-    const endpoints = await startEndpoints(listeners, fx.nonce);
+    const endpoints = await startEndpoints(listeners, fx, opts.platform);
     checkCancelled();
     plan = compileVerifyPlan(opts, fx);
     const checks = buildBattery({ plan, fx, listeners, endpoints, home: os.homedir(), systemDir: systemDir() });
@@ -61,7 +61,7 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
     const enforcement: Enforcement = backend.enforcement(plan);
     const runPlan = opts.testHole
       ? applyHole(plan, opts.testHole, { secretEnv: SECRET_ENV, secretDir: fx.secretDir, home: os.homedir(),
-        protectedPath: path.join(fx.workspace, '.vscode') })
+        protectedPath: path.join(fx.workspace, '.vscode'), runtimeDir: fx.runtimeDir })
       : plan;
     const actions = checks.flatMap((c) => (c.action ? [c.action] : []));
     checkCancelled();
@@ -70,7 +70,7 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
     const gaps = enforcementGaps(plan, enforcement);
     const rows = [];
     for (const c of checks) rows.push(toRow(c.def, c.expected, classify(c.def, run.facts.get(c.def.id), await c.host()), gaps));
-    const notes = [...plan.warnings, ...enforcement.notes, ...runNotes(run, endpoints)];
+    const notes = [...plan.warnings, ...enforcement.notes, ...runNotes(run, endpoints, opts.platform)];
     return { ok: rows.every((r) => r.pass), platform: opts.platform, network: opts.network, enforcement, notes, checks: rows };
   } finally {
     await stopOrphans(fx);
@@ -90,14 +90,17 @@ function compileVerifyPlan(opts: VerifyOptions, fx: Fixture): Plan {
   const plan = compilePlan(policy, hostContext({
     platform: opts.platform,
     stateDir: opts.stateDir,
-    env: { ...process.env, [SECRET_ENV]: fx.nonce },
+    // Linux: the verifier's own runtime folder stands in for the session's, so the plan hides it the same way and
+    // the host can see whether a connection to its socket got through.
+    env: { ...process.env, [SECRET_ENV]: fx.nonce, ...(opts.platform === 'linux' ? { XDG_RUNTIME_DIR: fx.runtimeDir } : {}) },
   }));
   // Inside VS Code the probe runs on VS Code's own runtime, which must behave as plain Node.
   if (process.versions.electron) plan.env.set.ELECTRON_RUN_AS_NODE = '1';
   return plan;
 }
 
-async function startEndpoints(listeners: Listeners, nonce: string): Promise<Endpoints> {
+async function startEndpoints(listeners: Listeners, fx: Fixture, platform: Platform): Promise<Endpoints> {
+  const nonce = fx.nonce;
   const loopback = await listeners.listenTcp('127.0.0.1');
   const lanHost = nonLoopbackIpv4();
   const lan = lanHost ? await listeners.listenTcp(lanHost).catch(() => undefined) : undefined;
@@ -107,7 +110,11 @@ async function startEndpoints(listeners: Listeners, nonce: string): Promise<Endp
     if (!(await selfTestTcp(ep, `${nonce}-selftest`))) broken.add(`${ep.host}:${ep.port}`);
   }
   if (!(await selfTestDns(dns.host, dns.port, `${nonce}-selftest.verify.agent-sandbox.test`))) broken.add(`${dns.host}:${dns.port}`);
-  return { loopback, lan, dns, broken };
+  // A socket path longer than the kernel's limit (about 107 bytes) cannot be listened on: the check is left out.
+  const unix = platform === 'linux' && process.platform === 'linux'
+    ? await listeners.listenUnix(fx.runtimeSocket).catch(() => undefined) : undefined;
+  if (unix && !(await selfTestTcp(unix, `${nonce}-selftest`))) broken.add(unix.path);
+  return { loopback, lan, dns, unix, broken };
 }
 
 async function selfTestDns(host: string, port: number, name: string): Promise<boolean> {
@@ -175,9 +182,13 @@ export function parseFacts(stdout: string): Map<string, ProbeFact> {
   return facts;
 }
 
-function runNotes(run: ProbeRun, ep: Endpoints): string[] {
+function runNotes(run: ProbeRun, ep: Endpoints, platform: Platform): string[] {
   const notes: string[] = [];
   if (!ep.lan) notes.push('This machine has no usable non-loopback IPv4 address, so the LAN connect check was left out.');
+  if (platform === 'linux' && !ep.unix) {
+    notes.push('The verifier could not listen on a Unix socket in its runtime folder (the path may be too long), so the ' +
+      'host-socket check was left out.');
+  }
   if (run.exit.code !== 0) {
     notes.push(`The probe exited with code ${run.exit.code}${run.exit.timedOut ? ' (timed out)' : ''}: ${run.stderr.trim().slice(0, 500)}`);
   }

@@ -21,6 +21,8 @@ export class Listeners {
   readonly tcpSeen = new Map<string, Set<string>>();
   /** Names asked of the resolver. */
   readonly dnsSeen = new Set<string>();
+  /** Nonces received on the Unix socket. */
+  readonly unixSeen = new Set<string>();
   private readonly servers: net.Server[] = [];
   private udp?: dgram.Socket;
   private closed = false;
@@ -28,6 +30,18 @@ export class Listeners {
   async listenTcp(host: string): Promise<TcpEndpoint> {
     const seen = new Set<string>();
     this.tcpSeen.set(host, seen);
+    const server = await this.listen(seen, { host, port: 0 });
+    return { host, port: (server.address() as net.AddressInfo).port };
+  }
+
+  /** A pathname Unix socket listener (like a session bus or an agent) at `socketPath`. */
+  async listenUnix(socketPath: string): Promise<{ path: string }> {
+    await this.listen(this.unixSeen, { path: socketPath });
+    return { path: socketPath };
+  }
+
+  /** A server that records each nonce line it receives and answers "ack". */
+  private async listen(seen: Set<string>, at: net.ListenOptions): Promise<net.Server> {
     const server = net.createServer((sock) => {
       sock.on('error', () => undefined);
       sock.setEncoding('utf8');
@@ -42,9 +56,9 @@ export class Listeners {
     this.servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, host, () => resolve());
+      server.listen(at, () => resolve());
     });
-    return { host, port: (server.address() as net.AddressInfo).port };
+    return server;
   }
 
   async listenDns(host: string): Promise<TcpEndpoint> {
@@ -82,7 +96,7 @@ export function nonLoopbackIpv4(): string | undefined {
 }
 
 /** Connects from outside the sandbox to prove an endpoint works, so a failed probe means "blocked", not "broken". */
-export function selfTestTcp(ep: TcpEndpoint, nonce: string): Promise<boolean> {
+export function selfTestTcp(ep: TcpEndpoint | { path: string }, nonce: string): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect(ep);
     const done = (ok: boolean) => {

@@ -75,16 +75,17 @@ function attemptRead(a: Extract<ProbeAction, { kind: 'read' }>): Attempt {
   }
 }
 
-function attemptTcp(a: Extract<ProbeAction, { kind: 'tcp' }>): Promise<Attempt> {
+/** Connects (TCP or a Unix socket), sends the nonce and waits for the listener's answer. */
+function attemptConnect(to: net.NetConnectOpts, nonce: string): Promise<Attempt> {
   return new Promise((resolve) => {
-    const sock = net.connect({ host: a.host, port: a.port });
+    const sock = net.connect(to);
     const done = (r: Attempt) => {
       clearTimeout(timer);
       sock.destroy();
       resolve(r);
     };
     const timer = setTimeout(() => done({ ok: false, code: 'TIMEOUT', message: `no answer in ${NET_TIMEOUT_MS} ms` }), NET_TIMEOUT_MS);
-    sock.on('connect', () => sock.write(`${a.nonce}\n`));
+    sock.on('connect', () => sock.write(`${nonce}\n`));
     sock.on('data', (d) => done({ ok: true, value: d.toString('utf8').trim().slice(0, 100) }));
     sock.on('error', (e) => done(errorFact(e)));
   });
@@ -133,7 +134,9 @@ async function attempt(a: ProbeAction): Promise<Attempt> {
     case 'read':
       return attemptRead(a);
     case 'tcp':
-      return attemptTcp(a);
+      return attemptConnect({ host: a.host, port: a.port }, a.nonce);
+    case 'unix':
+      return attemptConnect({ path: a.path }, a.nonce);
     case 'dns':
       return attemptDns(a);
     case 'env':

@@ -37,7 +37,7 @@ export interface VerifyReport {
  * Internal test hook, never a user setting: deliberately weakens the compiled plan so tests can prove the verifier
  * notices. Each hole must make exactly its checks fail.
  */
-export type VerifyHole = 'network' | 'protected-path' | 'deny-read' | 'secret-env' | 'home-write' | 'orphan';
+export type VerifyHole = 'network' | 'protected-path' | 'deny-read' | 'secret-env' | 'home-write' | 'orphan' | 'host-socket';
 
 /** One thing the probe attempts. Paths are as the sandboxed process sees them. */
 export type ProbeAction =
@@ -58,6 +58,8 @@ export type ProbeAction =
   | { id: string; kind: 'write-temp'; name: string; content: string }
   | { id: string; kind: 'read'; path: string; anchor: string; nonce: string }
   | { id: string; kind: 'tcp'; host: string; port: number; nonce: string }
+  /** Connects to a pathname Unix socket and sends the nonce (a host daemon's socket stand-in). */
+  | { id: string; kind: 'unix'; path: string; nonce: string }
   | { id: string; kind: 'dns'; server: string; port: number; name: string }
   | { id: string; kind: 'env'; nonce: string }
   | { id: string; kind: 'orphan'; heartbeat: string; stop: string };

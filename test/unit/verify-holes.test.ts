@@ -5,7 +5,8 @@ import { SandboxError } from '../../src/sandbox/errors';
 import { applyHole, type HoleTargets } from '../../src/verify/holes';
 
 const ctx: CompileContext = { platform: 'linux', home: '/home/dev', userTemp: '/tmp', stateDir: '/home/dev/.s', env: { MY_TOKEN: 'x' } };
-const targets: HoleTargets = { secretEnv: 'MY_TOKEN', secretDir: '/home/dev/.ssh', protectedPath: '/home/dev/repo/.vscode', home: '/home/dev' };
+const targets: HoleTargets = { secretEnv: 'MY_TOKEN', secretDir: '/home/dev/.ssh', protectedPath: '/home/dev/repo/.vscode', home: '/home/dev',
+  runtimeDir: '/run/user/1000' };
 const plan = () => compilePlan({ workspaceRoots: ['/home/dev/repo'], denyRead: ['~/.ssh'] }, ctx) as LinuxPlan;
 
 /** Args as (flag, operands) groups, so tests compare mounts rather than loose strings. */
@@ -26,7 +27,7 @@ function diff(a: string[], b: string[]) {
 test('holes never modify the plan they are given', () => {
   const p = plan();
   const copy = structuredClone(p);
-  for (const h of ['network', 'protected-path', 'deny-read', 'secret-env', 'home-write', 'orphan'] as const) applyHole(p, h, targets);
+  for (const h of ['network', 'protected-path', 'deny-read', 'secret-env', 'home-write', 'orphan', 'host-socket'] as const) applyHole(p, h, targets);
   assert.deepEqual(p, copy);
 });
 
@@ -76,6 +77,17 @@ test('orphan hole: drops the pid namespace and die-with-parent', () => {
   const before = plan();
   const after = applyHole(before, 'orphan', targets) as LinuxPlan;
   assert.deepEqual(diff(pairs(before.bwrapArgs), pairs(after.bwrapArgs)).removed.sort(), ['--die-with-parent', '--unshare-pid']);
+});
+
+test('host-socket hole: removes only the hiding mount of the runtime folder', () => {
+  // without ctx.fs the compiler assumes the runtime folder exists as a folder, hidden by tmpfs (after /run/user)
+  const p = compilePlan({ workspaceRoots: ['/home/dev/repo'], denyRead: [] },
+    { ...ctx, env: { XDG_RUNTIME_DIR: '/var/tmp/run-me' } }) as LinuxPlan;
+  const after = applyHole(p, 'host-socket', { ...targets, runtimeDir: '/var/tmp/run-me' }) as LinuxPlan;
+  assert.deepEqual(diff(pairs(p.bwrapArgs), pairs(after.bwrapArgs)),
+    { removed: ['--tmpfs /var/tmp/run-me', '--remount-ro /var/tmp/run-me'], added: [] });
+  assert.ok(!after.hiddenSockets.includes('/var/tmp/run-me'));
+  assert.ok(after.hiddenSockets.includes('/run/user'), 'the other hidden sockets stay hidden');
 });
 
 test('win32 plans: only the secret-env hole exists; the rest refuse instead of pretending', () => {

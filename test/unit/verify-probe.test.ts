@@ -99,6 +99,25 @@ test('probe (unsandboxed) + listeners: TCP and DNS reach the verifier, which rec
   }
 });
 
+test('probe (unsandboxed) + listeners: a Unix socket reaches the verifier; a missing one is ENOENT', async () => {
+  const dir = tmp();
+  const l = new Listeners();
+  try {
+    const sock = await l.listenUnix(path.join(dir, 'bus'));
+    assert.equal(await selfTestTcp(sock, 'self'), true);
+    const facts = await runProbe([
+      { id: 'u', kind: 'unix', path: sock.path, nonce: 'NONCE-U' },
+      { id: 'gone', kind: 'unix', path: path.join(dir, 'nothing'), nonce: 'x' },
+    ]);
+    assert.equal(facts.get('u')?.ok, true);
+    assert.ok(l.unixSeen.has('NONCE-U') && l.unixSeen.has('self'));
+    assert.equal(facts.get('gone')?.code, 'ENOENT');
+  } finally {
+    l.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('probe (unsandboxed): the background process outlives the probe until told to stop', async () => {
   const dir = tmp();
   const hb = path.join(dir, 'hb');

@@ -25,7 +25,7 @@ function freshStateDir(): string {
 const CORE_IDS = [
   'write-workspace', 'write-sandbox-temp', 'write-home', 'write-user-temp', 'write-system',
   'protected-.git/hooks', 'protected-.git/config', 'protected-.vscode', 'protected-.agent-sandbox',
-  'write-symlink', 'deny-read', 'net-loopback', 'net-dns', 'secret-env', 'orphan-killed',
+  'write-symlink', 'deny-read', 'net-loopback', 'net-dns', 'host-socket', 'secret-env', 'orphan-killed',
 ];
 
 function leftovers(): string[] {
@@ -80,6 +80,7 @@ test('Linux real enforcement: verify online passes, and network checks SUCCEED (
   const net = report.checks.filter((c) => c.id.startsWith('net-'));
   assert.ok(net.length >= 2);
   for (const c of net) assert.equal(c.observed, 'SUCCEEDED', `${c.id}: ${c.detail}`);
+  assert.equal(report.checks.find((c) => c.id === 'host-socket')?.observed, 'DENIED', 'host sockets stay hidden online');
 });
 
 test('CLI: agent-sandbox verify --json exits 0 with a passing JSON report', { skip }, () => {
@@ -106,6 +107,7 @@ const HOLES: [VerifyHole, 'offline' | 'online', (id: string) => boolean][] = [
   ['secret-env', 'offline', (id) => id === 'secret-env'],
   ['home-write', 'offline', (id) => id === 'write-home'],
   ['orphan', 'offline', (id) => id === 'orphan-killed'],
+  ['host-socket', 'online', (id) => id === 'host-socket'],
 ];
 
 for (const [hole, network, breaks] of HOLES) {
