@@ -28,6 +28,9 @@ function defaultWorkspace(stateDir: string): { dir: string; fresh: boolean } {
   return { dir: fs.mkdtempSync(path.join(os.tmpdir(), 'agent-sandbox-verify-ws-')), fresh: true };
 }
 
+/** The longest pathname a Unix socket address holds (108 bytes on Linux, with the terminating NUL). */
+export const MAX_SOCKET_PATH = 107;
+
 export class Fixture {
   readonly nonce = randomBytes(8).toString('hex');
   /** The unique file name every probe write uses, so cleanup removes only what this run made. */
@@ -49,10 +52,13 @@ export class Fixture {
   readonly stop: string;
   /**
    * Stands in for the session's runtime folder ($XDG_RUNTIME_DIR: session bus, keyrings, agents) in the verify
-   * plan, outside every writable root; `runtimeSocket` is where the verifier listens in it.
+   * plan, outside every writable root; `runtimeSocket` is where the verifier listens in it. Under the state dir
+   * when the socket's path fits a Unix socket address, else in /var/tmp (see `shortRuntimeDir`).
    */
-  readonly runtimeDir: string;
-  readonly runtimeSocket: string;
+  runtimeDir = '';
+  runtimeSocket = '';
+  /** The runtime folder was made outside `outside` (in /var/tmp) and is removed on its own. */
+  private runtimeDirApart = false;
   /** Paths the probe may create outside the folders above; removed when they hold this run's nonce. */
   private readonly strays = new Set<string>();
   /** Paths that did not exist before the run and may be removed if nothing but the sandbox explains them. */
@@ -79,8 +85,6 @@ export class Fixture {
     this.link = path.join(this.workspace, `.agent-sandbox-verify-link-${this.nonce}`);
     this.heartbeat = path.join(this.workspace, `.agent-sandbox-verify-heartbeat-${this.nonce}`);
     this.stop = path.join(this.workspace, `.agent-sandbox-verify-stop-${this.nonce}`);
-    this.runtimeDir = path.join(this.outside, 'run');
-    this.runtimeSocket = path.join(this.runtimeDir, 'bus');
     try {
       this.seed(seeded);
     } catch (e) {
@@ -91,7 +95,7 @@ export class Fixture {
 
   private seed(seedWorkspace: boolean): void {
     fs.mkdirSync(this.linkTarget);
-    fs.mkdirSync(this.runtimeDir, { mode: 0o700 });
+    this.makeRuntimeDir();
     fs.mkdirSync(this.secretDir, { recursive: true });
     fs.writeFileSync(this.secretFile, `fake secret ${this.nonce}\n`, { mode: 0o600 });
     if (seedWorkspace) this.seedWorkspace();
@@ -100,6 +104,27 @@ export class Fixture {
     } catch (e) {
       this.linkError = String((e as Error).message ?? e);
     }
+  }
+
+  /**
+   * A socket address holds at most UNIX_PATH_MAX - 1 bytes, and Node silently cuts a longer path (so the listener
+   * and the probe would meet at a truncated path outside the folder under test). VS Code's storage folders are
+   * deep, so a socket there can be too long: /var/tmp (visible inside the sandbox, never its private /tmp) is
+   * used instead.
+   */
+  private makeRuntimeDir(): void {
+    let dir = path.join(this.outside, 'run');
+    if (Buffer.byteLength(path.join(dir, 'bus')) > MAX_SOCKET_PATH && process.platform === 'linux') {
+      try {
+        dir = fs.realpathSync(fs.mkdtempSync('/var/tmp/agent-sandbox-verify-run-'));
+        this.runtimeDirApart = true;
+      } catch {
+        // /var/tmp is not writable here: the socket cannot be listened on, and the check is left out with a note
+      }
+    }
+    if (!this.runtimeDirApart) fs.mkdirSync(dir, { mode: 0o700 });
+    this.runtimeDir = dir;
+    this.runtimeSocket = path.join(dir, 'bus');
   }
 
   /** The verifier's own workspace gets a git skeleton (.git/hooks and .git/config exist; .vscode is left missing). */
@@ -140,6 +165,7 @@ export class Fixture {
     attempt(this.link, () => fs.rmSync(this.link, { force: true }));
     for (const p of [this.heartbeat, this.stop]) attempt(p, () => fs.rmSync(p, { force: true }));
     for (const p of [this.outside, this.realTemp]) attempt(p, () => fs.rmSync(p, { recursive: true, force: true }));
+    if (this.runtimeDirApart) attempt(this.runtimeDir, () => fs.rmSync(this.runtimeDir, { recursive: true, force: true }));
     if (this.ownsWorkspace) attempt(this.workspace, () => fs.rmSync(this.workspace, { recursive: true, force: true }));
     return problems;
   }

@@ -7,6 +7,7 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import { answerA, questionName } from './dns-wire';
+import { MAX_SOCKET_PATH } from './fixtures';
 
 /** The address the verifier's resolver answers with (TEST-NET-1, never routed). */
 export const DNS_ANSWER = '192.0.2.1';
@@ -36,6 +37,8 @@ export class Listeners {
 
   /** A pathname Unix socket listener (like a session bus or an agent) at `socketPath`. */
   async listenUnix(socketPath: string): Promise<{ path: string }> {
+    // Node would silently shorten a longer path and listen somewhere else
+    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) throw new Error(`${socketPath} is too long for a Unix socket`);
     await this.listen(this.unixSeen, { path: socketPath });
     return { path: socketPath };
   }

@@ -136,7 +136,10 @@ async function attempt(a: ProbeAction): Promise<Attempt> {
     case 'tcp':
       return attemptConnect({ host: a.host, port: a.port }, a.nonce);
     case 'unix':
-      return attemptConnect({ path: a.path }, a.nonce);
+      // never connect to a silently shortened path: that would test some other place
+      return Buffer.byteLength(a.path) > 107
+        ? { ok: false, code: 'PATH_TOO_LONG', message: `${a.path} is too long for a Unix socket address` }
+        : attemptConnect({ path: a.path }, a.nonce);
     case 'dns':
       return attemptDns(a);
     case 'env':

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Fixture } from '../../src/verify/fixtures';
+import { Fixture, MAX_SOCKET_PATH } from '../../src/verify/fixtures';
+import { Listeners } from '../../src/verify/listeners';
 
 function stateDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'verify-fixture-state-'));
@@ -71,5 +72,32 @@ test('fixture: mayCreate ignores paths that already exist, so a user folder is n
   } finally {
     fs.rmSync(state, { recursive: true, force: true });
     fs.rmSync(ws, { recursive: true, force: true });
+  }
+});
+
+test('fixture: the runtime stand-in sits under the state dir while its socket path fits, in /var/tmp when it does not', { skip: process.platform !== 'linux' && 'Linux only' }, async () => {
+  const short = stateDir();
+  const deep = path.join(stateDir(), 'user-data', 'User', 'globalStorage', 'agent-sandbox.agent-sandbox', 'x'.repeat(40));
+  fs.mkdirSync(deep, { recursive: true });
+  try {
+    const a = new Fixture({ stateDir: short });
+    assert.ok(a.runtimeDir.startsWith(a.outside), a.runtimeDir);
+    assert.ok(fs.statSync(a.runtimeDir).isDirectory());
+    a.close();
+    const b = new Fixture({ stateDir: deep });
+    assert.ok(Buffer.byteLength(path.join(b.outside, 'run', 'bus')) > MAX_SOCKET_PATH, 'the test needs a path that is too long');
+    assert.ok(b.runtimeDir.startsWith('/var/tmp/agent-sandbox-verify-run-'), b.runtimeDir);
+    const l = new Listeners();
+    try {
+      await l.listenUnix(b.runtimeSocket);
+      await assert.rejects(l.listenUnix(path.join(b.outside, 'run', 'bus')), /too long/, 'never a silently shortened path');
+    } finally {
+      l.close();
+    }
+    assert.deepEqual(b.close(), []);
+    assert.equal(fs.existsSync(b.runtimeDir), false, 'removed with the rest');
+  } finally {
+    fs.rmSync(short, { recursive: true, force: true });
+    fs.rmSync(path.dirname(path.dirname(path.dirname(path.dirname(path.dirname(deep))))), { recursive: true, force: true });
   }
 });

@@ -36,6 +36,7 @@ function leftovers(): string[] {
   scan(os.homedir(), /^agent-sandbox-verify-/);
   scan('/etc', /^agent-sandbox-verify-/);
   scan(os.tmpdir(), /^agent-sandbox-verify-/);
+  scan('/var/tmp', /^agent-sandbox-verify-/);
   return found;
 }
 
@@ -122,6 +123,23 @@ for (const [hole, network, breaks] of HOLES) {
     assert.deepEqual(leftovers(), before, 'files left behind even though a check failed');
   });
 }
+
+test('a state dir too deep for a socket address (as VS Code\'s storage can be): the host-socket check still holds, nothing left', { skip }, async () => {
+  const base = freshStateDir();
+  const stateDir = path.join(base, 'user-data', 'User', 'globalStorage', 'agent-sandbox.agent-sandbox', 'x'.repeat(30));
+  fs.mkdirSync(stateDir, { recursive: true });
+  try {
+    const before = leftovers();
+    const report = await runVerification({ platform: 'linux', stateDir, policy: {}, network: 'offline' });
+    assert.equal(report.ok, true, explain(report));
+    assert.equal(report.checks.find((c) => c.id === 'host-socket')?.observed, 'DENIED', explain(report));
+    const hole = await runVerification({ platform: 'linux', stateDir, policy: {}, network: 'offline', testHole: 'host-socket' });
+    assert.deepEqual(failing(hole), ['host-socket'], explain(hole));
+    assert.deepEqual(leftovers(), before);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
 
 test('verify --workspace DIR leaves the user\'s folder as it was, apart from placeholders the sandbox itself made', { skip }, async () => {
   const ws = fs.mkdtempSync(path.join('/var/tmp', 'agent-sandbox-validation-ws-'));
