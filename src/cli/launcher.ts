@@ -27,13 +27,14 @@ type CacheOutcome = 'off' | 'hit' | 'miss' | 'rejected' | 'unavailable';
 const BUNDLE = path.join(__dirname, 'cli-main.js');
 const CACHE_DIR = path.join(__dirname, '.code-cache');
 
+/**
+ * `cli-main.<bundle>.<runtime>.bin`: one cache per runtime (Node for the CLI, VS Code's Electron for its terminal),
+ * so using both does not make each evict the other; a rebuilt bundle makes all the old ones stale.
+ */
 function cacheFile(source: Buffer): string {
-  const key = createHash('sha256')
-    .update(source)
-    .update(`\0${process.version}\0${process.versions.v8}\0${process.arch}\0${process.execArgv.join(' ')}`)
-    .digest('hex')
-    .slice(0, 32);
-  return path.join(CACHE_DIR, `cli-main.${key}.bin`);
+  const hash = (data: string | Buffer) => createHash('sha256').update(data).digest('hex').slice(0, 16);
+  const runtime = hash(`${process.version}\0${process.versions.v8}\0${process.arch}\0${process.execArgv.join(' ')}`);
+  return path.join(CACHE_DIR, `cli-main.${hash(source)}.${runtime}.bin`);
 }
 
 /** The bundle compiled with cached code when a valid cache exists; undefined when it cannot be read or compiled. */
@@ -68,8 +69,10 @@ function run(script: vm.Script): CliBundle {
 function writeCache(file: string, script: vm.Script): void {
   try {
     fs.mkdirSync(CACHE_DIR, { recursive: true, mode: 0o755 });
+    // caches of an older bundle are dead weight; other runtimes' caches of this bundle stay
+    const bundlePrefix = path.basename(file).split('.').slice(0, 2).join('.') + '.';
     for (const old of fs.readdirSync(CACHE_DIR)) {
-      if (old.startsWith('cli-main.') && path.join(CACHE_DIR, old) !== file) fs.rmSync(path.join(CACHE_DIR, old), { force: true });
+      if (old.startsWith('cli-main.') && !old.startsWith(bundlePrefix)) fs.rmSync(path.join(CACHE_DIR, old), { force: true });
     }
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, script.createCachedData());

@@ -89,3 +89,18 @@ test('launcher: when the cache cannot be written the CLI works the same, uncache
     assert.equal(JSON.parse(String(r.stdout)).platform, 'linux');
   }
 });
+
+test('launcher: another runtime\'s cache of the same bundle stays; a stale bundle\'s cache goes', (t) => {
+  const cli = copyCli();
+  t.after(() => fs.rmSync(cli.dir, { recursive: true, force: true }));
+  assert.equal(cli.run(PLAN).status, 0);
+  const [mine] = fs.readdirSync(cli.cacheDir);
+  const parts = mine.split('.');
+  const otherRuntime = [parts[0], parts[1], 'e1ec7e0e1ec7e0e1', 'bin'].join('.');
+  const staleBundle = [parts[0], '0000000000000000', parts[2], 'bin'].join('.');
+  fs.writeFileSync(path.join(cli.cacheDir, otherRuntime), 'electron');
+  fs.writeFileSync(path.join(cli.cacheDir, staleBundle), 'old');
+  fs.rmSync(path.join(cli.cacheDir, mine));
+  assert.equal(outcome(cli.run(PLAN).stderr), 'miss');
+  assert.deepEqual(fs.readdirSync(cli.cacheDir).sort(), [mine, otherRuntime].sort());
+});
