@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { PlanSid, Win32Plan } from '../../policy/plan';
 import { DENY_WRITE_MASK, INHERIT_ALL, INHERIT_NONE } from '../../policy/compile-win32';
 import { SandboxError, SandboxErrorCode } from '../errors';
+import { isWithin } from '../../policy/paths';
 import { isWin32Error } from '../../../native-bindings/win32/errors';
 import { applyOperationsYielding, isElevatedRecord, loadLedger, revertLedger, saveLedger, type Ledger, type LedgerRecord, type ResolvedAclOp,
   type RevertResult, type SecurityStore } from './ledger';
@@ -147,10 +148,21 @@ async function prepareNow(plan: Win32Plan, id: Identity, store: SecurityStore, f
     if (f.record.action === 'grant') {
       throw new SandboxError(isWin32Error(f.error, 5) ? SandboxErrorCode.AclAccessDenied : SandboxErrorCode.AclGrantFailed,
         `Could not remove ${what}: ${describe(f.error)}. Nothing was run.`,
-        `Run "Agent Sandbox: Uninstall" (or \`agent-sandbox uninstall\`) to retry, or remove the permission by hand: icacls "${f.record.path}" /remove *${f.record.sid}`,
+        `Run "Agent Sandbox: Remove Windows Sandbox" (or \`agent-sandbox uninstall\`) to retry, or remove the permission by hand: icacls "${f.record.path}" /remove *${f.record.sid}`,
         { cause: f.error });
     }
-    warnings.push(`Could not remove ${what}: ${describe(f.error)}. It stays read-only inside the sandbox until "Agent Sandbox: Uninstall" removes it.`);
+    warnings.push(`Could not remove ${what}: ${describe(f.error)}. It stays read-only inside the sandbox until "Agent Sandbox: Remove Windows Sandbox" removes it.`);
+  }
+  // Only those inside a root this plan still writes to matter to the user; the rest sit in folders the sandbox can
+  // no longer write at all (uninstall or "remove this workspace" tidies them).
+  const roots = ops.filter((o) => o.reason === 'writable-root' && o.action === 'grant').map((o) => o.path);
+  const paths = [...new Set(stale.staleDenies.map((r) => r.path))]
+    .filter((p) => roots.some((r) => isWithin('win32', r, p)));
+  if (paths.length) {
+    warnings.push(`${paths.join(', ')} ${paths.length === 1 ? 'is' : 'are'} no longer protected by this policy, but stay${paths.length === 1 ? 's' : ''} ` +
+      'read-only inside the sandbox in case another policy for this folder still protects it. To lift it, run "Agent ' +
+      'Sandbox: Remove Sandbox Permissions From This Workspace" (or `agent-sandbox uninstall --workspace DIR`); the next ' +
+      'command then sets only what its policy asks for.');
   }
   const result = await applyOperationsYielding(ops, store, ledger, opts.home, { signal: opts.signal, onProgress: (p) => opts.onProgress?.({
     message: `${p.action === 'skip' ? 'Already set' : p.action === 'grant' ? 'Granting' : 'Protecting'} ${p.path}`,
@@ -173,30 +185,42 @@ async function prepareNow(plan: Win32Plan, id: Identity, store: SecurityStore, f
   return { warnings };
 }
 
-/** Ledger reasons that follow the policy exactly, so an ACE of theirs that the current plan lacks is stale. */
-const RECONCILED_REASONS = new Set(['writable-root', 'protected-path']);
-
 /**
  * Narrowing a policy must take effect: a grant on a writable root removed from the settings would otherwise keep
- * that folder writable for the workspace's SID until uninstall, and a deny on a path no longer protected would keep
- * it read-only. Before the plan's own ACEs are applied, records of this plan's capability SIDs (writable-root
- * grants and protected-path denies) that the plan no longer contains are reverted. Audit denies, temp grants and the elevated
- * setup's records are left alone: they only add protection, or belong to another owner.
- * A record that cannot be reverted stays in the ledger (the caller fails closed for a grant).
+ * that folder writable for the workspace's SID until uninstall. Before the plan's own ACEs are applied, the
+ * writable-root grants of this plan's capability SIDs that the plan no longer contains are reverted. That only
+ * ever makes the sandbox stricter, so it is safe even when two policies for one folder (the extension's settings
+ * and a CLI run with other flags) run side by side: the other one re-grants on its next run.
+ *
+ * A protection (deny) the plan no longer contains is kept, since lifting it could open a path that the other
+ * policy protects while its command runs. `staleDenies` lists them, and "remove this workspace" lifts them.
+ * One exception: a sealed folder the sandbox made (`.git` in a folder that was not a repository) whose contents
+ * the plan now protects one by one (after `git init`). Every policy seals or splits it alike, depending only
+ * on whether the folder exists, so lifting the seal is safe.
+ * Audit denies, temp grants and the elevated setup's records are never touched.
  */
-export function revertStale(ledger: Ledger, ops: ResolvedAclOp[], store: SecurityStore, capabilitySids: string[]): RevertResult {
+export function revertStale(ledger: Ledger, ops: ResolvedAclOp[], store: SecurityStore, capabilitySids: string[]):
+  RevertResult & { staleDenies: LedgerRecord[] } {
+  const norm = (p: string) => path.win32.normalize(p).toLowerCase();
   const key = (a: { path: string; sid: string; action: string; mask: number; inheritance: number }) =>
-    [path.win32.normalize(a.path).toLowerCase(), a.sid.toUpperCase(), a.action, a.mask >>> 0, a.inheritance].join('|');
+    [norm(a.path), a.sid.toUpperCase(), a.action, a.mask >>> 0, a.inheritance].join('|');
   const wanted = new Set(ops.map(key));
   // Only the workspaces' own capability SIDs: the elevated sandbox group is shared by every workspace, so its
   // grants for another workspace are not stale. Revoking the capability grant is enough in both modes, since a
   // write needs the restricting (capability) SID's access as well.
   const caps = new Set(capabilitySids.map((c) => c.toUpperCase()));
-  const sids = new Set(ops.filter((o) => RECONCILED_REASONS.has(o.reason) && caps.has(o.sid.toUpperCase())).map((o) => o.sid.toUpperCase()));
-  const isStale = (r: LedgerRecord) => !isElevatedRecord(r) && RECONCILED_REASONS.has(r.reason) &&
-    sids.has(r.sid.toUpperCase()) && !wanted.has(key(r));
-  if (!ledger.records.some(isStale)) return { reverted: [], failures: [], removed: [], keptCreated: [] };
-  return revertLedger(ledger, store, isStale);
+  const mine = (r: { sid: string }) => caps.has(r.sid.toUpperCase());
+  const sids = new Set(ops.filter((o) => mine(o) && (o.reason === 'writable-root' || o.reason === 'protected-path')).map((o) => o.sid.toUpperCase()));
+  const ours = (r: LedgerRecord) => !isElevatedRecord(r) && sids.has(r.sid.toUpperCase()) && !wanted.has(key(r));
+  const staleGrant = (r: LedgerRecord) => ours(r) && r.reason === 'writable-root' && r.action === 'grant';
+  const staleDeny = (r: LedgerRecord) => ours(r) && r.reason === 'protected-path' && r.action === 'deny';
+  const splitSeal = (r: LedgerRecord) => staleDeny(r) && r.inheritance === INHERIT_ALL.value &&
+    (r.createdPaths ?? []).some((c) => norm(c) === norm(r.path)) &&
+    ops.some((o) => o.reason === 'protected-path' && o.sid.toUpperCase() === r.sid.toUpperCase() && norm(o.path).startsWith(`${norm(r.path)}\\`));
+  const isStale = (r: LedgerRecord) => staleGrant(r) || splitSeal(r);
+  const staleDenies = ledger.records.filter((r) => staleDeny(r) && !splitSeal(r));
+  if (!ledger.records.some(isStale)) return { reverted: [], failures: [], removed: [], keptCreated: [], staleDenies };
+  return { ...revertLedger(ledger, store, isStale), staleDenies };
 }
 
 /** Reads back every ACE just written. On Wine (tolerateUnstoredAcls) a lost ACE is a warning, elsewhere fatal. */
