@@ -28,20 +28,23 @@ const BUNDLE = path.join(__dirname, 'cli-main.js');
 const CACHE_DIR = path.join(__dirname, '.code-cache');
 
 /**
- * `cli-main.<bundle>.<runtime>.bin`: one cache per runtime (Node for the CLI, VS Code's Electron for its terminal),
- * so using both does not make each evict the other; a rebuilt bundle makes all the old ones stale.
+ * `cli-main.<bundle>.<runtime>.<command>.bin`: one cache per runtime (Node for the CLI, VS Code's Electron for its
+ * terminal), so using both does not make each evict the other, and one per subcommand, because a cache holds the
+ * functions its first run compiled (`--help` compiles little of what `run` needs). A rebuilt bundle makes all the
+ * old ones stale.
  */
-function cacheFile(source: Buffer): string {
+function cacheFile(source: Buffer, command: string): string {
   const hash = (data: string | Buffer) => createHash('sha256').update(data).digest('hex').slice(0, 16);
   const runtime = hash(`${process.version}\0${process.versions.v8}\0${process.arch}\0${process.execArgv.join(' ')}`);
-  return path.join(CACHE_DIR, `cli-main.${hash(source)}.${runtime}.bin`);
+  const name = /^[a-z]{1,20}$/.test(command) ? command : 'other';
+  return path.join(CACHE_DIR, `cli-main.${hash(source)}.${runtime}.${name}.bin`);
 }
 
 /** The bundle compiled with cached code when a valid cache exists; undefined when it cannot be read or compiled. */
 function compileCached(): { script: vm.Script; file: string; outcome: CacheOutcome } | undefined {
   try {
     const source = fs.readFileSync(BUNDLE);
-    const file = cacheFile(source);
+    const file = cacheFile(source, process.argv[2] ?? '');
     let cachedData: Buffer | undefined;
     try {
       cachedData = fs.readFileSync(file);

@@ -52,12 +52,23 @@ test('launcher: a corrupt cache is rejected and rewritten; the command still run
   assert.equal(cli.run(PLAN).status, 0);
   const file = path.join(cli.cacheDir, fs.readdirSync(cli.cacheDir)[0]);
   fs.writeFileSync(file, Buffer.alloc(4096, 0x41));
-  const bad = cli.run(['run', '--network', 'sometimes', '--', 'true']);
+  const bad = cli.run(['plan', '--platform', 'darwin']);
   assert.equal(outcome(bad.stderr), 'rejected');
   assert.equal(bad.status, 2, String(bad.stderr));
-  assert.match(String(bad.stderr), /--network must be "offline" or "online"/);
+  assert.match(String(bad.stderr), /--platform must be "linux" or "win32"/);
   assert.notEqual(fs.readFileSync(file)[0], 0x41, 'the corrupt cache was replaced');
   assert.equal(outcome(cli.run(PLAN).stderr), 'hit');
+});
+
+test('launcher: each subcommand keeps its own cache (a --help run does not fill the cache a run uses)', (t) => {
+  const cli = copyCli();
+  t.after(() => fs.rmSync(cli.dir, { recursive: true, force: true }));
+  assert.equal(outcome(cli.run(['--help']).stderr), 'miss');
+  assert.equal(outcome(cli.run(PLAN).stderr), 'miss', 'plan has no cache yet');
+  assert.equal(outcome(cli.run(PLAN).stderr), 'hit');
+  assert.equal(outcome(cli.run(['--help']).stderr), 'hit');
+  const names = fs.readdirSync(cli.cacheDir).map((f) => f.split('.')[3]).sort();
+  assert.deepEqual(names, ['other', 'plan']);
 });
 
 test('launcher: a changed bundle never meets the old cache, and the old cache file is removed', (t) => {
@@ -96,8 +107,8 @@ test('launcher: another runtime\'s cache of the same bundle stays; a stale bundl
   assert.equal(cli.run(PLAN).status, 0);
   const [mine] = fs.readdirSync(cli.cacheDir);
   const parts = mine.split('.');
-  const otherRuntime = [parts[0], parts[1], 'e1ec7e0e1ec7e0e1', 'bin'].join('.');
-  const staleBundle = [parts[0], '0000000000000000', parts[2], 'bin'].join('.');
+  const otherRuntime = [parts[0], parts[1], 'e1ec7e0e1ec7e0e1', parts[3], 'bin'].join('.');
+  const staleBundle = [parts[0], '0000000000000000', parts[2], parts[3], 'bin'].join('.');
   fs.writeFileSync(path.join(cli.cacheDir, otherRuntime), 'electron');
   fs.writeFileSync(path.join(cli.cacheDir, staleBundle), 'old');
   fs.rmSync(path.join(cli.cacheDir, mine));
