@@ -75,7 +75,8 @@ function writeCache(file: string, script: vm.Script): void {
     // caches of an older bundle are dead weight; other runtimes' caches of this bundle stay
     const bundlePrefix = path.basename(file).split('.').slice(0, 2).join('.') + '.';
     for (const old of fs.readdirSync(CACHE_DIR)) {
-      if (old.startsWith('cli-main.') && !old.startsWith(bundlePrefix)) fs.rmSync(path.join(CACHE_DIR, old), { force: true });
+      const current = old.startsWith(bundlePrefix) && old.split('.').length === path.basename(file).split('.').length;
+      if (old.startsWith('cli-main.') && !current) fs.rmSync(path.join(CACHE_DIR, old), { force: true });
     }
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, script.createCachedData());
