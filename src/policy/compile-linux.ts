@@ -187,13 +187,20 @@ function depth(p: string): number {
 /**
  * Host Unix sockets reachable by path are a way around both the filesystem rules and the network namespace: the
  * daemon behind one acts with its own rights and its own network. These are hidden, shallowest first:
- * - always: the user's runtime dir (session bus, keyrings, agents), the SSH agent, Docker, and the D-Bus system bus
- *   (PackageKit, NetworkManager, systemd-resolved and others act on a caller's request there);
+ * - always: the user's runtime dir (session bus, keyrings, agents, rootless podman), the SSH agent, the D-Bus
+ *   system bus (PackageKit, NetworkManager, systemd-resolved and others act on a caller's request there), and the
+ *   daemons whose socket is as good as root or a way out for members of their group: Docker, containerd, rootful
+ *   podman, libvirt, LXD, snapd; and CUPS, which sends jobs to network printers;
  * - offline: the host's name-resolution daemons, which would look up any name the command asks for, on the
  *   network the sandbox must not reach (a DNS query is enough to send data out).
  * Each path is hidden only when it exists, under its real name (`/var/run` is usually a link to `/run`).
  */
-const HOST_SOCKETS = ['/run/user', '/var/run/docker.sock', '/run/docker.sock', '/run/dbus', '/var/run/dbus'];
+const HOST_SOCKETS = [
+  '/run/user', '/run/dbus', '/var/run/dbus',
+  '/var/run/docker.sock', '/run/docker.sock', '/run/docker', '/run/containerd', '/run/podman',
+  '/run/libvirt', '/var/run/libvirt', '/var/snap/lxd/common/lxd/unix.socket', '/var/lib/lxd/unix.socket',
+  '/run/snapd.socket', '/run/snapd-snap.socket', '/run/cups', '/var/run/cups',
+];
 const RESOLVER_SOCKETS = [
   '/run/systemd/resolve/io.systemd.Resolve',
   '/run/systemd/resolve/io.systemd.Resolve.Monitor',

@@ -166,12 +166,12 @@ describe('compile-linux', () => {
     assert.deepEqual(p.seccomp.denySyscalls, []);
   });
 
-  it('the D-Bus system bus is hidden in both modes; the host resolver daemons only offline; /var/run names are resolved', () => {
+  it('the D-Bus system bus and privileged daemons are hidden in both modes; the host resolver daemons only offline; /var/run names are resolved', () => {
     const fs = fakeFs({
       [R]: 'dir', '/run/dbus': 'dir', '/run/dbus/system_bus_socket': 'socket', '/run/nscd': 'dir',
       '/run/systemd/resolve/io.systemd.Resolve': 'socket', '/run/avahi-daemon/socket': 'socket',
-      '/var/run/dbus': 'dir', '/var/run/nscd': 'dir',
-    }, { '/var/run/dbus': '/run/dbus', '/var/run/nscd': '/run/nscd' });
+      '/var/run/dbus': 'dir', '/var/run/nscd': 'dir', '/var/run/libvirt': 'dir', '/run/libvirt': 'dir',
+    }, { '/var/run/dbus': '/run/dbus', '/var/run/nscd': '/run/nscd', '/var/run/libvirt': '/run/libvirt' });
     const hiddenBy = (p: LinuxPlan) => {
       const out: string[] = [];
       p.bwrapArgs.forEach((a, i) => {
@@ -182,11 +182,11 @@ describe('compile-linux', () => {
     };
     const offline = lin({ network: 'offline' }, fs);
     assert.deepEqual(hiddenBy(offline).filter((h) => !h.startsWith('/home')).sort(), [
-      '/run/avahi-daemon/socket', '/run/dbus', '/run/nscd', '/run/systemd/resolve/io.systemd.Resolve',
+      '/run/avahi-daemon/socket', '/run/dbus', '/run/libvirt', '/run/nscd', '/run/systemd/resolve/io.systemd.Resolve',
     ]);
     assert.deepEqual([...offline.hiddenSockets].sort(), hiddenBy(offline).filter((h) => !h.startsWith('/home')).sort());
     const online = lin({ network: 'online' }, fs);
-    assert.deepEqual(hiddenBy(online).filter((h) => !h.startsWith('/home')), ['/run/dbus']);
-    assert.deepEqual(online.hiddenSockets, ['/run/dbus']);
+    assert.deepEqual(hiddenBy(online).filter((h) => !h.startsWith('/home')).sort(), ['/run/dbus', '/run/libvirt']);
+    assert.deepEqual([...online.hiddenSockets].sort(), ['/run/dbus', '/run/libvirt']);
   });
 });

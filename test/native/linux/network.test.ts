@@ -169,18 +169,21 @@ describe('linux sandbox: host Unix sockets', () => {
       }
     });
 
-    it(`${network}: the D-Bus system bus folder (/run/dbus) is hidden, so its services cannot act for the command`, async (t) => {
-      const bus = await systemSocket('/run/dbus');
-      if (typeof bus === 'string') return t.skip(bus);
-      try {
-        const ws = tempDir('as-dbus-');
-        const r = await run(backend, plan({ workspaceRoots: [ws], network }), [NODE, '-e', UNIX_CLIENT, bus.path]);
-        assert.match(r.stdout, /UNIX ERR/, r.stderr);
-        assert.equal(bus.hits(), 0);
-      } finally {
-        bus.close();
-      }
-    });
+    for (const [dir, what] of [['/run/dbus', 'the D-Bus system bus'], ['/run/libvirt', 'libvirt'],
+      ['/run/containerd', 'containerd'], ['/run/cups', 'CUPS']] as const) {
+      it(`${network}: ${what}'s socket folder (${dir}) is hidden, so that daemon cannot act for the command`, async (t) => {
+        const daemon = await systemSocket(dir);
+        if (typeof daemon === 'string') return t.skip(daemon);
+        try {
+          const ws = tempDir('as-daemon-');
+          const r = await run(backend, plan({ workspaceRoots: [ws], network }), [NODE, '-e', UNIX_CLIENT, daemon.path]);
+          assert.match(r.stdout, /UNIX ERR/, r.stderr);
+          assert.equal(daemon.hits(), 0);
+        } finally {
+          daemon.close();
+        }
+      });
+    }
 
     it(`${network}: the host's name-resolution daemon (nscd) is ${network === 'offline' ? 'hidden: a lookup through it would reach the network' : 'reachable, as the network is'}`, async (t) => {
       const nscd = await systemSocket('/run/nscd');
