@@ -5,7 +5,7 @@
  */
 import { checkBool, checkStatus } from './errors';
 import { LocalMemory, closeAll } from './handle';
-import { koffi, lazyFn, type Pointer } from './lib';
+import { koffi, lazyAsyncFn, lazyFn, type Pointer } from './lib';
 import { Sid, sidToString } from './sid';
 import { declareStructs, decodeStruct, encodeStruct, structSize } from './structs';
 
@@ -16,6 +16,8 @@ const GetExplicitEntriesFromAclW = lazyFn('advapi32.dll',
 const GetNamedSecurityInfoW = lazyFn('advapi32.dll', 'uint32 GetNamedSecurityInfoW(str16 name, int type, uint32 info, ' +
   '_Out_ void **owner, _Out_ void **group, _Out_ void **dacl, _Out_ void **sacl, _Out_ void **sd)');
 const SetNamedSecurityInfoW = lazyFn('advapi32.dll', 'uint32 SetNamedSecurityInfoW(str16 name, int type, uint32 info, ' +
+  'void *owner, void *group, void *dacl, void *sacl)');
+const SetNamedSecurityInfoWAsync = lazyAsyncFn('advapi32.dll', 'uint32 SetNamedSecurityInfoW(str16 name, int type, uint32 info, ' +
   'void *owner, void *group, void *dacl, void *sacl)');
 const ConvertSecurityDescriptorToStringSecurityDescriptorW = lazyFn('advapi32.dll',
   'bool ConvertSecurityDescriptorToStringSecurityDescriptorW(void *sd, uint32 rev, uint32 info, _Out_ void **s, _Out_ uint32 *len)');
@@ -125,21 +127,41 @@ export function writeFileDacl(path: string, dacl: bigint): void {
   checkStatus('SetNamedSecurityInfoW', SetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL, null, null, dacl, null), path);
 }
 
-/** Reads, merges and writes a file's DACL in one step; returns the DACL's SDDL before the change. */
-export function applyFileEntries(path: string, entries: AceEntry[]): string {
+/** A file's DACL as SDDL, and a new ACL (owned) merging `entries` into it. */
+function mergedFileDacl(path: string, entries: AceEntry[]): { before: string; acl: LocalMemory } {
   const sec = readFileSecurity(path);
   try {
-    const before = sec.toSddl();
-    const acl = mergeEntries(sec.dacl, entries);
-    try {
-      writeFileDacl(path, acl.value);
-    } finally {
-      acl.close();
-    }
-    return before;
+    return { before: sec.toSddl(), acl: mergeEntries(sec.dacl, entries) };
   } finally {
-    sec.close();
+    sec.close(); // the merged ACL is a copy
   }
+}
+
+/** Reads, merges and writes a file's DACL in one step; returns the DACL's SDDL before the change. */
+export function applyFileEntries(path: string, entries: AceEntry[]): string {
+  const { before, acl } = mergedFileDacl(path, entries);
+  try {
+    writeFileDacl(path, acl.value);
+  } finally {
+    acl.close();
+  }
+  return before;
+}
+
+/**
+ * `applyFileEntries` with the write on koffi's worker thread: SetNamedSecurityInfoW propagates inheritable ACEs
+ * through every existing descendant, which on a big workspace takes long enough to freeze VS Code's extension
+ * host. The merged ACL stays alive until the call has returned.
+ */
+export async function applyFileEntriesAsync(path: string, entries: AceEntry[]): Promise<string> {
+  const { before, acl } = mergedFileDacl(path, entries);
+  try {
+    const status = await SetNamedSecurityInfoWAsync(path, SE_FILE_OBJECT, SecurityInfo.DACL, null, null, acl.value, null);
+    checkStatus('SetNamedSecurityInfoW', status as number, path);
+  } finally {
+    acl.close();
+  }
+  return before;
 }
 
 /** Explicit entries of a file's DACL. */

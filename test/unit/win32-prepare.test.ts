@@ -247,3 +247,45 @@ test('git init after a sealed .git: the next run lifts the seal (keeping the new
   assert.ok(store.entries('C:\\ws\\.git\\hooks').some((e) => e.sid === CAP && e.mode === 'deny'));
   assert.ok(store.entries('C:\\ws\\.git').some((e) => e.sid === CAP && e.mode === 'deny' && e.inheritance === 0), 'pinned instead');
 });
+
+/** A store whose DACL writes take a while off the event loop, as the Win32 one's do on koffi's worker thread. */
+class SlowAsyncStore extends MemoryStore {
+  inFlight = 0;
+  asyncWrites = 0;
+  applyAsync(p: string, aces: Parameters<MemoryStore['apply']>[1]): Promise<string> {
+    this.inFlight++;
+    return new Promise((resolve, reject) => setTimeout(() => {
+      this.inFlight--;
+      this.asyncWrites++;
+      try {
+        resolve(this.apply(p, aces));
+      } catch (e) {
+        reject(e);
+      }
+    }, 15));
+  }
+}
+
+test('DACL writes run off the event loop: timers fire while a write is in flight, and cancel stops after it', async () => {
+  const { plan, stateDir, opts } = setup();
+  const store = new SlowAsyncStore(['C:\\ws', plan.tempDir]);
+  let ticksDuringWrites = 0;
+  const ticker = setInterval(() => {
+    if (store.inFlight > 0) ticksDuringWrites++;
+  }, 2);
+  const cancel = new AbortController();
+  try {
+    await assert.rejects(prepare(plan, id, store, { ...opts, signal: cancel.signal, onProgress: (p) => {
+      if (p.done === 2) cancel.abort();
+    } }), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled);
+  } finally {
+    clearInterval(ticker);
+  }
+  assert.equal(store.asyncWrites, 2, 'the write in flight when cancel came finished and nothing started after it');
+  assert.ok(ticksDuringWrites > 0, 'the event loop ran while writes were in flight');
+  const ledger = JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8'));
+  assert.equal(ledger.records.length, 2, 'both writes are recorded');
+  await prepare(plan, id, store, opts);
+  assert.ok(store.asyncWrites > 2, 'the rerun completes the rest through the async path');
+  assert.ok(hasAce(store, 'C:\\ws', 'grant'));
+});

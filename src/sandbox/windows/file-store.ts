@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { applyFileEntries, readFileEntries } from '../../../native-bindings/win32/acl';
+import { applyFileEntries, applyFileEntriesAsync, readFileEntries } from '../../../native-bindings/win32/acl';
 import type { SecurityStore } from './ledger';
 
 function kind(p: string): 'dir' | 'file' | 'missing' {
@@ -55,4 +55,5 @@ export const fileSecurityStore: SecurityStore = {
   },
   entries: (p) => readFileEntries(p),
   apply: (p, aces) => applyFileEntries(p, aces),
+  applyAsync: (p, aces) => applyFileEntriesAsync(p, aces),
 };

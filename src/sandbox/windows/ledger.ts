@@ -31,6 +31,8 @@ export interface SecurityStore {
   entries(p: string): Ace[];
   /** Merges `aces` into the path's DACL (SetEntriesInAclW semantics); returns the DACL's SDDL before. */
   apply(p: string, aces: Ace[]): string;
+  /** `apply` off the event loop, where the store can (the Win32 one: the write runs on koffi's worker thread). */
+  applyAsync?(p: string, aces: Ace[]): Promise<string>;
 }
 
 /** One ACE on one path, as the ledger and the operations name it. */
@@ -108,34 +110,75 @@ export function refuseUntouchable(p: string, home: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The part of applying one operation before the DACL write: refuses untouchable paths, creates a missing protected
+ * path, and skips what is already present. Returns what was created, or `skip`.
+ */
+function beforeWrite(op: ResolvedAclOp, store: SecurityStore, home: string): { createdPaths?: string[] } | 'skip' {
+  const refused = refuseUntouchable(op.path, home);
+  if (refused) throw new Error(refused);
+  let createdPaths: string[] | undefined;
+  if (store.kind(op.path) === 'missing') {
+    if (!op.createIfMissing) return 'skip';
+    createdPaths = store.create(op.path, op.createIfMissing, op.placeholderContent);
+  }
+  if (alreadyPresent(store.entries(op.path), op)) return 'skip';
+  return { createdPaths };
+}
+
+function aceOf(op: ResolvedAclOp): Ace {
+  return { sid: op.sid, mode: op.action, mask: op.mask, inheritance: op.inheritance };
+}
+
+/**
+ * Everything before the DACL write. Returns what the write needs, or undefined when the operation was skipped or
+ * failed (already noted in `result`).
+ */
+function startOne(op: ResolvedAclOp, i: number, total: number, store: SecurityStore, home: string, result: ApplyResult,
+  onProgress?: (p: ApplyProgress) => void): { createdPaths?: string[] } | undefined {
+  try {
+    const pre = beforeWrite(op, store, home);
+    if (pre !== 'skip') return pre;
+    result.skipped.push(op);
+    onProgress?.({ done: i + 1, total, path: op.path, action: 'skip' });
+  } catch (error) {
+    result.failures.push({ op, error });
+  }
+  return undefined;
+}
+
+/** Records an ACE just written, with the DACL it replaced, and reports it. */
+function finishOne(op: ResolvedAclOp, i: number, total: number, before: string, createdPaths: string[] | undefined,
+  ledger: Ledger, result: ApplyResult, onProgress?: (p: ApplyProgress) => void): void {
+  const rec: LedgerRecord = { path: op.path, sid: op.sid, action: op.action, mask: op.mask, inheritance: op.inheritance,
+    reason: op.reason, before, created: createdPaths !== undefined, ...(createdPaths ? { createdPaths } : {}),
+    ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}),
+    at: new Date().toISOString() };
+  ledger.records.push(rec);
+  result.applied.push(rec);
+  onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
+}
+
 /** Applies one operation unless present, recording what it adds; a failure is collected, never half-recorded. */
 function applyOne(op: ResolvedAclOp, i: number, total: number, store: SecurityStore, ledger: Ledger, home: string,
   result: ApplyResult, onProgress?: (p: ApplyProgress) => void): void {
+  const pending = startOne(op, i, total, store, home, result, onProgress);
+  if (!pending) return;
   try {
-    const refused = refuseUntouchable(op.path, home);
-    if (refused) throw new Error(refused);
-    let createdPaths: string[] | undefined;
-    if (store.kind(op.path) === 'missing') {
-      if (!op.createIfMissing) {
-        result.skipped.push(op);
-        onProgress?.({ done: i + 1, total, path: op.path, action: 'skip' });
-        return;
-      }
-      createdPaths = store.create(op.path, op.createIfMissing, op.placeholderContent);
-    }
-    if (alreadyPresent(store.entries(op.path), op)) {
-      result.skipped.push(op);
-      onProgress?.({ done: i + 1, total, path: op.path, action: 'skip' });
-      return;
-    }
-    const before = store.apply(op.path, [{ sid: op.sid, mode: op.action, mask: op.mask, inheritance: op.inheritance }]);
-    const record: LedgerRecord = { path: op.path, sid: op.sid, action: op.action, mask: op.mask, inheritance: op.inheritance,
-      reason: op.reason, before, created: createdPaths !== undefined, ...(createdPaths ? { createdPaths } : {}),
-      ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}),
-      at: new Date().toISOString() };
-    ledger.records.push(record);
-    result.applied.push(record);
-    onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
+    finishOne(op, i, total, store.apply(op.path, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
+  } catch (error) {
+    result.failures.push({ op, error });
+  }
+}
+
+/** `applyOne` with the DACL write awaited off the event loop when the store can do that. */
+async function applyOneAsync(op: ResolvedAclOp, i: number, total: number, store: SecurityStore, ledger: Ledger, home: string,
+  result: ApplyResult, onProgress?: (p: ApplyProgress) => void): Promise<void> {
+  if (!store.applyAsync) return applyOne(op, i, total, store, ledger, home, result, onProgress);
+  const pending = startOne(op, i, total, store, home, result, onProgress);
+  if (!pending) return;
+  try {
+    finishOne(op, i, total, await store.applyAsync(op.path, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
   } catch (error) {
     result.failures.push({ op, error });
   }
@@ -150,7 +193,8 @@ export function applyOperations(ops: ResolvedAclOp[], store: SecurityStore, ledg
 }
 
 /**
- * As `applyOperations`, but yields to the event loop between operations (so progress can be shown) and stops
+ * As `applyOperations`, but yields to the event loop between operations (so progress can be shown), writes DACLs
+ * off the event loop where the store can (a long inheritance propagation then freezes nothing), and stops
  * before the next operation once `signal` is aborted, returning `cancelled: true` with what was applied so far
  * recorded; a rerun skips those ACEs and completes the rest.
  */
@@ -160,7 +204,7 @@ export async function applyOperationsYielding(ops: ResolvedAclOp[], store: Secur
   for (const [i, op] of ops.entries()) {
     await new Promise<void>((r) => setImmediate(r));
     if (opts.signal?.aborted) return { ...result, cancelled: true };
-    applyOne(op, i, ops.length, store, ledger, home, result, opts.onProgress);
+    await applyOneAsync(op, i, ops.length, store, ledger, home, result, opts.onProgress);
   }
   return { ...result, cancelled: false };
 }

@@ -2,7 +2,10 @@
 // faithfully; it does NOT store or enforce file DACLs, so nothing here claims a file is protected.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { explicitEntries, mergeEntries, readFileSecurity, SecurityDescriptor } from '../../../native-bindings/win32/acl';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { applyFileEntries, applyFileEntriesAsync, explicitEntries, mergeEntries, readFileSecurity, SecurityDescriptor } from '../../../native-bindings/win32/acl';
 import { Win32Error } from '../../../native-bindings/win32/errors';
 import { randomCapabilitySid } from '../../../native-bindings/win32/sid';
 import { DENY_WRITE_MASK, WRITABLE_ROOT_MASK } from '../../../src/policy/compile-win32';
@@ -69,4 +72,21 @@ test('GetNamedSecurityInfoW reads a folder DACL (read path only; Wine maps file 
 test('GetNamedSecurityInfoW on a missing path throws Win32Error 2 or 3', () => {
   assert.throws(() => readFileSecurity('C:\\no\\such\\agent-sandbox-path'), (e: unknown) =>
     e instanceof Win32Error && e.api === 'GetNamedSecurityInfoW' && (e.code === 2 || e.code === 3));
+});
+
+test('applyFileEntriesAsync: SetNamedSecurityInfoW runs on koffi\'s worker thread and resolves with the previous DACL, the same as the synchronous call (plumbing only; Wine does not store file DACLs)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-acl-async-'));
+  try {
+    const sid = randomCapabilitySid();
+    const entries = [{ sid, mode: 'grant' as const, mask: WRITABLE_ROOT_MASK.value, inheritance: 3 }];
+    const pending = applyFileEntriesAsync(dir, entries);
+    assert.ok(pending instanceof Promise);
+    const before = await pending;
+    assert.match(before, /^D:/);
+    assert.equal(applyFileEntries(dir, entries).slice(0, 2), 'D:', 'the synchronous path agrees');
+    await assert.rejects(applyFileEntriesAsync('C:\\no\\such\\agent-sandbox-path', entries), (e: unknown) =>
+      e instanceof Win32Error && (e.code === 2 || e.code === 3));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
