@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { MAX_SOCKET_PATH } from './connect';
 
 export interface FixtureOptions {
   /**
@@ -27,9 +28,6 @@ function defaultWorkspace(stateDir: string): { dir: string; fresh: boolean } {
   }
   return { dir: fs.mkdtempSync(path.join(os.tmpdir(), 'agent-sandbox-verify-ws-')), fresh: true };
 }
-
-/** The longest pathname a Unix socket address holds (108 bytes on Linux, with the terminating NUL). */
-export const MAX_SOCKET_PATH = 107;
 
 export class Fixture {
   readonly nonce = randomBytes(8).toString('hex');

@@ -16,7 +16,7 @@ import { buildBattery, enforcementGaps, sandboxMadePaths, SECRET_ENV, sleep, typ
 import { classify, toRow } from './classify';
 import { Fixture } from './fixtures';
 import { applyHole } from './holes';
-import { DNS_ANSWER, Listeners, nonLoopbackIpv4, selfTestTcp } from './listeners';
+import { DNS_ANSWER, Listeners, nonLoopbackIpv4, selfTestEndpoint } from './listeners';
 import { probePath } from './probe-path';
 import { PROBE_PREFIX, type ProbeFact, type VerifyHole, type VerifyReport } from './types';
 
@@ -107,13 +107,13 @@ async function startEndpoints(listeners: Listeners, fx: Fixture, platform: Platf
   const dns = await listeners.listenDns('127.0.0.1');
   const broken = new Set<string>();
   for (const ep of lan ? [loopback, lan] : [loopback]) {
-    if (!(await selfTestTcp(ep, `${nonce}-selftest`))) broken.add(`${ep.host}:${ep.port}`);
+    if (!(await selfTestEndpoint(ep, `${nonce}-selftest`))) broken.add(`${ep.host}:${ep.port}`);
   }
   if (!(await selfTestDns(dns.host, dns.port, `${nonce}-selftest.verify.agent-sandbox.test`))) broken.add(`${dns.host}:${dns.port}`);
   // A socket path longer than the kernel's limit (about 107 bytes) cannot be listened on: the check is left out.
   const unix = platform === 'linux' && process.platform === 'linux'
     ? await listeners.listenUnix(fx.runtimeSocket).catch(() => undefined) : undefined;
-  if (unix && !(await selfTestTcp(unix, `${nonce}-selftest`))) broken.add(unix.path);
+  if (unix && !(await selfTestEndpoint(unix, `${nonce}-selftest`))) broken.add(unix.path);
   return { loopback, lan, dns, unix, broken };
 }
 

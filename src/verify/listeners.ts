@@ -7,7 +7,7 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import { answerA, questionName } from './dns-wire';
-import { MAX_SOCKET_PATH } from './fixtures';
+import { MAX_SOCKET_PATH, sendNonce } from './connect';
 
 /** The address the verifier's resolver answers with (TEST-NET-1, never routed). */
 export const DNS_ANSWER = '192.0.2.1';
@@ -99,17 +99,6 @@ export function nonLoopbackIpv4(): string | undefined {
 }
 
 /** Connects from outside the sandbox to prove an endpoint works, so a failed probe means "blocked", not "broken". */
-export function selfTestTcp(ep: TcpEndpoint | { path: string }, nonce: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect(ep);
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), 3000);
-    sock.on('connect', () => sock.write(`${nonce}\n`));
-    sock.on('data', () => done(true));
-    sock.on('error', () => done(false));
-  });
+export async function selfTestEndpoint(ep: TcpEndpoint | { path: string }, nonce: string): Promise<boolean> {
+  return (await sendNonce(ep, nonce, 3000)).ok;
 }

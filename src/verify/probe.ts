@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { sendNonce } from './connect';
 import { PROBE_PREFIX, SECRET_SEEN, type ProbeAction, type ProbeFact, type ProbeSpec } from './types';
 
 const NET_TIMEOUT_MS = 3000;
@@ -75,20 +76,11 @@ function attemptRead(a: Extract<ProbeAction, { kind: 'read' }>): Attempt {
   }
 }
 
-/** Connects (TCP or a Unix socket), sends the nonce and waits for the listener's answer. */
-function attemptConnect(to: net.NetConnectOpts, nonce: string): Promise<Attempt> {
-  return new Promise((resolve) => {
-    const sock = net.connect(to);
-    const done = (r: Attempt) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(r);
-    };
-    const timer = setTimeout(() => done({ ok: false, code: 'TIMEOUT', message: `no answer in ${NET_TIMEOUT_MS} ms` }), NET_TIMEOUT_MS);
-    sock.on('connect', () => sock.write(`${nonce}\n`));
-    sock.on('data', (d) => done({ ok: true, value: d.toString('utf8').trim().slice(0, 100) }));
-    sock.on('error', (e) => done(errorFact(e)));
-  });
+/** Connects (TCP or a Unix socket), sends the nonce and reports the listener's answer. */
+async function attemptConnect(to: net.NetConnectOpts, nonce: string): Promise<Attempt> {
+  const r = await sendNonce(to, nonce, NET_TIMEOUT_MS);
+  if (r.ok) return { ok: true, value: r.reply.trim().slice(0, 100) };
+  return r.timedOut ? { ok: false, code: 'TIMEOUT', message: `no answer in ${NET_TIMEOUT_MS} ms` } : errorFact(r.error);
 }
 
 async function attemptDns(a: Extract<ProbeAction, { kind: 'dns' }>): Promise<Attempt> {
@@ -136,10 +128,7 @@ async function attempt(a: ProbeAction): Promise<Attempt> {
     case 'tcp':
       return attemptConnect({ host: a.host, port: a.port }, a.nonce);
     case 'unix':
-      // never connect to a silently shortened path: that would test some other place
-      return Buffer.byteLength(a.path) > 107
-        ? { ok: false, code: 'PATH_TOO_LONG', message: `${a.path} is too long for a Unix socket address` }
-        : attemptConnect({ path: a.path }, a.nonce);
+      return attemptConnect({ path: a.path }, a.nonce);
     case 'dns':
       return attemptDns(a);
     case 'env':

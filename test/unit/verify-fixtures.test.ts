@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Fixture, MAX_SOCKET_PATH } from '../../src/verify/fixtures';
+import { MAX_SOCKET_PATH } from '../../src/verify/connect';
+import { Fixture } from '../../src/verify/fixtures';
 import { Listeners } from '../../src/verify/listeners';
 
 function stateDir(): string {

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseFacts } from '../../src/verify';
 import { answerA, questionName } from '../../src/verify/dns-wire';
-import { DNS_ANSWER, Listeners, selfTestTcp } from '../../src/verify/listeners';
+import { DNS_ANSWER, Listeners, selfTestEndpoint } from '../../src/verify/listeners';
 import { packageRoot, probePath } from '../../src/verify/probe-path';
 import { SandboxError } from '../../src/sandbox/errors';
 import { SECRET_SEEN, type ProbeAction, type ProbeFact } from '../../src/verify/types';
@@ -81,7 +81,7 @@ test('probe (unsandboxed) + listeners: TCP and DNS reach the verifier, which rec
   try {
     const tcp = await l.listenTcp('127.0.0.1');
     const dns = await l.listenDns('127.0.0.1');
-    assert.equal(await selfTestTcp(tcp, 'self'), true);
+    assert.equal(await selfTestEndpoint(tcp, 'self'), true);
     const facts = await runProbe([
       { id: 't', kind: 'tcp', host: tcp.host, port: tcp.port, nonce: 'NONCE-T' },
       { id: 'd', kind: 'dns', server: dns.host, port: dns.port, name: 'abc.verify.agent-sandbox.test' },
@@ -104,7 +104,7 @@ test('probe (unsandboxed) + listeners: a Unix socket reaches the verifier; a mis
   const l = new Listeners();
   try {
     const sock = await l.listenUnix(path.join(dir, 'bus'));
-    assert.equal(await selfTestTcp(sock, 'self'), true);
+    assert.equal(await selfTestEndpoint(sock, 'self'), true);
     const facts = await runProbe([
       { id: 'u', kind: 'unix', path: sock.path, nonce: 'NONCE-U' },
       { id: 'gone', kind: 'unix', path: path.join(dir, 'nothing'), nonce: 'x' },
