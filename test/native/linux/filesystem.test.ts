@@ -7,7 +7,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { coldBackend, hostDir, plan, run, sh, tempDir } from './helpers';
+import { landlockAbi } from '../../../native-bindings/linux/landlock';
+import type { LinuxPlan } from '../../../src/policy';
+import { createLinuxBackend } from '../../../src/sandbox/linux';
+import { coldBackend, hostDir, plan, run, sh, STATE_DIR, tempDir } from './helpers';
 
 const backend = coldBackend();
 after(() => backend.dispose());
@@ -30,8 +33,13 @@ describe('linux sandbox: writes', () => {
     const targets = [path.join(os.homedir(), `as-probe-${rnd()}`), path.join(hostTmp, 'f'), `/tmp/as-probe-${rnd()}`,
       path.join(visible, 'f'), `/etc/as-probe-${rnd()}`];
     for (const t of targets) {
-      await run(backend, plan({ workspaceRoots: [ws] }), sh(`echo x > '${t}'`));
+      const r = await run(backend, plan({ workspaceRoots: [ws] }), sh(`echo x > '${t}'`));
       assert.equal(fs.existsSync(t), false, `${t} must not exist on the host`);
+      // a new name under /tmp lands in the sandbox's private /tmp (the host's stays untouched); the rest fails:
+      // read-only, or (a folder in the host's /tmp) not there at all inside
+      if (t.startsWith('/tmp/as-probe-')) continue;
+      assert.notEqual(r.code, 0, t);
+      assert.match(r.stderr, /Read-only file system|Permission denied|Directory nonexistent/, `${t}: ${r.stderr}`);
     }
     const r = await run(backend, plan({ workspaceRoots: [ws] }), sh(`echo x > '${visible}/f'`));
     assert.match(r.stderr, /Read-only file system/);
@@ -152,4 +160,36 @@ describe('linux sandbox: reads, modes and odd paths', () => {
     assert.equal(r.stdout.trim().split('\n')[0], ws);
     assert.equal(fs.existsSync(path.join(parent, 'escape')), false);
   });
+});
+
+describe('linux sandbox: Landlock inside the real sandbox', () => {
+  const abi = landlockAbi();
+  /** The plan with `dir` bound writable by bubblewrap, and (when `allow`) also in Landlock's writable paths. */
+  const widened = (ws: string, dir: string, allow: boolean): LinuxPlan => {
+    const p = plan({ workspaceRoots: [ws] });
+    const at = p.bwrapArgs.indexOf(p.tempDir) + 2; // right after `--bind <temp> /tmp`
+    p.bwrapArgs.splice(at, 0, '--bind', dir, dir);
+    if (allow) p.landlock.writablePaths.push(dir);
+    return p;
+  };
+  for (const broker of [false, true]) {
+    it(`${broker ? 'brokered' : 'cold'}: a folder the mounts leave writable but Landlock does not allow is still refused (skipped without Landlock)`,
+      { skip: abi < 1 && 'this kernel has no Landlock' }, async () => {
+        const b = createLinuxBackend({ stateDir: STATE_DIR, broker });
+        try {
+          const ws = tempDir('as-ws-');
+          const dir = hostDir('as-ll-');
+          const denied = await run(b, widened(ws, dir, false), sh(`echo x > '${dir}/f'`));
+          assert.notEqual(denied.code, 0);
+          assert.match(denied.stderr, /Permission denied/, 'Landlock, not a read-only mount, refused it');
+          assert.equal(fs.existsSync(path.join(dir, 'f')), false);
+          // control: the same mount with Landlock allowing it is writable, so the refusal above was Landlock's
+          const allowed = await run(b, widened(ws, dir, true), sh(`echo x > '${dir}/g'`));
+          assert.equal(allowed.code, 0, allowed.stderr);
+          assert.equal(fs.readFileSync(path.join(dir, 'g'), 'utf8'), 'x\n');
+        } finally {
+          await b.dispose();
+        }
+      });
+  }
 });
