@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { disposeBackends, SandboxError, SandboxErrorCode } from '../../../src/sandbox';
+import { disposeBackends } from '../../../src/sandbox';
 import { runVerification, type VerifyReport } from '../../../src/verify';
 
 const skip = process.platform !== 'win32' ? 'runs under Wine (npm run test:win32)' : false;
@@ -20,7 +20,7 @@ function explain(r: VerifyReport): string {
 const WRITE_IDS = (r: VerifyReport) =>
   r.checks.filter((c) => c.expected === 'DENIED' && (c.id.startsWith('write-') || c.id.startsWith('protected-')));
 
-test('Wine does not enforce: verify runs through the Windows backend and reports the write and network checks as NOT held', { skip }, async (t) => {
+test('Wine does not enforce: verify runs through the Windows backend and reports the write and network checks as NOT held', { skip }, async () => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-sandbox-wine-verify-'));
   let report: VerifyReport;
   try {
