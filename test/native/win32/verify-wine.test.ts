@@ -20,7 +20,7 @@ function explain(r: VerifyReport): string {
 const WRITE_IDS = (r: VerifyReport) =>
   r.checks.filter((c) => c.expected === 'DENIED' && (c.id.startsWith('write-') || c.id.startsWith('protected-')));
 
-test('Wine does not enforce: verify runs through the Windows backend and reports the write and network checks as NOT held', { skip }, async () => {
+test('Wine does not enforce: verify runs through the Windows backend and reports the write and network checks as NOT held', { skip }, async (t) => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-sandbox-wine-verify-'));
   let report: VerifyReport;
   try {
