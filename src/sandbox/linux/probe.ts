@@ -18,13 +18,32 @@ export interface BwrapProbe {
 const APPARMOR_SYSCTL = '/proc/sys/kernel/apparmor_restrict_unprivileged_userns';
 let cached: BwrapProbe | undefined;
 
-/** bwrap on PATH (plus /usr/bin and /bin), or exactly `AGENT_SANDBOX_BWRAP` when that is set. */
+/**
+ * Where bubblewrap is looked for. Never the caller's PATH: a PATH entry inside the workspace (`.venv/bin`,
+ * `node_modules/.bin`) is writable by sandboxed commands, and a `bwrap` planted there would run on the host with
+ * the user's rights the next time a sandbox starts.
+ */
+export const BWRAP_DIRS = ['/usr/bin', '/bin', '/usr/local/bin', '/usr/sbin', '/sbin'];
+
+/**
+ * bwrap from the system folders, or exactly `AGENT_SANDBOX_BWRAP` when that is set; either way only a file that
+ * root owns and nobody else can change, in a folder likewise (`unsafeBwrap` says why one is refused).
+ */
 export function findBwrap(env = process.env): string | undefined {
-  const dirs = env.AGENT_SANDBOX_BWRAP ? [] : (env.PATH ?? '').split(':').concat(['/usr/bin', '/bin']);
-  if (env.AGENT_SANDBOX_BWRAP) return isExecutable(env.AGENT_SANDBOX_BWRAP) ? env.AGENT_SANDBOX_BWRAP : undefined;
-  for (const dir of dirs) {
-    const p = path.join(dir || '.', 'bwrap');
-    if (path.isAbsolute(p) && isExecutable(p)) return p;
+  if (env.AGENT_SANDBOX_BWRAP) return isExecutable(env.AGENT_SANDBOX_BWRAP) && !unsafeBwrap(env.AGENT_SANDBOX_BWRAP) ? env.AGENT_SANDBOX_BWRAP : undefined;
+  return BWRAP_DIRS.map((d) => path.join(d, 'bwrap')).find((p) => isExecutable(p) && !unsafeBwrap(p));
+}
+
+/** Why `p` cannot be trusted as bubblewrap (someone other than root could replace it), or undefined. */
+export function unsafeBwrap(p: string): string | undefined {
+  for (const f of [p, path.dirname(p)]) {
+    try {
+      const st = fs.statSync(f);
+      if (st.uid !== 0) return `${f} is not owned by root`;
+      if (st.mode & 0o022) return `${f} can be changed by users other than root`;
+    } catch (e) {
+      return `${f}: ${(e as Error).message}`;
+    }
   }
   return undefined;
 }
@@ -45,6 +64,16 @@ export function probeBwrap(): BwrapProbe {
 
 function runProbe(): BwrapProbe {
   const bwrap = findBwrap();
+  const explicit = process.env.AGENT_SANDBOX_BWRAP;
+  const refused = (explicit ? [explicit] : BWRAP_DIRS.map((d) => path.join(d, 'bwrap')))
+    .find((p) => isExecutable(p) && unsafeBwrap(p));
+  if (!bwrap && refused) {
+    return { ok: false, bwrap: refused, error: new SandboxError(SandboxErrorCode.BwrapUnusable,
+      `${refused} was not used as bubblewrap: ${unsafeBwrap(refused)}, so it could have been replaced (for example ` +
+      'by a sandboxed command), and nothing was run.',
+      'Install bubblewrap from your distribution\'s packages (root-owned, in /usr/bin), or point AGENT_SANDBOX_BWRAP ' +
+      'at a bwrap that only root can change.') };
+  }
   if (!bwrap) {
     return { ok: false, error: new SandboxError(SandboxErrorCode.BwrapMissing,
       'bubblewrap (bwrap) is not installed, so the Linux sandbox cannot start and nothing was run.',

@@ -70,6 +70,40 @@ describe('agent-sandbox run (CLI, linux)', () => {
     assert.equal(fs.existsSync(path.join(ws, 'ran.txt')), false);
   });
 
+  it('a bwrap planted on PATH (say in the workspace\'s .venv/bin) is never run; one others could replace is refused with the fix', () => {
+    const ws = tempDir('as-cli-');
+    const bin = path.join(ws, '.venv', 'bin');
+    fs.mkdirSync(bin, { recursive: true });
+    const planted = path.join(bin, 'bwrap');
+    fs.writeFileSync(planted, `#!/bin/sh\necho planted > '${ws}/planted.txt'\n`, { mode: 0o755 });
+    const onPath = cli(['--', 'sh', '-c', 'echo ran > ran.txt'], ws, { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+    assert.equal(onPath.status, 0, onPath.stderr);
+    assert.equal(fs.existsSync(path.join(ws, 'planted.txt')), false, 'the planted bwrap never ran');
+    fs.chmodSync(bin, 0o777);
+    const named = cli(['--', 'sh', '-c', 'echo ran > ran2.txt'], ws, { ...process.env, AGENT_SANDBOX_BWRAP: planted });
+    assert.equal(named.status, 125);
+    assert.match(named.stderr, /was not used as bubblewrap: .*(not owned by root|can be changed by users other than root)/);
+    assert.equal(fs.existsSync(path.join(ws, 'planted.txt')), false);
+    assert.equal(fs.existsSync(path.join(ws, 'ran2.txt')), false);
+  });
+
+  it('a bwrap that cannot create namespaces (as under Ubuntu 24.04\'s AppArmor rule) fails closed with the fix (needs root to make a root-owned stand-in)',
+    { skip: process.getuid?.() !== 0 && 'a stand-in bwrap only root can change needs root' }, () => {
+      const ws = tempDir('as-cli-');
+      const dir = fs.mkdtempSync('/var/tmp/as-bwrap-');
+      try {
+        const fake = path.join(dir, 'bwrap');
+        fs.writeFileSync(fake, '#!/bin/sh\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n', { mode: 0o755 });
+        const r = cli(['--', 'sh', '-c', 'echo ran > ran.txt'], ws, { ...process.env, AGENT_SANDBOX_BWRAP: fake });
+        assert.equal(r.status, 125, r.stderr);
+        assert.match(r.stderr, /uid map: Permission denied/);
+        assert.match(r.stderr, /sysctl|AppArmor|user namespaces/i);
+        assert.equal(fs.existsSync(path.join(ws, 'ran.txt')), false);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
   it('--tty: an interactive shell keeps the terminal with job control; TIOCSTI is denied (control: allowed outside)', () => {
     const ws = tempDir('as-cli-');
     const inner = `set -o | grep -q 'monitor.*on' && echo JOBCTL-ON; sleep 0.1 & jobs; wait; ${NODE} ${PROBE} tiocsti`;
