@@ -15,6 +15,7 @@ import type { SandboxBackend } from '../sandbox/types';
 import { hostContext, hostPlatform } from '../sandbox/host';
 import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
 import { explainDenials } from './denials';
+import { checkedModeOverride } from './overrides';
 import { BoundedText } from './output-cap';
 import { ProgressRelay } from './progress-relay';
 import { policySummary, type RunResult } from './run-result';
@@ -93,7 +94,8 @@ export class SandboxService {
     const base = this.settings.policyInput();
     const input: PolicyInput = { ...base };
     if (o.network) input.network = o.network;
-    if (o.mode) input.mode = o.mode;
+    const mode = checkedModeOverride(o.mode);
+    if (mode) input.mode = mode;
     if (o.writablePaths?.length) input.writableRoots = [...(base.writableRoots ?? []), ...o.writablePaths];
     if (o.protectedPaths?.length) input.protectedPaths = [...(base.protectedPaths ?? []), ...o.protectedPaths];
     return input;
