@@ -178,6 +178,7 @@ function supervise(child: ChildProcess, job: Job, p: Plumbing, spec: SpawnSpec, 
   }, spec.timeoutMs) : undefined;
   const onAbort = () => kill();
   spec.signal?.addEventListener('abort', onAbort, { once: true });
+  if (spec.signal?.aborted) kill(); // cancelled before the listener existed (during preparation or the start)
   const exited = (async (): Promise<ExitInfo> => {
     try {
       const code = await child.wait();

@@ -41,3 +41,24 @@ test('cancelling the preparation mid-way rejects the spawn with cancelled and re
   assert.ok(reports.length > 2, 'the rerun went through every operation');
   await backend.dispose();
 });
+
+test('a spawn whose signal is already aborted once the sandbox is prepared is killed at once instead of running on (plumbing: the job kill)', async () => {
+  const { ws, stateDir, plan } = sandboxFixture('pre-aborted');
+  const backend = createWindowsBackend({ stateDir });
+  try {
+    const warm = await backend.spawn(plan, { argv: ['cmd', '/c', 'exit 0'], cwd: ws, stdio: 'pipe' });
+    warm.stdin?.end();
+    assert.equal((await warm.exited).code, 0);
+    const ac = new AbortController();
+    ac.abort();
+    const started = Date.now();
+    const proc = await backend.spawn(plan, { argv: [process.execPath, '-e', 'setTimeout(() => {}, 60000)'], cwd: ws, stdio: 'pipe',
+      signal: ac.signal });
+    proc.stdin?.end();
+    const exit = await proc.exited;
+    assert.equal(exit.code, 137, 'ended through the job, like SIGKILL');
+    assert.ok(Date.now() - started < 30_000, 'it did not run its 60 s');
+  } finally {
+    await backend.dispose();
+  }
+});

@@ -162,6 +162,7 @@ function supervise(cmd: ReturnType<BrokerClient['spawn']>, spec: SpawnSpec): San
     kill();
   }, spec.timeoutMs) : undefined;
   spec.signal?.addEventListener('abort', kill, { once: true });
+  if (spec.signal?.aborted) kill(); // cancelled before the listener existed
   if (spec.stdio === 'inherit') {
     cmd.stdout.pipe(process.stdout, { end: false });
     cmd.stderr.pipe(process.stderr, { end: false });
