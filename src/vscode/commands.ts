@@ -31,7 +31,8 @@ export function registerCommands(
     await status.refresh();
   };
   const remove = async () => {
-    await ops.remove();
+    // the routed agent terminal would point at a policy file Remove deletes: restore the user's setting as well
+    if ((await ops.remove()) && route.routed()) await route.disable();
     await status.refresh();
   };
   const handlers: Record<string, () => unknown> = {

@@ -13,7 +13,8 @@ import type { SandboxService } from './service';
 
 export interface PlatformOps {
   setUp(): Promise<void>;
-  remove(): Promise<void>;
+  /** True once removed; false when the user declined or something stayed (the state is then kept for a retry). */
+  remove(): Promise<boolean>;
   /** Windows: reverts this workspace's ACEs and placeholders only; the rest of the sandbox stays. */
   removeWorkspace(): Promise<void>;
   verify(): Promise<void>;
@@ -50,13 +51,14 @@ export function platformOps(service: SandboxService, log: vscode.LogOutputChanne
     async remove() {
       const ok = await vscode.window.showWarningMessage('Remove Agent Sandbox\'s setup and state from this machine?',
         { modal: true }, 'Remove');
-      if (ok !== 'Remove') return;
+      if (ok !== 'Remove') return false;
       await service.dispose();
       if (service.platform() === 'win32') await windowsRemove(service, log);
-      if (service.platform() === 'linux' && !(await linuxRemove(service, log))) return;
+      if (service.platform() === 'linux' && !(await linuxRemove(service, log))) return false;
       fs.rmSync(service.stateDir, { recursive: true, force: true });
       log.info(`Removed sandbox state in ${service.stateDir}`);
       void vscode.window.showInformationMessage('Agent Sandbox: removed.');
+      return true;
     },
     async removeWorkspace() {
       await windowsRemoveWorkspace(service, log);

@@ -49,6 +49,10 @@ export function agentTerminalRoute(context: vscode.ExtensionContext, service: Sa
       void vscode.window.showInformationMessage(`Agent Sandbox: the agent's terminal now runs sandboxed (${key}).`);
       return key;
     },
+    /** Whether the agent terminal is routed through the sandbox now. */
+    routed(): boolean {
+      return !!context.globalState.get<Saved>(SAVED);
+    },
     async disable(): Promise<string | undefined> {
       const saved = context.globalState.get<Saved>(SAVED);
       if (!saved) {

@@ -199,3 +199,15 @@ test('a missing .git\\commondir gets a placeholder naming the repository itself 
   assert.ok(back.removed.includes('C:\\ws\\.git\\commondir'), 'still as we made it: removed');
   assert.equal(store.kind('C:\\ws\\.git'), 'dir', 'the existing .git stays');
 });
+
+test('a deny that cannot be written takes back the placeholder (and folders) it created, since nothing records them', () => {
+  const store = new MemoryStore(['C:\\ws']);
+  store.failOn.set('c:\\ws\\.git\\config', () => new Error('access denied'));
+  const ledger = emptyLedger();
+  const r = applyOperations([{ path: 'C:\\ws\\.git\\config', sid: CAP, action: 'deny', mask: DENY_WRITE_MASK.value, inheritance: 0,
+    reason: 'protected-path', createIfMissing: 'file' }], store, ledger, 'C:\\Users\\me');
+  assert.equal(r.failures.length, 1);
+  assert.deepEqual(ledger.records, []);
+  assert.equal(store.kind('C:\\ws\\.git\\config'), 'missing');
+  assert.equal(store.kind('C:\\ws\\.git'), 'missing', 'the folder made for it went too');
+});

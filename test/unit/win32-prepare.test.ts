@@ -289,3 +289,14 @@ test('DACL writes run off the event loop: timers fire while a write is in flight
   assert.ok(store.asyncWrites > 2, 'the rerun completes the rest through the async path');
   assert.ok(hasAce(store, 'C:\\ws', 'grant'));
 });
+
+test('each ACE is in the ledger file as soon as it is written, so a crash mid-way loses at most the one in flight', async () => {
+  const { plan, stateDir, opts } = setup();
+  const store = new MemoryStore(['C:\\ws', plan.tempDir]);
+  const onDisk: number[] = [];
+  await prepare(plan, id, store, { ...opts, onProgress: (p) => {
+    // reported as each operation ends; by the next one's report the previous ACE is saved
+    if (p.done >= 2 && p.done <= 4) onDisk.push(JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8')).records.length);
+  } });
+  assert.deepEqual(onDisk, [1, 2, 3]);
+});

@@ -159,6 +159,21 @@ function finishOne(op: ResolvedAclOp, i: number, total: number, before: string, 
   onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
 }
 
+/**
+ * A DACL write failed: nothing is recorded, so what was created for it (a placeholder, a sealed `.git`) is deleted
+ * again while it is still as we made it; otherwise nothing would ever take it back.
+ */
+function failWrite(op: ResolvedAclOp, createdPaths: string[] | undefined, store: SecurityStore, result: ApplyResult, error: unknown): void {
+  for (const p of [...(createdPaths ?? [])].reverse()) {
+    try {
+      store.removeIfEmpty(p, p === op.path ? op.placeholderContent : undefined);
+    } catch {
+      // left in place; the failure below is what the caller reports
+    }
+  }
+  result.failures.push({ op, error });
+}
+
 /** Applies one operation unless present, recording what it adds; a failure is collected, never half-recorded. */
 function applyOne(op: ResolvedAclOp, i: number, total: number, store: SecurityStore, ledger: Ledger, home: string,
   result: ApplyResult, onProgress?: (p: ApplyProgress) => void): void {
@@ -167,7 +182,7 @@ function applyOne(op: ResolvedAclOp, i: number, total: number, store: SecuritySt
   try {
     finishOne(op, i, total, store.apply(op.path, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
   } catch (error) {
-    result.failures.push({ op, error });
+    failWrite(op, pending.createdPaths, store, result, error);
   }
 }
 
@@ -180,7 +195,7 @@ async function applyOneAsync(op: ResolvedAclOp, i: number, total: number, store:
   try {
     finishOne(op, i, total, await store.applyAsync(op.path, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
   } catch (error) {
-    result.failures.push({ op, error });
+    failWrite(op, pending.createdPaths, store, result, error);
   }
 }
 
@@ -196,15 +211,19 @@ export function applyOperations(ops: ResolvedAclOp[], store: SecurityStore, ledg
  * As `applyOperations`, but yields to the event loop between operations (so progress can be shown), writes DACLs
  * off the event loop where the store can (a long inheritance propagation then freezes nothing), and stops
  * before the next operation once `signal` is aborted, returning `cancelled: true` with what was applied so far
- * recorded; a rerun skips those ACEs and completes the rest.
+ * recorded; a rerun skips those ACEs and completes the rest. `onRecorded` runs after each ACE is recorded (the
+ * caller saves the ledger, so a crash loses at most the ACE being written).
  */
 export async function applyOperationsYielding(ops: ResolvedAclOp[], store: SecurityStore, ledger: Ledger, home: string,
-  opts: { onProgress?: (p: ApplyProgress) => void; signal?: AbortSignal } = {}): Promise<ApplyResult & { cancelled: boolean }> {
+  opts: { onProgress?: (p: ApplyProgress) => void; signal?: AbortSignal; onRecorded?: () => void } = {}):
+  Promise<ApplyResult & { cancelled: boolean }> {
   const result: ApplyResult = { applied: [], skipped: [], failures: [] };
   for (const [i, op] of ops.entries()) {
     await new Promise<void>((r) => setImmediate(r));
     if (opts.signal?.aborted) return { ...result, cancelled: true };
+    const before = result.applied.length;
     await applyOneAsync(op, i, ops.length, store, ledger, home, result, opts.onProgress);
+    if (result.applied.length > before) opts.onRecorded?.();
   }
   return { ...result, cancelled: false };
 }

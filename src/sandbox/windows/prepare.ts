@@ -164,7 +164,8 @@ async function prepareNow(plan: Win32Plan, id: Identity, store: SecurityStore, f
       'Sandbox: Remove Sandbox Permissions From This Workspace" (or `agent-sandbox uninstall --workspace DIR`); the next ' +
       'command then sets only what its policy asks for.');
   }
-  const result = await applyOperationsYielding(ops, store, ledger, opts.home, { signal: opts.signal, onProgress: (p) => opts.onProgress?.({
+  const result = await applyOperationsYielding(ops, store, ledger, opts.home, { signal: opts.signal,
+    onRecorded: () => saveLedger(file, ledger), onProgress: (p) => opts.onProgress?.({
     message: `${p.action === 'skip' ? 'Already set' : p.action === 'grant' ? 'Granting' : 'Protecting'} ${p.path}`,
     done: p.done, total: p.total }) });
   saveLedger(file, ledger);
