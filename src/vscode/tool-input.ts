@@ -67,12 +67,26 @@ function insideWorkspace(p: string, view: ToolPolicyView): boolean {
   });
 }
 
-/** Why the user must confirm this request, or an empty list when it stays within the configured policy. */
-export function confirmationReasons(req: ToolRequest, view: ToolPolicyView): string[] {
+/**
+ * Writable roots the request's plan has that the configured plan does not, as the compiler resolved them (links
+ * followed): `writablePaths: ["out"]` where `out` is a link to `~/.config` is inside the workspace as text only.
+ */
+export function addedWritableRoots(requested: { writableRoots: string[] }, configured: { writableRoots: string[] },
+  view: ToolPolicyView): string[] {
+  const key = (s: string) => (view.platform === 'win32' ? s.toLowerCase() : s);
+  const have = new Set(configured.writableRoots.map(key));
+  return requested.writableRoots.filter((r) => !have.has(key(r)));
+}
+
+/**
+ * Why the user must confirm this request, or an empty list when it stays within the configured policy. `resolved`
+ * are the writable roots the request adds, as compiled (`addedWritableRoots`); any outside the workspace counts.
+ */
+export function confirmationReasons(req: ToolRequest, view: ToolPolicyView, resolved: string[] = []): string[] {
   const reasons: string[] = [];
   if (req.network === 'online' && view.network === 'offline') reasons.push('it asks for network access');
   if (!insideWorkspace(req.cwd, view)) reasons.push(`its working directory ${req.cwd} is outside the workspace`);
-  const outside = req.writablePaths.filter((p) => !insideWorkspace(p, view));
+  const outside = [...new Set([...req.writablePaths, ...resolved])].filter((p) => !insideWorkspace(p, view));
   if (outside.length) reasons.push(`it asks to write outside the workspace: ${outside.join(', ')}`);
   return reasons;
 }

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { SandboxError } from '../sandbox/errors';
 import { formatToolResult, policySummary } from './run-result';
 import type { SandboxService } from './service';
-import { confirmationReasons, resolveToolInput, type ToolInput, type ToolPolicyView } from './tool-input';
+import { addedWritableRoots, confirmationReasons, resolveToolInput, type ToolInput, type ToolPolicyView } from './tool-input';
 
 export class SandboxTool implements vscode.LanguageModelTool<ToolInput> {
   constructor(private readonly service: SandboxService) {}
@@ -19,11 +19,21 @@ export class SandboxTool implements vscode.LanguageModelTool<ToolInput> {
     return { platform: plan.platform, workspaceRoots: plan.workspaceRoots, network: plan.network };
   }
 
-  prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<ToolInput>): vscode.PreparedToolInvocation {
+  /** What the user was asked to allow, per input: `invoke` refuses anything more (a link swapped in meanwhile). */
+  private readonly confirmed = new Map<string, Set<string>>();
+
+  /** The request, its plan, and why it needs confirmation (judged on the compiled, link-resolved roots). */
+  private judge(input: unknown) {
     const view = this.view();
-    const req = resolveToolInput(options.input, view);
+    const req = resolveToolInput(input, view);
     const plan = this.service.plan({ network: req.network, writablePaths: req.writablePaths });
-    const reasons = confirmationReasons(req, view);
+    const reasons = confirmationReasons(req, view, addedWritableRoots(plan, this.service.plan(), view));
+    return { req, plan, reasons };
+  }
+
+  prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<ToolInput>): vscode.PreparedToolInvocation {
+    const { req, plan, reasons } = this.judge(options.input);
+    this.confirmed.set(JSON.stringify(options.input), new Set(reasons));
     const invocationMessage = `Running \`${req.command}\` in the sandbox (${policySummary(plan)})`;
     if (!reasons.length) return { invocationMessage };
     this.service.log.info(`tool: asking the user to confirm \`${req.command}\` because ${reasons.join('; ')}`);
@@ -38,7 +48,16 @@ export class SandboxTool implements vscode.LanguageModelTool<ToolInput> {
   }
 
   async invoke(options: vscode.LanguageModelToolInvocationOptions<ToolInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
-    const req = resolveToolInput(options.input, this.view());
+    const { req, reasons } = this.judge(options.input);
+    const asked = this.confirmed.get(JSON.stringify(options.input));
+    this.confirmed.delete(JSON.stringify(options.input));
+    const unasked = reasons.filter((r) => !asked?.has(r));
+    if (unasked.length) {
+      this.service.log.warn(`tool: not run \`${req.command}\`: ${unasked.join('; ')} (not what the user confirmed)`);
+      return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(
+        `The command was NOT run: ${unasked.join('; ')}, which the user was not asked to allow (a path may have ` +
+        'changed since). Ask again.')]);
+    }
     const ac = new AbortController();
     const sub = token.onCancellationRequested(() => ac.abort());
     try {

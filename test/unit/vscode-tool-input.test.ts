@@ -1,7 +1,11 @@
 /** The language-model tool's input: validation, path resolution, and when the user must confirm. */
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { confirmationReasons, resolveToolInput, type ToolPolicyView } from '../../src/vscode/tool-input';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { compilePlan } from '../../src/policy';
+import { addedWritableRoots, confirmationReasons, resolveToolInput, type ToolPolicyView } from '../../src/vscode/tool-input';
 
 const view: ToolPolicyView = { platform: 'linux', workspaceRoots: ['/w/a', '/w/b'], network: 'offline' };
 
@@ -40,4 +44,30 @@ test('confirmation when network is requested, or cwd/writes leave the workspace'
 
 test('a sibling folder with a common prefix is outside (/w/ab is not inside /w/a)', () => {
   assert.equal(confirmationReasons(resolveToolInput({ command: 'x', cwd: '/w/ab' }, view), view).length, 1);
+});
+
+test('a writable path inside the workspace by name but a link to outside it needs confirmation (judged on the compiled roots)', { skip: process.platform !== 'linux' && 'uses POSIX links' }, () => {
+  const ws = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'as-tool-ws-')));
+  const target = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'as-tool-target-')));
+  try {
+    fs.symlinkSync(target, path.join(ws, 'out'));
+    fs.mkdirSync(path.join(ws, 'build'));
+    const ctx = { platform: 'linux' as const, home: os.homedir(), userTemp: '/nonexistent-user-temp', env: {}, stateDir: '/var/tmp/as-tool-state',
+      fs: { realpath: (p: string) => { try { return fs.realpathSync(p); } catch { return undefined; } },
+        kind: (p: string) => (fs.existsSync(p) ? (fs.statSync(p).isDirectory() ? 'dir' as const : 'file' as const) : 'missing' as const) } };
+    const configured = compilePlan({ workspaceRoots: [ws] }, ctx);
+    const lview: ToolPolicyView = { platform: 'linux', workspaceRoots: configured.workspaceRoots, network: 'offline' };
+    const ask = (paths: string[]) => {
+      const req = resolveToolInput({ command: 'make', writablePaths: paths }, lview);
+      const requested = compilePlan({ workspaceRoots: [ws], writableRoots: req.writablePaths }, ctx);
+      return confirmationReasons(req, lview, addedWritableRoots(requested, configured, lview));
+    };
+    assert.deepEqual(confirmationReasons(resolveToolInput({ command: 'make', writablePaths: ['out'] }, lview), lview), [],
+      'by name alone it looks inside');
+    assert.deepEqual(ask(['out']), [`it asks to write outside the workspace: ${target}`]);
+    assert.deepEqual(ask(['build']), [], 'a real folder inside needs no confirmation');
+  } finally {
+    fs.rmSync(ws, { recursive: true, force: true });
+    fs.rmSync(target, { recursive: true, force: true });
+  }
 });
