@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePlan, type FsView, type LinuxPlan } from '../../src/policy';
-import { withRuntimeBinds } from '../../src/sandbox/linux/launch';
+import { sealRuntime, withRuntimeBinds } from '../../src/sandbox/linux/launch';
 
 const fsView = (dirs: string[]): FsView => ({
   realpath: (p) => p,
@@ -29,4 +29,12 @@ test('a runtime under the host /tmp is bound read-only right after the private /
 test('a runtime inside a writable root needs no extra bind', () => {
   const p = plan('/tmp/ws');
   assert.deepEqual(withRuntimeBinds(p.bwrapArgs, p, ['/tmp/ws/tools']), p.bwrapArgs);
+});
+
+test('Agent Sandbox\'s own package and runtime inside a writable root are bound read-only after everything else', () => {
+  const p = plan('/home/dev/project');
+  const args = sealRuntime(p.bwrapArgs, p, ['/home/dev/project/node_modules/agent-sandbox', '/usr/bin']);
+  assert.deepEqual(args.slice(-3), ['--ro-bind', '/home/dev/project/node_modules/agent-sandbox', '/home/dev/project/node_modules/agent-sandbox']);
+  assert.ok(args.indexOf('/home/dev/project') < args.length - 3, 'after the writable root, so it wins');
+  assert.deepEqual(sealRuntime(p.bwrapArgs, p, ['/opt/agent-sandbox', '/usr/bin']), p.bwrapArgs, 'nothing to seal outside the roots');
 });

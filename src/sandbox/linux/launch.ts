@@ -20,7 +20,11 @@ export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string;
   const rt = runnerRuntime();
   const args = opts.tty ? plan.bwrapArgs.filter((a) => a !== '--new-session') : [...plan.bwrapArgs];
   const script = runnerScript();
-  const mounts = withRuntimeBinds(args, plan, [packageRoot() ?? path.dirname(script), path.dirname(rt.execPath)]);
+  const runtime = [packageRoot() ?? path.dirname(script), path.dirname(rt.execPath)];
+  // sealed: the bundles (and their code cache), koffi, and the runtime; not the whole package, which may be the
+  // workspace itself (working on Agent Sandbox's own checkout)
+  const sealed = [path.dirname(script), koffiDir(), path.dirname(rt.execPath)].filter((d): d is string => !!d);
+  const mounts = sealRuntime(withRuntimeBinds(args, plan, runtime), plan, sealed);
   mounts.push('--chdir', opts.cwd, '--', rt.execPath, script);
   return { bwrap, args: mounts, env: rt.env };
 }
@@ -45,6 +49,28 @@ export function runtimeBinds(plan: LinuxPlan, paths: string[]): string[] {
   for (const p of new Set(paths)) {
     const hidden = isWithin('linux', LINUX_SANDBOX_TMP, p) && !plan.writableRoots.some((r) => isWithin('linux', r, p));
     if (hidden) out.push('--ro-bind', p, p);
+  }
+  return out;
+}
+
+/**
+ * Agent Sandbox's own code and the runtime that runs it, bound read-only on top when a writable root contains them
+ * (the CLI installed in the project's node_modules, or the checkout itself as the workspace): otherwise a sandboxed
+ * command could change the bundle, its code cache or the runner that the next run executes on the host.
+ */
+/** The koffi package the runner loads, wherever npm put it. */
+function koffiDir(): string | undefined {
+  try {
+    return path.dirname(require.resolve('koffi/package.json'));
+  } catch {
+    return undefined;
+  }
+}
+
+export function sealRuntime(args: string[], plan: LinuxPlan, paths: string[]): string[] {
+  const out = [...args];
+  for (const p of new Set(paths)) {
+    if (plan.writableRoots.some((r) => isWithin('linux', r, p))) out.push('--ro-bind', p, p);
   }
   return out;
 }
