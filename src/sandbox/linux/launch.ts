@@ -61,7 +61,7 @@ export function runtimeBinds(plan: LinuxPlan, paths: string[]): string[] {
 /** The koffi package the runner loads, wherever npm put it. */
 function koffiDir(): string | undefined {
   try {
-    return path.dirname(require.resolve('koffi/package.json'));
+    return path.dirname(require.resolve('koffi')); // index.cjs sits at the package's top
   } catch {
     return undefined;
   }
