@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { alive, CLI, eventually, hostDir, NODE, PROBE, STATE_DIR, tempDir } from './helpers';
+import { alive, CLI, eventually, hostDir, NODE, PROBE, REPO, STATE_DIR, tempDir } from './helpers';
 
 function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) {
   return spawnSync(NODE, [CLI, 'run', ...args], { cwd, encoding: 'utf8', env: { ...env, AGENT_SANDBOX_STATE_DIR: STATE_DIR }, timeout: 60_000 });
@@ -121,5 +121,26 @@ describe('agent-sandbox run (CLI, linux)', () => {
     const probe = `sh -c "( exec 3</dev/tty ) 2>/dev/null && echo HAS-TTY || echo NO-TTY"`;
     assert.match(underPty(`${NODE} ${CLI} run -- ${probe}`, ws).stdout, /NO-TTY/);
     assert.match(underPty(`${NODE} ${CLI} run --tty -- ${probe}`, ws).stdout, /HAS-TTY/);
+  });
+});
+
+describe('agent-sandbox installed inside the workspace (a project devDependency)', () => {
+  it('its bundles and koffi stay read-only to sandboxed commands, the rest of the workspace stays writable', () => {
+    const ws = tempDir('as-dep-');
+    const pkg = path.join(ws, 'node_modules', 'agent-sandbox');
+    fs.mkdirSync(pkg, { recursive: true });
+    fs.cpSync(path.join(REPO, 'dist'), path.join(pkg, 'dist'), { recursive: true });
+    fs.copyFileSync(path.join(REPO, 'package.json'), path.join(pkg, 'package.json'));
+    for (const dep of ['koffi', '@koromix']) {
+      fs.cpSync(path.join(REPO, 'node_modules', dep), path.join(ws, 'node_modules', dep), { recursive: true, dereference: true });
+    }
+    const r = spawnSync(NODE, [path.join(pkg, 'dist', 'cli.js'), 'run', '--', 'sh', '-c',
+      'echo x > node_modules/agent-sandbox/dist/cli-main.js; echo x > node_modules/koffi/index.cjs; echo ok > mine.txt'],
+    { cwd: ws, encoding: 'utf8', env: { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR }, timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((r.stderr.match(/Read-only file system/g) ?? []).length, 2, r.stderr);
+    assert.notEqual(fs.readFileSync(path.join(pkg, 'dist', 'cli-main.js'), 'utf8'), 'x\n');
+    assert.notEqual(fs.readFileSync(path.join(ws, 'node_modules', 'koffi', 'index.cjs'), 'utf8'), 'x\n');
+    assert.equal(fs.readFileSync(path.join(ws, 'mine.txt'), 'utf8'), 'ok\n');
   });
 });
