@@ -30,7 +30,7 @@ export const POLICY_HELP = `Policy options:
   --read-only           Nothing is writable except the sandbox's own temp.
   --network MODE        offline (default) or online.
   --protect GLOB        Another read-only path inside each root, like "secrets/**" (repeatable; adds to the
-                        defaults .git/hooks/**, .git/config, .vscode/**, .agent-sandbox/**).
+                        defaults .git/hooks/**, .git/config, .git/commondir, .vscode/**, .agent-sandbox/**).
   --platform NAME       linux or win32. Default: this machine's.
   --policy-file FILE    Read the whole policy (JSON, the settings schema incl. workspaceRoots) from FILE instead
                         of the flags above; the VS Code extension starts terminals and tasks this way.`;

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultStateDir } from '../sandbox/host';
+import { isWithin } from '../policy/paths';
 import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
 import { removeWindowsWorkspace } from '../sandbox/windows';
 import { uninstallWindowsSandbox } from '../sandbox/windows/elevated';
@@ -43,7 +44,14 @@ Exit codes: 0 everything removed; 125 something remains or the prompt was declin
     console.log(`Windows sandbox removed: ${result.aclReverted} folder permission(s) reverted; ` +
       (result.elevated ? `${result.steps.filter((s) => s.status === 'changed').length} change(s) as administrator.`
         : 'the administrator setup was not present, so no administrator rights were needed.'));
-    for (const k of result.keptCreated) console.log(`Kept ${k}: created by the sandbox, but no longer empty.`);
+    const stateDir = defaultStateDir();
+    for (const k of result.keptCreated.filter((p) => !isWithin('win32', stateDir, p))) {
+      console.log(`Kept ${k}: created by the sandbox, but no longer empty.`);
+    }
+    // Everything recorded is reverted (uninstallWindows fails while any ledger record remains): the state folder
+    // (emptied ledger, workspace SIDs, private temp folders, Verify's workspace) goes too, as the extension's Remove does.
+    fs.rmSync(stateDir, { recursive: true, force: true });
+    console.log(`Removed ${stateDir}.`);
     return 0;
   },
 };

@@ -68,11 +68,22 @@ test('after the elevated setup: the unelevated ACEs are reverted here, the setup
     elevations++;
     assert.deepEqual(loadLedger(ledgerFile).records.map((r) => r.reason), ['elevated-runtime-read'],
       'by the time the elevated part runs only its own records are left');
+    saveLedger(ledgerFile, { version: 1, records: [] }); // what the real elevated run does with its records
     return { steps: [{ id: 'group', title: 'Removing the group', status: 'changed' }], leftovers: [] };
   }), (msg) => progress.push(msg));
   assert.equal(elevations, 1);
   assert.equal(result.elevated, true);
   assert.ok(progress.some((p) => /group AgentSandboxUsers/.test(p) && /1 folder permission\(s\) granted by setup/.test(p)), progress.join('\n'));
+});
+
+test('an elevated part that reports success while its recorded grants remain does not make uninstall succeed; the record stays', async () => {
+  const { stateDir, store, ledgerFile } = await prepared();
+  const ledger = loadLedger(ledgerFile);
+  ledger.records.push(elevatedRecord('C:\\Program Files\\Microsoft VS Code'));
+  saveLedger(ledgerFile, ledger);
+  await assert.rejects(uninstallWindows(uninstallDeps(stateDir, store, new FakeMachine(), async () => ({ steps: [], leftovers: [] }))),
+    (e: unknown) => e instanceof SandboxError && e.code === 'setup-failed' && /elevated-runtime-read on C:\\Program Files\\Microsoft VS Code/.test(e.message));
+  assert.deepEqual(loadLedger(ledgerFile).records.map((r) => r.reason), ['elevated-runtime-read']);
 });
 
 test('a firewall rule that cannot be checked counts as present: elevation is asked for rather than skipped', async () => {

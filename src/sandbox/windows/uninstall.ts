@@ -13,7 +13,7 @@ import { deleteCredentials } from './elevated/credentials';
 import type { SetupMachine } from './elevated/machine';
 import { buildSetupPlan } from './elevated/setup-plan';
 import { leftovers } from './elevated/uninstall-steps';
-import { isElevatedRecord, loadLedger, type RevertResult, type SecurityStore } from './ledger';
+import { isElevatedRecord, loadLedger, type LedgerRecord, type RevertResult, type SecurityStore } from './ledger';
 import { LEDGER_FILE, revertUnelevatedAcls } from './prepare';
 import { forgetCapabilitySid, knownCapabilitySid } from './capabilities';
 
@@ -39,6 +39,8 @@ export interface UninstallDeps {
   uninstallElevated(): Promise<{ steps: WindowsUninstallResult['steps']; leftovers: string[] }>;
   /** Deletes the stored sandbox-account passwords (when no account is left). */
   forgetCredentials(): void;
+  /** The ledger's records still there at the end (anything left means something was not taken back). */
+  recordsLeft(): LedgerRecord[];
 }
 
 function describe(f: RevertResult['failures'][number]): string {
@@ -72,6 +74,14 @@ export async function uninstallWindows(deps: UninstallDeps, onProgress?: (m: str
     throw new SandboxError(SandboxErrorCode.SetupFailed, `Uninstall could not remove everything. Still present: ${aclLeft.join('; ')}.`,
       'Close programs using these folders and run "agent-sandbox uninstall" again; the permissions stay recorded until reverted.');
   }
+  // Whatever reported success, a permission still recorded is still in place (the elevated part found no group to
+  // revert for after an earlier failed run, say): never report success then, and never let the ledger go.
+  const left = deps.recordsLeft();
+  if (left.length) {
+    throw new SandboxError(SandboxErrorCode.SetupFailed, `Uninstall could not remove everything: ${left.length} recorded ` +
+      `permission(s) remain, for example ${left[0].reason} on ${left[0].path}.`,
+      'Run "agent-sandbox uninstall" again as an administrator; the permissions stay recorded until reverted.');
+  }
   return { steps: elevated?.steps ?? [], leftovers: elevated?.leftovers ?? [], elevated: Boolean(elevated),
     aclReverted: acl.reverted.length, keptCreated: acl.keptCreated };
 }
@@ -92,6 +102,7 @@ export function uninstallDeps(stateDir: string, store: SecurityStore, machine: S
     },
     uninstallElevated,
     forgetCredentials: () => deleteCredentials(stateDir),
+    recordsLeft: () => loadLedger(path.join(stateDir, LEDGER_FILE)).records,
   };
 }
 
