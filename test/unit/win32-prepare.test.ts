@@ -300,3 +300,17 @@ test('each ACE is in the ledger file as soon as it is written, so a crash mid-wa
   } });
   assert.deepEqual(onDisk, [1, 2, 3]);
 });
+
+test('the audit lists a folder whose permissions cannot be read as not checked, never as safe', () => {
+  const { plan } = setup();
+  class Unreadable extends MemoryStore {
+    override entries(p: string) {
+      if (p.toLowerCase() === 'c:\\locked') throw new Error('GetNamedSecurityInfoW failed with error 5');
+      return super.entries(p);
+    }
+  }
+  const store = new Unreadable(['C:\\ws', 'C:\\locked', 'C:\\']);
+  const { ops, unscanned } = auditOps({ ...plan, auditPaths: ['C:\\locked'] }, id, store, { PATH: '' });
+  assert.deepEqual(ops, []);
+  assert.ok(unscanned.includes('C:\\locked'), unscanned.join(', '));
+});

@@ -66,14 +66,19 @@ export function auditOps(plan: Win32Plan, id: Identity, store: SecurityStore, en
   budgetMs = AUDIT_BUDGET_MS): { ops: ResolvedAclOp[]; unscanned: string[] } {
   const candidates = [...plan.auditPaths, ...defaultAuditCandidates(env)];
   const probe = (dir: string) => store.kind(dir) === 'dir' && grantsWrite(store.entries(dir), ['S-1-1-0', id.logonSid]);
+  // A folder whose permissions cannot be read is not known to be safe: it is listed as not checked.
+  const unreadable: string[] = [];
   const safeProbe = (dir: string) => {
     try {
       return probe(dir);
     } catch {
+      unreadable.push(dir);
       return false;
     }
   };
-  const { targets, unscanned } = selectAuditTargets(candidates, [...plan.writableRoots, plan.tempDir], safeProbe, budgetMs);
+  const selected = selectAuditTargets(candidates, [...plan.writableRoots, plan.tempDir], safeProbe, budgetMs);
+  const targets = selected.targets;
+  const unscanned = [...selected.unscanned, ...unreadable];
   const caps = [...new Set(Object.values(id.capabilities))];
   const ops = targets.flatMap((t) => caps.map((sid): ResolvedAclOp => ({ path: t.path, sid, action: 'deny',
     mask: DENY_WRITE_MASK.value, inheritance: t.scope === 'tree' ? INHERIT_ALL.value : INHERIT_NONE.value,
@@ -133,7 +138,7 @@ async function prepareNow(plan: Win32Plan, id: Identity, store: SecurityStore, f
   const warnings: string[] = [];
   const audit = auditOps(plan, id, store, opts.env);
   if (audit.unscanned.length) {
-    warnings.push(`The world-writable audit ran out of time; not checked: ${audit.unscanned.join(', ')}.`);
+    warnings.push(`The world-writable audit could not check these (out of time, or their permissions could not be read): ${audit.unscanned.join(', ')}.`);
   }
   const ops = [...resolveAclOps(plan, id), ...audit.ops];
   const ledger = loadLedger(file);
