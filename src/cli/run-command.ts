@@ -8,6 +8,7 @@ import { defaultStateDir, hostContext, hostPlatform } from '../sandbox/host';
 import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
 import type { CliCommand } from './commands';
 import type { Enforcement } from '../sandbox/types';
+import { weakerThanAsked } from '../sandbox/weaker';
 
 /**
  * Says plainly, on every run, when the backend that ran the command enforces less than the policy asks for (for
@@ -15,8 +16,7 @@ import type { Enforcement } from '../sandbox/types';
  * elevated Windows backend was used.
  */
 function warnIfWeaker(enf: Enforcement, planWarnings: string[]): void {
-  if (enf.filesystem === 'enforced' && enf.network !== 'advisory') return;
-  for (const w of [...planWarnings, ...enf.notes]) process.stderr.write(`agent-sandbox: warning: ${w}\n`);
+  for (const w of weakerThanAsked(enf, planWarnings)) process.stderr.write(`agent-sandbox: warning: ${w}\n`);
 }
 
 export const runCommand: CliCommand = {

@@ -16,6 +16,7 @@ import { hostContext, hostPlatform } from '../sandbox/host';
 import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
 import { explainDenials } from './denials';
 import { checkedModeOverride } from './overrides';
+import { weakerThanAsked } from '../sandbox/weaker';
 import { BoundedText } from './output-cap';
 import { ProgressRelay } from './progress-relay';
 import { policySummary, type RunResult } from './run-result';
@@ -140,9 +141,13 @@ export class SandboxService {
       const stdout = out.toString();
       const stderr = err.toString();
       const denials = explainDenials(`${stderr}\n${stdout}`, plan);
+      // Asked after the run, like the CLI: only then is it known which Windows backend ran it. Linux plans carry
+      // no warnings and fail closed rather than weaken.
+      const weaker = plan.platform === 'win32' || plan.mode === 'full-access' ? weakerThanAsked(backend.enforcement(plan), plan.warnings) : [];
+      const policy = weaker.length ? `${summary}; NOT fully enforced: ${weaker.join(' ')}` : summary;
       this.log.info(`exit ${exit.code}${exit.timedOut ? ' (timed out)' : ''} in ${exit.durationMs} ms: ${command}` +
         (denials.length ? `\n  denials:\n${denials.map((d) => `    - ${d}`).join('\n')}` : ''));
-      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy: summary };
+      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy };
     } catch (e) {
       this.log.error(`not run: ${command}: ${e instanceof SandboxError ? e.describe() : String(e)}`);
       throw e;

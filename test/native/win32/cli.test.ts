@@ -27,6 +27,7 @@ test('agent-sandbox run -- cmd /c echo hi prints hi and exits 0 (plumbing only; 
   const r = runCli(['run', '--', 'cmd', '/c', 'echo', 'hi']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'hi');
+  assert.match(r.stderr, /agent-sandbox: warning: .*Wine.*NOT enforced/, 'the run says that nothing is enforced here');
   const ledger = JSON.parse(fs.readFileSync(path.join(r.base, 'state', 'win32-acl-ledger.json'), 'utf8'));
   assert.ok(ledger.records.length > 0, 'the ACL operations were recorded in the ledger');
   const caps = JSON.parse(fs.readFileSync(path.join(r.base, 'state', 'win32-capability-sids.json'), 'utf8'));
