@@ -9,6 +9,8 @@ import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_
 import type { CliCommand } from './commands';
 import type { Enforcement } from '../sandbox/types';
 import { weakerThanAsked } from '../sandbox/weaker';
+import type { NetworkDenial } from '../network/proxy';
+import { denialLine, uniqueDenials } from '../network/denial-text';
 
 /**
  * Says plainly, on every run, when the backend that ran the command enforces less than the policy asks for (for
@@ -19,6 +21,15 @@ function warnIfWeaker(enf: Enforcement, planWarnings: string[]): void {
   for (const w of weakerThanAsked(enf, planWarnings)) process.stderr.write(`agent-sandbox: warning: ${w}\n`);
 }
 
+/** Allowlist mode: one stderr line per blocked host, or (`--json`) one JSON line carrying the list. */
+function reportBlocked(blocked: NetworkDenial[], code: number, json: boolean): void {
+  if (json) {
+    process.stderr.write(JSON.stringify({ agentSandbox: { exitCode: code, blocked } }) + '\n');
+    return;
+  }
+  for (const d of blocked) process.stderr.write(`agent-sandbox: ${denialLine(d, (g) => `--allow-domain ${g}`)}\n`);
+}
+
 export const runCommand: CliCommand = {
   usage: `Usage: agent-sandbox run [options] [--timeout SEC] -- COMMAND [ARGS...]
 
@@ -27,6 +38,8 @@ sandbox's private temp, and with --network offline (the default) it cannot reach
 
 ${POLICY_HELP}
   --timeout SEC         Kill the whole process tree after SEC seconds and exit 124.
+  --json                At exit, print one JSON line on stderr: {"agentSandbox":{"exitCode":N,"blocked":[...]}}
+                        (the blocked connections, allowlist mode) instead of the blocked-host lines.
   --tty                 Keep this terminal as the command's controlling terminal (interactive shells, job
                         control; for the sandboxed terminal profile). TIOCSTI stays blocked.
 
@@ -37,7 +50,8 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const own = dash === -1 ? argv : argv.slice(0, dash);
     const command = dash === -1 ? [] : argv.slice(dash + 1);
     const { values, positionals } = parse(own,
-      { ...POLICY_OPTIONS, timeout: { type: 'string' }, tty: { type: 'boolean', default: false } }, true);
+      { ...POLICY_OPTIONS, timeout: { type: 'string' }, tty: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false } }, true);
     if (values.help) {
       console.log(this.usage);
       return 0;
@@ -70,6 +84,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
       if (plan.platform === 'win32' || plan.mode === 'full-access') warnIfWeaker(backend.enforcement(plan), plan.warnings);
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
+      reportBlocked(uniqueDenials(proc.networkDenials?.() ?? []), exit.code, Boolean(values.json));
       return exit.code;
     } finally {
       process.off('SIGINT', onSignal);

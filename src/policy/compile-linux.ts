@@ -19,7 +19,8 @@
  */
 import type { LinuxPlan, ProtectedPath } from './plan';
 import { PLACEHOLDER_CONTENT } from './schema';
-import { planBase } from './plan-base';
+import { allowlistPlan, planBase } from './plan-base';
+import { LINUX_RELAY } from '../network/env';
 import type { CompileContext, ResolvedPolicy } from './compile';
 import { isWithin } from './paths';
 
@@ -36,7 +37,9 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
   args.push('--bind', r.tempDir, LINUX_SANDBOX_TMP);
   const real = (p: string) => ctx.fs?.realpath(p) ?? p;
   const { pins, readOnly, placeholders } = protectedMounts(r.protectedPaths, kind, real);
-  const offline = r.policy.network === 'offline';
+  // allowlist keeps the private network namespace too: its only way out is the proxy relay.
+  const offline = r.policy.network !== 'online';
+  const allowlist = r.policy.network === 'allowlist';
   const hiddenSockets = hostSocketPaths(ctx, offline);
   const hidden = hiddenDirs(r, [...r.denyRead, ...hiddenSockets], kind);
   const roots = [...new Set([...r.writableRoots, ...r.workspaceRoots])];
@@ -76,16 +79,33 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
     warnings: [],
     bwrapArgs: args,
     placeholders,
-    landlock: { writablePaths: [...r.writableRoots, LINUX_SANDBOX_TMP, '/dev'], minAbi: 1 },
+    landlock: { writablePaths: [...r.writableRoots, LINUX_SANDBOX_TMP, '/dev'], minAbi: 1,
+      ...(allowlist ? { connectTcpPorts: [LINUX_RELAY.httpPort, LINUX_RELAY.socksPort] } : {}) },
     seccomp: {
       // io_uring can open sockets without calling socket(), so it goes too when offline.
       denySyscalls: ['ptrace', 'process_vm_readv', 'process_vm_writev',
         ...(offline ? ['io_uring_setup', 'io_uring_enter', 'io_uring_register'] : [])],
       denyIoctls: ['TIOCSTI', 'TIOCLINUX'],
       allowSocketFamilies: offline ? ['AF_UNIX'] : null,
+      ...(allowlist ? { tcpOnlySocketFamilies: ['AF_INET', 'AF_INET6'] } : {}),
     },
     hiddenSockets,
     confined: true,
+    ...(allowlist ? allowlistParts(r) : {}),
+  };
+}
+
+/** Where the proxy gateway's socket folder is bound inside the sandbox (a tmpfs of bwrap's own). */
+export const LINUX_PROXY_DIR = '/dev/agent-sandbox-proxy';
+
+function allowlistParts(r: ResolvedPolicy): Pick<LinuxPlan, 'allowlist' | 'proxyRelay'> {
+  return {
+    allowlist: allowlistPlan(r, LINUX_RELAY, 'Linux: private network namespace with only loopback; a relay inside ' +
+      `it forwards ${LINUX_RELAY.host}:${LINUX_RELAY.httpPort} (HTTP) and :${LINUX_RELAY.socksPort} (SOCKS5) to the ` +
+      'proxy\'s Unix sockets; seccomp allows only Unix and TCP sockets, Landlock (ABI 4+) TCP connect only to those ' +
+      'two ports and no bind; DNS and host sockets stay blocked as offline.'),
+    proxyRelay: { httpSocket: `${LINUX_PROXY_DIR}/http.sock`, socksSocket: `${LINUX_PROXY_DIR}/socks.sock`,
+      host: LINUX_RELAY.host, httpPort: LINUX_RELAY.httpPort, socksPort: LINUX_RELAY.socksPort },
   };
 }
 

@@ -4,6 +4,7 @@
  * Must never touch the filesystem or the environment: this module is pure.
  */
 import * as z from 'zod';
+import { DOMAIN_PRESETS, domainProblem } from '../network/domains';
 
 /**
  * Globs (relative to each writable root) that stay read-only even inside a writable root. Each closes a way for a
@@ -75,8 +76,14 @@ export const ModeSchema = z
   );
 
 export const NetworkSchema = z
-  .enum(['offline', 'online'])
-  .describe('`offline`: no network except loopback-free Unix sockets. `online`: the network is reachable.');
+  .enum(['offline', 'allowlist', 'online'])
+  .describe('`offline`: no network except loopback-free Unix sockets. `allowlist`: only `allowedDomains`, through ' +
+    'a host-side proxy the sandbox cannot go around. `online`: the network is reachable.');
+
+const domainList = (what: string) => z
+  .array(nonEmpty)
+  .default([])
+  .describe(what);
 
 export const EnvPolicySchema = z
   .object({
@@ -118,6 +125,11 @@ export const PolicySchema = z
       .default([...DEFAULT_DENY_READ])
       .describe('Credential files and folders hidden from the sandbox. Empty means nothing is hidden.'),
     network: NetworkSchema.default('offline'),
+    allowedDomains: domainList(
+      '`allowlist` mode: hosts the sandbox may reach through the proxy. An exact host, `*.suffix` (names below it), ' +
+        'an IP literal or `localhost` (each matches only when listed literally), optionally with `:port`, or a ' +
+        `preset (${Object.keys(DOMAIN_PRESETS).join(', ')}). Empty allows nothing.`),
+    deniedDomains: domainList('Hosts refused even when `allowedDomains` (or a grant) names them: deny wins. Empty denies none.'),
     env: EnvPolicySchema.default({ scrub: [...DEFAULT_ENV_SCRUB], allow: [], set: {} }),
     allowFullAccess: z
       .boolean()
@@ -139,6 +151,12 @@ export const PolicySchema = z
           '"workspace-write".',
       });
     }
+    for (const field of ['allowedDomains', 'deniedDomains'] as const) {
+      p[field].forEach((d, i) => {
+        const problem = domainProblem(d);
+        if (problem) ctx.addIssue({ code: 'custom', path: [field, i], message: problem });
+      });
+    }
     p.protectedPaths.forEach((glob, i) => {
       const problem = protectedGlobProblem(glob);
       if (problem) ctx.addIssue({ code: 'custom', path: ['protectedPaths', i], message: problem });
@@ -155,7 +173,9 @@ export const PLACEHOLDER_CONTENT: Readonly<Record<string, string>> = { '.git/com
 export type PolicyInput = z.input<typeof PolicySchema>;
 export type Policy = z.infer<typeof PolicySchema>;
 export type Mode = z.infer<typeof ModeSchema>;
-export type Network = z.infer<typeof NetworkSchema>;
+export type NetworkMode = z.infer<typeof NetworkSchema>;
+/** The network of a sandbox user account (Windows elevated): `allowlist` runs as the offline user. */
+export type Network = Exclude<NetworkMode, 'allowlist'>;
 
 const MAGIC = /[*?[\]{}()!+@]/;
 

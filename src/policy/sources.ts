@@ -10,6 +10,9 @@ export interface CliPolicyFlags {
   readOnly: boolean;
   network?: string;
   protect: string[];
+  /** `--allow-domain` / `--deny-domain` (allowlist mode). */
+  allowDomain?: string[];
+  denyDomain?: string[];
 }
 
 export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
@@ -19,6 +22,8 @@ export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
   };
   if (flags.readOnly) input.mode = 'read-only';
   if (flags.network !== undefined) input.network = flags.network;
+  if (flags.allowDomain?.length) input.allowedDomains = flags.allowDomain;
+  if (flags.denyDomain?.length) input.deniedDomains = flags.denyDomain;
   // `--protect` adds to the defaults rather than replacing them: dropping .git/hooks by accident is a hole.
   if (flags.protect.length) input.protectedPaths = [...DEFAULT_PROTECTED_PATHS, ...flags.protect];
   return input as PolicyInput;
@@ -31,6 +36,8 @@ export interface SandboxSettings {
   protectedPaths?: unknown;
   denyRead?: unknown;
   network?: unknown;
+  allowedDomains?: unknown;
+  deniedDomains?: unknown;
   envScrub?: unknown;
   envAllow?: unknown;
   envSet?: unknown;
@@ -45,6 +52,8 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   protectedPaths: 'agentSandbox.protectedPaths',
   denyRead: 'agentSandbox.denyRead',
   network: 'agentSandbox.network',
+  allowedDomains: 'agentSandbox.allowedDomains',
+  deniedDomains: 'agentSandbox.deniedDomains',
   'env.scrub': 'agentSandbox.env.scrub',
   'env.allow': 'agentSandbox.env.allow',
   'env.set': 'agentSandbox.env.set',
@@ -62,6 +71,8 @@ export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[
   put('protectedPaths', s.protectedPaths);
   put('denyRead', s.denyRead);
   put('network', s.network);
+  put('allowedDomains', s.allowedDomains);
+  put('deniedDomains', s.deniedDomains);
   put('allowFullAccess', s.allowFullAccess);
   put('allowUncPaths', s.allowUncPaths);
   if (s.envScrub !== undefined || s.envAllow !== undefined || s.envSet !== undefined) {

@@ -4,6 +4,9 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Plan } from '../policy/plan';
+import type { NetworkDenial } from '../network/proxy';
+
+export type { NetworkDenial };
 
 export interface SpawnSpec {
   /** argv[0] is the program, resolved on the sandbox's PATH. */
@@ -15,6 +18,11 @@ export interface SpawnSpec {
   tty?: { cols: number; rows: number };
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * `allowlist` network mode: extra allowlist entries for this command only (a grant the user confirmed). Other
+   * commands running at the same time do not get them. `deniedDomains` still win.
+   */
+  allowDomains?: string[];
 }
 
 export interface ExitInfo {
@@ -33,6 +41,8 @@ export interface SandboxProcess {
   /** Kills the whole process tree. Idempotent. */
   kill(): void;
   resize?(cols: number, rows: number): void;
+  /** `allowlist` mode: the connections the proxy refused for this command so far (complete once `exited`). */
+  networkDenials?(): NetworkDenial[];
 }
 
 /** What is actually enforced for a plan on this machine, for results and the UI. */

@@ -29,7 +29,7 @@ export interface VerifyOptions {
   policy: PolicyInput;
   /** The workspace to test in. Default: a fresh temp folder the verifier creates and removes. */
   workspace?: string;
-  network: 'offline' | 'online';
+  network: 'offline' | 'allowlist' | 'online';
   /** Internal test hook, not a user setting: weakens the compiled plan to prove the verifier notices. */
   testHole?: VerifyHole;
   /** Cancels the run between phases and stops the probe; cleanup still runs, then it rejects with `cancelled`. */

@@ -25,7 +25,7 @@ export interface VerifyReport {
   /** True only when every check passed. */
   ok: boolean;
   platform: Platform;
-  network: 'offline' | 'online';
+  network: 'offline' | 'allowlist' | 'online';
   /** What the backend says it enforces for this plan, or undefined when it could not be asked. */
   enforcement?: Enforcement;
   /** Plan warnings, enforcement notes and checks left out (for example, no non-loopback interface). */

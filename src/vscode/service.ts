@@ -24,7 +24,7 @@ import type { SandboxSettingsReader } from './settings';
 
 /** Per-request changes to the settings' policy (tool input, task definition, API caller). */
 export interface PolicyOverrides {
-  network?: 'offline' | 'online';
+  network?: 'offline' | 'allowlist' | 'online';
   mode?: 'read-only' | 'workspace-write';
   writablePaths?: string[];
   protectedPaths?: string[];

@@ -20,6 +20,8 @@ export const SETTING_KEYS: Record<keyof SandboxSettings, string> = {
   protectedPaths: 'protectedPaths',
   denyRead: 'denyRead',
   network: 'network',
+  allowedDomains: 'allowedDomains',
+  deniedDomains: 'deniedDomains',
   envScrub: 'env.scrub',
   envAllow: 'env.allow',
   envSet: 'env.set',
@@ -28,12 +30,15 @@ export const SETTING_KEYS: Record<keyof SandboxSettings, string> = {
 };
 
 const MODE_ORDER = ['read-only', 'workspace-write', 'full-access'];
-const NETWORK_ORDER = ['offline', 'online'];
+const NETWORK_ORDER = ['offline', 'allowlist', 'online'];
 
 type Narrowing = 'stricter-enum' | 'union' | 'user-only';
 const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
   mode: 'stricter-enum',
   network: 'stricter-enum',
+  // An untrusted workspace may deny more hosts, never allow more.
+  allowedDomains: 'user-only',
+  deniedDomains: 'union',
   protectedPaths: 'union',
   denyRead: 'union',
   envScrub: 'union',

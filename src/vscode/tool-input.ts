@@ -22,7 +22,7 @@ export const DEFAULT_TOOL_TIMEOUT_S = 300;
 export interface ToolRequest {
   command: string;
   cwd: string;
-  network: 'offline' | 'online';
+  network: 'offline' | 'allowlist' | 'online';
   timeoutMs: number;
   writablePaths: string[];
 }
@@ -30,7 +30,7 @@ export interface ToolRequest {
 export interface ToolPolicyView {
   platform: 'linux' | 'win32';
   workspaceRoots: string[];
-  network: 'offline' | 'online';
+  network: 'offline' | 'allowlist' | 'online';
 }
 
 /** Parses the model's input; throws an Error whose message tells the model what to fix. */

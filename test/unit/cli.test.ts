@@ -28,7 +28,7 @@ test('usage errors exit 2 and say what to do', () => {
     [['frobnicate'], /Unknown command "frobnicate"/],
     [['run'], /No command given/],
     [['run', 'echo', 'hi'], /Put the command after "--"/],
-    [['run', '--network', 'sometimes', '--', 'true'], /--network must be "offline" or "online", not "sometimes"/],
+    [['run', '--network', 'sometimes', '--', 'true'], /--network must be "offline", "allowlist" or "online", not "sometimes"/],
     [['run', '--timeout=-3', '--', 'true'], /--timeout must be a positive number of seconds/],
     [['run', '--timeout', 'abc', '--', 'true'], /--timeout must be a positive number/],
     [['plan', '--platform', 'darwin'], /--platform must be "linux" or "win32", not "darwin"/],

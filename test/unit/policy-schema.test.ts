@@ -38,7 +38,7 @@ test('an unknown mode names the field, the value and the allowed values', () => 
 
 test('an unknown network value is refused with the choices', () => {
   const e = invalid({ network: 'sometimes' });
-  assert.match(e.message, /network \(got "sometimes"\): must be one of "offline", "online"/);
+  assert.match(e.message, /network \(got "sometimes"\): must be one of "offline", "allowlist", "online"/);
 });
 
 test('full-access is refused unless allowFullAccess is set', () => {

@@ -22,7 +22,7 @@ test('valid settings become policy input with the workspace folders', () => {
 test('an invalid enum names the setting, the value and the choices', () => {
   const r = validateSettings({ network: 'sometimes' }, ['/w']);
   assert.ok(!r.ok);
-  assert.deepEqual(r.errors, ['agentSandbox.network (got "sometimes"): must be one of "offline", "online".']);
+  assert.deepEqual(r.errors, ['agentSandbox.network (got "sometimes"): must be one of "offline", "allowlist", "online".']);
 });
 
 test('nested and item errors name the dotted setting and the item', () => {

@@ -4,6 +4,7 @@
  * nothing like NODE_OPTIONS from the user can run before the sandbox is applied.
  */
 import type { LinuxPlan } from '../../policy/plan';
+import type { RelaySpec } from './relay';
 
 /** What the runner applies to itself before starting any command. */
 export interface RunnerSandbox {
@@ -13,6 +14,10 @@ export interface RunnerSandbox {
   /** Offline: also deny TCP bind/connect with Landlock (defence in depth behind the socket filter). */
   denyTcp: boolean;
   seccomp: LinuxPlan['seccomp'];
+  /** Allowlist (ABI 4+): TCP bind denied, connect only to these ports. */
+  connectTcpPorts?: number[];
+  /** Allowlist: the loopback relay to the proxy, started before the sandbox is applied. */
+  relay?: RelaySpec;
 }
 
 export interface CommandRequest {

@@ -14,6 +14,9 @@ import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import type { Applied } from './cold';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from './lifetime';
+import { openCommandNetwork } from '../../network/command-session';
+import { LINUX_RELAY } from '../../network/env';
+import type { NetworkProxy, ProxyGateway } from '../../network/proxy';
 
 interface Pending {
   started: () => void;
@@ -27,9 +30,13 @@ export class Broker {
   private stderr = '';
   private closed = false;
 
+  /** Allowlist: this broker's gateway to the proxy, shared by its commands (each with its own session). */
+  private gateway: ProxyGateway | undefined;
+
   constructor(
     private readonly bwrap: string,
     private readonly plan: LinuxPlan,
+    private readonly proxy?: () => NetworkProxy,
   ) {}
 
   /** False once the broker has exited or was closed; a new one is then started for the plan. */
@@ -39,8 +46,8 @@ export class Broker {
 
   /** Starts the broker (once) and resolves with what its sandbox applied. */
   start(): Promise<Applied> {
-    this.ready ??= new Promise<Applied>((resolve, reject) => {
-      const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false });
+    this.ready ??= this.openGateway().then((proxyDir) => new Promise<Applied>((resolve, reject) => {
+      const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir });
       const child = spawn(launch.bwrap, launch.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: launch.env });
       this.child = child;
       child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
@@ -52,6 +59,7 @@ export class Broker {
       });
       child.once('exit', (code, signal) => {
         this.closed = true;
+        void this.gateway?.close();
         reject(new SandboxError(SandboxErrorCode.BrokerFailed,
           `The sandbox broker exited (${signal ?? `exit ${code}`}) before it was ready: ${this.stderr.trim()}`,
           'Run `agent-sandbox run -- true` to check the sandbox on this machine.'));
@@ -59,8 +67,16 @@ export class Broker {
         this.pending.clear();
       });
       child.send({ type: 'broker', sandbox: runnerSandbox(this.plan) } satisfies ToRunner);
-    });
+    }));
     return this.ready;
+  }
+
+  private async openGateway(): Promise<string | undefined> {
+    if (!this.plan.allowlist) return undefined;
+    if (!this.proxy) throw new SandboxError(SandboxErrorCode.Internal, 'An allowlist broker has no proxy.', 'Report this bug.');
+    this.gateway = await this.proxy().openGateway('sandbox broker');
+    if (this.closed) await this.gateway.close();
+    return this.gateway.dir;
   }
 
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
@@ -70,7 +86,8 @@ export class Broker {
       throw new SandboxError(SandboxErrorCode.BrokerFailed, 'The sandbox broker is gone; nothing was run.',
         'Retry; a new broker is started for the next command.');
     }
-    const req = commandRequest(this.plan, spec.argv, spec.cwd);
+    const net = this.gateway ? openCommandNetwork(this.gateway, this.plan, spec.argv, spec.allowDomains, LINUX_RELAY, false) : undefined;
+    const req = commandRequest(this.plan, spec.argv, spec.cwd, net?.env);
     const { ours, theirs } = this.sendStdio(child, req.id);
     // Our copies of the far ends go once the broker holds its own (explicitly: Node's close-after-ack is not
     // reliable for several handles in a row, and a lingering copy would keep the command's stdout open).
@@ -89,6 +106,7 @@ export class Broker {
           ours[0].destroy(); // a write-only socket never sees its peer close; nothing can read it any more
           dropTheirs();
           markStarted();
+          net?.close();
           done(lifetime.finish(m.code, m.signal));
         },
       });
@@ -96,7 +114,8 @@ export class Broker {
     this.send({ type: 'spawn', command: req });
     await started;
     lifetime.arm();
-    return { stdin: ours[0], stdout: ours[1], stderr: ours[2], exited, kill: () => lifetime.kill() };
+    return { stdin: ours[0], stdout: ours[1], stderr: ours[2], exited, kill: () => lifetime.kill(),
+      ...(net ? { networkDenials: () => net.denials() } : {}) };
   }
 
   /** Creates the command's three socketpairs and sends the far ends; returns both sides. */
@@ -119,13 +138,15 @@ export class Broker {
   }
 
   /** Kills the broker and everything it started. Idempotent. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     const child = this.child;
     this.closed = true;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
+    if (child && child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
+    }
+    await this.gateway?.close();
   }
 }

@@ -17,14 +17,21 @@ export interface Applied {
   landlockAbi: number;
 }
 
-export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec, onApplied: (a: Applied) => void): Promise<SandboxProcess> {
+/** Allowlist: the proxy gateway folder to bind in, and the command's proxy variables. */
+export interface ColdNetwork {
+  proxyDir: string;
+  env: Record<string, string>;
+}
+
+export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec, onApplied: (a: Applied) => void,
+  network?: ColdNetwork): Promise<SandboxProcess> {
   const tty = Boolean(spec.tty);
   if (tty && spec.stdio !== 'inherit') {
     throw new SandboxError(SandboxErrorCode.ProcessCreateFailed,
       'A terminal (tty) was requested with piped stdio; the Linux backend keeps the caller\'s own terminal.',
       'Use stdio "inherit" from a terminal (e.g. `agent-sandbox run --tty -- bash -i` as a terminal profile).');
   }
-  const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty });
+  const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty, proxyDir: network?.proxyDir });
   const s = spec.stdio;
   const child = spawn(launch.bwrap, launch.args, { stdio: [s, s, s, 'ipc'], env: launch.env });
   const lifetime = new Lifetime(spec, () => child.kill('SIGKILL'));
@@ -35,7 +42,7 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
   child.on('message', (m: FromRunner) => {
     if (m.type === 'exit') report = m;
   });
-  const command = commandRequest(plan, spec.argv, spec.cwd);
+  const command = commandRequest(plan, spec.argv, spec.cwd, network?.env);
   child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
   await confirmStart(child, onApplied);
   lifetime.arm();

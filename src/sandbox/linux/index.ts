@@ -19,6 +19,10 @@ import { findBwrap, probeBwrap } from './probe';
 
 import { runnerScript } from './runtime';
 import { checkVisible } from './visibility';
+import { checkGrants, openCommandNetwork } from '../../network/command-session';
+import { LINUX_RELAY } from '../../network/env';
+import type { NetworkProxy } from '../../network/proxy';
+import { createProxy } from '../../network/shared';
 
 /** The probed bwrap path; throws the probe's SandboxError (with the exact fix) when bwrap is missing or unusable. */
 function checkedBwrap(): string {
@@ -34,6 +38,9 @@ export function createLinuxBackend(opts: BackendOptions): SandboxBackend {
 class LinuxBackend implements SandboxBackend {
   readonly platform = 'linux' as const;
   private readonly brokers = new Map<string, Broker>();
+  /** Allowlist mode: this backend's proxy, made on first use and stopped with the backend. */
+  private proxy: NetworkProxy | undefined;
+  private readonly getProxy = () => (this.proxy ??= createProxy(this.stateDir));
 
   constructor(
     private readonly stateDir: string,
@@ -73,10 +80,19 @@ class LinuxBackend implements SandboxBackend {
     checkVisible(linux, [{ what: 'working folder', path: spec.cwd }, { what: 'sandbox runner', path: runnerScript() },
       { what: 'runtime', path: process.execPath }]);
     prepareHost(linux, this.stateDir);
+    checkGrants(spec.allowDomains);
     if (useBroker) return this.brokerFor(bwrap, linux).spawn(spec);
+    const gateway = linux.allowlist ? await this.getProxy().openGateway(spec.argv.join(' ').slice(0, 200)) : undefined;
     try {
-      return await spawnCold(bwrap, linux, spec, () => undefined);
+      const net = gateway && openCommandNetwork(gateway, linux, spec.argv, spec.allowDomains, LINUX_RELAY, true);
+      const proc = await spawnCold(bwrap, linux, spec, () => undefined, gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined);
+      if (!gateway || !net) return proc;
+      // The gateway serves only this command: it closes when the command ends, and its denials stay readable.
+      void proc.exited.finally(() => gateway.close());
+      return { ...proc, stdin: proc.stdin, stdout: proc.stdout, stderr: proc.stderr, exited: proc.exited,
+        kill: () => proc.kill(), networkDenials: () => net.denials() };
     } catch (e) {
+      await gateway?.close();
       if (e instanceof SandboxError && e.code === SandboxErrorCode.BwrapUnusable) checkedBwrap();
       throw e;
     }
@@ -90,6 +106,9 @@ class LinuxBackend implements SandboxBackend {
     const all = [...this.brokers.values()];
     this.brokers.clear();
     await Promise.all(all.map((b) => b.close()));
+    const proxy = this.proxy;
+    this.proxy = undefined;
+    await proxy?.close();
   }
 
   /** Number of live brokers (for tests and diagnostics). */
@@ -101,7 +120,7 @@ class LinuxBackend implements SandboxBackend {
     const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
     let b = this.brokers.get(key);
     if (!b || !b.alive) {
-      b = new Broker(bwrap, plan);
+      b = new Broker(bwrap, plan, this.getProxy);
       this.brokers.set(key, b);
     }
     return b;

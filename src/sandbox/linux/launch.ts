@@ -8,6 +8,7 @@ import type { CommandRequest, RunnerSandbox } from '../../runner/linux/protocol'
 import { LINUX_SANDBOX_TMP } from '../../policy/compile-linux';
 import { isWithin } from '../../policy/paths';
 import { packageRoot, runnerRuntime, runnerScript } from './runtime';
+import { SandboxError, SandboxErrorCode } from '../errors';
 
 export interface Launch {
   bwrap: string;
@@ -16,7 +17,7 @@ export interface Launch {
 }
 
 /** bwrap + runner argv. `tty`: keep the caller's session so the terminal stays the controlling terminal. */
-export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string; tty: boolean }): Launch {
+export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string; tty: boolean; proxyDir?: string }): Launch {
   const rt = runnerRuntime();
   const args = opts.tty ? plan.bwrapArgs.filter((a) => a !== '--new-session') : [...plan.bwrapArgs];
   const script = runnerScript();
@@ -25,6 +26,7 @@ export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string;
   // workspace itself (working on Agent Sandbox's own checkout)
   const sealed = [path.dirname(script), koffiDir(), path.dirname(rt.execPath)].filter((d): d is string => !!d);
   const mounts = sealRuntime(withRuntimeBinds(args, plan, runtime), plan, sealed);
+  if (plan.proxyRelay) mounts.push(...proxyBind(plan, opts.proxyDir));
   mounts.push('--chdir', opts.cwd, '--', rt.execPath, script);
   return { bwrap, args: mounts, env: rt.env };
 }
@@ -75,12 +77,24 @@ export function sealRuntime(args: string[], plan: LinuxPlan, paths: string[]): s
   return out;
 }
 
+/** Allowlist: the proxy gateway's private socket folder, bound read-only where the relay expects it. */
+export function proxyBind(plan: LinuxPlan, proxyDir: string | undefined): string[] {
+  if (!proxyDir) {
+    throw new SandboxError(SandboxErrorCode.Internal, 'An allowlist sandbox was started without its proxy; nothing was run.',
+      'Report this bug.');
+  }
+  return ['--ro-bind', proxyDir, path.posix.dirname(plan.proxyRelay!.httpSocket)];
+}
+
 export function runnerSandbox(plan: LinuxPlan): RunnerSandbox {
+  const r = plan.proxyRelay;
   return {
     confined: plan.confined !== false,
     writablePaths: plan.landlock.writablePaths,
     denyTcp: plan.network === 'offline',
     seccomp: plan.seccomp,
+    ...(plan.landlock.connectTcpPorts ? { connectTcpPorts: plan.landlock.connectTcpPorts } : {}),
+    ...(r ? { relay: { host: r.host, listen: [{ port: r.httpPort, socket: r.httpSocket }, { port: r.socksPort, socket: r.socksSocket }] } } : {}),
   };
 }
 
@@ -95,6 +109,7 @@ export function commandEnv(plan: LinuxPlan, base: NodeJS.ProcessEnv = process.en
 
 let nextId = 1;
 
-export function commandRequest(plan: LinuxPlan, argv: string[], cwd: string): CommandRequest {
-  return { id: nextId++, argv, cwd, env: commandEnv(plan) };
+/** `extraEnv`: this command's own variables (the allowlist proxy URLs with its credential). */
+export function commandRequest(plan: LinuxPlan, argv: string[], cwd: string, extraEnv: Record<string, string> = {}): CommandRequest {
+  return { id: nextId++, argv, cwd, env: { ...commandEnv(plan), ...extraEnv } };
 }

@@ -72,6 +72,11 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
     },
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
       const p = asWin32(plan);
+      if (p.network === 'allowlist') {
+        throw new SandboxError(SandboxErrorCode.UnsupportedPlatform,
+          'The network allowlist is planned but not yet run on Windows (its proxy and firewall scope are not wired to ' +
+          'the Windows backends); nothing was run.', 'Use network "offline" or "online" on Windows for now.');
+      }
       // ELEVATED HOOK (issue 5): once the elevated setup is done, the elevated backend runs the command.
       const elevated = p.mode === 'full-access' ? undefined : await (await import('./elevated')).loadElevatedBackend(opts);
       elevatedBackend = elevated;

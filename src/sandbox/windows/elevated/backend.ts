@@ -130,7 +130,7 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
         keepPrivileges: p.token.keepPrivileges,
         defaultDacl: p.token.defaultDacl.map((d) => ({ sid: runnerSid(d.sid, id, marker), mask: d.mask.value })),
       };
-      const b = await broker(p.network);
+      const b = await broker(p.network === 'online' ? 'online' : 'offline');
       const cmd = b.spawn({ argv: spec.argv, cwd: spec.cwd, env: sandboxEnv(p, process.env), token,
         ...(spec.tty ? { tty: spec.tty } : {}) });
       return supervise(cmd, spec);

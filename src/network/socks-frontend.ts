@@ -1,0 +1,41 @@
+/**
+ * The proxy's SOCKS5 side, on one gateway's Unix socket, with username/password authentication (RFC 1929) as the
+ * credential and remote name resolution (ATYP domain name: the name reaches the proxy, which resolves it itself).
+ * Protocol parsing is @pondwader/socks5-server's; only CONNECT is supported (no BIND, no UDP ASSOCIATE).
+ * Must never connect before `gateway.admit` said yes.
+ */
+import * as net from 'node:net';
+import { Socks5Server } from '@pondwader/socks5-server';
+import { listen } from './http-frontend';
+import type { Admission, ProxyGateway } from './proxy';
+
+export function startSocksFrontend(gw: ProxyGateway, socketPath: string): Promise<() => Promise<void>> {
+  const socks = new Socks5Server();
+  // Any credential is taken at the greeting; it is checked with the request, where a refusal can name the host.
+  socks.setAuthHandler(() => true);
+  socks.setRulesetValidator(async (conn) => {
+    const a = await gw.admit(conn.username, conn.password, conn.destAddress, conn.destPort);
+    conn.metadata.admission = a;
+    return a.ok;
+  });
+  socks.setConnectionHandler((conn, sendStatus) => {
+    const a = conn.metadata.admission as Extract<Admission, { ok: true }>;
+    conn.socket.on('error', () => undefined);
+    const upstream = gw.proxy.connect(a, conn.destPort);
+    upstream.setNoDelay();
+    upstream.once('connect', () => {
+      sendStatus('REQUEST_GRANTED');
+      conn.socket.pipe(upstream).pipe(conn.socket);
+    });
+    upstream.once('error', (e: NodeJS.ErrnoException) => {
+      if (upstream.remoteAddress) return void conn.socket.destroy();
+      sendStatus(e.code === 'ECONNREFUSED' ? 'CONNECTION_REFUSED' : 'HOST_UNREACHABLE');
+    });
+    conn.socket.once('close', () => upstream.destroy());
+  });
+  const server = net.createServer((s) => {
+    s.setNoDelay();
+    socks._handleConnection(s);
+  });
+  return listen(server, socketPath);
+}
