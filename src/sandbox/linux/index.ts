@@ -71,7 +71,9 @@ class LinuxBackend implements SandboxBackend {
 
   async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
     const linux = asLinux(plan);
-    const useBroker = this.useBroker && spec.stdio === 'pipe' && !spec.tty;
+    // A command with its own domain grants runs in a sandbox of its own (own PID namespace, own proxy gateway): in
+    // a shared broker, another command could read its credential from /proc/PID/environ and use its grants.
+    const useBroker = this.useBroker && spec.stdio === 'pipe' && !spec.tty && !spec.allowDomains?.length;
     // The full probe (a trial sandbox, ~10 ms) runs up front only for long-lived brokers; a one-shot run starts
     // bwrap directly and probes only to explain a failure, so the error still names the exact fix.
     const bwrap = useBroker ? checkedBwrap() : findBwrap() ?? checkedBwrap();
