@@ -147,6 +147,35 @@ describe('compile-linux', () => {
     assert.ok(p.seccomp.denyIoctls.includes('TIOCSTI'));
   });
 
+  it('allowlist: private network namespace, TCP-only sockets, Landlock connect only to the relay ports, presets expanded, resolver sockets hidden', () => {
+    const p = lin({ network: 'allowlist', allowedDomains: ['@npm', 'example.org:443'], deniedDomains: ['evil.example.org'] },
+      fakeFs({ [R]: 'dir', '/run/nscd': 'dir' }));
+    assert.ok(p.bwrapArgs.includes('--unshare-net'));
+    assert.deepEqual(p.seccomp.allowSocketFamilies, ['AF_UNIX']);
+    assert.deepEqual(p.seccomp.tcpOnlySocketFamilies, ['AF_INET', 'AF_INET6']);
+    assert.ok(p.seccomp.denySyscalls.includes('io_uring_setup'));
+    assert.deepEqual(p.landlock.connectTcpPorts, [3128, 1080]);
+    assert.ok(p.hiddenSockets.includes('/run/nscd'));
+    assert.deepEqual(p.allowlist?.allowed, ['registry.npmjs.org', 'registry.yarnpkg.com', 'registry.npmjs.com', 'example.org:443']);
+    assert.deepEqual(p.allowlist?.denied, ['evil.example.org']);
+    assert.deepEqual(p.allowlist?.presets.map((x) => x.name), ['@npm']);
+    assert.deepEqual(p.allowlist?.endpoint, { http: 'http://127.0.0.1:3128', socks: 'socks5h://127.0.0.1:1080' });
+    assert.match(p.allowlist?.enforcement ?? '', /private network namespace/);
+    assert.deepEqual(p.proxyRelay, { httpSocket: '/dev/agent-sandbox-proxy/http.sock', socksSocket: '/dev/agent-sandbox-proxy/socks.sock',
+      host: '127.0.0.1', httpPort: 3128, socksPort: 1080 });
+    assert.equal(p.env.set.AGENT_SANDBOX_NETWORK, 'allowlist');
+  });
+
+  it('offline and online plans carry no allowlist, relay or port rules', () => {
+    for (const network of ['offline', 'online']) {
+      const p = lin({ network }, repoFs);
+      assert.equal(p.allowlist, undefined);
+      assert.equal(p.proxyRelay, undefined);
+      assert.equal(p.landlock.connectTcpPorts, undefined);
+      assert.equal(p.seccomp.tcpOnlySocketFamilies, undefined);
+    }
+  });
+
   it('offline: io_uring is denied too (it can open sockets without socket())', () => {
     assert.ok(lin({}, repoFs).seccomp.denySyscalls.includes('io_uring_setup'));
   });
