@@ -14,6 +14,15 @@ export function renderPlan(plan: Plan): string {
   list('Hidden (unreadable)', plan.denyRead);
   list('Environment removed', plan.env.remove);
   list('Environment set', Object.entries(plan.env.set).map(([k, v]) => `${k}=${v}`));
+  if (plan.allowlist) {
+    const a = plan.allowlist;
+    list('Network allowlist (empty allows nothing)', a.allowed);
+    list('Network denied (wins over allowed)', a.denied);
+    if (a.presets.length) list('Presets', a.presets.map((p) => `${p.name}: ${p.hosts.join(', ')}`));
+    lines.push(`Proxy as the sandbox sees it: ${a.endpoint.http} (HTTP, CONNECT) and ${a.endpoint.socks} (SOCKS5); ` +
+      'each command gets its own credential in these URLs');
+    lines.push(`Enforced by: ${a.enforcement}`);
+  }
   switch (plan.platform) {
     case 'linux':
       list('Placeholders created for missing protected paths', plan.placeholders.map((p) => `${p.path} (${p.kind})`));

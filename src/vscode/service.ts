@@ -19,7 +19,9 @@ import { checkedModeOverride } from './overrides';
 import { weakerThanAsked } from '../sandbox/weaker';
 import { BoundedText } from './output-cap';
 import { ProgressRelay } from './progress-relay';
-import { policySummary, type RunResult } from './run-result';
+import { policySummary, toolGrantHint, type RunResult } from './run-result';
+import type { NetworkDenial } from '../network/proxy';
+import { denialLine, uniqueDenials } from '../network/denial-text';
 import type { SandboxSettingsReader } from './settings';
 
 /** Per-request changes to the settings' policy (tool input, task definition, API caller). */
@@ -31,6 +33,8 @@ export interface PolicyOverrides {
 }
 
 export interface RunOptions extends PolicyOverrides {
+  /** Allowlist mode: hosts granted to this command only (confirmed by the user). */
+  allowDomains?: string[];
   /** Working directory; default the first workspace folder. */
   cwd?: string;
   timeoutMs?: number;
@@ -64,6 +68,9 @@ export function shellArgv(platform: Plan['platform'], command: string): string[]
 export class SandboxService {
   private backendP: Promise<SandboxBackend> | undefined;
   private readonly progress: ProgressRelay;
+  /** Hosts the user allowed for this window's session (allowlist mode); part of every plan until the window closes. */
+  private readonly sessionGrants = new Set<string>();
+  private readonly blockedEmitter = new Set<(command: string, blocked: NetworkDenial[]) => void>();
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -99,7 +106,19 @@ export class SandboxService {
     if (mode) input.mode = mode;
     if (o.writablePaths?.length) input.writableRoots = [...(base.writableRoots ?? []), ...o.writablePaths];
     if (o.protectedPaths?.length) input.protectedPaths = [...(base.protectedPaths ?? []), ...o.protectedPaths];
+    if (this.sessionGrants.size) input.allowedDomains = [...new Set([...(base.allowedDomains ?? []), ...this.sessionGrants])];
     return input;
+  }
+
+  /** Allows hosts for the rest of this window's session (after the user chose so). */
+  grantForSession(domains: string[]): void {
+    for (const d of domains) this.sessionGrants.add(d);
+  }
+
+  /** Called after a run whose connections were refused (for the notification). Returns an unsubscribe function. */
+  onBlocked(f: (command: string, blocked: NetworkDenial[]) => void): () => void {
+    this.blockedEmitter.add(f);
+    return () => this.blockedEmitter.delete(f);
   }
 
   plan(o: PolicyOverrides = {}): Plan {
@@ -132,7 +151,8 @@ export class SandboxService {
     const err = new BoundedText(limit);
     try {
       const backend = await this.backend();
-      const proc = await backend.spawn(plan, { argv: shellArgv(plan.platform, command), cwd, stdio: 'pipe', timeoutMs: o.timeoutMs, signal: o.signal });
+      const proc = await backend.spawn(plan, { argv: shellArgv(plan.platform, command), cwd, stdio: 'pipe', timeoutMs: o.timeoutMs,
+        signal: o.signal, ...(o.allowDomains?.length ? { allowDomains: o.allowDomains } : {}) });
       proc.stdin?.end();
       proc.stdout?.setEncoding('utf8').on('data', (c: string) => out.push(c));
       proc.stderr?.setEncoding('utf8').on('data', (c: string) => err.push(c));
@@ -145,9 +165,13 @@ export class SandboxService {
       // no warnings and fail closed rather than weaken.
       const weaker = plan.platform === 'win32' || plan.mode === 'full-access' ? weakerThanAsked(backend.enforcement(plan), plan.warnings) : [];
       const policy = weaker.length ? `${summary}; NOT fully enforced: ${weaker.join(' ')}` : summary;
+      const blocked = uniqueDenials(proc.networkDenials?.() ?? []);
       this.log.info(`exit ${exit.code}${exit.timedOut ? ' (timed out)' : ''} in ${exit.durationMs} ms: ${command}` +
         (denials.length ? `\n  denials:\n${denials.map((d) => `    - ${d}`).join('\n')}` : ''));
-      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy };
+      for (const d of blocked) this.log.warn(`network: ${denialLine(d, toolGrantHint)} [${command}]`);
+      if (blocked.length) this.blockedEmitter.forEach((f) => f(command, blocked));
+      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy,
+        ...(plan.network === 'allowlist' ? { blocked } : {}) };
     } catch (e) {
       this.log.error(`not run: ${command}: ${e instanceof SandboxError ? e.describe() : String(e)}`);
       throw e;

@@ -8,6 +8,7 @@ import { LINUX_RELAY, proxyEnv } from '../../src/network/env';
 import { policyFlags, UsageError } from '../../src/cli/args';
 import { denialLine } from '../../src/network/denial-text';
 import { effectiveSettings } from '../../src/vscode/settings-policy';
+import { formatToolResult } from '../../src/vscode/run-result';
 
 describe('proxy environment', () => {
   const cred = { user: 'cmdabc', password: 'p/w+=' };
@@ -58,5 +59,14 @@ describe('domain settings in an untrusted workspace', () => {
     assert.deepEqual(s.allowedDomains, ['a.org']);
     assert.deepEqual(s.deniedDomains, ['b.org', 'c.org']);
     assert.equal(s.network, 'allowlist');
+  });
+});
+
+describe('tool result', () => {
+  it('lists blocked hosts with the exact grant to ask for', () => {
+    const text = formatToolResult({ exitCode: 1, stdout: '', stderr: '', durationMs: 1, timedOut: false, denials: [], policy: 'p',
+      blocked: [{ time: '', command: 'npm ci', host: 'registry.npmjs.org', port: 443, reason: 'not-allowed', message: 'not in the allowlist',
+        grant: 'registry.npmjs.org' }] });
+    assert.match(text, /Blocked connections \(network allowlist; do not retry the same command, ask for the grant named\):\n- blocked registry\.npmjs\.org:443 — not in the allowlist; allow it with allowDomains: \["registry\.npmjs\.org"\] \(the user will be asked\)/);
   });
 });

@@ -29,7 +29,7 @@ export function linuxEnforcement(plan: LinuxPlan): Enforcement {
   if (!probe.ok) {
     return { filesystem: 'none', network: 'none', notes: [`Not runnable: ${probe.error?.message ?? 'bubblewrap unusable'}`] };
   }
-  const offline = plan.network === 'offline';
+  const offline = plan.network !== 'online';
   const { abi, note } = hostLandlockAbi();
   const notes = [
     `bubblewrap ${probe.version ?? ''}`.trim() + ': read-only filesystem; writable: ' +
@@ -39,13 +39,16 @@ export function linuxEnforcement(plan: LinuxPlan): Enforcement {
   ];
   if (abi >= 1) {
     notes.push(`Landlock ABI ${abi}: writes only beneath ${plan.landlock.writablePaths.join(', ')}`);
-    if (abi >= 4 && offline) notes.push('Landlock: TCP bind/connect denied');
+    if (abi >= 4 && plan.landlock.connectTcpPorts) {
+      notes.push(`Landlock: TCP bind denied; connect only to the proxy relay port(s) ${plan.landlock.connectTcpPorts.join(', ')}`);
+    } else if (abi >= 4 && offline) notes.push('Landlock: TCP bind/connect denied');
     if (abi >= 6) notes.push('Landlock: abstract Unix sockets and signals scoped to the sandbox');
   } else {
     notes.push(`Landlock unavailable: bubblewrap only${note ? ` (${note})` : ''}`);
   }
   notes.push(`seccomp: deny ${plan.seccomp.denySyscalls.join(', ')}, ioctl ${plan.seccomp.denyIoctls.join('/')}` +
     (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''));
-  notes.push(offline ? 'network: private network namespace (no interfaces but loopback)' : 'network: host network (online)');
+  notes.push(plan.allowlist ? `network allowlist (${plan.allowlist.allowed.length} host entries): ${plan.allowlist.enforcement}`
+    : offline ? 'network: private network namespace (no interfaces but loopback)' : 'network: host network (online)');
   return { filesystem: 'enforced', network: offline ? 'enforced' : 'none', notes };
 }
