@@ -14,7 +14,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { nonPublicRange } from './addresses';
 import { addressAllowedLiterally, decideDomain, normalizeHost, parseDomainRules, type DomainRule } from './domains';
-import { systemResolver, type Resolver } from './resolver';
+import { systemResolver, withTemporaryAnswers, type Resolver } from './resolver';
 import { startHttpFrontend } from './http-frontend';
 import { startSocksFrontend } from './socks-frontend';
 
@@ -135,7 +135,7 @@ export class NetworkProxy {
   private readonly gateways = new Set<ProxyGateway>();
 
   constructor(private readonly opts: ProxyOptions) {
-    this.resolver = opts.resolver ?? systemResolver;
+    this.resolver = withTemporaryAnswers(opts.resolver ?? systemResolver);
   }
 
   get connectTimeoutMs(): number {

@@ -45,6 +45,24 @@ export function pinnedResolver(pins: Map<string, string[]>, fallback: Resolver =
   };
 }
 
+/**
+ * Answers the verifier registers for its own one-off names (under `.verify.agent-sandbox.test`, with a random
+ * label) for the length of one Verify run, so it can test the proxy against its own listeners without DNS. Every
+ * proxy of this process consults them first.
+ */
+const temporary = new Map<string, ResolvedAddress[]>();
+
+export function registerTemporaryAnswers(answers: Record<string, ResolvedAddress[]>): () => void {
+  const names = Object.keys(answers).map(normalizeHost);
+  if (names.some((n) => !n.endsWith('.verify.agent-sandbox.test'))) throw new Error('temporary answers are for Verify names only');
+  Object.entries(answers).forEach(([n, a]) => temporary.set(normalizeHost(n), a));
+  return () => names.forEach((n) => temporary.delete(n));
+}
+
+export function withTemporaryAnswers(resolver: Resolver): Resolver {
+  return async (host) => temporary.get(normalizeHost(host)) ?? resolver(host);
+}
+
 /** The resolver the CLI and the extension use: the system's, plus pins from `AGENT_SANDBOX_RESOLVE` if set. */
 export function resolverFromEnv(env: NodeJS.ProcessEnv = process.env): Resolver {
   const text = env.AGENT_SANDBOX_RESOLVE;

@@ -12,7 +12,9 @@ import { compilePlan, DEFAULT_DENY_READ, type Plan, type Platform, type PolicyIn
 import { backendFor, SandboxError, SandboxErrorCode } from '../sandbox';
 import { hostContext } from '../sandbox/host';
 import type { Enforcement, ExitInfo } from '../sandbox/types';
-import { buildBattery, enforcementGaps, sandboxMadePaths, SECRET_ENV, sleep, type Endpoints } from './checks';
+import { buildBattery, enforcementGaps, sandboxMadePaths, SECRET_ENV, sleep, verifyNames, type Endpoints } from './checks';
+import { registerTemporaryAnswers } from '../network/resolver';
+import type { NetworkDenial } from '../network/proxy';
 import { classify, toRow } from './classify';
 import { Fixture } from './fixtures';
 import { applyHole } from './holes';
@@ -56,16 +58,18 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
     const endpoints = await startEndpoints(listeners, fx, opts.platform);
     checkCancelled();
     plan = compileVerifyPlan(opts, fx);
-    const checks = buildBattery({ plan, fx, listeners, endpoints, home: os.homedir(), systemDir: systemDir() });
+    let denials: () => NetworkDenial[] = () => [];
+    const checks = buildBattery({ plan, fx, listeners, endpoints, home: os.homedir(), systemDir: systemDir(), proxyDenials: () => denials() });
     const backend = await backendFor(opts.platform, { stateDir: opts.stateDir, broker: false });
     const enforcement: Enforcement = backend.enforcement(plan);
     const runPlan = opts.testHole
       ? applyHole(plan, opts.testHole, { secretEnv: SECRET_ENV, secretDir: fx.secretDir, home: os.homedir(),
-        protectedPath: path.join(fx.workspace, '.vscode'), runtimeDir: fx.runtimeDir })
+        protectedPath: path.join(fx.workspace, '.vscode'), runtimeDir: fx.runtimeDir, deniedName: verifyNames(fx.nonce).denied })
       : plan;
     const actions = checks.flatMap((c) => (c.action ? [c.action] : []));
     checkCancelled();
     const run = await runProbe(backend, runPlan, fx, Buffer.from(JSON.stringify({ actions })).toString('base64'), opts.signal);
+    denials = run.denials;
     checkCancelled();
     const gaps = enforcementGaps(plan, enforcement);
     const rows = [];
@@ -87,6 +91,10 @@ function compileVerifyPlan(opts: VerifyOptions, fx: Fixture): Plan {
     network: opts.network,
     denyRead: [...(opts.policy.denyRead ?? DEFAULT_DENY_READ), fx.secretDir],
   };
+  if (opts.network === 'allowlist') {
+    const names = verifyNames(fx.nonce);
+    policy.allowedDomains = [...(opts.policy.allowedDomains ?? []), names.allowed, names.private];
+  }
   const plan = compilePlan(policy, hostContext({
     platform: opts.platform,
     stateDir: opts.stateDir,
@@ -131,6 +139,7 @@ interface ProbeRun {
   facts: Map<string, ProbeFact>;
   exit: ExitInfo;
   stderr: string;
+  denials: () => NetworkDenial[];
 }
 
 async function runProbe(backend: Awaited<ReturnType<typeof backendFor>>, plan: Plan, fx: Fixture, spec: string,
@@ -139,6 +148,11 @@ async function runProbe(backend: Awaited<ReturnType<typeof backendFor>>, plan: P
   const before = process.env[SECRET_ENV];
   process.env[SECRET_ENV] = fx.nonce;
   let proc;
+  // Allowlist: the verifier's names lead to its loopback listener; `private` as a DNS answer would (not a pin).
+  const names = verifyNames(fx.nonce);
+  const loopback = (pinned: boolean) => [{ address: '127.0.0.1', family: 4 as const, pinned }];
+  const unregister = registerTemporaryAnswers({ [names.allowed]: loopback(true), [names.denied]: loopback(true),
+    [names.private]: loopback(false) });
   try {
     proc = await backend.spawn(plan, {
       argv: [process.execPath, probePath(), spec],
@@ -147,13 +161,21 @@ async function runProbe(backend: Awaited<ReturnType<typeof backendFor>>, plan: P
       timeoutMs: PROBE_TIMEOUT_MS,
       signal,
     });
+  } catch (e) {
+    unregister();
+    throw e;
   } finally {
     if (before === undefined) delete process.env[SECRET_ENV];
     else process.env[SECRET_ENV] = before;
   }
   proc.stdin?.end();
-  const [stdout, stderr, exit] = await Promise.all([collect(proc.stdout), collect(proc.stderr), proc.exited]);
-  return { facts: parseFacts(stdout), exit, stderr };
+  try {
+    const [stdout, stderr, exit] = await Promise.all([collect(proc.stdout), collect(proc.stderr), proc.exited]);
+    const all = proc.networkDenials?.() ?? [];
+    return { facts: parseFacts(stdout), exit, stderr, denials: () => all };
+  } finally {
+    unregister();
+  }
 }
 
 function collect(stream: NodeJS.ReadableStream | null): Promise<string> {

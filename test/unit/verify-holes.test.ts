@@ -6,7 +6,7 @@ import { applyHole, type HoleTargets } from '../../src/verify/holes';
 
 const ctx: CompileContext = { platform: 'linux', home: '/home/dev', userTemp: '/tmp', stateDir: '/home/dev/.s', env: { MY_TOKEN: 'x' } };
 const targets: HoleTargets = { secretEnv: 'MY_TOKEN', secretDir: '/home/dev/.ssh', protectedPath: '/home/dev/repo/.vscode', home: '/home/dev',
-  runtimeDir: '/run/user/1000' };
+  runtimeDir: '/run/user/1000', deniedName: 'denied-x.verify.agent-sandbox.test' };
 const plan = () => compilePlan({ workspaceRoots: ['/home/dev/repo'], denyRead: ['~/.ssh'] }, ctx) as LinuxPlan;
 
 /** Args as (flag, operands) groups, so tests compare mounts rather than loose strings. */

@@ -40,7 +40,7 @@ function leftovers(): string[] {
   return found;
 }
 
-async function verify(network: 'offline' | 'online', testHole?: VerifyHole): Promise<{ report: VerifyReport; stateDir: string }> {
+async function verify(network: 'offline' | 'allowlist' | 'online', testHole?: VerifyHole): Promise<{ report: VerifyReport; stateDir: string }> {
   const stateDir = freshStateDir();
   try {
     const report = await runVerification({ platform: 'linux', stateDir, policy: {}, network, testHole });
@@ -101,7 +101,15 @@ test('CLI: agent-sandbox verify --json exits 0 with a passing JSON report', { sk
   }
 });
 
-const HOLES: [VerifyHole, 'offline' | 'online', (id: string) => boolean][] = [
+test('Linux real enforcement: verify allowlist passes: direct TCP and DNS DENIED, the allowed name reachable only through the proxy, the rest refused', { skip }, async () => {
+  const { report } = await verify('allowlist');
+  assert.equal(report.ok, true, explain(report));
+  const obs = Object.fromEntries(report.checks.map((c) => [c.id, c.observed]));
+  assert.equal(obs['allow-reachable'], 'SUCCEEDED');
+  for (const id of ['allow-refused', 'allow-private', 'allow-no-credential', 'net-loopback', 'net-dns']) assert.equal(obs[id], 'DENIED', id);
+});
+
+const HOLES: [VerifyHole, 'offline' | 'allowlist' | 'online', (id: string) => boolean][] = [
   ['network', 'offline', (id) => id.startsWith('net-')],
   ['protected-path', 'offline', (id) => id === 'protected-.vscode'],
   ['deny-read', 'offline', (id) => id === 'deny-read'],
@@ -109,6 +117,9 @@ const HOLES: [VerifyHole, 'offline' | 'online', (id: string) => boolean][] = [
   ['home-write', 'offline', (id) => id === 'write-home'],
   ['orphan', 'offline', (id) => id === 'orphan-killed'],
   ['host-socket', 'online', (id) => id === 'host-socket'],
+  ['allowlist-direct', 'allowlist', (id) => id.startsWith('net-')],
+  ['allowlist-all', 'allowlist', (id) => id === 'allow-refused'],
+  ['allowlist-private', 'allowlist', (id) => id === 'allow-private'],
 ];
 
 for (const [hole, network, breaks] of HOLES) {
