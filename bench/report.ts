@@ -5,6 +5,7 @@
 import type { LoadOutsideVsCode, RecordedActivation } from './activation';
 import type { CaseResult, Rounds } from './harness';
 import type { OverheadResults } from './overhead';
+import type { ProxyResults } from './proxy';
 import type { BundleSize, VsixSizes } from './package-size';
 import type { CompileResults } from './plan-compile';
 import type { Machine } from './platform';
@@ -21,6 +22,8 @@ export interface BenchResults {
   backendStatus: Record<string, string>;
   rounds: Rounds;
   overhead: OverheadResults;
+  /** Absent in results written before the allowlist existed. */
+  proxy?: ProxyResults;
   targets: TargetCheck[];
   compile: CompileResults | { error: string };
   bundles: BundleSize[];
@@ -78,6 +81,22 @@ function throughputSection(r: BenchResults): string {
     table(['path', 'total ms', 'per command ms'], [
       ['plain spawn', ms(t.plainTotalMs.median), per(t.plainTotalMs.median)],
       ['brokered (offline)', ms(t.brokerTotalMs.median), per(t.brokerTotalMs.median)],
+    ]);
+}
+
+function proxySection(r: BenchResults): string {
+  const p = r.proxy;
+  if (!p || p.error || !p.proxied || !p.direct) return `## Network allowlist proxy\n\nNot available: ${p?.error ?? 'not measured'}`;
+  const ratio = (a: number, b: number) => `×${(a / b).toFixed(2)}`;
+  return `## Network allowlist proxy\n\nBoth clients run inside the real sandbox (brokered): through the proxy (relay in ` +
+    `the sandbox, Unix socket, the host proxy's CONNECT, the host listener) and directly to the same host listener from an ` +
+    `online sandbox. Connect = TCP connect (+ CONNECT) until one byte came back, ${p.proxied.connect.n} rounds after 3 ` +
+    `warm-up; throughput = ${p.mib} MiB through one connection.\n\n` +
+    table(['path', 'connect median ms', 'p10–p90 ms', 'throughput MB/s'], [
+      ['direct (online)', ms(p.direct.connect.median), `${ms(p.direct.connect.p10)}–${ms(p.direct.connect.p90)}`, p.direct.mbPerS.toFixed(0)],
+      ['through the proxy (allowlist)', ms(p.proxied.connect.median), `${ms(p.proxied.connect.p10)}–${ms(p.proxied.connect.p90)}`,
+        p.proxied.mbPerS.toFixed(0)],
+      ['proxy ÷ direct', ratio(p.proxied.connect.median, p.direct.connect.median), '', ratio(p.proxied.mbPerS, p.direct.mbPerS)],
     ]);
 }
 
@@ -145,6 +164,7 @@ export function renderMarkdown(r: BenchResults): string {
     overheadSection(r),
     targetsSection(r),
     throughputSection(r),
+    proxySection(r),
     compileSection(r),
     packageSection(r),
     activationSection(r),

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: per-command overhead (plain, CLI cold, in-process cold, brokered; offline and online),
- * throughput, plan compile time on a 100k-file workspace, package sizes and activation. Prints the report and
+ * throughput, the network allowlist proxy's connect latency and throughput against a direct connection, plan compile time on a 100k-file workspace, package sizes and activation. Prints the report and
  * writes bench/results.json (everything, raw samples included) and bench/RESULTS.md (for the README).
  * Options: --runs N (measured rounds wanted, default 30), --warmup N (default 3), --budget SEC (time for the measured
  * rounds, default 90; at least 10 rounds run regardless), --quick (8 runs, 2 warm-up, 20 s), --no-package (skip
@@ -16,6 +16,7 @@ import type { Platform } from '../src/policy';
 import { loadOutsideVsCode, recordedActivation } from './activation';
 import type { Rounds } from './harness';
 import { measureOverhead } from './overhead';
+import { measureProxy } from './proxy';
 import { bundleSizes, vsixSizes } from './package-size';
 import { BIG_FILE_COUNT, createTree, measureCompile, type CompileResults } from './plan-compile';
 import { describeMachine, loadAverage } from './platform';
@@ -85,6 +86,8 @@ async function main(): Promise<void> {
     const compile = await compileOrError(platform, ws, bigWs, stateDir);
     const cliPath = path.join(ROOT, 'dist', 'cli.js');
     const overhead = await measureOverhead({ platform, ws, bigWs, stateDir, cliPath }, rounds, progress);
+    progress('network allowlist: connect latency and throughput through the proxy vs direct...');
+    const proxy = await measureProxy(platform, ws, stateDir, 53);
     const status = await backendStatus(platform, stateDir);
     await disposeBackends();
     progress('activation and package sizes...');
@@ -99,6 +102,7 @@ async function main(): Promise<void> {
       backendStatus: status,
       rounds,
       overhead,
+      proxy,
       targets: checkTargets(overhead.cases),
       compile,
       bundles: bundleSizes(ROOT),
