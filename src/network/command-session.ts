@@ -3,6 +3,7 @@
  * allowlist plus this command's grants), the environment pointing its clients at the proxy, and its denials.
  */
 import type { Plan } from '../policy/plan';
+import type { SandboxProcess } from '../sandbox/types';
 import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
 import { domainProblem } from './domains';
 import { proxyEnv, type ProxyEndpoint } from './env';
@@ -39,5 +40,19 @@ export function openCommandNetwork(gw: ProxyGateway, plan: Plan, argv: string[],
     // serves only this command (a cold run); a broker's are reported by the broker's gateway label instead.
     denials: () => [...session.denials, ...(ownsGateway ? gw.unattributed.slice(seen) : [])],
     close: () => session.close(),
+  };
+}
+
+/**
+ * A command that has its own gateway (a cold run): the gateway closes when the command ends, and the command's
+ * denials stay readable afterwards.
+ */
+export function withOwnGateway(proc: SandboxProcess, gw: ProxyGateway, net: CommandNetwork): SandboxProcess {
+  void proc.exited.finally(() => gw.close());
+  return {
+    stdin: proc.stdin, stdout: proc.stdout, stderr: proc.stderr, exited: proc.exited,
+    kill: () => proc.kill(),
+    ...(proc.resize ? { resize: (c: number, r: number) => proc.resize!(c, r) } : {}),
+    networkDenials: () => net.denials(),
   };
 }

@@ -97,14 +97,23 @@ async function onRequest(gw: ProxyGateway, req: http.IncomingMessage, res: http.
   req.pipe(upstream);
 }
 
-/** Listens on `socketPath`; resolves with a function that stops listening and drops open connections. */
-export function startHttpFrontend(gw: ProxyGateway, socketPath: string): Promise<() => Promise<void>> {
+/** Listens on `at`; resolves with a function that stops listening and drops open connections. */
+export function startHttpFrontend(gw: ProxyGateway, at: ListenAt): Promise<Listening> {
   const server = http.createServer((req, res) => void onRequest(gw, req, res));
   server.on('connect', (req: http.IncomingMessage, client: Duplex, head: Buffer) => void onConnect(gw, req, client, head));
-  return listen(server, socketPath);
+  return listen(server, at);
 }
 
-export function listen(server: net.Server, socketPath: string): Promise<() => Promise<void>> {
+/** A Unix socket path, or (Windows, where nothing can be bound into the sandbox) a loopback TCP address. */
+export type ListenAt = string | { host: '127.0.0.1'; port: 0 };
+
+export interface Listening {
+  /** The TCP port, when listening on TCP. */
+  port?: number;
+  close(): Promise<void>;
+}
+
+export function listen(server: net.Server, at: ListenAt): Promise<Listening> {
   const open = new Set<net.Socket>();
   server.on('connection', (s: net.Socket) => {
     open.add(s);
@@ -112,12 +121,16 @@ export function listen(server: net.Server, socketPath: string): Promise<() => Pr
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => {
+    server.listen(at, () => {
       server.off('error', reject);
-      resolve(() => new Promise<void>((done) => {
-        server.close(() => done());
-        for (const s of open) s.destroy();
-      }));
+      const address = server.address();
+      resolve({
+        ...(address && typeof address === 'object' ? { port: address.port } : {}),
+        close: () => new Promise<void>((done) => {
+          server.close(() => done());
+          for (const s of open) s.destroy();
+        }),
+      });
     });
   });
 }

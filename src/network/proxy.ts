@@ -84,8 +84,11 @@ export class ProxyGateway {
   /** Refusals not attributable to a session (no or a wrong credential). */
   readonly unattributed: NetworkDenial[] = [];
   private readonly closers: (() => Promise<void>)[] = [];
+  /** `tcp` transport: the loopback ports (Windows, where no socket can be bound into the sandbox). */
+  httpPort = 0;
+  socksPort = 0;
 
-  constructor(readonly proxy: NetworkProxy, readonly label: string, readonly dir: string) {}
+  constructor(readonly proxy: NetworkProxy, readonly label: string, readonly dir: string, readonly transport: 'unix' | 'tcp') {}
 
   get httpPath(): string {
     return path.join(this.dir, 'http.sock');
@@ -96,8 +99,15 @@ export class ProxyGateway {
   }
 
   async start(): Promise<void> {
-    this.closers.push(await startHttpFrontend(this, this.httpPath), await startSocksFrontend(this, this.socksPath));
-    for (const p of [this.httpPath, this.socksPath]) fs.chmodSync(p, 0o600);
+    const tcp = { host: '127.0.0.1', port: 0 } as const;
+    const http = await startHttpFrontend(this, this.transport === 'tcp' ? tcp : this.httpPath);
+    this.closers.push(http.close);
+    const socks = await startSocksFrontend(this, this.transport === 'tcp' ? tcp : this.socksPath);
+    this.closers.push(socks.close);
+    if (this.transport === 'tcp') {
+      this.httpPort = http.port!;
+      this.socksPort = socks.port!;
+    } else for (const p of [this.httpPath, this.socksPath]) fs.chmodSync(p, 0o600);
   }
 
   openSession(req: SessionRequest): ProxySession {
@@ -142,12 +152,15 @@ export class NetworkProxy {
     return this.opts.connectTimeoutMs ?? 15_000;
   }
 
-  /** A new gateway with its own private socket folder, listening. */
-  async openGateway(label: string): Promise<ProxyGateway> {
+  /**
+   * A new gateway with its own private socket folder, listening on Unix sockets there; or, with `tcp` (Windows),
+   * on two loopback ports, where only the credential keeps other programs out.
+   */
+  async openGateway(label: string, transport: 'unix' | 'tcp' = 'unix'): Promise<ProxyGateway> {
     fs.mkdirSync(this.opts.socketDir, { recursive: true, mode: 0o700 });
     const dir = fs.mkdtempSync(path.join(this.opts.socketDir, 'gw-'));
     fs.chmodSync(dir, 0o700);
-    const gw = new ProxyGateway(this, label, dir);
+    const gw = new ProxyGateway(this, label, dir, transport);
     try {
       await gw.start();
     } catch (e) {

@@ -6,10 +6,10 @@
  */
 import * as net from 'node:net';
 import { Socks5Server } from '@pondwader/socks5-server';
-import { listen } from './http-frontend';
+import { listen, type ListenAt, type Listening } from './http-frontend';
 import type { Admission, ProxyGateway } from './proxy';
 
-export function startSocksFrontend(gw: ProxyGateway, socketPath: string): Promise<() => Promise<void>> {
+export function startSocksFrontend(gw: ProxyGateway, at: ListenAt): Promise<Listening> {
   const socks = new Socks5Server();
   // Any credential is taken at the greeting; it is checked with the request, where a refusal can name the host.
   socks.setAuthHandler(() => true);
@@ -37,5 +37,5 @@ export function startSocksFrontend(gw: ProxyGateway, socketPath: string): Promis
     s.setNoDelay();
     socks._handleConnection(s);
   });
-  return listen(server, socketPath);
+  return listen(server, at);
 }

@@ -20,7 +20,7 @@
 import type { LinuxPlan, ProtectedPath } from './plan';
 import { PLACEHOLDER_CONTENT } from './schema';
 import { allowlistPlan, planBase } from './plan-base';
-import { LINUX_RELAY } from '../network/env';
+import { endpointUrls, LINUX_RELAY } from '../network/env';
 import type { CompileContext, ResolvedPolicy } from './compile';
 import { isWithin } from './paths';
 
@@ -100,7 +100,7 @@ export const LINUX_PROXY_DIR = '/dev/agent-sandbox-proxy';
 
 function allowlistParts(r: ResolvedPolicy): Pick<LinuxPlan, 'allowlist' | 'proxyRelay'> {
   return {
-    allowlist: allowlistPlan(r, LINUX_RELAY, 'Linux: private network namespace with only loopback; a relay inside ' +
+    allowlist: allowlistPlan(r, endpointUrls(LINUX_RELAY), 'Linux: private network namespace with only loopback; a relay inside ' +
       `it forwards ${LINUX_RELAY.host}:${LINUX_RELAY.httpPort} (HTTP) and :${LINUX_RELAY.socksPort} (SOCKS5) to the ` +
       'proxy\'s Unix sockets; seccomp allows only Unix and TCP sockets, Landlock (ABI 4+) TCP connect only to those ' +
       'two ports and no bind; DNS and host sockets stay blocked as offline.'),

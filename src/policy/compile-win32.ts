@@ -6,7 +6,7 @@
 import type { AccessMask, AclOperation, FirewallRuleSpec, PlanSid, TokenSpec, Win32Plan } from './plan';
 import type { CompileContext, ResolvedPolicy } from './compile';
 import { PLACEHOLDER_CONTENT } from './schema';
-import { planBase } from './plan-base';
+import { allowlistPlan, planBase } from './plan-base';
 import { pathApi } from './paths';
 
 export interface Win32Context {
@@ -161,7 +161,16 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
   const networkEnforcement = r.policy.network === 'online' ? 'none' : windowsMode === 'elevated' ? 'firewall' : 'advisory';
   const warnings: string[] = [];
   const env = { remove: [...r.env.remove], set: { ...r.env.set } };
-  if (networkEnforcement === 'advisory') {
+  const allowlist = r.policy.network === 'allowlist';
+  if (allowlist) {
+    firewall.splice(0, firewall.length, ...allowlistFirewallRules(firewall));
+    warnings.push(windowsMode === 'elevated'
+      ? 'The network allowlist with the elevated sandbox is planned (firewall block rules scoped to everything but the ' +
+        'loopback proxy port) but not run yet: a command in this mode is refused.'
+      : 'The network allowlist without the one-time administrator setup is ADVISORY: the proxy filters clients that ' +
+        'honour the proxy variables, but nothing stops a program from connecting directly. Run "Agent Sandbox: Set Up ' +
+        'Windows Sandbox" for a firewall block.');
+  } else if (networkEnforcement === 'advisory') {
     warnings.push(
       'Offline mode without the one-time administrator setup only points proxy variables at a closed port: a ' +
         'program that ignores them can still reach the network. Run "Agent Sandbox: Set Up Windows Sandbox" for a ' +
@@ -181,6 +190,11 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
   const api = pathApi('win32');
   return {
     ...planBase(r),
+    ...(allowlist ? { allowlist: allowlistPlan(r, WINDOWS_ENDPOINT, windowsMode === 'elevated'
+      ? 'Windows, elevated (planned, not run yet): the offline user\'s firewall block rules cover every address but ' +
+        `loopback, and on loopback every TCP port but the proxy's (${WINDOWS_PROXY_PORT}); UDP (DNS) and ICMP stay blocked.`
+      : 'Windows, unelevated: ADVISORY only. The proxy variables point clients at the proxy on loopback; a program ' +
+        'that ignores them can still connect anywhere.') } : {}),
     platform: 'win32',
     env,
     warnings,
@@ -191,6 +205,33 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     networkEnforcement,
     auditPaths: (ctx.auditPaths ?? []).map((p) => api.normalize(p)),
   };
+}
+
+/** The loopback port the elevated firewall scope leaves open for the proxy (planned; see allowlistFirewallRules). */
+export const WINDOWS_PROXY_PORT = 47128;
+
+const WINDOWS_ENDPOINT = {
+  http: 'http://127.0.0.1:<a loopback port chosen per command>',
+  socks: 'socks5h://127.0.0.1:<a loopback port chosen per command>',
+};
+
+/**
+ * Allowlist, elevated (planned): Windows Firewall block rules win over allow rules, so the offline user's block
+ * must itself leave the proxy out: one rule for every protocol to every address but loopback, one for TCP to
+ * loopback on every port but the proxy's, one for UDP to loopback (so DNS stays blocked everywhere).
+ */
+function allowlistFirewallRules(offline: FirewallRuleSpec[]): FirewallRuleSpec[] {
+  const base = offline[0];
+  if (!base) return [];
+  const p = WINDOWS_PROXY_PORT;
+  return [
+    { ...base, name: `${base.name} (allowlist: not loopback)`, remoteAddresses: '0.0.0.0-126.255.255.255,128.0.0.0-255.255.255.255,' +
+      '::,::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', description: 'Allowlist: blocks everything but loopback for the offline user.' },
+    { ...base, name: `${base.name} (allowlist: loopback TCP)`, remoteAddresses: '127.0.0.0/8,::1', protocol: 'tcp',
+      remotePorts: `1-${p - 1},${p + 1}-65535`, description: `Allowlist: blocks loopback TCP except the proxy port ${p}.` },
+    { ...base, name: `${base.name} (allowlist: loopback UDP)`, remoteAddresses: '127.0.0.0/8,::1', protocol: 'udp',
+      description: 'Allowlist: blocks loopback UDP (DNS included).' },
+  ];
 }
 
 /** Folders strictly between `root` and `p`, outermost first (`C:\\ws\\.git` for `C:\\ws\\.git\\hooks`). */

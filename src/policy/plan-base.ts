@@ -2,7 +2,7 @@
 import type { ResolvedPolicy } from './compile';
 import type { AllowlistPlan, PlanBase } from './plan';
 import { DOMAIN_PRESETS, expandDomains } from '../network/domains';
-import { endpointUrls, type ProxyEndpoint } from '../network/env';
+
 
 export function planBase(r: ResolvedPolicy): Omit<PlanBase, 'platform' | 'warnings'> {
   return {
@@ -19,14 +19,14 @@ export function planBase(r: ResolvedPolicy): Omit<PlanBase, 'platform' | 'warnin
 }
 
 /** The allowlist section of a plan (presets expanded), or undefined outside `allowlist` mode. */
-export function allowlistPlan(r: ResolvedPolicy, endpoint: ProxyEndpoint, enforcement: string): AllowlistPlan | undefined {
+export function allowlistPlan(r: ResolvedPolicy, endpoint: AllowlistPlan['endpoint'], enforcement: string): AllowlistPlan | undefined {
   if (r.policy.network !== 'allowlist') return undefined;
   const used = [...r.policy.allowedDomains, ...r.policy.deniedDomains].map((d) => d.trim()).filter((d) => DOMAIN_PRESETS[d]);
   return {
     allowed: expandDomains(r.policy.allowedDomains),
     denied: expandDomains(r.policy.deniedDomains),
     presets: [...new Set(used)].map((name) => ({ name, hosts: [...DOMAIN_PRESETS[name]] })),
-    endpoint: endpointUrls(endpoint),
+    endpoint,
     enforcement,
   };
 }

@@ -152,6 +152,8 @@ export interface FirewallRuleSpec {
   remoteAddresses: string;
   /** Remote ports the rule covers (absent: all). Allowlist: every port but the proxy's on loopback. */
   remotePorts?: string;
+  /** Absent: every protocol. Ports can only be scoped for `tcp` or `udp`. */
+  protocol?: 'tcp' | 'udp';
   description: string;
 }
 

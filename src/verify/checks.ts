@@ -354,7 +354,7 @@ export function enforcementGaps(plan: Plan, enforcement: Enforcement | undefined
   if (plan.network !== 'online' && enforcement && enforcement.network !== 'enforced') gaps.add('network');
   if (plan.platform === 'win32') {
     if (plan.windowsMode === 'unelevated') gaps.add('deny-read');
-    if (plan.network === 'offline' && plan.networkEnforcement !== 'firewall') gaps.add('network');
+    if (plan.network !== 'online' && plan.networkEnforcement !== 'firewall') gaps.add('network');
   }
   return gaps;
 }

@@ -228,3 +228,25 @@ test('win32: system folders named by the environment are refused even off drive 
   assert.throws(() => win({ writableRoots: ['d:\\windows\\temp'] }, { env }), /system folder D:\\WINDOWS/);
   win({ writableRoots: ['D:\\src'] }, { env });
 });
+
+test('win32 allowlist, unelevated: advisory, said in the plan; no closed-port proxy variables; the allowlist shown', () => {
+  const p = win({ network: 'allowlist', allowedDomains: ['@github'] });
+  assert.equal(p.networkEnforcement, 'advisory');
+  assert.ok(p.warnings.some((w) => /allowlist without the one-time administrator setup is ADVISORY/.test(w)));
+  assert.equal(p.env.set.HTTP_PROXY, undefined, 'the per-command proxy URL is added at spawn, with its credential');
+  assert.equal(p.allowlist?.allowed[0], 'github.com');
+  assert.match(p.allowlist?.enforcement ?? '', /ADVISORY only/);
+  assert.deepEqual(p.firewall, []);
+});
+
+test('win32 allowlist, elevated (planned): block rules scoped to all but loopback, loopback TCP but the proxy port, loopback UDP', () => {
+  const p = win({ network: 'allowlist', allowedDomains: ['x.org'] }, { windowsMode: 'elevated' });
+  assert.equal(p.networkEnforcement, 'firewall');
+  assert.deepEqual(p.firewall.map((r) => [r.protocol, r.remoteAddresses, r.remotePorts]), [
+    [undefined, '0.0.0.0-126.255.255.255,128.0.0.0-255.255.255.255,::,::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', undefined],
+    ['tcp', '127.0.0.0/8,::1', '1-47127,47129-65535'],
+    ['udp', '127.0.0.0/8,::1', undefined],
+  ]);
+  assert.ok(p.firewall.every((r) => r.action === 'block' && r.user.kind === 'sandbox-user'));
+  assert.ok(p.warnings.some((w) => /planned .* but not run yet/.test(w)));
+});

@@ -19,7 +19,7 @@ import { findBwrap, probeBwrap } from './probe';
 
 import { runnerScript } from './runtime';
 import { checkVisible } from './visibility';
-import { checkGrants, openCommandNetwork } from '../../network/command-session';
+import { checkGrants, openCommandNetwork, withOwnGateway } from '../../network/command-session';
 import { LINUX_RELAY } from '../../network/env';
 import type { NetworkProxy } from '../../network/proxy';
 import { createProxy } from '../../network/shared';
@@ -88,11 +88,7 @@ class LinuxBackend implements SandboxBackend {
     try {
       const net = gateway && openCommandNetwork(gateway, linux, spec.argv, spec.allowDomains, LINUX_RELAY, true);
       const proc = await spawnCold(bwrap, linux, spec, () => undefined, gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined);
-      if (!gateway || !net) return proc;
-      // The gateway serves only this command: it closes when the command ends, and its denials stay readable.
-      void proc.exited.finally(() => gateway.close());
-      return { ...proc, stdin: proc.stdin, stdout: proc.stdout, stderr: proc.stderr, exited: proc.exited,
-        kill: () => proc.kill(), networkDenials: () => net.denials() };
+      return gateway && net ? withOwnGateway(proc, gateway, net) : proc;
     } catch (e) {
       await gateway?.close();
       if (e instanceof SandboxError && e.code === SandboxErrorCode.BwrapUnusable) checkedBwrap();

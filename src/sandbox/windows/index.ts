@@ -18,6 +18,9 @@ import { prepare, preparationSignalFor, revertUnelevatedAcls, type Identity } fr
 import type { RevertResult } from './ledger';
 import { spawnUnelevated, writeNetworkStubs } from './spawn';
 import { sandboxEnv } from './win-env';
+import { checkGrants, openCommandNetwork, withOwnGateway } from '../../network/command-session';
+import type { NetworkProxy } from '../../network/proxy';
+import { createProxy } from '../../network/shared';
 
 const WINE_NOTE = 'Running under Wine: restricted tokens, file ACLs and the network are NOT enforced (plumbing only).';
 
@@ -42,6 +45,27 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
   /** The elevated backend, once a spawn found setup done; enforcement() then describes it. */
   let elevatedBackend: SandboxBackend | undefined;
+
+  /** Allowlist mode: this backend's proxy, made on first use and stopped with the backend. */
+  let proxy: NetworkProxy | undefined;
+
+  /**
+   * Unelevated allowlist (advisory): a gateway on two loopback ports for this command, and the proxy variables
+   * with its credential. Nothing stops a program that ignores them; the plan, results and Verify say so.
+   */
+  const spawnAllowlisted = async (p: Win32Plan, spec: SpawnSpec, id: Identity): Promise<SandboxProcess> => {
+    proxy ??= createProxy(opts.stateDir);
+    const gw = await proxy.openGateway(spec.argv.join(' ').slice(0, 200), 'tcp');
+    try {
+      const net = openCommandNetwork(gw, p, spec.argv, spec.allowDomains,
+        { host: '127.0.0.1', httpPort: gw.httpPort, socksPort: gw.socksPort }, true);
+      const env = sandboxEnv({ ...p, env: { ...p.env, set: { ...p.env.set, ...net.env } } }, process.env);
+      return withOwnGateway(await spawnUnelevated(p, spec, id, env), gw, net);
+    } catch (e) {
+      await gw.close();
+      throw e;
+    }
+  };
 
   /** Concurrent first spawns of one plan each prepare; prepare() serializes them, so the later ones only skip. */
   const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
@@ -72,14 +96,15 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
     },
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
       const p = asWin32(plan);
-      if (p.network === 'allowlist') {
-        throw new SandboxError(SandboxErrorCode.UnsupportedPlatform,
-          'The network allowlist is planned but not yet run on Windows (its proxy and firewall scope are not wired to ' +
-          'the Windows backends); nothing was run.', 'Use network "offline" or "online" on Windows for now.');
-      }
+      checkGrants(spec.allowDomains);
       // ELEVATED HOOK (issue 5): once the elevated setup is done, the elevated backend runs the command.
       const elevated = p.mode === 'full-access' ? undefined : await (await import('./elevated')).loadElevatedBackend(opts);
       elevatedBackend = elevated;
+      if (elevated && p.network === 'allowlist') {
+        throw new SandboxError(SandboxErrorCode.UnsupportedPlatform,
+          'The network allowlist is not run by the elevated Windows sandbox yet (its firewall scope for the proxy is ' +
+          'planned, not set up); nothing was run.', 'Use network "offline" or "online" with the elevated sandbox for now.');
+      }
       if (elevated) return elevated.spawn(p, spec);
       if (p.windowsMode === 'elevated') {
         throw new SandboxError(SandboxErrorCode.SetupRequired, 'The elevated Windows sandbox is not set up.',
@@ -90,6 +115,7 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
           'Run the command directly, outside Agent Sandbox.');
       }
       const { id } = await ready(p, spec.signal);
+      if (p.network === 'allowlist') return spawnAllowlisted(p, spec, id);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
       return spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs));
     },
@@ -102,12 +128,17 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
         filesystem: 'partial',
         network: p.networkEnforcement === 'firewall' ? 'enforced' : p.networkEnforcement === 'advisory' ? 'advisory' : 'none',
         notes: ['Writes are limited by a write-restricted token and ACLs; reads are not restricted in unelevated mode.',
-          ...(p.networkEnforcement === 'advisory' ? ['Offline is advisory only: proxy variables point nowhere and ssh/scp are stubbed.'] : []),
+          ...(p.networkEnforcement === 'advisory' ? [p.network === 'allowlist'
+            ? 'The network allowlist is advisory only: clients that honour the proxy variables are filtered; nothing stops the others.'
+            : 'Offline is advisory only: proxy variables point nowhere and ssh/scp are stubbed.'] : []),
           ...prepareNotes],
       };
     },
     async dispose(): Promise<void> {
       prepared.clear();
+      const p = proxy;
+      proxy = undefined;
+      await p?.close();
     },
   };
 }

@@ -107,6 +107,21 @@ test('firewall COM plumbing under Wine: every INetFwRule setter is called in ord
   }
 });
 
+test('firewall COM plumbing under Wine: the allowlist\'s loopback TCP scope (protocol, then RemotePorts) marshals through the INetFwRule setters (plumbing only; Wine stores and enforces nothing)', () => {
+  const spec = { name: 'Agent Sandbox: wine plumbing (allowlist: loopback TCP)', description: 'd', grouping: 'Agent Sandbox', direction: 2,
+    action: 0, profiles: 0x7fffffff, protocol: 6, remotePorts: '1-47127,47129-65535', remoteAddresses: '127.0.0.0/8,::1', enabled: true,
+    localUserAuthorizedList: 'O:LSD:(A;;CC;;;S-1-5-21-1-2-3-4)' };
+  const rule = newRuleObject();
+  try {
+    // Every INetFwRule setter, put_RemotePorts included, returns S_OK; configuration stops only at Wine's missing INetFwRule3.
+    assert.throws(() => configureRule(rule, spec),
+      (e: unknown) => e instanceof Win32Error && e.api === 'INetFwRule::QueryInterface(INetFwRule3)' && e.code === E_NOINTERFACE);
+    assert.equal(readRule(rule).remotePorts, undefined, 'Wine reads nothing back, so setup would fail closed');
+  } finally {
+    rule.close();
+  }
+});
+
 test('COM GUIDs are laid out as in memory (Data1..3 little-endian, Data4 as bytes)', () => {
   assert.equal(guid('B21563FF-D696-4222-AB46-4E89B73AB34A').toString('hex'), 'ff6315b296d62242ab464e89b73ab34a');
   assert.throws(() => guid('not-a-guid'), /Not a GUID/);
