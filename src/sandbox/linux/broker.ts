@@ -73,8 +73,13 @@ export class Broker {
 
   private async openGateway(): Promise<string | undefined> {
     if (!this.plan.allowlist) return undefined;
-    if (!this.proxy) throw new SandboxError(SandboxErrorCode.Internal, 'An allowlist broker has no proxy.', 'Report this bug.');
-    this.gateway = await this.proxy().openGateway('sandbox broker');
+    try {
+      if (!this.proxy) throw new SandboxError(SandboxErrorCode.Internal, 'An allowlist broker has no proxy.', 'Report this bug.');
+      this.gateway = await this.proxy().openGateway('sandbox broker');
+    } catch (e) {
+      this.closed = true; // the next command starts a new broker
+      throw e;
+    }
     if (this.closed) await this.gateway.close();
     return this.gateway.dir;
   }
