@@ -26,6 +26,8 @@ export interface Listeners {
   /** The certificate curl and Node trust inside the sandbox (a file in `dir`). */
   caFile: string;
   dir: string;
+  /** `HOST PATH` of every request the HTTP(S) listeners answered. */
+  requests: string[];
   close(): Promise<void>;
 }
 
@@ -40,7 +42,11 @@ export async function startListeners(): Promise<Listeners> {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-keyout', key, '-out', caFile, '-days', '2', '-subj', '/CN=allowed.test',
     '-addext', `subjectAltName=${NAMES.map((n) => `DNS:${n}`).join(',')}`], { stdio: 'ignore' });
-  const answer = (req: http.IncomingMessage, res: http.ServerResponse) => res.end(`hello from ${req.headers.host}\n`);
+  const requests: string[] = [];
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    requests.push(`${req.headers.host} ${req.url}`);
+    res.end(`hello from ${req.headers.host}\n`);
+  };
   const tls = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(caFile) }, answer);
   const plain = http.createServer(answer);
   let count = 0;
@@ -51,7 +57,7 @@ export async function startListeners(): Promise<Listeners> {
   const servers = [tls, plain, raw];
   const [tlsPort, httpPort, rawPort] = await Promise.all(servers.map(listen));
   return {
-    tlsPort, httpPort, rawPort, caFile, dir,
+    tlsPort, httpPort, rawPort, caFile, dir, requests,
     rawConnections: () => count,
     close: () => Promise.all(servers.map((s) => new Promise<void>((r) => {
       s.close(() => r());

@@ -84,6 +84,23 @@ describe('network allowlist (linux, real sandbox and proxy)', () => {
     assert.match(r.stderr, new RegExp(`blocked denied.test:${l.tlsPort} — not in the allowlist`));
   });
 
+  it('git goes through the proxy from GIT_CONFIG_* alone (no config file written); a refused host fails with the blocked line', async () => {
+    const ws = tempDir('as-git-');
+    const before = l.requests.length;
+    const ok = await cliRun(['--network', 'allowlist', '--allow-domain', 'allowed.test', '--', 'sh', '-c',
+      `git config --get http.proxy | sed 's/:[^:@]*@/:***@/'; git ls-remote http://allowed.test:${l.httpPort}/repo.git; echo git=$?`], ws);
+    assert.match(ok.stdout, /^http:\/\/cmd[0-9a-f]+:\*\*\*@127\.0\.0\.1:3128$/m, ok.stdout + ok.stderr);
+    assert.ok(l.requests.slice(before).some((r) => r.startsWith(`allowed.test:${l.httpPort} /repo.git/info/refs`)),
+      `the listener saw no git request through the proxy: ${l.requests.slice(before).join(', ')}`);
+    // Only the sandbox's own read-only placeholders for protected paths; no config file anywhere in the workspace.
+    assert.deepEqual(fs.readdirSync(ws).filter((n) => !['.agent-sandbox', '.git', '.vscode'].includes(n)), [], 'a file was written');
+    assert.deepEqual(fs.readdirSync(path.join(ws, '.git')), [], 'no git config was written');
+    const refused = await cliRun(['--network', 'allowlist', '--allow-domain', 'allowed.test', '--', 'git', 'ls-remote',
+      `http://denied.test:${l.httpPort}/repo.git`], ws);
+    assert.notEqual(refused.status, 0);
+    assert.ok(refused.stderr.includes(`agent-sandbox: blocked denied.test:${l.httpPort} — not in the allowlist`), refused.stderr);
+  });
+
   it('bypass attempts are refused and no connection reaches the host (direct TCP ignoring the proxy, UDP, DNS, TCP bind, the relay without a credential); control: online reaches it', async () => {
     const probe = `
       const net = require('net'), dgram = require('dgram'), dns = require('dns');
