@@ -24,15 +24,18 @@ export function onSharedProxyDenial(f: (d: NetworkDenial) => void): () => void {
 
 export function createProxy(stateDir: string): NetworkProxy {
   return new NetworkProxy({
-    socketDir: socketDir(stateDir),
+    socketDir: proxySocketDir(stateDir),
     resolver: resolverFromEnv(),
     ...overrides,
     onDenial: (d) => listeners.forEach((f) => f(d)),
   });
 }
 
-/** Under the state folder, unless that makes socket paths longer than a Unix socket address takes (108 bytes). */
-function socketDir(stateDir: string): string {
+/**
+ * Where gateways make their socket folders: under the state folder, unless that makes socket paths longer than a
+ * Unix socket address takes (108 bytes).
+ */
+export function proxySocketDir(stateDir: string): string {
   const dir = path.join(stateDir, 'proxy');
   return Buffer.byteLength(dir) <= 80 ? dir : path.join(os.tmpdir(), `agent-sandbox-proxy-${process.getuid?.() ?? 'user'}`);
 }

@@ -37,6 +37,8 @@ export class Broker {
     private readonly bwrap: string,
     private readonly plan: LinuxPlan,
     private readonly proxy?: () => NetworkProxy,
+    /** Extra bwrap mounts hiding host folders (the proxy's sockets), asked when the broker starts. */
+    private readonly hide: () => string[] = () => [],
   ) {}
 
   /** False once the broker has exited or was closed; a new one is then started for the plan. */
@@ -47,7 +49,7 @@ export class Broker {
   /** Starts the broker (once) and resolves with what its sandbox applied. */
   start(): Promise<Applied> {
     this.ready ??= this.openGateway().then((proxyDir) => new Promise<Applied>((resolve, reject) => {
-      const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir });
+      const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide: this.hide() });
       const child = spawn(launch.bwrap, launch.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: launch.env });
       this.child = child;
       child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));

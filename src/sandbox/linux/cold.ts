@@ -24,14 +24,14 @@ export interface ColdNetwork {
 }
 
 export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec, onApplied: (a: Applied) => void,
-  network?: ColdNetwork): Promise<SandboxProcess> {
+  network?: ColdNetwork, hide?: string[]): Promise<SandboxProcess> {
   const tty = Boolean(spec.tty);
   if (tty && spec.stdio !== 'inherit') {
     throw new SandboxError(SandboxErrorCode.ProcessCreateFailed,
       'A terminal (tty) was requested with piped stdio; the Linux backend keeps the caller\'s own terminal.',
       'Use stdio "inherit" from a terminal (e.g. `agent-sandbox run --tty -- bash -i` as a terminal profile).');
   }
-  const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty, proxyDir: network?.proxyDir });
+  const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty, proxyDir: network?.proxyDir, hide });
   const s = spec.stdio;
   const child = spawn(launch.bwrap, launch.args, { stdio: [s, s, s, 'ipc'], env: launch.env });
   const lifetime = new Lifetime(spec, () => child.kill('SIGKILL'));

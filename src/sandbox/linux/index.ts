@@ -22,7 +22,8 @@ import { checkVisible } from './visibility';
 import { checkGrants, openCommandNetwork, withOwnGateway } from '../../network/command-session';
 import { LINUX_RELAY } from '../../network/env';
 import type { NetworkProxy } from '../../network/proxy';
-import { createProxy } from '../../network/shared';
+import { createProxy, proxySocketDir } from '../../network/shared';
+import { hideProxySockets } from './launch';
 
 /** The probed bwrap path; throws the probe's SandboxError (with the exact fix) when bwrap is missing or unusable. */
 function checkedBwrap(): string {
@@ -87,7 +88,8 @@ class LinuxBackend implements SandboxBackend {
     const gateway = linux.allowlist ? await this.getProxy().openGateway(spec.argv.join(' ').slice(0, 200)) : undefined;
     try {
       const net = gateway && openCommandNetwork(gateway, linux, spec.argv, spec.allowDomains, LINUX_RELAY, true);
-      const proc = await spawnCold(bwrap, linux, spec, () => undefined, gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined);
+      const proc = await spawnCold(bwrap, linux, spec, () => undefined, gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined,
+        hideProxySockets(linux, proxySocketDir(this.stateDir)));
       return gateway && net ? withOwnGateway(proc, gateway, net) : proc;
     } catch (e) {
       await gateway?.close();
@@ -118,7 +120,7 @@ class LinuxBackend implements SandboxBackend {
     const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
     let b = this.brokers.get(key);
     if (!b || !b.alive) {
-      b = new Broker(bwrap, plan, this.getProxy);
+      b = new Broker(bwrap, plan, this.getProxy, () => hideProxySockets(plan, proxySocketDir(this.stateDir)));
       this.brokers.set(key, b);
     }
     return b;

@@ -2,6 +2,7 @@
  * Turns a plan and a spawn spec into what is handed to bubblewrap and the runner: the bwrap argv, the runner's
  * sandbox request, and the command's environment (caller's env, scrubbed, then the plan's variables).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinuxPlan } from '../../policy/plan';
 import type { CommandRequest, RunnerSandbox } from '../../runner/linux/protocol';
@@ -17,7 +18,7 @@ export interface Launch {
 }
 
 /** bwrap + runner argv. `tty`: keep the caller's session so the terminal stays the controlling terminal. */
-export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string; tty: boolean; proxyDir?: string }): Launch {
+export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string; tty: boolean; proxyDir?: string; hide?: string[] }): Launch {
   const rt = runnerRuntime();
   const args = opts.tty ? plan.bwrapArgs.filter((a) => a !== '--new-session') : [...plan.bwrapArgs];
   const script = runnerScript();
@@ -26,6 +27,7 @@ export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string;
   // workspace itself (working on Agent Sandbox's own checkout)
   const sealed = [path.dirname(script), koffiDir(), path.dirname(rt.execPath)].filter((d): d is string => !!d);
   const mounts = sealRuntime(withRuntimeBinds(args, plan, runtime), plan, sealed);
+  mounts.push(...(opts.hide ?? []));
   if (plan.proxyRelay) mounts.push(...proxyBind(plan, opts.proxyDir));
   mounts.push('--chdir', opts.cwd, '--', rt.execPath, script);
   return { bwrap, args: mounts, env: rt.env };
@@ -75,6 +77,17 @@ export function sealRuntime(args: string[], plan: LinuxPlan, paths: string[]): s
     if (plan.writableRoots.some((r) => isWithin('linux', r, p))) out.push('--ro-bind', p, p);
   }
   return out;
+}
+
+/**
+ * The proxy's socket folder on the host, hidden from every sandbox behind an empty read-only tmpfs (an allowlist
+ * sandbox gets only its own gateway, bound elsewhere): no sandbox can even try another's gateway. Nothing to do when
+ * the folder does not exist yet, or is already out of sight (under the private /tmp or a hidden folder).
+ */
+export function hideProxySockets(plan: LinuxPlan, base: string): string[] {
+  if (plan.confined === false || !fs.existsSync(base)) return [];
+  const covered = [LINUX_SANDBOX_TMP, ...plan.hiddenSockets, ...plan.denyRead].some((h) => isWithin('linux', h, base));
+  return covered ? [] : ['--tmpfs', base, '--remount-ro', base];
 }
 
 /** Allowlist: the proxy gateway's private socket folder, bound read-only where the relay expects it. */

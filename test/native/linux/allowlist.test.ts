@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { configureSharedProxy } from '../../../src/network/shared';
+import { configureSharedProxy, proxySocketDir } from '../../../src/network/shared';
 import { createLinuxBackend } from '../../../src/sandbox/linux';
 import type { NetworkDenial } from '../../../src/sandbox/types';
 import { cliRun, startListeners, startRegistry, type Listeners } from './allowlist-fixtures';
-import { NODE, plan, run, sh, STATE_DIR, tempDir } from './helpers';
+import { hostDir, NODE, plan, run, sh, STATE_DIR, tempDir } from './helpers';
 
 const CLIENT = path.join(__dirname, 'allowlist-client.js');
 
@@ -177,6 +177,34 @@ describe('network allowlist (linux, real sandbox and proxy)', () => {
       // The plan's own allowlist still works for the command without grants.
       const c = await run(backend, p, sh(`curl -sS --cacert ${l.caFile} https://allowed.test:${l.tlsPort}/`));
       assert.equal(c.stdout, `hello from allowed.test:${l.tlsPort}\n`, c.stderr);
+    } finally {
+      configureSharedProxy({});
+      await backend.dispose();
+    }
+  });
+
+  it('no sandbox sees the proxy\'s socket folder: another sandbox\'s gateway cannot even be tried (offline and allowlist); control: it is there on the host', async () => {
+    configureSharedProxy({ resolver: async () => [{ address: '127.0.0.1', family: 4, pinned: true }] });
+    // A state folder outside /tmp (which every sandbox replaces anyway), as a user's real one is.
+    const stateDir = hostDir('as-allow-state-');
+    const backend = createLinuxBackend({ stateDir, broker: false });
+    try {
+      const ws = l.dir;
+      const p = plan({ workspaceRoots: [ws], network: 'allowlist', allowedDomains: ['allowed.test'] });
+      // A long-running allowlist command holds its gateway open; find it on the host.
+      const holder = await backend.spawn(p, { argv: sh('sleep 20'), cwd: ws, stdio: 'pipe' });
+      holder.stdin?.end();
+      const base = proxySocketDir(stateDir);
+      const gw = fs.readdirSync(base).find((n) => fs.existsSync(path.join(base, n, 'http.sock')));
+      assert.ok(gw, 'control: the holder\'s gateway socket exists on the host');
+      const sock = path.join(base, gw, 'http.sock');
+      const probe = sh(`ls -A '${base}' | wc -l; ${NODE} -e "require('net').connect('${sock}').on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', (e) => console.log(e.code))"`);
+      for (const q of [plan({ workspaceRoots: [ws] }), p]) {
+        const r = await run(backend, q, probe);
+        assert.deepEqual(r.stdout.trim().split('\n'), ['0', 'ENOENT'], `${q.network}: ${r.stdout}${r.stderr}`);
+      }
+      holder.kill();
+      await holder.exited;
     } finally {
       configureSharedProxy({});
       await backend.dispose();
