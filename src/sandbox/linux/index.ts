@@ -83,6 +83,8 @@ class LinuxBackend implements SandboxBackend {
     checkVisible(linux, [{ what: 'working folder', path: spec.cwd }, { what: 'sandbox runner', path: runnerScript() },
       { what: 'runtime', path: process.execPath }]);
     prepareHost(linux, this.stateDir);
+    // Made up front, so every sandbox (a long-lived offline broker too) hides it, whenever a gateway appears in it.
+    fs.mkdirSync(proxySocketDir(this.stateDir), { recursive: true, mode: 0o700 });
     checkGrants(spec.allowDomains);
     if (useBroker) return this.brokerFor(bwrap, linux).spawn(spec);
     const gateway = linux.allowlist ? await this.getProxy().openGateway(spec.argv.join(' ').slice(0, 200)) : undefined;

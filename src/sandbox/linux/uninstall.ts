@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LEDGER_DIR, removePlaceholders, type Kept } from './placeholders';
+import { proxySocketDir } from '../../network/shared';
 
 export interface LinuxCleanup {
   /** Paths removed (placeholders and the private temp root). */
@@ -26,7 +27,8 @@ export function removeLinuxSandboxState(stateDir: string): LinuxCleanup {
     fs.rmSync(tmp, { recursive: true, force: true });
     removed.push(tmp);
   }
-  for (const dir of [path.join(stateDir, LEDGER_DIR), stateDir]) removeIfEmpty(dir);
+  // The allowlist proxy's socket folder: empty once no sandbox runs (each gateway removes its own folder).
+  for (const dir of [path.join(stateDir, LEDGER_DIR), proxySocketDir(stateDir), stateDir]) removeIfEmpty(dir);
   return { removed, kept, failed };
 }
 
