@@ -119,6 +119,33 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
     }
   });
 
+  test('network allowlist: the API and the tool report blocked hosts with the grant to ask for; direct connections fail; the log says it', async () => {
+    const config = vscode.workspace.getConfiguration('agentSandbox');
+    await config.update('network', 'allowlist', vscode.ConfigurationTarget.Workspace);
+    await config.update('allowedDomains', ['allowed.example'], vscode.ConfigurationTarget.Workspace);
+    try {
+      await waitFor('the allowlist setting to apply', async () => ((await api()).status().network === 'allowlist' ? true : undefined));
+      // Refused by name at the proxy (never resolved, so no DNS is needed); the direct attempt never leaves the sandbox.
+      const r = await (await api()).run('curl -sS --max-time 5 http://blocked.example:8080/; echo "proxy=$?"; ' +
+        'curl -sS --max-time 5 --noproxy "*" http://127.0.0.1:9/; echo "direct=$?"');
+      assert.match(r.stdout, /proxy=0/, r.stderr);
+      assert.match(r.stdout, /direct=7/, r.stderr);
+      assert.deepEqual(r.blocked?.map((b) => [b.host, b.port, b.reason, b.grant]), [['blocked.example', 8080, 'not-allowed', 'blocked.example']]);
+      assert.match(r.policy, /network allowlist/);
+      const text = toolText(await vscode.lm.invokeTool(TOOL, { toolInvocationToken: undefined,
+        input: { command: 'curl -sS --max-time 5 http://other.example/', allowDomains: ['allowed.example'] } }));
+      assert.match(text, /Blocked connections \(network allowlist; do not retry the same command, ask for the grant named\):/, text);
+      assert.match(text, /- blocked other\.example:80 — not in the allowlist; allow it with allowDomains: \["other\.example"\]/);
+      const log = extensionLogFile();
+      if (log) {
+        await waitFor('the blocked host in the log', () => (readIfExists(log)?.includes('network: blocked blocked.example:8080') ? true : undefined));
+      }
+    } finally {
+      await config.update('allowedDomains', undefined, vscode.ConfigurationTarget.Workspace);
+      await config.update('network', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
   test('a sandbox task runs and its non-zero exit code reaches VS Code', async () => {
     const tasks = await vscode.tasks.fetchTasks({ type: 'sandbox' });
     const task = tasks.find((t) => t.name === 'npm: fail');
