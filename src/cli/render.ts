@@ -35,7 +35,8 @@ export function renderPlan(plan: Plan): string {
       lines.push(`Windows mode: ${plan.windowsMode}; network enforcement: ${plan.networkEnforcement}`);
       lines.push(`Token: ${plan.token.flags.names.join(' | ')}; restricting SIDs: ${plan.token.restrictingSids.map(sidName).join(', ')}`);
       list('ACL operations', plan.acl.map(aclLine));
-      list('Firewall rules', plan.firewall.map((f) => `${f.name}: ${f.direction} ${f.action} for ${sidName(f.user)}`));
+      list('Firewall rules', plan.firewall.map((f) => `${f.name}: ${f.direction} ${f.action} for ${sidName(f.user)}, ` +
+        `${f.protocol ?? 'any protocol'} to ${f.remoteAddresses}${f.remotePorts ? ` ports ${f.remotePorts}` : ''}`));
       break;
   }
   if (plan.warnings.length) list('Warnings', plan.warnings);
