@@ -35,7 +35,16 @@ export function startSocksFrontend(gw: ProxyGateway, at: ListenAt): Promise<List
   });
   const server = net.createServer((s) => {
     s.setNoDelay();
-    socks._handleConnection(s);
+    s.on('error', () => undefined);
+    // A greeting that offers no username/password cannot carry a credential: the library refuses it, and it is
+    // recorded here as a bypass attempt (a client ignoring the proxy URL it was given, or another program).
+    s.once('data', (greeting: Buffer) => {
+      s.pause();
+      s.unshift(greeting);
+      const methods = greeting.subarray(2, 2 + (greeting[1] ?? 0));
+      if (greeting[0] === 5 && !methods.includes(2)) void gw.admit(undefined, undefined, 'socks5', 0);
+      socks._handleConnection(s);
+    });
   });
   return listen(server, at);
 }

@@ -166,6 +166,33 @@ describe('allowlist proxy (host side)', () => {
     s.close();
   });
 
+  it('SOCKS5: a greeting without username/password is refused (no acceptable method) and recorded as a bypass attempt', async () => {
+    const before = gw.unattributed.length;
+    const reply = await new Promise<Buffer>((resolve, reject) => {
+      const s = net.connect(gw.socksPath, () => s.write(Buffer.from([5, 1, 0])));
+      s.once('data', (d: Buffer) => {
+        s.destroy();
+        resolve(d);
+      });
+      s.on('error', reject);
+    });
+    assert.deepEqual([...reply], [5, 0xff]);
+    assert.deepEqual(gw.unattributed.slice(before).map((d) => d.reason), ['no-credential']);
+  });
+
+  it('SOCKS5 with the command\'s credential connects to an allowed name (the library parses; the gateway decides)', async () => {
+    answer = [{ address: '127.0.0.1', family: 4, pinned: true }];
+    const s = gw.openSession({ command: 'a', allowedDomains: ['allowed.test'], deniedDomains: [] });
+    const { SocksClient } = await import('socks');
+    const refused = await SocksClient.createConnection({ proxy: { host: '0.0.0.0', port: 1, type: 5, userId: s.user, password: s.password },
+      command: 'connect', destination: { host: 'denied.test', port }, existing_socket: net.connect(gw.socksPath) }).then(() => 'ok', (e: Error) => e.message);
+    assert.match(refused, /NotAllowed/);
+    const ok = await SocksClient.createConnection({ proxy: { host: '0.0.0.0', port: 1, type: 5, userId: s.user, password: s.password },
+      command: 'connect', destination: { host: 'allowed.test', port }, existing_socket: net.connect(gw.socksPath) });
+    ok.socket.destroy();
+    s.close();
+  });
+
   it('every refusal reaches the onDenial listener', () => {
     assert.ok(denials.some((d) => d.reason === 'private-address'));
     assert.ok(denials.some((d) => d.reason === 'no-credential'));
