@@ -49,3 +49,26 @@ test('Wine does not enforce: verify runs through the Windows backend and reports
     assert.ok(['SUCCEEDED', 'NOT_ENFORCED', 'FAILED'].includes(c.observed), c.id);
   }
 });
+
+test('allowlist, unelevated, under Wine: Verify\'s proxy checks run (an allowed name through the proxy, refusals, no credential), and the direct connections are reported as NOT held (advisory; plumbing only)', { skip }, async (t) => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-sandbox-wine-verify-'));
+  let report: VerifyReport;
+  try {
+    report = await runVerification({ platform: 'win32', stateDir, policy: {}, network: 'allowlist' });
+  } finally {
+    await disposeBackends();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+  const why = explain(report);
+  for (const line of why.split('\n')) t.diagnostic(line);
+  const obs = Object.fromEntries(report.checks.map((c) => [c.id, c.observed]));
+  // The proxy is ours and runs on the host: its decisions hold whatever Wine does.
+  assert.equal(obs['allow-reachable'], 'SUCCEEDED', why);
+  for (const id of ['allow-refused', 'allow-private', 'allow-no-credential']) assert.equal(obs[id], 'DENIED', `${id}\n${why}`);
+  // Nothing stops a program that ignores the proxy variables in this mode: never reported as held.
+  for (const c of report.checks.filter((x) => x.id.startsWith('net-'))) {
+    assert.equal(c.pass, false, `${c.id} must not be reported as held\n${why}`);
+    assert.ok(['NOT_ENFORCED', 'FAILED'].includes(c.observed), `${c.id}: ${c.observed}`);
+  }
+  assert.ok(report.notes.some((n) => /ADVISORY/.test(n)), why);
+});
