@@ -30,8 +30,8 @@ export const POLICY_HELP = `Policy options:
   --workspace DIR       A workspace folder (repeatable). Default: the current directory.
   --write DIR           An extra writable folder (repeatable).
   --read-only           Nothing is writable except the sandbox's own temp.
-  --network MODE        offline (default), allowlist (only --allow-domain hosts, through a proxy the sandbox
-                        cannot go around) or online.
+  --network MODE        offline (default), allowlist (only --allow-domain hosts, through a proxy; on Linux the
+                        sandbox cannot go around it, on unelevated Windows it is advisory) or online.
   --allow-domain D      allowlist: a host the command may reach (repeatable): example.org, *.example.org,
                         example.org:443, an IP literal, or a preset (@npm, @pypi, @crates, @go, @github).
   --deny-domain D       allowlist: a host refused even when allowed (repeatable; deny wins).
