@@ -4,7 +4,7 @@
  * Exit codes: 0 ready; 1 not ready (the summary says what to do); 2 bad arguments.
  */
 import { defaultStateDir } from '../sandbox/host';
-import { windowsSandboxStatus, type WindowsSandboxStatus } from '../sandbox/windows/elevated';
+import { windowsSandboxStatus, type WindowsSandboxStatus } from '../sandbox/windows/setup';
 import { parse } from './args';
 import type { CliCommand } from './commands';
 

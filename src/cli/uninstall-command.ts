@@ -10,7 +10,7 @@ import { defaultStateDir } from '../sandbox/host';
 import { isWithin } from '../policy/paths';
 import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
 import { removeWindowsWorkspace } from '../sandbox/windows';
-import { uninstallWindowsSandbox } from '../sandbox/windows/elevated';
+import { uninstallWindowsSandbox } from '../sandbox/windows/uninstall';
 import { removeLinuxSandboxState } from '../sandbox/linux/uninstall';
 import { parse } from './args';
 import type { CliCommand } from './commands';

@@ -134,7 +134,7 @@ async function runVerify(service: SandboxService, log: vscode.LogOutputChannel):
 }
 
 async function windowsSetUp(service: SandboxService, log: vscode.LogOutputChannel): Promise<void> {
-  const { setupWindowsSandbox } = await import('../sandbox/windows/elevated/index.js');
+  const { setupWindowsSandbox } = await import('../sandbox/windows/setup/index.js');
   const plan = service.plan();
   const result = await withProgress('Agent Sandbox: setting up (one administrator prompt)…', true, (p, signal) =>
     setupWindowsSandbox({
@@ -158,7 +158,7 @@ async function windowsSetUp(service: SandboxService, log: vscode.LogOutputChanne
 }
 
 async function windowsRemove(service: SandboxService, log: vscode.LogOutputChannel): Promise<void> {
-  const { uninstallWindowsSandbox } = await import('../sandbox/windows/elevated/index.js');
+  const { uninstallWindowsSandbox } = await import('../sandbox/windows/uninstall.js');
   // Reverts the unelevated permissions first (no prompt); asks for administrator rights only if setup was run.
   const result = await withProgress('Agent Sandbox: removing…', false, (p) =>
     uninstallWindowsSandbox({
@@ -199,7 +199,7 @@ async function linuxRemove(service: SandboxService, log: vscode.LogOutputChannel
 export async function platformStatus(service: SandboxService): Promise<BackendStatus> {
   const status = await (await service.backend()).status();
   if (service.platform() !== 'win32' || status.state !== 'ready') return status;
-  const { windowsSandboxStatus } = await import('../sandbox/windows/elevated/index.js');
+  const { windowsSandboxStatus } = await import('../sandbox/windows/setup/index.js');
   const elevated = await windowsSandboxStatus({ stateDir: service.stateDir });
   if (elevated.state === 'ready') return status;
   return { state: 'setup-needed', summary: `${status.summary} Elevated mode: ${elevated.summary}`,

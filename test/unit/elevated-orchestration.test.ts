@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { elevationCommand } from '../../src/sandbox/windows/elevated/elevation-command';
-import { runtimeDirs } from '../../src/sandbox/windows/elevated/runtime-dirs';
+import { elevationCommand } from '../../src/sandbox/windows/setup/elevation-command';
+import { runtimeDirs } from '../../src/sandbox/windows/setup/runtime-dirs';
 import { toElevatedPlan } from '../../src/sandbox/windows/elevated/elevated-plan';
-import { performElevated } from '../../src/sandbox/windows/elevated/elevated-action';
-import { readStatus } from '../../src/sandbox/windows/elevated/status';
+import { performElevated } from '../../src/sandbox/windows/setup/elevated-action';
+import { readStatus } from '../../src/sandbox/windows/setup/status';
 import { runnerEnvironment, runnerSid } from '../../src/sandbox/windows/elevated/backend';
 import { commandEnv } from '../../src/runner/windows/launcher';
 import { compilePlan } from '../../src/policy';
 import type { Win32Plan } from '../../src/policy/plan';
-import type { ElevatedRequest } from '../../src/sandbox/windows/elevated/payload';
+import type { ElevatedRequest } from '../../src/sandbox/windows/setup/payload';
 import { FakeMachine } from './elevated-fake-machine';
 
 const payload = 'asb1.eyJ2ZXJzaW9uIjoxfQ';

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSetupPlan, refusalReason, ruleUserSddl, UserFlags, USER_PRIV_USER } from '../../src/sandbox/windows/elevated/setup-plan';
-import { localUserAuthorizedList } from '../../src/sandbox/windows/elevated/sddl';
+import { buildSetupPlan, refusalReason, ruleUserSddl, UserFlags, USER_PRIV_USER } from '../../src/sandbox/windows/setup/setup-plan';
+import { localUserAuthorizedList } from '../../src/sandbox/windows/setup/sddl';
 import { pipeSddl } from '../../native-bindings/win32/pipe';
-import { generatePassword } from '../../src/sandbox/windows/elevated/password';
+import { generatePassword } from '../../src/sandbox/windows/setup/password';
 import { FIREWALL_RULE_NAME, READ_EXECUTE_MASK, WRITABLE_ROOT_MASK } from '../../src/policy/compile-win32';
 
 const home = 'C:\\Users\\dev';

@@ -11,7 +11,7 @@ import { LEDGER_FILE, prepare, type Identity } from '../../src/sandbox/windows/p
 import { loadLedger, saveLedger, type LedgerRecord } from '../../src/sandbox/windows/ledger';
 import { removeWorkspace, uninstallDeps, uninstallWindows } from '../../src/sandbox/windows/uninstall';
 import { CAPABILITY_FILE } from '../../src/sandbox/windows/capabilities';
-import { CREDENTIALS_FILE } from '../../src/sandbox/windows/elevated/constants';
+import { CREDENTIALS_FILE } from '../../src/sandbox/windows/setup/constants';
 import { SandboxError } from '../../src/sandbox/errors';
 import { compilePlan } from '../../src/policy';
 import type { Win32Plan } from '../../src/policy/plan';

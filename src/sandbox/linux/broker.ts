@@ -13,7 +13,7 @@ import { SandboxError, SandboxErrorCode } from '../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import type { Applied } from './cold';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
-import { Lifetime } from './lifetime';
+import { Lifetime } from '../lifetime';
 
 interface Pending {
   started: () => void;

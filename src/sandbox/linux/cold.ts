@@ -10,7 +10,7 @@ import type { FromRunner } from '../../runner/linux/protocol';
 import { SandboxError, SandboxErrorCode } from '../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
-import { Lifetime } from './lifetime';
+import { Lifetime } from '../lifetime';
 
 export interface Applied {
   notes: string[];

@@ -9,10 +9,11 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SandboxError, SandboxErrorCode } from '../errors';
-import { deleteCredentials } from './elevated/credentials';
-import type { SetupMachine } from './elevated/machine';
-import { buildSetupPlan } from './elevated/setup-plan';
-import { leftovers } from './elevated/uninstall-steps';
+import { requireWindows } from './setup';
+import { deleteCredentials } from './setup/credentials';
+import type { SetupMachine } from './setup/machine';
+import { buildSetupPlan } from './setup/setup-plan';
+import { leftovers } from './setup/uninstall-steps';
 import { isElevatedRecord, loadLedger, type LedgerRecord, type RevertResult, type SecurityStore } from './ledger';
 import { LEDGER_FILE, revertUnelevatedAcls } from './prepare';
 import { forgetCapabilitySid, knownCapabilitySid } from './capabilities';
@@ -117,4 +118,16 @@ export function removeWorkspace(stateDir: string, root: string, store: SecurityS
   const result = revertUnelevatedAcls(stateDir, store, [sid]);
   if (!result.failures.length) forgetCapabilitySid(stateDir, root);
   return { ...result, sid };
+}
+
+/**
+ * Removes the Windows sandbox: reverts the unelevated backend's permissions (no administrator needed), then, only
+ * if anything of the elevated setup is there, the elevated part with one UAC prompt.
+ */
+export async function uninstallWindowsSandbox(opts: { stateDir: string; onProgress?: (m: string) => void }): Promise<WindowsUninstallResult> {
+  requireWindows('Removing the Windows sandbox');
+  const [{ fileSecurityStore }, { win32Machine }, { runUninstall }] = await Promise.all([
+    import('./file-store'), import('./setup/machine-win32'), import('./setup/setup')]);
+  const machine = win32Machine({ stateDir: opts.stateDir, home: '' });
+  return uninstallWindows(uninstallDeps(opts.stateDir, fileSecurityStore, machine, () => runUninstall(opts)), opts.onProgress);
 }

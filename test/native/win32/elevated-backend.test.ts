@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sandboxFixture } from './fixture';
 import { createElevatedBackend } from '../../../src/sandbox/windows/elevated/backend';
-import { loadElevatedBackend, windowsSandboxStatus } from '../../../src/sandbox/windows/elevated';
+import { loadElevatedBackend } from '../../../src/sandbox/windows/elevated';
+import { windowsSandboxStatus } from '../../../src/sandbox/windows/setup';
 import { LEDGER_FILE } from '../../../src/sandbox/windows/prepare';
 import type { BrokerPipes } from '../../../src/sandbox/windows/elevated/broker-client';
 import { openProcessToken, tokenUserSid } from '../../../native-bindings/win32/token';
@@ -44,6 +45,39 @@ test('elevated backend under Wine: a command runs through the broker with the gr
     assert.ok(ledger.records.some((r) => r.sid === marker.groupSid && r.path === fx.ws), 'the group grant on the workspace is in the ledger');
     assert.deepEqual([backend.enforcement(fx.plan).filesystem, backend.enforcement(fx.plan).network], ['none', 'none'],
       'under Wine the elevated backend claims no enforcement');
+  } finally {
+    await backend.dispose();
+    fs.rmSync(fx.base, { recursive: true, force: true });
+  }
+  await new Promise((r) => (children[0].exitCode !== null ? r(null) : children[0].once('exit', r)));
+});
+
+test('elevated backend under Wine: a cancelled command exits 137 (128+9), the same code as unelevated Windows and Linux, not the job\'s own 1 (runner started directly; plumbing only)', async () => {
+  const fx = sandboxFixture('elev-cancel');
+  const t = openProcessToken();
+  const me = tokenUserSid(t);
+  t.close();
+  const marker = { version: 1, groupSid: 'S-1-5-21-7-7-7-1001', offlineSid: me, onlineSid: me };
+  const children: ChildProcess[] = [];
+  const launcher = () => async (pipes: BrokerPipes) => {
+    const child = spawn(process.execPath, [RUNNER, '--broker', '--requests', pipes.requests, '--events', pipes.events], { stdio: 'ignore' });
+    children.push(child);
+    await new Promise((r) => child.once('spawn', r));
+    return { pid: child.pid! };
+  };
+  const backend = createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher);
+  try {
+    const ac = new AbortController();
+    const started = Date.now();
+    const proc = await backend.spawn(fx.plan, { argv: [process.execPath, '-e', 'console.log("up"); setTimeout(() => {}, 60000)'],
+      cwd: fx.ws, stdio: 'pipe', signal: ac.signal });
+    proc.stdout!.once('data', () => ac.abort());
+    const exit = await proc.exited;
+    assert.equal(exit.code, 137, 'a cancel reads like SIGKILL, whatever code the job gave the process');
+    assert.equal(exit.signal, 'SIGKILL');
+    assert.ok(Date.now() - started < 30_000, 'it did not run its 60 s');
+    const own = await backend.spawn(fx.plan, { argv: ['cmd', '/c', 'exit 1'], cwd: fx.ws, stdio: 'pipe' });
+    assert.equal((await own.exited).code, 1, 'control: a command that exits 1 by itself still reports 1');
   } finally {
     await backend.dispose();
     fs.rmSync(fx.base, { recursive: true, force: true });

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { setupWindowsSandbox, uninstallWindowsSandbox, describeWindowsSetup } from '../../../src/sandbox/windows/elevated';
+import { setupWindowsSandbox, describeWindowsSetup } from '../../../src/sandbox/windows/setup';
+import { uninstallWindowsSandbox } from '../../../src/sandbox/windows/uninstall';
 import { SandboxError } from '../../../src/sandbox/errors';
 
 function dirs() {

@@ -13,7 +13,8 @@ import type { Plan, PlanSid, Win32Plan } from '../../../policy/plan';
 import { createProcessWithLogon, LOGON_FAILURE_CODES } from '../../../../native-bindings/win32/logon';
 import { isWin32Error } from '../../../../native-bindings/win32/errors';
 import { isWine } from '../../../../native-bindings/win32/wine';
-import { ExitCode, SandboxError, SandboxErrorCode } from '../../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
+import { Lifetime } from '../../lifetime';
 import type { BackendStatus, Enforcement, ExitInfo, SandboxBackend, SandboxProcess, SpawnSpec } from '../../types';
 import type { BackendOptions } from '../..';
 import { ownIdentity } from '../identity';
@@ -21,10 +22,10 @@ import { fileSecurityStore } from '../file-store';
 import { prepare, preparationSignalFor, resolveSid, type Identity } from '../prepare';
 import { sandboxEnv } from '../win-env';
 import { BrokerClient, type RunnerLauncher } from './broker-client';
-import { loadCredential } from './credentials';
+import { loadCredential } from '../setup/credentials';
 import { toElevatedPlan } from './elevated-plan';
-import type { Marker } from './machine';
-import { runnerScript } from './runner-script';
+import type { Marker } from '../setup/machine';
+import { runnerScript } from '../runner-script';
 
 /** Variables the runner is started with: enough for the runtime to start; its own profile comes from Windows. */
 const RUNNER_ENV = ['SystemRoot', 'windir', 'ComSpec', 'PATHEXT', 'PATH', 'SystemDrive', 'ProgramData', 'ProgramFiles',
@@ -154,30 +155,21 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
 }
 
 function supervise(cmd: ReturnType<BrokerClient['spawn']>, spec: SpawnSpec): SandboxProcess {
-  const started = Date.now();
-  let timedOut = false;
-  const kill = () => cmd.terminate();
-  const timer = spec.timeoutMs ? setTimeout(() => {
-    timedOut = true;
-    kill();
-  }, spec.timeoutMs) : undefined;
-  spec.signal?.addEventListener('abort', kill, { once: true });
-  if (spec.signal?.aborted) kill(); // cancelled before the listener existed
-  if (spec.stdio === 'inherit') {
+  const lifetime = new Lifetime(spec, () => cmd.terminate());
+  const inherit = spec.stdio === 'inherit';
+  if (inherit) {
     cmd.stdout.pipe(process.stdout, { end: false });
     cmd.stderr.pipe(process.stderr, { end: false });
     process.stdin.pipe(cmd.stdin);
   }
   const exited = cmd.exited.then((code): ExitInfo => {
-    if (timer) clearTimeout(timer);
-    spec.signal?.removeEventListener('abort', kill);
-    if (spec.stdio === 'inherit') {
+    if (inherit) {
       process.stdin.unpipe(cmd.stdin);
       process.stdin.pause();
     }
-    return { code: timedOut ? ExitCode.Timeout : code, timedOut, durationMs: Date.now() - started };
+    return lifetime.finishWithoutSignals(code);
   });
-  const piped = spec.stdio === 'pipe';
-  return { stdin: piped ? cmd.stdin : null, stdout: piped ? cmd.stdout : null, stderr: piped ? cmd.stderr : null, exited, kill,
-    resize: (cols, rows) => cmd.resize(cols, rows) };
+  lifetime.arm();
+  return { stdin: inherit ? null : cmd.stdin, stdout: inherit ? null : cmd.stdout, stderr: inherit ? null : cmd.stderr, exited,
+    kill: () => lifetime.kill(), resize: (cols, rows) => cmd.resize(cols, rows) };
 }

@@ -6,7 +6,7 @@
  */
 import type { AclOperation, PlanSid, Win32Plan } from '../../../policy/plan';
 import { INHERIT_ALL, WRITABLE_ROOT_MASK } from '../../../policy/compile-win32';
-import { GROUP_NAME } from './constants';
+import { GROUP_NAME } from '../setup/constants';
 
 export function toElevatedPlan(plan: Win32Plan, groupSid: string): Win32Plan {
   const group: PlanSid = { kind: 'literal', sid: groupSid, name: GROUP_NAME };

@@ -10,7 +10,7 @@ import { SandboxError, SandboxErrorCode } from '../../errors';
 import { deleteCredentials, saveCredentials } from './credentials';
 import { requestElevated } from './elevate-request';
 import type { ElevatedResult, StepOutcome } from './payload';
-import { runnerPackageRoot } from './runner-script';
+import { runnerPackageRoot } from '../runner-script';
 import { runtimeDirs } from './runtime-dirs';
 import { buildSetupPlan, type SetupPlan } from './setup-plan';
 
