@@ -1,5 +1,6 @@
 /** Renders a plan for people: what is writable, protected, hidden, scrubbed, and what the backend will do. */
 import type { AclOperation, Plan, PlanSid } from '../policy';
+import { SANDBOX_GROUP, SANDBOX_USERS } from '../policy/compile-win32';
 
 export function renderPlan(plan: Plan): string {
   const lines: string[] = [];
@@ -26,6 +27,10 @@ export function renderPlan(plan: Plan): string {
       lines.push(`Windows mode: ${plan.windowsMode}; network enforcement: ${plan.networkEnforcement}`);
       lines.push(`Token: ${plan.token.flags.names.join(' | ')}; restricting SIDs: ${plan.token.restrictingSids.map(sidName).join(', ')}`);
       list('ACL operations', plan.acl.map(aclLine));
+      if (plan.accounts) {
+        list('Sandbox accounts', [`group ${sidName(plan.accounts.group)}`,
+          ...plan.accounts.users.map((u) => `${u.name}: runs ${u.network} commands`)]);
+      }
       list('Firewall rules', plan.firewall.map((f) => `${f.name}: ${f.direction} ${f.action} for ${sidName(f.user)}`));
       break;
   }
@@ -49,9 +54,9 @@ export function sidName(s: PlanSid): string {
     case 'current-user':
       return 'current user';
     case 'sandbox-group':
-      return 'AgentSandboxUsers';
+      return SANDBOX_GROUP;
     case 'sandbox-user':
-      return s.network === 'offline' ? 'AgentSandboxOffline' : 'AgentSandboxOnline';
+      return SANDBOX_USERS[s.network];
   }
 }
 

@@ -133,6 +133,8 @@ export interface Win32Plan extends PlanBase {
   acl: AclOperation[];
   /** Firewall rules created by elevated setup (empty in unelevated mode). */
   firewall: FirewallRuleSpec[];
+  /** Elevated mode only: the local group and the accounts commands run as, created by setup. */
+  accounts?: { group: PlanSid; users: { name: string; network: Network }[] };
   /** `firewall`: a real block for the offline user. `advisory`: proxy variables only; not a security boundary. */
   networkEnforcement: 'firewall' | 'advisory' | 'none';
   /** Folders scanned by the world-writable audit. */

@@ -4,6 +4,24 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Plan } from '../policy/plan';
+import type { PlanFacts } from '../policy/compile-win32';
+
+export interface BackendOptions {
+  /** Where the backend may keep state (capability SIDs, ledger, brokers). */
+  stateDir: string;
+  /**
+   * Reuse a long-lived sandboxed broker per distinct plan (fast; for the extension and benchmarks). When false,
+   * every spawn builds a fresh sandbox (the CLI's one-shot `run`). Default true.
+   */
+  broker?: boolean;
+  /** One-time preparation progress (e.g. Windows ACL grants per root), for a progress notification. */
+  onProgress?: (p: { message: string; done: number; total: number }) => void;
+  /**
+   * Read when a one-time preparation starts; aborting the signal it returns cancels that preparation between
+   * operations (error code `cancelled`; what was applied stays recorded and the next run resumes).
+   */
+  preparationSignal?: () => AbortSignal | undefined;
+}
 
 export interface SpawnSpec {
   /** argv[0] is the program, resolved on the sandbox's PATH. */
@@ -33,6 +51,11 @@ export interface SandboxProcess {
   /** Kills the whole process tree. Idempotent. */
   kill(): void;
   resize?(cols: number, rows: number): void;
+  /**
+   * What was actually applied to this command: on Linux from the runner's own report, on Windows from the backend
+   * that ran it. CLI warnings, tool results and Verify read it here, never from a backend asked separately.
+   */
+  readonly enforcement: Enforcement;
 }
 
 /** What is actually enforced for a plan on this machine, for results and the UI. */
@@ -41,6 +64,13 @@ export interface Enforcement {
   network: 'enforced' | 'advisory' | 'none';
   /** Human-readable notes, e.g. "Landlock ABI 7", "Landlock unavailable: bubblewrap only". */
   notes: string[];
+  /** What went wrong while preparing (a grant that failed, folders the audit could not check); shown on every run. */
+  problems?: string[];
+}
+
+/** `enf` with the preparation's problems attached (none: `enf` itself). */
+export function withProblems(enf: Enforcement, problems: string[]): Enforcement {
+  return problems.length ? { ...enf, problems: [...(enf.problems ?? []), ...problems] } : enf;
 }
 
 export interface BackendStatus {
@@ -54,8 +84,14 @@ export interface BackendStatus {
 export interface SandboxBackend {
   readonly platform: NodeJS.Platform;
   status(): Promise<BackendStatus>;
+  /**
+   * The machine's facts the plan depends on (Windows: the mode setup allows, the sandbox group's SID, runtime
+   * folders), decided before compiling: surfaces pass them to compilePlan, so the plan shown is the plan that runs.
+   */
+  planFacts(): Promise<PlanFacts>;
   /** Applies the plan and starts the command; throws SandboxError when the sandbox cannot be applied. */
   spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess>;
+  /** What this backend would enforce for `plan`, for previews; a spawned process carries what was applied. */
   enforcement(plan: Plan): Enforcement;
   dispose(): Promise<void>;
 }

@@ -8,10 +8,10 @@ import { promises as dnsPromises } from 'node:dns';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compilePlan, DEFAULT_DENY_READ, type Plan, type Platform, type PolicyInput } from '../policy';
+import { compilePlan, DEFAULT_DENY_READ, type Plan, type PlanFacts, type Platform, type PolicyInput } from '../policy';
 import { backendFor, SandboxError, SandboxErrorCode } from '../sandbox';
 import { hostContext } from '../sandbox/host';
-import type { Enforcement, ExitInfo } from '../sandbox/types';
+import type { Enforcement, ExitInfo, SandboxBackend } from '../sandbox/types';
 import { buildBattery, enforcementGaps, sandboxMadePaths, SECRET_ENV, sleep, type Endpoints } from './checks';
 import { classify, toRow } from './classify';
 import { Fixture } from './fixtures';
@@ -34,6 +34,8 @@ export interface VerifyOptions {
   testHole?: VerifyHole;
   /** Cancels the run between phases and stops the probe; cleanup still runs, then it rejects with `cancelled`. */
   signal?: AbortSignal;
+  /** Internal test hook, not a user setting: the backend to use instead of this platform's (facts stubbed). */
+  backend?: SandboxBackend;
 }
 
 const PROBE_TIMEOUT_MS = 120_000;
@@ -55,10 +57,9 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
     checkCancelled();
     const endpoints = await startEndpoints(listeners, fx, opts.platform);
     checkCancelled();
-    plan = compileVerifyPlan(opts, fx);
+    const backend = opts.backend ?? await backendFor(opts.platform, { stateDir: opts.stateDir, broker: false });
+    plan = compileVerifyPlan(opts, fx, await backend.planFacts());
     const checks = buildBattery({ plan, fx, listeners, endpoints, home: os.homedir(), systemDir: systemDir() });
-    const backend = await backendFor(opts.platform, { stateDir: opts.stateDir, broker: false });
-    const enforcement: Enforcement = backend.enforcement(plan);
     const runPlan = opts.testHole
       ? applyHole(plan, opts.testHole, { secretEnv: SECRET_ENV, secretDir: fx.secretDir, home: os.homedir(),
         protectedPath: path.join(fx.workspace, '.vscode'), runtimeDir: fx.runtimeDir })
@@ -67,10 +68,12 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
     checkCancelled();
     const run = await runProbe(backend, runPlan, fx, Buffer.from(JSON.stringify({ actions })).toString('base64'), opts.signal);
     checkCancelled();
+    // What the probe's own sandbox applied: the mode that really ran, never a guess made before it started.
+    const { enforcement } = run;
     const gaps = enforcementGaps(plan, enforcement);
     const rows = [];
     for (const c of checks) rows.push(toRow(c.def, c.expected, classify(c.def, run.facts.get(c.def.id), await c.host()), gaps));
-    const notes = [...plan.warnings, ...enforcement.notes, ...runNotes(run, endpoints, opts.platform)];
+    const notes = verifyNotes(plan, enforcement, runNotes(run, endpoints, opts.platform));
     return { ok: rows.every((r) => r.pass), platform: opts.platform, network: opts.network, enforcement, notes, checks: rows };
   } finally {
     await stopOrphans(fx);
@@ -80,7 +83,12 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
   }
 }
 
-function compileVerifyPlan(opts: VerifyOptions, fx: Fixture): Plan {
+/** The report's notes: the plan's own warnings, then what the probe's sandbox applied, then how the run went. */
+export function verifyNotes(plan: Plan, enforcement: Enforcement, runNotes: string[]): string[] {
+  return [...plan.warnings, ...enforcement.notes, ...(enforcement.problems ?? []), ...runNotes];
+}
+
+function compileVerifyPlan(opts: VerifyOptions, fx: Fixture, facts: PlanFacts): Plan {
   const policy: PolicyInput = {
     ...opts.policy,
     workspaceRoots: [fx.workspace, ...(opts.policy.workspaceRoots ?? []).filter((r) => path.resolve(r) !== fx.workspace)],
@@ -88,6 +96,7 @@ function compileVerifyPlan(opts: VerifyOptions, fx: Fixture): Plan {
     denyRead: [...(opts.policy.denyRead ?? DEFAULT_DENY_READ), fx.secretDir],
   };
   const plan = compilePlan(policy, hostContext({
+    ...facts,
     platform: opts.platform,
     stateDir: opts.stateDir,
     // Linux: the verifier's own runtime folder stands in for the session's, so the plan hides it the same way and
@@ -131,9 +140,10 @@ interface ProbeRun {
   facts: Map<string, ProbeFact>;
   exit: ExitInfo;
   stderr: string;
+  enforcement: Enforcement;
 }
 
-async function runProbe(backend: Awaited<ReturnType<typeof backendFor>>, plan: Plan, fx: Fixture, spec: string,
+async function runProbe(backend: SandboxBackend, plan: Plan, fx: Fixture, spec: string,
   signal?: AbortSignal): Promise<ProbeRun> {
   // The secret is in this process's environment only while the sandbox starts, like a real user's token would be.
   const before = process.env[SECRET_ENV];
@@ -153,7 +163,7 @@ async function runProbe(backend: Awaited<ReturnType<typeof backendFor>>, plan: P
   }
   proc.stdin?.end();
   const [stdout, stderr, exit] = await Promise.all([collect(proc.stdout), collect(proc.stderr), proc.exited]);
-  return { facts: parseFacts(stdout), exit, stderr };
+  return { facts: parseFacts(stdout), exit, stderr, enforcement: proc.enforcement };
 }
 
 function collect(stream: NodeJS.ReadableStream | null): Promise<string> {

@@ -107,6 +107,13 @@ export class SandboxService {
     return compilePlan(this.policyInput(o), hostContext({ platform: this.platform(), stateDir: this.stateDir }));
   }
 
+  /** The plan a command runs with: compiled with the backend's facts (on Windows, the mode setup allows). */
+  async planToRun(o: PolicyOverrides = {}): Promise<Plan> {
+    const facts = await (await this.backend()).planFacts();
+    fs.mkdirSync(this.stateDir, { recursive: true });
+    return compilePlan(this.policyInput(o), hostContext({ platform: this.platform(), stateDir: this.stateDir, ...facts }));
+  }
+
   /** The platform backend, loaded (with its native bindings) on first use. */
   backend(): Promise<SandboxBackend> {
     this.backendP ??= (async () => {
@@ -122,7 +129,7 @@ export class SandboxService {
   }
 
   async run(command: string, o: RunOptions = {}): Promise<RunResult> {
-    const plan = this.plan(o);
+    const plan = await this.planToRun(o);
     const cwd = o.cwd ?? plan.workspaceRoots[0];
     if (!cwd) throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'No workspace folder is open and no cwd was given.', 'Open a folder or pass cwd.');
     const summary = policySummary(plan);
@@ -141,9 +148,7 @@ export class SandboxService {
       const stdout = out.toString();
       const stderr = err.toString();
       const denials = explainDenials(`${stderr}\n${stdout}`, plan);
-      // Asked after the run, like the CLI: only then is it known which Windows backend ran it. Linux plans carry
-      // no warnings and fail closed rather than weaken.
-      const weaker = plan.platform === 'win32' || plan.mode === 'full-access' ? weakerThanAsked(backend.enforcement(plan), plan.warnings) : [];
+      const weaker = weakerThanAsked(proc.enforcement, plan.warnings);
       const policy = weaker.length ? `${summary}; NOT fully enforced: ${weaker.join(' ')}` : summary;
       this.log.info(`exit ${exit.code}${exit.timedOut ? ' (timed out)' : ''} in ${exit.durationMs} ms: ${command}` +
         (denials.length ? `\n  denials:\n${denials.map((d) => `    - ${d}`).join('\n')}` : ''));

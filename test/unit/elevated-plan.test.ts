@@ -4,14 +4,14 @@ import { buildSetupPlan, refusalReason, ruleUserSddl, UserFlags, USER_PRIV_USER 
 import { localUserAuthorizedList } from '../../src/sandbox/windows/setup/sddl';
 import { pipeSddl } from '../../native-bindings/win32/pipe';
 import { generatePassword } from '../../src/sandbox/windows/setup/password';
+import { elevatedPlan } from './win32-elevated-plan-fixture';
 import { FIREWALL_RULE_NAME, READ_EXECUTE_MASK, WRITABLE_ROOT_MASK } from '../../src/policy/compile-win32';
 
 const home = 'C:\\Users\\dev';
+// The runtime folders as setup plans them: the runtime and git, the extension's folder, then configured tool folders.
 const plan = () => buildSetupPlan({
-  workspaceRoots: ['C:\\src\\app', 'c:\\src\\app\\'],
-  runtimeDirs: ['C:\\Program Files\\Microsoft VS Code', 'C:\\Program Files\\Git'],
-  extensionDir: 'C:\\Users\\dev\\.vscode\\extensions\\agent-sandbox-0.1.0',
-  toolDirs: ['C:\\', home, 'C:\\Windows\\System32'],
+  plan: elevatedPlan(['C:\\src\\app', 'c:\\src\\app\\'], { runtimeDirs: ['C:\\Program Files\\Microsoft VS Code',
+    'C:\\Program Files\\Git', 'C:\\Users\\dev\\.vscode\\extensions\\agent-sandbox-0.1.0', 'C:\\', home, 'C:\\Windows\\System32'] }),
   home,
 });
 

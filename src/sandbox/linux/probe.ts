@@ -62,6 +62,11 @@ export function probeBwrap(): BwrapProbe {
   return cached;
 }
 
+/** bubblewrap's version when this process has probed it already (a one-shot run does not probe). */
+export function probedBwrapVersion(): string | undefined {
+  return cached?.version;
+}
+
 function runProbe(): BwrapProbe {
   const bwrap = findBwrap();
   const explicit = process.env.AGENT_SANDBOX_BWRAP;

@@ -1,7 +1,8 @@
 /**
- * The Windows backend (unelevated mode): executes a win32 plan with a restricted token, per-workspace capability
- * SIDs, ledgered ACL grants/denies, the world-writable audit, a kill-on-close job, named-pipe stdio and ConPTY.
- * Preparation (ACLs, audit) runs once per plan per backend instance. Bindings load on first use, never at import.
+ * The Windows backend. An unelevated plan runs here: a restricted token, per-workspace capability SIDs, ledgered
+ * ACL grants/denies, the world-writable audit, a kill-on-close job, named-pipe stdio and ConPTY; an elevated plan
+ * goes to the elevated backend (./elevated). `planFacts()` says which mode this machine is set up for, before
+ * compiling. Preparation (ACLs, audit) runs once per plan per backend instance. Bindings load on first use.
  * Must never run a command when the sandbox could not be applied; under Wine it runs, but reports that nothing
  * is enforced.
  */
@@ -9,8 +10,9 @@ import * as os from 'node:os';
 import { createHash } from 'node:crypto';
 import type { Plan, Win32Plan } from '../../policy/plan';
 import { SandboxError, SandboxErrorCode } from '../errors';
-import type { BackendStatus, Enforcement, SandboxBackend, SandboxProcess, SpawnSpec } from '../types';
-import type { BackendOptions } from '..';
+import { withProblems, type BackendStatus, type BackendOptions, type Enforcement, type SandboxBackend, type SandboxProcess,
+  type SpawnSpec } from '../types';
+import type { PlanFacts } from '../../policy';
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
 import { ownIdentity } from './identity';
 import { fileSecurityStore } from './file-store';
@@ -30,18 +32,22 @@ function asWin32(plan: Plan): Win32Plan {
 }
 
 
-/** The Windows backend, plus an explicit preparation step the extension runs ahead of the first command. */
-export interface WindowsBackend extends SandboxBackend {
-  /** Applies the plan's ACLs and audit now (normally done on the first spawn); returns warnings to show. */
-  prepare(plan: Plan, signal?: AbortSignal): Promise<{ warnings: string[] }>;
-}
-
 const planKey = (plan: Win32Plan) => createHash('sha256').update(JSON.stringify(plan)).digest('hex');
 
-export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
+/** What the unelevated backend enforces for a plan: writes only, and the network by environment when offline. */
+export function unelevatedEnforcement(p: Win32Plan, wine = isWine()): Enforcement {
+  if (wine) return { filesystem: 'none', network: 'none', notes: [WINE_NOTE] };
+  return {
+    filesystem: 'partial',
+    network: p.networkEnforcement === 'firewall' ? 'enforced' : p.networkEnforcement === 'advisory' ? 'advisory' : 'none',
+    notes: ['Writes are limited by a write-restricted token and ACLs; reads are not restricted in unelevated mode.',
+      ...(p.networkEnforcement === 'advisory' ? ['Offline is advisory only: proxy variables point nowhere and ssh/scp are stubbed.'] : [])],
+  };
+}
+
+export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
-  /** The elevated backend, once a spawn found setup done; enforcement() then describes it. */
-  let elevatedBackend: SandboxBackend | undefined;
+  const elevated = async () => (await import('./elevated')).loadElevatedBackend(opts);
 
   /** Concurrent first spawns of one plan each prepare; prepare() serializes them, so the later ones only skip. */
   const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
@@ -53,16 +59,12 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
       onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
     const first = prepared.get(key); // a concurrent spawn finished first
     if (first) return first;
-    for (const w of warnings) process.emitWarning(w, 'AgentSandboxWarning');
     prepared.set(key, { id, warnings });
     return { id, warnings };
   };
 
   return {
     platform: 'win32',
-    async prepare(plan: Plan, signal?: AbortSignal) {
-      return { warnings: (await ready(asWin32(plan), signal)).warnings };
-    },
     async status(): Promise<BackendStatus> {
       return {
         state: 'ready',
@@ -70,36 +72,33 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
         details: { mode: 'unelevated', ...(isWine() ? { wine: wineVersion() ?? '' } : {}) },
       };
     },
+    /** Elevated mode once setup is done for this user (its marker and stored credentials), otherwise unelevated. */
+    async planFacts(): Promise<PlanFacts> {
+      return (await (await elevated())?.planFacts()) ?? { windowsMode: 'unelevated' };
+    },
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
       const p = asWin32(plan);
-      // ELEVATED HOOK (issue 5): once the elevated setup is done, the elevated backend runs the command.
-      const elevated = p.mode === 'full-access' ? undefined : await (await import('./elevated')).loadElevatedBackend(opts);
-      elevatedBackend = elevated;
-      if (elevated) return elevated.spawn(p, spec);
-      if (p.windowsMode === 'elevated') {
-        throw new SandboxError(SandboxErrorCode.SetupRequired, 'The elevated Windows sandbox is not set up.',
-          'Run "Agent Sandbox: Set Up Windows Sandbox", or use the unelevated mode.');
-      }
       if (p.mode === 'full-access') {
         throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'full-access plans are not run by the sandbox backend.',
           'Run the command directly, outside Agent Sandbox.');
       }
-      const { id } = await ready(p, spec.signal);
+      // The plan decides the mode (planFacts() chose it before compiling); this backend never switches it.
+      if (p.windowsMode === 'elevated') {
+        const backend = await elevated();
+        if (!backend) {
+          throw new SandboxError(SandboxErrorCode.SetupRequired, 'The elevated Windows sandbox is not set up.',
+            'Run "Agent Sandbox: Set Up Windows Sandbox", or use the unelevated mode.');
+        }
+        return backend.spawn(p, spec);
+      }
+      const { id, warnings } = await ready(p, spec.signal);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
-      return spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs));
+      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs));
+      return Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p), warnings) });
     },
     enforcement(plan: Plan): Enforcement {
       const p = asWin32(plan);
-      if (elevatedBackend) return elevatedBackend.enforcement(p);
-      const prepareNotes = prepared.get(planKey(p))?.warnings ?? [];
-      if (isWine()) return { filesystem: 'none', network: 'none', notes: [WINE_NOTE, ...prepareNotes] };
-      return {
-        filesystem: 'partial',
-        network: p.networkEnforcement === 'firewall' ? 'enforced' : p.networkEnforcement === 'advisory' ? 'advisory' : 'none',
-        notes: ['Writes are limited by a write-restricted token and ACLs; reads are not restricted in unelevated mode.',
-          ...(p.networkEnforcement === 'advisory' ? ['Offline is advisory only: proxy variables point nowhere and ssh/scp are stubbed.'] : []),
-          ...prepareNotes],
-      };
+      return withProblems(unelevatedEnforcement(p), prepared.get(planKey(p))?.warnings ?? []);
     },
     async dispose(): Promise<void> {
       prepared.clear();

@@ -32,7 +32,7 @@ function endOf(stream: Socket): Promise<void> {
   });
 }
 
-export async function spawnUnelevated(plan: Win32Plan, spec: SpawnSpec, id: Identity, env: Record<string, string>): Promise<SandboxProcess> {
+export async function spawnUnelevated(plan: Win32Plan, spec: SpawnSpec, id: Identity, env: Record<string, string>): Promise<Omit<SandboxProcess, 'enforcement'>> {
   fs.mkdirSync(plan.tempDir, { recursive: true });
   const lifetime = new Lifetime(spec, () => proc.kill());
   const proc = await startRestricted({

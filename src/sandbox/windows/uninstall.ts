@@ -97,7 +97,7 @@ export function uninstallDeps(stateDir: string, store: SecurityStore, machine: S
   return {
     revertUnelevated: () => revertUnelevatedAcls(stateDir, store),
     async elevatedTraces() {
-      const rules = buildSetupPlan({ workspaceRoots: [], runtimeDirs: [], home: os.homedir() }).firewall;
+      const rules = buildSetupPlan({ home: os.homedir() }).firewall;
       const grants = loadLedger(path.join(stateDir, LEDGER_FILE)).records.filter(isElevatedRecord);
       return [...await leftovers(rules, machine), ...(grants.length ? [`${grants.length} folder permission(s) granted by setup`] : [])];
     },

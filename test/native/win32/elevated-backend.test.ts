@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sandboxFixture } from './fixture';
+import { elevatedFixturePlan, sandboxFixture } from './fixture';
 import { createElevatedBackend } from '../../../src/sandbox/windows/elevated/backend';
 import { loadElevatedBackend } from '../../../src/sandbox/windows/elevated';
 import { windowsSandboxStatus } from '../../../src/sandbox/windows/setup';
@@ -31,19 +31,24 @@ test('elevated backend under Wine: a command runs through the broker with the gr
     return { pid: child.pid! };
   };
   const backend = createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher);
+  const plan = elevatedFixturePlan(fx, marker.groupSid);
   try {
-    const proc = await backend.spawn(fx.plan, { argv: ['cmd', '/c', 'echo elevated-path & exit 4'], cwd: fx.ws, stdio: 'pipe' });
+    assert.equal((await backend.planFacts()).groupSid, marker.groupSid, 'the facts name the setup\'s group');
+    await assert.rejects(backend.spawn(fx.plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' }), /not compiled for this machine/,
+      'an unelevated plan is refused, not rewritten');
+    const proc = await backend.spawn(plan, { argv: ['cmd', '/c', 'echo elevated-path & exit 4'], cwd: fx.ws, stdio: 'pipe' });
     const out: Buffer[] = [];
     proc.stdout!.on('data', (b: Buffer) => out.push(b));
     const exit = await proc.exited;
     assert.equal(exit.code, 4);
     assert.match(Buffer.concat(out).toString(), /elevated-path/);
-    const again = await backend.spawn(fx.plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' });
+    assert.match(proc.enforcement.notes.join(' '), /Wine/, 'the process carries what its backend applied');
+    const again = await backend.spawn(plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' });
     assert.equal((await again.exited).code, 0);
     assert.equal(children.length, 1, 'one runner serves every command of the session');
     const ledger = JSON.parse(fs.readFileSync(path.join(fx.stateDir, LEDGER_FILE), 'utf8')) as { records: { sid: string; path: string }[] };
     assert.ok(ledger.records.some((r) => r.sid === marker.groupSid && r.path === fx.ws), 'the group grant on the workspace is in the ledger');
-    assert.deepEqual([backend.enforcement(fx.plan).filesystem, backend.enforcement(fx.plan).network], ['none', 'none'],
+    assert.deepEqual([proc.enforcement.filesystem, proc.enforcement.network], ['none', 'none'],
       'under Wine the elevated backend claims no enforcement');
   } finally {
     await backend.dispose();
@@ -66,17 +71,18 @@ test('elevated backend under Wine: a cancelled command exits 137 (128+9), the sa
     return { pid: child.pid! };
   };
   const backend = createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher);
+  const plan = elevatedFixturePlan(fx, marker.groupSid);
   try {
     const ac = new AbortController();
     const started = Date.now();
-    const proc = await backend.spawn(fx.plan, { argv: [process.execPath, '-e', 'console.log("up"); setTimeout(() => {}, 60000)'],
+    const proc = await backend.spawn(plan, { argv: [process.execPath, '-e', 'console.log("up"); setTimeout(() => {}, 60000)'],
       cwd: fx.ws, stdio: 'pipe', signal: ac.signal });
     proc.stdout!.once('data', () => ac.abort());
     const exit = await proc.exited;
     assert.equal(exit.code, 137, 'a cancel reads like SIGKILL, whatever code the job gave the process');
     assert.equal(exit.signal, 'SIGKILL');
     assert.ok(Date.now() - started < 30_000, 'it did not run its 60 s');
-    const own = await backend.spawn(fx.plan, { argv: ['cmd', '/c', 'exit 1'], cwd: fx.ws, stdio: 'pipe' });
+    const own = await backend.spawn(plan, { argv: ['cmd', '/c', 'exit 1'], cwd: fx.ws, stdio: 'pipe' });
     assert.equal((await own.exited).code, 1, 'control: a command that exits 1 by itself still reports 1');
   } finally {
     await backend.dispose();

@@ -4,7 +4,7 @@
  * Must never provision anything: it reads what setup left (the marker and the stored credentials) and nothing else.
  */
 import type { SandboxBackend } from '../../types';
-import type { BackendOptions } from '../..';
+import type { BackendOptions } from '../../types';
 import { SETUP_VERSION } from '../setup/constants';
 import { requireWindows } from '../setup';
 
