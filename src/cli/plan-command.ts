@@ -8,7 +8,7 @@ import { backendFor, previewFacts } from '../sandbox';
 import { defaultStateDir, hostContext, hostPlatform } from '../sandbox/host';
 import { parse, platformFlag, policyInput, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
 import type { CliCommand } from './commands';
-import { renderPlan } from './render';
+import { renderPlan } from '../policy/render';
 
 export const planCommand: CliCommand = {
   usage: `Usage: agent-sandbox plan [options] [--json]

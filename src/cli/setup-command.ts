@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultStateDir } from '../sandbox/host';
 import { describeWindowsSetup, setupWindowsSandbox } from '../sandbox/windows/setup';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { parse } from './args';
 import type { CliCommand } from './commands';
 

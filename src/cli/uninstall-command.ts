@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultStateDir } from '../sandbox/host';
 import { isWithin } from '../policy/paths';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { removeWindowsWorkspace } from '../sandbox/windows';
 import { uninstallWindowsSandbox } from '../sandbox/windows/uninstall';
 import { removeLinuxSandboxState } from '../sandbox/linux/uninstall';

@@ -20,7 +20,7 @@
 import type { LinuxPlan, ProtectedPath } from './plan';
 import { PLACEHOLDER_CONTENT } from './schema';
 import { planBase } from './plan-base';
-import type { CompileContext, ResolvedPolicy } from './compile';
+import type { CompileContext, ResolvedPolicy } from './resolved';
 import { isWithin } from './paths';
 
 /** Where the private temp appears inside the sandbox. */

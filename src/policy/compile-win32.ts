@@ -7,26 +7,12 @@
  */
 import type { AccessMask, AclOperation, FirewallRuleSpec, PlanSid, TokenSpec, Win32Plan } from './plan';
 import type { Network } from './schema';
-import type { CompileContext, ResolvedPolicy } from './compile';
+import type { CompileContext, ResolvedPolicy } from './resolved';
 import { PLACEHOLDER_CONTENT } from './schema';
 import { planBase } from './plan-base';
 import { pathApi } from './paths';
 
-export interface Win32Context {
-  /** Which Windows backend will run the plan. Default `unelevated`. */
-  windowsMode?: 'unelevated' | 'elevated';
-  /** The sandbox group's SID, once setup created it; absent, the plan names the group symbolically. */
-  groupSid?: string;
-  /** Persisted capability SID per canonical workspace root (lower-cased key). */
-  capabilitySids?: Record<string, string>;
-  /** Folders the sandbox user must be able to read and execute in elevated mode (VS Code, Node, git, tools). */
-  runtimeDirs?: string[];
-  /** Folders scanned by the world-writable audit (PATH entries, C:\, %PUBLIC%, ProgramData, temp). */
-  auditPaths?: string[];
-}
-
-/** What a backend knows about the machine before compiling, and the plan depends on (`backend.planFacts()`). */
-export type PlanFacts = Pick<Win32Context, 'windowsMode' | 'groupSid' | 'runtimeDirs' | 'capabilitySids'>;
+export type { PlanFacts, Win32Context } from './resolved';
 
 /** The local group and accounts elevated setup creates. Renaming one strands what an older setup created. */
 export const SANDBOX_GROUP = 'AgentSandboxUsers';

@@ -9,35 +9,13 @@ import type * as z from 'zod';
 import { PolicySchema, type Policy, type PolicyInput } from './schema';
 import type { EnvPlan, Plan, Platform, ProtectedPath } from './plan';
 import { assertNever, canonicalize, isWithin, normalizeAbsolute, pathApi, pathKey, refuseBroadRoot } from './paths';
-import type { FsView, PathContext } from './paths';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import type { PathContext } from './paths';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { compileLinux } from './compile-linux';
-import { compileWin32, type Win32Context } from './compile-win32';
+import { compileWin32 } from './compile-win32';
+import type { CompileContext, ResolvedPolicy } from './resolved';
 
-export interface CompileContext extends Win32Context {
-  platform: Platform;
-  home: string;
-  userTemp: string;
-  /** The caller's environment: scrubbed into the plan's env, and used to expand `%VAR%` in denyRead. */
-  env: Record<string, string | undefined>;
-  /** Where the sandbox keeps its state (private temp, ledger). Extension storage, or the CLI's state dir. */
-  stateDir: string;
-  fs?: FsView;
-  /** Previews only (`agent-sandbox plan`): a missing root becomes a warning instead of an error. */
-  allowMissingRoots?: boolean;
-}
-
-/** A policy with every path canonical and every root checked. Input to the platform compilers. */
-export interface ResolvedPolicy {
-  policy: Policy;
-  platform: Platform;
-  workspaceRoots: string[];
-  writableRoots: string[];
-  protectedPaths: ProtectedPath[];
-  denyRead: string[];
-  tempDir: string;
-  env: EnvPlan;
-}
+export type { CompileContext, ResolvedPolicy } from './resolved';
 
 /** Parses raw input into a Policy, turning zod issues into one SandboxError naming each field, value and fix. */
 export function parsePolicy(input: unknown, source = 'policy'): Policy {

@@ -4,11 +4,11 @@
  */
 import type { Plan, PlanFacts } from '../policy';
 import { assertNever } from '../policy/paths';
-import { SandboxError, SandboxErrorCode } from './errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import type { BackendOptions, SandboxBackend } from './types';
 
 export * from './types';
-export * from './errors';
+export * from '../errors';
 
 const cache = new Map<string, SandboxBackend>();
 

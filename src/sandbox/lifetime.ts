@@ -5,7 +5,7 @@
  */
 import { constants } from 'node:os';
 import type { ExitInfo, SpawnSpec } from './types';
-import { ExitCode } from './errors';
+import { ExitCode } from '../errors';
 
 export class Lifetime {
   private timedOut = false;

@@ -4,8 +4,8 @@
  * Must never report a setup or a verification as done when it was not: failures are shown with their fix.
  */
 import * as vscode from 'vscode';
-import { renderPlan } from '../cli/render';
-import { SandboxError } from '../sandbox/errors';
+import { renderPlan } from '../policy/render';
+import { SandboxError } from '../errors';
 import { Command } from './ids';
 import { menuItems } from './menu';
 import { agentTerminalRoute } from './route';

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import type { BackendStatus } from '../sandbox/types';
 import type { SandboxService } from './service';
 

@@ -13,7 +13,7 @@ import type * as vscode from 'vscode';
 import { compilePlan, type Plan, type PolicyInput } from '../policy';
 import type { SandboxBackend } from '../sandbox/types';
 import { hostContext, hostPlatform } from '../sandbox/host';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { explainDenials } from './denials';
 import { checkedModeOverride } from './overrides';
 import { weakerThanAsked } from '../sandbox/weaker';

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { PolicyInput } from '../policy';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { CONFIG_SECTION } from './ids';
 import { effectiveSettings, ignoredUntrustedSettings, validateSettings, type SettingsResult } from './settings-policy';
 

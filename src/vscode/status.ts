@@ -4,7 +4,7 @@
  * Must never show "ready" unless the backend reported ready.
  */
 import * as vscode from 'vscode';
-import { SandboxError } from '../sandbox/errors';
+import { SandboxError } from '../errors';
 import type { BackendStatus } from '../sandbox/types';
 import { Command } from './ids';
 import { platformStatus } from './platform-ops';

@@ -7,7 +7,7 @@ import { setupSteps, type SetupState } from '../../src/sandbox/windows/setup/set
 import { leftovers, uninstallSteps } from '../../src/sandbox/windows/setup/uninstall-steps';
 import { runAllSteps, runSteps } from '../../src/sandbox/windows/setup/steps';
 
-const plan = buildSetupPlan({ plan: elevatedPlan(['C:\\src\\a', 'D:\\b'], { runtimeDirs: ['C:\\Program Files\\Git'] }), home: HOME });
+const plan = buildSetupPlan({ plan: elevatedPlan(['C:\\src\\a', 'D:\\b'], { runtimeDirs: ['C:\\Users\\dev\\AppData\\Local\\Programs\\Git'] }), home: HOME });
 let pw = 0;
 const newPassword = () => `Pw-${++pw}-xxxxxxxxxxxxxxxxxxxxxxxx`;
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePlan, type CompileContext, type LinuxPlan, type Win32Plan } from '../../src/policy';
 import { DENY_WRITE_MASK, WRITABLE_ROOT_MASK } from '../../src/policy/compile-win32';
-import { SandboxError } from '../../src/sandbox/errors';
+import { SandboxError } from '../../src/errors';
 
 const winCtx: CompileContext = {
   platform: 'win32',

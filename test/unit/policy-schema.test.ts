@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_DENY_READ, DEFAULT_PROTECTED_PATHS, parsePolicy, policyFromCli, policyFromSettings } from '../../src/policy';
-import { SandboxError } from '../../src/sandbox/errors';
+import { SandboxError } from '../../src/errors';
 
 function invalid(input: unknown): SandboxError {
   try {

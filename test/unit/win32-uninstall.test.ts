@@ -12,7 +12,7 @@ import { loadLedger, saveLedger, type LedgerRecord } from '../../src/sandbox/win
 import { removeWorkspace, uninstallDeps, uninstallWindows } from '../../src/sandbox/windows/uninstall';
 import { CAPABILITY_FILE } from '../../src/sandbox/windows/capabilities';
 import { CREDENTIALS_FILE } from '../../src/sandbox/windows/setup/constants';
-import { SandboxError } from '../../src/sandbox/errors';
+import { SandboxError } from '../../src/errors';
 import { compilePlan } from '../../src/policy';
 import type { Win32Plan } from '../../src/policy/plan';
 import { MemoryStore } from './win32-memory-store';

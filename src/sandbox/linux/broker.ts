@@ -9,7 +9,7 @@ import { Socket } from 'node:net';
 import { socketPair } from '../../../native-bindings/linux/socket';
 import type { LinuxPlan } from '../../policy/plan';
 import type { Applied, FromRunner, ToRunner } from '../../protocol/linux';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { appliedEnforcement } from './enforcement';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';

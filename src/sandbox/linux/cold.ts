@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { LinuxPlan } from '../../policy/plan';
 import type { Applied, FromRunner } from '../../protocol/linux';
 import { appliedEnforcement } from './enforcement';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from '../lifetime';

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import type { Plan, LinuxPlan } from '../../policy/plan';
 import type { PlanFacts } from '../../policy';
 import { currentArch } from '../../../native-bindings/linux/syscall-numbers';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { BackendStatus, Enforcement, SandboxBackend, SandboxProcess, SpawnSpec } from '../types';
 import type { BackendOptions } from '../types';
 import { Broker } from './broker';

@@ -4,7 +4,7 @@
  */
 import type { Win32Plan } from '../../policy/plan';
 import { openProcessToken, tokenLogonSid, tokenUserSid } from '../../../native-bindings/win32/token';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import { capabilitySidsFor } from './capabilities';
 import type { Identity } from './prepare';
 

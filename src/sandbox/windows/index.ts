@@ -9,7 +9,7 @@
 import * as os from 'node:os';
 import { createHash } from 'node:crypto';
 import type { Plan, Win32Plan } from '../../policy/plan';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import { withProblems, type BackendStatus, type BackendOptions, type Enforcement, type SandboxBackend, type SandboxProcess,
   type SpawnSpec } from '../types';
 import type { PlanFacts } from '../../policy';

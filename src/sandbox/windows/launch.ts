@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import { buildRestrictedToken, type RestrictedTokenSpec } from '../../../native-bindings/win32/token';
 import { Job } from '../../../native-bindings/win32/job';
 import { createPipePair, pipeSddl, type PipePair } from '../../../native-bindings/win32/pipe';

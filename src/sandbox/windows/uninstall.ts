@@ -8,7 +8,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import { requireWindows } from './setup';
 import { deleteCredentials } from './setup/credentials';
 import type { SetupMachine } from './setup/machine';

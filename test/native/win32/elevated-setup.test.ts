@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { setupWindowsSandbox, describeWindowsSetup } from '../../../src/sandbox/windows/setup';
 import { uninstallWindowsSandbox } from '../../../src/sandbox/windows/uninstall';
-import { SandboxError } from '../../../src/sandbox/errors';
+import { SandboxError } from '../../../src/errors';
 
 function dirs() {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'asb-setup-'));

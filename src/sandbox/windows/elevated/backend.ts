@@ -15,7 +15,7 @@ import type { Plan, PlanSid, Win32Plan } from '../../../policy/plan';
 import { createProcessWithLogon, LOGON_FAILURE_CODES } from '../../../../native-bindings/win32/logon';
 import { isWin32Error } from '../../../../native-bindings/win32/errors';
 import { isWine } from '../../../../native-bindings/win32/wine';
-import { SandboxError, SandboxErrorCode } from '../../errors';
+import { SandboxError, SandboxErrorCode } from '../../../errors';
 import { Lifetime } from '../../lifetime';
 import { withProblems, type BackendStatus, type Enforcement, type ExitInfo, type SandboxBackend, type SandboxProcess,
   type SpawnSpec } from '../../types';

@@ -11,7 +11,7 @@ import { PassThrough, Writable } from 'node:stream';
 import type { Handle } from '../../../../native-bindings/win32/handle';
 import { createPipeServer, pipeSddl, uniquePipeName } from '../../../../native-bindings/win32/pipe';
 import { clientProcessId, peerClosed, readChunk, waitForClient, writeAll } from '../../../../native-bindings/win32/pipe-io';
-import { SandboxError, SandboxErrorCode } from '../../errors';
+import { SandboxError, SandboxErrorCode } from '../../../errors';
 import { Scope } from '../../../scope';
 import { encodeFrame, Event, FrameDecoder, PROTOCOL_VERSION, type Request, type SpawnRequest } from '../../../protocol/windows';
 

@@ -4,7 +4,7 @@
  * refuse (status reports "unsupported"). Must never be imported by the runtime backend (./elevated reads only
  * what setup left behind: the marker and the stored credentials).
  */
-import { SandboxError, SandboxErrorCode } from '../../errors';
+import { SandboxError, SandboxErrorCode } from '../../../errors';
 import type { SetupOptions, SetupResult, UninstallResult } from './setup';
 import type { WindowsSandboxStatus } from './status';
 

@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import type { AccessMask, AclOperation, FirewallRuleSpec, Network, PlanSid, Win32Plan } from '../../../policy';
 import { offlineBlockRule, sandboxAccounts } from '../../../policy/compile-win32';
+import { broadRootReason } from '../../../policy/paths';
 import { FIREWALL_GROUPING, GROUP_COMMENT, GROUP_NAME, SETUP_VERSION } from './constants';
 import { localUserAuthorizedList } from './sddl';
 import type { FwRuleSpec } from '../../../../native-bindings/win32/firewall';
@@ -152,15 +153,12 @@ export function ruleUserSddl(sid: string): string {
   return localUserAuthorizedList(sid);
 }
 
-/** Why a path must not get a grant, or undefined when it may. */
+/** Why a path must not get a grant, or undefined when it may: the policy's over-broad roots, plus registry hives. */
 export function refusalReason(p: string, home: string): string | undefined {
   const w = path.win32;
   if (!w.isAbsolute(p) || p.startsWith('\\\\')) return 'not a local absolute path';
-  const norm = w.normalize(p).replace(/\\+$/, '').toLowerCase();
-  if (/^[a-z]:$/.test(norm)) return 'a drive root';
-  const h = w.normalize(home).replace(/\\+$/, '').toLowerCase();
-  if (norm === h) return 'your profile folder (granting there breaks your profile)';
-  if (w.basename(norm).startsWith('ntuser.')) return 'a registry hive';
-  if (/^[a-z]:\\windows(\\|$)/.test(norm)) return 'the Windows folder (already readable)';
-  return undefined;
+  const norm = w.normalize(p).replace(/\\+$/, '');
+  if (w.basename(norm).toLowerCase().startsWith('ntuser.')) return 'a registry hive';
+  return broadRootReason({ platform: 'win32', home, userTemp: w.join(home, 'AppData', 'Local', 'Temp') },
+    /^[a-z]:$/i.test(norm) ? `${norm}\\` : norm);
 }

@@ -6,7 +6,7 @@
  */
 import * as os from 'node:os';
 import { compilePlan, type Win32Plan } from '../../../policy';
-import { SandboxError, SandboxErrorCode } from '../../errors';
+import { SandboxError, SandboxErrorCode } from '../../../errors';
 import { hostContext } from '../../host';
 import { deleteCredentials, saveCredentials } from './credentials';
 import { requestElevated } from './elevate-request';

@@ -1,6 +1,9 @@
-/** Renders a plan for people: what is writable, protected, hidden, scrubbed, and what the backend will do. */
-import type { AclOperation, Plan, PlanSid } from '../policy';
-import { SANDBOX_GROUP, SANDBOX_USERS } from '../policy/compile-win32';
+/**
+ * Renders a plan for people: what is writable, protected, hidden, scrubbed, and what the backend will do. Pure, so
+ * the CLI's `plan` and the extension's Show Effective Policy print the same text.
+ */
+import type { AclOperation, Plan, PlanSid } from './plan';
+import { SANDBOX_GROUP, SANDBOX_USERS } from './compile-win32';
 
 export function renderPlan(plan: Plan): string {
   const lines: string[] = [];
