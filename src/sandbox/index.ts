@@ -9,6 +9,9 @@ import type { BackendOptions, SandboxBackend } from './types';
 
 export * from './types';
 export * from '../errors';
+export * from './lifecycle';
+export { weakerThanAsked } from './weaker';
+export { defaultStateDir, hostContext, hostPlatform, realFs } from './host';
 
 const cache = new Map<string, SandboxBackend>();
 
