@@ -4,8 +4,7 @@
  * the plan a command would run with; `--elevated` / `--unelevated` preview a Windows mode on any machine.
  */
 import { compilePlan, type PlanFacts } from '../policy';
-import { backendFor, previewFacts } from '../sandbox';
-import { defaultStateDir, hostContext, hostPlatform } from '../sandbox/host';
+import { backendFor, defaultStateDir, hostContext, hostPlatform, previewFacts } from '../sandbox';
 import { parse, platformFlag, policyInput, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
 import type { CliCommand } from './commands';
 import { renderPlan } from '../policy/render';

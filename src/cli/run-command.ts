@@ -4,12 +4,9 @@
  */
 import { compilePlan, type Plan, type PolicyInput } from '../policy';
 import type { CompileContext } from '../policy/compile';
-import { backendFor } from '../sandbox';
-import { defaultStateDir, hostContext, hostPlatform } from '../sandbox/host';
+import { backendFor, defaultStateDir, hostContext, hostPlatform, weakerThanAsked, type SandboxBackend, type SandboxProcess, type SpawnSpec } from '../sandbox';
 import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
 import type { CliCommand } from './commands';
-import type { SandboxBackend, SandboxProcess, SpawnSpec } from '../sandbox/types';
-import { weakerThanAsked } from '../sandbox/weaker';
 
 /**
  * Compiles the policy with the backend's facts (so the plan is the one that runs), starts the command, and says

@@ -6,7 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { SandboxError, SandboxErrorCode } from '../errors';
-import type { BackendStatus } from '../sandbox/types';
+import type { BackendStatus } from '../sandbox';
 import type { SandboxService } from './service';
 
 export interface PlatformOps {

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { SandboxError } from '../errors';
-import type { BackendStatus } from '../sandbox/types';
+import type { BackendStatus } from '../sandbox';
 import { Command } from './ids';
 import { platformStatus } from './platform-ops';
 import type { SandboxService } from './service';
