@@ -16,7 +16,7 @@ import type { PlanFacts } from '../../policy';
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
 import { ownIdentity } from './identity';
 import { fileSecurityStore } from './file-store';
-import { prepare, preparationSignalFor, revertUnelevatedAcls, type Identity } from './prepare';
+import { prepare, preparationSignalFor, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
 import { spawnUnelevated, writeNetworkStubs } from './spawn';
 import { sandboxEnv } from './win-env';
@@ -104,15 +104,6 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       prepared.clear();
     },
   };
-}
-
-/**
- * Undoes every ACE the unelevated backend recorded in `stateDir`'s ledger (for Uninstall), or only those of the
- * given capability SIDs (for "remove this workspace"). Records that fail stay in the ledger for the next try; the
- * elevated setup's records are left to the elevated uninstall.
- */
-export function revertWindowsAcls(stateDir: string, capabilitySids?: string[]): RevertResult {
-  return revertUnelevatedAcls(stateDir, fileSecurityStore, capabilitySids);
 }
 
 /** "Remove this workspace" on the real file system: see `removeWorkspace` in ./uninstall. */

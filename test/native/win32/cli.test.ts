@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { revertWindowsAcls } from '../../../src/sandbox/windows';
+import { revertUnelevatedAcls } from '../../../src/sandbox/windows/prepare';
+import { fileSecurityStore } from '../../../src/sandbox/windows/file-store';
 
 const CLI = path.resolve(__dirname, '../../../../dist/cli.js');
 
@@ -45,12 +46,12 @@ test('agent-sandbox run reports an unknown program as a sandbox failure (exit 12
   assert.match(r.stderr, /not found/);
 });
 
-test('revertWindowsAcls empties the ledger written by a run (plumbing only; Wine does not store file ACLs)', () => {
+test('revertUnelevatedAcls empties the ledger written by a run (plumbing only; Wine does not store file ACLs)', () => {
   const r = runCli(['run', '--', 'cmd', '/c', 'exit 0']);
   assert.equal(r.status, 0, r.stderr);
   const stateDir = path.join(r.base, 'state');
   const before = JSON.parse(fs.readFileSync(path.join(stateDir, 'win32-acl-ledger.json'), 'utf8')).records.length;
-  const result = revertWindowsAcls(stateDir);
+  const result = revertUnelevatedAcls(stateDir, fileSecurityStore);
   assert.equal(result.failures.length, 0);
   assert.equal(result.reverted.length, before);
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(stateDir, 'win32-acl-ledger.json'), 'utf8')).records, []);
