@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeJsonAtomic } from '../../state-file';
 
 export const LEDGER_DIR = 'linux-placeholders';
 
@@ -48,11 +49,8 @@ function makeOne(stateDir: string, p: string, kind: 'dir' | 'file', content: str
   const st = fs.lstatSync(p);
   const entry: Entry = { path: p, kind, ...(content ? { content } : {}), dev: st.dev, ino: st.ino,
     created: new Date().toISOString() };
-  const dir = path.join(stateDir, LEDGER_DIR);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, `${createHash('sha256').update(p).digest('hex').slice(0, 32)}.json`);
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(entry));
-  fs.renameSync(`${file}.tmp`, file);
+  const file = path.join(stateDir, LEDGER_DIR, `${createHash('sha256').update(p).digest('hex').slice(0, 32)}.json`);
+  writeJsonAtomic(file, entry, { compact: true, dirMode: 0o700 });
 }
 
 /**
