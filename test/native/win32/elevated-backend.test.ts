@@ -17,8 +17,8 @@ import { openProcessToken, tokenUserSid } from '../../../native-bindings/win32/t
 
 const RUNNER = path.join(__dirname, '..', '..', '..', 'src', 'runner', 'windows', 'entry.js');
 
-test('elevated backend under Wine: a command runs through the broker with the group grants ledgered (runner started directly; no account, ACL or firewall enforcement in Wine)', async () => {
-  const fx = sandboxFixture('elev');
+/** The elevated backend as setup would leave it, but with this process's account and the runner started directly. */
+function elevatedUnderWine(fx: { ws: string; stateDir: string }) {
   const t = openProcessToken();
   const me = tokenUserSid(t);
   t.close();
@@ -30,8 +30,13 @@ test('elevated backend under Wine: a command runs through the broker with the gr
     await new Promise((r) => child.once('spawn', r));
     return { pid: child.pid! };
   };
-  const backend = createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher);
-  const plan = elevatedFixturePlan(fx, marker.groupSid);
+  return { marker, children, backend: createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher),
+    plan: elevatedFixturePlan(fx, marker.groupSid) };
+}
+
+test('elevated backend under Wine: a command runs through the broker with the group grants ledgered (runner started directly; no account, ACL or firewall enforcement in Wine)', async () => {
+  const fx = sandboxFixture('elev');
+  const { marker, children, backend, plan } = elevatedUnderWine(fx);
   try {
     assert.equal((await backend.planFacts()).groupSid, marker.groupSid, 'the facts name the setup\'s group');
     await assert.rejects(backend.spawn(fx.plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' }), /not compiled for this machine/,
@@ -59,19 +64,7 @@ test('elevated backend under Wine: a command runs through the broker with the gr
 
 test('elevated backend under Wine: a cancelled command exits 137 (128+9), the same code as unelevated Windows and Linux, not the job\'s own 1 (runner started directly; plumbing only)', async () => {
   const fx = sandboxFixture('elev-cancel');
-  const t = openProcessToken();
-  const me = tokenUserSid(t);
-  t.close();
-  const marker = { version: 1, groupSid: 'S-1-5-21-7-7-7-1001', offlineSid: me, onlineSid: me };
-  const children: ChildProcess[] = [];
-  const launcher = () => async (pipes: BrokerPipes) => {
-    const child = spawn(process.execPath, [RUNNER, '--broker', '--requests', pipes.requests, '--events', pipes.events], { stdio: 'ignore' });
-    children.push(child);
-    await new Promise((r) => child.once('spawn', r));
-    return { pid: child.pid! };
-  };
-  const backend = createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher);
-  const plan = elevatedFixturePlan(fx, marker.groupSid);
+  const { children, backend, plan } = elevatedUnderWine(fx);
   try {
     const ac = new AbortController();
     const started = Date.now();
