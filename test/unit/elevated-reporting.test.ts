@@ -9,8 +9,7 @@ import type { Plan, PlanFacts, Win32Plan } from '../../src/policy';
 import type { Enforcement, SandboxBackend, SandboxProcess } from '../../src/sandbox/types';
 import { withProblems } from '../../src/sandbox/types';
 import { runWith } from '../../src/cli/run-command';
-import { elevatedEnforcement } from '../../src/sandbox/windows/elevated/backend';
-import { unelevatedEnforcement } from '../../src/sandbox/windows';
+import { elevatedEnforcement, unelevatedEnforcement } from '../../src/sandbox/windows/enforcement';
 import { verifyNotes } from '../../src/verify';
 import { enforcementGaps } from '../../src/verify/checks';
 

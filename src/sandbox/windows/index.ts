@@ -20,8 +20,8 @@ import { prepare, preparationSignalFor, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
 import { spawnUnelevated, writeNetworkStubs } from './spawn';
 import { sandboxEnv } from './win-env';
+import { elevatedEnforcement, unelevatedEnforcement, WINE_NOTE } from './enforcement';
 
-const WINE_NOTE = 'Running under Wine: restricted tokens, file ACLs and the network are NOT enforced (plumbing only).';
 
 function asWin32(plan: Plan): Win32Plan {
   if (plan.platform !== 'win32') {
@@ -33,17 +33,6 @@ function asWin32(plan: Plan): Win32Plan {
 
 
 const planKey = (plan: Win32Plan) => createHash('sha256').update(JSON.stringify(plan)).digest('hex');
-
-/** What the unelevated backend enforces for a plan: writes only, and the network by environment when offline. */
-export function unelevatedEnforcement(p: Win32Plan, wine = isWine()): Enforcement {
-  if (wine) return { filesystem: 'none', network: 'none', notes: [WINE_NOTE] };
-  return {
-    filesystem: 'partial',
-    network: p.networkEnforcement === 'firewall' ? 'enforced' : p.networkEnforcement === 'advisory' ? 'advisory' : 'none',
-    notes: ['Writes are limited by a write-restricted token and ACLs; reads are not restricted in unelevated mode.',
-      ...(p.networkEnforcement === 'advisory' ? ['Offline is advisory only: proxy variables point nowhere and ssh/scp are stubbed.'] : [])],
-  };
-}
 
 export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
@@ -94,11 +83,12 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       const { id, warnings } = await ready(p, spec.signal);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
       const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs));
-      return Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p), warnings) });
+      return Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), warnings) });
     },
     enforcement(plan: Plan): Enforcement {
       const p = asWin32(plan);
-      return withProblems(unelevatedEnforcement(p), prepared.get(planKey(p))?.warnings ?? []);
+      if (p.windowsMode === 'elevated') return elevatedEnforcement(p, isWine());
+      return withProblems(unelevatedEnforcement(p, isWine()), prepared.get(planKey(p))?.warnings ?? []);
     },
     async dispose(): Promise<void> {
       prepared.clear();

@@ -21,13 +21,13 @@ import { withProblems, type BackendStatus, type Enforcement, type ExitInfo, type
   type SpawnSpec } from '../../types';
 import type { PlanFacts } from '../../../policy';
 import type { SpawnRequest } from '../../../protocol/windows';
-import { SANDBOX_USERS } from '../setup/constants';
 import { machineRuntimeDirs } from '../setup/runtime-dirs';
 import type { BackendOptions } from '../../types';
 import { ownIdentity } from '../identity';
 import { fileSecurityStore } from '../file-store';
 import { prepare, preparationSignalFor, resolveSid, type Identity } from '../prepare';
 import { sandboxEnv } from '../win-env';
+import { elevatedEnforcement } from '../enforcement';
 import { BrokerClient, type RunnerLauncher } from './broker-client';
 import { loadCredential } from '../setup/credentials';
 import type { Marker } from '../setup/machine';
@@ -115,17 +115,6 @@ export function checkElevatedPlan(plan: Plan, marker: Marker): Win32Plan {
       'Compile the plan with the backend\'s planFacts() (every surface does); report this if it came from Agent Sandbox itself.');
   }
   return plan;
-}
-
-/** What elevated mode enforces for a plan (nothing under Wine, which implements no accounts, ACLs or firewall). */
-export function elevatedEnforcement(plan: Plan, wine: boolean): Enforcement {
-  if (wine) return { filesystem: 'none', network: 'none', notes: ['Running under Wine: accounts, ACLs and the firewall are NOT enforced.'] };
-  const network = plan.network === 'offline' ? 'enforced' : 'none';
-  return { filesystem: 'enforced', network, notes: [
-    `Commands run as ${SANDBOX_USERS[plan.network]}: reads outside what the sandbox group was granted are denied by ` +
-      'Windows, writes also need the workspace capability.',
-    ...(plan.network === 'offline' ? ['Outbound traffic (loopback included) is blocked by a Windows Firewall rule for that account.'] : []),
-  ] };
 }
 
 export function createElevatedBackend(opts: BackendOptions, marker: Marker, launcher = logonLauncher): SandboxBackend {
