@@ -77,16 +77,8 @@ export async function startRestricted(spec: RestrictedSpec): Promise<RestrictedP
   using scope = new Scope();
   using token = wrap(SandboxErrorCode.TokenFailed, 'Could not create the restricted token', REPORT,
     () => buildRestrictedToken(spec.token));
-  const job = scope.use(wrap(SandboxErrorCode.JobFailed, 'Could not create the kill-on-close job', REPORT, () => {
-    const j = Job.createKillOnClose();
-    try {
-      if (spec.uiRestrictions) j.setUiRestrictions();
-      return j;
-    } catch (e) {
-      j.close();
-      throw e;
-    }
-  }));
+  const job = scope.use(wrap(SandboxErrorCode.JobFailed, 'Could not create the kill-on-close job', REPORT, () => Job.createKillOnClose()));
+  if (spec.uiRestrictions) wrap(SandboxErrorCode.JobFailed, 'Could not restrict the job\'s desktop access', REPORT, () => job.setUiRestrictions());
   const sddl = pipeSddl([spec.pipeOwnerSid]);
   const names = spec.tty ? ['pty-in', 'pty-out'] : ['stdin', 'stdout', 'stderr'];
   const pairs: PipePair[] = [];
