@@ -1,7 +1,8 @@
 // Lint configuration: typescript-eslint's recommended rules, plus the layers as import rules: only native-bindings/
 // imports koffi; src/policy imports nothing outside itself (but src/errors.ts); the surfaces (cli, vscode) reach
-// src/sandbox only through its index; linux and windows code never import each other; windows/setup (one-time
-// provisioning) never imports windows/elevated (the runtime). Dynamic import() is held to the same rules.
+// src/sandbox only through its index; linux and windows code never import each other; backends never import the
+// runner; windows/setup (one-time provisioning) never imports windows/elevated (the runtime). Dynamic import() is
+// held to the same rules.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -23,6 +24,7 @@ function layer(files, patterns) {
 const SURFACE = [['/sandbox/(?!index(\\.js)?$).+', 'Surfaces import src/sandbox only through its index (../sandbox).']];
 const NOT_WINDOWS = [['(^|/)(windows|win32)(/|$)', 'Linux code never imports Windows code.']];
 const NOT_LINUX = [['(^|/)linux(/|$)', 'Windows code never imports Linux code.']];
+const NOT_RUNNER = [['(^|/)runner(/|$)', 'Backends never import the runner; what both need is in src/protocol or the backend.']];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'out/**', 'node_modules/**', '.wine-ci/**', '.vscode-test/**', '.e2e/**', '**/*.js', '**/*.mjs'] },
@@ -41,9 +43,14 @@ export default tseslint.config(
   },
   layer(['src/policy/**/*.ts'], [['^\\.\\./(?!errors$)', 'src/policy imports nothing outside itself but src/errors.ts.']]),
   layer(['src/cli/**/*.ts', 'src/vscode/**/*.ts'], SURFACE),
-  layer(['src/sandbox/linux/**/*.ts', 'src/runner/linux/**/*.ts'], NOT_WINDOWS),
+  // A file gets the last matching layer's rule only (flat config replaces rule options), so each layer lists all of its own.
+  layer(['src/sandbox/**/*.ts'], NOT_RUNNER),
+  layer(['src/sandbox/linux/**/*.ts'], [...NOT_WINDOWS, ...NOT_RUNNER]),
+  layer(['src/runner/linux/**/*.ts'], NOT_WINDOWS),
   layer(['native-bindings/linux/**/*.ts'], NOT_WINDOWS),
-  layer(['src/sandbox/windows/**/*.ts', 'src/runner/windows/**/*.ts'], NOT_LINUX),
+  layer(['src/sandbox/windows/**/*.ts'], [...NOT_LINUX, ...NOT_RUNNER]),
+  layer(['src/runner/windows/**/*.ts'], NOT_LINUX),
   layer(['native-bindings/win32/**/*.ts'], NOT_LINUX),
-  layer(['src/sandbox/windows/setup/**/*.ts'], [...NOT_LINUX, ['(^|/)elevated(/|$)', 'Provisioning (windows/setup) never imports the runtime (windows/elevated).']]),
+  layer(['src/sandbox/windows/setup/**/*.ts'], [...NOT_LINUX, ...NOT_RUNNER,
+    ['(^|/)elevated(/|$)', 'Provisioning (windows/setup) never imports the runtime (windows/elevated).']]),
 );

@@ -12,7 +12,7 @@ async function errors(file: string, code: string): Promise<string[]> {
   return r.messages.filter((m) => m.ruleId === 'no-restricted-imports' || m.ruleId === 'no-restricted-syntax').map((m) => m.message);
 }
 
-test('layer rules refuse: policy importing a backend, a surface reaching into a backend (static or dynamic), linux and windows importing each other, setup importing the elevated runtime', async () => {
+test('layer rules refuse: policy importing a backend, a surface reaching into a backend (static or dynamic), linux and windows importing each other, a backend importing the runner, setup importing the elevated runtime', async () => {
   const refused: [string, string, RegExp][] = [
     ['src/policy/x.ts', "import { backendFor } from '../sandbox';\nexport { backendFor };", /src\/policy imports nothing outside itself/],
     ['src/cli/x.ts', "import { createWindowsBackend } from '../sandbox/windows';\nexport { createWindowsBackend };", /only through its index/],
@@ -20,6 +20,8 @@ test('layer rules refuse: policy importing a backend, a surface reaching into a 
     ['src/sandbox/linux/x.ts', "export const w = () => import('../windows/cmdline');", /Linux code never imports Windows code/],
     ['src/runner/windows/x.ts', "export { applySandbox } from '../linux/apply';", /Windows code never imports Linux code/],
     ['src/sandbox/windows/setup/x.ts', "export { createElevatedBackend } from '../elevated/backend';", /never imports the runtime/],
+    ['src/sandbox/linux/x.ts', "export type { ToRunner } from '../../runner/linux/apply';", /Backends never import the runner/],
+    ['src/sandbox/x.ts', "export const r = () => import('../runner/main');", /Backends never import the runner/],
   ];
   for (const [file, code, why] of refused) {
     const found = await errors(file, code);
