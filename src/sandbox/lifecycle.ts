@@ -6,57 +6,7 @@
  */
 import type { Platform } from '../policy';
 import { assertNever } from '../policy/paths';
-import type { BackendStatus, SandboxBackend } from './types';
-import type { WindowsSandboxStatus } from './windows/setup/status';
-
-export interface SetUpOptions {
-  stateDir: string;
-  /** Folders the sandbox may write (Windows setup grants the sandbox accounts write access there). */
-  workspaceRoots: string[];
-  /** The extension's folder (the CLI: its package), which the sandbox accounts must read. */
-  extensionDir?: string;
-  /** More folders the sandbox must read and run. */
-  toolDirs?: string[];
-  onProgress?: (message: string) => void;
-  signal?: AbortSignal;
-}
-
-export interface SetUpResult {
-  state: BackendStatus['state'];
-  summary: string;
-  fix?: string;
-  /** What did not go as planned in a setup that otherwise succeeded (refused folders, per-folder problems). */
-  problems: string[];
-}
-
-/** The backend's status, and on Windows the elevated setup's as read back (accounts, rule, firewall policy). */
-export interface LifecycleStatus extends BackendStatus {
-  windows?: WindowsSandboxStatus;
-}
-
-/** What Remove or "remove this workspace" did. Nothing is dropped from the record while it is in `failed`. */
-export interface RemovalResult {
-  /** What was taken back (paths, or a count of permissions on a path). */
-  removed: string[];
-  /** What was left in place on purpose, with why (the user wrote into a placeholder the sandbox made, say). */
-  kept: { path: string; reason: string }[];
-  /** What could not be removed, with why; running the command again retries it. */
-  failed: { path: string; reason: string }[];
-  /** Other facts worth saying (no administrator prompt was needed, a workspace was never changed...). */
-  notes: string[];
-}
-
-export interface Lifecycle {
-  /** What Set Up would do on this machine, one line per change, for a confirmation first. */
-  describeSetUp(opts: SetUpOptions): Promise<string[]>;
-  setUp(opts: SetUpOptions): Promise<SetUpResult>;
-  /** `backend` is the caller's own when it has one (its status is reused); otherwise one is loaded. */
-  status(opts: { stateDir: string; backend?: SandboxBackend }): Promise<LifecycleStatus>;
-  /** Everything the sandbox left on this machine, then the state folder once nothing failed. Close backends first. */
-  uninstall(opts: { stateDir: string; onProgress?: (message: string) => void }): Promise<RemovalResult>;
-  /** Only what the sandbox did for these workspace folders; the rest stays. */
-  removeWorkspace(opts: { stateDir: string; roots: string[] }): Promise<RemovalResult>;
-}
+import type { Lifecycle, LifecycleStatus, RemovalResult } from './types';
 
 export async function lifecycleFor(platform: Platform): Promise<Lifecycle> {
   switch (platform) {

@@ -5,8 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { SandboxError, SandboxErrorCode } from '../../errors';
-import type { Lifecycle } from '../lifecycle';
-import type { SandboxBackend } from '../types';
+import type { Lifecycle, SandboxBackend } from '../types';
 import { createLinuxBackend } from '.';
 import { removeLinuxSandboxState } from './uninstall';
 

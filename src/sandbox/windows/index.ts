@@ -44,7 +44,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     const hit = prepared.get(key);
     if (hit) return hit;
     const id = ownIdentity(plan, opts.stateDir);
-    const { warnings } = await prepare(plan, id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
+    const { warnings } = await prepare(plan, id, fileSecurityStore(opts.stateDir), { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
       onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
     const first = prepared.get(key); // a concurrent spawn finished first
     if (first) return first;
@@ -98,5 +98,5 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
 
 /** "Remove this workspace" on the real file system: see `removeWorkspace` in ./uninstall. */
 export async function removeWindowsWorkspace(stateDir: string, root: string): Promise<RevertResult & { sid?: string }> {
-  return (await import('./uninstall')).removeWorkspace(stateDir, root, fileSecurityStore);
+  return (await import('./uninstall')).removeWorkspace(stateDir, root, fileSecurityStore(stateDir));
 }

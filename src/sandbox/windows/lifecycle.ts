@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { isWithin } from '../../policy/paths';
-import type { Lifecycle, LifecycleStatus } from '../lifecycle';
+import type { Lifecycle, LifecycleStatus } from '../types';
 import { createWindowsBackend, removeWindowsWorkspace } from '.';
 import { describeWindowsSetup, setupWindowsSandbox, windowsSandboxStatus } from './setup';
 import { uninstallWindowsSandbox } from './uninstall';

@@ -129,5 +129,5 @@ export async function uninstallWindowsSandbox(opts: { stateDir: string; onProgre
   const [{ fileSecurityStore }, { win32Machine }, { runUninstall }] = await Promise.all([
     import('./file-store'), import('./setup/machine-win32'), import('./setup/setup')]);
   const machine = win32Machine({ stateDir: opts.stateDir, home: '' });
-  return uninstallWindows(uninstallDeps(opts.stateDir, fileSecurityStore, machine, () => runUninstall(opts)), opts.onProgress);
+  return uninstallWindows(uninstallDeps(opts.stateDir, fileSecurityStore(opts.stateDir), machine, () => runUninstall(opts)), opts.onProgress);
 }

@@ -127,7 +127,7 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
     if (!hit) {
       const id = ownIdentity(plan, opts.stateDir);
       // Wine stores no file ACLs: there the read-back becomes a warning saying nothing is enforced (as unelevated).
-      const { warnings } = await prepare(backendPreparation(plan), id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(),
+      const { warnings } = await prepare(backendPreparation(plan), id, fileSecurityStore(opts.stateDir), { stateDir: opts.stateDir, home: os.homedir(),
         env: process.env, onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
       hit = { id, warnings };
       prepared.set(key, hit);
