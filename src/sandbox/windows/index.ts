@@ -22,7 +22,6 @@ import { spawnUnelevated, writeNetworkStubs } from './spawn';
 import { sandboxEnv } from './win-env';
 import { elevatedEnforcement, unelevatedEnforcement, WINE_NOTE } from './enforcement';
 
-
 function asWin32(plan: Plan): Win32Plan {
   if (plan.platform !== 'win32') {
     throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `A ${plan.platform} plan cannot run on Windows.`,
@@ -30,7 +29,6 @@ function asWin32(plan: Plan): Win32Plan {
   }
   return plan;
 }
-
 
 const planKey = (plan: Win32Plan) => createHash('sha256').update(JSON.stringify(plan)).digest('hex');
 
