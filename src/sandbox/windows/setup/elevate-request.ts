@@ -23,37 +23,44 @@ export async function requestElevated(fields: Pick<ElevatedRequest, 'action' | '
   signal?: AbortSignal): Promise<ElevatedResult> {
   const pipe = uniquePipeName('setup');
   const nonce = randomBytes(16).toString('hex');
-  using server = createPipeServer(pipe, pipeSddl([WellKnownSid.Administrators]));
-  const script = runnerScript();
-  const electron = Boolean(process.versions.electron);
-  const cmd = elevationCommand({ execPath: process.execPath, script, electron,
-    payload: encodeRequest({ version: 1, pipe, nonce, ...fields }), comspec: process.env.ComSpec ?? 'C:\\Windows\\System32\\cmd.exe' });
-  let elevated: Awaited<ReturnType<typeof runElevated>>;
+  const server = createPipeServer(pipe, pipeSddl([WellKnownSid.Administrators]));
   try {
-    elevated = await runElevated(cmd.file, cmd.parameters, path.dirname(script));
-  } catch (e) {
-    if (isWin32Error(e, ERROR_CANCELLED)) {
-      throw new SandboxError(SandboxErrorCode.SetupCancelled, 'The administrator prompt was declined, so nothing was changed.',
-        `Run "agent-sandbox ${fields.action}" again and choose Yes in the Windows prompt (an administrator's password may be needed).`);
+    const script = runnerScript();
+    const electron = Boolean(process.versions.electron);
+    const cmd = elevationCommand({ execPath: process.execPath, script, electron,
+      payload: encodeRequest({ version: 1, pipe, nonce, ...fields }), comspec: process.env.ComSpec ?? 'C:\\Windows\\System32\\cmd.exe' });
+    let elevated: Awaited<ReturnType<typeof runElevated>>;
+    try {
+      elevated = await runElevated(cmd.file, cmd.parameters, path.dirname(script));
+    } catch (e) {
+      if (isWin32Error(e, ERROR_CANCELLED)) {
+        throw new SandboxError(SandboxErrorCode.SetupCancelled, 'The administrator prompt was declined, so nothing was changed.',
+          `Run "agent-sandbox ${fields.action}" again and choose Yes in the Windows prompt (an administrator's password may be needed).`);
+      }
+      throw failed(`could not start the elevated process: ${(e as Error).message}`, e);
     }
-    throw failed(`could not start the elevated process: ${(e as Error).message}`, e);
+    try {
+      // Stop waiting as soon as the elevated process is gone without having connected.
+      const exited = new AbortController();
+      const exit = waitForExit(elevated.process).finally(() => exited.abort());
+      try {
+        await waitForClient(server, CONNECT_TIMEOUT_MS, signal ? AbortSignal.any([signal, exited.signal]) : exited.signal);
+      } catch (e) {
+        if (exited.signal.aborted && !signal?.aborted) throw failed(`the elevated process exited with code ${await exit} before answering`);
+        throw e;
+      }
+      // Under VS Code the elevated process is cmd.exe, which starts our runtime; only then is the pid another one.
+      if (!electron && clientProcessId(server) !== elevated.pid) throw failed('another process answered on the setup pipe');
+      const result = await readResult(server);
+      await exit;
+      if (result.nonce !== nonce || result.action !== fields.action) throw failed('the elevated process answered for another request');
+      return result;
+    } finally {
+      elevated.process.close();
+    }
+  } finally {
+    server.close();
   }
-  using elevatedProcess = elevated.process;
-  // Stop waiting as soon as the elevated process is gone without having connected.
-  const exited = new AbortController();
-  const exit = waitForExit(elevatedProcess).finally(() => exited.abort());
-  try {
-    await waitForClient(server, CONNECT_TIMEOUT_MS, signal ? AbortSignal.any([signal, exited.signal]) : exited.signal);
-  } catch (e) {
-    if (exited.signal.aborted && !signal?.aborted) throw failed(`the elevated process exited with code ${await exit} before answering`);
-    throw e;
-  }
-  // Under VS Code the elevated process is cmd.exe, which starts our runtime; only then is the pid another one.
-  if (!electron && clientProcessId(server) !== elevated.pid) throw failed('another process answered on the setup pipe');
-  const result = await readResult(server);
-  await exit;
-  if (result.nonce !== nonce || result.action !== fields.action) throw failed('the elevated process answered for another request');
-  return result;
 }
 
 async function readResult(server: Parameters<typeof readChunk>[0]): Promise<ElevatedResult> {
