@@ -36,6 +36,7 @@ export interface SandboxSettings {
   envSet?: unknown;
   allowFullAccess?: unknown;
   allowUncPaths?: unknown;
+  protectedPreset?: unknown;
 }
 
 /** Maps settings keys to policy fields, so errors can name the setting the user actually wrote. */
@@ -50,10 +51,12 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   'env.set': 'agentSandbox.env.set',
   allowFullAccess: 'agentSandbox.allowFullAccess',
   allowUncPaths: 'agentSandbox.allowUncPaths',
+  protectedPreset: 'agentSandbox.protectedPreset',
 };
 
-export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[]): PolicyInput {
+export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[], workspaceFile?: string): PolicyInput {
   const input: Record<string, unknown> = { workspaceRoots: workspaceFolders };
+  if (workspaceFile) input.workspaceFile = workspaceFile;
   const put = (key: string, v: unknown) => {
     if (v !== undefined) input[key] = v;
   };
@@ -64,6 +67,7 @@ export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[
   put('network', s.network);
   put('allowFullAccess', s.allowFullAccess);
   put('allowUncPaths', s.allowUncPaths);
+  put('protectedPreset', s.protectedPreset);
   if (s.envScrub !== undefined || s.envAllow !== undefined || s.envSet !== undefined) {
     const env: Record<string, unknown> = {};
     if (s.envScrub !== undefined) env.scrub = s.envScrub;

@@ -28,6 +28,28 @@ export const realFs: FsView = {
       return 'missing';
     }
   },
+  list(dir) {
+    try {
+      return fs.readdirSync(dir);
+    } catch {
+      return undefined;
+    }
+  },
+  read(file) {
+    try {
+      // Regular files only, opened non-blocking: a FIFO planted as `.git/config` must not hang the planner.
+      if (!fs.statSync(file).isFile()) return undefined;
+      const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+      try {
+        const buf = Buffer.alloc(64 * 1024);
+        return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return undefined;
+    }
+  },
 };
 
 /** Where the CLI keeps state. The extension passes its globalStorage path instead. */

@@ -23,8 +23,10 @@ test('defaults: workspace-write, offline, default protected paths and credential
   for (const d of ['~/.ssh', '~/.aws', '~/.azure', '~/.config/gcloud', '~/.kube', '~/.docker', '~/.gnupg', '~/.netrc',
     '~/.git-credentials', '~/.config/gh']) assert.ok(p.denyRead.includes(d), d);
   assert.ok(DEFAULT_DENY_READ.some((d) => d.startsWith('%APPDATA%')), 'has Windows equivalents');
-  assert.ok(p.env.scrub.includes('*_TOKEN'));
-  assert.deepEqual(p.env.allow, []);
+  assert.ok(p.env.scrub.includes('*TOKEN*'));
+  assert.deepEqual(p.env.allow, ['XDG_SESSION_*']);
+  for (const g of ['.envrc', '.env']) assert.ok(p.protectedPaths.includes(g), g);
+  assert.equal(p.protectedPreset, 'default');
   assert.equal(p.allowFullAccess, false);
 });
 
