@@ -153,14 +153,17 @@ class Surveyor {
     const root = this.rootOf(g);
     if (!root || this.seen.has(g)) return;
     this.seen.add(g);
+    // Windows compares names case-insensitively: `Config` is `config` there.
+    const fold = (n: string) => (this.ctx.platform === 'win32' ? n.toLowerCase() : n);
     const names = this.ctx.fs.list?.(g) ?? [];
+    const present = new Set(names.map(fold));
     for (const r of GITDIR_ALWAYS) this.add(root, this.api.join(g, r.name), r.kind, r.reason, r.content);
     for (const r of GITDIR_IF_PRESENT) {
-      if (names.includes(r.name)) this.add(root, this.api.join(g, r.name), r.kind, r.reason);
+      if (present.has(r.name)) this.add(root, this.api.join(g, r.name), r.kind, r.reason);
     }
-    const named = new Set([...GITDIR_ALWAYS, ...GITDIR_IF_PRESENT].map((r) => r.name));
+    const known = new Set([...GITDIR_ALWAYS, ...GITDIR_IF_PRESENT].map((r) => r.name).concat(Object.keys(GITDIR_WRITABLE)).map(fold));
     for (const name of names) {
-      if (named.has(name) || name in GITDIR_WRITABLE || WRITABLE_NAME.test(name)) continue;
+      if (known.has(fold(name)) || WRITABLE_NAME.test(name)) continue;
       const p = this.api.join(g, name);
       this.add(root, p, this.ctx.fs.kind(p) === 'dir' ? 'dir' : 'file-or-dir',
         'not on the list of what commit, fetch and branch write inside a gitdir');
