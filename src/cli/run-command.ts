@@ -9,6 +9,7 @@ import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_
 import type { CliCommand } from './commands';
 import type { Enforcement } from '../sandbox/types';
 import { weakerThanAsked } from '../sandbox/weaker';
+import { watchNestedGit } from '../sandbox/nested-git';
 
 /**
  * Says plainly, on every run, when the backend that ran the command enforces less than the policy asks for (for
@@ -57,6 +58,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     process.once('SIGHUP', onSignal);
+    const untrusted = watchNestedGit(plan.writableRoots);
     try {
       const proc = await backend.spawn(plan, {
         argv: command,
@@ -70,6 +72,8 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
       if (plan.platform === 'win32' || plan.mode === 'full-access') warnIfWeaker(backend.enforcement(plan), plan.warnings);
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
+      const report = untrusted();
+      if (report) process.stderr.write(`agent-sandbox: warning: ${report}\n`);
       return exit.code;
     } finally {
       process.off('SIGINT', onSignal);
