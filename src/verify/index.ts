@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { compilePlan, DEFAULT_DENY_READ, type Plan, type Platform, type PolicyInput } from '../policy';
 import { backendFor, SandboxError, SandboxErrorCode } from '../sandbox';
 import { hostContext } from '../sandbox/host';
+import { watchNestedGit } from '../sandbox/nested-git';
 import type { Enforcement, ExitInfo } from '../sandbox/types';
 import { buildBattery, enforcementGaps, sandboxMadePaths, SECRET_ENV, sleep, type Endpoints } from './checks';
 import { classify, toRow } from './classify';
@@ -65,12 +66,15 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
       : plan;
     const actions = checks.flatMap((c) => (c.action ? [c.action] : []));
     checkCancelled();
+    const nestedAfter = watchNestedGit(plan.writableRoots);
     const run = await runProbe(backend, runPlan, fx, Buffer.from(JSON.stringify({ actions })).toString('base64'), opts.signal);
+    const nested = nestedAfter();
     checkCancelled();
     const gaps = enforcementGaps(plan, enforcement);
     const rows = [];
     for (const c of checks) rows.push(toRow(c.def, c.expected, classify(c.def, run.facts.get(c.def.id), await c.host()), gaps));
-    const notes = [...plan.warnings, ...enforcement.notes, ...runNotes(run, endpoints, opts.platform)];
+    const notes = [...plan.warnings, ...enforcement.notes, ...runNotes(run, endpoints, opts.platform),
+      ...gitNotes(plan, nested)];
     return { ok: rows.every((r) => r.pass), platform: opts.platform, network: opts.network, enforcement, notes, checks: rows };
   } finally {
     await stopOrphans(fx);
@@ -192,6 +196,15 @@ function runNotes(run: ProbeRun, ep: Endpoints, platform: Platform): string[] {
   if (run.exit.code !== 0) {
     notes.push(`The probe exited with code ${run.exit.code}${run.exit.timedOut ? ' (timed out)' : ''}: ${run.stderr.trim().slice(0, 500)}`);
   }
+  return notes;
+}
+
+/** Hook-manager configs left writable, and what the nested-repository check saw after the probe's run. */
+export function gitNotes(plan: Pick<Plan, 'unprotected'>, nested: string | undefined): string[] {
+  const notes = plan.unprotected.map((u) => `Unprotected: ${u}`);
+  notes.push(nested ?? 'Nested repositories: no protection can stop a command from creating a new git repository (with ' +
+    'its own config, such as core.fsmonitor) or a gitlink inside a writable folder, and your git or editor would then ' +
+    'run that config. Agent Sandbox looks for new ones after every run and reports them as untrusted; this run made none.');
   return notes;
 }
 
