@@ -10,6 +10,8 @@ export interface CliPolicyFlags {
   readOnly: boolean;
   network?: string;
   protect: string[];
+  /** The stricter preset of other tools' workspace files. */
+  strict?: boolean;
 }
 
 export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
@@ -18,6 +20,7 @@ export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
     writableRoots: flags.write,
   };
   if (flags.readOnly) input.mode = 'read-only';
+  if (flags.strict) input.protectedPreset = 'strict';
   if (flags.network !== undefined) input.network = flags.network;
   // `--protect` adds to the defaults rather than replacing them: dropping .git/hooks by accident is a hole.
   if (flags.protect.length) input.protectedPaths = [...DEFAULT_PROTECTED_PATHS, ...flags.protect];

@@ -76,6 +76,15 @@ test('CLI flags build a policy: default workspace is the cwd, --protect adds to 
   assert.equal(p.mode, 'read-only');
   assert.equal(p.network, 'online');
   assert.deepEqual(p.protectedPaths, [...DEFAULT_PROTECTED_PATHS, 'secrets/**']);
+  assert.equal(p.protectedPreset, 'default');
+  const strict = parsePolicy(policyFromCli({ workspace: [], write: [], readOnly: false, protect: [], strict: true }, '/r'));
+  assert.equal(strict.protectedPreset, 'strict', '--strict selects the stricter preset');
+});
+
+test('settings carry the open workspace file and the preset into the policy', () => {
+  const p = parsePolicy(policyFromSettings({ protectedPreset: 'strict' }, ['/r'], '/r/app.code-workspace'));
+  assert.equal(p.workspaceFile, '/r/app.code-workspace');
+  assert.equal(p.protectedPreset, 'strict');
 });
 
 test('settings plus workspace folders build the same policy shape', () => {
