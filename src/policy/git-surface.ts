@@ -71,6 +71,8 @@ const GITDIR_ALWAYS: Rule[] = [
   { name: 'commondir', kind: 'file-or-dir', reason: 'names the folder whose config and hooks git uses', content: '.\n' },
   { name: 'modules', kind: 'dir', reason: "submodules' gitdirs, each with its own config and hooks" },
   { name: 'worktrees', kind: 'dir', reason: "linked worktrees' gitdirs (their commondir and config.worktree)" },
+  { name: 'remotes', kind: 'dir', reason: 'legacy remote definitions: the URLs git fetches from and pushes to' },
+  { name: 'branches', kind: 'dir', reason: 'legacy remote definitions: the URLs git fetches from' },
 ];
 /** Protected when present and never created: an empty one would tell git a rebase or cherry-pick is under way. */
 const GITDIR_IF_PRESENT: Rule[] = [

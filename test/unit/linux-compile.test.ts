@@ -50,6 +50,8 @@ describe('compile-linux', () => {
       '--ro-bind', `${R}/.git/config.worktree`, `${R}/.git/config.worktree`,
       '--ro-bind', `${R}/.git/modules`, `${R}/.git/modules`,
       '--ro-bind', `${R}/.git/worktrees`, `${R}/.git/worktrees`,
+      '--ro-bind', `${R}/.git/remotes`, `${R}/.git/remotes`,
+      '--ro-bind', `${R}/.git/branches`, `${R}/.git/branches`,
       // Shallowest first; /run/user/1000 and its ssh.sock are already hidden by /run/user (a mount point for them
       // could not be made in the read-only tmpfs: bwrap would exit 1 on every desktop).
       '--tmpfs', '/run/user', '--remount-ro', '/run/user',
@@ -68,6 +70,8 @@ describe('compile-linux', () => {
       { path: `${R}/.git/config.worktree`, kind: 'file' },
       { path: `${R}/.git/modules`, kind: 'dir' },
       { path: `${R}/.git/worktrees`, kind: 'dir' },
+      { path: `${R}/.git/remotes`, kind: 'dir' },
+      { path: `${R}/.git/branches`, kind: 'dir' },
     ]);
     assert.equal(p.confined, true);
   });

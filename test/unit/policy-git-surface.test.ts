@@ -108,7 +108,7 @@ describe('policy v2: inside a gitdir, read-only by default', () => {
     assert.ok(!p.placeholders.some((x) => /rebase|sequencer/.test(x.path)));
     assert.ok(!p.protectedPaths.some((x) => /rebase|sequencer/.test(x.path)));
     assert.deepEqual(p.placeholders.filter((x) => x.path.startsWith(g)).map((x) => x.path.slice(g.length + 1)).sort(),
-      ['commondir', 'config.worktree', 'modules', 'worktrees']);
+      ['branches', 'commondir', 'config.worktree', 'modules', 'remotes', 'worktrees']);
     assert.equal(p.placeholders.find((x) => x.path === `${g}/commondir`)?.content, '.\n');
   });
 
@@ -158,6 +158,7 @@ describe('policy v2: gitfile layouts resolve to the real gitdir', () => {
       [`${W}\\.git`]: 'gitdir: ./.bare\n', ...repo(`${W}\\.bare`, '\\'), [`${W}\\main\\.git`]: 'gitdir: ../.bare/worktrees/main\n',
     });
     for (const n of ['.bare\\config', '.bare\\hooks', 'main\\.git', '.git']) assert.ok(denied(w).includes(`${W}\\${n}`), n);
+    assert.ok(!w.acl.some((a) => a.path.startsWith(`${W}\\.git\\`)), 'nothing is created or denied below the gitfile');
   });
 
   it('a gitfile pointing outside every root: only the gitfile is protected (the gitdir is read-only already)', () => {
