@@ -96,7 +96,7 @@ export function resolvePolicy(policy: Policy, ctx: CompileContext): ResolvedPoli
     workspaceRoots,
     writableRoots,
     protectedPaths,
-    denyRead: resolveDenyRead(pctx, ctx.env, policy.denyRead),
+    denyRead: [...new Set([...resolveDenyRead(pctx, ctx.env, policy.denyRead), ...sshAgentSockets(pctx)])],
     tempDir,
     env: compileEnv(ctx, policy, tempDir),
     unprotected,
@@ -188,6 +188,28 @@ export function resolveDenyRead(ctx: PathContext, env: Record<string, string | u
     if (!api.isAbsolute(p)) continue;
     const c = canonicalize({ ...ctx, allowUnc: true }, p, 'denyRead');
     if (!out.some((o) => pathKey(ctx.platform, o) === pathKey(ctx.platform, c))) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * SSH agents named only in `~/.ssh/config` (`IdentityAgent`, a socket anywhere, such as 1Password's or a
+ * forwarded one): hidden like the credential folders. Named pipes, `none` and `SSH_AUTH_SOCK` are skipped (the
+ * environment's socket is hidden by the backend).
+ */
+function sshAgentSockets(ctx: PathContext): string[] {
+  const api = pathApi(ctx.platform);
+  const text = ctx.fs?.read?.(api.join(ctx.home, '.ssh', 'config')) ?? '';
+  const out: string[] = [];
+  for (const m of text.matchAll(/^\s*IdentityAgent\s*=?\s*"?([^"\r\n]+?)"?\s*$/gim)) {
+    let p = m[1];
+    if (/^(none|SSH_AUTH_SOCK|\$SSH_AUTH_SOCK)$/i.test(p)) continue;
+    if (p === '~' || p.startsWith('~/')) p = api.join(ctx.home, p.slice(1));
+    try {
+      if (api.isAbsolute(p)) out.push(canonicalize({ ...ctx, allowUnc: false }, p, 'IdentityAgent'));
+    } catch {
+      // a named pipe or device path: not a file the sandbox could open
+    }
   }
   return out;
 }

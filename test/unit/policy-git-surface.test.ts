@@ -291,3 +291,18 @@ describe('policy v2: environment scrubbing', () => {
     assert.ok(!lin({}, { env: { allow: ['https_proxy'] } }, env).env.remove.includes('HTTPS_PROXY'), 'allow is case-insensitive');
   });
 });
+
+describe('policy v2: credential sockets named only in ~/.ssh/config', () => {
+  it('IdentityAgent sockets are hidden (none and SSH_AUTH_SOCK skipped); control: without the config, not', () => {
+    const tree: Tree = {
+      '/home/dev/.ssh/config': 'Host *\n  IdentityAgent ~/.local/share/agent.sock\nHost x\n  IdentityAgent none\n' +
+        'Host y\n  IdentityAgent="/var/lib/agents/y.sock"\nHost z\n  IdentityAgent SSH_AUTH_SOCK\n',
+      '/home/dev/.local/share/agent.sock': '', '/var/lib/agents/y.sock': '',
+    };
+    const p = lin(tree, { denyRead: [] });
+    assert.deepEqual(p.denyRead, ['/home/dev/.local/share/agent.sock', '/var/lib/agents/y.sock']);
+    const a = p.bwrapArgs.join(' ');
+    assert.ok(a.includes('--ro-bind /dev/null /home/dev/.local/share/agent.sock') && a.includes('--ro-bind /dev/null /var/lib/agents/y.sock'));
+    assert.deepEqual(lin({ '/var/lib/agents/y.sock': '' }, { denyRead: [] }).denyRead, []);
+  });
+});
