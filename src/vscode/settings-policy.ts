@@ -59,14 +59,16 @@ function narrowedValue(key: keyof SandboxSettings, v: InspectedValue): unknown {
     switch (NARROWING[key]) {
       case 'user-only':
         break;
+      // A malformed value is passed on, so validation names it and nothing runs until it is fixed (fail closed).
       case 'union':
         if (Array.isArray(value) && Array.isArray(local)) value = [...new Set([...value as unknown[], ...local as unknown[]])];
+        else if (!Array.isArray(local)) value = local;
         break;
       case 'stricter-enum': {
         const order = ORDERS[key]!;
         const b = order.indexOf(String(value ?? order[order.length - 1]));
         const l = order.indexOf(String(local));
-        if (l !== -1 && (b === -1 || l < b)) value = local;
+        if (l === -1 || b === -1 || l < b) value = local;
         break;
       }
     }

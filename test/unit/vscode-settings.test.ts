@@ -93,9 +93,12 @@ test('workspace values may narrow (stricter mode/network, more protected, hidden
   assert.deepEqual(s.envScrub, ['*_TOKEN', 'MY_VAR']);
 });
 
-test('an unknown workspace enum value is ignored rather than widening', () => {
+test('an invalid workspace value is passed on to validation (named, nothing runs), never treated as wider', () => {
   const s = effectiveSettings(inspector({ network: { defaultValue: 'offline', workspaceValue: 'sometimes' } }));
-  assert.equal(s.network, 'offline');
+  assert.equal(s.network, 'sometimes');
+  const r = validateSettings(s, ['/w']);
+  assert.ok(!r.ok && r.errors[0].startsWith('agentSandbox.network'));
+  assert.equal(effectiveSettings(inspector({ protectedPaths: { defaultValue: ['a'], workspaceValue: 'x' } })).protectedPaths, 'x');
 });
 
 interface ConfigProp { default: unknown; markdownDescription?: string; type?: string }
