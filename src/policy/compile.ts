@@ -237,6 +237,14 @@ const SLASH = '\uE000';
 /** A value carrying a password in a URL: `scheme://user:password@host`. */
 const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:[^\s/@]+@/i;
 
+/** Compiled globs, kept for the process's life: compiling the default scrub list costs milliseconds per plan. */
+const GLOB_CACHE = new Map<string, Minimatch>();
+function compiledGlob(g: string): Minimatch {
+  let m = GLOB_CACHE.get(g);
+  if (!m) GLOB_CACHE.set(g, (m = new Minimatch(g.replace(/\//g, SLASH), { nocase: true, dot: true })));
+  return m;
+}
+
 /**
  * A case-insensitive name matcher for globs without path semantics. Names without glob characters are compared
  * directly; only real globs pay for a Minimatch, compiled once (matching every variable against freshly parsed
@@ -244,8 +252,7 @@ const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:[^\s/@]+@/i;
  */
 function nameMatcher(globs: string[]): (name: string) => boolean {
   const exact = new Set(globs.filter((g) => !GLOB_CHARS.test(g)).map((g) => g.toUpperCase()));
-  const patterns = globs.filter((g) => GLOB_CHARS.test(g))
-    .map((g) => new Minimatch(g.replace(/\//g, SLASH), { nocase: true, dot: true }));
+  const patterns = globs.filter((g) => GLOB_CHARS.test(g)).map(compiledGlob);
   return (name) => exact.has(name.toUpperCase()) || patterns.some((m) => m.match(name.replace(/\//g, SLASH)));
 }
 
