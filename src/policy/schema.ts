@@ -21,6 +21,26 @@ export const DEFAULT_PROTECTED_PATHS: readonly string[] = [
   '.env',
 ];
 
+/** Why each default protected path is protected, shown in the plan. */
+export const PROTECTED_REASONS: Readonly<Record<string, string>> = {
+  '.git/hooks/**': 'hooks run on commit, merge, checkout and push',
+  '.git/config': 'git runs core.fsmonitor, core.sshCommand, core.pager, aliases and filters from it',
+  '.git/commondir': 'names the folder whose config and hooks git uses',
+  '.vscode/**': 'VS Code runs its tasks (runOn: folderOpen), settings and launch configurations on the host',
+  '.agent-sandbox/**': "Agent Sandbox's own workspace state",
+  '.envrc': 'direnv runs it in your shell when you enter the folder',
+  '.env': "direnv's dotenv (and many tools) export it into your shell",
+  '.devcontainer/**': 'Dev Containers run its lifecycle commands on the host',
+  '.devcontainer.json': 'Dev Containers run its lifecycle commands on the host',
+  '.idea/**': 'JetBrains IDEs run its run configurations and startup tasks',
+  '.claude/**': 'Claude Code runs its hooks on the host',
+  '.mcp.json': 'agents start the MCP servers it lists',
+  '.cursor/**': "Cursor's rules and MCP servers",
+  '.zed/**': "Zed's tasks and settings",
+  '.nvim.lua': "Neovim runs it with 'exrc'",
+  '.exrc': "Vim and Neovim run it with 'exrc'",
+};
+
 /**
  * The optional stricter preset (`protectedPreset: "strict"`): workspace files other tools run on the host. Left out
  * of the defaults because many projects edit them on purpose. What stays inherent to a writable workspace (package

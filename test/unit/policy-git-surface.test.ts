@@ -240,6 +240,10 @@ describe('policy v2: editor files, presets and symbolic links', () => {
     assert.ok(prot(lin({}, { protectedPreset: 'strict' })).has(`${L}/.devcontainer`));
     assert.ok(prot(lin({}, { protectedPreset: 'strict' })).has(`${L}/.mcp.json`));
     assert.ok(!prot(lin({})).has(`${L}/.devcontainer`));
+    // every protection in the plan says why, defaults and preset included
+    for (const pp of [...lin({}, { protectedPreset: 'strict' }).protectedPaths, ...win({}, { protectedPreset: 'strict' }).protectedPaths]) {
+      assert.ok(pp.reason, `${pp.path} has a reason`);
+    }
   });
 
   it('a protected folder that is a symlink inside the root: its parent and its target are protected instead', () => {
