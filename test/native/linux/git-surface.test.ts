@@ -264,3 +264,21 @@ describe('linux sandbox: a missing .git stays one read-only folder on every run'
     }
   });
 });
+
+describe('linux sandbox: editor and shell files', () => {
+  it('.code-workspace, .envrc and .env cannot be written or created; the strict preset adds .mcp.json and .devcontainer', async () => {
+    const { ws, home } = fresh();
+    fs.writeFileSync(path.join(ws, 'app.code-workspace'), '{}');
+    const script = ['echo x >> app.code-workspace', 'echo x > .envrc', 'echo x > .env', 'echo x > .mcp.json',
+      'mkdir -p .devcontainer && echo x > .devcontainer/devcontainer.json', 'echo x > ordinary.json']
+      .map((c) => `(${c}) 2>/dev/null && echo "ALLOWED: ${c}"`).join('; ');
+    const plain = await run(backend, planFor(ws, home), sh(`${script}; true`));
+    assert.deepEqual(plain.stdout.trim().split('\n').sort(), ['ALLOWED: echo x > .mcp.json',
+      'ALLOWED: echo x > ordinary.json', 'ALLOWED: mkdir -p .devcontainer && echo x > .devcontainer/devcontainer.json']);
+    assert.equal(fs.readFileSync(path.join(ws, 'app.code-workspace'), 'utf8'), '{}');
+    fs.rmSync(path.join(ws, '.mcp.json'));
+    fs.rmSync(path.join(ws, '.devcontainer'), { recursive: true });
+    const strict = await run(backend, planFor(ws, home, { protectedPreset: 'strict' }), sh(`${script}; true`));
+    assert.deepEqual(strict.stdout.trim().split('\n'), ['ALLOWED: echo x > ordinary.json'], 'control: ordinary files stay writable');
+  });
+});
