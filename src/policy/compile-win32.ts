@@ -116,19 +116,17 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
           createIfMissing: 'dir' });
       }
     }
-    // A file with a folder placeholder (FOLDER_PLACEHOLDERS) is protected as a folder while it is missing.
-    const asDir = pp.kind === 'dir' || (pp.placeholder === 'dir' && ctx.fs?.kind(pp.path) !== 'file');
     for (const c of caps) {
       acl.push({
         path: pp.path,
         sid: c,
         action: 'deny',
         mask: DENY_WRITE_MASK,
-        inheritance: asDir ? INHERIT_ALL : INHERIT_NONE,
+        inheritance: pp.kind === 'dir' ? INHERIT_ALL : INHERIT_NONE,
         reason: 'protected-path',
         // A missing literal path gets an empty placeholder file (as on Linux), so the sandbox cannot create it.
-        createIfMissing: asDir ? 'dir' : 'file',
-        ...(!asDir && (pp.content ?? PLACEHOLDER_CONTENT[pp.glob]) !== undefined
+        createIfMissing: pp.kind === 'dir' ? 'dir' : 'file',
+        ...(pp.kind !== 'dir' && (pp.content ?? PLACEHOLDER_CONTENT[pp.glob]) !== undefined
           ? { placeholderContent: pp.content ?? PLACEHOLDER_CONTENT[pp.glob] } : {}),
       });
     }

@@ -15,7 +15,7 @@ import { compileLinux } from './compile-linux';
 import { compileWin32, type Win32Context } from './compile-win32';
 import { gitSurface } from './git-surface';
 import { editorFiles, finalProtectedSet } from './protected-set';
-import { FOLDER_PLACEHOLDERS, PROTECTED_REASONS, STRICT_PROTECTED_PATHS } from './schema';
+import { PROTECTED_REASONS, STRICT_PROTECTED_PATHS } from './schema';
 
 export interface CompileContext extends Win32Context {
   platform: Platform;
@@ -168,8 +168,7 @@ function resolveProtected(platform: Platform, roots: string[], globs: string[]):
       const dir = g.endsWith('/**');
       const literal = dir ? g.slice(0, -3) : g;
       const reason = PROTECTED_REASONS[g];
-      out.push({ path: api.join(root, ...literal.split('/')), root, glob, kind: dir ? 'dir' : 'file-or-dir', ...(reason ? { reason } : {}),
-        ...(FOLDER_PLACEHOLDERS.has(g) ? { placeholder: 'dir' as const } : {}) });
+      out.push({ path: api.join(root, ...literal.split('/')), root, glob, kind: dir ? 'dir' : 'file-or-dir', ...(reason ? { reason } : {}) });
     }
   }
   return out;

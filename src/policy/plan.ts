@@ -21,11 +21,6 @@ export interface ProtectedPath {
   reason?: string;
   /** What a placeholder for it must hold when it is missing (see PLACEHOLDER_CONTENT). */
   content?: string;
-  /**
-   * `dir`: when missing, an empty folder stands in for this file (see FOLDER_PLACEHOLDERS): git status ignores
-   * empty folders, so no empty file shows up in the user's repository as new, to be committed by accident.
-   */
-  placeholder?: 'dir';
 }
 
 export interface EnvPlan {

@@ -284,14 +284,6 @@ export const PolicySchema = z
  */
 export const PLACEHOLDER_CONTENT: Readonly<Record<string, string>> = { '.git/commondir': '.\n' };
 
-/**
- * Protected files at the top of a workspace whose placeholder, when missing, is an empty folder instead of an empty
- * file: an empty file would show in `git status` as new (and be committed by a host `git add -A`), an empty folder
- * does not. It blocks creating the file just the same; tools that look for the file see none (or a folder).
- */
-export const FOLDER_PLACEHOLDERS: ReadonlySet<string> = new Set(['.env', '.envrc', '.devcontainer.json', '.mcp.json',
-  '.nvim.lua', '.exrc']);
-
 export type PolicyInput = z.input<typeof PolicySchema>;
 export type Policy = z.infer<typeof PolicySchema>;
 export type Mode = z.infer<typeof ModeSchema>;

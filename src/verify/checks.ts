@@ -116,8 +116,7 @@ function protectedChecks(b: BatteryInput): PlannedCheck[] {
       // Open for writing without writing: proves the permission without touching the user's file.
       return { def, expected: 'DENIED', action: { ...base, path: pp.path, anchor: pp.path, openOnly: true }, host: () => ({}) };
     }
-    // A missing file with a folder placeholder (FOLDER_PLACEHOLDERS) is tried like a folder: a write inside it.
-    const target = st || pp.kind === 'dir' || pp.placeholder === 'dir' ? path.join(pp.path, fx.fileName) : pp.path;
+    const target = st || pp.kind === 'dir' ? path.join(pp.path, fx.fileName) : pp.path;
     if (!st) missingAncestors(fx.workspace, pp.path).forEach((p) => fx.mayCreate(p));
     return {
       def,

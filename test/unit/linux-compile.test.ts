@@ -65,8 +65,8 @@ describe('compile-linux', () => {
       { path: `${R}/.git/commondir`, kind: 'file', content: '.\n' },
       { path: `${R}/.vscode`, kind: 'dir' },
       { path: `${R}/.agent-sandbox`, kind: 'dir' },
-      { path: `${R}/.envrc`, kind: 'dir' }, // a folder stand-in: git status ignores it
-      { path: `${R}/.env`, kind: 'dir' },
+      { path: `${R}/.envrc`, kind: 'file' },
+      { path: `${R}/.env`, kind: 'file' },
       { path: `${R}/.git/config.worktree`, kind: 'file' },
       { path: `${R}/.git/modules`, kind: 'dir' },
       { path: `${R}/.git/worktrees`, kind: 'dir' },
@@ -82,8 +82,8 @@ describe('compile-linux', () => {
       { path: `${R}/.git`, kind: 'dir' },
       { path: `${R}/.vscode`, kind: 'dir' },
       { path: `${R}/.agent-sandbox`, kind: 'dir' },
-      { path: `${R}/.envrc`, kind: 'dir' }, // a folder stand-in: git status ignores it
-      { path: `${R}/.env`, kind: 'dir' },
+      { path: `${R}/.envrc`, kind: 'file' },
+      { path: `${R}/.env`, kind: 'file' },
     ]);
     const a = p.bwrapArgs.join(' ');
     assert.ok(a.includes(`--ro-bind ${R}/.git ${R}/.git`));

@@ -310,19 +310,3 @@ describe('policy v2: credential sockets named only in ~/.ssh/config', () => {
     assert.deepEqual(lin({ '/var/lib/agents/y.sock': '' }, { denyRead: [] }).denyRead, []);
   });
 });
-
-describe('policy v2: folder placeholders for top-level files', () => {
-  it('a missing .env/.envrc gets an empty folder stand-in; an existing one is protected as the file it is (both platforms)', () => {
-    const p = lin({ [`${L}/.envrc`]: 'use nix' });
-    assert.deepEqual(p.placeholders.find((x) => x.path === `${L}/.env`), { path: `${L}/.env`, kind: 'dir' });
-    assert.ok(!p.placeholders.some((x) => x.path === `${L}/.envrc`));
-    assert.ok(roBound(p).includes(`${L}/.envrc`) && roBound(p).includes(`${L}/.env`));
-    const w = win({ [`${W}\\.envrc`]: 'use nix' });
-    const env = w.acl.find((a) => a.path === `${W}\\.env` && a.action === 'deny')!;
-    assert.equal(env.createIfMissing, 'dir');
-    assert.equal(env.inheritance.value, 3);
-    const envrc = w.acl.find((a) => a.path === `${W}\\.envrc` && a.action === 'deny')!;
-    assert.equal(envrc.createIfMissing, 'file');
-    assert.equal(envrc.inheritance.value, 0, 'an existing file gets no inheritance flags');
-  });
-});

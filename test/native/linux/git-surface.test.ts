@@ -282,15 +282,3 @@ describe('linux sandbox: editor and shell files', () => {
     assert.deepEqual(strict.stdout.trim().split('\n'), ['ALLOWED: echo x > ordinary.json'], 'control: ordinary files stay writable');
   });
 });
-
-describe('linux sandbox: placeholders stay out of git status', () => {
-  it('after a run in a repository, the host\'s git status shows nothing new (the .env/.envrc stand-ins are empty folders)', async () => {
-    const { ws, home } = fresh();
-    initRepo(ws, home);
-    const res = await run(backend, planFor(ws, home), sh('true'));
-    assert.equal(res.code, 0, res.stderr);
-    assert.ok(fs.statSync(path.join(ws, '.env')).isDirectory() && fs.statSync(path.join(ws, '.envrc')).isDirectory(),
-      'control: the placeholders exist');
-    assert.equal(git(ws, home, ['status', '--porcelain', '--untracked-files=all']).trim(), '');
-  });
-});
