@@ -99,7 +99,19 @@ const MANAGERS: { name: string; marker: RegExp; files: string[]; missingToo?: st
 
 export function gitSurface(ctx: SurfaceContext): GitSurface {
   const s = new Surveyor(ctx);
-  for (const root of ctx.roots) s.worktree(root, root);
+  for (const root of ctx.roots) {
+    s.worktree(root, root);
+    // A root inside a repository (a subfolder opened on its own): that repository's configs may point into it.
+    const api = pathApi(ctx.platform);
+    // (An empty `.git`, such as an earlier run's placeholder, is no repository: git looks further up, and so do we.)
+    const own = ctx.fs.kind(api.join(root, '.git'));
+    if (own === 'file' || (own === 'dir' && ctx.fs.kind(api.join(root, '.git', 'HEAD')) !== 'missing')) continue;
+    for (let d = api.dirname(root); d !== api.dirname(d); d = api.dirname(d)) {
+      if (ctx.fs.kind(api.join(d, '.git')) === 'missing') continue;
+      s.worktree(d, root);
+      break;
+    }
+  }
   return { protect: s.protect, unprotected: s.unprotected };
 }
 

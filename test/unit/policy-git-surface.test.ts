@@ -310,3 +310,17 @@ describe('policy v2: credential sockets named only in ~/.ssh/config', () => {
     assert.deepEqual(lin({ '/var/lib/agents/y.sock': '' }, { denyRead: [] }).denyRead, []);
   });
 });
+
+describe('policy v2: a root inside a repository', () => {
+  it('the enclosing repository\'s hooksPath that points into the root is protected; its gitdir (outside) is not listed', () => {
+    const top = '/home/dev/mono';
+    const root = `${top}/pkg`;
+    const tree: Tree = { ...repo(`${top}/.git`, '/', { [`${top}/.git/config`]: '[core]\n\thooksPath = pkg/hooks\n' }), [root]: null };
+    const p = compilePlan({ workspaceRoots: [root] }, linCtx(tree)) as LinuxPlan;
+    assert.match(prot(p).get(`${root}/hooks`)!.reason!, /core\.hooksPath in \/home\/dev\/mono\/\.git\/config/);
+    assert.ok(!p.protectedPaths.some((x) => x.path.startsWith(`${top}/.git`)));
+    // the next run, with the root's own .git placeholder (empty) in place: still followed
+    const again = compilePlan({ workspaceRoots: [root] }, linCtx({ ...tree, [`${root}/.git`]: null })) as LinuxPlan;
+    assert.ok(prot(again).has(`${root}/hooks`));
+  });
+});
