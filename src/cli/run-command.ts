@@ -4,7 +4,7 @@
  */
 import { compilePlan, type Plan, type PolicyInput } from '../policy';
 import type { CompileContext } from '../policy/compile';
-import { backendFor, defaultStateDir, hostContext, hostPlatform, weakerThanAsked, type SandboxBackend, type SandboxProcess, type SpawnSpec } from '../sandbox';
+import { backendFor, defaultStateDir, hostContext, hostPlatform, watchNestedGit, weakerThanAsked, type SandboxBackend, type SandboxProcess, type SpawnSpec } from '../sandbox';
 import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
 import type { CliCommand } from './commands';
 
@@ -14,11 +14,12 @@ import type { CliCommand } from './commands';
  * example Windows' unelevated offline mode, or Wine). `ctx` overrides the host's context (tests, previews).
  */
 export async function runWith(backend: SandboxBackend, input: PolicyInput, ctx: Partial<CompileContext>, spec: SpawnSpec,
-  warn: (line: string) => void): Promise<{ plan: Plan; proc: SandboxProcess }> {
+  warn: (line: string) => void): Promise<{ plan: Plan; proc: SandboxProcess; untrusted: () => string | undefined }> {
   const plan = compilePlan(input, hostContext({ ...ctx, ...(await backend.planFacts()) }));
+  const untrusted = watchNestedGit(plan.writableRoots);
   const proc = await backend.spawn(plan, spec);
   for (const w of weakerThanAsked(proc.enforcement, plan.warnings)) warn(`agent-sandbox: warning: ${w}\n`);
-  return { plan, proc };
+  return { plan, proc, untrusted };
 }
 
 export const runCommand: CliCommand = {
@@ -59,7 +60,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     process.once('SIGTERM', onSignal);
     process.once('SIGHUP', onSignal);
     try {
-      const { proc } = await runWith(backend, policyInput(values, process.cwd()), { platform, stateDir }, {
+      const { proc, untrusted } = await runWith(backend, policyInput(values, process.cwd()), { platform, stateDir }, {
         argv: command,
         cwd: process.cwd(),
         stdio: 'inherit',
@@ -69,6 +70,8 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
       }, (line) => process.stderr.write(line));
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
+      const report = untrusted();
+      if (report) process.stderr.write(`agent-sandbox: warning: ${report}\n`);
       return exit.code;
     } finally {
       process.off('SIGINT', onSignal);

@@ -128,8 +128,8 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
         reason: 'protected-path',
         // A missing literal path gets an empty placeholder file (as on Linux), so the sandbox cannot create it.
         createIfMissing: pp.kind === 'dir' ? 'dir' : 'file',
-        ...(pp.kind !== 'dir' && PLACEHOLDER_CONTENT[pp.glob] !== undefined
-          ? { placeholderContent: PLACEHOLDER_CONTENT[pp.glob] } : {}),
+        ...(pp.kind !== 'dir' && (pp.content ?? PLACEHOLDER_CONTENT[pp.glob]) !== undefined
+          ? { placeholderContent: pp.content ?? PLACEHOLDER_CONTENT[pp.glob] } : {}),
       });
     }
   }

@@ -12,6 +12,10 @@ export interface FsView {
   /** Resolves symlinks/junctions; undefined when the path does not exist. */
   realpath(p: string): string | undefined;
   kind(p: string): 'dir' | 'file' | 'socket' | 'missing';
+  /** The names in a folder (undefined when it cannot be listed). Without it, nothing is discovered by listing. */
+  list?(dir: string): string[] | undefined;
+  /** A small text file's content (at most 64 KiB), or undefined. Without it, no file is read (git configs). */
+  read?(file: string): string | undefined;
 }
 
 export interface PathContext {

@@ -13,5 +13,6 @@ export function planBase(r: ResolvedPolicy): Omit<PlanBase, 'platform' | 'warnin
     denyRead: r.denyRead,
     env: r.env,
     tempDir: r.tempDir,
+    unprotected: r.unprotected,
   };
 }

@@ -14,7 +14,8 @@ export function renderPlan(plan: Plan): string {
   lines.push(`Agent Sandbox plan for ${plan.platform} — mode ${plan.mode}, network ${plan.network}`);
   list('Workspace folders', plan.workspaceRoots);
   list('Writable', [...plan.writableRoots, `${plan.tempDir} (private temp)`]);
-  list('Read-only inside writable folders', plan.protectedPaths.map((p) => `${p.path}  (${p.glob})`));
+  list('Read-only inside writable folders', plan.protectedPaths.map((p) => `${p.path}  (${p.reason ?? p.glob})`));
+  if (plan.unprotected.length) list('Run on the host but NOT protected (see the setting named)', plan.unprotected);
   list('Hidden (unreadable)', plan.denyRead);
   list('Environment removed', plan.env.remove);
   list('Environment set', Object.entries(plan.env.set).map(([k, v]) => `${k}=${v}`));

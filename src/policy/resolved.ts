@@ -46,4 +46,6 @@ export interface ResolvedPolicy {
   denyRead: string[];
   tempDir: string;
   env: EnvPlan;
+  /** Workspace files that run on the host but stay writable, each naming the setting that protects it. */
+  unprotected: string[];
 }

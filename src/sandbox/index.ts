@@ -11,6 +11,7 @@ export * from './types';
 export * from '../errors';
 export * from './lifecycle';
 export { weakerThanAsked } from './weaker';
+export { watchNestedGit } from './nested-git';
 export { defaultStateDir, hostContext, hostPlatform, realFs } from './host';
 
 const cache = new Map<string, SandboxBackend>();

@@ -9,9 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { compilePlan, DEFAULT_DENY_READ, type Plan, type PlanFacts, type Platform, type PolicyInput } from '../policy';
-import { backendFor, SandboxError, SandboxErrorCode } from '../sandbox';
 import { hostContext } from '../sandbox/host';
-import type { Enforcement, ExitInfo, SandboxBackend } from '../sandbox/types';
+import { backendFor, SandboxError, SandboxErrorCode, watchNestedGit, type Enforcement, type ExitInfo, type SandboxBackend } from '../sandbox';
 import { buildBattery, enforcementGaps, sandboxMadePaths, SECRET_ENV, sleep, type Endpoints } from './checks';
 import { classify, toRow } from './classify';
 import { Fixture } from './fixtures';
@@ -66,7 +65,9 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
       : plan;
     const actions = checks.flatMap((c) => (c.action ? [c.action] : []));
     checkCancelled();
+    const nestedAfter = watchNestedGit(plan.writableRoots);
     const run = await runProbe(backend, runPlan, fx, Buffer.from(JSON.stringify({ actions })).toString('base64'), opts.signal);
+    const nested = nestedAfter();
     checkCancelled();
     // What the probe's own sandbox applied: the mode that really ran, never a guess made before it started. Under
     // the test hook the probe ran a deliberately weakened plan, standing for a backend that applies less than it
@@ -75,7 +76,7 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
     const gaps = enforcementGaps(plan, enforcement);
     const rows = [];
     for (const c of checks) rows.push(toRow(c.def, c.expected, classify(c.def, run.facts.get(c.def.id), await c.host()), gaps));
-    const notes = verifyNotes(plan, enforcement, runNotes(run, endpoints, opts.platform));
+    const notes = [...verifyNotes(plan, enforcement, runNotes(run, endpoints, opts.platform)), ...gitNotes(plan, nested)];
     return { ok: rows.every((r) => r.pass), platform: opts.platform, network: opts.network, enforcement, notes, checks: rows };
   } finally {
     await stopOrphans(fx);
@@ -204,6 +205,15 @@ function runNotes(run: ProbeRun, ep: Endpoints, platform: Platform): string[] {
   if (run.exit.code !== 0) {
     notes.push(`The probe exited with code ${run.exit.code}${run.exit.timedOut ? ' (timed out)' : ''}: ${run.stderr.trim().slice(0, 500)}`);
   }
+  return notes;
+}
+
+/** Hook-manager configs left writable, and what the nested-repository check saw after the probe's run. */
+export function gitNotes(plan: Pick<Plan, 'unprotected'>, nested: string | undefined): string[] {
+  const notes = plan.unprotected.map((u) => `Unprotected: ${u}`);
+  notes.push(nested ?? 'Nested repositories: no protection can stop a command from creating a new git repository (with ' +
+    'its own config, such as core.fsmonitor) or a gitlink inside a writable folder, and your git or editor would then ' +
+    'run that config. Agent Sandbox looks for new ones after every run and reports them as untrusted; this run made none.');
   return notes;
 }
 

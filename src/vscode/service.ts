@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type * as vscode from 'vscode';
 import { compilePlan, type Plan, type PolicyInput } from '../policy';
-import { hostContext, hostPlatform, weakerThanAsked, type SandboxBackend } from '../sandbox';
+import { hostContext, hostPlatform, watchNestedGit, weakerThanAsked, type SandboxBackend } from '../sandbox';
 import { SandboxError, SandboxErrorCode } from '../errors';
 import { explainDenials } from './denials';
 import { checkedModeOverride } from './overrides';
@@ -137,6 +137,7 @@ export class SandboxService {
     const err = new BoundedText(limit);
     try {
       const backend = await this.backend();
+      const untrustedAfter = watchNestedGit(plan.writableRoots);
       const proc = await backend.spawn(plan, { argv: shellArgv(plan.platform, command), cwd, stdio: 'pipe', timeoutMs: o.timeoutMs, signal: o.signal });
       proc.stdin?.end();
       proc.stdout?.setEncoding('utf8').on('data', (c: string) => out.push(c));
@@ -150,7 +151,10 @@ export class SandboxService {
       const policy = weaker.length ? `${summary}; NOT fully enforced: ${weaker.join(' ')}` : summary;
       this.log.info(`exit ${exit.code}${exit.timedOut ? ' (timed out)' : ''} in ${exit.durationMs} ms: ${command}` +
         (denials.length ? `\n  denials:\n${denials.map((d) => `    - ${d}`).join('\n')}` : ''));
-      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy };
+      const untrusted = untrustedAfter();
+      if (untrusted) this.log.warn(untrusted);
+      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy,
+        ...(untrusted ? { untrusted } : {}) };
     } catch (e) {
       this.log.error(`not run: ${command}: ${e instanceof SandboxError ? e.describe() : String(e)}`);
       throw e;

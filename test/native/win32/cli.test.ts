@@ -11,12 +11,15 @@ import { fileSecurityStore } from '../../../src/sandbox/windows/file-store';
 
 const CLI = path.resolve(__dirname, '../../../../dist/cli.js');
 
-/** Runs the CLI in a fresh workspace (`repo`: one with an empty `.git` folder, as a repository has). */
+/** Runs the CLI in a fresh workspace (`repo`: one with a `.git` folder holding HEAD, as a repository has). */
 function runCli(args: string[], opts: { repo?: boolean } = {}) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'as-cli-'));
   const workspace = path.join(base, 'ws');
   fs.mkdirSync(workspace);
-  if (opts.repo) fs.mkdirSync(path.join(workspace, '.git'));
+  if (opts.repo) {
+    fs.mkdirSync(path.join(workspace, '.git'));
+    fs.writeFileSync(path.join(workspace, '.git', 'HEAD'), 'ref: refs/heads/main\n'); // without HEAD, .git is sealed whole
+  }
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: workspace, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000,
     env: { ...process.env, AGENT_SANDBOX_STATE_DIR: path.join(base, 'state') },
