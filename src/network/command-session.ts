@@ -4,7 +4,7 @@
  */
 import type { Plan } from '../policy/plan';
 import type { SandboxProcess } from '../sandbox/types';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { domainProblem } from './domains';
 import { proxyEnv, type ProxyEndpoint } from './env';
 import type { NetworkDenial, ProxyGateway } from './proxy';
@@ -52,6 +52,7 @@ export function withOwnGateway(proc: SandboxProcess, gw: ProxyGateway, net: Comm
   return {
     stdin: proc.stdin, stdout: proc.stdout, stderr: proc.stderr, exited: proc.exited,
     kill: () => proc.kill(),
+    enforcement: proc.enforcement,
     ...(proc.resize ? { resize: (c: number, r: number) => proc.resize!(c, r) } : {}),
     networkDenials: () => net.denials(),
   };

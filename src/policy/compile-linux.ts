@@ -21,7 +21,7 @@ import type { LinuxPlan, ProtectedPath } from './plan';
 import { PLACEHOLDER_CONTENT } from './schema';
 import { allowlistPlan, planBase } from './plan-base';
 import { endpointUrls, LINUX_RELAY } from '../network/env';
-import type { CompileContext, ResolvedPolicy } from './compile';
+import type { CompileContext, ResolvedPolicy } from './resolved';
 import { isWithin } from './paths';
 
 /** Where the private temp appears inside the sandbox. */
@@ -144,7 +144,7 @@ function protectedMounts(prot: ProtectedPath[], kind: (p: string) => Kind, real:
     const target = missing ?? pp.path;
     if (missing && !placeholders.some((x) => x.path === missing)) {
       const file = missing === pp.path && pp.kind !== 'dir';
-      const content = file ? PLACEHOLDER_CONTENT[pp.glob] : undefined;
+      const content = file ? pp.content ?? PLACEHOLDER_CONTENT[pp.glob] : undefined;
       placeholders.push({ path: missing, kind: file ? 'file' : 'dir', ...(content !== undefined ? { content } : {}) });
     }
     add(readOnly, target);

@@ -1,8 +1,7 @@
 /** The fields every platform's plan takes straight from the resolved policy. Pure. */
-import type { ResolvedPolicy } from './compile';
+import type { ResolvedPolicy } from './resolved';
 import type { AllowlistPlan, PlanBase } from './plan';
 import { DOMAIN_PRESETS, expandDomains } from '../network/domains';
-
 
 export function planBase(r: ResolvedPolicy): Omit<PlanBase, 'platform' | 'warnings'> {
   return {
@@ -15,6 +14,7 @@ export function planBase(r: ResolvedPolicy): Omit<PlanBase, 'platform' | 'warnin
     denyRead: r.denyRead,
     env: r.env,
     tempDir: r.tempDir,
+    unprotected: r.unprotected,
   };
 }
 

@@ -13,6 +13,8 @@ export interface CliPolicyFlags {
   /** `--allow-domain` / `--deny-domain` (allowlist mode). */
   allowDomain?: string[];
   denyDomain?: string[];
+  /** The stricter preset of other tools' workspace files. */
+  strict?: boolean;
 }
 
 export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
@@ -21,6 +23,7 @@ export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
     writableRoots: flags.write,
   };
   if (flags.readOnly) input.mode = 'read-only';
+  if (flags.strict) input.protectedPreset = 'strict';
   if (flags.network !== undefined) input.network = flags.network;
   if (flags.allowDomain?.length) input.allowedDomains = flags.allowDomain;
   if (flags.denyDomain?.length) input.deniedDomains = flags.denyDomain;
@@ -43,6 +46,7 @@ export interface SandboxSettings {
   envSet?: unknown;
   allowFullAccess?: unknown;
   allowUncPaths?: unknown;
+  protectedPreset?: unknown;
 }
 
 /** Maps settings keys to policy fields, so errors can name the setting the user actually wrote. */
@@ -59,10 +63,12 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   'env.set': 'agentSandbox.env.set',
   allowFullAccess: 'agentSandbox.allowFullAccess',
   allowUncPaths: 'agentSandbox.allowUncPaths',
+  protectedPreset: 'agentSandbox.protectedPreset',
 };
 
-export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[]): PolicyInput {
+export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[], workspaceFile?: string): PolicyInput {
   const input: Record<string, unknown> = { workspaceRoots: workspaceFolders };
+  if (workspaceFile) input.workspaceFile = workspaceFile;
   const put = (key: string, v: unknown) => {
     if (v !== undefined) input[key] = v;
   };
@@ -75,6 +81,7 @@ export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[
   put('deniedDomains', s.deniedDomains);
   put('allowFullAccess', s.allowFullAccess);
   put('allowUncPaths', s.allowUncPaths);
+  put('protectedPreset', s.protectedPreset);
   if (s.envScrub !== undefined || s.envAllow !== undefined || s.envSet !== undefined) {
     const env: Record<string, unknown> = {};
     if (s.envScrub !== undefined) env.scrub = s.envScrub;

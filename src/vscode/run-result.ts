@@ -22,6 +22,8 @@ export interface RunResult {
   policy: string;
   /** Allowlist mode: connections the proxy refused (one per host, port and reason), each with the grant to ask for. */
   blocked?: NetworkDenial[];
+  /** Git repositories or gitlinks the command created under the roots, reported as untrusted (see nested-git). */
+  untrusted?: string;
 }
 
 /** Characters kept per stream in a tool result. */
@@ -45,6 +47,7 @@ export function formatToolResult(r: RunResult, maxChars = TOOL_OUTPUT_CHARS): st
     lines.push('Blocked connections (network allowlist; do not retry the same command, ask for the grant named):',
       ...r.blocked.map((d) => `- ${denialLine(d, toolGrantHint)}`));
   }
+  if (r.untrusted) lines.push(`Warning: ${r.untrusted}`);
   lines.push(`stdout${out.omitted ? ` (truncated: ${out.omitted} characters omitted)` : ''}:`, out.text || '(empty)');
   lines.push(`stderr${err.omitted ? ` (truncated: ${err.omitted} characters omitted)` : ''}:`, err.text || '(empty)');
   return lines.join('\n');

@@ -11,12 +11,10 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type * as vscode from 'vscode';
 import { compilePlan, type Plan, type PolicyInput } from '../policy';
-import type { SandboxBackend } from '../sandbox/types';
-import { hostContext, hostPlatform } from '../sandbox/host';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { hostContext, hostPlatform, watchNestedGit, weakerThanAsked, type SandboxBackend } from '../sandbox';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { explainDenials } from './denials';
 import { checkedModeOverride } from './overrides';
-import { weakerThanAsked } from '../sandbox/weaker';
 import { BoundedText } from './output-cap';
 import { ProgressRelay } from './progress-relay';
 import { policySummary, toolGrantHint, type RunResult } from './run-result';
@@ -126,6 +124,13 @@ export class SandboxService {
     return compilePlan(this.policyInput(o), hostContext({ platform: this.platform(), stateDir: this.stateDir }));
   }
 
+  /** The plan a command runs with: compiled with the backend's facts (on Windows, the mode setup allows). */
+  async planToRun(o: PolicyOverrides = {}): Promise<Plan> {
+    const facts = await (await this.backend()).planFacts();
+    fs.mkdirSync(this.stateDir, { recursive: true });
+    return compilePlan(this.policyInput(o), hostContext({ platform: this.platform(), stateDir: this.stateDir, ...facts }));
+  }
+
   /** The platform backend, loaded (with its native bindings) on first use. */
   backend(): Promise<SandboxBackend> {
     this.backendP ??= (async () => {
@@ -141,7 +146,7 @@ export class SandboxService {
   }
 
   async run(command: string, o: RunOptions = {}): Promise<RunResult> {
-    const plan = this.plan(o);
+    const plan = await this.planToRun(o);
     const cwd = o.cwd ?? plan.workspaceRoots[0];
     if (!cwd) throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'No workspace folder is open and no cwd was given.', 'Open a folder or pass cwd.');
     const summary = policySummary(plan);
@@ -151,6 +156,7 @@ export class SandboxService {
     const err = new BoundedText(limit);
     try {
       const backend = await this.backend();
+      const untrustedAfter = watchNestedGit(plan.writableRoots);
       const proc = await backend.spawn(plan, { argv: shellArgv(plan.platform, command), cwd, stdio: 'pipe', timeoutMs: o.timeoutMs,
         signal: o.signal, ...(o.allowDomains?.length ? { allowDomains: o.allowDomains } : {}) });
       proc.stdin?.end();
@@ -161,17 +167,17 @@ export class SandboxService {
       const stdout = out.toString();
       const stderr = err.toString();
       const denials = explainDenials(`${stderr}\n${stdout}`, plan);
-      // Asked after the run, like the CLI: only then is it known which Windows backend ran it. Linux plans carry
-      // no warnings and fail closed rather than weaken.
-      const weaker = plan.platform === 'win32' || plan.mode === 'full-access' ? weakerThanAsked(backend.enforcement(plan), plan.warnings) : [];
+      const weaker = weakerThanAsked(proc.enforcement, plan.warnings);
       const policy = weaker.length ? `${summary}; NOT fully enforced: ${weaker.join(' ')}` : summary;
       const blocked = uniqueDenials(proc.networkDenials?.() ?? []);
       this.log.info(`exit ${exit.code}${exit.timedOut ? ' (timed out)' : ''} in ${exit.durationMs} ms: ${command}` +
         (denials.length ? `\n  denials:\n${denials.map((d) => `    - ${d}`).join('\n')}` : ''));
       for (const d of blocked) this.log.warn(`network: ${denialLine(d, toolGrantHint)} [${command}]`);
       if (blocked.length) this.blockedEmitter.forEach((f) => f(command, blocked));
+      const untrusted = untrustedAfter();
+      if (untrusted) this.log.warn(untrusted);
       return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy,
-        ...(plan.network === 'allowlist' ? { blocked } : {}) };
+        ...(plan.network === 'allowlist' ? { blocked } : {}), ...(untrusted ? { untrusted } : {}) };
     } catch (e) {
       this.log.error(`not run: ${command}: ${e instanceof SandboxError ? e.describe() : String(e)}`);
       throw e;

@@ -48,14 +48,14 @@ describe('CLI allowlist flags', () => {
   });
 });
 
-describe('domain settings in an untrusted workspace', () => {
+describe('domain settings from the workspace (trusted or not)', () => {
   it('workspace allowedDomains are ignored; workspace deniedDomains add to the user\'s', () => {
     const values: Record<string, object> = {
       allowedDomains: { globalValue: ['a.org'], workspaceValue: ['evil.org'] },
       deniedDomains: { globalValue: ['b.org'], workspaceValue: ['c.org'] },
       network: { globalValue: 'allowlist', workspaceValue: 'online' },
     };
-    const s = effectiveSettings((k) => values[k], false);
+    const s = effectiveSettings((k) => values[k]);
     assert.deepEqual(s.allowedDomains, ['a.org']);
     assert.deepEqual(s.deniedDomains, ['b.org', 'c.org']);
     assert.equal(s.network, 'allowlist');

@@ -7,7 +7,7 @@
 import { applySandbox } from './apply';
 import { serveBroker } from './broker';
 import { startCommand } from './command';
-import type { FromRunner, RunnerSandbox, ToRunner } from './protocol';
+import type { FromRunner, RunnerSandbox, ToRunner } from '../../protocol/linux';
 import { startRelay } from './relay';
 
 const SANDBOX_FAILED = 125;

@@ -6,11 +6,7 @@
  * It judges nothing: the proxy on the host checks every credential and destination.
  */
 import * as net from 'node:net';
-
-export interface RelaySpec {
-  host: string;
-  listen: { port: number; socket: string }[];
-}
+import type { RelaySpec } from '../../protocol/linux';
 
 function pipeTo(socketPath: string) {
   return (client: net.Socket) => {

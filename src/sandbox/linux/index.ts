@@ -7,10 +7,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Plan, LinuxPlan } from '../../policy/plan';
+import type { PlanFacts } from '../../policy';
 import { currentArch } from '../../../native-bindings/linux/syscall-numbers';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { BackendStatus, Enforcement, SandboxBackend, SandboxProcess, SpawnSpec } from '../types';
-import type { BackendOptions } from '..';
+import type { BackendOptions } from '../types';
 import { Broker } from './broker';
 import { spawnCold } from './cold';
 import { hostLandlockAbi, linuxEnforcement } from './enforcement';
@@ -90,7 +91,7 @@ class LinuxBackend implements SandboxBackend {
     const gateway = linux.allowlist ? await this.getProxy().openGateway(spec.argv.join(' ').slice(0, 200)) : undefined;
     try {
       const net = gateway && openCommandNetwork(gateway, linux, spec.argv, spec.allowDomains, LINUX_RELAY, true);
-      const proc = await spawnCold(bwrap, linux, spec, () => undefined, gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined,
+      const proc = await spawnCold(bwrap, linux, spec, gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined,
         hideProxySockets(linux, proxySocketDir(this.stateDir)));
       return gateway && net ? withOwnGateway(proc, gateway, net) : proc;
     } catch (e) {
@@ -98,6 +99,11 @@ class LinuxBackend implements SandboxBackend {
       if (e instanceof SandboxError && e.code === SandboxErrorCode.BwrapUnusable) checkedBwrap();
       throw e;
     }
+  }
+
+  /** Linux needs no facts from the machine: the plan is the same whatever is installed. */
+  async planFacts(): Promise<PlanFacts> {
+    return {};
   }
 
   enforcement(plan: Plan): Enforcement {
@@ -111,11 +117,6 @@ class LinuxBackend implements SandboxBackend {
     const proxy = this.proxy;
     this.proxy = undefined;
     await proxy?.close();
-  }
-
-  /** Number of live brokers (for tests and diagnostics). */
-  get brokerCount(): number {
-    return this.brokers.size;
   }
 
   private brokerFor(bwrap: string, plan: LinuxPlan): Broker {

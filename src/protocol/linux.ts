@@ -3,8 +3,13 @@
  * bubblewrap as fd 3). Types only. The runner receives its configuration here rather than in its environment, so
  * nothing like NODE_OPTIONS from the user can run before the sandbox is applied.
  */
-import type { LinuxPlan } from '../../policy/plan';
-import type { RelaySpec } from './relay';
+import type { LinuxPlan } from '../policy/plan';
+
+/** The loopback relay inside the sandbox: listens on `host`:port and pipes each connection to the proxy's socket. */
+export interface RelaySpec {
+  host: string;
+  listen: { port: number; socket: string }[];
+}
 
 /** What the runner applies to itself before starting any command. */
 export interface RunnerSandbox {
@@ -44,6 +49,9 @@ export type FromRunner =
   | { type: 'failed'; code: 'landlock-unavailable' | 'seccomp-failed' | 'native-load-failed' | 'internal'; message: string; fix: string }
   | { type: 'started'; id: number }
   | { type: 'exit'; id: number; code: number; signal?: string };
+
+/** What the runner applied to itself, reported before any command starts. */
+export type Applied = Extract<FromRunner, { type: 'applied' }>;
 
 /** Environment variable marking every process of one brokered command, so the broker can sweep daemons. */
 export const COMMAND_MARKER = 'AGENT_SANDBOX_COMMAND_ID';
