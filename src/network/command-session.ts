@@ -5,8 +5,8 @@
 import type { Plan } from '../policy/plan';
 import type { SandboxProcess } from '../sandbox/types';
 import { SandboxError, SandboxErrorCode } from '../errors';
-import { domainProblem } from './domains';
-import { proxyEnv, type ProxyEndpoint } from './env';
+import { domainProblem } from '../policy/domains';
+import { proxyEnv, type ProxyEndpoint } from '../policy/proxy-env';
 import type { NetworkDenial, ProxyGateway } from './proxy';
 
 export interface CommandNetwork {

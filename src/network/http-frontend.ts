@@ -7,7 +7,17 @@
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Admission, ProxyGateway } from './proxy';
+
+/** The proxy's answer for one connection: the address to connect to, or why not. */
+export type Admission =
+  | { ok: true; address: string; family: 4 | 6 }
+  | { ok: false; kind: 'auth' | 'refused' | 'unreachable'; message: string };
+
+/** What a front end needs from its gateway (ProxyGateway in ./proxy), so the front ends do not import the proxy. */
+export interface FrontendGateway {
+  admit(user: string | undefined, password: string | undefined, host: string, port: number): Promise<Admission>;
+  readonly proxy: { connect(a: Extract<Admission, { ok: true }>, port: number): net.Socket; readonly connectTimeoutMs: number };
+}
 
 /** Headers that concern this hop only and are not forwarded. */
 const HOP_BY_HOP = ['connection', 'proxy-connection', 'proxy-authorization', 'keep-alive', 'te', 'trailer', 'upgrade'];
@@ -31,7 +41,7 @@ function splitTarget(target: string): { host: string; port: number } | undefined
   return m ? { host: m[1], port: Number(m[2]) } : undefined;
 }
 
-async function onConnect(gw: ProxyGateway, req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+async function onConnect(gw: FrontendGateway, req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
   client.on('error', () => undefined);
   const t = splitTarget(req.url ?? '');
   if (!t) {
@@ -60,7 +70,7 @@ async function onConnect(gw: ProxyGateway, req: http.IncomingMessage, client: Du
   client.once('close', () => upstream.destroy());
 }
 
-async function onRequest(gw: ProxyGateway, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function onRequest(gw: FrontendGateway, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   let url: URL;
   try {
     url = new URL(req.url ?? '');
@@ -98,7 +108,7 @@ async function onRequest(gw: ProxyGateway, req: http.IncomingMessage, res: http.
 }
 
 /** Listens on `at`; resolves with a function that stops listening and drops open connections. */
-export function startHttpFrontend(gw: ProxyGateway, at: ListenAt): Promise<Listening> {
+export function startHttpFrontend(gw: FrontendGateway, at: ListenAt): Promise<Listening> {
   const server = http.createServer((req, res) => void onRequest(gw, req, res));
   server.on('connect', (req: http.IncomingMessage, client: Duplex, head: Buffer) => void onConnect(gw, req, client, head));
   return listen(server, at);

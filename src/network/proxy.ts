@@ -12,10 +12,10 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { nonPublicRange } from './addresses';
-import { addressAllowedLiterally, decideDomain, normalizeHost, parseDomainRules, type DomainRule } from './domains';
+import { nonPublicRange } from '../policy/addresses';
+import { addressAllowedLiterally, decideDomain, normalizeHost, parseDomainRules, type DomainRule } from '../policy/domains';
 import { systemResolver, withTemporaryAnswers, type Resolver } from './resolver';
-import { startHttpFrontend } from './http-frontend';
+import { startHttpFrontend, type Admission } from './http-frontend';
 import { startSocksFrontend } from './socks-frontend';
 
 export type DenialReason = 'not-allowed' | 'denied' | 'private-address' | 'no-credential';
@@ -42,9 +42,7 @@ export interface SessionRequest {
   deniedDomains: string[];
 }
 
-export type Admission =
-  | { ok: true; address: string; family: 4 | 6 }
-  | { ok: false; kind: 'auth' | 'refused' | 'unreachable'; message: string };
+export type { Admission };
 
 export interface ProxyOptions {
   /** Where gateways make their private socket folders (created 0700). */

@@ -7,7 +7,7 @@
  */
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
-import { normalizeHost } from './domains';
+import { normalizeHost } from '../policy/domains';
 
 export interface ResolvedAddress {
   address: string;

@@ -6,10 +6,9 @@
  */
 import * as net from 'node:net';
 import { Socks5Server } from '@pondwader/socks5-server';
-import { listen, type ListenAt, type Listening } from './http-frontend';
-import type { Admission, ProxyGateway } from './proxy';
+import { listen, type Admission, type FrontendGateway, type ListenAt, type Listening } from './http-frontend';
 
-export function startSocksFrontend(gw: ProxyGateway, at: ListenAt): Promise<Listening> {
+export function startSocksFrontend(gw: FrontendGateway, at: ListenAt): Promise<Listening> {
   const socks = new Socks5Server();
   // Any credential is taken at the greeting; it is checked with the request, where a refusal can name the host.
   socks.setAuthHandler(() => true);

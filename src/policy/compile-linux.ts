@@ -20,7 +20,7 @@
 import type { LinuxPlan, ProtectedPath } from './plan';
 import { PLACEHOLDER_CONTENT } from './schema';
 import { allowlistPlan, planBase } from './plan-base';
-import { endpointUrls, LINUX_RELAY } from '../network/env';
+import { endpointUrls, LINUX_RELAY } from './proxy-env';
 import type { CompileContext, ResolvedPolicy } from './resolved';
 import { isWithin } from './paths';
 

@@ -1,7 +1,7 @@
 /** The fields every platform's plan takes straight from the resolved policy. Pure. */
 import type { ResolvedPolicy } from './resolved';
 import type { AllowlistPlan, PlanBase } from './plan';
-import { DOMAIN_PRESETS, expandDomains } from '../network/domains';
+import { DOMAIN_PRESETS, expandDomains } from './domains';
 
 export function planBase(r: ResolvedPolicy): Omit<PlanBase, 'platform' | 'warnings'> {
   return {

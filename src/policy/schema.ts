@@ -4,7 +4,7 @@
  * Must never touch the filesystem or the environment: this module is pure.
  */
 import * as z from 'zod';
-import { DOMAIN_PRESETS, domainProblem } from '../network/domains';
+import { DOMAIN_PRESETS, domainProblem } from './domains';
 
 /**
  * Globs (relative to each writable root) that stay read-only even inside a writable root. Each closes a way for a

@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { SandboxError } from '../errors';
 import type { BackendStatus } from '../sandbox';
 import { Command } from './ids';
-import { expandDomains } from '../network/domains';
+import { expandDomains } from '../policy/domains';
 import { platformStatus } from './platform-ops';
 import type { SandboxService } from './service';
 import type { SandboxSettingsReader } from './settings';

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as z from 'zod';
-import { domainProblem, expandDomains } from '../network/domains';
+import { domainProblem, expandDomains } from '../policy/domains';
 
 export const ToolInputSchema = z
   .object({

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePolicy } from '../../src/policy';
-import { nonPublicRange } from '../../src/network/addresses';
-import { addressAllowedLiterally, decideDomain, domainProblem, expandDomains, parseDomainRules } from '../../src/network/domains';
+import { nonPublicRange } from '../../src/policy/addresses';
+import { addressAllowedLiterally, decideDomain, domainProblem, expandDomains, parseDomainRules } from '../../src/policy/domains';
 
 const rules = (xs: string[]) => parseDomainRules(xs);
 const ok = (allow: string[], host: string, port = 443, deny: string[] = []) => decideDomain(rules(allow), rules(deny), host, port).ok;

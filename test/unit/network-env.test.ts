@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LINUX_RELAY, proxyEnv } from '../../src/network/env';
+import { LINUX_RELAY, proxyEnv } from '../../src/policy/proxy-env';
 import { policyFlags, UsageError } from '../../src/cli/args';
 import { denialLine } from '../../src/network/denial-text';
 import { effectiveSettings } from '../../src/vscode/settings-policy';

@@ -15,7 +15,7 @@ import { appliedEnforcement } from './enforcement';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from '../lifetime';
 import { openCommandNetwork } from '../../network/command-session';
-import { LINUX_RELAY } from '../../network/env';
+import { LINUX_RELAY } from '../../policy/proxy-env';
 import type { NetworkProxy, ProxyGateway } from '../../network/proxy';
 
 interface Pending {

@@ -21,7 +21,7 @@ import { findBwrap, probeBwrap } from './probe';
 import { runnerScript } from './runtime';
 import { checkVisible } from './visibility';
 import { checkGrants, openCommandNetwork, withOwnGateway } from '../../network/command-session';
-import { LINUX_RELAY } from '../../network/env';
+import { LINUX_RELAY } from '../../policy/proxy-env';
 import type { NetworkProxy } from '../../network/proxy';
 import { createProxy, proxySocketDir } from '../../network/shared';
 import { hideProxySockets } from './launch';
