@@ -93,7 +93,9 @@ describe('network allowlist (linux, real sandbox and proxy)', () => {
     assert.ok(l.requests.slice(before).some((r) => r.startsWith(`allowed.test:${l.httpPort} /repo.git/info/refs`)),
       `the listener saw no git request through the proxy: ${l.requests.slice(before).join(', ')}`);
     // Only the sandbox's own read-only placeholders for protected paths; no config file anywhere in the workspace.
-    assert.deepEqual(fs.readdirSync(ws).filter((n) => !['.agent-sandbox', '.git', '.vscode'].includes(n)), [], 'a file was written');
+    const placeholders = ['.agent-sandbox', '.git', '.vscode', '.env', '.envrc'];
+    assert.deepEqual(fs.readdirSync(ws).filter((n) => !placeholders.includes(n)), [], 'a file was written');
+    for (const f of ['.env', '.envrc']) assert.equal(fs.readFileSync(path.join(ws, f), 'utf8'), '', `${f} is the empty placeholder`);
     assert.deepEqual(fs.readdirSync(path.join(ws, '.git')), [], 'no git config was written');
     const refused = await cliRun(['--network', 'allowlist', '--allow-domain', 'allowed.test', '--', 'git', 'ls-remote',
       `http://denied.test:${l.httpPort}/repo.git`], ws);
