@@ -1,6 +1,6 @@
 /**
  * The environment that points a sandboxed command's clients at the proxy (with its own credential), the CLI's
- * allowlist flags, and the untrusted-workspace rule for domain settings.
+ * allowlist flags, and the narrowing rule for workspace domain settings.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
