@@ -6,7 +6,7 @@ import { buildSetupPlan } from '../../src/sandbox/windows/setup/setup-plan';
 import { elevatedPlan } from './win32-elevated-plan-fixture';
 import { performElevated } from '../../src/sandbox/windows/setup/elevated-action';
 import { readStatus } from '../../src/sandbox/windows/setup/status';
-import { backendPreparation, checkElevatedPlan, runnerEnvironment, runnerSid } from '../../src/sandbox/windows/elevated/backend';
+import { backendPreparation, checkElevatedPlan, createElevatedBackend, runnerEnvironment, runnerSid } from '../../src/sandbox/windows/elevated/backend';
 import { commandEnv } from '../../src/runner/windows/launcher';
 import { compilePlan } from '../../src/policy';
 import type { Win32Plan } from '../../src/policy/plan';
@@ -90,6 +90,24 @@ test('one plan for setup and the elevated backend: setup applies the plan\'s own
   assert.throws(() => checkElevatedPlan(win32Plan(), marker), /not compiled for this machine/);
   assert.throws(() => checkElevatedPlan(elevatedPlan(['C:\\src\\app'], { groupSid: 'S-1-5-21-1-1-1-1' }), marker), /not compiled/);
   assert.throws(() => checkElevatedPlan(elevatedPlan(['C:\\src\\app']), marker), /not compiled/);
+});
+
+test('elevated backend: an allowlist plan is refused before anything starts (its firewall scope is planned, not set up); control: offline gets past the check', async () => {
+  const marker = { version: 1, groupSid: 'S-1-5-21-7-7-7-1000', offlineSid: 'S-1-5-21-7-7-7-1001', onlineSid: 'S-1-5-21-7-7-7-1002' };
+  let launched = 0;
+  const backend = createElevatedBackend({ stateDir: 'C:\\state' }, marker, () => async () => {
+    launched++;
+    throw new Error('stop: the runner would start here');
+  });
+  const spec = { argv: ['cmd', '/c', 'exit 0'], cwd: 'C:\\src\\app', stdio: 'pipe' as const };
+  const allowlist = elevatedPlan(['C:\\src\\app'], { groupSid: marker.groupSid }, { network: 'allowlist', allowedDomains: ['@npm'] });
+  await assert.rejects(backend.spawn(allowlist, spec), (e: Error & { code?: string }) =>
+    /allowlist is not run by the elevated Windows sandbox yet/.test(e.message) && e.code === 'unsupported-platform');
+  assert.equal(launched, 0, 'nothing was started for the allowlist plan');
+  // Control: the same plan offline passes the refusal and goes on to prepare (which fails here: no Windows).
+  const offline = elevatedPlan(['C:\\src\\app'], { groupSid: marker.groupSid });
+  await assert.rejects(backend.spawn(offline, spec), (e: Error) => !/allowlist/.test(e.message));
+  await backend.dispose();
 });
 
 test('runner SIDs: logon stays symbolic for the runner, capability and sandbox SIDs are resolved', () => {
