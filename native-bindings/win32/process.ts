@@ -7,9 +7,10 @@
  */
 import { checkBool, lastError, Win32Error, WinError } from './errors';
 import { Handle, NativeOwner, closeAll } from './handle';
-import { koffi, lazyAsyncCall, lazyFn, wide } from './lib';
+import { koffi, lazyFn, wide } from './lib';
 import type { Job } from './job';
 import { declareStructs, decodeStruct, encodeStruct, structSize } from './structs';
+import { waitForSignal } from './wait';
 
 const InitializeProcThreadAttributeList = lazyFn('kernel32.dll',
   'bool InitializeProcThreadAttributeList(void *list, uint32 count, uint32 flags, _Inout_ size_t *size)');
@@ -23,7 +24,6 @@ const TerminateProcess = lazyFn('kernel32.dll', 'bool TerminateProcess(void *pro
 const GetExitCodeProcess = lazyFn('kernel32.dll', 'bool GetExitCodeProcess(void *process, _Out_ uint32 *code)');
 const IsProcessInJob = lazyFn('kernel32.dll', 'bool IsProcessInJob(void *process, void *job, _Out_ int *result)');
 const SetHandleInformation = lazyFn('kernel32.dll', 'bool SetHandleInformation(void *h, uint32 mask, uint32 flags)');
-const WaitForSingleObjectAsync = lazyAsyncCall('kernel32.dll', 'uint32 WaitForSingleObject(void *h, uint32 ms)');
 
 export const ProcThreadAttribute = { HANDLE_LIST: 0x20002, JOB_LIST: 0x2000d, PSEUDOCONSOLE: 0x20016 } as const;
 export const CreationFlags = {
@@ -35,8 +35,6 @@ export const CreationFlags = {
 } as const;
 const STARTF_USESTDHANDLES = 0x100;
 const HANDLE_FLAG_INHERIT = 0x1;
-const INFINITE = 0xffffffff;
-const WAIT_FAILED = 0xffffffff;
 const STILL_ACTIVE = 259;
 
 /** An initialized PROC_THREAD_ATTRIBUTE_LIST. Keeps every value buffer alive until `close()`. */
@@ -106,10 +104,9 @@ export type JobPlacement = 'job-list' | 'assigned-while-suspended';
 export class ChildProcess {
   constructor(readonly process: Handle, readonly pid: number, readonly jobPlacement: JobPlacement) {}
 
-  /** Resolves with the exit code once the process ends (the wait runs on a worker thread). */
+  /** Resolves with the exit code once the process ends (a registered wait: no libuv pool thread is held). */
   async wait(): Promise<number> {
-    const r = await WaitForSingleObjectAsync(this.process.value, INFINITE);
-    if (r.value === WAIT_FAILED) throw new Win32Error('WaitForSingleObject', r.lastError);
+    await waitForSignal(this.process.value);
     return this.exitCode() ?? STILL_ACTIVE;
   }
 
