@@ -31,6 +31,7 @@ export const CreationFlags = {
   CREATE_NEW_PROCESS_GROUP: 0x200,
   CREATE_UNICODE_ENVIRONMENT: 0x400,
   EXTENDED_STARTUPINFO_PRESENT: 0x80000,
+  CREATE_BREAKAWAY_FROM_JOB: 0x01000000,
   CREATE_NO_WINDOW: 0x08000000,
 } as const;
 const STARTF_USESTDHANDLES = 0x100;
@@ -92,9 +93,17 @@ export interface CreateProcessOptions {
   commandLine: string;
   cwd: string;
   env: Record<string, string>;
-  /** The child's stdin/stdout/stderr (made inheritable and listed in the handle list). Omit with `pseudoConsole`. */
+  /**
+   * The child's stdin/stdout/stderr (made inheritable and listed in the handle list). With `pseudoConsole` as well,
+   * the child has a console (the pseudoconsole's) and still writes stdout and stderr to these separate pipes.
+   */
   stdio?: [bigint, bigint, bigint];
+  /** The console the child attaches to. Without one the child gets none (CREATE_NO_WINDOW). */
   pseudoConsole?: bigint;
+  /** STARTUPINFO.lpDesktop (`WinSta0\<name>`); omitted, the child inherits this process's desktop. */
+  desktop?: string;
+  /** CREATE_BREAKAWAY_FROM_JOB: leave this process's own job (it allows breakaway) so `job` need not nest in it. */
+  breakaway?: boolean;
   job: Job;
 }
 
@@ -138,18 +147,26 @@ export function isProcessInJob(process: Handle, job: Job): boolean {
 }
 
 /**
- * STARTUPINFOEXW. STARTF_USESTDHANDLES is set in both modes: with a pseudoconsole the handles are NULL, so the
- * child cannot inherit this process's own (possibly redirected) stdio instead of the pseudoconsole's.
+ * STARTUPINFOEXW. STARTF_USESTDHANDLES is set in every case: with a terminal's pseudoconsole the handles are NULL,
+ * so the child cannot inherit this process's own (possibly redirected) stdio instead of the pseudoconsole's.
+ * `desktop` must stay alive until CreateProcess returns (the struct holds its address).
  */
-function startupInfo(attrs: AttributeList, stdio?: [bigint, bigint, bigint]): Buffer {
+function startupInfo(attrs: AttributeList, stdio?: [bigint, bigint, bigint], desktop?: Buffer): Buffer {
   return encodeStruct('STARTUPINFOEXW', {
     StartupInfo: {
       cb: structSize('STARTUPINFOEXW'),
+      lpDesktop: desktop ? koffi().address(desktop) : null,
       dwFlags: STARTF_USESTDHANDLES,
       hStdInput: stdio?.[0] ?? null, hStdOutput: stdio?.[1] ?? null, hStdError: stdio?.[2] ?? null,
     },
     lpAttributeList: koffi().address(attrs.buffer),
   });
+}
+
+/** The creation flags: suspended, Unicode environment, extended startup info; no console only without a pseudoconsole. */
+export function creationFlags(pseudoConsole: boolean, breakaway = false): number {
+  return CreationFlags.CREATE_SUSPENDED | CreationFlags.CREATE_UNICODE_ENVIRONMENT | CreationFlags.EXTENDED_STARTUPINFO_PRESENT |
+    (pseudoConsole ? 0 : CreationFlags.CREATE_NO_WINDOW) | (breakaway ? CreationFlags.CREATE_BREAKAWAY_FROM_JOB : 0);
 }
 
 /** Tries to add the job list; false when this Windows (or Wine) rejects the attribute. */
@@ -165,7 +182,7 @@ function tryJobList(attrs: AttributeList, job: Job): boolean {
 
 /** CreateProcessAsUserW, suspended, inside `opts.job`; resumed only once job membership is confirmed. */
 export function createProcessAsUser(opts: CreateProcessOptions): ChildProcess {
-  const attrs = new AttributeList(2);
+  const attrs = new AttributeList(3);
   let proc: Handle | undefined;
   let thread: Handle | undefined;
   try {
@@ -176,10 +193,10 @@ export function createProcessAsUser(opts: CreateProcessOptions): ChildProcess {
       attrs.setHandles(ProcThreadAttribute.HANDLE_LIST, [...new Set(opts.stdio)]);
     }
     const pi = Buffer.alloc(structSize('PROCESS_INFORMATION'));
-    const flags = CreationFlags.CREATE_SUSPENDED | CreationFlags.CREATE_UNICODE_ENVIRONMENT |
-      CreationFlags.EXTENDED_STARTUPINFO_PRESENT | CreationFlags.CREATE_NO_WINDOW * (opts.pseudoConsole === undefined ? 1 : 0);
+    const flags = creationFlags(opts.pseudoConsole !== undefined, opts.breakaway);
+    const desktop = opts.desktop === undefined ? undefined : wide(opts.desktop);
     checkBool('CreateProcessAsUserW', CreateProcessAsUserW(opts.token.value, null, wide(opts.commandLine), null, null,
-      Boolean(opts.stdio), flags, environmentBlock(opts.env), opts.cwd, startupInfo(attrs, opts.stdio), pi), opts.commandLine);
+      Boolean(opts.stdio), flags, environmentBlock(opts.env), opts.cwd, startupInfo(attrs, opts.stdio, desktop), pi), opts.commandLine);
     const info = decodeStruct<{ hProcess: bigint; hThread: bigint; dwProcessId: number }>(pi, 'PROCESS_INFORMATION');
     proc = new Handle(info.hProcess, 'process');
     thread = new Handle(info.hThread, 'thread');

@@ -14,7 +14,8 @@ import { withProblems, type BackendStatus, type BackendOptions, type Enforcement
   type SpawnSpec } from '../types';
 import type { PlanFacts } from '../../policy';
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
-import { ownIdentity } from './identity';
+import { ownIdentity, processSids } from './identity';
+import { BackendDesktop } from './desktop';
 import { fileSecurityStore } from './file-store';
 import { prepare, preparationSignalFor, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
@@ -36,6 +37,8 @@ const planKey = (plan: Win32Plan) => createHash('sha256').update(JSON.stringify(
 
 export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
+  // The sandbox's logon SID (a restricting SID) is the developer's: it is what passes both access checks.
+  const desktop = new BackendDesktop(() => [processSids().logonSid]);
   const elevated = async () => (await import('./elevated')).loadElevatedBackend(opts);
 
   /** Concurrent first spawns of one plan each prepare; prepare() serializes them, so the later ones only skip. */
@@ -82,8 +85,9 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       }
       const { id, warnings } = await ready(p, spec.signal);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
-      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs));
-      return Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), warnings) });
+      const { ui, gaps } = desktop.launch();
+      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs), ui);
+      return Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]) });
     },
     enforcement(plan: Plan): Enforcement {
       const p = asWin32(plan);
@@ -92,6 +96,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     },
     async dispose(): Promise<void> {
       prepared.clear();
+      desktop.close();
     },
   };
 }

@@ -32,6 +32,7 @@ import { BrokerClient, type RunnerLauncher } from './broker-client';
 import { loadCredential } from '../setup/credentials';
 import type { Marker } from '../setup/machine';
 import { runnerScript } from '../runner-script';
+import { BackendDesktop } from '../desktop';
 
 /** Variables the runner is started with: enough for the runtime to start; its own profile comes from Windows. */
 const RUNNER_ENV = ['SystemRoot', 'windir', 'ComSpec', 'PATHEXT', 'PATH', 'SystemDrive', 'ProgramData', 'ProgramFiles',
@@ -47,7 +48,7 @@ export function runnerEnvironment(env: NodeJS.ProcessEnv): Record<string, string
 }
 
 /** Starts the runner as the account, paying the logon once; one retry with freshly read credentials. */
-function logonLauncher(stateDir: string, network: Network): RunnerLauncher {
+function logonLauncher(stateDir: string, network: Network, desktop?: string): RunnerLauncher {
   return async (pipes) => {
     const script = runnerScript();
     const commandLine = `"${process.execPath}" "${script}" --broker --requests ${pipes.requests} --events ${pipes.events}`;
@@ -56,7 +57,7 @@ function logonLauncher(stateDir: string, network: Network): RunnerLauncher {
       if (!cred) throw setupRequired(`no stored password for the ${network} sandbox account`);
       try {
         return createProcessWithLogon({ user: cred.name, password: cred.password, application: process.execPath, commandLine,
-          cwd: path.dirname(script), env: runnerEnvironment(process.env) });
+          cwd: path.dirname(script), env: runnerEnvironment(process.env), ...(desktop ? { desktop } : {}) });
       } catch (e) {
         if (attempt < 2 && LOGON_FAILURE_CODES.some((c) => isWin32Error(e, c))) continue;
         throw new SandboxError(SandboxErrorCode.LogonFailed, `Could not log on as ${cred.name}: ${(e as Error).message}.`,
@@ -119,6 +120,9 @@ export function checkElevatedPlan(plan: Plan, marker: Marker): Win32Plan {
 
 export function createElevatedBackend(opts: BackendOptions, marker: Marker, launcher = logonLauncher): SandboxBackend {
   const brokers = new Map<Network, Promise<BrokerClient>>();
+  // The runners (and so their commands) start on this desktop; Secondary Logon adds each runner's logon SID to it.
+  const desktop = new BackendDesktop(() => [marker.offlineSid, marker.onlineSid]);
+  let uiGaps: string[] = [];
 
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
   const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
@@ -142,7 +146,9 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
       if (b?.alive) return b;
     }
     const userSid = network === 'offline' ? marker.offlineSid : marker.onlineSid;
-    const started = BrokerClient.start(userSid, launcher(opts.stateDir, network));
+    const { ui, gaps } = desktop.launch();
+    uiGaps = gaps;
+    const started = BrokerClient.start(userSid, launcher(opts.stateDir, network, ui.desktop));
     brokers.set(network, started);
     return started;
   };
@@ -164,7 +170,7 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
       const b = await broker(p.network);
       const cmd = b.spawn({ argv: spec.argv, cwd: spec.cwd, env: sandboxEnv(p, process.env), token: runnerToken(p, id, marker),
         ...(spec.tty ? { tty: spec.tty } : {}) });
-      return supervise(cmd, spec, withProblems(enforcementOf(p), warnings));
+      return supervise(cmd, spec, withProblems(enforcementOf(p), [...warnings, ...uiGaps]));
     },
     enforcement: enforcementOf,
     async dispose(): Promise<void> {
@@ -172,6 +178,7 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
       brokers.clear();
       prepared.clear();
       await Promise.all(all.map(async (b) => (await b.catch(() => undefined))?.close()));
+      desktop.close();
     },
   };
 }
