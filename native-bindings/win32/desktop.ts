@@ -20,6 +20,9 @@ const GetProcessWindowStation = lazyFn('user32.dll', 'void *GetProcessWindowStat
 const GetUserObjectInformationW = lazyFn('user32.dll',
   'bool GetUserObjectInformationW(void *obj, int index, _Out_ uint8_t *info, uint32 len, _Out_ uint32 *needed)');
 
+const GetThreadDesktop = lazyFn('user32.dll', 'void *GetThreadDesktop(uint32 threadId)');
+const GetCurrentThreadId = lazyFn('kernel32.dll', 'uint32 GetCurrentThreadId()');
+
 const GENERIC_ALL = 0x10000000;
 const UOI_NAME = 2;
 
@@ -43,6 +46,11 @@ function objectName(h: Pointer): string {
 /** This process's window station's name ("WinSta0" in an interactive session; "Service-0x…" in services). */
 export function currentWindowStation(): string {
   return objectName(checkHandle('GetProcessWindowStation', GetProcessWindowStation()));
+}
+
+/** The calling thread's desktop's name (what a child started with lpDesktop sees). */
+export function currentDesktopName(): string {
+  return objectName(checkHandle('GetThreadDesktop', GetThreadDesktop(GetCurrentThreadId())));
 }
 
 export class PrivateDesktop {
