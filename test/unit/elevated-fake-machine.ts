@@ -1,4 +1,5 @@
 // Test helper (not a test): an in-memory SetupMachine for the elevated step, status and action tests.
+import type { FirewallFacts } from '../../src/sandbox/windows/firewall-state';
 import type { AccessMask } from '../../src/policy';
 import type { FirewallModifyState, Marker, RuleReadback, SetupMachine, UserInfo } from '../../src/sandbox/windows/setup/machine';
 import type { FirewallRule, GrantSpec, UserSpec } from '../../src/sandbox/windows/setup/setup-plan';
@@ -52,6 +53,8 @@ export class FakeMachine implements SetupMachine {
   async hideFromSignIn(name: string) { this.mutate('hide'); this.hidden.add(name); }
   async unhideFromSignIn(name: string) { this.mutate('unhide'); this.hidden.delete(name); }
   async firewallModifyState() { return this.modify; }
+  firewall: FirewallFacts = { currentProfiles: 2, enabled: { 2: true }, modifyState: 0, services: { mpssvc: true, bfe: true } };
+  async firewallFacts() { return this.firewall; }
   async getRules(name: string): Promise<RuleReadback[]> {
     return this.rules.filter((r) => r.name === name).map((r) => (this.unreadable ? { name: r.name } : { ...r, localUserAuthorizedList: r.sddl }));
   }

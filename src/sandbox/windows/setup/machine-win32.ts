@@ -10,6 +10,7 @@ import * as users from '../../../../native-bindings/win32/users';
 import { deleteMachineKey, deleteMachineValue, getMachineValue, setMachineValues } from '../../../../native-bindings/win32/registry';
 import { FirewallPolicy, FwModifyState, readRule } from '../../../../native-bindings/win32/firewall';
 import { fileSecurityStore } from '../file-store';
+import { readFirewallFacts } from '../firewall-state';
 import { alreadyPresent, applyOperations, loadLedger, revertLedger, saveLedger, type ResolvedAclOp } from '../ledger';
 import { LEDGER_FILE } from '../prepare';
 import { HIDE_USERS_KEY, MARKER_KEY } from './constants';
@@ -55,6 +56,7 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       const s = withPolicy((p) => p.localPolicyModifyState());
       return s === FwModifyState.GP_OVERRIDE ? 'gp-override' : s === FwModifyState.INBOUND_BLOCKED ? 'inbound-blocked' : 'ok';
     },
+    firewallFacts: async () => readFirewallFacts(),
     getRules: async (name): Promise<RuleReadback[]> => withPolicy((p) => {
       const rule = p.item(name);
       if (!rule) return [];

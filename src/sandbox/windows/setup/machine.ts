@@ -6,6 +6,7 @@
  */
 import type { AccessMask } from '../../../policy';
 import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
+import type { FirewallFacts } from '../firewall-state';
 
 export interface UserInfo {
   sid: string;
@@ -56,6 +57,8 @@ export interface SetupMachine {
   unhideFromSignIn(name: string): Promise<void>;
 
   firewallModifyState(): Promise<FirewallModifyState>;
+  /** Whether the firewall is on for the active profiles, applies local rules, and its services run. */
+  firewallFacts(): Promise<FirewallFacts>;
   /** All rules with this name (duplicates are possible in the firewall store). */
   getRules(name: string): Promise<RuleReadback[]>;
   removeRule(name: string): Promise<void>;

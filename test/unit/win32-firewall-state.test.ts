@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { evaluateFirewall, firewallNote, type FirewallFacts } from '../../src/sandbox/windows/firewall-state';
+import { readStatus } from '../../src/sandbox/windows/setup/status';
+import { performElevated } from '../../src/sandbox/windows/setup/elevated-action';
+import { buildSetupPlan } from '../../src/sandbox/windows/setup/setup-plan';
+import { FakeMachine } from './elevated-fake-machine';
+
+const on: FirewallFacts = { currentProfiles: 2 | 4, enabled: { 2: true, 4: true }, modifyState: 0, services: { mpssvc: true, bfe: true } };
+
+test('firewall on for every active profile, local rules applied, services running: enforced', () => {
+  assert.deepEqual(evaluateFirewall(on), { enforced: true, reasons: [] });
+});
+
+test('firewall off for one active profile (turned off or replaced by a third-party firewall): not enforced, names the profile', () => {
+  const v = evaluateFirewall({ ...on, enabled: { 2: true, 4: false } });
+  assert.equal(v.enforced, false);
+  assert.match(v.reasons.join(), /off for the active Public profile/);
+  assert.match(firewallNote(v), /NOT enforced/);
+});
+
+test('an inactive profile being off does not matter; an unreadable active one does', () => {
+  assert.equal(evaluateFirewall({ ...on, currentProfiles: 2, enabled: { 2: true, 1: false } }).enforced, true);
+  const v = evaluateFirewall({ ...on, enabled: { 2: true } });
+  assert.equal(v.enforced, false);
+  assert.match(v.reasons.join(), /Public profile could not be read/);
+});
+
+test('Group Policy override, or a modify state that differs per profile (S_FALSE): not enforced', () => {
+  assert.match(evaluateFirewall({ ...on, modifyState: 1 }).reasons.join(), /Group Policy overrides/);
+  assert.match(evaluateFirewall({ ...on, modifyState: 'per-profile' }).reasons.join(), /some profiles only/);
+  assert.equal(evaluateFirewall({ ...on, modifyState: 2 }).enforced, true, 'INBOUND_BLOCKED does not affect an outbound rule');
+});
+
+test('firewall services stopped or unreadable, or nothing readable at all: not enforced (never assumed)', () => {
+  assert.match(evaluateFirewall({ ...on, services: { mpssvc: false, bfe: true } }).reasons.join(), /mpssvc\) is not running/);
+  assert.match(evaluateFirewall({ ...on, services: { mpssvc: true } }).reasons.join(), /BFE\) is in an unknown state/);
+  const none = evaluateFirewall({ enabled: {}, services: {} });
+  assert.equal(none.enforced, false);
+  assert.ok(none.reasons.length >= 4);
+});
+
+test('status reports the firewall verdict read from the machine (off → not enforced, with the reason)', async () => {
+  const m = new FakeMachine();
+  await performElevated({ version: 1, action: 'setup', plan: buildSetupPlan({ home: 'C:\\Users\\dev' }), resultPipe: '', nonce: '' } as never,
+    m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!').catch(() => undefined);
+  m.firewall = { ...m.firewall, enabled: { 2: false } };
+  const s = await readStatus(m, '/nonexistent-state-dir');
+  assert.equal(s.firewall.enforced, false);
+  assert.match(s.firewall.reasons.join(), /Private profile/);
+  m.firewall = { ...m.firewall, enabled: { 2: true } };
+  assert.equal((await readStatus(m, '/nonexistent-state-dir')).firewall.enforced, true);
+});
