@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { evaluateFirewall, firewallNote, type FirewallFacts } from '../../src/sandbox/windows/firewall-state';
 import { readStatus } from '../../src/sandbox/windows/setup/status';
 import { performElevated } from '../../src/sandbox/windows/setup/elevated-action';
-import { buildSetupPlan } from '../../src/sandbox/windows/setup/setup-plan';
+import type { ElevatedRequest } from '../../src/sandbox/windows/setup/payload';
 import { FakeMachine } from './elevated-fake-machine';
+
+const setupRequest: ElevatedRequest = { version: 1, action: 'setup', pipe: '\\\\.\\pipe\\agent-sandbox-setup-x', nonce: 'ab'.repeat(16),
+  stateDir: 'C:\\state', home: 'C:\\Users\\dev', grants: [] };
 
 const on: FirewallFacts = { currentProfiles: 2 | 4, enabled: { 2: true, 4: true }, modifyState: 0, services: { mpssvc: true, bfe: true } };
 
@@ -42,12 +45,34 @@ test('firewall services stopped or unreadable, or nothing readable at all: not e
 
 test('status reports the firewall verdict read from the machine (off → not enforced, with the reason)', async () => {
   const m = new FakeMachine();
-  await performElevated({ version: 1, action: 'setup', plan: buildSetupPlan({ home: 'C:\\Users\\dev' }), resultPipe: '', nonce: '' } as never,
-    m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!').catch(() => undefined);
+  const r = await performElevated(setupRequest, m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!');
+  assert.equal(r.ok, true, JSON.stringify(r.steps));
   m.firewall = { ...m.firewall, enabled: { 2: false } };
   const s = await readStatus(m, '/nonexistent-state-dir');
   assert.equal(s.firewall.enforced, false);
   assert.match(s.firewall.reasons.join(), /Private profile/);
   m.firewall = { ...m.firewall, enabled: { 2: true } };
   assert.equal((await readStatus(m, '/nonexistent-state-dir')).firewall.enforced, true);
+});
+
+test('elevated enforcement: offline is "enforced" only while the firewall verdict holds; off → "none" with the reason', async () => {
+  const { elevatedEnforcement } = await import('../../src/sandbox/windows/enforcement');
+  const plan = { network: 'offline' } as never;
+  assert.equal(elevatedEnforcement(plan, false, { enforced: true, reasons: [] }).network, 'enforced');
+  const off = elevatedEnforcement(plan, false, { enforced: false, reasons: ['Windows Defender Firewall is off for the active Public profile'] });
+  assert.equal(off.network, 'none');
+  assert.match(off.notes.join(' '), /NOT enforced: Windows Defender Firewall is off/);
+  assert.match(elevatedEnforcement(plan, false, { enforced: true, reasons: [] }).notes.join(' '), /Not covered: DNS/);
+  assert.equal(elevatedEnforcement(plan, true, { enforced: true, reasons: [] }).network, 'none', 'Wine never enforces');
+});
+
+test('offline block read back when the offline runner starts: rule removed → not ok; firewall facts evaluated', async () => {
+  const { offlineBlockState } = await import('../../src/sandbox/windows/setup/status');
+  const m = new FakeMachine();
+  const r = await performElevated(setupRequest, m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!');
+  assert.equal(r.ok, true, JSON.stringify(r.steps));
+  const sid = m.users.get('AgentSandboxOffline')!.sid;
+  assert.deepEqual(await offlineBlockState(m, sid), { ruleOk: true, firewall: { enforced: true, reasons: [] } });
+  m.rules = [];
+  assert.equal((await offlineBlockState(m, sid)).ruleOk, false);
 });

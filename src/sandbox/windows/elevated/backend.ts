@@ -32,6 +32,8 @@ import { BrokerClient, type RunnerLauncher } from './broker-client';
 import { loadCredential } from '../setup/credentials';
 import type { Marker } from '../setup/machine';
 import { runnerScript } from '../runner-script';
+import type { FirewallVerdict } from '../firewall-state';
+import type { OfflineBlockState } from '../setup/status';
 import { BackendDesktop } from '../desktop';
 
 /** Variables the runner is started with: enough for the runtime to start; its own profile comes from Windows. */
@@ -118,11 +120,20 @@ export function checkElevatedPlan(plan: Plan, marker: Marker): Win32Plan {
   return plan;
 }
 
-export function createElevatedBackend(opts: BackendOptions, marker: Marker, launcher = logonLauncher): SandboxBackend {
+/** The offline block as it is now (rule read back, firewall state); Wine implements neither, so it reports not enforced. */
+async function readOfflineBlock(stateDir: string, marker: Marker): Promise<OfflineBlockState> {
+  if (isWine()) return { ruleOk: true, firewall: { enforced: false, reasons: ['Wine has no firewall'] } };
+  const [{ offlineBlockState }, { win32Machine }] = await Promise.all([import('../setup/status'), import('../setup/machine-win32')]);
+  return offlineBlockState(win32Machine({ stateDir, home: '' }), marker.offlineSid);
+}
+
+export function createElevatedBackend(opts: BackendOptions, marker: Marker, launcher = logonLauncher,
+  offlineBlock = readOfflineBlock): SandboxBackend {
   const brokers = new Map<Network, Promise<BrokerClient>>();
   // The runners (and so their commands) start on this desktop; Secondary Logon adds each runner's logon SID to it.
   const desktop = new BackendDesktop(() => [marker.offlineSid, marker.onlineSid]);
   let uiGaps: string[] = [];
+  let firewall: FirewallVerdict | undefined;
 
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
   const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
@@ -145,6 +156,12 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
       const b = await existing.catch(() => undefined);
       if (b?.alive) return b;
     }
+    if (network === 'offline') {
+      // Read back at every offline runner start: the rule may be gone, or the firewall off, since setup.
+      const block = await offlineBlock(opts.stateDir, marker);
+      if (!block.ruleOk) throw setupRequired('the offline account\'s firewall rule is missing or no longer reads back as setup wrote it');
+      firewall = block.firewall;
+    }
     const userSid = network === 'offline' ? marker.offlineSid : marker.onlineSid;
     const { ui, gaps } = desktop.launch();
     uiGaps = gaps;
@@ -153,7 +170,7 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
     return started;
   };
 
-  const enforcementOf = (plan: Plan): Enforcement => elevatedEnforcement(plan, isWine());
+  const enforcementOf = (plan: Plan): Enforcement => elevatedEnforcement(plan, isWine(), firewall);
 
   return {
     platform: 'win32',

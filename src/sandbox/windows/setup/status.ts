@@ -91,3 +91,19 @@ function verdict(s: Omit<WindowsSandboxStatus, 'state' | 'summary' | 'fix'>): Pi
   return { state: 'ready', summary: `Elevated Windows sandbox set up (version ${s.version}).` +
     (unknown ? ' Some firewall details could not be read back; run Verify to check the network block.' : '') };
 }
+
+/** What the offline account's network block looks like right now: its rule read back, and the firewall's state. */
+export interface OfflineBlockState {
+  /** The rule exists once and reads back as setup wrote it. */
+  ruleOk: boolean;
+  firewall: FirewallVerdict;
+}
+
+/** Read when the offline broker starts (not only at setup): the rule may have been removed or the firewall turned off since. */
+export async function offlineBlockState(m: SetupMachine, offlineSid: string): Promise<OfflineBlockState> {
+  const rule = buildSetupPlan({ home: os.homedir() }).firewall.find((r) => r.user === 'offline');
+  const back = rule ? await m.getRules(rule.name).catch(() => []) : [];
+  const ruleOk = Boolean(rule) && back.length === 1 && ruleMatches(back[0], rule!, ruleUserSddl(offlineSid));
+  const facts = await m.firewallFacts().catch(() => undefined);
+  return { ruleOk, firewall: facts ? evaluateFirewall(facts) : { enforced: false, reasons: ['the firewall state could not be read'] } };
+}
