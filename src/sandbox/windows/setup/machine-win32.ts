@@ -11,6 +11,7 @@ import { deleteMachineKey, deleteMachineValue, getMachineValue, setMachineValues
 import { FirewallPolicy, FwModifyState, readRule } from '../../../../native-bindings/win32/firewall';
 import { fileSecurityStore } from '../file-store';
 import { readFirewallFacts } from '../firewall-state';
+import { withFileLock } from '../../../file-lock';
 import { alreadyPresent, applyOperations, loadLedger, revertLedger, saveLedger, type ResolvedAclOp } from '../ledger';
 import { LEDGER_FILE } from '../prepare';
 import { HIDE_USERS_KEY, MARKER_KEY } from './constants';
@@ -80,16 +81,23 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
     hasGrant: async (p, sid, mask, inheritance) =>
       fileSecurityStore.kind(p) !== 'missing' && alreadyPresent(fileSecurityStore.entries(p), op(p, sid, mask, inheritance)),
     addGrant: async (g: GrantSpec, sid) => {
-      const ledger = loadLedger(ledgerFile);
-      const result = applyOperations([op(g.path, sid, g.mask, g.inheritance, `elevated-${g.reason}`)], fileSecurityStore, ledger, opts.home);
-      saveLedger(ledgerFile, ledger);
+      // The same ledger file as the unelevated backend's, which may be preparing right now: locked.
+      const result = await withFileLock(ledgerFile, () => {
+        const ledger = loadLedger(ledgerFile);
+        const r = applyOperations([op(g.path, sid, g.mask, g.inheritance, `elevated-${g.reason}`)], fileSecurityStore, ledger, opts.home);
+        saveLedger(ledgerFile, ledger);
+        return r;
+      });
       if (result.failures.length) throw result.failures[0].error;
       if (result.skipped.length && fileSecurityStore.kind(g.path) === 'missing') throw new Error('the folder does not exist');
     },
     revertGrants: async (sid) => {
-      const ledger = loadLedger(ledgerFile);
-      const result = revertLedger(ledger, fileSecurityStore, (r) => r.sid.toUpperCase() === sid.toUpperCase());
-      saveLedger(ledgerFile, ledger);
+      const result = await withFileLock(ledgerFile, () => {
+        const ledger = loadLedger(ledgerFile);
+        const r = revertLedger(ledger, fileSecurityStore, (x) => x.sid.toUpperCase() === sid.toUpperCase());
+        saveLedger(ledgerFile, ledger);
+        return r;
+      });
       return result.failures.map((f) => `${f.record.path}: ${(f.error as Error).message ?? String(f.error)}`);
     },
 
