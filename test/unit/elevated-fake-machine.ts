@@ -71,12 +71,18 @@ export class FakeMachine implements SetupMachine {
     this.ledger.push({ path: g.path, sid });
     this.acl.set(g.path, [...(this.acl.get(g.path) ?? []), `${sid}:${g.mask.value}`]);
   }
-  async revertGrants(sid: string) {
+  async revertGrants(sid: string | undefined) {
     this.mutate('revertGrants');
-    for (const e of this.ledger.filter((x) => x.sid === sid)) this.acl.set(e.path, (this.acl.get(e.path) ?? []).filter((a) => !a.startsWith(sid)));
-    this.ledger = this.ledger.filter((x) => x.sid !== sid);
-    return [];
+    const hit = (x: { sid: string }) => sid === undefined || x.sid === sid;
+    const reverted = this.ledger.filter(hit);
+    for (const e of reverted) this.acl.set(e.path, (this.acl.get(e.path) ?? []).filter((a) => !a.startsWith(e.sid)));
+    this.ledger = this.ledger.filter((x) => !hit(x));
+    return { reverted: reverted.length, failed: [] };
   }
+  created = new Map<string, string>();
+  async createdAccount(name: string) { return this.created.get(name); }
+  async recordCreatedAccount(name: string, sid: string) { this.mutate('recordCreated'); this.created.set(name, sid); }
+  async forgetCreatedAccount(name: string) { this.mutate('forgetCreated'); this.created.delete(name); }
   async readMarker() { return this.marker && { ...this.marker }; }
   async writeMarker(m: Marker) { this.mutate('writeMarker'); this.marker = { ...m }; }
   async deleteMarker() { this.mutate('deleteMarker'); this.marker = undefined; }

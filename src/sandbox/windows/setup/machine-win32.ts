@@ -7,14 +7,14 @@
 import * as path from 'node:path';
 import type { AccessMask } from '../../../policy';
 import * as users from '../../../../native-bindings/win32/users';
-import { deleteMachineKey, deleteMachineValue, getMachineValue, setMachineValues } from '../../../../native-bindings/win32/registry';
+import { deleteMachineKey, deleteMachineKeyIfEmpty, deleteMachineValue, getMachineValue, setMachineValues } from '../../../../native-bindings/win32/registry';
 import { FirewallPolicy, FwModifyState, readRule } from '../../../../native-bindings/win32/firewall';
 import { fileSecurityStore } from '../file-store';
 import { readFirewallFacts } from '../firewall-state';
 import { withFileLock } from '../../../file-lock';
-import { alreadyPresent, applyOperations, loadLedger, revertLedger, saveLedger, type ResolvedAclOp } from '../ledger';
+import { alreadyPresent, applyOperations, isElevatedRecord, loadLedger, revertLedger, saveLedger, type ResolvedAclOp } from '../ledger';
 import { LEDGER_FILE } from '../prepare';
-import { HIDE_USERS_KEY, MARKER_KEY } from './constants';
+import { CREATED_KEY, HIDE_USERS_KEY, MARKER_KEY } from './constants';
 import type { FirewallModifyState, Marker, RuleReadback, SetupMachine } from './machine';
 import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
 
@@ -51,7 +51,12 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
 
     isHiddenFromSignIn: async (name) => getMachineValue(HIDE_USERS_KEY, name, 'dword') === 0,
     hideFromSignIn: async (name) => setMachineValues(HIDE_USERS_KEY, { [name]: 0 }),
-    unhideFromSignIn: async (name) => deleteMachineValue(HIDE_USERS_KEY, name),
+    unhideFromSignIn: async (name) => {
+      deleteMachineValue(HIDE_USERS_KEY, name);
+      // SpecialAccounts\UserList exists only to hide accounts: once it is empty, it goes (others' entries keep it).
+      deleteMachineKeyIfEmpty(HIDE_USERS_KEY);
+      deleteMachineKeyIfEmpty(HIDE_USERS_KEY.replace(/\\UserList$/, ''));
+    },
 
     firewallModifyState: async (): Promise<FirewallModifyState> => {
       const s = withPolicy((p) => p.localPolicyModifyState());
@@ -94,13 +99,23 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
     revertGrants: async (sid) => {
       const result = await withFileLock(ledgerFile, () => {
         const ledger = loadLedger(ledgerFile);
-        const r = revertLedger(ledger, fileSecurityStore, (x) => x.sid.toUpperCase() === sid.toUpperCase());
+        const r = revertLedger(ledger, fileSecurityStore, (x) => (sid === undefined ? isElevatedRecord(x) : x.sid.toUpperCase() === sid.toUpperCase()));
         saveLedger(ledgerFile, ledger);
         return r;
       });
-      return result.failures.map((f) => `${f.record.path}: ${(f.error as Error).message ?? String(f.error)}`);
+      return { reverted: result.reverted.length,
+        failed: result.failures.map((f) => `${f.record.path}: ${(f.error as Error).message ?? String(f.error)}`) };
     },
 
+    createdAccount: async (name) => {
+      const v = getMachineValue(CREATED_KEY, name, 'string');
+      return v === undefined ? undefined : String(v);
+    },
+    recordCreatedAccount: async (name, sid) => setMachineValues(CREATED_KEY, { [name]: sid }),
+    forgetCreatedAccount: async (name) => {
+      deleteMachineValue(CREATED_KEY, name);
+      deleteMachineKeyIfEmpty(CREATED_KEY);
+    },
     readMarker: async (): Promise<Marker | undefined> => {
       const version = getMachineValue(MARKER_KEY, 'Version', 'dword');
       if (version === undefined) return undefined;

@@ -68,8 +68,20 @@ export interface SetupMachine {
   hasGrant(path: string, sid: string, mask: AccessMask, inheritance: AccessMask): Promise<boolean>;
   /** Adds an allow ACE and records it in the ledger (what it replaced) before changing anything. */
   addGrant(grant: GrantSpec, sid: string): Promise<void>;
-  /** Reverts every ledger entry for this SID; returns the paths that could not be reverted. */
-  revertGrants(sid: string): Promise<string[]>;
+  /**
+   * Reverts every ledger entry for this SID (undefined: every elevated-setup entry, when the group's SID is no
+   * longer known); returns how many were reverted and the paths that could not be.
+   */
+  revertGrants(sid: string | undefined): Promise<{ reverted: number; failed: string[] }>;
+
+  /**
+   * Which accounts (the group and the users) setup itself created: 'pending' is recorded before creating one (a
+   * crash then still knows it is ours), its SID once created. An account without a record was there before setup
+   * and is never adopted nor deleted.
+   */
+  createdAccount(name: string): Promise<string | undefined>;
+  recordCreatedAccount(name: string, sidOrPending: string): Promise<void>;
+  forgetCreatedAccount(name: string): Promise<void>;
 
   readMarker(): Promise<Marker | undefined>;
   writeMarker(marker: Marker): Promise<void>;
