@@ -82,10 +82,19 @@ export function setInheritable(h: bigint, inherit: boolean): void {
   checkBool('SetHandleInformation', SetHandleInformation(h, HANDLE_FLAG_INHERIT, inherit ? HANDLE_FLAG_INHERIT : 0));
 }
 
-/** A UTF-16 environment block, sorted case-insensitively as Windows expects. */
+/**
+ * A UTF-16 environment block, sorted as Windows expects: case-insensitive, by UTF-16 code unit, without regard to
+ * locale (localeCompare would put `_` and digits elsewhere).
+ */
 export function environmentBlock(env: Record<string, string>): Buffer {
-  const entries = Object.entries(env).sort(([a], [b]) => a.toUpperCase().localeCompare(b.toUpperCase()));
+  const entries = Object.entries(env).sort(([a], [b]) => ordinalUpper(a, b));
   return Buffer.concat([...entries.map(([k, v]) => wide(`${k}=${v}`)), Buffer.from([0, 0])]);
+}
+
+function ordinalUpper(a: string, b: string): number {
+  const x = a.toUpperCase();
+  const y = b.toUpperCase();
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 export interface CreateProcessOptions {

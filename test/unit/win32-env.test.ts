@@ -50,3 +50,10 @@ test('unelevated: no safe.directory (the developer owns the repository and runs 
   const plan = { windowsMode: 'unelevated', workspaceRoots: ['C:\\r'] } as unknown as Win32Plan;
   assert.deepEqual(Object.values(gitConfigEnv(plan, {})).filter((v) => v === 'safe.directory'), []);
 });
+
+test('the environment block is sorted ordinally on upper case, not by locale (`_` after letters, as Windows expects)', async () => {
+  const { environmentBlock } = await import('../../native-bindings/win32/process');
+  const names = environmentBlock({ _Z: '1', Path: '2', a1: '3', A_: '4', B: '5' }).toString('utf16le').split('\0').filter(Boolean)
+    .map((e) => e.split('=')[0]);
+  assert.deepEqual(names, ['a1', 'A_', 'B', 'Path', '_Z']);
+});

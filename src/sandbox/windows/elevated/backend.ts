@@ -49,6 +49,10 @@ export function runnerEnvironment(env: NodeJS.ProcessEnv): Record<string, string
   return out;
 }
 
+/** ERROR_SERVICE_DISABLED, ERROR_SERVICE_NOT_ACTIVE: Secondary Logon is off (CIS/STIG baselines disable it). */
+const SERVICE_DISABLED = 1058;
+const SERVICE_NOT_ACTIVE = 1062;
+
 /** Starts the runner as the account, paying the logon once; one retry with freshly read credentials. */
 function logonLauncher(stateDir: string, network: Network, desktop?: string): RunnerLauncher {
   return async (pipes) => {
@@ -62,6 +66,11 @@ function logonLauncher(stateDir: string, network: Network, desktop?: string): Ru
           cwd: path.dirname(script), env: runnerEnvironment(process.env), ...(desktop ? { desktop } : {}) });
       } catch (e) {
         if (attempt < 2 && LOGON_FAILURE_CODES.some((c) => isWin32Error(e, c))) continue;
+        if (isWin32Error(e, SERVICE_DISABLED) || isWin32Error(e, SERVICE_NOT_ACTIVE)) {
+          throw new SandboxError(SandboxErrorCode.LogonFailed, `Could not log on as ${cred.name}: the Secondary Logon service (seclogon) is not running.`,
+            'Set the "Secondary Logon" service to Manual and start it (services.msc), or ask your administrator; running setup again does not help.',
+            { cause: e });
+        }
         throw new SandboxError(SandboxErrorCode.LogonFailed, `Could not log on as ${cred.name}: ${(e as Error).message}.`,
           'Run "agent-sandbox setup" again: it resets the sandbox accounts\' passwords (an account policy may have expired or locked them).',
           { cause: e });
