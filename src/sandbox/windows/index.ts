@@ -16,6 +16,7 @@ import type { PlanFacts } from '../../policy';
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
 import { ownIdentity, processSids } from './identity';
 import { BackendDesktop } from './desktop';
+import { ownFilePaths, sealOwnFiles } from './own-files';
 import { fileSecurityStore } from './file-store';
 import { prepare, preparationSignalFor, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
@@ -47,7 +48,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     const hit = prepared.get(key);
     if (hit) return hit;
     const id = ownIdentity(plan, opts.stateDir);
-    const { warnings } = await prepare(plan, id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
+    const { warnings } = await prepare(sealOwnFiles(plan, ownFilePaths()), id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
       onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
     const first = prepared.get(key); // a concurrent spawn finished first
     if (first) return first;

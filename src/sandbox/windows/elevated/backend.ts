@@ -35,6 +35,7 @@ import { runnerScript } from '../runner-script';
 import type { FirewallVerdict } from '../firewall-state';
 import type { OfflineBlockState } from '../setup/status';
 import { BackendDesktop } from '../desktop';
+import { ownFilePaths, sealOwnFiles } from '../own-files';
 
 /** Variables the runner is started with: enough for the runtime to start; its own profile comes from Windows. */
 const RUNNER_ENV = ['SystemRoot', 'windir', 'ComSpec', 'PATHEXT', 'PATH', 'SystemDrive', 'ProgramData', 'ProgramFiles',
@@ -151,7 +152,7 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
     if (!hit) {
       const id = ownIdentity(plan, opts.stateDir);
       // Wine stores no file ACLs: there the read-back becomes a warning saying nothing is enforced (as unelevated).
-      const { warnings } = await prepare(backendPreparation(plan), id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(),
+      const { warnings } = await prepare(sealOwnFiles(backendPreparation(plan), ownFilePaths()), id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(),
         env: process.env, onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
       hit = { id, warnings };
       prepared.set(key, hit);
