@@ -17,6 +17,13 @@ import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
 import { ownIdentity, processSids } from './identity';
 import { BackendDesktop } from './desktop';
 import { ownFilePaths, sealOwnFiles } from './own-files';
+import { refuseElevatedCaller } from './elevated-caller';
+import { openProcessToken, tokenElevationType } from '../../../native-bindings/win32/token';
+
+function ownElevationType(): number {
+  using t = openProcessToken();
+  return tokenElevationType(t);
+}
 import { fileSecurityStore } from './file-store';
 import { prepare, preparationSignalFor, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
@@ -84,6 +91,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
         }
         return backend.spawn(p, spec);
       }
+      refuseElevatedCaller(ownElevationType(), isWine());
       const { id, warnings } = await ready(p, spec.signal);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
       const { ui, gaps } = desktop.launch();
