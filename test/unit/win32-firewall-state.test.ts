@@ -76,3 +76,18 @@ test('offline block read back when the offline runner starts: rule removed → n
   m.rules = [];
   assert.equal((await offlineBlockState(m, sid)).ruleOk, false);
 });
+
+test('firewall rule read-back compares meaning: profiles by their bits, addresses as a set, the user list by its ACEs; a different SID or action still mismatches', async () => {
+  const { ruleMatches } = await import('../../src/sandbox/windows/setup/setup-steps');
+  const { buildSetupPlan, ruleUserSddl } = await import('../../src/sandbox/windows/setup/setup-plan');
+  const want = buildSetupPlan({ home: 'C:\\Users\\dev' }).firewall[0];
+  const sddl = ruleUserSddl('S-1-5-21-1-2-3-1001');
+  const exact = { name: want.name, direction: want.direction, action: want.action, profiles: want.profiles, protocol: want.protocol,
+    remoteAddresses: want.remoteAddresses, enabled: true, localUserAuthorizedList: sddl };
+  assert.equal(ruleMatches(exact, want, sddl), true);
+  assert.equal(ruleMatches({ ...exact, profiles: 7, localUserAuthorizedList: sddl.toLowerCase() }, want, sddl), true);
+  assert.equal(ruleMatches({ ...exact, localUserAuthorizedList: ruleUserSddl('S-1-5-21-1-2-3-1002') }, want, sddl), false);
+  assert.equal(ruleMatches({ ...exact, action: 1 - want.action }, want, sddl), false);
+  assert.equal(ruleMatches({ ...exact, profiles: 2 }, want, sddl), false);
+  assert.equal(ruleMatches({ ...exact, localUserAuthorizedList: undefined }, want, sddl), false);
+});

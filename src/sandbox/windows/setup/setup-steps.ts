@@ -176,12 +176,19 @@ export class FirewallPolicyError extends Error {
   override readonly name = 'FirewallPolicyError';
 }
 
-/** Every field must read back; a field the platform could not read counts as a mismatch (fail closed). */
+/**
+ * Every field must read back; a field the platform could not read counts as a mismatch (fail closed). Compared as
+ * meaning, not text, where the firewall canonicalises what it stores: profiles by their three bits (ALL may read
+ * back as 0x7fffffff or 7), addresses as a set, the user list as its set of ACEs.
+ */
 export function ruleMatches(r: RuleReadback, want: FirewallRule, sddl: string): boolean {
+  const profiles = (p: number | undefined) => (p === undefined ? undefined : p & 7);
+  const addresses = (a: string | undefined) => a?.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean).sort().join(',');
+  const aces = (s: string | undefined) => (s === undefined ? undefined : (s.toUpperCase().replace(/\s+/g, '').match(/\([^)]*\)/g) ?? []).sort().join(''));
   return isDeepStrictEqual(
-    [r.direction, r.action, r.profiles, r.protocol, r.remoteAddresses, r.enabled, r.localUserAuthorizedList?.toUpperCase()],
-    [want.direction, want.action, want.profiles, want.protocol, want.remoteAddresses, want.enabled, sddl.toUpperCase()],
-  );
+    [r.direction, r.action, profiles(r.profiles), r.protocol, addresses(r.remoteAddresses), r.enabled, aces(r.localUserAuthorizedList)],
+    [want.direction, want.action, profiles(want.profiles), want.protocol, addresses(want.remoteAddresses), want.enabled, aces(sddl)],
+  ) && aces(sddl) !== '';
 }
 
 function grantStep(id: string, title: string, errorCode: string, grants: GrantSpec[], m: SetupMachine,
