@@ -21,8 +21,8 @@ function manualOnly(p: WindowsProbe, workspace: string): string | undefined {
   return undefined;
 }
 
-async function run(backend: SandboxBackend, plan: Plan, cwd: string, argv: string[]): Promise<{ code: number | null; err: string }> {
-  const proc = await backend.spawn(plan, { argv, cwd, stdio: 'pipe', timeoutMs: PROBE_TIMEOUT_MS });
+async function run(backend: SandboxBackend, plan: Plan, cwd: string, argv: string[], tty: boolean): Promise<{ code: number | null; err: string }> {
+  const proc = await backend.spawn(plan, { argv, cwd, stdio: 'pipe', timeoutMs: PROBE_TIMEOUT_MS, ...(tty ? { tty: { cols: 80, rows: 25 } } : {}) });
   let err = '';
   proc.stdout?.resume();
   proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
@@ -41,20 +41,26 @@ export async function runWindowsProbes(backend: SandboxBackend, plan: Plan, work
       notes.push(`Windows probe ${p.id} not checked: ${manual}.`);
       continue;
     }
-    const expected = p.expect === 'works' ? 'SUCCEEDED' as const : 'DENIED' as const;
-    let observed: VerifyCheck['observed'];
-    let detail: string;
-    try {
-      const r = await run(backend, plan, workspace, p.argv.map(fill));
-      observed = r.code === 0 ? 'SUCCEEDED' : 'DENIED';
-      detail = `exit ${r.code}${r.code === DLL_INIT_FAILED ? ' (0xC0000142: no console for a console program)' : ''}` +
-        (r.err.trim() ? `: ${r.err.trim().slice(0, 300)}` : '');
-    } catch (e) {
-      observed = 'FAILED';
-      detail = (e as Error).message;
-    }
-    rows.push({ id: `windows-${p.id}`, title: `Windows: ${p.argv.join(' ').slice(0, 80)}`, expected, observed,
-      pass: observed === expected, meaning: p.why, detail });
+    // Console programs also through the terminal's path (ConPTY), as the sandboxed terminal runs them.
+    for (const tty of p.id.startsWith('console-') ? [false, true] : [false]) rows.push(await row(backend, plan, workspace, p, tty, fill));
   }
   return { rows, notes };
+}
+
+async function row(backend: SandboxBackend, plan: Plan, workspace: string, p: WindowsProbe, tty: boolean,
+  fill: (arg: string) => string): Promise<VerifyCheck> {
+  const expected = p.expect === 'works' ? 'SUCCEEDED' as const : 'DENIED' as const;
+  let observed: VerifyCheck['observed'];
+  let detail: string;
+  try {
+    const r = await run(backend, plan, workspace, p.argv.map(fill), tty);
+    observed = r.code === 0 ? 'SUCCEEDED' : 'DENIED';
+    detail = `exit ${r.code}${r.code === DLL_INIT_FAILED ? ' (0xC0000142: no console for a console program)' : ''}` +
+      (r.err.trim() ? `: ${r.err.trim().slice(0, 300)}` : '');
+  } catch (e) {
+    observed = 'FAILED';
+    detail = (e as Error).message;
+  }
+  return { id: `windows-${p.id}${tty ? '-tty' : ''}`, title: `Windows${tty ? ' (terminal)' : ''}: ${p.argv.join(' ').slice(0, 80)}`,
+    expected, observed, pass: observed === expected, meaning: p.why, detail };
 }

@@ -31,6 +31,8 @@ test('a working sandbox passes every probe it runs; input injection and git (no 
   assert.ok(!r.rows.some((x) => x.id === 'windows-input-injection' || x.id === 'windows-git-status'));
   assert.match(r.notes.join('\n'), /input-injection not checked: needs a window/);
   assert.match(r.notes.join('\n'), /git-status not checked/);
+  assert.ok(r.rows.some((x) => x.id === 'windows-console-cmd-tty'), 'console programs also run through the terminal path');
+  assert.equal(b.ran.length, r.rows.length, 'one spawn per row');
 });
 
 test('control: console programs dying with 0xC0000142 fail their rows and say why; a readable clipboard fails its row', async () => {
