@@ -174,11 +174,14 @@ export function readFileEntries(path: string): AceEntry[] {
   }
 }
 
-/** The DACL of a kernel object (a pipe, a job) as SDDL, read through its handle (GetSecurityInfo). */
-export function handleDaclSddl(handle: bigint): string {
+/** SE_OBJECT_TYPE values for `handleDaclSddl`: kernel objects (pipes, jobs) and window stations/desktops. */
+export const HandleObjectType = { KERNEL: 6, WINDOW: 7 } as const;
+
+/** The DACL of a kernel object (a pipe, a job) or a desktop as SDDL, read through its handle (GetSecurityInfo). */
+export function handleDaclSddl(handle: bigint, type: number = SE_KERNEL_OBJECT): string {
   const owner: Pointer[] = [null], group: Pointer[] = [null], dacl: Pointer[] = [null], sacl: Pointer[] = [null];
   const sd: Pointer[] = [null];
-  checkStatus('GetSecurityInfo', GetSecurityInfo(handle, SE_KERNEL_OBJECT, SecurityInfo.DACL, owner, group, dacl, sacl, sd));
+  checkStatus('GetSecurityInfo', GetSecurityInfo(handle, type, SecurityInfo.DACL, owner, group, dacl, sacl, sd));
   const memory = new LocalMemory(sd[0] as bigint, 'security descriptor');
   try {
     return descriptorToSddl(memory.value, SecurityInfo.DACL);

@@ -7,7 +7,7 @@ import { checkHresult } from './errors';
 import { NativeOwner } from './handle';
 import { koffi, lazyFn, once, type KoffiType } from './lib';
 
-const COINIT_APARTMENTTHREADED = 0x2;
+const COINIT_MULTITHREADED = 0x0;
 const RPC_E_CHANGED_MODE = 0x80010106;
 export const CLSCTX_INPROC_SERVER = 0x1;
 
@@ -30,10 +30,14 @@ export function guid(text: string): Buffer {
 }
 
 let initialized = false;
-/** Initializes COM on this thread once. A thread already in the other apartment mode is fine for our objects. */
+/**
+ * Initializes COM on this thread once, in the multithreaded apartment: the extension host's main thread has no
+ * message pump, and making it an STA could deadlock other extensions' cross-apartment COM. The firewall objects
+ * are free-threaded. A thread already in the other apartment mode is fine for our objects.
+ */
 export function ensureCom(): void {
   if (initialized) return;
-  const hr = Number(CoInitializeEx(null, COINIT_APARTMENTTHREADED)) >>> 0;
+  const hr = Number(CoInitializeEx(null, COINIT_MULTITHREADED)) >>> 0;
   if (hr !== RPC_E_CHANGED_MODE) checkHresult('CoInitializeEx', hr | 0);
   initialized = true;
 }

@@ -18,6 +18,9 @@ export const FwModifyState = { OK: 0, GP_OVERRIDE: 1, INBOUND_BLOCKED: 2 } as co
 /** HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND): INetFwRules::Item for a missing name. */
 const HR_NOT_FOUND = 0x80070002;
 const VARIANT_TRUE = -1;
+const S_FALSE = 1;
+/** NET_FW_PROFILE_TYPE2 bits. */
+export const FwProfile = { DOMAIN: 1, PRIVATE: 2, PUBLIC: 4 } as const;
 
 /** Vtable slots (IUnknown 0-2, IDispatch 3-6), in netfw.h declaration order. */
 const Policy2 = { get_CurrentProfileTypes: 7, get_FirewallEnabled: 8, get_Rules: 18, get_LocalPolicyModifyState: 28 } as const;
@@ -64,9 +67,17 @@ export class FirewallPolicy {
 
   /** NET_FW_MODIFY_STATE for the local policy (GP override means our rules would be ignored). */
   localPolicyModifyState(): number {
+    return this.localPolicyModify().state;
+  }
+
+  /**
+   * NET_FW_MODIFY_STATE with the call's HRESULT: S_FALSE (1) means the state differs between profiles, so for at
+   * least one of them local rules may not apply (treated as not OK by the caller).
+   */
+  localPolicyModify(): { state: number; perProfile: boolean } {
     const out = [0];
-    this.policy.call(Policy2.get_LocalPolicyModifyState, 'int32 get_LocalPolicyModifyState(_Out_ int32 *state)', out);
-    return out[0];
+    const hr = this.policy.call(Policy2.get_LocalPolicyModifyState, 'int32 get_LocalPolicyModifyState(_Out_ int32 *state)', out);
+    return { state: out[0], perProfile: hr === S_FALSE };
   }
 
   currentProfileTypes(): number {

@@ -19,7 +19,8 @@ const AssignProcessToJobObject = lazyFn('kernel32.dll', 'bool AssignProcessToJob
 const TerminateJobObject = lazyFn('kernel32.dll', 'bool TerminateJobObject(void *job, uint32 code)');
 
 const JobClass = { BasicAccounting: 1, BasicUIRestrictions: 4, ExtendedLimit: 9 } as const;
-export const JobLimit = { KILL_ON_JOB_CLOSE: 0x2000, DIE_ON_UNHANDLED_EXCEPTION: 0x400 } as const;
+export const JobLimit = { KILL_ON_JOB_CLOSE: 0x2000, DIE_ON_UNHANDLED_EXCEPTION: 0x400, BREAKAWAY_OK: 0x800,
+  SILENT_BREAKAWAY_OK: 0x1000 } as const;
 /** JOB_OBJECT_UILIMIT_* bits. */
 export const UiLimit = {
   HANDLES: 0x1, READCLIPBOARD: 0x2, WRITECLIPBOARD: 0x4, SYSTEMPARAMETERS: 0x8, DISPLAYSETTINGS: 0x10,
@@ -27,12 +28,35 @@ export const UiLimit = {
 } as const;
 export const UI_RESTRICTIONS_ALL = Object.values(UiLimit).reduce((a, b) => a | b, 0);
 /**
- * What sandboxed commands get: no use of other processes' window handles (no messages or keystrokes into your
- * unsandboxed windows), no desktop switching, no global atoms, system or display settings, no logoff. The
- * clipboard stays usable: reads are not restricted in unelevated mode anyway.
+ * What sandboxed commands get, in both modes: no use of other processes' window handles, no desktop creation or
+ * switching, no clipboard (it belongs to the window station, which a private desktop still shares: copied secrets
+ * would be readable, and a planted clipboard is pasted by the developer), no global atoms, system or display
+ * settings, no logoff. None of these stops input injection on a shared desktop: that is the private desktop's job.
  */
-export const UI_RESTRICTIONS_SANDBOX = UiLimit.HANDLES | UiLimit.SYSTEMPARAMETERS | UiLimit.DISPLAYSETTINGS |
-  UiLimit.GLOBALATOMS | UiLimit.DESKTOP | UiLimit.EXITWINDOWS;
+export const UI_RESTRICTIONS_SANDBOX = UiLimit.HANDLES | UiLimit.READCLIPBOARD | UiLimit.WRITECLIPBOARD |
+  UiLimit.SYSTEMPARAMETERS | UiLimit.DISPLAYSETTINGS | UiLimit.GLOBALATOMS | UiLimit.DESKTOP | UiLimit.EXITWINDOWS;
+
+/** The job this process itself runs in, if any: a job with UI limits cannot be nested under it. */
+export interface OuterJob {
+  inJob: boolean;
+  /** The outer job lets children break away (CREATE_BREAKAWAY_FROM_JOB), so ours need not nest. */
+  breakawayOk: boolean;
+}
+
+const GetCurrentProcess = lazyFn('kernel32.dll', 'void *GetCurrentProcess()');
+const IsProcessInJob = lazyFn('kernel32.dll', 'bool IsProcessInJob(void *process, void *job, _Out_ int *result)');
+
+/** IsProcessInJob(self, NULL) and, when in one, its limit flags (QueryInformationJobObject(NULL, …) = own job). */
+export function outerJob(): OuterJob {
+  const r = [0];
+  checkBool('IsProcessInJob', IsProcessInJob(GetCurrentProcess(), null, r));
+  if (!r[0]) return { inJob: false, breakawayOk: false };
+  const info = Buffer.alloc(structSize('JOBOBJECT_EXTENDED_LIMIT_INFORMATION'));
+  checkBool('QueryInformationJobObject', QueryInformationJobObject(null, JobClass.ExtendedLimit, info, info.length, null), 'own job');
+  const flags = decodeStruct<{ BasicLimitInformation: { LimitFlags: number } }>(info, 'JOBOBJECT_EXTENDED_LIMIT_INFORMATION')
+    .BasicLimitInformation.LimitFlags;
+  return { inJob: true, breakawayOk: (flags & (JobLimit.BREAKAWAY_OK | JobLimit.SILENT_BREAKAWAY_OK)) !== 0 };
+}
 
 export class Job {
   private constructor(readonly handle: Handle) {}

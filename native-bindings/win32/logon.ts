@@ -5,7 +5,7 @@
  */
 import { checkBool } from './errors';
 import { Handle } from './handle';
-import { lazyFn, wide } from './lib';
+import { koffi, lazyFn, wide } from './lib';
 import { environmentBlock } from './process';
 import { declareStructs, decodeStruct, encodeStruct, structSize } from './structs';
 
@@ -28,10 +28,13 @@ export interface LogonProcess {
 }
 
 export function createProcessWithLogon(opts: { user: string; password: string; application: string; commandLine: string;
-  cwd: string; env: Record<string, string> }): LogonProcess {
+  cwd: string; env: Record<string, string>; desktop?: string }): LogonProcess {
   const password = wide(opts.password);
+  // lpDesktop: Secondary Logon grants the new logon SID access to this window station and desktop (a private one).
+  const desktop = opts.desktop === undefined ? undefined : wide(opts.desktop);
   try {
-    const si = encodeStruct('STARTUPINFOW', { cb: structSize('STARTUPINFOW'), dwFlags: STARTF_USESHOWWINDOW, wShowWindow: SW_HIDE });
+    const si = encodeStruct('STARTUPINFOW', { cb: structSize('STARTUPINFOW'), lpDesktop: desktop ? koffi().address(desktop) : null,
+      dwFlags: STARTF_USESHOWWINDOW, wShowWindow: SW_HIDE });
     const pi = Buffer.alloc(structSize('PROCESS_INFORMATION'));
     checkBool('CreateProcessWithLogonW', CreateProcessWithLogonW(opts.user, '.', password, LOGON_WITH_PROFILE,
       opts.application, wide(opts.commandLine), CREATE_NEW_CONSOLE | CREATE_UNICODE_ENVIRONMENT, environmentBlock(opts.env),

@@ -26,6 +26,10 @@ const RegGetValueW = lazyFn('advapi32.dll', 'int32 RegGetValueW(void *key, str16
 const RegDeleteKeyValueW = lazyFn('advapi32.dll', 'int32 RegDeleteKeyValueW(void *key, str16 subKey, str16 value)');
 const RegDeleteKeyExW = lazyFn('advapi32.dll', 'int32 RegDeleteKeyExW(void *key, str16 subKey, uint32 sam, uint32 reserved)');
 const RegCloseKey = lazyFn('advapi32.dll', 'int32 RegCloseKey(void *key)');
+const RegOpenKeyExW = lazyFn('advapi32.dll', 'int32 RegOpenKeyExW(void *key, str16 subKey, uint32 options, uint32 sam, _Out_ void **out)');
+const RegQueryInfoKeyW = lazyFn('advapi32.dll', 'int32 RegQueryInfoKeyW(void *key, void *cls, void *clsLen, void *reserved, ' +
+  '_Out_ uint32 *subKeys, void *maxSubKeyLen, void *maxClassLen, _Out_ uint32 *values, void *maxValueNameLen, void *maxValueLen, ' +
+  'void *sdLen, void *lastWrite)');
 
 export type RegValue = string | number;
 
@@ -75,3 +79,21 @@ export function deleteMachineKey(subKey: string): void {
   if (status !== ERROR_FILE_NOT_FOUND) checkStatus('RegDeleteKeyExW', status, subKey);
 }
 
+
+/** Deletes a key only when it holds no values and no subkeys (a key other software may share); a missing key is fine. */
+export function deleteMachineKeyIfEmpty(subKey: string): boolean {
+  const key: (bigint | null)[] = [null];
+  const status = RegOpenKeyExW(HKEY_LOCAL_MACHINE, subKey, 0, KEY_READ | KEY_WOW64_64KEY, key) as number;
+  if (status === ERROR_FILE_NOT_FOUND) return false;
+  checkStatus('RegOpenKeyExW', status, subKey);
+  const subKeys = [0];
+  const values = [0];
+  try {
+    checkStatus('RegQueryInfoKeyW', RegQueryInfoKeyW(key[0], null, null, null, subKeys, null, null, values, null, null, null, null), subKey);
+  } finally {
+    RegCloseKey(key[0]);
+  }
+  if (subKeys[0] || values[0]) return false;
+  deleteMachineKey(subKey);
+  return true;
+}

@@ -37,7 +37,16 @@ export const TOKEN_SANDBOX_ACCESS = Object.values(TokenAccess).reduce((a, b) => 
 
 export const RestrictedTokenFlags = { DISABLE_MAX_PRIVILEGE: 0x1, SANDBOX_INERT: 0x2, LUA_TOKEN: 0x4, WRITE_RESTRICTED: 0x8 } as const;
 
-const TokenClass = { User: 1, Groups: 2, Privileges: 3, DefaultDacl: 6, RestrictedSids: 11, IntegrityLevel: 25, LogonSid: 28 } as const;
+const TokenClass = { User: 1, Groups: 2, Privileges: 3, DefaultDacl: 6, RestrictedSids: 11, ElevationType: 18, IntegrityLevel: 25,
+  LogonSid: 28 } as const;
+
+/** TOKEN_ELEVATION_TYPE: Default (no split token: UAC off, or not an administrator), Full (elevated), Limited. */
+export const ElevationType = { DEFAULT: 1, FULL: 2, LIMITED: 3 } as const;
+
+/** TokenElevationType of a token. */
+export function tokenElevationType(token: Handle): number {
+  return tokenInformation(token, TokenClass.ElevationType).readUInt32LE(0);
+}
 const SE_GROUP_LOGON_ID = 0xc0000000;
 const SE_PRIVILEGE_ENABLED = 0x2;
 const ERROR_NOT_ALL_ASSIGNED = 1300;

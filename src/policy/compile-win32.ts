@@ -134,12 +134,19 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     }
   }
 
+  // Elevated: the sandbox account's own SID is a restricting SID too. Named pipes a command creates with default
+  // security (libuv's child stdio, Rust std::process, ninja, Python multiprocessing) grant their creator owner,
+  // that user SID, and nobody else write: without it every such pipe is EPERM. The account holds nothing the
+  // group and capability grants do not, besides its own profile (which tools then can use for caches).
+  // Unelevated has no equivalent: the user SID there is the developer's, which would undo the write restriction.
+  const ownUser: PlanSid[] = windowsMode === 'elevated' ? [{ kind: 'sandbox-user', network: r.policy.network === 'online' ? 'online' : 'offline' }] : [];
   const token: TokenSpec = {
     flags: mask(TokenFlags, ['DISABLE_MAX_PRIVILEGE', 'LUA_TOKEN', 'WRITE_RESTRICTED']),
-    restrictingSids: [...caps, { kind: 'logon' }, EVERYONE],
+    restrictingSids: [...caps, { kind: 'logon' }, ...ownUser, EVERYONE],
     defaultDacl: [
       { sid: { kind: 'logon' }, mask: { value: 0x10000000, names: ['GENERIC_ALL'] } },
       ...caps.map((sid) => ({ sid, mask: { value: 0x10000000, names: ['GENERIC_ALL'] } })),
+      ...ownUser.map((sid) => ({ sid, mask: { value: 0x10000000, names: ['GENERIC_ALL'] } })),
     ],
     keepPrivileges: ['SeChangeNotifyPrivilege'],
   };
@@ -169,6 +176,9 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
       env.set[v] = 'http://127.0.0.1:9';
     }
     env.set.NO_PROXY = '';
+    // Tools that ignore proxy variables or launch ssh.exe directly (git, libuv) skip the PATH stubs: tell them too.
+    Object.assign(env.set, { GIT_SSH_COMMAND: 'agent-sandbox-offline-no-ssh', NPM_CONFIG_OFFLINE: 'true', CARGO_NET_OFFLINE: 'true',
+      PIP_NO_INDEX: '1' });
   }
   if (windowsMode === 'unelevated') {
     warnings.push('Reads are not restricted in this mode: the sandbox can read what you can read, except that ' +

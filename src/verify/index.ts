@@ -81,6 +81,12 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
     const rows = [];
     for (const c of checks) rows.push(toRow(c.def, c.expected, classify(c.def, run.facts.get(c.def.id), await c.host()), gaps));
     const notes = [...verifyNotes(plan, enforcement, runNotes(run, endpoints, opts.platform)), ...gitNotes(plan, nested)];
+    if (plan.platform === 'win32' && !opts.testHole && !opts.backend) {
+      checkCancelled();
+      const win = await windowsChecks(backend, plan, fx.workspace, opts.network === 'online' ? 'online' : 'offline');
+      rows.push(...win.rows);
+      notes.push(...win.notes);
+    }
     return { ok: rows.every((r) => r.pass), platform: opts.platform, network: opts.network, enforcement, notes, checks: rows };
   } finally {
     await stopOrphans(fx);
@@ -88,6 +94,16 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
     fx.close(plan ? sandboxMadePaths(plan) : undefined);
     if (plan && fx.ownsWorkspace) fs.rmSync(plan.tempDir, { recursive: true, force: true });
   }
+}
+
+/** The Windows probes (console, pipes, UI, network leaks, git, HTTPS) with this machine's facts; bindings load here. */
+async function windowsChecks(backend: SandboxBackend, plan: Plan & { platform: 'win32' }, workspace: string, network: 'offline' | 'online') {
+  const [{ runWindowsProbes }, { localUiFacts }, { uiIsolation }, { readFirewallFacts, evaluateFirewall }, { isWine }] = await Promise.all([
+    import('./windows-run'), import('../sandbox/windows/desktop'), import('../sandbox/windows/ui-isolation'),
+    import('../sandbox/windows/firewall-state'), import('../../native-bindings/win32/wine')]);
+  const wine = isWine();
+  return runWindowsProbes(backend, plan, workspace, { mode: plan.windowsMode, network, wine, ui: uiIsolation(localUiFacts()),
+    ...(plan.windowsMode === 'elevated' && !wine ? { firewall: evaluateFirewall(readFirewallFacts()) } : {}) });
 }
 
 /** The report's notes: the plan's own warnings, then what the probe's sandbox applied, then how the run went. */

@@ -1,4 +1,5 @@
 // Test helper (not a test): an in-memory SetupMachine for the elevated step, status and action tests.
+import type { FirewallFacts } from '../../src/sandbox/windows/firewall-state';
 import type { AccessMask } from '../../src/policy';
 import type { FirewallModifyState, Marker, RuleReadback, SetupMachine, UserInfo } from '../../src/sandbox/windows/setup/machine';
 import type { FirewallRule, GrantSpec, UserSpec } from '../../src/sandbox/windows/setup/setup-plan';
@@ -52,6 +53,8 @@ export class FakeMachine implements SetupMachine {
   async hideFromSignIn(name: string) { this.mutate('hide'); this.hidden.add(name); }
   async unhideFromSignIn(name: string) { this.mutate('unhide'); this.hidden.delete(name); }
   async firewallModifyState() { return this.modify; }
+  firewall: FirewallFacts = { currentProfiles: 2, enabled: { 2: true }, modifyState: 0, services: { mpssvc: true, bfe: true } };
+  async firewallFacts() { return this.firewall; }
   async getRules(name: string): Promise<RuleReadback[]> {
     return this.rules.filter((r) => r.name === name).map((r) => (this.unreadable ? { name: r.name } : { ...r, localUserAuthorizedList: r.sddl }));
   }
@@ -68,12 +71,18 @@ export class FakeMachine implements SetupMachine {
     this.ledger.push({ path: g.path, sid });
     this.acl.set(g.path, [...(this.acl.get(g.path) ?? []), `${sid}:${g.mask.value}`]);
   }
-  async revertGrants(sid: string) {
+  async revertGrants(sid: string | undefined) {
     this.mutate('revertGrants');
-    for (const e of this.ledger.filter((x) => x.sid === sid)) this.acl.set(e.path, (this.acl.get(e.path) ?? []).filter((a) => !a.startsWith(sid)));
-    this.ledger = this.ledger.filter((x) => x.sid !== sid);
-    return [];
+    const hit = (x: { sid: string }) => sid === undefined || x.sid === sid;
+    const reverted = this.ledger.filter(hit);
+    for (const e of reverted) this.acl.set(e.path, (this.acl.get(e.path) ?? []).filter((a) => !a.startsWith(e.sid)));
+    this.ledger = this.ledger.filter((x) => !hit(x));
+    return { reverted: reverted.length, failed: [] };
   }
+  created = new Map<string, string>();
+  async createdAccount(name: string) { return this.created.get(name); }
+  async recordCreatedAccount(name: string, sid: string) { this.mutate('recordCreated'); this.created.set(name, sid); }
+  async forgetCreatedAccount(name: string) { this.mutate('forgetCreated'); this.created.delete(name); }
   async readMarker() { return this.marker && { ...this.marker }; }
   async writeMarker(m: Marker) { this.mutate('writeMarker'); this.marker = { ...m }; }
   async deleteMarker() { this.mutate('deleteMarker'); this.marker = undefined; }

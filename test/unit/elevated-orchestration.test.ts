@@ -140,7 +140,7 @@ test('elevated action: setup echoes the nonce and returns passwords only for acc
   assert.deepEqual(ok.users.map((u) => u.network), ['offline', 'online']);
   assert.equal(m.ledger[0].path, 'C:\\src\\app');
   const broken = new FakeMachine();
-  broken.failAt = 9; // inside the online account's step
+  broken.failAt = 11; // inside the online account's step (its creation)
   const partial = await performElevated(req('setup'), broken, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!');
   assert.equal(partial.ok, false);
   const failed = partial.steps.find((s) => s.status === 'failed')!;

@@ -130,3 +130,48 @@ test('uninstall steps: an account whose SID is not the one setup recorded is lef
   assert.deepEqual(await leftovers(plan.firewall, m), ['account AgentSandboxOnline']);
   assert.equal(m.users.has('AgentSandboxOffline'), false, 'the other steps still ran');
 });
+
+test('setup never adopts an existing account of our name it did not create: the step fails, the password is not reset', async () => {
+  const m = new FakeMachine();
+  m.users.set('AgentSandboxOffline', { sid: 'S-1-5-21-7-7-7-500', priv: 1, flags: 0x10201, password: 'theirs' });
+  const run = await runAllSteps(setupSteps(plan, m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!', { users: [] } as SetupState));
+  const failed = run.outcomes.find((o) => o.id === 'user-offline')!;
+  assert.equal(failed.status, 'failed');
+  assert.match(JSON.stringify(failed), /not created by Agent Sandbox setup/);
+  assert.equal(m.users.get('AgentSandboxOffline')!.password, 'theirs');
+  assert.equal(m.created.has('AgentSandboxOffline'), false);
+});
+
+test('uninstall never deletes an account or group setup did not create (no created record), and does not count it as a leftover', async () => {
+  const m = new FakeMachine();
+  m.users.set('AgentSandboxOnline', { sid: 'S-1-5-21-7-7-7-501', priv: 1, flags: 0, password: 'theirs' });
+  m.groups.set('AgentSandboxUsers', { sid: 'S-1-5-21-7-7-7-502', members: [] });
+  const run = await runAllSteps(uninstallSteps(plan.firewall, m, undefined));
+  assert.equal(m.users.has('AgentSandboxOnline'), true);
+  assert.equal(m.groups.has('AgentSandboxUsers'), true);
+  assert.match(JSON.stringify(run.outcomes), /was not created by Agent Sandbox setup; left alone/);
+  assert.deepEqual(await leftovers(plan.firewall, m), []);
+});
+
+test('an account created by a setup that crashed before recording its SID ("pending") is still ours: adopted and later removed', async () => {
+  const m = new FakeMachine();
+  m.users.set('AgentSandboxOffline', { sid: 'S-1-5-21-7-7-7-600', priv: 1, flags: 0x10201, password: 'old' });
+  m.created.set('AgentSandboxOffline', 'pending');
+  await runAllSteps(setupSteps(plan, m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!', { users: [] } as SetupState));
+  assert.equal(m.created.get('AgentSandboxOffline'), 'S-1-5-21-7-7-7-600');
+  await runAllSteps(uninstallSteps(plan.firewall, m, m.marker));
+  assert.equal(m.users.has('AgentSandboxOffline'), false);
+  assert.equal(m.created.size, 0, 'records go with the accounts');
+});
+
+test('uninstall reverts the setup\'s grants even when the group and the marker are gone (the ACL step is not skipped)', async () => {
+  const m = new FakeMachine();
+  await setup(m);
+  const before = m.ledger.length;
+  assert.ok(before > 0);
+  m.groups.delete('AgentSandboxUsers');
+  m.created.delete('AgentSandboxUsers');
+  const run = await runAllSteps(uninstallSteps(plan.firewall, m, undefined));
+  assert.equal(run.outcomes.find((o) => o.id === 'acl')!.status, 'changed');
+  assert.equal(m.ledger.length, 0);
+});

@@ -30,7 +30,7 @@ test('removal renderer: removed, kept with why, failed with why, then notes; the
 test('status lines: the backend\'s state and fix, and on Windows the elevated setup as read back', () => {
   const lines = statusLines({ state: 'setup-needed', summary: 'Unelevated.', fix: 'Run setup.', details: { mode: 'unelevated' },
     windows: { state: 'setup-needed', summary: 'Not set up.', group: 'no', users: [], rules: [{ name: 'r', exists: 'no', matches: 'no' }],
-      firewallPolicy: 'ok', notes: [] } });
+      firewallPolicy: 'ok', firewall: { enforced: true, reasons: [] }, notes: [] } });
   assert.deepEqual(lines.slice(0, 4), ['setup-needed: Unelevated.', 'Fix: Run setup.', 'mode: unelevated', 'Elevated setup: setup-needed: Not set up.']);
   assert.ok(lines.includes('Firewall rule "r": exists no, as configured no'));
 });

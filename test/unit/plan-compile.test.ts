@@ -258,3 +258,21 @@ test('win32 allowlist, elevated (planned): block rules scoped to all but loopbac
   assert.ok(p.firewall.every((r) => r.action === 'block' && r.user.kind === 'sandbox-user'));
   assert.ok(p.warnings.some((w) => /planned .* but not run yet/.test(w)));
 });
+
+test('win32 elevated: the sandbox account\'s own SID is a restricting SID and in the default DACL (named pipes with default security); unelevated: never', () => {
+  for (const network of ['offline', 'online'] as const) {
+    const p = win({ network }, { windowsMode: 'elevated', runtimeDirs: [] });
+    assert.deepEqual(p.token.restrictingSids.filter((s) => s.kind === 'sandbox-user'), [{ kind: 'sandbox-user', network }]);
+    assert.ok(p.token.defaultDacl.some((d) => d.sid.kind === 'sandbox-user'));
+  }
+  const u = win({});
+  assert.ok(!u.token.restrictingSids.some((s) => s.kind === 'sandbox-user' || s.kind === 'current-user'));
+});
+
+test('win32 unelevated offline: advisory variables also cover tools that skip the PATH stubs', () => {
+  const p = win({ network: 'offline' });
+  assert.equal(p.env.set.NPM_CONFIG_OFFLINE, 'true');
+  assert.equal(p.env.set.CARGO_NET_OFFLINE, 'true');
+  assert.equal(p.env.set.PIP_NO_INDEX, '1');
+  assert.ok(p.env.set.GIT_SSH_COMMAND);
+});

@@ -110,3 +110,11 @@ test('resolveProgram searches cwd then PATH with PATHEXT, like cmd.exe', () => {
   assert.equal(resolveProgram('sub\\x', 'C:\\ws', env, exists)?.toLowerCase(), 'c:\\ws\\sub\\x.exe');
   assert.equal(resolveProgram('missing', 'C:\\ws', env, exists), undefined);
 });
+
+test('resolveProgram skips Store app execution aliases (WindowsApps): a real install later on PATH wins, else not found', () => {
+  const env = { PATH: 'C:\\Users\\me\\AppData\\Local\\Microsoft\\WindowsApps;C:\\Python312', PATHEXT: '.EXE' };
+  const both = new Set(['c:\\users\\me\\appdata\\local\\microsoft\\windowsapps\\python.exe', 'c:\\python312\\python.exe']);
+  assert.equal(resolveProgram('python', 'C:\\ws', env, (p) => both.has(p.toLowerCase()))?.toLowerCase(), 'c:\\python312\\python.exe');
+  const aliasOnly = new Set(['c:\\users\\me\\appdata\\local\\microsoft\\windowsapps\\python.exe']);
+  assert.equal(resolveProgram('python', 'C:\\ws', env, (p) => aliasOnly.has(p.toLowerCase())), undefined);
+});

@@ -211,3 +211,20 @@ test('a deny that cannot be written takes back the placeholder (and folders) it 
   assert.equal(store.kind('C:\\ws\\.git\\config'), 'missing');
   assert.equal(store.kind('C:\\ws\\.git'), 'missing', 'the folder made for it went too');
 });
+
+test('an ACE of ours found present but not in the ledger (crash between write and save) is adopted, so uninstall reverts it', () => {
+  const store = new MemoryStore(['C:\\ws']);
+  const op: ResolvedAclOp = { path: 'C:\\ws', sid: 'S-1-5-21-1-2-3-4', action: 'grant', mask: 0x3, inheritance: 3, reason: 'writable-root' };
+  store.apply('C:\\ws', [{ sid: op.sid, mode: 'grant', mask: op.mask, inheritance: op.inheritance }]);
+  store.writes = 0;
+  const ledger = emptyLedger();
+  const r = applyOperations([op], store, ledger, 'C:\\Users\\me');
+  assert.equal(store.writes, 0, 'nothing is rewritten');
+  assert.deepEqual(r.skipped, [op]);
+  assert.equal(ledger.records.length, 1);
+  assert.equal(ledger.records[0].adopted, true);
+  applyOperations([op], store, ledger, 'C:\\Users\\me');
+  assert.equal(ledger.records.length, 1, 'adopted once');
+  revertLedger(ledger, store);
+  assert.deepEqual(store.entries('C:\\ws'), []);
+});

@@ -62,6 +62,7 @@ test('after the elevated setup: the unelevated ACEs are reverted here, the setup
   saveLedger(ledgerFile, ledger);
   const m = new FakeMachine();
   m.groups.set('AgentSandboxUsers', { sid: GROUP, members: [] });
+  m.created.set('AgentSandboxUsers', GROUP); // setup recorded it as its own
   const progress: string[] = [];
   let elevations = 0;
   const result = await uninstallWindows(uninstallDeps(stateDir, store, m, async () => {

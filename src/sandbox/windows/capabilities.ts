@@ -5,12 +5,18 @@
 import * as path from 'node:path';
 import { randomCapabilitySid } from '../../../native-bindings/win32/sid';
 import { readJson, writeJsonAtomic } from '../../state-file';
+import { withFileLockSync } from '../../file-lock';
 
 export const CAPABILITY_FILE = 'win32-capability-sids.json';
 
 /** Returns the SID for each root (lower-cased key), minting and saving any missing ones. */
 export function capabilitySidsFor(stateDir: string, roots: string[], mint: () => string = randomCapabilitySid): Record<string, string> {
   const file = path.join(stateDir, CAPABILITY_FILE);
+  // Locked: the extension host and the CLI may mint for different roots at once; a last writer would drop a SID.
+  return withFileLockSync(file, () => mintMissing(file, roots, mint));
+}
+
+function mintMissing(file: string, roots: string[], mint: () => string): Record<string, string> {
   const known = readJson<Record<string, string>>(file, {});
   let changed = false;
   for (const root of roots) {
@@ -32,8 +38,10 @@ export function knownCapabilitySid(stateDir: string, root: string): string | und
 /** Forgets a root's SID, once every ACE naming it has been reverted ("remove this workspace"). */
 export function forgetCapabilitySid(stateDir: string, root: string): void {
   const file = path.join(stateDir, CAPABILITY_FILE);
-  const known = readJson<Record<string, string>>(file, {});
-  if (!(root.toLowerCase() in known)) return;
-  delete known[root.toLowerCase()];
-  writeJsonAtomic(file, known);
+  withFileLockSync(file, () => {
+    const known = readJson<Record<string, string>>(file, {});
+    if (!(root.toLowerCase() in known)) return;
+    delete known[root.toLowerCase()];
+    writeJsonAtomic(file, known);
+  });
 }

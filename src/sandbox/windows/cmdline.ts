@@ -90,7 +90,10 @@ export function resolveProgram(name: string, cwd: string, env: ResolveEnv, exist
   if (/[\\/]/.test(name) || w.isAbsolute(name)) {
     return candidates(w.resolve(cwd, name)).find(exists);
   }
-  const dirs = [cwd, ...(env.PATH ?? '').split(';').filter(Boolean).map((d) => d.replace(/^"(.*)"$/, '$1'))];
+  // Store app execution aliases (…\Microsoft\WindowsApps) cannot be started from a restricted token: skipped, so a
+  // real install later on PATH wins.
+  const dirs = [cwd, ...(env.PATH ?? '').split(';').filter(Boolean).map((d) => d.replace(/^"(.*)"$/, '$1'))]
+    .filter((d) => !/\\microsoft\\windowsapps\\?$/i.test(d));
   for (const dir of dirs) {
     const hit = candidates(w.join(dir, name)).find(exists);
     if (hit) return hit;

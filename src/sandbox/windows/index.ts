@@ -14,7 +14,16 @@ import { withProblems, type BackendStatus, type BackendOptions, type Enforcement
   type SpawnSpec } from '../types';
 import type { PlanFacts } from '../../policy';
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
-import { ownIdentity } from './identity';
+import { ownIdentity, processSids } from './identity';
+import { BackendDesktop } from './desktop';
+import { ownFilePaths, sealOwnFiles } from './own-files';
+import { refuseElevatedCaller } from './elevated-caller';
+import { openProcessToken, tokenElevationType } from '../../../native-bindings/win32/token';
+
+function ownElevationType(): number {
+  using t = openProcessToken();
+  return tokenElevationType(t);
+}
 import { fileSecurityStore } from './file-store';
 import { prepare, preparationSignalFor, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
@@ -37,6 +46,8 @@ const planKey = (plan: Win32Plan) => createHash('sha256').update(JSON.stringify(
 
 export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
+  // The sandbox's logon SID (a restricting SID) is the developer's: it is what passes both access checks.
+  const desktop = new BackendDesktop(() => [processSids().logonSid]);
   const elevated = async () => (await import('./elevated')).loadElevatedBackend(opts);
 
   /** Allowlist mode: this backend's proxy, made on first use and stopped with the backend. */
@@ -53,8 +64,9 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       const net = openCommandNetwork(gw, p, spec.argv, spec.allowDomains,
         { host: '127.0.0.1', httpPort: gw.httpPort, socksPort: gw.socksPort }, true);
       const env = sandboxEnv({ ...p, env: { ...p.env, set: { ...p.env.set, ...net.env } } }, process.env);
-      const proc = await spawnUnelevated(p, spec, id, env);
-      return withOwnGateway(Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), warnings) }), gw, net);
+      const { ui, gaps } = desktop.launch();
+      const proc = await spawnUnelevated(p, spec, id, env, ui);
+      return withOwnGateway(Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]) }), gw, net);
     } catch (e) {
       await gw.close();
       throw e;
@@ -67,7 +79,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     const hit = prepared.get(key);
     if (hit) return hit;
     const id = ownIdentity(plan, opts.stateDir);
-    const { warnings } = await prepare(plan, id, fileSecurityStore(opts.stateDir), { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
+    const { warnings } = await prepare(sealOwnFiles(plan, ownFilePaths()), id, fileSecurityStore(opts.stateDir), { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
       onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
     const first = prepared.get(key); // a concurrent spawn finished first
     if (first) return first;
@@ -104,11 +116,13 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
         }
         return backend.spawn(p, spec);
       }
+      refuseElevatedCaller(ownElevationType(), isWine());
       const { id, warnings } = await ready(p, spec.signal);
       if (p.network === 'allowlist') return spawnAllowlisted(p, spec, id, warnings);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
-      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs));
-      return Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), warnings) });
+      const { ui, gaps } = desktop.launch();
+      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs), ui);
+      return Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]) });
     },
     enforcement(plan: Plan): Enforcement {
       const p = asWin32(plan);
@@ -120,6 +134,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       const p = proxy;
       proxy = undefined;
       await p?.close();
+      desktop.close();
     },
   };
 }

@@ -61,6 +61,26 @@ export interface LedgerRecord extends AceOnPath {
   /** What a placeholder file at `path` holds when we made it (empty when absent), for whichever record reverts it. */
   placeholderContent?: string;
   at: string;
+  /** The ACE was found already present but not recorded (a crash between write and save): adopted so it can be reverted. */
+  adopted?: true;
+}
+
+/**
+ * Records the ACEs of `skipped` operations that are present on disk but missing from the ledger. Every operation's
+ * SID is one of ours (a minted capability SID, the sandbox group), so an unrecorded one is ours too and must be
+ * revertible. Returns how many were adopted.
+ */
+export function adoptUnrecorded(skipped: ResolvedAclOp[], store: SecurityStore, ledger: Ledger): number {
+  let n = 0;
+  for (const op of skipped) {
+    const known = ledger.records.some((r) => r.path.toLowerCase() === op.path.toLowerCase() &&
+      r.sid.toUpperCase() === op.sid.toUpperCase() && r.action === op.action);
+    if (known || store.kind(op.path) === 'missing' || !alreadyPresent(store.entries(op.path), op)) continue;
+    ledger.records.push({ path: op.path, sid: op.sid, action: op.action, mask: op.mask, inheritance: op.inheritance, reason: op.reason,
+      before: '', created: false, at: new Date().toISOString(), adopted: true });
+    n++;
+  }
+  return n;
 }
 
 export interface Ledger {
@@ -204,6 +224,7 @@ export function applyOperations(ops: ResolvedAclOp[], store: SecurityStore, ledg
   onProgress?: (p: ApplyProgress) => void): ApplyResult {
   const result: ApplyResult = { applied: [], skipped: [], failures: [] };
   ops.forEach((op, i) => applyOne(op, i, ops.length, store, ledger, home, result, onProgress));
+  adoptUnrecorded(result.skipped, store, ledger);
   return result;
 }
 
@@ -225,6 +246,7 @@ export async function applyOperationsYielding(ops: ResolvedAclOp[], store: Secur
     await applyOneAsync(op, i, ops.length, store, ledger, home, result, opts.onProgress);
     if (result.applied.length > before) opts.onRecorded?.();
   }
+  if (adoptUnrecorded(result.skipped, store, ledger)) opts.onRecorded?.();
   return { ...result, cancelled: false };
 }
 

@@ -4,6 +4,7 @@
  * budget. Grant failures are reported per root (that root stays read-only); a failed deny fails closed.
  * Must never let a command start when a protected path or audit deny could not be applied.
  */
+import { withFileLock, withFileLockSync } from '../../file-lock';
 import * as path from 'node:path';
 import type { PlanSid, Win32Plan } from '../../policy/plan';
 import { DENY_WRITE_MASK, INHERIT_ALL, INHERIT_NONE } from '../../policy/compile-win32';
@@ -122,7 +123,8 @@ export async function prepare(plan: Win32Plan, id: Identity, store: SecurityStor
   const file = path.join(opts.stateDir, LEDGER_FILE);
   // One preparation per ledger at a time: two interleaved load/save cycles would lose each other's records.
   const previous = ledgerQueue.get(file) ?? Promise.resolve();
-  const run = previous.catch(() => undefined).then(() => prepareNow(plan, id, store, file, opts));
+  // Across processes too (the CLI, another window, the elevated setup): the ledger file's lock.
+  const run = previous.catch(() => undefined).then(() => withFileLock(file, () => prepareNow(plan, id, store, file, opts)));
   const tail = run.catch(() => undefined);
   ledgerQueue.set(file, tail);
   void tail.then(() => ledgerQueue.get(file) === tail && ledgerQueue.delete(file));
@@ -257,8 +259,10 @@ export function revertUnelevatedAcls(stateDir: string, store: SecurityStore, cap
  */
 export function revertAcls(stateDir: string, store: SecurityStore, filter?: (r: LedgerRecord) => boolean): RevertResult {
   const file = path.join(stateDir, LEDGER_FILE);
-  const ledger = loadLedger(file);
-  const result = revertLedger(ledger, store, filter);
-  saveLedger(file, ledger);
-  return result;
+  return withFileLockSync(file, () => {
+    const ledger = loadLedger(file);
+    const result = revertLedger(ledger, store, filter);
+    saveLedger(file, ledger);
+    return result;
+  });
 }

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { Win32Plan } from '../../policy/plan';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { Lifetime } from '../lifetime';
-import { startRestricted } from './launch';
+import { startRestricted, type LaunchUi } from './launch';
 import { resolveSid, type Identity } from './prepare';
 
 /** ssh/scp stubs put first on PATH in advisory-offline mode, so the common tools fail loudly instead of connecting. */
@@ -32,11 +32,12 @@ function endOf(stream: Socket): Promise<void> {
   });
 }
 
-export async function spawnUnelevated(plan: Win32Plan, spec: SpawnSpec, id: Identity, env: Record<string, string>): Promise<Omit<SandboxProcess, 'enforcement'>> {
+export async function spawnUnelevated(plan: Win32Plan, spec: SpawnSpec, id: Identity, env: Record<string, string>,
+  ui: LaunchUi): Promise<Omit<SandboxProcess, 'enforcement'>> {
   fs.mkdirSync(plan.tempDir, { recursive: true });
   const lifetime = new Lifetime(spec, () => proc.kill());
   const proc = await startRestricted({
-    argv: spec.argv, cwd: spec.cwd, env, pipeOwnerSid: id.userSid, pipePrefix: 'sandbox', uiRestrictions: true,
+    argv: spec.argv, cwd: spec.cwd, env, pipeOwnerSid: id.userSid, pipePrefix: 'sandbox', ui,
     ...(spec.tty ? { tty: spec.tty } : {}),
     token: {
       flags: plan.token.flags.value,

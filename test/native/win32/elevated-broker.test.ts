@@ -123,3 +123,21 @@ test('broker under Wine: the bundled dist/runner.js dispatches to the Windows br
     await broker.close();
   }
 });
+
+test('broker under Wine: a broker that fails closes its request pipe, so the runner stops the command it reported as stopped and exits', async () => {
+  const children: ChildProcess[] = [];
+  const broker = await BrokerClient.start(ownSid(), directLauncher(children), 20_000);
+  const runnerExit = new Promise<number | null>((r) => children[0].once('exit', (c) => r(c)));
+  const long = collect(broker.spawn(spawnReq(['C:\\windows\\system32\\ping.exe', '-n', '60', '127.0.0.1'])));
+  await new Promise((r) => setTimeout(r, 1000));
+  // The failure path the event reader takes on a broken stream (private; called directly to make it happen now).
+  (broker as unknown as { fail(reason: string): void }).fail('injected failure');
+  const r = await long;
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /injected failure; the command was stopped/);
+  // Its exit code is not the point (its event pipe is no longer read): that it ends, long before the command would.
+  const t0 = Date.now();
+  await runnerExit;
+  assert.ok(Date.now() - t0 < 30_000, 'the runner saw its request stream end and exited, well before the 60 s command would have');
+  await broker.close();
+});

@@ -62,3 +62,9 @@ test('a bad restricting SID throws Win32Error 1337 before any token is created',
     own.close();
   }
 });
+
+test('TokenElevationType reads as one of Default/Full/Limited (marshalling; Wine\'s user is an elevated administrator)', async () => {
+  const { openProcessToken: open, tokenElevationType } = await import('../../../native-bindings/win32/token');
+  using t = open();
+  assert.ok([1, 2, 3].includes(tokenElevationType(t)));
+});

@@ -118,9 +118,8 @@ export class BrokerClient {
   async close(): Promise<void> {
     this.closed = true;
     await this.writes;
-    this.requests.close();
-    this.runner?.close();
-    if (!this.reading) this.events.close();
+    this.closeRequests();
+    if (!this.reading && !this.events.closed) this.events.close();
   }
 
   private send(req: Request): void {
@@ -188,11 +187,20 @@ export class BrokerClient {
   }
 
   private fail(reason: string): void {
+    const first = this.deadReason === undefined;
     this.deadReason ??= reason;
     for (const { cmd, done } of [...this.commands.values()]) {
       cmd.stderr.write(`agent-sandbox: ${reason}; the command was stopped.\n`);
       done(125);
     }
+    // Reported as stopped, so stopped they must be: closing the request pipe (after any write in flight) makes a
+    // still-living runner kill its commands and exit, instead of running them on unseen.
+    if (first) void this.writes.finally(() => this.closeRequests());
+  }
+
+  private closeRequests(): void {
+    if (!this.requests.closed) this.requests.close();
+    this.runner?.close();
   }
 }
 

@@ -32,7 +32,7 @@ export async function describeWindowsSetup(opts: Pick<SetupOptions, 'workspaceRo
 export async function windowsSandboxStatus(opts: { stateDir: string }): Promise<WindowsSandboxStatus> {
   if (process.platform !== 'win32') {
     return { state: 'unsupported', summary: 'The elevated Windows sandbox exists only on Windows.', group: 'unknown', users: [],
-      rules: [], firewallPolicy: 'unknown', notes: [] };
+      rules: [], firewallPolicy: 'unknown', firewall: { enforced: false, reasons: ['not Windows'] }, notes: [] };
   }
   const [{ readStatus }, { win32Machine }] = await Promise.all([import('./status'), import('./machine-win32')]);
   return readStatus(win32Machine({ stateDir: opts.stateDir, home: '' }), opts.stateDir);

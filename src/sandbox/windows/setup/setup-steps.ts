@@ -55,16 +55,39 @@ function groupStep(plan: SetupPlan, m: SetupMachine, state: SetupState): Step {
     fix: 'Run setup again as an administrator. If a domain policy forbids local groups, ask your administrator.',
     async run() {
       let changed = false;
-      if (!(await m.lookupGroup(plan.group.name))) {
+      const existing = await m.lookupGroup(plan.group.name);
+      if (!existing) {
+        await m.recordCreatedAccount(plan.group.name, PENDING);
         await m.createGroup(plan.group.name, plan.group.comment);
         changed = true;
+      } else {
+        await refuseForeign(m, plan.group.name, existing);
       }
       const sid = await m.lookupGroup(plan.group.name);
       if (!sid) throw new ReadbackError(`the group ${plan.group.name} does not exist after creating it`);
+      await m.recordCreatedAccount(plan.group.name, sid);
       state.groupSid = sid;
       return { changed };
     },
   };
+}
+
+/** Recorded before an account is created, replaced by its SID once it exists. */
+export const PENDING = 'pending';
+
+/**
+ * Setup never adopts an account of our name that it did not create (someone else's; its password would be reset
+ * and uninstall would delete it): that is a failed step with the fix, and the account is left alone.
+ */
+async function refuseForeign(m: SetupMachine, name: string, sid: string): Promise<void> {
+  const created = await m.createdAccount(name);
+  if (created === PENDING || created?.toUpperCase() === sid.toUpperCase()) return;
+  throw new ForeignAccountError(`an account named ${name} (${sid}) already exists and was not created by Agent Sandbox setup; ` +
+    'it was left alone');
+}
+
+export class ForeignAccountError extends Error {
+  override readonly name = 'ForeignAccountError';
 }
 
 function userStep(u: UserSpec, groupName: string, m: SetupMachine, newPassword: () => string, state: SetupState): Step {
@@ -79,10 +102,16 @@ function userStep(u: UserSpec, groupName: string, m: SetupMachine, newPassword: 
       const password = newPassword();
       const before = await m.lookupUser(u.name);
       let changed = !before;
-      if (!before) await m.createUser(u, password);
-      else await m.setUserPassword(u.name, password);
+      if (!before) {
+        await m.recordCreatedAccount(u.name, PENDING);
+        await m.createUser(u, password);
+      } else {
+        await refuseForeign(m, u.name, before.sid);
+        await m.setUserPassword(u.name, password);
+      }
       const info = await m.lookupUser(u.name);
       if (!info) throw new ReadbackError(`the account ${u.name} does not exist after creating it`);
+      await m.recordCreatedAccount(u.name, info.sid);
       if ((info.flags & u.flags) !== u.flags) {
         await m.setUserFlags(u.name, info.flags | u.flags);
         changed = true;
@@ -147,12 +176,19 @@ export class FirewallPolicyError extends Error {
   override readonly name = 'FirewallPolicyError';
 }
 
-/** Every field must read back; a field the platform could not read counts as a mismatch (fail closed). */
+/**
+ * Every field must read back; a field the platform could not read counts as a mismatch (fail closed). Compared as
+ * meaning, not text, where the firewall canonicalises what it stores: profiles by their three bits (ALL may read
+ * back as 0x7fffffff or 7), addresses as a set, the user list as its set of ACEs.
+ */
 export function ruleMatches(r: RuleReadback, want: FirewallRule, sddl: string): boolean {
+  const profiles = (p: number | undefined) => (p === undefined ? undefined : p & 7);
+  const addresses = (a: string | undefined) => a?.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean).sort().join(',');
+  const aces = (s: string | undefined) => (s === undefined ? undefined : (s.toUpperCase().replace(/\s+/g, '').match(/\([^)]*\)/g) ?? []).sort().join(''));
   return isDeepStrictEqual(
-    [r.direction, r.action, r.profiles, r.protocol, r.remoteAddresses, r.enabled, r.localUserAuthorizedList?.toUpperCase()],
-    [want.direction, want.action, want.profiles, want.protocol, want.remoteAddresses, want.enabled, sddl.toUpperCase()],
-  );
+    [r.direction, r.action, profiles(r.profiles), r.protocol, addresses(r.remoteAddresses), r.enabled, aces(r.localUserAuthorizedList)],
+    [want.direction, want.action, profiles(want.profiles), want.protocol, addresses(want.remoteAddresses), want.enabled, aces(sddl)],
+  ) && aces(sddl) !== '';
 }
 
 function grantStep(id: string, title: string, errorCode: string, grants: GrantSpec[], m: SetupMachine,

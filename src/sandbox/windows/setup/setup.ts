@@ -57,7 +57,7 @@ export function describePlan(plan: SetupPlan): string[] {
   return [
     `Create the local group ${plan.group.name}.`,
     ...plan.users.map((u) => `Create the local account ${u.name} (standard user, hidden from the sign-in screen, random password).`),
-    ...plan.firewall.map((r) => `Add the firewall rule "${r.name}" (outbound block for ${plan.users.find((u) => u.network === r.user)?.name}, loopback included).`),
+    ...plan.firewall.map((r) => `Add the firewall rule "${r.name}" (outbound block for ${plan.users.find((u) => u.network === r.user)?.name}, loopback included by the rule, unproven until Verify runs; DNS and SMB made by Windows services are not covered).`),
     ...plan.grants.map((g) => `${g.reason === 'writable-root' ? 'Allow writing' : 'Allow reading and running'}: ${g.path}`),
     ...plan.refused.map((r) => `Skip ${r.path}: ${r.reason}.`),
   ];

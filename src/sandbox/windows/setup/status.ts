@@ -10,6 +10,7 @@ import { GROUP_NAME, SANDBOX_USERS, SETUP_VERSION } from './constants';
 import { storedAccounts } from './credentials';
 import type { SetupMachine } from './machine';
 import { ruleMatches } from './setup-steps';
+import { evaluateFirewall, firewallNote, type FirewallVerdict } from '../firewall-state';
 import { buildSetupPlan, ruleUserSddl } from './setup-plan';
 
 export type Tri = 'yes' | 'no' | 'unknown';
@@ -24,6 +25,8 @@ export interface WindowsSandboxStatus {
   rules: { name: string; exists: Tri; matches: Tri }[];
   /** `gp-override` means Group Policy ignores local rules, ours included. */
   firewallPolicy: 'ok' | 'gp-override' | 'inbound-blocked' | 'unknown';
+  /** Whether a firewall rule blocks anything here now (firewall on for the active profiles, local rules applied). */
+  firewall: FirewallVerdict;
   notes: string[];
 }
 
@@ -61,8 +64,10 @@ export async function readStatus(m: SetupMachine, stateDir: string): Promise<Win
       matches: found && sid ? (ruleMatches(found, r, ruleUserSddl(sid)) ? 'yes' : 'no') as Tri : 'unknown' as Tri });
   }
   const firewallPolicy = (await probe(() => m.firewallModifyState(), notes, 'the firewall policy')).value ?? 'unknown';
+  const facts = (await probe(() => m.firewallFacts(), notes, 'the firewall state')).value;
+  const firewall = facts ? evaluateFirewall(facts) : { enforced: false, reasons: ['the firewall state could not be read'] };
   const s: Omit<WindowsSandboxStatus, 'state' | 'summary' | 'fix'> = { version: marker?.version, group: tri(group),
-    users, rules, firewallPolicy, notes };
+    users, rules, firewallPolicy, firewall, notes };
   return { ...s, ...verdict(s) };
 }
 
@@ -81,7 +86,24 @@ function verdict(s: Omit<WindowsSandboxStatus, 'state' | 'summary' | 'fix'>): Pi
     return { state: 'incomplete', summary: 'Group Policy overrides local firewall rules: the offline block is not in effect.',
       fix: 'Ask your administrator to enable "Apply local firewall rules" for the firewall profiles.' };
   }
+  if (!s.firewall.enforced) return { state: 'incomplete', summary: firewallNote(s.firewall), fix: 'Turn Windows Defender Firewall on for every profile, then run Verify.' };
   const unknown = s.rules.some((r) => r.matches === 'unknown') || s.firewallPolicy === 'unknown';
   return { state: 'ready', summary: `Elevated Windows sandbox set up (version ${s.version}).` +
     (unknown ? ' Some firewall details could not be read back; run Verify to check the network block.' : '') };
+}
+
+/** What the offline account's network block looks like right now: its rule read back, and the firewall's state. */
+export interface OfflineBlockState {
+  /** The rule exists once and reads back as setup wrote it. */
+  ruleOk: boolean;
+  firewall: FirewallVerdict;
+}
+
+/** Read when the offline broker starts (not only at setup): the rule may have been removed or the firewall turned off since. */
+export async function offlineBlockState(m: SetupMachine, offlineSid: string): Promise<OfflineBlockState> {
+  const rule = buildSetupPlan({ home: os.homedir() }).firewall.find((r) => r.user === 'offline');
+  const back = rule ? await m.getRules(rule.name).catch(() => []) : [];
+  const ruleOk = Boolean(rule) && back.length === 1 && ruleMatches(back[0], rule!, ruleUserSddl(offlineSid));
+  const facts = await m.firewallFacts().catch(() => undefined);
+  return { ruleOk, firewall: facts ? evaluateFirewall(facts) : { enforced: false, reasons: ['the firewall state could not be read'] } };
 }
