@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { compilePlan, type CompileContext, type LinuxPlan, type Win32Plan } from '../../src/policy';
 import { DENY_WRITE_MASK, WRITABLE_ROOT_MASK } from '../../src/policy/compile-win32';
 import { SandboxError } from '../../src/errors';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { capabilitySidsFor, knownCapabilitySids } from '../../src/sandbox/windows/capabilities';
 
 const winCtx: CompileContext = {
   platform: 'win32',
@@ -275,4 +279,20 @@ test('win32 unelevated offline: advisory variables also cover tools that skip th
   assert.equal(p.env.set.CARGO_NET_OFFLINE, 'true');
   assert.equal(p.env.set.PIP_NO_INDEX, '1');
   assert.ok(p.env.set.GIT_SSH_COMMAND);
+});
+
+test('win32: the capability SIDs earlier runs minted are plan facts, so the plan names the SIDs its ACEs carry', () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-caps-'));
+  try {
+    assert.deepEqual(knownCapabilitySids(stateDir), {}, 'nothing minted yet: the plan names the capability symbolically');
+    assert.deepEqual(win({}, { capabilitySids: knownCapabilitySids(stateDir) }).token.restrictingSids[0],
+      { kind: 'capability', root: 'C:\\Users\\dev\\repo' });
+    const minted = capabilitySidsFor(stateDir, ['C:\\Users\\dev\\repo'], () => 'S-1-5-21-1-2-3-4');
+    assert.deepEqual(knownCapabilitySids(stateDir), minted);
+    const p = win({}, { capabilitySids: knownCapabilitySids(stateDir) });
+    assert.deepEqual(p.token.restrictingSids[0], { kind: 'capability', root: 'C:\\Users\\dev\\repo', sid: 'S-1-5-21-1-2-3-4' });
+    assert.ok(p.acl.some((op) => op.reason === 'writable-root' && op.sid.kind === 'capability' && op.sid.sid === 'S-1-5-21-1-2-3-4'));
+  } finally {
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
 });

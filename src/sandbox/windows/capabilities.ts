@@ -30,9 +30,14 @@ function mintMissing(file: string, roots: string[], mint: () => string): Record<
   return Object.fromEntries(roots.map((r) => [r.toLowerCase(), known[r.toLowerCase()]]));
 }
 
+/** Every SID minted so far, by lower-cased root (never mints): a plan fact, so the plan names the SIDs that run. */
+export function knownCapabilitySids(stateDir: string): Record<string, string> {
+  return readJson<Record<string, string>>(path.join(stateDir, CAPABILITY_FILE), {});
+}
+
 /** The SID already minted for a root, if any (never mints). */
 export function knownCapabilitySid(stateDir: string, root: string): string | undefined {
-  return readJson<Record<string, string>>(path.join(stateDir, CAPABILITY_FILE), {})[root.toLowerCase()];
+  return knownCapabilitySids(stateDir)[root.toLowerCase()];
 }
 
 /** Forgets a root's SID, once every ACE naming it has been reverted ("remove this workspace"). */

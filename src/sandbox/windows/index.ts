@@ -15,6 +15,7 @@ import { withProblems, type BackendStatus, type BackendOptions, type Enforcement
 import type { PlanFacts } from '../../policy';
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
 import { ownIdentity, processSids } from './identity';
+import { knownCapabilitySids } from './capabilities';
 import { BackendDesktop } from './desktop';
 import { ownFilePaths, sealOwnFiles } from './own-files';
 import { refuseElevatedCaller } from './elevated-caller';
@@ -98,7 +99,9 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     },
     /** Elevated mode once setup is done for this user (its marker and stored credentials), otherwise unelevated. */
     async planFacts(): Promise<PlanFacts> {
-      return (await (await elevated())?.planFacts()) ?? { windowsMode: 'unelevated' };
+      // Capability SIDs minted by earlier runs: the plan then shows the SIDs its ACEs carry (new roots mint at prepare).
+      const capabilitySids = knownCapabilitySids(opts.stateDir);
+      return { ...((await (await elevated())?.planFacts()) ?? { windowsMode: 'unelevated' }), capabilitySids };
     },
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
       const p = asWin32(plan);
