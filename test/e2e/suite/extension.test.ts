@@ -125,9 +125,10 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
   });
 
   test('network allowlist: the API and the tool report blocked hosts with the grant to ask for; direct connections fail; the log says it', async () => {
+    // User scope: a workspace value may only narrow the sandbox, and the allowlist is wider than offline.
     const config = vscode.workspace.getConfiguration('agentSandbox');
-    await config.update('network', 'allowlist', vscode.ConfigurationTarget.Workspace);
-    await config.update('allowedDomains', ['allowed.example'], vscode.ConfigurationTarget.Workspace);
+    await config.update('network', 'allowlist', vscode.ConfigurationTarget.Global);
+    await config.update('allowedDomains', ['allowed.example'], vscode.ConfigurationTarget.Global);
     try {
       await waitFor('the allowlist setting to apply', async () => ((await api()).status().network === 'allowlist' ? true : undefined));
       // Refused by name at the proxy (never resolved, so no DNS is needed); the direct attempt never leaves the sandbox.
@@ -146,8 +147,8 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
         await waitFor('the blocked host in the log', () => (readIfExists(log)?.includes('network: blocked blocked.example:8080') ? true : undefined));
       }
     } finally {
-      await config.update('allowedDomains', undefined, vscode.ConfigurationTarget.Workspace);
-      await config.update('network', undefined, vscode.ConfigurationTarget.Workspace);
+      await config.update('allowedDomains', undefined, vscode.ConfigurationTarget.Global);
+      await config.update('network', undefined, vscode.ConfigurationTarget.Global);
     }
   });
 
