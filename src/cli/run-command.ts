@@ -2,6 +2,7 @@
  * `agent-sandbox run`: run one command inside the sandbox, streaming its stdio. Exit codes: the command's own;
  * 124 on timeout; 125 when the sandbox could not be applied (nothing ran); 128+N when killed by signal N.
  */
+import { cloexecAbove2, inheritableFds } from '../../native-bindings/linux/fds';
 import { compilePlan } from '../policy';
 import { backendFor } from '../sandbox';
 import { defaultStateDir, hostContext, hostPlatform } from '../sandbox/host';
@@ -17,6 +18,14 @@ import { weakerThanAsked } from '../sandbox/weaker';
  */
 function warnIfWeaker(enf: Enforcement, planWarnings: string[]): void {
   for (const w of weakerThanAsked(enf, planWarnings)) process.stderr.write(`agent-sandbox: warning: ${w}\n`);
+}
+
+/**
+ * Linux: no descriptor our caller leaked to us (a shell's `exec 200>>file`, a pipe, a socket) passes on to
+ * bubblewrap and the runner; the runner closes its own before the command too. koffi loads only when one exists.
+ */
+function closeInherited(): void {
+  if (inheritableFds().length) cloexecAbove2();
 }
 
 export const runCommand: CliCommand = {
@@ -49,6 +58,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const timeout = positiveSeconds(values.timeout as string | undefined, '--timeout');
     const platform = platformFlag(values, hostPlatform());
     const stateDir = defaultStateDir();
+    if (platform === 'linux') closeInherited();
     delete process.env.ELECTRON_RUN_AS_NODE; // VS Code starts the CLI with it; sandboxed commands must not inherit it
     const plan = compilePlan(policyInput(values, process.cwd()), hostContext({ platform, stateDir }));
     const backend = await backendFor(platform, { stateDir, broker: false });
@@ -70,6 +80,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
       if (plan.platform === 'win32' || plan.mode === 'full-access') warnIfWeaker(backend.enforcement(plan), plan.warnings);
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
+      if (exit.stopped) process.stderr.write(`agent-sandbox: the sandbox stopped the command: ${exit.stopped}. Run it again.\n`);
       return exit.code;
     } finally {
       process.off('SIGINT', onSignal);

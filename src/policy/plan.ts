@@ -67,8 +67,17 @@ export interface LinuxPlan extends PlanBase {
     /** When set, socket() fails with EAFNOSUPPORT for every family not listed. */
     allowSocketFamilies: string[] | null;
   };
-  /** Host Unix-socket locations hidden behind empty tmpfs or /dev/null binds. */
+  /** Host Unix-socket locations hidden behind empty tmpfs or /dev/null binds (/run whole, listening sockets). */
   hiddenSockets: string[];
+  /** Files bound back read-only into the hidden /run, each with why commands need it. */
+  runBindBacks: { path: string; reason: string }[];
+  /** The state folder, hidden (other plans' private temps, the ledgers); absent for full-access. */
+  privateState?: string;
+  /**
+   * Every path mounted onto itself (pins, protected paths, hidden paths, bind-backs). Replacing one on the host
+   * detaches its mount inside the sandbox, so the backend stops a sandbox whose guarded path changes identity.
+   */
+  guardedPaths: string[];
   /** False only for `full-access`: the runner applies no Landlock or seccomp (absent means true). */
   confined?: boolean;
 }

@@ -27,9 +27,9 @@ function lin(input: object, fs: FsView, env: Record<string, string> = {}): Linux
 const R = '/home/dev/repo';
 const repoFs = fakeFs({
   [R]: 'dir', [`${R}/.git`]: 'dir', [`${R}/.git/hooks`]: 'dir', [`${R}/.git/config`]: 'file',
-  '/home/dev/.ssh': 'dir', '/home/dev/.netrc': 'file', '/run/user': 'dir', '/run/user/1000': 'dir',
-  '/run/user/1000/ssh.sock': 'socket', '/var/run/docker.sock': 'socket',
-});
+  '/home/dev/.ssh': 'dir', '/home/dev/.netrc': 'file', '/run': 'dir', '/run/user': 'dir', '/run/user/1000': 'dir',
+  '/run/user/1000/ssh.sock': 'socket', '/var/run': 'dir', '/var/run/docker.sock': 'socket',
+}, { '/var/run': '/run', '/var/run/docker.sock': '/run/docker.sock' });
 
 describe('compile-linux', () => {
   it('emits mounts in the secure order', () => {
@@ -44,12 +44,12 @@ describe('compile-linux', () => {
       '--ro-bind', `${R}/.git/commondir`, `${R}/.git/commondir`,
       '--ro-bind', `${R}/.vscode`, `${R}/.vscode`,
       '--ro-bind', `${R}/.agent-sandbox`, `${R}/.agent-sandbox`,
-      // Shallowest first; /run/user/1000 and its ssh.sock are already hidden by /run/user (a mount point for them
-      // could not be made in the read-only tmpfs: bwrap would exit 1 on every desktop).
-      '--tmpfs', '/run/user', '--remount-ro', '/run/user',
+      // Shallowest first; /run/user/1000 and its ssh.sock are already hidden by /run (a mount point for them
+      // could not be made in the read-only tmpfs: bwrap would exit 1 on every desktop); /var/run is /run.
+      '--tmpfs', '/run', '--remount-ro', '/run',
       '--tmpfs', '/home/dev/.ssh', '--remount-ro', '/home/dev/.ssh',
       '--ro-bind', '/dev/null', '/home/dev/.netrc',
-      '--ro-bind', '/dev/null', '/var/run/docker.sock',
+      '--tmpfs', '/home/dev/.local/state/agent-sandbox', '--remount-ro', '/home/dev/.local/state/agent-sandbox',
       '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net',
       '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
     ]);
@@ -166,27 +166,49 @@ describe('compile-linux', () => {
     assert.deepEqual(p.seccomp.denySyscalls, []);
   });
 
-  it('the D-Bus system bus and privileged daemons are hidden in both modes; the host resolver daemons only offline; /var/run names are resolved', () => {
+  it('/run and /var/run are hidden whole, in both modes, with only the resolv.conf target bound back', () => {
     const fs = fakeFs({
-      [R]: 'dir', '/run/dbus': 'dir', '/run/dbus/system_bus_socket': 'socket', '/run/nscd': 'dir',
-      '/run/systemd/resolve/io.systemd.Resolve': 'socket', '/run/avahi-daemon/socket': 'socket',
-      '/var/run/dbus': 'dir', '/var/run/nscd': 'dir', '/var/run/libvirt': 'dir', '/run/libvirt': 'dir',
-    }, { '/var/run/dbus': '/run/dbus', '/var/run/nscd': '/run/nscd', '/var/run/libvirt': '/run/libvirt' });
-    const hiddenBy = (p: LinuxPlan) => {
-      const out: string[] = [];
-      p.bwrapArgs.forEach((a, i) => {
-        if (a === '--tmpfs') out.push(p.bwrapArgs[i + 1]);
-        if (a === '--ro-bind' && p.bwrapArgs[i + 1] === '/dev/null') out.push(p.bwrapArgs[i + 2]);
-      });
-      return out;
-    };
-    const offline = lin({ network: 'offline' }, fs);
-    assert.deepEqual(hiddenBy(offline).filter((h) => !h.startsWith('/home')).sort(), [
-      '/run/avahi-daemon/socket', '/run/dbus', '/run/libvirt', '/run/nscd', '/run/systemd/resolve/io.systemd.Resolve',
-    ]);
-    assert.deepEqual([...offline.hiddenSockets].sort(), hiddenBy(offline).filter((h) => !h.startsWith('/home')).sort());
-    const online = lin({ network: 'online' }, fs);
-    assert.deepEqual(hiddenBy(online).filter((h) => !h.startsWith('/home')).sort(), ['/run/dbus', '/run/libvirt']);
-    assert.deepEqual([...online.hiddenSockets].sort(), ['/run/dbus', '/run/libvirt']);
+      [R]: 'dir', '/run': 'dir', '/var/run': 'dir', '/run/dbus/system_bus_socket': 'socket', '/run/screen': 'dir',
+      '/run/systemd/resolve/stub-resolv.conf': 'file', '/etc/resolv.conf': 'file',
+    }, { '/etc/resolv.conf': '/run/systemd/resolve/stub-resolv.conf' });
+    for (const network of ['offline', 'online'] as const) {
+      const p = lin({ network }, fs);
+      const a = p.bwrapArgs.join(' ');
+      assert.ok(a.includes('--tmpfs /run --ro-bind /run/systemd/resolve/stub-resolv.conf ' +
+        '/run/systemd/resolve/stub-resolv.conf --remount-ro /run'), a);
+      assert.ok(a.includes('--tmpfs /var/run --remount-ro /var/run'), a);
+      assert.ok(!a.includes('/run/screen') && !a.includes('system_bus_socket'), 'nothing else under /run is named');
+      assert.deepEqual(p.runBindBacks, [{ path: '/run/systemd/resolve/stub-resolv.conf',
+        reason: '/etc/resolv.conf points here (name resolution)' }]);
+      assert.ok(p.guardedPaths.includes('/run/systemd/resolve/stub-resolv.conf'));
+    }
+  });
+
+  it('every listening socket outside the roots is hidden (home included); those in a root or the host /tmp are not', () => {
+    const sock = '/home/dev/.cache/git/credential/socket';
+    const fs = fakeFs({ [R]: 'dir', '/run': 'dir', [sock]: 'socket', [`${R}/dev.sock`]: 'socket', '/tmp/x.sock': 'socket',
+      '/home/dev/gone.sock': 'file' });
+    const p = compilePlan({ workspaceRoots: [R] }, { ...ctx(fs), listeningSockets: [sock, `${R}/dev.sock`, '/tmp/x.sock',
+      '/run/screen/S-dev/1.pts', '/home/dev/gone.sock'] }) as LinuxPlan;
+    const a = p.bwrapArgs.join(' ');
+    assert.ok(a.includes(`--ro-bind /dev/null ${sock}`), a);
+    for (const not of [`${R}/dev.sock`, '/tmp/x.sock', '/run/screen', '/home/dev/gone.sock']) assert.ok(!a.includes(not), not);
+    assert.ok(p.hiddenSockets.includes(sock));
+    assert.ok(p.guardedPaths.includes(sock), 'a re-created socket stops the sandbox');
+  });
+
+  it('the state folder is hidden, even before it exists; the private temp is keyed by network mode too', () => {
+    const p = lin({}, repoFs);
+    assert.equal(p.privateState, '/home/dev/.local/state/agent-sandbox');
+    assert.ok(p.bwrapArgs.join(' ').includes('--tmpfs /home/dev/.local/state/agent-sandbox --remount-ro'));
+    assert.notEqual(lin({ network: 'online' }, repoFs).tempDir, p.tempDir);
+    assert.equal(lin({}, repoFs).tempDir, p.tempDir, 'stable');
+  });
+
+  it('the kernel keyring syscalls are denied in every confined plan', () => {
+    for (const network of ['offline', 'online'] as const) {
+      const d = lin({ network }, repoFs).seccomp.denySyscalls;
+      for (const s of ['keyctl', 'add_key', 'request_key']) assert.ok(d.includes(s), s);
+    }
   });
 });

@@ -12,12 +12,16 @@ import type { FromRunner, ToRunner } from '../../runner/linux/protocol';
 import { SandboxError, SandboxErrorCode } from '../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import type { Applied } from './cold';
+import { MountGuard } from './guard';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from './lifetime';
+import { release, type Registration } from './live';
+import { prepareHost } from './prepare';
 
 interface Pending {
   started: () => void;
   exit: (m: Extract<FromRunner, { type: 'exit' }>) => void;
+  stop: (reason: string) => void;
 }
 
 export class Broker {
@@ -26,20 +30,29 @@ export class Broker {
   private readonly pending = new Map<number, Pending>();
   private stderr = '';
   private closed = false;
+  private registration: Registration | undefined;
+  private guard: MountGuard | undefined;
 
   constructor(
     private readonly bwrap: string,
     private readonly plan: LinuxPlan,
+    private readonly stateDir: string,
   ) {}
 
-  /** False once the broker has exited or was closed; a new one is then started for the plan. */
+  /**
+   * False once the broker has exited or was closed, or once one of its mounts no longer holds (a protected file
+   * replaced on the host); a new one, with fresh binds, is then started for the plan.
+   */
   get alive(): boolean {
-    return !this.closed;
+    return !this.closed && !this.guard?.changed();
   }
 
   /** Starts the broker (once) and resolves with what its sandbox applied. */
   start(): Promise<Applied> {
     this.ready ??= new Promise<Applied>((resolve, reject) => {
+      this.registration = prepareHost(this.plan, this.stateDir);
+      this.guard = new MountGuard(this.plan.guardedPaths);
+      this.guard.onBreach = (reason) => this.breach(reason);
       const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false });
       const child = spawn(launch.bwrap, launch.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: launch.env });
       this.child = child;
@@ -52,6 +65,7 @@ export class Broker {
       });
       child.once('exit', (code, signal) => {
         this.closed = true;
+        this.endRegistration();
         reject(new SandboxError(SandboxErrorCode.BrokerFailed,
           `The sandbox broker exited (${signal ?? `exit ${code}`}) before it was ready: ${this.stderr.trim()}`,
           'Run `agent-sandbox run -- true` to check the sandbox on this machine.'));
@@ -69,6 +83,12 @@ export class Broker {
     if (this.closed || !child?.connected) {
       throw new SandboxError(SandboxErrorCode.BrokerFailed, 'The sandbox broker is gone; nothing was run.',
         'Retry; a new broker is started for the next command.');
+    }
+    const changed = this.guard?.changed();
+    if (changed) {
+      void this.close();
+      throw new SandboxError(SandboxErrorCode.BrokerFailed, `The sandbox broker was retired: ${changed}; nothing was run.`,
+        'Retry; a new broker with fresh mounts is started for the next command.');
     }
     const req = commandRequest(this.plan, spec.argv, spec.cwd);
     const { ours, theirs } = this.sendStdio(child, req.id);
@@ -91,6 +111,7 @@ export class Broker {
           markStarted();
           done(lifetime.finish(m.code, m.signal));
         },
+        stop: (reason) => lifetime.stop(reason),
       });
     });
     this.send({ type: 'spawn', command: req });
@@ -118,11 +139,28 @@ export class Broker {
     if (this.child?.connected) this.child.send(m);
   }
 
+  /** A mount no longer holds: every running command is stopped with the reason, and the broker closed. */
+  private breach(reason: string): void {
+    for (const p of this.pending.values()) p.stop(reason);
+    void this.close();
+  }
+
+  /** Ends the live registration (once): the last sandbox of a workspace takes its placeholders and temp back. */
+  private endRegistration(): void {
+    this.guard?.close();
+    const reg = this.registration;
+    this.registration = undefined;
+    if (reg) release(reg);
+  }
+
   /** Kills the broker and everything it started. Idempotent. */
   close(): Promise<void> {
     const child = this.child;
     this.closed = true;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.endRegistration();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');

@@ -10,6 +10,7 @@ import type { FromRunner } from '../../runner/linux/protocol';
 import { SandboxError, SandboxErrorCode } from '../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
+import type { MountGuard } from './guard';
 import { Lifetime } from './lifetime';
 
 export interface Applied {
@@ -17,7 +18,9 @@ export interface Applied {
   landlockAbi: number;
 }
 
-export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec, onApplied: (a: Applied) => void): Promise<SandboxProcess> {
+/** `guard`: the sandbox is stopped (exit 125) as soon as one of its mounts no longer holds. */
+export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec, onApplied: (a: Applied) => void,
+  guard?: MountGuard): Promise<SandboxProcess> {
   const tty = Boolean(spec.tty);
   if (tty && spec.stdio !== 'inherit') {
     throw new SandboxError(SandboxErrorCode.ProcessCreateFailed,
@@ -28,6 +31,7 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
   const s = spec.stdio;
   const child = spawn(launch.bwrap, launch.args, { stdio: [s, s, s, 'ipc'], env: launch.env });
   const lifetime = new Lifetime(spec, () => child.kill('SIGKILL'));
+  if (guard) guard.onBreach = (reason) => lifetime.stop(reason);
   let report: Extract<FromRunner, { type: 'exit' }> | undefined;
   const exited = new Promise<ExitInfo>((resolve) => {
     child.once('exit', (code, signal) => resolve(report ? lifetime.finish(report.code, report.signal) : lifetime.finish(code, signal)));
@@ -38,6 +42,8 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
   const command = commandRequest(plan, spec.argv, spec.cwd);
   child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
   await confirmStart(child, onApplied);
+  const changed = guard?.changed();
+  if (changed) lifetime.stop(changed);
   lifetime.arm();
   // Writing to a command that has already exited fails with EPIPE; that is its exit, not our error.
   child.stdin?.on('error', () => undefined);

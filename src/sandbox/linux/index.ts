@@ -14,6 +14,8 @@ import type { BackendOptions } from '..';
 import { Broker } from './broker';
 import { spawnCold } from './cold';
 import { hostLandlockAbi, linuxEnforcement } from './enforcement';
+import { MountGuard } from './guard';
+import { release } from './live';
 import { prepareHost } from './prepare';
 import { findBwrap, probeBwrap } from './probe';
 
@@ -72,13 +74,32 @@ class LinuxBackend implements SandboxBackend {
     checkCwd(spec.cwd);
     checkVisible(linux, [{ what: 'working folder', path: spec.cwd }, { what: 'sandbox runner', path: runnerScript() },
       { what: 'runtime', path: process.execPath }]);
-    prepareHost(linux, this.stateDir);
-    if (useBroker) return this.brokerFor(bwrap, linux).spawn(spec);
+    if (useBroker) return this.spawnBrokered(bwrap, linux, spec);
+    const registration = prepareHost(linux, this.stateDir);
+    const guard = new MountGuard(linux.guardedPaths);
+    const end = () => {
+      guard.close();
+      release(registration);
+    };
+    let proc: SandboxProcess;
     try {
-      return await spawnCold(bwrap, linux, spec, () => undefined);
+      proc = await spawnCold(bwrap, linux, spec, () => undefined, guard);
     } catch (e) {
+      end();
       if (e instanceof SandboxError && e.code === SandboxErrorCode.BwrapUnusable) checkedBwrap();
       throw e;
+    }
+    // The last sandbox of a workspace takes its placeholders back, and of a plan its private temp, as it ends.
+    return { ...proc, kill: () => proc.kill(), exited: proc.exited.finally(end) };
+  }
+
+  /** A broker whose mounts no longer hold is retired before or during the spawn; the retry gets fresh mounts. */
+  private async spawnBrokered(bwrap: string, plan: LinuxPlan, spec: SpawnSpec): Promise<SandboxProcess> {
+    try {
+      return await this.brokerFor(bwrap, plan).spawn(spec);
+    } catch (e) {
+      if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BrokerFailed || !/retired/.test(e.message)) throw e;
+      return this.brokerFor(bwrap, plan).spawn(spec);
     }
   }
 
@@ -101,7 +122,8 @@ class LinuxBackend implements SandboxBackend {
     const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
     let b = this.brokers.get(key);
     if (!b || !b.alive) {
-      b = new Broker(bwrap, plan);
+      if (b) void b.close();
+      b = new Broker(bwrap, plan, this.stateDir);
       this.brokers.set(key, b);
     }
     return b;

@@ -56,15 +56,17 @@ function makeOne(stateDir: string, p: string, kind: 'dir' | 'file', content: str
 }
 
 /**
- * Removes every recorded placeholder that is still empty and still the one we made, deepest first. Entries are
- * dropped once decided (removed, gone, or now the user's); an entry whose removal failed stays for a retry.
+ * Removes every recorded placeholder that is still empty and still the one we made, deepest first (only those
+ * `which` accepts: the others are left untouched and recorded). Entries are dropped once decided (removed, gone,
+ * or now the user's); an entry whose removal failed stays for a retry.
  */
-export function removePlaceholders(stateDir: string): { removed: string[]; kept: Kept[]; failed: Kept[] } {
+export function removePlaceholders(stateDir: string, which: (p: string) => boolean = () => true):
+  { removed: string[]; kept: Kept[]; failed: Kept[] } {
   const dir = path.join(stateDir, LEDGER_DIR);
   const removed: string[] = [];
   const kept: Kept[] = [];
   const failed: Kept[] = [];
-  const entries = readLedger(dir).sort((a, b) => b.entry.path.length - a.entry.path.length);
+  const entries = readLedger(dir).filter((x) => which(x.entry.path)).sort((a, b) => b.entry.path.length - a.entry.path.length);
   for (const { file, entry } of entries) {
     const outcome = takeBack(entry);
     if (outcome === 'removed') removed.push(entry.path);
