@@ -95,7 +95,7 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
     hiddenSockets,
     runBindBacks: bindBacks,
     privateState,
-    guardedPaths: [...new Set([...pins, ...readOnly, ...hidden.map((h) => h.path), ...bindBacks.map((b) => b.path)])],
+    guardedPaths: [...new Set([...pins, ...readOnly])],
     confined: true,
   };
 }

@@ -74,8 +74,9 @@ export interface LinuxPlan extends PlanBase {
   /** The state folder, hidden (other plans' private temps, the ledgers); absent for full-access. */
   privateState?: string;
   /**
-   * Every path mounted onto itself (pins, protected paths, hidden paths, bind-backs). Replacing one on the host
-   * detaches its mount inside the sandbox, so the backend stops a sandbox whose guarded path changes identity.
+   * Pinned folders and protected paths, each mounted onto itself. Replacing or removing one on the host detaches
+   * its mount inside the sandbox, so the backend stops a sandbox whose guarded path changes identity (hidden paths
+   * are guarded too, against being re-created: see MountGuard).
    */
   guardedPaths: string[];
   /** False only for `full-access`: the runner applies no Landlock or seccomp (absent means true). */

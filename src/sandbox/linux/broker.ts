@@ -51,7 +51,7 @@ export class Broker {
   start(): Promise<Applied> {
     this.ready ??= new Promise<Applied>((resolve, reject) => {
       this.registration = prepareHost(this.plan, this.stateDir);
-      this.guard = new MountGuard(this.plan.guardedPaths);
+      this.guard = new MountGuard(this.plan);
       this.guard.onBreach = (reason) => this.breach(reason);
       const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false });
       const child = spawn(launch.bwrap, launch.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: launch.env });

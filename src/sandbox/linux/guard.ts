@@ -5,20 +5,25 @@
  * sandbox and the path becomes writable (or reachable) there. The guard records each path's identity before the
  * sandbox starts, watches every parent folder with inotify (fs.watch), and calls `onBreach` as soon as one path is
  * no longer the inode that was bound; `changed()` answers the same synchronously (brokers ask before each spawn).
- * Must never report intact a path whose identity it could not read.
+ * Guarded paths (`plan.guardedPaths`) must stay exactly as they were; hidden paths (credentials, sockets, the state
+ * folder) may disappear (nothing is then reachable there) but not come back as another inode (a restarted
+ * daemon's new socket would be reachable). Must never report intact a path whose identity it could not read.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { LinuxPlan } from '../../policy/plan';
 
 export class MountGuard {
   /** Called (once) with a description of the first path found replaced. */
   onBreach: ((reason: string) => void) | undefined;
-  private readonly ids = new Map<string, string>();
+  private readonly ids = new Map<string, { id: string; missingOk: boolean }>();
   private readonly watchers: fs.FSWatcher[] = [];
   private breached: string | undefined;
   private closed = false;
 
-  constructor(paths: string[]) {
+  constructor(plan: Pick<LinuxPlan, 'guardedPaths' | 'hiddenSockets' | 'denyRead' | 'privateState'>) {
+    const hidden = [...plan.denyRead, ...plan.hiddenSockets, ...(plan.privateState ? [plan.privateState] : [])];
+    const paths = [...plan.guardedPaths, ...hidden];
     // Watch first, then record: a replacement between the two is still seen as an event.
     for (const dir of new Set(paths.map((p) => path.dirname(p)))) {
       try {
@@ -29,15 +34,16 @@ export class MountGuard {
         // An unwatchable folder: changed() before each brokered spawn still checks its paths.
       }
     }
-    for (const p of new Set(paths)) this.ids.set(p, identity(p));
+    for (const p of hidden) this.ids.set(p, { id: identity(p), missingOk: true });
+    for (const p of plan.guardedPaths) this.ids.set(p, { id: identity(p), missingOk: false });
   }
 
   /** The first guarded path that is no longer the inode recorded at start, described; undefined when all hold. */
   changed(): string | undefined {
     if (this.breached) return this.breached;
-    for (const [p, id] of this.ids) {
+    for (const [p, { id, missingOk }] of this.ids) {
       const now = identity(p);
-      if (now !== id) return (this.breached = `${p} was ${now === 'missing' ? 'removed' : 'replaced'} on the host, which detaches its mount inside the sandbox`);
+      if (now !== id && !(missingOk && now === 'missing')) return (this.breached = `${p} was ${now === 'missing' ? 'removed' : 'replaced'} on the host, which detaches its mount inside the sandbox`);
     }
     return undefined;
   }

@@ -76,7 +76,7 @@ class LinuxBackend implements SandboxBackend {
       { what: 'runtime', path: process.execPath }]);
     if (useBroker) return this.spawnBrokered(bwrap, linux, spec);
     const registration = prepareHost(linux, this.stateDir);
-    const guard = new MountGuard(linux.guardedPaths);
+    const guard = new MountGuard(linux);
     const end = () => {
       guard.close();
       release(registration);

@@ -2,6 +2,7 @@
  * Turns a plan and a spawn spec into what is handed to bubblewrap and the runner: the bwrap argv, the runner's
  * sandbox request, and the command's environment (caller's env, scrubbed, then the plan's variables).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinuxPlan } from '../../policy/plan';
 import type { CommandRequest, RunnerSandbox } from '../../runner/linux/protocol';
@@ -24,9 +25,36 @@ export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string;
   // sealed: the bundles (and their code cache), koffi, and the runtime; not the whole package, which may be the
   // workspace itself (working on Agent Sandbox's own checkout)
   const sealed = [path.dirname(script), koffiDir(), path.dirname(rt.execPath)].filter((d): d is string => !!d);
-  const mounts = sealRuntime(withRuntimeBinds(args, plan, runtime), plan, sealed);
+  const mounts = sealRuntime(withRuntimeBinds(withoutVanishedSockets(args, plan), plan, runtime), plan, sealed);
   mounts.push('--chdir', opts.cwd, '--', rt.execPath, script);
   return { bwrap, args: mounts, env: rt.env };
+}
+
+/**
+ * Drops the hiding bind of a socket that was removed since the plan was made (bwrap could not make its mount
+ * point in the read-only root and would fail). Nothing is reachable at a missing path; if one comes back while the
+ * sandbox runs, MountGuard stops it.
+ */
+export function withoutVanishedSockets(args: string[], plan: LinuxPlan): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--ro-bind' && args[i + 1] === '/dev/null' && plan.hiddenSockets.includes(args[i + 2]) &&
+      !exists(args[i + 2])) {
+      i += 2;
+      continue;
+    }
+    out.push(args[i]);
+  }
+  return out;
+}
+
+function exists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
