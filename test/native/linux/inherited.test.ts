@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import koffi from 'koffi';
+import { koffi } from '../../../native-bindings/linux/libc';
 import { compilePlan, type LinuxPlan } from '../../../src/policy';
 import { hostContext } from '../../../src/sandbox/host';
 import { createLinuxBackend } from '../../../src/sandbox/linux';
@@ -18,7 +18,7 @@ import { CLI, coldBackend, hostDir, NODE, plan, REPO, run, sh, tempDir } from '.
 const backend = coldBackend();
 after(() => backend.dispose());
 
-const libc = koffi.load('libc.so.6');
+const libc = koffi().load('libc.so.6');
 const syscall = libc.func('long syscall(long nr, ...)') as (...a: unknown[]) => number | bigint;
 const fcntl = libc.func('int fcntl(int fd, int cmd, ...)') as (...a: unknown[]) => number;
 const KEY_SPEC_USER_KEYRING = -4;
