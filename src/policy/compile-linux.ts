@@ -206,7 +206,9 @@ function depth(p: string): number {
  * - /run and /var/run whole (system daemons, the user's runtime dir, the name-resolution daemons), behind an empty
  *   tmpfs with only `runBindBacks` bound back;
  * - every socket listening (or bound, for datagram sockets) on a path outside the roots at plan time, from
- *   /proc/net/unix (`ctx.listeningSockets`), the home folder included;
+ *   /proc/net/unix (`ctx.listeningSockets`), the home folder included. A socket alone in its folder (git's
+ *   `~/.cache/git/credential/socket`) has that folder hidden instead, so a restarted daemon's new socket stays
+ *   hidden too; otherwise the socket itself is (and MountGuard stops a sandbox whose hidden socket is re-created);
  * - by name, for daemons whose socket may not be listed yet: $XDG_RUNTIME_DIR, $SSH_AUTH_SOCK, LXD.
  * Each path is hidden only when it exists, under its real name (`/var/run` is usually a link to `/run`).
  */
@@ -220,7 +222,7 @@ function hostSocketPaths(ctx: CompileContext, roots: string[]): string[] {
   const ssh = ctx.env.SSH_AUTH_SOCK;
   if (ssh && ssh.startsWith('/')) wanted.push(ssh);
   for (const s of ctx.listeningSockets ?? []) {
-    if (!roots.some((root) => isWithin('linux', root, s)) && ctx.fs?.kind(s) === 'socket') wanted.push(s);
+    if (!roots.some((root) => isWithin('linux', root, s)) && ctx.fs?.kind(s) === 'socket') wanted.push(socketDir(ctx, s, roots) ?? s);
   }
   const out = new Set<string>();
   for (const p of wanted) {
@@ -228,6 +230,15 @@ function hostSocketPaths(ctx: CompileContext, roots: string[]): string[] {
     out.add(ctx.fs?.realpath(p) ?? p);
   }
   return [...out];
+}
+
+/** The folder of socket `s` when it holds nothing but sockets and is neither the home folder nor above a root. */
+function socketDir(ctx: CompileContext, s: string, roots: string[]): string | undefined {
+  const dir = s.slice(0, s.lastIndexOf('/'));
+  if (!ctx.fs?.list || depth(dir) < 2 || dir === ctx.home || isWithin('linux', dir, ctx.home)) return undefined;
+  if (roots.some((root) => isWithin('linux', dir, root) || isWithin('linux', root, dir))) return undefined;
+  const names = ctx.fs.list(dir);
+  return names.length && names.every((n) => ctx.fs!.kind(`${dir}/${n}`) === 'socket') ? dir : undefined;
 }
 
 /**

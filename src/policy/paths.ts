@@ -12,6 +12,8 @@ export interface FsView {
   /** Resolves symlinks/junctions; undefined when the path does not exist. */
   realpath(p: string): string | undefined;
   kind(p: string): 'dir' | 'file' | 'socket' | 'missing';
+  /** The names in a folder ([] when unreadable); optional (fakes may omit it). */
+  list?(p: string): string[];
 }
 
 export interface PathContext {

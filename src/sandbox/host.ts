@@ -29,6 +29,13 @@ export const realFs: FsView = {
       return 'missing';
     }
   },
+  list(p) {
+    try {
+      return fs.readdirSync(p);
+    } catch {
+      return [];
+    }
+  },
 };
 
 /** Where the CLI keeps state. The extension passes its globalStorage path instead. */

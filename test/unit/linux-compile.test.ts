@@ -197,6 +197,16 @@ describe('compile-linux', () => {
     assert.ok(p.guardedPaths.includes(sock), 'a re-created socket stops the sandbox');
   });
 
+  it('a socket alone in its folder has the folder hidden (a restarted daemon\'s new socket stays hidden); never the home folder', () => {
+    const dir = '/home/dev/.cache/git/credential';
+    const entries = { [R]: 'dir', '/run': 'dir', [dir]: 'dir', [`${dir}/socket`]: 'socket', '/home/dev/h.sock': 'socket' } as const;
+    const f: FsView = { ...fakeFs(entries), list: (p) => Object.keys(entries).filter((k) => k.startsWith(p + '/') && !k.slice(p.length + 1).includes('/')).map((k) => k.slice(p.length + 1)) };
+    const p = compilePlan({ workspaceRoots: [R] }, { ...ctx(f), listeningSockets: [`${dir}/socket`, '/home/dev/h.sock'] }) as LinuxPlan;
+    const a = p.bwrapArgs.join(' ');
+    assert.ok(a.includes(`--tmpfs ${dir} --remount-ro ${dir}`), a);
+    assert.ok(a.includes('--ro-bind /dev/null /home/dev/h.sock'), 'a socket directly in home is hidden alone');
+  });
+
   it('the state folder is hidden, even before it exists; the private temp is keyed by network mode too', () => {
     const p = lin({}, repoFs);
     assert.equal(p.privateState, '/home/dev/.local/state/agent-sandbox');

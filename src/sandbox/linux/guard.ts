@@ -64,10 +64,14 @@ export class MountGuard {
   }
 }
 
+/**
+ * Device, inode and birth time: a re-created file often gets the freed inode number back at once, so the inode
+ * alone would not tell a restarted daemon's socket from the old one (birth time is 0 where the filesystem has none).
+ */
 function identity(p: string): string {
   try {
-    const st = fs.statSync(p);
-    return `${st.dev}:${st.ino}`;
+    const st = fs.statSync(p, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.birthtimeNs}`;
   } catch {
     return 'missing';
   }
