@@ -24,7 +24,9 @@ export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string;
   const runtime = [packageRoot() ?? path.dirname(script), path.dirname(rt.execPath)];
   // sealed: the bundles (and their code cache), koffi, and the runtime; not the whole package, which may be the
   // workspace itself (working on Agent Sandbox's own checkout)
-  const sealed = [path.dirname(script), koffiDir(), path.dirname(rt.execPath)].filter((d): d is string => !!d);
+  const koffi = koffiDir();
+  const sealed = [path.dirname(script), koffi, koffi && koffiPrebuildDir(koffi), path.dirname(rt.execPath)]
+    .filter((d): d is string => !!d);
   const mounts = sealRuntime(withRuntimeBinds(withoutVanishedSockets(args, plan), plan, runtime), plan, sealed);
   mounts.push('--chdir', opts.cwd, '--', rt.execPath, script);
   return { bwrap, args: mounts, env: rt.env };
@@ -90,6 +92,19 @@ export function runtimeBinds(plan: LinuxPlan, paths: string[]): string[] {
 function koffiDir(): string | undefined {
   try {
     return path.dirname(require.resolve('koffi')); // index.cjs sits at the package's top
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * koffi's native prebuild, a package of its own (`@koromix/koffi-<platform>-<arch>`, next to koffi): the runner and
+ * the host's next `verify` load its koffi.node, so it is sealed like koffi itself.
+ */
+function koffiPrebuildDir(koffi: string): string | undefined {
+  const dir = path.join(path.dirname(koffi), '@koromix', `koffi-${process.platform}-${process.arch}`);
+  try {
+    return fs.realpathSync.native(dir);
   } catch {
     return undefined;
   }
