@@ -25,6 +25,9 @@ import { planBase } from './plan-base';
 import type { CompileContext, ResolvedPolicy } from './compile';
 import { isWithin } from './paths';
 
+/** The Landlock ABI that scopes abstract Unix sockets and signals (Linux 6.12): everything we use. */
+export const FULL_LANDLOCK_ABI = 6;
+
 /** Where the private temp appears inside the sandbox. */
 export const LINUX_SANDBOX_TMP = '/tmp';
 
@@ -83,7 +86,8 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
     warnings: [],
     bwrapArgs: args,
     placeholders,
-    landlock: { writablePaths: [...r.writableRoots, LINUX_SANDBOX_TMP, '/dev'], minAbi: 1 },
+    landlock: { writablePaths: [...r.writableRoots, LINUX_SANDBOX_TMP, '/dev'], minAbi: 1,
+      requiredAbi: r.policy.requireFullLandlock ? FULL_LANDLOCK_ABI : 0 },
     seccomp: {
       // io_uring can open sockets without calling socket(), so it goes too when offline.
       // The kernel keyring outlives the sandbox and holds the user's secrets (Kerberos caches, keys): no access.
@@ -158,7 +162,7 @@ function fullAccessPlan(r: ResolvedPolicy): LinuxPlan {
     warnings: ['full-access: commands run without any sandbox (only the process tree is contained).'],
     bwrapArgs: ['--dev-bind', '/', '/', '--proc', '/proc', '--unshare-pid', '--die-with-parent', '--new-session'],
     placeholders: [],
-    landlock: { writablePaths: ['/'], minAbi: 1 },
+    landlock: { writablePaths: ['/'], minAbi: 1, requiredAbi: 0 },
     seccomp: { denySyscalls: [], denyIoctls: [], allowSocketFamilies: null },
     hiddenSockets: [],
     runBindBacks: [],

@@ -58,6 +58,8 @@ export interface LinuxPlan extends PlanBase {
     writablePaths: string[];
     /** Lowest ABI we accept; the runner uses the best the kernel offers. */
     minAbi: 1;
+    /** The runner refuses to run below this ABI (`requireFullLandlock`: 6; otherwise 0, losses reported). */
+    requiredAbi: number;
   };
   seccomp: {
     /** Syscalls that fail with EPERM. */

@@ -127,6 +127,11 @@ export const PolicySchema = z
       .boolean()
       .default(false)
       .describe('Windows: accept `\\\\server\\share` roots. Off by default because a share may be writable by others.'),
+    requireFullLandlock: z
+      .boolean()
+      .default(false)
+      .describe('Linux: refuse to run commands when the kernel lacks Landlock or offers an ABI below 6 (then abstract ' +
+        'Unix sockets and signals are not scoped to the sandbox). Off: such kernels run with what is lost reported.'),
   })
   .strict()
   .superRefine((p, ctx) => {

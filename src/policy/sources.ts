@@ -36,6 +36,7 @@ export interface SandboxSettings {
   envSet?: unknown;
   allowFullAccess?: unknown;
   allowUncPaths?: unknown;
+  requireFullLandlock?: unknown;
 }
 
 /** Maps settings keys to policy fields, so errors can name the setting the user actually wrote. */
@@ -50,6 +51,7 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   'env.set': 'agentSandbox.env.set',
   allowFullAccess: 'agentSandbox.allowFullAccess',
   allowUncPaths: 'agentSandbox.allowUncPaths',
+  requireFullLandlock: 'agentSandbox.requireFullLandlock',
 };
 
 export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[]): PolicyInput {
@@ -64,6 +66,7 @@ export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[
   put('network', s.network);
   put('allowFullAccess', s.allowFullAccess);
   put('allowUncPaths', s.allowUncPaths);
+  put('requireFullLandlock', s.requireFullLandlock);
   if (s.envScrub !== undefined || s.envAllow !== undefined || s.envSet !== undefined) {
     const env: Record<string, unknown> = {};
     if (s.envScrub !== undefined) env.scrub = s.envScrub;

@@ -25,6 +25,7 @@ export const SETTING_KEYS: Record<keyof SandboxSettings, string> = {
   envSet: 'env.set',
   allowFullAccess: 'allowFullAccess',
   allowUncPaths: 'allowUncPaths',
+  requireFullLandlock: 'requireFullLandlock',
 };
 
 const MODE_ORDER = ['read-only', 'workspace-write', 'full-access'];
@@ -42,6 +43,7 @@ const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
   envSet: 'user-only',
   allowFullAccess: 'user-only',
   allowUncPaths: 'user-only',
+  requireFullLandlock: 'user-only',
 };
 
 function trustedValue(v: InspectedValue): unknown {

@@ -17,3 +17,13 @@ test('listening and datagram pathname sockets are listed; connected, unnamed and
   assert.deepEqual(parseListeningSockets(table), ['/run/screen/S-dev/123.pts-0.host',
     '/home/dev/.cache/git/credential/socket', '/run/systemd/journal/dev-log', '/home/dev/with space.sock']);
 });
+
+test('Landlock losses are named exactly per ABI: none at 6+, abstract sockets below 6, everything at 0', async () => {
+  const { landlockLosses } = await import('../../src/sandbox/linux/landlock-losses');
+  assert.deepEqual(landlockLosses(6, false), []);
+  assert.deepEqual(landlockLosses(7, true), []);
+  assert.match(landlockLosses(5, false).join('\n'), /abstract Unix sockets .*online, the host's abstract sockets/);
+  assert.equal(landlockLosses(4, true).length, 1);
+  assert.match(landlockLosses(3, true).join('\n'), /ABI < 4: no Landlock TCP rule/);
+  assert.match(landlockLosses(0, true).join('\n'), /no Landlock: .*bubblewrap/);
+});

@@ -9,6 +9,7 @@ import { landlockAbi, restrictSelf } from '../../../native-bindings/linux/landlo
 import { setNoNewPrivs, setNotDumpable } from '../../../native-bindings/linux/prctl';
 import { installFilter } from '../../../native-bindings/linux/seccomp';
 import { currentArch } from '../../../native-bindings/linux/syscall-numbers';
+import { landlockLosses } from '../../sandbox/linux/landlock-losses';
 import { buildSeccompProgram, encodeProgram } from '../../sandbox/linux/seccomp-program';
 import type { FromRunner, RunnerSandbox } from './protocol';
 
@@ -33,6 +34,12 @@ export function applySandbox(s: RunnerSandbox): Applied | Failed {
   } catch (e) {
     return fail('native-load-failed', `Could not load koffi/libc in the sandbox: ${(e as Error).message}`,
       'Reinstall Agent Sandbox so node_modules/koffi is present next to dist/runner.js.');
+  }
+  if (abi < s.requiredAbi) {
+    return fail('landlock-unavailable', `This kernel offers Landlock ABI ${abi}, below the ${s.requiredAbi} that ` +
+      `requireFullLandlock asks for, so nothing was run. Lost: ${landlockLosses(abi, s.denyTcp).join('; ')}.`,
+      'Use Linux 6.12 or later with Landlock enabled (lsm=landlock), or turn requireFullLandlock off to run with ' +
+      'what is lost reported.');
   }
   const notes: string[] = ['descriptors above 2 close-on-exec'];
   try {

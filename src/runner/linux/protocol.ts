@@ -13,6 +13,8 @@ export interface RunnerSandbox {
   /** Offline: also deny TCP bind/connect with Landlock (defence in depth behind the socket filter). */
   denyTcp: boolean;
   seccomp: LinuxPlan['seccomp'];
+  /** Refuse (report `failed`, run nothing) when the kernel's Landlock ABI is below this. */
+  requiredAbi: number;
 }
 
 export interface CommandRequest {

@@ -6,6 +6,7 @@
 import { landlockAbi } from '../../../native-bindings/linux/landlock';
 import type { LinuxPlan } from '../../policy/plan';
 import type { Enforcement } from '../types';
+import { landlockLosses } from './landlock-losses';
 import { probeBwrap } from './probe';
 
 let abiCache: { abi: number; note?: string } | undefined;
@@ -44,6 +45,8 @@ export function linuxEnforcement(plan: LinuxPlan): Enforcement {
   } else {
     notes.push(`Landlock unavailable: bubblewrap only${note ? ` (${note})` : ''}`);
   }
+  for (const lost of landlockLosses(abi, offline)) notes.push(`not enforced: ${lost}`);
+  if (plan.landlock.requiredAbi > abi) notes.push(`requireFullLandlock: commands are refused (ABI ${abi} < ${plan.landlock.requiredAbi})`);
   notes.push(`seccomp: deny ${plan.seccomp.denySyscalls.join(', ')}, ioctl ${plan.seccomp.denyIoctls.join('/')}` +
     (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''));
   notes.push(offline ? 'network: private network namespace (no interfaces but loopback)' : 'network: host network (online)');

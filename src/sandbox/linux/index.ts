@@ -15,6 +15,7 @@ import { Broker } from './broker';
 import { spawnCold } from './cold';
 import { hostLandlockAbi, linuxEnforcement } from './enforcement';
 import { MountGuard } from './guard';
+import { landlockLosses } from './landlock-losses';
 import { release } from './live';
 import { prepareHost } from './prepare';
 import { findBwrap, probeBwrap } from './probe';
@@ -59,8 +60,11 @@ class LinuxBackend implements SandboxBackend {
     }
     const { abi, note } = hostLandlockAbi();
     details.landlockAbi = String(abi);
-    const summary = abi >= 1 ? `Ready: bubblewrap + Landlock ABI ${abi} + seccomp.`
-      : `Ready: bubblewrap + seccomp; Landlock unavailable, so bubblewrap alone restricts writes${note ? ` (${note})` : ''}.`;
+    const lost = landlockLosses(abi, false);
+    if (lost.length) details.landlockLosses = lost.join('; ');
+    const summary = (abi >= 1 ? `Ready: bubblewrap + Landlock ABI ${abi} + seccomp.`
+      : `Ready: bubblewrap + seccomp; Landlock unavailable, so bubblewrap alone restricts writes${note ? ` (${note})` : ''}.`) +
+      (lost.length ? ` Not enforced on this kernel: ${lost.join('; ')}.` : '');
     return { state: 'ready', summary, details };
   }
 

@@ -124,6 +124,7 @@ export function runnerSandbox(plan: LinuxPlan): RunnerSandbox {
     writablePaths: plan.landlock.writablePaths,
     denyTcp: plan.network === 'offline',
     seccomp: plan.seccomp,
+    requiredAbi: plan.landlock.requiredAbi,
   };
 }
 
