@@ -77,7 +77,9 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
   }
 
   args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try');
-  if (offline) args.push('--unshare-net');
+  // Online gets its own namespace too (user-space networking without the host's loopback), unless the user allowed it.
+  const userNet = r.policy.network === 'online' && !r.policy.allowHostLoopback;
+  if (offline || userNet) args.push('--unshare-net');
   // Run as root, bwrap keeps every capability (CAP_SYS_ADMIN could unmount the read-only binds); drop them all.
   args.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL');
 
@@ -99,6 +101,7 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
     hiddenSockets,
     runBindBacks: bindBacks,
     privateState,
+    ...(userNet ? { userNet: 'slirp4netns' as const } : {}),
     guardedPaths: [...new Set([...pins, ...readOnly])],
     confined: true,
   };

@@ -81,6 +81,8 @@ export interface LinuxPlan extends PlanBase {
    * are guarded too, against being re-created: see MountGuard).
    */
   guardedPaths: string[];
+  /** Online without `allowHostLoopback`: the sandbox has its own network namespace, networked by slirp4netns. */
+  userNet?: 'slirp4netns';
   /** False only for `full-access`: the runner applies no Landlock or seccomp (absent means true). */
   confined?: boolean;
 }

@@ -127,6 +127,12 @@ export const PolicySchema = z
       .boolean()
       .default(false)
       .describe('Windows: accept `\\\\server\\share` roots. Off by default because a share may be writable by others.'),
+    allowHostLoopback: z
+      .boolean()
+      .default(false)
+      .describe('Linux, `online`: share the host\'s network, 127.0.0.1 included (a Node inspector, Jupyter or local ' +
+        'database there would accept the sandbox\'s connections). Off: online commands get their own network ' +
+        'namespace with slirp4netns and no route to the host\'s loopback.'),
     requireFullLandlock: z
       .boolean()
       .default(false)

@@ -37,6 +37,7 @@ export interface SandboxSettings {
   allowFullAccess?: unknown;
   allowUncPaths?: unknown;
   requireFullLandlock?: unknown;
+  allowHostLoopback?: unknown;
 }
 
 /** Maps settings keys to policy fields, so errors can name the setting the user actually wrote. */
@@ -52,6 +53,7 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   allowFullAccess: 'agentSandbox.allowFullAccess',
   allowUncPaths: 'agentSandbox.allowUncPaths',
   requireFullLandlock: 'agentSandbox.requireFullLandlock',
+  allowHostLoopback: 'agentSandbox.allowHostLoopback',
 };
 
 export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[]): PolicyInput {
@@ -67,6 +69,7 @@ export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[
   put('allowFullAccess', s.allowFullAccess);
   put('allowUncPaths', s.allowUncPaths);
   put('requireFullLandlock', s.requireFullLandlock);
+  put('allowHostLoopback', s.allowHostLoopback);
   if (s.envScrub !== undefined || s.envAllow !== undefined || s.envSet !== undefined) {
     const env: Record<string, unknown> = {};
     if (s.envScrub !== undefined) env.scrub = s.envScrub;

@@ -26,6 +26,7 @@ export const SETTING_KEYS: Record<keyof SandboxSettings, string> = {
   allowFullAccess: 'allowFullAccess',
   allowUncPaths: 'allowUncPaths',
   requireFullLandlock: 'requireFullLandlock',
+  allowHostLoopback: 'allowHostLoopback',
 };
 
 const MODE_ORDER = ['read-only', 'workspace-write', 'full-access'];
@@ -44,6 +45,7 @@ const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
   allowFullAccess: 'user-only',
   allowUncPaths: 'user-only',
   requireFullLandlock: 'user-only',
+  allowHostLoopback: 'user-only',
 };
 
 function trustedValue(v: InspectedValue): unknown {

@@ -15,6 +15,7 @@ import type { Applied } from './cold';
 import { MountGuard } from './guard';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from './lifetime';
+import { attachUserNet } from './usernet';
 import { release, type Registration } from './live';
 import { prepareHost } from './prepare';
 
@@ -54,7 +55,8 @@ export class Broker {
       this.guard = new MountGuard(this.plan);
       this.guard.onBreach = (reason) => this.breach(reason);
       const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false });
-      const child = spawn(launch.bwrap, launch.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: launch.env });
+      const child = spawn(launch.bwrap, launch.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc',
+        ...(this.plan.userNet ? ['pipe' as const] : [])], env: launch.env });
       this.child = child;
       child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
       child.on('message', (m: FromRunner) => {
@@ -72,7 +74,14 @@ export class Broker {
         for (const [id, p] of this.pending) p.exit({ type: 'exit', id, code: 137, signal: 'SIGKILL' });
         this.pending.clear();
       });
-      child.send({ type: 'broker', sandbox: runnerSandbox(this.plan) } satisfies ToRunner);
+      const configure = () => child.send({ type: 'broker', sandbox: runnerSandbox(this.plan) } satisfies ToRunner);
+      if (!this.plan.userNet) configure();
+      else {
+        attachUserNet(child).then(configure, (e: Error) => {
+          reject(e);
+          child.kill('SIGKILL');
+        });
+      }
     });
     return this.ready;
   }

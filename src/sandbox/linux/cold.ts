@@ -12,6 +12,7 @@ import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import type { MountGuard } from './guard';
 import { Lifetime } from './lifetime';
+import { attachUserNet } from './usernet';
 
 export interface Applied {
   notes: string[];
@@ -29,7 +30,7 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
   }
   const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty });
   const s = spec.stdio;
-  const child = spawn(launch.bwrap, launch.args, { stdio: [s, s, s, 'ipc'], env: launch.env });
+  const child = spawn(launch.bwrap, launch.args, { stdio: [s, s, s, 'ipc', ...(plan.userNet ? ['pipe' as const] : [])], env: launch.env });
   const lifetime = new Lifetime(spec, () => child.kill('SIGKILL'));
   if (guard) guard.onBreach = (reason) => lifetime.stop(reason);
   let report: Extract<FromRunner, { type: 'exit' }> | undefined;
@@ -40,8 +41,18 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
     if (m.type === 'exit') report = m;
   });
   const command = commandRequest(plan, spec.argv, spec.cwd);
+  const started = confirmStart(child, onApplied);
+  if (plan.userNet) {
+    try {
+      await attachUserNet(child);
+    } catch (e) {
+      child.kill('SIGKILL');
+      await started.catch(() => undefined);
+      throw e;
+    }
+  }
   child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
-  await confirmStart(child, onApplied);
+  await started;
   const changed = guard?.changed();
   if (changed) lifetime.stop(changed);
   lifetime.arm();

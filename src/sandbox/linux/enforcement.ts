@@ -49,6 +49,8 @@ export function linuxEnforcement(plan: LinuxPlan): Enforcement {
   if (plan.landlock.requiredAbi > abi) notes.push(`requireFullLandlock: commands are refused (ABI ${abi} < ${plan.landlock.requiredAbi})`);
   notes.push(`seccomp: deny ${plan.seccomp.denySyscalls.join(', ')}, ioctl ${plan.seccomp.denyIoctls.join('/')}` +
     (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''));
-  notes.push(offline ? 'network: private network namespace (no interfaces but loopback)' : 'network: host network (online)');
+  notes.push(offline ? 'network: private network namespace (no interfaces but loopback)'
+    : plan.userNet ? 'network: own namespace through slirp4netns, no route to the host\'s loopback (online)'
+      : 'network: host network, 127.0.0.1 included (online, allowHostLoopback)');
   return { filesystem: 'enforced', network: offline ? 'enforced' : 'none', notes };
 }

@@ -87,7 +87,12 @@ class LinuxBackend implements SandboxBackend {
     };
     let proc: SandboxProcess;
     try {
-      proc = await spawnCold(bwrap, linux, spec, () => undefined, guard);
+      proc = await spawnCold(bwrap, linux, spec, () => undefined, guard).catch((e: unknown) => {
+        // A hidden socket removed between the launch and bwrap's mount makes bwrap fail before anything ran
+        // (ephemeral IDE sockets come and go): one more start, with that socket dropped, is safe.
+        if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BwrapUnusable || !socketVanished(linux)) throw e;
+        return spawnCold(bwrap, linux, spec, () => undefined, guard);
+      });
     } catch (e) {
       end();
       if (e instanceof SandboxError && e.code === SandboxErrorCode.BwrapUnusable) checkedBwrap();
@@ -140,6 +145,10 @@ function asLinux(plan: Plan): LinuxPlan {
       'Compile the policy for linux.');
   }
   return plan;
+}
+
+function socketVanished(plan: LinuxPlan): boolean {
+  return plan.hiddenSockets.some((p) => !fs.existsSync(p));
 }
 
 function checkCwd(cwd: string): void {

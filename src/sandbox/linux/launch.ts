@@ -9,6 +9,7 @@ import type { CommandRequest, RunnerSandbox } from '../../runner/linux/protocol'
 import { LINUX_SANDBOX_TMP } from '../../policy/compile-linux';
 import { isWithin } from '../../policy/paths';
 import { packageRoot, runnerRuntime, runnerScript } from './runtime';
+import { INFO_FD } from './usernet';
 
 export interface Launch {
   bwrap: string;
@@ -28,6 +29,7 @@ export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string;
   const sealed = [path.dirname(script), koffi, koffi && koffiPrebuildDir(koffi), path.dirname(rt.execPath)]
     .filter((d): d is string => !!d);
   const mounts = sealRuntime(withRuntimeBinds(withoutVanishedSockets(args, plan), plan, runtime), plan, sealed);
+  if (plan.userNet) mounts.push('--info-fd', String(INFO_FD));
   mounts.push('--chdir', opts.cwd, '--', rt.execPath, script);
   return { bwrap, args: mounts, env: rt.env };
 }

@@ -89,12 +89,28 @@ describe('linux sandbox: network', () => {
       assert.equal(l.tcpHits + l.udpHits, before);
     });
 
-    it(`online: TCP and UDP to ${h} work`, async () => {
+    if (h === '127.0.0.1') {
+      it('online: the host\'s 127.0.0.1 listener sees nothing (own namespace through slirp4netns, host loopback not mapped; also via 10.0.2.2)', async () => {
+        const ws = tempDir('as-net-');
+        const l = listeners[hosts.indexOf(h)];
+        const before = l.tcpHits + l.udpHits;
+        const p = plan({ workspaceRoots: [ws], network: 'online' });
+        assert.equal(p.userNet, 'slirp4netns');
+        for (const target of ['127.0.0.1', '10.0.2.2']) {
+          const r = await run(backend, p, [NODE, '-e', CLIENT, target, String(l.tcpPort), String(l.udpPort)]);
+          assert.match(r.stdout, /TCP ERR/, `${target}: ${r.stdout} ${r.stderr}`);
+        }
+        await new Promise((res) => setTimeout(res, 200));
+        assert.equal(l.tcpHits + l.udpHits, before);
+      });
+    }
+
+    it(`online${h === '127.0.0.1' ? ' with allowHostLoopback (the control for the case above)' : ''}: TCP and UDP to ${h} work`, async () => {
       const ws = tempDir('as-net-');
       const l = listeners[hosts.indexOf(h)];
       const tcp = l.tcpHits;
       const udp = l.udpHits;
-      const r = await run(backend, plan({ workspaceRoots: [ws], network: 'online' }),
+      const r = await run(backend, plan({ workspaceRoots: [ws], network: 'online', allowHostLoopback: h === '127.0.0.1' }),
         [NODE, '-e', CLIENT, h, String(l.tcpPort), String(l.udpPort)]);
       assert.match(r.stdout, /TCP OK/, r.stderr);
       assert.match(r.stdout, /UDP SENT/);
