@@ -139,9 +139,13 @@ describe('compile-linux', () => {
     assert.ok(!p.bwrapArgs.join(' ').includes(`--bind ${R}/.git ${R}/.git`));
   });
 
-  it('online: no network namespace, no socket filter, io_uring allowed; TIOCSTI still denied', () => {
+  it('online: its own network namespace (slirp4netns, no host loopback), no socket filter, io_uring allowed; TIOCSTI still denied', () => {
     const p = lin({ network: 'online' }, repoFs);
-    assert.ok(!p.bwrapArgs.includes('--unshare-net'));
+    assert.ok(p.bwrapArgs.includes('--unshare-net'));
+    assert.equal(p.userNet, 'slirp4netns');
+    const shared = lin({ network: 'online', allowHostLoopback: true }, repoFs);
+    assert.ok(!shared.bwrapArgs.includes('--unshare-net'), 'allowHostLoopback: the host network');
+    assert.equal(shared.userNet, undefined);
     assert.equal(p.seccomp.allowSocketFamilies, null);
     assert.ok(!p.seccomp.denySyscalls.includes('io_uring_setup'));
     assert.ok(p.seccomp.denyIoctls.includes('TIOCSTI'));

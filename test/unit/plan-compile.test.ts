@@ -185,9 +185,10 @@ test('linux plan: ro root, private /tmp, roots bound rw, protected paths ro on t
   assert.ok(p.seccomp.denyIoctls.includes('TIOCSTI'));
 });
 
-test('linux online: the network namespace is shared and sockets are not filtered', () => {
+test('linux online: its own network namespace through slirp4netns (the host\'s only with allowHostLoopback); sockets are not filtered', () => {
   const p = lin({ network: 'online' });
-  assert.ok(!p.bwrapArgs.includes('--unshare-net'));
+  assert.ok(p.bwrapArgs.includes('--unshare-net'));
+  assert.ok(!lin({ network: 'online', allowHostLoopback: true }).bwrapArgs.includes('--unshare-net'));
   assert.equal(p.seccomp.allowSocketFamilies, null);
 });
 
