@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { compilePlan, DEFAULT_DENY_READ, type Plan, type Platform, type PolicyInput } from '../policy';
 import { backendFor, SandboxError, SandboxErrorCode } from '../sandbox';
 import { hostContext } from '../sandbox/host';
+import { register, release, type Registration } from '../sandbox/linux/live';
 import type { Enforcement, ExitInfo } from '../sandbox/types';
 import { buildBattery, enforcementGaps, sandboxMadePaths, SECRET_ENV, sleep, type Endpoints } from './checks';
 import { classify, toRow } from './classify';
@@ -46,6 +47,7 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
   const fx = new Fixture({ workspace: opts.workspace, stateDir: opts.stateDir });
   const listeners = new Listeners();
   let plan: Plan | undefined;
+  let held: Registration | undefined;
   const checkCancelled = () => {
     if (opts.signal?.aborted) {
       throw new SandboxError(SandboxErrorCode.Cancelled, 'Verify was cancelled; no report was made.', 'Run Verify again.');
@@ -65,6 +67,8 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
       : plan;
     const actions = checks.flatMap((c) => (c.action ? [c.action] : []));
     checkCancelled();
+    // Linux: the private temp goes with the last sandbox of its plan; held while the host reads the probe's effects.
+    if (runPlan.platform === 'linux') held = register(opts.stateDir, runPlan);
     const run = await runProbe(backend, runPlan, fx, Buffer.from(JSON.stringify({ actions })).toString('base64'), opts.signal);
     checkCancelled();
     const gaps = enforcementGaps(plan, enforcement);
@@ -73,6 +77,7 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
     const notes = [...plan.warnings, ...enforcement.notes, ...runNotes(run, endpoints, opts.platform)];
     return { ok: rows.every((r) => r.pass), platform: opts.platform, network: opts.network, enforcement, notes, checks: rows };
   } finally {
+    if (held) release(held);
     await stopOrphans(fx);
     listeners.close();
     fx.close(plan ? sandboxMadePaths(plan) : undefined);

@@ -43,22 +43,13 @@ export function withoutVanishedSockets(args: string[], plan: LinuxPlan): string[
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--ro-bind' && args[i + 1] === '/dev/null' && plan.hiddenSockets.includes(args[i + 2]) &&
-      !exists(args[i + 2])) {
+      !fs.lstatSync(args[i + 2], { throwIfNoEntry: false })) {
       i += 2;
       continue;
     }
     out.push(args[i]);
   }
   return out;
-}
-
-function exists(p: string): boolean {
-  try {
-    fs.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
