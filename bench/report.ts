@@ -1,10 +1,12 @@
 /**
- * Renders one benchmark run as Markdown: printed to the terminal and written to bench/RESULTS.md for the README.
+ * Renders one benchmark run as Markdown: printed to the terminal and written to bench/RESULTS.md, which the README
+ * links to.
  * Shows only what was measured in this run; anything unavailable is stated with its reason.
  */
 import type { LoadOutsideVsCode, RecordedActivation } from './activation';
 import type { CaseResult, Rounds } from './harness';
 import type { OverheadResults } from './overhead';
+import type { ProxyResults } from './proxy';
 import type { BundleSize, VsixSizes } from './package-size';
 import type { CompileResults } from './plan-compile';
 import type { Machine } from './platform';
@@ -21,6 +23,8 @@ export interface BenchResults {
   backendStatus: Record<string, string>;
   rounds: Rounds;
   overhead: OverheadResults;
+  /** Absent in results written before the allowlist existed. */
+  proxy?: ProxyResults;
   targets: TargetCheck[];
   compile: CompileResults | { error: string };
   bundles: BundleSize[];
@@ -81,6 +85,22 @@ function throughputSection(r: BenchResults): string {
     ]);
 }
 
+function proxySection(r: BenchResults): string {
+  const p = r.proxy;
+  if (!p || p.error || !p.proxied || !p.direct) return `## Network allowlist proxy\n\nNot available: ${p?.error ?? 'not measured'}`;
+  const ratio = (a: number, b: number) => `×${(a / b).toFixed(2)}`;
+  return `## Network allowlist proxy\n\nBoth clients run inside the real sandbox (brokered): through the proxy (relay in ` +
+    `the sandbox, Unix socket, the host proxy's CONNECT, the host listener) and directly to the same host listener from an ` +
+    `online sandbox. Connect = TCP connect (+ CONNECT) until one byte came back, ${p.proxied.connect.n} rounds after 3 ` +
+    `warm-up; throughput = ${p.mib} MiB through one connection.\n\n` +
+    table(['path', 'connect median ms', 'p10–p90 ms', 'throughput MB/s'], [
+      ['direct (online)', ms(p.direct.connect.median), `${ms(p.direct.connect.p10)}–${ms(p.direct.connect.p90)}`, p.direct.mbPerS.toFixed(0)],
+      ['through the proxy (allowlist)', ms(p.proxied.connect.median), `${ms(p.proxied.connect.p10)}–${ms(p.proxied.connect.p90)}`,
+        p.proxied.mbPerS.toFixed(0)],
+      ['proxy ÷ direct', ratio(p.proxied.connect.median, p.direct.connect.median), '', ratio(p.proxied.mbPerS, p.direct.mbPerS)],
+    ]);
+}
+
 function compileSection(r: BenchResults): string {
   const c = r.compile;
   if ('error' in c) return `## Plan compile\n\nNot available: ${c.error}`;
@@ -130,6 +150,19 @@ function targetsSection(r: BenchResults): string {
     'pays that setup once per policy ("broker start") and each command after that costs about one extra fork and exec.';
 }
 
+/** Why a cold run costs what it does: the design's floor, and what profiling removed. Not machine-specific. */
+function coldRunSection(): string {
+  return '## Where a cold `agent-sandbox run` spends its time\n\n' +
+    'A cold run starts two Node.js processes: the CLI, and, inside bubblewrap, the runner that applies Landlock, ' +
+    '`no_new_privs` and seccomp before it starts the command. The second cannot be avoided in this design: Landlock ' +
+    'has to be applied inside bubblewrap once the mounts are in place (a Landlock-restricted process may not mount), ' +
+    'and with no compiled helper of our own that process is Node with koffi. Profiling with `--cpu-prof` removed the ' +
+    'costs that were ours: one runner bundle per platform instead of one carrying both; a namespace import of zod so ' +
+    'esbuild leaves its locales out; a V8 code cache for the CLI bundle; scrub globs compiled once; a trial sandbox ' +
+    'only to explain a failure; subcommands loaded on use. Agents that run many commands should use the extension\'s ' +
+    'tool or API, which go through the broker.';
+}
+
 function windowsSection(r: BenchResults): string {
   return r.machine.platform === 'win32'
     ? '## Windows\n\nThese numbers were measured on Windows.'
@@ -144,7 +177,9 @@ export function renderMarkdown(r: BenchResults): string {
     machineSection(r),
     overheadSection(r),
     targetsSection(r),
+    coldRunSection(),
     throughputSection(r),
+    proxySection(r),
     compileSection(r),
     packageSection(r),
     activationSection(r),

@@ -24,6 +24,7 @@ const Policy2 = { get_CurrentProfileTypes: 7, get_FirewallEnabled: 8, get_Rules:
 const Rules = { get_Count: 7, Add: 8, Remove: 9, Item: 10 } as const;
 const Rule = {
   get_Name: 7, put_Name: 8, get_Description: 9, put_Description: 10, get_Protocol: 15, put_Protocol: 16,
+  get_RemotePorts: 19, put_RemotePorts: 20,
   get_RemoteAddresses: 23, put_RemoteAddresses: 24, get_Direction: 27, put_Direction: 28, get_Enabled: 33,
   put_Enabled: 34, get_Grouping: 35, put_Grouping: 36, get_Profiles: 37, put_Profiles: 38, get_Action: 41,
   put_Action: 42, get_LocalUserAuthorizedList: 49, put_LocalUserAuthorizedList: 50,
@@ -38,6 +39,8 @@ export interface FwRuleSpec {
   profiles: number;
   protocol: number;
   remoteAddresses: string;
+  /** Only with protocol TCP (6) or UDP (17); absent leaves every port (the allowlist scopes loopback TCP with it). */
+  remotePorts?: string;
   enabled: boolean;
   localUserAuthorizedList: string;
 }
@@ -125,6 +128,8 @@ export function configureRule(rule: ComObject, spec: FwRuleSpec): void {
   putStr(Rule.put_Grouping, 'put_Grouping', spec.grouping);
   putInt(Rule.put_Direction, 'put_Direction', spec.direction);
   putInt(Rule.put_Protocol, 'put_Protocol', spec.protocol);
+  // Ports after the protocol: Windows accepts them only once the protocol is TCP or UDP.
+  if (spec.remotePorts !== undefined) putStr(Rule.put_RemotePorts, 'put_RemotePorts', spec.remotePorts);
   putStr(Rule.put_RemoteAddresses, 'put_RemoteAddresses', spec.remoteAddresses);
   putInt(Rule.put_Profiles, 'put_Profiles', spec.profiles);
   putInt(Rule.put_Action, 'put_Action', spec.action);
@@ -159,6 +164,7 @@ export function readRule(rule: ComObject): FwRuleReadback {
       direction: int(Rule.get_Direction, 'get_Direction'),
       protocol: int(Rule.get_Protocol, 'get_Protocol'),
       remoteAddresses: str(Rule.get_RemoteAddresses, 'get_RemoteAddresses'),
+      remotePorts: str(Rule.get_RemotePorts, 'get_RemotePorts'),
       profiles: int(Rule.get_Profiles, 'get_Profiles'),
       action: int(Rule.get_Action, 'get_Action'),
       enabled: attempt(() => {

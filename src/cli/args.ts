@@ -19,6 +19,9 @@ export const POLICY_OPTIONS = {
   'read-only': { type: 'boolean', default: false },
   network: { type: 'string' },
   protect: { type: 'string', multiple: true, default: [] },
+  'allow-domain': { type: 'string', multiple: true, default: [] },
+  'deny-domain': { type: 'string', multiple: true, default: [] },
+  strict: { type: 'boolean', default: false },
   platform: { type: 'string' },
   'policy-file': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -28,9 +31,18 @@ export const POLICY_HELP = `Policy options:
   --workspace DIR       A workspace folder (repeatable). Default: the current directory.
   --write DIR           An extra writable folder (repeatable).
   --read-only           Nothing is writable except the sandbox's own temp.
-  --network MODE        offline (default) or online.
+  --network MODE        offline (default), allowlist (only --allow-domain hosts, through a proxy; on Linux the
+                        sandbox cannot go around it, on unelevated Windows it is advisory) or online.
+  --allow-domain D      allowlist: a host the command may reach (repeatable): example.org, *.example.org,
+                        example.org:443, an IP literal, or a preset (@npm, @pypi, @crates, @go, @github).
+  --deny-domain D       allowlist: a host refused even when allowed (repeatable; deny wins).
   --protect GLOB        Another read-only path inside each root, like "secrets/**" (repeatable; adds to the
-                        defaults .git/hooks/**, .git/config, .git/commondir, .vscode/**, .agent-sandbox/**).
+                        defaults .git/hooks/**, .git/config, .git/commondir, .vscode/**, .agent-sandbox/**, .envrc,
+                        .env). Every plan also protects what git runs from (each gitdir except what commit, fetch
+                        and branch write; core.hooksPath; included configs; hook-manager configs) and top-level
+                        *.code-workspace files: \`agent-sandbox plan\` lists each with its reason.
+  --strict              Also protect other tools' workspace files (.devcontainer/**, .devcontainer.json, .idea/**,
+                        .claude/**, .mcp.json, .cursor/**, .zed/**, .nvim.lua, .exrc).
   --platform NAME       linux or win32. Default: this machine's.
   --policy-file FILE    Read the whole policy (JSON, the settings schema incl. workspaceRoots) from FILE instead
                         of the flags above; the VS Code extension starts terminals and tasks this way.`;
@@ -49,8 +61,13 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(
 
 export function policyFlags(values: Record<string, unknown>): CliPolicyFlags {
   const network = values.network as string | undefined;
-  if (network !== undefined && network !== 'offline' && network !== 'online') {
-    throw new UsageError(`--network must be "offline" or "online", not "${network}".`);
+  if (network !== undefined && network !== 'offline' && network !== 'allowlist' && network !== 'online') {
+    throw new UsageError(`--network must be "offline", "allowlist" or "online", not "${network}".`);
+  }
+  const allowDomain = (values['allow-domain'] as string[]) ?? [];
+  const denyDomain = (values['deny-domain'] as string[]) ?? [];
+  if ((allowDomain.length || denyDomain.length) && network !== 'allowlist') {
+    throw new UsageError('--allow-domain and --deny-domain need --network allowlist.');
   }
   return {
     workspace: (values.workspace as string[]) ?? [],
@@ -58,6 +75,9 @@ export function policyFlags(values: Record<string, unknown>): CliPolicyFlags {
     readOnly: Boolean(values['read-only']),
     network,
     protect: (values.protect as string[]) ?? [],
+    allowDomain,
+    denyDomain,
+    strict: Boolean(values.strict),
   };
 }
 
@@ -81,8 +101,8 @@ export function positiveSeconds(raw: string | undefined, flag: string): number |
 export function policyInput(values: Record<string, unknown>, cwd: string): PolicyInput {
   const file = values['policy-file'] as string | undefined;
   if (file === undefined) return policyFromCli(policyFlags(values), cwd);
-  const mixed = ['workspace', 'write', 'protect'].filter((k) => (values[k] as string[] | undefined)?.length)
-    .concat(values['read-only'] ? ['read-only'] : [], values.network !== undefined ? ['network'] : []);
+  const mixed = ['workspace', 'write', 'protect', 'allow-domain', 'deny-domain'].filter((k) => (values[k] as string[] | undefined)?.length)
+    .concat(values['read-only'] ? ['read-only'] : [], values.strict ? ['strict'] : [], values.network !== undefined ? ['network'] : []);
   if (mixed.length) throw new UsageError(`--policy-file cannot be combined with --${mixed.join(', --')}.`);
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as PolicyInput;

@@ -2,7 +2,7 @@
  * The `agent-sandbox` CLI entry point: dispatches subcommands and maps failures to the exit-code contract.
  * A SandboxError always exits 125 with the reason and the fix: the command never runs unsandboxed.
  */
-import { SandboxError, ExitCode } from '../sandbox/errors';
+import { SandboxError, ExitCode } from '../errors';
 import { USAGE_EXIT, UsageError } from './args';
 import type { CliCommand } from './commands';
 

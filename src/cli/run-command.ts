@@ -3,21 +3,35 @@
  * 124 on timeout; 125 when the sandbox could not be applied (nothing ran); 128+N when killed by signal N.
  */
 import { cloexecAbove2, inheritableFds } from '../../native-bindings/linux/fds';
-import { compilePlan } from '../policy';
-import { backendFor } from '../sandbox';
-import { defaultStateDir, hostContext, hostPlatform } from '../sandbox/host';
+import { compilePlan, type Plan, type PolicyInput } from '../policy';
+import type { CompileContext } from '../policy/compile';
+import { backendFor, defaultStateDir, hostContext, hostPlatform, watchNestedGit, weakerThanAsked, type SandboxBackend, type SandboxProcess, type SpawnSpec } from '../sandbox';
 import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
 import type { CliCommand } from './commands';
-import type { Enforcement } from '../sandbox/types';
-import { weakerThanAsked } from '../sandbox/weaker';
+import type { NetworkDenial } from '../network/proxy';
+import { denialLine, uniqueDenials } from '../network/denial-text';
 
 /**
- * Says plainly, on every run, when the backend that ran the command enforces less than the policy asks for (for
- * example Windows' unelevated offline mode, or Wine). Asked after spawn, because only then is it known whether the
- * elevated Windows backend was used.
+ * Compiles the policy with the backend's facts (so the plan is the one that runs), starts the command, and says
+ * plainly, on every run, when what the spawned process reports it applied is less than the policy asks for (for
+ * example Windows' unelevated offline mode, or Wine). `ctx` overrides the host's context (tests, previews).
  */
-function warnIfWeaker(enf: Enforcement, planWarnings: string[]): void {
-  for (const w of weakerThanAsked(enf, planWarnings)) process.stderr.write(`agent-sandbox: warning: ${w}\n`);
+export async function runWith(backend: SandboxBackend, input: PolicyInput, ctx: Partial<CompileContext>, spec: SpawnSpec,
+  warn: (line: string) => void): Promise<{ plan: Plan; proc: SandboxProcess; untrusted: () => string | undefined }> {
+  const plan = compilePlan(input, hostContext({ ...ctx, ...(await backend.planFacts()) }));
+  const untrusted = watchNestedGit(plan.writableRoots);
+  const proc = await backend.spawn(plan, spec);
+  for (const w of weakerThanAsked(proc.enforcement, plan.warnings)) warn(`agent-sandbox: warning: ${w}\n`);
+  return { plan, proc, untrusted };
+}
+
+/** Allowlist mode: one stderr line per blocked host, or (`--json`) one JSON line carrying the list. */
+function reportBlocked(blocked: NetworkDenial[], code: number, json: boolean): void {
+  if (json) {
+    process.stderr.write(JSON.stringify({ agentSandbox: { exitCode: code, blocked } }) + '\n');
+    return;
+  }
+  for (const d of blocked) process.stderr.write(`agent-sandbox: ${denialLine(d, (g) => `--allow-domain ${g}`)}\n`);
 }
 
 /**
@@ -36,6 +50,8 @@ sandbox's private temp, and with --network offline (the default) it cannot reach
 
 ${POLICY_HELP}
   --timeout SEC         Kill the whole process tree after SEC seconds and exit 124.
+  --json                At exit, print one JSON line on stderr: {"agentSandbox":{"exitCode":N,"blocked":[...]}}
+                        (the blocked connections, allowlist mode) instead of the blocked-host lines.
   --tty                 Keep this terminal as the command's controlling terminal (interactive shells, job
                         control; for the sandboxed terminal profile). TIOCSTI stays blocked.
 
@@ -46,7 +62,8 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const own = dash === -1 ? argv : argv.slice(0, dash);
     const command = dash === -1 ? [] : argv.slice(dash + 1);
     const { values, positionals } = parse(own,
-      { ...POLICY_OPTIONS, timeout: { type: 'string' }, tty: { type: 'boolean', default: false } }, true);
+      { ...POLICY_OPTIONS, timeout: { type: 'string' }, tty: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false } }, true);
     if (values.help) {
       console.log(this.usage);
       return 0;
@@ -60,7 +77,6 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const stateDir = defaultStateDir();
     if (platform === 'linux') closeInherited();
     delete process.env.ELECTRON_RUN_AS_NODE; // VS Code starts the CLI with it; sandboxed commands must not inherit it
-    const plan = compilePlan(policyInput(values, process.cwd()), hostContext({ platform, stateDir }));
     const backend = await backendFor(platform, { stateDir, broker: false });
     const ac = new AbortController();
     const onSignal = () => ac.abort();
@@ -68,19 +84,20 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     process.once('SIGTERM', onSignal);
     process.once('SIGHUP', onSignal);
     try {
-      const proc = await backend.spawn(plan, {
+      const { proc, untrusted } = await runWith(backend, policyInput(values, process.cwd()), { platform, stateDir }, {
         argv: command,
         cwd: process.cwd(),
         stdio: 'inherit',
         tty: values.tty ? { cols: process.stdout.columns ?? 80, rows: process.stdout.rows ?? 24 } : undefined,
         timeoutMs: timeout === undefined ? undefined : timeout * 1000,
         signal: ac.signal,
-      });
-      // Linux plans carry no warnings and its backend fails closed rather than weaken; asking would load koffi.
-      if (plan.platform === 'win32' || plan.mode === 'full-access') warnIfWeaker(backend.enforcement(plan), plan.warnings);
+      }, (line) => process.stderr.write(line));
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
       if (exit.stopped) process.stderr.write(`agent-sandbox: the sandbox stopped the command: ${exit.stopped}. Run it again.\n`);
+      const report = untrusted();
+      if (report) process.stderr.write(`agent-sandbox: warning: ${report}\n`);
+      reportBlocked(uniqueDenials(proc.networkDenials?.() ?? []), exit.code, Boolean(values.json));
       return exit.code;
     } finally {
       process.off('SIGINT', onSignal);

@@ -21,8 +21,9 @@
  */
 import type { LinuxPlan, ProtectedPath } from './plan';
 import { PLACEHOLDER_CONTENT } from './schema';
-import { planBase } from './plan-base';
-import type { CompileContext, ResolvedPolicy } from './compile';
+import { allowlistPlan, planBase } from './plan-base';
+import { endpointUrls, LINUX_RELAY } from './proxy-env';
+import type { CompileContext, ResolvedPolicy } from './resolved';
 import { isWithin } from './paths';
 
 /** The Landlock ABI that scopes abstract Unix sockets and signals (Linux 6.12): everything we use. */
@@ -41,7 +42,9 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
   args.push('--bind', r.tempDir, LINUX_SANDBOX_TMP);
   const real = (p: string) => ctx.fs?.realpath(p) ?? p;
   const { pins, readOnly, placeholders } = protectedMounts(r.protectedPaths, kind, real);
-  const offline = r.policy.network === 'offline';
+  // allowlist keeps the private network namespace too: its only way out is the proxy relay.
+  const offline = r.policy.network !== 'online';
+  const allowlist = r.policy.network === 'allowlist';
   const roots = [...new Set([...r.writableRoots, ...r.workspaceRoots])];
   const hiddenSockets = hostSocketPaths(ctx, roots);
   const privateState = real(ctx.stateDir);
@@ -89,7 +92,8 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
     bwrapArgs: args,
     placeholders,
     landlock: { writablePaths: [...r.writableRoots, LINUX_SANDBOX_TMP, '/dev'], minAbi: 1,
-      requiredAbi: r.policy.requireFullLandlock ? FULL_LANDLOCK_ABI : 0 },
+      requiredAbi: r.policy.requireFullLandlock ? FULL_LANDLOCK_ABI : 0,
+      ...(allowlist ? { connectTcpPorts: [LINUX_RELAY.httpPort, LINUX_RELAY.socksPort] } : {}) },
     seccomp: {
       // io_uring can open sockets without calling socket(), so it goes too when offline.
       // The kernel keyring outlives the sandbox and holds the user's secrets (Kerberos caches, keys): no access.
@@ -97,6 +101,7 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
         ...(offline ? ['io_uring_setup', 'io_uring_enter', 'io_uring_register'] : [])],
       denyIoctls: ['TIOCSTI', 'TIOCLINUX'],
       allowSocketFamilies: offline ? ['AF_UNIX'] : null,
+      ...(allowlist ? { tcpOnlySocketFamilies: ['AF_INET', 'AF_INET6'] } : {}),
     },
     hiddenSockets,
     runBindBacks: bindBacks,
@@ -104,6 +109,21 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
     ...(userNet ? { userNet: 'slirp4netns' as const } : {}),
     guardedPaths: [...new Set([...pins, ...readOnly])],
     confined: true,
+    ...(allowlist ? allowlistParts(r) : {}),
+  };
+}
+
+/** Where the proxy gateway's socket folder is bound inside the sandbox (a tmpfs of bwrap's own). */
+export const LINUX_PROXY_DIR = '/dev/agent-sandbox-proxy';
+
+function allowlistParts(r: ResolvedPolicy): Pick<LinuxPlan, 'allowlist' | 'proxyRelay'> {
+  return {
+    allowlist: allowlistPlan(r, endpointUrls(LINUX_RELAY), 'Linux: private network namespace with only loopback; a relay inside ' +
+      `it forwards ${LINUX_RELAY.host}:${LINUX_RELAY.httpPort} (HTTP) and :${LINUX_RELAY.socksPort} (SOCKS5) to the ` +
+      'proxy\'s Unix sockets; seccomp allows only Unix and TCP sockets, Landlock (ABI 4+) TCP connect only to those ' +
+      'two ports and no bind; DNS and host sockets stay blocked as offline.'),
+    proxyRelay: { httpSocket: `${LINUX_PROXY_DIR}/http.sock`, socksSocket: `${LINUX_PROXY_DIR}/socks.sock`,
+      host: LINUX_RELAY.host, httpPort: LINUX_RELAY.httpPort, socksPort: LINUX_RELAY.socksPort },
   };
 }
 
@@ -142,7 +162,7 @@ function protectedMounts(prot: ProtectedPath[], kind: (p: string) => Kind, real:
     const target = missing ?? pp.path;
     if (missing && !placeholders.some((x) => x.path === missing)) {
       const file = missing === pp.path && pp.kind !== 'dir';
-      const content = file ? PLACEHOLDER_CONTENT[pp.glob] : undefined;
+      const content = file ? pp.content ?? PLACEHOLDER_CONTENT[pp.glob] : undefined;
       placeholders.push({ path: missing, kind: file ? 'file' : 'dir', ...(content !== undefined ? { content } : {}) });
     }
     add(readOnly, target);
@@ -244,7 +264,7 @@ function socketDir(ctx: CompileContext, s: string, roots: string[]): string | un
   const dir = s.slice(0, s.lastIndexOf('/'));
   if (!ctx.fs?.list || depth(dir) < 2 || dir === ctx.home || isWithin('linux', dir, ctx.home)) return undefined;
   if (roots.some((root) => isWithin('linux', dir, root) || isWithin('linux', root, dir))) return undefined;
-  const names = ctx.fs.list(dir);
+  const names = ctx.fs.list(dir) ?? [];
   return names.length && names.every((n) => ctx.fs!.kind(`${dir}/${n}`) === 'socket') ? dir : undefined;
 }
 

@@ -3,7 +3,7 @@
  * `agent-sandbox plan` and "Show Effective Policy", and asserted by unit tests. Backends execute plans and never
  * re-derive policy decisions.
  */
-import type { Mode, Network } from './schema';
+import type { Mode, Network, NetworkMode } from './schema';
 
 export type Platform = 'linux' | 'win32';
 
@@ -17,6 +17,10 @@ export interface ProtectedPath {
   glob: string;
   /** `dir` when the glob ended in `/**`, otherwise `file-or-dir` (a literal path whose kind is decided on disk). */
   kind: 'dir' | 'file-or-dir';
+  /** Why it is protected, when it does not come straight from the policy's `protectedPaths` (git, editor, links). */
+  reason?: string;
+  /** What a placeholder for it must hold when it is missing (see PLACEHOLDER_CONTENT). */
+  content?: string;
 }
 
 export interface EnvPlan {
@@ -26,11 +30,25 @@ export interface EnvPlan {
   set: Record<string, string>;
 }
 
+/** `allowlist` network mode: what may be reached, where the proxy is, and what enforces it. */
+export interface AllowlistPlan {
+  /** Hosts that may be reached, presets expanded (`allowedDomains`). Empty allows nothing. */
+  allowed: string[];
+  /** Hosts refused even when allowed (`deniedDomains`); deny wins. */
+  denied: string[];
+  /** Each preset used, with the hosts it stands for. */
+  presets: { name: string; hosts: string[] }[];
+  /** The proxy as the sandbox sees it (each command's URLs also carry its own credential). */
+  endpoint: { http: string; socks: string };
+  /** What stops a command from going around the proxy on this platform, in words. */
+  enforcement: string;
+}
+
 export interface PlanBase {
   version: 1;
   platform: Platform;
   mode: Mode;
-  network: Network;
+  network: NetworkMode;
   /** Canonical writable roots (empty in read-only mode). */
   writableRoots: string[];
   /** Canonical workspace folders (readable; writable unless read-only). */
@@ -41,6 +59,13 @@ export interface PlanBase {
   env: EnvPlan;
   /** The sandbox's private temp directory on the host. */
   tempDir: string;
+  /**
+   * Workspace files a host tool runs that stay writable (a hook manager's config in package.json), each naming the
+   * setting that protects it. Shown by the plan and by Verify.
+   */
+  unprotected: string[];
+  /** Present in `allowlist` network mode only. */
+  allowlist?: AllowlistPlan;
   /** Things the user should know about this plan (for example, advisory-only network blocking). */
   warnings: string[];
 }
@@ -60,6 +85,8 @@ export interface LinuxPlan extends PlanBase {
     minAbi: 1;
     /** The runner refuses to run below this ABI (`requireFullLandlock`: 6; otherwise 0, losses reported). */
     requiredAbi: number;
+    /** ABI 4+: TCP bind is denied and connect allowed only to these ports (allowlist: the proxy relay). */
+    connectTcpPorts?: number[];
   };
   seccomp: {
     /** Syscalls that fail with EPERM. */
@@ -68,6 +95,17 @@ export interface LinuxPlan extends PlanBase {
     denyIoctls: string[];
     /** When set, socket() fails with EAFNOSUPPORT for every family not listed. */
     allowSocketFamilies: string[] | null;
+    /** Families socket() accepts only as TCP streams (SOCK_STREAM, protocol 0 or IPPROTO_TCP): no UDP, no raw. */
+    tcpOnlySocketFamilies?: string[];
+  };
+  /** Allowlist: the relay inside the sandbox's network namespace, from loopback ports to the proxy's sockets. */
+  proxyRelay?: {
+    /** Where the proxy gateway's sockets are bound inside the sandbox. */
+    httpSocket: string;
+    socksSocket: string;
+    host: string;
+    httpPort: number;
+    socksPort: number;
   };
   /** Host Unix-socket locations hidden behind empty tmpfs or /dev/null binds (/run whole, listening sockets). */
   hiddenSockets: string[];
@@ -135,6 +173,10 @@ export interface FirewallRuleSpec {
   localUserSddl: string;
   user: PlanSid;
   remoteAddresses: string;
+  /** Remote ports the rule covers (absent: all). Allowlist: every port but the proxy's on loopback. */
+  remotePorts?: string;
+  /** Absent: every protocol. Ports can only be scoped for `tcp` or `udp`. */
+  protocol?: 'tcp' | 'udp';
   description: string;
 }
 
@@ -147,6 +189,8 @@ export interface Win32Plan extends PlanBase {
   acl: AclOperation[];
   /** Firewall rules created by elevated setup (empty in unelevated mode). */
   firewall: FirewallRuleSpec[];
+  /** Elevated mode only: the local group and the accounts commands run as, created by setup. */
+  accounts?: { group: PlanSid; users: { name: string; network: Network }[] };
   /** `firewall`: a real block for the offline user. `advisory`: proxy variables only; not a security boundary. */
   networkEnforcement: 'firewall' | 'advisory' | 'none';
   /** Folders scanned by the world-writable audit. */

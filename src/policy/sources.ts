@@ -10,6 +10,11 @@ export interface CliPolicyFlags {
   readOnly: boolean;
   network?: string;
   protect: string[];
+  /** `--allow-domain` / `--deny-domain` (allowlist mode). */
+  allowDomain?: string[];
+  denyDomain?: string[];
+  /** The stricter preset of other tools' workspace files. */
+  strict?: boolean;
 }
 
 export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
@@ -18,7 +23,10 @@ export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
     writableRoots: flags.write,
   };
   if (flags.readOnly) input.mode = 'read-only';
+  if (flags.strict) input.protectedPreset = 'strict';
   if (flags.network !== undefined) input.network = flags.network;
+  if (flags.allowDomain?.length) input.allowedDomains = flags.allowDomain;
+  if (flags.denyDomain?.length) input.deniedDomains = flags.denyDomain;
   // `--protect` adds to the defaults rather than replacing them: dropping .git/hooks by accident is a hole.
   if (flags.protect.length) input.protectedPaths = [...DEFAULT_PROTECTED_PATHS, ...flags.protect];
   return input as PolicyInput;
@@ -31,6 +39,8 @@ export interface SandboxSettings {
   protectedPaths?: unknown;
   denyRead?: unknown;
   network?: unknown;
+  allowedDomains?: unknown;
+  deniedDomains?: unknown;
   envScrub?: unknown;
   envAllow?: unknown;
   envSet?: unknown;
@@ -38,6 +48,7 @@ export interface SandboxSettings {
   allowUncPaths?: unknown;
   requireFullLandlock?: unknown;
   allowHostLoopback?: unknown;
+  protectedPreset?: unknown;
 }
 
 /** Maps settings keys to policy fields, so errors can name the setting the user actually wrote. */
@@ -47,6 +58,8 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   protectedPaths: 'agentSandbox.protectedPaths',
   denyRead: 'agentSandbox.denyRead',
   network: 'agentSandbox.network',
+  allowedDomains: 'agentSandbox.allowedDomains',
+  deniedDomains: 'agentSandbox.deniedDomains',
   'env.scrub': 'agentSandbox.env.scrub',
   'env.allow': 'agentSandbox.env.allow',
   'env.set': 'agentSandbox.env.set',
@@ -54,10 +67,12 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   allowUncPaths: 'agentSandbox.allowUncPaths',
   requireFullLandlock: 'agentSandbox.requireFullLandlock',
   allowHostLoopback: 'agentSandbox.allowHostLoopback',
+  protectedPreset: 'agentSandbox.protectedPreset',
 };
 
-export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[]): PolicyInput {
+export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[], workspaceFile?: string): PolicyInput {
   const input: Record<string, unknown> = { workspaceRoots: workspaceFolders };
+  if (workspaceFile) input.workspaceFile = workspaceFile;
   const put = (key: string, v: unknown) => {
     if (v !== undefined) input[key] = v;
   };
@@ -66,10 +81,13 @@ export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[
   put('protectedPaths', s.protectedPaths);
   put('denyRead', s.denyRead);
   put('network', s.network);
+  put('allowedDomains', s.allowedDomains);
+  put('deniedDomains', s.deniedDomains);
   put('allowFullAccess', s.allowFullAccess);
   put('allowUncPaths', s.allowUncPaths);
   put('requireFullLandlock', s.requireFullLandlock);
   put('allowHostLoopback', s.allowHostLoopback);
+  put('protectedPreset', s.protectedPreset);
   if (s.envScrub !== undefined || s.envAllow !== undefined || s.envSet !== undefined) {
     const env: Record<string, unknown> = {};
     if (s.envScrub !== undefined) env.scrub = s.envScrub;

@@ -12,6 +12,7 @@ import type { Category, CheckDef, HostSide } from './classify';
 import type { Fixture } from './fixtures';
 import type { Listeners, TcpEndpoint } from './listeners';
 import type { Expected, ProbeAction } from './types';
+import type { NetworkDenial } from '../network/proxy';
 
 export interface PlannedCheck {
   def: CheckDef;
@@ -39,6 +40,14 @@ export interface BatteryInput {
   endpoints: Endpoints;
   home: string;
   systemDir: string;
+  /** Allowlist: the proxy's refusals for the probe's command (complete once the probe exited). */
+  proxyDenials?: () => NetworkDenial[];
+}
+
+/** Allowlist: the verifier's one-off names, answered by the proxy's resolver with its loopback listener. */
+export function verifyNames(nonce: string): { allowed: string; denied: string; private: string } {
+  const n = (what: string) => `${what}-${nonce}.verify.agent-sandbox.test`;
+  return { allowed: n('allowed'), denied: n('denied'), private: n('private') };
 }
 
 export const SECRET_ENV = 'AGENT_SANDBOX_VERIFY_SECRET_TOKEN';
@@ -59,7 +68,7 @@ function writeExpected(plan: Plan, p: string): Expected {
 
 export function buildBattery(b: BatteryInput): PlannedCheck[] {
   return [...writeChecks(b), ...protectedChecks(b), linkCheck(b), denyReadCheck(b), ...networkChecks(b),
-    ...hostSocketChecks(b), envCheck(b), orphanCheck(b)];
+    ...allowlistChecks(b), ...hostSocketChecks(b), envCheck(b), orphanCheck(b)];
 }
 
 function fileWrite(b: BatteryInput, def: CheckDef, target: string, anchor: string): PlannedCheck {
@@ -220,6 +229,48 @@ function networkChecks(b: BatteryInput): PlannedCheck[] {
 }
 
 /**
+ * Allowlist mode, each confirmed at the verifier's listener: an allowed name is reachable through the proxy; a
+ * name not allowed is refused and in the denial log; a name that resolves to a private address is refused; a
+ * connection to the proxy without the command's credential is refused. (Direct TCP and DNS are the network checks
+ * above, expected DENIED.)
+ */
+function allowlistChecks(b: BatteryInput): PlannedCheck[] {
+  const { fx, plan, endpoints: ep, listeners } = b;
+  if (plan.network !== 'allowlist') return [];
+  const names = verifyNames(fx.nonce);
+  const key = `${ep.loopback.host}:${ep.loopback.port}`;
+  const seen = (nonce: string) => listeners.tcpSeen.get(ep.loopback.host)?.has(nonce) ?? false;
+  const logged = (host: string) => (b.proxyDenials?.() ?? []).some((d) => d.host === host || (host === '' && d.reason === 'no-credential'));
+  const check = (id: string, title: string, held: string, broken: string, host: string, credential: boolean,
+    expected: Expected, mustLog: string | undefined): PlannedCheck => {
+    const nonce = `${fx.nonce}-${id}`;
+    return {
+      def: { id, title, kind: 'network', category: 'network', held, broken },
+      expected,
+      action: { id, kind: 'proxy', host, port: ep.loopback.port, nonce, credential },
+      host: () => {
+        if (ep.broken.has(key)) return { unusable: `the listener on ${key} did not answer from outside the sandbox either` };
+        const landed = seen(nonce);
+        if (!landed && mustLog !== undefined && !logged(mustLog)) return { unusable: 'refused, but the refusal is not in the denial log' };
+        return { landed, detail: `${host}:${ep.loopback.port} through the proxy${!landed && mustLog !== undefined ? '; logged' : ''}` };
+      },
+    };
+  };
+  return [
+    check('allow-reachable', 'An allowed name, through the proxy', 'Commands reach allowed names through the proxy.',
+      'An allowed name could not be reached through the proxy, so the allowlist mode is unusable.', names.allowed, true, 'SUCCEEDED', undefined),
+    check('allow-refused', 'A name not in the allowlist, through the proxy', 'Names outside the allowlist are refused and logged.',
+      'A name outside the allowlist got through the proxy.', names.denied, true, 'DENIED', names.denied),
+    check('allow-private', 'An allowed name that resolves to a loopback address (DNS rebinding)',
+      'A name that resolves to a private or loopback address is refused unless that address is allowed literally.',
+      'An allowed name resolving to a private address got through (DNS rebinding).', names.private, true, 'DENIED', names.private),
+    check('allow-no-credential', 'The proxy, used without the command\'s credential',
+      'Only the command holding the credential can use the proxy.', 'A connection without the credential got through the proxy.',
+      names.allowed, false, 'DENIED', ''),
+  ];
+}
+
+/**
  * Linux: a Unix socket in the session's runtime folder (where the session bus, keyrings and agents listen) cannot
  * be reached, in either network mode: the daemon behind a socket acts with its own rights and network. The
  * verifier's own runtime folder stands in for the session's, and its listener tells whether the probe got through.
@@ -306,10 +357,10 @@ export function sleep(ms: number): Promise<void> {
 export function enforcementGaps(plan: Plan, enforcement: Enforcement | undefined): Set<Category> {
   const gaps = new Set<Category>();
   if (enforcement && (enforcement.filesystem === 'advisory' || enforcement.filesystem === 'none')) gaps.add('filesystem');
-  if (plan.network === 'offline' && enforcement && enforcement.network !== 'enforced') gaps.add('network');
+  if (plan.network !== 'online' && enforcement && enforcement.network !== 'enforced') gaps.add('network');
   if (plan.platform === 'win32') {
     if (plan.windowsMode === 'unelevated') gaps.add('deny-read');
-    if (plan.network === 'offline' && plan.networkEnforcement !== 'firewall') gaps.add('network');
+    if (plan.network !== 'online' && plan.networkEnforcement !== 'firewall') gaps.add('network');
   }
   return gaps;
 }

@@ -39,6 +39,8 @@ const NET_DENIED = new Set([
   'EADDRNOTAVAIL', 'ENETDOWN',
   // a Unix socket the sandbox hides is simply not there
   'ENOENT',
+  // the allowlist proxy refused: not allowed or a private address (403), no credential (407)
+  'PROXY_403', 'PROXY_407',
 ]);
 
 export interface Classification {

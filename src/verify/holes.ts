@@ -4,7 +4,7 @@
  * be reachable from settings or CLI flags.
  */
 import type { LinuxPlan, Plan } from '../policy/plan';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import type { VerifyHole } from './types';
 
 export interface HoleTargets {
@@ -17,6 +17,8 @@ export interface HoleTargets {
   home: string;
   /** The verifier's stand-in for $XDG_RUNTIME_DIR, whose sockets the plan hides. */
   runtimeDir: string;
+  /** Allowlist: the name the verifier expects the proxy to refuse. */
+  deniedName: string;
 }
 
 export function applyHole(plan: Plan, hole: VerifyHole, t: HoleTargets): Plan {
@@ -61,6 +63,21 @@ const linuxHoles: Record<Exclude<VerifyHole, 'secret-env'>, (p: LinuxPlan, t: Ho
   },
   orphan(p) {
     p.bwrapArgs = p.bwrapArgs.filter((a) => a !== '--unshare-pid' && a !== '--die-with-parent');
+  },
+  // Allowlist: the proxy stays, but nothing stops a command going around it (host network, no socket or port rules).
+  'allowlist-direct'(p) {
+    p.bwrapArgs = p.bwrapArgs.filter((a) => a !== '--unshare-net');
+    p.seccomp.allowSocketFamilies = null;
+    delete p.seccomp.tcpOnlySocketFamilies;
+    delete p.landlock.connectTcpPorts;
+  },
+  // Allowlist: the proxy lets through a name the policy does not allow.
+  'allowlist-all'(p, t) {
+    p.allowlist?.allowed.push(t.deniedName);
+  },
+  // Allowlist: loopback allowed literally, so a name resolving there passes the rebinding check.
+  'allowlist-private'(p) {
+    p.allowlist?.allowed.push('127.0.0.1');
   },
 };
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 export interface DenialContext {
   platform: 'linux' | 'win32';
   mode: string;
-  network: 'offline' | 'online';
+  network: 'offline' | 'allowlist' | 'online';
   writableRoots: string[];
   protectedPaths: { path: string; glob: string }[];
   denyRead: string[];

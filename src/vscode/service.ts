@@ -11,26 +11,28 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type * as vscode from 'vscode';
 import { compilePlan, type Plan, type PolicyInput } from '../policy';
-import type { SandboxBackend } from '../sandbox/types';
-import { hostContext, hostPlatform } from '../sandbox/host';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { hostContext, hostPlatform, watchNestedGit, weakerThanAsked, type SandboxBackend } from '../sandbox';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { explainDenials } from './denials';
 import { checkedModeOverride } from './overrides';
-import { weakerThanAsked } from '../sandbox/weaker';
 import { BoundedText } from './output-cap';
 import { ProgressRelay } from './progress-relay';
-import { policySummary, type RunResult } from './run-result';
+import { policySummary, toolGrantHint, type RunResult } from './run-result';
+import type { NetworkDenial } from '../network/proxy';
+import { denialLine, uniqueDenials } from '../network/denial-text';
 import type { SandboxSettingsReader } from './settings';
 
 /** Per-request changes to the settings' policy (tool input, task definition, API caller). */
 export interface PolicyOverrides {
-  network?: 'offline' | 'online';
+  network?: 'offline' | 'allowlist' | 'online';
   mode?: 'read-only' | 'workspace-write';
   writablePaths?: string[];
   protectedPaths?: string[];
 }
 
 export interface RunOptions extends PolicyOverrides {
+  /** Allowlist mode: hosts granted to this command only (confirmed by the user). */
+  allowDomains?: string[];
   /** Working directory; default the first workspace folder. */
   cwd?: string;
   timeoutMs?: number;
@@ -64,6 +66,9 @@ export function shellArgv(platform: Plan['platform'], command: string): string[]
 export class SandboxService {
   private backendP: Promise<SandboxBackend> | undefined;
   private readonly progress: ProgressRelay;
+  /** Hosts the user allowed for this window's session (allowlist mode); part of every plan until the window closes. */
+  private readonly sessionGrants = new Set<string>();
+  private readonly blockedEmitter = new Set<(command: string, blocked: NetworkDenial[]) => void>();
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -99,12 +104,31 @@ export class SandboxService {
     if (mode) input.mode = mode;
     if (o.writablePaths?.length) input.writableRoots = [...(base.writableRoots ?? []), ...o.writablePaths];
     if (o.protectedPaths?.length) input.protectedPaths = [...(base.protectedPaths ?? []), ...o.protectedPaths];
+    if (this.sessionGrants.size) input.allowedDomains = [...new Set([...(base.allowedDomains ?? []), ...this.sessionGrants])];
     return input;
+  }
+
+  /** Allows hosts for the rest of this window's session (after the user chose so). */
+  grantForSession(domains: string[]): void {
+    for (const d of domains) this.sessionGrants.add(d);
+  }
+
+  /** Called after a run whose connections were refused (for the notification). Returns an unsubscribe function. */
+  onBlocked(f: (command: string, blocked: NetworkDenial[]) => void): () => void {
+    this.blockedEmitter.add(f);
+    return () => this.blockedEmitter.delete(f);
   }
 
   plan(o: PolicyOverrides = {}): Plan {
     fs.mkdirSync(this.stateDir, { recursive: true });
     return compilePlan(this.policyInput(o), hostContext({ platform: this.platform(), stateDir: this.stateDir }));
+  }
+
+  /** The plan a command runs with: compiled with the backend's facts (on Windows, the mode setup allows). */
+  async planToRun(o: PolicyOverrides = {}): Promise<Plan> {
+    const facts = await (await this.backend()).planFacts();
+    fs.mkdirSync(this.stateDir, { recursive: true });
+    return compilePlan(this.policyInput(o), hostContext({ platform: this.platform(), stateDir: this.stateDir, ...facts }));
   }
 
   /** The platform backend, loaded (with its native bindings) on first use. */
@@ -122,7 +146,7 @@ export class SandboxService {
   }
 
   async run(command: string, o: RunOptions = {}): Promise<RunResult> {
-    const plan = this.plan(o);
+    const plan = await this.planToRun(o);
     const cwd = o.cwd ?? plan.workspaceRoots[0];
     if (!cwd) throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'No workspace folder is open and no cwd was given.', 'Open a folder or pass cwd.');
     const summary = policySummary(plan);
@@ -132,7 +156,9 @@ export class SandboxService {
     const err = new BoundedText(limit);
     try {
       const backend = await this.backend();
-      const proc = await backend.spawn(plan, { argv: shellArgv(plan.platform, command), cwd, stdio: 'pipe', timeoutMs: o.timeoutMs, signal: o.signal });
+      const untrustedAfter = watchNestedGit(plan.writableRoots);
+      const proc = await backend.spawn(plan, { argv: shellArgv(plan.platform, command), cwd, stdio: 'pipe', timeoutMs: o.timeoutMs,
+        signal: o.signal, ...(o.allowDomains?.length ? { allowDomains: o.allowDomains } : {}) });
       proc.stdin?.end();
       proc.stdout?.setEncoding('utf8').on('data', (c: string) => out.push(c));
       proc.stderr?.setEncoding('utf8').on('data', (c: string) => err.push(c));
@@ -141,13 +167,17 @@ export class SandboxService {
       const stdout = out.toString();
       const stderr = err.toString();
       const denials = explainDenials(`${stderr}\n${stdout}`, plan);
-      // Asked after the run, like the CLI: only then is it known which Windows backend ran it. Linux plans carry
-      // no warnings and fail closed rather than weaken.
-      const weaker = plan.platform === 'win32' || plan.mode === 'full-access' ? weakerThanAsked(backend.enforcement(plan), plan.warnings) : [];
+      const weaker = weakerThanAsked(proc.enforcement, plan.warnings);
       const policy = weaker.length ? `${summary}; NOT fully enforced: ${weaker.join(' ')}` : summary;
+      const blocked = uniqueDenials(proc.networkDenials?.() ?? []);
       this.log.info(`exit ${exit.code}${exit.timedOut ? ' (timed out)' : ''} in ${exit.durationMs} ms: ${command}` +
         (denials.length ? `\n  denials:\n${denials.map((d) => `    - ${d}`).join('\n')}` : ''));
-      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy };
+      for (const d of blocked) this.log.warn(`network: ${denialLine(d, toolGrantHint)} [${command}]`);
+      if (blocked.length) this.blockedEmitter.forEach((f) => f(command, blocked));
+      const untrusted = untrustedAfter();
+      if (untrusted) this.log.warn(untrusted);
+      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy,
+        ...(plan.network === 'allowlist' ? { blocked } : {}), ...(untrusted ? { untrusted } : {}) };
     } catch (e) {
       this.log.error(`not run: ${command}: ${e instanceof SandboxError ? e.describe() : String(e)}`);
       throw e;

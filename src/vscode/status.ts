@@ -4,9 +4,10 @@
  * Must never show "ready" unless the backend reported ready.
  */
 import * as vscode from 'vscode';
-import { SandboxError } from '../sandbox/errors';
-import type { BackendStatus } from '../sandbox/types';
+import { SandboxError } from '../errors';
+import type { BackendStatus } from '../sandbox';
 import { Command } from './ids';
+import { expandDomains } from '../policy/domains';
 import { platformStatus } from './platform-ops';
 import type { SandboxService } from './service';
 import type { SandboxSettingsReader } from './settings';
@@ -44,7 +45,8 @@ export class SandboxStatusBar implements vscode.Disposable {
 
   private render(): void {
     const settings = this.settings.result();
-    const network = settings.ok ? (settings.policy.network ?? 'offline') : '';
+    const network = !settings.ok ? '' : settings.policy.network === 'allowlist'
+      ? `allowlist (${expandDomains(settings.policy.allowedDomains ?? []).length} domains)` : (settings.policy.network ?? 'offline');
     const b = this.backendStatus;
     this.state = !settings.ok ? 'invalid-settings' : b ? b.state : 'checking';
     const [icon, label, bg] = {

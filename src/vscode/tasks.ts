@@ -17,7 +17,7 @@ export interface SandboxTaskDefinition extends vscode.TaskDefinition {
   command: string;
   args?: string[];
   cwd?: string;
-  network?: 'offline' | 'online';
+  network?: 'offline' | 'allowlist' | 'online';
   mode?: 'read-only' | 'workspace-write';
   extraWritableRoots?: string[];
   protectedPaths?: string[];

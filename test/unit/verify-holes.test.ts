@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePlan, type CompileContext, type LinuxPlan, type Win32Plan } from '../../src/policy';
-import { SandboxError } from '../../src/sandbox/errors';
+import { SandboxError } from '../../src/errors';
 import { applyHole, type HoleTargets } from '../../src/verify/holes';
 
 const ctx: CompileContext = { platform: 'linux', home: '/home/dev', userTemp: '/tmp', stateDir: '/home/dev/.s', env: { MY_TOKEN: 'x' } };
 const targets: HoleTargets = { secretEnv: 'MY_TOKEN', secretDir: '/home/dev/.ssh', protectedPath: '/home/dev/repo/.vscode', home: '/home/dev',
-  runtimeDir: '/run/user/1000' };
+  runtimeDir: '/run/user/1000', deniedName: 'denied-x.verify.agent-sandbox.test' };
 const plan = () => compilePlan({ workspaceRoots: ['/home/dev/repo'], denyRead: ['~/.ssh'] }, ctx) as LinuxPlan;
 
 /** Args as (flag, operands) groups, so tests compare mounts rather than loose strings. */
@@ -96,4 +96,21 @@ test('win32 plans: only the secret-env hole exists; the rest refuse instead of p
   const wp = compilePlan({ workspaceRoots: ['C:\\Users\\dev\\repo'] }, wctx) as Win32Plan;
   assert.ok(!applyHole(wp, 'secret-env', targets).env.remove.includes('MY_TOKEN'));
   assert.throws(() => applyHole(wp, 'network', targets), SandboxError);
+});
+
+test('allowlist holes: direct drops only the namespace, socket and port rules; all/private widen only the allowlist', () => {
+  const before = compilePlan({ workspaceRoots: ['/home/dev/repo'], denyRead: ['~/.ssh'], network: 'allowlist', allowedDomains: ['a.test'] }, ctx) as LinuxPlan;
+  const copy = structuredClone(before);
+  const direct = applyHole(before, 'allowlist-direct', targets) as LinuxPlan;
+  assert.deepEqual(diff(pairs(before.bwrapArgs), pairs(direct.bwrapArgs)), { removed: ['--unshare-net'], added: [] });
+  assert.equal(direct.seccomp.allowSocketFamilies, null);
+  assert.equal(direct.seccomp.tcpOnlySocketFamilies, undefined);
+  assert.equal(direct.landlock.connectTcpPorts, undefined);
+  assert.deepEqual([direct.allowlist, direct.proxyRelay], [before.allowlist, before.proxyRelay], 'the proxy stays');
+  const all = applyHole(before, 'allowlist-all', targets) as LinuxPlan;
+  assert.deepEqual(all.allowlist?.allowed, ['a.test', targets.deniedName]);
+  assert.deepEqual(all.bwrapArgs, before.bwrapArgs);
+  const priv = applyHole(before, 'allowlist-private', targets) as LinuxPlan;
+  assert.deepEqual(priv.allowlist?.allowed, ['a.test', '127.0.0.1']);
+  assert.deepEqual(before, copy, 'holes never modify the plan they are given');
 });

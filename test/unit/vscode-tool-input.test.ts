@@ -5,13 +5,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { compilePlan } from '../../src/policy';
-import { addedWritableRoots, confirmationReasons, resolveToolInput, type ToolPolicyView } from '../../src/vscode/tool-input';
+import { addedWritableRoots, confirmationReasons, resolveToolInput, ungrantedDomains, type ToolPolicyView } from '../../src/vscode/tool-input';
 
 const view: ToolPolicyView = { platform: 'linux', workspaceRoots: ['/w/a', '/w/b'], network: 'offline' };
 
 test('defaults: cwd is the first workspace folder, network from settings, timeout 300 s', () => {
   assert.deepEqual(resolveToolInput({ command: 'npm test' }, view),
-    { command: 'npm test', cwd: '/w/a', network: 'offline', timeoutMs: 300_000, writablePaths: [] });
+    { command: 'npm test', cwd: '/w/a', network: 'offline', timeoutMs: 300_000, writablePaths: [], allowDomains: [] });
 });
 
 test('relative cwd and writable paths resolve inside the first workspace folder', () => {
@@ -35,7 +35,7 @@ test('no confirmation for a command within the policy (any workspace folder)', (
 test('confirmation when network is requested, or cwd/writes leave the workspace', () => {
   const reasons = confirmationReasons(resolveToolInput({ command: 'npm ci', network: 'online', cwd: '/tmp', writablePaths: ['/w/a/out', '/opt/x'] }, view), view);
   assert.deepEqual(reasons, [
-    'it asks for network access',
+    'it asks for network access (online: every host)',
     'its working directory /tmp is outside the workspace',
     'it asks to write outside the workspace: /opt/x',
   ]);
@@ -70,4 +70,24 @@ test('a writable path inside the workspace by name but a link to outside it need
     fs.rmSync(ws, { recursive: true, force: true });
     fs.rmSync(target, { recursive: true, force: true });
   }
+});
+
+test('allowDomains: implies allowlist from offline (confirmed), hosts outside the allowlist need confirmation, presets count as their hosts', () => {
+  const r = resolveToolInput({ command: 'npm ci', allowDomains: ['@npm'] }, view);
+  assert.equal(r.network, 'allowlist');
+  assert.deepEqual(confirmationReasons(r, view), ['it asks for network access (allowlist: only the hosts named)',
+    'it asks to reach hosts outside the allowlist: @npm']);
+  const allow: ToolPolicyView = { ...view, network: 'allowlist', allowedDomains: ['registry.npmjs.org', 'registry.yarnpkg.com', 'registry.npmjs.com'] };
+  assert.deepEqual(confirmationReasons(resolveToolInput({ command: 'npm ci', allowDomains: ['@npm'] }, allow), allow), []);
+  assert.deepEqual(confirmationReasons(resolveToolInput({ command: 'x', allowDomains: ['registry.npmjs.org', 'evil.org'] }, allow), allow),
+    ['it asks to reach hosts outside the allowlist: evil.org']);
+  assert.deepEqual(ungrantedDomains(['A.org'], ['a.org']), []);
+});
+
+test('a tool input can never turn the allowlist into online without confirmation; bad hosts are refused', () => {
+  const allow: ToolPolicyView = { ...view, network: 'allowlist', allowedDomains: ['a.org'] };
+  assert.deepEqual(confirmationReasons(resolveToolInput({ command: 'x', network: 'online' }, allow), allow),
+    ['it asks for network access (online: every host)']);
+  assert.throws(() => resolveToolInput({ command: 'x', allowDomains: ['https://a.org/'] }, allow), /allowDomains: "https:\/\/a\.org\/" is a URL/);
+  assert.throws(() => resolveToolInput({ command: 'x', network: 'online', allowDomains: ['a.org'] }, allow), /allowDomains needs network "allowlist"/);
 });

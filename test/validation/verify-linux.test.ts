@@ -40,7 +40,7 @@ function leftovers(): string[] {
   return found;
 }
 
-async function verify(network: 'offline' | 'online', testHole?: VerifyHole): Promise<{ report: VerifyReport; stateDir: string }> {
+async function verify(network: 'offline' | 'allowlist' | 'online', testHole?: VerifyHole): Promise<{ report: VerifyReport; stateDir: string }> {
   const stateDir = freshStateDir();
   try {
     const report = await runVerification({ platform: 'linux', stateDir, policy: {}, network, testHole });
@@ -105,7 +105,15 @@ test('CLI: agent-sandbox verify --json exits 0 with a passing JSON report', { sk
   }
 });
 
-const HOLES: [VerifyHole, 'offline' | 'online', (id: string) => boolean][] = [
+test('Linux real enforcement: verify allowlist passes: direct TCP and DNS DENIED, the allowed name reachable only through the proxy, the rest refused', { skip }, async () => {
+  const { report } = await verify('allowlist');
+  assert.equal(report.ok, true, explain(report));
+  const obs = Object.fromEntries(report.checks.map((c) => [c.id, c.observed]));
+  assert.equal(obs['allow-reachable'], 'SUCCEEDED');
+  for (const id of ['allow-refused', 'allow-private', 'allow-no-credential', 'net-loopback', 'net-dns']) assert.equal(obs[id], 'DENIED', id);
+});
+
+const HOLES: [VerifyHole, 'offline' | 'allowlist' | 'online', (id: string) => boolean][] = [
   ['network', 'offline', (id) => id.startsWith('net-')],
   ['protected-path', 'offline', (id) => id === 'protected-.vscode'],
   ['deny-read', 'offline', (id) => id === 'deny-read'],
@@ -113,6 +121,9 @@ const HOLES: [VerifyHole, 'offline' | 'online', (id: string) => boolean][] = [
   ['home-write', 'offline', (id) => id === 'write-home'],
   ['orphan', 'offline', (id) => id === 'orphan-killed'],
   ['host-socket', 'online', (id) => id === 'host-socket'],
+  ['allowlist-direct', 'allowlist', (id) => id.startsWith('net-')],
+  ['allowlist-all', 'allowlist', (id) => id === 'allow-refused'],
+  ['allowlist-private', 'allowlist', (id) => id === 'allow-private'],
 ];
 
 for (const [hole, network, breaks] of HOLES) {
@@ -152,7 +163,7 @@ test('verify --workspace DIR leaves the user\'s folder as it was, apart from pla
     fs.writeFileSync(path.join(ws, 'mine.txt'), 'user data');
     const report = await runVerification({ platform: 'linux', stateDir, policy: {}, network: 'offline', workspace: ws });
     assert.equal(report.ok, true, explain(report));
-    const placeholders = ['.git', '.vscode', '.agent-sandbox'];
+    const placeholders = ['.git', '.vscode', '.agent-sandbox', '.envrc', '.env'];
     const extra = fs.readdirSync(ws).filter((n) => n !== 'mine.txt' && !placeholders.includes(n));
     assert.deepEqual(extra, [], 'verifier files left in the user workspace');
     assert.equal(fs.readFileSync(path.join(ws, 'mine.txt'), 'utf8'), 'user data');
@@ -186,6 +197,26 @@ test('cancelling Verify while the probe runs in the real sandbox stops it, clean
     assert.deepEqual(leftovers(), []);
   } finally {
     clearInterval(watch);
+    fs.rmSync(ws, { recursive: true, force: true });
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('Verify names the repository\'s unprotected hook-manager config and says whether its run made nested repositories', { skip }, async () => {
+  const ws = fs.mkdtempSync(path.join('/var/tmp', 'agent-sandbox-validation-ws-'));
+  const stateDir = freshStateDir();
+  const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: ws };
+  try {
+    spawnSync('git', ['init', '-q'], { cwd: ws, env });
+    spawnSync('git', ['config', 'core.hooksPath', '.husky/_'], { cwd: ws, env });
+    fs.mkdirSync(path.join(ws, '.husky/_'), { recursive: true });
+    fs.writeFileSync(path.join(ws, '.husky/pre-commit'), 'npx lint-staged\n');
+    fs.writeFileSync(path.join(ws, 'package.json'), '{ "lint-staged": { "*.js": "eslint --fix" } }\n');
+    const report = await runVerification({ platform: 'linux', stateDir, policy: { workspaceRoots: [ws] }, network: 'offline' });
+    assert.ok(report.notes.some((n) => n.startsWith(`Unprotected: ${ws}/package.json: lint-staged`) &&
+      n.includes('agentSandbox.protectedPaths')), report.notes.join('\n'));
+    assert.ok(report.notes.some((n) => /^Nested repositories: .*core\.fsmonitor.*this run made none/.test(n)), report.notes.join('\n'));
+  } finally {
     fs.rmSync(ws, { recursive: true, force: true });
     fs.rmSync(stateDir, { recursive: true, force: true });
   }

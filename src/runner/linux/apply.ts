@@ -11,9 +11,8 @@ import { installFilter } from '../../../native-bindings/linux/seccomp';
 import { currentArch } from '../../../native-bindings/linux/syscall-numbers';
 import { landlockLosses } from '../../sandbox/linux/landlock-losses';
 import { buildSeccompProgram, encodeProgram } from '../../sandbox/linux/seccomp-program';
-import type { FromRunner, RunnerSandbox } from './protocol';
+import type { Applied, FromRunner, RunnerSandbox } from '../../protocol/linux';
 
-export type Applied = Extract<FromRunner, { type: 'applied' }>;
 export type Failed = Extract<FromRunner, { type: 'failed' }>;
 
 export function applySandbox(s: RunnerSandbox): Applied | Failed {
@@ -49,7 +48,8 @@ export function applySandbox(s: RunnerSandbox): Applied | Failed {
     // IPC channel (to the backend) and other commands' stdio through /proc/PID/fd or pidfd_getfd.
     setNotDumpable();
     notes.push('runner not dumpable');
-    if (abi >= 1) notes.push(...restrictSelf({ writablePaths: s.writablePaths, denyTcp: s.denyTcp, scope: true }, abi).applied);
+    if (abi >= 1) notes.push(...restrictSelf({ writablePaths: s.writablePaths, denyTcp: s.denyTcp,
+      connectTcpPorts: s.connectTcpPorts, scope: true }, abi).applied);
     else notes.push('Landlock unavailable on this kernel: bubblewrap mounts only');
   } catch (e) {
     return fail('landlock-unavailable', `Landlock could not be applied: ${(e as Error).message}`,

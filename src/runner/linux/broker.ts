@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
 import { startCommand } from './command';
-import { COMMAND_MARKER, type FromRunner, type ToRunner } from './protocol';
+import { COMMAND_MARKER, type FromRunner, type ToRunner } from '../../protocol/linux';
 
 interface Live {
   pid: number | undefined;

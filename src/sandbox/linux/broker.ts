@@ -8,16 +8,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
 import { socketPair } from '../../../native-bindings/linux/socket';
 import type { LinuxPlan } from '../../policy/plan';
-import type { FromRunner, ToRunner } from '../../runner/linux/protocol';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import type { Applied, FromRunner, ToRunner } from '../../protocol/linux';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
-import type { Applied } from './cold';
+import { appliedEnforcement } from './enforcement';
 import { MountGuard } from './guard';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
-import { Lifetime } from './lifetime';
+import { Lifetime } from '../lifetime';
 import { attachUserNet } from './usernet';
 import { release, type Registration } from './live';
 import { prepareHost } from './prepare';
+import { openCommandNetwork } from '../../network/command-session';
+import { LINUX_RELAY } from '../../policy/proxy-env';
+import type { NetworkProxy, ProxyGateway } from '../../network/proxy';
 
 interface Pending {
   started: () => void;
@@ -34,10 +37,16 @@ export class Broker {
   private registration: Registration | undefined;
   private guard: MountGuard | undefined;
 
+  /** Allowlist: this broker's gateway to the proxy, shared by its commands (each with its own session). */
+  private gateway: ProxyGateway | undefined;
+
   constructor(
     private readonly bwrap: string,
     private readonly plan: LinuxPlan,
     private readonly stateDir: string,
+    private readonly proxy?: () => NetworkProxy,
+    /** Extra bwrap mounts hiding host folders (the proxy's sockets), asked when the broker starts. */
+    private readonly hide: () => string[] = () => [],
   ) {}
 
   /**
@@ -50,11 +59,11 @@ export class Broker {
 
   /** Starts the broker (once) and resolves with what its sandbox applied. */
   start(): Promise<Applied> {
-    this.ready ??= new Promise<Applied>((resolve, reject) => {
+    this.ready ??= this.openGateway().then((proxyDir) => new Promise<Applied>((resolve, reject) => {
       this.registration = prepareHost(this.plan, this.stateDir);
       this.guard = new MountGuard(this.plan);
       this.guard.onBreach = (reason) => this.breach(reason);
-      const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false });
+      const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide: this.hide() });
       const child = spawn(launch.bwrap, launch.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc',
         ...(this.plan.userNet ? ['pipe' as const] : [])], env: launch.env });
       this.child = child;
@@ -68,6 +77,7 @@ export class Broker {
       child.once('exit', (code, signal) => {
         this.closed = true;
         this.endRegistration();
+        void this.gateway?.close();
         reject(new SandboxError(SandboxErrorCode.BrokerFailed,
           `The sandbox broker exited (${signal ?? `exit ${code}`}) before it was ready: ${this.stderr.trim()}`,
           'Run `agent-sandbox run -- true` to check the sandbox on this machine.'));
@@ -82,12 +92,25 @@ export class Broker {
           child.kill('SIGKILL');
         });
       }
-    });
+    }));
     return this.ready;
   }
 
+  private async openGateway(): Promise<string | undefined> {
+    if (!this.plan.allowlist) return undefined;
+    try {
+      if (!this.proxy) throw new SandboxError(SandboxErrorCode.Internal, 'An allowlist broker has no proxy.', 'Report this bug.');
+      this.gateway = await this.proxy().openGateway('sandbox broker');
+    } catch (e) {
+      this.closed = true; // the next command starts a new broker
+      throw e;
+    }
+    if (this.closed) await this.gateway.close();
+    return this.gateway.dir;
+  }
+
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
-    await this.start();
+    const applied = await this.start();
     const child = this.child;
     if (this.closed || !child?.connected) {
       throw new SandboxError(SandboxErrorCode.BrokerFailed, 'The sandbox broker is gone; nothing was run.',
@@ -99,7 +122,8 @@ export class Broker {
       throw new SandboxError(SandboxErrorCode.BrokerFailed, `The sandbox broker was retired: ${changed}; nothing was run.`,
         'Retry; a new broker with fresh mounts is started for the next command.');
     }
-    const req = commandRequest(this.plan, spec.argv, spec.cwd);
+    const net = this.gateway ? openCommandNetwork(this.gateway, this.plan, spec.argv, spec.allowDomains, LINUX_RELAY, false) : undefined;
+    const req = commandRequest(this.plan, spec.argv, spec.cwd, net?.env);
     const { ours, theirs } = this.sendStdio(child, req.id);
     // Our copies of the far ends go once the broker holds its own (explicitly: Node's close-after-ack is not
     // reliable for several handles in a row, and a lingering copy would keep the command's stdout open).
@@ -118,6 +142,7 @@ export class Broker {
           ours[0].destroy(); // a write-only socket never sees its peer close; nothing can read it any more
           dropTheirs();
           markStarted();
+          net?.close();
           done(lifetime.finish(m.code, m.signal));
         },
         stop: (reason) => lifetime.stop(reason),
@@ -126,7 +151,8 @@ export class Broker {
     this.send({ type: 'spawn', command: req });
     await started;
     lifetime.arm();
-    return { stdin: ours[0], stdout: ours[1], stderr: ours[2], exited, kill: () => lifetime.kill() };
+    return { stdin: ours[0], stdout: ours[1], stderr: ours[2], exited, kill: () => lifetime.kill(),
+      enforcement: appliedEnforcement(this.plan, applied), ...(net ? { networkDenials: () => net.denials() } : {}) };
   }
 
   /** Creates the command's three socketpairs and sends the far ends; returns both sides. */
@@ -163,16 +189,16 @@ export class Broker {
   }
 
   /** Kills the broker and everything it started. Idempotent. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     const child = this.child;
     this.closed = true;
-    if (!child || child.exitCode !== null || child.signalCode !== null) {
-      this.endRegistration();
-      return Promise.resolve();
+    if (child && child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
     }
-    return new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
+    this.endRegistration();
+    await this.gateway?.close();
   }
 }

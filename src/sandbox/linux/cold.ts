@@ -1,34 +1,36 @@
 /**
  * One-shot sandbox: a fresh bubblewrap + runner per command (the CLI's `run`). The runner gets the command's
- * stdio as its own and reports over IPC what it applied; spawn() resolves only once the sandbox is confirmed, and
- * throws SandboxError if it could not be applied. Killing the outer bwrap kills the namespace's init (via
+ * stdio as its own and reports over IPC what it applied; spawn() resolves only once the sandbox is confirmed, with
+ * that report as the process's enforcement, and throws SandboxError if it could not be applied. Killing the outer bwrap kills the namespace's init (via
  * --die-with-parent), which takes every process of the command with it, daemons included.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { LinuxPlan } from '../../policy/plan';
-import type { FromRunner } from '../../runner/linux/protocol';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import type { Applied, FromRunner } from '../../protocol/linux';
+import { appliedEnforcement } from './enforcement';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import type { MountGuard } from './guard';
-import { Lifetime } from './lifetime';
+import { Lifetime } from '../lifetime';
 import { attachUserNet } from './usernet';
 
-export interface Applied {
-  notes: string[];
-  landlockAbi: number;
+/** Allowlist: the proxy gateway folder to bind in, and the command's proxy variables. */
+export interface ColdNetwork {
+  proxyDir: string;
+  env: Record<string, string>;
 }
 
 /** `guard`: the sandbox is stopped (exit 125) as soon as one of its mounts no longer holds. */
-export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec, onApplied: (a: Applied) => void,
-  guard?: MountGuard): Promise<SandboxProcess> {
+export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec, network?: ColdNetwork,
+  hide?: string[], guard?: MountGuard): Promise<SandboxProcess> {
   const tty = Boolean(spec.tty);
   if (tty && spec.stdio !== 'inherit') {
     throw new SandboxError(SandboxErrorCode.ProcessCreateFailed,
       'A terminal (tty) was requested with piped stdio; the Linux backend keeps the caller\'s own terminal.',
       'Use stdio "inherit" from a terminal (e.g. `agent-sandbox run --tty -- bash -i` as a terminal profile).');
   }
-  const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty });
+  const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty, proxyDir: network?.proxyDir, hide });
   const s = spec.stdio;
   const child = spawn(launch.bwrap, launch.args, { stdio: [s, s, s, 'ipc', ...(plan.userNet ? ['pipe' as const] : [])], env: launch.env });
   const lifetime = new Lifetime(spec, () => child.kill('SIGKILL'));
@@ -40,8 +42,8 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
   child.on('message', (m: FromRunner) => {
     if (m.type === 'exit') report = m;
   });
-  const command = commandRequest(plan, spec.argv, spec.cwd);
-  const started = confirmStart(child, onApplied);
+  const command = commandRequest(plan, spec.argv, spec.cwd, network?.env);
+  const started = confirmStart(child);
   if (plan.userNet) {
     try {
       await attachUserNet(child);
@@ -52,7 +54,7 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
     }
   }
   child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
-  await started;
+  const applied = await started;
   const changed = guard?.changed();
   if (changed) lifetime.stop(changed);
   lifetime.arm();
@@ -64,11 +66,13 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
     stderr: child.stderr,
     exited,
     kill: () => lifetime.kill(),
+    enforcement: appliedEnforcement(plan, applied),
   };
 }
 
-/** Resolves when the runner reports the sandbox applied and the command started; throws otherwise. */
-function confirmStart(child: ChildProcess, onApplied: (a: Applied) => void): Promise<void> {
+/** Resolves with what the runner applied once the command started; throws otherwise. */
+function confirmStart(child: ChildProcess): Promise<Applied> {
+  let applied: Applied | undefined;
   return new Promise((resolve, reject) => {
     const fail = (err: SandboxError) => {
       cleanup();
@@ -76,11 +80,13 @@ function confirmStart(child: ChildProcess, onApplied: (a: Applied) => void): Pro
       reject(err);
     };
     const onMessage = (m: FromRunner) => {
-      if (m.type === 'applied') onApplied(m);
+      if (m.type === 'applied') applied = m;
       else if (m.type === 'failed') fail(new SandboxError(m.code, `${m.message} Nothing was run.`, m.fix));
       else if (m.type === 'started') {
         cleanup();
-        resolve();
+        if (applied) resolve(applied);
+        else fail(new SandboxError(SandboxErrorCode.Internal, 'The sandbox runner started the command without reporting what it applied; it was killed.',
+          'Report this bug.'));
       }
     };
     const onExit = (code: number | null, signal: string | null) =>

@@ -1,13 +1,15 @@
 /**
- * What the Linux backend actually enforces for a plan on this machine: bubblewrap always (or nothing, and then
- * spawn fails closed), Landlock at the best ABI the kernel offers (or "bubblewrap only"), seccomp, and network
- * isolation when offline. Reads the kernel's Landlock ABI once.
+ * What the Linux backend enforces for a plan: bubblewrap always (or nothing, and then spawn fails closed), Landlock
+ * at the ABI the runner applied (or "bubblewrap only"), seccomp, and network isolation when offline. A spawned
+ * command's report comes from its runner's `applied` message (`appliedEnforcement`); `linuxEnforcement` previews
+ * it by probing this machine (the kernel's Landlock ABI, read once).
  */
 import { landlockAbi } from '../../../native-bindings/linux/landlock';
 import type { LinuxPlan } from '../../policy/plan';
+import type { Applied } from '../../protocol/linux';
 import type { Enforcement } from '../types';
 import { landlockLosses } from './landlock-losses';
-import { probeBwrap } from './probe';
+import { probeBwrap, probedBwrapVersion } from './probe';
 
 let abiCache: { abi: number; note?: string } | undefined;
 
@@ -23,24 +25,39 @@ export function hostLandlockAbi(): { abi: number; note?: string } {
 }
 
 export function linuxEnforcement(plan: LinuxPlan): Enforcement {
-  if (plan.confined === false) {
-    return { filesystem: 'none', network: 'none', notes: ['full-access: commands run without a sandbox'] };
-  }
+  if (plan.confined === false) return unconfined();
   const probe = probeBwrap();
   if (!probe.ok) {
     return { filesystem: 'none', network: 'none', notes: [`Not runnable: ${probe.error?.message ?? 'bubblewrap unusable'}`] };
   }
-  const offline = plan.network === 'offline';
-  const { abi, note } = hostLandlockAbi();
+  return describe(plan, hostLandlockAbi(), probe.version);
+}
+
+/** What the runner of a started command reported it applied, inside the bubblewrap that started it. */
+export function appliedEnforcement(plan: LinuxPlan, applied: Applied): Enforcement {
+  if (plan.confined === false) return unconfined();
+  return describe(plan, { abi: applied.landlockAbi }, probedBwrapVersion());
+}
+
+function unconfined(): Enforcement {
+  return { filesystem: 'none', network: 'none', notes: ['full-access: commands run without a sandbox'] };
+}
+
+function describe(plan: LinuxPlan, landlock: { abi: number; note?: string }, bwrapVersion: string | undefined): Enforcement {
+  // Allowlist keeps the private network namespace: only the relay to the proxy leaves it.
+  const offline = plan.network !== 'online';
+  const { abi, note } = landlock;
   const notes = [
-    `bubblewrap ${probe.version ?? ''}`.trim() + ': read-only filesystem; writable: ' +
+    `bubblewrap ${bwrapVersion ?? ''}`.trim() + ': read-only filesystem; writable: ' +
       [...plan.writableRoots, `${plan.tempDir} (as /tmp)`].join(', '),
     `${plan.protectedPaths.length} protected path(s) read-only; ${plan.denyRead.length} credential path(s) and ` +
       `${plan.hiddenSockets.length} host socket location(s) hidden`,
   ];
   if (abi >= 1) {
     notes.push(`Landlock ABI ${abi}: writes only beneath ${plan.landlock.writablePaths.join(', ')}`);
-    if (abi >= 4 && offline) notes.push('Landlock: TCP bind/connect denied');
+    if (abi >= 4 && plan.landlock.connectTcpPorts) {
+      notes.push(`Landlock: TCP bind denied; connect only to the proxy relay port(s) ${plan.landlock.connectTcpPorts.join(', ')}`);
+    } else if (abi >= 4 && offline) notes.push('Landlock: TCP bind/connect denied');
     if (abi >= 6) notes.push('Landlock: abstract Unix sockets and signals scoped to the sandbox');
   } else {
     notes.push(`Landlock unavailable: bubblewrap only${note ? ` (${note})` : ''}`);
@@ -49,8 +66,9 @@ export function linuxEnforcement(plan: LinuxPlan): Enforcement {
   if (plan.landlock.requiredAbi > abi) notes.push(`requireFullLandlock: commands are refused (ABI ${abi} < ${plan.landlock.requiredAbi})`);
   notes.push(`seccomp: deny ${plan.seccomp.denySyscalls.join(', ')}, ioctl ${plan.seccomp.denyIoctls.join('/')}` +
     (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''));
-  notes.push(offline ? 'network: private network namespace (no interfaces but loopback)'
-    : plan.userNet ? 'network: own namespace through slirp4netns, no route to the host\'s loopback (online)'
-      : 'network: host network, 127.0.0.1 included (online, allowHostLoopback)');
+  notes.push(plan.allowlist ? `network allowlist (${plan.allowlist.allowed.length} host entries): ${plan.allowlist.enforcement}`
+    : offline ? 'network: private network namespace (no interfaces but loopback)'
+      : plan.userNet ? 'network: own namespace through slirp4netns, no route to the host\'s loopback (online)'
+        : 'network: host network, 127.0.0.1 included (online, allowHostLoopback)');
   return { filesystem: 'enforced', network: offline ? 'enforced' : 'none', notes };
 }

@@ -7,10 +7,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Plan, LinuxPlan } from '../../policy/plan';
+import type { PlanFacts } from '../../policy';
 import { currentArch } from '../../../native-bindings/linux/syscall-numbers';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { BackendStatus, Enforcement, SandboxBackend, SandboxProcess, SpawnSpec } from '../types';
-import type { BackendOptions } from '..';
+import type { BackendOptions } from '../types';
 import { Broker } from './broker';
 import { spawnCold } from './cold';
 import { hostLandlockAbi, linuxEnforcement } from './enforcement';
@@ -22,6 +23,11 @@ import { findBwrap, probeBwrap } from './probe';
 
 import { runnerScript } from './runtime';
 import { checkVisible } from './visibility';
+import { checkGrants, openCommandNetwork, withOwnGateway } from '../../network/command-session';
+import { LINUX_RELAY } from '../../policy/proxy-env';
+import type { NetworkProxy } from '../../network/proxy';
+import { createProxy, proxySocketDir } from '../../network/shared';
+import { hideProxySockets } from './launch';
 
 /** The probed bwrap path; throws the probe's SandboxError (with the exact fix) when bwrap is missing or unusable. */
 function checkedBwrap(): string {
@@ -37,6 +43,9 @@ export function createLinuxBackend(opts: BackendOptions): SandboxBackend {
 class LinuxBackend implements SandboxBackend {
   readonly platform = 'linux' as const;
   private readonly brokers = new Map<string, Broker>();
+  /** Allowlist mode: this backend's proxy, made on first use and stopped with the backend. */
+  private proxy: NetworkProxy | undefined;
+  private readonly getProxy = () => (this.proxy ??= createProxy(this.stateDir));
 
   constructor(
     private readonly stateDir: string,
@@ -70,7 +79,9 @@ class LinuxBackend implements SandboxBackend {
 
   async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
     const linux = asLinux(plan);
-    const useBroker = this.useBroker && spec.stdio === 'pipe' && !spec.tty;
+    // A command with its own domain grants runs in a sandbox of its own (own PID namespace, own proxy gateway): in
+    // a shared broker, another command could read its credential from /proc/PID/environ and use its grants.
+    const useBroker = this.useBroker && spec.stdio === 'pipe' && !spec.tty && !spec.allowDomains?.length;
     // The full probe (a trial sandbox, ~10 ms) runs up front only for long-lived brokers; a one-shot run starts
     // bwrap directly and probes only to explain a failure, so the error still names the exact fix.
     const bwrap = useBroker ? checkedBwrap() : findBwrap() ?? checkedBwrap();
@@ -78,6 +89,9 @@ class LinuxBackend implements SandboxBackend {
     checkCwd(spec.cwd);
     checkVisible(linux, [{ what: 'working folder', path: spec.cwd }, { what: 'sandbox runner', path: runnerScript() },
       { what: 'runtime', path: process.execPath }]);
+    // Made up front, so every sandbox (a long-lived offline broker too) hides it, whenever a gateway appears in it.
+    fs.mkdirSync(proxySocketDir(this.stateDir), { recursive: true, mode: 0o700 });
+    checkGrants(spec.allowDomains);
     if (useBroker) return this.spawnBrokered(bwrap, linux, spec);
     const registration = prepareHost(linux, this.stateDir);
     const guard = new MountGuard(linux);
@@ -86,15 +100,22 @@ class LinuxBackend implements SandboxBackend {
       release(registration);
     };
     let proc: SandboxProcess;
+    let gateway: Awaited<ReturnType<NetworkProxy['openGateway']>> | undefined;
     try {
-      proc = await spawnCold(bwrap, linux, spec, () => undefined, guard).catch((e: unknown) => {
+      gateway = linux.allowlist ? await this.getProxy().openGateway(spec.argv.join(' ').slice(0, 200)) : undefined;
+      const net = gateway && openCommandNetwork(gateway, linux, spec.argv, spec.allowDomains, LINUX_RELAY, true);
+      const network = gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined;
+      const hide = hideProxySockets(linux, proxySocketDir(this.stateDir));
+      const cold = await spawnCold(bwrap, linux, spec, network, hide, guard).catch((e: unknown) => {
         // A hidden socket removed between the launch and bwrap's mount makes bwrap fail before anything ran
         // (ephemeral IDE sockets come and go): one more start, with that socket dropped, is safe.
         if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BwrapUnusable || !socketVanished(linux)) throw e;
-        return spawnCold(bwrap, linux, spec, () => undefined, guard);
+        return spawnCold(bwrap, linux, spec, network, hide, guard);
       });
+      proc = gateway && net ? withOwnGateway(cold, gateway, net) : cold;
     } catch (e) {
       end();
+      await gateway?.close();
       if (e instanceof SandboxError && e.code === SandboxErrorCode.BwrapUnusable) checkedBwrap();
       throw e;
     }
@@ -112,6 +133,11 @@ class LinuxBackend implements SandboxBackend {
     }
   }
 
+  /** Linux needs no facts from the machine: the plan is the same whatever is installed. */
+  async planFacts(): Promise<PlanFacts> {
+    return {};
+  }
+
   enforcement(plan: Plan): Enforcement {
     return linuxEnforcement(asLinux(plan));
   }
@@ -120,11 +146,9 @@ class LinuxBackend implements SandboxBackend {
     const all = [...this.brokers.values()];
     this.brokers.clear();
     await Promise.all(all.map((b) => b.close()));
-  }
-
-  /** Number of live brokers (for tests and diagnostics). */
-  get brokerCount(): number {
-    return this.brokers.size;
+    const proxy = this.proxy;
+    this.proxy = undefined;
+    await proxy?.close();
   }
 
   private brokerFor(bwrap: string, plan: LinuxPlan): Broker {
@@ -132,7 +156,7 @@ class LinuxBackend implements SandboxBackend {
     let b = this.brokers.get(key);
     if (!b || !b.alive) {
       if (b) void b.close();
-      b = new Broker(bwrap, plan, this.stateDir);
+      b = new Broker(bwrap, plan, this.stateDir, this.getProxy, () => hideProxySockets(plan, proxySocketDir(this.stateDir)));
       this.brokers.set(key, b);
     }
     return b;

@@ -5,11 +5,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinuxPlan } from '../../policy/plan';
-import type { CommandRequest, RunnerSandbox } from '../../runner/linux/protocol';
+import type { CommandRequest, RunnerSandbox } from '../../protocol/linux';
 import { LINUX_SANDBOX_TMP } from '../../policy/compile-linux';
 import { isWithin } from '../../policy/paths';
 import { packageRoot, runnerRuntime, runnerScript } from './runtime';
 import { INFO_FD } from './usernet';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 
 export interface Launch {
   bwrap: string;
@@ -18,7 +19,7 @@ export interface Launch {
 }
 
 /** bwrap + runner argv. `tty`: keep the caller's session so the terminal stays the controlling terminal. */
-export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string; tty: boolean }): Launch {
+export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string; tty: boolean; proxyDir?: string; hide?: string[] }): Launch {
   const rt = runnerRuntime();
   const args = opts.tty ? plan.bwrapArgs.filter((a) => a !== '--new-session') : [...plan.bwrapArgs];
   const script = runnerScript();
@@ -29,6 +30,8 @@ export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string;
   const sealed = [path.dirname(script), koffi, koffi && koffiPrebuildDir(koffi), path.dirname(rt.execPath)]
     .filter((d): d is string => !!d);
   const mounts = sealRuntime(withRuntimeBinds(withoutVanishedSockets(args, plan), plan, runtime), plan, sealed);
+  mounts.push(...(opts.hide ?? []));
+  if (plan.proxyRelay) mounts.push(...proxyBind(plan, opts.proxyDir));
   if (plan.userNet) mounts.push('--info-fd', String(INFO_FD));
   mounts.push('--chdir', opts.cwd, '--', rt.execPath, script);
   return { bwrap, args: mounts, env: rt.env };
@@ -111,13 +114,38 @@ export function sealRuntime(args: string[], plan: LinuxPlan, paths: string[]): s
   return out;
 }
 
+/**
+ * The proxy's socket folder on the host, hidden from every sandbox behind an empty read-only tmpfs (an allowlist
+ * sandbox gets only its own gateway, bound elsewhere): no sandbox can even try another's gateway. Nothing to do when
+ * the folder does not exist yet, or is already out of sight (under the private /tmp, a hidden folder, or the hidden
+ * state folder, where it lives unless its path would be too long for a socket address).
+ */
+export function hideProxySockets(plan: LinuxPlan, base: string): string[] {
+  if (plan.confined === false || !fs.existsSync(base)) return [];
+  const hidden = [LINUX_SANDBOX_TMP, ...plan.hiddenSockets, ...plan.denyRead, ...(plan.privateState ? [plan.privateState] : [])];
+  const covered = hidden.some((h) => isWithin('linux', h, base));
+  return covered ? [] : ['--tmpfs', base, '--remount-ro', base];
+}
+
+/** Allowlist: the proxy gateway's private socket folder, bound read-only where the relay expects it. */
+export function proxyBind(plan: LinuxPlan, proxyDir: string | undefined): string[] {
+  if (!proxyDir) {
+    throw new SandboxError(SandboxErrorCode.Internal, 'An allowlist sandbox was started without its proxy; nothing was run.',
+      'Report this bug.');
+  }
+  return ['--ro-bind', proxyDir, path.posix.dirname(plan.proxyRelay!.httpSocket)];
+}
+
 export function runnerSandbox(plan: LinuxPlan): RunnerSandbox {
+  const r = plan.proxyRelay;
   return {
     confined: plan.confined !== false,
     writablePaths: plan.landlock.writablePaths,
     denyTcp: plan.network === 'offline',
     seccomp: plan.seccomp,
     requiredAbi: plan.landlock.requiredAbi,
+    ...(plan.landlock.connectTcpPorts ? { connectTcpPorts: plan.landlock.connectTcpPorts } : {}),
+    ...(r ? { relay: { host: r.host, listen: [{ port: r.httpPort, socket: r.httpSocket }, { port: r.socksPort, socket: r.socksSocket }] } } : {}),
   };
 }
 
@@ -132,6 +160,7 @@ export function commandEnv(plan: LinuxPlan, base: NodeJS.ProcessEnv = process.en
 
 let nextId = 1;
 
-export function commandRequest(plan: LinuxPlan, argv: string[], cwd: string): CommandRequest {
-  return { id: nextId++, argv, cwd, env: commandEnv(plan) };
+/** `extraEnv`: this command's own variables (the allowlist proxy URLs with its credential). */
+export function commandRequest(plan: LinuxPlan, argv: string[], cwd: string, extraEnv: Record<string, string> = {}): CommandRequest {
+  return { id: nextId++, argv, cwd, env: { ...commandEnv(plan), ...extraEnv } };
 }

@@ -6,7 +6,7 @@
  * plan's temp dir and placeholders.
  */
 import type { LinuxPlan } from '../../policy/plan';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import { register, type Registration } from './live';
 
 /** The caller must `release()` the registration when the sandbox has ended. */

@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LIVE_DIR, withLiveCheck } from './live';
-import { LEDGER_DIR, removePlaceholders, type Kept } from './placeholders';
+import { LEDGER_DIR, recordedPlaceholders, removePlaceholders, type Kept } from './placeholders';
+import { proxySocketDir } from '../../network/shared';
 
 export interface LinuxCleanup {
   /** Paths removed (placeholders and the private temp root). */
@@ -39,26 +40,13 @@ export function removeLinuxSandboxState(stateDir: string): LinuxCleanup {
       removed.push(t);
     }
     const held = new Set(kept.map((k) => k.path));
-    for (const p of ledgerPaths(stateDir)) if (inUse(p) && !held.has(p)) kept.push({ path: p, reason: running });
+    for (const p of recordedPlaceholders(stateDir)) if (inUse(p) && !held.has(p)) kept.push({ path: p, reason: running });
     for (const dir of [tmp, path.join(stateDir, LEDGER_DIR)]) removeIfEmpty(dir);
     return { removed, kept, failed };
   });
-  for (const dir of [path.join(stateDir, LIVE_DIR), stateDir]) removeIfEmpty(dir);
+  // The allowlist proxy's socket folder: empty once no sandbox runs (each gateway removes its own folder).
+  for (const dir of [path.join(stateDir, LIVE_DIR), proxySocketDir(stateDir), stateDir]) removeIfEmpty(dir);
   return result;
-}
-
-/** Paths still recorded in the placeholder ledger (those a live sandbox kept). */
-function ledgerPaths(stateDir: string): string[] {
-  const dir = path.join(stateDir, LEDGER_DIR);
-  const out: string[] = [];
-  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-    try {
-      out.push((JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as { path: string }).path);
-    } catch {
-      // unreadable: nothing to report
-    }
-  }
-  return out;
 }
 
 function removeIfEmpty(dir: string): void {

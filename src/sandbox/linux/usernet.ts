@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import { BWRAP_DIRS, unsafeBwrap } from './probe';
 
 /** The fd number bwrap reports the sandbox's pid on (the spawn's fifth stdio entry). */

@@ -98,7 +98,12 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
 
   test('the sandboxed terminal says online in its name and color when the network setting is online', async () => {
     const config = vscode.workspace.getConfiguration('agentSandbox');
+    // A workspace value cannot widen, even in this trusted workspace: only the user's settings can.
     await config.update('network', 'online', vscode.ConfigurationTarget.Workspace);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await api()).status().network, 'offline', 'a workspace setting turned the network on');
+    await config.update('network', undefined, vscode.ConfigurationTarget.Workspace);
+    await config.update('network', 'online', vscode.ConfigurationTarget.Global);
     try {
       await waitFor('the online setting to apply', async () => ((await api()).status().network === 'online' ? true : undefined));
       const opened = new Promise<vscode.Terminal>((r) => {
@@ -115,6 +120,33 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
       assert.ok(options.iconPath, 'our shield icon is set');
       assert.equal((options.color as vscode.ThemeColor | undefined)?.id, 'terminal.ansiYellow');
     } finally {
+      await config.update('network', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test('network allowlist: the API and the tool report blocked hosts with the grant to ask for; direct connections fail; the log says it', async () => {
+    const config = vscode.workspace.getConfiguration('agentSandbox');
+    await config.update('network', 'allowlist', vscode.ConfigurationTarget.Workspace);
+    await config.update('allowedDomains', ['allowed.example'], vscode.ConfigurationTarget.Workspace);
+    try {
+      await waitFor('the allowlist setting to apply', async () => ((await api()).status().network === 'allowlist' ? true : undefined));
+      // Refused by name at the proxy (never resolved, so no DNS is needed); the direct attempt never leaves the sandbox.
+      const r = await (await api()).run('curl -sS --max-time 5 http://blocked.example:8080/; echo "proxy=$?"; ' +
+        'curl -sS --max-time 5 --noproxy "*" http://127.0.0.1:9/; echo "direct=$?"');
+      assert.match(r.stdout, /proxy=0/, r.stderr);
+      assert.match(r.stdout, /direct=7/, r.stderr);
+      assert.deepEqual(r.blocked?.map((b) => [b.host, b.port, b.reason, b.grant]), [['blocked.example', 8080, 'not-allowed', 'blocked.example']]);
+      assert.match(r.policy, /network allowlist/);
+      const text = toolText(await vscode.lm.invokeTool(TOOL, { toolInvocationToken: undefined,
+        input: { command: 'curl -sS --max-time 5 http://other.example/', allowDomains: ['allowed.example'] } }));
+      assert.match(text, /Blocked connections \(network allowlist; do not retry the same command, ask for the grant named\):/, text);
+      assert.match(text, /- blocked other\.example:80 — not in the allowlist; allow it with allowDomains: \["other\.example"\]/);
+      const log = extensionLogFile();
+      if (log) {
+        await waitFor('the blocked host in the log', () => (readIfExists(log)?.includes('network: blocked blocked.example:8080') ? true : undefined));
+      }
+    } finally {
+      await config.update('allowedDomains', undefined, vscode.ConfigurationTarget.Workspace);
       await config.update('network', undefined, vscode.ConfigurationTarget.Workspace);
     }
   });
@@ -237,7 +269,8 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
 
   test('an invalid setting is reported naming the setting, and nothing runs until it is fixed', async () => {
     const config = vscode.workspace.getConfiguration('agentSandbox');
-    await config.update('network', 'sometimes', vscode.ConfigurationTarget.Workspace);
+    // User settings: an invalid workspace value is ignored (workspace values only narrow, and this one cannot).
+    await config.update('network', 'sometimes', vscode.ConfigurationTarget.Global);
     try {
       const a = await api();
       const errors = await waitFor('the settings error', () => {
@@ -248,7 +281,7 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
       await assert.rejects(a.run('echo should-not-run > not-run.txt'), /agentSandbox\.network/);
       assert.equal(fs.existsSync(path.join(workspaceDir(), 'not-run.txt')), false);
     } finally {
-      await config.update('network', undefined, vscode.ConfigurationTarget.Workspace);
+      await config.update('network', undefined, vscode.ConfigurationTarget.Global);
     }
     await waitFor('settings to be valid again', async () => ((await api()).status().settingsErrors.length === 0 ? true : undefined));
   });

@@ -43,7 +43,7 @@ describe('linux uninstall: placeholders and state', () => {
     fs.writeFileSync(path.join(ws, 'mine.txt'), 'mine');
     const r = cli(['run', '--', 'sh', '-c', 'ls -A; ls -A .git | wc -l; echo out > made.txt; echo t > /tmp/t'], ws, state);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, '.agent-sandbox\n.git\n.vscode\nmine.txt\n0\n', 'inside: empty read-only placeholders');
+    assert.equal(r.stdout, '.agent-sandbox\n.env\n.envrc\n.git\n.vscode\nmine.txt\n0\n', 'inside: empty read-only placeholders');
     assert.deepEqual(fs.readdirSync(ws).sort(), ['made.txt', 'mine.txt'], 'after: only the user\'s and the command\'s files');
     assert.deepEqual(fs.readdirSync(path.join(state, 'tmp')), [], 'the private temp went with its last sandbox');
     const u = cli(['uninstall'], ws, state);
@@ -95,6 +95,7 @@ describe('linux uninstall: placeholders and state', () => {
     const ws = tempDir('as-un-');
     const state = tempDir('as-un-state-');
     fs.mkdirSync(path.join(ws, '.git', 'hooks'), { recursive: true });
+    fs.writeFileSync(path.join(ws, '.git', 'HEAD'), 'ref: refs/heads/main\n'); // a repository, so its children are protected
     await crashedRun(ws, state);
     assert.equal(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'), '', 'an empty .git/config placeholder');
     fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n');

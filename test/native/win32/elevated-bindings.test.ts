@@ -14,8 +14,8 @@ import { guid } from '../../../native-bindings/win32/com';
 import { deleteMachineKey, deleteMachineValue, getMachineValue, setMachineValues } from '../../../native-bindings/win32/registry';
 import * as users from '../../../native-bindings/win32/users';
 import { shellExecuteInfoSize, SHELLEXECUTEINFOW_X64_SIZE } from '../../../native-bindings/win32/elevate';
-import { loadCredential, saveCredentials, storedAccounts } from '../../../src/sandbox/windows/elevated/credentials';
-import { CREDENTIALS_FILE } from '../../../src/sandbox/windows/elevated/constants';
+import { loadCredential, saveCredentials, storedAccounts } from '../../../src/sandbox/windows/setup/credentials';
+import { CREDENTIALS_FILE } from '../../../src/sandbox/windows/setup/constants';
 
 const E_NOTIMPL = 0x80004001;
 const E_NOINTERFACE = 0x80004002;
@@ -104,6 +104,21 @@ test('firewall COM plumbing under Wine: every INetFwRule setter is called in ord
     assert.equal(policy.ruleCount(), before, 'an unscoped rule is never added');
   } finally {
     policy.close();
+  }
+});
+
+test('firewall COM plumbing under Wine: the allowlist\'s loopback TCP scope (protocol, then RemotePorts) marshals through the INetFwRule setters (plumbing only; Wine stores and enforces nothing)', () => {
+  const spec = { name: 'Agent Sandbox: wine plumbing (allowlist: loopback TCP)', description: 'd', grouping: 'Agent Sandbox', direction: 2,
+    action: 0, profiles: 0x7fffffff, protocol: 6, remotePorts: '1-47127,47129-65535', remoteAddresses: '127.0.0.0/8,::1', enabled: true,
+    localUserAuthorizedList: 'O:LSD:(A;;CC;;;S-1-5-21-1-2-3-4)' };
+  const rule = newRuleObject();
+  try {
+    // Every INetFwRule setter, put_RemotePorts included, returns S_OK; configuration stops only at Wine's missing INetFwRule3.
+    assert.throws(() => configureRule(rule, spec),
+      (e: unknown) => e instanceof Win32Error && e.api === 'INetFwRule::QueryInterface(INetFwRule3)' && e.code === E_NOINTERFACE);
+    assert.equal(readRule(rule).remotePorts, undefined, 'Wine reads nothing back, so setup would fail closed');
+  } finally {
+    rule.close();
   }
 });
 

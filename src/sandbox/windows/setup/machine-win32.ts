@@ -1,0 +1,105 @@
+/**
+ * The real SetupMachine: netapi32 accounts and groups, the HKLM marker and sign-in visibility, firewall COM, and
+ * ACL grants through the shared ledger (src/sandbox/windows/ledger.ts, the same file the unelevated backend uses),
+ * so uninstall reverts exactly what setup added. Runs elevated for setup and uninstall, unelevated for status.
+ * Must never grant anything that is not recorded in the ledger first.
+ */
+import * as path from 'node:path';
+import type { AccessMask } from '../../../policy';
+import * as users from '../../../../native-bindings/win32/users';
+import { deleteMachineKey, deleteMachineValue, getMachineValue, setMachineValues } from '../../../../native-bindings/win32/registry';
+import { FirewallPolicy, FwModifyState, readRule } from '../../../../native-bindings/win32/firewall';
+import { fileSecurityStore } from '../file-store';
+import { alreadyPresent, applyOperations, loadLedger, revertLedger, saveLedger, type ResolvedAclOp } from '../ledger';
+import { LEDGER_FILE } from '../prepare';
+import { HIDE_USERS_KEY, MARKER_KEY } from './constants';
+import type { FirewallModifyState, Marker, RuleReadback, SetupMachine } from './machine';
+import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
+
+const GROUP_TYPES = [users.SidType.Alias, users.SidType.Group];
+
+export function win32Machine(opts: { stateDir: string; home: string }): SetupMachine {
+  const ledgerFile = path.join(opts.stateDir, LEDGER_FILE);
+  const store = fileSecurityStore(opts.stateDir);
+  const groupName = (g: { sid: string } | { name: string }) => ('sid' in g ? users.accountNameOfSid(g.sid) : g.name);
+  const withPolicy = <T>(use: (p: FirewallPolicy) => T): T => {
+    const p = FirewallPolicy.open();
+    try {
+      return use(p);
+    } finally {
+      p.close();
+    }
+  };
+  const op = (p: string, sid: string, mask: AccessMask, inheritance: AccessMask, reason = 'elevated-setup'): ResolvedAclOp =>
+    ({ path: p, sid, action: 'grant', mask: mask.value, inheritance: inheritance.value, reason });
+
+  return {
+    lookupGroup: async (name) => users.lookupLocalAccount(name, GROUP_TYPES),
+    createGroup: async (name, comment) => users.addLocalGroup(name, comment),
+    deleteGroup: async (name) => users.deleteLocalGroup(name),
+    groupMembers: async (g) => users.localGroupMembers(groupName(g)),
+    addGroupMember: async (g, sid) => users.addLocalGroupMember(groupName(g), sid),
+
+    lookupUser: async (name) => users.getUser(name),
+    createUser: async (spec: UserSpec, password) =>
+      users.addUser({ name: spec.name, password, priv: spec.priv, flags: spec.flags, comment: spec.comment }),
+    setUserPassword: async (name, password) => users.setUserPassword(name, password),
+    setUserFlags: async (name, flags) => users.setUserFlags(name, flags),
+    deleteUser: async (name) => users.deleteUser(name),
+    deleteProfile: async (sid) => users.deleteProfile(sid),
+
+    isHiddenFromSignIn: async (name) => getMachineValue(HIDE_USERS_KEY, name, 'dword') === 0,
+    hideFromSignIn: async (name) => setMachineValues(HIDE_USERS_KEY, { [name]: 0 }),
+    unhideFromSignIn: async (name) => deleteMachineValue(HIDE_USERS_KEY, name),
+
+    firewallModifyState: async (): Promise<FirewallModifyState> => {
+      const s = withPolicy((p) => p.localPolicyModifyState());
+      return s === FwModifyState.GP_OVERRIDE ? 'gp-override' : s === FwModifyState.INBOUND_BLOCKED ? 'inbound-blocked' : 'ok';
+    },
+    getRules: async (name): Promise<RuleReadback[]> => withPolicy((p) => {
+      const rule = p.item(name);
+      if (!rule) return [];
+      try {
+        const r = readRule(rule);
+        return [{ ...r, name: r.name ?? name }];
+      } finally {
+        rule.close();
+      }
+    }),
+    removeRule: async (name) => withPolicy((p) => {
+      // Remove deletes one rule per call; duplicates with the same name are removed until none is left.
+      for (let i = 0; i < 64 && p.item(name); i++) p.remove(name);
+    }),
+    addRule: async (rule: FirewallRule, sddl) => withPolicy((p) => p.add({
+      name: rule.name, description: rule.description, grouping: rule.grouping, direction: rule.direction,
+      action: rule.action, profiles: rule.profiles, protocol: rule.protocol, remoteAddresses: rule.remoteAddresses,
+      enabled: rule.enabled, localUserAuthorizedList: sddl,
+    })),
+
+    hasGrant: async (p, sid, mask, inheritance) =>
+      store.kind(p) !== 'missing' && alreadyPresent(store.entries(p), op(p, sid, mask, inheritance)),
+    addGrant: async (g: GrantSpec, sid) => {
+      const ledger = loadLedger(ledgerFile);
+      const result = applyOperations([op(g.path, sid, g.mask, g.inheritance, `elevated-${g.reason}`)], store, ledger, opts.home);
+      saveLedger(ledgerFile, ledger);
+      if (result.failures.length) throw result.failures[0].error;
+      if (result.skipped.length && store.kind(g.path) === 'missing') throw new Error('the folder does not exist');
+    },
+    revertGrants: async (sid) => {
+      const ledger = loadLedger(ledgerFile);
+      const result = revertLedger(ledger, store, (r) => r.sid.toUpperCase() === sid.toUpperCase());
+      saveLedger(ledgerFile, ledger);
+      return result.failures.map((f) => `${f.record.path}: ${(f.error as Error).message ?? String(f.error)}`);
+    },
+
+    readMarker: async (): Promise<Marker | undefined> => {
+      const version = getMachineValue(MARKER_KEY, 'Version', 'dword');
+      if (version === undefined) return undefined;
+      const s = (n: string) => String(getMachineValue(MARKER_KEY, n, 'string') ?? '');
+      return { version: Number(version), groupSid: s('GroupSid'), offlineSid: s('OfflineSid'), onlineSid: s('OnlineSid') };
+    },
+    writeMarker: async (m) => setMachineValues(MARKER_KEY,
+      { Version: m.version, GroupSid: m.groupSid, OfflineSid: m.offlineSid, OnlineSid: m.onlineSid }),
+    deleteMarker: async () => deleteMachineKey(MARKER_KEY),
+  };
+}

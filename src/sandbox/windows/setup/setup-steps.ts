@@ -1,0 +1,204 @@
+/**
+ * The elevated setup as idempotent steps over a SetupMachine: group, each user (created or re-keyed, flags,
+ * hidden, memberships), the firewall rule, runtime read grants, workspace write grants, and the version marker.
+ * Each step checks, changes only what differs, and reads back. Must never leave a half-configured rule: a rule
+ * is only added fully formed, and a wrong one is removed first.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { SandboxErrorCode } from '../../../errors';
+import { BUILTIN_USERS_SID } from './constants';
+import type { FirewallRule, GrantSpec, SetupPlan, UserSpec } from './setup-plan';
+import { ruleUserSddl } from './setup-plan';
+import type { RuleReadback, SetupMachine } from './machine';
+import type { ElevatedResult } from './payload';
+import type { Step } from './steps';
+
+/** Stable per-step error codes (reported to the user and in logs). */
+export const SetupStepCode = {
+  Group: 'setup-group-failed',
+  User: 'setup-user-failed',
+  Firewall: 'setup-firewall-failed',
+  FirewallPolicy: SandboxErrorCode.FirewallBlockedByPolicy,
+  RuntimeGrants: 'setup-runtime-grant-failed',
+  WorkspaceGrants: 'setup-workspace-grant-failed',
+  Marker: 'setup-marker-failed',
+} as const;
+
+export class ReadbackError extends Error {
+  override readonly name = 'ReadbackError';
+}
+
+/** What setup learns while it runs: SIDs and the passwords it set. */
+export interface SetupState {
+  groupSid?: string;
+  users: ElevatedResult['users'];
+}
+
+export function setupSteps(plan: SetupPlan, m: SetupMachine, newPassword: () => string, state: SetupState): Step[] {
+  return [
+    groupStep(plan, m, state),
+    ...plan.users.map((u) => userStep(u, plan.group.name, m, newPassword, state)),
+    ...plan.firewall.map((r) => firewallStep(r, m, state)),
+    grantStep('grant-runtime', 'Letting the sandbox users read and run VS Code, Node, git and your tools',
+      SetupStepCode.RuntimeGrants, plan.grants.filter((g) => g.reason === 'runtime-read'), m, state),
+    grantStep('grant-workspace', 'Letting the sandbox users write your workspace folders',
+      SetupStepCode.WorkspaceGrants, plan.grants.filter((g) => g.reason === 'writable-root'), m, state),
+    markerStep(plan, m, state),
+  ];
+}
+
+function groupStep(plan: SetupPlan, m: SetupMachine, state: SetupState): Step {
+  return {
+    id: 'group',
+    title: `Creating the local group ${plan.group.name}`,
+    errorCode: SetupStepCode.Group,
+    fix: 'Run setup again as an administrator. If a domain policy forbids local groups, ask your administrator.',
+    async run() {
+      let changed = false;
+      if (!(await m.lookupGroup(plan.group.name))) {
+        await m.createGroup(plan.group.name, plan.group.comment);
+        changed = true;
+      }
+      const sid = await m.lookupGroup(plan.group.name);
+      if (!sid) throw new ReadbackError(`the group ${plan.group.name} does not exist after creating it`);
+      state.groupSid = sid;
+      return { changed };
+    },
+  };
+}
+
+function userStep(u: UserSpec, groupName: string, m: SetupMachine, newPassword: () => string, state: SetupState): Step {
+  return {
+    id: `user-${u.network}`,
+    title: `Creating the local account ${u.name}`,
+    errorCode: SetupStepCode.User,
+    fix: 'Run setup again. If a password policy rejects the account, ask your administrator to exempt local ' +
+      'accounts named AgentSandbox*.',
+    async run() {
+      // A fresh password on every run: only this run's caller can store it, so an old one is never reused.
+      const password = newPassword();
+      const before = await m.lookupUser(u.name);
+      let changed = !before;
+      if (!before) await m.createUser(u, password);
+      else await m.setUserPassword(u.name, password);
+      const info = await m.lookupUser(u.name);
+      if (!info) throw new ReadbackError(`the account ${u.name} does not exist after creating it`);
+      if ((info.flags & u.flags) !== u.flags) {
+        await m.setUserFlags(u.name, info.flags | u.flags);
+        changed = true;
+      }
+      const after = await m.lookupUser(u.name);
+      if (!after || (after.flags & u.flags) !== u.flags || after.priv !== u.priv) {
+        throw new ReadbackError(`the account ${u.name} reads back with flags 0x${after?.flags.toString(16)} ` +
+          `and privilege level ${after?.priv}; expected flags 0x${u.flags.toString(16)} and level ${u.priv}`);
+      }
+      if (!(await m.isHiddenFromSignIn(u.name))) {
+        await m.hideFromSignIn(u.name);
+        changed = true;
+      }
+      if (!(await m.isHiddenFromSignIn(u.name))) throw new ReadbackError(`${u.name} is still shown on the sign-in screen`);
+      for (const g of u.memberOf) {
+        const group = g === 'builtin-users' ? { sid: BUILTIN_USERS_SID } : { name: groupName };
+        if (!(await m.groupMembers(group)).includes(after.sid)) {
+          await m.addGroupMember(group, after.sid);
+          changed = true;
+        }
+        if (!(await m.groupMembers(group)).includes(after.sid)) {
+          throw new ReadbackError(`${u.name} is not a member of ${'sid' in group ? 'Users' : groupName} after adding it`);
+        }
+      }
+      state.users = [...state.users.filter((x) => x.network !== u.network),
+        { network: u.network, name: u.name, sid: after.sid, password }];
+      return { changed };
+    },
+  };
+}
+
+function firewallStep(rule: FirewallRule, m: SetupMachine, state: SetupState): Step {
+  return {
+    id: `firewall-${rule.user}`,
+    title: `Adding the firewall rule "${rule.name}"`,
+    errorCode: SetupStepCode.Firewall,
+    fix: 'Make sure the Windows Defender Firewall service is running, then run setup again.',
+    classify: (e) => (e instanceof FirewallPolicyError
+      ? { code: SetupStepCode.FirewallPolicy, fix: 'Group Policy overrides local firewall rules on this machine. Ask ' +
+        'your administrator to enable "Apply local firewall rules" (or to deploy the rule by policy), then run setup again.' }
+      : undefined),
+    async run() {
+      const sid = state.users.find((u) => u.network === rule.user)?.sid;
+      if (!sid) throw new Error(`the ${rule.user} account's SID is unknown (its step did not run)`);
+      const sddl = ruleUserSddl(sid);
+      const modify = await m.firewallModifyState();
+      if (modify === 'gp-override') throw new FirewallPolicyError('Group Policy overrides local firewall rules');
+      const existing = await m.getRules(rule.name);
+      if (existing.length === 1 && ruleMatches(existing[0], rule, sddl)) return { changed: false };
+      if (existing.length) await m.removeRule(rule.name);
+      await m.addRule(rule, sddl);
+      const back = await m.getRules(rule.name);
+      if (back.length !== 1 || !ruleMatches(back[0], rule, sddl)) {
+        throw new ReadbackError(`the firewall rule reads back differently: ${JSON.stringify(back)}`);
+      }
+      return { changed: true };
+    },
+  };
+}
+
+export class FirewallPolicyError extends Error {
+  override readonly name = 'FirewallPolicyError';
+}
+
+/** Every field must read back; a field the platform could not read counts as a mismatch (fail closed). */
+export function ruleMatches(r: RuleReadback, want: FirewallRule, sddl: string): boolean {
+  return isDeepStrictEqual(
+    [r.direction, r.action, r.profiles, r.protocol, r.remoteAddresses, r.enabled, r.localUserAuthorizedList?.toUpperCase()],
+    [want.direction, want.action, want.profiles, want.protocol, want.remoteAddresses, want.enabled, sddl.toUpperCase()],
+  );
+}
+
+function grantStep(id: string, title: string, errorCode: string, grants: GrantSpec[], m: SetupMachine,
+  state: SetupState): Step {
+  return {
+    id,
+    title,
+    errorCode,
+    fix: 'A folder owned by someone else cannot be granted: take ownership or pick another folder, then run ' +
+      'setup again.',
+    async run() {
+      const sid = state.groupSid;
+      if (!sid) throw new Error('the sandbox group SID is unknown (its step did not run)');
+      let changed = false;
+      const problems: string[] = [];
+      for (const g of grants) {
+        try {
+          if (await m.hasGrant(g.path, sid, g.mask, g.inheritance)) continue;
+          await m.addGrant(g, sid);
+          if (!(await m.hasGrant(g.path, sid, g.mask, g.inheritance))) throw new ReadbackError('the ACE does not read back');
+          changed = true;
+        } catch (e) {
+          // One folder failing (owned by someone else, OneDrive placeholder) does not stop the others.
+          problems.push(`${g.path}: ${(e as Error).message}`);
+        }
+      }
+      if (grants.length && problems.length === grants.length) throw new Error(problems.join('; '));
+      return { changed, problems };
+    },
+  };
+}
+
+function markerStep(plan: SetupPlan, m: SetupMachine, state: SetupState): Step {
+  return {
+    id: 'marker',
+    title: 'Recording the setup version',
+    errorCode: SetupStepCode.Marker,
+    fix: 'Run setup again as an administrator.',
+    async run() {
+      const sidOf = (n: string) => state.users.find((u) => u.network === n)?.sid ?? '';
+      const marker = { version: plan.version, groupSid: state.groupSid ?? '', offlineSid: sidOf('offline'), onlineSid: sidOf('online') };
+      if (Object.values(marker).some((v) => v === '')) throw new Error('an earlier step did not record its SID');
+      if (isDeepStrictEqual(await m.readMarker(), marker)) return { changed: false };
+      await m.writeMarker(marker);
+      if (!isDeepStrictEqual(await m.readMarker(), marker)) throw new ReadbackError('the setup marker does not read back');
+      return { changed: true };
+    },
+  };
+}
