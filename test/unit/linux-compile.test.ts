@@ -169,13 +169,13 @@ describe('compile-linux', () => {
 
   it('allowlist: private network namespace, TCP-only sockets, Landlock connect only to the relay ports, presets expanded, resolver sockets hidden', () => {
     const p = lin({ network: 'allowlist', allowedDomains: ['@npm', 'example.org:443'], deniedDomains: ['evil.example.org'] },
-      fakeFs({ [R]: 'dir', '/run/nscd': 'dir' }));
+      fakeFs({ [R]: 'dir', '/run': 'dir', '/run/nscd': 'dir' }));
     assert.ok(p.bwrapArgs.includes('--unshare-net'));
     assert.deepEqual(p.seccomp.allowSocketFamilies, ['AF_UNIX']);
     assert.deepEqual(p.seccomp.tcpOnlySocketFamilies, ['AF_INET', 'AF_INET6']);
     assert.ok(p.seccomp.denySyscalls.includes('io_uring_setup'));
     assert.deepEqual(p.landlock.connectTcpPorts, [3128, 1080]);
-    assert.ok(p.hiddenSockets.includes('/run/nscd'));
+    assert.ok(p.hiddenSockets.includes('/run'), 'the resolver daemons\' sockets go with /run, hidden whole');
     assert.deepEqual(p.allowlist?.allowed, ['registry.npmjs.org', 'registry.yarnpkg.com', 'registry.npmjs.com', 'example.org:443']);
     assert.deepEqual(p.allowlist?.denied, ['evil.example.org']);
     assert.deepEqual(p.allowlist?.presets.map((x) => x.name), ['@npm']);
