@@ -49,6 +49,8 @@ export async function attachUserNet(child: ChildProcess): Promise<UserNet> {
     (net.stdio[4] as NodeJS.WritableStream | null)?.end();
     net.kill('SIGKILL');
   };
+  // Registered before waiting: a sandbox that ends while slirp4netns starts must not leave it behind.
+  child.once('exit', close);
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('timed out')), READY_TIMEOUT_MS);
@@ -67,7 +69,7 @@ export async function attachUserNet(child: ChildProcess): Promise<UserNet> {
       `slirp4netns could not give the online sandbox its network (${(e as Error).message}: ${stderr.trim()}), so nothing was run.`,
       'Check that slirp4netns works on this machine, or set allowHostLoopback to share the host\'s network.');
   }
-  child.once('exit', close);
+  if (child.exitCode !== null || child.signalCode !== null) close();
   return { close };
 }
 
