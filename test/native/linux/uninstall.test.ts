@@ -55,11 +55,11 @@ describe('linux uninstall: placeholders and state', () => {
     const ws = tempDir('as-un-');
     const state = path.join(tempDir('as-un-state-'), 'state');
     await crashedRun(ws, state);
-    assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.git', '.vscode'], 'control: the crash left them');
+    assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode'], 'control: the crash left them');
     const u = cli(['uninstall'], ws, state);
     assert.equal(u.status, 0, u.stderr);
     assert.deepEqual(fs.readdirSync(ws), []);
-    for (const n of ['.git', '.vscode', '.agent-sandbox']) assert.match(u.stdout, new RegExp(`removed ${path.join(ws, n)}`));
+    for (const n of ['.git', '.vscode', '.agent-sandbox', '.env', '.envrc']) assert.match(u.stdout, new RegExp(`removed ${path.join(ws, n)}`));
     assert.equal(fs.existsSync(state), false);
   });
 

@@ -56,6 +56,8 @@ function repo(): string {
   const ws = tempDir('as-life-');
   fs.mkdirSync(path.join(ws, '.git', 'hooks'), { recursive: true });
   fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n');
+  // A repository (policy v2 protects a .git without HEAD whole, where nothing inside can be swapped in).
+  fs.writeFileSync(path.join(ws, '.git', 'HEAD'), 'ref: refs/heads/main\n');
   return ws;
 }
 
@@ -147,7 +149,7 @@ describe('linux sandbox: no trace after the last sandbox of a workspace', () => 
     await sleep(500);
     const short = await run(backend, p, sh('echo made > made.txt'));
     assert.equal(short.code, 0);
-    assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.git', '.vscode', 'made.txt', 'mine.txt'],
+    assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode', 'made.txt', 'mine.txt'],
       'the first sandbox still relies on them');
     const l = await long;
     assert.equal(l.code, 0, l.stopped);
@@ -160,7 +162,7 @@ describe('linux sandbox: no trace after the last sandbox of a workspace', () => 
     const brokered = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
     try {
       assert.equal((await run(brokered, plan({ workspaceRoots: [ws] }), ['true'])).code, 0);
-      assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.git', '.vscode']);
+      assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode']);
     } finally {
       await brokered.dispose();
     }
