@@ -82,7 +82,9 @@ describe('linux sandbox: protections for the whole life of a sandbox', () => {
     const attempt = 'mkdir -p .vscode && echo evil > .vscode/tasks.json';
     const r = await whileRunning(backend, plan({ workspaceRoots: [ws] }), keepTrying(attempt), () => fs.rmdirSync(path.join(ws, '.vscode')));
     assert.equal(r.code, 125, `${r.stdout} ${r.stderr}`);
-    assert.match(r.stopped ?? '', /\.vscode was removed on the host/);
+    // Under load the command's own `mkdir -p .vscode` may land in the detached spot before the guard looks: then the
+    // host sees a new .vscode, reported as replaced. Either way the sandbox is stopped before tasks.json is written.
+    assert.match(r.stopped ?? '', /\.vscode was (removed|replaced) on the host/);
     assert.equal(fs.existsSync(path.join(ws, '.vscode', 'tasks.json')), false);
 
     const ws2 = tempDir('as-life-');
