@@ -2,6 +2,7 @@
  * `agent-sandbox run`: run one command inside the sandbox, streaming its stdio. Exit codes: the command's own;
  * 124 on timeout; 125 when the sandbox could not be applied (nothing ran); 128+N when killed by signal N.
  */
+import { cloexecAbove2, inheritableFds } from '../../native-bindings/linux/fds';
 import { compilePlan, type Plan, type PolicyInput } from '../policy';
 import type { CompileContext } from '../policy/compile';
 import { backendFor, defaultStateDir, hostContext, hostPlatform, watchNestedGit, weakerThanAsked, type SandboxBackend, type SandboxProcess, type SpawnSpec } from '../sandbox';
@@ -31,6 +32,14 @@ function reportBlocked(blocked: NetworkDenial[], code: number, json: boolean): v
     return;
   }
   for (const d of blocked) process.stderr.write(`agent-sandbox: ${denialLine(d, (g) => `--allow-domain ${g}`)}\n`);
+}
+
+/**
+ * Linux: no descriptor our caller leaked to us (a shell's `exec 200>>file`, a pipe, a socket) passes on to
+ * bubblewrap and the runner; the runner closes its own before the command too. koffi loads only when one exists.
+ */
+function closeInherited(): void {
+  if (inheritableFds().length) cloexecAbove2();
 }
 
 export const runCommand: CliCommand = {
@@ -66,6 +75,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const timeout = positiveSeconds(values.timeout as string | undefined, '--timeout');
     const platform = platformFlag(values, hostPlatform());
     const stateDir = defaultStateDir();
+    if (platform === 'linux') closeInherited();
     delete process.env.ELECTRON_RUN_AS_NODE; // VS Code starts the CLI with it; sandboxed commands must not inherit it
     const backend = await backendFor(platform, { stateDir, broker: false });
     const ac = new AbortController();
@@ -84,6 +94,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
       }, (line) => process.stderr.write(line));
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
+      if (exit.stopped) process.stderr.write(`agent-sandbox: the sandbox stopped the command: ${exit.stopped}. Run it again.\n`);
       const report = untrusted();
       if (report) process.stderr.write(`agent-sandbox: warning: ${report}\n`);
       reportBlocked(uniqueDenials(proc.networkDenials?.() ?? []), exit.code, Boolean(values.json));

@@ -64,7 +64,10 @@ export function resolvePolicy(policy: Policy, ctx: CompileContext): ResolvedPoli
   const workspaceRoots = dedupe(ctx.platform, policy.workspaceRoots.map((r, i) => checkedRoot(pctx, r, `workspaceRoots[${i}]`)));
   const extra = policy.writableRoots.map((r, i) => checkedRoot(pctx, r, `writableRoots[${i}]`));
   const writableRoots = policy.mode === 'read-only' ? [] : dedupe(ctx.platform, [...workspaceRoots, ...extra]);
-  const tempDir = sandboxTempDir(ctx, workspaceRoots);
+  // Linux keys the private temp by plan, network mode included: an online command's relay socket left in /tmp
+  // must never be there for a later offline command.
+  const tempKey = ctx.platform === 'linux' ? [...writableRoots, `mode:${policy.mode}`, `network:${policy.network}`] : [];
+  const tempDir = sandboxTempDir(ctx, [...workspaceRoots, ...tempKey]);
   const { protectedPaths, unprotected } = protectedSet(pctx, policy, writableRoots);
   return {
     policy,
@@ -197,11 +200,11 @@ function lookupEnv(env: Record<string, string | undefined>, name: string, nocase
   return key === undefined ? undefined : env[key];
 }
 
-/** The sandbox's private temp: one per workspace set, under the state dir, never the user's temp. */
-export function sandboxTempDir(ctx: CompileContext, workspaceRoots: string[]): string {
+/** The sandbox's private temp: one per workspace set (and, on Linux, plan), under the state dir, never the user's temp. */
+export function sandboxTempDir(ctx: CompileContext, keyParts: string[]): string {
   const api = pathApi(ctx.platform);
   const key = createHash('sha256')
-    .update(workspaceRoots.map((r) => pathKey(ctx.platform, r)).sort().join('\n'))
+    .update(keyParts.map((r) => pathKey(ctx.platform, r)).sort().join('\n'))
     .digest('hex')
     .slice(0, 16);
   return api.join(normalizeAbsolute(ctx.platform, ctx.stateDir, 'stateDir', true), 'tmp', key);

@@ -83,6 +83,8 @@ export interface LinuxPlan extends PlanBase {
     writablePaths: string[];
     /** Lowest ABI we accept; the runner uses the best the kernel offers. */
     minAbi: 1;
+    /** The runner refuses to run below this ABI (`requireFullLandlock`: 6; otherwise 0, losses reported). */
+    requiredAbi: number;
     /** ABI 4+: TCP bind is denied and connect allowed only to these ports (allowlist: the proxy relay). */
     connectTcpPorts?: number[];
   };
@@ -105,8 +107,20 @@ export interface LinuxPlan extends PlanBase {
     httpPort: number;
     socksPort: number;
   };
-  /** Host Unix-socket locations hidden behind empty tmpfs or /dev/null binds. */
+  /** Host Unix-socket locations hidden behind empty tmpfs or /dev/null binds (/run whole, listening sockets). */
   hiddenSockets: string[];
+  /** Files bound back read-only into the hidden /run, each with why commands need it. */
+  runBindBacks: { path: string; reason: string }[];
+  /** The state folder, hidden (other plans' private temps, the ledgers); absent for full-access. */
+  privateState?: string;
+  /**
+   * Pinned folders and protected paths, each mounted onto itself. Replacing or removing one on the host detaches
+   * its mount inside the sandbox, so the backend stops a sandbox whose guarded path changes identity (hidden paths
+   * are guarded too, against being re-created: see MountGuard).
+   */
+  guardedPaths: string[];
+  /** Online without `allowHostLoopback`: the sandbox has its own network namespace, networked by slirp4netns. */
+  userNet?: 'slirp4netns';
   /** False only for `full-access`: the runner applies no Landlock or seccomp (absent means true). */
   confined?: boolean;
 }

@@ -31,7 +31,11 @@ export function renderPlan(plan: Plan): string {
   switch (plan.platform) {
     case 'linux':
       list('Placeholders created for missing protected paths', plan.placeholders.map((p) => `${p.path} (${p.kind})`));
-      lines.push(`Landlock: writes only under ${plan.landlock.writablePaths.join(', ')}`);
+      list('Host sockets hidden (/run whole, listening sockets outside the roots)', plan.hiddenSockets);
+      list('Bound back into the hidden /run', plan.runBindBacks.map((b) => `${b.path}  (${b.reason})`));
+      lines.push(`Landlock: writes only under ${plan.landlock.writablePaths.join(', ')}` +
+        (plan.landlock.requiredAbi ? `; refused below ABI ${plan.landlock.requiredAbi} (requireFullLandlock)` :
+          '; a kernel with a lower ABI runs with what is lost reported by `agent-sandbox status`'));
       lines.push(`seccomp: deny ${[...plan.seccomp.denySyscalls, ...plan.seccomp.denyIoctls.map((i) => `ioctl(${i})`)].join(', ')}` +
         (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''));
       lines.push(`bwrap ${plan.bwrapArgs.map(shellQuote).join(' ')}`);

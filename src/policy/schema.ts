@@ -271,6 +271,17 @@ export const PolicySchema = z
       .boolean()
       .default(false)
       .describe('Windows: accept `\\\\server\\share` roots. Off by default because a share may be writable by others.'),
+    allowHostLoopback: z
+      .boolean()
+      .default(false)
+      .describe('Linux, `online`: share the host\'s network, 127.0.0.1 included (a Node inspector, Jupyter or local ' +
+        'database there would accept the sandbox\'s connections). Off: online commands get their own network ' +
+        'namespace with slirp4netns and no route to the host\'s loopback.'),
+    requireFullLandlock: z
+      .boolean()
+      .default(false)
+      .describe('Linux: refuse to run commands when the kernel lacks Landlock or offers an ABI below 6 (then abstract ' +
+        'Unix sockets and signals are not scoped to the sandbox). Off: such kernels run with what is lost reported.'),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -46,6 +46,8 @@ export interface SandboxSettings {
   envSet?: unknown;
   allowFullAccess?: unknown;
   allowUncPaths?: unknown;
+  requireFullLandlock?: unknown;
+  allowHostLoopback?: unknown;
   protectedPreset?: unknown;
 }
 
@@ -63,6 +65,8 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   'env.set': 'agentSandbox.env.set',
   allowFullAccess: 'agentSandbox.allowFullAccess',
   allowUncPaths: 'agentSandbox.allowUncPaths',
+  requireFullLandlock: 'agentSandbox.requireFullLandlock',
+  allowHostLoopback: 'agentSandbox.allowHostLoopback',
   protectedPreset: 'agentSandbox.protectedPreset',
 };
 
@@ -81,6 +85,8 @@ export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[
   put('deniedDomains', s.deniedDomains);
   put('allowFullAccess', s.allowFullAccess);
   put('allowUncPaths', s.allowUncPaths);
+  put('requireFullLandlock', s.requireFullLandlock);
+  put('allowHostLoopback', s.allowHostLoopback);
   put('protectedPreset', s.protectedPreset);
   if (s.envScrub !== undefined || s.envAllow !== undefined || s.envSet !== undefined) {
     const env: Record<string, unknown> = {};

@@ -19,6 +19,8 @@ export interface RunnerSandbox {
   /** Offline: also deny TCP bind/connect with Landlock (defence in depth behind the socket filter). */
   denyTcp: boolean;
   seccomp: LinuxPlan['seccomp'];
+  /** Refuse (report `failed`, run nothing) when the kernel's Landlock ABI is below this. */
+  requiredAbi: number;
   /** Allowlist (ABI 4+): TCP bind denied, connect only to these ports. */
   connectTcpPorts?: number[];
   /** Allowlist: the loopback relay to the proxy, started before the sandbox is applied. */

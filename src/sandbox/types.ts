@@ -50,6 +50,8 @@ export interface ExitInfo {
   timedOut: boolean;
   signal?: string;
   durationMs: number;
+  /** Set when the sandbox stopped the command itself (code 125), saying why: e.g. a protection could no longer hold. */
+  stopped?: string;
 }
 
 export interface SandboxProcess {

@@ -184,22 +184,27 @@ function denyReadCheck(b: BatteryInput): PlannedCheck {
 
 function networkChecks(b: BatteryInput): PlannedCheck[] {
   const { fx, plan, endpoints: ep, listeners } = b;
-  const online = plan.network === 'online';
-  const expected: Expected = online ? 'SUCCEEDED' : 'DENIED';
-  const netDef = (id: string, what: string, title: string): CheckDef => ({
-    id,
-    title,
-    kind: 'network',
-    category: 'network',
-    held: online ? `Online mode: commands can reach ${what}.` : `Offline mode: commands cannot reach ${what}.`,
-    broken: online ? `Online mode, yet commands cannot reach ${what}.` : `Offline mode, yet a command could reach ${what}.`,
-  });
+  // Linux online (without allowHostLoopback) has its own network: the host's 127.0.0.1 stays out of reach.
+  const ownNet = plan.platform === 'linux' && plan.userNet !== undefined;
+  const reaches = (host: string) => plan.network === 'online' && !(ownNet && host.startsWith('127.'));
+  const netDef = (id: string, what: string, title: string, host: string): CheckDef => {
+    const online = reaches(host);
+    const mode = plan.network === 'online' ? 'Online mode (own network, no host loopback)' : 'Offline mode';
+    return {
+      id,
+      title,
+      kind: 'network',
+      category: 'network',
+      held: online ? `Online mode: commands can reach ${what}.` : `${mode}: commands cannot reach ${what}.`,
+      broken: online ? `Online mode, yet commands cannot reach ${what}.` : `${mode}, yet a command could reach ${what}.`,
+    };
+  };
   const tcp = (id: string, e: TcpEndpoint, what: string): PlannedCheck => {
     const nonce = `${fx.nonce}-${id}`;
     const key = `${e.host}:${e.port}`;
     return {
-      def: netDef(id, what, `TCP connect to a listener on ${e.host}`),
-      expected,
+      def: netDef(id, what, `TCP connect to a listener on ${e.host}`, e.host),
+      expected: reaches(e.host) ? 'SUCCEEDED' : 'DENIED',
       action: { id, kind: 'tcp', host: e.host, port: e.port, nonce },
       host: () => ep.broken.has(key)
         ? { unusable: `the listener on ${key} did not answer from outside the sandbox either` }
@@ -211,9 +216,10 @@ function networkChecks(b: BatteryInput): PlannedCheck[] {
   const checks = [tcp('net-loopback', ep.loopback, 'services on this machine (127.0.0.1)')];
   if (ep.lan) checks.push(tcp('net-lan', ep.lan, `this machine's network address (${ep.lan.host})`));
   checks.push({
-    def: { ...netDef('net-dns', 'a DNS resolver', 'DNS lookup through a resolver outside the sandbox'),
-      held: online ? 'Online mode: DNS lookups work.' : 'Offline mode: commands cannot send DNS queries (a common way to leak data).' },
-    expected,
+    def: { ...netDef('net-dns', 'a DNS resolver', 'DNS lookup through a resolver outside the sandbox', ep.dns.host),
+      ...(plan.network === 'offline' ? { held: 'Offline mode: commands cannot send DNS queries (a common way to leak data).' }
+        : reaches(ep.dns.host) ? { held: 'Online mode: DNS lookups work.' } : {}) },
+    expected: reaches(ep.dns.host) ? 'SUCCEEDED' : 'DENIED',
     action: { id: 'net-dns', kind: 'dns', server: ep.dns.host, port: ep.dns.port, name },
     host: () => ep.broken.has(dnsKey)
       ? { unusable: `the resolver on ${dnsKey} did not answer from outside the sandbox either` }

@@ -70,7 +70,9 @@ export class Fixture {
       const ws = opts.workspace === undefined ? defaultWorkspace(opts.stateDir) : { dir: opts.workspace, fresh: false };
       this.ownsWorkspace = ws.fresh;
       this.workspace = fs.realpathSync.native(ws.dir);
-      this.outside = fs.realpathSync.native(fs.mkdtempSync(path.join(opts.stateDir, 'verify-')));
+      // Beside the state folder on Linux, where the sandbox hides the state folder itself (fixtures must be visible).
+      const outsideBase = process.platform === 'linux' ? `${opts.stateDir}-verify-` : path.join(opts.stateDir, 'verify-');
+      this.outside = fs.realpathSync.native(fs.mkdtempSync(outsideBase));
       this.realTemp = fs.realpathSync.native(fs.mkdtempSync(path.join(os.tmpdir(), 'agent-sandbox-verify-')));
     } catch (e) {
       this.close();

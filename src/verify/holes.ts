@@ -45,6 +45,7 @@ const linuxHoles: Record<Exclude<VerifyHole, 'secret-env'>, (p: LinuxPlan, t: Ho
     p.bwrapArgs = dropMount(p.bwrapArgs, '--ro-bind', t.protectedPath);
     p.placeholders = p.placeholders.filter((x) => x.path !== t.protectedPath);
     p.protectedPaths = p.protectedPaths.filter((x) => x.path !== t.protectedPath);
+    p.guardedPaths = p.guardedPaths.filter((x) => x !== t.protectedPath);
   },
   'deny-read'(p, t) {
     p.bwrapArgs = dropMount(dropMount(p.bwrapArgs, '--tmpfs', t.secretDir), '--remount-ro', t.secretDir);

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { compilePlan, DEFAULT_DENY_READ, type Plan, type PlanFacts, type Platform, type PolicyInput } from '../policy';
 import { hostContext } from '../sandbox/host';
+import { register, release, type Registration } from '../sandbox/linux/live';
 import { backendFor, SandboxError, SandboxErrorCode, watchNestedGit, type Enforcement, type ExitInfo, type SandboxBackend } from '../sandbox';
 import { buildBattery, enforcementGaps, sandboxMadePaths, SECRET_ENV, sleep, verifyNames, type Endpoints } from './checks';
 import { registerTemporaryAnswers } from '../network/resolver';
@@ -49,6 +50,7 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
   const fx = new Fixture({ workspace: opts.workspace, stateDir: opts.stateDir });
   const listeners = new Listeners();
   let plan: Plan | undefined;
+  let held: Registration | undefined;
   const checkCancelled = () => {
     if (opts.signal?.aborted) {
       throw new SandboxError(SandboxErrorCode.Cancelled, 'Verify was cancelled; no report was made.', 'Run Verify again.');
@@ -68,6 +70,8 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
       : plan;
     const actions = checks.flatMap((c) => (c.action ? [c.action] : []));
     checkCancelled();
+    // Linux: the private temp goes with the last sandbox of its plan; held while the host reads the probe's effects.
+    if (runPlan.platform === 'linux') held = register(opts.stateDir, runPlan);
     const nestedAfter = watchNestedGit(plan.writableRoots);
     const run = await runProbe(backend, runPlan, fx, Buffer.from(JSON.stringify({ actions })).toString('base64'), opts.signal);
     denials = run.denials;
@@ -89,6 +93,7 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
     }
     return { ok: rows.every((r) => r.pass), platform: opts.platform, network: opts.network, enforcement, notes, checks: rows };
   } finally {
+    if (held) release(held);
     await stopOrphans(fx);
     listeners.close();
     fx.close(plan ? sandboxMadePaths(plan) : undefined);

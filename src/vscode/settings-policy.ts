@@ -28,6 +28,8 @@ export const SETTING_KEYS: Record<keyof SandboxSettings, string> = {
   envSet: 'env.set',
   allowFullAccess: 'allowFullAccess',
   allowUncPaths: 'allowUncPaths',
+  requireFullLandlock: 'requireFullLandlock',
+  allowHostLoopback: 'allowHostLoopback',
   protectedPreset: 'protectedPreset',
 };
 
@@ -50,6 +52,8 @@ const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
   envSet: 'user-only',
   allowFullAccess: 'user-only',
   allowUncPaths: 'user-only',
+  requireFullLandlock: 'user-only',
+  allowHostLoopback: 'user-only',
   protectedPreset: 'stricter-enum',
 };
 const ORDERS: Partial<Record<keyof SandboxSettings, string[]>> = {

@@ -27,9 +27,9 @@ function lin(input: object, fs: FsView, env: Record<string, string> = {}): Linux
 const R = '/home/dev/repo';
 const repoFs = fakeFs({
   [R]: 'dir', [`${R}/.git`]: 'dir', [`${R}/.git/HEAD`]: 'file', [`${R}/.git/hooks`]: 'dir', [`${R}/.git/config`]: 'file',
-  '/home/dev/.ssh': 'dir', '/home/dev/.netrc': 'file', '/run/user': 'dir', '/run/user/1000': 'dir',
-  '/run/user/1000/ssh.sock': 'socket', '/var/run/docker.sock': 'socket',
-});
+  '/home/dev/.ssh': 'dir', '/home/dev/.netrc': 'file', '/run': 'dir', '/run/user': 'dir', '/run/user/1000': 'dir',
+  '/run/user/1000/ssh.sock': 'socket', '/var/run': 'dir', '/var/run/docker.sock': 'socket',
+}, { '/var/run': '/run', '/var/run/docker.sock': '/run/docker.sock' });
 
 describe('compile-linux', () => {
   it('emits mounts in the secure order', () => {
@@ -52,12 +52,12 @@ describe('compile-linux', () => {
       '--ro-bind', `${R}/.git/worktrees`, `${R}/.git/worktrees`,
       '--ro-bind', `${R}/.git/remotes`, `${R}/.git/remotes`,
       '--ro-bind', `${R}/.git/branches`, `${R}/.git/branches`,
-      // Shallowest first; /run/user/1000 and its ssh.sock are already hidden by /run/user (a mount point for them
-      // could not be made in the read-only tmpfs: bwrap would exit 1 on every desktop).
-      '--tmpfs', '/run/user', '--remount-ro', '/run/user',
+      // Shallowest first; /run/user/1000 and its ssh.sock are already hidden by /run (a mount point for them
+      // could not be made in the read-only tmpfs: bwrap would exit 1 on every desktop); /var/run is /run.
+      '--tmpfs', '/run', '--remount-ro', '/run',
       '--tmpfs', '/home/dev/.ssh', '--remount-ro', '/home/dev/.ssh',
       '--ro-bind', '/dev/null', '/home/dev/.netrc',
-      '--ro-bind', '/dev/null', '/var/run/docker.sock',
+      '--tmpfs', '/home/dev/.local/state/agent-sandbox', '--remount-ro', '/home/dev/.local/state/agent-sandbox',
       '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net',
       '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
     ]);
@@ -155,9 +155,13 @@ describe('compile-linux', () => {
       (e: Error) => e.message.includes(`symbolic link ${R}/.git,`) && e.message.includes('nothing was run'));
   });
 
-  it('online: no network namespace, no socket filter, io_uring allowed; TIOCSTI still denied', () => {
+  it('online: its own network namespace (slirp4netns, no host loopback), no socket filter, io_uring allowed; TIOCSTI still denied', () => {
     const p = lin({ network: 'online' }, repoFs);
-    assert.ok(!p.bwrapArgs.includes('--unshare-net'));
+    assert.ok(p.bwrapArgs.includes('--unshare-net'));
+    assert.equal(p.userNet, 'slirp4netns');
+    const shared = lin({ network: 'online', allowHostLoopback: true }, repoFs);
+    assert.ok(!shared.bwrapArgs.includes('--unshare-net'), 'allowHostLoopback: the host network');
+    assert.equal(shared.userNet, undefined);
     assert.equal(p.seccomp.allowSocketFamilies, null);
     assert.ok(!p.seccomp.denySyscalls.includes('io_uring_setup'));
     assert.ok(p.seccomp.denyIoctls.includes('TIOCSTI'));
@@ -165,13 +169,13 @@ describe('compile-linux', () => {
 
   it('allowlist: private network namespace, TCP-only sockets, Landlock connect only to the relay ports, presets expanded, resolver sockets hidden', () => {
     const p = lin({ network: 'allowlist', allowedDomains: ['@npm', 'example.org:443'], deniedDomains: ['evil.example.org'] },
-      fakeFs({ [R]: 'dir', '/run/nscd': 'dir' }));
+      fakeFs({ [R]: 'dir', '/run': 'dir', '/run/nscd': 'dir' }));
     assert.ok(p.bwrapArgs.includes('--unshare-net'));
     assert.deepEqual(p.seccomp.allowSocketFamilies, ['AF_UNIX']);
     assert.deepEqual(p.seccomp.tcpOnlySocketFamilies, ['AF_INET', 'AF_INET6']);
     assert.ok(p.seccomp.denySyscalls.includes('io_uring_setup'));
     assert.deepEqual(p.landlock.connectTcpPorts, [3128, 1080]);
-    assert.ok(p.hiddenSockets.includes('/run/nscd'));
+    assert.ok(p.hiddenSockets.includes('/run'), 'the resolver daemons\' sockets go with /run, hidden whole');
     assert.deepEqual(p.allowlist?.allowed, ['registry.npmjs.org', 'registry.yarnpkg.com', 'registry.npmjs.com', 'example.org:443']);
     assert.deepEqual(p.allowlist?.denied, ['evil.example.org']);
     assert.deepEqual(p.allowlist?.presets.map((x) => x.name), ['@npm']);
@@ -211,27 +215,59 @@ describe('compile-linux', () => {
     assert.deepEqual(p.seccomp.denySyscalls, []);
   });
 
-  it('the D-Bus system bus and privileged daemons are hidden in both modes; the host resolver daemons only offline; /var/run names are resolved', () => {
+  it('/run and /var/run are hidden whole, in both modes, with only the resolv.conf target bound back', () => {
     const fs = fakeFs({
-      [R]: 'dir', '/run/dbus': 'dir', '/run/dbus/system_bus_socket': 'socket', '/run/nscd': 'dir',
-      '/run/systemd/resolve/io.systemd.Resolve': 'socket', '/run/avahi-daemon/socket': 'socket',
-      '/var/run/dbus': 'dir', '/var/run/nscd': 'dir', '/var/run/libvirt': 'dir', '/run/libvirt': 'dir',
-    }, { '/var/run/dbus': '/run/dbus', '/var/run/nscd': '/run/nscd', '/var/run/libvirt': '/run/libvirt' });
-    const hiddenBy = (p: LinuxPlan) => {
-      const out: string[] = [];
-      p.bwrapArgs.forEach((a, i) => {
-        if (a === '--tmpfs') out.push(p.bwrapArgs[i + 1]);
-        if (a === '--ro-bind' && p.bwrapArgs[i + 1] === '/dev/null') out.push(p.bwrapArgs[i + 2]);
-      });
-      return out;
-    };
-    const offline = lin({ network: 'offline' }, fs);
-    assert.deepEqual(hiddenBy(offline).filter((h) => !h.startsWith('/home')).sort(), [
-      '/run/avahi-daemon/socket', '/run/dbus', '/run/libvirt', '/run/nscd', '/run/systemd/resolve/io.systemd.Resolve',
-    ]);
-    assert.deepEqual([...offline.hiddenSockets].sort(), hiddenBy(offline).filter((h) => !h.startsWith('/home')).sort());
-    const online = lin({ network: 'online' }, fs);
-    assert.deepEqual(hiddenBy(online).filter((h) => !h.startsWith('/home')).sort(), ['/run/dbus', '/run/libvirt']);
-    assert.deepEqual([...online.hiddenSockets].sort(), ['/run/dbus', '/run/libvirt']);
+      [R]: 'dir', '/run': 'dir', '/var/run': 'dir', '/run/dbus/system_bus_socket': 'socket', '/run/screen': 'dir',
+      '/run/systemd/resolve/stub-resolv.conf': 'file', '/etc/resolv.conf': 'file',
+    }, { '/etc/resolv.conf': '/run/systemd/resolve/stub-resolv.conf' });
+    for (const network of ['offline', 'online'] as const) {
+      const p = lin({ network }, fs);
+      const a = p.bwrapArgs.join(' ');
+      assert.ok(a.includes('--tmpfs /run --ro-bind /run/systemd/resolve/stub-resolv.conf ' +
+        '/run/systemd/resolve/stub-resolv.conf --remount-ro /run'), a);
+      assert.ok(a.includes('--tmpfs /var/run --remount-ro /var/run'), a);
+      assert.ok(!a.includes('/run/screen') && !a.includes('system_bus_socket'), 'nothing else under /run is named');
+      assert.deepEqual(p.runBindBacks, [{ path: '/run/systemd/resolve/stub-resolv.conf',
+        reason: '/etc/resolv.conf points here (name resolution)' }]);
+      assert.ok(!p.guardedPaths.includes('/run/systemd/resolve/stub-resolv.conf'), 'a rewritten resolv.conf stops nothing');
+    }
+  });
+
+  it('every listening socket outside the roots is hidden (home included); those in a root or the host /tmp are not', () => {
+    const sock = '/home/dev/.cache/git/credential/socket';
+    const fs = fakeFs({ [R]: 'dir', '/run': 'dir', [sock]: 'socket', [`${R}/dev.sock`]: 'socket', '/tmp/x.sock': 'socket',
+      '/home/dev/gone.sock': 'file' });
+    const p = compilePlan({ workspaceRoots: [R] }, { ...ctx(fs), listeningSockets: [sock, `${R}/dev.sock`, '/tmp/x.sock',
+      '/run/screen/S-dev/1.pts', '/home/dev/gone.sock'] }) as LinuxPlan;
+    const a = p.bwrapArgs.join(' ');
+    assert.ok(a.includes(`--ro-bind /dev/null ${sock}`), a);
+    for (const not of [`${R}/dev.sock`, '/tmp/x.sock', '/run/screen', '/home/dev/gone.sock']) assert.ok(!a.includes(not), not);
+    assert.ok(p.hiddenSockets.includes(sock));
+    assert.ok(!p.guardedPaths.includes(sock), 'hidden paths are guarded against re-creation only (MountGuard), not as protected');
+  });
+
+  it('a socket alone in its folder has the folder hidden (a restarted daemon\'s new socket stays hidden); never the home folder', () => {
+    const dir = '/home/dev/.cache/git/credential';
+    const entries = { [R]: 'dir', '/run': 'dir', [dir]: 'dir', [`${dir}/socket`]: 'socket', '/home/dev/h.sock': 'socket' } as const;
+    const f: FsView = { ...fakeFs(entries), list: (p) => Object.keys(entries).filter((k) => k.startsWith(p + '/') && !k.slice(p.length + 1).includes('/')).map((k) => k.slice(p.length + 1)) };
+    const p = compilePlan({ workspaceRoots: [R] }, { ...ctx(f), listeningSockets: [`${dir}/socket`, '/home/dev/h.sock'] }) as LinuxPlan;
+    const a = p.bwrapArgs.join(' ');
+    assert.ok(a.includes(`--tmpfs ${dir} --remount-ro ${dir}`), a);
+    assert.ok(a.includes('--ro-bind /dev/null /home/dev/h.sock'), 'a socket directly in home is hidden alone');
+  });
+
+  it('the state folder is hidden, even before it exists; the private temp is keyed by network mode too', () => {
+    const p = lin({}, repoFs);
+    assert.equal(p.privateState, '/home/dev/.local/state/agent-sandbox');
+    assert.ok(p.bwrapArgs.join(' ').includes('--tmpfs /home/dev/.local/state/agent-sandbox --remount-ro'));
+    assert.notEqual(lin({ network: 'online' }, repoFs).tempDir, p.tempDir);
+    assert.equal(lin({}, repoFs).tempDir, p.tempDir, 'stable');
+  });
+
+  it('the kernel keyring syscalls are denied in every confined plan', () => {
+    for (const network of ['offline', 'online'] as const) {
+      const d = lin({ network }, repoFs).seccomp.denySyscalls;
+      for (const s of ['keyctl', 'add_key', 'request_key']) assert.ok(d.includes(s), s);
+    }
   });
 });

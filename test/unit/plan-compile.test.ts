@@ -184,8 +184,9 @@ test('linux plan: ro root, private /tmp, roots bound rw, protected paths ro on t
   const root = idx('--bind', '/home/dev/repo', '/home/dev/repo');
   const hooks = idx('--ro-bind', '/home/dev/repo/.git/hooks', '/home/dev/repo/.git/hooks');
   assert.ok(tmp > 0 && root > tmp && hooks > root, 'tmp, then roots, then protected binds on top');
-  // /run/user/1000 lies inside /run/user, which already hides it (a nested mount point cannot be made there).
-  for (const d of ['/home/dev/.ssh', '/home/dev/.aws', '/run/user']) assert.ok(idx('--tmpfs', d) > root, d);
+  // /run/user/1000 lies inside /run, which hides it whole (a nested mount point cannot be made there).
+  for (const d of ['/home/dev/.ssh', '/home/dev/.aws', '/run']) assert.ok(idx('--tmpfs', d) > root, d);
+  assert.equal(idx('--tmpfs', '/run/user'), -1);
   assert.ok(p.hiddenSockets.includes('/run/user/1000/ssh.sock'));
   assert.ok(a.includes('--unshare-net'));
   assert.ok(a.includes('--unshare-pid'));
@@ -196,9 +197,10 @@ test('linux plan: ro root, private /tmp, roots bound rw, protected paths ro on t
   assert.ok(p.seccomp.denyIoctls.includes('TIOCSTI'));
 });
 
-test('linux online: the network namespace is shared and sockets are not filtered', () => {
+test('linux online: its own network namespace through slirp4netns (the host\'s only with allowHostLoopback); sockets are not filtered', () => {
   const p = lin({ network: 'online' });
-  assert.ok(!p.bwrapArgs.includes('--unshare-net'));
+  assert.ok(p.bwrapArgs.includes('--unshare-net'));
+  assert.ok(!lin({ network: 'online', allowHostLoopback: true }).bwrapArgs.includes('--unshare-net'));
   assert.equal(p.seccomp.allowSocketFamilies, null);
 });
 

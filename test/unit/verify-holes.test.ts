@@ -80,14 +80,14 @@ test('orphan hole: drops the pid namespace and die-with-parent', () => {
 });
 
 test('host-socket hole: removes only the hiding mount of the runtime folder', () => {
-  // without ctx.fs the compiler assumes the runtime folder exists as a folder, hidden by tmpfs (after /run/user)
+  // without ctx.fs the compiler assumes the runtime folder exists as a folder, hidden by tmpfs (after /run)
   const p = compilePlan({ workspaceRoots: ['/home/dev/repo'], denyRead: [] },
     { ...ctx, env: { XDG_RUNTIME_DIR: '/var/tmp/run-me' } }) as LinuxPlan;
   const after = applyHole(p, 'host-socket', { ...targets, runtimeDir: '/var/tmp/run-me' }) as LinuxPlan;
   assert.deepEqual(diff(pairs(p.bwrapArgs), pairs(after.bwrapArgs)),
     { removed: ['--tmpfs /var/tmp/run-me', '--remount-ro /var/tmp/run-me'], added: [] });
   assert.ok(!after.hiddenSockets.includes('/var/tmp/run-me'));
-  assert.ok(after.hiddenSockets.includes('/run/user'), 'the other hidden sockets stay hidden');
+  assert.ok(after.hiddenSockets.includes('/run'), 'the other hidden sockets stay hidden');
 });
 
 test('win32 plans: only the secret-env hole exists; the rest refuse instead of pretending', () => {

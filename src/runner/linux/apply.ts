@@ -4,16 +4,26 @@
  * every thread. Children forked afterwards inherit all three. Throws on any failure: the caller must then exit
  * without running the command.
  */
+import { cloexecAbove2 } from '../../../native-bindings/linux/fds';
 import { landlockAbi, restrictSelf } from '../../../native-bindings/linux/landlock';
 import { setNoNewPrivs, setNotDumpable } from '../../../native-bindings/linux/prctl';
 import { installFilter } from '../../../native-bindings/linux/seccomp';
 import { currentArch } from '../../../native-bindings/linux/syscall-numbers';
+import { landlockLosses } from '../../sandbox/linux/landlock-losses';
 import { buildSeccompProgram, encodeProgram } from '../../sandbox/linux/seccomp-program';
 import type { Applied, FromRunner, RunnerSandbox } from '../../protocol/linux';
 
 export type Failed = Extract<FromRunner, { type: 'failed' }>;
 
 export function applySandbox(s: RunnerSandbox): Applied | Failed {
+  try {
+    // Whatever the caller leaked through Node and bubblewrap (a shell's `exec 200>>file`, a socket) stops here: no
+    // command gets a descriptor above 2 (this runner's own IPC channel included).
+    cloexecAbove2();
+  } catch (e) {
+    return fail('internal', `Inherited file descriptors could not be closed: ${(e as Error).message}`,
+      'Use Linux 5.11 or later (close_range), or report this bug.');
+  }
   if (!s.confined) return { type: 'applied', notes: ['full-access: no Landlock or seccomp applied'], landlockAbi: 0 };
   const arch = currentArch();
   if (!arch) return fail('seccomp-failed', `No seccomp syscall table for ${process.arch}.`, 'Use an x64 or arm64 machine.');
@@ -24,7 +34,13 @@ export function applySandbox(s: RunnerSandbox): Applied | Failed {
     return fail('native-load-failed', `Could not load koffi/libc in the sandbox: ${(e as Error).message}`,
       'Reinstall Agent Sandbox so node_modules/koffi is present next to dist/runner.js.');
   }
-  const notes: string[] = [];
+  if (abi < s.requiredAbi) {
+    return fail('landlock-unavailable', `This kernel offers Landlock ABI ${abi}, below the ${s.requiredAbi} that ` +
+      `requireFullLandlock asks for, so nothing was run. Lost: ${landlockLosses(abi, s.denyTcp).join('; ')}.`,
+      'Use Linux 6.12 or later with Landlock enabled (lsm=landlock), or turn requireFullLandlock off to run with ' +
+      'what is lost reported.');
+  }
+  const notes: string[] = ['descriptors above 2 close-on-exec'];
   try {
     setNoNewPrivs();
     notes.push('no_new_privs set');

@@ -12,8 +12,12 @@ import type { Applied, FromRunner, ToRunner } from '../../protocol/linux';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { appliedEnforcement } from './enforcement';
+import { MountGuard } from './guard';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from '../lifetime';
+import { attachUserNet } from './usernet';
+import { release, type Registration } from './live';
+import { prepareHost } from './prepare';
 import { openCommandNetwork } from '../../network/command-session';
 import { LINUX_RELAY } from '../../policy/proxy-env';
 import type { NetworkProxy, ProxyGateway } from '../../network/proxy';
@@ -21,6 +25,7 @@ import type { NetworkProxy, ProxyGateway } from '../../network/proxy';
 interface Pending {
   started: () => void;
   exit: (m: Extract<FromRunner, { type: 'exit' }>) => void;
+  stop: (reason: string) => void;
 }
 
 export class Broker {
@@ -29,6 +34,8 @@ export class Broker {
   private readonly pending = new Map<number, Pending>();
   private stderr = '';
   private closed = false;
+  private registration: Registration | undefined;
+  private guard: MountGuard | undefined;
 
   /** Allowlist: this broker's gateway to the proxy, shared by its commands (each with its own session). */
   private gateway: ProxyGateway | undefined;
@@ -36,21 +43,29 @@ export class Broker {
   constructor(
     private readonly bwrap: string,
     private readonly plan: LinuxPlan,
+    private readonly stateDir: string,
     private readonly proxy?: () => NetworkProxy,
     /** Extra bwrap mounts hiding host folders (the proxy's sockets), asked when the broker starts. */
     private readonly hide: () => string[] = () => [],
   ) {}
 
-  /** False once the broker has exited or was closed; a new one is then started for the plan. */
+  /**
+   * False once the broker has exited or was closed, or once one of its mounts no longer holds (a protected file
+   * replaced on the host); a new one, with fresh binds, is then started for the plan.
+   */
   get alive(): boolean {
-    return !this.closed;
+    return !this.closed && !this.guard?.changed();
   }
 
   /** Starts the broker (once) and resolves with what its sandbox applied. */
   start(): Promise<Applied> {
     this.ready ??= this.openGateway().then((proxyDir) => new Promise<Applied>((resolve, reject) => {
+      this.registration = prepareHost(this.plan, this.stateDir);
+      this.guard = new MountGuard(this.plan);
+      this.guard.onBreach = (reason) => this.breach(reason);
       const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide: this.hide() });
-      const child = spawn(launch.bwrap, launch.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: launch.env });
+      const child = spawn(launch.bwrap, launch.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc',
+        ...(this.plan.userNet ? ['pipe' as const] : [])], env: launch.env });
       this.child = child;
       child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
       child.on('message', (m: FromRunner) => {
@@ -61,6 +76,7 @@ export class Broker {
       });
       child.once('exit', (code, signal) => {
         this.closed = true;
+        this.endRegistration();
         void this.gateway?.close();
         reject(new SandboxError(SandboxErrorCode.BrokerFailed,
           `The sandbox broker exited (${signal ?? `exit ${code}`}) before it was ready: ${this.stderr.trim()}`,
@@ -68,7 +84,14 @@ export class Broker {
         for (const [id, p] of this.pending) p.exit({ type: 'exit', id, code: 137, signal: 'SIGKILL' });
         this.pending.clear();
       });
-      child.send({ type: 'broker', sandbox: runnerSandbox(this.plan) } satisfies ToRunner);
+      const configure = () => child.send({ type: 'broker', sandbox: runnerSandbox(this.plan) } satisfies ToRunner);
+      if (!this.plan.userNet) configure();
+      else {
+        attachUserNet(child).then(configure, (e: Error) => {
+          reject(e);
+          child.kill('SIGKILL');
+        });
+      }
     }));
     return this.ready;
   }
@@ -93,6 +116,12 @@ export class Broker {
       throw new SandboxError(SandboxErrorCode.BrokerFailed, 'The sandbox broker is gone; nothing was run.',
         'Retry; a new broker is started for the next command.');
     }
+    const changed = this.guard?.changed();
+    if (changed) {
+      void this.close();
+      throw new SandboxError(SandboxErrorCode.BrokerFailed, `The sandbox broker was retired: ${changed}; nothing was run.`,
+        'Retry; a new broker with fresh mounts is started for the next command.');
+    }
     const net = this.gateway ? openCommandNetwork(this.gateway, this.plan, spec.argv, spec.allowDomains, LINUX_RELAY, false) : undefined;
     const req = commandRequest(this.plan, spec.argv, spec.cwd, net?.env);
     const { ours, theirs } = this.sendStdio(child, req.id);
@@ -116,6 +145,7 @@ export class Broker {
           net?.close();
           done(lifetime.finish(m.code, m.signal));
         },
+        stop: (reason) => lifetime.stop(reason),
       });
     });
     this.send({ type: 'spawn', command: req });
@@ -144,6 +174,20 @@ export class Broker {
     if (this.child?.connected) this.child.send(m);
   }
 
+  /** A mount no longer holds: every running command is stopped with the reason, and the broker closed. */
+  private breach(reason: string): void {
+    for (const p of this.pending.values()) p.stop(reason);
+    void this.close();
+  }
+
+  /** Ends the live registration (once): the last sandbox of a workspace takes its placeholders and temp back. */
+  private endRegistration(): void {
+    this.guard?.close();
+    const reg = this.registration;
+    this.registration = undefined;
+    if (reg) release(reg);
+  }
+
   /** Kills the broker and everything it started. Idempotent. */
   async close(): Promise<void> {
     const child = this.child;
@@ -154,6 +198,7 @@ export class Broker {
         child.kill('SIGKILL');
       });
     }
+    this.endRegistration();
     await this.gateway?.close();
   }
 }

@@ -11,7 +11,9 @@ import { appliedEnforcement } from './enforcement';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
+import type { MountGuard } from './guard';
 import { Lifetime } from '../lifetime';
+import { attachUserNet } from './usernet';
 
 /** Allowlist: the proxy gateway folder to bind in, and the command's proxy variables. */
 export interface ColdNetwork {
@@ -19,8 +21,9 @@ export interface ColdNetwork {
   env: Record<string, string>;
 }
 
+/** `guard`: the sandbox is stopped (exit 125) as soon as one of its mounts no longer holds. */
 export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec, network?: ColdNetwork,
-  hide?: string[]): Promise<SandboxProcess> {
+  hide?: string[], guard?: MountGuard): Promise<SandboxProcess> {
   const tty = Boolean(spec.tty);
   if (tty && spec.stdio !== 'inherit') {
     throw new SandboxError(SandboxErrorCode.ProcessCreateFailed,
@@ -29,8 +32,9 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
   }
   const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty, proxyDir: network?.proxyDir, hide });
   const s = spec.stdio;
-  const child = spawn(launch.bwrap, launch.args, { stdio: [s, s, s, 'ipc'], env: launch.env });
+  const child = spawn(launch.bwrap, launch.args, { stdio: [s, s, s, 'ipc', ...(plan.userNet ? ['pipe' as const] : [])], env: launch.env });
   const lifetime = new Lifetime(spec, () => child.kill('SIGKILL'));
+  if (guard) guard.onBreach = (reason) => lifetime.stop(reason);
   let report: Extract<FromRunner, { type: 'exit' }> | undefined;
   const exited = new Promise<ExitInfo>((resolve) => {
     child.once('exit', (code, signal) => resolve(report ? lifetime.finish(report.code, report.signal) : lifetime.finish(code, signal)));
@@ -39,8 +43,20 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
     if (m.type === 'exit') report = m;
   });
   const command = commandRequest(plan, spec.argv, spec.cwd, network?.env);
+  const started = confirmStart(child);
+  if (plan.userNet) {
+    try {
+      await attachUserNet(child);
+    } catch (e) {
+      child.kill('SIGKILL');
+      await started.catch(() => undefined);
+      throw e;
+    }
+  }
   child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
-  const applied = await confirmStart(child);
+  const applied = await started;
+  const changed = guard?.changed();
+  if (changed) lifetime.stop(changed);
   lifetime.arm();
   // Writing to a command that has already exited fails with EPIPE; that is its exit, not our error.
   child.stdin?.on('error', () => undefined);

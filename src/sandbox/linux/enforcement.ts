@@ -8,6 +8,7 @@ import { landlockAbi } from '../../../native-bindings/linux/landlock';
 import type { LinuxPlan } from '../../policy/plan';
 import type { Applied } from '../../protocol/linux';
 import type { Enforcement } from '../types';
+import { landlockLosses } from './landlock-losses';
 import { probeBwrap, probedBwrapVersion } from './probe';
 
 let abiCache: { abi: number; note?: string } | undefined;
@@ -61,9 +62,13 @@ function describe(plan: LinuxPlan, landlock: { abi: number; note?: string }, bwr
   } else {
     notes.push(`Landlock unavailable: bubblewrap only${note ? ` (${note})` : ''}`);
   }
+  for (const lost of landlockLosses(abi, offline)) notes.push(`not enforced: ${lost}`);
+  if (plan.landlock.requiredAbi > abi) notes.push(`requireFullLandlock: commands are refused (ABI ${abi} < ${plan.landlock.requiredAbi})`);
   notes.push(`seccomp: deny ${plan.seccomp.denySyscalls.join(', ')}, ioctl ${plan.seccomp.denyIoctls.join('/')}` +
     (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''));
   notes.push(plan.allowlist ? `network allowlist (${plan.allowlist.allowed.length} host entries): ${plan.allowlist.enforcement}`
-    : offline ? 'network: private network namespace (no interfaces but loopback)' : 'network: host network (online)');
+    : offline ? 'network: private network namespace (no interfaces but loopback)'
+      : plan.userNet ? 'network: own namespace through slirp4netns, no route to the host\'s loopback (online)'
+        : 'network: host network, 127.0.0.1 included (online, allowHostLoopback)');
   return { filesystem: 'enforced', network: offline ? 'enforced' : 'none', notes };
 }

@@ -15,6 +15,9 @@ import type { BackendOptions } from '../types';
 import { Broker } from './broker';
 import { spawnCold } from './cold';
 import { hostLandlockAbi, linuxEnforcement } from './enforcement';
+import { MountGuard } from './guard';
+import { landlockLosses } from './landlock-losses';
+import { release } from './live';
 import { prepareHost } from './prepare';
 import { findBwrap, probeBwrap } from './probe';
 
@@ -66,8 +69,11 @@ class LinuxBackend implements SandboxBackend {
     }
     const { abi, note } = hostLandlockAbi();
     details.landlockAbi = String(abi);
-    const summary = abi >= 1 ? `Ready: bubblewrap + Landlock ABI ${abi} + seccomp.`
-      : `Ready: bubblewrap + seccomp; Landlock unavailable, so bubblewrap alone restricts writes${note ? ` (${note})` : ''}.`;
+    const lost = landlockLosses(abi, false);
+    if (lost.length) details.landlockLosses = lost.join('; ');
+    const summary = (abi >= 1 ? `Ready: bubblewrap + Landlock ABI ${abi} + seccomp.`
+      : `Ready: bubblewrap + seccomp; Landlock unavailable, so bubblewrap alone restricts writes${note ? ` (${note})` : ''}.`) +
+      (lost.length ? ` Not enforced on this kernel: ${lost.join('; ')}.` : '');
     return { state: 'ready', summary, details };
   }
 
@@ -83,21 +89,47 @@ class LinuxBackend implements SandboxBackend {
     checkCwd(spec.cwd);
     checkVisible(linux, [{ what: 'working folder', path: spec.cwd }, { what: 'sandbox runner', path: runnerScript() },
       { what: 'runtime', path: process.execPath }]);
-    prepareHost(linux, this.stateDir);
     // Made up front, so every sandbox (a long-lived offline broker too) hides it, whenever a gateway appears in it.
     fs.mkdirSync(proxySocketDir(this.stateDir), { recursive: true, mode: 0o700 });
     checkGrants(spec.allowDomains);
-    if (useBroker) return this.brokerFor(bwrap, linux).spawn(spec);
-    const gateway = linux.allowlist ? await this.getProxy().openGateway(spec.argv.join(' ').slice(0, 200)) : undefined;
+    if (useBroker) return this.spawnBrokered(bwrap, linux, spec);
+    const registration = prepareHost(linux, this.stateDir);
+    const guard = new MountGuard(linux);
+    const end = () => {
+      guard.close();
+      release(registration);
+    };
+    let proc: SandboxProcess;
+    let gateway: Awaited<ReturnType<NetworkProxy['openGateway']>> | undefined;
     try {
+      gateway = linux.allowlist ? await this.getProxy().openGateway(spec.argv.join(' ').slice(0, 200)) : undefined;
       const net = gateway && openCommandNetwork(gateway, linux, spec.argv, spec.allowDomains, LINUX_RELAY, true);
-      const proc = await spawnCold(bwrap, linux, spec, gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined,
-        hideProxySockets(linux, proxySocketDir(this.stateDir)));
-      return gateway && net ? withOwnGateway(proc, gateway, net) : proc;
+      const network = gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined;
+      const hide = hideProxySockets(linux, proxySocketDir(this.stateDir));
+      const cold = await spawnCold(bwrap, linux, spec, network, hide, guard).catch((e: unknown) => {
+        // A hidden socket removed between the launch and bwrap's mount makes bwrap fail before anything ran
+        // (ephemeral IDE sockets come and go): one more start, with that socket dropped, is safe.
+        if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BwrapUnusable || !socketVanished(linux)) throw e;
+        return spawnCold(bwrap, linux, spec, network, hide, guard);
+      });
+      proc = gateway && net ? withOwnGateway(cold, gateway, net) : cold;
     } catch (e) {
+      end();
       await gateway?.close();
       if (e instanceof SandboxError && e.code === SandboxErrorCode.BwrapUnusable) checkedBwrap();
       throw e;
+    }
+    // The last sandbox of a workspace takes its placeholders back, and of a plan its private temp, as it ends.
+    return { ...proc, kill: () => proc.kill(), exited: proc.exited.finally(end) };
+  }
+
+  /** A broker whose mounts no longer hold is retired before or during the spawn; the retry gets fresh mounts. */
+  private async spawnBrokered(bwrap: string, plan: LinuxPlan, spec: SpawnSpec): Promise<SandboxProcess> {
+    try {
+      return await this.brokerFor(bwrap, plan).spawn(spec);
+    } catch (e) {
+      if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BrokerFailed || !/retired/.test(e.message)) throw e;
+      return this.brokerFor(bwrap, plan).spawn(spec);
     }
   }
 
@@ -123,7 +155,8 @@ class LinuxBackend implements SandboxBackend {
     const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
     let b = this.brokers.get(key);
     if (!b || !b.alive) {
-      b = new Broker(bwrap, plan, this.getProxy, () => hideProxySockets(plan, proxySocketDir(this.stateDir)));
+      if (b) void b.close();
+      b = new Broker(bwrap, plan, this.stateDir, this.getProxy, () => hideProxySockets(plan, proxySocketDir(this.stateDir)));
       this.brokers.set(key, b);
     }
     return b;
@@ -136,6 +169,10 @@ function asLinux(plan: Plan): LinuxPlan {
       'Compile the policy for linux.');
   }
   return plan;
+}
+
+function socketVanished(plan: LinuxPlan): boolean {
+  return plan.hiddenSockets.some((p) => !fs.existsSync(p));
 }
 
 function checkCwd(cwd: string): void {

@@ -9,6 +9,7 @@ import type { CommandRequest, RunnerSandbox } from '../../protocol/linux';
 import { LINUX_SANDBOX_TMP } from '../../policy/compile-linux';
 import { isWithin } from '../../policy/paths';
 import { packageRoot, runnerRuntime, runnerScript } from './runtime';
+import { INFO_FD } from './usernet';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 
 export interface Launch {
@@ -25,12 +26,33 @@ export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string;
   const runtime = [packageRoot() ?? path.dirname(script), path.dirname(rt.execPath)];
   // sealed: the bundles (and their code cache), koffi, and the runtime; not the whole package, which may be the
   // workspace itself (working on Agent Sandbox's own checkout)
-  const sealed = [path.dirname(script), koffiDir(), path.dirname(rt.execPath)].filter((d): d is string => !!d);
-  const mounts = sealRuntime(withRuntimeBinds(args, plan, runtime), plan, sealed);
+  const koffi = koffiDir();
+  const sealed = [path.dirname(script), koffi, koffi && koffiPrebuildDir(koffi), path.dirname(rt.execPath)]
+    .filter((d): d is string => !!d);
+  const mounts = sealRuntime(withRuntimeBinds(withoutVanishedSockets(args, plan), plan, runtime), plan, sealed);
   mounts.push(...(opts.hide ?? []));
   if (plan.proxyRelay) mounts.push(...proxyBind(plan, opts.proxyDir));
+  if (plan.userNet) mounts.push('--info-fd', String(INFO_FD));
   mounts.push('--chdir', opts.cwd, '--', rt.execPath, script);
   return { bwrap, args: mounts, env: rt.env };
+}
+
+/**
+ * Drops the hiding bind of a socket that was removed since the plan was made (bwrap could not make its mount
+ * point in the read-only root and would fail). Nothing is reachable at a missing path; if one comes back while the
+ * sandbox runs, MountGuard stops it.
+ */
+export function withoutVanishedSockets(args: string[], plan: LinuxPlan): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--ro-bind' && args[i + 1] === '/dev/null' && plan.hiddenSockets.includes(args[i + 2]) &&
+      !fs.lstatSync(args[i + 2], { throwIfNoEntry: false })) {
+      i += 2;
+      continue;
+    }
+    out.push(args[i]);
+  }
+  return out;
 }
 
 /**
@@ -71,6 +93,19 @@ function koffiDir(): string | undefined {
   }
 }
 
+/**
+ * koffi's native prebuild, a package of its own (`@koromix/koffi-<platform>-<arch>`, next to koffi): the runner and
+ * the host's next `verify` load its koffi.node, so it is sealed like koffi itself.
+ */
+function koffiPrebuildDir(koffi: string): string | undefined {
+  const dir = path.join(path.dirname(koffi), '@koromix', `koffi-${process.platform}-${process.arch}`);
+  try {
+    return fs.realpathSync.native(dir);
+  } catch {
+    return undefined;
+  }
+}
+
 export function sealRuntime(args: string[], plan: LinuxPlan, paths: string[]): string[] {
   const out = [...args];
   for (const p of new Set(paths)) {
@@ -82,11 +117,13 @@ export function sealRuntime(args: string[], plan: LinuxPlan, paths: string[]): s
 /**
  * The proxy's socket folder on the host, hidden from every sandbox behind an empty read-only tmpfs (an allowlist
  * sandbox gets only its own gateway, bound elsewhere): no sandbox can even try another's gateway. Nothing to do when
- * the folder does not exist yet, or is already out of sight (under the private /tmp or a hidden folder).
+ * the folder does not exist yet, or is already out of sight (under the private /tmp, a hidden folder, or the hidden
+ * state folder, where it lives unless its path would be too long for a socket address).
  */
 export function hideProxySockets(plan: LinuxPlan, base: string): string[] {
   if (plan.confined === false || !fs.existsSync(base)) return [];
-  const covered = [LINUX_SANDBOX_TMP, ...plan.hiddenSockets, ...plan.denyRead].some((h) => isWithin('linux', h, base));
+  const hidden = [LINUX_SANDBOX_TMP, ...plan.hiddenSockets, ...plan.denyRead, ...(plan.privateState ? [plan.privateState] : [])];
+  const covered = hidden.some((h) => isWithin('linux', h, base));
   return covered ? [] : ['--tmpfs', base, '--remount-ro', base];
 }
 
@@ -106,6 +143,7 @@ export function runnerSandbox(plan: LinuxPlan): RunnerSandbox {
     writablePaths: plan.landlock.writablePaths,
     denyTcp: plan.network === 'offline',
     seccomp: plan.seccomp,
+    requiredAbi: plan.landlock.requiredAbi,
     ...(plan.landlock.connectTcpPorts ? { connectTcpPorts: plan.landlock.connectTcpPorts } : {}),
     ...(r ? { relay: { host: r.host, listen: [{ port: r.httpPort, socket: r.httpSocket }, { port: r.socksPort, socket: r.socksSocket }] } } : {}),
   };

@@ -13,7 +13,7 @@ import { SandboxError, SandboxErrorCode } from '../../errors';
 export function hiddenBy(plan: LinuxPlan, p: string): string | undefined {
   const bounds = [
     ...[...plan.writableRoots, ...plan.workspaceRoots].map((path) => ({ path, hidden: false })),
-    ...[...plan.denyRead, ...plan.hiddenSockets].map((path) => ({ path, hidden: true })),
+    ...[...plan.denyRead, ...plan.hiddenSockets, ...(plan.privateState ? [plan.privateState] : [])].map((path) => ({ path, hidden: true })),
   ].filter((b) => isWithin('linux', b.path, p));
   bounds.sort((a, b) => b.path.length - a.path.length || Number(b.hidden) - Number(a.hidden));
   return bounds[0]?.hidden ? bounds[0].path : undefined;

@@ -125,7 +125,7 @@ describe('agent-sandbox run (CLI, linux)', () => {
 });
 
 describe('agent-sandbox installed inside the workspace (a project devDependency)', () => {
-  it('its bundles and koffi stay read-only to sandboxed commands, the rest of the workspace stays writable', () => {
+  it('its bundles, koffi and koffi\'s native prebuild stay read-only to sandboxed commands, the rest of the workspace stays writable', () => {
     const ws = tempDir('as-dep-');
     const pkg = path.join(ws, 'node_modules', 'agent-sandbox');
     fs.mkdirSync(pkg, { recursive: true });
@@ -135,10 +135,14 @@ describe('agent-sandbox installed inside the workspace (a project devDependency)
       fs.cpSync(path.join(REPO, 'node_modules', dep), path.join(ws, 'node_modules', dep), { recursive: true, dereference: true });
     }
     const r = spawnSync(NODE, [path.join(pkg, 'dist', 'cli.js'), 'run', '--', 'sh', '-c',
-      'echo x > node_modules/agent-sandbox/dist/cli-main.js; echo x > node_modules/koffi/index.cjs; echo ok > mine.txt'],
+      'echo x > node_modules/agent-sandbox/dist/cli-main.js; echo x > node_modules/koffi/index.cjs; ' +
+      `echo x > node_modules/@koromix/koffi-${process.platform}-${process.arch}/${process.platform}_${process.arch}/koffi.node; echo ok > mine.txt`],
     { cwd: ws, encoding: 'utf8', env: { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR }, timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
-    assert.equal((r.stderr.match(/Read-only file system/g) ?? []).length, 2, r.stderr);
+    assert.equal((r.stderr.match(/Read-only file system/g) ?? []).length, 3, r.stderr);
+    const prebuild = path.join(ws, 'node_modules', '@koromix', `koffi-${process.platform}-${process.arch}`,
+      `${process.platform}_${process.arch}`, 'koffi.node');
+    assert.notEqual(fs.readFileSync(prebuild, 'utf8').slice(0, 2), 'x\n', 'koffi\'s native prebuild is sealed too');
     assert.notEqual(fs.readFileSync(path.join(pkg, 'dist', 'cli-main.js'), 'utf8'), 'x\n');
     assert.notEqual(fs.readFileSync(path.join(ws, 'node_modules', 'koffi', 'index.cjs'), 'utf8'), 'x\n');
     assert.equal(fs.readFileSync(path.join(ws, 'mine.txt'), 'utf8'), 'ok\n');

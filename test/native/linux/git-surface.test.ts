@@ -254,14 +254,24 @@ describe('linux sandbox: repositories the sandbox creates are reported', () => {
 });
 
 describe('linux sandbox: a missing .git stays one read-only folder on every run', () => {
-  it('the second run (placeholder still there) cannot make it a repository either', async () => {
+  it('a run while another sandbox holds the placeholder cannot make it a repository either', async () => {
     const { ws, home } = fresh();
-    for (let i = 0; i < 2; i++) {
-      const res = await run(backend, planFor(ws, home),
-        sh('git init -q . 2>/dev/null && echo INIT; mkdir .git/objects 2>/dev/null && echo MKDIR; echo x > .git/HEAD 2>/dev/null && echo HEAD; true'));
-      assert.doesNotMatch(res.stdout, /INIT|MKDIR|HEAD/, `run ${i + 1}: ${res.stdout}`);
-      assert.deepEqual(fs.readdirSync(path.join(ws, '.git')), [], `run ${i + 1}: .git is still one empty folder`);
+    const attempt = sh('git init -q . 2>/dev/null && echo INIT; mkdir .git/objects 2>/dev/null && echo MKDIR; echo x > .git/HEAD 2>/dev/null && echo HEAD; true');
+    const first = await run(backend, planFor(ws, home), attempt);
+    assert.doesNotMatch(first.stdout, /INIT|MKDIR|HEAD/, `run 1: ${first.stdout}`);
+    assert.equal(fs.existsSync(path.join(ws, '.git')), false, 'run 1: the placeholder went with its sandbox');
+    // A sandbox still running keeps the placeholder, so the next plan finds a .git folder without HEAD.
+    const holder = await backend.spawn(planFor(ws, home), { argv: ['sleep', '30'], cwd: ws, stdio: 'pipe' });
+    try {
+      assert.deepEqual(fs.readdirSync(path.join(ws, '.git')), [], 'control: the placeholder is there while a sandbox runs');
+      const second = await run(backend, planFor(ws, home), attempt);
+      assert.doesNotMatch(second.stdout, /INIT|MKDIR|HEAD/, `run 2: ${second.stdout}`);
+      assert.deepEqual(fs.readdirSync(path.join(ws, '.git')), [], 'run 2: .git is still one empty folder');
+    } finally {
+      holder.kill();
+      await holder.exited;
     }
+    assert.equal(fs.existsSync(path.join(ws, '.git')), false, 'the last sandbox took the placeholder back');
   });
 });
 

@@ -39,3 +39,24 @@ describe('landlock binding', () => {
     assert.equal(fs.existsSync(path.join(denied, 'no')), false);
   });
 });
+
+describe('requireFullLandlock (through the real sandbox)', () => {
+  it('a kernel below the required ABI runs nothing, and the refusal names what is lost (control: at the kernel\'s own ABI the command runs)', async () => {
+    const { coldBackend, plan, run, sh } = await import('./helpers');
+    const backend = coldBackend();
+    try {
+      const ws = tempDir('as-ll-req-');
+      const p = plan({ workspaceRoots: [ws], requireFullLandlock: true });
+      assert.equal(p.landlock.requiredAbi, 6);
+      const above = { ...p, landlock: { ...p.landlock, requiredAbi: abi + 1 } };
+      await assert.rejects(run(backend, above, sh('echo ran > marker')), (e: Error & { code?: string }) =>
+        e.code === 'landlock-unavailable' && /below the .* requireFullLandlock .*Lost: /.test(e.message));
+      assert.equal(fs.existsSync(path.join(ws, 'marker')), false, 'nothing ran');
+      const at = { ...p, landlock: { ...p.landlock, requiredAbi: abi } };
+      assert.equal((await run(backend, at, sh('echo ran > marker'))).code, 0);
+      assert.equal(fs.readFileSync(path.join(ws, 'marker'), 'utf8'), 'ran\n', 'control: the same plan runs at the kernel\'s ABI');
+    } finally {
+      await backend.dispose();
+    }
+  });
+});
