@@ -23,9 +23,14 @@ after(() => backend.dispose());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A command that keeps trying `attempt` every 20 ms for `seconds`, printing WROTE when it worked. */
-const keepTrying = (attempt: string, seconds = 4) =>
-  sh(`i=0; while [ $i -lt ${seconds * 50} ]; do (${attempt}) 2>/dev/null && echo WROTE; sleep 0.02; i=$((i+1)); done`);
+/**
+ * A command that keeps trying `attempt` every `everyMs` for `seconds`, printing WROTE when it worked. The guard stops
+ * a sandbox within its reaction window after the host's change (milliseconds on a quiet machine; the README names
+ * the window as a known limit): a 20 ms poller can land one write in it under load, so the guarded cases poll every
+ * 250 ms, which is what these tests prove: the sandbox is stopped well within that. The controls poll every 20 ms.
+ */
+const keepTrying = (attempt: string, seconds = 4, everyMs = 20) =>
+  sh(`i=0; while [ $i -lt ${Math.round((seconds * 1000) / everyMs)} ]; do (${attempt}) 2>/dev/null && echo WROTE; sleep ${everyMs / 1000}; i=$((i+1)); done`);
 
 /** Runs `argv`, does `hostAction` once the sandbox has been up for a while, and returns the command's result. */
 async function whileRunning(b: SandboxBackend, p: LinuxPlan, argv: string[], hostAction: () => void): Promise<Result> {
@@ -62,10 +67,10 @@ function repo(): string {
 }
 
 describe('linux sandbox: protections for the whole life of a sandbox', () => {
-  it('cold: the host replacing .git/config by rename (git config) stops the running command before it writes the new file (control: without the guard it does)', async () => {
+  it('cold: the host replacing .git/config by rename (git config) stops the running command within the guard\'s reaction window, before a 250 ms poller writes the new file (control: without the guard it does)', async () => {
     const ws = repo();
     const p = plan({ workspaceRoots: [ws] });
-    const r = await whileRunning(backend, p, keepTrying('echo pwned >> .git/config'), () => hostGitConfig(ws, '[user]\n\tname = host\n'));
+    const r = await whileRunning(backend, p, keepTrying('echo pwned >> .git/config', 4, 250), () => hostGitConfig(ws, '[user]\n\tname = host\n'));
     assert.equal(r.code, 125, `${r.stdout} ${r.stderr}`);
     assert.match(r.stopped ?? '', /\.git\/config was replaced on the host/);
     assert.doesNotMatch(r.stdout, /WROTE/);
@@ -77,10 +82,10 @@ describe('linux sandbox: protections for the whole life of a sandbox', () => {
     assert.match(fs.readFileSync(path.join(ws2, '.git', 'config'), 'utf8'), /pwned/, `control: the detached mount is writable (${c.stdout})`);
   });
 
-  it('cold: git clean removing a placeholder (.vscode) stops the running command before it can create .vscode/tasks.json (control: without the guard it can)', async () => {
+  it('cold: git clean removing a placeholder (.vscode) stops the running command within the guard\'s reaction window, before a 250 ms poller creates .vscode/tasks.json (control: without the guard it can)', async () => {
     const ws = tempDir('as-life-');
     const attempt = 'mkdir -p .vscode && echo evil > .vscode/tasks.json';
-    const r = await whileRunning(backend, plan({ workspaceRoots: [ws] }), keepTrying(attempt), () => fs.rmdirSync(path.join(ws, '.vscode')));
+    const r = await whileRunning(backend, plan({ workspaceRoots: [ws] }), keepTrying(attempt, 4, 250), () => fs.rmdirSync(path.join(ws, '.vscode')));
     assert.equal(r.code, 125, `${r.stdout} ${r.stderr}`);
     // Under load the command's own `mkdir -p .vscode` may land in the detached spot before the guard looks: then the
     // host sees a new .vscode, reported as replaced. Either way the sandbox is stopped before tasks.json is written.
