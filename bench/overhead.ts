@@ -70,11 +70,18 @@ function inSandbox(b: SandboxBackend | Error, plan: Plan, argv: string[], cwd: s
   return b instanceof Error ? failing(b) : () => sandboxSpawn(b, plan, argv, cwd);
 }
 
-export async function measureOverhead(s: OverheadSetup, rounds: Rounds, progress: (m: string) => void): Promise<OverheadResults> {
+export async function measureOverhead(
+  s: OverheadSetup,
+  rounds: Rounds,
+  progress: (m: string) => void,
+): Promise<OverheadResults> {
   const sb: Sandboxes = {
     cold: await backendOrError(s, false),
     broker: await backendOrError(s, true),
-    plans: { offline: planFor(s.platform, s.ws, s.stateDir, 'offline'), online: planFor(s.platform, s.ws, s.stateDir, 'online') },
+    plans: {
+      offline: planFor(s.platform, s.ws, s.stateDir, 'offline'),
+      online: planFor(s.platform, s.ws, s.stateDir, 'online'),
+    },
     bigPlan: planFor(s.platform, s.bigWs, s.stateDir, 'offline'),
   };
   progress('broker start (first command through a new broker)...');
@@ -84,12 +91,18 @@ export async function measureOverhead(s: OverheadSetup, rounds: Rounds, progress
   const results = await runInterleaved(cases, rounds, progress);
   progress(`throughput: ${THROUGHPUT_COUNT} sequential commands, plain vs brokered, ${THROUGHPUT_REPS} reps...`);
   const trueArgv = benchCommands(s.platform).trueArgv;
-  const throughput = await measureThroughput(() => plainSpawn(trueArgv, s.ws), inSandbox(sb.broker, sb.plans.offline, trueArgv, s.ws));
+  const throughput = await measureThroughput(
+    () => plainSpawn(trueArgv, s.ws),
+    inSandbox(sb.broker, sb.plans.offline, trueArgv, s.ws),
+  );
   return { cases: results, ...start, throughput };
 }
 
 /** Times the first command through each network's broker, which includes starting the broker. */
-async function brokerStart(s: OverheadSetup, sb: Sandboxes): Promise<Pick<OverheadResults, 'brokerStartMs' | 'brokerStartError'>> {
+async function brokerStart(
+  s: OverheadSetup,
+  sb: Sandboxes,
+): Promise<Pick<OverheadResults, 'brokerStartMs' | 'brokerStartError'>> {
   const brokerStartMs: OverheadResults['brokerStartMs'] = {};
   let brokerStartError: string | undefined;
   for (const net of NETWORKS) {
@@ -108,11 +121,23 @@ function buildCases(s: OverheadSetup, sb: Sandboxes): Case[] {
   const cmds = benchCommands(s.platform);
   const cases: Case[] = [
     { id: 'plain/true', label: 'plain spawn', command: cmds.trueLabel, run: () => plainSpawn(cmds.trueArgv, s.ws) },
-    writeCase({ id: 'plain/write', label: 'plain spawn', command: cmds.writeLabel }, s.ws, () => plainSpawn(cmds.writeArgv, s.ws)),
-    { id: 'ref/node', label: 'Node startup, no sandbox (reference)', command: 'node -e 0', baseline: 'plain/true',
-      run: () => plainSpawn([process.execPath, '-e', '0'], s.ws) },
-    { id: 'ref/cli-help', label: 'CLI load, no sandbox (reference)', command: 'node dist/cli.js --help', baseline: 'plain/true',
-      run: () => plainSpawn([process.execPath, s.cliPath, '--help'], s.ws) },
+    writeCase({ id: 'plain/write', label: 'plain spawn', command: cmds.writeLabel }, s.ws, () =>
+      plainSpawn(cmds.writeArgv, s.ws),
+    ),
+    {
+      id: 'ref/node',
+      label: 'Node startup, no sandbox (reference)',
+      command: 'node -e 0',
+      baseline: 'plain/true',
+      run: () => plainSpawn([process.execPath, '-e', '0'], s.ws),
+    },
+    {
+      id: 'ref/cli-help',
+      label: 'CLI load, no sandbox (reference)',
+      command: 'node dist/cli.js --help',
+      baseline: 'plain/true',
+      run: () => plainSpawn([process.execPath, s.cliPath, '--help'], s.ws),
+    },
   ];
   cases.push(...cliReferenceCases(s));
   const commands = [
@@ -132,8 +157,13 @@ function buildCases(s: OverheadSetup, sb: Sandboxes): Case[] {
       }
     }
   }
-  cases.push({ id: 'cold-100k/offline/true', label: 'cold spawn in-process, offline, 100k-file workspace', command: cmds.trueLabel,
-    baseline: 'plain/true', run: inSandbox(sb.cold, sb.bigPlan, cmds.trueArgv, s.bigWs) });
+  cases.push({
+    id: 'cold-100k/offline/true',
+    label: 'cold spawn in-process, offline, 100k-file workspace',
+    command: cmds.trueLabel,
+    baseline: 'plain/true',
+    run: inSandbox(sb.cold, sb.bigPlan, cmds.trueArgv, s.bigWs),
+  });
   return cases;
 }
 
@@ -145,16 +175,33 @@ function buildCases(s: OverheadSetup, sb: Sandboxes): Case[] {
 function cliReferenceCases(s: OverheadSetup): Case[] {
   const argv = benchCommands(s.platform).trueArgv;
   const label = benchCommands(s.platform).trueLabel;
-  const cases: Case[] = [{ id: 'ref/cli-no-code-cache', label: 'agent-sandbox run (cold, CLI), offline, code cache off (reference)',
-    command: label, baseline: 'plain/true',
-    run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, { ...process.env, AGENT_SANDBOX_CODE_CACHE: '0' }) }];
+  const cases: Case[] = [
+    {
+      id: 'ref/cli-no-code-cache',
+      label: 'agent-sandbox run (cold, CLI), offline, code cache off (reference)',
+      command: label,
+      baseline: 'plain/true',
+      run: () =>
+        cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, { ...process.env, AGENT_SANDBOX_CODE_CACHE: '0' }),
+    },
+  ];
   if (process.env.NODE_EXTRA_CA_CERTS) {
     const { NODE_EXTRA_CA_CERTS: _ca, ...withoutCa } = process.env;
     cases.push(
-      { id: 'ref/node-no-extra-ca', label: 'Node startup without NODE_EXTRA_CA_CERTS (reference)', command: 'node -e 0',
-        baseline: 'plain/true', run: () => plainSpawn([process.execPath, '-e', '0'], s.ws, withoutCa) },
-      { id: 'ref/cli-no-extra-ca', label: 'agent-sandbox run (cold, CLI), offline, without NODE_EXTRA_CA_CERTS (reference)',
-        command: label, baseline: 'plain/true', run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, withoutCa) },
+      {
+        id: 'ref/node-no-extra-ca',
+        label: 'Node startup without NODE_EXTRA_CA_CERTS (reference)',
+        command: 'node -e 0',
+        baseline: 'plain/true',
+        run: () => plainSpawn([process.execPath, '-e', '0'], s.ws, withoutCa),
+      },
+      {
+        id: 'ref/cli-no-extra-ca',
+        label: 'agent-sandbox run (cold, CLI), offline, without NODE_EXTRA_CA_CERTS (reference)',
+        command: label,
+        baseline: 'plain/true',
+        run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, withoutCa),
+      },
     );
   }
   return cases;
@@ -175,6 +222,10 @@ async function measureThroughput(plain: () => Promise<void>, brokered: () => Pro
   } catch (e) {
     return { count: THROUGHPUT_COUNT, reps: THROUGHPUT_REPS, error: (e as Error).message };
   }
-  return { count: THROUGHPUT_COUNT, reps: THROUGHPUT_REPS, plainTotalMs: summarize(plainTotals), brokerTotalMs: summarize(brokerTotals) };
+  return {
+    count: THROUGHPUT_COUNT,
+    reps: THROUGHPUT_REPS,
+    plainTotalMs: summarize(plainTotals),
+    brokerTotalMs: summarize(brokerTotals),
+  };
 }
-

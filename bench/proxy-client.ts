@@ -20,7 +20,10 @@ function open(): Promise<net.Socket> {
   const auth = Buffer.from(`${decodeURIComponent(p.username)}:${decodeURIComponent(p.password)}`).toString('base64');
   return new Promise((resolve, reject) => {
     const s = net.connect(Number(p.port), p.hostname, () =>
-      s.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`));
+      s.write(
+        `CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`,
+      ),
+    );
     let head = '';
     const onData = (d: Buffer) => {
       head += d.toString('latin1');

@@ -36,30 +36,49 @@ function sink(total: number): Promise<{ port: number; close(): void }> {
     });
     s.on('error', () => undefined);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () =>
-    resolve({ port: (server.address() as net.AddressInfo).port, close: () => server.close() })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ port: (server.address() as net.AddressInfo).port, close: () => server.close() }),
+    ),
+  );
 }
 
-export async function measureProxy(platform: Platform, ws: string, stateDir: string, rounds: number, mib = 64): Promise<ProxyResults> {
+export async function measureProxy(
+  platform: Platform,
+  ws: string,
+  stateDir: string,
+  rounds: number,
+  mib = 64,
+): Promise<ProxyResults> {
   if (platform !== 'linux') return { rounds, mib, error: 'the allowlist proxy is run on Linux only so far' };
   configureSharedProxy({ resolver: async () => [{ address: '127.0.0.1', family: 4, pinned: true }] });
   const listener = await sink(mib * 1024 * 1024);
   try {
     const backend = await backendFor(platform, { stateDir, broker: true });
     const client = path.join(__dirname, 'proxy-client.js');
-    const plan = (network: 'allowlist' | 'online'): Plan => compilePlan({ workspaceRoots: [ws], network,
-      ...(network === 'allowlist' ? { allowedDomains: [HOST] } : {}) }, hostContext({ platform, stateDir }));
+    const plan = (network: 'allowlist' | 'online'): Plan =>
+      compilePlan(
+        { workspaceRoots: [ws], network, ...(network === 'allowlist' ? { allowedDomains: [HOST] } : {}) },
+        hostContext({ platform, stateDir }),
+      );
     const one = async (network: 'allowlist' | 'online') => {
       const mode = network === 'allowlist' ? 'proxy' : 'direct';
       const target = network === 'allowlist' ? HOST : '127.0.0.1';
-      const proc = await backend.spawn(plan(network), { argv: [process.execPath, client, mode, target, String(listener.port), String(rounds),
-        String(mib)], cwd: ws, stdio: 'pipe' });
+      const proc = await backend.spawn(plan(network), {
+        argv: [process.execPath, client, mode, target, String(listener.port), String(rounds), String(mib)],
+        cwd: ws,
+        stdio: 'pipe',
+      });
       proc.stdin?.end();
       let out = '';
       proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
       proc.stderr?.resume();
       await proc.exited;
-      const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { connectMs?: number[]; bulkMs?: number; error?: string };
+      const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+        connectMs?: number[];
+        bulkMs?: number;
+        error?: string;
+      };
       if (!r.connectMs || r.bulkMs === undefined) throw new Error(`${mode}: ${r.error ?? out}`);
       return { connect: summarize(r.connectMs.slice(3)), mbPerS: (mib * 1.048576) / (r.bulkMs / 1000) };
     };

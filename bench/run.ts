@@ -63,12 +63,17 @@ async function backendStatus(platform: Platform, stateDir: string): Promise<Reco
   }
 }
 
-async function compileOrError(platform: Platform, ws: string, bigWs: string, stateDir: string): Promise<BenchResults['compile']> {
+async function compileOrError(
+  platform: Platform,
+  ws: string,
+  bigWs: string,
+  stateDir: string,
+): Promise<BenchResults['compile']> {
   try {
     progress(`creating a ${BIG_FILE_COUNT.toLocaleString('en-US')}-file workspace...`);
     const createMs = createTree(bigWs, BIG_FILE_COUNT);
     progress('plan compile (10 vs 100k files)...');
-    return await measureCompile(platform, ws, bigWs, stateDir, createMs) satisfies CompileResults;
+    return (await measureCompile(platform, ws, bigWs, stateDir, createMs)) satisfies CompileResults;
   } catch (e) {
     return { error: (e as Error).message };
   }
@@ -79,7 +84,9 @@ async function main(): Promise<void> {
   const { rounds, skipPackage } = options();
   const platform = hostPlatform();
   if (!platform) throw new Error(`npm run bench supports Linux and Windows, not ${process.platform}`);
-  const tmp = fs.realpathSync(fs.mkdtempSync(path.join(process.env.AGENT_SANDBOX_BENCH_DIR ?? os.tmpdir(), 'agent-sandbox-bench-')));
+  const tmp = fs.realpathSync(
+    fs.mkdtempSync(path.join(process.env.AGENT_SANDBOX_BENCH_DIR ?? os.tmpdir(), 'agent-sandbox-bench-')),
+  );
   const [ws, bigWs, stateDir] = ['ws', 'ws-100k', 'state'].map((d) => path.join(tmp, d));
   for (const d of [ws, bigWs, stateDir]) fs.mkdirSync(d, { recursive: true });
   for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(ws, `file${i}.txt`), 'x');

@@ -26,11 +26,16 @@ export function overheadMs(c: CaseResult, all: CaseResult[]): number | undefined
 
 export function checkTargets(results: CaseResult[]): TargetCheck[] {
   return TARGETS.map((t) => {
-    const cases = results.filter((c) => c.id.startsWith(t.prefix)).map((c) => ({ id: c.id, overheadMs: overheadMs(c, results), error: c.error }));
+    const cases = results
+      .filter((c) => c.id.startsWith(t.prefix))
+      .map((c) => ({ id: c.id, overheadMs: overheadMs(c, results), error: c.error }));
     const measured = cases.filter((c) => c.overheadMs !== undefined);
-    const verdict = measured.length < cases.length || !cases.length
-      ? 'not measured'
-      : measured.every((c) => (c.overheadMs as number) <= t.limitMs) ? 'met' : 'missed';
+    const verdict =
+      measured.length < cases.length || !cases.length
+        ? 'not measured'
+        : measured.every((c) => (c.overheadMs as number) <= t.limitMs)
+          ? 'met'
+          : 'missed';
     return { name: t.name, limitMs: t.limitMs, cases, verdict };
   });
 }

@@ -57,7 +57,9 @@ function holder(lock: string): string {
 }
 
 function timeoutError(lock: string, ms: number): Error {
-  return new Error(`Timed out after ${ms} ms waiting for ${lock} (held by ${holder(lock)}). If no Agent Sandbox process is running, delete that file.`);
+  return new Error(
+    `Timed out after ${ms} ms waiting for ${lock} (held by ${holder(lock)}). If no Agent Sandbox process is running, delete that file.`,
+  );
 }
 
 /** Runs `fn` holding `<file>.lock`, waiting (without blocking the event loop) for another holder to finish. */

@@ -42,8 +42,13 @@ export function cloexecAbove2(): void {
   const arch = currentArch();
   if (!arch) throw new Error(`close_range: unsupported architecture ${process.arch}`);
   try {
-    syscall('close_range', syscallNumber(arch, 'close_range'), ['uint32_t', 3], ['uint32_t', 0xffffffff],
-      ['uint32_t', CLOSE_RANGE_CLOEXEC]);
+    syscall(
+      'close_range',
+      syscallNumber(arch, 'close_range'),
+      ['uint32_t', 3],
+      ['uint32_t', 0xffffffff],
+      ['uint32_t', CLOSE_RANGE_CLOEXEC],
+    );
     return;
   } catch (e) {
     if (!(e instanceof ErrnoError) || (e.errno !== ENOSYS && e.errno !== EINVAL)) throw e;
@@ -51,7 +56,11 @@ export function cloexecAbove2(): void {
   fcntlFn ??= koffi().load('libc.so.6').func('int fcntl(int fd, int cmd, ...)') as unknown as typeof fcntlFn;
   for (const name of fs.readdirSync('/proc/self/fd')) {
     const fd = Number(name);
-    if (fd > 2 && fcntlFn!(fd, F_SETFD, 'int', FD_CLOEXEC) === -1 && koffi().errno() !== 9 /* EBADF: the dir's own fd */) {
+    if (
+      fd > 2 &&
+      fcntlFn!(fd, F_SETFD, 'int', FD_CLOEXEC) === -1 &&
+      koffi().errno() !== 9 /* EBADF: the dir's own fd */
+    ) {
       throw new ErrnoError('fcntl(F_SETFD)', koffi().errno());
     }
   }

@@ -39,8 +39,16 @@ const O_CLOEXEC = 0o2000000;
 
 /** Every right that modifies the filesystem, for a given ABI. Reads and execution stay unrestricted. */
 export function writeAccess(abi: number): number {
-  let mask = FsAccess.WRITE_FILE | FsAccess.REMOVE_DIR | FsAccess.REMOVE_FILE | FsAccess.MAKE_CHAR |
-    FsAccess.MAKE_DIR | FsAccess.MAKE_REG | FsAccess.MAKE_SOCK | FsAccess.MAKE_FIFO | FsAccess.MAKE_BLOCK |
+  let mask =
+    FsAccess.WRITE_FILE |
+    FsAccess.REMOVE_DIR |
+    FsAccess.REMOVE_FILE |
+    FsAccess.MAKE_CHAR |
+    FsAccess.MAKE_DIR |
+    FsAccess.MAKE_REG |
+    FsAccess.MAKE_SOCK |
+    FsAccess.MAKE_FIFO |
+    FsAccess.MAKE_BLOCK |
     FsAccess.MAKE_SYM;
   if (abi >= 2) mask |= FsAccess.REFER;
   if (abi >= 3) mask |= FsAccess.TRUNCATE;
@@ -56,8 +64,13 @@ function nr(name: string): number {
 /** The best Landlock ABI the kernel offers, or 0 when Landlock is unavailable (ENOSYS/EOPNOTSUPP). */
 export function landlockAbi(): number {
   try {
-    return syscall('landlock_create_ruleset', nr('landlock_create_ruleset'), ['void *', null], ['size_t', 0],
-      ['uint32_t', CREATE_RULESET_VERSION]);
+    return syscall(
+      'landlock_create_ruleset',
+      nr('landlock_create_ruleset'),
+      ['void *', null],
+      ['size_t', 0],
+      ['uint32_t', CREATE_RULESET_VERSION],
+    );
   } catch (e) {
     if (e instanceof ErrnoError) return 0;
     throw e;
@@ -98,13 +111,20 @@ export function restrictSelf(req: LandlockRequest, abi = landlockAbi()): Landloc
   attr.writeBigUInt64LE(denyTcp ? NET_BIND_TCP | NET_CONNECT_TCP : 0n, 8);
   attr.writeBigUInt64LE(scope ? SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL : 0n, 16);
   const size = abi >= 6 ? 24 : abi >= 4 ? 16 : 8;
-  const rulesetFd = syscall('landlock_create_ruleset', nr('landlock_create_ruleset'), ['void *', attr],
-    ['size_t', size], ['uint32_t', 0]);
+  const rulesetFd = syscall(
+    'landlock_create_ruleset',
+    nr('landlock_create_ruleset'),
+    ['void *', attr],
+    ['size_t', size],
+    ['uint32_t', 0],
+  );
   try {
     const skipped = addWritableRules(rulesetFd, req.writablePaths, handledFs);
     for (const port of connectPorts ?? []) addConnectPortRule(rulesetFd, port);
     syscall('landlock_restrict_self', nr('landlock_restrict_self'), ['int', rulesetFd], ['uint32_t', 0]);
-    const applied = [`Landlock ABI ${abi}: writes only beneath ${req.writablePaths.filter((p) => !skipped.includes(p)).join(', ')}`];
+    const applied = [
+      `Landlock ABI ${abi}: writes only beneath ${req.writablePaths.filter((p) => !skipped.includes(p)).join(', ')}`,
+    ];
     if (connectPorts) applied.push(`Landlock: TCP bind denied; connect only to port(s) ${connectPorts.join(', ')}`);
     else if (denyTcp) applied.push('Landlock: TCP bind/connect denied');
     if (scope) applied.push('Landlock: abstract Unix sockets and signals scoped to the sandbox');
@@ -130,8 +150,14 @@ function addWritableRules(rulesetFd: number, paths: string[], handledFs: number)
       const rule = Buffer.alloc(12);
       rule.writeBigUInt64LE(BigInt(isDir ? handledFs : handledFs & fileRights()), 0);
       rule.writeInt32LE(fd, 8);
-      syscall('landlock_add_rule', nr('landlock_add_rule'), ['int', rulesetFd], ['uint32_t', RULE_PATH_BENEATH],
-        ['void *', rule], ['uint32_t', 0]);
+      syscall(
+        'landlock_add_rule',
+        nr('landlock_add_rule'),
+        ['int', rulesetFd],
+        ['uint32_t', RULE_PATH_BENEATH],
+        ['void *', rule],
+        ['uint32_t', 0],
+      );
     } finally {
       fs.closeSync(fd);
     }
@@ -144,8 +170,14 @@ function addConnectPortRule(rulesetFd: number, port: number): void {
   const rule = Buffer.alloc(16);
   rule.writeBigUInt64LE(NET_CONNECT_TCP, 0);
   rule.writeBigUInt64LE(BigInt(port), 8);
-  syscall('landlock_add_rule', nr('landlock_add_rule'), ['int', rulesetFd], ['uint32_t', RULE_NET_PORT],
-    ['void *', rule], ['uint32_t', 0]);
+  syscall(
+    'landlock_add_rule',
+    nr('landlock_add_rule'),
+    ['int', rulesetFd],
+    ['uint32_t', RULE_NET_PORT],
+    ['void *', rule],
+    ['uint32_t', 0],
+  );
 }
 
 /** Rights that make sense on a file (not a directory) rule. */

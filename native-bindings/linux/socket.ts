@@ -13,8 +13,9 @@ let socketpairFn: ((domain: number, type: number, protocol: number, fds: Int32Ar
 /** A connected pair of Unix stream sockets, as two file descriptors. */
 export function socketPair(): [number, number] {
   const k = koffi();
-  socketpairFn ??= k.load('libc.so.6').func('int socketpair(int domain, int type, int protocol, _Out_ int *fds)') as
-    unknown as typeof socketpairFn;
+  socketpairFn ??= k
+    .load('libc.so.6')
+    .func('int socketpair(int domain, int type, int protocol, _Out_ int *fds)') as unknown as typeof socketpairFn;
   const fds = new Int32Array(2);
   if (socketpairFn!(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) !== 0) throw new ErrnoError('socketpair', k.errno());
   return [fds[0], fds[1]];

@@ -12,8 +12,10 @@ const RPC_E_CHANGED_MODE = 0x80010106;
 export const CLSCTX_INPROC_SERVER = 0x1;
 
 const CoInitializeEx = lazyFn('ole32.dll', 'int32 CoInitializeEx(void *reserved, uint32 coinit)');
-const CoCreateInstance = lazyFn('ole32.dll',
-  'int32 CoCreateInstance(uint8_t *clsid, void *outer, uint32 ctx, uint8_t *iid, _Out_ void **obj)');
+const CoCreateInstance = lazyFn(
+  'ole32.dll',
+  'int32 CoCreateInstance(uint8_t *clsid, void *outer, uint32 ctx, uint8_t *iid, _Out_ void **obj)',
+);
 const SysAllocString = lazyFn('oleaut32.dll', 'void *SysAllocString(str16 s)');
 const SysFreeString = lazyFn('oleaut32.dll', 'void SysFreeString(void *bstr)');
 
@@ -61,7 +63,10 @@ const queryProto = once(() => methodProto('int32 QueryInterface(uint8_t *iid, _O
 
 /** One reference to a COM interface. */
 export class ComObject extends NativeOwner {
-  constructor(pointer: bigint, readonly iface: string) {
+  constructor(
+    pointer: bigint,
+    readonly iface: string,
+  ) {
     super(pointer, iface, (p) => {
       koffi().call(slot(p, 2), releaseProto(), p);
     });

@@ -13,12 +13,17 @@ import { SecurityDescriptor } from './acl';
 import { fromWide, lazyFn, type Pointer } from './lib';
 import { declareStructs } from './structs';
 
-const CreateDesktopW = lazyFn('user32.dll',
-  'void *CreateDesktopW(str16 name, void *device, void *devmode, uint32 flags, uint32 access, void *sa)', declareStructs);
+const CreateDesktopW = lazyFn(
+  'user32.dll',
+  'void *CreateDesktopW(str16 name, void *device, void *devmode, uint32 flags, uint32 access, void *sa)',
+  declareStructs,
+);
 const CloseDesktop = lazyFn('user32.dll', 'bool CloseDesktop(void *desk)');
 const GetProcessWindowStation = lazyFn('user32.dll', 'void *GetProcessWindowStation()');
-const GetUserObjectInformationW = lazyFn('user32.dll',
-  'bool GetUserObjectInformationW(void *obj, int index, _Out_ uint8_t *info, uint32 len, _Out_ uint32 *needed)');
+const GetUserObjectInformationW = lazyFn(
+  'user32.dll',
+  'bool GetUserObjectInformationW(void *obj, int index, _Out_ uint8_t *info, uint32 len, _Out_ uint32 *needed)',
+);
 
 const GetThreadDesktop = lazyFn('user32.dll', 'void *GetThreadDesktop(uint32 threadId)');
 const GetCurrentThreadId = lazyFn('kernel32.dll', 'uint32 GetCurrentThreadId()');
@@ -54,7 +59,11 @@ export function currentDesktopName(): string {
 }
 
 export class PrivateDesktop {
-  private constructor(private readonly owner: NativeOwner, readonly name: string, readonly windowStation: string) {}
+  private constructor(
+    private readonly owner: NativeOwner,
+    readonly name: string,
+    readonly windowStation: string,
+  ) {}
 
   /** CreateDesktopW(name) in this process's window station, protected by `sddl`; the name is read back. */
   static create(name: string, sddl: string): PrivateDesktop {
@@ -62,14 +71,19 @@ export class PrivateDesktop {
     const sd = SecurityDescriptor.fromSddl(sddl);
     let owner: NativeOwner;
     try {
-      const h = checkHandle('CreateDesktopW', CreateDesktopW(name, null, null, 0, GENERIC_ALL, sd.securityAttributes(false)), name);
+      const h = checkHandle(
+        'CreateDesktopW',
+        CreateDesktopW(name, null, null, 0, GENERIC_ALL, sd.securityAttributes(false)),
+        name,
+      );
       owner = new NativeOwner(h, 'desktop', (v) => checkBool('CloseDesktop', CloseDesktop(v)));
     } finally {
       sd.close();
     }
     try {
       const back = objectName(owner.value);
-      if (back.toLowerCase() !== name.toLowerCase()) throw new Error(`the desktop was created as "${back}", not "${name}"`);
+      if (back.toLowerCase() !== name.toLowerCase())
+        throw new Error(`the desktop was created as "${back}", not "${name}"`);
       return new PrivateDesktop(owner, name, station);
     } catch (e) {
       owner.close();

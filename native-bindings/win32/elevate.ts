@@ -19,13 +19,31 @@ const SW_HIDE = 0;
 
 /** x64 layout of SHELLEXECUTEINFOW (shellapi.h): 112 bytes. */
 export const SHELLEXECUTEINFOW_X64_SIZE = 112;
-const declare = once(() => koffi().struct('SHELLEXECUTEINFOW', {
-  cbSize: 'uint32', fMask: 'uint32', hwnd: 'void *', lpVerb: 'str16', lpFile: 'str16', lpParameters: 'str16',
-  lpDirectory: 'str16', nShow: 'int', hInstApp: 'void *', lpIDList: 'void *', lpClass: 'str16', hkeyClass: 'void *',
-  dwHotKey: 'uint32', hIconOrMonitor: 'void *', hProcess: 'void *',
-}));
+const declare = once(() =>
+  koffi().struct('SHELLEXECUTEINFOW', {
+    cbSize: 'uint32',
+    fMask: 'uint32',
+    hwnd: 'void *',
+    lpVerb: 'str16',
+    lpFile: 'str16',
+    lpParameters: 'str16',
+    lpDirectory: 'str16',
+    nShow: 'int',
+    hInstApp: 'void *',
+    lpIDList: 'void *',
+    lpClass: 'str16',
+    hkeyClass: 'void *',
+    dwHotKey: 'uint32',
+    hIconOrMonitor: 'void *',
+    hProcess: 'void *',
+  }),
+);
 
-const ShellExecuteExAsync = lazyAsyncCall('shell32.dll', 'bool ShellExecuteExW(_Inout_ SHELLEXECUTEINFOW *info)', declare);
+const ShellExecuteExAsync = lazyAsyncCall(
+  'shell32.dll',
+  'bool ShellExecuteExW(_Inout_ SHELLEXECUTEINFOW *info)',
+  declare,
+);
 const GetProcessId = lazyFn('kernel32.dll', 'uint32 GetProcessId(void *process)');
 const GetExitCodeProcess = lazyFn('kernel32.dll', 'bool GetExitCodeProcess(void *process, _Out_ uint32 *code)');
 
@@ -44,9 +62,21 @@ export interface ElevatedProcess {
  */
 export async function runElevated(file: string, parameters: string, directory: string): Promise<ElevatedProcess> {
   const info: Record<string, unknown> = {
-    cbSize: shellExecuteInfoSize(), fMask: SEE_MASK_NOCLOSEPROCESS | SEE_MASK_NOASYNC | SEE_MASK_FLAG_NO_UI, hwnd: null,
-    lpVerb: 'runas', lpFile: file, lpParameters: parameters, lpDirectory: directory, nShow: SW_HIDE, hInstApp: null,
-    lpIDList: null, lpClass: null, hkeyClass: null, dwHotKey: 0, hIconOrMonitor: null, hProcess: null,
+    cbSize: shellExecuteInfoSize(),
+    fMask: SEE_MASK_NOCLOSEPROCESS | SEE_MASK_NOASYNC | SEE_MASK_FLAG_NO_UI,
+    hwnd: null,
+    lpVerb: 'runas',
+    lpFile: file,
+    lpParameters: parameters,
+    lpDirectory: directory,
+    nShow: SW_HIDE,
+    hInstApp: null,
+    lpIDList: null,
+    lpClass: null,
+    hkeyClass: null,
+    dwHotKey: 0,
+    hIconOrMonitor: null,
+    hProcess: null,
   };
   const started = await ShellExecuteExAsync(info);
   if (!started.value) throw new Win32Error('ShellExecuteExW', started.lastError, file);

@@ -12,13 +12,21 @@ import type { Job } from './job';
 import { declareStructs, decodeStruct, encodeStruct, structSize } from './structs';
 import { waitForSignal } from './wait';
 
-const InitializeProcThreadAttributeList = lazyFn('kernel32.dll',
-  'bool InitializeProcThreadAttributeList(void *list, uint32 count, uint32 flags, _Inout_ size_t *size)');
-const UpdateProcThreadAttribute = lazyFn('kernel32.dll',
-  'bool UpdateProcThreadAttribute(void *list, uint32 flags, uintptr_t attr, void *value, size_t size, void *prev, void *retSize)');
+const InitializeProcThreadAttributeList = lazyFn(
+  'kernel32.dll',
+  'bool InitializeProcThreadAttributeList(void *list, uint32 count, uint32 flags, _Inout_ size_t *size)',
+);
+const UpdateProcThreadAttribute = lazyFn(
+  'kernel32.dll',
+  'bool UpdateProcThreadAttribute(void *list, uint32 flags, uintptr_t attr, void *value, size_t size, void *prev, void *retSize)',
+);
 const DeleteProcThreadAttributeList = lazyFn('kernel32.dll', 'void DeleteProcThreadAttributeList(void *list)');
-const CreateProcessAsUserW = lazyFn('advapi32.dll', 'bool CreateProcessAsUserW(void *token, str16 app, void *cmdLine, ' +
-  'void *procSa, void *threadSa, bool inherit, uint32 flags, void *env, str16 cwd, void *si, _Out_ void *pi)', declareStructs);
+const CreateProcessAsUserW = lazyFn(
+  'advapi32.dll',
+  'bool CreateProcessAsUserW(void *token, str16 app, void *cmdLine, ' +
+    'void *procSa, void *threadSa, bool inherit, uint32 flags, void *env, str16 cwd, void *si, _Out_ void *pi)',
+  declareStructs,
+);
 const ResumeThread = lazyFn('kernel32.dll', 'uint32 ResumeThread(void *thread)');
 const TerminateProcess = lazyFn('kernel32.dll', 'bool TerminateProcess(void *process, uint32 code)');
 const GetExitCodeProcess = lazyFn('kernel32.dll', 'bool GetExitCodeProcess(void *process, _Out_ uint32 *code)');
@@ -50,7 +58,9 @@ export class AttributeList {
     if (!size[0]) throw new Win32Error('InitializeProcThreadAttributeList', lastError());
     this.buffer = Buffer.alloc(size[0]);
     checkBool('InitializeProcThreadAttributeList', InitializeProcThreadAttributeList(this.buffer, count, 0, size));
-    this.owner = new NativeOwner(koffi().address(this.buffer), 'attribute list', () => DeleteProcThreadAttributeList(this.buffer));
+    this.owner = new NativeOwner(koffi().address(this.buffer), 'attribute list', () =>
+      DeleteProcThreadAttributeList(this.buffer),
+    );
   }
 
   /** Adds an attribute whose value is an array of handles (HANDLE_LIST, JOB_LIST). */
@@ -58,14 +68,20 @@ export class AttributeList {
     const value = Buffer.alloc(8 * handles.length);
     handles.forEach((h, i) => value.writeBigUInt64LE(BigInt.asUintN(64, h), i * 8));
     this.values.push(value);
-    checkBool('UpdateProcThreadAttribute', UpdateProcThreadAttribute(this.buffer, 0, attribute, value, value.length, null, null),
-      `attribute 0x${attribute.toString(16)}`);
+    checkBool(
+      'UpdateProcThreadAttribute',
+      UpdateProcThreadAttribute(this.buffer, 0, attribute, value, value.length, null, null),
+      `attribute 0x${attribute.toString(16)}`,
+    );
   }
 
   /** Adds the pseudoconsole attribute (its value is the HPCON itself). */
   setPseudoConsole(hpc: bigint): void {
-    checkBool('UpdateProcThreadAttribute', UpdateProcThreadAttribute(this.buffer, 0, ProcThreadAttribute.PSEUDOCONSOLE, hpc, 8,
-      null, null), 'PSEUDOCONSOLE');
+    checkBool(
+      'UpdateProcThreadAttribute',
+      UpdateProcThreadAttribute(this.buffer, 0, ProcThreadAttribute.PSEUDOCONSOLE, hpc, 8, null, null),
+      'PSEUDOCONSOLE',
+    );
   }
 
   close(): void {
@@ -120,7 +136,11 @@ export interface CreateProcessOptions {
 export type JobPlacement = 'job-list' | 'assigned-while-suspended';
 
 export class ChildProcess {
-  constructor(readonly process: Handle, readonly pid: number, readonly jobPlacement: JobPlacement) {}
+  constructor(
+    readonly process: Handle,
+    readonly pid: number,
+    readonly jobPlacement: JobPlacement,
+  ) {}
 
   /** Resolves with the exit code once the process ends (a registered wait: no libuv pool thread is held). */
   async wait(): Promise<number> {
@@ -166,7 +186,9 @@ function startupInfo(attrs: AttributeList, stdio?: [bigint, bigint, bigint], des
       cb: structSize('STARTUPINFOEXW'),
       lpDesktop: desktop ? koffi().address(desktop) : null,
       dwFlags: STARTF_USESTDHANDLES,
-      hStdInput: stdio?.[0] ?? null, hStdOutput: stdio?.[1] ?? null, hStdError: stdio?.[2] ?? null,
+      hStdInput: stdio?.[0] ?? null,
+      hStdOutput: stdio?.[1] ?? null,
+      hStdError: stdio?.[2] ?? null,
     },
     lpAttributeList: koffi().address(attrs.buffer),
   });
@@ -174,8 +196,13 @@ function startupInfo(attrs: AttributeList, stdio?: [bigint, bigint, bigint], des
 
 /** The creation flags: suspended, Unicode environment, extended startup info; no console only without a pseudoconsole. */
 export function creationFlags(pseudoConsole: boolean, breakaway = false): number {
-  return CreationFlags.CREATE_SUSPENDED | CreationFlags.CREATE_UNICODE_ENVIRONMENT | CreationFlags.EXTENDED_STARTUPINFO_PRESENT |
-    (pseudoConsole ? 0 : CreationFlags.CREATE_NO_WINDOW) | (breakaway ? CreationFlags.CREATE_BREAKAWAY_FROM_JOB : 0);
+  return (
+    CreationFlags.CREATE_SUSPENDED |
+    CreationFlags.CREATE_UNICODE_ENVIRONMENT |
+    CreationFlags.EXTENDED_STARTUPINFO_PRESENT |
+    (pseudoConsole ? 0 : CreationFlags.CREATE_NO_WINDOW) |
+    (breakaway ? CreationFlags.CREATE_BREAKAWAY_FROM_JOB : 0)
+  );
 }
 
 /** Tries to add the job list; false when this Windows (or Wine) rejects the attribute. */
@@ -184,7 +211,8 @@ function tryJobList(attrs: AttributeList, job: Job): boolean {
     attrs.setHandles(ProcThreadAttribute.JOB_LIST, [job.handle.value]);
     return true;
   } catch (e) {
-    if (e instanceof Win32Error && (e.code === WinError.NOT_SUPPORTED || e.code === WinError.INVALID_PARAMETER)) return false;
+    if (e instanceof Win32Error && (e.code === WinError.NOT_SUPPORTED || e.code === WinError.INVALID_PARAMETER))
+      return false;
     throw e;
   }
 }
@@ -204,12 +232,28 @@ export function createProcessAsUser(opts: CreateProcessOptions): ChildProcess {
     const pi = Buffer.alloc(structSize('PROCESS_INFORMATION'));
     const flags = creationFlags(opts.pseudoConsole !== undefined, opts.breakaway);
     const desktop = opts.desktop === undefined ? undefined : wide(opts.desktop);
-    checkBool('CreateProcessAsUserW', CreateProcessAsUserW(opts.token.value, null, wide(opts.commandLine), null, null,
-      Boolean(opts.stdio), flags, environmentBlock(opts.env), opts.cwd, startupInfo(attrs, opts.stdio, desktop), pi), opts.commandLine);
+    checkBool(
+      'CreateProcessAsUserW',
+      CreateProcessAsUserW(
+        opts.token.value,
+        null,
+        wide(opts.commandLine),
+        null,
+        null,
+        Boolean(opts.stdio),
+        flags,
+        environmentBlock(opts.env),
+        opts.cwd,
+        startupInfo(attrs, opts.stdio, desktop),
+        pi,
+      ),
+      opts.commandLine,
+    );
     const info = decodeStruct<{ hProcess: bigint; hThread: bigint; dwProcessId: number }>(pi, 'PROCESS_INFORMATION');
     proc = new Handle(info.hProcess, 'process');
     thread = new Handle(info.hThread, 'thread');
-    const placement: JobPlacement = jobListAccepted && isProcessInJob(proc, opts.job) ? 'job-list' : 'assigned-while-suspended';
+    const placement: JobPlacement =
+      jobListAccepted && isProcessInJob(proc, opts.job) ? 'job-list' : 'assigned-while-suspended';
     if (placement === 'assigned-while-suspended') opts.job.assign(proc);
     if ((ResumeThread(thread.value) as number) === 0xffffffff) throw new Win32Error('ResumeThread', lastError());
     const child = new ChildProcess(proc, info.dwProcessId, placement);
@@ -222,4 +266,3 @@ export function createProcessAsUser(opts: CreateProcessOptions): ChildProcess {
     closeAll(thread, proc, attrs);
   }
 }
-

@@ -8,9 +8,15 @@
 import { checkBool, lastError, Win32Error } from './errors';
 import { koffi, lazyFn, once, type Pointer } from './lib';
 
-const declareCallback = once(() => koffi().proto('void __stdcall AgentSandboxWaitCallback(void *context, uint8 timedOut)'));
-const RegisterWaitForSingleObject = lazyFn('kernel32.dll', 'bool RegisterWaitForSingleObject(_Out_ void **wait, void *h, ' +
-  'AgentSandboxWaitCallback *cb, void *context, uint32 ms, uint32 flags)', () => void declareCallback());
+const declareCallback = once(() =>
+  koffi().proto('void __stdcall AgentSandboxWaitCallback(void *context, uint8 timedOut)'),
+);
+const RegisterWaitForSingleObject = lazyFn(
+  'kernel32.dll',
+  'bool RegisterWaitForSingleObject(_Out_ void **wait, void *h, ' +
+    'AgentSandboxWaitCallback *cb, void *context, uint32 ms, uint32 flags)',
+  () => void declareCallback(),
+);
 const UnregisterWaitEx = lazyFn('kernel32.dll', 'bool UnregisterWaitEx(void *wait, void *completionEvent)');
 
 const INFINITE = 0xffffffff;
@@ -21,17 +27,19 @@ let nextId = 1n;
 /** Keeps the event loop alive while a wait is registered (the Windows pool is invisible to libuv). */
 let keepAlive: NodeJS.Timeout | undefined;
 
-const callback = once(() => koffi().register((context: unknown) => {
-  const id = BigInt(context as bigint | number);
-  const done = pending.get(id);
-  pending.delete(id);
-  if (pending.size === 0 && keepAlive) {
-    clearInterval(keepAlive);
-    keepAlive = undefined;
-  }
-  // Never throw into the Windows pool thread; resolving a promise cannot throw.
-  done?.();
-}, koffi().pointer(declareCallback())));
+const callback = once(() =>
+  koffi().register((context: unknown) => {
+    const id = BigInt(context as bigint | number);
+    const done = pending.get(id);
+    pending.delete(id);
+    if (pending.size === 0 && keepAlive) {
+      clearInterval(keepAlive);
+      keepAlive = undefined;
+    }
+    // Never throw into the Windows pool thread; resolving a promise cannot throw.
+    done?.();
+  }, koffi().pointer(declareCallback())),
+);
 
 /** How many registered waits have not fired yet (for tests and diagnostics). */
 export function pendingWaits(): number {
@@ -57,7 +65,10 @@ export function waitForSignal(handle: bigint): Promise<void> {
     });
     keepAlive ??= setInterval(() => undefined, 1 << 30);
     try {
-      checkBool('RegisterWaitForSingleObject', RegisterWaitForSingleObject(out, handle, callback(), id, INFINITE, WT_EXECUTEONLYONCE));
+      checkBool(
+        'RegisterWaitForSingleObject',
+        RegisterWaitForSingleObject(out, handle, callback(), id, INFINITE, WT_EXECUTEONLYONCE),
+      );
       waitHandle = out[0];
     } catch (e) {
       pending.delete(id);

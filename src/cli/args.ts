@@ -85,7 +85,9 @@ export function platformFlag(values: Record<string, unknown>, host: Platform | u
   const p = (values.platform as string | undefined) ?? host;
   if (p === 'linux' || p === 'win32') return p;
   if (p === undefined) {
-    throw new UsageError(`This machine (${process.platform}) is not supported; pass --platform linux or win32 to preview a plan.`);
+    throw new UsageError(
+      `This machine (${process.platform}) is not supported; pass --platform linux or win32 to preview a plan.`,
+    );
   }
   throw new UsageError(`--platform must be "linux" or "win32", not "${p}".`);
 }
@@ -93,7 +95,8 @@ export function platformFlag(values: Record<string, unknown>, host: Platform | u
 export function positiveSeconds(raw: string | undefined, flag: string): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, not "${raw}".`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`${flag} must be a positive number of seconds, not "${raw}".`);
   return n;
 }
 
@@ -101,8 +104,13 @@ export function positiveSeconds(raw: string | undefined, flag: string): number |
 export function policyInput(values: Record<string, unknown>, cwd: string): PolicyInput {
   const file = values['policy-file'] as string | undefined;
   if (file === undefined) return policyFromCli(policyFlags(values), cwd);
-  const mixed = ['workspace', 'write', 'protect', 'allow-domain', 'deny-domain'].filter((k) => (values[k] as string[] | undefined)?.length)
-    .concat(values['read-only'] ? ['read-only'] : [], values.strict ? ['strict'] : [], values.network !== undefined ? ['network'] : []);
+  const mixed = ['workspace', 'write', 'protect', 'allow-domain', 'deny-domain']
+    .filter((k) => (values[k] as string[] | undefined)?.length)
+    .concat(
+      values['read-only'] ? ['read-only'] : [],
+      values.strict ? ['strict'] : [],
+      values.network !== undefined ? ['network'] : [],
+    );
   if (mixed.length) throw new UsageError(`--policy-file cannot be combined with --${mixed.join(', --')}.`);
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as PolicyInput;

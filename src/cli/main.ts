@@ -12,16 +12,26 @@ import type { CliCommand } from './commands';
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
   run: { summary: 'Run a command inside the sandbox.', load: async () => (await import('./run-command')).runCommand },
-  plan: { summary: 'Print the compiled sandbox plan for a policy.',
-    load: async () => (await import('./plan-command')).planCommand },
-  verify: { summary: 'Check that the sandbox holds on this machine (self-test).',
-    load: async () => (await import('./verify-command')).verifyCommand },
-  setup: { summary: 'Windows: create the sandbox accounts and firewall rule (one administrator prompt).',
-    load: async () => (await import('./setup-command')).setupCommand },
-  uninstall: { summary: 'Take back everything Agent Sandbox created (permissions, placeholders, accounts, rules).',
-    load: async () => (await import('./uninstall-command')).uninstallCommand },
-  status: { summary: 'Windows: show whether the elevated sandbox is set up.',
-    load: async () => (await import('./status-command')).statusCommand },
+  plan: {
+    summary: 'Print the compiled sandbox plan for a policy.',
+    load: async () => (await import('./plan-command')).planCommand,
+  },
+  verify: {
+    summary: 'Check that the sandbox holds on this machine (self-test).',
+    load: async () => (await import('./verify-command')).verifyCommand,
+  },
+  setup: {
+    summary: 'Windows: create the sandbox accounts and firewall rule (one administrator prompt).',
+    load: async () => (await import('./setup-command')).setupCommand,
+  },
+  uninstall: {
+    summary: 'Take back everything Agent Sandbox created (permissions, placeholders, accounts, rules).',
+    load: async () => (await import('./uninstall-command')).uninstallCommand,
+  },
+  status: {
+    summary: 'Windows: show whether the elevated sandbox is set up.',
+    load: async () => (await import('./status-command')).statusCommand,
+  },
 };
 
 function usage(): string {
@@ -29,7 +39,9 @@ function usage(): string {
   return `Usage: agent-sandbox <command> [options]
 
 Commands:
-${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`).join('\n')}
+${Object.entries(COMMANDS)
+  .map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`)
+  .join('\n')}
 
 Run "agent-sandbox <command> --help" for a command's options.`;
 }

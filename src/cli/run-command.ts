@@ -5,7 +5,17 @@
 import { cloexecAbove2, inheritableFds } from '../../native-bindings/linux/fds';
 import { compilePlan, type Plan, type PolicyInput } from '../policy';
 import type { CompileContext } from '../policy/compile';
-import { backendFor, defaultStateDir, hostContext, hostPlatform, watchNestedGit, weakerThanAsked, type SandboxBackend, type SandboxProcess, type SpawnSpec } from '../sandbox';
+import {
+  backendFor,
+  defaultStateDir,
+  hostContext,
+  hostPlatform,
+  watchNestedGit,
+  weakerThanAsked,
+  type SandboxBackend,
+  type SandboxProcess,
+  type SpawnSpec,
+} from '../sandbox';
 import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
 import type { CliCommand } from './commands';
 import type { NetworkDenial } from '../network/proxy';
@@ -16,8 +26,13 @@ import { denialLine, uniqueDenials } from '../network/denial-text';
  * plainly, on every run, when what the spawned process reports it applied is less than the policy asks for (for
  * example Windows' unelevated offline mode, or Wine). `ctx` overrides the host's context (tests, previews).
  */
-export async function runWith(backend: SandboxBackend, input: PolicyInput, ctx: Partial<CompileContext>, spec: SpawnSpec,
-  warn: (line: string) => void): Promise<{ plan: Plan; proc: SandboxProcess; untrusted: () => string | undefined }> {
+export async function runWith(
+  backend: SandboxBackend,
+  input: PolicyInput,
+  ctx: Partial<CompileContext>,
+  spec: SpawnSpec,
+  warn: (line: string) => void,
+): Promise<{ plan: Plan; proc: SandboxProcess; untrusted: () => string | undefined }> {
   const plan = compilePlan(input, hostContext({ ...ctx, ...(await backend.planFacts()) }));
   const untrusted = watchNestedGit(plan.writableRoots);
   const proc = await backend.spawn(plan, spec);
@@ -61,9 +76,16 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const dash = argv.indexOf('--');
     const own = dash === -1 ? argv : argv.slice(0, dash);
     const command = dash === -1 ? [] : argv.slice(dash + 1);
-    const { values, positionals } = parse(own,
-      { ...POLICY_OPTIONS, timeout: { type: 'string' }, tty: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false } }, true);
+    const { values, positionals } = parse(
+      own,
+      {
+        ...POLICY_OPTIONS,
+        timeout: { type: 'string' },
+        tty: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
+      true,
+    );
     if (values.help) {
       console.log(this.usage);
       return 0;
@@ -71,7 +93,8 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     if (positionals.length) {
       throw new UsageError(`Put the command after "--": agent-sandbox run -- ${positionals.join(' ')}`);
     }
-    if (!command.length) throw new UsageError('No command given. Usage: agent-sandbox run [options] -- COMMAND [ARGS...]');
+    if (!command.length)
+      throw new UsageError('No command given. Usage: agent-sandbox run [options] -- COMMAND [ARGS...]');
     const timeout = positiveSeconds(values.timeout as string | undefined, '--timeout');
     const platform = platformFlag(values, hostPlatform());
     const stateDir = defaultStateDir();
@@ -84,17 +107,24 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     process.once('SIGTERM', onSignal);
     process.once('SIGHUP', onSignal);
     try {
-      const { proc, untrusted } = await runWith(backend, policyInput(values, process.cwd()), { platform, stateDir }, {
-        argv: command,
-        cwd: process.cwd(),
-        stdio: 'inherit',
-        tty: values.tty ? { cols: process.stdout.columns ?? 80, rows: process.stdout.rows ?? 24 } : undefined,
-        timeoutMs: timeout === undefined ? undefined : timeout * 1000,
-        signal: ac.signal,
-      }, (line) => process.stderr.write(line));
+      const { proc, untrusted } = await runWith(
+        backend,
+        policyInput(values, process.cwd()),
+        { platform, stateDir },
+        {
+          argv: command,
+          cwd: process.cwd(),
+          stdio: 'inherit',
+          tty: values.tty ? { cols: process.stdout.columns ?? 80, rows: process.stdout.rows ?? 24 } : undefined,
+          timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+          signal: ac.signal,
+        },
+        (line) => process.stderr.write(line),
+      );
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
-      if (exit.stopped) process.stderr.write(`agent-sandbox: the sandbox stopped the command: ${exit.stopped}. Run it again.\n`);
+      if (exit.stopped)
+        process.stderr.write(`agent-sandbox: the sandbox stopped the command: ${exit.stopped}. Run it again.\n`);
       const report = untrusted();
       if (report) process.stderr.write(`agent-sandbox: warning: ${report}\n`);
       reportBlocked(uniqueDenials(proc.networkDenials?.() ?? []), exit.code, Boolean(values.json));

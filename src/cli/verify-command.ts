@@ -22,12 +22,16 @@ leaving processes running. Prints expected and observed results for every check.
 
 Exit codes: 0 every check passed; 1 a check failed; 125 the sandbox could not be applied; 2 bad arguments.`,
   async main(argv) {
-    const { values } = parse(argv, {
-      json: { type: 'boolean', default: false },
-      network: { type: 'string' },
-      workspace: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    }, false);
+    const { values } = parse(
+      argv,
+      {
+        json: { type: 'boolean', default: false },
+        network: { type: 'string' },
+        workspace: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      false,
+    );
     if (values.help) {
       console.log(this.usage);
       return 0;

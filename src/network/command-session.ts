@@ -21,18 +21,30 @@ export function checkGrants(grants: string[] | undefined): string[] {
   out.forEach((g, i) => {
     const problem = domainProblem(g);
     if (problem) {
-      throw new SandboxError(SandboxErrorCode.InvalidPolicy, `allowDomains[${i}] (got ${JSON.stringify(g)}): ${problem}`,
-        'Name a host like "example.org", "*.example.org" or "example.org:443", or a preset like "@npm".');
+      throw new SandboxError(
+        SandboxErrorCode.InvalidPolicy,
+        `allowDomains[${i}] (got ${JSON.stringify(g)}): ${problem}`,
+        'Name a host like "example.org", "*.example.org" or "example.org:443", or a preset like "@npm".',
+      );
     }
   });
   return out;
 }
 
-export function openCommandNetwork(gw: ProxyGateway, plan: Plan, argv: string[], grants: string[] | undefined,
-  endpoint: ProxyEndpoint, ownsGateway: boolean): CommandNetwork {
+export function openCommandNetwork(
+  gw: ProxyGateway,
+  plan: Plan,
+  argv: string[],
+  grants: string[] | undefined,
+  endpoint: ProxyEndpoint,
+  ownsGateway: boolean,
+): CommandNetwork {
   const a = plan.allowlist!;
-  const session = gw.openSession({ command: argv.join(' ').slice(0, 200), allowedDomains: [...a.allowed, ...checkGrants(grants)],
-    deniedDomains: a.denied });
+  const session = gw.openSession({
+    command: argv.join(' ').slice(0, 200),
+    allowedDomains: [...a.allowed, ...checkGrants(grants)],
+    deniedDomains: a.denied,
+  });
   const seen = gw.unattributed.length;
   return {
     env: proxyEnv(endpoint, session, plan.platform),
@@ -50,7 +62,10 @@ export function openCommandNetwork(gw: ProxyGateway, plan: Plan, argv: string[],
 export function withOwnGateway(proc: SandboxProcess, gw: ProxyGateway, net: CommandNetwork): SandboxProcess {
   void proc.exited.finally(() => gw.close());
   return {
-    stdin: proc.stdin, stdout: proc.stdout, stderr: proc.stderr, exited: proc.exited,
+    stdin: proc.stdin,
+    stdout: proc.stdout,
+    stderr: proc.stderr,
+    exited: proc.exited,
     kill: () => proc.kill(),
     enforcement: proc.enforcement,
     ...(proc.resize ? { resize: (c: number, r: number) => proc.resize!(c, r) } : {}),

@@ -27,7 +27,10 @@ export function uniqueDenials(all: NetworkDenial[]): (NetworkDenial & { count: n
 export function denialLine(d: NetworkDenial, grantHint: (grant: string) => string): string {
   const target = d.reason === 'no-credential' ? 'a connection' : `${d.host}:${d.port}`;
   const what = d.reason === 'not-allowed' ? REASON[d.reason] : `${REASON[d.reason]}: ${d.message}`;
-  const fix = d.grant ? `; allow it with ${grantHint(d.grant)}`
-    : d.reason === 'denied' ? '; deniedDomains wins over every grant' : '';
+  const fix = d.grant
+    ? `; allow it with ${grantHint(d.grant)}`
+    : d.reason === 'denied'
+      ? '; deniedDomains wins over every grant'
+      : '';
   return `blocked ${target} — ${what}${fix}`;
 }

@@ -16,7 +16,10 @@ export type Admission =
 /** What a front end needs from its gateway (ProxyGateway in ./proxy), so the front ends do not import the proxy. */
 export interface FrontendGateway {
   admit(user: string | undefined, password: string | undefined, host: string, port: number): Promise<Admission>;
-  readonly proxy: { connect(a: Extract<Admission, { ok: true }>, port: number): net.Socket; readonly connectTimeoutMs: number };
+  readonly proxy: {
+    connect(a: Extract<Admission, { ok: true }>, port: number): net.Socket;
+    readonly connectTimeoutMs: number;
+  };
 }
 
 /** Headers that concern this hop only and are not forwarded. */
@@ -30,7 +33,11 @@ function credential(req: http.IncomingMessage): { user?: string; password?: stri
   return colon === -1 ? {} : { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-function refusal(a: Extract<Admission, { ok: false }>, host: string, port: number): { status: number; head: string; body: string } {
+function refusal(
+  a: Extract<Admission, { ok: false }>,
+  host: string,
+  port: number,
+): { status: number; head: string; body: string } {
   const status = a.kind === 'auth' ? 407 : a.kind === 'refused' ? 403 : 502;
   const head = a.kind === 'auth' ? 'Proxy-Authenticate: Basic realm="agent-sandbox"\r\n' : '';
   return { status, head, body: `agent-sandbox: blocked ${host}:${port}: ${a.message}\n` };
@@ -52,8 +59,10 @@ async function onConnect(gw: FrontendGateway, req: http.IncomingMessage, client:
   const a = await gw.admit(user, password, t.host, t.port);
   if (!a.ok) {
     const r = refusal(a, t.host, t.port);
-    client.end(`HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status]}\r\n${r.head}Content-Type: text/plain\r\n` +
-      `Content-Length: ${Buffer.byteLength(r.body)}\r\nConnection: close\r\n\r\n${r.body}`);
+    client.end(
+      `HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status]}\r\n${r.head}Content-Type: text/plain\r\n` +
+        `Content-Length: ${Buffer.byteLength(r.body)}\r\nConnection: close\r\n\r\n${r.body}`,
+    );
     return;
   }
   const upstream = gw.proxy.connect(a, t.port);
@@ -64,7 +73,9 @@ async function onConnect(gw: FrontendGateway, req: http.IncomingMessage, client:
   });
   upstream.once('error', (e: NodeJS.ErrnoException) => {
     if (upstream.connecting || !upstream.remoteAddress) {
-      client.end(`HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\nagent-sandbox: ${t.host}:${t.port}: ${e.code ?? e.message}\n`);
+      client.end(
+        `HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\nagent-sandbox: ${t.host}:${t.port}: ${e.code ?? e.message}\n`,
+      );
     } else client.destroy();
   });
   client.once('close', () => upstream.destroy());
@@ -93,8 +104,17 @@ async function onRequest(gw: FrontendGateway, req: http.IncomingMessage, res: ht
   }
   const headers = { ...req.headers };
   for (const h of HOP_BY_HOP) delete headers[h];
-  const upstream = http.request({ host: a.address, family: a.family, port, method: req.method, path: url.pathname + url.search,
-    headers, setHost: false, agent: false, timeout: gw.proxy.connectTimeoutMs });
+  const upstream = http.request({
+    host: a.address,
+    family: a.family,
+    port,
+    method: req.method,
+    path: url.pathname + url.search,
+    headers,
+    setHost: false,
+    agent: false,
+    timeout: gw.proxy.connectTimeoutMs,
+  });
   upstream.once('response', (up) => {
     res.writeHead(up.statusCode ?? 502, up.statusMessage, up.headers);
     up.pipe(res);
@@ -110,7 +130,10 @@ async function onRequest(gw: FrontendGateway, req: http.IncomingMessage, res: ht
 /** Listens on `at`; resolves with a function that stops listening and drops open connections. */
 export function startHttpFrontend(gw: FrontendGateway, at: ListenAt): Promise<Listening> {
   const server = http.createServer((req, res) => void onRequest(gw, req, res));
-  server.on('connect', (req: http.IncomingMessage, client: Duplex, head: Buffer) => void onConnect(gw, req, client, head));
+  server.on(
+    'connect',
+    (req: http.IncomingMessage, client: Duplex, head: Buffer) => void onConnect(gw, req, client, head),
+  );
   return listen(server, at);
 }
 
@@ -136,10 +159,11 @@ export function listen(server: net.Server, at: ListenAt): Promise<Listening> {
       const address = server.address();
       resolve({
         ...(address && typeof address === 'object' ? { port: address.port } : {}),
-        close: () => new Promise<void>((done) => {
-          server.close(() => done());
-          for (const s of open) s.destroy();
-        }),
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            for (const s of open) s.destroy();
+          }),
       });
     });
   });

@@ -13,7 +13,13 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { nonPublicRange } from '../policy/addresses';
-import { addressAllowedLiterally, decideDomain, normalizeHost, parseDomainRules, type DomainRule } from '../policy/domains';
+import {
+  addressAllowedLiterally,
+  decideDomain,
+  normalizeHost,
+  parseDomainRules,
+  type DomainRule,
+} from '../policy/domains';
 import { systemResolver, withTemporaryAnswers, type Resolver } from './resolver';
 import { startHttpFrontend, type Admission } from './http-frontend';
 import { startSocksFrontend } from './socks-frontend';
@@ -62,7 +68,11 @@ export class ProxySession {
   readonly denied: DomainRule[];
   closed = false;
 
-  constructor(readonly gateway: ProxyGateway, readonly command: string, req: SessionRequest) {
+  constructor(
+    readonly gateway: ProxyGateway,
+    readonly command: string,
+    req: SessionRequest,
+  ) {
     this.user = `cmd${randomBytes(6).toString('hex')}`;
     this.password = randomBytes(24).toString('base64url');
     this.allowed = parseDomainRules(req.allowedDomains);
@@ -86,7 +96,12 @@ export class ProxyGateway {
   httpPort = 0;
   socksPort = 0;
 
-  constructor(readonly proxy: NetworkProxy, readonly label: string, readonly dir: string, readonly transport: 'unix' | 'tcp') {}
+  constructor(
+    readonly proxy: NetworkProxy,
+    readonly label: string,
+    readonly dir: string,
+    readonly transport: 'unix' | 'tcp',
+  ) {}
 
   get httpPath(): string {
     return path.join(this.dir, 'http.sock');
@@ -172,14 +187,31 @@ export class NetworkProxy {
   async admit(gw: ProxyGateway, session: ProxySession | undefined, rawHost: string, port: number): Promise<Admission> {
     const host = normalizeHost(rawHost);
     if (!session) {
-      this.record(gw, undefined, host, port, 'no-credential',
-        'a connection without this command\'s proxy credential (a client that bypassed the proxy settings, or another program)');
+      this.record(
+        gw,
+        undefined,
+        host,
+        port,
+        'no-credential',
+        "a connection without this command's proxy credential (a client that bypassed the proxy settings, or another program)",
+      );
       return { ok: false, kind: 'auth', message: 'proxy credential missing or wrong' };
     }
     const verdict = decideDomain(session.allowed, session.denied, host, port);
     if (!verdict.ok) {
-      const message = verdict.reason === 'denied' ? `denied by the deniedDomains entry "${verdict.rule!.text}"` : 'not in the allowlist';
-      this.record(gw, session, host, port, verdict.reason, message, verdict.reason === 'not-allowed' ? host : undefined);
+      const message =
+        verdict.reason === 'denied'
+          ? `denied by the deniedDomains entry "${verdict.rule!.text}"`
+          : 'not in the allowlist';
+      this.record(
+        gw,
+        session,
+        host,
+        port,
+        verdict.reason,
+        message,
+        verdict.reason === 'not-allowed' ? host : undefined,
+      );
       return { ok: false, kind: 'refused', message };
     }
     if (net.isIP(host)) return { ok: true, address: host, family: net.isIP(host) === 6 ? 6 : 4 };
@@ -187,26 +219,58 @@ export class NetworkProxy {
     try {
       answers = await this.resolver(host);
     } catch (e) {
-      return { ok: false, kind: 'unreachable', message: `cannot resolve ${host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      return {
+        ok: false,
+        kind: 'unreachable',
+        message: `cannot resolve ${host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      };
     }
     if (!answers.length) return { ok: false, kind: 'unreachable', message: `no address for ${host}` };
     // `localhost` named literally in the allowlist is a literal allowance of what it resolves to.
     const literalName = verdict.rule.kind === 'exact' && host === 'localhost';
-    const bad = answers.find((a) => !a.pinned && !literalName && nonPublicRange(a.address) !== undefined &&
-      !addressAllowedLiterally(session.allowed, a.address, port));
+    const bad = answers.find(
+      (a) =>
+        !a.pinned &&
+        !literalName &&
+        nonPublicRange(a.address) !== undefined &&
+        !addressAllowedLiterally(session.allowed, a.address, port),
+    );
     if (bad) {
-      const message = `resolves to a ${nonPublicRange(bad.address)} address (${bad.address}), which is refused unless that ` +
+      const message =
+        `resolves to a ${nonPublicRange(bad.address)} address (${bad.address}), which is refused unless that ` +
         'address is allowed literally';
-      this.record(gw, session, host, port, 'private-address', message, `${bad.address.includes(':') ? `[${bad.address}]` : bad.address}:${port}`);
+      this.record(
+        gw,
+        session,
+        host,
+        port,
+        'private-address',
+        message,
+        `${bad.address.includes(':') ? `[${bad.address}]` : bad.address}:${port}`,
+      );
       return { ok: false, kind: 'refused', message };
     }
     return { ok: true, address: answers[0].address, family: answers[0].family };
   }
 
-  private record(gw: ProxyGateway, session: ProxySession | undefined, host: string, port: number, reason: DenialReason,
-    message: string, grant?: string): void {
-    const d: NetworkDenial = { time: new Date().toISOString(), command: session?.command ?? gw.label, host, port, reason, message,
-      ...(grant ? { grant } : {}) };
+  private record(
+    gw: ProxyGateway,
+    session: ProxySession | undefined,
+    host: string,
+    port: number,
+    reason: DenialReason,
+    message: string,
+    grant?: string,
+  ): void {
+    const d: NetworkDenial = {
+      time: new Date().toISOString(),
+      command: session?.command ?? gw.label,
+      host,
+      port,
+      reason,
+      message,
+      ...(grant ? { grant } : {}),
+    };
     (session?.denials ?? gw.unattributed).push(d);
     this.opts.onDenial?.(d);
   }

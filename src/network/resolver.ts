@@ -26,7 +26,10 @@ export const systemResolver: Resolver = async (host) => {
 /** Parses `name=addr[,name=addr...]` (an address may repeat a name for several addresses). Throws on bad input. */
 export function parsePins(text: string): Map<string, string[]> {
   const pins = new Map<string, string[]>();
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=');
     const name = normalizeHost(part.slice(0, eq));
     const address = part.slice(eq + 1).replace(/^\[|\]$/g, '');
@@ -54,7 +57,8 @@ const temporary = new Map<string, ResolvedAddress[]>();
 
 export function registerTemporaryAnswers(answers: Record<string, ResolvedAddress[]>): () => void {
   const names = Object.keys(answers).map(normalizeHost);
-  if (names.some((n) => !n.endsWith('.verify.agent-sandbox.test'))) throw new Error('temporary answers are for Verify names only');
+  if (names.some((n) => !n.endsWith('.verify.agent-sandbox.test')))
+    throw new Error('temporary answers are for Verify names only');
   Object.entries(answers).forEach(([n, a]) => temporary.set(normalizeHost(n), a));
   return () => names.forEach((n) => temporary.delete(n));
 }

@@ -37,5 +37,7 @@ export function createProxy(stateDir: string): NetworkProxy {
  */
 export function proxySocketDir(stateDir: string): string {
   const dir = path.join(stateDir, 'proxy');
-  return Buffer.byteLength(dir) <= 80 ? dir : path.join(os.tmpdir(), `agent-sandbox-proxy-${process.getuid?.() ?? 'user'}`);
+  return Buffer.byteLength(dir) <= 80
+    ? dir
+    : path.join(os.tmpdir(), `agent-sandbox-proxy-${process.getuid?.() ?? 'user'}`);
 }

@@ -63,18 +63,21 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
     for (const p of pins.filter(mine)) args.push('--bind', p, p);
     for (const p of readOnly.filter(mine)) args.push('--ro-bind', p, p);
   };
-  const covered = (root: string) => hidden.some((h) => h.kind === 'dir' && h.path !== root && isWithin('linux', h.path, root));
+  const covered = (root: string) =>
+    hidden.some((h) => h.kind === 'dir' && h.path !== root && isWithin('linux', h.path, root));
   rootMounts(roots.filter((root) => !covered(root)));
   for (const h of hidden) {
     if (h.kind !== 'dir') {
       args.push('--ro-bind', '/dev/null', h.path);
       continue;
     }
-    const inside = roots.filter((root) => root !== h.path && isWithin('linux', h.path, root) &&
-      outermostHidden(hidden, root) === h.path);
+    const inside = roots.filter(
+      (root) => root !== h.path && isWithin('linux', h.path, root) && outermostHidden(hidden, root) === h.path,
+    );
     args.push('--tmpfs', h.path);
     for (const root of inside) args.push('--dir', root);
-    for (const b of bindBacks.filter((x) => outermostHidden(hidden, x.path) === h.path)) args.push('--ro-bind', b.path, b.path);
+    for (const b of bindBacks.filter((x) => outermostHidden(hidden, x.path) === h.path))
+      args.push('--ro-bind', b.path, b.path);
     args.push('--remount-ro', h.path);
     rootMounts(inside);
   }
@@ -91,14 +94,24 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
     warnings: [],
     bwrapArgs: args,
     placeholders,
-    landlock: { writablePaths: [...r.writableRoots, LINUX_SANDBOX_TMP, '/dev'], minAbi: 1,
+    landlock: {
+      writablePaths: [...r.writableRoots, LINUX_SANDBOX_TMP, '/dev'],
+      minAbi: 1,
       requiredAbi: r.policy.requireFullLandlock ? FULL_LANDLOCK_ABI : 0,
-      ...(allowlist ? { connectTcpPorts: [LINUX_RELAY.httpPort, LINUX_RELAY.socksPort] } : {}) },
+      ...(allowlist ? { connectTcpPorts: [LINUX_RELAY.httpPort, LINUX_RELAY.socksPort] } : {}),
+    },
     seccomp: {
       // io_uring can open sockets without calling socket(), so it goes too when offline.
       // The kernel keyring outlives the sandbox and holds the user's secrets (Kerberos caches, keys): no access.
-      denySyscalls: ['ptrace', 'process_vm_readv', 'process_vm_writev', 'keyctl', 'add_key', 'request_key',
-        ...(offline ? ['io_uring_setup', 'io_uring_enter', 'io_uring_register'] : [])],
+      denySyscalls: [
+        'ptrace',
+        'process_vm_readv',
+        'process_vm_writev',
+        'keyctl',
+        'add_key',
+        'request_key',
+        ...(offline ? ['io_uring_setup', 'io_uring_enter', 'io_uring_register'] : []),
+      ],
       denyIoctls: ['TIOCSTI', 'TIOCLINUX'],
       allowSocketFamilies: offline ? ['AF_UNIX'] : null,
       ...(allowlist ? { tcpOnlySocketFamilies: ['AF_INET', 'AF_INET6'] } : {}),
@@ -118,12 +131,21 @@ export const LINUX_PROXY_DIR = '/dev/agent-sandbox-proxy';
 
 function allowlistParts(r: ResolvedPolicy): Pick<LinuxPlan, 'allowlist' | 'proxyRelay'> {
   return {
-    allowlist: allowlistPlan(r, endpointUrls(LINUX_RELAY), 'Linux: private network namespace with only loopback; a relay inside ' +
-      `it forwards ${LINUX_RELAY.host}:${LINUX_RELAY.httpPort} (HTTP) and :${LINUX_RELAY.socksPort} (SOCKS5) to the ` +
-      'proxy\'s Unix sockets; seccomp allows only Unix and TCP sockets, Landlock (ABI 4+) TCP connect only to those ' +
-      'two ports and no bind; DNS and host sockets stay blocked as offline.'),
-    proxyRelay: { httpSocket: `${LINUX_PROXY_DIR}/http.sock`, socksSocket: `${LINUX_PROXY_DIR}/socks.sock`,
-      host: LINUX_RELAY.host, httpPort: LINUX_RELAY.httpPort, socksPort: LINUX_RELAY.socksPort },
+    allowlist: allowlistPlan(
+      r,
+      endpointUrls(LINUX_RELAY),
+      'Linux: private network namespace with only loopback; a relay inside ' +
+        `it forwards ${LINUX_RELAY.host}:${LINUX_RELAY.httpPort} (HTTP) and :${LINUX_RELAY.socksPort} (SOCKS5) to the ` +
+        "proxy's Unix sockets; seccomp allows only Unix and TCP sockets, Landlock (ABI 4+) TCP connect only to those " +
+        'two ports and no bind; DNS and host sockets stay blocked as offline.',
+    ),
+    proxyRelay: {
+      httpSocket: `${LINUX_PROXY_DIR}/http.sock`,
+      socksSocket: `${LINUX_PROXY_DIR}/socks.sock`,
+      host: LINUX_RELAY.host,
+      httpPort: LINUX_RELAY.httpPort,
+      socksPort: LINUX_RELAY.socksPort,
+    },
   };
 }
 
@@ -162,7 +184,7 @@ function protectedMounts(prot: ProtectedPath[], kind: (p: string) => Kind, real:
     const target = missing ?? pp.path;
     if (missing && !placeholders.some((x) => x.path === missing)) {
       const file = missing === pp.path && pp.kind !== 'dir';
-      const content = file ? pp.content ?? PLACEHOLDER_CONTENT[pp.glob] : undefined;
+      const content = file ? (pp.content ?? PLACEHOLDER_CONTENT[pp.glob]) : undefined;
       placeholders.push({ path: missing, kind: file ? 'file' : 'dir', ...(content !== undefined ? { content } : {}) });
     }
     add(readOnly, target);
@@ -213,8 +235,16 @@ function hiddenDirs(r: ResolvedPolicy, paths: string[], kind: (p: string) => Kin
     if (k !== 'missing' && !underTmp) all.push({ path: p, kind: k === 'dir' ? 'dir' : 'file' });
   }
   all.sort((a, b) => depth(a.path) - depth(b.path));
-  return all.filter((x) => !all.some((h) => h.kind === 'dir' && h.path !== x.path && isWithin('linux', h.path, x.path) &&
-    !roots.some((root) => isWithin('linux', h.path, root) && root !== h.path && isWithin('linux', root, x.path))));
+  return all.filter(
+    (x) =>
+      !all.some(
+        (h) =>
+          h.kind === 'dir' &&
+          h.path !== x.path &&
+          isWithin('linux', h.path, x.path) &&
+          !roots.some((root) => isWithin('linux', h.path, root) && root !== h.path && isWithin('linux', root, x.path)),
+      ),
+  );
 }
 
 /** The outermost hidden folder containing `p` (strictly), if any. */
@@ -249,7 +279,8 @@ function hostSocketPaths(ctx: CompileContext, roots: string[]): string[] {
   const ssh = ctx.env.SSH_AUTH_SOCK;
   if (ssh && ssh.startsWith('/')) wanted.push(ssh);
   for (const s of ctx.listeningSockets ?? []) {
-    if (!roots.some((root) => isWithin('linux', root, s)) && ctx.fs?.kind(s) === 'socket') wanted.push(socketDir(ctx, s, roots) ?? s);
+    if (!roots.some((root) => isWithin('linux', root, s)) && ctx.fs?.kind(s) === 'socket')
+      wanted.push(socketDir(ctx, s, roots) ?? s);
   }
   const out = new Set<string>();
   for (const p of wanted) {

@@ -17,8 +17,14 @@ export const DOMAIN_PRESETS: Readonly<Record<string, readonly string[]>> = {
   '@pypi': ['pypi.org', 'files.pythonhosted.org'],
   '@crates': ['crates.io', 'index.crates.io', 'static.crates.io', 'static.rust-lang.org'],
   '@go': ['proxy.golang.org', 'sum.golang.org', 'index.golang.org'],
-  '@github': ['github.com', 'api.github.com', 'codeload.github.com', 'objects.githubusercontent.com',
-    'raw.githubusercontent.com', 'release-assets.githubusercontent.com'],
+  '@github': [
+    'github.com',
+    'api.github.com',
+    'codeload.github.com',
+    'objects.githubusercontent.com',
+    'raw.githubusercontent.com',
+    'release-assets.githubusercontent.com',
+  ],
 };
 
 export interface DomainRule {
@@ -57,7 +63,8 @@ export function domainProblem(entry: string): string | undefined {
     return `"${entry}" is a URL. Name the host only, like "${e.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0]}".`;
   }
   if (e.startsWith('@')) {
-    return DOMAIN_PRESETS[e] ? undefined
+    return DOMAIN_PRESETS[e]
+      ? undefined
       : `"${entry}" is not a known preset. Presets: ${Object.keys(DOMAIN_PRESETS).join(', ')}.`;
   }
   if (/[\s/]/.test(e)) return `"${entry}" has a space or a path. Name a host, like "example.org" or "*.example.org".`;
@@ -113,7 +120,8 @@ export function ruleMatches(rule: DomainRule, host: string, port: number): boole
   }
 }
 
-export type DomainVerdict = { ok: true; rule: DomainRule } | { ok: false; reason: 'denied' | 'not-allowed'; rule?: DomainRule };
+export type DomainVerdict =
+  { ok: true; rule: DomainRule } | { ok: false; reason: 'denied' | 'not-allowed'; rule?: DomainRule };
 
 /** Deny wins; then an allow rule must match. */
 export function decideDomain(allowed: DomainRule[], denied: DomainRule[], host: string, port: number): DomainVerdict {

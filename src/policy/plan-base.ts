@@ -19,9 +19,15 @@ export function planBase(r: ResolvedPolicy): Omit<PlanBase, 'platform' | 'warnin
 }
 
 /** The allowlist section of a plan (presets expanded), or undefined outside `allowlist` mode. */
-export function allowlistPlan(r: ResolvedPolicy, endpoint: AllowlistPlan['endpoint'], enforcement: string): AllowlistPlan | undefined {
+export function allowlistPlan(
+  r: ResolvedPolicy,
+  endpoint: AllowlistPlan['endpoint'],
+  enforcement: string,
+): AllowlistPlan | undefined {
   if (r.policy.network !== 'allowlist') return undefined;
-  const used = [...r.policy.allowedDomains, ...r.policy.deniedDomains].map((d) => d.trim()).filter((d) => DOMAIN_PRESETS[d]);
+  const used = [...r.policy.allowedDomains, ...r.policy.deniedDomains]
+    .map((d) => d.trim())
+    .filter((d) => DOMAIN_PRESETS[d]);
   return {
     allowed: expandDomains(r.policy.allowedDomains),
     denied: expandDomains(r.policy.deniedDomains),

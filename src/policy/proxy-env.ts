@@ -14,7 +14,10 @@ export interface ProxyEndpoint {
 /** Linux: the relay inside the sandbox's own network namespace. */
 export const LINUX_RELAY: ProxyEndpoint = { host: '127.0.0.1', httpPort: 3128, socksPort: 1080 };
 
-export function endpointUrls(e: ProxyEndpoint, cred?: { user: string; password: string }): { http: string; socks: string } {
+export function endpointUrls(
+  e: ProxyEndpoint,
+  cred?: { user: string; password: string },
+): { http: string; socks: string } {
   const auth = cred ? `${encodeURIComponent(cred.user)}:${encodeURIComponent(cred.password)}@` : '';
   return { http: `http://${auth}${e.host}:${e.httpPort}`, socks: `socks5h://${auth}${e.host}:${e.socksPort}` };
 }
@@ -25,7 +28,11 @@ export function endpointUrls(e: ProxyEndpoint, cred?: { user: string; password: 
  * through `GIT_CONFIG_*`; Node 24+ applies the variables to fetch and http with `NODE_USE_ENV_PROXY`.
  * `NO_PROXY` is empty: nothing, not even loopback, goes around the proxy.
  */
-export function proxyEnv(e: ProxyEndpoint, cred: { user: string; password: string }, platform: 'linux' | 'win32'): Record<string, string> {
+export function proxyEnv(
+  e: ProxyEndpoint,
+  cred: { user: string; password: string },
+  platform: 'linux' | 'win32',
+): Record<string, string> {
   const { http, socks } = endpointUrls(e, cred);
   const env: Record<string, string> = {
     HTTP_PROXY: http,

@@ -200,13 +200,12 @@ export const ModeSchema = z
 
 export const NetworkSchema = z
   .enum(['offline', 'allowlist', 'online'])
-  .describe('`offline`: no network except loopback-free Unix sockets. `allowlist`: only `allowedDomains`, through ' +
-    'a host-side proxy the sandbox cannot go around. `online`: the network is reachable.');
+  .describe(
+    '`offline`: no network except loopback-free Unix sockets. `allowlist`: only `allowedDomains`, through ' +
+      'a host-side proxy the sandbox cannot go around. `online`: the network is reachable.',
+  );
 
-const domainList = (what: string) => z
-  .array(nonEmpty)
-  .default([])
-  .describe(what);
+const domainList = (what: string) => z.array(nonEmpty).default([]).describe(what);
 
 export const EnvPolicySchema = z
   .object({
@@ -217,8 +216,10 @@ export const EnvPolicySchema = z
     allow: z
       .array(nonEmpty)
       .default([...DEFAULT_ENV_ALLOW])
-      .describe('Variable names or globs kept even when a `scrub` pattern matches (or the value holds a password). ' +
-        'Empty means none are kept.'),
+      .describe(
+        'Variable names or globs kept even when a `scrub` pattern matches (or the value holds a password). ' +
+          'Empty means none are kept.',
+      ),
     set: z
       .record(z.string(), z.string())
       .default({})
@@ -252,21 +253,23 @@ export const PolicySchema = z
     allowedDomains: domainList(
       '`allowlist` mode: hosts the sandbox may reach through the proxy. An exact host, `*.suffix` (names below it), ' +
         'an IP literal or `localhost` (each matches only when listed literally), optionally with `:port`, or a ' +
-        `preset (${Object.keys(DOMAIN_PRESETS).join(', ')}). Empty allows nothing.`),
-    deniedDomains: domainList('Hosts refused even when `allowedDomains` (or a grant) names them: deny wins. Empty denies none.'),
+        `preset (${Object.keys(DOMAIN_PRESETS).join(', ')}). Empty allows nothing.`,
+    ),
+    deniedDomains: domainList(
+      'Hosts refused even when `allowedDomains` (or a grant) names them: deny wins. Empty denies none.',
+    ),
     env: EnvPolicySchema.default({ scrub: [...DEFAULT_ENV_SCRUB], allow: [...DEFAULT_ENV_ALLOW], set: {} }),
     protectedPreset: z
       .enum(['default', 'strict'])
       .default('default')
-      .describe('`strict` also protects other tools\' workspace files (STRICT_PROTECTED_PATHS: dev containers, ' +
-        'JetBrains, Claude, Cursor, Zed, MCP, Vim exrc).'),
+      .describe(
+        "`strict` also protects other tools' workspace files (STRICT_PROTECTED_PATHS: dev containers, " +
+          'JetBrains, Claude, Cursor, Zed, MCP, Vim exrc).',
+      ),
     workspaceFile: nonEmpty
       .optional()
       .describe('The open `.code-workspace` file; protected when it lies in a writable root.'),
-    allowFullAccess: z
-      .boolean()
-      .default(false)
-      .describe('Must be true for `mode: full-access` to be accepted.'),
+    allowFullAccess: z.boolean().default(false).describe('Must be true for `mode: full-access` to be accepted.'),
     allowUncPaths: z
       .boolean()
       .default(false)
@@ -274,14 +277,18 @@ export const PolicySchema = z
     allowHostLoopback: z
       .boolean()
       .default(false)
-      .describe('Linux, `online`: share the host\'s network, 127.0.0.1 included (a Node inspector, Jupyter or local ' +
-        'database there would accept the sandbox\'s connections). Off: online commands get their own network ' +
-        'namespace with slirp4netns and no route to the host\'s loopback.'),
+      .describe(
+        "Linux, `online`: share the host's network, 127.0.0.1 included (a Node inspector, Jupyter or local " +
+          "database there would accept the sandbox's connections). Off: online commands get their own network " +
+          "namespace with slirp4netns and no route to the host's loopback.",
+      ),
     requireFullLandlock: z
       .boolean()
       .default(false)
-      .describe('Linux: refuse to run commands when the kernel lacks Landlock or offers an ABI below 6 (then abstract ' +
-        'Unix sockets and signals are not scoped to the sandbox). Off: such kernels run with what is lost reported.'),
+      .describe(
+        'Linux: refuse to run commands when the kernel lacks Landlock or offers an ABI below 6 (then abstract ' +
+          'Unix sockets and signals are not scoped to the sandbox). Off: such kernels run with what is lost reported.',
+      ),
   })
   .strict()
   .superRefine((p, ctx) => {

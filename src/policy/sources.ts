@@ -70,7 +70,11 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   protectedPreset: 'agentSandbox.protectedPreset',
 };
 
-export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[], workspaceFile?: string): PolicyInput {
+export function policyFromSettings(
+  s: SandboxSettings,
+  workspaceFolders: string[],
+  workspaceFile?: string,
+): PolicyInput {
   const input: Record<string, unknown> = { workspaceRoots: workspaceFolders };
   if (workspaceFile) input.workspaceFile = workspaceFile;
   const put = (key: string, v: unknown) => {

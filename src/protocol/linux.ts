@@ -48,7 +48,12 @@ export type ToRunner =
 
 export type FromRunner =
   | { type: 'applied'; notes: string[]; landlockAbi: number }
-  | { type: 'failed'; code: 'landlock-unavailable' | 'seccomp-failed' | 'native-load-failed' | 'internal'; message: string; fix: string }
+  | {
+      type: 'failed';
+      code: 'landlock-unavailable' | 'seccomp-failed' | 'native-load-failed' | 'internal';
+      message: string;
+      fix: string;
+    }
   | { type: 'started'; id: number }
   | { type: 'exit'; id: number; code: number; signal?: string };
 

@@ -56,7 +56,8 @@ export class Lifetime {
     this.spec.signal?.removeEventListener('abort', this.onAbort);
     const durationMs = Date.now() - this.started;
     if (this.timedOut) return { code: ExitCode.Timeout, timedOut: true, signal: 'SIGKILL', durationMs };
-    if (this.stopped) return { code: ExitCode.SandboxFailed, timedOut: false, signal: 'SIGKILL', durationMs, stopped: this.stopped };
+    if (this.stopped)
+      return { code: ExitCode.SandboxFailed, timedOut: false, signal: 'SIGKILL', durationMs, stopped: this.stopped };
     if (signal) {
       const n = constants.signals[signal as NodeJS.Signals] ?? 0;
       return { code: ExitCode.SignalBase + n, timedOut: false, signal, durationMs };

@@ -71,7 +71,8 @@ export class Fixture {
       this.ownsWorkspace = ws.fresh;
       this.workspace = fs.realpathSync.native(ws.dir);
       // Beside the state folder on Linux, where the sandbox hides the state folder itself (fixtures must be visible).
-      const outsideBase = process.platform === 'linux' ? `${opts.stateDir}-verify-` : path.join(opts.stateDir, 'verify-');
+      const outsideBase =
+        process.platform === 'linux' ? `${opts.stateDir}-verify-` : path.join(opts.stateDir, 'verify-');
       this.outside = fs.realpathSync.native(fs.mkdtempSync(outsideBase));
       this.realTemp = fs.realpathSync.native(fs.mkdtempSync(path.join(os.tmpdir(), 'agent-sandbox-verify-')));
     } catch (e) {
@@ -170,7 +171,8 @@ export class Fixture {
     attempt(this.link, () => fs.rmSync(this.link, { force: true }));
     for (const p of [this.heartbeat, this.stop]) attempt(p, () => fs.rmSync(p, { force: true }));
     for (const p of [this.outside, this.realTemp]) attempt(p, () => fs.rmSync(p, { recursive: true, force: true }));
-    if (this.runtimeDirApart) attempt(this.runtimeDir, () => fs.rmSync(this.runtimeDir, { recursive: true, force: true }));
+    if (this.runtimeDirApart)
+      attempt(this.runtimeDir, () => fs.rmSync(this.runtimeDir, { recursive: true, force: true }));
     if (this.ownsWorkspace) attempt(this.workspace, () => fs.rmSync(this.workspace, { recursive: true, force: true }));
     return problems;
   }

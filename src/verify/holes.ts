@@ -28,7 +28,11 @@ export function applyHole(plan: Plan, hole: VerifyHole, t: HoleTargets): Plan {
     return p;
   }
   if (p.platform !== 'linux') {
-    throw new SandboxError(SandboxErrorCode.Internal, `The "${hole}" test hole exists only for Linux plans.`, 'Use a Linux plan.');
+    throw new SandboxError(
+      SandboxErrorCode.Internal,
+      `The "${hole}" test hole exists only for Linux plans.`,
+      'Use a Linux plan.',
+    );
   }
   linuxHoles[hole](p, t);
   return p;

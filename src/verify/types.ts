@@ -37,8 +37,17 @@ export interface VerifyReport {
  * Internal test hook, never a user setting: deliberately weakens the compiled plan so tests can prove the verifier
  * notices. Each hole must make exactly its checks fail.
  */
-export type VerifyHole = 'network' | 'protected-path' | 'deny-read' | 'secret-env' | 'home-write' | 'orphan' | 'host-socket' |
-  'allowlist-direct' | 'allowlist-all' | 'allowlist-private';
+export type VerifyHole =
+  | 'network'
+  | 'protected-path'
+  | 'deny-read'
+  | 'secret-env'
+  | 'home-write'
+  | 'orphan'
+  | 'host-socket'
+  | 'allowlist-direct'
+  | 'allowlist-all'
+  | 'allowlist-private';
 
 /** One thing the probe attempts. Paths are as the sandboxed process sees them. */
 export type ProbeAction =

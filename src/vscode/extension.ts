@@ -27,7 +27,10 @@ export function activate(context: vscode.ExtensionContext): AgentSandboxApi {
     log,
     settings,
     bar,
-    vscode.window.registerTerminalProfileProvider(TERMINAL_PROFILE_ID, new SandboxTerminalProfileProvider(service, context.extensionUri)),
+    vscode.window.registerTerminalProfileProvider(
+      TERMINAL_PROFILE_ID,
+      new SandboxTerminalProfileProvider(service, context.extensionUri),
+    ),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new SandboxTaskProvider(service, log)),
     logSandboxTaskRuns(service, log),
     vscode.lm.registerTool(TOOL_NAME, new SandboxTool(service)),

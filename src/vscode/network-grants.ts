@@ -14,7 +14,7 @@ export type GrantScope = 'command' | 'session' | 'workspace';
 
 const CHOICES: { title: string; scope: GrantScope }[] = [
   { title: 'This command only', scope: 'command' },
-  { title: 'This window\'s session', scope: 'session' },
+  { title: "This window's session", scope: 'session' },
   { title: 'Always for this workspace', scope: 'workspace' },
 ];
 
@@ -22,8 +22,12 @@ const CHOICES: { title: string; scope: GrantScope }[] = [
 export async function askGrantScope(hosts: string[], command: string): Promise<GrantScope | undefined> {
   const pick = await vscode.window.showWarningMessage(
     `Allow \`${command}\` to reach ${hosts.join(', ')} through the sandbox's network allowlist?`,
-    { modal: true, detail: 'The sandbox reaches only allowed hosts, through a proxy it cannot go around. "Always for this ' +
-      'workspace" adds them to agentSandbox.allowedDomains in the workspace settings.' },
+    {
+      modal: true,
+      detail:
+        'The sandbox reaches only allowed hosts, through a proxy it cannot go around. "Always for this ' +
+        'workspace" adds them to agentSandbox.allowedDomains in the workspace settings.',
+    },
     ...CHOICES.map((c) => c.title),
   );
   return CHOICES.find((c) => c.title === pick)?.scope;
@@ -32,7 +36,7 @@ export async function askGrantScope(hosts: string[], command: string): Promise<G
 /** Adds hosts to the workspace's `agentSandbox.allowedDomains` (on the user's explicit choice only). */
 export async function allowForWorkspace(hosts: string[]): Promise<void> {
   const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
-  const current = (config.inspect<string[]>('allowedDomains')?.workspaceValue ?? []);
+  const current = config.inspect<string[]>('allowedDomains')?.workspaceValue ?? [];
   await config.update('allowedDomains', [...new Set([...current, ...hosts])], vscode.ConfigurationTarget.Workspace);
 }
 
@@ -51,12 +55,19 @@ export function notifyBlocked(service: SandboxService, log: vscode.LogOutputChan
 
 async function showBlocked(command: string, blocked: NetworkDenial[], log: vscode.LogOutputChannel): Promise<void> {
   const grants = [...new Set(blocked.map((d) => d.grant).filter((g): g is string => !!g))];
-  const text = blocked.slice(0, 3).map((d) => denialLine(d, (g) => g)).join('; ') + (blocked.length > 3 ? `; and ${blocked.length - 3} more` : '');
+  const text =
+    blocked
+      .slice(0, 3)
+      .map((d) => denialLine(d, (g) => g))
+      .join('; ') + (blocked.length > 3 ? `; and ${blocked.length - 3} more` : '');
   const actions = grants.length ? ['Allow for this workspace…'] : [];
   const pick = await vscode.window.showWarningMessage(`Agent Sandbox: \`${command}\`: ${text}`, ...actions);
   if (!pick) return;
-  const confirm = await vscode.window.showWarningMessage(`Add ${grants.join(', ')} to this workspace's agentSandbox.allowedDomains?`,
-    { modal: true }, 'Allow');
+  const confirm = await vscode.window.showWarningMessage(
+    `Add ${grants.join(', ')} to this workspace's agentSandbox.allowedDomains?`,
+    { modal: true },
+    'Allow',
+  );
   if (confirm !== 'Allow') return;
   await allowForWorkspace(grants);
   log.info(`network: the user allowed ${grants.join(', ')} for this workspace`);

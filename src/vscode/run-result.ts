@@ -44,8 +44,10 @@ export function formatToolResult(r: RunResult, maxChars = TOOL_OUTPUT_CHARS): st
   ];
   if (r.denials.length) lines.push('Sandbox denials:', ...r.denials.map((d) => `- ${d}`));
   if (r.blocked?.length) {
-    lines.push('Blocked connections (network allowlist; do not retry the same command, ask for the grant named):',
-      ...r.blocked.map((d) => `- ${denialLine(d, toolGrantHint)}`));
+    lines.push(
+      'Blocked connections (network allowlist; do not retry the same command, ask for the grant named):',
+      ...r.blocked.map((d) => `- ${denialLine(d, toolGrantHint)}`),
+    );
   }
   if (r.untrusted) lines.push(`Warning: ${r.untrusted}`);
   lines.push(`stdout${out.omitted ? ` (truncated: ${out.omitted} characters omitted)` : ''}:`, out.text || '(empty)');

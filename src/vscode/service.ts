@@ -89,8 +89,11 @@ export class SandboxService {
   platform(): Plan['platform'] {
     const p = hostPlatform();
     if (!p) {
-      throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `Agent Sandbox does not support ${process.platform} yet.`,
-        'Use Linux or Windows.');
+      throw new SandboxError(
+        SandboxErrorCode.UnsupportedPlatform,
+        `Agent Sandbox does not support ${process.platform} yet.`,
+        'Use Linux or Windows.',
+      );
     }
     return p;
   }
@@ -104,7 +107,8 @@ export class SandboxService {
     if (mode) input.mode = mode;
     if (o.writablePaths?.length) input.writableRoots = [...(base.writableRoots ?? []), ...o.writablePaths];
     if (o.protectedPaths?.length) input.protectedPaths = [...(base.protectedPaths ?? []), ...o.protectedPaths];
-    if (this.sessionGrants.size) input.allowedDomains = [...new Set([...(base.allowedDomains ?? []), ...this.sessionGrants])];
+    if (this.sessionGrants.size)
+      input.allowedDomains = [...new Set([...(base.allowedDomains ?? []), ...this.sessionGrants])];
     return input;
   }
 
@@ -128,7 +132,10 @@ export class SandboxService {
   async planToRun(o: PolicyOverrides = {}): Promise<Plan> {
     const facts = await (await this.backend()).planFacts();
     fs.mkdirSync(this.stateDir, { recursive: true });
-    return compilePlan(this.policyInput(o), hostContext({ platform: this.platform(), stateDir: this.stateDir, ...facts }));
+    return compilePlan(
+      this.policyInput(o),
+      hostContext({ platform: this.platform(), stateDir: this.stateDir, ...facts }),
+    );
   }
 
   /** The platform backend, loaded (with its native bindings) on first use. */
@@ -136,8 +143,11 @@ export class SandboxService {
     this.backendP ??= (async () => {
       const t0 = Date.now();
       const { backendFor } = await import('../sandbox/index.js');
-      const b = await backendFor(this.platform(), { stateDir: this.stateDir, onProgress: this.progress.report,
-        preparationSignal: this.progress.signal });
+      const b = await backendFor(this.platform(), {
+        stateDir: this.stateDir,
+        onProgress: this.progress.report,
+        preparationSignal: this.progress.signal,
+      });
       this.log.info(`Loaded the ${b.platform} sandbox backend in ${Date.now() - t0} ms`);
       return b;
     })();
@@ -148,7 +158,12 @@ export class SandboxService {
   async run(command: string, o: RunOptions = {}): Promise<RunResult> {
     const plan = await this.planToRun(o);
     const cwd = o.cwd ?? plan.workspaceRoots[0];
-    if (!cwd) throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'No workspace folder is open and no cwd was given.', 'Open a folder or pass cwd.');
+    if (!cwd)
+      throw new SandboxError(
+        SandboxErrorCode.InvalidPolicy,
+        'No workspace folder is open and no cwd was given.',
+        'Open a folder or pass cwd.',
+      );
     const summary = policySummary(plan);
     this.log.info(`run: ${command}  [cwd ${cwd}; ${summary}]`);
     const limit = o.maxOutputChars ?? 200_000;
@@ -157,8 +172,14 @@ export class SandboxService {
     try {
       const backend = await this.backend();
       const untrustedAfter = watchNestedGit(plan.writableRoots);
-      const proc = await backend.spawn(plan, { argv: shellArgv(plan.platform, command), cwd, stdio: 'pipe', timeoutMs: o.timeoutMs,
-        signal: o.signal, ...(o.allowDomains?.length ? { allowDomains: o.allowDomains } : {}) });
+      const proc = await backend.spawn(plan, {
+        argv: shellArgv(plan.platform, command),
+        cwd,
+        stdio: 'pipe',
+        timeoutMs: o.timeoutMs,
+        signal: o.signal,
+        ...(o.allowDomains?.length ? { allowDomains: o.allowDomains } : {}),
+      });
       proc.stdin?.end();
       proc.stdout?.setEncoding('utf8').on('data', (c: string) => out.push(c));
       proc.stderr?.setEncoding('utf8').on('data', (c: string) => err.push(c));
@@ -170,14 +191,25 @@ export class SandboxService {
       const weaker = weakerThanAsked(proc.enforcement, plan.warnings);
       const policy = weaker.length ? `${summary}; NOT fully enforced: ${weaker.join(' ')}` : summary;
       const blocked = uniqueDenials(proc.networkDenials?.() ?? []);
-      this.log.info(`exit ${exit.code}${exit.timedOut ? ' (timed out)' : ''} in ${exit.durationMs} ms: ${command}` +
-        (denials.length ? `\n  denials:\n${denials.map((d) => `    - ${d}`).join('\n')}` : ''));
+      this.log.info(
+        `exit ${exit.code}${exit.timedOut ? ' (timed out)' : ''} in ${exit.durationMs} ms: ${command}` +
+          (denials.length ? `\n  denials:\n${denials.map((d) => `    - ${d}`).join('\n')}` : ''),
+      );
       for (const d of blocked) this.log.warn(`network: ${denialLine(d, toolGrantHint)} [${command}]`);
       if (blocked.length) this.blockedEmitter.forEach((f) => f(command, blocked));
       const untrusted = untrustedAfter();
       if (untrusted) this.log.warn(untrusted);
-      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy,
-        ...(plan.network === 'allowlist' ? { blocked } : {}), ...(untrusted ? { untrusted } : {}) };
+      return {
+        exitCode: exit.code,
+        stdout,
+        stderr,
+        durationMs: exit.durationMs,
+        timedOut: exit.timedOut,
+        denials,
+        policy,
+        ...(plan.network === 'allowlist' ? { blocked } : {}),
+        ...(untrusted ? { untrusted } : {}),
+      };
     } catch (e) {
       this.log.error(`not run: ${command}: ${e instanceof SandboxError ? e.describe() : String(e)}`);
       throw e;
@@ -207,7 +239,15 @@ export class SandboxService {
     this.plan(o); // validate now, so a bad policy fails here with the setting named, not inside a terminal
     return {
       executable: process.execPath,
-      args: [path.join(this.context.extensionPath, 'dist', 'cli.js'), 'run', '--policy-file', this.policyFile(o, policyName), ...extra, '--', ...argv],
+      args: [
+        path.join(this.context.extensionPath, 'dist', 'cli.js'),
+        'run',
+        '--policy-file',
+        this.policyFile(o, policyName),
+        ...extra,
+        '--',
+        ...argv,
+      ],
       env: { ELECTRON_RUN_AS_NODE: '1', AGENT_SANDBOX_STATE_DIR: this.stateDir },
     };
   }

@@ -10,13 +10,24 @@ import { domainProblem, expandDomains } from '../policy/domains';
 export const ToolInputSchema = z
   .object({
     command: z.string().trim().min(1, 'must not be empty').describe('Shell command line to run.'),
-    cwd: z.string().trim().min(1).optional().describe('Working directory; relative paths are inside the first workspace folder.'),
-    network: z.enum(['offline', 'allowlist', 'online']).optional()
+    cwd: z
+      .string()
+      .trim()
+      .min(1)
+      .optional()
+      .describe('Working directory; relative paths are inside the first workspace folder.'),
+    network: z
+      .enum(['offline', 'allowlist', 'online'])
+      .optional()
       .describe('Network access for this command; default from settings. Prefer `allowDomains` over `online`.'),
-    allowDomains: z.array(z.string().trim().min(1)).optional()
-      .describe('Hosts this command needs (allowlist mode), like "registry.npmjs.org" or "@npm". Hosts outside the ' +
-        'configured allowlist need the user\'s confirmation. When a result lists a blocked host, ask for exactly the ' +
-        'grant it names instead of retrying.'),
+    allowDomains: z
+      .array(z.string().trim().min(1))
+      .optional()
+      .describe(
+        'Hosts this command needs (allowlist mode), like "registry.npmjs.org" or "@npm". Hosts outside the ' +
+          "configured allowlist need the user's confirmation. When a result lists a blocked host, ask for exactly the " +
+          'grant it names instead of retrying.',
+      ),
     timeout: z.number().positive().max(3600).optional().describe('Seconds before the command is killed (default 300).'),
     writablePaths: z.array(z.string().trim().min(1)).optional().describe('Extra folders the command must write.'),
   })
@@ -47,8 +58,10 @@ export interface ToolPolicyView {
 export function resolveToolInput(raw: unknown, view: ToolPolicyView): ToolRequest {
   const parsed = ToolInputSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Error('Invalid input for the sandbox tool: ' +
-      parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+    throw new Error(
+      'Invalid input for the sandbox tool: ' +
+        parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '),
+    );
   }
   const api = view.platform === 'win32' ? path.win32 : path.posix;
   const base = view.workspaceRoots[0];
@@ -67,7 +80,9 @@ export function resolveToolInput(raw: unknown, view: ToolPolicyView): ToolReques
   // Asking for hosts implies the allowlist mode unless the request or the settings say otherwise.
   const network = input.network ?? (allowDomains.length && view.network === 'offline' ? 'allowlist' : view.network);
   if (allowDomains.length && network !== 'allowlist') {
-    throw new Error(`Invalid input for the sandbox tool: allowDomains needs network "allowlist" (this request's network is "${network}").`);
+    throw new Error(
+      `Invalid input for the sandbox tool: allowDomains needs network "allowlist" (this request's network is "${network}").`,
+    );
   }
   return {
     command: input.command,
@@ -92,8 +107,11 @@ function insideWorkspace(p: string, view: ToolPolicyView): boolean {
  * Writable roots the request's plan has that the configured plan does not, as the compiler resolved them (links
  * followed): `writablePaths: ["out"]` where `out` is a link to `~/.config` is inside the workspace as text only.
  */
-export function addedWritableRoots(requested: { writableRoots: string[] }, configured: { writableRoots: string[] },
-  view: ToolPolicyView): string[] {
+export function addedWritableRoots(
+  requested: { writableRoots: string[] },
+  configured: { writableRoots: string[] },
+  view: ToolPolicyView,
+): string[] {
   const key = (s: string) => (view.platform === 'win32' ? s.toLowerCase() : s);
   const have = new Set(configured.writableRoots.map(key));
   return requested.writableRoots.filter((r) => !have.has(key(r)));
@@ -107,8 +125,11 @@ export function confirmationReasons(req: ToolRequest, view: ToolPolicyView, reso
   const reasons: string[] = [];
   const order = ['offline', 'allowlist', 'online'];
   if (order.indexOf(req.network) > order.indexOf(view.network)) {
-    reasons.push(req.network === 'online' ? 'it asks for network access (online: every host)'
-      : 'it asks for network access (allowlist: only the hosts named)');
+    reasons.push(
+      req.network === 'online'
+        ? 'it asks for network access (online: every host)'
+        : 'it asks for network access (allowlist: only the hosts named)',
+    );
   }
   const newHosts = ungrantedDomains(req.allowDomains, view.allowedDomains ?? []);
   if (newHosts.length) reasons.push(`it asks to reach hosts outside the allowlist: ${newHosts.join(', ')}`);

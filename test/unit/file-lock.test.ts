@@ -22,10 +22,16 @@ async function race(dir: string, processes: number, per: number, locked: boolean
       else { const k = readJson(file, {}); k[root.toLowerCase()] = 'x'; writeJsonAtomic(file, k); } // the old unlocked update
     }
     void ${JSON.stringify(lockMod)};`;
-  await Promise.all(Array.from({ length: processes }, (_, i) => new Promise<void>((resolve, reject) => {
-    const c = spawn(process.execPath, ['-e', script(i)], { stdio: 'inherit' });
-    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child ${i} exited ${code}`))));
-  })));
+  await Promise.all(
+    Array.from(
+      { length: processes },
+      (_, i) =>
+        new Promise<void>((resolve, reject) => {
+          const c = spawn(process.execPath, ['-e', script(i)], { stdio: 'inherit' });
+          c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child ${i} exited ${code}`))));
+        }),
+    ),
+  );
   return Object.keys(JSON.parse(fs.readFileSync(path.join(dir, 'win32-capability-sids.json'), 'utf8'))).length;
 }
 
@@ -42,9 +48,25 @@ test('a lock held by a live holder keeps others out; released, the next one gets
   const file = path.join(tmp(), 'ledger.json');
   const order: string[] = [];
   let release!: () => void;
-  const first = withFileLock(file, () => new Promise<void>((r) => { order.push('first-in'); release = () => { order.push('first-out'); r(); }; }));
+  const first = withFileLock(
+    file,
+    () =>
+      new Promise<void>((r) => {
+        order.push('first-in');
+        release = () => {
+          order.push('first-out');
+          r();
+        };
+      }),
+  );
   await new Promise((r) => setTimeout(r, 30));
-  const second = withFileLock(file, () => { order.push('second-in'); }, { pollMs: 5 });
+  const second = withFileLock(
+    file,
+    () => {
+      order.push('second-in');
+    },
+    { pollMs: 5 },
+  );
   await new Promise((r) => setTimeout(r, 60));
   assert.deepEqual(order, ['first-in']);
   release();
@@ -66,7 +88,7 @@ test('an abandoned lock (its process is gone) is taken over; a stale untouched o
   assert.equal(tryLock(lock, 60_000), true);
 });
 
-test('a live holder\'s lock times out with who holds it, never taken over', () => {
+test("a live holder's lock times out with who holds it, never taken over", () => {
   const file = path.join(tmp(), 'x.json');
   fs.writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }));
   assert.throws(() => withFileLockSync(file, () => 1, { timeoutMs: 100, pollMs: 10 }), /Timed out .*held by .*"pid":/);

@@ -14,8 +14,12 @@ test('listening and datagram pathname sockets are listed; connected, unnamed and
     '0000000000000000: 00000003 00000000 00000000 0001 03 1006',
     '0000000000000000: 00000002 00000000 00010000 0001 01 1007 /home/dev/with space.sock',
   ].join('\n');
-  assert.deepEqual(parseListeningSockets(table), ['/run/screen/S-dev/123.pts-0.host',
-    '/home/dev/.cache/git/credential/socket', '/run/systemd/journal/dev-log', '/home/dev/with space.sock']);
+  assert.deepEqual(parseListeningSockets(table), [
+    '/run/screen/S-dev/123.pts-0.host',
+    '/home/dev/.cache/git/credential/socket',
+    '/run/systemd/journal/dev-log',
+    '/home/dev/with space.sock',
+  ]);
 });
 
 test('Landlock losses are named exactly per ABI: none at 6+, abstract sockets below 6, everything at 0', async () => {

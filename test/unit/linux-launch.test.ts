@@ -9,9 +9,17 @@ const fsView = (dirs: string[]): FsView => ({
 });
 
 function plan(ws: string): LinuxPlan {
-  return compilePlan({ workspaceRoots: [ws] }, {
-    platform: 'linux', home: '/home/dev', userTemp: '/tmp', env: {}, stateDir: '/var/lib/as', fs: fsView([ws]),
-  }) as LinuxPlan;
+  return compilePlan(
+    { workspaceRoots: [ws] },
+    {
+      platform: 'linux',
+      home: '/home/dev',
+      userTemp: '/tmp',
+      env: {},
+      stateDir: '/var/lib/as',
+      fs: fsView([ws]),
+    },
+  ) as LinuxPlan;
 }
 
 test('a runtime under the host /tmp is bound read-only right after the private /tmp, before the roots it contains', () => {
@@ -31,10 +39,18 @@ test('a runtime inside a writable root needs no extra bind', () => {
   assert.deepEqual(withRuntimeBinds(p.bwrapArgs, p, ['/tmp/ws/tools']), p.bwrapArgs);
 });
 
-test('Agent Sandbox\'s own package and runtime inside a writable root are bound read-only after everything else', () => {
+test("Agent Sandbox's own package and runtime inside a writable root are bound read-only after everything else", () => {
   const p = plan('/home/dev/project');
   const args = sealRuntime(p.bwrapArgs, p, ['/home/dev/project/node_modules/agent-sandbox', '/usr/bin']);
-  assert.deepEqual(args.slice(-3), ['--ro-bind', '/home/dev/project/node_modules/agent-sandbox', '/home/dev/project/node_modules/agent-sandbox']);
+  assert.deepEqual(args.slice(-3), [
+    '--ro-bind',
+    '/home/dev/project/node_modules/agent-sandbox',
+    '/home/dev/project/node_modules/agent-sandbox',
+  ]);
   assert.ok(args.indexOf('/home/dev/project') < args.length - 3, 'after the writable root, so it wins');
-  assert.deepEqual(sealRuntime(p.bwrapArgs, p, ['/opt/agent-sandbox', '/usr/bin']), p.bwrapArgs, 'nothing to seal outside the roots');
+  assert.deepEqual(
+    sealRuntime(p.bwrapArgs, p, ['/opt/agent-sandbox', '/usr/bin']),
+    p.bwrapArgs,
+    'nothing to seal outside the roots',
+  );
 });

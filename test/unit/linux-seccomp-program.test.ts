@@ -6,7 +6,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AUDIT_ARCH, syscallNumber, type LinuxArch } from '../../native-bindings/linux/syscall-numbers';
-import { BPF, buildSeccompProgram, EAFNOSUPPORT, encodeProgram, EPERM, SECCOMP_RET, type BpfInsn } from '../../src/sandbox/linux/seccomp-program';
+import {
+  BPF,
+  buildSeccompProgram,
+  EAFNOSUPPORT,
+  encodeProgram,
+  EPERM,
+  SECCOMP_RET,
+  type BpfInsn,
+} from '../../src/sandbox/linux/seccomp-program';
 
 interface Data {
   nr: number;
@@ -106,7 +114,8 @@ describe('seccomp program, allowlist: AF_INET/AF_INET6 only as TCP streams', () 
     const prog = buildSeccompProgram(rules, arch);
     const A = AUDIT_ARCH[arch];
     const socket = syscallNumber(arch, 'socket');
-    const call = (fam: bigint, type: bigint, proto: bigint) => execute(prog, { nr: socket, arch: A, args: [fam, type, proto] });
+    const call = (fam: bigint, type: bigint, proto: bigint) =>
+      execute(prog, { nr: socket, arch: A, args: [fam, type, proto] });
     const refused = (SECCOMP_RET.ERRNO | EAFNOSUPPORT) >>> 0;
     it(`${arch}: TCP (with SOCK_NONBLOCK|SOCK_CLOEXEC, protocol 0 or 6) passes; UDP, raw, SCTP, MPTCP and other families fail`, () => {
       const NONBLOCK_CLOEXEC = 0o4000n | 0o2000000n;

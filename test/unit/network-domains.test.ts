@@ -6,14 +6,31 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePolicy } from '../../src/policy';
 import { nonPublicRange } from '../../src/policy/addresses';
-import { addressAllowedLiterally, decideDomain, domainProblem, expandDomains, parseDomainRules } from '../../src/policy/domains';
+import {
+  addressAllowedLiterally,
+  decideDomain,
+  domainProblem,
+  expandDomains,
+  parseDomainRules,
+} from '../../src/policy/domains';
 
 const rules = (xs: string[]) => parseDomainRules(xs);
-const ok = (allow: string[], host: string, port = 443, deny: string[] = []) => decideDomain(rules(allow), rules(deny), host, port).ok;
+const ok = (allow: string[], host: string, port = 443, deny: string[] = []) =>
+  decideDomain(rules(allow), rules(deny), host, port).ok;
 
 describe('domain entries', () => {
   it('valid entries pass; each invalid one is refused with its fix', () => {
-    for (const e of ['example.org', '*.example.org', 'example.org:443', '127.0.0.1', '[::1]:8080', '::1', 'localhost', '@npm', 'a_b.example.org']) {
+    for (const e of [
+      'example.org',
+      '*.example.org',
+      'example.org:443',
+      '127.0.0.1',
+      '[::1]:8080',
+      '::1',
+      'localhost',
+      '@npm',
+      'a_b.example.org',
+    ]) {
       assert.equal(domainProblem(e), undefined, e);
     }
     const cases: [string, RegExp][] = [
@@ -30,8 +47,10 @@ describe('domain entries', () => {
   });
 
   it('the policy schema names the field, the value and the fix', () => {
-    assert.throws(() => parsePolicy({ network: 'allowlist', allowedDomains: ['example.org', 'https://x.org'] }),
-      /allowedDomains\.1 \(got "https:\/\/x\.org"\): "https:\/\/x\.org" is a URL\. Name the host only, like "x\.org"/);
+    assert.throws(
+      () => parsePolicy({ network: 'allowlist', allowedDomains: ['example.org', 'https://x.org'] }),
+      /allowedDomains\.1 \(got "https:\/\/x\.org"\): "https:\/\/x\.org" is a URL\. Name the host only, like "x\.org"/,
+    );
     assert.throws(() => parsePolicy({ deniedDomains: ['*'] }), /deniedDomains\.0 \(got "\*"\)/);
   });
 
@@ -80,8 +99,19 @@ describe('domain matching', () => {
   });
 
   it('non-public ranges: loopback, private, link-local, CGNAT, unique local, IPv4-mapped; public unicast passes', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '192.168.1.1', '172.16.0.1', '169.254.169.254', '100.64.0.1', '::1', 'fe80::1',
-      'fd00::1', '::ffff:10.0.0.1', '0.0.0.0']) {
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '192.168.1.1',
+      '172.16.0.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '::1',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:10.0.0.1',
+      '0.0.0.0',
+    ]) {
       assert.notEqual(nonPublicRange(a), undefined, a);
     }
     for (const a of ['93.184.216.34', '2606:4700::1111']) assert.equal(nonPublicRange(a), undefined, a);

@@ -40,14 +40,21 @@ function rawRequest(socketPath: string, text: string): Promise<{ status: string;
 
 const basic = (s: Pick<ProxySession, 'user' | 'password'>) => Buffer.from(`${s.user}:${s.password}`).toString('base64');
 const connect = (gw: ProxyGateway, target: string, cred?: Pick<ProxySession, 'user' | 'password'>) =>
-  rawRequest(gw.httpPath, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n` +
-    (cred ? `Proxy-Authorization: Basic ${basic(cred)}\r\n` : '') + '\r\n');
+  rawRequest(
+    gw.httpPath,
+    `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n` +
+      (cred ? `Proxy-Authorization: Basic ${basic(cred)}\r\n` : '') +
+      '\r\n',
+  );
 
 describe('allowlist proxy (host side)', () => {
   const denials: NetworkDenial[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-proxy-unit-'));
-  const proxy = new NetworkProxy({ socketDir: path.join(dir, 'proxy'), resolver: async (h) => (seen.push(h), answer),
-    onDenial: (d) => denials.push(d) });
+  const proxy = new NetworkProxy({
+    socketDir: path.join(dir, 'proxy'),
+    resolver: async (h) => (seen.push(h), answer),
+    onDenial: (d) => denials.push(d),
+  });
   let port = 0;
   let server: http.Server;
   let gw: ProxyGateway;
@@ -74,7 +81,7 @@ describe('allowlist proxy (host side)', () => {
     assert.equal(fs.existsSync(g.dir), false);
   });
 
-  it('CONNECT with the command\'s credential tunnels to the resolved (pinned) address', async () => {
+  it("CONNECT with the command's credential tunnels to the resolved (pinned) address", async () => {
     answer = [{ address: '127.0.0.1', family: 4, pinned: true }];
     const s = gw.openSession({ command: 'a', allowedDomains: ['allowed.test'], deniedDomains: [] });
     const r = await connect(gw, `allowed.test:${port}`, s);
@@ -86,11 +93,25 @@ describe('allowlist proxy (host side)', () => {
     const s = gw.openSession({ command: 'a', allowedDomains: ['allowed.test'], deniedDomains: [] });
     const before = gw.unattributed.length;
     assert.match((await connect(gw, `allowed.test:${port}`)).status, /^HTTP\/1.1 407/);
-    assert.match((await connect(gw, `allowed.test:${port}`, { user: s.user, password: (s.password[0] === 'x' ? 'y' : 'x') + s.password.slice(1) })).status, /407/);
+    assert.match(
+      (
+        await connect(gw, `allowed.test:${port}`, {
+          user: s.user,
+          password: (s.password[0] === 'x' ? 'y' : 'x') + s.password.slice(1),
+        })
+      ).status,
+      /407/,
+    );
     s.close();
     assert.match((await connect(gw, `allowed.test:${port}`, s)).status, /407/);
-    assert.deepEqual(gw.unattributed.slice(before).map((d) => [d.reason, d.command]), [['no-credential', 'unit'], ['no-credential', 'unit'],
-      ['no-credential', 'unit']]);
+    assert.deepEqual(
+      gw.unattributed.slice(before).map((d) => [d.reason, d.command]),
+      [
+        ['no-credential', 'unit'],
+        ['no-credential', 'unit'],
+        ['no-credential', 'unit'],
+      ],
+    );
   });
 
   it('a credential works only on its own gateway', async () => {
@@ -102,15 +123,22 @@ describe('allowlist proxy (host side)', () => {
     s.close();
   });
 
-  it('one command\'s grant is not another\'s: a session without it is refused and the refusal names the grant', async () => {
+  it("one command's grant is not another's: a session without it is refused and the refusal names the grant", async () => {
     answer = [{ address: '127.0.0.1', family: 4, pinned: true }];
-    const a = gw.openSession({ command: 'with grant', allowedDomains: ['allowed.test', 'granted.test'], deniedDomains: [] });
+    const a = gw.openSession({
+      command: 'with grant',
+      allowedDomains: ['allowed.test', 'granted.test'],
+      deniedDomains: [],
+    });
     const b = gw.openSession({ command: 'without', allowedDomains: ['allowed.test'], deniedDomains: [] });
     assert.match((await connect(gw, `granted.test:${port}`, a)).status, / 200 /);
     const r = await connect(gw, `granted.test:${port}`, b);
     assert.match(r.status, / 403 /);
     assert.match(r.body, /blocked granted\.test:\d+: not in the allowlist/);
-    assert.deepEqual(b.denials.map((d) => [d.command, d.host, d.reason, d.grant]), [['without', 'granted.test', 'not-allowed', 'granted.test']]);
+    assert.deepEqual(
+      b.denials.map((d) => [d.command, d.host, d.reason, d.grant]),
+      [['without', 'granted.test', 'not-allowed', 'granted.test']],
+    );
     assert.equal(a.denials.length, 0);
     a.close();
     b.close();
@@ -132,10 +160,17 @@ describe('allowlist proxy (host side)', () => {
     assert.match(r.body, /resolves to a loopback address \(127\.0\.0\.1\)/);
     assert.equal(s.denials.at(-1)?.grant, `127.0.0.1:${port}`);
     // Any private answer among several poisons the lookup.
-    answer = [{ address: '93.184.216.34', family: 4, pinned: false }, { address: '10.0.0.5', family: 4, pinned: false }];
+    answer = [
+      { address: '93.184.216.34', family: 4, pinned: false },
+      { address: '10.0.0.5', family: 4, pinned: false },
+    ];
     assert.match((await connect(gw, 'rebind.test:443', s)).status, / 403 /);
     s.close();
-    const literal = gw.openSession({ command: 'b', allowedDomains: ['rebind.test', `127.0.0.1:${port}`], deniedDomains: [] });
+    const literal = gw.openSession({
+      command: 'b',
+      allowedDomains: ['rebind.test', `127.0.0.1:${port}`],
+      deniedDomains: [],
+    });
     answer = [{ address: '127.0.0.1', family: 4, pinned: false }];
     assert.match((await connect(gw, `rebind.test:${port}`, literal)).status, / 200 /);
     literal.close();
@@ -149,19 +184,28 @@ describe('allowlist proxy (host side)', () => {
     answer = [{ address: '127.0.0.1', family: 4, pinned: true }];
     const s = gw.openSession({ command: 'a', allowedDomains: ['allowed.test'], deniedDomains: [] });
     const body = await new Promise<string>((resolve, reject) => {
-      const req = http.request({ socketPath: gw.httpPath, path: `http://allowed.test:${port}/x?y=1`,
-        headers: { Host: `allowed.test:${port}`, 'Proxy-Authorization': `Basic ${basic(s)}` } }, (res) => {
-        let b = '';
-        res.on('data', (d: Buffer) => (b += d.toString()));
-        res.on('end', () => resolve(`${res.statusCode} ${b}`));
-      });
+      const req = http.request(
+        {
+          socketPath: gw.httpPath,
+          path: `http://allowed.test:${port}/x?y=1`,
+          headers: { Host: `allowed.test:${port}`, 'Proxy-Authorization': `Basic ${basic(s)}` },
+        },
+        (res) => {
+          let b = '';
+          res.on('data', (d: Buffer) => (b += d.toString()));
+          res.on('end', () => resolve(`${res.statusCode} ${b}`));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
     assert.equal(body, '200 hello /x?y=1');
     assert.equal(upstreamHeaders['proxy-authorization'], undefined);
     assert.equal(upstreamHeaders.host, `allowed.test:${port}`);
-    const r = await rawRequest(gw.httpPath, `GET https://allowed.test/ HTTP/1.1\r\nHost: allowed.test\r\nProxy-Authorization: Basic ${basic(s)}\r\n\r\n`);
+    const r = await rawRequest(
+      gw.httpPath,
+      `GET https://allowed.test/ HTTP/1.1\r\nHost: allowed.test\r\nProxy-Authorization: Basic ${basic(s)}\r\n\r\n`,
+    );
     assert.match(r.status, / 400 /);
     s.close();
   });
@@ -177,18 +221,32 @@ describe('allowlist proxy (host side)', () => {
       s.on('error', reject);
     });
     assert.deepEqual([...reply], [5, 0xff]);
-    assert.deepEqual(gw.unattributed.slice(before).map((d) => d.reason), ['no-credential']);
+    assert.deepEqual(
+      gw.unattributed.slice(before).map((d) => d.reason),
+      ['no-credential'],
+    );
   });
 
-  it('SOCKS5 with the command\'s credential connects to an allowed name (the library parses; the gateway decides)', async () => {
+  it("SOCKS5 with the command's credential connects to an allowed name (the library parses; the gateway decides)", async () => {
     answer = [{ address: '127.0.0.1', family: 4, pinned: true }];
     const s = gw.openSession({ command: 'a', allowedDomains: ['allowed.test'], deniedDomains: [] });
     const { SocksClient } = await import('socks');
-    const refused = await SocksClient.createConnection({ proxy: { host: '0.0.0.0', port: 1, type: 5, userId: s.user, password: s.password },
-      command: 'connect', destination: { host: 'denied.test', port }, existing_socket: net.connect(gw.socksPath) }).then(() => 'ok', (e: Error) => e.message);
+    const refused = await SocksClient.createConnection({
+      proxy: { host: '0.0.0.0', port: 1, type: 5, userId: s.user, password: s.password },
+      command: 'connect',
+      destination: { host: 'denied.test', port },
+      existing_socket: net.connect(gw.socksPath),
+    }).then(
+      () => 'ok',
+      (e: Error) => e.message,
+    );
     assert.match(refused, /NotAllowed/);
-    const ok = await SocksClient.createConnection({ proxy: { host: '0.0.0.0', port: 1, type: 5, userId: s.user, password: s.password },
-      command: 'connect', destination: { host: 'allowed.test', port }, existing_socket: net.connect(gw.socksPath) });
+    const ok = await SocksClient.createConnection({
+      proxy: { host: '0.0.0.0', port: 1, type: 5, userId: s.user, password: s.password },
+      command: 'connect',
+      destination: { host: 'allowed.test', port },
+      existing_socket: net.connect(gw.socksPath),
+    });
     ok.socket.destroy();
     s.close();
   });

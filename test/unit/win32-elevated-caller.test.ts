@@ -4,8 +4,10 @@ import { refuseElevatedCaller } from '../../src/sandbox/windows/elevated-caller'
 import { SandboxError } from '../../src/errors';
 
 test('an elevated (full) token refuses the unelevated sandbox with the fix; limited and default tokens pass', () => {
-  assert.throws(() => refuseElevatedCaller(2, false), (e: unknown) => e instanceof SandboxError && /as administrator/.test(e.message) &&
-    /normally/.test(e.fix));
+  assert.throws(
+    () => refuseElevatedCaller(2, false),
+    (e: unknown) => e instanceof SandboxError && /as administrator/.test(e.message) && /normally/.test(e.fix),
+  );
   assert.doesNotThrow(() => refuseElevatedCaller(3, false));
   assert.doesNotThrow(() => refuseElevatedCaller(1, false));
 });

@@ -6,10 +6,22 @@ import { performElevated } from '../../src/sandbox/windows/setup/elevated-action
 import type { ElevatedRequest } from '../../src/sandbox/windows/setup/payload';
 import { FakeMachine } from './elevated-fake-machine';
 
-const setupRequest: ElevatedRequest = { version: 1, action: 'setup', pipe: '\\\\.\\pipe\\agent-sandbox-setup-x', nonce: 'ab'.repeat(16),
-  stateDir: 'C:\\state', home: 'C:\\Users\\dev', grants: [] };
+const setupRequest: ElevatedRequest = {
+  version: 1,
+  action: 'setup',
+  pipe: '\\\\.\\pipe\\agent-sandbox-setup-x',
+  nonce: 'ab'.repeat(16),
+  stateDir: 'C:\\state',
+  home: 'C:\\Users\\dev',
+  grants: [],
+};
 
-const on: FirewallFacts = { currentProfiles: 2 | 4, enabled: { 2: true, 4: true }, modifyState: 0, services: { mpssvc: true, bfe: true } };
+const on: FirewallFacts = {
+  currentProfiles: 2 | 4,
+  enabled: { 2: true, 4: true },
+  modifyState: 0,
+  services: { mpssvc: true, bfe: true },
+};
 
 test('firewall on for every active profile, local rules applied, services running: enforced', () => {
   assert.deepEqual(evaluateFirewall(on), { enforced: true, reasons: [] });
@@ -32,11 +44,18 @@ test('an inactive profile being off does not matter; an unreadable active one do
 test('Group Policy override, or a modify state that differs per profile (S_FALSE): not enforced', () => {
   assert.match(evaluateFirewall({ ...on, modifyState: 1 }).reasons.join(), /Group Policy overrides/);
   assert.match(evaluateFirewall({ ...on, modifyState: 'per-profile' }).reasons.join(), /some profiles only/);
-  assert.equal(evaluateFirewall({ ...on, modifyState: 2 }).enforced, true, 'INBOUND_BLOCKED does not affect an outbound rule');
+  assert.equal(
+    evaluateFirewall({ ...on, modifyState: 2 }).enforced,
+    true,
+    'INBOUND_BLOCKED does not affect an outbound rule',
+  );
 });
 
 test('firewall services stopped or unreadable, or nothing readable at all: not enforced (never assumed)', () => {
-  assert.match(evaluateFirewall({ ...on, services: { mpssvc: false, bfe: true } }).reasons.join(), /mpssvc\) is not running/);
+  assert.match(
+    evaluateFirewall({ ...on, services: { mpssvc: false, bfe: true } }).reasons.join(),
+    /mpssvc\) is not running/,
+  );
   assert.match(evaluateFirewall({ ...on, services: { mpssvc: true } }).reasons.join(), /BFE\) is in an unknown state/);
   const none = evaluateFirewall({ enabled: {}, services: {} });
   assert.equal(none.enforced, false);
@@ -59,7 +78,10 @@ test('elevated enforcement: offline is "enforced" only while the firewall verdic
   const { elevatedEnforcement } = await import('../../src/sandbox/windows/enforcement');
   const plan = { network: 'offline' } as never;
   assert.equal(elevatedEnforcement(plan, false, { enforced: true, reasons: [] }).network, 'enforced');
-  const off = elevatedEnforcement(plan, false, { enforced: false, reasons: ['Windows Defender Firewall is off for the active Public profile'] });
+  const off = elevatedEnforcement(plan, false, {
+    enforced: false,
+    reasons: ['Windows Defender Firewall is off for the active Public profile'],
+  });
   assert.equal(off.network, 'none');
   assert.match(off.notes.join(' '), /NOT enforced: Windows Defender Firewall is off/);
   assert.match(elevatedEnforcement(plan, false, { enforced: true, reasons: [] }).notes.join(' '), /Not covered: DNS/);
@@ -82,11 +104,22 @@ test('firewall rule read-back compares meaning: profiles by their bits, addresse
   const { buildSetupPlan, ruleUserSddl } = await import('../../src/sandbox/windows/setup/setup-plan');
   const want = buildSetupPlan({ home: 'C:\\Users\\dev' }).firewall[0];
   const sddl = ruleUserSddl('S-1-5-21-1-2-3-1001');
-  const exact = { name: want.name, direction: want.direction, action: want.action, profiles: want.profiles, protocol: want.protocol,
-    remoteAddresses: want.remoteAddresses, enabled: true, localUserAuthorizedList: sddl };
+  const exact = {
+    name: want.name,
+    direction: want.direction,
+    action: want.action,
+    profiles: want.profiles,
+    protocol: want.protocol,
+    remoteAddresses: want.remoteAddresses,
+    enabled: true,
+    localUserAuthorizedList: sddl,
+  };
   assert.equal(ruleMatches(exact, want, sddl), true);
   assert.equal(ruleMatches({ ...exact, profiles: 7, localUserAuthorizedList: sddl.toLowerCase() }, want, sddl), true);
-  assert.equal(ruleMatches({ ...exact, localUserAuthorizedList: ruleUserSddl('S-1-5-21-1-2-3-1002') }, want, sddl), false);
+  assert.equal(
+    ruleMatches({ ...exact, localUserAuthorizedList: ruleUserSddl('S-1-5-21-1-2-3-1002') }, want, sddl),
+    false,
+  );
   assert.equal(ruleMatches({ ...exact, action: 1 - want.action }, want, sddl), false);
   assert.equal(ruleMatches({ ...exact, profiles: 2 }, want, sddl), false);
   assert.equal(ruleMatches({ ...exact, localUserAuthorizedList: undefined }, want, sddl), false);

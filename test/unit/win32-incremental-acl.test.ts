@@ -12,7 +12,11 @@ import { compilePlan } from '../../src/policy';
 import type { Win32Plan } from '../../src/policy/plan';
 import { MemoryStore } from './win32-memory-store';
 
-const id: Identity = { userSid: 'S-1-5-21-9-9-9-1000', logonSid: 'S-1-5-5-0-1', capabilities: { 'c:\\ws': 'S-1-5-21-1-2-3-4' } };
+const id: Identity = {
+  userSid: 'S-1-5-21-9-9-9-1000',
+  logonSid: 'S-1-5-5-0-1',
+  capabilities: { 'c:\\ws': 'S-1-5-21-1-2-3-4' },
+};
 
 class CountingStore extends MemoryStore {
   reads = 0;
@@ -30,8 +34,16 @@ class CountingStore extends MemoryStore {
 }
 
 function planFor(policy: object = {}): Win32Plan {
-  return compilePlan({ workspaceRoots: ['C:\\ws'], ...policy }, { platform: 'win32', home: 'C:\\Users\\me',
-    userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp', env: {}, stateDir: 'C:\\state' }) as Win32Plan;
+  return compilePlan(
+    { workspaceRoots: ['C:\\ws'], ...policy },
+    {
+      platform: 'win32',
+      home: 'C:\\Users\\me',
+      userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp',
+      env: {},
+      stateDir: 'C:\\state',
+    },
+  ) as Win32Plan;
 }
 
 function workspace(files: number, plan: Win32Plan): CountingStore {

@@ -3,14 +3,36 @@ import assert from 'node:assert/strict';
 import { windowsProbes, type WindowsVerifyFacts } from '../../src/verify/windows-probes';
 
 const full = { privateDesktop: true, uiLimits: true, breakaway: false, gaps: [] };
-const facts = (f: Partial<WindowsVerifyFacts>): WindowsVerifyFacts =>
-  ({ mode: 'elevated', network: 'offline', wine: false, ui: full, firewall: { enforced: true, reasons: [] }, ...f });
+const facts = (f: Partial<WindowsVerifyFacts>): WindowsVerifyFacts => ({
+  mode: 'elevated',
+  network: 'offline',
+  wine: false,
+  ui: full,
+  firewall: { enforced: true, reasons: [] },
+  ...f,
+});
 const byId = (f: WindowsVerifyFacts) => Object.fromEntries(windowsProbes(f).map((p) => [p.id, p]));
 
 test('every §5 probe is present in both modes', () => {
   for (const mode of ['elevated', 'unelevated'] as const) {
-    assert.deepEqual(windowsProbes(facts({ mode })).map((p) => p.id).sort(), ['clipboard-read', 'console-cmd', 'console-node',
-      'console-powershell', 'dns-lookup', 'git-status', 'https', 'input-injection', 'node-grandchild-pipes', 'realpath-workspace', 'unc-path']);
+    assert.deepEqual(
+      windowsProbes(facts({ mode }))
+        .map((p) => p.id)
+        .sort(),
+      [
+        'clipboard-read',
+        'console-cmd',
+        'console-node',
+        'console-powershell',
+        'dns-lookup',
+        'git-status',
+        'https',
+        'input-injection',
+        'node-grandchild-pipes',
+        'realpath-workspace',
+        'unc-path',
+      ],
+    );
   }
 });
 
@@ -41,7 +63,11 @@ test('UI: injection and clipboard must be blocked with a private desktop and UI 
 
 test('offline HTTPS must be blocked only while the firewall verdict holds in elevated mode; never claimed unelevated or with the firewall off', () => {
   assert.equal(byId(facts({}))['https'].expect, 'blocked');
-  const off = byId(facts({ firewall: { enforced: false, reasons: ['Windows Defender Firewall is off for the active Public profile'] } }))['https'];
+  const off = byId(
+    facts({
+      firewall: { enforced: false, reasons: ['Windows Defender Firewall is off for the active Public profile'] },
+    }),
+  )['https'];
   assert.equal(off.expect, 'not-checked');
   assert.match(off.why, /Public profile/);
   assert.equal(byId(facts({ mode: 'unelevated' }))['https'].expect, 'not-checked');

@@ -32,12 +32,21 @@ export function serveBroker(send: (m: FromRunner) => void): void {
   });
 }
 
-function spawnOne(id: number, msg: Extract<ToRunner, { type: 'spawn' }>, sockets: Socket[], live: Map<number, Live>,
-  send: (m: FromRunner) => void): void {
+function spawnOne(
+  id: number,
+  msg: Extract<ToRunner, { type: 'spawn' }>,
+  sockets: Socket[],
+  live: Map<number, Live>,
+  send: (m: FromRunner) => void,
+): void {
   const env = { ...msg.command.env, [COMMAND_MARKER]: String(id) };
   const errSock = sockets[2];
-  const { child, ended } = startCommand({ ...msg.command, env }, [sockets[0] ?? 'ignore', sockets[1] ?? 'ignore',
-    errSock ?? 'ignore'], true, (s) => errSock?.write(s));
+  const { child, ended } = startCommand(
+    { ...msg.command, env },
+    [sockets[0] ?? 'ignore', sockets[1] ?? 'ignore', errSock ?? 'ignore'],
+    true,
+    (s) => errSock?.write(s),
+  );
   live.set(id, { pid: child?.pid });
   // The child holds its own copies now; ours must go before anything else is read from them.
   for (const s of sockets) if (s !== errSock) s.destroy();

@@ -34,13 +34,19 @@ export function runLinuxRunner(): void {
 }
 
 /** Starts the allowlist relay (before Landlock forbids binding its ports); nothing to do in other modes. */
-async function relay(s: RunnerSandbox): Promise<{ type: 'ok'; notes: string[] } | Extract<FromRunner, { type: 'failed' }>> {
+async function relay(
+  s: RunnerSandbox,
+): Promise<{ type: 'ok'; notes: string[] } | Extract<FromRunner, { type: 'failed' }>> {
   if (!s.relay) return { type: 'ok', notes: [] };
   try {
     return { type: 'ok', notes: await startRelay(s.relay) };
   } catch (e) {
-    return { type: 'failed', code: 'internal', message: `The network allowlist relay could not start: ${(e as Error).message}.`,
-      fix: 'Check that the proxy sockets are bound into the sandbox, or report this bug.' };
+    return {
+      type: 'failed',
+      code: 'internal',
+      message: `The network allowlist relay could not start: ${(e as Error).message}.`,
+      fix: 'Check that the proxy sockets are bound into the sandbox, or report this bug.',
+    };
   }
 }
 

@@ -40,7 +40,9 @@ export async function startRelay(spec: RelaySpec): Promise<string[]> {
       await listenOn(net.createServer(pipeTo(socket)), '::1', port);
       notes.push(`proxy relay: ${spec.host}:${port} and [::1]:${port} -> ${socket}`);
     } catch (e) {
-      notes.push(`proxy relay: ${spec.host}:${port} -> ${socket} (no [::1]: ${(e as NodeJS.ErrnoException).code ?? e})`);
+      notes.push(
+        `proxy relay: ${spec.host}:${port} -> ${socket} (no [::1]: ${(e as NodeJS.ErrnoException).code ?? e})`,
+      );
     }
   }
   return notes;

@@ -12,7 +12,15 @@ import type { SpawnRequest } from '../../protocol/windows';
 import type { LaunchedCommand } from './broker';
 
 /** Variables that describe the account running the command: taken from the runner, never from the caller. */
-export const PROFILE_VARS = ['USERPROFILE', 'APPDATA', 'LOCALAPPDATA', 'HOMEDRIVE', 'HOMEPATH', 'USERNAME', 'USERDOMAIN'];
+export const PROFILE_VARS = [
+  'USERPROFILE',
+  'APPDATA',
+  'LOCALAPPDATA',
+  'HOMEDRIVE',
+  'HOMEPATH',
+  'USERNAME',
+  'USERDOMAIN',
+];
 
 export function commandEnv(requested: Record<string, string>, own: NodeJS.ProcessEnv): Record<string, string> {
   const env: Record<string, string> = {};
@@ -40,8 +48,13 @@ export async function launchRestricted(req: SpawnRequest): Promise<LaunchedComma
   const id = (identity ??= processSids());
   const sid = (s: string) => (s === 'logon' ? id.logonSid : s);
   return startRestricted({
-    argv: req.argv, cwd: req.cwd, env: commandEnv(req.env, process.env), pipeOwnerSid: id.userSid, pipePrefix: 'runner',
-    ui: runnerUi(), ...(req.tty ? { tty: req.tty } : {}),
+    argv: req.argv,
+    cwd: req.cwd,
+    env: commandEnv(req.env, process.env),
+    pipeOwnerSid: id.userSid,
+    pipePrefix: 'runner',
+    ui: runnerUi(),
+    ...(req.tty ? { tty: req.tty } : {}),
     token: {
       flags: req.token.flags,
       restrictingSids: req.token.restrictingSids.map(sid),

@@ -44,10 +44,13 @@ function fillProfileEnv(): void {
 
 /** Runs the Windows runner on this process's arguments and sets its exit code. */
 export function runWindowsRunner(): void {
-  windowsRunnerMain(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  }, (e) => {
-    process.stderr.write(`agent-sandbox runner: ${(e as Error)?.stack ?? String(e)}\n`);
-    process.exitCode = 125;
-  });
+  windowsRunnerMain(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`agent-sandbox runner: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = 125;
+    },
+  );
 }

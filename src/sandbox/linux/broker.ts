@@ -59,47 +59,57 @@ export class Broker {
 
   /** Starts the broker (once) and resolves with what its sandbox applied. */
   start(): Promise<Applied> {
-    this.ready ??= this.openGateway().then((proxyDir) => new Promise<Applied>((resolve, reject) => {
-      this.registration = prepareHost(this.plan, this.stateDir);
-      this.guard = new MountGuard(this.plan);
-      this.guard.onBreach = (reason) => this.breach(reason);
-      const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide: this.hide() });
-      const child = spawn(launch.bwrap, launch.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc',
-        ...(this.plan.userNet ? ['pipe' as const] : [])], env: launch.env });
-      this.child = child;
-      child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-      child.on('message', (m: FromRunner) => {
-        if (m.type === 'applied') resolve(m);
-        else if (m.type === 'failed') reject(new SandboxError(m.code, `${m.message} Nothing was run.`, m.fix));
-        else if (m.type === 'started') this.pending.get(m.id)?.started();
-        else if (m.type === 'exit') this.pending.get(m.id)?.exit(m);
-      });
-      child.once('exit', (code, signal) => {
-        this.closed = true;
-        this.endRegistration();
-        void this.gateway?.close();
-        reject(new SandboxError(SandboxErrorCode.BrokerFailed,
-          `The sandbox broker exited (${signal ?? `exit ${code}`}) before it was ready: ${this.stderr.trim()}`,
-          'Run `agent-sandbox run -- true` to check the sandbox on this machine.'));
-        for (const [id, p] of this.pending) p.exit({ type: 'exit', id, code: 137, signal: 'SIGKILL' });
-        this.pending.clear();
-      });
-      const configure = () => child.send({ type: 'broker', sandbox: runnerSandbox(this.plan) } satisfies ToRunner);
-      if (!this.plan.userNet) configure();
-      else {
-        attachUserNet(child).then(configure, (e: Error) => {
-          reject(e);
-          child.kill('SIGKILL');
-        });
-      }
-    }));
+    this.ready ??= this.openGateway().then(
+      (proxyDir) =>
+        new Promise<Applied>((resolve, reject) => {
+          this.registration = prepareHost(this.plan, this.stateDir);
+          this.guard = new MountGuard(this.plan);
+          this.guard.onBreach = (reason) => this.breach(reason);
+          const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide: this.hide() });
+          const child = spawn(launch.bwrap, launch.args, {
+            stdio: ['ignore', 'ignore', 'pipe', 'ipc', ...(this.plan.userNet ? ['pipe' as const] : [])],
+            env: launch.env,
+          });
+          this.child = child;
+          child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
+          child.on('message', (m: FromRunner) => {
+            if (m.type === 'applied') resolve(m);
+            else if (m.type === 'failed') reject(new SandboxError(m.code, `${m.message} Nothing was run.`, m.fix));
+            else if (m.type === 'started') this.pending.get(m.id)?.started();
+            else if (m.type === 'exit') this.pending.get(m.id)?.exit(m);
+          });
+          child.once('exit', (code, signal) => {
+            this.closed = true;
+            this.endRegistration();
+            void this.gateway?.close();
+            reject(
+              new SandboxError(
+                SandboxErrorCode.BrokerFailed,
+                `The sandbox broker exited (${signal ?? `exit ${code}`}) before it was ready: ${this.stderr.trim()}`,
+                'Run `agent-sandbox run -- true` to check the sandbox on this machine.',
+              ),
+            );
+            for (const [id, p] of this.pending) p.exit({ type: 'exit', id, code: 137, signal: 'SIGKILL' });
+            this.pending.clear();
+          });
+          const configure = () => child.send({ type: 'broker', sandbox: runnerSandbox(this.plan) } satisfies ToRunner);
+          if (!this.plan.userNet) configure();
+          else {
+            attachUserNet(child).then(configure, (e: Error) => {
+              reject(e);
+              child.kill('SIGKILL');
+            });
+          }
+        }),
+    );
     return this.ready;
   }
 
   private async openGateway(): Promise<string | undefined> {
     if (!this.plan.allowlist) return undefined;
     try {
-      if (!this.proxy) throw new SandboxError(SandboxErrorCode.Internal, 'An allowlist broker has no proxy.', 'Report this bug.');
+      if (!this.proxy)
+        throw new SandboxError(SandboxErrorCode.Internal, 'An allowlist broker has no proxy.', 'Report this bug.');
       this.gateway = await this.proxy().openGateway('sandbox broker');
     } catch (e) {
       this.closed = true; // the next command starts a new broker
@@ -113,16 +123,24 @@ export class Broker {
     const applied = await this.start();
     const child = this.child;
     if (this.closed || !child?.connected) {
-      throw new SandboxError(SandboxErrorCode.BrokerFailed, 'The sandbox broker is gone; nothing was run.',
-        'Retry; a new broker is started for the next command.');
+      throw new SandboxError(
+        SandboxErrorCode.BrokerFailed,
+        'The sandbox broker is gone; nothing was run.',
+        'Retry; a new broker is started for the next command.',
+      );
     }
     const changed = this.guard?.changed();
     if (changed) {
       void this.close();
-      throw new SandboxError(SandboxErrorCode.BrokerFailed, `The sandbox broker was retired: ${changed}; nothing was run.`,
-        'Retry; a new broker with fresh mounts is started for the next command.');
+      throw new SandboxError(
+        SandboxErrorCode.BrokerFailed,
+        `The sandbox broker was retired: ${changed}; nothing was run.`,
+        'Retry; a new broker with fresh mounts is started for the next command.',
+      );
     }
-    const net = this.gateway ? openCommandNetwork(this.gateway, this.plan, spec.argv, spec.allowDomains, LINUX_RELAY, false) : undefined;
+    const net = this.gateway
+      ? openCommandNetwork(this.gateway, this.plan, spec.argv, spec.allowDomains, LINUX_RELAY, false)
+      : undefined;
     const req = commandRequest(this.plan, spec.argv, spec.cwd, net?.env);
     const { ours, theirs } = this.sendStdio(child, req.id);
     // Our copies of the far ends go once the broker holds its own (explicitly: Node's close-after-ack is not
@@ -151,8 +169,15 @@ export class Broker {
     this.send({ type: 'spawn', command: req });
     await started;
     lifetime.arm();
-    return { stdin: ours[0], stdout: ours[1], stderr: ours[2], exited, kill: () => lifetime.kill(),
-      enforcement: appliedEnforcement(this.plan, applied), ...(net ? { networkDenials: () => net.denials() } : {}) };
+    return {
+      stdin: ours[0],
+      stdout: ours[1],
+      stderr: ours[2],
+      exited,
+      kill: () => lifetime.kill(),
+      enforcement: appliedEnforcement(this.plan, applied),
+      ...(net ? { networkDenials: () => net.denials() } : {}),
+    };
   }
 
   /** Creates the command's three socketpairs and sends the far ends; returns both sides. */

@@ -43,7 +43,8 @@ export class MountGuard {
     if (this.breached) return this.breached;
     for (const [p, { id, missingOk }] of this.ids) {
       const now = identity(p);
-      if (now !== id && !(missingOk && now === 'missing')) return (this.breached = `${p} was ${now === 'missing' ? 'removed' : 'replaced'} on the host, which detaches its mount inside the sandbox`);
+      if (now !== id && !(missingOk && now === 'missing'))
+        return (this.breached = `${p} was ${now === 'missing' ? 'removed' : 'replaced'} on the host, which detaches its mount inside the sandbox`);
     }
     return undefined;
   }

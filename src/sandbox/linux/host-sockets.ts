@@ -15,7 +15,10 @@ export function parseListeningSockets(table: string): string[] {
   const out = new Set<string>();
   for (const line of table.split('\n').slice(1)) {
     // Num: RefCount Protocol Flags Type St Inode Path (the path may contain spaces)
-    const m = /^\s*[0-9a-fA-F]+:\s+[0-9a-fA-F]+\s+[0-9a-fA-F]+\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+[0-9a-fA-F]+\s+\d+\s+(\/.*)$/.exec(line);
+    const m =
+      /^\s*[0-9a-fA-F]+:\s+[0-9a-fA-F]+\s+[0-9a-fA-F]+\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+[0-9a-fA-F]+\s+\d+\s+(\/.*)$/.exec(
+        line,
+      );
     if (!m) continue;
     const flags = parseInt(m[1], 16);
     const type = parseInt(m[2], 16);

@@ -71,8 +71,10 @@ class LinuxBackend implements SandboxBackend {
     details.landlockAbi = String(abi);
     const lost = landlockLosses(abi, false);
     if (lost.length) details.landlockLosses = lost.join('; ');
-    const summary = (abi >= 1 ? `Ready: bubblewrap + Landlock ABI ${abi} + seccomp.`
-      : `Ready: bubblewrap + seccomp; Landlock unavailable, so bubblewrap alone restricts writes${note ? ` (${note})` : ''}.`) +
+    const summary =
+      (abi >= 1
+        ? `Ready: bubblewrap + Landlock ABI ${abi} + seccomp.`
+        : `Ready: bubblewrap + seccomp; Landlock unavailable, so bubblewrap alone restricts writes${note ? ` (${note})` : ''}.`) +
       (lost.length ? ` Not enforced on this kernel: ${lost.join('; ')}.` : '');
     return { state: 'ready', summary, details };
   }
@@ -84,11 +86,14 @@ class LinuxBackend implements SandboxBackend {
     const useBroker = this.useBroker && spec.stdio === 'pipe' && !spec.tty && !spec.allowDomains?.length;
     // The full probe (a trial sandbox, ~10 ms) runs up front only for long-lived brokers; a one-shot run starts
     // bwrap directly and probes only to explain a failure, so the error still names the exact fix.
-    const bwrap = useBroker ? checkedBwrap() : findBwrap() ?? checkedBwrap();
+    const bwrap = useBroker ? checkedBwrap() : (findBwrap() ?? checkedBwrap());
     if (!spec.argv.length) throw new SandboxError(SandboxErrorCode.Internal, 'No command given.', 'Pass a command.');
     checkCwd(spec.cwd);
-    checkVisible(linux, [{ what: 'working folder', path: spec.cwd }, { what: 'sandbox runner', path: runnerScript() },
-      { what: 'runtime', path: process.execPath }]);
+    checkVisible(linux, [
+      { what: 'working folder', path: spec.cwd },
+      { what: 'sandbox runner', path: runnerScript() },
+      { what: 'runtime', path: process.execPath },
+    ]);
     // Made up front, so every sandbox (a long-lived offline broker too) hides it, whenever a gateway appears in it.
     fs.mkdirSync(proxySocketDir(this.stateDir), { recursive: true, mode: 0o700 });
     checkGrants(spec.allowDomains);
@@ -109,7 +114,8 @@ class LinuxBackend implements SandboxBackend {
       const cold = await spawnCold(bwrap, linux, spec, network, hide, guard).catch((e: unknown) => {
         // A hidden socket removed between the launch and bwrap's mount makes bwrap fail before anything ran
         // (ephemeral IDE sockets come and go): one more start, with that socket dropped, is safe.
-        if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BwrapUnusable || !socketVanished(linux)) throw e;
+        if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BwrapUnusable || !socketVanished(linux))
+          throw e;
         return spawnCold(bwrap, linux, spec, network, hide, guard);
       });
       proc = gateway && net ? withOwnGateway(cold, gateway, net) : cold;
@@ -128,7 +134,8 @@ class LinuxBackend implements SandboxBackend {
     try {
       return await this.brokerFor(bwrap, plan).spawn(spec);
     } catch (e) {
-      if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BrokerFailed || !/retired/.test(e.message)) throw e;
+      if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BrokerFailed || !/retired/.test(e.message))
+        throw e;
       return this.brokerFor(bwrap, plan).spawn(spec);
     }
   }
@@ -156,7 +163,9 @@ class LinuxBackend implements SandboxBackend {
     let b = this.brokers.get(key);
     if (!b || !b.alive) {
       if (b) void b.close();
-      b = new Broker(bwrap, plan, this.stateDir, this.getProxy, () => hideProxySockets(plan, proxySocketDir(this.stateDir)));
+      b = new Broker(bwrap, plan, this.stateDir, this.getProxy, () =>
+        hideProxySockets(plan, proxySocketDir(this.stateDir)),
+      );
       this.brokers.set(key, b);
     }
     return b;
@@ -165,8 +174,11 @@ class LinuxBackend implements SandboxBackend {
 
 function asLinux(plan: Plan): LinuxPlan {
   if (plan.platform !== 'linux') {
-    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `A ${plan.platform} plan cannot run on Linux.`,
-      'Compile the policy for linux.');
+    throw new SandboxError(
+      SandboxErrorCode.UnsupportedPlatform,
+      `A ${plan.platform} plan cannot run on Linux.`,
+      'Compile the policy for linux.',
+    );
   }
   return plan;
 }
@@ -177,7 +189,10 @@ function socketVanished(plan: LinuxPlan): boolean {
 
 function checkCwd(cwd: string): void {
   if (!fs.existsSync(cwd)) {
-    throw new SandboxError(SandboxErrorCode.RootMissing, `The working directory ${cwd} does not exist; nothing was run.`,
-      'Run the command from an existing folder.');
+    throw new SandboxError(
+      SandboxErrorCode.RootMissing,
+      `The working directory ${cwd} does not exist; nothing was run.`,
+      'Run the command from an existing folder.',
+    );
   }
 }

@@ -19,7 +19,11 @@ export interface Launch {
 }
 
 /** bwrap + runner argv. `tty`: keep the caller's session so the terminal stays the controlling terminal. */
-export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string; tty: boolean; proxyDir?: string; hide?: string[] }): Launch {
+export function bwrapLaunch(
+  bwrap: string,
+  plan: LinuxPlan,
+  opts: { cwd: string; tty: boolean; proxyDir?: string; hide?: string[] },
+): Launch {
   const rt = runnerRuntime();
   const args = opts.tty ? plan.bwrapArgs.filter((a) => a !== '--new-session') : [...plan.bwrapArgs];
   const script = runnerScript();
@@ -27,8 +31,9 @@ export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string;
   // sealed: the bundles (and their code cache), koffi, and the runtime; not the whole package, which may be the
   // workspace itself (working on Agent Sandbox's own checkout)
   const koffi = koffiDir();
-  const sealed = [path.dirname(script), koffi, koffi && koffiPrebuildDir(koffi), path.dirname(rt.execPath)]
-    .filter((d): d is string => !!d);
+  const sealed = [path.dirname(script), koffi, koffi && koffiPrebuildDir(koffi), path.dirname(rt.execPath)].filter(
+    (d): d is string => !!d,
+  );
   const mounts = sealRuntime(withRuntimeBinds(withoutVanishedSockets(args, plan), plan, runtime), plan, sealed);
   mounts.push(...(opts.hide ?? []));
   if (plan.proxyRelay) mounts.push(...proxyBind(plan, opts.proxyDir));
@@ -45,8 +50,12 @@ export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string;
 export function withoutVanishedSockets(args: string[], plan: LinuxPlan): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--ro-bind' && args[i + 1] === '/dev/null' && plan.hiddenSockets.includes(args[i + 2]) &&
-      !fs.lstatSync(args[i + 2], { throwIfNoEntry: false })) {
+    if (
+      args[i] === '--ro-bind' &&
+      args[i + 1] === '/dev/null' &&
+      plan.hiddenSockets.includes(args[i + 2]) &&
+      !fs.lstatSync(args[i + 2], { throwIfNoEntry: false })
+    ) {
       i += 2;
       continue;
     }
@@ -122,7 +131,12 @@ export function sealRuntime(args: string[], plan: LinuxPlan, paths: string[]): s
  */
 export function hideProxySockets(plan: LinuxPlan, base: string): string[] {
   if (plan.confined === false || !fs.existsSync(base)) return [];
-  const hidden = [LINUX_SANDBOX_TMP, ...plan.hiddenSockets, ...plan.denyRead, ...(plan.privateState ? [plan.privateState] : [])];
+  const hidden = [
+    LINUX_SANDBOX_TMP,
+    ...plan.hiddenSockets,
+    ...plan.denyRead,
+    ...(plan.privateState ? [plan.privateState] : []),
+  ];
   const covered = hidden.some((h) => isWithin('linux', h, base));
   return covered ? [] : ['--tmpfs', base, '--remount-ro', base];
 }
@@ -130,8 +144,11 @@ export function hideProxySockets(plan: LinuxPlan, base: string): string[] {
 /** Allowlist: the proxy gateway's private socket folder, bound read-only where the relay expects it. */
 export function proxyBind(plan: LinuxPlan, proxyDir: string | undefined): string[] {
   if (!proxyDir) {
-    throw new SandboxError(SandboxErrorCode.Internal, 'An allowlist sandbox was started without its proxy; nothing was run.',
-      'Report this bug.');
+    throw new SandboxError(
+      SandboxErrorCode.Internal,
+      'An allowlist sandbox was started without its proxy; nothing was run.',
+      'Report this bug.',
+    );
   }
   return ['--ro-bind', proxyDir, path.posix.dirname(plan.proxyRelay!.httpSocket)];
 }
@@ -145,7 +162,17 @@ export function runnerSandbox(plan: LinuxPlan): RunnerSandbox {
     seccomp: plan.seccomp,
     requiredAbi: plan.landlock.requiredAbi,
     ...(plan.landlock.connectTcpPorts ? { connectTcpPorts: plan.landlock.connectTcpPorts } : {}),
-    ...(r ? { relay: { host: r.host, listen: [{ port: r.httpPort, socket: r.httpSocket }, { port: r.socksPort, socket: r.socksSocket }] } } : {}),
+    ...(r
+      ? {
+          relay: {
+            host: r.host,
+            listen: [
+              { port: r.httpPort, socket: r.httpSocket },
+              { port: r.socksPort, socket: r.socksSocket },
+            ],
+          },
+        }
+      : {}),
   };
 }
 
@@ -161,6 +188,11 @@ export function commandEnv(plan: LinuxPlan, base: NodeJS.ProcessEnv = process.en
 let nextId = 1;
 
 /** `extraEnv`: this command's own variables (the allowlist proxy URLs with its credential). */
-export function commandRequest(plan: LinuxPlan, argv: string[], cwd: string, extraEnv: Record<string, string> = {}): CommandRequest {
+export function commandRequest(
+  plan: LinuxPlan,
+  argv: string[],
+  cwd: string,
+  extraEnv: Record<string, string> = {},
+): CommandRequest {
   return { id: nextId++, argv, cwd, env: { ...commandEnv(plan), ...extraEnv } };
 }

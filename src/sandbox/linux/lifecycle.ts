@@ -35,7 +35,10 @@ export const linuxLifecycle: Lifecycle = {
     return { removed, kept: r.kept, failed: r.failed, notes: [] };
   },
   async removeWorkspace() {
-    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'Removing one workspace\'s permissions is only needed on Windows.',
-      'Remove takes back the placeholders the sandbox made ("agent-sandbox uninstall", or "Agent Sandbox: Remove").');
+    throw new SandboxError(
+      SandboxErrorCode.UnsupportedPlatform,
+      "Removing one workspace's permissions is only needed on Windows.",
+      'Remove takes back the placeholders the sandbox made ("agent-sandbox uninstall", or "Agent Sandbox: Remove").',
+    );
   },
 };

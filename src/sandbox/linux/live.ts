@@ -38,8 +38,13 @@ export interface Registration {
  */
 export function register(stateDir: string, plan: LinuxPlan): Registration {
   return withLock(stateDir, () => {
-    const entry: Entry = { id: randomUUID(), pid: process.pid, start: startTime(process.pid) ?? '',
-      roots: [...new Set([...plan.writableRoots, ...plan.workspaceRoots])], tempDir: plan.tempDir };
+    const entry: Entry = {
+      id: randomUUID(),
+      pid: process.pid,
+      start: startTime(process.pid) ?? '',
+      roots: [...new Set([...plan.writableRoots, ...plan.workspaceRoots])],
+      tempDir: plan.tempDir,
+    };
     fs.writeFileSync(path.join(liveDir(stateDir), `${entry.id}.json`), JSON.stringify(entry));
     fs.mkdirSync(plan.tempDir, { recursive: true, mode: 0o700 });
     for (const ph of plan.placeholders) createPlaceholder(stateDir, ph.path, ph.kind, ph.content);
@@ -90,8 +95,12 @@ export function withLiveCheck<T>(stateDir: string, fn: (inUse: (p: string) => bo
 }
 
 function inUse(live: Entry[], p: string): boolean {
-  return live.some((e) => e.tempDir === p || isWithin('linux', p, e.tempDir) ||
-    e.roots.some((r) => isWithin('linux', r, p) || isWithin('linux', p, r)));
+  return live.some(
+    (e) =>
+      e.tempDir === p ||
+      isWithin('linux', p, e.tempDir) ||
+      e.roots.some((r) => isWithin('linux', r, p) || isWithin('linux', p, r)),
+  );
 }
 
 /** Live entries; those whose owner is gone are deleted. Call under the lock. */

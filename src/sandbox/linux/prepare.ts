@@ -14,8 +14,11 @@ export function prepareHost(plan: LinuxPlan, stateDir: string): Registration {
   try {
     return register(stateDir, plan);
   } catch (e) {
-    throw new SandboxError(SandboxErrorCode.Internal,
+    throw new SandboxError(
+      SandboxErrorCode.Internal,
       `Could not prepare the sandbox (${(e as Error).message}), so nothing was run.`,
-      'Check that the workspace and the Agent Sandbox state folder are writable by you.', { cause: e });
+      'Check that the workspace and the Agent Sandbox state folder are writable by you.',
+      { cause: e },
+    );
   }
 }

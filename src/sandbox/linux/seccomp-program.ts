@@ -4,7 +4,14 @@
  * the process (they would bypass the number checks). Every jump goes forward: checks first, then the ioctl and
  * socket argument blocks, then the shared KILL and EPERM returns. Must never allow before every deny rule was checked.
  */
-import { AF, AUDIT_ARCH, IOCTL, syscallNumber, X32_SYSCALL_BIT, type LinuxArch } from '../../../native-bindings/linux/syscall-numbers';
+import {
+  AF,
+  AUDIT_ARCH,
+  IOCTL,
+  syscallNumber,
+  X32_SYSCALL_BIT,
+  type LinuxArch,
+} from '../../../native-bindings/linux/syscall-numbers';
 import type { LinuxPlan } from '../../policy/plan';
 
 export const SECCOMP_RET = {

@@ -40,7 +40,8 @@ export function removeLinuxSandboxState(stateDir: string): LinuxCleanup {
       removed.push(t);
     }
     const held = new Set(kept.map((k) => k.path));
-    for (const p of recordedPlaceholders(stateDir)) if (inUse(p) && !held.has(p)) kept.push({ path: p, reason: running });
+    for (const p of recordedPlaceholders(stateDir))
+      if (inUse(p) && !held.has(p)) kept.push({ path: p, reason: running });
     for (const dir of [tmp, path.join(stateDir, LEDGER_DIR)]) removeIfEmpty(dir);
     return { removed, kept, failed };
   });

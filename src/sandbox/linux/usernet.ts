@@ -32,10 +32,12 @@ export function findSlirp(): string | undefined {
 export async function attachUserNet(child: ChildProcess): Promise<UserNet> {
   const slirp = findSlirp();
   if (!slirp) {
-    throw new SandboxError(SandboxErrorCode.UserNetUnavailable,
+    throw new SandboxError(
+      SandboxErrorCode.UserNetUnavailable,
       'An online sandbox gets its own network through slirp4netns, which is not installed, so nothing was run.',
-      'Install it (`sudo apt-get install slirp4netns`), or set allowHostLoopback to share the host\'s network ' +
-      '(then the host\'s 127.0.0.1 services are reachable from online commands).');
+      "Install it (`sudo apt-get install slirp4netns`), or set allowHostLoopback to share the host's network " +
+        "(then the host's 127.0.0.1 services are reachable from online commands).",
+    );
   }
   const pid = await sandboxPid(child.stdio[INFO_FD] as Readable);
   const args = ['--configure', '--mtu=65520', '--disable-host-loopback', '--ready-fd=3', '--exit-fd=4'];
@@ -65,9 +67,11 @@ export async function attachUserNet(child: ChildProcess): Promise<UserNet> {
     });
   } catch (e) {
     close();
-    throw new SandboxError(SandboxErrorCode.UserNetUnavailable,
+    throw new SandboxError(
+      SandboxErrorCode.UserNetUnavailable,
       `slirp4netns could not give the online sandbox its network (${(e as Error).message}: ${stderr.trim()}), so nothing was run.`,
-      'Check that slirp4netns works on this machine, or set allowHostLoopback to share the host\'s network.');
+      "Check that slirp4netns works on this machine, or set allowHostLoopback to share the host's network.",
+    );
   }
   if (child.exitCode !== null || child.signalCode !== null) close();
   return { close };
@@ -85,7 +89,14 @@ function sandboxPid(info: Readable): Promise<number> {
       }
     };
     info.on('data', onData);
-    info.once('end', () => reject(new SandboxError(SandboxErrorCode.BwrapUnusable,
-      'bubblewrap ended before it reported the sandbox, so nothing was run.', 'Run `agent-sandbox run -- true` to see why.')));
+    info.once('end', () =>
+      reject(
+        new SandboxError(
+          SandboxErrorCode.BwrapUnusable,
+          'bubblewrap ended before it reported the sandbox, so nothing was run.',
+          'Run `agent-sandbox run -- true` to see why.',
+        ),
+      ),
+    );
   });
 }

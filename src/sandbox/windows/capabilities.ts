@@ -10,7 +10,11 @@ import { withFileLockSync } from '../../file-lock';
 export const CAPABILITY_FILE = 'win32-capability-sids.json';
 
 /** Returns the SID for each root (lower-cased key), minting and saving any missing ones. */
-export function capabilitySidsFor(stateDir: string, roots: string[], mint: () => string = randomCapabilitySid): Record<string, string> {
+export function capabilitySidsFor(
+  stateDir: string,
+  roots: string[],
+  mint: () => string = randomCapabilitySid,
+): Record<string, string> {
   const file = path.join(stateDir, CAPABILITY_FILE);
   // Locked: the extension host and the CLI may mint for different roots at once; a last writer would drop a SID.
   return withFileLockSync(file, () => mintMissing(file, roots, mint));

@@ -4,7 +4,12 @@
  * use with a DACL for the given sandbox SIDs and SYSTEM, closed with the backend. Must never fall back to the
  * shared desktop when the decision says a private one can exist: a failed CreateDesktopW is a SandboxError.
  */
-import { currentWindowStation, desktopSddl, PrivateDesktop, privateDesktopName } from '../../../native-bindings/win32/desktop';
+import {
+  currentWindowStation,
+  desktopSddl,
+  PrivateDesktop,
+  privateDesktopName,
+} from '../../../native-bindings/win32/desktop';
 import { outerJob } from '../../../native-bindings/win32/job';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { LaunchUi } from './launch';
@@ -20,7 +25,10 @@ export class BackendDesktop {
   #desktop: PrivateDesktop | undefined;
 
   /** `sids`: who may use the desktop besides SYSTEM (the sandbox's logon SID, or the sandbox accounts). */
-  constructor(private readonly sids: () => string[], private readonly facts: () => UiFacts = () => localUiFacts()) {}
+  constructor(
+    private readonly sids: () => string[],
+    private readonly facts: () => UiFacts = () => localUiFacts(),
+  ) {}
 
   /** What to launch with, and what is not isolated (for the command's enforcement report). */
   launch(): { ui: LaunchUi; gaps: string[] } {
@@ -29,13 +37,22 @@ export class BackendDesktop {
       try {
         this.#desktop = PrivateDesktop.create(privateDesktopName(), desktopSddl(this.sids()));
       } catch (e) {
-        throw new SandboxError(SandboxErrorCode.ProcessCreateFailed,
+        throw new SandboxError(
+          SandboxErrorCode.ProcessCreateFailed,
           `Could not create the sandbox's private desktop: ${(e as Error).message}. Nothing was run.`,
-          'Report this with the error above; without a private desktop a sandboxed command could type into your windows.', { cause: e });
+          'Report this with the error above; without a private desktop a sandboxed command could type into your windows.',
+          { cause: e },
+        );
       }
     }
-    return { ui: { uiLimits: d.uiLimits, breakaway: d.breakaway, ...(this.#desktop ? { desktop: this.#desktop.lpDesktop } : {}) },
-      gaps: d.gaps };
+    return {
+      ui: {
+        uiLimits: d.uiLimits,
+        breakaway: d.breakaway,
+        ...(this.#desktop ? { desktop: this.#desktop.lpDesktop } : {}),
+      },
+      gaps: d.gaps,
+    };
   }
 
   close(): void {

@@ -10,8 +10,10 @@ import { ElevationType } from '../../../native-bindings/win32/token';
 
 export function refuseElevatedCaller(elevationType: number, wine: boolean): void {
   if (wine || elevationType !== ElevationType.FULL) return;
-  throw new SandboxError(SandboxErrorCode.InvalidPolicy,
+  throw new SandboxError(
+    SandboxErrorCode.InvalidPolicy,
     'Agent Sandbox is running as administrator (elevated): an unelevated sandbox made from this token would keep high ' +
       'integrity and the Administrators group. Nothing was run.',
-    'Start VS Code (or the terminal running agent-sandbox) normally, not "as administrator"; or use the elevated mode after setup.');
+    'Start VS Code (or the terminal running agent-sandbox) normally, not "as administrator"; or use the elevated mode after setup.',
+  );
 }

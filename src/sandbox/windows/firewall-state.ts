@@ -24,15 +24,23 @@ export interface FirewallVerdict {
   reasons: string[];
 }
 
-const PROFILE_NAMES: [number, string][] = [[FwProfile.DOMAIN, 'Domain'], [FwProfile.PRIVATE, 'Private'], [FwProfile.PUBLIC, 'Public']];
+const PROFILE_NAMES: [number, string][] = [
+  [FwProfile.DOMAIN, 'Domain'],
+  [FwProfile.PRIVATE, 'Private'],
+  [FwProfile.PUBLIC, 'Public'],
+];
 
 export function evaluateFirewall(f: FirewallFacts): FirewallVerdict {
   const reasons: string[] = [];
   if (f.services.mpssvc !== true) {
-    reasons.push(`the Windows Defender Firewall service (mpssvc) is ${f.services.mpssvc === false ? 'not running' : 'in an unknown state'}`);
+    reasons.push(
+      `the Windows Defender Firewall service (mpssvc) is ${f.services.mpssvc === false ? 'not running' : 'in an unknown state'}`,
+    );
   }
   if (f.services.bfe !== true) {
-    reasons.push(`the Base Filtering Engine service (BFE) is ${f.services.bfe === false ? 'not running' : 'in an unknown state'}`);
+    reasons.push(
+      `the Base Filtering Engine service (BFE) is ${f.services.bfe === false ? 'not running' : 'in an unknown state'}`,
+    );
   }
   if (f.currentProfiles === undefined || f.currentProfiles === 0) {
     reasons.push('the active firewall profile could not be read');
@@ -40,13 +48,19 @@ export function evaluateFirewall(f: FirewallFacts): FirewallVerdict {
     for (const [bit, name] of PROFILE_NAMES) {
       if (!(f.currentProfiles & bit)) continue;
       const on = f.enabled[bit];
-      if (on === false) reasons.push(`Windows Defender Firewall is off for the active ${name} profile (turned off, or replaced by another firewall)`);
-      else if (on === undefined) reasons.push(`whether Windows Defender Firewall is on for the active ${name} profile could not be read`);
+      if (on === false)
+        reasons.push(
+          `Windows Defender Firewall is off for the active ${name} profile (turned off, or replaced by another firewall)`,
+        );
+      else if (on === undefined)
+        reasons.push(`whether Windows Defender Firewall is on for the active ${name} profile could not be read`);
     }
   }
   if (f.modifyState === undefined) reasons.push('whether local firewall rules apply could not be read');
-  else if (f.modifyState === 'per-profile') reasons.push('local firewall rules apply to some profiles only (Group Policy differs per profile)');
-  else if (f.modifyState === FwModifyState.GP_OVERRIDE) reasons.push('Group Policy overrides local firewall rules, ours included');
+  else if (f.modifyState === 'per-profile')
+    reasons.push('local firewall rules apply to some profiles only (Group Policy differs per profile)');
+  else if (f.modifyState === FwModifyState.GP_OVERRIDE)
+    reasons.push('Group Policy overrides local firewall rules, ours included');
   return { enforced: reasons.length === 0, reasons };
 }
 
@@ -66,10 +80,16 @@ export function readFirewallFacts(): FirewallFacts {
   try {
     const currentProfiles = attempt(() => policy.currentProfileTypes());
     const enabled: Record<number, boolean | undefined> = {};
-    for (const [bit] of PROFILE_NAMES) if (currentProfiles && currentProfiles & bit) enabled[bit] = attempt(() => policy.firewallEnabled(bit));
+    for (const [bit] of PROFILE_NAMES)
+      if (currentProfiles && currentProfiles & bit) enabled[bit] = attempt(() => policy.firewallEnabled(bit));
     const modify = attempt(() => policy.localPolicyModify());
-    const modifyState = modify === undefined ? undefined : modify.perProfile ? 'per-profile' as const : modify.state;
-    return { ...(currentProfiles !== undefined ? { currentProfiles } : {}), enabled, ...(modifyState !== undefined ? { modifyState } : {}), services };
+    const modifyState = modify === undefined ? undefined : modify.perProfile ? ('per-profile' as const) : modify.state;
+    return {
+      ...(currentProfiles !== undefined ? { currentProfiles } : {}),
+      enabled,
+      ...(modifyState !== undefined ? { modifyState } : {}),
+      services,
+    };
   } finally {
     policy.close();
   }
@@ -77,7 +97,8 @@ export function readFirewallFacts(): FirewallFacts {
 
 /** One line for plans, status and results. */
 export function firewallNote(v: FirewallVerdict): string {
-  return v.enforced ? 'Windows Defender Firewall is on for every active profile and applies local rules.'
+  return v.enforced
+    ? 'Windows Defender Firewall is on for every active profile and applies local rules.'
     : `The offline block is NOT enforced: ${v.reasons.join('; ')}. Turn Windows Defender Firewall on for every profile ` +
-      '(or ask your administrator to allow local rules), then run Verify.';
+        '(or ask your administrator to allow local rules), then run Verify.';
 }

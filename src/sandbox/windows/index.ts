@@ -10,8 +10,15 @@ import * as os from 'node:os';
 import { createHash } from 'node:crypto';
 import type { Plan, Win32Plan } from '../../policy/plan';
 import { SandboxError, SandboxErrorCode } from '../../errors';
-import { withProblems, type BackendStatus, type BackendOptions, type Enforcement, type SandboxBackend, type SandboxProcess,
-  type SpawnSpec } from '../types';
+import {
+  withProblems,
+  type BackendStatus,
+  type BackendOptions,
+  type Enforcement,
+  type SandboxBackend,
+  type SandboxProcess,
+  type SpawnSpec,
+} from '../types';
 import type { PlanFacts } from '../../policy';
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
 import { ownIdentity, processSids } from './identity';
@@ -37,8 +44,11 @@ import { elevatedEnforcement, unelevatedEnforcement, WINE_NOTE } from './enforce
 
 function asWin32(plan: Plan): Win32Plan {
   if (plan.platform !== 'win32') {
-    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `A ${plan.platform} plan cannot run on Windows.`,
-      'Compile the plan with --platform win32.');
+    throw new SandboxError(
+      SandboxErrorCode.UnsupportedPlatform,
+      `A ${plan.platform} plan cannot run on Windows.`,
+      'Compile the plan with --platform win32.',
+    );
   }
   return plan;
 }
@@ -58,16 +68,31 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
    * Unelevated allowlist (advisory): a gateway on two loopback ports for this command, and the proxy variables
    * with its credential. Nothing stops a program that ignores them; the plan, results and Verify say so.
    */
-  const spawnAllowlisted = async (p: Win32Plan, spec: SpawnSpec, id: Identity, warnings: string[]): Promise<SandboxProcess> => {
+  const spawnAllowlisted = async (
+    p: Win32Plan,
+    spec: SpawnSpec,
+    id: Identity,
+    warnings: string[],
+  ): Promise<SandboxProcess> => {
     proxy ??= createProxy(opts.stateDir);
     const gw = await proxy.openGateway(spec.argv.join(' ').slice(0, 200), 'tcp');
     try {
-      const net = openCommandNetwork(gw, p, spec.argv, spec.allowDomains,
-        { host: '127.0.0.1', httpPort: gw.httpPort, socksPort: gw.socksPort }, true);
+      const net = openCommandNetwork(
+        gw,
+        p,
+        spec.argv,
+        spec.allowDomains,
+        { host: '127.0.0.1', httpPort: gw.httpPort, socksPort: gw.socksPort },
+        true,
+      );
       const env = sandboxEnv({ ...p, env: { ...p.env, set: { ...p.env.set, ...net.env } } }, process.env);
       const { ui, gaps } = desktop.launch();
       const proc = await spawnUnelevated(p, spec, id, env, ui);
-      return withOwnGateway(Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]) }), gw, net);
+      return withOwnGateway(
+        Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]) }),
+        gw,
+        net,
+      );
     } catch (e) {
       await gw.close();
       throw e;
@@ -80,8 +105,14 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     const hit = prepared.get(key);
     if (hit) return hit;
     const id = ownIdentity(plan, opts.stateDir);
-    const { warnings } = await prepare(sealOwnFiles(plan, ownFilePaths()), id, fileSecurityStore(opts.stateDir), { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
-      onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
+    const { warnings } = await prepare(sealOwnFiles(plan, ownFilePaths()), id, fileSecurityStore(opts.stateDir), {
+      stateDir: opts.stateDir,
+      home: os.homedir(),
+      env: process.env,
+      onProgress: opts.onProgress,
+      tolerateUnstoredAcls: isWine(),
+      signal: preparationSignalFor(opts, signal),
+    });
     const first = prepared.get(key); // a concurrent spawn finished first
     if (first) return first;
     prepared.set(key, { id, warnings });
@@ -107,15 +138,21 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       const p = asWin32(plan);
       checkGrants(spec.allowDomains);
       if (p.mode === 'full-access') {
-        throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'full-access plans are not run by the sandbox backend.',
-          'Run the command directly, outside Agent Sandbox.');
+        throw new SandboxError(
+          SandboxErrorCode.InvalidPolicy,
+          'full-access plans are not run by the sandbox backend.',
+          'Run the command directly, outside Agent Sandbox.',
+        );
       }
       // The plan decides the mode (planFacts() chose it before compiling); this backend never switches it.
       if (p.windowsMode === 'elevated') {
         const backend = await elevated();
         if (!backend) {
-          throw new SandboxError(SandboxErrorCode.SetupRequired, 'The elevated Windows sandbox is not set up.',
-            'Run "Agent Sandbox: Set Up Windows Sandbox", or use the unelevated mode.');
+          throw new SandboxError(
+            SandboxErrorCode.SetupRequired,
+            'The elevated Windows sandbox is not set up.',
+            'Run "Agent Sandbox: Set Up Windows Sandbox", or use the unelevated mode.',
+          );
         }
         return backend.spawn(p, spec);
       }
@@ -125,7 +162,9 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
       const { ui, gaps } = desktop.launch();
       const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs), ui);
-      return Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]) });
+      return Object.assign(proc, {
+        enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]),
+      });
     },
     enforcement(plan: Plan): Enforcement {
       const p = asWin32(plan);

@@ -31,8 +31,18 @@ export function ownFilePaths(): string[] {
 export function sealOwnFiles(plan: Win32Plan, own: string[]): Win32Plan {
   const roots = plan.acl.filter((o) => o.action === 'grant' && o.reason === 'writable-root').map((o) => o.path);
   const caps = plan.token.restrictingSids.filter((s) => s.kind === 'capability');
-  const inside = [...new Set(own.map((p) => path.win32.normalize(p)))].filter((p) => roots.some((r) => isWithin('win32', r, p)));
-  const extra: AclOperation[] = inside.flatMap((p) => caps.map((sid) => ({ path: p, sid, action: 'deny' as const, mask: DENY_WRITE_MASK,
-    inheritance: INHERIT_ALL, reason: 'protected-path' as const })));
+  const inside = [...new Set(own.map((p) => path.win32.normalize(p)))].filter((p) =>
+    roots.some((r) => isWithin('win32', r, p)),
+  );
+  const extra: AclOperation[] = inside.flatMap((p) =>
+    caps.map((sid) => ({
+      path: p,
+      sid,
+      action: 'deny' as const,
+      mask: DENY_WRITE_MASK,
+      inheritance: INHERIT_ALL,
+      reason: 'protected-path' as const,
+    })),
+  );
   return extra.length ? { ...plan, acl: [...plan.acl, ...extra] } : plan;
 }

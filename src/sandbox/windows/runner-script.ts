@@ -15,8 +15,11 @@ export function runnerScript(): string {
   ].filter((p): p is string => Boolean(p));
   const hit = candidates.find((p) => fs.existsSync(p));
   if (!hit) {
-    throw new SandboxError(SandboxErrorCode.BackendUnavailable, `The sandbox runner script was not found (looked in ${candidates.join(', ')}).`,
-      'Reinstall Agent Sandbox.');
+    throw new SandboxError(
+      SandboxErrorCode.BackendUnavailable,
+      `The sandbox runner script was not found (looked in ${candidates.join(', ')}).`,
+      'Reinstall Agent Sandbox.',
+    );
   }
   return hit;
 }

@@ -31,14 +31,18 @@ export function uiIsolation(f: UiFacts): UiIsolation {
   const interactive = f.windowStation.toLowerCase() === 'winsta0';
   const privateDesktop = interactive && !f.sshSession;
   if (!privateDesktop) {
-    gaps.push(f.sshSession
-      ? 'No private desktop: this is an SSH session (SSH_CONNECTION), which has no interactive desktop to inject input into and cannot create one.'
-      : `No private desktop: this process runs in window station "${f.windowStation}", not the interactive WinSta0, so there is no developer desktop to protect there.`);
+    gaps.push(
+      f.sshSession
+        ? 'No private desktop: this is an SSH session (SSH_CONNECTION), which has no interactive desktop to inject input into and cannot create one.'
+        : `No private desktop: this process runs in window station "${f.windowStation}", not the interactive WinSta0, so there is no developer desktop to protect there.`,
+    );
   }
   if (!f.outerJob.inJob) return { privateDesktop, uiLimits: true, breakaway: false, gaps };
   if (f.outerJob.breakawayOk) return { privateDesktop, uiLimits: true, breakaway: true, gaps };
-  gaps.push('No job UI limits (clipboard, global atoms, window handles): Agent Sandbox itself runs inside a job that does not ' +
-    'allow breakaway (Remote-SSH, a CI runner or another launcher), and Windows refuses to nest a job with UI limits there.' +
-    (privateDesktop ? ' Input injection is still blocked by the private desktop; the clipboard is shared.' : ''));
+  gaps.push(
+    'No job UI limits (clipboard, global atoms, window handles): Agent Sandbox itself runs inside a job that does not ' +
+      'allow breakaway (Remote-SSH, a CI runner or another launcher), and Windows refuses to nest a job with UI limits there.' +
+      (privateDesktop ? ' Input injection is still blocked by the private desktop; the clipboard is shared.' : ''),
+  );
   return { privateDesktop, uiLimits: false, breakaway: false, gaps };
 }

@@ -38,7 +38,11 @@ export function gitConfigEnv(plan: Win32Plan, env: Record<string, string>): Reco
 }
 
 /** The sandbox's environment: the caller's minus scrubbed names, plus the plan's settings, git's and the stub dir. */
-export function sandboxEnv(plan: Win32Plan, base: Record<string, string | undefined>, stubDir?: string): Record<string, string> {
+export function sandboxEnv(
+  plan: Win32Plan,
+  base: Record<string, string | undefined>,
+  stubDir?: string,
+): Record<string, string> {
   const remove = new Set(plan.env.remove.map((k) => k.toUpperCase()));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined && !remove.has(k.toUpperCase())) env[k] = v;

@@ -18,7 +18,9 @@ function proxyUrl(name: string): URL {
 }
 
 function basic(u: URL): string {
-  return 'Basic ' + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+  return (
+    'Basic ' + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')
+  );
 }
 
 /** HTTPS GET over an established socket (TLS to `host`, verified against the test CA). */
@@ -37,9 +39,16 @@ function getOverTls(socket: import('node:net').Socket): Promise<string> {
 async function viaConnect(): Promise<string> {
   const p = proxyUrl('HTTPS_PROXY');
   const socket = await new Promise<import('node:net').Socket>((resolve, reject) => {
-    const req = http.request({ host: p.hostname, port: p.port, method: 'CONNECT', path: `${host}:${port}`,
-      headers: { 'Proxy-Authorization': basic(p) } });
-    req.once('connect', (res, s) => (res.statusCode === 200 ? resolve(s) : reject(new Error(`proxy said ${res.statusCode}`))));
+    const req = http.request({
+      host: p.hostname,
+      port: p.port,
+      method: 'CONNECT',
+      path: `${host}:${port}`,
+      headers: { 'Proxy-Authorization': basic(p) },
+    });
+    req.once('connect', (res, s) =>
+      res.statusCode === 200 ? resolve(s) : reject(new Error(`proxy said ${res.statusCode}`)),
+    );
     req.once('error', reject);
     req.end();
   });
@@ -49,12 +58,21 @@ async function viaConnect(): Promise<string> {
 function viaForward(): Promise<string> {
   const p = proxyUrl('HTTP_PROXY');
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: p.hostname, port: p.port, path: `http://${host}:${port}/`,
-      headers: { Host: `${host}:${port}`, 'Proxy-Authorization': basic(p) } }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`proxy said ${res.statusCode}: ${body.trim()}`))));
-    });
+    const req = http.get(
+      {
+        host: p.hostname,
+        port: p.port,
+        path: `http://${host}:${port}/`,
+        headers: { Host: `${host}:${port}`, 'Proxy-Authorization': basic(p) },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(body) : reject(new Error(`proxy said ${res.statusCode}: ${body.trim()}`)),
+        );
+      },
+    );
     req.once('error', reject);
   });
 }
@@ -62,8 +80,13 @@ function viaForward(): Promise<string> {
 async function viaSocks(): Promise<string> {
   const p = proxyUrl('ALL_PROXY');
   const { socket } = await SocksClient.createConnection({
-    proxy: { host: p.hostname, port: Number(p.port), type: 5, userId: decodeURIComponent(p.username),
-      password: decodeURIComponent(p.password) },
+    proxy: {
+      host: p.hostname,
+      port: Number(p.port),
+      type: 5,
+      userId: decodeURIComponent(p.username),
+      password: decodeURIComponent(p.password),
+    },
     command: 'connect',
     destination: { host, port },
   });

@@ -32,16 +32,38 @@ export interface Listeners {
 }
 
 function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+  );
 }
 
 export async function startListeners(): Promise<Listeners> {
   const dir = tempDir('as-allow-ws-');
   const key = path.join(dir, 'key.pem');
   const caFile = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', caFile, '-days', '2', '-subj', '/CN=allowed.test',
-    '-addext', `subjectAltName=${NAMES.map((n) => `DNS:${n}`).join(',')}`], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      caFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=allowed.test',
+      '-addext',
+      `subjectAltName=${NAMES.map((n) => `DNS:${n}`).join(',')}`,
+    ],
+    { stdio: 'ignore' },
+  );
   const requests: string[] = [];
   const answer = (req: http.IncomingMessage, res: http.ServerResponse) => {
     requests.push(`${req.headers.host} ${req.url}`);
@@ -57,19 +79,33 @@ export async function startListeners(): Promise<Listeners> {
   const servers = [tls, plain, raw];
   const [tlsPort, httpPort, rawPort] = await Promise.all(servers.map(listen));
   return {
-    tlsPort, httpPort, rawPort, caFile, dir, requests,
+    tlsPort,
+    httpPort,
+    rawPort,
+    caFile,
+    dir,
+    requests,
     rawConnections: () => count,
-    close: () => Promise.all(servers.map((s) => new Promise<void>((r) => {
-      s.close(() => r());
-      (s as http.Server).closeAllConnections?.();
-    }))).then(() => undefined),
+    close: () =>
+      Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((r) => {
+              s.close(() => r());
+              (s as http.Server).closeAllConnections?.();
+            }),
+        ),
+      ).then(() => undefined),
   };
 }
 
 /** A one-package npm registry: `tiny@1.0.0`, packed by npm itself. */
 export async function startRegistry(host: string): Promise<{ port: number; close(): Promise<void> }> {
   const src = tempDir('as-tiny-');
-  fs.writeFileSync(path.join(src, 'package.json'), JSON.stringify({ name: 'tiny', version: '1.0.0', main: 'index.js' }));
+  fs.writeFileSync(
+    path.join(src, 'package.json'),
+    JSON.stringify({ name: 'tiny', version: '1.0.0', main: 'index.js' }),
+  );
   fs.writeFileSync(path.join(src, 'index.js'), 'module.exports = "tiny";\n');
   const out = tempDir('as-tiny-pack-');
   execFileSync('npm', ['pack', '--pack-destination', out, '--silent'], { cwd: src, stdio: 'ignore' });
@@ -78,14 +114,23 @@ export async function startRegistry(host: string): Promise<{ port: number; close
   const server = http.createServer((req, res) => {
     if (req.url === '/tiny') {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({
-        name: 'tiny', 'dist-tags': { latest: '1.0.0' },
-        versions: { '1.0.0': { name: 'tiny', version: '1.0.0', dist: {
-          tarball: `http://${host}:${port}/tiny/-/tiny-1.0.0.tgz`,
-          shasum: createHash('sha1').update(tarball).digest('hex'),
-          integrity: `sha512-${createHash('sha512').update(tarball).digest('base64')}`,
-        } } },
-      }));
+      res.end(
+        JSON.stringify({
+          name: 'tiny',
+          'dist-tags': { latest: '1.0.0' },
+          versions: {
+            '1.0.0': {
+              name: 'tiny',
+              version: '1.0.0',
+              dist: {
+                tarball: `http://${host}:${port}/tiny/-/tiny-1.0.0.tgz`,
+                shasum: createHash('sha1').update(tarball).digest('hex'),
+                integrity: `sha512-${createHash('sha512').update(tarball).digest('base64')}`,
+              },
+            },
+          },
+        }),
+      );
     } else if (req.url === '/tiny/-/tiny-1.0.0.tgz') {
       res.end(tarball);
     } else {
@@ -106,8 +151,15 @@ export interface CliResult {
 /** `agent-sandbox run ARGS` from `cwd`, with the test names pinned to 127.0.0.1 (the proxy's resolver). */
 export function cliRun(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(NODE, [CLI, 'run', ...args], { cwd, env: { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR,
-      AGENT_SANDBOX_RESOLVE: NAMES.map((n) => `${n}=127.0.0.1`).join(','), ...env } });
+    const child = spawn(NODE, [CLI, 'run', ...args], {
+      cwd,
+      env: {
+        ...process.env,
+        AGENT_SANDBOX_STATE_DIR: STATE_DIR,
+        AGENT_SANDBOX_RESOLVE: NAMES.map((n) => `${n}=127.0.0.1`).join(','),
+        ...env,
+      },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -32,9 +32,15 @@ describe('linux sandbox: broker mode', () => {
       const ws = tempDir('as-brk-');
       const outside = hostDir('as-brk-out-');
       const p = plan({ workspaceRoots: [ws] });
-      const r = await run(backend, p, sh(`echo in > in.txt; echo out > '${outside}/out.txt'; echo x > .vscode/tasks.json; ` +
-        `${NODE} -e "require('net').connect(9,'127.0.0.1').on('error',e=>console.log('TCP '+e.code))"; ` +
-        `sleep 5 & ${NODE} ${PROBE} ptrace $!; kill $!; grep -E 'Seccomp:|NoNewPrivs' /proc/self/status`));
+      const r = await run(
+        backend,
+        p,
+        sh(
+          `echo in > in.txt; echo out > '${outside}/out.txt'; echo x > .vscode/tasks.json; ` +
+            `${NODE} -e "require('net').connect(9,'127.0.0.1').on('error',e=>console.log('TCP '+e.code))"; ` +
+            `sleep 5 & ${NODE} ${PROBE} ptrace $!; kill $!; grep -E 'Seccomp:|NoNewPrivs' /proc/self/status`,
+        ),
+      );
       assert.equal(fs.readFileSync(path.join(ws, 'in.txt'), 'utf8'), 'in\n');
       assert.equal(fs.existsSync(path.join(outside, 'out.txt')), false);
       assert.equal(fs.existsSync(path.join(ws, '.vscode/tasks.json')), false);
@@ -48,19 +54,27 @@ describe('linux sandbox: broker mode', () => {
     }
   });
 
-  it('a brokered command cannot take the broker\'s control channel (its /proc fd links and pidfd_getfd refused; a sibling\'s allowed)', async () => {
+  it("a brokered command cannot take the broker's control channel (its /proc fd links and pidfd_getfd refused; a sibling's allowed)", async () => {
     const backend = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
     try {
       const ws = tempDir('as-brk-');
       // The channel is an inherited socketpair (fd 3 of the runner), never a socket file; the only way in would be
       // to take the runner's fd. Control: the same probe on a sibling process of the command succeeds.
-      const r = await run(backend, plan({ workspaceRoots: [ws] }), sh(
-        'R=$PPID; tr "\\0" " " < /proc/$R/cmdline | grep -q "runner.js $" && echo "runner=$R"; ' +
-        `readlink /proc/$R/fd/3 && echo "FD REACHABLE"; ${NODE} ${PROBE} getfd $R:3; ` +
-        `sleep 5 & ${NODE} ${PROBE} getfd $!:1; kill $!`));
+      const r = await run(
+        backend,
+        plan({ workspaceRoots: [ws] }),
+        sh(
+          'R=$PPID; tr "\\0" " " < /proc/$R/cmdline | grep -q "runner.js $" && echo "runner=$R"; ' +
+            `readlink /proc/$R/fd/3 && echo "FD REACHABLE"; ${NODE} ${PROBE} getfd $R:3; ` +
+            `sleep 5 & ${NODE} ${PROBE} getfd $!:1; kill $!`,
+        ),
+      );
       assert.match(r.stdout, /runner=\d+/, r.stderr);
       assert.doesNotMatch(r.stdout, /FD REACHABLE|socket:/);
-      assert.deepEqual(r.stdout.match(/SUCCEEDED|DENIED \S+ failed: \w+/g), ['DENIED pidfd_getfd failed: EPERM', 'SUCCEEDED']);
+      assert.deepEqual(r.stdout.match(/SUCCEEDED|DENIED \S+ failed: \w+/g), [
+        'DENIED pidfd_getfd failed: EPERM',
+        'SUCCEEDED',
+      ]);
     } finally {
       await backend.dispose();
     }
@@ -91,8 +105,12 @@ describe('linux sandbox: broker mode', () => {
     try {
       const ws = tempDir('as-brk-');
       const p = plan({ workspaceRoots: [ws] });
-      const r = await run(backend, p, sh(`setsid sh -c 'while :; do date +%s%N > beat; sleep 0.05; done' & sleep 303`),
-        { timeoutMs: 1000 });
+      const r = await run(
+        backend,
+        p,
+        sh(`setsid sh -c 'while :; do date +%s%N > beat; sleep 0.05; done' & sleep 303`),
+        { timeoutMs: 1000 },
+      );
       assert.equal(r.code, 124);
       await eventually(() => fs.existsSync(path.join(ws, 'beat')), 2000);
       await new Promise((res) => setTimeout(res, 300));

@@ -113,7 +113,7 @@ describe('linux sandbox: host sockets hidden by default', () => {
     });
   }
 
-  it('a socket alone in its folder (as ~/.cache/git/credential/socket): the folder is hidden, so a restarted daemon\'s new socket stays hidden (control: without that hiding it is reached)', async () => {
+  it("a socket alone in its folder (as ~/.cache/git/credential/socket): the folder is hidden, so a restarted daemon's new socket stays hidden (control: without that hiding it is reached)", async () => {
     const dir = fs.mkdtempSync(path.join(os.homedir(), '.as-cred-'));
     const sock = path.join(dir, 'socket');
     let l = await listen(sock);

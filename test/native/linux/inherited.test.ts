@@ -28,7 +28,9 @@ const SYS = process.arch === 'arm64' ? { add_key: 217, keyctl: 219 } : { add_key
 
 /** The key's id in the user's keyring on the host, or -1. */
 function findKey(desc: string): number {
-  return Number(syscall(SYS.keyctl, 'int', KEYCTL_SEARCH, 'int', KEY_SPEC_USER_KEYRING, 'str', 'user', 'str', desc, 'int', 0));
+  return Number(
+    syscall(SYS.keyctl, 'int', KEYCTL_SEARCH, 'int', KEY_SPEC_USER_KEYRING, 'str', 'user', 'str', desc, 'int', 0),
+  );
 }
 
 /** A node script that plants `user:<desc>` in the user keyring from inside the sandbox and prints the result. */
@@ -46,7 +48,9 @@ describe('linux sandbox: nothing inherited', () => {
     assert.match(r.stdout, /add_key -1 errno 1\b/, r.stderr);
     assert.equal(findKey(desc), -1, 'no key was planted in the user keyring');
     const open = structuredClone(plan({ workspaceRoots: [ws] }));
-    open.seccomp.denySyscalls = open.seccomp.denySyscalls.filter((s) => !['add_key', 'keyctl', 'request_key'].includes(s));
+    open.seccomp.denySyscalls = open.seccomp.denySyscalls.filter(
+      (s) => !['add_key', 'keyctl', 'request_key'].includes(s),
+    );
     const c = await run(backend, open, [NODE, '-e', PLANT, desc + '-control']);
     const id = findKey(desc + '-control');
     try {
@@ -56,21 +60,31 @@ describe('linux sandbox: nothing inherited', () => {
     }
   });
 
-  it('CLI: a descriptor the caller leaked (a shell\'s exec 200>>file) cannot be written from the sandbox (control: a plain child writes it)', () => {
+  it("CLI: a descriptor the caller leaked (a shell's exec 200>>file) cannot be written from the sandbox (control: a plain child writes it)", () => {
     const ws = tempDir('as-fd-');
     const target = path.join(hostDir('as-fd-out-'), 'outside.log');
     fs.writeFileSync(target, '');
-    const r = spawnSync('bash', ['-c', `exec 200>>"$T"; "$NODE" "$CLI" run -- bash -c 'echo leaked >&200; echo rc=$?'`],
-      { cwd: ws, encoding: 'utf8', env: { ...process.env, T: target, NODE, CLI } });
+    const r = spawnSync(
+      'bash',
+      ['-c', `exec 200>>"$T"; "$NODE" "$CLI" run -- bash -c 'echo leaked >&200; echo rc=$?'`],
+      { cwd: ws, encoding: 'utf8', env: { ...process.env, T: target, NODE, CLI } },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /rc=[1-9]/, 'fd 200 is not open inside');
     assert.equal(fs.readFileSync(target, 'utf8'), '', 'nothing reached the file outside');
-    const c = spawnSync('bash', ['-c', `exec 200>>"$T"; bash -c 'echo leaked >&200'`], { encoding: 'utf8', env: { ...process.env, T: target } });
+    const c = spawnSync('bash', ['-c', `exec 200>>"$T"; bash -c 'echo leaked >&200'`], {
+      encoding: 'utf8',
+      env: { ...process.env, T: target },
+    });
     assert.equal(c.status, 0);
-    assert.equal(fs.readFileSync(target, 'utf8'), 'leaked\n', 'control: the descriptor is inherited without the sandbox');
+    assert.equal(
+      fs.readFileSync(target, 'utf8'),
+      'leaked\n',
+      'control: the descriptor is inherited without the sandbox',
+    );
   });
 
-  it('runner: a non-close-on-exec descriptor of the backend\'s process reaches no command, cold or brokered (control: a plain child writes it)', async () => {
+  it("runner: a non-close-on-exec descriptor of the backend's process reaches no command, cold or brokered (control: a plain child writes it)", async () => {
     const ws = tempDir('as-fd-');
     const target = path.join(hostDir('as-fd-out-'), 'outside.log');
     const fd = fs.openSync(target, 'a');
@@ -79,7 +93,11 @@ describe('linux sandbox: nothing inherited', () => {
       const brokered = createLinuxBackend({ stateDir: process.env.AGENT_SANDBOX_STATE_DIR!, broker: true });
       try {
         for (const b of [backend, brokered]) {
-          const r = await run(b, plan({ workspaceRoots: [ws] }), ['bash', '-c', `echo leaked >&${fd}; echo rc=$?; ls /proc/self/fd | tr '\\n' ' '`]);
+          const r = await run(b, plan({ workspaceRoots: [ws] }), [
+            'bash',
+            '-c',
+            `echo leaked >&${fd}; echo rc=$?; ls /proc/self/fd | tr '\\n' ' '`,
+          ]);
           assert.match(r.stdout, /rc=[1-9]/, r.stderr);
           assert.match(r.stdout, /^rc=\d+\n0 1 2 3 $/m, `only stdio (and ls's own directory) are open: ${r.stdout}`);
         }
@@ -95,7 +113,7 @@ describe('linux sandbox: nothing inherited', () => {
     }
   });
 
-  it('the state folder is hidden: another plan\'s private temp cannot be read while it runs (control: the same plan with the state folder not hidden reads it)', async () => {
+  it("the state folder is hidden: another plan's private temp cannot be read while it runs (control: the same plan with the state folder not hidden reads it)", async () => {
     const state = hostDir('as-state-'); // outside the host /tmp, which the private temp already covers
     const b = createLinuxBackend({ stateDir: state, broker: false });
     const ws = tempDir('as-st-');
@@ -106,7 +124,11 @@ describe('linux sandbox: nothing inherited', () => {
     const h = await holder;
     try {
       await new Promise((r) => setTimeout(r, 500));
-      assert.equal(fs.readFileSync(path.join(online.tempDir, 'secret'), 'utf8'), 'secret\n', 'the holder wrote its temp');
+      assert.equal(
+        fs.readFileSync(path.join(online.tempDir, 'secret'), 'utf8'),
+        'secret\n',
+        'the holder wrote its temp',
+      );
       const offline = planIn('offline');
       const probe = `cat '${online.tempDir}/secret' 2>&1; ls -A '${state}' | wc -l; cat /tmp/secret 2>&1`;
       const r = await run(b, offline, sh(probe));
@@ -121,7 +143,7 @@ describe('linux sandbox: nothing inherited', () => {
     }
   });
 
-  it('an online command\'s files in /tmp are not there for a later offline command, and its temp goes when it ends', async () => {
+  it("an online command's files in /tmp are not there for a later offline command, and its temp goes when it ends", async () => {
     const ws = tempDir('as-tmp-');
     const on = plan({ workspaceRoots: [ws], network: 'online' });
     const off = plan({ workspaceRoots: [ws], network: 'offline' });
@@ -136,7 +158,7 @@ describe('linux sandbox: nothing inherited', () => {
     } finally {
       await h.exited;
     }
-    assert.equal(fs.existsSync(on.tempDir), false, 'the online plan\'s temp went with its last sandbox');
+    assert.equal(fs.existsSync(on.tempDir), false, "the online plan's temp went with its last sandbox");
   });
 });
 

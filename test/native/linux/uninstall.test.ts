@@ -13,8 +13,12 @@ import { describe, it } from 'node:test';
 import { CLI, hostDir, NODE, tempDir } from './helpers';
 
 function cli(args: string[], cwd: string, stateDir: string) {
-  return spawnSync(NODE, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 60_000,
-    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir } });
+  return spawnSync(NODE, [CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir },
+  });
 }
 
 /**
@@ -22,11 +26,15 @@ function cli(args: string[], cwd: string, stateDir: string) {
  * placeholders recorded in the ledger, for uninstall to take back.
  */
 async function crashedRun(ws: string, stateDir: string): Promise<void> {
-  const child = spawn(NODE, [CLI, 'run', '--', 'sleep', '30'], { cwd: ws, stdio: 'ignore',
-    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir } });
+  const child = spawn(NODE, [CLI, 'run', '--', 'sleep', '30'], {
+    cwd: ws,
+    stdio: 'ignore',
+    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir },
+  });
   const exited = new Promise((r) => child.once('exit', r));
   const end = Date.now() + 20_000;
-  while (!fs.existsSync(path.join(ws, '.agent-sandbox')) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  while (!fs.existsSync(path.join(ws, '.agent-sandbox')) && Date.now() < end)
+    await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 300)); // the sandbox is up
   child.kill('SIGKILL');
   await exited;
@@ -41,10 +49,22 @@ describe('linux uninstall: placeholders and state', () => {
     const ws = tempDir('as-un-');
     const state = path.join(tempDir('as-un-state-'), 'state');
     fs.writeFileSync(path.join(ws, 'mine.txt'), 'mine');
-    const r = cli(['run', '--', 'sh', '-c', 'ls -A; ls -A .git | wc -l; echo out > made.txt; echo t > /tmp/t'], ws, state);
+    const r = cli(
+      ['run', '--', 'sh', '-c', 'ls -A; ls -A .git | wc -l; echo out > made.txt; echo t > /tmp/t'],
+      ws,
+      state,
+    );
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, '.agent-sandbox\n.env\n.envrc\n.git\n.vscode\nmine.txt\n0\n', 'inside: empty read-only placeholders');
-    assert.deepEqual(fs.readdirSync(ws).sort(), ['made.txt', 'mine.txt'], 'after: only the user\'s and the command\'s files');
+    assert.equal(
+      r.stdout,
+      '.agent-sandbox\n.env\n.envrc\n.git\n.vscode\nmine.txt\n0\n',
+      'inside: empty read-only placeholders',
+    );
+    assert.deepEqual(
+      fs.readdirSync(ws).sort(),
+      ['made.txt', 'mine.txt'],
+      "after: only the user's and the command's files",
+    );
     assert.deepEqual(fs.readdirSync(path.join(state, 'tmp')), [], 'the private temp went with its last sandbox');
     const u = cli(['uninstall'], ws, state);
     assert.equal(u.status, 0, u.stderr);
@@ -55,11 +75,16 @@ describe('linux uninstall: placeholders and state', () => {
     const ws = tempDir('as-un-');
     const state = path.join(tempDir('as-un-state-'), 'state');
     await crashedRun(ws, state);
-    assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode'], 'control: the crash left them');
+    assert.deepEqual(
+      fs.readdirSync(ws).sort(),
+      ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode'],
+      'control: the crash left them',
+    );
     const u = cli(['uninstall'], ws, state);
     assert.equal(u.status, 0, u.stderr);
     assert.deepEqual(fs.readdirSync(ws), []);
-    for (const n of ['.git', '.vscode', '.agent-sandbox', '.env', '.envrc']) assert.match(u.stdout, new RegExp(`removed ${path.join(ws, n)}`));
+    for (const n of ['.git', '.vscode', '.agent-sandbox', '.env', '.envrc'])
+      assert.match(u.stdout, new RegExp(`removed ${path.join(ws, n)}`));
     assert.equal(fs.existsSync(state), false);
   });
 
@@ -136,11 +161,16 @@ describe('linux: .git/commondir cannot be planted', () => {
     const state = path.join(tempDir('as-cd-state-'), 'state');
     assert.equal(git(['init', '-q', '.'], ws).status, 0);
     fs.writeFileSync(path.join(ws, 'a.txt'), 'a');
-    const attack = 'mkdir -p evil && printf "[core]\\n\\tfsmonitor = touch pwned\\n" > evil/config; ' +
+    const attack =
+      'mkdir -p evil && printf "[core]\\n\\tfsmonitor = touch pwned\\n" > evil/config; ' +
       'printf "evil\\n" > .git/commondir && echo planted; git add a.txt && echo added; cat .git/commondir';
     const r = cli(['run', '--', 'sh', '-c', attack], ws, state);
     assert.doesNotMatch(r.stdout, /planted/, r.stderr);
-    assert.match(r.stdout, /added\n\.\n$/, `git still works inside the sandbox; the placeholder names the repository itself: ${r.stderr}`);
+    assert.match(
+      r.stdout,
+      /added\n\.\n$/,
+      `git still works inside the sandbox; the placeholder names the repository itself: ${r.stderr}`,
+    );
     assert.equal(fs.existsSync(path.join(ws, '.git', 'commondir')), false, 'the placeholder went with the sandbox');
     const st = git(['status', '--porcelain'], ws);
     assert.equal(st.status, 0, `host git works: ${st.stderr}`);

@@ -30,7 +30,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * 250 ms, which is what these tests prove: the sandbox is stopped well within that. The controls poll every 20 ms.
  */
 const keepTrying = (attempt: string, seconds = 4, everyMs = 20) =>
-  sh(`i=0; while [ $i -lt ${Math.round((seconds * 1000) / everyMs)} ]; do (${attempt}) 2>/dev/null && echo WROTE; sleep ${everyMs / 1000}; i=$((i+1)); done`);
+  sh(
+    `i=0; while [ $i -lt ${Math.round((seconds * 1000) / everyMs)} ]; do (${attempt}) 2>/dev/null && echo WROTE; sleep ${everyMs / 1000}; i=$((i+1)); done`,
+  );
 
 /** Runs `argv`, does `hostAction` once the sandbox has been up for a while, and returns the command's result. */
 async function whileRunning(b: SandboxBackend, p: LinuxPlan, argv: string[], hostAction: () => void): Promise<Result> {
@@ -67,25 +69,40 @@ function repo(): string {
 }
 
 describe('linux sandbox: protections for the whole life of a sandbox', () => {
-  it('cold: the host replacing .git/config by rename (git config) stops the running command within the guard\'s reaction window, before a 250 ms poller writes the new file (control: without the guard it does)', async () => {
+  it("cold: the host replacing .git/config by rename (git config) stops the running command within the guard's reaction window, before a 250 ms poller writes the new file (control: without the guard it does)", async () => {
     const ws = repo();
     const p = plan({ workspaceRoots: [ws] });
-    const r = await whileRunning(backend, p, keepTrying('echo pwned >> .git/config', 4, 250), () => hostGitConfig(ws, '[user]\n\tname = host\n'));
+    const r = await whileRunning(backend, p, keepTrying('echo pwned >> .git/config', 4, 250), () =>
+      hostGitConfig(ws, '[user]\n\tname = host\n'),
+    );
     assert.equal(r.code, 125, `${r.stdout} ${r.stderr}`);
     assert.match(r.stopped ?? '', /\.git\/config was replaced on the host/);
     assert.doesNotMatch(r.stdout, /WROTE/);
-    assert.equal(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'), '[user]\n\tname = host\n', 'only the host\'s write');
+    assert.equal(
+      fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'),
+      '[user]\n\tname = host\n',
+      "only the host's write",
+    );
 
     const ws2 = repo();
-    const c = await withoutGuard(() => whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying('echo pwned >> .git/config', 2),
-      () => hostGitConfig(ws2, '[user]\n\tname = host\n')));
-    assert.match(fs.readFileSync(path.join(ws2, '.git', 'config'), 'utf8'), /pwned/, `control: the detached mount is writable (${c.stdout})`);
+    const c = await withoutGuard(() =>
+      whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying('echo pwned >> .git/config', 2), () =>
+        hostGitConfig(ws2, '[user]\n\tname = host\n'),
+      ),
+    );
+    assert.match(
+      fs.readFileSync(path.join(ws2, '.git', 'config'), 'utf8'),
+      /pwned/,
+      `control: the detached mount is writable (${c.stdout})`,
+    );
   });
 
-  it('cold: git clean removing a placeholder (.vscode) stops the running command within the guard\'s reaction window, before a 250 ms poller creates .vscode/tasks.json (control: without the guard it can)', async () => {
+  it("cold: git clean removing a placeholder (.vscode) stops the running command within the guard's reaction window, before a 250 ms poller creates .vscode/tasks.json (control: without the guard it can)", async () => {
     const ws = tempDir('as-life-');
     const attempt = 'mkdir -p .vscode && echo evil > .vscode/tasks.json';
-    const r = await whileRunning(backend, plan({ workspaceRoots: [ws] }), keepTrying(attempt, 4, 250), () => fs.rmdirSync(path.join(ws, '.vscode')));
+    const r = await whileRunning(backend, plan({ workspaceRoots: [ws] }), keepTrying(attempt, 4, 250), () =>
+      fs.rmdirSync(path.join(ws, '.vscode')),
+    );
     assert.equal(r.code, 125, `${r.stdout} ${r.stderr}`);
     // Under load the command's own `mkdir -p .vscode` may land in the detached spot before the guard looks: then the
     // host sees a new .vscode, reported as replaced. Either way the sandbox is stopped before tasks.json is written.
@@ -93,9 +110,16 @@ describe('linux sandbox: protections for the whole life of a sandbox', () => {
     assert.equal(fs.existsSync(path.join(ws, '.vscode', 'tasks.json')), false);
 
     const ws2 = tempDir('as-life-');
-    await withoutGuard(() => whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying(attempt, 2),
-      () => fs.rmdirSync(path.join(ws2, '.vscode'))));
-    assert.equal(fs.readFileSync(path.join(ws2, '.vscode', 'tasks.json'), 'utf8'), 'evil\n', 'control: the path became writable');
+    await withoutGuard(() =>
+      whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying(attempt, 2), () =>
+        fs.rmdirSync(path.join(ws2, '.vscode')),
+      ),
+    );
+    assert.equal(
+      fs.readFileSync(path.join(ws2, '.vscode', 'tasks.json'), 'utf8'),
+      'evil\n',
+      'control: the path became writable',
+    );
   });
 
   it('broker: after the host replaces .git/config, the next brokered command gets fresh mounts and cannot write it (control: the old broker could)', async () => {
@@ -121,7 +145,11 @@ describe('linux sandbox: protections for the whole life of a sandbox', () => {
         hostGitConfig(ws, '[user]\n\tname = host\n');
         await sleep(200);
         await run(old, p, sh('echo pwned >> .git/config'));
-        assert.match(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'), /pwned/, 'control: the old broker\'s mount was detached');
+        assert.match(
+          fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'),
+          /pwned/,
+          "control: the old broker's mount was detached",
+        );
       } finally {
         await old.dispose();
       }
@@ -136,14 +164,24 @@ describe('linux sandbox: protections for the whole life of a sandbox', () => {
       kept = removeLinuxSandboxState(STATE_DIR).kept.map((k) => k.path);
     });
     assert.equal(r.code, 0, `${r.stdout} ${r.stderr} ${r.stopped}`);
-    assert.ok(kept.includes(path.join(ws, '.vscode')), `uninstall reported the live placeholder as kept: ${kept.join(', ')}`);
+    assert.ok(
+      kept.includes(path.join(ws, '.vscode')),
+      `uninstall reported the live placeholder as kept: ${kept.join(', ')}`,
+    );
     assert.doesNotMatch(r.stdout, /WROTE/);
     assert.deepEqual(fs.readdirSync(ws), [], 'and once the sandbox ended, its placeholders went with it');
 
     const ws2 = tempDir('as-life-');
-    await withoutGuard(() => whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying(attempt, 2),
-      () => removePlaceholders(STATE_DIR)));
-    assert.equal(fs.readFileSync(path.join(ws2, '.vscode', 'tasks.json'), 'utf8'), 'evil\n', 'control: the old uninstall lifted it');
+    await withoutGuard(() =>
+      whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying(attempt, 2), () =>
+        removePlaceholders(STATE_DIR),
+      ),
+    );
+    assert.equal(
+      fs.readFileSync(path.join(ws2, '.vscode', 'tasks.json'), 'utf8'),
+      'evil\n',
+      'control: the old uninstall lifted it',
+    );
   });
 });
 
@@ -156,8 +194,11 @@ describe('linux sandbox: no trace after the last sandbox of a workspace', () => 
     await sleep(500);
     const short = await run(backend, p, sh('echo made > made.txt'));
     assert.equal(short.code, 0);
-    assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode', 'made.txt', 'mine.txt'],
-      'the first sandbox still relies on them');
+    assert.deepEqual(
+      fs.readdirSync(ws).sort(),
+      ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode', 'made.txt', 'mine.txt'],
+      'the first sandbox still relies on them',
+    );
     const l = await long;
     assert.equal(l.code, 0, l.stopped);
     assert.doesNotMatch(l.stdout, /WROTE/);

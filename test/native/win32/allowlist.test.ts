@@ -41,12 +41,35 @@ test('allowlist, unelevated: an allowed name through the proxy, a refused one wi
   fs.mkdirSync(ws);
   fs.writeFileSync(path.join(ws, 'client.js'), CLIENT);
   const server = http.createServer((req, res) => res.end(`hello ${req.headers.host}`));
-  const port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
+  const port = await new Promise<number>((r) =>
+    server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)),
+  );
   try {
     const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, 'run', '--network', 'allowlist', '--allow-domain', 'allowed.test', '--',
-        process.execPath, 'client.js', String(port)], { cwd: ws, stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, AGENT_SANDBOX_STATE_DIR: path.join(base, 'state'), AGENT_SANDBOX_RESOLVE: 'allowed.test=127.0.0.1,denied.test=127.0.0.1' } });
+      const child = spawn(
+        process.execPath,
+        [
+          CLI,
+          'run',
+          '--network',
+          'allowlist',
+          '--allow-domain',
+          'allowed.test',
+          '--',
+          process.execPath,
+          'client.js',
+          String(port),
+        ],
+        {
+          cwd: ws,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: {
+            ...process.env,
+            AGENT_SANDBOX_STATE_DIR: path.join(base, 'state'),
+            AGENT_SANDBOX_RESOLVE: 'allowed.test=127.0.0.1,denied.test=127.0.0.1',
+          },
+        },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -60,8 +83,16 @@ test('allowlist, unelevated: an allowed name through the proxy, a refused one wi
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split(/\r?\n/);
     assert.equal(lines[0], 'HTTP/1.1 200 Connection Established | hello allowed.test', r.stdout + r.stderr);
-    assert.match(lines[1], /^HTTP\/1\.1 403 Forbidden \| agent-sandbox: blocked denied\.test:\d+: not in the allowlist/);
-    assert.ok(r.stderr.includes(`agent-sandbox: blocked denied.test:${port} — not in the allowlist; allow it with --allow-domain denied.test`), r.stderr);
+    assert.match(
+      lines[1],
+      /^HTTP\/1\.1 403 Forbidden \| agent-sandbox: blocked denied\.test:\d+: not in the allowlist/,
+    );
+    assert.ok(
+      r.stderr.includes(
+        `agent-sandbox: blocked denied.test:${port} — not in the allowlist; allow it with --allow-domain denied.test`,
+      ),
+      r.stderr,
+    );
     assert.match(r.stderr, /agent-sandbox: warning: .*allowlist without the one-time administrator setup is ADVISORY/);
   } finally {
     server.close();

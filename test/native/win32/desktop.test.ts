@@ -8,7 +8,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Socket } from 'node:net';
-import { currentDesktopName, currentWindowStation, desktopSddl, PrivateDesktop, privateDesktopName } from '../../../native-bindings/win32/desktop';
+import {
+  currentDesktopName,
+  currentWindowStation,
+  desktopSddl,
+  PrivateDesktop,
+  privateDesktopName,
+} from '../../../native-bindings/win32/desktop';
 import { handleDaclSddl, HandleObjectType } from '../../../native-bindings/win32/acl';
 import { openProcessToken, tokenLogonSid, tokenUserSid } from '../../../native-bindings/win32/token';
 import { Win32Error } from '../../../native-bindings/win32/errors';
@@ -33,10 +39,20 @@ function collect(s: Socket | null): Promise<string> {
 
 async function run(argv: string[], desktop?: string) {
   const { user, logon } = sids();
-  const proc = await startRestricted({ argv, cwd: process.cwd(), env: { ...process.env } as Record<string, string>,
-    pipeOwnerSid: user, pipePrefix: 'desktop-test', ui: { uiLimits: true, breakaway: false, ...(desktop ? { desktop } : {}) },
-    token: { flags: 0, restrictingSids: [logon, 'S-1-1-0'], keepPrivileges: ['SeChangeNotifyPrivilege'],
-      defaultDacl: [{ sid: logon, mask: 0x10000000 }] } });
+  const proc = await startRestricted({
+    argv,
+    cwd: process.cwd(),
+    env: { ...process.env } as Record<string, string>,
+    pipeOwnerSid: user,
+    pipePrefix: 'desktop-test',
+    ui: { uiLimits: true, breakaway: false, ...(desktop ? { desktop } : {}) },
+    token: {
+      flags: 0,
+      restrictingSids: [logon, 'S-1-1-0'],
+      keepPrivileges: ['SeChangeNotifyPrivilege'],
+      defaultDacl: [{ sid: logon, mask: 0x10000000 }],
+    },
+  });
   try {
     proc.stdin.end();
     const [stdout, stderr, code] = await Promise.all([collect(proc.stdout), collect(proc.stderr), proc.exited]);
@@ -54,22 +70,24 @@ test('Wine: CreateDesktopW makes a desktop in this window station whose name rea
   assert.equal(d.lpDesktop, `${currentWindowStation()}\\${name}`);
 });
 
-test('Wine: the private desktop\'s DACL is stored as given (SYSTEM + the sandbox SID, protected)', (t) => {
+test("Wine: the private desktop's DACL is stored as given (SYSTEM + the sandbox SID, protected)", (t) => {
   const { logon } = sids();
   using d = PrivateDesktop.create(privateDesktopName(), desktopSddl([logon]));
   let sddl: string;
   try {
     sddl = handleDaclSddl(d.handle, HandleObjectType.WINDOW);
   } catch (e) {
-    if (isWine() && e instanceof Win32Error) return t.skip(`Wine does not return a desktop's security (${e.message}); needs real Windows`);
+    if (isWine() && e instanceof Win32Error)
+      return t.skip(`Wine does not return a desktop's security (${e.message}); needs real Windows`);
     throw e;
   }
-  if (isWine() && !sddl.includes(logon)) return t.skip(`Wine does not store a desktop's DACL (read back ${sddl}); needs real Windows`);
+  if (isWine() && !sddl.includes(logon))
+    return t.skip(`Wine does not store a desktop's DACL (read back ${sddl}); needs real Windows`);
   assert.match(sddl, /^D:P/);
   assert.ok(sddl.includes(`;;;${logon})`) && sddl.includes(';;;SY)'), sddl);
 });
 
-test('Wine: a command started with lpDesktop runs on that desktop; control: without it, on this process\'s desktop', async () => {
+test("Wine: a command started with lpDesktop runs on that desktop; control: without it, on this process's desktop", async () => {
   const { logon } = sids();
   using d = PrivateDesktop.create(privateDesktopName(), desktopSddl([logon]));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-desktop-'));
@@ -77,7 +95,10 @@ test('Wine: a command started with lpDesktop runs on that desktop; control: with
   const out = path.join(dir, 'where.txt');
   const bindings = path.resolve(__dirname, '../../../native-bindings/win32/desktop.js');
   // node.exe under Wine dies on piped stdout: the child writes a file instead.
-  fs.writeFileSync(script, `require('fs').writeFileSync(${JSON.stringify(out)}, require(${JSON.stringify(bindings)}).currentDesktopName());`);
+  fs.writeFileSync(
+    script,
+    `require('fs').writeFileSync(${JSON.stringify(out)}, require(${JSON.stringify(bindings)}).currentDesktopName());`,
+  );
   const onPrivate = await run([process.execPath, script], d.lpDesktop);
   assert.equal(onPrivate.code, 0, onPrivate.stderr);
   assert.equal(fs.readFileSync(out, 'utf8'), d.name);

@@ -4,7 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { buildRestrictedToken, openProcessToken, RestrictedTokenFlags, tokenLogonSid } from '../../../native-bindings/win32/token';
+import {
+  buildRestrictedToken,
+  openProcessToken,
+  RestrictedTokenFlags,
+  tokenLogonSid,
+} from '../../../native-bindings/win32/token';
 import { Job } from '../../../native-bindings/win32/job';
 import { createPipePair, pipeSddl } from '../../../native-bindings/win32/pipe';
 import { createProcessAsUser, type ChildProcess } from '../../../native-bindings/win32/process';
@@ -19,14 +24,23 @@ async function startPing(seconds: number) {
   const logon = tokenLogonSid(own);
   const user = tokenUserSid(own);
   own.close();
-  const token = buildRestrictedToken({ flags: RestrictedTokenFlags.DISABLE_MAX_PRIVILEGE, restrictingSids: [logon, 'S-1-1-0'],
-    keepPrivileges: ['SeChangeNotifyPrivilege'], defaultDacl: [{ sid: logon, mask: 0x10000000 }] });
+  const token = buildRestrictedToken({
+    flags: RestrictedTokenFlags.DISABLE_MAX_PRIVILEGE,
+    restrictingSids: [logon, 'S-1-1-0'],
+    keepPrivileges: ['SeChangeNotifyPrivilege'],
+    defaultDacl: [{ sid: logon, mask: 0x10000000 }],
+  });
   const job = Job.createKillOnClose();
   const pair = await createPipePair('wait-test', pipeSddl([user]));
   // `ping -n N` takes about N-1 seconds under Wine as on Windows; exit code 0.
-  const child = createProcessAsUser({ token, commandLine: `C:\\windows\\system32\\ping.exe -n ${seconds + 1} 127.0.0.1`,
-    cwd: process.cwd(), env: { ...process.env } as Record<string, string>,
-    stdio: [pair.server.value, pair.server.value, pair.server.value], job });
+  const child = createProcessAsUser({
+    token,
+    commandLine: `C:\\windows\\system32\\ping.exe -n ${seconds + 1} 127.0.0.1`,
+    cwd: process.cwd(),
+    env: { ...process.env } as Record<string, string>,
+    stdio: [pair.server.value, pair.server.value, pair.server.value],
+    job,
+  });
   pair.server.close();
   pair.socket.resume();
   token.close();
@@ -45,7 +59,10 @@ test('Wine: more running commands than libuv pool threads all report their exit,
     const fsMs = Date.now() - t0;
     assert.ok(fsMs < 1500, `fs.promises.readFile took ${fsMs} ms while ${COMMANDS} commands ran`);
     const codes = await Promise.all(exits);
-    assert.deepEqual(codes, codes.map(() => 0));
+    assert.deepEqual(
+      codes,
+      codes.map(() => 0),
+    );
     assert.equal(pendingWaits(), 0);
   } finally {
     for (const s of started) {

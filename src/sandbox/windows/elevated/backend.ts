@@ -17,8 +17,15 @@ import { isWin32Error } from '../../../../native-bindings/win32/errors';
 import { isWine } from '../../../../native-bindings/win32/wine';
 import { SandboxError, SandboxErrorCode } from '../../../errors';
 import { Lifetime } from '../../lifetime';
-import { withProblems, type BackendStatus, type Enforcement, type ExitInfo, type SandboxBackend, type SandboxProcess,
-  type SpawnSpec } from '../../types';
+import {
+  withProblems,
+  type BackendStatus,
+  type Enforcement,
+  type ExitInfo,
+  type SandboxBackend,
+  type SandboxProcess,
+  type SpawnSpec,
+} from '../../types';
 import type { PlanFacts } from '../../../policy';
 import type { SpawnRequest } from '../../../protocol/windows';
 import { machineRuntimeDirs } from '../setup/runtime-dirs';
@@ -38,9 +45,28 @@ import { BackendDesktop } from '../desktop';
 import { ownFilePaths, sealOwnFiles } from '../own-files';
 
 /** Variables the runner is started with: enough for the runtime to start; its own profile comes from Windows. */
-const RUNNER_ENV = ['SystemRoot', 'windir', 'ComSpec', 'PATHEXT', 'PATH', 'SystemDrive', 'ProgramData', 'ProgramFiles',
-  'ProgramFiles(x86)', 'ProgramW6432', 'CommonProgramFiles', 'CommonProgramFiles(x86)', 'NUMBER_OF_PROCESSORS', 'OS',
-  'PROCESSOR_ARCHITECTURE', 'PROCESSOR_IDENTIFIER', 'PROCESSOR_LEVEL', 'PROCESSOR_REVISION', 'PUBLIC', 'ALLUSERSPROFILE'];
+const RUNNER_ENV = [
+  'SystemRoot',
+  'windir',
+  'ComSpec',
+  'PATHEXT',
+  'PATH',
+  'SystemDrive',
+  'ProgramData',
+  'ProgramFiles',
+  'ProgramFiles(x86)',
+  'ProgramW6432',
+  'CommonProgramFiles',
+  'CommonProgramFiles(x86)',
+  'NUMBER_OF_PROCESSORS',
+  'OS',
+  'PROCESSOR_ARCHITECTURE',
+  'PROCESSOR_IDENTIFIER',
+  'PROCESSOR_LEVEL',
+  'PROCESSOR_REVISION',
+  'PUBLIC',
+  'ALLUSERSPROFILE',
+];
 
 export function runnerEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = { ELECTRON_RUN_AS_NODE: '1' };
@@ -63,28 +89,43 @@ function logonLauncher(stateDir: string, network: Network, desktop?: string): Ru
       const cred = loadCredential(stateDir, network);
       if (!cred) throw setupRequired(`no stored password for the ${network} sandbox account`);
       try {
-        return createProcessWithLogon({ user: cred.name, password: cred.password, application: process.execPath, commandLine,
-          cwd: path.dirname(script), env: runnerEnvironment(process.env), ...(desktop ? { desktop } : {}) });
+        return createProcessWithLogon({
+          user: cred.name,
+          password: cred.password,
+          application: process.execPath,
+          commandLine,
+          cwd: path.dirname(script),
+          env: runnerEnvironment(process.env),
+          ...(desktop ? { desktop } : {}),
+        });
       } catch (e) {
         if (attempt < 2 && LOGON_FAILURE_CODES.some((c) => isWin32Error(e, c))) continue;
         if (isWin32Error(e, SERVICE_DISABLED) || isWin32Error(e, SERVICE_NOT_ACTIVE)) {
-          throw new SandboxError(SandboxErrorCode.LogonFailed, `Could not log on as ${cred.name}: the Secondary Logon service (seclogon) is not running.`,
+          throw new SandboxError(
+            SandboxErrorCode.LogonFailed,
+            `Could not log on as ${cred.name}: the Secondary Logon service (seclogon) is not running.`,
             'Set the "Secondary Logon" service to Manual and start it (services.msc), or ask your administrator; running setup again does not help.',
-            { cause: e });
+            { cause: e },
+          );
         }
-        throw new SandboxError(SandboxErrorCode.LogonFailed, `Could not log on as ${cred.name}: ${(e as Error).message}.`,
+        throw new SandboxError(
+          SandboxErrorCode.LogonFailed,
+          `Could not log on as ${cred.name}: ${(e as Error).message}.`,
           'Run "agent-sandbox setup" again: it resets the sandbox accounts\' passwords (an account policy may have expired or locked them).',
-          { cause: e });
+          { cause: e },
+        );
       }
     }
   };
 }
 
 function setupRequired(why: string): SandboxError {
-  return new SandboxError(SandboxErrorCode.SetupRequired, `The elevated Windows sandbox is not usable: ${why}.`,
-    'Run "agent-sandbox setup" (or "Agent Sandbox: Set Up Windows Sandbox").');
+  return new SandboxError(
+    SandboxErrorCode.SetupRequired,
+    `The elevated Windows sandbox is not usable: ${why}.`,
+    'Run "agent-sandbox setup" (or "Agent Sandbox: Set Up Windows Sandbox").',
+  );
 }
-
 
 /** Resolves a token SID for the runner: the runner substitutes its own logon SID for "logon". */
 export function runnerSid(s: PlanSid, id: Identity, marker: Marker): string {
@@ -117,15 +158,22 @@ export function runnerToken(plan: Win32Plan, id: Identity, marker: Marker): Spaw
 
 /** Refuses a plan this backend must not run: another mode, or a group SID other than this machine's setup. */
 export function checkElevatedPlan(plan: Plan, marker: Marker): Win32Plan {
-  if (plan.platform !== 'win32') throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'Not a win32 plan.', 'Compile for win32.');
+  if (plan.platform !== 'win32')
+    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'Not a win32 plan.', 'Compile for win32.');
   if (plan.mode === 'full-access') {
-    throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'full-access plans are not run by the sandbox backend.',
-      'Run the command directly, outside Agent Sandbox.');
+    throw new SandboxError(
+      SandboxErrorCode.InvalidPolicy,
+      'full-access plans are not run by the sandbox backend.',
+      'Run the command directly, outside Agent Sandbox.',
+    );
   }
   const group = plan.accounts?.group;
   if (plan.windowsMode !== 'elevated' || group?.kind !== 'literal' || group.sid !== marker.groupSid) {
-    throw new SandboxError(SandboxErrorCode.Internal, 'The plan was not compiled for this machine\'s elevated setup; nothing was run.',
-      'Compile the plan with the backend\'s planFacts() (every surface does); report this if it came from Agent Sandbox itself.');
+    throw new SandboxError(
+      SandboxErrorCode.Internal,
+      "The plan was not compiled for this machine's elevated setup; nothing was run.",
+      "Compile the plan with the backend's planFacts() (every surface does); report this if it came from Agent Sandbox itself.",
+    );
   }
   return plan;
 }
@@ -133,12 +181,19 @@ export function checkElevatedPlan(plan: Plan, marker: Marker): Win32Plan {
 /** The offline block as it is now (rule read back, firewall state); Wine implements neither, so it reports not enforced. */
 async function readOfflineBlock(stateDir: string, marker: Marker): Promise<OfflineBlockState> {
   if (isWine()) return { ruleOk: true, firewall: { enforced: false, reasons: ['Wine has no firewall'] } };
-  const [{ offlineBlockState }, { win32Machine }] = await Promise.all([import('../setup/status'), import('../setup/machine-win32')]);
+  const [{ offlineBlockState }, { win32Machine }] = await Promise.all([
+    import('../setup/status'),
+    import('../setup/machine-win32'),
+  ]);
   return offlineBlockState(win32Machine({ stateDir, home: '' }), marker.offlineSid);
 }
 
-export function createElevatedBackend(opts: BackendOptions, marker: Marker, launcher = logonLauncher,
-  offlineBlock = readOfflineBlock): SandboxBackend {
+export function createElevatedBackend(
+  opts: BackendOptions,
+  marker: Marker,
+  launcher = logonLauncher,
+  offlineBlock = readOfflineBlock,
+): SandboxBackend {
   const brokers = new Map<Network, Promise<BrokerClient>>();
   // The runners (and so their commands) start on this desktop; Secondary Logon adds each runner's logon SID to it.
   const desktop = new BackendDesktop(() => [marker.offlineSid, marker.onlineSid]);
@@ -152,8 +207,19 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
     if (!hit) {
       const id = ownIdentity(plan, opts.stateDir);
       // Wine stores no file ACLs: there the read-back becomes a warning saying nothing is enforced (as unelevated).
-      const { warnings } = await prepare(sealOwnFiles(backendPreparation(plan), ownFilePaths()), id, fileSecurityStore(opts.stateDir), { stateDir: opts.stateDir, home: os.homedir(),
-        env: process.env, onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
+      const { warnings } = await prepare(
+        sealOwnFiles(backendPreparation(plan), ownFilePaths()),
+        id,
+        fileSecurityStore(opts.stateDir),
+        {
+          stateDir: opts.stateDir,
+          home: os.homedir(),
+          env: process.env,
+          onProgress: opts.onProgress,
+          tolerateUnstoredAcls: isWine(),
+          signal: preparationSignalFor(opts, signal),
+        },
+      );
       hit = { id, warnings };
       prepared.set(key, hit);
     }
@@ -169,7 +235,8 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
     if (network === 'offline') {
       // Read back at every offline runner start: the rule may be gone, or the firewall off, since setup.
       const block = await offlineBlock(opts.stateDir, marker);
-      if (!block.ruleOk) throw setupRequired('the offline account\'s firewall rule is missing or no longer reads back as setup wrote it');
+      if (!block.ruleOk)
+        throw setupRequired("the offline account's firewall rule is missing or no longer reads back as setup wrote it");
       firewall = block.firewall;
     }
     const userSid = network === 'offline' ? marker.offlineSid : marker.onlineSid;
@@ -185,8 +252,11 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
   return {
     platform: 'win32',
     async status(): Promise<BackendStatus> {
-      return { state: 'ready', summary: 'Elevated Windows sandbox: commands run as a dedicated local account.',
-        details: { mode: 'elevated', version: String(marker.version) } };
+      return {
+        state: 'ready',
+        summary: 'Elevated Windows sandbox: commands run as a dedicated local account.',
+        details: { mode: 'elevated', version: String(marker.version) },
+      };
     },
     async planFacts(): Promise<PlanFacts> {
       return { windowsMode: 'elevated', groupSid: marker.groupSid, runtimeDirs: machineRuntimeDirs() };
@@ -194,14 +264,22 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
       const p = checkElevatedPlan(plan, marker);
       if (p.network === 'allowlist') {
-        throw new SandboxError(SandboxErrorCode.UnsupportedPlatform,
+        throw new SandboxError(
+          SandboxErrorCode.UnsupportedPlatform,
           'The network allowlist is not run by the elevated Windows sandbox yet (its firewall scope for the proxy is ' +
-          'planned, not set up); nothing was run.', 'Use network "offline" or "online" with the elevated sandbox for now.');
+            'planned, not set up); nothing was run.',
+          'Use network "offline" or "online" with the elevated sandbox for now.',
+        );
       }
       const { id, warnings } = await ready(p, spec.signal);
       const b = await broker(p.network);
-      const cmd = b.spawn({ argv: spec.argv, cwd: spec.cwd, env: sandboxEnv(p, process.env), token: runnerToken(p, id, marker),
-        ...(spec.tty ? { tty: spec.tty } : {}) });
+      const cmd = b.spawn({
+        argv: spec.argv,
+        cwd: spec.cwd,
+        env: sandboxEnv(p, process.env),
+        token: runnerToken(p, id, marker),
+        ...(spec.tty ? { tty: spec.tty } : {}),
+      });
       return supervise(cmd, spec, withProblems(enforcementOf(p), [...warnings, ...uiGaps]));
     },
     enforcement: enforcementOf,
@@ -231,6 +309,13 @@ function supervise(cmd: ReturnType<BrokerClient['spawn']>, spec: SpawnSpec, enfo
     return lifetime.finishWithoutSignals(code);
   });
   lifetime.arm();
-  return { stdin: inherit ? null : cmd.stdin, stdout: inherit ? null : cmd.stdout, stderr: inherit ? null : cmd.stderr, exited,
-    kill: () => lifetime.kill(), resize: (cols, rows) => cmd.resize(cols, rows), enforcement };
+  return {
+    stdin: inherit ? null : cmd.stdin,
+    stdout: inherit ? null : cmd.stdout,
+    stderr: inherit ? null : cmd.stderr,
+    exited,
+    kill: () => lifetime.kill(),
+    resize: (cols, rows) => cmd.resize(cols, rows),
+    enforcement,
+  };
 }

@@ -7,12 +7,26 @@
 import * as path from 'node:path';
 import type { AccessMask } from '../../../policy';
 import * as users from '../../../../native-bindings/win32/users';
-import { deleteMachineKey, deleteMachineKeyIfEmpty, deleteMachineValue, getMachineValue, setMachineValues } from '../../../../native-bindings/win32/registry';
+import {
+  deleteMachineKey,
+  deleteMachineKeyIfEmpty,
+  deleteMachineValue,
+  getMachineValue,
+  setMachineValues,
+} from '../../../../native-bindings/win32/registry';
 import { FirewallPolicy, FwModifyState, readRule } from '../../../../native-bindings/win32/firewall';
 import { fileSecurityStore } from '../file-store';
 import { readFirewallFacts } from '../firewall-state';
 import { withFileLock } from '../../../file-lock';
-import { alreadyPresent, applyOperations, isElevatedRecord, loadLedger, revertLedger, saveLedger, type ResolvedAclOp } from '../ledger';
+import {
+  alreadyPresent,
+  applyOperations,
+  isElevatedRecord,
+  loadLedger,
+  revertLedger,
+  saveLedger,
+  type ResolvedAclOp,
+} from '../ledger';
 import { LEDGER_FILE } from '../prepare';
 import { CREATED_KEY, HIDE_USERS_KEY, MARKER_KEY } from './constants';
 import type { FirewallModifyState, Marker, RuleReadback, SetupMachine } from './machine';
@@ -32,8 +46,13 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       p.close();
     }
   };
-  const op = (p: string, sid: string, mask: AccessMask, inheritance: AccessMask, reason = 'elevated-setup'): ResolvedAclOp =>
-    ({ path: p, sid, action: 'grant', mask: mask.value, inheritance: inheritance.value, reason });
+  const op = (
+    p: string,
+    sid: string,
+    mask: AccessMask,
+    inheritance: AccessMask,
+    reason = 'elevated-setup',
+  ): ResolvedAclOp => ({ path: p, sid, action: 'grant', mask: mask.value, inheritance: inheritance.value, reason });
 
   return {
     lookupGroup: async (name) => users.lookupLocalAccount(name, GROUP_TYPES),
@@ -61,28 +80,44 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
 
     firewallModifyState: async (): Promise<FirewallModifyState> => {
       const s = withPolicy((p) => p.localPolicyModifyState());
-      return s === FwModifyState.GP_OVERRIDE ? 'gp-override' : s === FwModifyState.INBOUND_BLOCKED ? 'inbound-blocked' : 'ok';
+      return s === FwModifyState.GP_OVERRIDE
+        ? 'gp-override'
+        : s === FwModifyState.INBOUND_BLOCKED
+          ? 'inbound-blocked'
+          : 'ok';
     },
     firewallFacts: async () => readFirewallFacts(),
-    getRules: async (name): Promise<RuleReadback[]> => withPolicy((p) => {
-      const rule = p.item(name);
-      if (!rule) return [];
-      try {
-        const r = readRule(rule);
-        return [{ ...r, name: r.name ?? name }];
-      } finally {
-        rule.close();
-      }
-    }),
-    removeRule: async (name) => withPolicy((p) => {
-      // Remove deletes one rule per call; duplicates with the same name are removed until none is left.
-      for (let i = 0; i < 64 && p.item(name); i++) p.remove(name);
-    }),
-    addRule: async (rule: FirewallRule, sddl) => withPolicy((p) => p.add({
-      name: rule.name, description: rule.description, grouping: rule.grouping, direction: rule.direction,
-      action: rule.action, profiles: rule.profiles, protocol: rule.protocol, remoteAddresses: rule.remoteAddresses,
-      enabled: rule.enabled, localUserAuthorizedList: sddl,
-    })),
+    getRules: async (name): Promise<RuleReadback[]> =>
+      withPolicy((p) => {
+        const rule = p.item(name);
+        if (!rule) return [];
+        try {
+          const r = readRule(rule);
+          return [{ ...r, name: r.name ?? name }];
+        } finally {
+          rule.close();
+        }
+      }),
+    removeRule: async (name) =>
+      withPolicy((p) => {
+        // Remove deletes one rule per call; duplicates with the same name are removed until none is left.
+        for (let i = 0; i < 64 && p.item(name); i++) p.remove(name);
+      }),
+    addRule: async (rule: FirewallRule, sddl) =>
+      withPolicy((p) =>
+        p.add({
+          name: rule.name,
+          description: rule.description,
+          grouping: rule.grouping,
+          direction: rule.direction,
+          action: rule.action,
+          profiles: rule.profiles,
+          protocol: rule.protocol,
+          remoteAddresses: rule.remoteAddresses,
+          enabled: rule.enabled,
+          localUserAuthorizedList: sddl,
+        }),
+      ),
 
     hasGrant: async (p, sid, mask, inheritance) =>
       store.kind(p) !== 'missing' && alreadyPresent(store.entries(p), op(p, sid, mask, inheritance)),
@@ -90,7 +125,12 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       // The same ledger file as the unelevated backend's, which may be preparing right now: locked.
       const result = await withFileLock(ledgerFile, () => {
         const ledger = loadLedger(ledgerFile);
-        const r = applyOperations([op(g.path, sid, g.mask, g.inheritance, `elevated-${g.reason}`)], store, ledger, opts.home);
+        const r = applyOperations(
+          [op(g.path, sid, g.mask, g.inheritance, `elevated-${g.reason}`)],
+          store,
+          ledger,
+          opts.home,
+        );
         saveLedger(ledgerFile, ledger);
         return r;
       });
@@ -100,12 +140,16 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
     revertGrants: async (sid) => {
       const result = await withFileLock(ledgerFile, () => {
         const ledger = loadLedger(ledgerFile);
-        const r = revertLedger(ledger, store, (x) => (sid === undefined ? isElevatedRecord(x) : x.sid.toUpperCase() === sid.toUpperCase()));
+        const r = revertLedger(ledger, store, (x) =>
+          sid === undefined ? isElevatedRecord(x) : x.sid.toUpperCase() === sid.toUpperCase(),
+        );
         saveLedger(ledgerFile, ledger);
         return r;
       });
-      return { reverted: result.reverted.length,
-        failed: result.failures.map((f) => `${f.record.path}: ${(f.error as Error).message ?? String(f.error)}`) };
+      return {
+        reverted: result.reverted.length,
+        failed: result.failures.map((f) => `${f.record.path}: ${(f.error as Error).message ?? String(f.error)}`),
+      };
     },
 
     createdAccount: async (name) => {
@@ -121,10 +165,20 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       const version = getMachineValue(MARKER_KEY, 'Version', 'dword');
       if (version === undefined) return undefined;
       const s = (n: string) => String(getMachineValue(MARKER_KEY, n, 'string') ?? '');
-      return { version: Number(version), groupSid: s('GroupSid'), offlineSid: s('OfflineSid'), onlineSid: s('OnlineSid') };
+      return {
+        version: Number(version),
+        groupSid: s('GroupSid'),
+        offlineSid: s('OfflineSid'),
+        onlineSid: s('OnlineSid'),
+      };
     },
-    writeMarker: async (m) => setMachineValues(MARKER_KEY,
-      { Version: m.version, GroupSid: m.groupSid, OfflineSid: m.offlineSid, OnlineSid: m.onlineSid }),
+    writeMarker: async (m) =>
+      setMachineValues(MARKER_KEY, {
+        Version: m.version,
+        GroupSid: m.groupSid,
+        OfflineSid: m.offlineSid,
+        OnlineSid: m.onlineSid,
+      }),
     deleteMarker: async () => deleteMachineKey(MARKER_KEY),
   };
 }

@@ -21,15 +21,21 @@ export const UninstallStepCode = {
 const FIX = 'Run "agent-sandbox uninstall" again as an administrator; the leftovers list says what remains.';
 
 export function uninstallSteps(rules: FirewallRule[], m: SetupMachine, marker: Marker | undefined): Step[] {
-  const step = (id: string, title: string, errorCode: string, run: Step['run']): Step =>
-    ({ id, title, errorCode, fix: FIX, run });
+  const step = (id: string, title: string, errorCode: string, run: Step['run']): Step => ({
+    id,
+    title,
+    errorCode,
+    fix: FIX,
+    run,
+  });
   return [
-    ...rules.map((r) => step(`firewall-${r.user}`, `Removing the firewall rule "${r.name}"`, UninstallStepCode.Firewall,
-      async () => {
+    ...rules.map((r) =>
+      step(`firewall-${r.user}`, `Removing the firewall rule "${r.name}"`, UninstallStepCode.Firewall, async () => {
         if (!(await m.getRules(r.name)).length) return { changed: false };
         await m.removeRule(r.name);
         return { changed: true };
-      })),
+      }),
+    ),
     step('acl', 'Reverting the folder permissions setup granted', UninstallStepCode.Acl, async () => {
       // With the group (and the marker) gone, the ledger still names its SID: every elevated-setup record is reverted.
       const sid = marker?.groupSid ?? (await m.lookupGroup(GROUP_NAME)) ?? (await m.createdAccount(GROUP_NAME));
@@ -39,24 +45,31 @@ export function uninstallSteps(rules: FirewallRule[], m: SetupMachine, marker: M
     }),
     ...(['offline', 'online'] as const).map((network) => {
       const name = SANDBOX_USERS[network];
-      return step(`user-${network}`, `Removing the account ${name} and its profile`, UninstallStepCode.User, async () => {
-        const info = await m.lookupUser(name);
-        const created = await m.createdAccount(name);
-        if (created && (await m.isHiddenFromSignIn(name))) await m.unhideFromSignIn(name);
-        if (!info) {
-          if (created) await m.forgetCreatedAccount(name);
-          return { changed: false };
-        }
-        if (!created) return { changed: false, problems: [`${name} was not created by Agent Sandbox setup; left alone`] };
-        const recorded = [created, marker?.[network === 'offline' ? 'offlineSid' : 'onlineSid']]
-          .filter((s): s is string => Boolean(s) && s !== PENDING);
-        const other = recorded.find((s) => s.toUpperCase() !== info.sid.toUpperCase());
-        if (other) throw new Error(`${name} has SID ${info.sid}, not the ${other} setup created; left alone`);
-        await m.deleteProfile(info.sid);
-        await m.deleteUser(name);
-        await m.forgetCreatedAccount(name);
-        return { changed: true };
-      });
+      return step(
+        `user-${network}`,
+        `Removing the account ${name} and its profile`,
+        UninstallStepCode.User,
+        async () => {
+          const info = await m.lookupUser(name);
+          const created = await m.createdAccount(name);
+          if (created && (await m.isHiddenFromSignIn(name))) await m.unhideFromSignIn(name);
+          if (!info) {
+            if (created) await m.forgetCreatedAccount(name);
+            return { changed: false };
+          }
+          if (!created)
+            return { changed: false, problems: [`${name} was not created by Agent Sandbox setup; left alone`] };
+          const recorded = [created, marker?.[network === 'offline' ? 'offlineSid' : 'onlineSid']].filter(
+            (s): s is string => Boolean(s) && s !== PENDING,
+          );
+          const other = recorded.find((s) => s.toUpperCase() !== info.sid.toUpperCase());
+          if (other) throw new Error(`${name} has SID ${info.sid}, not the ${other} setup created; left alone`);
+          await m.deleteProfile(info.sid);
+          await m.deleteUser(name);
+          await m.forgetCreatedAccount(name);
+          return { changed: true };
+        },
+      );
     }),
     step('group', `Removing the group ${GROUP_NAME}`, UninstallStepCode.Group, async () => {
       const sid = await m.lookupGroup(GROUP_NAME);
@@ -65,7 +78,11 @@ export function uninstallSteps(rules: FirewallRule[], m: SetupMachine, marker: M
         if (created) await m.forgetCreatedAccount(GROUP_NAME);
         return { changed: false };
       }
-      if (!created) return { changed: false, problems: [`the group ${GROUP_NAME} was not created by Agent Sandbox setup; left alone`] };
+      if (!created)
+        return {
+          changed: false,
+          problems: [`the group ${GROUP_NAME} was not created by Agent Sandbox setup; left alone`],
+        };
       if (created !== PENDING && created.toUpperCase() !== sid.toUpperCase()) {
         throw new Error(`the group ${GROUP_NAME} has SID ${sid}, not the ${created} setup created; left alone`);
       }
@@ -94,9 +111,15 @@ export async function leftovers(rules: FirewallRule[], m: SetupMachine): Promise
   for (const r of rules) await check(`firewall rule "${r.name}"`, async () => (await m.getRules(r.name)).length > 0);
   // Only accounts setup created count: one that was there before is never ours to remove.
   for (const name of Object.values(SANDBOX_USERS)) {
-    await check(`account ${name}`, async () => Boolean(await m.createdAccount(name)) && Boolean(await m.lookupUser(name)));
+    await check(
+      `account ${name}`,
+      async () => Boolean(await m.createdAccount(name)) && Boolean(await m.lookupUser(name)),
+    );
   }
-  await check(`group ${GROUP_NAME}`, async () => Boolean(await m.createdAccount(GROUP_NAME)) && Boolean(await m.lookupGroup(GROUP_NAME)));
+  await check(
+    `group ${GROUP_NAME}`,
+    async () => Boolean(await m.createdAccount(GROUP_NAME)) && Boolean(await m.lookupGroup(GROUP_NAME)),
+  );
   await check('setup marker (HKLM\\SOFTWARE\\AgentSandbox)', async () => Boolean(await m.readMarker()));
   return out;
 }
