@@ -24,14 +24,18 @@ after(() => backend.dispose());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A command that keeps trying `attempt` every `everyMs` for `seconds`, printing WROTE when it worked. The guard stops
- * a sandbox within its reaction window after the host's change (milliseconds on a quiet machine; the README names
- * the window as a known limit): a 20 ms poller can land one write in it under load, so the guarded cases poll every
- * 250 ms, which is what these tests prove: the sandbox is stopped well within that. The controls poll every 20 ms.
+ * A command that, given `afterMs`, waits until the host has acted (the trigger file whileRunning creates right after
+ * its host action) and `afterMs` more, then tries `attempt` every 20 ms for `seconds`, printing WROTE when it worked. The guard
+ * stops a sandbox within a reaction window after the host's change (milliseconds on a quiet machine, tens of them
+ * under load); a write inside that window can still land, a known limit the README states. What these tests prove
+ * is that once `afterMs` has passed the sandbox is stopped and nothing is written; each control tries the same
+ * thing at the same moment with the guard off, and writes.
  */
-const keepTrying = (attempt: string, seconds = 4, everyMs = 20) =>
+const TRIGGER = '.as-host-acted';
+const keepTrying = (attempt: string, seconds = 2, afterMs?: number) =>
   sh(
-    `i=0; while [ $i -lt ${Math.round((seconds * 1000) / everyMs)} ]; do (${attempt}) 2>/dev/null && echo WROTE; sleep ${everyMs / 1000}; i=$((i+1)); done`,
+    (afterMs === undefined ? '' : `while [ ! -e ${TRIGGER} ]; do sleep 0.01; done; sleep ${afterMs / 1000}; `) +
+      `i=0; while [ $i -lt ${seconds * 50} ]; do (${attempt}) 2>/dev/null && echo WROTE; sleep 0.02; i=$((i+1)); done`,
   );
 
 /** Runs `argv`, does `hostAction` once the sandbox has been up for a while, and returns the command's result. */
@@ -39,7 +43,13 @@ async function whileRunning(b: SandboxBackend, p: LinuxPlan, argv: string[], hos
   const pending = run(b, p, argv);
   await sleep(800);
   hostAction();
-  return pending;
+  const trigger = path.join(p.workspaceRoots[0], TRIGGER);
+  fs.writeFileSync(trigger, '');
+  try {
+    return await pending;
+  } finally {
+    fs.rmSync(trigger, { force: true });
+  }
 }
 
 /** Runs `fn` with the guard switched off (the control: what happens without it). */
@@ -69,10 +79,10 @@ function repo(): string {
 }
 
 describe('linux sandbox: protections for the whole life of a sandbox', () => {
-  it("cold: the host replacing .git/config by rename (git config) stops the running command within the guard's reaction window, before a 250 ms poller writes the new file (control: without the guard it does)", async () => {
+  it('cold: the host replacing .git/config by rename (git config) stops the running command: a write tried 300 ms after the change is refused (control: without the guard it lands; the reaction window itself is a known limit)', async () => {
     const ws = repo();
     const p = plan({ workspaceRoots: [ws] });
-    const r = await whileRunning(backend, p, keepTrying('echo pwned >> .git/config', 4, 250), () =>
+    const r = await whileRunning(backend, p, keepTrying('echo pwned >> .git/config', 2, 300), () =>
       hostGitConfig(ws, '[user]\n\tname = host\n'),
     );
     assert.equal(r.code, 125, `${r.stdout} ${r.stderr}`);
@@ -86,7 +96,7 @@ describe('linux sandbox: protections for the whole life of a sandbox', () => {
 
     const ws2 = repo();
     const c = await withoutGuard(() =>
-      whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying('echo pwned >> .git/config', 2), () =>
+      whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying('echo pwned >> .git/config', 2, 300), () =>
         hostGitConfig(ws2, '[user]\n\tname = host\n'),
       ),
     );
@@ -97,21 +107,19 @@ describe('linux sandbox: protections for the whole life of a sandbox', () => {
     );
   });
 
-  it("cold: git clean removing a placeholder (.vscode) stops the running command within the guard's reaction window, before a 250 ms poller creates .vscode/tasks.json (control: without the guard it can)", async () => {
+  it('cold: git clean removing a placeholder (.vscode) stops the running command: .vscode/tasks.json tried 300 ms after the change is never created (control: without the guard it is; the reaction window itself is a known limit)', async () => {
     const ws = tempDir('as-life-');
     const attempt = 'mkdir -p .vscode && echo evil > .vscode/tasks.json';
-    const r = await whileRunning(backend, plan({ workspaceRoots: [ws] }), keepTrying(attempt, 4, 250), () =>
+    const r = await whileRunning(backend, plan({ workspaceRoots: [ws] }), keepTrying(attempt, 2, 300), () =>
       fs.rmdirSync(path.join(ws, '.vscode')),
     );
     assert.equal(r.code, 125, `${r.stdout} ${r.stderr}`);
-    // Under load the command's own `mkdir -p .vscode` may land in the detached spot before the guard looks: then the
-    // host sees a new .vscode, reported as replaced. Either way the sandbox is stopped before tasks.json is written.
     assert.match(r.stopped ?? '', /\.vscode was (removed|replaced) on the host/);
     assert.equal(fs.existsSync(path.join(ws, '.vscode', 'tasks.json')), false);
 
     const ws2 = tempDir('as-life-');
     await withoutGuard(() =>
-      whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying(attempt, 2), () =>
+      whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying(attempt, 2, 300), () =>
         fs.rmdirSync(path.join(ws2, '.vscode')),
       ),
     );
