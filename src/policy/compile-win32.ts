@@ -11,6 +11,7 @@ import type { CompileContext, ResolvedPolicy } from './resolved';
 import { PLACEHOLDER_CONTENT } from './schema';
 import { allowlistPlan, planBase } from './plan-base';
 import { pathApi } from './paths';
+import { capabilityKey, capabilityPolicyKey } from './capability-key';
 
 export type { PlanFacts, Win32Context } from './resolved';
 
@@ -90,8 +91,10 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
   const group: PlanSid = ctx.groupSid
     ? { kind: 'literal', sid: ctx.groupSid, name: SANDBOX_GROUP }
     : { kind: 'sandbox-group' };
+  // One capability SID per policy (its writable folders) and root: see ./capability-key.
+  const policyKey = capabilityPolicyKey(r.writableRoots);
   const capOf = (root: string): PlanSid => {
-    const sid = ctx.capabilitySids?.[root.toLowerCase()];
+    const sid = ctx.capabilitySids?.[capabilityKey(root, policyKey)];
     return sid ? { kind: 'capability', root, sid } : { kind: 'capability', root };
   };
   const caps = r.workspaceRoots.length ? r.workspaceRoots.map(capOf) : [capOf(r.tempDir)];

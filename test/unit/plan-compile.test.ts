@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { capabilitySidsFor, knownCapabilitySids } from '../../src/sandbox/windows/capabilities';
+import { capabilityKey, capabilityPolicyKey } from '../../src/policy/capability-key';
 
 const winCtx: CompileContext = {
   platform: 'win32',
@@ -114,7 +115,8 @@ test('win32 plan: a grant per root with OI|CI, deny ACEs per protected path, pri
 });
 
 test('win32 token: write-restricted, restricting SIDs are capability + logon + Everyone, default DACL has no Everyone', () => {
-  const p = win({}, { capabilitySids: { 'c:\\users\\dev\\repo': 'S-1-5-21-1-2-3-4' } });
+  const key = capabilityKey('C:\\Users\\dev\\repo', capabilityPolicyKey(['C:\\Users\\dev\\repo']));
+  const p = win({}, { capabilitySids: { [key]: 'S-1-5-21-1-2-3-4' } });
   assert.deepEqual(p.token.flags.names, ['DISABLE_MAX_PRIVILEGE', 'LUA_TOKEN', 'WRITE_RESTRICTED']);
   assert.equal(p.token.flags.value, 0x1 | 0x4 | 0x8);
   assert.deepEqual(
@@ -362,8 +364,12 @@ test('win32: the capability SIDs earlier runs minted are plan facts, so the plan
       kind: 'capability',
       root: 'C:\\Users\\dev\\repo',
     });
-    const minted = capabilitySidsFor(stateDir, ['C:\\Users\\dev\\repo'], () => 'S-1-5-21-1-2-3-4');
-    assert.deepEqual(knownCapabilitySids(stateDir), minted);
+    const policy = capabilityPolicyKey(win({}).writableRoots);
+    const minted = capabilitySidsFor(stateDir, ['C:\\Users\\dev\\repo'], policy, () => 'S-1-5-21-1-2-3-4');
+    assert.deepEqual(minted, { 'c:\\users\\dev\\repo': 'S-1-5-21-1-2-3-4' });
+    assert.deepEqual(knownCapabilitySids(stateDir), {
+      [capabilityKey('C:\\Users\\dev\\repo', policy)]: 'S-1-5-21-1-2-3-4',
+    });
     const p = win({}, { capabilitySids: knownCapabilitySids(stateDir) });
     assert.deepEqual(p.token.restrictingSids[0], {
       kind: 'capability',

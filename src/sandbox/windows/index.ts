@@ -182,6 +182,9 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
 }
 
 /** "Remove this workspace" on the real file system: see `removeWorkspace` in ./uninstall. */
-export async function removeWindowsWorkspace(stateDir: string, root: string): Promise<RevertResult & { sid?: string }> {
+export async function removeWindowsWorkspace(
+  stateDir: string,
+  root: string,
+): Promise<RevertResult & { sids: string[] }> {
   return (await import('./uninstall')).removeWorkspace(stateDir, root, fileSecurityStore(stateDir));
 }
