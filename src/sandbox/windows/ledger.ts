@@ -240,19 +240,7 @@ function finishOne(
     onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
     return;
   }
-  const rec: LedgerRecord = {
-    path: op.path,
-    sid: op.sid,
-    action: op.action,
-    mask: op.mask,
-    inheritance: op.inheritance,
-    reason: op.reason,
-    before,
-    created: createdPaths !== undefined,
-    ...(createdPaths ? { createdPaths } : {}),
-    ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}),
-    at: new Date().toISOString(),
-  };
+  const rec = recordOf(op, before, createdPaths);
   ledger.records.push(rec);
   result.applied.push(rec);
   onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
@@ -294,7 +282,8 @@ function halfWritten(op: ResolvedAclOp, store: SecurityStore): boolean {
   }
 }
 
-function incompleteOf(op: ResolvedAclOp, createdPaths: string[] | undefined): LedgerRecord {
+/** The ledger record of `op`, written over the DACL `before` (SDDL), with what was created for it. */
+function recordOf(op: ResolvedAclOp, before: string, createdPaths: string[] | undefined): LedgerRecord {
   return {
     path: op.path,
     sid: op.sid,
@@ -302,14 +291,17 @@ function incompleteOf(op: ResolvedAclOp, createdPaths: string[] | undefined): Le
     mask: op.mask,
     inheritance: op.inheritance,
     reason: op.reason,
-    // Not known: the write that would have returned it failed. Revert removes our ACE by SID, which needs none.
-    before: '',
+    before,
     created: createdPaths !== undefined,
     ...(createdPaths ? { createdPaths } : {}),
     ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}),
     at: new Date().toISOString(),
-    incomplete: true,
   };
+}
+
+/** `before` is not known: the write that would have returned it failed. Revert removes our ACE by SID alone. */
+function incompleteOf(op: ResolvedAclOp, createdPaths: string[] | undefined): LedgerRecord {
+  return { ...recordOf(op, '', createdPaths), incomplete: true };
 }
 
 /** Applies one operation unless present, recording what it adds; a failure is collected, never half-recorded. */
