@@ -3,7 +3,7 @@
  * compiled plan in one way, so a test can prove the verifier fails exactly the matching checks. Pure. Must never
  * be reachable from settings or CLI flags.
  */
-import type { LinuxPlan, Plan } from '../policy/plan';
+import type { LinuxPlan, Plan, PlanSid, Win32Plan } from '../policy/plan';
 import { SandboxError, SandboxErrorCode } from '../errors';
 import type { VerifyHole } from './types';
 
@@ -27,18 +27,57 @@ export function applyHole(plan: Plan, hole: VerifyHole, t: HoleTargets): Plan {
     p.env.remove = p.env.remove.filter((n) => n !== t.secretEnv);
     return p;
   }
-  if (p.platform !== 'linux') {
-    throw new SandboxError(
-      SandboxErrorCode.Internal,
-      `The "${hole}" test hole exists only for Linux plans.`,
-      'Use a Linux plan.',
-    );
+  if (p.platform === 'win32') {
+    const weaken = win32Holes[hole as Win32Hole];
+    if (!weaken) throw onlyFor(hole, 'Linux');
+    weaken(p);
+    return p;
   }
-  linuxHoles[hole](p, t);
+  if (hole.startsWith('win-')) throw onlyFor(hole, 'Windows');
+  linuxHoles[hole as LinuxHole](p, t);
   return p;
 }
 
-const linuxHoles: Record<Exclude<VerifyHole, 'secret-env'>, (p: LinuxPlan, t: HoleTargets) => void> = {
+function onlyFor(hole: VerifyHole, platform: string): SandboxError {
+  return new SandboxError(
+    SandboxErrorCode.Internal,
+    `The "${hole}" test hole exists only for ${platform} plans.`,
+    `Use a ${platform} plan.`,
+  );
+}
+
+type Win32Hole = Extract<VerifyHole, `win-${string}`> | 'network';
+type LinuxHole = Exclude<VerifyHole, 'secret-env' | `win-${string}`>;
+
+const win32Holes: Record<Win32Hole, (p: Win32Plan) => void> = {
+  'win-no-pseudoconsole'(p) {
+    p.weakened = { ...p.weakened, noPseudoconsole: true };
+  },
+  // Elevated: without the account's own SID among the restricting SIDs, default-security named pipes are EPERM.
+  'win-own-sid'(p) {
+    const own = (s: PlanSid) => s.kind === 'sandbox-user';
+    p.token.restrictingSids = p.token.restrictingSids.filter((s) => !own(s));
+    p.token.defaultDacl = p.token.defaultDacl.filter((d) => !own(d.sid));
+  },
+  'win-no-private-desktop'(p) {
+    p.weakened = { ...p.weakened, noPrivateDesktop: true };
+  },
+  'win-no-ui-limits'(p) {
+    p.weakened = { ...p.weakened, noUiLimits: true };
+  },
+  'win-no-safe-directory'(p) {
+    p.weakened = { ...p.weakened, noSafeDirectory: true };
+  },
+  // Elevated offline: the command runs as the online account, which no firewall rule blocks.
+  network(p) {
+    const online = (s: PlanSid): PlanSid => (s.kind === 'sandbox-user' ? { ...s, network: 'online' } : s);
+    p.network = 'online';
+    p.token.restrictingSids = p.token.restrictingSids.map(online);
+    p.token.defaultDacl = p.token.defaultDacl.map((d) => ({ ...d, sid: online(d.sid) }));
+  },
+};
+
+const linuxHoles: Record<LinuxHole, (p: LinuxPlan, t: HoleTargets) => void> = {
   network(p) {
     // Every layer: the namespace, the socket filter, and what the backend derives from `network` (Landlock TCP).
     p.bwrapArgs = p.bwrapArgs.filter((a) => a !== '--unshare-net');

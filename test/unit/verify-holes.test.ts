@@ -127,7 +127,7 @@ test('host-socket hole: removes only the hiding mount of the runtime folder', ()
   assert.ok(after.hiddenSockets.includes('/run'), 'the other hidden sockets stay hidden');
 });
 
-test('win32 plans: only the secret-env hole exists; the rest refuse instead of pretending', () => {
+test('win32 plans: secret-env, network and the win-* holes exist; the Linux-only ones refuse instead of pretending', () => {
   const wctx: CompileContext = {
     platform: 'win32',
     home: 'C:\\Users\\dev',
@@ -137,7 +137,9 @@ test('win32 plans: only the secret-env hole exists; the rest refuse instead of p
   };
   const wp = compilePlan({ workspaceRoots: ['C:\\Users\\dev\\repo'] }, wctx) as Win32Plan;
   assert.ok(!applyHole(wp, 'secret-env', targets).env.remove.includes('MY_TOKEN'));
-  assert.throws(() => applyHole(wp, 'network', targets), SandboxError);
+  assert.throws(() => applyHole(wp, 'protected-path', targets), SandboxError);
+  assert.throws(() => applyHole(wp, 'orphan', targets), SandboxError);
+  assert.throws(() => applyHole(plan(), 'win-no-ui-limits', targets), SandboxError, 'and win-* refuse Linux plans');
 });
 
 test('allowlist holes: direct drops only the namespace, socket and port rules; all/private widen only the allowlist', () => {
