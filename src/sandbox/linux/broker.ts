@@ -17,6 +17,7 @@ import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from '../lifetime';
 import { attachUserNet } from './usernet';
 import { release, type Registration } from './live';
+import { openLimits, type SandboxLimits } from './limits';
 import { prepareHost } from './prepare';
 import { openCommandNetwork } from '../../network/command-session';
 import { LINUX_RELAY } from '../../policy/proxy-env';
@@ -36,6 +37,7 @@ export class Broker {
   private closed = false;
   private registration: Registration | undefined;
   private guard: MountGuard | undefined;
+  private limits: SandboxLimits | undefined;
 
   /** Allowlist: this broker's gateway to the proxy, shared by its commands (each with its own session). */
   private gateway: ProxyGateway | undefined;
@@ -65,8 +67,10 @@ export class Broker {
           this.registration = prepareHost(this.plan, this.stateDir);
           this.guard = new MountGuard(this.plan);
           this.guard.onBreach = (reason) => this.breach(reason);
+          this.limits = openLimits(this.plan);
           const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide: this.hide() });
-          const child = spawn(launch.bwrap, launch.args, {
+          const start = this.limits.wrap(launch.bwrap, launch.args);
+          const child = spawn(start.file, start.args, {
             stdio: ['ignore', 'ignore', 'pipe', 'ipc', ...(this.plan.userNet ? ['pipe' as const] : [])],
             env: launch.env,
           });
@@ -80,7 +84,7 @@ export class Broker {
           });
           child.once('exit', (code, signal) => {
             this.closed = true;
-            this.endRegistration();
+            void this.endRegistration();
             void this.gateway?.close();
             reject(
               new SandboxError(
@@ -147,6 +151,9 @@ export class Broker {
     // reliable for several handles in a row, and a lingering copy would keep the command's stdout open).
     const dropTheirs = () => theirs.forEach((s) => s.destroy());
     const lifetime = new Lifetime(spec, () => this.send({ type: 'kill', id: req.id }));
+    // Limits are the broker's, shared by its commands: a hit while this one ran is reported with it.
+    const limits = this.limits;
+    const before = limits?.counts();
     let markStarted!: () => void;
     const started = new Promise<void>((resolve) => (markStarted = resolve));
     const exited = new Promise<ExitInfo>((done) => {
@@ -161,7 +168,9 @@ export class Broker {
           dropTheirs();
           markStarted();
           net?.close();
-          done(lifetime.finish(m.code, m.signal));
+          const info = lifetime.finish(m.code, m.signal);
+          const hit = limits && before ? limits.hitsSince(before) : [];
+          done(hit.length ? { ...info, limitsHit: hit } : info);
         },
         stop: (reason) => lifetime.stop(reason),
       });
@@ -175,7 +184,7 @@ export class Broker {
       stderr: ours[2],
       exited,
       kill: () => lifetime.kill(),
-      enforcement: appliedEnforcement(this.plan, applied),
+      enforcement: appliedEnforcement(this.plan, applied, limits?.notes),
       ...(net ? { networkDenials: () => net.denials() } : {}),
     };
   }
@@ -206,10 +215,11 @@ export class Broker {
   }
 
   /** Ends the live registration (once): the last sandbox of a workspace takes its placeholders and temp back. */
-  private endRegistration(): void {
+  private async endRegistration(): Promise<void> {
     this.guard?.close();
     const reg = this.registration;
     this.registration = undefined;
+    await this.limits?.close();
     if (reg) release(reg);
   }
 
@@ -223,7 +233,7 @@ export class Broker {
         child.kill('SIGKILL');
       });
     }
-    this.endRegistration();
+    await this.endRegistration();
     await this.gateway?.close();
   }
 }
