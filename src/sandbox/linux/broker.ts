@@ -18,6 +18,7 @@ import { Lifetime } from '../lifetime';
 import { attachUserNet } from './usernet';
 import { release, type Registration } from './live';
 import { openLimits, type SandboxLimits } from './limits';
+import { hideSocketArgs, lateSockets } from './host-sockets';
 import { prepareHost } from './prepare';
 import { openCommandNetwork } from '../../network/command-session';
 import { LINUX_RELAY } from '../../policy/proxy-env';
@@ -38,6 +39,8 @@ export class Broker {
   private registration: Registration | undefined;
   private guard: MountGuard | undefined;
   private limits: SandboxLimits | undefined;
+  /** Host sockets that listened when the broker started but not when its plan was made: hidden, by inode. */
+  private lateHidden = new Map<string, number>();
 
   /** Allowlist: this broker's gateway to the proxy, shared by its commands (each with its own session). */
   private gateway: ProxyGateway | undefined;
@@ -68,7 +71,9 @@ export class Broker {
           this.guard = new MountGuard(this.plan);
           this.guard.onBreach = (reason) => this.breach(reason);
           this.limits = openLimits(this.plan);
-          const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide: this.hide() });
+          this.lateHidden = lateSockets(this.plan);
+          const hide = [...this.hide(), ...hideSocketArgs(this.lateHidden.keys())];
+          const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide });
           const start = this.limits.wrap(launch.bwrap, launch.args);
           const child = spawn(start.file, start.args, {
             stdio: ['ignore', 'ignore', 'pipe', 'ipc', ...(this.plan.userNet ? ['pipe' as const] : [])],
@@ -133,7 +138,7 @@ export class Broker {
         'Retry; a new broker is started for the next command.',
       );
     }
-    const changed = this.guard?.changed();
+    const changed = this.guard?.changed() ?? this.newSocket();
     if (changed) {
       void this.close();
       throw new SandboxError(
@@ -187,6 +192,17 @@ export class Broker {
       enforcement: appliedEnforcement(this.plan, applied, limits?.notes),
       ...(net ? { networkDenials: () => net.denials() } : {}),
     };
+  }
+
+  /**
+   * A host socket that started listening (or was re-created) since this broker started, reachable through its
+   * mounts: the plan predates it, so the broker is retired and the next one hides it.
+   */
+  private newSocket(): string | undefined {
+    for (const [s, ino] of lateSockets(this.plan)) {
+      if (this.lateHidden.get(s) !== ino) return `the host socket ${s} started listening after the broker started`;
+    }
+    return undefined;
   }
 
   /** Creates the command's three socketpairs and sends the far ends; returns both sides. */
