@@ -246,11 +246,35 @@ function readWords(file: string): string[] {
 }
 
 function tryMkdir(dir: string): string | undefined {
+  sweepStale(path.dirname(dir));
   try {
     fs.mkdirSync(dir);
     return dir;
   } catch {
     return undefined;
+  }
+}
+
+/** Removes the empty groups of host processes that died without removing theirs (a killed CLI or VS Code). */
+function sweepStale(parent: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const pid = /^agent-sandbox-(\d+)-\d+$/.exec(n)?.[1];
+    if (pid && Number(pid) !== process.pid && !alive(Number(pid))) tryRmdir(path.join(parent, n));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -98,7 +98,7 @@ describe('linux sandbox: resource limits through a cgroup', async () => {
       const { r, most } = await runCounting(plan({ workspaceRoots: [ws], maxProcesses: 48 }), bomb(7, marker), marker);
       assert.ok(most > 0, 'the host saw the bomb run');
       assert.ok(most <= 48, `the host counted ${most} of the sandbox's processes at once (limit 48)`);
-      assert.match((r.limitsHit ?? []).join('\n'), /process limit reached \(48\)/);
+      assert.match((r.limitsHit ?? []).join('\n'), /process limit reached \(48\)/, `exit ${r.code}: ${r.stderr}`);
       // the host itself is fine: it starts a process of its own right after
       assert.equal(execFileSync('echo', ['host ok']).toString().trim(), 'host ok');
       assert.deepEqual(leftoverGroups(), [], 'the cgroup is removed once the sandbox ended');
@@ -149,6 +149,30 @@ describe('linux sandbox: resource limits through a cgroup', async () => {
       assert.equal(fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim(), '65');
       await proc.exited;
       assert.doesNotMatch(out, /RAISED|MOVED/);
+    },
+  );
+
+  it(
+    "a cgroup left by a host process that died is removed by the next sandbox made beside it (control: a live process's stays)",
+    { skip },
+    async () => {
+      const ws = tempDir('as-lim-');
+      const first = await backend.spawn(plan({ workspaceRoots: [ws] }), { argv: ['true'], cwd: ws, stdio: 'pipe' });
+      await first.exited;
+      const made = /cgroup v[12] ([^,)]+)/.exec(first.enforcement.notes.join('\n'))?.[1];
+      assert.ok(made, first.enforcement.notes.join('\n'));
+      const parent = path.dirname(made);
+      const dead = path.join(parent, 'agent-sandbox-4194303-1'); // above any pid_max: no such process
+      const live = path.join(parent, `agent-sandbox-${process.ppid}-1`);
+      fs.mkdirSync(dead);
+      fs.mkdirSync(live);
+      try {
+        await run(backend, plan({ workspaceRoots: [ws] }), ['true']);
+        assert.equal(fs.existsSync(dead), false, "the dead process's cgroup was removed");
+        assert.equal(fs.existsSync(live), true, "a live process's cgroup is left alone");
+      } finally {
+        for (const d of [dead, live]) if (fs.existsSync(d)) fs.rmdirSync(d);
+      }
     },
   );
 
