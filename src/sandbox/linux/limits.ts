@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinuxPlan } from '../../policy/plan';
 import { SandboxError, SandboxErrorCode } from '../../errors';
+import { alive } from '../../file-lock';
 
 /** Limit hits so far: forks refused at the process limit, processes killed at the memory limit. */
 export interface LimitCounts {
@@ -266,15 +267,6 @@ function sweepStale(parent: string): void {
   for (const n of names) {
     const pid = /^agent-sandbox-(\d+)-\d+$/.exec(n)?.[1];
     if (pid && Number(pid) !== process.pid && !alive(Number(pid))) tryRmdir(path.join(parent, n));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
