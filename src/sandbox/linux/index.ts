@@ -17,7 +17,7 @@ import { spawnCold } from './cold';
 import { hostLandlockAbi, linuxEnforcement } from './enforcement';
 import { MountGuard } from './guard';
 import { landlockLosses } from './landlock-losses';
-import { openLimits } from './limits';
+import { limitsMechanism, openLimits } from './limits';
 import { release } from './live';
 import { prepareHost } from './prepare';
 import { findBwrap, probeBwrap } from './probe';
@@ -72,6 +72,7 @@ class LinuxBackend implements SandboxBackend {
     details.landlockAbi = String(abi);
     const lost = landlockLosses(abi, false);
     if (lost.length) details.landlockLosses = lost.join('; ');
+    details.resourceLimits = limitsMechanism();
     const summary =
       (abi >= 1
         ? `Ready: bubblewrap + Landlock ABI ${abi} + seccomp.`

@@ -81,6 +81,14 @@ export function openLimits(plan: LinuxPlan): SandboxLimits {
   return cgroupLimits(group, plan.limits);
 }
 
+/** Which mechanism sandboxes get on this machine, for `agent-sandbox status` (a trial cgroup, removed at once). */
+export function limitsMechanism(): string {
+  const group = process.env.AGENT_SANDBOX_NO_CGROUP ? undefined : makeGroup(true, true);
+  if (!group) return 'RLIMIT_DATA per process for memory; processes not limited (no cgroup can be made here)';
+  void removeGroup(group);
+  return `a cgroup per sandbox (v${group.version}, under ${group.dirs.map((d) => path.dirname(d)).join(', ')})`;
+}
+
 function mib(bytes: number): string {
   return `${Math.round(bytes / 1048576)} MiB`;
 }

@@ -270,3 +270,17 @@ describe('linux sandbox: resource limits without a cgroup (RLIMIT_DATA)', () => 
     assert.doesNotMatch(r.stdout, /RAISED/);
   });
 });
+
+describe('linux sandbox: resource limits in status', () => {
+  it('status names the mechanism sandboxes get here, and the RLIMIT fallback when no cgroup is used; the trial cgroup is not left', async () => {
+    const details = (await backend.status()).details;
+    assert.match(details.resourceLimits ?? '', /a cgroup per sandbox \(v[12], under \/|RLIMIT_DATA per process/);
+    process.env.AGENT_SANDBOX_NO_CGROUP = '1';
+    try {
+      assert.match((await backend.status()).details.resourceLimits ?? '', /processes not limited/);
+    } finally {
+      delete process.env.AGENT_SANDBOX_NO_CGROUP;
+    }
+    assert.deepEqual(leftoverGroups(), []);
+  });
+});
