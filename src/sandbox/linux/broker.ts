@@ -67,10 +67,15 @@ export class Broker {
     this.ready ??= this.openGateway().then(
       (proxyDir) =>
         new Promise<Applied>((resolve, reject) => {
+          try {
+            this.limits = openLimits(this.plan);
+          } catch (e) {
+            this.closed = true; // the next command starts a new broker
+            return reject(e as Error);
+          }
           this.registration = prepareHost(this.plan, this.stateDir);
           this.guard = new MountGuard(this.plan);
           this.guard.onBreach = (reason) => this.breach(reason);
-          this.limits = openLimits(this.plan);
           this.lateHidden = lateSockets(this.plan);
           const hide = [...this.hide(), ...hideSocketArgs(this.lateHidden.keys())];
           const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide });
