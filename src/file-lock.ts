@@ -19,7 +19,8 @@ export interface LockOptions {
 
 const HEARTBEAT_MS = 5_000;
 
-function alive(pid: number): boolean {
+/** True while process `pid` exists (under any account). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -22,6 +22,8 @@ export const POLICY_OPTIONS = {
   'allow-domain': { type: 'string', multiple: true, default: [] },
   'deny-domain': { type: 'string', multiple: true, default: [] },
   strict: { type: 'boolean', default: false },
+  'max-processes': { type: 'string' },
+  'max-memory-mb': { type: 'string' },
   platform: { type: 'string' },
   'policy-file': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -43,6 +45,9 @@ export const POLICY_HELP = `Policy options:
                         *.code-workspace files: \`agent-sandbox plan\` lists each with its reason.
   --strict              Also protect other tools' workspace files (.devcontainer/**, .devcontainer.json, .idea/**,
                         .claude/**, .mcp.json, .cursor/**, .zed/**, .nvim.lua, .exrc).
+  --max-processes N     Linux: most processes and threads in the sandbox (default 4096; 0: no limit).
+  --max-memory-mb N     Linux: memory in MiB for the sandbox (default 8192; 0: no limit). \`agent-sandbox run\`
+                        says which mechanism applied (a cgroup, or RLIMIT_DATA per process) and when one is hit.
   --platform NAME       linux or win32. Default: this machine's.
   --policy-file FILE    Read the whole policy (JSON, the settings schema incl. workspaceRoots) from FILE instead
                         of the flags above; the VS Code extension starts terminals and tasks this way.`;
@@ -78,7 +83,17 @@ export function policyFlags(values: Record<string, unknown>): CliPolicyFlags {
     allowDomain,
     denyDomain,
     strict: Boolean(values.strict),
+    maxProcesses: count(values['max-processes'], '--max-processes'),
+    maxMemoryMb: count(values['max-memory-mb'], '--max-memory-mb'),
   };
+}
+
+function count(raw: unknown, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`${flag} must be a whole number (0: no limit), not "${raw}".`);
+  return n;
 }
 
 export function platformFlag(values: Record<string, unknown>, host: Platform | undefined): Platform {
@@ -110,6 +125,7 @@ export function policyInput(values: Record<string, unknown>, cwd: string): Polic
       values['read-only'] ? ['read-only'] : [],
       values.strict ? ['strict'] : [],
       values.network !== undefined ? ['network'] : [],
+      ['max-processes', 'max-memory-mb'].filter((k) => values[k] !== undefined),
     );
   if (mixed.length) throw new UsageError(`--policy-file cannot be combined with --${mixed.join(', --')}.`);
   try {

@@ -121,6 +121,7 @@ export function compileLinux(r: ResolvedPolicy, ctx: CompileContext): LinuxPlan 
     privateState,
     ...(userNet ? { userNet: 'slirp4netns' as const } : {}),
     guardedPaths: [...new Set([...pins, ...readOnly])],
+    limits: { pids: r.policy.maxProcesses, memoryBytes: r.policy.maxMemoryMb * 1024 * 1024 },
     confined: true,
     ...(allowlist ? allowlistParts(r) : {}),
   };
@@ -212,6 +213,7 @@ function fullAccessPlan(r: ResolvedPolicy): LinuxPlan {
     hiddenSockets: [],
     runBindBacks: [],
     guardedPaths: [],
+    limits: { pids: 0, memoryBytes: 0 },
     confined: false,
   };
 }

@@ -121,6 +121,12 @@ export interface LinuxPlan extends PlanBase {
   guardedPaths: string[];
   /** Online without `allowHostLoopback`: the sandbox has its own network namespace, networked by slirp4netns. */
   userNet?: 'slirp4netns';
+  /**
+   * Resource limits of one sandbox (0: none). Applied through a cgroup (pids.max, memory.max) where the backend can
+   * make one, otherwise memory per process through RLIMIT_DATA and no process limit; the spawned process's
+   * enforcement says which.
+   */
+  limits: { pids: number; memoryBytes: number };
   /** False only for `full-access`: the runner applies no Landlock or seccomp (absent means true). */
   confined?: boolean;
 }

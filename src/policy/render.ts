@@ -61,6 +61,7 @@ export function renderPlan(plan: Plan): string {
         `seccomp: deny ${[...plan.seccomp.denySyscalls, ...plan.seccomp.denyIoctls.map((i) => `ioctl(${i})`)].join(', ')}` +
           (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''),
       );
+      lines.push(`Limits per sandbox: ${limitsLine(plan.limits)}`);
       lines.push(`bwrap ${plan.bwrapArgs.map(shellQuote).join(' ')}`);
       break;
     case 'win32':
@@ -87,6 +88,16 @@ export function renderPlan(plan: Plan): string {
   }
   if (plan.warnings.length) list('Warnings', plan.warnings);
   return lines.join('\n');
+}
+
+/** The plan's resource limits and how they apply, in words. */
+function limitsLine(l: { pids: number; memoryBytes: number }): string {
+  const pids = l.pids ? `${l.pids} processes and threads` : 'no process limit';
+  const mem = l.memoryBytes ? `${Math.round(l.memoryBytes / 1048576)} MiB of memory` : 'no memory limit';
+  return (
+    `${pids}, ${mem} (a cgroup where one can be made; otherwise the memory limit applies per process through ` +
+    'RLIMIT_DATA and there is no process limit)'
+  );
 }
 
 function aclLine(a: AclOperation): string {

@@ -227,6 +227,10 @@ export const EnvPolicySchema = z
   })
   .strict();
 
+/** Default resource limits per sandbox: far above a build's needs, far below what takes a workstation down. */
+export const DEFAULT_MAX_PROCESSES = 4096;
+export const DEFAULT_MAX_MEMORY_MB = 8192;
+
 export const PolicySchema = z
   .object({
     mode: ModeSchema.default('workspace-write'),
@@ -288,6 +292,24 @@ export const PolicySchema = z
       .describe(
         'Linux: refuse to run commands when the kernel lacks Landlock or offers an ABI below 6 (then abstract ' +
           'Unix sockets and signals are not scoped to the sandbox). Off: such kernels run with what is lost reported.',
+      ),
+    maxProcesses: z
+      .number()
+      .int()
+      .min(0)
+      .default(DEFAULT_MAX_PROCESSES)
+      .describe(
+        'Linux: the most processes and threads one sandbox may hold at once (a fork bomb stops there), through a ' +
+          'cgroup where one can be made. 0: no limit.',
+      ),
+    maxMemoryMb: z
+      .number()
+      .int()
+      .min(0)
+      .default(DEFAULT_MAX_MEMORY_MB)
+      .describe(
+        'Linux: memory in MiB one sandbox may use (a cgroup: the whole sandbox, the biggest process is killed past ' +
+          'it); without a cgroup, each process may allocate this much (RLIMIT_DATA). 0: no limit.',
       ),
   })
   .strict()

@@ -15,6 +15,9 @@ export interface CliPolicyFlags {
   denyDomain?: string[];
   /** The stricter preset of other tools' workspace files. */
   strict?: boolean;
+  /** Resource limits (Linux); absent: the defaults. */
+  maxProcesses?: number;
+  maxMemoryMb?: number;
 }
 
 export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
@@ -27,6 +30,8 @@ export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
   if (flags.network !== undefined) input.network = flags.network;
   if (flags.allowDomain?.length) input.allowedDomains = flags.allowDomain;
   if (flags.denyDomain?.length) input.deniedDomains = flags.denyDomain;
+  if (flags.maxProcesses !== undefined) input.maxProcesses = flags.maxProcesses;
+  if (flags.maxMemoryMb !== undefined) input.maxMemoryMb = flags.maxMemoryMb;
   // `--protect` adds to the defaults rather than replacing them: dropping .git/hooks by accident is a hole.
   if (flags.protect.length) input.protectedPaths = [...DEFAULT_PROTECTED_PATHS, ...flags.protect];
   return input as PolicyInput;
@@ -49,6 +54,8 @@ export interface SandboxSettings {
   requireFullLandlock?: unknown;
   allowHostLoopback?: unknown;
   protectedPreset?: unknown;
+  maxProcesses?: unknown;
+  maxMemoryMb?: unknown;
 }
 
 /** Maps settings keys to policy fields, so errors can name the setting the user actually wrote. */
@@ -68,6 +75,8 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   requireFullLandlock: 'agentSandbox.requireFullLandlock',
   allowHostLoopback: 'agentSandbox.allowHostLoopback',
   protectedPreset: 'agentSandbox.protectedPreset',
+  maxProcesses: 'agentSandbox.maxProcesses',
+  maxMemoryMb: 'agentSandbox.maxMemoryMb',
 };
 
 export function policyFromSettings(
@@ -92,6 +101,8 @@ export function policyFromSettings(
   put('requireFullLandlock', s.requireFullLandlock);
   put('allowHostLoopback', s.allowHostLoopback);
   put('protectedPreset', s.protectedPreset);
+  put('maxProcesses', s.maxProcesses);
+  put('maxMemoryMb', s.maxMemoryMb);
   if (s.envScrub !== undefined || s.envAllow !== undefined || s.envSet !== undefined) {
     const env: Record<string, unknown> = {};
     if (s.envScrub !== undefined) env.scrub = s.envScrub;

@@ -45,7 +45,12 @@ export class PlaceholderLedger {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw e;
     }
-    const st = fs.lstatSync(p);
+    this.record(p, kind, content, fs.lstatSync(p));
+    return true;
+  }
+
+  /** Records `p`, made by the caller with identity `st` (Linux makes its placeholders through folder descriptors). */
+  record(p: string, kind: 'dir' | 'file', content: string, st: { dev: number; ino: number }): void {
     const made: MadePath = {
       path: p,
       kind,
@@ -55,7 +60,6 @@ export class PlaceholderLedger {
       created: new Date().toISOString(),
     };
     writeJsonAtomic(this.fileOf(p), made, { compact: true, dirMode: 0o700 });
-    return true;
   }
 
   /** The record of `p`, when this ledger made it. */

@@ -52,6 +52,8 @@ export interface ExitInfo {
   durationMs: number;
   /** Set when the sandbox stopped the command itself (code 125), saying why: e.g. a protection could no longer hold. */
   stopped?: string;
+  /** Resource limits the sandbox hit while the command ran (a fork refused, a process killed for memory). */
+  limitsHit?: string[];
 }
 
 export interface SandboxProcess {

@@ -187,7 +187,10 @@ export class SandboxService {
       await drained([proc.stdout, proc.stderr]);
       const stdout = out.toString();
       const stderr = err.toString();
-      const denials = explainDenials(`${stderr}\n${stdout}`, plan);
+      const denials = [
+        ...explainDenials(`${stderr}\n${stdout}`, plan),
+        ...(exit.limitsHit ?? []).map((h) => `${h} (agentSandbox.maxProcesses / agentSandbox.maxMemoryMb)`),
+      ];
       const weaker = weakerThanAsked(proc.enforcement, plan.warnings);
       const policy = weaker.length ? `${summary}; NOT fully enforced: ${weaker.join(' ')}` : summary;
       const blocked = uniqueDenials(proc.networkDenials?.() ?? []);

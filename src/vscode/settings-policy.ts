@@ -31,6 +31,8 @@ export const SETTING_KEYS: Record<keyof SandboxSettings, string> = {
   requireFullLandlock: 'requireFullLandlock',
   allowHostLoopback: 'allowHostLoopback',
   protectedPreset: 'protectedPreset',
+  maxProcesses: 'maxProcesses',
+  maxMemoryMb: 'maxMemoryMb',
 };
 
 const MODE_ORDER = ['read-only', 'workspace-write', 'full-access'];
@@ -55,6 +57,9 @@ const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
   requireFullLandlock: 'user-only',
   allowHostLoopback: 'user-only',
   protectedPreset: 'stricter-enum',
+  // A higher limit is a wider sandbox; a workspace lowering it is not worth a new rule.
+  maxProcesses: 'user-only',
+  maxMemoryMb: 'user-only',
 };
 const ORDERS: Partial<Record<keyof SandboxSettings, string[]>> = {
   mode: MODE_ORDER,

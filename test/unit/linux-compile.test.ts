@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compilePlan, type CompileContext, type FsView, type LinuxPlan } from '../../src/policy';
+import { renderPlan } from '../../src/policy/render';
 
 function fakeFs(entries: Record<string, 'dir' | 'file' | 'socket'>, links: Record<string, string> = {}): FsView {
   return {
@@ -432,5 +433,17 @@ describe('compile-linux', () => {
       const d = lin({ network }, repoFs).seccomp.denySyscalls;
       for (const s of ['keyctl', 'add_key', 'request_key']) assert.ok(d.includes(s), s);
     }
+  });
+
+  it('resource limits: defaults, settings, 0 for none; full-access has none; the rendered plan says how they apply', () => {
+    assert.deepEqual(lin({}, repoFs).limits, { pids: 4096, memoryBytes: 8192 * 1024 * 1024 });
+    assert.deepEqual(lin({ maxProcesses: 100, maxMemoryMb: 0 }, repoFs).limits, { pids: 100, memoryBytes: 0 });
+    assert.deepEqual(lin({ mode: 'full-access', allowFullAccess: true }, repoFs).limits, { pids: 0, memoryBytes: 0 });
+    assert.throws(() => lin({ maxProcesses: -1 }, repoFs));
+    const text = renderPlan(lin({ maxProcesses: 100 }, repoFs));
+    assert.match(
+      text,
+      /Limits per sandbox: 100 processes and threads, 8192 MiB of memory \(a cgroup where one can be made;/,
+    );
   });
 });

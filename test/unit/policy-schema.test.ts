@@ -8,6 +8,7 @@ import {
   policyFromSettings,
 } from '../../src/policy';
 import { SandboxError } from '../../src/errors';
+import { policyFlags, UsageError } from '../../src/cli/args';
 
 function invalid(input: unknown): SandboxError {
   try {
@@ -128,4 +129,18 @@ test('settings plus workspace folders build the same policy shape', () => {
   assert.deepEqual(p.writableRoots, ['/cache']);
   assert.deepEqual(p.env.allow, ['NPM_TOKEN']);
   assert.ok(p.env.scrub.length > 0, 'scrub keeps its default when only allow is set');
+});
+
+test('resource limits: --max-processes / --max-memory-mb and the settings reach the policy; a bad flag is a usage error', () => {
+  const cli = parsePolicy(
+    policyFromCli({ workspace: [], write: [], readOnly: false, protect: [], maxProcesses: 10, maxMemoryMb: 0 }, '/r'),
+  );
+  assert.equal(cli.maxProcesses, 10);
+  assert.equal(cli.maxMemoryMb, 0);
+  const s = parsePolicy(policyFromSettings({ maxProcesses: 7, maxMemoryMb: 512 }, ['/r']));
+  assert.deepEqual([s.maxProcesses, s.maxMemoryMb], [7, 512]);
+  assert.deepEqual([parsePolicy({}).maxProcesses, parsePolicy({}).maxMemoryMb], [4096, 8192]);
+  invalid({ maxMemoryMb: 1.5 });
+  assert.throws(() => policyFlags({ 'max-processes': '-3' }), UsageError);
+  assert.equal(policyFlags({ 'max-memory-mb': '300' }).maxMemoryMb, 300);
 });

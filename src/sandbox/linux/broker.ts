@@ -17,6 +17,8 @@ import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from '../lifetime';
 import { attachUserNet } from './usernet';
 import { release, type Registration } from './live';
+import { openLimits, type SandboxLimits } from './limits';
+import { hideSocketArgs, lateSockets } from './host-sockets';
 import { prepareHost } from './prepare';
 import { openCommandNetwork } from '../../network/command-session';
 import { LINUX_RELAY } from '../../policy/proxy-env';
@@ -36,6 +38,9 @@ export class Broker {
   private closed = false;
   private registration: Registration | undefined;
   private guard: MountGuard | undefined;
+  private limits: SandboxLimits | undefined;
+  /** Host sockets that listened when the broker started but not when its plan was made: hidden, by inode. */
+  private lateHidden = new Map<string, number>();
 
   /** Allowlist: this broker's gateway to the proxy, shared by its commands (each with its own session). */
   private gateway: ProxyGateway | undefined;
@@ -62,11 +67,20 @@ export class Broker {
     this.ready ??= this.openGateway().then(
       (proxyDir) =>
         new Promise<Applied>((resolve, reject) => {
+          try {
+            this.limits = openLimits(this.plan);
+          } catch (e) {
+            this.closed = true; // the next command starts a new broker
+            return reject(e as Error);
+          }
           this.registration = prepareHost(this.plan, this.stateDir);
           this.guard = new MountGuard(this.plan);
           this.guard.onBreach = (reason) => this.breach(reason);
-          const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide: this.hide() });
-          const child = spawn(launch.bwrap, launch.args, {
+          this.lateHidden = lateSockets(this.plan);
+          const hide = [...this.hide(), ...hideSocketArgs(this.lateHidden.keys())];
+          const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide });
+          const start = this.limits.wrap(launch.bwrap, launch.args);
+          const child = spawn(start.file, start.args, {
             stdio: ['ignore', 'ignore', 'pipe', 'ipc', ...(this.plan.userNet ? ['pipe' as const] : [])],
             env: launch.env,
           });
@@ -80,7 +94,7 @@ export class Broker {
           });
           child.once('exit', (code, signal) => {
             this.closed = true;
-            this.endRegistration();
+            void this.endRegistration();
             void this.gateway?.close();
             reject(
               new SandboxError(
@@ -129,7 +143,7 @@ export class Broker {
         'Retry; a new broker is started for the next command.',
       );
     }
-    const changed = this.guard?.changed();
+    const changed = this.guard?.changed() ?? this.newSocket();
     if (changed) {
       void this.close();
       throw new SandboxError(
@@ -147,6 +161,9 @@ export class Broker {
     // reliable for several handles in a row, and a lingering copy would keep the command's stdout open).
     const dropTheirs = () => theirs.forEach((s) => s.destroy());
     const lifetime = new Lifetime(spec, () => this.send({ type: 'kill', id: req.id }));
+    // Limits are the broker's, shared by its commands: a hit while this one ran is reported with it.
+    const limits = this.limits;
+    const before = limits?.counts();
     let markStarted!: () => void;
     const started = new Promise<void>((resolve) => (markStarted = resolve));
     const exited = new Promise<ExitInfo>((done) => {
@@ -161,7 +178,9 @@ export class Broker {
           dropTheirs();
           markStarted();
           net?.close();
-          done(lifetime.finish(m.code, m.signal));
+          const info = lifetime.finish(m.code, m.signal);
+          const hit = limits && before ? limits.hitsSince(before) : [];
+          done(hit.length ? { ...info, limitsHit: hit } : info);
         },
         stop: (reason) => lifetime.stop(reason),
       });
@@ -175,9 +194,20 @@ export class Broker {
       stderr: ours[2],
       exited,
       kill: () => lifetime.kill(),
-      enforcement: appliedEnforcement(this.plan, applied),
+      enforcement: appliedEnforcement(this.plan, applied, limits?.notes),
       ...(net ? { networkDenials: () => net.denials() } : {}),
     };
+  }
+
+  /**
+   * A host socket that started listening (or was re-created) since this broker started, reachable through its
+   * mounts: the plan predates it, so the broker is retired and the next one hides it.
+   */
+  private newSocket(): string | undefined {
+    for (const [s, ino] of lateSockets(this.plan)) {
+      if (this.lateHidden.get(s) !== ino) return `the host socket ${s} started listening after the broker started`;
+    }
+    return undefined;
   }
 
   /** Creates the command's three socketpairs and sends the far ends; returns both sides. */
@@ -206,10 +236,11 @@ export class Broker {
   }
 
   /** Ends the live registration (once): the last sandbox of a workspace takes its placeholders and temp back. */
-  private endRegistration(): void {
+  private async endRegistration(): Promise<void> {
     this.guard?.close();
     const reg = this.registration;
     this.registration = undefined;
+    await this.limits?.close();
     if (reg) release(reg);
   }
 
@@ -223,7 +254,7 @@ export class Broker {
         child.kill('SIGKILL');
       });
     }
-    this.endRegistration();
+    await this.endRegistration();
     await this.gateway?.close();
   }
 }

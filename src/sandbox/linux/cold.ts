@@ -14,6 +14,7 @@ import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import type { MountGuard } from './guard';
 import { Lifetime } from '../lifetime';
 import { attachUserNet } from './usernet';
+import type { SandboxLimits } from './limits';
 
 /** Allowlist: the proxy gateway folder to bind in, and the command's proxy variables. */
 export interface ColdNetwork {
@@ -21,7 +22,10 @@ export interface ColdNetwork {
   env: Record<string, string>;
 }
 
-/** `guard`: the sandbox is stopped (exit 125) as soon as one of its mounts no longer holds. */
+/**
+ * `guard`: the sandbox is stopped (exit 125) as soon as one of its mounts no longer holds. `limits`: bubblewrap is
+ * launched inside them, and the exit reports what was hit.
+ */
 export async function spawnCold(
   bwrap: string,
   plan: LinuxPlan,
@@ -29,6 +33,7 @@ export async function spawnCold(
   network?: ColdNetwork,
   hide?: string[],
   guard?: MountGuard,
+  limits?: SandboxLimits,
 ): Promise<SandboxProcess> {
   const tty = Boolean(spec.tty);
   if (tty && spec.stdio !== 'inherit') {
@@ -40,7 +45,9 @@ export async function spawnCold(
   }
   const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty, proxyDir: network?.proxyDir, hide });
   const s = spec.stdio;
-  const child = spawn(launch.bwrap, launch.args, {
+  const start = limits?.wrap(launch.bwrap, launch.args) ?? { file: launch.bwrap, args: launch.args };
+  const before = limits?.counts();
+  const child = spawn(start.file, start.args, {
     stdio: [s, s, s, 'ipc', ...(plan.userNet ? ['pipe' as const] : [])],
     env: launch.env,
   });
@@ -48,9 +55,11 @@ export async function spawnCold(
   if (guard) guard.onBreach = (reason) => lifetime.stop(reason);
   let report: Extract<FromRunner, { type: 'exit' }> | undefined;
   const exited = new Promise<ExitInfo>((resolve) => {
-    child.once('exit', (code, signal) =>
-      resolve(report ? lifetime.finish(report.code, report.signal) : lifetime.finish(code, signal)),
-    );
+    child.once('exit', (code, signal) => {
+      const info = report ? lifetime.finish(report.code, report.signal) : lifetime.finish(code, signal);
+      const hit = limits && before ? limits.hitsSince(before) : [];
+      resolve(hit.length ? { ...info, limitsHit: hit } : info);
+    });
   });
   child.on('message', (m: FromRunner) => {
     if (m.type === 'exit') report = m;
@@ -79,7 +88,7 @@ export async function spawnCold(
     stderr: child.stderr,
     exited,
     kill: () => lifetime.kill(),
-    enforcement: appliedEnforcement(plan, applied),
+    enforcement: appliedEnforcement(plan, applied, limits?.notes),
   };
 }
 

@@ -38,9 +38,10 @@ export function linuxEnforcement(plan: LinuxPlan): Enforcement {
 }
 
 /** What the runner of a started command reported it applied, inside the bubblewrap that started it. */
-export function appliedEnforcement(plan: LinuxPlan, applied: Applied): Enforcement {
+export function appliedEnforcement(plan: LinuxPlan, applied: Applied, limits: string[] = []): Enforcement {
   if (plan.confined === false) return unconfined();
-  return describe(plan, { abi: applied.landlockAbi }, probedBwrapVersion());
+  const enf = describe(plan, { abi: applied.landlockAbi }, probedBwrapVersion());
+  return { ...enf, notes: [...enf.notes, ...limits] };
 }
 
 function unconfined(): Enforcement {

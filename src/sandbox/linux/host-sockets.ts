@@ -5,6 +5,9 @@
  * Landlock's scoping covers those). Loads no native code.
  */
 import * as fs from 'node:fs';
+import type { LinuxPlan } from '../../policy/plan';
+import { LINUX_SANDBOX_TMP } from '../../policy/compile-linux';
+import { isWithin } from '../../policy/paths';
 
 /** `__SO_ACCEPTCON`: the socket is listening. */
 const ACCEPTCON = 0x10000;
@@ -34,4 +37,32 @@ export function hostListeningSockets(): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Sockets listening now that `plan` leaves reachable: outside the roots and outside everything the plan hides (or
+ * replaces, like the host's /tmp), each with its inode. A long-lived broker's plan was made before they listened;
+ * the broker hides them when it starts (`hideSocketArgs`) and is retired when a new one appears (see broker.ts).
+ */
+export function lateSockets(plan: LinuxPlan, listening = hostListeningSockets()): Map<string, number> {
+  const out = new Map<string, number>();
+  if (plan.confined === false) return out;
+  const roots = [...plan.writableRoots, ...plan.workspaceRoots];
+  const hidden = [
+    LINUX_SANDBOX_TMP,
+    ...plan.hiddenSockets,
+    ...plan.denyRead,
+    ...(plan.privateState ? [plan.privateState] : []),
+  ];
+  for (const s of listening) {
+    if ([...roots, ...hidden].some((h) => isWithin('linux', h, s))) continue;
+    const st = fs.lstatSync(s, { throwIfNoEntry: false });
+    if (st?.isSocket()) out.set(s, st.ino);
+  }
+  return out;
+}
+
+/** bwrap arguments hiding each socket behind /dev/null (added after the plan's own mounts). */
+export function hideSocketArgs(sockets: Iterable<string>): string[] {
+  return [...sockets].flatMap((s) => ['--ro-bind', '/dev/null', s]);
 }

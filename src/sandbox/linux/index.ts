@@ -17,6 +17,7 @@ import { spawnCold } from './cold';
 import { hostLandlockAbi, linuxEnforcement } from './enforcement';
 import { MountGuard } from './guard';
 import { landlockLosses } from './landlock-losses';
+import { limitsMechanism, openLimits } from './limits';
 import { release } from './live';
 import { prepareHost } from './prepare';
 import { findBwrap, probeBwrap } from './probe';
@@ -71,6 +72,7 @@ class LinuxBackend implements SandboxBackend {
     details.landlockAbi = String(abi);
     const lost = landlockLosses(abi, false);
     if (lost.length) details.landlockLosses = lost.join('; ');
+    details.resourceLimits = limitsMechanism();
     const summary =
       (abi >= 1
         ? `Ready: bubblewrap + Landlock ABI ${abi} + seccomp.`
@@ -100,27 +102,30 @@ class LinuxBackend implements SandboxBackend {
     if (useBroker) return this.spawnBrokered(bwrap, linux, spec);
     const registration = prepareHost(linux, this.stateDir);
     const guard = new MountGuard(linux);
-    const end = () => {
+    let limits: ReturnType<typeof openLimits> | undefined;
+    const end = async () => {
       guard.close();
+      await limits?.close();
       release(registration);
     };
     let proc: SandboxProcess;
     let gateway: Awaited<ReturnType<NetworkProxy['openGateway']>> | undefined;
     try {
+      limits = openLimits(linux);
       gateway = linux.allowlist ? await this.getProxy().openGateway(spec.argv.join(' ').slice(0, 200)) : undefined;
       const net = gateway && openCommandNetwork(gateway, linux, spec.argv, spec.allowDomains, LINUX_RELAY, true);
       const network = gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined;
       const hide = hideProxySockets(linux, proxySocketDir(this.stateDir));
-      const cold = await spawnCold(bwrap, linux, spec, network, hide, guard).catch((e: unknown) => {
+      const cold = await spawnCold(bwrap, linux, spec, network, hide, guard, limits).catch((e: unknown) => {
         // A hidden socket removed between the launch and bwrap's mount makes bwrap fail before anything ran
         // (ephemeral IDE sockets come and go): one more start, with that socket dropped, is safe.
         if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BwrapUnusable || !socketVanished(linux))
           throw e;
-        return spawnCold(bwrap, linux, spec, network, hide, guard);
+        return spawnCold(bwrap, linux, spec, network, hide, guard, limits);
       });
       proc = gateway && net ? withOwnGateway(cold, gateway, net) : cold;
     } catch (e) {
-      end();
+      await end();
       await gateway?.close();
       if (e instanceof SandboxError && e.code === SandboxErrorCode.BwrapUnusable) checkedBwrap();
       throw e;

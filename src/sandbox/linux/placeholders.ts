@@ -14,15 +14,101 @@ export const LEDGER_DIR = 'linux-placeholders';
 
 const ledgerOf = (stateDir: string) => new PlaceholderLedger(path.join(stateDir, LEDGER_DIR));
 
-/** Creates `p` (and any missing folders above it) unless it exists; records what it created. */
+const O_CLOEXEC = 0o2000000;
+
+/** Folders are walked with these: a component that is now a symbolic link (or not a folder) fails to open. */
+const WALK = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW | O_CLOEXEC;
+
+/**
+ * Creates `p` (and any missing folders above it) unless it exists; records what it created. Race-free against a
+ * sandbox that can write above `p` (nested roots: another sandbox's root contains this one's) swapping a folder
+ * for a symbolic link: every component from `/` is opened without following links, and each creation happens
+ * inside the folder descriptor already held (through its /proc/self/fd link, which names that very folder). Then
+ * the path is checked to still lead to what was made; if it does not (a folder renamed away meanwhile), what was
+ * made is taken back and the creation refused.
+ */
 export function createPlaceholder(stateDir: string, p: string, kind: 'dir' | 'file', content = ''): void {
   if (exists(p)) return;
   const ledger = ledgerOf(stateDir);
-  const missing: string[] = [];
-  for (let q = path.dirname(p); !exists(q); q = path.dirname(q)) missing.unshift(q);
-  for (const dir of missing) ledger.make(dir, 'dir');
-  ledger.make(p, kind, content);
-  if (!exists(p)) throw new Error(`placeholder ${p} was not created`);
+  const parts = p.split('/').filter(Boolean);
+  let dir = fs.openSync('/', WALK);
+  try {
+    for (let i = 0; i < parts.length - 1; i++) {
+      const at = '/' + parts.slice(0, i + 1).join('/');
+      let next = openDir(dir, parts[i], at);
+      if (next === undefined) {
+        fs.mkdirSync(inside(dir, parts[i]));
+        next = openDir(dir, parts[i], at);
+        if (next === undefined) throw refused(p, at);
+        ledger.record(at, 'dir', '', checked(p, at, next, dir, parts[i]));
+      }
+      fs.closeSync(dir);
+      dir = next;
+    }
+    const name = parts[parts.length - 1];
+    if (kind === 'dir') {
+      fs.mkdirSync(inside(dir, name));
+      const made = openDir(dir, name, p);
+      if (made === undefined) throw refused(p, p);
+      try {
+        ledger.record(p, kind, content, checked(p, p, made, dir, name));
+      } finally {
+        fs.closeSync(made);
+      }
+    } else {
+      const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+      const made = fs.openSync(inside(dir, name), flags | O_CLOEXEC, 0o644);
+      try {
+        if (content) fs.writeSync(made, content);
+        ledger.record(p, kind, content, checked(p, p, made, dir, name));
+      } finally {
+        fs.closeSync(made);
+      }
+    }
+  } finally {
+    fs.closeSync(dir);
+  }
+}
+
+/** `name` inside the folder open as `fd`, as a path that resolves through that descriptor, not through names. */
+function inside(fd: number, name: string): string {
+  return `/proc/self/fd/${fd}/${name}`;
+}
+
+/** Opens folder `name` inside `fd` without following a link; undefined when it does not exist. */
+function openDir(fd: number, name: string, at: string): number | undefined {
+  try {
+    return fs.openSync(inside(fd, name), WALK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP' || code === 'ENOTDIR') throw refused(at, at);
+    throw e;
+  }
+}
+
+/**
+ * The identity of what was made (open as `fd`), once `at` is checked to still lead to it; otherwise it is taken
+ * back (through the parent's descriptor) and the creation refused.
+ */
+function checked(p: string, at: string, fd: number, parent: number, name: string): fs.Stats {
+  const st = fs.fstatSync(fd);
+  const now = fs.lstatSync(at, { throwIfNoEntry: false });
+  if (now && now.dev === st.dev && now.ino === st.ino) return st;
+  try {
+    if (st.isDirectory()) fs.rmdirSync(inside(parent, name));
+    else fs.unlinkSync(inside(parent, name));
+  } catch {
+    // Not ours to chase further: it is no longer where it was made.
+  }
+  throw refused(p, at);
+}
+
+function refused(p: string, at: string): Error {
+  return new Error(
+    `the placeholder ${p} was not created: ${at} is a symbolic link or not a folder now, or moved while it was ` +
+      'being made (another sandbox writing above this workspace?)',
+  );
 }
 
 /**

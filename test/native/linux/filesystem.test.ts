@@ -233,3 +233,30 @@ describe('linux sandbox: Landlock inside the real sandbox', () => {
     );
   }
 });
+
+describe('linux sandbox: placeholders made race-free (nested roots)', () => {
+  it("a sandbox that swaps a folder above another workspace for a symlink makes that workspace's placeholder creation refuse: nothing is created outside (controls: unswapped, the placeholder is made; a path-based mkdir follows the link)", async () => {
+    const outer = tempDir('as-nest-');
+    const target = hostDir('as-nest-target-');
+    fs.mkdirSync(path.join(outer, 'pkg'));
+    const inner = plan({ workspaceRoots: [path.join(outer, 'pkg')] });
+    assert.ok(
+      inner.placeholders.some((ph) => ph.path === path.join(outer, 'pkg', '.vscode')),
+      'the inner plan makes a .vscode placeholder',
+    );
+    // control: unswapped, the inner sandbox gets its placeholder inside its own workspace
+    const ok = await run(backend, inner, sh('test -d .vscode && echo PLACEHOLDER'));
+    assert.match(ok.stdout, /PLACEHOLDER/, ok.stderr);
+    // the attacker: a command in the outer sandbox (whose root holds the inner workspace) swaps the folder
+    const swap = await run(backend, plan({ workspaceRoots: [outer] }), sh(`mv pkg pkg.real && ln -s ${target} pkg`));
+    assert.equal(swap.code, 0, swap.stderr);
+    await assert.rejects(
+      backend.spawn(inner, { argv: ['true'], cwd: outer, stdio: 'pipe' }),
+      /placeholder .* was not created: .*symbolic link/,
+    );
+    assert.deepEqual(fs.readdirSync(target), [], 'nothing was created through the link');
+    // control: the same creation by path follows the link out of the workspace
+    fs.mkdirSync(path.join(outer, 'pkg', '.vscode'));
+    assert.ok(fs.existsSync(path.join(target, '.vscode')), 'a path-based mkdir lands outside');
+  });
+});

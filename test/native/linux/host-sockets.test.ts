@@ -3,7 +3,8 @@
  * a socket in a /run folder that no list names (as GNU screen's /run/screen), and a socket listening in the home
  * folder (as git's credential cache), are unreachable offline and online; a hidden socket re-created while a
  * sandbox runs (a restarted daemon) stops the sandbox. Controls: the same plan without the hiding (or without the
- * guard, or a socket that began listening after planning) reaches the listener.
+ * guard, or a socket that began listening after planning) reaches the listener. A socket that starts listening
+ * after a broker started retires it, so later brokered commands cannot reach it (control: without that re-check).
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -13,7 +14,9 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { LinuxPlan } from '../../../src/policy';
 import { MountGuard } from '../../../src/sandbox/linux/guard';
-import { coldBackend, NODE, plan, run, tempDir } from './helpers';
+import { Broker } from '../../../src/sandbox/linux/broker';
+import { createLinuxBackend } from '../../../src/sandbox/linux';
+import { coldBackend, hostDir, NODE, plan, run, STATE_DIR, tempDir } from './helpers';
 
 const backend = coldBackend();
 after(() => backend.dispose());
@@ -184,6 +187,39 @@ describe('linux sandbox: host sockets hidden by default', () => {
         Object.defineProperty(MountGuard.prototype, 'changed', changed);
         await l.close();
         fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('a socket that starts listening after a broker started is not reachable by its later commands: the broker is retired and the next one hides it (control: without that re-check it is reached)', async () => {
+    for (const checked of [true, false]) {
+      const brokered = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+      const sock = path.join(hostDir('as-late-'), 'late.sock');
+      const p = plan({ workspaceRoots: [tempDir('as-late-ws-')] });
+      const proto = Broker.prototype as unknown as { newSocket: () => string | undefined };
+      const newSocket = proto.newSocket;
+      if (!checked) proto.newSocket = () => undefined;
+      try {
+        assert.equal((await run(brokered, p, ['true'])).code, 0, 'the broker is up before the socket listens');
+        const l = await listen(sock);
+        try {
+          assert.ok(!p.hiddenSockets.includes(sock), 'the plan predates the socket');
+          const r = await run(brokered, p, [NODE, '-e', CLIENT, sock]);
+          if (checked) {
+            assert.match(r.stdout, /UNIX ERR/, r.stderr);
+            assert.equal(l.hits(), 0, 'the late listener received nothing');
+            const again = await run(brokered, p, [NODE, '-e', CLIENT, sock]);
+            assert.match(again.stdout, /UNIX ERR/, 'the fresh broker keeps it hidden');
+          } else {
+            assert.match(r.stdout, /UNIX OK/, `control: ${r.stdout} ${r.stderr}`);
+            assert.equal(l.hits(), 1);
+          }
+        } finally {
+          await l.close();
+        }
+      } finally {
+        proto.newSocket = newSocket;
+        await brokered.dispose();
       }
     }
   });

@@ -1,0 +1,313 @@
+/**
+ * Resource limits of one sandbox (the plan's `limits`): a cgroup made for it where this machine lets us make one
+ * (cgroup v2 whose own group delegates `pids` and `memory` to children, or writable cgroup v1 `pids`/`memory`
+ * hierarchies, as root often has), joined by bubblewrap's launcher before it execs, so every process of the sandbox
+ * is in it from birth. Otherwise memory is limited per process with RLIMIT_DATA (hard and soft, so the sandbox cannot
+ * raise it) and processes are not limited: RLIMIT_NPROC counts every process of the user, so it cannot bound one
+ * sandbox. Must never leave a cgroup behind once the sandbox has ended, nor run a command when a limit it reported
+ * could not be applied.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LinuxPlan } from '../../policy/plan';
+import { SandboxError, SandboxErrorCode } from '../../errors';
+import { alive } from '../../file-lock';
+
+/** Limit hits so far: forks refused at the process limit, processes killed at the memory limit. */
+export interface LimitCounts {
+  pids: number;
+  oom: number;
+}
+
+export interface SandboxLimits {
+  /** How the limits apply, for the enforcement notes. */
+  readonly notes: string[];
+  /** The launcher argv that joins the cgroup and sets the rlimit, then execs `file args`. */
+  wrap(file: string, args: string[]): { file: string; args: string[] };
+  counts(): LimitCounts;
+  /** What was hit since `since`, in words (empty when nothing was). */
+  hitsSince(since: LimitCounts): string[];
+  /** Kills what is left in the cgroup and removes it, resolving once it is gone (or given up on). Idempotent. */
+  close(): Promise<void>;
+}
+
+interface Group {
+  /** Folders made for this sandbox (one for v2, one per controller for v1). */
+  dirs: string[];
+  pidsDir?: string;
+  memoryDir?: string;
+  version: 1 | 2;
+}
+
+/**
+ * `sh` joins each cgroup.procs file, sets RLIMIT_DATA when asked (dash and bash set hard and soft), then execs the
+ * sandbox. Exit 125 (the sandbox's "never ran") when any step fails.
+ */
+const LAUNCHER =
+  'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; ' +
+  'd=$1; shift; if [ "$d" != 0 ]; then ulimit -d "$d" || exit 125; fi; exec "$@"';
+
+let serial = 0;
+
+/** Opens the limits for one sandbox of `plan`; throws SandboxError when a cgroup was made but cannot be set. */
+export function openLimits(plan: LinuxPlan): SandboxLimits {
+  const { pids, memoryBytes } = plan.limits;
+  if (!pids && !memoryBytes) return rlimitOnly(0, ['resource limits: none (maxProcesses and maxMemoryMb are 0)']);
+  const group = process.env.AGENT_SANDBOX_NO_CGROUP ? undefined : makeGroup(pids > 0, memoryBytes > 0);
+  if (!group) {
+    const notes = [
+      memoryBytes
+        ? `memory: ${mib(memoryBytes)} per process (RLIMIT_DATA; no cgroup could be made here)`
+        : 'memory: no limit',
+      pids
+        ? 'processes: NOT limited (no cgroup could be made here; RLIMIT_NPROC counts all of your processes, so it ' +
+          'cannot bound one sandbox)'
+        : 'processes: no limit',
+    ];
+    return rlimitOnly(Math.ceil(memoryBytes / 1024), notes);
+  }
+  try {
+    if (group.pidsDir && pids) fs.writeFileSync(path.join(group.pidsDir, 'pids.max'), String(pids));
+    if (group.memoryDir && memoryBytes) setMemory(group, memoryBytes);
+  } catch (e) {
+    void removeGroup(group);
+    throw new SandboxError(
+      SandboxErrorCode.Internal,
+      `The sandbox's cgroup could not be limited (${(e as Error).message}), so nothing was run.`,
+      'Set agentSandbox.maxProcesses and agentSandbox.maxMemoryMb to 0 to run without limits, or report this bug.',
+      { cause: e },
+    );
+  }
+  return cgroupLimits(group, plan.limits);
+}
+
+/** Which mechanism sandboxes get on this machine, for `agent-sandbox status` (a trial cgroup, removed at once). */
+export function limitsMechanism(): string {
+  const group = process.env.AGENT_SANDBOX_NO_CGROUP ? undefined : makeGroup(true, true);
+  if (!group) return 'RLIMIT_DATA per process for memory; processes not limited (no cgroup can be made here)';
+  void removeGroup(group);
+  return `a cgroup per sandbox (v${group.version}, under ${group.dirs.map((d) => path.dirname(d)).join(', ')})`;
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 1048576)} MiB`;
+}
+
+function rlimitOnly(dataKb: number, notes: string[]): SandboxLimits {
+  return {
+    notes,
+    wrap: (file, args) =>
+      dataKb ? { file: '/bin/sh', args: ['-c', LAUNCHER, 'sh', '0', String(dataKb), file, ...args] } : { file, args },
+    counts: () => ({ pids: 0, oom: 0 }),
+    hitsSince: () => [],
+    close: () => Promise.resolve(),
+  };
+}
+
+function cgroupLimits(group: Group, limits: LinuxPlan['limits']): SandboxLimits {
+  const procs = group.dirs.map((d) => path.join(d, 'cgroup.procs'));
+  const where = `cgroup v${group.version} ${group.dirs.join(', ')}`;
+  const notes = [
+    `processes: at most ${limits.pids || 'unlimited'} in the sandbox, threads included (${where})`,
+    `memory: ${limits.memoryBytes ? mib(limits.memoryBytes) : 'unlimited'} for the whole sandbox (${where})`,
+  ];
+  const counts = (): LimitCounts => ({
+    pids: group.pidsDir ? eventCount(path.join(group.pidsDir, 'pids.events'), 'max') : 0,
+    oom: group.memoryDir
+      ? eventCount(path.join(group.memoryDir, group.version === 2 ? 'memory.events' : 'memory.oom_control'), 'oom_kill')
+      : 0,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    notes,
+    wrap: (file, args) => ({
+      file: '/bin/sh',
+      args: ['-c', LAUNCHER, 'sh', String(procs.length), ...procs, '0', file, ...args],
+    }),
+    counts,
+    hitsSince: (since) => {
+      const now = counts();
+      const hits: string[] = [];
+      if (now.pids > since.pids)
+        hits.push(`process limit reached (${limits.pids}): ${now.pids - since.pids} fork(s) refused`);
+      if (now.oom > since.oom)
+        hits.push(`memory limit reached (${mib(limits.memoryBytes)}): ${now.oom - since.oom} process(es) killed`);
+      return hits;
+    },
+    close: () => (closing ??= removeGroup(group)),
+  };
+}
+
+/** `key N` from a cgroup events file (0 when absent or unreadable). */
+function eventCount(file: string, key: string): number {
+  try {
+    const m = fs.readFileSync(file, 'utf8').match(new RegExp(`^${key} (\\d+)$`, 'm'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function setMemory(group: Group, bytes: number): void {
+  const dir = group.memoryDir!;
+  if (group.version === 2) {
+    fs.writeFileSync(path.join(dir, 'memory.max'), String(bytes));
+    // Swap would let the sandbox go past the limit slowly instead of being stopped.
+    trySet(path.join(dir, 'memory.swap.max'), '0');
+    return;
+  }
+  fs.writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(bytes));
+  trySet(path.join(dir, 'memory.memsw.limit_in_bytes'), String(bytes));
+}
+
+function trySet(file: string, value: string): void {
+  try {
+    fs.writeFileSync(file, value);
+  } catch {
+    // Absent without swap accounting; nothing more to bound.
+  }
+}
+
+// ---- Finding a cgroup we may make -------------------------------------------------------------------------------
+
+interface Mount {
+  point: string;
+  root: string;
+  type: string;
+  options: string[];
+}
+
+function mounts(): Mount[] {
+  const out: Mount[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (!right) continue;
+    const f = left.split(' ');
+    const r = right.split(' ');
+    out.push({ root: unescape(f[3]), point: unescape(f[4]), type: r[0], options: (r[2] ?? '').split(',') });
+  }
+  return out;
+}
+
+function unescape(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** This process's cgroup folder in a hierarchy mounted at `m`, if its path lies under the mount's root. */
+function ownDir(m: Mount, cgroupPath: string): string | undefined {
+  const root = m.root === '/' ? '' : m.root;
+  if (root && cgroupPath !== root && !cgroupPath.startsWith(root + '/')) return undefined;
+  return path.join(m.point, cgroupPath.slice(root.length));
+}
+
+/** Makes this sandbox's cgroup(s): v2 first, then v1; undefined when neither can be made here. */
+function makeGroup(wantPids: boolean, wantMemory: boolean): Group | undefined {
+  let lines: string[];
+  let all: Mount[];
+  try {
+    lines = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n');
+    all = mounts();
+  } catch {
+    return undefined;
+  }
+  const name = `agent-sandbox-${process.pid}-${++serial}`;
+  const v2path = lines.find((l) => l.startsWith('0::'))?.slice(3);
+  const v2 = all.find((m) => m.type === 'cgroup2');
+  if (v2 && v2path !== undefined) {
+    const own = ownDir(v2, v2path);
+    const delegated = own ? readWords(path.join(own, 'cgroup.subtree_control')) : [];
+    if (own && (!wantPids || delegated.includes('pids')) && (!wantMemory || delegated.includes('memory'))) {
+      const dir = tryMkdir(path.join(own, name));
+      if (dir) return { dirs: [dir], pidsDir: dir, memoryDir: dir, version: 2 };
+    }
+  }
+  const v1 = (controller: string): string | undefined => {
+    const m = all.find((x) => x.type === 'cgroup' && x.options.includes(controller));
+    const p = lines.map((l) => l.split(':')).find((f) => f[1]?.split(',').includes(controller))?.[2];
+    const own = m && p !== undefined ? ownDir(m, p) : undefined;
+    return own ? path.join(own, name) : undefined;
+  };
+  const wanted = [...(wantPids ? ['pids'] : []), ...(wantMemory ? ['memory'] : [])];
+  const dirs = wanted.map(v1);
+  if (dirs.some((d) => !d)) return undefined;
+  const made: string[] = [];
+  for (const d of dirs as string[]) {
+    if (!tryMkdir(d)) {
+      made.forEach(tryRmdir);
+      return undefined;
+    }
+    made.push(d);
+  }
+  return {
+    dirs: made,
+    pidsDir: wantPids ? made[0] : undefined,
+    memoryDir: wantMemory ? made[made.length - 1] : undefined,
+    version: 1,
+  };
+}
+
+function readWords(file: string): string[] {
+  try {
+    return fs.readFileSync(file, 'utf8').trim().split(/\s+/);
+  } catch {
+    return [];
+  }
+}
+
+function tryMkdir(dir: string): string | undefined {
+  sweepStale(path.dirname(dir));
+  try {
+    fs.mkdirSync(dir);
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes the empty groups of host processes that died without removing theirs (a killed CLI or VS Code). */
+function sweepStale(parent: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const pid = /^agent-sandbox-(\d+)-\d+$/.exec(n)?.[1];
+    if (pid && Number(pid) !== process.pid && !alive(Number(pid))) tryRmdir(path.join(parent, n));
+  }
+}
+
+function tryRmdir(dir: string): boolean {
+  try {
+    fs.rmdirSync(dir);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+/**
+ * Kills what is left in the group and removes its folders, retrying while the killed processes drain (a folder
+ * with a process in it cannot be removed); gives up after about two seconds.
+ */
+async function removeGroup(group: Group): Promise<void> {
+  let left = group.dirs;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    left = left.filter((d) => !tryRmdir(d));
+    if (!left.length) return;
+    for (const d of left) {
+      if (group.version === 2) trySet(path.join(d, 'cgroup.kill'), '1');
+      else for (const pid of readWords(path.join(d, 'cgroup.procs')).filter(Boolean)) tryKill(Number(pid));
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function tryKill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * Linux sandbox, resource limits (maxProcesses, maxMemoryMb), judged on the host: how many of the sandbox's
+ * processes the host can count at once, whether a memory hog got far enough to write its marker, and that no cgroup
+ * is left once the sandbox has ended. Each limit has its control: the same program under a higher limit succeeds.
+ * The cgroup cases skip (saying why) where this machine lets no cgroup be made; the RLIMIT_DATA fallback runs
+ * everywhere.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createLinuxBackend } from '../../../src/sandbox/linux';
+import { coldBackend, NODE, plan, run, sh, STATE_DIR, tempDir } from './helpers';
+
+const backend = coldBackend();
+after(() => backend.dispose());
+
+/** Processes on the host whose environment carries `marker`. */
+function countMarked(marker: string): number {
+  let n = 0;
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${e}/environ`, 'latin1').includes(marker)) n++;
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return n;
+}
+
+/** Cgroup folders this test process's sandboxes made that still exist. */
+function leftoverGroups(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    let names: fs.Dirent[];
+    try {
+      names = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const d of names) {
+      if (!d.isDirectory()) continue;
+      if (d.name.startsWith(`agent-sandbox-${process.pid}-`)) out.push(path.join(dir, d.name));
+      else if (depth < 4) walk(path.join(dir, d.name), depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
+  return out;
+}
+
+/** A fork bomb bounded by its depth (2^(depth+1)-1 shells, each sleeping), so a failing test cannot take the host. */
+function bomb(depth: number, marker: string): string[] {
+  return [
+    'env',
+    marker,
+    ...sh(`b(){ if [ "$1" -gt 0 ]; then b $(($1-1)) & b $(($1-1)) & fi; sleep 2; wait; }; b ${depth}`),
+  ];
+}
+
+/** Runs `argv` while polling the host for the most processes carrying `marker` at once. */
+async function runCounting(p: ReturnType<typeof plan>, argv: string[], marker: string) {
+  let most = 0;
+  const poll = setInterval(() => (most = Math.max(most, countMarked(marker))), 50);
+  try {
+    const r = await run(backend, p, argv, { timeoutMs: 30_000 });
+    return { r, most };
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+const HOG = (marker: string, mb: number) => [
+  NODE,
+  '-e',
+  `const a=[]; for (let i=0;i<${mb / 10};i++) a.push(Buffer.alloc(10<<20, 1)); require('fs').writeFileSync(${JSON.stringify(marker)}, 'x')`,
+];
+
+async function cgroupAvailable(): Promise<boolean> {
+  const ws = tempDir('as-lim-');
+  const proc = await backend.spawn(plan({ workspaceRoots: [ws] }), { argv: ['true'], cwd: ws, stdio: 'pipe' });
+  await proc.exited;
+  return proc.enforcement.notes.some((n) => /cgroup v[12]/.test(n));
+}
+
+describe('linux sandbox: resource limits through a cgroup', async () => {
+  const available = await cgroupAvailable();
+  const skip = available ? false : 'no cgroup can be made on this machine (the RLIMIT_DATA fallback is tested below)';
+
+  it(
+    'a fork bomb stays within maxProcesses: the host never counts more of its processes, and the exit says the limit was hit',
+    { skip },
+    async () => {
+      const ws = tempDir('as-lim-');
+      const marker = `AS_BOMB_${randomUUID().slice(0, 8)}=1`;
+      const { r, most } = await runCounting(plan({ workspaceRoots: [ws], maxProcesses: 48 }), bomb(7, marker), marker);
+      assert.ok(most > 0, 'the host saw the bomb run');
+      assert.ok(most <= 48, `the host counted ${most} of the sandbox's processes at once (limit 48)`);
+      assert.match((r.limitsHit ?? []).join('\n'), /process limit reached \(48\)/, `exit ${r.code}: ${r.stderr}`);
+      // the host itself is fine: it starts a process of its own right after
+      assert.equal(execFileSync('echo', ['host ok']).toString().trim(), 'host ok');
+      assert.deepEqual(leftoverGroups(), [], 'the cgroup is removed once the sandbox ended');
+    },
+  );
+
+  it(
+    'control: the same bomb under a higher maxProcesses runs all 255 shells and reports no limit',
+    { skip },
+    async () => {
+      const ws = tempDir('as-lim-');
+      const marker = `AS_BOMB_${randomUUID().slice(0, 8)}=1`;
+      const { r, most } = await runCounting(
+        plan({ workspaceRoots: [ws], maxProcesses: 2000 }),
+        bomb(7, marker),
+        marker,
+      );
+      assert.ok(most > 48, `the host counted ${most} at once, above the first test's limit`);
+      assert.equal(r.limitsHit, undefined);
+      assert.equal(r.code, 0, r.stderr);
+    },
+  );
+
+  it(
+    "a command can neither raise its cgroup's limit nor leave it (control: the host can write the same file)",
+    { skip },
+    async () => {
+      const ws = tempDir('as-lim-');
+      const p = plan({ workspaceRoots: [ws], maxProcesses: 64 });
+      const proc = await backend.spawn(p, {
+        argv: sh(
+          'for d in /sys/fs/cgroup/pids/agent-sandbox-* /sys/fs/cgroup/agent-sandbox-*; do [ -e "$d/pids.max" ] || continue; ' +
+            'echo "$d"; echo max > "$d/pids.max" && echo RAISED; done; echo $$ > /sys/fs/cgroup/pids/cgroup.procs && echo MOVED; ' +
+            'echo $$ > /sys/fs/cgroup/cgroup.procs && echo MOVED; sleep 1',
+        ),
+        cwd: ws,
+        stdio: 'pipe',
+      });
+      let out = '';
+      proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      proc.stdin?.end();
+      await new Promise((r) => setTimeout(r, 600));
+      const dir = out.split('\n').find((l) => l.includes('agent-sandbox-'));
+      assert.ok(dir, `the sandbox sees its own cgroup folder: ${out}`);
+      assert.equal(fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim(), '64', 'the limit is unchanged');
+      // control: the same write from the host lands (the path is the live limit)
+      fs.writeFileSync(path.join(dir, 'pids.max'), '65');
+      assert.equal(fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim(), '65');
+      await proc.exited;
+      assert.doesNotMatch(out, /RAISED|MOVED/);
+    },
+  );
+
+  it(
+    "a cgroup left by a host process that died is removed by the next sandbox made beside it (control: a live process's stays)",
+    { skip },
+    async () => {
+      const ws = tempDir('as-lim-');
+      const first = await backend.spawn(plan({ workspaceRoots: [ws] }), { argv: ['true'], cwd: ws, stdio: 'pipe' });
+      await first.exited;
+      const made = /cgroup v[12] ([^,)]+)/.exec(first.enforcement.notes.join('\n'))?.[1];
+      assert.ok(made, first.enforcement.notes.join('\n'));
+      const parent = path.dirname(made);
+      const dead = path.join(parent, 'agent-sandbox-4194303-1'); // above any pid_max: no such process
+      const live = path.join(parent, `agent-sandbox-${process.ppid}-1`);
+      fs.mkdirSync(dead);
+      fs.mkdirSync(live);
+      try {
+        await run(backend, plan({ workspaceRoots: [ws] }), ['true']);
+        assert.equal(fs.existsSync(dead), false, "the dead process's cgroup was removed");
+        assert.equal(fs.existsSync(live), true, "a live process's cgroup is left alone");
+      } finally {
+        for (const d of [dead, live]) if (fs.existsSync(d)) fs.rmdirSync(d);
+      }
+    },
+  );
+
+  it(
+    'a memory hog past maxMemoryMb is killed before it writes its marker, and the exit says why',
+    { skip },
+    async () => {
+      const ws = tempDir('as-lim-');
+      const marker = path.join(ws, 'hog-finished');
+      const r = await run(backend, plan({ workspaceRoots: [ws], maxMemoryMb: 128 }), HOG(marker, 400));
+      assert.equal(fs.existsSync(marker), false, 'the hog never finished');
+      assert.equal(r.code, 137, r.stderr);
+      assert.match((r.limitsHit ?? []).join('\n'), /memory limit reached \(128 MiB\)/);
+      assert.deepEqual(leftoverGroups(), []);
+    },
+  );
+
+  it('control: the same hog under a higher maxMemoryMb writes its marker', { skip }, async () => {
+    const ws = tempDir('as-lim-');
+    const marker = path.join(ws, 'hog-finished');
+    const r = await run(backend, plan({ workspaceRoots: [ws], maxMemoryMb: 2048 }), HOG(marker, 400));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.existsSync(marker), true);
+    assert.equal(r.limitsHit, undefined);
+  });
+
+  it(
+    'brokered: the broker hands the hit to the command that ran into it, and its cgroup goes with it',
+    { skip },
+    async () => {
+      const broker = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+      const ws = tempDir('as-lim-');
+      const p = plan({ workspaceRoots: [ws], maxMemoryMb: 160 });
+      const marker = path.join(ws, 'hog-finished');
+      try {
+        const hog = await run(broker, p, HOG(marker, 400));
+        assert.equal(fs.existsSync(marker), false);
+        assert.match((hog.limitsHit ?? []).join('\n'), /memory limit reached \(160 MiB\)/);
+        // control: the next command of the same broker hits nothing and runs
+        const next = await run(broker, p, sh('echo fine'));
+        assert.equal(next.stdout.trim(), 'fine');
+        assert.equal(next.limitsHit, undefined);
+        assert.ok(leftoverGroups().length > 0, 'the live broker holds its cgroup');
+      } finally {
+        await broker.dispose();
+      }
+      assert.deepEqual(leftoverGroups(), [], 'no cgroup left after the broker is disposed');
+    },
+  );
+});
+
+describe('linux sandbox: resource limits without a cgroup (RLIMIT_DATA)', () => {
+  const withoutCgroup = async <T>(f: () => Promise<T>): Promise<T> => {
+    process.env.AGENT_SANDBOX_NO_CGROUP = '1';
+    try {
+      return await f();
+    } finally {
+      delete process.env.AGENT_SANDBOX_NO_CGROUP;
+    }
+  };
+
+  it('a memory hog cannot allocate past maxMemoryMb (its marker is never written); the notes say processes are not limited', async () => {
+    const ws = tempDir('as-lim-');
+    const marker = path.join(ws, 'hog-finished');
+    const p = plan({ workspaceRoots: [ws], maxMemoryMb: 200 });
+    const proc = await withoutCgroup(() => backend.spawn(p, { argv: HOG(marker, 400), cwd: ws, stdio: 'pipe' }));
+    const exit = await proc.exited;
+    assert.notEqual(exit.code, 0);
+    assert.equal(fs.existsSync(marker), false);
+    const notes = proc.enforcement.notes.join('\n');
+    assert.match(notes, /memory: 200 MiB per process \(RLIMIT_DATA/);
+    assert.match(notes, /processes: NOT limited/);
+  });
+
+  it('control: the same hog with a higher maxMemoryMb writes its marker', async () => {
+    const ws = tempDir('as-lim-');
+    const marker = path.join(ws, 'hog-finished');
+    const r = await withoutCgroup(() =>
+      run(backend, plan({ workspaceRoots: [ws], maxMemoryMb: 2048 }), HOG(marker, 400)),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.existsSync(marker), true);
+  });
+
+  it('the limit cannot be raised from inside (hard and soft are both set)', async () => {
+    const ws = tempDir('as-lim-');
+    const r = await withoutCgroup(() =>
+      run(
+        backend,
+        plan({ workspaceRoots: [ws], maxMemoryMb: 200 }),
+        sh('ulimit -H -d; ulimit -d unlimited && echo RAISED'),
+      ),
+    );
+    assert.equal(r.stdout.split('\n')[0].trim(), String(200 * 1024));
+    assert.doesNotMatch(r.stdout, /RAISED/);
+  });
+});
+
+describe('linux sandbox: resource limits in status', () => {
+  it('status names the mechanism sandboxes get here, and the RLIMIT fallback when no cgroup is used; the trial cgroup is not left', async () => {
+    const details = (await backend.status()).details;
+    assert.match(details.resourceLimits ?? '', /a cgroup per sandbox \(v[12], under \/|RLIMIT_DATA per process/);
+    process.env.AGENT_SANDBOX_NO_CGROUP = '1';
+    try {
+      assert.match((await backend.status()).details.resourceLimits ?? '', /processes not limited/);
+    } finally {
+      delete process.env.AGENT_SANDBOX_NO_CGROUP;
+    }
+    assert.deepEqual(leftoverGroups(), []);
+  });
+});
