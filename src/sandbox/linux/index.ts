@@ -117,10 +117,12 @@ class LinuxBackend implements SandboxBackend {
       const network = gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined;
       const hide = hideProxySockets(linux, proxySocketDir(this.stateDir));
       const cold = await spawnCold(bwrap, linux, spec, network, hide, guard, limits).catch((e: unknown) => {
-        // A hidden socket removed between the launch and bwrap's mount makes bwrap fail before anything ran
-        // (ephemeral IDE sockets come and go): one more start, with that socket dropped, is safe.
-        if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BwrapUnusable || !socketVanished(linux))
-          throw e;
+        // bwrap failed before anything ran, so one more start is safe where the cause is transient: a hidden socket
+        // removed between the launch and bwrap's mount (ephemeral IDE sockets come and go; the retry drops it), or
+        // an online sandbox whose loopback set-up raced slirp4netns attaching to its namespace under load (seen as
+        // "loopback: Failed RTM_NEWADDR").
+        const transient = socketVanished(linux) || Boolean(linux.userNet);
+        if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BwrapUnusable || !transient) throw e;
         return spawnCold(bwrap, linux, spec, network, hide, guard, limits);
       });
       proc = gateway && net ? withOwnGateway(cold, gateway, net) : cold;
