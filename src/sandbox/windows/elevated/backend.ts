@@ -1,6 +1,6 @@
 /**
- * The elevated Windows backend: commands run as AgentSandboxOffline (network offline, blocked by the firewall)
- * or AgentSandboxOnline, through one long-lived runner per account, started once per session with
+ * The elevated Windows backend: commands run as AgentSandboxOffline (network offline or allowlist, blocked by the
+ * firewall but for the allowlist proxy's loopback ports) or AgentSandboxOnline, through one long-lived runner per account, started once per session with
  * CreateProcessWithLogonW. It runs plans compiled for elevated mode (compile-win32 plans it, with the group SID
  * from setup's marker): setup applied the plan's machine-wide part (accounts, firewall rule, the group's grants);
  * the rest (capability and group grants, protected-path denies, the audit) is prepared here through the
@@ -43,6 +43,10 @@ import type { FirewallVerdict } from '../firewall-state';
 import type { OfflineBlockState } from '../setup/status';
 import { BackendDesktop } from '../desktop';
 import { ownFilePaths, sealOwnFiles } from '../own-files';
+import type { NetworkProxy, ProxyGateway } from '../../../network/proxy';
+import { createProxy } from '../../../network/shared';
+import { checkGrants, openCommandNetwork, type CommandNetwork } from '../../../network/command-session';
+import { openPinnedGateway } from './proxy-ports';
 
 /** Variables the runner is started with: enough for the runtime to start; its own profile comes from Windows. */
 const RUNNER_ENV = [
@@ -199,6 +203,15 @@ export function createElevatedBackend(
   const desktop = new BackendDesktop(() => [marker.offlineSid, marker.onlineSid]);
   let uiGaps: string[] = [];
   let firewall: FirewallVerdict | undefined;
+  /** Allowlist: this backend's proxy and its one gateway on a pinned port pair, made on first use. */
+  let proxy: NetworkProxy | undefined;
+  let gateway: Promise<ProxyGateway> | undefined;
+  const allowlistGateway = (): Promise<ProxyGateway> => {
+    proxy ??= createProxy(opts.stateDir);
+    const gw = (gateway ??= openPinnedGateway(proxy, 'elevated allowlist broker'));
+    gw.catch(() => (gateway === gw ? (gateway = undefined) : undefined));
+    return gw;
+  };
 
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
   const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
@@ -263,24 +276,40 @@ export function createElevatedBackend(
     },
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
       const p = checkElevatedPlan(plan, marker);
+      checkGrants(spec.allowDomains);
+      const { id, warnings } = await ready(p, spec.signal);
+      // Allowlist commands run as the offline account: its firewall block leaves only the proxy's ports open.
+      const b = await broker(p.network === 'online' ? 'online' : 'offline');
+      let net: CommandNetwork | undefined;
       if (p.network === 'allowlist') {
-        throw new SandboxError(
-          SandboxErrorCode.UnsupportedPlatform,
-          'The network allowlist is not run by the elevated Windows sandbox yet (its firewall scope for the proxy is ' +
-            'planned, not set up); nothing was run.',
-          'Use network "offline" or "online" with the elevated sandbox for now.',
+        const gw = await allowlistGateway();
+        net = openCommandNetwork(
+          gw,
+          p,
+          spec.argv,
+          spec.allowDomains,
+          { host: '127.0.0.1', httpPort: gw.httpPort, socksPort: gw.socksPort },
+          false,
         );
       }
-      const { id, warnings } = await ready(p, spec.signal);
-      const b = await broker(p.network);
-      const cmd = b.spawn({
-        argv: spec.argv,
-        cwd: spec.cwd,
-        env: sandboxEnv(p, process.env),
-        token: runnerToken(p, id, marker),
-        ...(spec.tty ? { tty: spec.tty } : {}),
-      });
-      return supervise(cmd, spec, withProblems(enforcementOf(p), [...warnings, ...uiGaps]));
+      try {
+        const env = net ? { ...p.env, set: { ...p.env.set, ...net.env } } : p.env;
+        const cmd = b.spawn({
+          argv: spec.argv,
+          cwd: spec.cwd,
+          env: sandboxEnv({ ...p, env }, process.env),
+          token: runnerToken(p, id, marker),
+          ...(spec.tty ? { tty: spec.tty } : {}),
+        });
+        const proc = supervise(cmd, spec, withProblems(enforcementOf(p), [...warnings, ...uiGaps]));
+        if (!net) return proc;
+        const session = net;
+        void proc.exited.finally(() => session.close());
+        return Object.assign(proc, { networkDenials: () => session.denials() });
+      } catch (e) {
+        net?.close();
+        throw e;
+      }
     },
     enforcement: enforcementOf,
     async dispose(): Promise<void> {
@@ -288,6 +317,12 @@ export function createElevatedBackend(
       brokers.clear();
       prepared.clear();
       await Promise.all(all.map(async (b) => (await b.catch(() => undefined))?.close()));
+      const p = proxy;
+      const gw = gateway;
+      proxy = undefined;
+      gateway = undefined;
+      await (await gw?.catch(() => undefined))?.close();
+      await p?.close();
       desktop.close();
     },
   };

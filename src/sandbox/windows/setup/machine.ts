@@ -22,6 +22,7 @@ export interface RuleReadback {
   profiles?: number;
   protocol?: number;
   remoteAddresses?: string;
+  remotePorts?: string;
   enabled?: boolean;
   localUserAuthorizedList?: string;
 }
@@ -64,6 +65,10 @@ export interface SetupMachine {
   removeRule(name: string): Promise<void>;
   /** Creates the rule with every property set before it is added. */
   addRule(rule: FirewallRule, localUserSddl: string): Promise<void>;
+  /** The firewall rule ledger: names setup recorded before adding each rule (uninstall removes exactly these). */
+  createdRules(): Promise<string[]>;
+  recordCreatedRule(name: string): Promise<void>;
+  forgetCreatedRule(name: string): Promise<void>;
 
   hasGrant(path: string, sid: string, mask: AccessMask, inheritance: AccessMask): Promise<boolean>;
   /** Adds an allow ACE and records it in the ledger (what it replaced) before changing anything. */

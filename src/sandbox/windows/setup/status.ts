@@ -133,16 +133,22 @@ function verdict(
 
 /** What the offline account's network block looks like right now: its rule read back, and the firewall's state. */
 export interface OfflineBlockState {
-  /** The rule exists once and reads back as setup wrote it. */
+  /** Every rule of the offline account exists once and reads back as setup wrote it. */
   ruleOk: boolean;
   firewall: FirewallVerdict;
 }
 
-/** Read when the offline broker starts (not only at setup): the rule may have been removed or the firewall turned off since. */
+/**
+ * Read when the offline broker starts (not only at setup): a rule may have been removed or the firewall turned off
+ * since. Every rule of the offline account must exist once and read back as setup wrote it.
+ */
 export async function offlineBlockState(m: SetupMachine, offlineSid: string): Promise<OfflineBlockState> {
-  const rule = buildSetupPlan({ home: os.homedir() }).firewall.find((r) => r.user === 'offline');
-  const back = rule ? await m.getRules(rule.name).catch(() => []) : [];
-  const ruleOk = Boolean(rule) && back.length === 1 && ruleMatches(back[0], rule!, ruleUserSddl(offlineSid));
+  const rules = buildSetupPlan({ home: os.homedir() }).firewall.filter((r) => r.user === 'offline');
+  let ruleOk = rules.length > 0;
+  for (const rule of rules) {
+    const back = await m.getRules(rule.name).catch(() => []);
+    ruleOk &&= back.length === 1 && ruleMatches(back[0], rule, ruleUserSddl(offlineSid));
+  }
   const facts = await m.firewallFacts().catch(() => undefined);
   return {
     ruleOk,
