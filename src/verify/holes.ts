@@ -3,7 +3,7 @@
  * compiled plan in one way, so a test can prove the verifier fails exactly the matching checks. Pure. Must never
  * be reachable from settings or CLI flags.
  */
-import type { LinuxPlan, Plan } from '../policy/plan';
+import type { LinuxPlan, Plan, PlanSid, Win32Plan } from '../policy/plan';
 import { SandboxError, SandboxErrorCode } from '../errors';
 import type { VerifyHole } from './types';
 
@@ -27,15 +27,37 @@ export function applyHole(plan: Plan, hole: VerifyHole, t: HoleTargets): Plan {
     p.env.remove = p.env.remove.filter((n) => n !== t.secretEnv);
     return p;
   }
-  if (p.platform !== 'linux') {
-    throw new SandboxError(
-      SandboxErrorCode.Internal,
-      `The "${hole}" test hole exists only for Linux plans.`,
-      'Use a Linux plan.',
-    );
+  if (p.platform === 'win32') {
+    const h = hole === 'network' || hole === 'allowlist-direct' ? win32Holes[hole] : undefined;
+    if (!h || p.windowsMode !== 'elevated' || (hole === 'network') !== (p.network === 'offline'))
+      throw new SandboxError(
+        SandboxErrorCode.Internal,
+        `The "${hole}" test hole does not exist for this Windows plan (elevated offline: "network"; elevated allowlist: ` +
+          '"allowlist-direct"; the rest exist only for Linux plans).',
+        'Use a Linux plan, or an elevated Windows plan with the matching network mode.',
+      );
+    h(p);
+    return p;
   }
   linuxHoles[hole](p, t);
   return p;
+}
+
+/**
+ * Elevated Windows: the firewall rules are machine-wide, so a hole cannot narrow them for one plan; instead the
+ * command runs as the online account, which no outbound block covers (its token's own-SID restricting SID moves
+ * with it). The allowlist keeps its proxy and credential, so only the bypass checks may fail.
+ */
+const win32Holes: Record<'network' | 'allowlist-direct', (p: Win32Plan) => void> = {
+  network: runAsOnline,
+  'allowlist-direct': runAsOnline,
+};
+
+function runAsOnline(p: Win32Plan): void {
+  p.network = 'online';
+  const swap = (s: PlanSid): PlanSid => (s.kind === 'sandbox-user' ? { kind: 'sandbox-user', network: 'online' } : s);
+  p.token.restrictingSids = p.token.restrictingSids.map(swap);
+  p.token.defaultDacl = p.token.defaultDacl.map((d) => ({ ...d, sid: swap(d.sid) }));
 }
 
 const linuxHoles: Record<Exclude<VerifyHole, 'secret-env'>, (p: LinuxPlan, t: HoleTargets) => void> = {

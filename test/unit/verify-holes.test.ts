@@ -127,7 +127,7 @@ test('host-socket hole: removes only the hiding mount of the runtime folder', ()
   assert.ok(after.hiddenSockets.includes('/run'), 'the other hidden sockets stay hidden');
 });
 
-test('win32 plans: only the secret-env hole exists; the rest refuse instead of pretending', () => {
+test('win32 unelevated plans: only the secret-env hole exists; the rest refuse instead of pretending', () => {
   const wctx: CompileContext = {
     platform: 'win32',
     home: 'C:\\Users\\dev',
@@ -138,6 +138,36 @@ test('win32 plans: only the secret-env hole exists; the rest refuse instead of p
   const wp = compilePlan({ workspaceRoots: ['C:\\Users\\dev\\repo'] }, wctx) as Win32Plan;
   assert.ok(!applyHole(wp, 'secret-env', targets).env.remove.includes('MY_TOKEN'));
   assert.throws(() => applyHole(wp, 'network', targets), SandboxError);
+});
+
+test('win32 elevated holes: network (offline) and allowlist-direct (allowlist) run as the online account with its own SID, keeping the proxy; others refuse', () => {
+  const wctx: CompileContext = {
+    platform: 'win32',
+    home: 'C:\\Users\\dev',
+    userTemp: 'C:\\Users\\dev\\AppData\\Local\\Temp',
+    stateDir: 'C:\\Users\\dev\\AppData\\Local\\AgentSandbox',
+    env: {},
+    windowsMode: 'elevated',
+  };
+  const own = (p: Win32Plan) =>
+    [...p.token.restrictingSids, ...p.token.defaultDacl.map((d) => d.sid)].filter((s) => s.kind === 'sandbox-user');
+  const offline = compilePlan({ workspaceRoots: ['C:\\Users\\dev\\repo'] }, wctx) as Win32Plan;
+  const holed = applyHole(offline, 'network', targets) as Win32Plan;
+  assert.equal(offline.network, 'offline', 'the original plan is untouched');
+  assert.equal(holed.network, 'online');
+  assert.ok(own(holed).length === 2 && own(holed).every((s) => s.kind === 'sandbox-user' && s.network === 'online'));
+  assert.deepEqual(holed.firewall, offline.firewall, 'the machine-wide rules are not what the hole changes');
+  const allow = compilePlan(
+    { workspaceRoots: ['C:\\Users\\dev\\repo'], network: 'allowlist', allowedDomains: ['a.test'] },
+    wctx,
+  ) as Win32Plan;
+  const direct = applyHole(allow, 'allowlist-direct', targets) as Win32Plan;
+  assert.equal(direct.network, 'online');
+  assert.deepEqual(direct.allowlist, allow.allowlist, 'the proxy and its allowlist stay');
+  // Controls: each hole only for its own mode; Linux-only holes refuse.
+  assert.throws(() => applyHole(allow, 'network', targets), SandboxError);
+  assert.throws(() => applyHole(offline, 'allowlist-direct', targets), SandboxError);
+  assert.throws(() => applyHole(allow, 'allowlist-all', targets), SandboxError);
 });
 
 test('allowlist holes: direct drops only the namespace, socket and port rules; all/private widen only the allowlist', () => {

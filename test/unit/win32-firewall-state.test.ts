@@ -27,6 +27,27 @@ test('firewall on for every active profile, local rules applied, services runnin
   assert.deepEqual(evaluateFirewall(on), { enforced: true, reasons: [] });
 });
 
+test('Group Policy registry settings for an active profile: local merge off or firewall off is not enforced; an inactive profile or merge on is fine', () => {
+  const gp = (policy: FirewallFacts['groupPolicy']) => evaluateFirewall({ ...on, groupPolicy: policy });
+  assert.match(
+    gp({ 4: { localMerge: false } }).reasons.join(),
+    /Public profile to ignore local firewall rules \(AllowLocalPolicyMerge = 0\)/,
+  );
+  assert.match(
+    gp({ 2: { enabled: false } }).reasons.join(),
+    /Group Policy turns Windows Defender Firewall off for the active Private profile/,
+  );
+  assert.deepEqual(
+    gp({ 1: { localMerge: false, enabled: false } }),
+    { enforced: true, reasons: [] },
+    'Domain is not active',
+  );
+  assert.deepEqual(gp({ 2: { localMerge: true, enabled: true }, 4: {} }), { enforced: true, reasons: [] });
+  // One reason per cause: the COM state already saying GP_OVERRIDE is not repeated from the registry.
+  const both = evaluateFirewall({ ...on, modifyState: 1, groupPolicy: { 4: { localMerge: false } } });
+  assert.equal(both.reasons.length, 1);
+});
+
 test('firewall off for one active profile (turned off or replaced by a third-party firewall): not enforced, names the profile', () => {
   const v = evaluateFirewall({ ...on, enabled: { 2: true, 4: false } });
   assert.equal(v.enforced, false);

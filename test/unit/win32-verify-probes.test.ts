@@ -74,11 +74,32 @@ test('offline HTTPS must be blocked only while the firewall verdict holds in ele
   assert.equal(byId(facts({ network: 'online' }))['https'].expect, 'works');
 });
 
-test('DNS and UNC offline are reported as known leaks, not as blocked', () => {
+test('DNS and UNC offline (and allowlist) are expected blocked while the elevated firewall holds, the gap named; otherwise not checked', () => {
   const p = byId(facts({}));
-  assert.equal(p['dns-lookup'].expect, 'not-checked');
-  assert.match(p['dns-lookup'].why, /known leak/);
-  assert.equal(p['unc-path'].expect, 'not-checked');
+  assert.equal(p['dns-lookup'].expect, 'blocked');
+  assert.match(p['dns-lookup'].why, /DNS Client service/);
+  assert.equal(p['unc-path'].expect, 'blocked');
+  assert.match(p['unc-path'].why, /redirector/);
+  const off = byId(facts({ firewall: { enforced: false, reasons: ['Group Policy overrides local firewall rules'] } }));
+  assert.equal(off['dns-lookup'].expect, 'not-checked');
+  assert.match(off['unc-path'].why, /Group Policy/);
+  const unelevated = byId(facts({ mode: 'unelevated' }));
+  assert.equal(unelevated['dns-lookup'].expect, 'not-checked');
+  assert.equal(unelevated['unc-path'].expect, 'not-checked');
+  const online = byId(facts({ network: 'online' }));
+  assert.equal(online['dns-lookup'].expect, 'works');
+  assert.equal(online['unc-path'].expect, 'not-checked');
+});
+
+test('the DNS and UNC probes get real targets: a public name and the local SMB server; nothing is left as a placeholder', async () => {
+  const { fillProbeArg, PROBE_TARGETS } = await import('../../src/verify/windows-probes');
+  const p = byId(facts({}));
+  const dns = p['dns-lookup'].argv.map(fillProbeArg);
+  const unc = p['unc-path'].argv.map(fillProbeArg);
+  assert.ok(dns.some((a) => a.includes(PROBE_TARGETS.dns)));
+  assert.deepEqual(unc, ['net.exe', 'view', '\\\\127.0.0.1']);
+  for (const probe of windowsProbes(facts({})))
+    assert.ok(!probe.argv.map(fillProbeArg).join(' ').includes('{'), probe.id);
 });
 
 test('git status works in elevated mode because of GIT_CONFIG_* safe.directory, with that as its hole', () => {

@@ -281,7 +281,8 @@ export function createElevatedBackend(
       // Allowlist commands run as the offline account: its firewall block leaves only the proxy's ports open.
       const b = await broker(p.network === 'online' ? 'online' : 'offline');
       let net: CommandNetwork | undefined;
-      if (p.network === 'allowlist') {
+      // The proxy goes with the plan's allowlist (Verify's bypass hole keeps it while running as the online account).
+      if (p.allowlist) {
         const gw = await allowlistGateway();
         net = openCommandNetwork(
           gw,
