@@ -1,6 +1,6 @@
 /**
  * ResolvedPolicy → Win32Plan: the restricted-token spec, every ACL operation with its mask spelled out, and for
- * elevated mode the sandbox accounts, their firewall rule and the group's grants. This is the only place elevated
+ * elevated mode the sandbox accounts, their firewall rules and the group's grants. This is the only place elevated
  * mode is planned: setup applies the plan's accounts, rule and group grants, and the backend the rest. Pure: the
  * machine's facts (mode, group SID, runtime folders, capability SIDs) come from the context, given by the backend
  * before compiling; what is absent the plan names symbolically.

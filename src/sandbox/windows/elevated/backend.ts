@@ -2,7 +2,7 @@
  * The elevated Windows backend: commands run as AgentSandboxOffline (network offline or allowlist, blocked by the
  * firewall but for the allowlist proxy's loopback ports) or AgentSandboxOnline, through one long-lived runner per account, started once per session with
  * CreateProcessWithLogonW. It runs plans compiled for elevated mode (compile-win32 plans it, with the group SID
- * from setup's marker): setup applied the plan's machine-wide part (accounts, firewall rule, the group's grants);
+ * from setup's marker): setup applied the plan's machine-wide part (accounts, firewall rules, the group's grants);
  * the rest (capability and group grants, protected-path denies, the audit) is prepared here through the
  * unelevated backend's ledger before the first command. Must never run a command when the runner, the logon or the
  * preparation failed, nor a plan compiled for another mode or another setup: each is a SandboxError and nothing runs.
@@ -249,7 +249,9 @@ export function createElevatedBackend(
       // Read back at every offline runner start: the rule may be gone, or the firewall off, since setup.
       const block = await offlineBlock(opts.stateDir, marker);
       if (!block.ruleOk)
-        throw setupRequired("the offline account's firewall rule is missing or no longer reads back as setup wrote it");
+        throw setupRequired(
+          "the offline account's firewall rules are missing or no longer read back as setup wrote them (or setup predates them)",
+        );
       firewall = block.firewall;
     }
     const userSid = network === 'offline' ? marker.offlineSid : marker.onlineSid;

@@ -1,6 +1,6 @@
 /**
  * The elevated setup as pure data, taken from the elevated Win32Plan (compile-win32 plans elevated mode, nowhere
- * else): the plan's group and accounts, its firewall rule in the form COM writes it, and the group's grants on the
+ * else): the plan's group and accounts, its firewall rules in the form COM writes them, and the group's grants on the
  * runtime folders and writable roots, with every flag spelled out. Setup executes this, status compares against
  * it, and "setup" shows it before the UAC prompt. Must never touch the machine: it only computes.
  */
@@ -70,7 +70,7 @@ export interface SetupPlan {
 
 export interface SetupPlanInput {
   /**
-   * The plan compiled for elevated mode. Absent, only the machine-wide part (group, accounts, firewall rule) is
+   * The plan compiled for elevated mode. Absent, only the machine-wide part (group, accounts, firewall rules) is
    * built, for status and uninstall, which need no grants.
    */
   plan?: Win32Plan;

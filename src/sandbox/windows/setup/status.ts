@@ -1,6 +1,6 @@
 /**
  * What the elevated setup looks like on this machine right now, read without elevation: the marker and its
- * version, each account and whether this user holds its credentials, the group, the firewall rule as read back,
+ * version, each account and whether this user holds its credentials, the group, the firewall rules as read back,
  * and whether the firewall policy lets our rule take effect. Anything that cannot be read is reported as unknown,
  * never as fine.
  */
