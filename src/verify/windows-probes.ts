@@ -19,6 +19,7 @@ export type WindowsProbeId =
   | 'dns-lookup'
   | 'unc-path'
   | 'git-status'
+  | 'direct-tcp'
   | 'https';
 
 export interface WindowsProbe {
@@ -37,6 +38,9 @@ export interface WindowsProbe {
  * redirector connected for the account; blocked, `net view` exits 2 with "network path was not found").
  */
 export const PROBE_TARGETS = { dns: 'www.microsoft.com', unc: '\\\\127.0.0.1' } as const;
+
+/** An address literal on the internet for the direct-connection probe (no DNS involved). */
+export const DIRECT_TCP_TARGET = '1.1.1.1';
 
 export function fillProbeArg(a: string): string {
   return a.replace('{dns}', PROBE_TARGETS.dns).replace('{unc}', PROBE_TARGETS.unc);
@@ -157,10 +161,18 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
     },
     offline
       ? {
-          id: 'https',
-          argv: ['curl.exe', '-sSI', 'https://www.microsoft.com'],
+          // A direct connection that ignores the proxy variables, to an address literal (no DNS), without TLS
+          // (Schannel refuses restricted tokens, which would make a TLS client fail whatever the firewall does).
+          id: 'direct-tcp',
+          argv: [
+            'node.exe',
+            '-e',
+            `require('net').connect(443,'${DIRECT_TCP_TARGET}').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1)).setTimeout(10000,()=>process.exit(1))`,
+          ],
           expect: blocks ? 'blocked' : 'not-checked',
-          why: blocks ? "the offline account's firewall rules" : notBlockingWhy,
+          why: blocks
+            ? "the offline account's firewall rules (offline, and allowlist for anything that goes around the proxy)"
+            : notBlockingWhy,
         }
       : {
           id: 'https',

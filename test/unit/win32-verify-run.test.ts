@@ -35,7 +35,7 @@ const facts = {
 
 test('a working sandbox passes every probe it runs; input injection and git (no repository) become notes, never passes', async () => {
   const blocked = (argv: string[]) =>
-    argv[0] === 'curl.exe' ||
+    /connect\(443/.test(argv.join(' ')) ||
     argv[0] === 'net.exe' ||
     argv.includes('Get-Clipboard') ||
     /Resolve-DnsName/.test(argv.join(' '));
@@ -71,7 +71,7 @@ test('control: console programs dying with 0xC0000142 fail their rows and say wh
 });
 
 test('control: a DNS lookup or a share list that works while offline fails its row and names the gap', async () => {
-  const b = fakeBackend((argv) => (argv[0] === 'curl.exe' || argv.includes('Get-Clipboard') ? 1 : 0));
+  const b = fakeBackend((argv) => (/connect\(443/.test(argv.join(' ')) || argv.includes('Get-Clipboard') ? 1 : 0));
   const r = await runWindowsProbes(b, {} as Plan, '/nonexistent-ws', facts);
   const dns = r.rows.find((x) => x.id === 'windows-dns-lookup')!;
   const unc = r.rows.find((x) => x.id === 'windows-unc-path')!;
