@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CREDENTIALS_FILE } from '../../src/sandbox/windows/setup/constants';
 import { elevationCommand } from '../../src/sandbox/windows/setup/elevation-command';
 import { runtimeDirs } from '../../src/sandbox/windows/setup/runtime-dirs';
 import { buildSetupPlan } from '../../src/sandbox/windows/setup/setup-plan';
@@ -296,6 +300,22 @@ test('elevated action: uninstall reports leftovers after re-querying, and status
   m.unreadable = true;
   assert.equal((await readStatus(m, '/nonexistent-state-dir')).rules[0].matches, 'no');
   m.unreadable = false;
+  // With this user's credentials stored (the file only; status never decrypts), the firewall policy decides.
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-status-'));
+  const users = Object.fromEntries(
+    (['offline', 'online'] as const).map((n) => {
+      const name = n === 'offline' ? 'AgentSandboxOffline' : 'AgentSandboxOnline';
+      return [n, { name, sid: m.users.get(name)!.sid, blob: '' }];
+    }),
+  );
+  fs.writeFileSync(path.join(stateDir, CREDENTIALS_FILE), JSON.stringify({ version: 1, users }));
+  assert.equal((await readStatus(m, stateDir)).state, 'ready', 'control: ready with the policy OK');
+  m.modify = 'per-profile';
+  const perProfile = await readStatus(m, stateDir);
+  assert.equal(perProfile.firewallPolicy, 'per-profile');
+  assert.equal(perProfile.state, 'incomplete', 'local rules applied in some profiles only is not ready');
+  assert.match(perProfile.summary, /some profiles only/);
+  fs.rmSync(stateDir, { recursive: true, force: true });
   m.modify = 'gp-override';
   const un = await performElevated(req('uninstall'), m);
   assert.equal(un.ok, true, JSON.stringify(un.steps));

@@ -79,7 +79,8 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
     },
 
     firewallModifyState: async (): Promise<FirewallModifyState> => {
-      const s = withPolicy((p) => p.localPolicyModifyState());
+      const { state: s, perProfile } = withPolicy((p) => p.localPolicyModify());
+      if (perProfile) return 'per-profile';
       return s === FwModifyState.GP_OVERRIDE
         ? 'gp-override'
         : s === FwModifyState.INBOUND_BLOCKED

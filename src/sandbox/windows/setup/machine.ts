@@ -27,8 +27,11 @@ export interface RuleReadback {
   localUserAuthorizedList?: string;
 }
 
-/** `gp-override`: Group Policy overrides local rules, so ours would be stored but ignored. */
-export type FirewallModifyState = 'ok' | 'gp-override' | 'inbound-blocked';
+/**
+ * `gp-override`: Group Policy overrides local rules, so ours would be stored but ignored. `per-profile`: the state
+ * differs between profiles (S_FALSE), so in at least one of them our rules may be ignored.
+ */
+export type FirewallModifyState = 'ok' | 'gp-override' | 'inbound-blocked' | 'per-profile';
 
 export interface Marker {
   version: number;

@@ -24,7 +24,7 @@ export interface WindowsSandboxStatus {
   users: { network: Network; name: string; exists: Tri; sid?: string; credentials: boolean }[];
   rules: { name: string; exists: Tri; matches: Tri }[];
   /** `gp-override` means Group Policy ignores local rules, ours included. */
-  firewallPolicy: 'ok' | 'gp-override' | 'inbound-blocked' | 'unknown';
+  firewallPolicy: 'ok' | 'gp-override' | 'inbound-blocked' | 'per-profile' | 'unknown';
   /** Whether a firewall rule blocks anything here now (firewall on for the active profiles, local rules applied). */
   firewall: FirewallVerdict;
   notes: string[];
@@ -109,6 +109,14 @@ function verdict(
   ];
   if (missing.length)
     return { state: 'incomplete', summary: `Setup is incomplete: missing ${missing.join(', ')}.`, fix: setup };
+  if (s.firewallPolicy === 'per-profile') {
+    return {
+      state: 'incomplete',
+      summary:
+        'Group Policy applies local firewall rules in some profiles only: the offline block may not be in effect on every network.',
+      fix: 'Ask your administrator to enable "Apply local firewall rules" for every firewall profile.',
+    };
+  }
   if (s.firewallPolicy === 'gp-override') {
     return {
       state: 'incomplete',
