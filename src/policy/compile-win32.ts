@@ -10,7 +10,8 @@ import type { Network } from './schema';
 import type { CompileContext, ResolvedPolicy } from './resolved';
 import { PLACEHOLDER_CONTENT } from './schema';
 import { allowlistPlan, planBase } from './plan-base';
-import { pathApi } from './paths';
+import { isWithin, pathApi } from './paths';
+import { capabilityKey, capabilityPolicyKey } from './capability-key';
 
 export type { PlanFacts, Win32Context } from './resolved';
 
@@ -88,8 +89,10 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
   const group: PlanSid = ctx.groupSid
     ? { kind: 'literal', sid: ctx.groupSid, name: SANDBOX_GROUP }
     : { kind: 'sandbox-group' };
+  // One capability SID per policy (its writable folders) and root: see ./capability-key.
+  const policyKey = capabilityPolicyKey(r.writableRoots);
   const capOf = (root: string): PlanSid => {
-    const sid = ctx.capabilitySids?.[root.toLowerCase()];
+    const sid = ctx.capabilitySids?.[capabilityKey(root, policyKey)];
     return sid ? { kind: 'capability', root, sid } : { kind: 'capability', root };
   };
   const caps = r.workspaceRoots.length ? r.workspaceRoots.map(capOf) : [capOf(r.tempDir)];
@@ -235,6 +238,7 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     });
   }
   if (windowsMode === 'unelevated') {
+    Object.assign(env.set, toolCacheEnv(r, ctx.env, env.set));
     warnings.push(
       'Reads are not restricted in this mode: the sandbox can read what you can read, except that ' +
         'denyRead paths are not hidden. Elevated setup adds read isolation.',
@@ -402,6 +406,44 @@ export const LEGACY_FIREWALL_RULE_NAMES = ['Agent Sandbox: block outbound for Ag
 /** The accounts elevated mode runs commands as, one per network mode. */
 export function sandboxAccounts(): { name: string; network: Network }[] {
   return (['offline', 'online'] as const).map((network) => ({ name: SANDBOX_USERS[network], network }));
+}
+
+/**
+ * Tool caches that default to the developer's profile (%LOCALAPPDATA%, %APPDATA%), which the unelevated sandbox
+ * cannot write (review §3.11: `npm install`, `go build`, `pip install` fail there). Each gets a folder under the
+ * sandbox's temp, which it can write. Left out: CARGO_HOME and GRADLE_USER_HOME, which also hold the developer's
+ * installed tools and settings, not just caches. Elevated mode needs none: the account's own profile is writable.
+ */
+export const TOOL_CACHE_VARS: Readonly<Record<string, string>> = {
+  npm_config_cache: 'npm',
+  YARN_CACHE_FOLDER: 'yarn',
+  PNPM_STORE_DIR: 'pnpm',
+  PIP_CACHE_DIR: 'pip',
+  GOCACHE: 'go-build',
+  GOMODCACHE: 'go-mod',
+  NUGET_PACKAGES: 'nuget',
+  XDG_CACHE_HOME: 'xdg',
+};
+
+/**
+ * The cache variables to set: every one of TOOL_CACHE_VARS except those the policy sets itself and those whose
+ * current value is already inside a writable root (a cache the developer keeps in the workspace stays there).
+ */
+function toolCacheEnv(
+  r: ResolvedPolicy,
+  callerEnv: Record<string, string | undefined>,
+  set: Record<string, string>,
+): Record<string, string> {
+  const get = (env: Record<string, string | undefined>, name: string) =>
+    Object.entries(env).find(([k]) => k.toUpperCase() === name.toUpperCase())?.[1];
+  const out: Record<string, string> = {};
+  for (const [name, folder] of Object.entries(TOOL_CACHE_VARS)) {
+    if (get(set, name) !== undefined) continue;
+    const current = get(callerEnv, name);
+    if (current && r.writableRoots.some((w) => isWithin('win32', w, current))) continue;
+    out[name] = `${r.tempDir}\\cache\\${folder}`;
+  }
+  return out;
 }
 
 /** Folders strictly between `root` and `p`, outermost first (`C:\\ws\\.git` for `C:\\ws\\.git\\hooks`). */

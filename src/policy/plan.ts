@@ -199,6 +199,23 @@ export interface Win32Plan extends PlanBase {
   networkEnforcement: 'firewall' | 'advisory' | 'none';
   /** Folders scanned by the world-writable audit. */
   auditPaths: string[];
+  /** Never set by compile, settings or flags: only Verify's internal test hook (src/verify/holes.ts) sets it. */
+  weakened?: Win32Weakening;
+}
+
+/**
+ * Launch-time protections a backend leaves out when Verify's test hook asks, so a test proves the matching
+ * Windows probe fails without them (each one a deliberate hole, never a user choice).
+ */
+export interface Win32Weakening {
+  /** No hidden pseudoconsole on the pipe path (console programs then need to build their own). */
+  noPseudoconsole?: true;
+  /** Unelevated: the caller's desktop instead of the private one. */
+  noPrivateDesktop?: true;
+  /** No job UI limits (clipboard, global atoms, window handles). */
+  noUiLimits?: true;
+  /** Elevated: no `safe.directory` through GIT_CONFIG_* for the workspace roots. */
+  noSafeDirectory?: true;
 }
 
 export type Plan = LinuxPlan | Win32Plan;

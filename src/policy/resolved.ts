@@ -12,7 +12,7 @@ export interface Win32Context {
   windowsMode?: 'unelevated' | 'elevated';
   /** The sandbox group's SID, once setup created it; absent, the plan names the group symbolically. */
   groupSid?: string;
-  /** Persisted capability SID per canonical workspace root (lower-cased key). */
+  /** Persisted capability SIDs, by `capabilityKey(root, policy)` (./capability-key): one per policy and root. */
   capabilitySids?: Record<string, string>;
   /** Folders the sandbox user must be able to read and execute in elevated mode (VS Code, Node, git, tools). */
   runtimeDirs?: string[];

@@ -24,6 +24,10 @@ export const SpawnMsg = z.strictObject({
   cwd: z.string().min(1),
   env: z.record(z.string(), z.string()),
   tty: z.strictObject({ cols: size, rows: size }).optional(),
+  /** Verify's internal test hook only (the plan's `weakened`): launch protections the runner leaves out. */
+  weakened: z
+    .strictObject({ noPseudoconsole: z.literal(true).optional(), noUiLimits: z.literal(true).optional() })
+    .optional(),
   /** The command's token: a restricted copy of the runner's own. "logon" stands for the runner's logon SID. */
   token: z.strictObject({
     flags: z.number().int().nonnegative(),

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MAX_SOCKET_PATH } from './connect';
+import { isWithin } from '../policy/paths';
 
 export interface FixtureOptions {
   /**
@@ -70,9 +71,7 @@ export class Fixture {
       const ws = opts.workspace === undefined ? defaultWorkspace(opts.stateDir) : { dir: opts.workspace, fresh: false };
       this.ownsWorkspace = ws.fresh;
       this.workspace = fs.realpathSync.native(ws.dir);
-      // Beside the state folder on Linux, where the sandbox hides the state folder itself (fixtures must be visible).
-      const outsideBase =
-        process.platform === 'linux' ? `${opts.stateDir}-verify-` : path.join(opts.stateDir, 'verify-');
+      const outsideBase = outsideFixtureBase(opts.stateDir);
       this.outside = fs.realpathSync.native(fs.mkdtempSync(outsideBase));
       this.realTemp = fs.realpathSync.native(fs.mkdtempSync(path.join(os.tmpdir(), 'agent-sandbox-verify-')));
     } catch (e) {
@@ -196,4 +195,16 @@ function removeIfEmptyOrOurs(p: string, nonce: string): void {
   } else {
     removeIfOurs(p, nonce);
   }
+}
+
+/**
+ * Where the fixtures outside the workspace go. On Linux beside the state folder, since the sandbox hides the state
+ * folder itself (fixtures must be visible), but never under the host's /tmp, which the sandbox replaces with its
+ * private temp (the probe would find nothing there and prove nothing): /var/tmp then. Elsewhere in the state folder.
+ */
+export function outsideFixtureBase(stateDir: string): string {
+  if (process.platform !== 'linux') return path.join(stateDir, 'verify-');
+  const real = fs.realpathSync.native(stateDir);
+  if (isWithin('linux', '/tmp', real) && fs.existsSync('/var/tmp')) return '/var/tmp/agent-sandbox-verify-out-';
+  return `${stateDir}-verify-`;
 }

@@ -28,39 +28,61 @@ export function applyHole(plan: Plan, hole: VerifyHole, t: HoleTargets): Plan {
     return p;
   }
   if (p.platform === 'win32') {
-    const h = hole === 'network' || hole === 'allowlist-direct' ? win32Holes[hole] : undefined;
-    if (!h || p.windowsMode !== 'elevated' || (hole === 'network') !== (p.network === 'offline'))
-      throw new SandboxError(
-        SandboxErrorCode.Internal,
-        `The "${hole}" test hole does not exist for this Windows plan (elevated offline: "network"; elevated allowlist: ` +
-          '"allowlist-direct"; the rest exist only for Linux plans).',
-        'Use a Linux plan, or an elevated Windows plan with the matching network mode.',
-      );
-    h(p);
+    const weaken = win32Holes[hole as Win32Hole];
+    if (!weaken) throw onlyFor(hole, 'Linux');
+    weaken(p);
     return p;
   }
-  linuxHoles[hole](p, t);
+  if (hole.startsWith('win-')) throw onlyFor(hole, 'Windows');
+  linuxHoles[hole as LinuxHole](p, t);
   return p;
 }
 
-/**
- * Elevated Windows: the firewall rules are machine-wide, so a hole cannot narrow them for one plan; instead the
- * command runs as the online account, which no outbound block covers (its token's own-SID restricting SID moves
- * with it). The allowlist keeps its proxy and credential, so only the bypass checks may fail.
- */
-const win32Holes: Record<'network' | 'allowlist-direct', (p: Win32Plan) => void> = {
+function onlyFor(hole: VerifyHole, platform: string): SandboxError {
+  return new SandboxError(
+    SandboxErrorCode.Internal,
+    `The "${hole}" test hole exists only for ${platform} plans.`,
+    `Use a ${platform} plan.`,
+  );
+}
+
+type Win32Hole = Extract<VerifyHole, `win-${string}`> | 'network' | 'allowlist-direct';
+type LinuxHole = Exclude<VerifyHole, 'secret-env' | `win-${string}`>;
+
+const win32Holes: Record<Win32Hole, (p: Win32Plan) => void> = {
+  'win-no-pseudoconsole'(p) {
+    p.weakened = { ...p.weakened, noPseudoconsole: true };
+  },
+  // Elevated: without the account's own SID among the restricting SIDs, default-security named pipes are EPERM.
+  'win-own-sid'(p) {
+    const own = (s: PlanSid) => s.kind === 'sandbox-user';
+    p.token.restrictingSids = p.token.restrictingSids.filter((s) => !own(s));
+    p.token.defaultDacl = p.token.defaultDacl.filter((d) => !own(d.sid));
+  },
+  'win-no-private-desktop'(p) {
+    p.weakened = { ...p.weakened, noPrivateDesktop: true };
+  },
+  'win-no-ui-limits'(p) {
+    p.weakened = { ...p.weakened, noUiLimits: true };
+  },
+  'win-no-safe-directory'(p) {
+    p.weakened = { ...p.weakened, noSafeDirectory: true };
+  },
+  // Elevated offline: the command runs as the online account, which no firewall rule blocks.
   network: runAsOnline,
+  // Elevated allowlist: the same, with the plan's allowlist (so the proxy and the command's credential) kept: the
+  // firewall rules are machine-wide, so only the bypass checks may fail.
   'allowlist-direct': runAsOnline,
 };
 
 function runAsOnline(p: Win32Plan): void {
+  const online = (s: PlanSid): PlanSid => (s.kind === 'sandbox-user' ? { ...s, network: 'online' } : s);
   p.network = 'online';
-  const swap = (s: PlanSid): PlanSid => (s.kind === 'sandbox-user' ? { kind: 'sandbox-user', network: 'online' } : s);
-  p.token.restrictingSids = p.token.restrictingSids.map(swap);
-  p.token.defaultDacl = p.token.defaultDacl.map((d) => ({ ...d, sid: swap(d.sid) }));
+  p.token.restrictingSids = p.token.restrictingSids.map(online);
+  p.token.defaultDacl = p.token.defaultDacl.map((d) => ({ ...d, sid: online(d.sid) }));
 }
 
-const linuxHoles: Record<Exclude<VerifyHole, 'secret-env'>, (p: LinuxPlan, t: HoleTargets) => void> = {
+const linuxHoles: Record<LinuxHole, (p: LinuxPlan, t: HoleTargets) => void> = {
   network(p) {
     // Every layer: the namespace, the socket filter, and what the backend derives from `network` (Landlock TCP).
     p.bwrapArgs = p.bwrapArgs.filter((a) => a !== '--unshare-net');

@@ -47,7 +47,13 @@ export type VerifyHole =
   | 'host-socket'
   | 'allowlist-direct'
   | 'allowlist-all'
-  | 'allowlist-private';
+  | 'allowlist-private'
+  // Windows: each leaves out one launch protection a Windows probe checks (./windows-probes names which).
+  | 'win-no-pseudoconsole'
+  | 'win-own-sid'
+  | 'win-no-private-desktop'
+  | 'win-no-ui-limits'
+  | 'win-no-safe-directory';
 
 /** One thing the probe attempts. Paths are as the sandboxed process sees them. */
 export type ProbeAction =

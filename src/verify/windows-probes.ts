@@ -7,6 +7,7 @@
  */
 import type { UiIsolation } from '../sandbox/windows/ui-isolation';
 import type { FirewallVerdict } from '../sandbox/windows/firewall-state';
+import type { VerifyHole } from './types';
 
 export type WindowsProbeId =
   | 'console-cmd'
@@ -28,8 +29,11 @@ export interface WindowsProbe {
   argv: string[];
   expect: 'works' | 'blocked' | 'not-checked';
   why: string;
-  /** The weakening that must make this probe fail, when one can be made here. */
-  hole?: string;
+  /**
+   * The test hook's weakening (./holes) that must make this probe fail, when one can be made here; a probe
+   * without one says why in `why`.
+   */
+  hole?: VerifyHole;
 }
 
 /**
@@ -72,14 +76,21 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
       argv: ['cmd.exe', '/d', '/s', '/c', 'echo ok'],
       expect: 'works',
       why: 'a console program on the pipe path needs the console the caller made (else exit 0xC0000142)',
-      hole: 'no pseudoconsole',
+      hole: 'win-no-pseudoconsole',
     },
-    { id: 'console-powershell', argv: [...PS, '1'], expect: 'works', why: 'PowerShell on the pipe path' },
+    {
+      id: 'console-powershell',
+      argv: [...PS, '1'],
+      expect: 'works',
+      why: 'PowerShell on the pipe path',
+      hole: 'win-no-pseudoconsole',
+    },
     {
       id: 'console-node',
       argv: ['node.exe', '-e', '0'],
       expect: 'works',
       why: 'a console-subsystem node.exe (Code.exe is GUI)',
+      hole: 'win-no-pseudoconsole',
     },
     {
       id: 'node-grandchild-pipes',
@@ -93,13 +104,15 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
         f.mode === 'elevated'
           ? "libuv named pipes need the account's own SID among the restricting SIDs"
           : "unelevated: default-security named pipes grant only the developer's SID, which the write-restricted check cannot use (known limit)",
-      ...(f.mode === 'elevated' ? { hole: 'own SID dropped from the restricting SIDs' } : {}),
+      ...(f.mode === 'elevated' ? { hole: 'win-own-sid' as const } : {}),
     },
     {
       id: 'realpath-workspace',
       argv: ['node.exe', '-e', "require('fs').realpathSync(process.cwd())"],
       expect: 'works',
-      why: 'Node lstat()s every ancestor of the workspace (elevated: traverse rights on the profile folders)',
+      why:
+        'Node lstat()s every ancestor of the workspace (elevated: traverse rights on the profile folders; no hole: ' +
+        'nothing the plan carries grants them yet)',
     },
     f.ui.privateDesktop
       ? {
@@ -109,8 +122,10 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
             'Add-Type -Name K -Namespace W -MemberDefinition \'[DllImport("user32.dll")] public static extern void keybd_event(byte v,byte s,uint f,System.UIntPtr e);\'; [W.K]::keybd_event(0x58,0,0,[UIntPtr]::Zero)',
           ],
           expect: 'blocked',
-          why: 'keystrokes from the private desktop must not reach the window the verifier opened outside',
-          hole: 'no private desktop',
+          why:
+            'keystrokes from the private desktop must not reach the window the verifier opened outside' +
+            (f.mode === 'elevated' ? " (no hole: the desktop is the runner's, named at its logon)" : ''),
+          ...(f.mode === 'unelevated' ? { hole: 'win-no-private-desktop' as const } : {}),
         }
       : {
           id: 'input-injection',
@@ -124,7 +139,7 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
           argv: [...PS, 'Get-Clipboard'],
           expect: 'blocked',
           why: "the job's READCLIPBOARD limit",
-          hole: 'no UI limits',
+          hole: 'win-no-ui-limits',
         }
       : { id: 'clipboard-read', argv: [], expect: 'not-checked', why: f.ui.gaps.join(' ') },
     {
@@ -135,7 +150,8 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
         ? 'online'
         : blocks
           ? "the account's own DNS sockets are blocked, but the DNS Client service resolves on its behalf and no " +
-            'per-user rule sees that: if this row fails, names the sandbox picks leave the machine as DNS queries (documented gap)'
+            'per-user rule sees that: if this row fails, names the sandbox picks leave the machine as DNS queries (documented gap; ' +
+            "no hole: the online account's own DNS sockets are blocked too, and the service path is not per-account)"
           : notBlockingWhy,
     },
     {
@@ -146,7 +162,8 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
         ? 'online mode claims nothing about SMB'
         : blocks
           ? "the account's own SMB sockets are blocked, but the kernel redirector connects for it and no per-user rule " +
-            'sees that: if this row fails, SMB shares that admit the sandbox account are reachable (documented gap)'
+            'sees that: if this row fails, SMB shares that admit the sandbox account are reachable (documented gap; no ' +
+            "hole: the online account's own SMB sockets are blocked too, and the redirector is not per-account)"
           : notBlockingWhy,
     },
     {
@@ -157,7 +174,7 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
         f.mode === 'elevated'
           ? 'safe.directory is given through GIT_CONFIG_* (the repository belongs to the developer)'
           : 'plain git',
-      ...(f.mode === 'elevated' ? { hole: 'no GIT_CONFIG_* safe.directory' } : {}),
+      ...(f.mode === 'elevated' ? { hole: 'win-no-safe-directory' as const } : {}),
     },
     offline
       ? {
@@ -170,6 +187,7 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
             `require('net').connect(443,'${DIRECT_TCP_TARGET}').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1)).setTimeout(10000,()=>process.exit(1))`,
           ],
           expect: blocks ? 'blocked' : 'not-checked',
+          ...(blocks ? { hole: 'network' as const } : {}),
           why: blocks
             ? "the offline account's firewall rules (offline, and allowlist for anything that goes around the proxy)"
             : notBlockingWhy,

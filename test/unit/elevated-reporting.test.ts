@@ -9,7 +9,12 @@ import type { Plan, PlanFacts, Win32Plan } from '../../src/policy';
 import type { Enforcement, SandboxBackend, SandboxProcess } from '../../src/sandbox/types';
 import { withProblems } from '../../src/sandbox/types';
 import { runWith } from '../../src/cli/run-command';
-import { elevatedEnforcement, unelevatedEnforcement } from '../../src/sandbox/windows/enforcement';
+import {
+  ELEVATED_FAT_NOTE,
+  elevatedEnforcement,
+  UNELEVATED_SHARES_NOTE,
+  unelevatedEnforcement,
+} from '../../src/sandbox/windows/enforcement';
 import { verifyNotes } from '../../src/verify';
 import { enforcementGaps } from '../../src/verify/checks';
 
@@ -104,5 +109,8 @@ test('elevated configuration: Verify\'s notes and its "not enforced in this mode
   const u = await cliRun(unelevated.backend);
   const uNotes = verifyNotes(u.plan, u.proc.enforcement, []);
   assert.ok(uNotes.some((n) => /Reads are not restricted/.test(n)));
+  // Review §3.14: shares and ACL-less volumes are said to be not enforced, in the mode each applies to.
+  assert.ok(uNotes.includes(UNELEVATED_SHARES_NOTE), uNotes.join('\n'));
+  assert.ok(notes.includes(ELEVATED_FAT_NOTE) && !notes.includes(UNELEVATED_SHARES_NOTE), notes.join('\n'));
   assert.deepEqual([...enforcementGaps(u.plan, u.proc.enforcement)].sort(), ['deny-read', 'network']);
 });

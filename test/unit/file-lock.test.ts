@@ -18,7 +18,7 @@ async function race(dir: string, processes: number, per: number, locked: boolean
     const file = require('path').join(${JSON.stringify(dir)}, CAPABILITY_FILE);
     for (let j = 0; j < ${per}; j++) {
       const root = 'C:\\\\r${i}-' + j;
-      if (${locked}) capabilitySidsFor(${JSON.stringify(dir)}, [root], () => 'S-1-5-21-${i}-' + j);
+      if (${locked}) capabilitySidsFor(${JSON.stringify(dir)}, [root], 'policy', () => 'S-1-5-21-${i}-' + j);
       else { const k = readJson(file, {}); k[root.toLowerCase()] = 'x'; writeJsonAtomic(file, k); } // the old unlocked update
     }
     void ${JSON.stringify(lockMod)};`;

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePlan, type FsView, type LinuxPlan } from '../../src/policy';
-import { sealRuntime, withRuntimeBinds } from '../../src/sandbox/linux/launch';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { sealRuntime, withoutVanishedSockets, withRuntimeBinds } from '../../src/sandbox/linux/launch';
 
 const fsView = (dirs: string[]): FsView => ({
   realpath: (p) => p,
@@ -53,4 +56,31 @@ test("Agent Sandbox's own package and runtime inside a writable root are bound r
     p.bwrapArgs,
     'nothing to seal outside the roots',
   );
+});
+
+test('a hidden socket or socket-only folder removed since planning loses its hiding mounts; ones still there keep them', () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'as-vanish-'));
+  try {
+    const keptDir = path.join(base, 'kept-dir');
+    const goneDir = path.join(base, 'gone-dir');
+    const keptSock = path.join(base, 'kept.sock');
+    const goneSock = path.join(base, 'gone.sock');
+    fs.mkdirSync(keptDir);
+    fs.writeFileSync(keptSock, '');
+    const p: LinuxPlan = { ...plan('/work/ws'), hiddenSockets: [keptDir, goneDir, keptSock, goneSock] };
+    const hiding = [
+      ...['--tmpfs', keptDir, '--remount-ro', keptDir],
+      ...['--tmpfs', goneDir, '--remount-ro', goneDir],
+      ...['--ro-bind', '/dev/null', keptSock],
+      ...['--ro-bind', '/dev/null', goneSock],
+    ];
+    const out = withoutVanishedSockets([...p.bwrapArgs, ...hiding], p);
+    assert.deepEqual(out, [
+      ...p.bwrapArgs,
+      ...['--tmpfs', keptDir, '--remount-ro', keptDir],
+      ...['--ro-bind', '/dev/null', keptSock],
+    ]);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
 });

@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { capabilitySidsFor, knownCapabilitySids } from '../../src/sandbox/windows/capabilities';
+import { capabilityKey, capabilityPolicyKey } from '../../src/policy/capability-key';
+import { TOOL_CACHE_VARS } from '../../src/policy/compile-win32';
 
 const winCtx: CompileContext = {
   platform: 'win32',
@@ -114,7 +116,8 @@ test('win32 plan: a grant per root with OI|CI, deny ACEs per protected path, pri
 });
 
 test('win32 token: write-restricted, restricting SIDs are capability + logon + Everyone, default DACL has no Everyone', () => {
-  const p = win({}, { capabilitySids: { 'c:\\users\\dev\\repo': 'S-1-5-21-1-2-3-4' } });
+  const key = capabilityKey('C:\\Users\\dev\\repo', capabilityPolicyKey(['C:\\Users\\dev\\repo']));
+  const p = win({}, { capabilitySids: { [key]: 'S-1-5-21-1-2-3-4' } });
   assert.deepEqual(p.token.flags.names, ['DISABLE_MAX_PRIVILEGE', 'LUA_TOKEN', 'WRITE_RESTRICTED']);
   assert.equal(p.token.flags.value, 0x1 | 0x4 | 0x8);
   assert.deepEqual(
@@ -361,8 +364,12 @@ test('win32: the capability SIDs earlier runs minted are plan facts, so the plan
       kind: 'capability',
       root: 'C:\\Users\\dev\\repo',
     });
-    const minted = capabilitySidsFor(stateDir, ['C:\\Users\\dev\\repo'], () => 'S-1-5-21-1-2-3-4');
-    assert.deepEqual(knownCapabilitySids(stateDir), minted);
+    const policy = capabilityPolicyKey(win({}).writableRoots);
+    const minted = capabilitySidsFor(stateDir, ['C:\\Users\\dev\\repo'], policy, () => 'S-1-5-21-1-2-3-4');
+    assert.deepEqual(minted, { 'c:\\users\\dev\\repo': 'S-1-5-21-1-2-3-4' });
+    assert.deepEqual(knownCapabilitySids(stateDir), {
+      [capabilityKey('C:\\Users\\dev\\repo', policy)]: 'S-1-5-21-1-2-3-4',
+    });
     const p = win({}, { capabilitySids: knownCapabilitySids(stateDir) });
     assert.deepEqual(p.token.restrictingSids[0], {
       kind: 'capability',
@@ -377,4 +384,31 @@ test('win32: the capability SIDs earlier runs minted are plan facts, so the plan
   } finally {
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
+});
+
+test('win32 unelevated: tool caches (npm, pip, go, nuget, ...) point into the sandbox temp; a policy value or a cache inside a root stays; elevated sets none', () => {
+  const p = win({});
+  for (const [name, folder] of Object.entries(TOOL_CACHE_VARS)) {
+    assert.equal(p.env.set[name], `${p.tempDir}\\cache\\${folder}`, name);
+    assert.ok(
+      p.writableRoots.concat(p.tempDir).some((w) => p.env.set[name].startsWith(`${w}\\`)),
+      'writable there',
+    );
+  }
+  assert.equal(p.env.set.CARGO_HOME, undefined, 'not a cache only: left alone');
+  const kept = win(
+    { env: { set: { PIP_CACHE_DIR: 'D:\\pip' } } },
+    {
+      env: {
+        ...winCtx.env,
+        GOCACHE: 'C:\\Users\\dev\\repo\\.gocache',
+        npm_config_cache: 'C:\\Users\\dev\\AppData\\npm',
+      },
+    },
+  );
+  assert.equal(kept.env.set.PIP_CACHE_DIR, 'D:\\pip', "the policy's own value wins");
+  assert.equal(kept.env.set.GOCACHE, undefined, 'a cache inside the workspace stays where it is');
+  assert.equal(kept.env.set.npm_config_cache, `${kept.tempDir}\\cache\\npm`, 'one in the profile (unwritable) moves');
+  const elevated = win({}, { windowsMode: 'elevated' });
+  assert.ok(Object.keys(TOOL_CACHE_VARS).every((n) => elevated.env.set[n] === undefined));
 });

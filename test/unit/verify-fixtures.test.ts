@@ -11,6 +11,25 @@ function stateDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'verify-fixture-state-'));
 }
 
+test(
+  "fixture: a state folder under the host's /tmp puts the outside fixtures in /var/tmp, where the sandbox sees them",
+  { skip: process.platform !== 'linux' && 'Linux only' },
+  () => {
+    const state = stateDir();
+    try {
+      const f = new Fixture({ stateDir: state });
+      try {
+        assert.ok(f.outside.startsWith('/var/tmp/agent-sandbox-verify-out-'), f.outside);
+      } finally {
+        assert.deepEqual(f.close(), []);
+      }
+      assert.equal(fs.existsSync(f.outside), false, 'removed on close');
+    } finally {
+      fs.rmSync(state, { recursive: true, force: true });
+    }
+  },
+);
+
 test('fixture: a fresh workspace gets .git/hooks and .git/config, a link out and a secret; close removes all', () => {
   const state = stateDir();
   try {
@@ -81,8 +100,9 @@ test(
   { skip: process.platform !== 'linux' && 'Linux only' },
   async () => {
     const short = stateDir();
+    // Not under /tmp: a state folder there has its outside fixtures in /var/tmp (the sandbox hides the host's /tmp).
     const deep = path.join(
-      stateDir(),
+      fs.mkdtempSync('/var/tmp/verify-fixture-state-'),
       'user-data',
       'User',
       'globalStorage',

@@ -127,7 +127,7 @@ test('host-socket hole: removes only the hiding mount of the runtime folder', ()
   assert.ok(after.hiddenSockets.includes('/run'), 'the other hidden sockets stay hidden');
 });
 
-test('win32 unelevated plans: only the secret-env hole exists; the rest refuse instead of pretending', () => {
+test('win32 plans: secret-env, network and the win-* holes exist; the Linux-only ones refuse instead of pretending', () => {
   const wctx: CompileContext = {
     platform: 'win32',
     home: 'C:\\Users\\dev',
@@ -137,10 +137,12 @@ test('win32 unelevated plans: only the secret-env hole exists; the rest refuse i
   };
   const wp = compilePlan({ workspaceRoots: ['C:\\Users\\dev\\repo'] }, wctx) as Win32Plan;
   assert.ok(!applyHole(wp, 'secret-env', targets).env.remove.includes('MY_TOKEN'));
-  assert.throws(() => applyHole(wp, 'network', targets), SandboxError);
+  assert.throws(() => applyHole(wp, 'protected-path', targets), SandboxError);
+  assert.throws(() => applyHole(wp, 'orphan', targets), SandboxError);
+  assert.throws(() => applyHole(plan(), 'win-no-ui-limits', targets), SandboxError, 'and win-* refuse Linux plans');
 });
 
-test('win32 elevated holes: network (offline) and allowlist-direct (allowlist) run as the online account with its own SID, keeping the proxy; others refuse', () => {
+test('win32 elevated holes: network (offline) and allowlist-direct (allowlist) run as the online account with its own SID, keeping the proxy; Linux-only ones refuse', () => {
   const wctx: CompileContext = {
     platform: 'win32',
     home: 'C:\\Users\\dev',
@@ -164,9 +166,7 @@ test('win32 elevated holes: network (offline) and allowlist-direct (allowlist) r
   const direct = applyHole(allow, 'allowlist-direct', targets) as Win32Plan;
   assert.equal(direct.network, 'online');
   assert.deepEqual(direct.allowlist, allow.allowlist, 'the proxy and its allowlist stay');
-  // Controls: each hole only for its own mode; Linux-only holes refuse.
-  assert.throws(() => applyHole(allow, 'network', targets), SandboxError);
-  assert.throws(() => applyHole(offline, 'allowlist-direct', targets), SandboxError);
+  // Control: the Linux-only allowlist holes refuse.
   assert.throws(() => applyHole(allow, 'allowlist-all', targets), SandboxError);
 });
 

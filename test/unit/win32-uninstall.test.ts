@@ -189,7 +189,7 @@ test("remove this workspace: only its capability SID's ACEs and placeholders go,
     env: {},
   });
   const r = removeWorkspace(stateDir, 'C:\\WS2', store);
-  assert.equal(r.sid, CAP2);
+  assert.deepEqual(r.sids, [CAP2]);
   assert.equal(r.failures.length, 0);
   assert.ok(r.reverted.length > 0 && r.reverted.every((x) => x.sid === CAP2));
   assert.ok(
@@ -204,5 +204,5 @@ test("remove this workspace: only its capability SID's ACEs and placeholders go,
   assert.ok(store.entries('C:\\ws\\.git\\config').every((e) => e.sid === CAP));
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(stateDir, CAPABILITY_FILE), 'utf8')), { 'c:\\ws': CAP });
   assert.ok(loadLedger(path.join(stateDir, LEDGER_FILE)).records.every((x) => x.sid === CAP));
-  assert.equal(removeWorkspace(stateDir, 'C:\\ws2', store).sid, undefined, 'a second removal finds nothing to do');
+  assert.deepEqual(removeWorkspace(stateDir, 'C:\\ws2', store).sids, [], 'a second removal finds nothing to do');
 });

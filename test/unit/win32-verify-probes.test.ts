@@ -111,7 +111,7 @@ test('the DNS and UNC probes get real targets: a public name and the local SMB s
 });
 
 test('git status works in elevated mode because of GIT_CONFIG_* safe.directory, with that as its hole', () => {
-  assert.equal(byId(facts({}))['git-status'].hole, 'no GIT_CONFIG_* safe.directory');
+  assert.equal(byId(facts({}))['git-status'].hole, 'win-no-safe-directory');
 });
 
 test('under Wine nothing is expected: every probe is not-checked and says Wine', () => {

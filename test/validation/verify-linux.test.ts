@@ -188,6 +188,32 @@ for (const [hole, network, breaks] of HOLES) {
 }
 
 test(
+  "a state dir under the host's /tmp (which the sandbox replaces): the checks outside the workspace still prove something (the deny-read hole shows), nothing left",
+  { skip },
+  async () => {
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-sandbox-validation-'));
+    try {
+      const before = leftovers();
+      const report = await runVerification({ platform: 'linux', stateDir, policy: {}, network: 'offline' });
+      assert.equal(report.ok, true, explain(report));
+      for (const id of ['deny-read', 'write-symlink'])
+        assert.equal(report.checks.find((c) => c.id === id)?.observed, 'DENIED', explain(report));
+      const hole = await runVerification({
+        platform: 'linux',
+        stateDir,
+        policy: {},
+        network: 'offline',
+        testHole: 'deny-read',
+      });
+      assert.deepEqual(failing(hole), ['deny-read'], explain(hole));
+      assert.deepEqual(leftovers(), before);
+    } finally {
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
   "a state dir too deep for a socket address (as VS Code's storage can be): the host-socket check still holds, nothing left",
   { skip },
   async () => {

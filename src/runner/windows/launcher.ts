@@ -53,7 +53,8 @@ export async function launchRestricted(req: SpawnRequest): Promise<LaunchedComma
     env: commandEnv(req.env, process.env),
     pipeOwnerSid: id.userSid,
     pipePrefix: 'runner',
-    ui: runnerUi(),
+    ui: req.weakened?.noUiLimits ? { ...runnerUi(), uiLimits: false } : runnerUi(),
+    ...(req.weakened?.noPseudoconsole ? { hiddenConsole: false } : {}),
     ...(req.tty ? { tty: req.tty } : {}),
     token: {
       flags: req.token.flags,

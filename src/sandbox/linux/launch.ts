@@ -43,20 +43,21 @@ export function bwrapLaunch(
 }
 
 /**
- * Drops the hiding bind of a socket that was removed since the plan was made (bwrap could not make its mount
- * point in the read-only root and would fail). Nothing is reachable at a missing path; if one comes back while the
- * sandbox runs, MountGuard stops it.
+ * Drops the hiding of a socket, or of a socket-only folder, that was removed since the plan was made (bwrap could
+ * not make its mount point in the read-only root and would fail before anything ran). Nothing is reachable at a
+ * missing path; if one comes back while the sandbox runs, MountGuard stops it.
  */
 export function withoutVanishedSockets(args: string[], plan: LinuxPlan): string[] {
+  const gone = new Set(plan.hiddenSockets.filter((p) => !fs.lstatSync(p, { throwIfNoEntry: false })));
+  if (!gone.size) return [...args];
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (
-      args[i] === '--ro-bind' &&
-      args[i + 1] === '/dev/null' &&
-      plan.hiddenSockets.includes(args[i + 2]) &&
-      !fs.lstatSync(args[i + 2], { throwIfNoEntry: false })
-    ) {
+    if (args[i] === '--ro-bind' && args[i + 1] === '/dev/null' && gone.has(args[i + 2])) {
       i += 2;
+      continue;
+    }
+    if ((args[i] === '--tmpfs' || args[i] === '--remount-ro') && gone.has(args[i + 1])) {
+      i += 1;
       continue;
     }
     out.push(args[i]);

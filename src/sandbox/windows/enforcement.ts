@@ -11,6 +11,21 @@ import { firewallNote, type FirewallVerdict } from './firewall-state';
 export const WINE_NOTE =
   'Running under Wine: restricted tokens, file ACLs and the network are NOT enforced (plumbing only).';
 
+/**
+ * Review §3.14: where ACLs do not decide. An SMB server judges a write by the developer's own credentials (it never
+ * sees restricting SIDs), and FAT/exFAT volumes have no ACLs at all. A workspace on such a volume should fail its
+ * preparation (a protection that cannot be set or read back stops the command; unproven on Windows); writes
+ * elsewhere on one are not stopped.
+ */
+export const UNELEVATED_SHARES_NOTE =
+  'Not enforced in unelevated mode: writes to network shares (\\\\server\\share, mapped drives), which the server ' +
+  'checks against your own credentials, and to FAT/exFAT volumes (USB sticks, SD cards), which have no permissions.';
+
+/** FAT/exFAT have no permissions in any mode; the elevated account's SMB access is its own (no shares of yours). */
+export const ELEVATED_FAT_NOTE =
+  'Not enforced: writes to FAT/exFAT volumes (USB sticks, SD cards), which have no permissions; network shares see ' +
+  "the sandbox account's own credentials, not yours.";
+
 export function unelevatedEnforcement(p: Win32Plan, wine: boolean): Enforcement {
   if (wine) return { filesystem: 'none', network: 'none', notes: [WINE_NOTE] };
   return {
@@ -19,6 +34,7 @@ export function unelevatedEnforcement(p: Win32Plan, wine: boolean): Enforcement 
       p.networkEnforcement === 'firewall' ? 'enforced' : p.networkEnforcement === 'advisory' ? 'advisory' : 'none',
     notes: [
       'Writes are limited by a write-restricted token and ACLs; reads are not restricted in unelevated mode.',
+      UNELEVATED_SHARES_NOTE,
       ...(p.networkEnforcement === 'advisory'
         ? [
             p.network === 'allowlist'
@@ -52,6 +68,7 @@ export function elevatedEnforcement(plan: Plan, wine: boolean, firewall?: Firewa
       `Commands run as ${account}: writes need the workspace capability; reads are limited only to what ` +
         'that account can read, which includes whatever Users, Authenticated Users or Everyone may read (other folders directly ' +
         'under C:\\, other drives, ProgramData, C:\\Users\\Public).',
+      ELEVATED_FAT_NOTE,
       ...(blocking && firewall && !firewall.enforced ? [firewallNote(firewall)] : []),
       ...(blocked
         ? [

@@ -1,11 +1,13 @@
 /**
- * Who is running the sandbox: this process's user and logon SIDs, and the persisted capability SID of each root.
+ * Who is running the sandbox: this process's user and logon SIDs, and the persisted capability SID of each root
+ * under the plan's policy (its writable folders).
  * Shared by the unelevated and elevated backends and the runner. A token that cannot be read is a SandboxError, never a default.
  */
 import type { Win32Plan } from '../../policy/plan';
 import { openProcessToken, tokenLogonSid, tokenUserSid } from '../../../native-bindings/win32/token';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 import { capabilitySidsFor } from './capabilities';
+import { capabilityPolicyKey } from '../../policy/capability-key';
 import type { Identity } from './prepare';
 
 /** This process's user and logon SIDs, read from its token. */
@@ -17,7 +19,10 @@ export function processSids(): { userSid: string; logonSid: string } {
 export function ownIdentity(plan: Win32Plan, stateDir: string): Identity {
   try {
     const roots = plan.workspaceRoots.length ? plan.workspaceRoots : [plan.tempDir];
-    return { ...processSids(), capabilities: capabilitySidsFor(stateDir, roots) };
+    return {
+      ...processSids(),
+      capabilities: capabilitySidsFor(stateDir, roots, capabilityPolicyKey(plan.writableRoots)),
+    };
   } catch (e) {
     if (e instanceof SandboxError) throw e;
     throw new SandboxError(

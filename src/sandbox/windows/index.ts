@@ -36,6 +36,7 @@ import { fileSecurityStore } from './file-store';
 import { prepare, preparationSignalFor, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
 import { spawnUnelevated, writeNetworkStubs } from './spawn';
+import { weakenedUi } from './ui-isolation';
 import { sandboxEnv } from './win-env';
 import { checkGrants, openCommandNetwork, withOwnGateway } from '../../network/command-session';
 import type { NetworkProxy } from '../../network/proxy';
@@ -87,7 +88,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       );
       const env = sandboxEnv({ ...p, env: { ...p.env, set: { ...p.env.set, ...net.env } } }, process.env);
       const { ui, gaps } = desktop.launch();
-      const proc = await spawnUnelevated(p, spec, id, env, ui);
+      const proc = await spawnUnelevated(p, spec, id, env, weakenedUi(ui, p.weakened));
       return withOwnGateway(
         Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]) }),
         gw,
@@ -161,7 +162,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       if (p.network === 'allowlist') return spawnAllowlisted(p, spec, id, warnings);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
       const { ui, gaps } = desktop.launch();
-      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs), ui);
+      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs), weakenedUi(ui, p.weakened));
       return Object.assign(proc, {
         enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]),
       });
@@ -182,6 +183,9 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
 }
 
 /** "Remove this workspace" on the real file system: see `removeWorkspace` in ./uninstall. */
-export async function removeWindowsWorkspace(stateDir: string, root: string): Promise<RevertResult & { sid?: string }> {
+export async function removeWindowsWorkspace(
+  stateDir: string,
+  root: string,
+): Promise<RevertResult & { sids: string[] }> {
   return (await import('./uninstall')).removeWorkspace(stateDir, root, fileSecurityStore(stateDir));
 }

@@ -37,6 +37,11 @@ export interface RestrictedSpec {
   tty?: { cols: number; rows: number };
   /** How the command is kept off the developer's desktop (see ./ui-isolation). */
   ui: LaunchUi;
+  /**
+   * false only under Verify's test hook (the plan's `weakened.noPseudoconsole`): a pipe-path command gets no hidden
+   * console, so a test proves the console probes fail without it. Default true.
+   */
+  hiddenConsole?: boolean;
 }
 
 export interface LaunchUi {
@@ -114,7 +119,10 @@ export async function startRestricted(spec: RestrictedSpec): Promise<RestrictedP
   // Every command gets a console made here, by the unrestricted caller: a terminal's is its output; a pipe-path
   // command's is hidden (console programs die with 0xC0000142 when a write-restricted token must build its own
   // conhost) and its stdout and stderr stay separate pipes.
-  const names = spec.tty ? ['pty-in', 'pty-out'] : ['stdin', 'stdout', 'stderr', 'con-in', 'con-out'];
+  const hidden = !spec.tty && spec.hiddenConsole !== false;
+  const names = spec.tty
+    ? ['pty-in', 'pty-out']
+    : ['stdin', 'stdout', 'stderr', ...(hidden ? ['con-in', 'con-out'] : [])];
   const pairs: PipePair[] = [];
   for (const name of names) {
     const pair = await createPipePair(`${spec.pipePrefix}-${name}`, sddl);
@@ -125,16 +133,19 @@ export async function startRestricted(spec: RestrictedSpec): Promise<RestrictedP
   // ConPTY holds its own duplicates of both ends; ours are closed once the child has started.
   const [conIn, conOut] = spec.tty ? [pairs[0], pairs[1]] : [pairs[3], pairs[4]];
   const size = spec.tty ?? HIDDEN_CONSOLE;
-  const pty = scope.use(
-    wrap(
-      SandboxErrorCode.ProcessCreateFailed,
-      "Could not create the command's console (pseudoconsole)",
-      'Pseudoconsoles need Windows 10 1809 or later.',
-      () => PseudoConsole.create(size.cols, size.rows, conIn.server.value, conOut.server.value),
-    ),
-  );
+  const pty =
+    spec.tty || hidden
+      ? scope.use(
+          wrap(
+            SandboxErrorCode.ProcessCreateFailed,
+            "Could not create the command's console (pseudoconsole)",
+            'Pseudoconsoles need Windows 10 1809 or later.',
+            () => PseudoConsole.create(size.cols, size.rows, conIn.server.value, conOut.server.value),
+          ),
+        )
+      : undefined;
   // The hidden console's output is drained and dropped (ConPTY stalls when nobody reads it).
-  if (!spec.tty) conOut.socket.resume();
+  if (hidden) conOut.socket.resume();
   const child = wrap(
     SandboxErrorCode.ProcessCreateFailed,
     `Could not start ${program}`,
@@ -146,7 +157,7 @@ export async function startRestricted(spec: RestrictedSpec): Promise<RestrictedP
         cwd: spec.cwd,
         env,
         job,
-        pseudoConsole: pty.handle,
+        ...(pty ? { pseudoConsole: pty.handle } : {}),
         breakaway: spec.ui.breakaway,
         ...(spec.ui.desktop ? { desktop: spec.ui.desktop } : {}),
         ...(spec.tty ? {} : { stdio: [pairs[0].server.value, pairs[1].server.value, pairs[2].server.value] }),
@@ -171,7 +182,7 @@ export async function startRestricted(spec: RestrictedSpec): Promise<RestrictedP
     try {
       const code = await child.wait();
       job.close();
-      await pty.close();
+      await pty?.close();
       return code;
     } finally {
       child.close();
@@ -185,7 +196,7 @@ export async function startRestricted(spec: RestrictedSpec): Promise<RestrictedP
     stderr: spec.tty ? null : sockets[2],
     exited,
     kill,
-    ...(spec.tty ? { resize: (cols: number, rows: number) => pty.resize(cols, rows) } : {}),
+    ...(spec.tty && pty ? { resize: (cols: number, rows: number) => pty.resize(cols, rows) } : {}),
     [Symbol.dispose]() {
       for (const s of sockets) s.destroy();
       job.close();

@@ -63,6 +63,27 @@ export interface LedgerRecord extends AceOnPath {
   at: string;
   /** The ACE was found already present but not recorded (a crash between write and save): adopted so it can be reverted. */
   adopted?: true;
+  /**
+   * The write reached the folder itself but failed while propagating to what is inside (a child the developer
+   * cannot change): recorded so uninstall reverts it, and written again on the next run instead of being skipped
+   * as present (review §3.15).
+   */
+  incomplete?: true;
+}
+
+function sameAce(r: AceOnPath, op: ResolvedAclOp): boolean {
+  return (
+    r.path.toLowerCase() === op.path.toLowerCase() &&
+    r.sid.toUpperCase() === op.sid.toUpperCase() &&
+    r.action === op.action &&
+    r.mask >>> 0 === op.mask >>> 0 &&
+    r.inheritance === op.inheritance
+  );
+}
+
+/** The ledger's record of a half-finished write of `op`, if there is one. */
+function incompleteRecord(ledger: Ledger, op: ResolvedAclOp): LedgerRecord | undefined {
+  return ledger.records.find((r) => r.incomplete && sameAce(r, op));
 }
 
 /**
@@ -153,7 +174,12 @@ export function refuseUntouchable(p: string, home: string): string | undefined {
  * The part of applying one operation before the DACL write: refuses untouchable paths, creates a missing protected
  * path, and skips what is already present. Returns what was created, or `skip`.
  */
-function beforeWrite(op: ResolvedAclOp, store: SecurityStore, home: string): { createdPaths?: string[] } | 'skip' {
+function beforeWrite(
+  op: ResolvedAclOp,
+  store: SecurityStore,
+  home: string,
+  ledger: Ledger,
+): { createdPaths?: string[] } | 'skip' {
   const refused = refuseUntouchable(op.path, home);
   if (refused) throw new Error(refused);
   let createdPaths: string[] | undefined;
@@ -161,7 +187,8 @@ function beforeWrite(op: ResolvedAclOp, store: SecurityStore, home: string): { c
     if (!op.createIfMissing) return 'skip';
     createdPaths = store.create(op.path, op.createIfMissing, op.placeholderContent);
   }
-  if (alreadyPresent(store.entries(op.path), op)) return 'skip';
+  // Present on the folder but half-propagated last time: written again, so the children get it too.
+  if (alreadyPresent(store.entries(op.path), op) && !incompleteRecord(ledger, op)) return 'skip';
   return { createdPaths };
 }
 
@@ -179,11 +206,12 @@ function startOne(
   total: number,
   store: SecurityStore,
   home: string,
+  ledger: Ledger,
   result: ApplyResult,
   onProgress?: (p: ApplyProgress) => void,
 ): { createdPaths?: string[] } | undefined {
   try {
-    const pre = beforeWrite(op, store, home);
+    const pre = beforeWrite(op, store, home, ledger);
     if (pre !== 'skip') return pre;
     result.skipped.push(op);
     onProgress?.({ done: i + 1, total, path: op.path, action: 'skip' });
@@ -204,7 +232,59 @@ function finishOne(
   result: ApplyResult,
   onProgress?: (p: ApplyProgress) => void,
 ): void {
-  const rec: LedgerRecord = {
+  const retried = incompleteRecord(ledger, op);
+  if (retried) {
+    // The retry finished the propagation: the record keeps the DACL from before the first attempt.
+    delete retried.incomplete;
+    result.applied.push(retried);
+    onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
+    return;
+  }
+  const rec = recordOf(op, before, createdPaths);
+  ledger.records.push(rec);
+  result.applied.push(rec);
+  onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
+}
+
+/**
+ * A DACL write failed. If the folder itself carries the ACE now, the failure came while propagating to its
+ * children: the ACE is recorded as incomplete (uninstall reverts it; the next run writes it again) and what was
+ * created for it stays with the record. Otherwise nothing is recorded, so what was created for it (a placeholder,
+ * a sealed `.git`) is deleted again while it is still as we made it; otherwise nothing would ever take it back.
+ */
+function failWrite(
+  op: ResolvedAclOp,
+  createdPaths: string[] | undefined,
+  store: SecurityStore,
+  ledger: Ledger,
+  result: ApplyResult,
+  error: unknown,
+): void {
+  result.failures.push({ op, error });
+  if (halfWritten(op, store)) {
+    if (!incompleteRecord(ledger, op)) ledger.records.push(incompleteOf(op, createdPaths));
+    return;
+  }
+  for (const p of [...(createdPaths ?? [])].reverse()) {
+    try {
+      store.removeIfEmpty(p, p === op.path ? op.placeholderContent : undefined);
+    } catch {
+      // left in place; the failure is what the caller reports
+    }
+  }
+}
+
+function halfWritten(op: ResolvedAclOp, store: SecurityStore): boolean {
+  try {
+    return store.kind(op.path) !== 'missing' && alreadyPresent(store.entries(op.path), op);
+  } catch {
+    return false;
+  }
+}
+
+/** The ledger record of `op`, written over the DACL `before` (SDDL), with what was created for it. */
+function recordOf(op: ResolvedAclOp, before: string, createdPaths: string[] | undefined): LedgerRecord {
+  return {
     path: op.path,
     sid: op.sid,
     action: op.action,
@@ -217,30 +297,11 @@ function finishOne(
     ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}),
     at: new Date().toISOString(),
   };
-  ledger.records.push(rec);
-  result.applied.push(rec);
-  onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
 }
 
-/**
- * A DACL write failed: nothing is recorded, so what was created for it (a placeholder, a sealed `.git`) is deleted
- * again while it is still as we made it; otherwise nothing would ever take it back.
- */
-function failWrite(
-  op: ResolvedAclOp,
-  createdPaths: string[] | undefined,
-  store: SecurityStore,
-  result: ApplyResult,
-  error: unknown,
-): void {
-  for (const p of [...(createdPaths ?? [])].reverse()) {
-    try {
-      store.removeIfEmpty(p, p === op.path ? op.placeholderContent : undefined);
-    } catch {
-      // left in place; the failure below is what the caller reports
-    }
-  }
-  result.failures.push({ op, error });
+/** `before` is not known: the write that would have returned it failed. Revert removes our ACE by SID alone. */
+function incompleteOf(op: ResolvedAclOp, createdPaths: string[] | undefined): LedgerRecord {
+  return { ...recordOf(op, '', createdPaths), incomplete: true };
 }
 
 /** Applies one operation unless present, recording what it adds; a failure is collected, never half-recorded. */
@@ -254,12 +315,12 @@ function applyOne(
   result: ApplyResult,
   onProgress?: (p: ApplyProgress) => void,
 ): void {
-  const pending = startOne(op, i, total, store, home, result, onProgress);
+  const pending = startOne(op, i, total, store, home, ledger, result, onProgress);
   if (!pending) return;
   try {
     finishOne(op, i, total, store.apply(op.path, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
   } catch (error) {
-    failWrite(op, pending.createdPaths, store, result, error);
+    failWrite(op, pending.createdPaths, store, ledger, result, error);
   }
 }
 
@@ -275,7 +336,7 @@ async function applyOneAsync(
   onProgress?: (p: ApplyProgress) => void,
 ): Promise<void> {
   if (!store.applyAsync) return applyOne(op, i, total, store, ledger, home, result, onProgress);
-  const pending = startOne(op, i, total, store, home, result, onProgress);
+  const pending = startOne(op, i, total, store, home, ledger, result, onProgress);
   if (!pending) return;
   try {
     finishOne(
@@ -289,7 +350,7 @@ async function applyOneAsync(
       onProgress,
     );
   } catch (error) {
-    failWrite(op, pending.createdPaths, store, result, error);
+    failWrite(op, pending.createdPaths, store, ledger, result, error);
   }
 }
 

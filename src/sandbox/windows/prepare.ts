@@ -292,11 +292,10 @@ async function prepareNow(
 }
 
 /**
- * Narrowing a policy must take effect: a grant on a writable root removed from the settings would otherwise keep
- * that folder writable for the workspace's SID until uninstall. Before the plan's own ACEs are applied, the
- * writable-root grants of this plan's capability SIDs that the plan no longer contains are reverted. That only
- * ever makes the sandbox stricter, so it is safe even when two policies for one folder (the extension's settings
- * and a CLI run with other flags) run side by side: the other one re-grants on its next run.
+ * Narrowing a policy must take effect. Capability SIDs are per policy (its writable folders, ./capabilities), so
+ * a narrowed policy already runs with another SID; what remains is a grant of this plan's own SIDs that the plan
+ * no longer contains (a record from before SIDs were per policy). Those are reverted before the plan's own ACEs
+ * are applied. Another policy's SIDs are never touched, so two policies on one folder keep their grants.
  *
  * A protection (deny) the plan no longer contains is kept, since lifting it could open a path that the other
  * policy protects while its command runs. `staleDenies` lists them, and "remove this workspace" lifts them.

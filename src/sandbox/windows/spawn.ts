@@ -50,6 +50,7 @@ export async function spawnUnelevated(
     pipeOwnerSid: id.userSid,
     pipePrefix: 'sandbox',
     ui,
+    ...(plan.weakened?.noPseudoconsole ? { hiddenConsole: false } : {}),
     ...(spec.tty ? { tty: spec.tty } : {}),
     token: {
       flags: plan.token.flags.value,

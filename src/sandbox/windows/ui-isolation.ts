@@ -6,6 +6,8 @@
  * from that job if it allows it, and otherwise the limits are left off and the reason is reported, never a wrong
  * one. Must never report a degraded isolation as complete.
  */
+import type { Win32Weakening } from '../../policy/plan';
+import type { LaunchUi } from './launch';
 
 export interface UiFacts {
   /** SSH_CONNECTION is set (Win32-OpenSSH): no interactive desktop to protect, and CreateDesktopW fails there. */
@@ -45,4 +47,15 @@ export function uiIsolation(f: UiFacts): UiIsolation {
       (privateDesktop ? ' Input injection is still blocked by the private desktop; the clipboard is shared.' : ''),
   );
   return { privateDesktop, uiLimits: false, breakaway: false, gaps };
+}
+
+/**
+ * The launch settings with Verify's test-hook weakenings taken out (the plan's `weakened`, never a user setting):
+ * no private desktop, no UI limits. Without weakenings the settings are returned as they are.
+ */
+export function weakenedUi(ui: LaunchUi, w: Win32Weakening | undefined): LaunchUi {
+  if (!w) return ui;
+  const out: LaunchUi = { ...ui, ...(w.noUiLimits ? { uiLimits: false } : {}) };
+  if (w.noPrivateDesktop) delete out.desktop;
+  return out;
 }

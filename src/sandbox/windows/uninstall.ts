@@ -16,7 +16,7 @@ import { buildSetupPlan } from './setup/setup-plan';
 import { leftovers } from './setup/uninstall-steps';
 import { isElevatedRecord, loadLedger, type LedgerRecord, type RevertResult, type SecurityStore } from './ledger';
 import { LEDGER_FILE, revertUnelevatedAcls } from './prepare';
-import { forgetCapabilitySid, knownCapabilitySid } from './capabilities';
+import { forgetCapabilitySids, knownCapabilitySidsOfRoot } from './capabilities';
 
 export interface WindowsUninstallResult {
   /** The elevated uninstall's steps (empty when it was not needed). */
@@ -131,16 +131,20 @@ export function uninstallDeps(
 }
 
 /**
- * "Remove this workspace": reverts only the ACEs of `root`'s capability SID (its grants, the protected-path and
- * audit denies for it, and the placeholders no other record needs), then forgets the SID. Needs no administrator.
- * The SID is kept while any of its ACEs could not be reverted, so a rerun finishes the job.
+ * "Remove this workspace": reverts only the ACEs of `root`'s capability SIDs, every policy's (their grants, the
+ * protected-path and audit denies for them, and the placeholders no other record needs), then forgets the SIDs.
+ * Needs no administrator. The SIDs are kept while any of their ACEs could not be reverted, so a rerun finishes.
  */
-export function removeWorkspace(stateDir: string, root: string, store: SecurityStore): RevertResult & { sid?: string } {
-  const sid = knownCapabilitySid(stateDir, root);
-  if (!sid) return { reverted: [], failures: [], removed: [], keptCreated: [] };
-  const result = revertUnelevatedAcls(stateDir, store, [sid]);
-  if (!result.failures.length) forgetCapabilitySid(stateDir, root);
-  return { ...result, sid };
+export function removeWorkspace(
+  stateDir: string,
+  root: string,
+  store: SecurityStore,
+): RevertResult & { sids: string[] } {
+  const sids = knownCapabilitySidsOfRoot(stateDir, root);
+  if (!sids.length) return { reverted: [], failures: [], removed: [], keptCreated: [], sids };
+  const result = revertUnelevatedAcls(stateDir, store, sids);
+  if (!result.failures.length) forgetCapabilitySids(stateDir, root);
+  return { ...result, sids };
 }
 
 /**

@@ -24,7 +24,7 @@ function envSet(env: Record<string, string>, name: string, value: string): void 
  */
 export function gitConfigEnv(plan: Win32Plan, env: Record<string, string>): Record<string, string> {
   const entries: [string, string][] = [['http.sslBackend', 'openssl']];
-  if (plan.windowsMode === 'elevated') {
+  if (plan.windowsMode === 'elevated' && !plan.weakened?.noSafeDirectory) {
     for (const root of plan.workspaceRoots) entries.push(['safe.directory', root.replace(/\\/g, '/')]);
   }
   const first = Number.parseInt(envGet(env, 'GIT_CONFIG_COUNT') ?? '0', 10);

@@ -113,6 +113,24 @@ describe('linux sandbox: host sockets hidden by default', () => {
     });
   }
 
+  for (const network of ['offline', 'online'] as const) {
+    it(`${network}: a socket-only folder removed between planning and the run (a daemon that exited) does not stop the command from starting`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.homedir(), '.as-gone-'));
+      const l = await listen(path.join(dir, 'socket'));
+      try {
+        const p = plan({ workspaceRoots: [tempDir('as-gone-ws-')], network });
+        assert.ok(p.hiddenSockets.includes(dir), p.hiddenSockets.join(', '));
+        await l.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+        const r = await run(backend, p, ['/bin/sh', '-c', 'echo started']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /started/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
   it("a socket alone in its folder (as ~/.cache/git/credential/socket): the folder is hidden, so a restarted daemon's new socket stays hidden (control: without that hiding it is reached)", async () => {
     const dir = fs.mkdtempSync(path.join(os.homedir(), '.as-cred-'));
     const sock = path.join(dir, 'socket');

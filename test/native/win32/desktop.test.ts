@@ -37,7 +37,7 @@ function collect(s: Socket | null): Promise<string> {
   });
 }
 
-async function run(argv: string[], desktop?: string) {
+async function run(argv: string[], desktop?: string, hiddenConsole?: false) {
   const { user, logon } = sids();
   const proc = await startRestricted({
     argv,
@@ -46,6 +46,7 @@ async function run(argv: string[], desktop?: string) {
     pipeOwnerSid: user,
     pipePrefix: 'desktop-test',
     ui: { uiLimits: true, breakaway: false, ...(desktop ? { desktop } : {}) },
+    ...(hiddenConsole === false ? { hiddenConsole } : {}),
     token: {
       flags: 0,
       restrictingSids: [logon, 'S-1-1-0'],
@@ -115,4 +116,11 @@ test('Wine: a pipe-path command gets a hidden console and still separate stdout 
   assert.doesNotMatch(r.stdout, /to-err/);
   assert.match(r.stderr, /to-err/);
   assert.doesNotMatch(r.stderr, /to-out/);
+});
+
+test("Wine: Verify's no-pseudoconsole hole launches through the pipes alone (plumbing; the 0xC0000142 it must cause needs real Windows)", async () => {
+  const r = await run(['cmd.exe', '/d', '/s', '/c', 'echo to-out& echo to-err 1>&2& exit 4'], undefined, false);
+  assert.equal(r.code, 4);
+  assert.match(r.stdout, /to-out/);
+  assert.match(r.stderr, /to-err/);
 });

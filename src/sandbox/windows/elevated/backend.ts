@@ -150,6 +150,19 @@ export function backendPreparation(plan: Win32Plan): Win32Plan {
   return { ...plan, acl: plan.acl.filter((op) => op.reason !== 'runtime-read') };
 }
 
+/**
+ * The launch weakenings Verify's test hook put in the plan, as the runner's request carries them (none otherwise).
+ * The private desktop is the runner's own (its logon named it), so it cannot be left out per command.
+ */
+export function runnerWeakening(plan: Win32Plan): Pick<SpawnRequest, 'weakened'> {
+  const w = plan.weakened;
+  const out: NonNullable<SpawnRequest['weakened']> = {
+    ...(w?.noPseudoconsole ? { noPseudoconsole: true as const } : {}),
+    ...(w?.noUiLimits ? { noUiLimits: true as const } : {}),
+  };
+  return Object.keys(out).length ? { weakened: out } : {};
+}
+
 /** The command's token for the runner, every SID resolved ("logon" stays symbolic: the runner fills in its own). */
 export function runnerToken(plan: Win32Plan, id: Identity, marker: Marker): SpawnRequest['token'] {
   return {
@@ -303,6 +316,7 @@ export function createElevatedBackend(
           env: sandboxEnv({ ...p, env }, process.env),
           token: runnerToken(p, id, marker),
           ...(spec.tty ? { tty: spec.tty } : {}),
+          ...runnerWeakening(p),
         });
         const proc = supervise(cmd, spec, withProblems(enforcementOf(p), [...warnings, ...uiGaps]));
         if (!net) return proc;
