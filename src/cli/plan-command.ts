@@ -16,7 +16,7 @@ Prints what the sandbox would do: writable and protected paths, hidden credentia
 platform's bubblewrap/Landlock/seccomp rules or Windows token, ACL and firewall operations.
 
 ${POLICY_HELP}
-  --elevated            Windows: preview elevated mode (sandbox accounts, their firewall rule, the group's grants),
+  --elevated            Windows: preview elevated mode (sandbox accounts, their firewall rules, the group's grants),
                         whether or not setup was done on this machine.
   --unelevated          Windows: preview unelevated mode.
   --json                Print the plan as JSON.`,

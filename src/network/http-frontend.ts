@@ -138,7 +138,7 @@ export function startHttpFrontend(gw: FrontendGateway, at: ListenAt): Promise<Li
 }
 
 /** A Unix socket path, or (Windows, where nothing can be bound into the sandbox) a loopback TCP address. */
-export type ListenAt = string | { host: '127.0.0.1'; port: 0 };
+export type ListenAt = string | { host: '127.0.0.1'; port: number };
 
 export interface Listening {
   /** The TCP port, when listening on TCP. */

@@ -101,6 +101,8 @@ export class ProxyGateway {
     readonly label: string,
     readonly dir: string,
     readonly transport: 'unix' | 'tcp',
+    /** `tcp` transport on fixed loopback ports (elevated Windows, whose firewall leaves only these open); 0: any. */
+    private readonly fixedPorts = { http: 0, socks: 0 },
   ) {}
 
   get httpPath(): string {
@@ -112,10 +114,13 @@ export class ProxyGateway {
   }
 
   async start(): Promise<void> {
-    const tcp = { host: '127.0.0.1', port: 0 } as const;
-    const http = await startHttpFrontend(this, this.transport === 'tcp' ? tcp : this.httpPath);
+    const tcp = (port: number) => ({ host: '127.0.0.1' as const, port });
+    const http = await startHttpFrontend(this, this.transport === 'tcp' ? tcp(this.fixedPorts.http) : this.httpPath);
     this.closers.push(http.close);
-    const socks = await startSocksFrontend(this, this.transport === 'tcp' ? tcp : this.socksPath);
+    const socks = await startSocksFrontend(
+      this,
+      this.transport === 'tcp' ? tcp(this.fixedPorts.socks) : this.socksPath,
+    );
     this.closers.push(socks.close);
     if (this.transport === 'tcp') {
       this.httpPort = http.port!;
@@ -169,11 +174,15 @@ export class NetworkProxy {
    * A new gateway with its own private socket folder, listening on Unix sockets there; or, with `tcp` (Windows),
    * on two loopback ports, where only the credential keeps other programs out.
    */
-  async openGateway(label: string, transport: 'unix' | 'tcp' = 'unix'): Promise<ProxyGateway> {
+  async openGateway(
+    label: string,
+    transport: 'unix' | 'tcp' = 'unix',
+    ports?: { http: number; socks: number },
+  ): Promise<ProxyGateway> {
     fs.mkdirSync(this.opts.socketDir, { recursive: true, mode: 0o700 });
     const dir = fs.mkdtempSync(path.join(this.opts.socketDir, 'gw-'));
     fs.chmodSync(dir, 0o700);
-    const gw = new ProxyGateway(this, label, dir, transport);
+    const gw = new ProxyGateway(this, label, dir, transport, ports);
     try {
       await gw.start();
     } catch (e) {

@@ -1,6 +1,6 @@
 /**
  * ResolvedPolicy → Win32Plan: the restricted-token spec, every ACL operation with its mask spelled out, and for
- * elevated mode the sandbox accounts, their firewall rule and the group's grants. This is the only place elevated
+ * elevated mode the sandbox accounts, their firewall rules and the group's grants. This is the only place elevated
  * mode is planned: setup applies the plan's accounts, rule and group grants, and the backend the rest. Pure: the
  * machine's facts (mode, group SID, runtime folders, capability SIDs) come from the context, given by the backend
  * before compiling; what is absent the plan names symbolically.
@@ -83,8 +83,6 @@ export const INHERIT_ALL = mask(InheritFlags, ['OBJECT_INHERIT_ACE', 'CONTAINER_
 export const INHERIT_NONE: AccessMask = { value: 0, names: [] };
 
 export const EVERYONE: PlanSid = { kind: 'literal', sid: 'S-1-1-0', name: 'Everyone' };
-
-export const FIREWALL_RULE_NAME = 'Agent Sandbox: block outbound for AgentSandboxOffline';
 
 export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan {
   const windowsMode = ctx.windowsMode ?? 'unelevated';
@@ -198,22 +196,27 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     keepPrivileges: ['SeChangeNotifyPrivilege'],
   };
 
-  const firewall: FirewallRuleSpec[] = windowsMode === 'elevated' ? [offlineBlockRule()] : [];
+  // Machine-wide: setup creates the same rules whatever the policy, and every elevated plan lists them.
+  const firewall: FirewallRuleSpec[] = windowsMode === 'elevated' ? sandboxFirewallRules() : [];
 
   const networkEnforcement =
     r.policy.network === 'online' ? 'none' : windowsMode === 'elevated' ? 'firewall' : 'advisory';
   const warnings: string[] = [];
   const env = { remove: [...r.env.remove], set: { ...r.env.set } };
   const allowlist = r.policy.network === 'allowlist';
-  if (allowlist) {
-    firewall.splice(0, firewall.length, ...allowlistFirewallRules(firewall));
+  if (windowsMode === 'elevated' && r.policy.network !== 'online') warnings.push(ON_BEHALF_GAP);
+  if (windowsMode === 'elevated' && r.policy.network === 'offline') {
     warnings.push(
-      windowsMode === 'elevated'
-        ? 'The network allowlist with the elevated sandbox is planned (firewall block rules scoped to everything but the ' +
-            'loopback proxy port) but not run yet: a command in this mode is refused.'
-        : 'The network allowlist without the one-time administrator setup is ADVISORY: the proxy filters clients that ' +
-            'honour the proxy variables, but nothing stops a program from connecting directly. Run "Agent Sandbox: Set Up ' +
-            'Windows Sandbox" for a firewall block.',
+      `Offline (elevated): the offline account may still open TCP connections to loopback ports ${proxyPortRange()}, ` +
+        "left open for the allowlist proxy, which refuses every request without a command's credential. Another " +
+        'program listening on one of those ports would be reachable.',
+    );
+  }
+  if (allowlist && windowsMode === 'unelevated') {
+    warnings.push(
+      'The network allowlist without the one-time administrator setup is ADVISORY: the proxy filters clients that ' +
+        'honour the proxy variables, but nothing stops a program from connecting directly. Run "Agent Sandbox: Set Up ' +
+        'Windows Sandbox" for a firewall block.',
     );
   } else if (networkEnforcement === 'advisory') {
     warnings.push(
@@ -249,10 +252,13 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
       ? {
           allowlist: allowlistPlan(
             r,
-            WINDOWS_ENDPOINT,
+            windowsMode === 'elevated' ? ELEVATED_ENDPOINT : WINDOWS_ENDPOINT,
             windowsMode === 'elevated'
-              ? "Windows, elevated (planned, not run yet): the offline user's firewall block rules cover every address but " +
-                  `loopback, and on loopback every TCP port but the proxy's (${WINDOWS_PROXY_PORT}); UDP (DNS) and ICMP stay blocked.`
+              ? `Windows, elevated: commands run as ${SANDBOX_USERS.offline}, whose Windows Firewall block rules cover every ` +
+                  `address but loopback, and on loopback every TCP port but the proxy's (${proxyPortRange()}); UDP and ICMP ` +
+                  "stay blocked. The proxy admits only the command's own credential. Enforced only while Windows Defender " +
+                  'Firewall is on and applies local rules (checked when the runner starts; run Verify). Not covered: DNS ' +
+                  "lookups and SMB made by Windows services on the account's behalf."
               : 'Windows, unelevated: ADVISORY only. The proxy variables point clients at the proxy on loopback; a program ' +
                   'that ignores them can still connect anywhere.',
           ),
@@ -271,69 +277,135 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
   };
 }
 
-/** The loopback port the elevated firewall scope leaves open for the proxy (planned; see allowlistFirewallRules). */
-export const WINDOWS_PROXY_PORT = 47128;
+/**
+ * The loopback ports the offline account's block leaves open, for the elevated proxy: pairs (HTTP, SOCKS5) from the
+ * first, one pair per running backend (each VS Code window and each cold CLI run has its own proxy). Only the
+ * proxy's listeners, which refuse any request without the command's credential, are meant to be there.
+ */
+export const WINDOWS_PROXY_PORTS = { first: 47128, pairs: 4 } as const;
+
+/** The proxy's port pair number `i` (0-based). */
+export function proxyPortPair(i: number): { httpPort: number; socksPort: number } {
+  return { httpPort: WINDOWS_PROXY_PORTS.first + 2 * i, socksPort: WINDOWS_PROXY_PORTS.first + 2 * i + 1 };
+}
+
+function proxyPortRange(): string {
+  return `${WINDOWS_PROXY_PORTS.first}-${WINDOWS_PROXY_PORTS.first + 2 * WINDOWS_PROXY_PORTS.pairs - 1}`;
+}
 
 const WINDOWS_ENDPOINT = {
   http: 'http://127.0.0.1:<a loopback port chosen per command>',
   socks: 'socks5h://127.0.0.1:<a loopback port chosen per command>',
 };
 
+const ELEVATED_ENDPOINT = {
+  http: `http://127.0.0.1:<one of ${WINDOWS_PROXY_PORTS.first}, ${WINDOWS_PROXY_PORTS.first + 2}, ... (even ports of ${proxyPortRange()})>`,
+  socks: `socks5h://127.0.0.1:<the HTTP port + 1>`,
+};
+
+/** What per-user firewall rules cannot stop, said wherever elevated offline or allowlist is described. */
+export const ON_BEHALF_GAP =
+  'Not covered by the firewall rules: DNS lookups made through the DNS Client service (getaddrinfo, Resolve-DnsName, ' +
+  'ping by name) and SMB to \\\\host\\share paths made by the kernel redirector run as Windows services, not as the ' +
+  'sandbox account, so a per-user rule does not see them: names the sandbox chooses can leave the machine as DNS ' +
+  "queries, and a share that admits the sandbox account (or guests) can be reached. The account's own DNS (53/853), " +
+  'ICMP and SMB (139/445) sockets are blocked.';
+
+const NOT_LOOPBACK_V4 = '0.0.0.0-126.255.255.255,128.0.0.0-255.255.255.255';
+const NOT_LOOPBACK_V6 = '::,::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff';
+const LOOPBACK = '127.0.0.0/8,::1';
+
 /**
- * Allowlist, elevated (planned): Windows Firewall block rules win over allow rules, so the offline user's block
- * must itself leave the proxy out: one rule for every protocol to every address but loopback, one for TCP to
- * loopback on every port but the proxy's, one for UDP to loopback (so DNS stays blocked everywhere).
+ * Every firewall rule elevated setup creates, machine-wide and the same for every policy (the accounts serve every
+ * window and policy). Windows Firewall block rules win over allow rules, so the offline account's block is written
+ * as three scoped rules that together cover everything except TCP to the proxy's loopback ports: every protocol to
+ * every address but loopback; TCP to loopback on every other port; UDP to loopback. Then, for both accounts, the
+ * protocols Codex's WFP filters block (issue 14 item 7): DNS (53, 853; TCP and UDP), ICMPv4/v6, SMB (139, 445). For
+ * the offline account these repeat the block (defence in depth if the other rules are edited); for the online
+ * account they are the only block: its own DNS, ping and SMB sockets.
+ * Why rules and not WFP filters: a WFP filter with a user condition sees the same flows as a rule with
+ * LocalUserAuthorizedList (both match the identity of the process that opens the socket), so it would miss the same
+ * service-made DNS and SMB traffic, and the firewall COM API is what setup, status and uninstall already read back.
  */
-function allowlistFirewallRules(offline: FirewallRuleSpec[]): FirewallRuleSpec[] {
-  const base = offline[0];
-  if (!base) return [];
-  const p = WINDOWS_PROXY_PORT;
-  return [
-    {
-      ...base,
-      name: `${base.name} (allowlist: not loopback)`,
-      remoteAddresses:
-        '0.0.0.0-126.255.255.255,128.0.0.0-255.255.255.255,' + '::,::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
-      description: 'Allowlist: blocks everything but loopback for the offline user.',
-    },
-    {
-      ...base,
-      name: `${base.name} (allowlist: loopback TCP)`,
-      remoteAddresses: '127.0.0.0/8,::1',
+export function sandboxFirewallRules(): FirewallRuleSpec[] {
+  const first = WINDOWS_PROXY_PORTS.first;
+  const last = first + 2 * WINDOWS_PROXY_PORTS.pairs - 1;
+  const rule = (
+    network: Network,
+    id: string,
+    what: string,
+    description: string,
+    purpose: FirewallRuleSpec['purpose'],
+    scope: Pick<FirewallRuleSpec, 'remoteAddresses' | 'protocol' | 'remotePorts'>,
+  ): FirewallRuleSpec => ({
+    id: `${network}-${id}`,
+    name: `Agent Sandbox: block ${what} for ${SANDBOX_USERS[network]}`,
+    direction: 'out',
+    action: 'block',
+    profiles: 'all',
+    localUserSddl: `O:LSD:(A;;CC;;;{${network}UserSid})`,
+    user: { kind: 'sandbox-user', network },
+    description,
+    purpose,
+    ...scope,
+  });
+  const onBehalf = (network: Network): FirewallRuleSpec[] => [
+    rule(network, 'dns-tcp', 'DNS over TCP', 'Blocks DNS (53) and DNS over TLS (853) over TCP.', 'dns', {
+      remoteAddresses: '*',
       protocol: 'tcp',
-      remotePorts: `1-${p - 1},${p + 1}-65535`,
-      description: `Allowlist: blocks loopback TCP except the proxy port ${p}.`,
-    },
-    {
-      ...base,
-      name: `${base.name} (allowlist: loopback UDP)`,
-      remoteAddresses: '127.0.0.0/8,::1',
+      remotePorts: '53,853',
+    }),
+    rule(network, 'dns-udp', 'DNS over UDP', 'Blocks DNS (53) and DNS over DTLS/QUIC (853) over UDP.', 'dns', {
+      remoteAddresses: '*',
       protocol: 'udp',
-      description: 'Allowlist: blocks loopback UDP (DNS included).',
-    },
+      remotePorts: '53,853',
+    }),
+    rule(network, 'icmpv4', 'ICMPv4', 'Blocks ICMPv4 (ping and the like).', 'icmp', {
+      remoteAddresses: '*',
+      protocol: 'icmpv4',
+    }),
+    rule(network, 'icmpv6', 'ICMPv6', 'Blocks ICMPv6 (ping and the like).', 'icmp', {
+      remoteAddresses: '*',
+      protocol: 'icmpv6',
+    }),
+    rule(network, 'smb', 'SMB', 'Blocks SMB (445) and NetBIOS sessions (139).', 'smb', {
+      remoteAddresses: '*',
+      protocol: 'tcp',
+      remotePorts: '139,445',
+    }),
+  ];
+  return [
+    rule(
+      'offline',
+      'not-loopback',
+      'outbound (not loopback)',
+      'Blocks all outbound traffic to every address but loopback, for commands run by Agent Sandbox offline or with the allowlist.',
+      'outbound-block',
+      { remoteAddresses: `${NOT_LOOPBACK_V4},${NOT_LOOPBACK_V6}` },
+    ),
+    rule(
+      'offline',
+      'loopback-tcp',
+      'loopback TCP',
+      `Blocks TCP to loopback on every port but the allowlist proxy's (${first}-${last}).`,
+      'outbound-block',
+      { remoteAddresses: LOOPBACK, protocol: 'tcp', remotePorts: `1-${first - 1},${last + 1}-65535` },
+    ),
+    rule('offline', 'loopback-udp', 'loopback UDP', 'Blocks UDP to loopback (DNS included).', 'outbound-block', {
+      remoteAddresses: LOOPBACK,
+      protocol: 'udp',
+    }),
+    ...onBehalf('offline'),
+    ...onBehalf('online'),
   ];
 }
+
+/** Rule names an older setup created and the current one replaces (setup and uninstall remove them). */
+export const LEGACY_FIREWALL_RULE_NAMES = ['Agent Sandbox: block outbound for AgentSandboxOffline'];
 
 /** The accounts elevated mode runs commands as, one per network mode. */
 export function sandboxAccounts(): { name: string; network: Network }[] {
   return (['offline', 'online'] as const).map((network) => ({ name: SANDBOX_USERS[network], network }));
-}
-
-/**
- * The offline account's outbound block. Loopback is blocked too ("*" includes 127.0.0.0/8 and ::1): a local proxy
- * or dev server is a way out of an offline sandbox.
- */
-export function offlineBlockRule(): FirewallRuleSpec {
-  return {
-    name: FIREWALL_RULE_NAME,
-    direction: 'out',
-    action: 'block',
-    profiles: 'all',
-    localUserSddl: 'O:LSD:(A;;CC;;;{offlineUserSid})',
-    user: { kind: 'sandbox-user', network: 'offline' },
-    remoteAddresses: '*',
-    description: 'Blocks all outbound traffic, loopback included, for commands run by Agent Sandbox in offline mode.',
-  };
 }
 
 /**

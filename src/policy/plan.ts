@@ -171,6 +171,8 @@ export interface TokenSpec {
 }
 
 export interface FirewallRuleSpec {
+  /** Stable short id (`offline-not-loopback`), for setup's step ids and tests. */
+  id: string;
   name: string;
   direction: 'out';
   action: 'block';
@@ -182,8 +184,10 @@ export interface FirewallRuleSpec {
   /** Remote ports the rule covers (absent: all). Allowlist: every port but the proxy's on loopback. */
   remotePorts?: string;
   /** Absent: every protocol. Ports can only be scoped for `tcp` or `udp`. */
-  protocol?: 'tcp' | 'udp';
+  protocol?: 'tcp' | 'udp' | 'icmpv4' | 'icmpv6';
   description: string;
+  /** What the rule is for: the account's own outbound block, or a block of a protocol named by issue 14 item 7. */
+  purpose: 'outbound-block' | 'dns' | 'icmp' | 'smb';
 }
 
 export interface Win32Plan extends PlanBase {

@@ -46,7 +46,7 @@ function onlyFor(hole: VerifyHole, platform: string): SandboxError {
   );
 }
 
-type Win32Hole = Extract<VerifyHole, `win-${string}`> | 'network';
+type Win32Hole = Extract<VerifyHole, `win-${string}`> | 'network' | 'allowlist-direct';
 type LinuxHole = Exclude<VerifyHole, 'secret-env' | `win-${string}`>;
 
 const win32Holes: Record<Win32Hole, (p: Win32Plan) => void> = {
@@ -69,13 +69,18 @@ const win32Holes: Record<Win32Hole, (p: Win32Plan) => void> = {
     p.weakened = { ...p.weakened, noSafeDirectory: true };
   },
   // Elevated offline: the command runs as the online account, which no firewall rule blocks.
-  network(p) {
-    const online = (s: PlanSid): PlanSid => (s.kind === 'sandbox-user' ? { ...s, network: 'online' } : s);
-    p.network = 'online';
-    p.token.restrictingSids = p.token.restrictingSids.map(online);
-    p.token.defaultDacl = p.token.defaultDacl.map((d) => ({ ...d, sid: online(d.sid) }));
-  },
+  network: runAsOnline,
+  // Elevated allowlist: the same, with the plan's allowlist (so the proxy and the command's credential) kept: the
+  // firewall rules are machine-wide, so only the bypass checks may fail.
+  'allowlist-direct': runAsOnline,
 };
+
+function runAsOnline(p: Win32Plan): void {
+  const online = (s: PlanSid): PlanSid => (s.kind === 'sandbox-user' ? { ...s, network: 'online' } : s);
+  p.network = 'online';
+  p.token.restrictingSids = p.token.restrictingSids.map(online);
+  p.token.defaultDacl = p.token.defaultDacl.map((d) => ({ ...d, sid: online(d.sid) }));
+}
 
 const linuxHoles: Record<LinuxHole, (p: LinuxPlan, t: HoleTargets) => void> = {
   network(p) {

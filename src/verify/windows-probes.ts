@@ -20,11 +20,12 @@ export type WindowsProbeId =
   | 'dns-lookup'
   | 'unc-path'
   | 'git-status'
+  | 'direct-tcp'
   | 'https';
 
 export interface WindowsProbe {
   id: WindowsProbeId;
-  /** The command, as run in the sandbox's workspace ({dns}, {unc} are filled in by the verifier). */
+  /** The command, as run in the sandbox's workspace ({dns}, {unc} are filled in by the verifier: see PROBE_TARGETS). */
   argv: string[];
   expect: 'works' | 'blocked' | 'not-checked';
   why: string;
@@ -35,8 +36,23 @@ export interface WindowsProbe {
   hole?: VerifyHole;
 }
 
+/**
+ * What {dns} and {unc} stand for: a public name (an answer proves the lookup left the sandbox, from the DNS Client
+ * service's cache or the network), and this machine's own SMB server over loopback (a share list proves the
+ * redirector connected for the account; blocked, `net view` exits 2 with "network path was not found").
+ */
+export const PROBE_TARGETS = { dns: 'www.microsoft.com', unc: '\\\\127.0.0.1' } as const;
+
+/** An address literal on the internet for the direct-connection probe (no DNS involved). */
+export const DIRECT_TCP_TARGET = '1.1.1.1';
+
+export function fillProbeArg(a: string): string {
+  return a.replace('{dns}', PROBE_TARGETS.dns).replace('{unc}', PROBE_TARGETS.unc);
+}
+
 export interface WindowsVerifyFacts {
   mode: 'unelevated' | 'elevated';
+  /** `offline` stands for allowlist too: both run as the offline account, whose rules block all but the proxy. */
   network: 'offline' | 'online';
   wine: boolean;
   ui: UiIsolation;
@@ -48,7 +64,12 @@ const PS = ['powershell.exe', '-NoProfile', '-NonInteractive', '-Command'];
 export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
   const real = (p: WindowsProbe): WindowsProbe => (f.wine ? { ...p, expect: 'not-checked', why: `Wine: ${p.why}` } : p);
   const offline = f.network === 'offline';
+  const online = !offline;
   const blocks = offline && f.mode === 'elevated' && f.firewall?.enforced === true;
+  const notBlockingWhy =
+    f.mode === 'elevated'
+      ? `the firewall is not enforcing: ${f.firewall?.reasons.join('; ') ?? 'not read'}`
+      : 'unelevated offline is advisory';
   const probes: WindowsProbe[] = [
     {
       id: 'console-cmd',
@@ -123,19 +144,27 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
       : { id: 'clipboard-read', argv: [], expect: 'not-checked', why: f.ui.gaps.join(' ') },
     {
       id: 'dns-lookup',
-      argv: [...PS, 'Resolve-DnsName -DnsOnly -QuickTimeout {dns}'],
-      expect: offline ? 'not-checked' : 'works',
-      why: offline
-        ? "DNS is resolved by the DNS Client service on the account's behalf; no filter blocks it yet (known leak, reported)"
-        : 'online',
+      argv: [...PS, 'Resolve-DnsName -DnsOnly -QuickTimeout {dns} -ErrorAction Stop'],
+      expect: online ? 'works' : blocks ? 'blocked' : 'not-checked',
+      why: online
+        ? 'online'
+        : blocks
+          ? "the account's own DNS sockets are blocked, but the DNS Client service resolves on its behalf and no " +
+            'per-user rule sees that: if this row fails, names the sandbox picks leave the machine as DNS queries (documented gap; ' +
+            "no hole: the online account's own DNS sockets are blocked too, and the service path is not per-account)"
+          : notBlockingWhy,
     },
     {
       id: 'unc-path',
-      argv: ['cmd.exe', '/d', '/c', 'dir {unc}'],
-      expect: offline ? 'not-checked' : 'works',
-      why: offline
-        ? "SMB goes through the kernel redirector, not the account's sockets; no filter blocks it yet (known leak, reported)"
-        : 'online',
+      argv: ['net.exe', 'view', '{unc}'],
+      expect: online ? 'not-checked' : blocks ? 'blocked' : 'not-checked',
+      why: online
+        ? 'online mode claims nothing about SMB'
+        : blocks
+          ? "the account's own SMB sockets are blocked, but the kernel redirector connects for it and no per-user rule " +
+            'sees that: if this row fails, SMB shares that admit the sandbox account are reachable (documented gap; no ' +
+            "hole: the online account's own SMB sockets are blocked too, and the redirector is not per-account)"
+          : notBlockingWhy,
     },
     {
       id: 'git-status',
@@ -149,15 +178,19 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
     },
     offline
       ? {
-          id: 'https',
-          argv: ['curl.exe', '-sSI', 'https://www.microsoft.com'],
+          // A direct connection that ignores the proxy variables, to an address literal (no DNS), without TLS
+          // (Schannel refuses restricted tokens, which would make a TLS client fail whatever the firewall does).
+          id: 'direct-tcp',
+          argv: [
+            'node.exe',
+            '-e',
+            `require('net').connect(443,'${DIRECT_TCP_TARGET}').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1)).setTimeout(10000,()=>process.exit(1))`,
+          ],
           expect: blocks ? 'blocked' : 'not-checked',
           ...(blocks ? { hole: 'network' as const } : {}),
           why: blocks
-            ? 'the offline firewall rule'
-            : f.mode === 'elevated'
-              ? `the firewall is not enforcing: ${f.firewall?.reasons.join('; ') ?? 'not read'}`
-              : 'unelevated offline is advisory',
+            ? "the offline account's firewall rules (offline, and allowlist for anything that goes around the proxy)"
+            : notBlockingWhy,
         }
       : {
           id: 'https',

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Plan } from '../policy/plan';
 import type { SandboxBackend } from '../sandbox/types';
 import type { VerifyCheck } from './types';
-import { windowsProbes, type WindowsProbe, type WindowsVerifyFacts } from './windows-probes';
+import { fillProbeArg, windowsProbes, type WindowsProbe, type WindowsVerifyFacts } from './windows-probes';
 
 const PROBE_TIMEOUT_MS = 60_000;
 /** STATUS_DLL_INIT_FAILED as an exit code: a console program that could not get a console (review §3.2). */
@@ -50,7 +50,7 @@ export async function runWindowsProbes(
   plan: Plan,
   workspace: string,
   facts: WindowsVerifyFacts,
-  fill: (arg: string) => string = (a) => a,
+  fill: (arg: string) => string = fillProbeArg,
 ): Promise<{ rows: VerifyCheck[]; notes: string[] }> {
   const rows: VerifyCheck[] = [];
   const notes: string[] = [];
@@ -78,8 +78,9 @@ async function row(
   const expected = p.expect === 'works' ? ('SUCCEEDED' as const) : ('DENIED' as const);
   let observed: VerifyCheck['observed'];
   let detail: string;
+  const argv = p.argv.map(fill);
   try {
-    const r = await run(backend, plan, workspace, p.argv.map(fill), tty);
+    const r = await run(backend, plan, workspace, argv, tty);
     observed = r.code === 0 ? 'SUCCEEDED' : 'DENIED';
     detail =
       `exit ${r.code}${r.code === DLL_INIT_FAILED ? ' (0xC0000142: no console for a console program)' : ''}` +
@@ -90,7 +91,7 @@ async function row(
   }
   return {
     id: `windows-${p.id}${tty ? '-tty' : ''}`,
-    title: `Windows${tty ? ' (terminal)' : ''}: ${p.argv.join(' ').slice(0, 80)}`,
+    title: `Windows${tty ? ' (terminal)' : ''}: ${argv.join(' ').slice(0, 80)}`,
     expected,
     observed,
     pass: observed === expected,

@@ -70,7 +70,7 @@ test('plan --json prints complete plans for both platforms', () => {
   assert.ok(lp.bwrapArgs.includes('--unshare-net'));
 });
 
-test("plan --platform win32 --elevated --json previews on any machine the plan setup and the elevated backend consume: the accounts, their firewall rule and the group's grants", () => {
+test("plan --platform win32 --elevated --json previews on any machine the plan setup and the elevated backend consume: the accounts, their firewall rules and the group's grants", () => {
   const r = run(['plan', '--platform', 'win32', '--elevated', '--workspace', 'C:\\Users\\dev\\repo', '--json']);
   assert.equal(r.status, 0, r.stderr);
   const p = JSON.parse(r.stdout);
@@ -81,9 +81,15 @@ test("plan --platform win32 --elevated --json previews on any machine the plan s
     ['AgentSandboxOffline', 'AgentSandboxOnline'],
   );
   assert.deepEqual(
-    p.firewall.map((f: { name: string; user: object }) => [f.name, f.user]),
-    [['Agent Sandbox: block outbound for AgentSandboxOffline', { kind: 'sandbox-user', network: 'offline' }]],
+    p.firewall.slice(0, 1).map((f: { name: string; user: object }) => [f.name, f.user]),
+    [
+      [
+        'Agent Sandbox: block outbound (not loopback) for AgentSandboxOffline',
+        { kind: 'sandbox-user', network: 'offline' },
+      ],
+    ],
   );
+  assert.ok(p.firewall.some((f: { id: string }) => f.id === 'online-smb'));
   const group = p.acl
     .filter((a: { sid: { kind: string } }) => a.sid.kind === 'sandbox-group')
     .map((a: { path: string; reason: string }) => a.reason);

@@ -121,9 +121,22 @@ export class FakeMachine implements SetupMachine {
       profiles: rule.profiles,
       protocol: rule.protocol,
       remoteAddresses: rule.remoteAddresses,
+      ...(rule.remotePorts !== undefined ? { remotePorts: rule.remotePorts } : {}),
       enabled: rule.enabled,
       sddl,
     });
+  }
+  createdRuleNames: string[] = [];
+  async createdRules() {
+    return [...this.createdRuleNames];
+  }
+  async recordCreatedRule(name: string) {
+    this.mutate('recordCreatedRule');
+    if (!this.createdRuleNames.includes(name)) this.createdRuleNames.push(name);
+  }
+  async forgetCreatedRule(name: string) {
+    this.mutate('forgetCreatedRule');
+    this.createdRuleNames = this.createdRuleNames.filter((n) => n !== name);
   }
   async hasGrant(path: string, sid: string, mask: AccessMask) {
     return (this.acl.get(path) ?? []).includes(`${sid}:${mask.value}`);
@@ -177,6 +190,7 @@ export class FakeMachine implements SetupMachine {
       users: [...this.users.entries()].map(([k, v]) => [k, v.sid, v.priv, v.flags]),
       hidden: [...this.hidden].sort(),
       rules: this.rules,
+      createdRules: [...this.createdRuleNames].sort(),
       acl: [...this.acl.entries()].sort(),
       ledger: [...this.ledger].sort((a, b) => a.path.localeCompare(b.path)),
       marker: this.marker,

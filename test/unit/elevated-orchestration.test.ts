@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CREDENTIALS_FILE } from '../../src/sandbox/windows/setup/constants';
 import { elevationCommand } from '../../src/sandbox/windows/setup/elevation-command';
 import { runtimeDirs } from '../../src/sandbox/windows/setup/runtime-dirs';
 import { buildSetupPlan } from '../../src/sandbox/windows/setup/setup-plan';
@@ -128,17 +132,19 @@ test("elevated plan: compile-win32 plans the group's grants on the writable root
   );
 });
 
-test("one plan for setup and the elevated backend: setup applies the plan's own firewall rule, accounts and group grants; the backend prepares the rest of the same plan and refuses a plan for another mode or setup", () => {
+test("one plan for setup and the elevated backend: setup applies the plan's own firewall rules, accounts and group grants; the backend prepares the rest of the same plan and refuses a plan for another mode or setup", () => {
   const plan = elevatedPlan(['C:\\src\\app'], { groupSid: GROUP_SID, fs: fsView, runtimeDirs: ['C:\\Tools\\VS Code'] });
   const setup = buildSetupPlan({ plan, home: 'C:\\Users\\dev' });
-  // The firewall rule: the plan's, field for field, as COM writes it.
-  assert.equal(plan.firewall.length, 1);
+  // The firewall rules: the plan's, field for field, as COM writes them.
+  assert.ok(plan.firewall.length > 1);
   assert.deepEqual(
-    setup.firewall.map((r) => [r.name, r.description, r.remoteAddresses, r.user]),
+    setup.firewall.map((r) => [r.id, r.name, r.description, r.remoteAddresses, r.remotePorts, r.user]),
     plan.firewall.map((r) => [
+      r.id,
       r.name,
       r.description,
       r.remoteAddresses,
+      r.remotePorts,
       r.user.kind === 'sandbox-user' ? r.user.network : '?',
     ]),
   );
@@ -178,9 +184,9 @@ test("one plan for setup and the elevated backend: setup applies the plan's own 
   assert.throws(() => checkElevatedPlan(elevatedPlan(['C:\\src\\app']), marker), /not compiled/);
 });
 
-test('elevated backend: an allowlist plan is refused before anything starts (its firewall scope is planned, not set up); control: offline gets past the check', async () => {
+test('elevated backend: an allowlist command with an invalid grant is refused before anything starts; control: a valid grant gets past the check', async () => {
   const marker = {
-    version: 1,
+    version: 2,
     groupSid: 'S-1-5-21-7-7-7-1000',
     offlineSid: 'S-1-5-21-7-7-7-1001',
     onlineSid: 'S-1-5-21-7-7-7-1002',
@@ -197,17 +203,15 @@ test('elevated backend: an allowlist plan is refused before anything starts (its
     { network: 'allowlist', allowedDomains: ['@npm'] },
   );
   await assert.rejects(
-    backend.spawn(allowlist, spec),
-    (e: Error & { code?: string }) =>
-      /allowlist is not run by the elevated Windows sandbox yet/.test(e.message) && e.code === 'unsupported-platform',
+    backend.spawn(allowlist, { ...spec, allowDomains: ['http://x'] }),
+    (e: Error & { code?: string }) => /allowDomains\[0\]/.test(e.message) && e.code === 'invalid-policy',
   );
-  assert.equal(launched, 0, 'nothing was started for the allowlist plan');
-  // Control: the same plan offline passes the refusal and goes on to read this process's identity (which fails
-  // here: not Windows), so the refusal above is the allowlist check and not an earlier one.
-  const offline = elevatedPlan(['C:\\src\\app'], { groupSid: marker.groupSid });
+  assert.equal(launched, 0, 'nothing was started for the refused grant');
+  // Control: a valid grant passes the check and goes on to read this process's identity (which fails here: not
+  // Windows), so the refusal above is the grant check, and the allowlist itself is no longer refused.
   await assert.rejects(
-    backend.spawn(offline, spec),
-    (e: Error & { code?: string }) => !/allowlist/.test(e.message) && e.code !== 'unsupported-platform',
+    backend.spawn(allowlist, { ...spec, allowDomains: ['example.org'] }),
+    (e: Error & { code?: string }) => !/allowDomains|allowlist/.test(e.message) && e.code !== 'invalid-policy',
   );
   await backend.dispose();
 });
@@ -296,6 +300,22 @@ test('elevated action: uninstall reports leftovers after re-querying, and status
   m.unreadable = true;
   assert.equal((await readStatus(m, '/nonexistent-state-dir')).rules[0].matches, 'no');
   m.unreadable = false;
+  // With this user's credentials stored (the file only; status never decrypts), the firewall policy decides.
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-status-'));
+  const users = Object.fromEntries(
+    (['offline', 'online'] as const).map((n) => {
+      const name = n === 'offline' ? 'AgentSandboxOffline' : 'AgentSandboxOnline';
+      return [n, { name, sid: m.users.get(name)!.sid, blob: '' }];
+    }),
+  );
+  fs.writeFileSync(path.join(stateDir, CREDENTIALS_FILE), JSON.stringify({ version: 1, users }));
+  assert.equal((await readStatus(m, stateDir)).state, 'ready', 'control: ready with the policy OK');
+  m.modify = 'per-profile';
+  const perProfile = await readStatus(m, stateDir);
+  assert.equal(perProfile.firewallPolicy, 'per-profile');
+  assert.equal(perProfile.state, 'incomplete', 'local rules applied in some profiles only is not ready');
+  assert.match(perProfile.summary, /some profiles only/);
+  fs.rmSync(stateDir, { recursive: true, force: true });
   m.modify = 'gp-override';
   const un = await performElevated(req('uninstall'), m);
   assert.equal(un.ok, true, JSON.stringify(un.steps));

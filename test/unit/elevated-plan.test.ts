@@ -11,7 +11,7 @@ import { localUserAuthorizedList } from '../../src/sandbox/windows/setup/sddl';
 import { pipeSddl } from '../../native-bindings/win32/pipe';
 import { generatePassword } from '../../src/sandbox/windows/setup/password';
 import { elevatedPlan } from './win32-elevated-plan-fixture';
-import { FIREWALL_RULE_NAME, READ_EXECUTE_MASK, WRITABLE_ROOT_MASK } from '../../src/policy/compile-win32';
+import { READ_EXECUTE_MASK, WRITABLE_ROOT_MASK } from '../../src/policy/compile-win32';
 
 const home = 'C:\\Users\\dev';
 // The runtime folders as setup plans them: the runtime and git, the extension's folder, then configured tool folders.
@@ -47,21 +47,18 @@ test('setup plan: two users with USER_PRIV_USER, password never expires, cannot 
     assert.deepEqual(u.memberOf, ['builtin-users', 'sandbox-group']);
   }
   assert.deepEqual(p.group, { name: 'AgentSandboxUsers', comment: p.group.comment });
-  assert.equal(p.version, 1);
+  assert.equal(p.version, 2);
 });
 
-test('setup plan: one outbound block rule for all profiles and protocols, scoped to the offline user, loopback blocked', () => {
-  const [r, ...rest] = plan().firewall;
-  assert.equal(rest.length, 0);
-  assert.equal(r.name, FIREWALL_RULE_NAME);
-  assert.equal(r.direction, 2);
-  assert.equal(r.action, 0);
-  assert.equal(r.profiles, 0x7fffffff);
-  assert.equal(r.protocol, 256);
-  assert.equal(r.remoteAddresses, '*');
-  assert.equal(r.user, 'offline');
-  assert.equal(r.loopback, 'blocked');
-  assert.equal(r.enabled, true);
+test('setup plan: the block rules are outbound, for all profiles, enabled, each scoped to one sandbox account', () => {
+  const rules = plan().firewall;
+  assert.equal(rules.length, 13);
+  assert.equal(new Set(rules.map((r) => r.name)).size, rules.length, 'rule names are unique');
+  for (const r of rules) {
+    assert.deepEqual([r.direction, r.action, r.profiles, r.enabled], [2, 0, 0x7fffffff, true], r.name);
+    assert.match(r.name, /^Agent Sandbox: block .* for AgentSandbox(Offline|Online)$/);
+    assert.equal(r.name.endsWith('AgentSandboxOnline'), r.user === 'online', r.name);
+  }
 });
 
 test('setup plan: read+execute on runtime dirs, write on workspace roots (deduplicated), refusals listed', () => {

@@ -97,7 +97,7 @@ test('elevated configuration: Verify\'s notes and its "not enforced in this mode
     notes.some((n) => /Commands run as AgentSandboxOffline/.test(n)),
     notes.join('\n'),
   );
-  assert.ok(notes.some((n) => /blocked by a Windows Firewall rule/.test(n)));
+  assert.ok(notes.some((n) => /blocked by Windows Firewall rules/.test(n)));
   assert.ok(!notes.some((n) => /not restricted|advisory/i.test(n)), notes.join('\n'));
   assert.deepEqual(
     [...enforcementGaps(plan, proc.enforcement)],

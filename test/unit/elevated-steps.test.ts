@@ -24,8 +24,9 @@ test('setup steps: a clean run creates everything, and a second run changes noth
   const m = new FakeMachine();
   const first = await setup(m);
   assert.equal(first.run.ok, true);
+  // Everything is created; only the removal of an older setup's rule has nothing to do on a clean machine.
   assert.ok(
-    first.run.outcomes.every((o) => o.status === 'changed'),
+    first.run.outcomes.every((o) => o.status === (o.id === 'firewall-legacy' ? 'unchanged' : 'changed')),
     JSON.stringify(first.run.outcomes),
   );
   assert.deepEqual(
@@ -37,11 +38,14 @@ test('setup steps: a clean run creates everything, and a second run changes noth
   assert.equal(offline.password, first.state.users[0].password, 'the password returned is the one set');
   assert.ok(m.groups.get('Users')!.members.includes(offline.sid));
   assert.ok(m.groups.get('AgentSandboxUsers')!.members.includes(offline.sid));
-  assert.equal(m.rules.length, 1);
-  assert.equal(m.rules[0].sddl, `O:LSD:(A;;CC;;;${offline.sid})`);
+  assert.equal(m.rules.length, plan.firewall.length);
+  const online = m.users.get('AgentSandboxOnline')!;
+  for (const r of m.rules)
+    assert.equal(r.sddl, `O:LSD:(A;;CC;;;${r.name.endsWith('Online') ? online.sid : offline.sid})`, r.name);
+  assert.deepEqual([...m.createdRuleNames].sort(), plan.firewall.map((r) => r.name).sort(), 'every rule is ledgered');
   assert.equal(m.ledger.length, 3);
   assert.deepEqual(m.marker, {
-    version: 1,
+    version: 2,
     groupSid: m.groups.get('AgentSandboxUsers')!.sid,
     offlineSid: offline.sid,
     onlineSid: m.users.get('AgentSandboxOnline')!.sid,
@@ -85,7 +89,7 @@ test('setup steps: each change failing in turn stops at that step, and a rerun c
       m.snapshot().replace(/S-1-5-21-9-9-9-\d+/g, 'SID'),
       clean.snapshot().replace(/S-1-5-21-9-9-9-\d+/g, 'SID'),
     );
-    assert.equal(m.rules.length, 1);
+    assert.equal(m.rules.length, plan.firewall.length);
     assert.equal(m.ledger.length, 3, 'no ACE recorded twice');
   }
 });
@@ -95,7 +99,7 @@ test('setup steps: Group Policy overriding local rules fails the firewall step w
   m.modify = 'gp-override';
   const { run } = await setup(m);
   const f = run.outcomes.find((o) => o.status === 'failed')!;
-  assert.equal(f.id, 'firewall-offline');
+  assert.equal(f.id, 'firewall-offline-not-loopback');
   assert.equal(f.error!.code, 'firewall-blocked-by-policy');
   assert.match(f.error!.fix, /Apply local firewall rules/);
   assert.equal(m.rules.length, 0);
@@ -106,9 +110,55 @@ test('setup steps: a rule that cannot be read back fails closed (what Wine does:
   m.unreadable = true;
   const { run } = await setup(m);
   const f = run.outcomes.find((o) => o.status === 'failed')!;
-  assert.equal(f.id, 'firewall-offline');
+  assert.equal(f.id, 'firewall-offline-not-loopback');
   assert.equal(f.error!.code, 'setup-firewall-failed');
   assert.match(f.error!.message, /reads back differently/);
+});
+
+test('setup steps: the version-1 rule (every loopback port blocked, so no proxy) is removed; control: a rule of another name stays', async () => {
+  const m = new FakeMachine();
+  const old = (name: string) => ({
+    name,
+    direction: 2,
+    action: 0,
+    profiles: 7,
+    protocol: 256,
+    remoteAddresses: '*',
+    enabled: true,
+    sddl: '',
+  });
+  m.rules.push(old('Agent Sandbox: block outbound for AgentSandboxOffline'), old('Someone else: block outbound'));
+  const { run } = await setup(m);
+  assert.equal(run.ok, true);
+  assert.equal(run.outcomes.find((o) => o.id === 'firewall-legacy')!.status, 'changed');
+  assert.ok(!m.rules.some((r) => r.name === 'Agent Sandbox: block outbound for AgentSandboxOffline'));
+  assert.ok(m.rules.some((r) => r.name === 'Someone else: block outbound'));
+});
+
+test('setup steps: a rule whose ports read back differently is replaced; the ports are compared as a set', async () => {
+  const m = new FakeMachine();
+  await setup(m);
+  const tcp = m.rules.find((r) => r.name.includes('loopback TCP'))!;
+  const wanted = tcp.remotePorts!;
+  tcp.remotePorts = wanted.split(',').reverse().join(', ');
+  const reordered = await setup(m);
+  assert.equal(reordered.run.outcomes.find((o) => o.id === 'firewall-offline-loopback-tcp')!.status, 'unchanged');
+  m.rules.find((r) => r.name.includes('loopback TCP'))!.remotePorts = '1-65535';
+  const widened = await setup(m);
+  assert.equal(widened.run.outcomes.find((o) => o.id === 'firewall-offline-loopback-tcp')!.status, 'changed');
+  assert.equal(m.rules.find((r) => r.name.includes('loopback TCP'))!.remotePorts, wanted);
+});
+
+test('uninstall steps: a rule in the rule ledger is removed even when this version no longer plans it', async () => {
+  const m = new FakeMachine();
+  await setup(m);
+  const gone = { ...m.rules[0], name: 'Agent Sandbox: block something an older version made' };
+  m.rules.push(gone);
+  m.createdRuleNames.push(gone.name);
+  const run = await runAllSteps(uninstallSteps(plan.firewall, m, m.marker));
+  assert.equal(run.ok, true, JSON.stringify(run.outcomes));
+  assert.deepEqual(m.rules, []);
+  assert.deepEqual(m.createdRuleNames, []);
 });
 
 test('setup steps: a workspace root that refuses the grant is reported and the others are still granted', async () => {

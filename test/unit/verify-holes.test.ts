@@ -142,6 +142,34 @@ test('win32 plans: secret-env, network and the win-* holes exist; the Linux-only
   assert.throws(() => applyHole(plan(), 'win-no-ui-limits', targets), SandboxError, 'and win-* refuse Linux plans');
 });
 
+test('win32 elevated holes: network (offline) and allowlist-direct (allowlist) run as the online account with its own SID, keeping the proxy; Linux-only ones refuse', () => {
+  const wctx: CompileContext = {
+    platform: 'win32',
+    home: 'C:\\Users\\dev',
+    userTemp: 'C:\\Users\\dev\\AppData\\Local\\Temp',
+    stateDir: 'C:\\Users\\dev\\AppData\\Local\\AgentSandbox',
+    env: {},
+    windowsMode: 'elevated',
+  };
+  const own = (p: Win32Plan) =>
+    [...p.token.restrictingSids, ...p.token.defaultDacl.map((d) => d.sid)].filter((s) => s.kind === 'sandbox-user');
+  const offline = compilePlan({ workspaceRoots: ['C:\\Users\\dev\\repo'] }, wctx) as Win32Plan;
+  const holed = applyHole(offline, 'network', targets) as Win32Plan;
+  assert.equal(offline.network, 'offline', 'the original plan is untouched');
+  assert.equal(holed.network, 'online');
+  assert.ok(own(holed).length === 2 && own(holed).every((s) => s.kind === 'sandbox-user' && s.network === 'online'));
+  assert.deepEqual(holed.firewall, offline.firewall, 'the machine-wide rules are not what the hole changes');
+  const allow = compilePlan(
+    { workspaceRoots: ['C:\\Users\\dev\\repo'], network: 'allowlist', allowedDomains: ['a.test'] },
+    wctx,
+  ) as Win32Plan;
+  const direct = applyHole(allow, 'allowlist-direct', targets) as Win32Plan;
+  assert.equal(direct.network, 'online');
+  assert.deepEqual(direct.allowlist, allow.allowlist, 'the proxy and its allowlist stay');
+  // Control: the Linux-only allowlist holes refuse.
+  assert.throws(() => applyHole(allow, 'allowlist-all', targets), SandboxError);
+});
+
 test('allowlist holes: direct drops only the namespace, socket and port rules; all/private widen only the allowlist', () => {
   const before = compilePlan(
     { workspaceRoots: ['/home/dev/repo'], denyRead: ['~/.ssh'], network: 'allowlist', allowedDomains: ['a.test'] },

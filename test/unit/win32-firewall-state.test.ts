@@ -27,6 +27,27 @@ test('firewall on for every active profile, local rules applied, services runnin
   assert.deepEqual(evaluateFirewall(on), { enforced: true, reasons: [] });
 });
 
+test('Group Policy registry settings for an active profile: local merge off or firewall off is not enforced; an inactive profile or merge on is fine', () => {
+  const gp = (policy: FirewallFacts['groupPolicy']) => evaluateFirewall({ ...on, groupPolicy: policy });
+  assert.match(
+    gp({ 4: { localMerge: false } }).reasons.join(),
+    /Public profile to ignore local firewall rules \(AllowLocalPolicyMerge = 0\)/,
+  );
+  assert.match(
+    gp({ 2: { enabled: false } }).reasons.join(),
+    /Group Policy turns Windows Defender Firewall off for the active Private profile/,
+  );
+  assert.deepEqual(
+    gp({ 1: { localMerge: false, enabled: false } }),
+    { enforced: true, reasons: [] },
+    'Domain is not active',
+  );
+  assert.deepEqual(gp({ 2: { localMerge: true, enabled: true }, 4: {} }), { enforced: true, reasons: [] });
+  // One reason per cause: the COM state already saying GP_OVERRIDE is not repeated from the registry.
+  const both = evaluateFirewall({ ...on, modifyState: 1, groupPolicy: { 4: { localMerge: false } } });
+  assert.equal(both.reasons.length, 1);
+});
+
 test('firewall off for one active profile (turned off or replaced by a third-party firewall): not enforced, names the profile', () => {
   const v = evaluateFirewall({ ...on, enabled: { 2: true, 4: false } });
   assert.equal(v.enforced, false);
@@ -84,7 +105,10 @@ test('elevated enforcement: offline is "enforced" only while the firewall verdic
   });
   assert.equal(off.network, 'none');
   assert.match(off.notes.join(' '), /NOT enforced: Windows Defender Firewall is off/);
-  assert.match(elevatedEnforcement(plan, false, { enforced: true, reasons: [] }).notes.join(' '), /Not covered: DNS/);
+  assert.match(
+    elevatedEnforcement(plan, false, { enforced: true, reasons: [] }).notes.join(' '),
+    /Not covered by the firewall rules: DNS/,
+  );
   assert.equal(elevatedEnforcement(plan, true, { enforced: true, reasons: [] }).network, 'none', 'Wine never enforces');
 });
 
@@ -123,4 +147,52 @@ test('firewall rule read-back compares meaning: profiles by their bits, addresse
   assert.equal(ruleMatches({ ...exact, action: 1 - want.action }, want, sddl), false);
   assert.equal(ruleMatches({ ...exact, profiles: 2 }, want, sddl), false);
   assert.equal(ruleMatches({ ...exact, localUserAuthorizedList: undefined }, want, sddl), false);
+});
+
+test('firewall rule read-back: ports compare as a set, "*" or empty as no scope; a wider or unreadable port scope mismatches', async () => {
+  const { ruleMatches } = await import('../../src/sandbox/windows/setup/setup-steps');
+  const { buildSetupPlan, ruleUserSddl } = await import('../../src/sandbox/windows/setup/setup-plan');
+  const rules = buildSetupPlan({ home: 'C:\\Users\\dev' }).firewall;
+  const sddl = ruleUserSddl('S-1-5-21-1-2-3-1001');
+  const back = (r: (typeof rules)[number]) => ({
+    name: r.name,
+    direction: r.direction,
+    action: r.action,
+    profiles: r.profiles,
+    protocol: r.protocol,
+    remoteAddresses: r.remoteAddresses,
+    enabled: true,
+    localUserAuthorizedList: sddl,
+  });
+  const tcp = rules.find((r) => r.id === 'offline-loopback-tcp')!;
+  const ports = tcp.remotePorts!;
+  assert.equal(ruleMatches({ ...back(tcp), remotePorts: ports }, tcp, sddl), true);
+  assert.equal(ruleMatches({ ...back(tcp), remotePorts: ports.split(',').reverse().join(', ') }, tcp, sddl), true);
+  assert.equal(ruleMatches({ ...back(tcp), remotePorts: '1-65535' }, tcp, sddl), false, 'the proxy ports closed');
+  assert.equal(ruleMatches({ ...back(tcp), remotePorts: '*' }, tcp, sddl), false);
+  assert.equal(ruleMatches(back(tcp), tcp, sddl), false, 'ports unreadable: fail closed');
+  assert.equal(ruleMatches({ ...back(tcp), protocol: 17, remotePorts: ports }, tcp, sddl), false, 'UDP instead of TCP');
+  const udp = rules.find((r) => r.id === 'offline-loopback-udp')!;
+  assert.equal(ruleMatches({ ...back(udp), remotePorts: '*' }, udp, sddl), true);
+  assert.equal(ruleMatches({ ...back(udp), remotePorts: '' }, udp, sddl), true);
+  assert.equal(ruleMatches({ ...back(udp), remotePorts: '53' }, udp, sddl), false, 'narrowed to one port');
+});
+
+test('elevated enforcement: allowlist runs as the offline account, "enforced" only while the firewall verdict holds, says the proxy is the way out', async () => {
+  const { elevatedEnforcement } = await import('../../src/sandbox/windows/enforcement');
+  const plan = { network: 'allowlist' } as never;
+  const on = elevatedEnforcement(plan, false, { enforced: true, reasons: [] });
+  assert.equal(on.network, 'enforced');
+  assert.match(on.notes.join(' '), /AgentSandboxOffline/);
+  assert.match(on.notes.join(' '), /except TCP to the allowlist proxy's loopback ports/);
+  assert.doesNotMatch(on.notes.join(' '), /not run by the elevated sandbox/);
+  const gp = elevatedEnforcement(plan, false, {
+    enforced: false,
+    reasons: ['Group Policy overrides local firewall rules, ours included'],
+  });
+  assert.equal(gp.network, 'none');
+  assert.match(gp.notes.join(' '), /NOT enforced: Group Policy overrides/);
+  const online = elevatedEnforcement({ network: 'online' } as never, false, { enforced: false, reasons: ['x'] });
+  assert.match(online.notes.join(' '), /AgentSandboxOnline/);
+  assert.doesNotMatch(online.notes.join(' '), /NOT enforced/, 'online claims no block, so no firewall caveat');
 });

@@ -14,9 +14,13 @@ const facts = (f: Partial<WindowsVerifyFacts>): WindowsVerifyFacts => ({
 const byId = (f: WindowsVerifyFacts) => Object.fromEntries(windowsProbes(f).map((p) => [p.id, p]));
 
 test('every §5 probe is present in both modes', () => {
-  for (const mode of ['elevated', 'unelevated'] as const) {
+  for (const [mode, network] of [
+    ['elevated', 'offline'],
+    ['unelevated', 'offline'],
+    ['elevated', 'online'],
+  ] as const) {
     assert.deepEqual(
-      windowsProbes(facts({ mode }))
+      windowsProbes(facts({ mode, network }))
         .map((p) => p.id)
         .sort(),
       [
@@ -24,9 +28,9 @@ test('every §5 probe is present in both modes', () => {
         'console-cmd',
         'console-node',
         'console-powershell',
-        'dns-lookup',
-        'git-status',
-        'https',
+        network === 'offline' ? 'direct-tcp' : 'dns-lookup',
+        network === 'offline' ? 'dns-lookup' : 'git-status',
+        network === 'offline' ? 'git-status' : 'https',
         'input-injection',
         'node-grandchild-pipes',
         'realpath-workspace',
@@ -61,24 +65,49 @@ test('UI: injection and clipboard must be blocked with a private desktop and UI 
   assert.equal(p['input-injection'].expect, 'not-checked');
 });
 
-test('offline HTTPS must be blocked only while the firewall verdict holds in elevated mode; never claimed unelevated or with the firewall off', () => {
-  assert.equal(byId(facts({}))['https'].expect, 'blocked');
+test('offline a direct TCP connection (address literal, no TLS, proxy ignored) must be blocked only while the firewall verdict holds in elevated mode; never claimed unelevated or with the firewall off', () => {
+  const direct = byId(facts({}))['direct-tcp'];
+  assert.equal(direct.expect, 'blocked');
+  assert.match(direct.argv.join(' '), /connect\(443,'1\.1\.1\.1'\)/);
+  assert.ok(!/https|tls/i.test(direct.argv.join(' ')), 'no TLS: Schannel cannot make it fail for another reason');
   const off = byId(
     facts({
       firewall: { enforced: false, reasons: ['Windows Defender Firewall is off for the active Public profile'] },
     }),
-  )['https'];
+  )['direct-tcp'];
   assert.equal(off.expect, 'not-checked');
   assert.match(off.why, /Public profile/);
-  assert.equal(byId(facts({ mode: 'unelevated' }))['https'].expect, 'not-checked');
+  assert.equal(byId(facts({ mode: 'unelevated' }))['direct-tcp'].expect, 'not-checked');
   assert.equal(byId(facts({ network: 'online' }))['https'].expect, 'works');
+  assert.equal(byId(facts({ network: 'online' }))['direct-tcp'], undefined);
 });
 
-test('DNS and UNC offline are reported as known leaks, not as blocked', () => {
+test('DNS and UNC offline (and allowlist) are expected blocked while the elevated firewall holds, the gap named; otherwise not checked', () => {
   const p = byId(facts({}));
-  assert.equal(p['dns-lookup'].expect, 'not-checked');
-  assert.match(p['dns-lookup'].why, /known leak/);
-  assert.equal(p['unc-path'].expect, 'not-checked');
+  assert.equal(p['dns-lookup'].expect, 'blocked');
+  assert.match(p['dns-lookup'].why, /DNS Client service/);
+  assert.equal(p['unc-path'].expect, 'blocked');
+  assert.match(p['unc-path'].why, /redirector/);
+  const off = byId(facts({ firewall: { enforced: false, reasons: ['Group Policy overrides local firewall rules'] } }));
+  assert.equal(off['dns-lookup'].expect, 'not-checked');
+  assert.match(off['unc-path'].why, /Group Policy/);
+  const unelevated = byId(facts({ mode: 'unelevated' }));
+  assert.equal(unelevated['dns-lookup'].expect, 'not-checked');
+  assert.equal(unelevated['unc-path'].expect, 'not-checked');
+  const online = byId(facts({ network: 'online' }));
+  assert.equal(online['dns-lookup'].expect, 'works');
+  assert.equal(online['unc-path'].expect, 'not-checked');
+});
+
+test('the DNS and UNC probes get real targets: a public name and the local SMB server; nothing is left as a placeholder', async () => {
+  const { fillProbeArg, PROBE_TARGETS } = await import('../../src/verify/windows-probes');
+  const p = byId(facts({}));
+  const dns = p['dns-lookup'].argv.map(fillProbeArg);
+  const unc = p['unc-path'].argv.map(fillProbeArg);
+  assert.ok(dns.some((a) => a.includes(PROBE_TARGETS.dns)));
+  assert.deepEqual(unc, ['net.exe', 'view', '\\\\127.0.0.1']);
+  for (const probe of windowsProbes(facts({})))
+    assert.ok(!probe.argv.map(fillProbeArg).join(' ').includes('{'), probe.id);
 });
 
 test('git status works in elevated mode because of GIT_CONFIG_* safe.directory, with that as its hole', () => {

@@ -34,9 +34,19 @@ const facts = {
 };
 
 test('a working sandbox passes every probe it runs; input injection and git (no repository) become notes, never passes', async () => {
-  const b = fakeBackend((argv) => (argv[0] === 'curl.exe' || argv.includes('Get-Clipboard') ? 1 : 0));
+  const blocked = (argv: string[]) =>
+    /connect\(443/.test(argv.join(' ')) ||
+    argv[0] === 'net.exe' ||
+    argv.includes('Get-Clipboard') ||
+    /Resolve-DnsName/.test(argv.join(' '));
+  const b = fakeBackend((argv) => (blocked(argv) ? 1 : 0));
   const r = await runWindowsProbes(b, {} as Plan, '/nonexistent-ws', facts);
   assert.ok(r.rows.length >= 6);
+  assert.ok(
+    b.ran.some((a) => a.join(' ') === 'net.exe view \\\\127.0.0.1'),
+    'the UNC target is filled in',
+  );
+  assert.ok(!r.rows.some((x) => x.title.includes('{')), 'titles show the filled command');
   assert.ok(
     r.rows.every((x) => x.pass),
     JSON.stringify(r.rows),
@@ -58,6 +68,16 @@ test('control: console programs dying with 0xC0000142 fail their rows and say wh
   assert.equal(cmd.pass, false);
   assert.match(cmd.detail ?? '', /0xC0000142/);
   assert.equal(r.rows.find((x) => x.id === 'windows-clipboard-read')!.pass, false);
+});
+
+test('control: a DNS lookup or a share list that works while offline fails its row and names the gap', async () => {
+  const b = fakeBackend((argv) => (/connect\(443/.test(argv.join(' ')) || argv.includes('Get-Clipboard') ? 1 : 0));
+  const r = await runWindowsProbes(b, {} as Plan, '/nonexistent-ws', facts);
+  const dns = r.rows.find((x) => x.id === 'windows-dns-lookup')!;
+  const unc = r.rows.find((x) => x.id === 'windows-unc-path')!;
+  assert.deepEqual([dns.pass, unc.pass], [false, false]);
+  assert.match(dns.meaning, /DNS Client service/);
+  assert.match(unc.meaning, /redirector/);
 });
 
 test('under Wine nothing is run: every probe is a note', async () => {

@@ -1,10 +1,10 @@
 /**
  * What each Windows mode enforces for a plan, for the spawned process's report and for previews. Unelevated: writes
  * only (a write-restricted token and ACLs), the network by environment when offline. Elevated: the sandbox account
- * (reads and writes) and, offline, the firewall rule. Under Wine: nothing, since Wine implements none of it.
+ * (reads and writes) and, offline or allowlist, the firewall rules. Under Wine: nothing, since Wine implements none of it.
  */
 import type { Plan, Win32Plan } from '../../policy/plan';
-import { SANDBOX_USERS } from '../../policy/compile-win32';
+import { ON_BEHALF_GAP, SANDBOX_USERS } from '../../policy/compile-win32';
 import type { Enforcement } from '../types';
 import { firewallNote, type FirewallVerdict } from './firewall-state';
 
@@ -57,10 +57,10 @@ export function elevatedEnforcement(plan: Plan, wine: boolean, firewall?: Firewa
       network: 'none',
       notes: ['Running under Wine: accounts, ACLs and the firewall are NOT enforced.'],
     };
-  const offline = plan.network === 'offline';
-  const blocked = offline && (firewall === undefined || firewall.enforced);
-  // An allowlist command would run as the offline account, whose firewall rules the allowlist scopes; not run yet.
-  const account = SANDBOX_USERS[plan.network === 'online' ? 'online' : 'offline'];
+  // Offline and allowlist both run as the offline account, whose firewall rules block all but the proxy's ports.
+  const blocking = plan.network !== 'online';
+  const blocked = blocking && (firewall === undefined || firewall.enforced);
+  const account = SANDBOX_USERS[blocking ? 'offline' : 'online'];
   return {
     filesystem: 'enforced',
     network: blocked ? 'enforced' : 'none',
@@ -69,16 +69,17 @@ export function elevatedEnforcement(plan: Plan, wine: boolean, firewall?: Firewa
         'that account can read, which includes whatever Users, Authenticated Users or Everyone may read (other folders directly ' +
         'under C:\\, other drives, ProgramData, C:\\Users\\Public).',
       ELEVATED_FAT_NOTE,
-      ...(offline && firewall && !firewall.enforced ? [firewallNote(firewall)] : []),
+      ...(blocking && firewall && !firewall.enforced ? [firewallNote(firewall)] : []),
       ...(blocked
         ? [
-            'Outbound connections made by that account are blocked by a Windows Firewall rule. Not covered: DNS lookups and ' +
-              "SMB (\\\\host\\share) paths, which Windows services perform on the account's behalf; loopback is blocked by the rule " +
-              'but not yet proven on real Windows (run Verify).',
+            plan.network === 'allowlist'
+              ? 'Outbound connections made by that account are blocked by Windows Firewall rules except TCP to the ' +
+                "allowlist proxy's loopback ports; the proxy admits only this command's credential and allowed names."
+              : 'Outbound connections made by that account are blocked by Windows Firewall rules (loopback too, except ' +
+                "the allowlist proxy's ports, which refuse requests without a command's credential).",
+            ON_BEHALF_GAP,
+            'Loopback and the proxy-only scope are not yet proven on real Windows: run Verify.',
           ]
-        : []),
-      ...(plan.network === 'allowlist'
-        ? ['The network allowlist is not run by the elevated sandbox yet: a command in this mode is refused.']
         : []),
     ],
   };

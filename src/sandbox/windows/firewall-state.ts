@@ -1,11 +1,13 @@
 /**
  * Whether a Windows Firewall rule can block anything on this machine right now, decided from facts (pure): the
  * firewall is on for every active profile (a third-party firewall registered with Security Center turns it off),
- * local rules are applied (no Group Policy override, the same for every profile), and its services run. Also the
+ * local rules are applied (no Group Policy override, the same for every profile; Group Policy's own registry
+ * settings agree), and its services run. Also the
  * facts read from the machine. Must never call the network "enforced" when any fact is off or unknown.
  */
 import { FirewallPolicy, FwModifyState, FwProfile } from '../../../native-bindings/win32/firewall';
 import { serviceRunning } from '../../../native-bindings/win32/services';
+import { getMachineValue } from '../../../native-bindings/win32/registry';
 
 export interface FirewallFacts {
   /** NET_FW_PROFILE_TYPE2 bits of the active profiles; undefined when unreadable. */
@@ -16,6 +18,12 @@ export interface FirewallFacts {
   modifyState?: number | 'per-profile';
   /** The Windows Defender Firewall service (mpssvc) and the Base Filtering Engine (BFE); undefined when unreadable. */
   services: { mpssvc?: boolean; bfe?: boolean };
+  /**
+   * What Group Policy sets per profile bit (HKLM\\SOFTWARE\\Policies\\Microsoft\\WindowsFirewall\\<Profile>Profile):
+   * `AllowLocalPolicyMerge` 0 means local rules, ours included, are ignored; `EnableFirewall` 0 turns it off. A
+   * second source next to the COM state, read the same way on every machine (absent: no policy, or unreadable).
+   */
+  groupPolicy?: Record<number, { localMerge?: boolean; enabled?: boolean } | undefined>;
 }
 
 export interface FirewallVerdict {
@@ -61,8 +69,27 @@ export function evaluateFirewall(f: FirewallFacts): FirewallVerdict {
     reasons.push('local firewall rules apply to some profiles only (Group Policy differs per profile)');
   else if (f.modifyState === FwModifyState.GP_OVERRIDE)
     reasons.push('Group Policy overrides local firewall rules, ours included');
+  for (const [bit, name] of PROFILE_NAMES) {
+    if (!f.currentProfiles || !(f.currentProfiles & bit)) continue;
+    const gp = f.groupPolicy?.[bit];
+    if (gp?.localMerge === false && f.modifyState !== FwModifyState.GP_OVERRIDE)
+      reasons.push(
+        `Group Policy tells the active ${name} profile to ignore local firewall rules (AllowLocalPolicyMerge = 0)`,
+      );
+    if (gp?.enabled === false && f.enabled[bit] !== false)
+      reasons.push(
+        `Group Policy turns Windows Defender Firewall off for the active ${name} profile (EnableFirewall = 0)`,
+      );
+  }
   return { enforced: reasons.length === 0, reasons };
 }
+
+/** Where Group Policy stores the firewall's per-profile settings, by profile bit. */
+export const FIREWALL_POLICY_KEYS: [number, string][] = [
+  [FwProfile.DOMAIN, 'SOFTWARE\\Policies\\Microsoft\\WindowsFirewall\\DomainProfile'],
+  [FwProfile.PRIVATE, 'SOFTWARE\\Policies\\Microsoft\\WindowsFirewall\\PrivateProfile'],
+  [FwProfile.PUBLIC, 'SOFTWARE\\Policies\\Microsoft\\WindowsFirewall\\PublicProfile'],
+];
 
 function attempt<T>(f: () => T): T | undefined {
   try {
@@ -72,11 +99,29 @@ function attempt<T>(f: () => T): T | undefined {
   }
 }
 
+function readGroupPolicy(): FirewallFacts['groupPolicy'] {
+  const out: NonNullable<FirewallFacts['groupPolicy']> = {};
+  for (const [bit, key] of FIREWALL_POLICY_KEYS) {
+    const dword = (name: string) => {
+      const v = attempt(() => getMachineValue(key, name, 'dword'));
+      return v === undefined ? undefined : v !== 0;
+    };
+    const localMerge = dword('AllowLocalPolicyMerge');
+    const enabled = dword('EnableFirewall');
+    out[bit] = {
+      ...(localMerge !== undefined ? { localMerge } : {}),
+      ...(enabled !== undefined ? { enabled } : {}),
+    };
+  }
+  return out;
+}
+
 /** Reads the facts (no elevation needed); anything unreadable stays undefined, which evaluates as not enforced. */
 export function readFirewallFacts(): FirewallFacts {
   const services = { mpssvc: attempt(() => serviceRunning('mpssvc')), bfe: attempt(() => serviceRunning('BFE')) };
+  const groupPolicy = readGroupPolicy();
   const policy = attempt(() => FirewallPolicy.open());
-  if (!policy) return { enabled: {}, services };
+  if (!policy) return { enabled: {}, services, groupPolicy };
   try {
     const currentProfiles = attempt(() => policy.currentProfileTypes());
     const enabled: Record<number, boolean | undefined> = {};
@@ -89,6 +134,7 @@ export function readFirewallFacts(): FirewallFacts {
       enabled,
       ...(modifyState !== undefined ? { modifyState } : {}),
       services,
+      groupPolicy,
     };
   } finally {
     policy.close();

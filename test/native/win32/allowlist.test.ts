@@ -99,3 +99,49 @@ test('allowlist, unelevated: an allowed name through the proxy, a refused one wi
     fs.rmSync(base, { recursive: true, force: true });
   }
 });
+
+test("allowlist, elevated proxy ports under Wine: Windows Node's sockets listen on a pinned pair the firewall leaves open and the proxy there admits only the credential (plumbing only; Wine has no firewall, so nothing is blocked around it)", async () => {
+  const { NetworkProxy } = await import('../../../src/network/proxy');
+  const { openPinnedGateway } = await import('../../../src/sandbox/windows/elevated/proxy-ports');
+  const { WINDOWS_PROXY_PORTS } = await import('../../../src/policy/compile-win32');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-pinned-'));
+  const target = net.createServer((s) => s.end('hello'));
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', () => r()));
+  const port = (target.address() as net.AddressInfo).port;
+  const proxy = new NetworkProxy({
+    socketDir: path.join(dir, 'proxy'),
+    resolver: async () => [{ address: '127.0.0.1', family: 4, pinned: true }],
+  });
+  try {
+    const gw = await openPinnedGateway(proxy, 'wine');
+    const last = WINDOWS_PROXY_PORTS.first + 2 * WINDOWS_PROXY_PORTS.pairs - 1;
+    assert.ok(gw.httpPort >= WINDOWS_PROXY_PORTS.first && gw.socksPort <= last, `${gw.httpPort}/${gw.socksPort}`);
+    const s = gw.openSession({ command: 'wine', allowedDomains: ['allowed.test'], deniedDomains: [] });
+    const auth = Buffer.from(`${s.user}:${s.password}`).toString('base64');
+    const firstLine = (cred: boolean) =>
+      new Promise<string>((resolve, reject) => {
+        const c = net.connect(gw.httpPort, '127.0.0.1', () =>
+          c.write(
+            `CONNECT allowed.test:${port} HTTP/1.1\r\n` +
+              (cred ? `Proxy-Authorization: Basic ${auth}\r\n` : '') +
+              '\r\n',
+          ),
+        );
+        let got = '';
+        c.on('data', (d: Buffer) => {
+          got += d.toString();
+          if (got.includes('\r\n')) {
+            c.destroy();
+            resolve(got.split('\r\n')[0]);
+          }
+        });
+        c.on('error', reject);
+      });
+    assert.match(await firstLine(false), /^HTTP\/1\.1 407/);
+    assert.match(await firstLine(true), /^HTTP\/1\.1 200 /);
+  } finally {
+    await proxy.close();
+    target.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

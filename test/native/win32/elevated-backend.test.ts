@@ -14,6 +14,11 @@ import { windowsSandboxStatus } from '../../../src/sandbox/windows/setup';
 import { LEDGER_FILE } from '../../../src/sandbox/windows/prepare';
 import type { BrokerPipes } from '../../../src/sandbox/windows/elevated/broker-client';
 import { openProcessToken, tokenUserSid } from '../../../native-bindings/win32/token';
+import * as net from 'node:net';
+import { configureSharedProxy } from '../../../src/network/shared';
+import { compilePlan } from '../../../src/policy';
+import { hostContext } from '../../../src/sandbox/host';
+import { WINDOWS_PROXY_PORTS } from '../../../src/policy/compile-win32';
 
 const RUNNER = path.join(__dirname, '..', '..', '..', 'src', 'runner', 'windows', 'entry.js');
 
@@ -106,6 +111,53 @@ test("elevated backend under Wine: a cancelled command exits 137 (128+9), the sa
     assert.equal((await own.exited).code, 1, 'control: a command that exits 1 by itself still reports 1');
   } finally {
     await backend.dispose();
+    fs.rmSync(fx.base, { recursive: true, force: true });
+  }
+  await new Promise((r) => (children[0].exitCode !== null ? r(null) : children[0].once('exit', r)));
+});
+
+test('elevated allowlist under Wine: the command runs through the broker with its own credential for the proxy on a pinned loopback port; an allowed name goes through, a denied one is refused and logged (runner started directly; plumbing only: Wine has no firewall, so nothing stops a bypass here)', async () => {
+  const fx = sandboxFixture('elev-allow');
+  const target = net.createServer((c) => c.end('hello-from-target'));
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', () => r()));
+  const port = (target.address() as net.AddressInfo).port;
+  configureSharedProxy({ resolver: async () => [{ address: '127.0.0.1', family: 4, pinned: true }] });
+  const { children, backend, marker } = elevatedUnderWine(fx);
+  const plan = compilePlan(
+    { workspaceRoots: [fx.ws], network: 'allowlist', allowedDomains: ['allowed.test'] },
+    hostContext({ platform: 'win32', stateDir: fx.stateDir, windowsMode: 'elevated', groupSid: marker.groupSid }),
+  );
+  const client = `
+const net = require('net');
+const p = new URL(process.env.HTTPS_PROXY);
+const auth = Buffer.from(decodeURIComponent(p.username) + ':' + decodeURIComponent(p.password)).toString('base64');
+const go = (host) => new Promise((resolve) => {
+  const s = net.connect(Number(p.port), p.hostname, () => s.write('CONNECT ' + host + ':${port} HTTP/1.1\\r\\nProxy-Authorization: Basic ' + auth + '\\r\\n\\r\\n'));
+  let got = '';
+  s.on('data', (d) => (got += d));
+  s.on('close', () => resolve(got.split('\\r\\n')[0] + ' | ' + got.split('\\r\\n\\r\\n').pop()));
+  s.on('error', (e) => resolve('error ' + e.code));
+});
+(async () => { console.log(p.port); console.log(await go('allowed.test')); console.log(await go('denied.test')); })();
+`;
+  try {
+    const proc = await backend.spawn(plan, { argv: [process.execPath, '-e', client], cwd: fx.ws, stdio: 'pipe' });
+    const out: Buffer[] = [];
+    proc.stdout!.on('data', (b: Buffer) => out.push(b));
+    assert.equal((await proc.exited).code, 0);
+    const [proxyPort, allowed, denied] = Buffer.concat(out).toString().trim().split(/\r?\n/);
+    const last = WINDOWS_PROXY_PORTS.first + 2 * WINDOWS_PROXY_PORTS.pairs - 1;
+    assert.ok(Number(proxyPort) >= WINDOWS_PROXY_PORTS.first && Number(proxyPort) <= last, proxyPort);
+    assert.match(allowed, /^HTTP\/1\.1 200 .*hello-from-target/);
+    assert.match(denied, /^HTTP\/1\.1 403/);
+    assert.deepEqual(
+      proc.networkDenials!().map((d) => [d.host, d.reason]),
+      [['denied.test', 'not-allowed']],
+    );
+  } finally {
+    await backend.dispose();
+    configureSharedProxy({});
+    target.close();
     fs.rmSync(fx.base, { recursive: true, force: true });
   }
   await new Promise((r) => (children[0].exitCode !== null ? r(null) : children[0].once('exit', r)));

@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { protectForCurrentUser, unprotectForCurrentUser } from '../../../native-bindings/win32/dpapi';
 import { Win32Error } from '../../../native-bindings/win32/errors';
 import { configureRule, FirewallPolicy, newRuleObject, readRule } from '../../../native-bindings/win32/firewall';
+import { buildSetupPlan } from '../../../src/sandbox/windows/setup/setup-plan';
+import { evaluateFirewall, readFirewallFacts } from '../../../src/sandbox/windows/firewall-state';
 import { guid } from '../../../native-bindings/win32/com';
 import {
   deleteMachineKey,
@@ -145,32 +147,45 @@ test('firewall COM plumbing under Wine: every INetFwRule setter is called in ord
   }
 });
 
-test("firewall COM plumbing under Wine: the allowlist's loopback TCP scope (protocol, then RemotePorts) marshals through the INetFwRule setters (plumbing only; Wine stores and enforces nothing)", () => {
-  const spec = {
-    name: 'Agent Sandbox: wine plumbing (allowlist: loopback TCP)',
-    description: 'd',
-    grouping: 'Agent Sandbox',
-    direction: 2,
-    action: 0,
-    profiles: 0x7fffffff,
-    protocol: 6,
-    remotePorts: '1-47127,47129-65535',
-    remoteAddresses: '127.0.0.0/8,::1',
-    enabled: true,
-    localUserAuthorizedList: 'O:LSD:(A;;CC;;;S-1-5-21-1-2-3-4)',
-  };
-  const rule = newRuleObject();
-  try {
-    // Every INetFwRule setter, put_RemotePorts included, returns S_OK; configuration stops only at Wine's missing INetFwRule3.
-    assert.throws(
-      () => configureRule(rule, spec),
-      (e: unknown) =>
-        e instanceof Win32Error && e.api === 'INetFwRule::QueryInterface(INetFwRule3)' && e.code === E_NOINTERFACE,
-    );
-    assert.equal(readRule(rule).remotePorts, undefined, 'Wine reads nothing back, so setup would fail closed');
-  } finally {
-    rule.close();
+test('firewall COM plumbing under Wine: every rule setup plans (scoped offline block, DNS, ICMPv4/v6, SMB) marshals through the INetFwRule setters, protocol before ports (plumbing only; Wine stores and enforces nothing)', () => {
+  const rules = buildSetupPlan({ home: 'C:\\Users\\dev' }).firewall;
+  assert.equal(rules.length, 13);
+  for (const r of rules) {
+    const spec = {
+      name: `${r.name} (wine plumbing)`,
+      description: r.description,
+      grouping: r.grouping,
+      direction: r.direction,
+      action: r.action,
+      profiles: r.profiles,
+      protocol: r.protocol,
+      ...(r.remotePorts !== undefined ? { remotePorts: r.remotePorts } : {}),
+      remoteAddresses: r.remoteAddresses,
+      enabled: true,
+      localUserAuthorizedList: 'O:LSD:(A;;CC;;;S-1-5-21-1-2-3-4)',
+    };
+    const rule = newRuleObject();
+    try {
+      // Every INetFwRule setter returns S_OK; configuration stops only at Wine's missing INetFwRule3.
+      assert.throws(
+        () => configureRule(rule, spec),
+        (e: unknown) =>
+          e instanceof Win32Error && e.api === 'INetFwRule::QueryInterface(INetFwRule3)' && e.code === E_NOINTERFACE,
+        r.name,
+      );
+      assert.equal(readRule(rule).remotePorts, undefined, 'Wine reads nothing back, so setup would fail closed');
+    } finally {
+      rule.close();
+    }
   }
+});
+
+test('firewall state under Wine: the Group Policy registry keys read as absent and the facts evaluate as NOT enforced (Wine has no firewall)', () => {
+  const facts = readFirewallFacts();
+  assert.deepEqual(facts.groupPolicy, { 1: {}, 2: {}, 4: {} });
+  const v = evaluateFirewall(facts);
+  assert.equal(v.enforced, false);
+  assert.ok(v.reasons.length > 0);
 });
 
 test('COM GUIDs are laid out as in memory (Data1..3 little-endian, Data4 as bytes)', () => {

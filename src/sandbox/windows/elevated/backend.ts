@@ -1,8 +1,8 @@
 /**
- * The elevated Windows backend: commands run as AgentSandboxOffline (network offline, blocked by the firewall)
- * or AgentSandboxOnline, through one long-lived runner per account, started once per session with
+ * The elevated Windows backend: commands run as AgentSandboxOffline (network offline or allowlist, blocked by the
+ * firewall but for the allowlist proxy's loopback ports) or AgentSandboxOnline, through one long-lived runner per account, started once per session with
  * CreateProcessWithLogonW. It runs plans compiled for elevated mode (compile-win32 plans it, with the group SID
- * from setup's marker): setup applied the plan's machine-wide part (accounts, firewall rule, the group's grants);
+ * from setup's marker): setup applied the plan's machine-wide part (accounts, firewall rules, the group's grants);
  * the rest (capability and group grants, protected-path denies, the audit) is prepared here through the
  * unelevated backend's ledger before the first command. Must never run a command when the runner, the logon or the
  * preparation failed, nor a plan compiled for another mode or another setup: each is a SandboxError and nothing runs.
@@ -43,6 +43,10 @@ import type { FirewallVerdict } from '../firewall-state';
 import type { OfflineBlockState } from '../setup/status';
 import { BackendDesktop } from '../desktop';
 import { ownFilePaths, sealOwnFiles } from '../own-files';
+import type { NetworkProxy, ProxyGateway } from '../../../network/proxy';
+import { createProxy } from '../../../network/shared';
+import { checkGrants, openCommandNetwork, type CommandNetwork } from '../../../network/command-session';
+import { openPinnedGateway } from './proxy-ports';
 
 /** Variables the runner is started with: enough for the runtime to start; its own profile comes from Windows. */
 const RUNNER_ENV = [
@@ -212,6 +216,15 @@ export function createElevatedBackend(
   const desktop = new BackendDesktop(() => [marker.offlineSid, marker.onlineSid]);
   let uiGaps: string[] = [];
   let firewall: FirewallVerdict | undefined;
+  /** Allowlist: this backend's proxy and its one gateway on a pinned port pair, made on first use. */
+  let proxy: NetworkProxy | undefined;
+  let gateway: Promise<ProxyGateway> | undefined;
+  const allowlistGateway = (): Promise<ProxyGateway> => {
+    proxy ??= createProxy(opts.stateDir);
+    const gw = (gateway ??= openPinnedGateway(proxy, 'elevated allowlist broker'));
+    gw.catch(() => (gateway === gw ? (gateway = undefined) : undefined));
+    return gw;
+  };
 
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
   const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
@@ -249,7 +262,9 @@ export function createElevatedBackend(
       // Read back at every offline runner start: the rule may be gone, or the firewall off, since setup.
       const block = await offlineBlock(opts.stateDir, marker);
       if (!block.ruleOk)
-        throw setupRequired("the offline account's firewall rule is missing or no longer reads back as setup wrote it");
+        throw setupRequired(
+          "the offline account's firewall rules are missing or no longer read back as setup wrote them (or setup predates them)",
+        );
       firewall = block.firewall;
     }
     const userSid = network === 'offline' ? marker.offlineSid : marker.onlineSid;
@@ -276,25 +291,42 @@ export function createElevatedBackend(
     },
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
       const p = checkElevatedPlan(plan, marker);
-      if (p.network === 'allowlist') {
-        throw new SandboxError(
-          SandboxErrorCode.UnsupportedPlatform,
-          'The network allowlist is not run by the elevated Windows sandbox yet (its firewall scope for the proxy is ' +
-            'planned, not set up); nothing was run.',
-          'Use network "offline" or "online" with the elevated sandbox for now.',
+      checkGrants(spec.allowDomains);
+      const { id, warnings } = await ready(p, spec.signal);
+      // Allowlist commands run as the offline account: its firewall block leaves only the proxy's ports open.
+      const b = await broker(p.network === 'online' ? 'online' : 'offline');
+      let net: CommandNetwork | undefined;
+      // The proxy goes with the plan's allowlist (Verify's bypass hole keeps it while running as the online account).
+      if (p.allowlist) {
+        const gw = await allowlistGateway();
+        net = openCommandNetwork(
+          gw,
+          p,
+          spec.argv,
+          spec.allowDomains,
+          { host: '127.0.0.1', httpPort: gw.httpPort, socksPort: gw.socksPort },
+          false,
         );
       }
-      const { id, warnings } = await ready(p, spec.signal);
-      const b = await broker(p.network);
-      const cmd = b.spawn({
-        argv: spec.argv,
-        cwd: spec.cwd,
-        env: sandboxEnv(p, process.env),
-        token: runnerToken(p, id, marker),
-        ...(spec.tty ? { tty: spec.tty } : {}),
-        ...runnerWeakening(p),
-      });
-      return supervise(cmd, spec, withProblems(enforcementOf(p), [...warnings, ...uiGaps]));
+      try {
+        const env = net ? { ...p.env, set: { ...p.env.set, ...net.env } } : p.env;
+        const cmd = b.spawn({
+          argv: spec.argv,
+          cwd: spec.cwd,
+          env: sandboxEnv({ ...p, env }, process.env),
+          token: runnerToken(p, id, marker),
+          ...(spec.tty ? { tty: spec.tty } : {}),
+          ...runnerWeakening(p),
+        });
+        const proc = supervise(cmd, spec, withProblems(enforcementOf(p), [...warnings, ...uiGaps]));
+        if (!net) return proc;
+        const session = net;
+        void proc.exited.finally(() => session.close());
+        return Object.assign(proc, { networkDenials: () => session.denials() });
+      } catch (e) {
+        net?.close();
+        throw e;
+      }
     },
     enforcement: enforcementOf,
     async dispose(): Promise<void> {
@@ -302,6 +334,12 @@ export function createElevatedBackend(
       brokers.clear();
       prepared.clear();
       await Promise.all(all.map(async (b) => (await b.catch(() => undefined))?.close()));
+      const p = proxy;
+      const gw = gateway;
+      proxy = undefined;
+      gateway = undefined;
+      await (await gw?.catch(() => undefined))?.close();
+      await p?.close();
       desktop.close();
     },
   };

@@ -7,7 +7,8 @@ import { SANDBOX_GROUP, SANDBOX_USERS } from '../../../policy/compile-win32';
 export { SANDBOX_USERS };
 
 /** Bumped when setup creates something new; status reports "setup needed" when the marker is older. */
-export const SETUP_VERSION = 1;
+/** 2: the offline account's block scoped around the allowlist proxy's loopback ports; DNS, ICMP and SMB rules. */
+export const SETUP_VERSION = 2;
 
 export const GROUP_NAME = SANDBOX_GROUP;
 export const GROUP_COMMENT = 'Agent Sandbox: accounts that run sandboxed commands.';
@@ -20,6 +21,8 @@ export const MARKER_KEY = 'SOFTWARE\\AgentSandbox';
 /** Accounts listed here with DWORD 0 are hidden from the sign-in screen. */
 /** The accounts setup created (name → SID, or 'pending' while creating): only these are ever deleted. */
 export const CREATED_KEY = 'SOFTWARE\\AgentSandboxCreatedAccounts';
+/** The firewall rules setup created (value `Names`: a JSON list), recorded before each is added: uninstall removes these. */
+export const CREATED_RULES_KEY = 'SOFTWARE\\AgentSandboxCreatedRules';
 export const HIDE_USERS_KEY = 'SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\SpecialAccounts\\UserList';
 
 /** The firewall rule group, so the rules are easy to find in wf.msc and to remove as a set. */

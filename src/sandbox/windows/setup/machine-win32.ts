@@ -28,7 +28,7 @@ import {
   type ResolvedAclOp,
 } from '../ledger';
 import { LEDGER_FILE } from '../prepare';
-import { CREATED_KEY, HIDE_USERS_KEY, MARKER_KEY } from './constants';
+import { CREATED_KEY, CREATED_RULES_KEY, HIDE_USERS_KEY, MARKER_KEY } from './constants';
 import type { FirewallModifyState, Marker, RuleReadback, SetupMachine } from './machine';
 import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
 
@@ -79,7 +79,8 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
     },
 
     firewallModifyState: async (): Promise<FirewallModifyState> => {
-      const s = withPolicy((p) => p.localPolicyModifyState());
+      const { state: s, perProfile } = withPolicy((p) => p.localPolicyModify());
+      if (perProfile) return 'per-profile';
       return s === FwModifyState.GP_OVERRIDE
         ? 'gp-override'
         : s === FwModifyState.INBOUND_BLOCKED
@@ -114,10 +115,21 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
           profiles: rule.profiles,
           protocol: rule.protocol,
           remoteAddresses: rule.remoteAddresses,
+          ...(rule.remotePorts !== undefined ? { remotePorts: rule.remotePorts } : {}),
           enabled: rule.enabled,
           localUserAuthorizedList: sddl,
         }),
       ),
+    createdRules: async () => createdRuleNames(),
+    recordCreatedRule: async (name) => {
+      const names = createdRuleNames();
+      if (!names.includes(name)) setMachineValues(CREATED_RULES_KEY, { Names: JSON.stringify([...names, name]) });
+    },
+    forgetCreatedRule: async (name) => {
+      const names = createdRuleNames().filter((n) => n !== name);
+      if (names.length) setMachineValues(CREATED_RULES_KEY, { Names: JSON.stringify(names) });
+      else deleteMachineKey(CREATED_RULES_KEY);
+    },
 
     hasGrant: async (p, sid, mask, inheritance) =>
       store.kind(p) !== 'missing' && alreadyPresent(store.entries(p), op(p, sid, mask, inheritance)),
@@ -181,4 +193,14 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       }),
     deleteMarker: async () => deleteMachineKey(MARKER_KEY),
   };
+}
+
+/** The rule ledger's names; an unreadable or malformed value throws (never read as "nothing created"). */
+function createdRuleNames(): string[] {
+  const v = getMachineValue(CREATED_RULES_KEY, 'Names', 'string');
+  if (v === undefined) return [];
+  const names: unknown = JSON.parse(String(v));
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string'))
+    throw new Error(`HKLM\\${CREATED_RULES_KEY}\\Names is not a list of rule names`);
+  return names;
 }

@@ -22,12 +22,16 @@ export interface RuleReadback {
   profiles?: number;
   protocol?: number;
   remoteAddresses?: string;
+  remotePorts?: string;
   enabled?: boolean;
   localUserAuthorizedList?: string;
 }
 
-/** `gp-override`: Group Policy overrides local rules, so ours would be stored but ignored. */
-export type FirewallModifyState = 'ok' | 'gp-override' | 'inbound-blocked';
+/**
+ * `gp-override`: Group Policy overrides local rules, so ours would be stored but ignored. `per-profile`: the state
+ * differs between profiles (S_FALSE), so in at least one of them our rules may be ignored.
+ */
+export type FirewallModifyState = 'ok' | 'gp-override' | 'inbound-blocked' | 'per-profile';
 
 export interface Marker {
   version: number;
@@ -64,6 +68,10 @@ export interface SetupMachine {
   removeRule(name: string): Promise<void>;
   /** Creates the rule with every property set before it is added. */
   addRule(rule: FirewallRule, localUserSddl: string): Promise<void>;
+  /** The firewall rule ledger: names setup recorded before adding each rule (uninstall removes exactly these). */
+  createdRules(): Promise<string[]>;
+  recordCreatedRule(name: string): Promise<void>;
+  forgetCreatedRule(name: string): Promise<void>;
 
   hasGrant(path: string, sid: string, mask: AccessMask, inheritance: AccessMask): Promise<boolean>;
   /** Adds an allow ACE and records it in the ledger (what it replaced) before changing anything. */

@@ -1,12 +1,12 @@
 /**
  * The elevated setup as pure data, taken from the elevated Win32Plan (compile-win32 plans elevated mode, nowhere
- * else): the plan's group and accounts, its firewall rule in the form COM writes it, and the group's grants on the
+ * else): the plan's group and accounts, its firewall rules in the form COM writes them, and the group's grants on the
  * runtime folders and writable roots, with every flag spelled out. Setup executes this, status compares against
  * it, and "setup" shows it before the UAC prompt. Must never touch the machine: it only computes.
  */
 import * as path from 'node:path';
 import type { AccessMask, AclOperation, FirewallRuleSpec, Network, PlanSid, Win32Plan } from '../../../policy';
-import { offlineBlockRule, sandboxAccounts } from '../../../policy/compile-win32';
+import { sandboxAccounts, sandboxFirewallRules } from '../../../policy/compile-win32';
 import { broadRootReason } from '../../../policy/paths';
 import { FIREWALL_GROUPING, GROUP_COMMENT, GROUP_NAME, SETUP_VERSION } from './constants';
 import { localUserAuthorizedList } from './sddl';
@@ -25,6 +25,8 @@ export const NET_FW_RULE_DIR_OUT = 2;
 export const NET_FW_ACTION_BLOCK = 0;
 export const NET_FW_PROFILE2_ALL = 0x7fffffff;
 export const NET_FW_IP_PROTOCOL_ANY = 256;
+/** IANA protocol numbers, as INetFwRule::Protocol takes them. */
+export const FW_PROTOCOL = { tcp: 6, udp: 17, icmpv4: 1, icmpv6: 58 } as const;
 
 export interface UserSpec {
   name: string;
@@ -40,14 +42,11 @@ export interface UserSpec {
 
 /** The rule as written through COM (FwRuleSpec), less the SDDL, which setup fills in from the user's SID. */
 export interface FirewallRule extends Omit<FwRuleSpec, 'enabled' | 'localUserAuthorizedList'> {
+  /** The plan's stable rule id (`offline-not-loopback`). */
+  id: string;
   enabled: true;
   /** Which sandbox user's SID goes into LocalUserAuthorizedList. */
   user: Network;
-  /**
-   * Loopback is blocked too ("*" includes 127.0.0.0/8 and ::1): a local proxy or dev server is a way out of an
-   * offline sandbox. An allowance for loopback would be a separate, explicit rule; there is none.
-   */
-  loopback: 'blocked';
 }
 
 export interface GrantSpec {
@@ -71,7 +70,7 @@ export interface SetupPlan {
 
 export interface SetupPlanInput {
   /**
-   * The plan compiled for elevated mode. Absent, only the machine-wide part (group, accounts, firewall rule) is
+   * The plan compiled for elevated mode. Absent, only the machine-wide part (group, accounts, firewall rules) is
    * built, for status and uninstall, which need no grants.
    */
   plan?: Win32Plan;
@@ -118,7 +117,7 @@ export function buildSetupPlan(input: SetupPlanInput): SetupPlan {
     version: SETUP_VERSION,
     group: { name: GROUP_NAME, comment: GROUP_COMMENT },
     users: (plan?.accounts?.users ?? sandboxAccounts()).map(userSpec),
-    firewall: (plan?.firewall ?? [offlineBlockRule()]).map(firewallRule),
+    firewall: (plan?.firewall ?? sandboxFirewallRules()).map(firewallRule),
     grants,
     refused,
   };
@@ -140,18 +139,21 @@ function userSpec({ name, network }: { name: string; network: Network }): UserSp
 function firewallRule(spec: FirewallRuleSpec): FirewallRule {
   if (spec.user.kind !== 'sandbox-user')
     throw new Error(`The firewall rule "${spec.name}" must name a sandbox account.`);
+  if (spec.remotePorts !== undefined && spec.protocol !== 'tcp' && spec.protocol !== 'udp')
+    throw new Error(`The firewall rule "${spec.name}" scopes ports without TCP or UDP.`);
   return {
+    id: spec.id,
     name: spec.name,
     description: spec.description,
     grouping: FIREWALL_GROUPING,
     direction: NET_FW_RULE_DIR_OUT,
     action: NET_FW_ACTION_BLOCK,
     profiles: NET_FW_PROFILE2_ALL,
-    protocol: NET_FW_IP_PROTOCOL_ANY,
+    protocol: spec.protocol ? FW_PROTOCOL[spec.protocol] : NET_FW_IP_PROTOCOL_ANY,
     remoteAddresses: spec.remoteAddresses,
+    ...(spec.remotePorts !== undefined ? { remotePorts: spec.remotePorts } : {}),
     enabled: true,
     user: spec.user.network,
-    loopback: 'blocked',
   };
 }
 

@@ -9,6 +9,7 @@ import { SandboxErrorCode } from '../../../errors';
 import { BUILTIN_USERS_SID } from './constants';
 import type { FirewallRule, GrantSpec, SetupPlan, UserSpec } from './setup-plan';
 import { ruleUserSddl } from './setup-plan';
+import { LEGACY_FIREWALL_RULE_NAMES } from '../../../policy/compile-win32';
 import type { RuleReadback, SetupMachine } from './machine';
 import type { ElevatedResult } from './payload';
 import type { Step } from './steps';
@@ -38,6 +39,7 @@ export function setupSteps(plan: SetupPlan, m: SetupMachine, newPassword: () => 
   return [
     groupStep(plan, m, state),
     ...plan.users.map((u) => userStep(u, plan.group.name, m, newPassword, state)),
+    legacyRulesStep(m),
     ...plan.firewall.map((r) => firewallStep(r, m, state)),
     grantStep(
       'grant-runtime',
@@ -167,7 +169,7 @@ function userStep(u: UserSpec, groupName: string, m: SetupMachine, newPassword: 
 
 function firewallStep(rule: FirewallRule, m: SetupMachine, state: SetupState): Step {
   return {
-    id: `firewall-${rule.user}`,
+    id: `firewall-${rule.id}`,
     title: `Adding the firewall rule "${rule.name}"`,
     errorCode: SetupStepCode.Firewall,
     fix: 'Make sure the Windows Defender Firewall service is running, then run setup again.',
@@ -189,12 +191,38 @@ function firewallStep(rule: FirewallRule, m: SetupMachine, state: SetupState): S
       const existing = await m.getRules(rule.name);
       if (existing.length === 1 && ruleMatches(existing[0], rule, sddl)) return { changed: false };
       if (existing.length) await m.removeRule(rule.name);
+      // Ledgered before it exists: a crash between the two still leaves uninstall knowing the rule is ours.
+      await m.recordCreatedRule(rule.name);
       await m.addRule(rule, sddl);
       const back = await m.getRules(rule.name);
       if (back.length !== 1 || !ruleMatches(back[0], rule, sddl)) {
         throw new ReadbackError(`the firewall rule reads back differently: ${JSON.stringify(back)}`);
       }
       return { changed: true };
+    },
+  };
+}
+
+/**
+ * Removes the rules an older setup created that this one replaces: version 1's single offline block covered every
+ * loopback port, so with it present the allowlist proxy would be unreachable (block rules win). Only rules recorded
+ * in the rule ledger or named as ours before the ledger existed, and only in our rule group's names.
+ */
+function legacyRulesStep(m: SetupMachine): Step {
+  return {
+    id: 'firewall-legacy',
+    title: 'Removing firewall rules an older setup created',
+    errorCode: SetupStepCode.Firewall,
+    fix: 'Make sure the Windows Defender Firewall service is running, then run setup again.',
+    async run() {
+      let changed = false;
+      for (const name of LEGACY_FIREWALL_RULE_NAMES) {
+        if (!(await m.getRules(name)).length) continue;
+        await m.removeRule(name);
+        if ((await m.getRules(name)).length) throw new ReadbackError(`the old firewall rule "${name}" is still there`);
+        changed = true;
+      }
+      return { changed };
     },
   };
 }
@@ -217,6 +245,8 @@ export function ruleMatches(r: RuleReadback, want: FirewallRule, sddl: string): 
       .filter(Boolean)
       .sort()
       .join(',');
+  // No port scope reads back as "*" (or nothing where the getter fails for a protocol without ports).
+  const ports = (p: string | undefined) => (p === undefined || ['', '*'].includes(p.trim()) ? '*' : addresses(p));
   const aces = (s: string | undefined) =>
     s === undefined
       ? undefined
@@ -236,6 +266,7 @@ export function ruleMatches(r: RuleReadback, want: FirewallRule, sddl: string): 
         profiles(r.profiles),
         r.protocol,
         addresses(r.remoteAddresses),
+        ports(r.remotePorts),
         r.enabled,
         aces(r.localUserAuthorizedList),
       ],
@@ -245,6 +276,7 @@ export function ruleMatches(r: RuleReadback, want: FirewallRule, sddl: string): 
         profiles(want.profiles),
         want.protocol,
         addresses(want.remoteAddresses),
+        ports(want.remotePorts),
         want.enabled,
         aces(sddl),
       ],

@@ -70,10 +70,9 @@ export function describePlan(plan: SetupPlan): string[] {
     ...plan.users.map(
       (u) => `Create the local account ${u.name} (standard user, hidden from the sign-in screen, random password).`,
     ),
-    ...plan.firewall.map(
-      (r) =>
-        `Add the firewall rule "${r.name}" (outbound block for ${plan.users.find((u) => u.network === r.user)?.name}, loopback included by the rule, unproven until Verify runs; DNS and SMB made by Windows services are not covered).`,
-    ),
+    'Remove the firewall rule an older setup created, if present.',
+    ...plan.firewall.map((r) => `Add the firewall rule "${r.name}": ${r.description}`),
+    'The firewall rules are unproven until Verify runs; DNS lookups and SMB made by Windows services for the accounts are not covered.',
     ...plan.grants.map(
       (g) => `${g.reason === 'writable-root' ? 'Allow writing' : 'Allow reading and running'}: ${g.path}`,
     ),

@@ -1,6 +1,6 @@
 /**
  * What the elevated setup looks like on this machine right now, read without elevation: the marker and its
- * version, each account and whether this user holds its credentials, the group, the firewall rule as read back,
+ * version, each account and whether this user holds its credentials, the group, the firewall rules as read back,
  * and whether the firewall policy lets our rule take effect. Anything that cannot be read is reported as unknown,
  * never as fine.
  */
@@ -24,7 +24,7 @@ export interface WindowsSandboxStatus {
   users: { network: Network; name: string; exists: Tri; sid?: string; credentials: boolean }[];
   rules: { name: string; exists: Tri; matches: Tri }[];
   /** `gp-override` means Group Policy ignores local rules, ours included. */
-  firewallPolicy: 'ok' | 'gp-override' | 'inbound-blocked' | 'unknown';
+  firewallPolicy: 'ok' | 'gp-override' | 'inbound-blocked' | 'per-profile' | 'unknown';
   /** Whether a firewall rule blocks anything here now (firewall on for the active profiles, local rules applied). */
   firewall: FirewallVerdict;
   notes: string[];
@@ -109,6 +109,14 @@ function verdict(
   ];
   if (missing.length)
     return { state: 'incomplete', summary: `Setup is incomplete: missing ${missing.join(', ')}.`, fix: setup };
+  if (s.firewallPolicy === 'per-profile') {
+    return {
+      state: 'incomplete',
+      summary:
+        'Group Policy applies local firewall rules in some profiles only: the offline block may not be in effect on every network.',
+      fix: 'Ask your administrator to enable "Apply local firewall rules" for every firewall profile.',
+    };
+  }
   if (s.firewallPolicy === 'gp-override') {
     return {
       state: 'incomplete',
@@ -133,16 +141,22 @@ function verdict(
 
 /** What the offline account's network block looks like right now: its rule read back, and the firewall's state. */
 export interface OfflineBlockState {
-  /** The rule exists once and reads back as setup wrote it. */
+  /** Every rule of the offline account exists once and reads back as setup wrote it. */
   ruleOk: boolean;
   firewall: FirewallVerdict;
 }
 
-/** Read when the offline broker starts (not only at setup): the rule may have been removed or the firewall turned off since. */
+/**
+ * Read when the offline broker starts (not only at setup): a rule may have been removed or the firewall turned off
+ * since. Every rule of the offline account must exist once and read back as setup wrote it.
+ */
 export async function offlineBlockState(m: SetupMachine, offlineSid: string): Promise<OfflineBlockState> {
-  const rule = buildSetupPlan({ home: os.homedir() }).firewall.find((r) => r.user === 'offline');
-  const back = rule ? await m.getRules(rule.name).catch(() => []) : [];
-  const ruleOk = Boolean(rule) && back.length === 1 && ruleMatches(back[0], rule!, ruleUserSddl(offlineSid));
+  const rules = buildSetupPlan({ home: os.homedir() }).firewall.filter((r) => r.user === 'offline');
+  let ruleOk = rules.length > 0;
+  for (const rule of rules) {
+    const back = await m.getRules(rule.name).catch(() => []);
+    ruleOk &&= back.length === 1 && ruleMatches(back[0], rule, ruleUserSddl(offlineSid));
+  }
   const facts = await m.firewallFacts().catch(() => undefined);
   return {
     ruleOk,

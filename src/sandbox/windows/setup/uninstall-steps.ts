@@ -9,6 +9,7 @@ import type { Marker, SetupMachine } from './machine';
 import type { FirewallRule } from './setup-plan';
 import type { Step } from './steps';
 import { PENDING } from './setup-steps';
+import { LEGACY_FIREWALL_RULE_NAMES } from '../../../policy/compile-win32';
 
 export const UninstallStepCode = {
   Firewall: 'uninstall-firewall-failed',
@@ -29,13 +30,28 @@ export function uninstallSteps(rules: FirewallRule[], m: SetupMachine, marker: M
     run,
   });
   return [
-    ...rules.map((r) =>
-      step(`firewall-${r.user}`, `Removing the firewall rule "${r.name}"`, UninstallStepCode.Firewall, async () => {
-        if (!(await m.getRules(r.name)).length) return { changed: false };
-        await m.removeRule(r.name);
-        return { changed: true };
-      }),
-    ),
+    step('firewall', 'Removing the firewall rules setup created', UninstallStepCode.Firewall, async () => {
+      // The ledger's names, today's rules and an older setup's (created before the rule ledger existed).
+      const names = [
+        ...new Set([...(await m.createdRules()), ...rules.map((r) => r.name), ...LEGACY_FIREWALL_RULE_NAMES]),
+      ];
+      let changed = false;
+      const problems: string[] = [];
+      for (const name of names) {
+        try {
+          if ((await m.getRules(name)).length) {
+            await m.removeRule(name);
+            changed = true;
+          }
+          if (!(await m.getRules(name)).length) await m.forgetCreatedRule(name);
+          else problems.push(`the firewall rule "${name}" is still there`);
+        } catch (e) {
+          problems.push(`${name}: ${(e as Error).message}`);
+        }
+      }
+      if (problems.length) throw new Error(problems.join('; '));
+      return { changed };
+    }),
     step('acl', 'Reverting the folder permissions setup granted', UninstallStepCode.Acl, async () => {
       // With the group (and the marker) gone, the ledger still names its SID: every elevated-setup record is reverted.
       const sid = marker?.groupSid ?? (await m.lookupGroup(GROUP_NAME)) ?? (await m.createdAccount(GROUP_NAME));
@@ -108,7 +124,9 @@ export async function leftovers(rules: FirewallRule[], m: SetupMachine): Promise
       out.push(`${what} (could not be checked: ${(e as Error).message})`);
     }
   };
-  for (const r of rules) await check(`firewall rule "${r.name}"`, async () => (await m.getRules(r.name)).length > 0);
+  const ledgered = await m.createdRules().catch(() => []);
+  for (const name of new Set([...rules.map((r) => r.name), ...ledgered, ...LEGACY_FIREWALL_RULE_NAMES]))
+    await check(`firewall rule "${name}"`, async () => (await m.getRules(name)).length > 0);
   // Only accounts setup created count: one that was there before is never ours to remove.
   for (const name of Object.values(SANDBOX_USERS)) {
     await check(
