@@ -320,9 +320,9 @@ const LOOPBACK = '127.0.0.0/8,::1';
  * window and policy). Windows Firewall block rules win over allow rules, so the offline account's block is written
  * as three scoped rules that together cover everything except TCP to the proxy's loopback ports: every protocol to
  * every address but loopback; TCP to loopback on every other port; UDP to loopback. Then, for both accounts, the
- * protocols Codex's WFP filters block (issue 14 item 7): DNS (53, 853; TCP and UDP), ICMPv4/v6, SMB (139, 445). For
- * the offline account these repeat the block (defence in depth if the other rules are edited); for the online
- * account they are the only block: its own DNS, ping and SMB sockets.
+ * protocols Codex's WFP filters block (issue 14 item 7): DNS (53, 853; TCP and UDP), ICMPv4/v6, SMB (139, 445) for the
+ * offline account, where they repeat the block (defence in depth if the other rules are edited); for the online
+ * account SMB only (its NTLM credentials would go to any share it names; DNS and ping are ordinary online traffic).
  * Why rules and not WFP filters: a WFP filter with a user condition sees the same flows as a rule with
  * LocalUserAuthorizedList (both match the identity of the process that opens the socket), so it would miss the same
  * service-made DNS and SMB traffic, and the firewall COM API is what setup, status and uninstall already read back.
@@ -396,7 +396,9 @@ export function sandboxFirewallRules(): FirewallRuleSpec[] {
       protocol: 'udp',
     }),
     ...onBehalf('offline'),
-    ...onBehalf('online'),
+    // Online commands may reach anything, so their own DNS resolvers (nslookup, dig) and ping keep working; SMB
+    // stays blocked, since a share the sandbox names makes Windows send the account's NTLM credentials to it.
+    ...onBehalf('online').filter((r) => r.purpose === 'smb'),
   ];
 }
 

@@ -52,7 +52,7 @@ test('setup plan: two users with USER_PRIV_USER, password never expires, cannot 
 
 test('setup plan: the block rules are outbound, for all profiles, enabled, each scoped to one sandbox account', () => {
   const rules = plan().firewall;
-  assert.equal(rules.length, 13);
+  assert.equal(rules.length, 9);
   assert.equal(new Set(rules.map((r) => r.name)).size, rules.length, 'rule names are unique');
   for (const r of rules) {
     assert.deepEqual([r.direction, r.action, r.profiles, r.enabled], [2, 0, 0x7fffffff, true], r.name);

@@ -85,8 +85,8 @@ test('firewall rules: every port pair the proxy may listen on is inside the rang
   }
 });
 
-test('firewall rules: DNS (53/853 TCP and UDP), ICMP and SMB (139/445) are blocked for both accounts', () => {
-  for (const user of ['offline', 'online'] as const) {
+test('firewall rules: DNS (53/853 TCP and UDP), ICMP and SMB (139/445) are blocked for the offline account; SMB only for the online one', () => {
+  for (const user of ['offline'] as const) {
     for (const proto of ['tcp', 'udp'] as const)
       for (const port of [53, 853])
         assert.ok(blockedBy(rules, user, proto, '1.1.1.1', port).length, `${user} ${proto}/${port}`);
@@ -98,7 +98,12 @@ test('firewall rules: DNS (53/853 TCP and UDP), ICMP and SMB (139/445) are block
   const purposes = new Set(
     rules.filter((r) => r.user.kind === 'sandbox-user' && r.user.network === 'online').map((r) => r.purpose),
   );
-  assert.deepEqual([...purposes].sort(), ['dns', 'icmp', 'smb'], 'the online account gets only the item-7 blocks');
+  assert.deepEqual([...purposes].sort(), ['smb'], 'the online account gets only the SMB block');
+  for (const port of [139, 445])
+    assert.ok(blockedBy(rules, 'online', 'tcp', '10.0.0.5', port).length, `online smb ${port}`);
+  // Control: online DNS and ping stay open.
+  assert.deepEqual(blockedBy(rules, 'online', 'udp', '1.1.1.1', 53), []);
+  assert.deepEqual(blockedBy(rules, 'online', 'icmpv4', '8.8.8.8'), []);
 });
 
 test('firewall rules: setup writes them with the protocol numbers and ports COM takes, ports only with TCP or UDP', () => {

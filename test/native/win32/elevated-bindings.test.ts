@@ -149,7 +149,7 @@ test('firewall COM plumbing under Wine: every INetFwRule setter is called in ord
 
 test('firewall COM plumbing under Wine: every rule setup plans (scoped offline block, DNS, ICMPv4/v6, SMB) marshals through the INetFwRule setters, protocol before ports (plumbing only; Wine stores and enforces nothing)', () => {
   const rules = buildSetupPlan({ home: 'C:\\Users\\dev' }).firewall;
-  assert.equal(rules.length, 13);
+  assert.equal(rules.length, 9);
   for (const r of rules) {
     const spec = {
       name: `${r.name} (wine plumbing)`,
