@@ -319,7 +319,7 @@ const LOOPBACK = '127.0.0.0/8,::1';
  * Every firewall rule elevated setup creates, machine-wide and the same for every policy (the accounts serve every
  * window and policy). Windows Firewall block rules win over allow rules, so the offline account's block is written
  * as three scoped rules that together cover everything except TCP to the proxy's loopback ports: every protocol to
- * every address but loopback; TCP to loopback on every other port; UDP to loopback. Then, for both accounts, the
+ * every address but loopback; TCP to loopback on every other port; UDP to loopback. Then the
  * protocols Codex's WFP filters block (issue 14 item 7): DNS (53, 853; TCP and UDP), ICMPv4/v6, SMB (139, 445) for the
  * offline account, where they repeat the block (defence in depth if the other rules are edited); for the online
  * account SMB only (its NTLM credentials would go to any share it names; DNS and ping are ordinary online traffic).
