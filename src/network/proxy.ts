@@ -51,8 +51,10 @@ export interface SessionRequest {
 export type { Admission };
 
 export interface ProxyOptions {
-  /** Where gateways make their private socket folders (created 0700). */
+  /** Where gateways make their private socket folders (created 0700 if missing). */
   socketDir: string;
+  /** The start of each gateway folder's name (a random suffix follows); default `gw-`. */
+  gatewayPrefix?: string;
   resolver?: Resolver;
   /** Called for every refusal, after it was recorded on its session. */
   onDenial?: (d: NetworkDenial) => void;
@@ -171,7 +173,7 @@ export class NetworkProxy {
    */
   async openGateway(label: string, transport: 'unix' | 'tcp' = 'unix'): Promise<ProxyGateway> {
     fs.mkdirSync(this.opts.socketDir, { recursive: true, mode: 0o700 });
-    const dir = fs.mkdtempSync(path.join(this.opts.socketDir, 'gw-'));
+    const dir = fs.mkdtempSync(path.join(this.opts.socketDir, this.opts.gatewayPrefix ?? 'gw-'));
     fs.chmodSync(dir, 0o700);
     const gw = new ProxyGateway(this, label, dir, transport);
     try {

@@ -127,10 +127,10 @@ export function sealRuntime(args: string[], plan: LinuxPlan, paths: string[]): s
  * The proxy's socket folder on the host, hidden from every sandbox behind an empty read-only tmpfs (an allowlist
  * sandbox gets only its own gateway, bound elsewhere): no sandbox can even try another's gateway. Nothing to do when
  * the folder does not exist yet, or is already out of sight (under the private /tmp, a hidden folder, or the hidden
- * state folder, where it lives unless its path would be too long for a socket address).
+ * state folder). Nothing either when there is no such folder: gateways then live right in /tmp (see proxySocketDir).
  */
-export function hideProxySockets(plan: LinuxPlan, base: string): string[] {
-  if (plan.confined === false || !fs.existsSync(base)) return [];
+export function hideProxySockets(plan: LinuxPlan, base: string | undefined): string[] {
+  if (plan.confined === false || !base || !fs.existsSync(base)) return [];
   const hidden = [
     LINUX_SANDBOX_TMP,
     ...plan.hiddenSockets,

@@ -314,7 +314,7 @@ describe('network allowlist (linux, real sandbox and proxy)', () => {
       // A long-running allowlist command holds its gateway open; find it on the host.
       const holder = await backend.spawn(p, { argv: sh('sleep 20'), cwd: ws, stdio: 'pipe' });
       holder.stdin?.end();
-      const base = proxySocketDir(stateDir);
+      const base = proxySocketDir(stateDir)!;
       const gw = fs.readdirSync(base).find((n) => fs.existsSync(path.join(base, n, 'http.sock')));
       assert.ok(gw, "control: the holder's gateway socket exists on the host");
       const sock = path.join(base, gw, 'http.sock');
