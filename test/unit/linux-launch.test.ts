@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePlan, type FsView, type LinuxPlan } from '../../src/policy';
-import { sealRuntime, withRuntimeBinds } from '../../src/sandbox/linux/launch';
+import { commandRequest, sealRuntime, withRuntimeBinds } from '../../src/sandbox/linux/launch';
 
 const fsView = (dirs: string[]): FsView => ({
   realpath: (p) => p,
@@ -53,4 +53,18 @@ test("Agent Sandbox's own package and runtime inside a writable root are bound r
     p.bwrapArgs,
     'nothing to seal outside the roots',
   );
+});
+
+test("an allowlist command's NODE_OPTIONS keeps the caller's and adds the proxy preload; other commands' are untouched", () => {
+  const saved = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = '--max-old-space-size=512';
+  try {
+    const p = plan('/w');
+    const proxied = commandRequest(p, ['node'], '/w', { NODE_USE_ENV_PROXY: '1' }, '/pkg/dist/node-proxy.js');
+    assert.equal(proxied.env.NODE_OPTIONS, '--max-old-space-size=512 --require "/pkg/dist/node-proxy.js"');
+    assert.equal(commandRequest(p, ['node'], '/w').env.NODE_OPTIONS, '--max-old-space-size=512');
+  } finally {
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
+  }
 });

@@ -8,7 +8,8 @@ import type { LinuxPlan } from '../../policy/plan';
 import type { CommandRequest, RunnerSandbox } from '../../protocol/linux';
 import { LINUX_SANDBOX_TMP } from '../../policy/compile-linux';
 import { isWithin } from '../../policy/paths';
-import { packageRoot, runnerRuntime, runnerScript } from './runtime';
+import { nodeProxyPreload, packageRoot, runnerRuntime, runnerScript } from './runtime';
+import { withNodePreload } from '../../policy/proxy-env';
 import { INFO_FD } from './usernet';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 
@@ -187,12 +188,18 @@ export function commandEnv(plan: LinuxPlan, base: NodeJS.ProcessEnv = process.en
 
 let nextId = 1;
 
-/** `extraEnv`: this command's own variables (the allowlist proxy URLs with its credential). */
+/**
+ * `extraEnv`: this command's own variables (the allowlist proxy URLs with its credential). With them, Node
+ * programs also get the proxy preload in NODE_OPTIONS, after the user's own options.
+ */
 export function commandRequest(
   plan: LinuxPlan,
   argv: string[],
   cwd: string,
   extraEnv: Record<string, string> = {},
+  preload = extraEnv.NODE_USE_ENV_PROXY ? nodeProxyPreload() : undefined,
 ): CommandRequest {
-  return { id: nextId++, argv, cwd, env: { ...commandEnv(plan), ...extraEnv } };
+  const env = { ...commandEnv(plan), ...extraEnv };
+  if (preload) env.NODE_OPTIONS = withNodePreload(env.NODE_OPTIONS, preload);
+  return { id: nextId++, argv, cwd, env };
 }
