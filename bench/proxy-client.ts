@@ -1,10 +1,12 @@
 /**
  * Runs INSIDE the sandbox for `npm run bench`: times connection set-up (connect, then one byte echoed) and bulk
- * throughput (bytes sent until the sink acknowledges them), either through the allowlist proxy named by the
- * sandbox's HTTPS_PROXY (CONNECT) or directly to the host listener (online mode). Prints one JSON line.
- * Usage: node proxy-client.js proxy|direct HOST PORT ROUNDS MIB
+ * throughput (bytes sent until the sink acknowledges them), through the allowlist proxy named by the sandbox's
+ * HTTPS_PROXY (`connect`: HTTP CONNECT) or ALL_PROXY (`socks`: SOCKS5 with the name resolved by the proxy), or
+ * directly to the host listener (`direct`, online mode). Prints one JSON line.
+ * Usage: node proxy-client.js connect|socks|direct HOST PORT ROUNDS MIB
  */
 import * as net from 'node:net';
+import { SocksClient } from 'socks';
 
 const [mode, host, portText, roundsText, mibText] = process.argv.slice(2);
 const port = Number(portText);
@@ -16,6 +18,7 @@ function open(): Promise<net.Socket> {
       s.once('error', reject);
     });
   }
+  if (mode === 'socks') return viaSocks();
   const p = new URL(process.env.HTTPS_PROXY ?? '');
   const auth = Buffer.from(`${decodeURIComponent(p.username)}:${decodeURIComponent(p.password)}`).toString('base64');
   return new Promise((resolve, reject) => {
@@ -35,6 +38,22 @@ function open(): Promise<net.Socket> {
     s.on('data', onData);
     s.once('error', reject);
   });
+}
+
+async function viaSocks(): Promise<net.Socket> {
+  const p = new URL(process.env.ALL_PROXY ?? '');
+  const { socket } = await SocksClient.createConnection({
+    proxy: {
+      host: p.hostname,
+      port: Number(p.port),
+      type: 5,
+      userId: decodeURIComponent(p.username),
+      password: decodeURIComponent(p.password),
+    },
+    command: 'connect',
+    destination: { host, port },
+  });
+  return socket;
 }
 
 async function echoOnce(): Promise<number> {

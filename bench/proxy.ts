@@ -1,7 +1,8 @@
 /**
  * The network allowlist's cost, in one run: connection set-up latency and bulk throughput through the proxy (the
- * sandbox's relay, the host proxy's CONNECT, the host listener) against a direct connection to the same listener
- * from an online sandbox. Both clients run inside the real sandbox, brokered. Asserts nothing; it measures.
+ * sandbox's relay, the host proxy's HTTP CONNECT or SOCKS5, the host listener) against a direct connection to the
+ * same listener from an online sandbox. Every client runs inside the real sandbox, brokered. Asserts nothing; it
+ * measures.
  */
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -11,11 +12,19 @@ import { backendFor } from '../src/sandbox';
 import { hostContext } from '../src/sandbox/host';
 import { summarize, type Summary } from './stats';
 
+export interface PathResult {
+  connect: Summary;
+  mbPerS: number;
+}
+
 export interface ProxyResults {
   rounds: number;
   mib: number;
-  proxied?: { connect: Summary; mbPerS: number };
-  direct?: { connect: Summary; mbPerS: number };
+  /** Through the proxy with HTTP CONNECT. */
+  proxied?: PathResult;
+  /** Through the proxy with SOCKS5. */
+  socks?: PathResult;
+  direct?: PathResult;
   error?: string;
 }
 
@@ -58,12 +67,18 @@ export async function measureProxy(
     const client = path.join(__dirname, 'proxy-client.js');
     const plan = (network: 'allowlist' | 'online'): Plan =>
       compilePlan(
-        { workspaceRoots: [ws], network, ...(network === 'allowlist' ? { allowedDomains: [HOST] } : {}) },
+        {
+          workspaceRoots: [ws],
+          network,
+          // online shares the host's network only with allowHostLoopback (otherwise it has its own, through
+          // slirp4netns, with no route to the host's 127.0.0.1 listener)
+          ...(network === 'allowlist' ? { allowedDomains: [HOST] } : { allowHostLoopback: true }),
+        },
         hostContext({ platform, stateDir }),
       );
-    const one = async (network: 'allowlist' | 'online') => {
-      const mode = network === 'allowlist' ? 'proxy' : 'direct';
-      const target = network === 'allowlist' ? HOST : '127.0.0.1';
+    const one = async (mode: 'connect' | 'socks' | 'direct'): Promise<PathResult> => {
+      const network = mode === 'direct' ? 'online' : 'allowlist';
+      const target = mode === 'direct' ? '127.0.0.1' : HOST;
       const proc = await backend.spawn(plan(network), {
         argv: [process.execPath, client, mode, target, String(listener.port), String(rounds), String(mib)],
         cwd: ws,
@@ -82,7 +97,7 @@ export async function measureProxy(
       if (!r.connectMs || r.bulkMs === undefined) throw new Error(`${mode}: ${r.error ?? out}`);
       return { connect: summarize(r.connectMs.slice(3)), mbPerS: (mib * 1.048576) / (r.bulkMs / 1000) };
     };
-    return { rounds, mib, direct: await one('online'), proxied: await one('allowlist') };
+    return { rounds, mib, direct: await one('direct'), proxied: await one('connect'), socks: await one('socks') };
   } catch (e) {
     return { rounds, mib, error: (e as Error).message };
   } finally {

@@ -6,7 +6,7 @@
 import type { LoadOutsideVsCode, RecordedActivation } from './activation';
 import type { CaseResult, Rounds } from './harness';
 import type { OverheadResults } from './overhead';
-import type { ProxyResults } from './proxy';
+import type { PathResult, ProxyResults } from './proxy';
 import type { BundleSize, VsixSizes } from './package-size';
 import type { CompileResults } from './plan-compile';
 import type { Machine } from './platform';
@@ -52,7 +52,14 @@ function machineSection(r: BenchResults): string {
       ? [['Load average (1/5/15 min)', `${r.load.start.join(' / ')} at start, ${r.load.end.join(' / ')} at end`]]
       : []),
   ];
-  return `## Machine\n\n${table(['', ''], rows)}`;
+  const busy = (r.load.start?.[0] ?? 0) > m.nproc;
+  return (
+    `## Machine\n\n${table(['', ''], rows)}` +
+    (busy
+      ? `\n\nThe machine was busy with other work during this run (load average above its ${m.nproc} cores): ` +
+        'absolute times are inflated and noisier; the ratios compare paths measured in the same run.'
+      : '')
+  );
 }
 
 function overheadRow(c: CaseResult, all: CaseResult[]): string[] {
@@ -112,33 +119,28 @@ function proxySection(r: BenchResults): string {
   const p = r.proxy;
   if (!p || p.error || !p.proxied || !p.direct)
     return `## Network allowlist proxy\n\nNot available: ${p?.error ?? 'not measured'}`;
+  const direct = p.direct;
   const ratio = (a: number, b: number) => `×${(a / b).toFixed(2)}`;
+  const row = (name: string, x: PathResult, vs: boolean) => [
+    name,
+    ms(x.connect.median),
+    `${ms(x.connect.p10)}–${ms(x.connect.p90)}`,
+    vs ? ratio(x.connect.median, direct.connect.median) : '',
+    x.mbPerS.toFixed(0),
+    vs ? ratio(x.mbPerS, direct.mbPerS) : '',
+  ];
   return (
-    `## Network allowlist proxy\n\nBoth clients run inside the real sandbox (brokered): through the proxy (relay in ` +
-    `the sandbox, Unix socket, the host proxy's CONNECT, the host listener) and directly to the same host listener from an ` +
-    `online sandbox. Connect = TCP connect (+ CONNECT) until one byte came back, ${p.proxied.connect.n} rounds after 3 ` +
-    `warm-up; throughput = ${p.mib} MiB through one connection.\n\n` +
+    `## Network allowlist proxy\n\nEvery client runs inside the real sandbox (brokered): through the proxy (relay in ` +
+    `the sandbox, Unix socket, the host proxy's HTTP CONNECT or SOCKS5, the host listener) and directly to the same ` +
+    `host listener from an online sandbox sharing the host's network (allowHostLoopback). Connect = TCP connect (+ CONNECT or the SOCKS5 handshake) until one byte ` +
+    `came back, ${p.proxied.connect.n} rounds after 3 warm-up; throughput = ${p.mib} MiB through one connection. ` +
+    `"× direct" compares with the direct connection of the same run.\n\n` +
     table(
-      ['path', 'connect median ms', 'p10–p90 ms', 'throughput MB/s'],
+      ['path', 'connect median ms', 'p10–p90 ms', 'connect × direct', 'throughput MB/s', 'throughput × direct'],
       [
-        [
-          'direct (online)',
-          ms(p.direct.connect.median),
-          `${ms(p.direct.connect.p10)}–${ms(p.direct.connect.p90)}`,
-          p.direct.mbPerS.toFixed(0),
-        ],
-        [
-          'through the proxy (allowlist)',
-          ms(p.proxied.connect.median),
-          `${ms(p.proxied.connect.p10)}–${ms(p.proxied.connect.p90)}`,
-          p.proxied.mbPerS.toFixed(0),
-        ],
-        [
-          'proxy ÷ direct',
-          ratio(p.proxied.connect.median, p.direct.connect.median),
-          '',
-          ratio(p.proxied.mbPerS, p.direct.mbPerS),
-        ],
+        row('direct (online)', direct, false),
+        row('through the proxy, HTTP CONNECT (allowlist)', p.proxied, true),
+        ...(p.socks ? [row('through the proxy, SOCKS5 (allowlist)', p.socks, true)] : []),
       ],
     )
   );

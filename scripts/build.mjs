@@ -21,6 +21,10 @@ const entries = [
   { entryPoints: ['src/runner/linux/entry.ts'], outfile: 'dist/runner-linux.js' },
   { entryPoints: ['src/runner/windows/entry.ts'], outfile: 'dist/runner-win32.js' },
   { entryPoints: ['src/verify/probe.ts'], outfile: 'dist/probe.js' },
+  // preloaded into Node programs in an allowlist sandbox; it loads the agents' bundles only when they are used
+  { entryPoints: ['src/runner/node-proxy/preload.ts'], outfile: 'dist/node-proxy.js' },
+  { entryPoints: ['src/runner/node-proxy/fetch-agent.ts'], outfile: 'dist/node-proxy-fetch.js' },
+  { entryPoints: ['src/runner/node-proxy/http-agents.ts'], outfile: 'dist/node-proxy-http.js' },
 ];
 if (watch) {
   for (const e of entries) await (await esbuild.context({ ...common, ...e })).watch();

@@ -51,6 +51,9 @@ function checkContents(target, files) {
     'dist/runner-linux.js',
     'dist/runner-win32.js',
     'dist/probe.js',
+    'dist/node-proxy.js',
+    'dist/node-proxy-fetch.js',
+    'dist/node-proxy-http.js',
     'node_modules/koffi/package.json',
     `node_modules/@koromix/koffi-${target}/package.json`,
   ]) {

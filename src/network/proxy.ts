@@ -51,8 +51,10 @@ export interface SessionRequest {
 export type { Admission };
 
 export interface ProxyOptions {
-  /** Where gateways make their private socket folders (created 0700). */
+  /** Where gateways make their private socket folders (created 0700 if missing). */
   socketDir: string;
+  /** The start of each gateway folder's name (a random suffix follows); default `gw-`. */
+  gatewayPrefix?: string;
   resolver?: Resolver;
   /** Called for every refusal, after it was recorded on its session. */
   onDenial?: (d: NetworkDenial) => void;
@@ -180,7 +182,7 @@ export class NetworkProxy {
     ports?: { http: number; socks: number },
   ): Promise<ProxyGateway> {
     fs.mkdirSync(this.opts.socketDir, { recursive: true, mode: 0o700 });
-    const dir = fs.mkdtempSync(path.join(this.opts.socketDir, 'gw-'));
+    const dir = fs.mkdtempSync(path.join(this.opts.socketDir, this.opts.gatewayPrefix ?? 'gw-'));
     fs.chmodSync(dir, 0o700);
     const gw = new ProxyGateway(this, label, dir, transport, ports);
     try {

@@ -5,6 +5,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { LINUX_SANDBOX_TMP } from '../policy/compile-linux';
 import { NetworkProxy, type NetworkDenial, type ProxyOptions } from './proxy';
 import { resolverFromEnv } from './resolver';
 
@@ -23,21 +24,28 @@ export function onSharedProxyDenial(f: (d: NetworkDenial) => void): () => void {
 }
 
 export function createProxy(stateDir: string): NetworkProxy {
+  const own = proxySocketDir(stateDir);
   return new NetworkProxy({
-    socketDir: proxySocketDir(stateDir),
+    ...(own
+      ? { socketDir: own }
+      : { socketDir: process.platform === 'linux' ? LINUX_SANDBOX_TMP : os.tmpdir(), gatewayPrefix: TEMP_PREFIX }),
     resolver: resolverFromEnv(),
     ...overrides,
     onDenial: (d) => listeners.forEach((f) => f(d)),
   });
 }
 
+/** The prefix of a gateway folder made directly in the temp folder (see proxySocketDir). */
+export const TEMP_PREFIX = 'agent-sandbox-proxy-';
+
 /**
- * Where gateways make their socket folders: under the state folder, unless that makes socket paths longer than a
- * Unix socket address takes (108 bytes).
+ * Where gateways make their socket folders: a `proxy` folder in the state folder; undefined when that would make
+ * socket paths longer than a Unix socket address takes (108 bytes). Then each gateway makes its folder right in
+ * the temp folder (`agent-sandbox-proxy-` and a random suffix, 0700, removed when the gateway closes, so nothing
+ * is left behind and no shared folder can be squatted by another user). On Linux that is /tmp, which every
+ * sandbox replaces with its own: no sandbox sees another's gateway there, with no hiding mount to keep up.
  */
-export function proxySocketDir(stateDir: string): string {
+export function proxySocketDir(stateDir: string): string | undefined {
   const dir = path.join(stateDir, 'proxy');
-  return Buffer.byteLength(dir) <= 80
-    ? dir
-    : path.join(os.tmpdir(), `agent-sandbox-proxy-${process.getuid?.() ?? 'user'}`);
+  return Buffer.byteLength(dir) <= 80 ? dir : undefined;
 }

@@ -25,7 +25,8 @@ export function endpointUrls(
 /**
  * Variables for the common clients: curl, wget, Python, Go, Rust and most others read `HTTP(S)_PROXY` /
  * `ALL_PROXY` (upper and lower case on Linux); npm/yarn/pnpm, pip and cargo have their own; git gets `http.proxy`
- * through `GIT_CONFIG_*`; Node 24+ applies the variables to fetch and http with `NODE_USE_ENV_PROXY`.
+ * through `GIT_CONFIG_*`; Node applies the variables to fetch and http with `NODE_USE_ENV_PROXY` (fetch from 24.0,
+ * http/https from 24.5 and 22.21; older Node gets the same from our preload, see withNodePreload).
  * `NO_PROXY` is empty: nothing, not even loopback, goes around the proxy.
  */
 export function proxyEnv(
@@ -54,4 +55,14 @@ export function proxyEnv(
   // Windows variables are case-insensitive: one spelling is all there is.
   if (platform === 'linux') Object.assign(env, { http_proxy: http, https_proxy: http, all_proxy: socks, no_proxy: '' });
   return env;
+}
+
+/**
+ * NODE_OPTIONS with our proxy preload required after whatever the user's NODE_OPTIONS already holds (kept as is:
+ * their flags and preloads still apply). The path is quoted for Node's NODE_OPTIONS parser (double quotes,
+ * backslash escapes). Non-Node programs ignore the variable.
+ */
+export function withNodePreload(nodeOptions: string | undefined, preload: string): string {
+  const ours = `--require "${preload.replace(/["\\]/g, '\\$&')}"`;
+  return nodeOptions?.trim() ? `${nodeOptions} ${ours}` : ours;
 }

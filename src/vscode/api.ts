@@ -5,19 +5,24 @@
 import type { RunOptions, RunResult, SandboxService } from './service';
 import type { SandboxSettingsReader } from './settings';
 import type { SandboxStatusBar } from './status';
+import { answerScopeDialogForTests, type ScopeDialog } from './network-grants';
 
 export interface AgentSandboxApi {
   /** Runs `command` through the platform shell inside the sandbox. Rejects (nothing ran) if it cannot be applied. */
   run(command: string, options?: RunOptions): Promise<RunResult>;
   status(): { state: string; network?: string; settingsErrors: string[] };
+  /** Only when VS Code runs the extension's tests (ExtensionMode.Test); never in normal use. */
+  testHooks?: { answerScopeDialog(d: ScopeDialog | undefined): void };
 }
 
 export function createApi(
   service: SandboxService,
   settings: SandboxSettingsReader,
   bar: SandboxStatusBar,
+  testMode = false,
 ): AgentSandboxApi {
   return {
+    ...(testMode ? { testHooks: { answerScopeDialog: answerScopeDialogForTests } } : {}),
     run: (command, options) => service.run(command, options),
     status: () => {
       const r = settings.result();

@@ -48,7 +48,7 @@ export function activate(context: vscode.ExtensionContext): AgentSandboxApi {
     vscodeVersion: vscode.version,
   });
   if (problem) log.warn(`Activation record: ${problem}`);
-  return createApi(service, settings, bar);
+  return createApi(service, settings, bar, context.extensionMode === vscode.ExtensionMode.Test);
 }
 
 export async function deactivate(): Promise<void> {

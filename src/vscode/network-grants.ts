@@ -18,9 +18,26 @@ const CHOICES: { title: string; scope: GrantScope }[] = [
   { title: 'Always for this workspace', scope: 'workspace' },
 ];
 
+/** The modal's arguments and the label clicked (undefined: dismissed), as VS Code's showWarningMessage takes them. */
+export type ScopeDialog = (
+  message: string,
+  options: vscode.MessageOptions,
+  ...items: string[]
+) => Thenable<string | undefined>;
+
+let scopeDialog: ScopeDialog | undefined;
+
+/**
+ * Extension tests only (the API exposes it when VS Code runs the extension in test mode, where its DialogService
+ * refuses every modal): answers the scope question in place of the modal, seeing exactly what it would show.
+ */
+export function answerScopeDialogForTests(d: ScopeDialog | undefined): void {
+  scopeDialog = d;
+}
+
 /** Asks how long to allow `hosts`; undefined when the user declined (then nothing runs). */
 export async function askGrantScope(hosts: string[], command: string): Promise<GrantScope | undefined> {
-  const pick = await vscode.window.showWarningMessage(
+  const pick = await (scopeDialog ?? vscode.window.showWarningMessage)(
     `Allow \`${command}\` to reach ${hosts.join(', ')} through the sandbox's network allowlist?`,
     {
       modal: true,

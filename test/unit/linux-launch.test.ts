@@ -4,7 +4,7 @@ import { compilePlan, type FsView, type LinuxPlan } from '../../src/policy';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sealRuntime, withoutVanishedSockets, withRuntimeBinds } from '../../src/sandbox/linux/launch';
+import { commandRequest, sealRuntime, withoutVanishedSockets, withRuntimeBinds } from '../../src/sandbox/linux/launch';
 
 const fsView = (dirs: string[]): FsView => ({
   realpath: (p) => p,
@@ -82,5 +82,19 @@ test('a hidden socket or socket-only folder removed since planning loses its hid
     ]);
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test("an allowlist command's NODE_OPTIONS keeps the caller's and adds the proxy preload; other commands' are untouched", () => {
+  const saved = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = '--max-old-space-size=512';
+  try {
+    const p = plan('/w');
+    const proxied = commandRequest(p, ['node'], '/w', { NODE_USE_ENV_PROXY: '1' }, '/pkg/dist/node-proxy.js');
+    assert.equal(proxied.env.NODE_OPTIONS, '--max-old-space-size=512 --require "/pkg/dist/node-proxy.js"');
+    assert.equal(commandRequest(p, ['node'], '/w').env.NODE_OPTIONS, '--max-old-space-size=512');
+  } finally {
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
   }
 });

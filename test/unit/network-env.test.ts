@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LINUX_RELAY, proxyEnv } from '../../src/policy/proxy-env';
+import { LINUX_RELAY, proxyEnv, withNodePreload } from '../../src/policy/proxy-env';
+import { nativeEnvProxy } from '../../src/runner/node-proxy/preload';
 import { policyFlags, UsageError } from '../../src/cli/args';
 import { denialLine } from '../../src/network/denial-text';
 import { effectiveSettings } from '../../src/vscode/settings-policy';
@@ -42,6 +43,35 @@ describe('proxy environment', () => {
     const env = proxyEnv(LINUX_RELAY, cred, 'win32');
     assert.equal(env.http_proxy, undefined);
     assert.ok(env.HTTP_PROXY);
+  });
+});
+
+describe("Node's own clients (NODE_USE_ENV_PROXY natively, or our preload)", () => {
+  it('native support: fetch from 24.0, http/https from 24.5; the 22 line has both from 22.21; 20, 23 and early 22 have none', () => {
+    const none = { fetch: false, http: false };
+    const both = { fetch: true, http: true };
+    for (const [v, want] of [
+      ['v20.20.2', none],
+      ['22.20.0', none],
+      ['22.21.0', both],
+      ['23.11.1', none],
+      ['24.0.0', { fetch: true, http: false }],
+      ['24.4.1', { fetch: true, http: false }],
+      ['24.5.0', both],
+      ['25.0.0', both],
+    ] as const) {
+      assert.deepEqual(nativeEnvProxy(v), want, v);
+    }
+  });
+
+  it("the preload is required after the user's own NODE_OPTIONS, quoted for Node's parser", () => {
+    assert.equal(withNodePreload(undefined, '/opt/a s/dist/node-proxy.js'), '--require "/opt/a s/dist/node-proxy.js"');
+    assert.equal(withNodePreload('  ', '/d/p.js'), '--require "/d/p.js"');
+    assert.equal(
+      withNodePreload('--max-old-space-size=512 --require ./mine.js', '/d/p.js'),
+      '--max-old-space-size=512 --require ./mine.js --require "/d/p.js"',
+    );
+    assert.equal(withNodePreload(undefined, '/d/a"b\\c.js'), '--require "/d/a\\"b\\\\c.js"');
   });
 });
 

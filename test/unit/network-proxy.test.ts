@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NetworkProxy, type NetworkDenial, type ProxyGateway, type ProxySession } from '../../src/network/proxy';
 import type { ResolvedAddress } from '../../src/network/resolver';
+import { createProxy, proxySocketDir, TEMP_PREFIX } from '../../src/network/shared';
 
 let answer: ResolvedAddress[] = [];
 const seen: string[] = [];
@@ -256,4 +257,43 @@ describe('allowlist proxy (host side)', () => {
     assert.ok(denials.some((d) => d.reason === 'no-credential'));
     assert.ok(denials.some((d) => d.reason === 'not-allowed'));
   });
+});
+
+describe('proxy socket folders when the state folder path is too long for a socket address', () => {
+  it(
+    'each gateway gets its own private folder right in /tmp, which closing removes: nothing is left behind and no ' +
+      'shared folder exists to squat; control: a short state folder keeps gateways in its proxy folder',
+    { skip: process.platform !== 'linux' && 'the temp fallback is /tmp on Linux only' },
+    async () => {
+      const base = fs.mkdtempSync(path.join(os.tmpdir(), 'as-proxy-long-'));
+      const longState = path.join(base, 'x'.repeat(90));
+      const shortState = path.join(base, 's');
+      const proxy = createProxy(longState);
+      const control = createProxy(shortState);
+      try {
+        assert.equal(proxySocketDir(longState), undefined);
+        const [a, b] = [await proxy.openGateway('a'), await proxy.openGateway('b')];
+        for (const g of [a, b]) {
+          assert.equal(path.dirname(g.dir), '/tmp');
+          assert.ok(path.basename(g.dir).startsWith(TEMP_PREFIX), g.dir);
+          assert.equal(fs.statSync(g.dir).mode & 0o777, 0o700);
+          // The socket really listens (its path fits a socket address).
+          await new Promise<void>((resolve, reject) => net.connect(g.httpPath, resolve).on('error', reject).unref());
+        }
+        await a.close();
+        assert.equal(fs.existsSync(a.dir), false);
+        assert.ok(fs.existsSync(b.dir), 'closing one gateway left the other alone');
+        await proxy.close();
+        assert.equal(fs.existsSync(b.dir), false);
+        assert.equal(fs.existsSync(longState), false, 'nothing was made under the long state folder');
+        // Control: the short state folder's gateways live in its own proxy folder.
+        const c = await control.openGateway('c');
+        assert.equal(path.dirname(c.dir), proxySocketDir(shortState));
+      } finally {
+        await proxy.close();
+        await control.close();
+        fs.rmSync(base, { recursive: true, force: true });
+      }
+    },
+  );
 });

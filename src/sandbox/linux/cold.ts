@@ -66,6 +66,9 @@ export async function spawnCold(
   });
   const command = commandRequest(plan, spec.argv, spec.cwd, network?.env);
   const started = confirmStart(child);
+  // Handled now: a sandbox that dies while slirp4netns attaches rejects this before it is awaited below, and an
+  // unhandled rejection would end the whole process (the CLI, the bench) instead of reporting the SandboxError.
+  started.catch(() => undefined);
   if (plan.userNet) {
     try {
       await attachUserNet(child);

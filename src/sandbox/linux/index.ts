@@ -97,7 +97,8 @@ class LinuxBackend implements SandboxBackend {
       { what: 'runtime', path: process.execPath },
     ]);
     // Made up front, so every sandbox (a long-lived offline broker too) hides it, whenever a gateway appears in it.
-    fs.mkdirSync(proxySocketDir(this.stateDir), { recursive: true, mode: 0o700 });
+    const proxyDir = proxySocketDir(this.stateDir);
+    if (proxyDir) fs.mkdirSync(proxyDir, { recursive: true, mode: 0o700 });
     checkGrants(spec.allowDomains);
     if (useBroker) return this.spawnBrokered(bwrap, linux, spec);
     const registration = prepareHost(linux, this.stateDir);
@@ -115,7 +116,7 @@ class LinuxBackend implements SandboxBackend {
       gateway = linux.allowlist ? await this.getProxy().openGateway(spec.argv.join(' ').slice(0, 200)) : undefined;
       const net = gateway && openCommandNetwork(gateway, linux, spec.argv, spec.allowDomains, LINUX_RELAY, true);
       const network = gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined;
-      const hide = hideProxySockets(linux, proxySocketDir(this.stateDir));
+      const hide = hideProxySockets(linux, proxyDir);
       const cold = await spawnCold(bwrap, linux, spec, network, hide, guard, limits).catch((e: unknown) => {
         // bwrap failed before anything ran, so one more start is safe where the cause is transient: a hidden socket
         // removed between the launch and bwrap's mount (ephemeral IDE sockets come and go; the retry drops it), or

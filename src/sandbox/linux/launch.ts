@@ -8,7 +8,8 @@ import type { LinuxPlan } from '../../policy/plan';
 import type { CommandRequest, RunnerSandbox } from '../../protocol/linux';
 import { LINUX_SANDBOX_TMP } from '../../policy/compile-linux';
 import { isWithin } from '../../policy/paths';
-import { packageRoot, runnerRuntime, runnerScript } from './runtime';
+import { nodeProxyPreload, packageRoot, runnerRuntime, runnerScript } from './runtime';
+import { withNodePreload } from '../../policy/proxy-env';
 import { INFO_FD } from './usernet';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 
@@ -128,10 +129,10 @@ export function sealRuntime(args: string[], plan: LinuxPlan, paths: string[]): s
  * The proxy's socket folder on the host, hidden from every sandbox behind an empty read-only tmpfs (an allowlist
  * sandbox gets only its own gateway, bound elsewhere): no sandbox can even try another's gateway. Nothing to do when
  * the folder does not exist yet, or is already out of sight (under the private /tmp, a hidden folder, or the hidden
- * state folder, where it lives unless its path would be too long for a socket address).
+ * state folder). Nothing either when there is no such folder: gateways then live right in /tmp (see proxySocketDir).
  */
-export function hideProxySockets(plan: LinuxPlan, base: string): string[] {
-  if (plan.confined === false || !fs.existsSync(base)) return [];
+export function hideProxySockets(plan: LinuxPlan, base: string | undefined): string[] {
+  if (plan.confined === false || !base || !fs.existsSync(base)) return [];
   const hidden = [
     LINUX_SANDBOX_TMP,
     ...plan.hiddenSockets,
@@ -188,12 +189,18 @@ export function commandEnv(plan: LinuxPlan, base: NodeJS.ProcessEnv = process.en
 
 let nextId = 1;
 
-/** `extraEnv`: this command's own variables (the allowlist proxy URLs with its credential). */
+/**
+ * `extraEnv`: this command's own variables (the allowlist proxy URLs with its credential). With them, Node
+ * programs also get the proxy preload in NODE_OPTIONS, after the user's own options.
+ */
 export function commandRequest(
   plan: LinuxPlan,
   argv: string[],
   cwd: string,
   extraEnv: Record<string, string> = {},
+  preload = extraEnv.NODE_USE_ENV_PROXY ? nodeProxyPreload() : undefined,
 ): CommandRequest {
-  return { id: nextId++, argv, cwd, env: { ...commandEnv(plan), ...extraEnv } };
+  const env = { ...commandEnv(plan), ...extraEnv };
+  if (preload) env.NODE_OPTIONS = withNodePreload(env.NODE_OPTIONS, preload);
+  return { id: nextId++, argv, cwd, env };
 }

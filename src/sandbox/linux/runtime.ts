@@ -40,3 +40,13 @@ export function runnerRuntime(): { execPath: string; env: Record<string, string>
   if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
   return { execPath: process.execPath, env };
 }
+
+/**
+ * The Node proxy preload (dist/node-proxy.js) beside the runner, in the sealed bundle folder every sandbox sees
+ * read-only; undefined when it is missing (a partial build): Node programs then reach the proxy only on versions
+ * that honour NODE_USE_ENV_PROXY natively, which is better than every `node` failing to start on a missing file.
+ */
+export function nodeProxyPreload(): string | undefined {
+  const file = path.join(path.dirname(runnerScript()), 'node-proxy.js');
+  return fs.existsSync(file) ? file : undefined;
+}

@@ -46,7 +46,7 @@ export function removeLinuxSandboxState(stateDir: string): LinuxCleanup {
     return { removed, kept, failed };
   });
   // The allowlist proxy's socket folder: empty once no sandbox runs (each gateway removes its own folder).
-  for (const dir of [path.join(stateDir, LIVE_DIR), proxySocketDir(stateDir), stateDir]) removeIfEmpty(dir);
+  for (const dir of [path.join(stateDir, LIVE_DIR), proxySocketDir(stateDir), stateDir]) if (dir) removeIfEmpty(dir);
   return result;
 }
 

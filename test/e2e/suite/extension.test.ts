@@ -195,6 +195,68 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
     }
   });
 
+  test("network allowlist, the tool's scope question (answered through the test-mode hook, since VS Code refuses modals in extension tests): 'this command only' grants that command and writes nothing, 'always for this workspace' writes the workspace setting, declining runs nothing", async () => {
+    const hooks = (await api()).testHooks;
+    assert.ok(hooks, 'the extension runs in test mode, so its API carries the test hooks');
+    const config = vscode.workspace.getConfiguration('agentSandbox');
+    const settingsFile = path.join(workspaceDir(), '.vscode', 'settings.json');
+    const workspaceDomains = () =>
+      vscode.workspace.getConfiguration('agentSandbox').inspect<string[]>('allowedDomains')?.workspaceValue;
+    await config.update('network', 'allowlist', vscode.ConfigurationTarget.Global);
+    await config.update('allowedDomains', ['allowed.example'], vscode.ConfigurationTarget.Global);
+    // Refused by name at the proxy (never resolved): a host the command may reach is simply not in the blocked list.
+    const command =
+      'curl -sS --max-time 5 http://granted.example:8080/ >/dev/null 2>&1; ' +
+      'curl -sS --max-time 5 http://other.example:8080/ >/dev/null 2>&1; echo ran-$((6*7))';
+    const invoke = async (answer: string | undefined) => {
+      const asked: { message: string; modal?: boolean; items: string[] }[] = [];
+      hooks.answerScopeDialog(async (message, options, ...items) => {
+        asked.push({ message, modal: options.modal, items });
+        return answer;
+      });
+      const text = toolText(
+        await vscode.lm.invokeTool(TOOL, {
+          toolInvocationToken: undefined,
+          input: { command, network: 'allowlist', allowDomains: ['granted.example'] },
+        }),
+      );
+      assert.equal(asked.length, 1, `the scope question was asked ${asked.length} times: ${text}`);
+      assert.match(asked[0].message, /reach granted\.example through the sandbox's network allowlist/);
+      assert.equal(asked[0].modal, true);
+      assert.deepEqual(asked[0].items, ['This command only', "This window's session", 'Always for this workspace']);
+      return text;
+    };
+    try {
+      await waitFor('the allowlist setting to apply', async () =>
+        (await api()).status().network === 'allowlist' ? true : undefined,
+      );
+      const settingsBefore = readIfExists(settingsFile);
+
+      const once = await invoke('This command only');
+      assert.match(once, /ran-42/, once);
+      assert.match(once, /blocked other\.example:8080/, once);
+      assert.doesNotMatch(once, /blocked granted\.example/, once);
+      assert.equal(workspaceDomains(), undefined);
+      assert.equal(readIfExists(settingsFile), settingsBefore, '"this command only" changed the settings file');
+
+      // Not remembered: the next command asks again. Dismissing the question runs nothing.
+      const declined = await invoke(undefined);
+      assert.match(declined, /The command was NOT run: the user did not allow granted\.example/);
+      assert.doesNotMatch(declined, /ran-42/);
+
+      const always = await invoke('Always for this workspace');
+      assert.match(always, /ran-42/, always);
+      assert.doesNotMatch(always, /blocked granted\.example/, always);
+      assert.deepEqual(workspaceDomains(), ['granted.example']);
+      assert.match(readIfExists(settingsFile) ?? '', /"agentSandbox\.allowedDomains":\s*\[\s*"granted\.example"\s*\]/);
+    } finally {
+      hooks.answerScopeDialog(undefined);
+      await config.update('allowedDomains', undefined, vscode.ConfigurationTarget.Workspace);
+      await config.update('allowedDomains', undefined, vscode.ConfigurationTarget.Global);
+      await config.update('network', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   test('a sandbox task runs and its non-zero exit code reaches VS Code', async () => {
     const tasks = await vscode.tasks.fetchTasks({ type: 'sandbox' });
     const task = tasks.find((t) => t.name === 'npm: fail');

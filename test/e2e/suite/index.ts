@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import Mocha from 'mocha';
 
 export function run(): Promise<void> {
-  const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 90_000, reporter: 'spec' });
+  // AGENT_SANDBOX_E2E_GREP: run only the tests whose names match (a developer's shortcut; CI runs them all)
+  const grep = process.env.AGENT_SANDBOX_E2E_GREP;
+  const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 90_000, reporter: 'spec', ...(grep ? { grep } : {}) });
   // the harness starts an untrusted window for AGENT_SANDBOX_E2E_SUITE=untrusted, a trusted one otherwise
   const suite = process.env.AGENT_SANDBOX_E2E_SUITE === 'untrusted' ? 'untrusted.test.js' : 'extension.test.js';
   mocha.addFile(path.join(__dirname, suite));

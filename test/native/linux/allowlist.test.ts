@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { configureSharedProxy, proxySocketDir } from '../../../src/network/shared';
 import { createLinuxBackend } from '../../../src/sandbox/linux';
 import type { NetworkDenial } from '../../../src/sandbox/types';
+import { nativeEnvProxy } from '../../../src/runner/node-proxy/preload';
 import { cliRun, startListeners, startRegistry, type Listeners } from './allowlist-fixtures';
 import { hostDir, NODE, plan, run, sh, STATE_DIR, tempDir } from './helpers';
 
@@ -123,6 +124,79 @@ describe('network allowlist (linux, real sandbox and proxy)', () => {
       r.stderr,
     );
   });
+
+  it(
+    `Node's own clients with no proxy code (fetch, http.get, https.get) go through the proxy on a Node that ignores NODE_USE_ENV_PROXY (this one: ${process.version}), by our NODE_OPTIONS preload kept after the user's own; refused names fail and are logged; control: without the preload they reach nothing`,
+    {
+      skip:
+        nativeEnvProxy(process.versions.node).http &&
+        'this Node honours NODE_USE_ENV_PROXY itself: the preload does nothing here',
+    },
+    async () => {
+      const client = path.join(l.dir, 'node-clients.js');
+      fs.writeFileSync(
+        client,
+        `const http = require('http'), https = require('https'), fs = require('fs');
+        const [h, hp, tp, ca] = process.argv.slice(2);
+        const text = (r) => new Promise((res) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => res(r.statusCode + ' ' + b.trim())); });
+        const get = (mod, url, o) => new Promise((res) => mod.get(url, o, (r) => text(r).then(res)).on('error', (e) => res('ERR ' + (e.code || e.message))));
+        (async () => {
+          const f = await fetch('http://' + h + ':' + hp + '/fetch').then(async (r) => r.status + ' ' + (await r.text()).trim(), (e) => 'ERR ' + ((e.cause && e.cause.code) || e.message));
+          const g = await get(http, 'http://' + h + ':' + hp + '/http', {});
+          const s = await get(https, 'https://' + h + ':' + tp + '/https', { ca: fs.readFileSync(ca) });
+          console.log(JSON.stringify({ user: globalThis.userPreload === 1, fetch: f, http: g, https: s }));
+        })();`,
+      );
+      // The user's own NODE_OPTIONS preload, which must still apply.
+      const userPreload = path.join(l.dir, 'user-preload.js');
+      fs.writeFileSync(userPreload, 'globalThis.userPreload = 1;\n');
+      const args = (h: string) => `${client} ${h} ${l.httpPort} ${l.tlsPort} ${l.caFile}`;
+      const before = l.requests.length;
+      const r = await cliRun(
+        [
+          '--network',
+          'allowlist',
+          '--allow-domain',
+          'allowed.test',
+          '--',
+          'sh',
+          '-c',
+          `${NODE} ${args('allowed.test')}; ${NODE} ${args('denied.test')}; env -u NODE_OPTIONS ${NODE} ${args('allowed.test')}`,
+        ],
+        l.dir,
+        { NODE_OPTIONS: `--require ${userPreload}` },
+      );
+      const [allowed, denied, withoutPreload] = r.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const hello = (port: number) => `200 hello from allowed.test:${port}`;
+      assert.deepEqual(
+        allowed,
+        { user: true, fetch: hello(l.httpPort), http: hello(l.httpPort), https: hello(l.tlsPort) },
+        r.stderr,
+      );
+      // Judged by the listener: the requests arrived, through the proxy (the sandbox has no other route).
+      assert.deepEqual(
+        l.requests.slice(before).sort(),
+        [
+          `allowed.test:${l.httpPort} /fetch`,
+          `allowed.test:${l.httpPort} /http`,
+          `allowed.test:${l.tlsPort} /https`,
+        ].sort(),
+      );
+      // Refused by the proxy (fetch and https tunnel with CONNECT, http forwards): nothing reached the listener.
+      assert.equal(denied.user, true);
+      for (const k of ['fetch', 'http', 'https']) assert.doesNotMatch(String(denied[k]), /^200/, `${k}: ${denied[k]}`);
+      assert.match(r.stderr, new RegExp(`agent-sandbox: blocked denied.test:${l.httpPort} — not in the allowlist`));
+      assert.match(r.stderr, new RegExp(`agent-sandbox: blocked denied.test:${l.tlsPort} — not in the allowlist`));
+      // Control: the same program without the preload tries to connect directly, which the sandbox refuses.
+      assert.equal(withoutPreload.user, false);
+      for (const k of ['fetch', 'http', 'https'])
+        assert.match(String(withoutPreload[k]), /^ERR /, `${k} without the preload: ${withoutPreload[k]}`);
+      assert.equal(l.requests.length, before + 3, `more requests arrived: ${l.requests.slice(before).join(', ')}`);
+    },
+  );
 
   it("SOCKS5 with remote resolution: curl (ALL_PROXY socks5h) and Node's socks client; refused names fail", async () => {
     const script = [
@@ -314,7 +388,7 @@ describe('network allowlist (linux, real sandbox and proxy)', () => {
       // A long-running allowlist command holds its gateway open; find it on the host.
       const holder = await backend.spawn(p, { argv: sh('sleep 20'), cwd: ws, stdio: 'pipe' });
       holder.stdin?.end();
-      const base = proxySocketDir(stateDir);
+      const base = proxySocketDir(stateDir)!;
       const gw = fs.readdirSync(base).find((n) => fs.existsSync(path.join(base, n, 'http.sock')));
       assert.ok(gw, "control: the holder's gateway socket exists on the host");
       const sock = path.join(base, gw, 'http.sock');
