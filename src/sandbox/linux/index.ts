@@ -121,9 +121,13 @@ class LinuxBackend implements SandboxBackend {
         // bwrap failed before anything ran, so one more start is safe where the cause is transient: a hidden socket
         // removed between the launch and bwrap's mount (ephemeral IDE sockets come and go; the retry drops it), or
         // an online sandbox whose loopback set-up raced slirp4netns attaching to its namespace under load (seen as
-        // "loopback: Failed RTM_NEWADDR").
-        const transient = socketVanished(linux) || Boolean(linux.userNet);
-        if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BwrapUnusable || !transient) throw e;
+        // "loopback: Failed RTM_NEWADDR", or as slirp4netns losing its namespace). A missing slirp4netns fails again.
+        const transient =
+          e instanceof SandboxError &&
+          ((e.code === SandboxErrorCode.BwrapUnusable && socketVanished(linux)) ||
+            (Boolean(linux.userNet) &&
+              (e.code === SandboxErrorCode.BwrapUnusable || e.code === SandboxErrorCode.UserNetUnavailable)));
+        if (!transient) throw e;
         return spawnCold(bwrap, linux, spec, network, hide, guard, limits);
       });
       proc = gateway && net ? withOwnGateway(cold, gateway, net) : cold;
