@@ -9,6 +9,7 @@ import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_
 import type { CliCommand } from './commands';
 import type { Enforcement } from '../sandbox/types';
 import { weakerThanAsked } from '../sandbox/weaker';
+import { leaveBroker } from './warm/leave';
 
 /**
  * Says plainly, on every run, when the backend that ran the command enforces less than the policy asks for (for
@@ -29,6 +30,9 @@ ${POLICY_HELP}
   --timeout SEC         Kill the whole process tree after SEC seconds and exit 124.
   --tty                 Keep this terminal as the command's controlling terminal (interactive shells, job
                         control; for the sandboxed terminal profile). TIOCSTI stays blocked.
+  --no-broker           Linux: neither use nor leave behind a warm broker (also AGENT_SANDBOX_BROKER=0). By
+                        default a run whose stdio is not a terminal leaves a broker for its policy and folder,
+                        and later such runs start their command in it at once (see "agent-sandbox broker").
 
 Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied and nothing ran;
 128+N the command was killed by signal N; 2 bad arguments.`,
@@ -37,7 +41,8 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const own = dash === -1 ? argv : argv.slice(0, dash);
     const command = dash === -1 ? [] : argv.slice(dash + 1);
     const { values, positionals } = parse(own,
-      { ...POLICY_OPTIONS, timeout: { type: 'string' }, tty: { type: 'boolean', default: false } }, true);
+      { ...POLICY_OPTIONS, timeout: { type: 'string' }, tty: { type: 'boolean', default: false },
+        'no-broker': { type: 'boolean', default: false } }, true);
     if (values.help) {
       console.log(this.usage);
       return 0;
@@ -68,6 +73,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
       });
       // Linux plans carry no warnings and its backend fails closed rather than weaken; asking would load koffi.
       if (plan.platform === 'win32' || plan.mode === 'full-access') warnIfWeaker(backend.enforcement(plan), plan.warnings);
+      if (plan.platform === 'linux' && plan.confined !== false && !values['no-broker']) leaveBroker(argv);
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
       return exit.code;

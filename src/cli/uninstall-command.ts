@@ -13,6 +13,7 @@ import { removeWindowsWorkspace } from '../sandbox/windows';
 import { uninstallWindowsSandbox } from '../sandbox/windows/elevated';
 import { removeLinuxSandboxState } from '../sandbox/linux/uninstall';
 import { parse } from './args';
+import { stopBrokers } from './warm/control';
 import type { CliCommand } from './commands';
 
 export const uninstallCommand: CliCommand = {
@@ -23,7 +24,7 @@ created; this needs no administrator. If the one-time setup was run, also delete
 AgentSandboxOnline with their profiles, the group AgentSandboxUsers and the firewall rule (one administrator
 prompt), and deletes the stored passwords. Then checks again and lists anything that could not be removed.
 
-On Linux: removes the empty placeholders the sandbox created for missing protected paths (any you wrote into
+On Linux: stops the warm brokers (see "agent-sandbox broker"), removes the empty placeholders the sandbox created for missing protected paths (any you wrote into
 are kept and listed), its private temp folders and its ledger.
 
 Windows: --workspace DIR (repeatable) removes only that workspace: reverts the permissions of its capability SID
@@ -57,10 +58,12 @@ Exit codes: 0 everything removed; 125 something remains or the prompt was declin
 };
 
 /**
- * Linux: removes the placeholders the sandbox created in workspaces (keeping, and listing, any you wrote into),
+ * Linux: stops the warm brokers of this state folder, then removes the placeholders the sandbox created in workspaces (keeping, and listing, any you wrote into),
  * its private temp folders and its ledger. Exit 125 only when something we own could not be removed.
  */
-function uninstallLinux(): number {
+async function uninstallLinux(): Promise<number> {
+  const stopped = await stopBrokers(defaultStateDir());
+  if (stopped.length) console.log(`stopped ${stopped.length} warm broker(s)`);
   const result = removeLinuxSandboxState(defaultStateDir());
   for (const p of result.removed) console.log(`removed ${p}`);
   for (const k of result.kept) console.log(`kept ${k.path}: ${k.reason}`);

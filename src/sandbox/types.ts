@@ -15,6 +15,8 @@ export interface SpawnSpec {
   tty?: { cols: number; rows: number };
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** The caller's environment, before the plan's scrubbing. Default: this process's (the CLI's warm broker passes its client's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface ExitInfo {

@@ -36,8 +36,9 @@ export type ToRunner =
 
 export type FromRunner =
   | { type: 'applied'; notes: string[]; landlockAbi: number }
-  | { type: 'failed'; code: 'landlock-unavailable' | 'seccomp-failed' | 'native-load-failed' | 'internal'; message: string; fix: string }
-  | { type: 'started'; id: number }
+  | { type: 'failed'; code: 'landlock-unavailable' | 'seccomp-failed' | 'native-load-failed' | 'broker-failed' | 'internal'; message: string; fix: string }
+  /** `served`: brokers count the commands they started (for `agent-sandbox broker status`). */
+  | { type: 'started'; id: number; served?: number }
   | { type: 'exit'; id: number; code: number; signal?: string };
 
 /** Environment variable marking every process of one brokered command, so the broker can sweep daemons. */

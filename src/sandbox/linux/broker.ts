@@ -26,6 +26,10 @@ export class Broker {
   private readonly pending = new Map<number, Pending>();
   private stderr = '';
   private closed = false;
+  /** Commands this broker has started, as its runner counts them. */
+  served = 0;
+  /** Set when the runner refused to serve because commands could not be kept apart (run them cold instead). */
+  isolationUnavailable = false;
 
   constructor(
     private readonly bwrap: string,
@@ -46,8 +50,13 @@ export class Broker {
       child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
       child.on('message', (m: FromRunner) => {
         if (m.type === 'applied') resolve(m);
-        else if (m.type === 'failed') reject(new SandboxError(m.code, `${m.message} Nothing was run.`, m.fix));
-        else if (m.type === 'started') this.pending.get(m.id)?.started();
+        else if (m.type === 'failed') {
+          this.isolationUnavailable = m.code === 'broker-failed';
+          reject(new SandboxError(m.code, `${m.message} Nothing was run.`, m.fix));
+        } else if (m.type === 'started') {
+          this.served = m.served ?? this.served + 1;
+          this.pending.get(m.id)?.started();
+        }
         else if (m.type === 'exit') this.pending.get(m.id)?.exit(m);
       });
       child.once('exit', (code, signal) => {
@@ -70,7 +79,7 @@ export class Broker {
       throw new SandboxError(SandboxErrorCode.BrokerFailed, 'The sandbox broker is gone; nothing was run.',
         'Retry; a new broker is started for the next command.');
     }
-    const req = commandRequest(this.plan, spec.argv, spec.cwd);
+    const req = commandRequest(this.plan, spec.argv, spec.cwd, spec.env);
     const { ours, theirs } = this.sendStdio(child, req.id);
     // Our copies of the far ends go once the broker holds its own (explicitly: Node's close-after-ack is not
     // reliable for several handles in a row, and a lingering copy would keep the command's stdout open).

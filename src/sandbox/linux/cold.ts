@@ -35,7 +35,7 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
   child.on('message', (m: FromRunner) => {
     if (m.type === 'exit') report = m;
   });
-  const command = commandRequest(plan, spec.argv, spec.cwd);
+  const command = commandRequest(plan, spec.argv, spec.cwd, spec.env);
   child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
   await confirmStart(child, onApplied);
   lifetime.arm();

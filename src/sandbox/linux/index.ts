@@ -37,7 +37,7 @@ class LinuxBackend implements SandboxBackend {
 
   constructor(
     private readonly stateDir: string,
-    private readonly useBroker: boolean,
+    private useBroker: boolean,
   ) {}
 
   async status(): Promise<BackendStatus> {
@@ -73,7 +73,16 @@ class LinuxBackend implements SandboxBackend {
     checkVisible(linux, [{ what: 'working folder', path: spec.cwd }, { what: 'sandbox runner', path: runnerScript() },
       { what: 'runtime', path: process.execPath }]);
     prepareHost(linux, this.stateDir);
-    if (useBroker) return this.brokerFor(bwrap, linux).spawn(spec);
+    if (useBroker) {
+      const broker = this.brokerFor(bwrap, linux);
+      try {
+        return await broker.spawn(spec);
+      } catch (e) {
+        // Commands that cannot be kept apart are not brokered: each then gets a sandbox of its own.
+        if (!broker.isolationUnavailable) throw e;
+        this.useBroker = false;
+      }
+    }
     try {
       return await spawnCold(bwrap, linux, spec, () => undefined);
     } catch (e) {

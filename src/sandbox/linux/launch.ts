@@ -95,6 +95,6 @@ export function commandEnv(plan: LinuxPlan, base: NodeJS.ProcessEnv = process.en
 
 let nextId = 1;
 
-export function commandRequest(plan: LinuxPlan, argv: string[], cwd: string): CommandRequest {
-  return { id: nextId++, argv, cwd, env: commandEnv(plan) };
+export function commandRequest(plan: LinuxPlan, argv: string[], cwd: string, env?: NodeJS.ProcessEnv): CommandRequest {
+  return { id: nextId++, argv, cwd, env: commandEnv(plan, env) };
 }

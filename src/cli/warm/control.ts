@@ -1,0 +1,85 @@
+/**
+ * Talking to this user's warm brokers from the CLI (`broker status|stop`, uninstall): list them, ask each for its
+ * status over its socket, stop them. A broker whose socket no longer answers is stale: its files are removed.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { brokerDir, frame, FrameReader, infoPath, socketPath, unsafeDir, unsafeSocket } from './channel';
+import type { BrokerStatus } from './daemon';
+
+const ANSWER_MS = 3000;
+
+export interface Listed {
+  key: string;
+  status?: BrokerStatus;
+  /** Why the broker did not answer (its files were then removed). */
+  stale?: string;
+}
+
+/** Every broker of this user (optionally only those of one state folder), asking each over its socket. */
+export async function listBrokers(stateDir?: string): Promise<Listed[]> {
+  const dir = brokerDir();
+  if (unsafeDir(dir)) return [];
+  const keys = fs.readdirSync(dir).filter((f) => f.endsWith('.sock')).map((f) => f.slice(0, -'.sock'.length));
+  const out = await Promise.all(keys.map(async (key): Promise<Listed> => {
+    const answer = await ask(dir, key, 'Q');
+    if (typeof answer === 'string') {
+      if (!unsafeSocket(socketPath(dir, key))) for (const f of [socketPath(dir, key), infoPath(dir, key)]) fs.rmSync(f, { force: true });
+      return { key, stale: answer };
+    }
+    return { key, status: answer };
+  }));
+  return out.filter((l) => !stateDir || !l.status || l.status.stateDir === stateDir);
+}
+
+/** Stops the brokers of this user (of one state folder, when given) and waits for them to exit. */
+export async function stopBrokers(stateDir?: string): Promise<BrokerStatus[]> {
+  const dir = brokerDir();
+  const stopped: BrokerStatus[] = [];
+  for (const l of await listBrokers(stateDir)) {
+    if (!l.status) continue;
+    const answer = await ask(dir, l.key, 'P');
+    if (typeof answer === 'string') continue;
+    stopped.push(answer);
+    for (let i = 0; i < 100 && alive(answer.pid); i++) await new Promise((r) => setTimeout(r, 50));
+  }
+  return stopped;
+}
+
+/** Sends one frame and returns the broker's status answer, or why there was none. */
+function ask(dir: string, key: string, type: 'Q' | 'P'): Promise<BrokerStatus | string> {
+  return new Promise((resolve) => {
+    const sock = socketPath(dir, key);
+    const bad = unsafeSocket(sock);
+    if (bad) return resolve(bad);
+    const c = net.createConnection(sock);
+    const timer = setTimeout(() => {
+      c.destroy();
+      resolve('no answer');
+    }, ANSWER_MS);
+    const reader = new FrameReader((t, payload) => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(t === 'T' ? JSON.parse(payload.toString()) as BrokerStatus : `unexpected answer ${t}`);
+    });
+    c.once('connect', () => c.write(frame(type)));
+    c.on('data', (d: Buffer) => reader.push(d));
+    c.once('error', (e) => {
+      clearTimeout(timer);
+      resolve(e.message);
+    });
+    c.once('close', () => {
+      clearTimeout(timer);
+      resolve('closed without an answer');
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

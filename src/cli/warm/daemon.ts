@@ -1,0 +1,292 @@
+/**
+ * The CLI's warm broker: a detached process, left behind by a cold `agent-sandbox run`, that keeps one sandboxed
+ * runner (the same Broker the extension uses, with each command in its own Landlock domain and PID namespace) for
+ * one plan and serves later `run` calls over a Unix socket in the user's private broker folder.
+ *
+ * Every connection is checked: the folder's owner and mode, the peer's uid (SO_PEERCRED), the protocol version,
+ * the key and the plan hash; then the call's own policy is compiled with the caller's environment and working
+ * folder, exactly as a cold run would, and the command runs only if that plan is the one this broker enforces
+ * (the command's environment is scrubbed by the call's plan). The broker exits after an idle time
+ * (`AGENT_SANDBOX_BROKER_IDLE` seconds, default 300), when its own inputs now compile to another plan (a policy
+ * file edited, a workspace moved) or its socket was replaced, on `agent-sandbox broker stop` and on uninstall.
+ * It must never serve a plan other than its own, nor anyone but its user.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import type { Readable } from 'node:stream';
+import { peerCredentials } from '../../../native-bindings/linux/socket';
+import { compilePlan, type LinuxPlan } from '../../policy';
+import { isWithin } from '../../policy/paths';
+import { defaultStateDir, hostContext } from '../../sandbox/host';
+import { Broker } from '../../sandbox/linux/broker';
+import { commandEnv } from '../../sandbox/linux/launch';
+import { prepareHost } from '../../sandbox/linux/prepare';
+import { probeBwrap } from '../../sandbox/linux/probe';
+import { checkVisible } from '../../sandbox/linux/visibility';
+import type { SandboxProcess } from '../../sandbox/types';
+import { parse, policyInput, POLICY_OPTIONS } from '../args';
+import { brokerDir, frame, FrameReader, infoPath, socketPath, SPEC_ENV, unsafeDir, WARM_PROTOCOL, type BrokerInfo,
+  type DaemonSpec } from './channel';
+
+const DEFAULT_IDLE_S = 300;
+const WATCH_MS = 2000;
+/** After the command exits, how long its output may still drain before the exit frame goes out regardless. */
+const DRAIN_MS = 2000;
+
+interface Hello {
+  v: number;
+  key: string;
+  planHash: string;
+  policyArgs: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  argv: string[];
+  timeoutMs?: number;
+}
+
+export interface BrokerStatus extends BrokerInfo {
+  served: number;
+  active: number;
+  idleSeconds: number;
+  idleLimitSeconds: number;
+}
+
+/** The plan a `run` call with these policy options compiles to, as the cold path compiles it. */
+export function compileRunPlan(policyArgs: string[], cwd: string, env: NodeJS.ProcessEnv): LinuxPlan {
+  const { values } = parse(policyArgs, POLICY_OPTIONS, false);
+  const plan = compilePlan(policyInput(values, cwd), hostContext({ platform: 'linux', stateDir: defaultStateDir(env), env: { ...env } }));
+  if (plan.platform !== 'linux') throw new Error('not a Linux plan');
+  return plan;
+}
+
+/**
+ * What makes two plans the same sandbox: everything but the list of variable names scrubbed, which depends on
+ * each caller's environment and is applied per command from the caller's own plan.
+ */
+export function planIdentity(plan: LinuxPlan): string {
+  const { env, ...rest } = plan;
+  return createHash('sha256').update(JSON.stringify({ ...rest, env: { set: env.set } })).digest('hex').slice(0, 32);
+}
+
+export async function runBrokerDaemon(): Promise<number> {
+  const spec = JSON.parse(process.env[SPEC_ENV] ?? '{}') as DaemonSpec;
+  delete process.env[SPEC_ENV];
+  delete process.env.ELECTRON_RUN_AS_NODE;
+  const cwd = process.cwd();
+  const plan = compileRunPlan(spec.policyArgs, cwd, process.env);
+  const dir = brokerDir();
+  const roots = [...plan.writableRoots, ...plan.workspaceRoots];
+  // full-access is never brokered; a root around or inside the broker folder would bring its sockets into view
+  if (plan.confined === false || roots.some((r) => isWithin('linux', r, dir) || isWithin('linux', dir, r))) return 0;
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch {
+    // exists: checked next
+  }
+  if (unsafeDir(dir)) return 0;
+  const probe = probeBwrap();
+  if (!probe.ok) return 0;
+  const stateDir = defaultStateDir();
+  prepareHost(plan, stateDir);
+  const broker = new Broker(probe.bwrap!, plan);
+  await broker.start();
+  const daemon = new Daemon(spec, cwd, plan, broker, dir, stateDir);
+  return daemon.listen();
+}
+
+class Daemon {
+  private readonly planHash: string;
+  private readonly sock: string;
+  private readonly info: string;
+  private readonly server = net.createServer((c) => this.connection(c));
+  private readonly idleMs: number;
+  private sockIno = -1;
+  private active = 0;
+  private lastUsed = Date.now();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private readonly started = new Date().toISOString();
+
+  constructor(
+    private readonly spec: DaemonSpec,
+    private readonly cwd: string,
+    private readonly plan: LinuxPlan,
+    private readonly broker: Broker,
+    private readonly dir: string,
+    private readonly stateDir: string,
+  ) {
+    this.planHash = planIdentity(plan);
+    this.sock = socketPath(dir, spec.key);
+    this.info = infoPath(dir, spec.key);
+    const idle = Number(process.env.AGENT_SANDBOX_BROKER_IDLE ?? DEFAULT_IDLE_S);
+    this.idleMs = (Number.isFinite(idle) && idle > 0 ? idle : DEFAULT_IDLE_S) * 1000;
+  }
+
+  /** Listens on the key's socket (unless a live broker already does) and serves until told or timed out. */
+  async listen(): Promise<number> {
+    if (!(await this.bind())) {
+      await this.broker.close();
+      return 0;
+    }
+    fs.chmodSync(this.sock, 0o600);
+    this.sockIno = fs.lstatSync(this.sock).ino;
+    const info: BrokerInfo = { pid: process.pid, key: this.spec.key, planHash: this.planHash, stateDir: this.stateDir,
+      workspaceRoots: this.plan.workspaceRoots, network: this.plan.network, started: this.started };
+    fs.writeFileSync(`${this.info}.${process.pid}`, JSON.stringify(info), { mode: 0o600 });
+    fs.renameSync(`${this.info}.${process.pid}`, this.info);
+    for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, () => void this.stop(true));
+    setInterval(() => this.watch(), WATCH_MS);
+    this.armIdle();
+    return new Promise(() => undefined); // runs until stop() exits the process
+  }
+
+  private async bind(): Promise<boolean> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+        this.server.once('error', resolve);
+        this.server.listen(this.sock, () => resolve(undefined));
+      });
+      if (!err) return true;
+      if (err.code !== 'EADDRINUSE' || (await reachable(this.sock))) return false;
+      fs.rmSync(this.sock, { force: true }); // stale: its broker is gone
+    }
+    return false;
+  }
+
+  private connection(conn: net.Socket): void {
+    conn.on('error', () => undefined);
+    const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+    let uid: number | undefined;
+    try {
+      uid = peerCredentials(fd).uid;
+    } catch {
+      uid = undefined;
+    }
+    if (uid !== process.getuid?.() || unsafeDir(this.dir)) {
+      conn.destroy();
+      return;
+    }
+    let onFrame = (type: string, payload: Buffer): void => {
+      onFrame = () => undefined;
+      if (type === 'Q') conn.end(frame('T', JSON.stringify(this.status())));
+      else if (type === 'P') {
+        conn.end(frame('T', JSON.stringify(this.status())), () => void this.stop(true));
+      } else if (type === 'H') void this.accept(conn, JSON.parse(payload.toString()) as Hello, (h) => (onFrame = h));
+      else conn.destroy();
+    };
+    const reader = new FrameReader((type, payload) => onFrame(type, payload));
+    conn.on('data', (d: Buffer) => reader.push(d));
+  }
+
+  status(): BrokerStatus {
+    const info = JSON.parse(fs.readFileSync(this.info, 'utf8')) as BrokerInfo;
+    return { ...info, served: this.broker.served, active: this.active, idleSeconds: Math.round((Date.now() - this.lastUsed) / 1000),
+      idleLimitSeconds: this.idleMs / 1000 };
+  }
+
+  private async accept(conn: net.Socket, hello: Hello, setHandler: (h: (type: string, payload: Buffer) => void) => void): Promise<void> {
+    const refuse = (reason: string): void => void conn.end(frame('R', JSON.stringify({ reason })));
+    if (this.stopping) return refuse('the broker is stopping');
+    if (hello.v !== WARM_PROTOCOL || hello.key !== this.spec.key || hello.planHash !== this.planHash) return refuse('another plan');
+    const env = { ...hello.env };
+    delete env.ELECTRON_RUN_AS_NODE;
+    let proc: SandboxProcess | undefined;
+    this.active++;
+    this.disarmIdle();
+    try {
+      const mine = compileRunPlan(hello.policyArgs, hello.cwd, env);
+      if (planIdentity(mine) !== this.planHash) throw new Error('the plan changed');
+      checkVisible(mine, [{ what: 'working folder', path: hello.cwd }]);
+      proc = await this.broker.spawn({ argv: hello.argv, cwd: hello.cwd, stdio: 'pipe', timeoutMs: hello.timeoutMs,
+        env: commandEnv(mine, env) });
+    } catch (e) {
+      refuse((e as Error).message); // the call runs cold, which reports any real problem properly
+    }
+    if (!proc) {
+      this.active--;
+      this.watch();
+      if (!this.stopping) this.armIdle();
+      return;
+    }
+    conn.write(frame('A', JSON.stringify({ served: this.broker.served })));
+    const p = proc;
+    setHandler((type, payload) => {
+      if (type === 'I') p.stdin?.write(payload);
+      else if (type === 'E') p.stdin?.end();
+      else if (type === 'K') p.kill();
+    });
+    proc.stdout?.on('data', (d: Buffer) => conn.write(frame('O', d)));
+    proc.stderr?.on('data', (d: Buffer) => conn.write(frame('X', d)));
+    conn.once('close', () => p.kill()); // the caller went away: so does its command
+    const exit = await proc.exited;
+    await Promise.race([Promise.all([drained(proc.stdout), drained(proc.stderr)]), sleep(DRAIN_MS)]);
+    conn.end(frame('Z', JSON.stringify({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut })));
+    this.active--;
+    this.lastUsed = Date.now();
+    if (this.stopping && this.active === 0) void this.stop(true);
+    else this.armIdle();
+  }
+
+  /** Stops serving when the plan's inputs changed, the socket was replaced, the folder turned unsafe or the sandbox died. */
+  private watch(): void {
+    if (this.stopping) return;
+    let reason: string | undefined;
+    try {
+      if (fs.lstatSync(this.sock).ino !== this.sockIno) reason = 'socket replaced';
+      else if (unsafeDir(this.dir)) reason = 'folder unsafe';
+      else if (!this.broker.alive) reason = 'sandbox gone';
+      else if (planIdentity(compileRunPlan(this.spec.policyArgs, this.cwd, process.env)) !== this.planHash) reason = 'plan changed';
+    } catch (e) {
+      reason = (e as Error).message;
+    }
+    if (reason) void this.stop(this.active === 0);
+  }
+
+  private armIdle(): void {
+    this.disarmIdle();
+    if (this.active === 0) this.idleTimer = setTimeout(() => void this.stop(true), this.idleMs);
+  }
+
+  private disarmIdle(): void {
+    clearTimeout(this.idleTimer);
+  }
+
+  /** Stops accepting, removes the socket (if still ours); `now` also ends running commands, else they finish first. */
+  private async stop(now: boolean): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = true;
+      this.server.close();
+      try {
+        if (fs.lstatSync(this.sock).ino === this.sockIno) {
+          fs.rmSync(this.sock, { force: true });
+          fs.rmSync(this.info, { force: true });
+        }
+      } catch {
+        // already gone
+      }
+    }
+    if (!now && this.active > 0) return;
+    await this.broker.close();
+    process.exit(0);
+  }
+}
+
+function reachable(sock: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.createConnection(sock);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+function drained(s: Readable | null): Promise<void> {
+  return s && !s.readableEnded && !s.destroyed ? new Promise((r) => s.once('close', () => r())) : Promise.resolve();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

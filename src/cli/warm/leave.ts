@@ -1,0 +1,27 @@
+/**
+ * Leaves a warm broker behind after a cold `run` (Linux): a detached `__broker-daemon` process with no stdio of
+ * the caller's, keyed like the warm client will look for it. Does nothing for calls that could not go warm
+ * (a terminal on stdio, --tty, options the warm path does not parse) or when the bundles are not beside us.
+ * A broker already listening on the key makes the new one exit at once.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isatty } from 'node:tty';
+import { DAEMON_COMMAND, inputKey, SPEC_ENV, warmCall, type DaemonSpec } from './channel';
+
+export function leaveBroker(runArgv: string[]): void {
+  const call = warmCall(['run', ...runArgv], process.env, isatty);
+  const launcher = path.join(__dirname, 'cli.js');
+  const bundle = path.join(__dirname, 'cli-main.js');
+  if (!call || !fs.existsSync(launcher) || !fs.existsSync(bundle)) return;
+  const cwd = process.cwd();
+  const spec: DaemonSpec = { key: inputKey(call.policyArgs, cwd, process.env, bundle), policyArgs: call.policyArgs };
+  const env: NodeJS.ProcessEnv = { ...process.env, [SPEC_ENV]: JSON.stringify(spec) };
+  if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
+  try {
+    spawn(process.execPath, [launcher, DAEMON_COMMAND], { cwd, env, detached: true, stdio: 'ignore' }).unref();
+  } catch {
+    // No broker this time; the next cold run tries again.
+  }
+}
