@@ -134,8 +134,12 @@ export function inputKey(policyArgs: string[], cwd: string, env: NodeJS.ProcessE
     }
   };
   const file = policyArgs[policyArgs.indexOf('--policy-file') + 1];
+  // The folder the call is made from is the workspace unless --workspace names it; with every path absolute, runs
+  // from any folder share one broker (each command still runs in its caller's folder).
+  const paths = policyArgs.filter((_, i) => i > 0 && ['--workspace', '--write', '--policy-file'].includes(policyArgs[i - 1]));
+  const cwdFree = policyArgs.includes('--workspace') && !policyArgs.includes('--policy-file') && paths.every((p) => path.isAbsolute(p));
   const inputs = {
-    v: WARM_PROTOCOL, uid: process.getuid?.(), node: process.execPath, bundle: stamp(bundle), policyArgs, cwd,
+    v: WARM_PROTOCOL, uid: process.getuid?.(), node: process.execPath, bundle: stamp(bundle), policyArgs, cwd: cwdFree ? null : cwd,
     env: PLAN_ENV.map((k) => env[k] ?? null), policyFile: policyArgs.includes('--policy-file') ? stamp(file) : null,
   };
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 32);

@@ -74,7 +74,8 @@ export async function runBrokerDaemon(): Promise<number> {
   delete process.env[SPEC_ENV];
   delete process.env.ELECTRON_RUN_AS_NODE;
   const cwd = process.cwd();
-  const plan = compileRunPlan(spec.policyArgs, cwd, process.env);
+  const stateDir = defaultStateDir();
+  const plan = settledPlan(() => compileRunPlan(spec.policyArgs, cwd, process.env), stateDir);
   const dir = brokerDir();
   const roots = [...plan.writableRoots, ...plan.workspaceRoots];
   // full-access is never brokered; a root around or inside the broker folder would bring its sockets into view
@@ -87,12 +88,25 @@ export async function runBrokerDaemon(): Promise<number> {
   if (unsafeDir(dir)) return 0;
   const probe = probeBwrap();
   if (!probe.ok) return 0;
-  const stateDir = defaultStateDir();
-  prepareHost(plan, stateDir);
   const broker = new Broker(probe.bwrap!, plan);
   await broker.start();
   const daemon = new Daemon(spec, cwd, plan, broker, dir, stateDir);
   return daemon.listen();
+}
+
+/**
+ * The plan once its placeholders exist: making a missing `.git` lets the next compile see (and protect) what lies
+ * below it, so the plan a broker keeps must be the one later calls compile to, not the first call's.
+ */
+function settledPlan(compile: () => LinuxPlan, stateDir: string): LinuxPlan {
+  let plan = compile();
+  for (let i = 0; i < 4; i++) {
+    prepareHost(plan, stateDir);
+    const next = compile();
+    if (planIdentity(next) === planIdentity(plan)) break;
+    plan = next;
+  }
+  return plan;
 }
 
 class Daemon {
@@ -196,7 +210,11 @@ class Daemon {
     this.disarmIdle();
     try {
       const mine = compileRunPlan(hello.policyArgs, hello.cwd, env);
-      if (planIdentity(mine) !== this.planHash) throw new Error('the plan changed');
+      if (planIdentity(mine) !== this.planHash) {
+        const differs = (Object.keys(mine) as (keyof LinuxPlan)[]).filter((k) => k !== 'env' &&
+          JSON.stringify(mine[k]) !== JSON.stringify(this.plan[k]));
+        throw new Error(`the plan changed (${differs.join(', ') || 'env'})`);
+      }
       checkVisible(mine, [{ what: 'working folder', path: hello.cwd }]);
       proc = await this.broker.spawn({ argv: hello.argv, cwd: hello.cwd, stdio: 'pipe', timeoutMs: hello.timeoutMs,
         env: commandEnv(mine, env) });
