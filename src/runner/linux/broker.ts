@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
-import { spawnIsolated } from './isolate';
+import { prestartWorker, spawnIsolated } from './isolate';
 import { COMMAND_MARKER, type FromRunner, type RunnerSandbox, type ToRunner } from './protocol';
 
 interface Live {
@@ -20,6 +20,7 @@ let served = 0;
 export function serveBroker(send: (m: FromRunner) => void, sandbox: RunnerSandbox, landlockAbi: number): void {
   const stdio = new Map<number, Socket[]>();
   const live = new Map<number, Live>();
+  prestartWorker();
   process.on('message', (msg: ToRunner, handle?: Socket) => {
     switch (msg.type) {
       case 'stdio':

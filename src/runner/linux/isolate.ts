@@ -16,7 +16,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { restrictSelf } from '../../../native-bindings/linux/landlock';
+import { landlockAbi, restrictSelf } from '../../../native-bindings/linux/landlock';
 import { startCommand, type Ended } from './command';
 import type { CommandRequest, RunnerSandbox } from './protocol';
 
@@ -71,7 +71,8 @@ export function spawnIsolated(req: CommandRequest, fds: number[], sandbox: Runne
   const unshare = unsharePath();
   if (!unshare) return Promise.resolve({ pid: undefined, ended: Promise.resolve({ code: 126 }) });
   const job: Job = { req, fds, sandbox, landlockAbi, unshare };
-  const worker = new Worker(__filename, { workerData: { agentSandboxIsolate: job }, stdout: false, stderr: false });
+  const worker = takeWorker();
+  worker.postMessage(job);
   return new Promise((resolve) => {
     let done!: (e: Ended) => void;
     const ended = new Promise<Ended>((r) => (done = r));
@@ -98,6 +99,35 @@ export function spawnIsolated(req: CommandRequest, fds: number[], sandbox: Runne
   });
 }
 
+let spare: { worker: Worker; dead: boolean } | undefined;
+
+/**
+ * A worker thread for the next command. One is kept started ahead (koffi already loaded in it), because starting
+ * a thread costs tens of milliseconds a command would otherwise wait for; the next spare starts right away.
+ */
+function takeWorker(): Worker {
+  const ready = spare && !spare.dead ? spare.worker : undefined;
+  if (ready) ready.removeAllListeners();
+  spare = undefined;
+  const worker = ready ?? startWorker().worker;
+  worker.ref(); // held while its command runs; the spare alone must not keep the runner alive
+  setImmediate(prestartWorker);
+  return worker;
+}
+
+/** Starts the spare worker (at broker start, and after each command takes one). */
+export function prestartWorker(): void {
+  spare ??= startWorker();
+}
+
+function startWorker(): { worker: Worker; dead: boolean } {
+  const entry = { worker: new Worker(__filename, { workerData: { agentSandboxIsolate: true }, stdout: false, stderr: false }), dead: false };
+  const dead = () => (entry.dead = true);
+  entry.worker.once('error', dead).once('exit', dead);
+  entry.worker.unref();
+  return entry;
+}
+
 /** The worker side: enter a fresh nested Landlock domain, then start the command from this thread. */
 function runJob(job: Job): void {
   const post = (m: FromWorker) => parentPort!.postMessage(m);
@@ -110,6 +140,7 @@ function runJob(job: Job): void {
   void ended.then((end) => post({ type: 'exit', end }));
 }
 
-if (!isMainThread && (workerData as { agentSandboxIsolate?: Job } | undefined)?.agentSandboxIsolate) {
-  runJob((workerData as { agentSandboxIsolate: Job }).agentSandboxIsolate);
+if (!isMainThread && (workerData as { agentSandboxIsolate?: boolean } | undefined)?.agentSandboxIsolate) {
+  landlockAbi(); // loads koffi and libc now, while the thread waits for its command
+  parentPort!.once('message', (job: Job) => runJob(job));
 }
