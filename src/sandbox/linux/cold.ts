@@ -33,7 +33,11 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
     child.once('exit', (code, signal) => resolve(report ? lifetime.finish(report.code, report.signal) : lifetime.finish(code, signal)));
   });
   child.on('message', (m: FromRunner) => {
-    if (m.type === 'exit') report = m;
+    if (m.type !== 'exit') return;
+    report = m;
+    // The command has ended and its output is written: what is left (the runner's own exit, then bubblewrap
+    // tearing the namespaces down, which kills anything the command left running) need not delay its caller.
+    child.kill('SIGKILL');
   });
   const command = commandRequest(plan, spec.argv, spec.cwd, spec.env);
   child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
