@@ -2,6 +2,7 @@
  * Turns a plan and a spawn spec into what is handed to bubblewrap and the runner: the bwrap argv, the runner's
  * sandbox request, and the command's environment (caller's env, scrubbed, then the plan's variables).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinuxPlan } from '../../policy/plan';
 import type { CommandRequest, RunnerSandbox } from '../../runner/linux/protocol';
@@ -58,8 +59,16 @@ export function runtimeBinds(plan: LinuxPlan, paths: string[]): string[] {
  * (the CLI installed in the project's node_modules, or the checkout itself as the workspace): otherwise a sandboxed
  * command could change the bundle, its code cache or the runner that the next run executes on the host.
  */
-/** The koffi package the runner loads, wherever npm put it. */
+/**
+ * The koffi package the runner loads, wherever npm put it: the first `node_modules/koffi` on this module's lookup
+ * path, as `require` would find it (a few stats, where `require.resolve` costs a cold run several milliseconds of
+ * package.json parsing), else whatever `require.resolve` says.
+ */
 function koffiDir(): string | undefined {
+  for (const dir of module.paths) {
+    const candidate = path.join(dir, 'koffi');
+    if (fs.existsSync(path.join(candidate, 'index.cjs'))) return fs.realpathSync(candidate);
+  }
   try {
     return path.dirname(require.resolve('koffi')); // index.cjs sits at the package's top
   } catch {
