@@ -62,6 +62,11 @@ export function infoPath(dir: string, key: string): string {
   return path.join(dir, `${key}.json`);
 }
 
+/** Where a broker that has not started listening yet says so (JSON `{ stateDir }`). */
+export function bootPath(dir: string, pid: number): string {
+  return path.join(dir, `boot-${pid}`);
+}
+
 /** What a broker writes beside its socket (mode 0600). */
 export interface BrokerInfo {
   pid: number;

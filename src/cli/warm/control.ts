@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { brokerDir, frame, FrameReader, infoPath, socketPath, unsafeDir, unsafeSocket } from './channel';
+import * as path from 'node:path';
+import { brokerDir, DAEMON_COMMAND, frame, FrameReader, infoPath, socketPath, unsafeDir, unsafeSocket } from './channel';
 import type { BrokerStatus } from './daemon';
 
 const ANSWER_MS = 3000;
@@ -35,6 +36,7 @@ export async function listBrokers(stateDir?: string): Promise<Listed[]> {
 /** Stops the brokers of this user (of one state folder, when given) and waits for them to exit. */
 export async function stopBrokers(stateDir?: string): Promise<BrokerStatus[]> {
   const dir = brokerDir();
+  await stopStarting(dir, stateDir);
   const stopped: BrokerStatus[] = [];
   for (const l of await listBrokers(stateDir)) {
     if (!l.status) continue;
@@ -44,6 +46,40 @@ export async function stopBrokers(stateDir?: string): Promise<BrokerStatus[]> {
     for (let i = 0; i < 100 && alive(answer.pid); i++) await new Promise((r) => setTimeout(r, 50));
   }
   return stopped;
+}
+
+/**
+ * Ends brokers still starting (not listening yet, so not reachable by their socket): each is a process of ours
+ * running the broker subcommand, named by a `boot-<pid>` file. Stale files (their process gone) are removed.
+ */
+async function stopStarting(dir: string, stateDir?: string): Promise<void> {
+  if (unsafeDir(dir)) return;
+  for (const f of fs.readdirSync(dir).filter((n) => /^boot-\d+$/.test(n))) {
+    const pid = Number(f.slice('boot-'.length));
+    const file = path.join(dir, f);
+    let theirs: string | undefined;
+    try {
+      theirs = (JSON.parse(fs.readFileSync(file, 'utf8')) as { stateDir?: string }).stateDir;
+    } catch {
+      theirs = undefined;
+    }
+    if (stateDir && theirs !== stateDir) continue;
+    if (isStartingBroker(pid)) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    }
+    fs.rmSync(file, { force: true });
+  }
+}
+
+/** True when `pid` is this user's broker process (not a recycled pid of something else). */
+function isStartingBroker(pid: number): boolean {
+  try {
+    return fs.statSync(`/proc/${pid}`).uid === process.getuid?.() &&
+      fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(DAEMON_COMMAND);
+  } catch {
+    return false;
+  }
 }
 
 /** Sends one frame and returns the broker's status answer, or why there was none. */

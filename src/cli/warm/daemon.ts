@@ -26,10 +26,11 @@ import { probeBwrap } from '../../sandbox/linux/probe';
 import { checkVisible } from '../../sandbox/linux/visibility';
 import type { SandboxProcess } from '../../sandbox/types';
 import { parse, policyInput, POLICY_OPTIONS } from '../args';
-import { brokerDir, frame, FrameReader, infoPath, socketPath, SPEC_ENV, unsafeDir, WARM_PROTOCOL, type BrokerInfo,
+import { bootPath, brokerDir, frame, FrameReader, infoPath, socketPath, SPEC_ENV, unsafeDir, WARM_PROTOCOL, type BrokerInfo,
   type DaemonSpec } from './channel';
 
 const DEFAULT_IDLE_S = 300;
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 const WATCH_MS = 2000;
 /** After the command exits, how long its output may still drain before the exit frame goes out regardless. */
 const DRAIN_MS = 2000;
@@ -75,23 +76,34 @@ export async function runBrokerDaemon(): Promise<number> {
   delete process.env.ELECTRON_RUN_AS_NODE;
   const cwd = process.cwd();
   const stateDir = defaultStateDir();
-  const plan = settledPlan(() => compileRunPlan(spec.policyArgs, cwd, process.env), stateDir);
   const dir = brokerDir();
-  const roots = [...plan.writableRoots, ...plan.workspaceRoots];
-  // full-access is never brokered; a root around or inside the broker folder would bring its sockets into view
-  if (plan.confined === false || roots.some((r) => isWithin('linux', r, dir) || isWithin('linux', dir, r))) return 0;
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
   } catch {
     // exists: checked next
   }
   if (unsafeDir(dir)) return 0;
-  const probe = probeBwrap();
-  if (!probe.ok) return 0;
-  const broker = new Broker(probe.bwrap!, plan);
-  await broker.start();
-  const daemon = new Daemon(spec, cwd, plan, broker, dir, stateDir);
-  return daemon.listen();
+  // Until it listens, a starting broker is known only by this file, so that `broker stop` and uninstall can end it
+  // before it prepares the workspace behind their backs.
+  const boot = bootPath(dir, process.pid);
+  fs.writeFileSync(boot, JSON.stringify({ stateDir }), { mode: 0o600 });
+  // Told to stop while starting: exit between steps, never in the middle of making a placeholder and its record.
+  const bootStop = () => process.exit(0);
+  for (const sig of STOP_SIGNALS) process.once(sig, bootStop);
+  try {
+    const plan = settledPlan(() => compileRunPlan(spec.policyArgs, cwd, process.env), stateDir);
+    const roots = [...plan.writableRoots, ...plan.workspaceRoots];
+    // full-access is never brokered; a root around or inside the broker folder would bring its sockets into view
+    if (plan.confined === false || roots.some((r) => isWithin('linux', r, dir) || isWithin('linux', dir, r))) return 0;
+    const probe = probeBwrap();
+    if (!probe.ok) return 0;
+    const broker = new Broker(probe.bwrap!, plan);
+    await broker.start();
+    for (const sig of STOP_SIGNALS) process.off(sig, bootStop);
+    return await new Daemon(spec, cwd, plan, broker, dir, stateDir).listen(() => fs.rmSync(boot, { force: true }));
+  } finally {
+    fs.rmSync(boot, { force: true });
+  }
 }
 
 /**
@@ -138,7 +150,7 @@ class Daemon {
   }
 
   /** Listens on the key's socket (unless a live broker already does) and serves until told or timed out. */
-  async listen(): Promise<number> {
+  async listen(onListening: () => void): Promise<number> {
     if (!(await this.bind())) {
       await this.broker.close();
       return 0;
@@ -149,7 +161,8 @@ class Daemon {
       workspaceRoots: this.plan.workspaceRoots, network: this.plan.network, started: this.started };
     fs.writeFileSync(`${this.info}.${process.pid}`, JSON.stringify(info), { mode: 0o600 });
     fs.renameSync(`${this.info}.${process.pid}`, this.info);
-    for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, () => void this.stop(true));
+    onListening();
+    for (const s of STOP_SIGNALS) process.once(s, () => void this.stop(true));
     setInterval(() => this.watch(), WATCH_MS);
     this.armIdle();
     return new Promise(() => undefined); // runs until stop() exits the process

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isatty } from 'node:tty';
-import { DAEMON_COMMAND, inputKey, SPEC_ENV, warmCall, type DaemonSpec } from './channel';
+import { defaultStateDir } from '../../sandbox/host';
+import { bootPath, brokerDir, DAEMON_COMMAND, inputKey, SPEC_ENV, unsafeDir, warmCall, type DaemonSpec } from './channel';
 
 export function leaveBroker(runArgv: string[]): void {
   const call = warmCall(['run', ...runArgv], process.env, isatty);
@@ -19,8 +20,18 @@ export function leaveBroker(runArgv: string[]): void {
   const spec: DaemonSpec = { key: inputKey(call.policyArgs, cwd, process.env, bundle), policyArgs: call.policyArgs };
   const env: NodeJS.ProcessEnv = { ...process.env, [SPEC_ENV]: JSON.stringify(spec) };
   if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
+  const dir = brokerDir();
   try {
-    spawn(process.execPath, [launcher, DAEMON_COMMAND], { cwd, env, detached: true, stdio: 'ignore' }).unref();
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch {
+    // exists: checked next
+  }
+  if (unsafeDir(dir)) return;
+  try {
+    const child = spawn(process.execPath, [launcher, DAEMON_COMMAND], { cwd, env, detached: true, stdio: 'ignore' });
+    child.unref();
+    // Named at once, before its Node even starts: an uninstall right after this run must find it (see control.ts).
+    if (child.pid) fs.writeFileSync(bootPath(dir, child.pid), JSON.stringify({ stateDir: defaultStateDir() }), { mode: 0o600 });
   } catch {
     // No broker this time; the next cold run tries again.
   }

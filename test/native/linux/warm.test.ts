@@ -263,4 +263,26 @@ describe('agent-sandbox broker status|stop and uninstall (linux)', () => {
     assert.match(un.stdout, /stopped 1 warm broker/);
     assert.ok(!alive(again.broker.pid));
   });
+
+  it('uninstall right after a cold run also ends the broker still starting, and nothing comes back in the workspace', async () => {
+    const ws = tempDir('as-warm-race-');
+    const state = tempDir('as-warm-race-state-');
+    const env = { ...ENV, AGENT_SANDBOX_STATE_DIR: state };
+    assert.equal(cli(['--', 'true'], ws, env).status, 0);
+    assert.ok(fs.readdirSync(ws).length > 0, 'control: the run made its placeholders');
+    const un = spawnSync(NODE, [CLI, 'uninstall'], { encoding: 'utf8', env });
+    assert.equal(un.status, 0, un.stderr);
+    await new Promise((res) => setTimeout(res, 3000));
+    assert.deepEqual(fs.readdirSync(ws), [], 'the workspace is as before');
+    assert.deepEqual((await listBrokers(state)).filter((l) => l.status), []);
+    const daemons = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
+      try {
+        return fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').includes('__broker-daemon') &&
+          fs.readFileSync(`/proc/${e}/environ`, 'utf8').includes(`AGENT_SANDBOX_STATE_DIR=${state}\0`);
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(daemons, [], 'no broker of that state folder is left');
+  });
 });
