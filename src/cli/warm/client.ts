@@ -36,8 +36,8 @@ export function runWarm(argv: string[], bundle: string): Promise<boolean> {
   return new Promise((resolve) => {
     const conn = net.createConnection(sock);
     let accepted = false;
-    conn.once('error', (e: NodeJS.ErrnoException) => {
-      if (accepted) return;
+    conn.on('error', (e: NodeJS.ErrnoException) => {
+      if (accepted) return; // the relay's 'close' handles it
       report(`not reachable (${e.code}); running cold`);
       if (e.code === 'ECONNREFUSED' && !unsafeSocket(sock)) removeStale(sock, infoPath(dir, key));
       resolve(false);

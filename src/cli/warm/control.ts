@@ -21,7 +21,12 @@ export interface Listed {
 export async function listBrokers(stateDir?: string): Promise<Listed[]> {
   const dir = brokerDir();
   if (unsafeDir(dir)) return [];
-  const keys = fs.readdirSync(dir).filter((f) => f.endsWith('.sock')).map((f) => f.slice(0, -'.sock'.length));
+  const names = fs.readdirSync(dir);
+  const keys = names.filter((f) => f.endsWith('.sock')).map((f) => f.slice(0, -'.sock'.length));
+  // a broker killed outright leaves its files; its socket goes at the next call or listing, and here its record
+  for (const f of names.filter((n) => n.endsWith('.json') && !keys.includes(n.slice(0, -'.json'.length)))) {
+    fs.rmSync(`${dir}/${f}`, { force: true });
+  }
   const out = await Promise.all(keys.map(async (key): Promise<Listed> => {
     const answer = await ask(dir, key, 'Q');
     if (typeof answer === 'string') {

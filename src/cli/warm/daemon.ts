@@ -249,8 +249,10 @@ class Daemon {
     });
     proc.stdout?.on('data', (d: Buffer) => conn.write(frame('O', d)));
     proc.stderr?.on('data', (d: Buffer) => conn.write(frame('X', d)));
-    conn.once('close', () => p.kill()); // the caller went away: so does its command
+    let ended = false;
+    conn.once('close', () => ended || p.kill()); // the caller went away: so does its command
     const exit = await proc.exited;
+    ended = true;
     await Promise.race([Promise.all([drained(proc.stdout), drained(proc.stderr)]), sleep(DRAIN_MS)]);
     conn.end(frame('Z', JSON.stringify({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut })));
     this.active--;
