@@ -9,7 +9,7 @@ import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_
 import type { CliCommand } from './commands';
 import type { Enforcement } from '../sandbox/types';
 import { weakerThanAsked } from '../sandbox/weaker';
-import { leaveBroker } from './warm/leave';
+import { leaveBroker, refuseBrokerFolder } from './warm/leave';
 
 /**
  * Says plainly, on every run, when the backend that ran the command enforces less than the policy asks for (for
@@ -56,6 +56,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const stateDir = defaultStateDir();
     delete process.env.ELECTRON_RUN_AS_NODE; // VS Code starts the CLI with it; sandboxed commands must not inherit it
     const plan = compilePlan(policyInput(values, process.cwd()), hostContext({ platform, stateDir }));
+    if (plan.platform === 'linux') refuseBrokerFolder(plan.writableRoots.concat(plan.workspaceRoots));
     const backend = await backendFor(platform, { stateDir, broker: false });
     const ac = new AbortController();
     const onSignal = () => ac.abort();

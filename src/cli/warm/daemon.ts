@@ -17,7 +17,6 @@ import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import { peerCredentials } from '../../../native-bindings/linux/socket';
 import { compilePlan, type LinuxPlan } from '../../policy';
-import { isWithin } from '../../policy/paths';
 import { defaultStateDir, hostContext } from '../../sandbox/host';
 import { Broker } from '../../sandbox/linux/broker';
 import { commandEnv } from '../../sandbox/linux/launch';
@@ -26,6 +25,7 @@ import { probeBwrap } from '../../sandbox/linux/probe';
 import { checkVisible } from '../../sandbox/linux/visibility';
 import type { SandboxProcess } from '../../sandbox/types';
 import { parse, policyInput, POLICY_OPTIONS } from '../args';
+import { refuseBrokerFolder } from './leave';
 import { bootPath, brokerDir, frame, FrameReader, infoPath, socketPath, SPEC_ENV, unsafeDir, WARM_PROTOCOL, type BrokerInfo,
   type DaemonSpec } from './channel';
 
@@ -92,9 +92,8 @@ export async function runBrokerDaemon(): Promise<number> {
   for (const sig of STOP_SIGNALS) process.once(sig, bootStop);
   try {
     const plan = settledPlan(() => compileRunPlan(spec.policyArgs, cwd, process.env), stateDir);
-    const roots = [...plan.writableRoots, ...plan.workspaceRoots];
-    // full-access is never brokered; a root around or inside the broker folder would bring its sockets into view
-    if (plan.confined === false || roots.some((r) => isWithin('linux', r, dir) || isWithin('linux', dir, r))) return 0;
+    if (plan.confined === false) return 0; // full-access is never brokered
+    refuseBrokerFolder([...plan.writableRoots, ...plan.workspaceRoots]);
     const probe = probeBwrap();
     if (!probe.ok) return 0;
     const broker = new Broker(probe.bwrap!, plan);

@@ -8,8 +8,23 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isatty } from 'node:tty';
+import { isWithin } from '../../policy/paths';
+import { SandboxError, SandboxErrorCode } from '../../sandbox/errors';
 import { defaultStateDir } from '../../sandbox/host';
 import { bootPath, brokerDir, DAEMON_COMMAND, inputKey, SPEC_ENV, unsafeDir, warmCall, type DaemonSpec } from './channel';
+
+/**
+ * Refuses folders that would bring the user's broker sockets into a sandbox (every sandbox's /tmp is its own, but a
+ * root bound back inside it, or around it, would show them).
+ */
+export function refuseBrokerFolder(roots: string[]): void {
+  const dir = brokerDir();
+  const bad = roots.find((r) => isWithin('linux', r, dir) || isWithin('linux', dir, r));
+  if (bad) {
+    throw new SandboxError(SandboxErrorCode.RootRefused, `${bad} is refused: it would let sandboxed commands reach ${dir}, ` +
+      'where your warm brokers listen.', 'Choose the project folder itself.');
+  }
+}
 
 export function leaveBroker(runArgv: string[]): void {
   const call = warmCall(['run', ...runArgv], process.env, isatty);

@@ -200,6 +200,16 @@ describe('agent-sandbox run: warm broker (linux)', () => {
       res('CONNECTED');
     }).on('error', (e) => res(e.message)));
     assert.equal(host, 'CONNECTED', 'control: the socket is live on the host');
+    // A writable folder inside the broker folder would bind it back into the sandbox: refused, nothing runs.
+    const inside = fs.mkdtempSync(path.join(brokerDir(), 'x-'));
+    try {
+      const r = cli(['--write', inside, '--', 'sh', '-c', 'echo ran > ran.txt'], a.ws);
+      assert.equal(r.status, 125);
+      assert.match(r.stderr, /where your warm brokers listen/);
+      assert.equal(fs.existsSync(path.join(a.ws, 'ran.txt')), false);
+    } finally {
+      fs.rmSync(inside, { recursive: true, force: true });
+    }
   });
 
   it('another user can neither reach this user\'s broker nor be served by it, nor serve it (SO_PEERCRED) (needs root to create a test user)',
