@@ -83,6 +83,18 @@ describe('agent-sandbox run: warm broker (linux)', () => {
     assert.equal(await served(ws), 2);
   });
 
+  it('exit codes as cold: 128+N for a command killed by signal N, 2 for bad arguments (which never reach the broker)', async () => {
+    const { ws } = await warmWorkspace('as-warm-codes-');
+    assert.equal(cli(['--', 'sh', '-c', 'kill -TERM $$'], ws).status, 143);
+    assert.equal(cli(['--', 'sh', '-c', 'kill -KILL $$'], ws).status, 137);
+    assert.equal(await served(ws), 2);
+    const bad = cli(['--timeout', 'soon', '--', 'true'], ws);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--timeout must be a positive number/);
+    assert.equal(cli(['--no-broker', '--', 'sh', '-c', 'kill -TERM $$'], ws).status, 143, 'control: cold says the same');
+    assert.equal(await served(ws), 2);
+  });
+
   it('a changed policy file gets a new broker, and the old one exits', async () => {
     const ws = tempDir('as-warm-pol-');
     const policy = path.join(ws, 'policy.json');
