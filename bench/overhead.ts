@@ -11,7 +11,7 @@ import { runInterleaved, timeSequential, type Case, type CaseResult, type Rounds
 import { benchCommands } from './platform';
 import { checkedWrite, cliRun, plainSpawn, sandboxSpawn } from './spawners';
 import { summarize, type Summary } from './stats';
-import { listBrokers } from '../src/cli/warm/control';
+import { listBrokers } from '../src/sandbox/linux/warm-control';
 
 export interface OverheadSetup {
   platform: Platform;

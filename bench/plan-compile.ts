@@ -18,7 +18,7 @@ export interface CompileCase {
   medianUs: number;
   meanUs: number;
   samples: number;
-  /** realpath/kind calls the planner made for one compile. */
+  /** realpath/kind/list/read calls the planner made for one compile. */
   fsCalls: number;
 }
 
@@ -30,11 +30,14 @@ export interface CompileResults {
   walksTree: boolean;
 }
 
-/** Creates `count` empty files in folders of 1000; returns the time it took. */
+/**
+ * Creates `count` empty files in folders of 1000 under `tree/` (so the root itself has one entry whatever the
+ * count: the planner lists each root, one level, and must not go further); returns the time it took.
+ */
 export function createTree(dir: string, count: number): number {
   const t0 = performance.now();
   for (let d = 0; d * FILES_PER_DIR < count; d++) {
-    const sub = path.join(dir, `d${d}`);
+    const sub = path.join(dir, 'tree', `d${d}`);
     fs.mkdirSync(sub, { recursive: true });
     for (let f = 0; f < FILES_PER_DIR && d * FILES_PER_DIR + f < count; f++) {
       fs.closeSync(fs.openSync(path.join(sub, `f${f}`), 'w'));
@@ -48,6 +51,8 @@ function countingFs(): { view: FsView; calls: () => number } {
   const view: FsView = {
     realpath: (p) => (n++, realFs.realpath(p)),
     kind: (p) => (n++, realFs.kind(p)),
+    list: (p) => (n++, realFs.list!(p)),
+    read: (p) => (n++, realFs.read!(p)),
   };
   return { view, calls: () => n };
 }

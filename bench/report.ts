@@ -1,5 +1,6 @@
 /**
- * Renders one benchmark run as Markdown: printed to the terminal and written to bench/RESULTS.md for the README.
+ * Renders one benchmark run as Markdown: printed to the terminal and written to bench/RESULTS.md, which the README
+ * links to.
  * Shows only what was measured in this run; anything unavailable is stated with its reason.
  */
 import type { LoadOutsideVsCode, RecordedActivation } from './activation';
@@ -141,6 +142,19 @@ function targetsSection(r: BenchResults): string {
     'command in its own PID namespace and Landlock domain.';
 }
 
+/** Why a cold run costs what it does: the design's floor, and what profiling removed. Not machine-specific. */
+function coldRunSection(): string {
+  return '## Where a cold `agent-sandbox run` spends its time\n\n' +
+    'A cold run starts two Node.js processes: the CLI, and, inside bubblewrap, the runner that applies Landlock, ' +
+    '`no_new_privs` and seccomp before it starts the command. The second cannot be avoided in this design: Landlock ' +
+    'has to be applied inside bubblewrap once the mounts are in place (a Landlock-restricted process may not mount), ' +
+    'and with no compiled helper of our own that process is Node with koffi. Profiling with `--cpu-prof` removed the ' +
+    'costs that were ours: one runner bundle per platform instead of one carrying both; a namespace import of zod so ' +
+    'esbuild leaves its locales out; a V8 code cache for the CLI bundle; scrub globs compiled once; a trial sandbox ' +
+    'only to explain a failure; subcommands loaded on use. Agents that run many commands should use the extension\'s ' +
+    'tool or API, which go through the broker.';
+}
+
 function windowsSection(r: BenchResults): string {
   return r.machine.platform === 'win32'
     ? '## Windows\n\nThese numbers were measured on Windows.'
@@ -155,6 +169,7 @@ export function renderMarkdown(r: BenchResults): string {
     machineSection(r),
     overheadSection(r),
     targetsSection(r),
+    coldRunSection(),
     throughputSection(r),
     compileSection(r),
     packageSection(r),

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: per-command overhead (plain, CLI cold, in-process cold, brokered; offline and online),
  * throughput, plan compile time on a 100k-file workspace, package sizes and activation. Prints the report and
- * writes bench/results.json (everything, raw samples included) and bench/RESULTS.md (for the README).
+ * writes bench/results.json (everything, raw samples included) and bench/RESULTS.md (linked from the README, which
+ * keeps only a short summary: it never copies machine details).
  * Options: --runs N (measured rounds wanted, default 30), --warmup N (default 3), --budget SEC (time for the measured
  * rounds, default 90; at least 10 rounds run regardless), --quick (8 runs, 2 warm-up, 20 s), --no-package (skip
  * building the .vsix files). Never part of `npm test`; it asserts nothing, it measures.
@@ -109,28 +110,12 @@ async function main(): Promise<void> {
     const md = renderMarkdown(results);
     fs.writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
     fs.writeFileSync(path.join(ROOT, 'bench', 'RESULTS.md'), md);
-    const readme = updateReadme(md);
     process.stdout.write(md);
-    progress(`wrote bench/results.json, bench/RESULTS.md${readme ? ' and the README\'s copy' : ''} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    progress(`wrote bench/results.json and bench/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await disposeBackends();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-const README_BEGIN = '<!-- bench:begin (written by npm run bench from bench/RESULTS.md) -->';
-const README_END = '<!-- bench:end -->';
-
-/** Replaces the README's copy of the results (between its markers) so it always shows the latest run. */
-function updateReadme(md: string): boolean {
-  const file = path.join(ROOT, 'README.md');
-  const text = fs.readFileSync(file, 'utf8');
-  const begin = text.indexOf(README_BEGIN);
-  const end = text.indexOf(README_END);
-  if (begin === -1 || end < begin) return false;
-  const body = md.replace(/^# .*\n+/, '').replace(/^## /gm, '### ').trim();
-  fs.writeFileSync(file, `${text.slice(0, begin + README_BEGIN.length)}\n${body}\n${text.slice(end)}`);
-  return true;
 }
 
 main().catch((e) => {

@@ -1,5 +1,6 @@
 /**
- * The performance targets from issue 8, checked against one run's medians. A target with no measured case is
+ * The performance targets users feel (per-command overhead against a plain spawn, activation, package size; see
+ * DESIGN's performance section), checked against one run's medians. A target with no measured case is
  * "not measured", never "met".
  */
 import type { CaseResult } from './harness';

@@ -17,6 +17,7 @@ skip() {
 step build node scripts/build.mjs
 step compile npx tsc -p .
 step lint npx eslint .
+step cycles npm run --silent cycles
 step unit node --test out/test/unit/
 step package node scripts/package.mjs
 if [ "$(uname -s)" = Linux ] && command -v bwrap >/dev/null; then

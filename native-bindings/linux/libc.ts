@@ -58,8 +58,3 @@ export function closeFd(fd: number): void {
   closeFn ??= lib().func('int close(int fd)') as unknown as (fd: number) => number;
   closeFn(fd);
 }
-
-/** The errno constants (ENOENT, EPERM, ...) of this platform. */
-export function errnoCodes(): Record<string, number> {
-  return koffi().os.errno as Record<string, number>;
-}

@@ -1,7 +1,8 @@
 /**
  * Owners for native handles and allocations. Every HANDLE a binding returns is wrapped in a `Handle` whose
  * `close()` is idempotent; allocations from LocalAlloc-style APIs are wrapped in `LocalMemory`. Callers release
- * them in `finally`. Must never close a handle twice or hand out a closed one.
+ * them in `finally`, through `using`, or through a `Scope` (src/scope.ts). Must never close a handle twice or hand
+ * out a closed one.
  */
 import { checkBool } from './errors';
 import { lazyFn } from './lib';
@@ -44,6 +45,10 @@ export class NativeOwner {
     if (v === null) return;
     this.#value = null;
     this.release(v);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 }
 

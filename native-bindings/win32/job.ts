@@ -103,4 +103,8 @@ export class Job {
   close(): void {
     this.handle.close();
   }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }

@@ -72,6 +72,10 @@ export class AttributeList {
   close(): void {
     this.owner.close();
   }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
 
 /** Marks a handle inheritable (it must be, to appear in a HANDLE_LIST). */
@@ -122,6 +126,10 @@ export class ChildProcess {
 
   close(): void {
     this.process.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 }
 

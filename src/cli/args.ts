@@ -19,6 +19,7 @@ export const POLICY_OPTIONS = {
   'read-only': { type: 'boolean', default: false },
   network: { type: 'string' },
   protect: { type: 'string', multiple: true, default: [] },
+  strict: { type: 'boolean', default: false },
   platform: { type: 'string' },
   'policy-file': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -30,7 +31,12 @@ export const POLICY_HELP = `Policy options:
   --read-only           Nothing is writable except the sandbox's own temp.
   --network MODE        offline (default) or online.
   --protect GLOB        Another read-only path inside each root, like "secrets/**" (repeatable; adds to the
-                        defaults .git/hooks/**, .git/config, .git/commondir, .vscode/**, .agent-sandbox/**).
+                        defaults .git/hooks/**, .git/config, .git/commondir, .vscode/**, .agent-sandbox/**, .envrc,
+                        .env). Every plan also protects what git runs from (each gitdir except what commit, fetch
+                        and branch write; core.hooksPath; included configs; hook-manager configs) and top-level
+                        *.code-workspace files: \`agent-sandbox plan\` lists each with its reason.
+  --strict              Also protect other tools' workspace files (.devcontainer/**, .devcontainer.json, .idea/**,
+                        .claude/**, .mcp.json, .cursor/**, .zed/**, .nvim.lua, .exrc).
   --platform NAME       linux or win32. Default: this machine's.
   --policy-file FILE    Read the whole policy (JSON, the settings schema incl. workspaceRoots) from FILE instead
                         of the flags above; the VS Code extension starts terminals and tasks this way.`;
@@ -58,6 +64,7 @@ export function policyFlags(values: Record<string, unknown>): CliPolicyFlags {
     readOnly: Boolean(values['read-only']),
     network,
     protect: (values.protect as string[]) ?? [],
+    strict: Boolean(values.strict),
   };
 }
 
@@ -82,7 +89,7 @@ export function policyInput(values: Record<string, unknown>, cwd: string): Polic
   const file = values['policy-file'] as string | undefined;
   if (file === undefined) return policyFromCli(policyFlags(values), cwd);
   const mixed = ['workspace', 'write', 'protect'].filter((k) => (values[k] as string[] | undefined)?.length)
-    .concat(values['read-only'] ? ['read-only'] : [], values.network !== undefined ? ['network'] : []);
+    .concat(values['read-only'] ? ['read-only'] : [], values.strict ? ['strict'] : [], values.network !== undefined ? ['network'] : []);
   if (mixed.length) throw new UsageError(`--policy-file cannot be combined with --${mixed.join(', --')}.`);
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as PolicyInput;

@@ -3,10 +3,9 @@
  * folder unless `--all`. Status is asked of each broker over its socket; one that does not answer is reported as
  * stale and its files are removed. Exit codes: 0 done; 2 bad arguments.
  */
-import { defaultStateDir } from '../sandbox/host';
+import { defaultStateDir, listBrokers, stopBrokers } from '../sandbox';
 import { parse, UsageError } from './args';
 import type { CliCommand } from './commands';
-import { listBrokers, stopBrokers } from './warm/control';
 
 export const brokerCommand: CliCommand = {
   usage: `Usage: agent-sandbox broker status|stop [--all] [--json]

@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import * as vm from 'node:vm';
 import Module from 'node:module';
 import { runWarm } from './warm/client';
+import { writeFileAtomic } from '../state-file';
 
 interface CliBundle {
   runAsProcess(argv: string[]): void;
@@ -81,9 +82,7 @@ function writeCache(file: string, script: vm.Script): void {
       const current = old.startsWith(bundlePrefix) && old.split('.').length === path.basename(file).split('.').length;
       if (old.startsWith('cli-main.') && !current) fs.rmSync(path.join(CACHE_DIR, old), { force: true });
     }
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, script.createCachedData());
-    fs.renameSync(tmp, file); // atomic: a concurrent CLI reads the old file or the new one, never half of one
+    writeFileAtomic(file, script.createCachedData()); // a concurrent CLI reads the old file or the new one, never half
   } catch {
     // Not writable (a read-only install) or a race with another CLI: the next run loads without a cache.
   }

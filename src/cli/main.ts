@@ -2,10 +2,10 @@
  * The `agent-sandbox` CLI entry point: dispatches subcommands and maps failures to the exit-code contract.
  * A SandboxError always exits 125 with the reason and the fix: the command never runs unsandboxed.
  */
-import { SandboxError, ExitCode } from '../sandbox/errors';
+import { SandboxError, ExitCode } from '../errors';
 import { USAGE_EXIT, UsageError } from './args';
 import type { CliCommand } from './commands';
-import { DAEMON_COMMAND } from './warm/channel';
+import { DAEMON_COMMAND } from '../protocol/warm';
 
 /**
  * Subcommands load on use: a one-shot `run` should not pay for evaluating verify's, setup's or the Windows

@@ -2,22 +2,27 @@
  * `agent-sandbox run`: run one command inside the sandbox, streaming its stdio. Exit codes: the command's own;
  * 124 on timeout; 125 when the sandbox could not be applied (nothing ran); 128+N when killed by signal N.
  */
-import { compilePlan } from '../policy';
-import { backendFor } from '../sandbox';
-import { defaultStateDir, hostContext, hostPlatform } from '../sandbox/host';
+import { compilePlan, type Plan, type PolicyInput } from '../policy';
+import type { CompileContext } from '../policy/compile';
+import { backendFor, defaultStateDir, hostContext, hostPlatform, watchNestedGit, weakerThanAsked, type SandboxBackend, type SandboxProcess, type SpawnSpec } from '../sandbox';
 import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
 import type { CliCommand } from './commands';
-import type { Enforcement } from '../sandbox/types';
-import { weakerThanAsked } from '../sandbox/weaker';
 import { leaveBroker, refuseBrokerFolder } from './warm/leave';
 
 /**
- * Says plainly, on every run, when the backend that ran the command enforces less than the policy asks for (for
- * example Windows' unelevated offline mode, or Wine). Asked after spawn, because only then is it known whether the
- * elevated Windows backend was used.
+ * Compiles the policy with the backend's facts (so the plan is the one that runs), starts the command, and says
+ * plainly, on every run, when what the spawned process reports it applied is less than the policy asks for (for
+ * example Windows' unelevated offline mode, or Wine). `ctx` overrides the host's context (tests, previews).
  */
-function warnIfWeaker(enf: Enforcement, planWarnings: string[]): void {
-  for (const w of weakerThanAsked(enf, planWarnings)) process.stderr.write(`agent-sandbox: warning: ${w}\n`);
+export async function runWith(backend: SandboxBackend, input: PolicyInput, ctx: Partial<CompileContext>, spec: SpawnSpec,
+  warn: (line: string) => void): Promise<{ plan: Plan; proc: SandboxProcess; untrusted: () => string | undefined }> {
+  const plan = compilePlan(input, hostContext({ ...ctx, ...(await backend.planFacts()) }));
+  // every sandbox's /tmp is its own, but a root bound back inside the broker folder, or around it, would show it
+  if (plan.platform === 'linux') refuseBrokerFolder(plan.writableRoots.concat(plan.workspaceRoots));
+  const untrusted = watchNestedGit(plan.writableRoots);
+  const proc = await backend.spawn(plan, spec);
+  for (const w of weakerThanAsked(proc.enforcement, plan.warnings)) warn(`agent-sandbox: warning: ${w}\n`);
+  return { plan, proc, untrusted };
 }
 
 export const runCommand: CliCommand = {
@@ -55,8 +60,6 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const platform = platformFlag(values, hostPlatform());
     const stateDir = defaultStateDir();
     delete process.env.ELECTRON_RUN_AS_NODE; // VS Code starts the CLI with it; sandboxed commands must not inherit it
-    const plan = compilePlan(policyInput(values, process.cwd()), hostContext({ platform, stateDir }));
-    if (plan.platform === 'linux') refuseBrokerFolder(plan.writableRoots.concat(plan.workspaceRoots));
     const backend = await backendFor(platform, { stateDir, broker: false });
     const ac = new AbortController();
     const onSignal = () => ac.abort();
@@ -64,19 +67,19 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     process.once('SIGTERM', onSignal);
     process.once('SIGHUP', onSignal);
     try {
-      const proc = await backend.spawn(plan, {
+      const { plan, proc, untrusted } = await runWith(backend, policyInput(values, process.cwd()), { platform, stateDir }, {
         argv: command,
         cwd: process.cwd(),
         stdio: 'inherit',
         tty: values.tty ? { cols: process.stdout.columns ?? 80, rows: process.stdout.rows ?? 24 } : undefined,
         timeoutMs: timeout === undefined ? undefined : timeout * 1000,
         signal: ac.signal,
-      });
-      // Linux plans carry no warnings and its backend fails closed rather than weaken; asking would load koffi.
-      if (plan.platform === 'win32' || plan.mode === 'full-access') warnIfWeaker(backend.enforcement(plan), plan.warnings);
+      }, (line) => process.stderr.write(line));
       if (plan.platform === 'linux' && plan.confined !== false && !values['no-broker']) leaveBroker(argv);
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
+      const report = untrusted();
+      if (report) process.stderr.write(`agent-sandbox: warning: ${report}\n`);
       return exit.code;
     } finally {
       process.off('SIGINT', onSignal);

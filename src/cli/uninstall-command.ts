@@ -6,14 +6,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultStateDir } from '../sandbox/host';
-import { isWithin } from '../policy/paths';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
-import { removeWindowsWorkspace } from '../sandbox/windows';
-import { uninstallWindowsSandbox } from '../sandbox/windows/elevated';
-import { removeLinuxSandboxState } from '../sandbox/linux/uninstall';
+import { defaultStateDir, hostPlatform, lifecycleFor, removalLines, removalSummary, SandboxError, SandboxErrorCode,
+  type RemovalResult } from '../sandbox';
 import { parse } from './args';
-import { stopBrokers } from './warm/control';
 import type { CliCommand } from './commands';
 
 export const uninstallCommand: CliCommand = {
@@ -38,55 +33,27 @@ Exit codes: 0 everything removed; 125 something remains or the prompt was declin
       console.log(this.usage);
       return 0;
     }
-    if (values.workspace.length) return removeWorkspaces(values.workspace);
-    if (process.platform === 'linux') return uninstallLinux();
-    const result = await uninstallWindowsSandbox({ stateDir: defaultStateDir(),
-      onProgress: (m) => process.stderr.write(`agent-sandbox: ${m}\n`) });
-    console.log(`Windows sandbox removed: ${result.aclReverted} folder permission(s) reverted; ` +
-      (result.elevated ? `${result.steps.filter((s) => s.status === 'changed').length} change(s) as administrator.`
-        : 'the administrator setup was not present, so no administrator rights were needed.'));
-    const stateDir = defaultStateDir();
-    for (const k of result.keptCreated.filter((p) => !isWithin('win32', stateDir, p))) {
-      console.log(`Kept ${k}: created by the sandbox, but no longer empty.`);
+    const platform = hostPlatform();
+    if (!platform) {
+      throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `Agent Sandbox does not run on ${process.platform}.`,
+        'Use Linux or Windows.');
     }
-    // Everything recorded is reverted (uninstallWindows fails while any ledger record remains): the state folder
-    // (emptied ledger, workspace SIDs, private temp folders, Verify's workspace) goes too, as the extension's Remove does.
-    fs.rmSync(stateDir, { recursive: true, force: true });
-    console.log(`Removed ${stateDir}.`);
-    return 0;
+    const lifecycle = await lifecycleFor(platform);
+    const stateDir = defaultStateDir();
+    if (values.workspace.length) {
+      const roots = values.workspace.map((d) => fs.realpathSync.native(path.resolve(d)));
+      return report('Remove workspace', await lifecycle.removeWorkspace({ stateDir, roots }));
+    }
+    return report('Uninstall', await lifecycle.uninstall({ stateDir, onProgress: (m) => process.stderr.write(`agent-sandbox: ${m}\n`) }));
   },
 };
 
-/**
- * Linux: stops the warm brokers of this state folder, then removes the placeholders the sandbox created in workspaces (keeping, and listing, any you wrote into),
- * its private temp folders and its ledger. Exit 125 only when something we own could not be removed.
- */
-async function uninstallLinux(): Promise<number> {
-  const stopped = await stopBrokers(defaultStateDir());
-  if (stopped.length) console.log(`stopped ${stopped.length} warm broker(s)`);
-  const result = removeLinuxSandboxState(defaultStateDir());
-  for (const p of result.removed) console.log(`removed ${p}`);
-  for (const k of result.kept) console.log(`kept ${k.path}: ${k.reason}`);
-  for (const f of result.failed) process.stderr.write(`agent-sandbox: could not remove ${f.path}: ${f.reason}\n`);
-  console.log(`Linux sandbox state removed (${result.removed.length} removed, ${result.kept.length} kept).`);
-  return result.failed.length ? 125 : 0;
-}
-
-/** Windows: "remove this workspace" for each folder given. Exit 125 when a permission could not be reverted. */
-async function removeWorkspaces(dirs: string[]): Promise<number> {
-  if (process.platform !== 'win32') {
-    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'uninstall --workspace is only used on Windows.',
-      'Run "agent-sandbox uninstall" without --workspace.');
+/** Prints what was done, the same lines the extension logs; exit 125 when something could not be removed. */
+function report(what: string, r: RemovalResult): number {
+  for (const line of removalLines(r)) {
+    if (line.startsWith('could not')) process.stderr.write(`agent-sandbox: ${line}\n`);
+    else console.log(line);
   }
-  let failed = 0;
-  for (const dir of dirs) {
-    const root = fs.realpathSync.native(path.resolve(dir));
-    const r = await removeWindowsWorkspace(defaultStateDir(), root);
-    if (!r.sid) console.log(`${root}: the sandbox never changed permissions there.`);
-    else console.log(`${root}: ${r.reverted.length} permission(s) reverted, ${r.removed.length} empty placeholder(s) removed.`);
-    for (const k of r.keptCreated) console.log(`Kept ${k}: created by the sandbox, but no longer empty.`);
-    for (const f of r.failures) process.stderr.write(`agent-sandbox: could not revert ${f.record.path}: ${(f.error as Error)?.message ?? f.error}\n`);
-    failed += r.failures.length;
-  }
-  return failed ? 125 : 0;
+  console.log(removalSummary(what, r));
+  return r.failed.length ? 125 : 0;
 }

@@ -2,8 +2,7 @@
  * `agent-sandbox verify`: the self-test. Runs the probe inside the sandbox and prints what held. Exit codes:
  * 0 every expectation held; 1 at least one did not; 125 the sandbox could not be applied (nothing ran).
  */
-import { disposeBackends } from '../sandbox';
-import { defaultStateDir, hostPlatform } from '../sandbox/host';
+import { defaultStateDir, disposeBackends, hostPlatform } from '../sandbox';
 import { renderReportText, runVerification } from '../verify';
 import { parse, platformFlag, policyFlags } from './args';
 import type { CliCommand } from './commands';

@@ -20,7 +20,7 @@
 import type { LinuxPlan, ProtectedPath } from './plan';
 import { PLACEHOLDER_CONTENT } from './schema';
 import { planBase } from './plan-base';
-import type { CompileContext, ResolvedPolicy } from './compile';
+import type { CompileContext, ResolvedPolicy } from './resolved';
 import { isWithin } from './paths';
 
 /** Where the private temp appears inside the sandbox. */
@@ -124,7 +124,7 @@ function protectedMounts(prot: ProtectedPath[], kind: (p: string) => Kind, real:
     const target = missing ?? pp.path;
     if (missing && !placeholders.some((x) => x.path === missing)) {
       const file = missing === pp.path && pp.kind !== 'dir';
-      const content = file ? PLACEHOLDER_CONTENT[pp.glob] : undefined;
+      const content = file ? pp.content ?? PLACEHOLDER_CONTENT[pp.glob] : undefined;
       placeholders.push({ path: missing, kind: file ? 'file' : 'dir', ...(content !== undefined ? { content } : {}) });
     }
     add(readOnly, target);

@@ -1,24 +1,25 @@
 /**
- * ResolvedPolicy → Win32Plan: the restricted-token spec, every ACL operation with its mask spelled out, firewall
- * rules for elevated mode, and the environment. Pure: capability SIDs come from the context (persisted by the
- * backend); when absent the plan names them symbolically.
+ * ResolvedPolicy → Win32Plan: the restricted-token spec, every ACL operation with its mask spelled out, and for
+ * elevated mode the sandbox accounts, their firewall rule and the group's grants. This is the only place elevated
+ * mode is planned: setup applies the plan's accounts, rule and group grants, and the backend the rest. Pure: the
+ * machine's facts (mode, group SID, runtime folders, capability SIDs) come from the context, given by the backend
+ * before compiling; what is absent the plan names symbolically.
  */
 import type { AccessMask, AclOperation, FirewallRuleSpec, PlanSid, TokenSpec, Win32Plan } from './plan';
-import type { CompileContext, ResolvedPolicy } from './compile';
+import type { Network } from './schema';
+import type { CompileContext, ResolvedPolicy } from './resolved';
 import { PLACEHOLDER_CONTENT } from './schema';
 import { planBase } from './plan-base';
 import { pathApi } from './paths';
 
-export interface Win32Context {
-  /** Which Windows backend will run the plan. Default `unelevated`. */
-  windowsMode?: 'unelevated' | 'elevated';
-  /** Persisted capability SID per canonical workspace root (lower-cased key). */
-  capabilitySids?: Record<string, string>;
-  /** Folders the sandbox user must be able to read and execute in elevated mode (VS Code, Node, git, tools). */
-  runtimeDirs?: string[];
-  /** Folders scanned by the world-writable audit (PATH entries, C:\, %PUBLIC%, ProgramData, temp). */
-  auditPaths?: string[];
-}
+export type { PlanFacts, Win32Context } from './resolved';
+
+/** The local group and accounts elevated setup creates. Renaming one strands what an older setup created. */
+export const SANDBOX_GROUP = 'AgentSandboxUsers';
+export const SANDBOX_USERS: Readonly<Record<Network, string>> = {
+  offline: 'AgentSandboxOffline',
+  online: 'AgentSandboxOnline',
+};
 
 /** Access-right bits (winnt.h). */
 export const FileRights = {
@@ -70,6 +71,7 @@ export const FIREWALL_RULE_NAME = 'Agent Sandbox: block outbound for AgentSandbo
 
 export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan {
   const windowsMode = ctx.windowsMode ?? 'unelevated';
+  const group: PlanSid = ctx.groupSid ? { kind: 'literal', sid: ctx.groupSid, name: SANDBOX_GROUP } : { kind: 'sandbox-group' };
   const capOf = (root: string): PlanSid => {
     const sid = ctx.capabilitySids?.[root.toLowerCase()];
     return sid ? { kind: 'capability', root, sid } : { kind: 'capability', root };
@@ -83,12 +85,12 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
   const capForPath = (root: string) => caps[Math.max(0, r.workspaceRoots.indexOf(root))] ?? caps[0];
   for (const root of r.writableRoots) {
     grant(root, capForPath(root), WRITABLE_ROOT_MASK, 'writable-root');
-    if (windowsMode === 'elevated') grant(root, { kind: 'sandbox-group' }, WRITABLE_ROOT_MASK, 'writable-root');
+    if (windowsMode === 'elevated') grant(root, group, WRITABLE_ROOT_MASK, 'writable-root');
   }
   for (const c of caps) grant(r.tempDir, c, WRITABLE_ROOT_MASK, 'temp-dir', 'dir');
   if (windowsMode === 'elevated') {
-    grant(r.tempDir, { kind: 'sandbox-group' }, WRITABLE_ROOT_MASK, 'temp-dir', 'dir');
-    for (const dir of ctx.runtimeDirs ?? []) grant(dir, { kind: 'sandbox-group' }, READ_EXECUTE_MASK, 'runtime-read');
+    grant(r.tempDir, group, WRITABLE_ROOT_MASK, 'temp-dir', 'dir');
+    for (const dir of ctx.runtimeDirs ?? []) grant(dir, group, READ_EXECUTE_MASK, 'runtime-read');
   }
   const pinned = new Set<string>();
   const sealed = new Set<string>();
@@ -126,8 +128,8 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
         reason: 'protected-path',
         // A missing literal path gets an empty placeholder file (as on Linux), so the sandbox cannot create it.
         createIfMissing: pp.kind === 'dir' ? 'dir' : 'file',
-        ...(pp.kind !== 'dir' && PLACEHOLDER_CONTENT[pp.glob] !== undefined
-          ? { placeholderContent: PLACEHOLDER_CONTENT[pp.glob] } : {}),
+        ...(pp.kind !== 'dir' && (pp.content ?? PLACEHOLDER_CONTENT[pp.glob]) !== undefined
+          ? { placeholderContent: pp.content ?? PLACEHOLDER_CONTENT[pp.glob] } : {}),
       });
     }
   }
@@ -142,21 +144,7 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     keepPrivileges: ['SeChangeNotifyPrivilege'],
   };
 
-  const firewall: FirewallRuleSpec[] =
-    windowsMode === 'elevated'
-      ? [
-          {
-            name: FIREWALL_RULE_NAME,
-            direction: 'out',
-            action: 'block',
-            profiles: 'all',
-            localUserSddl: 'O:LSD:(A;;CC;;;{offlineUserSid})',
-            user: { kind: 'sandbox-user', network: 'offline' },
-            remoteAddresses: '*',
-            description: 'Blocks all outbound traffic for commands run by Agent Sandbox in offline mode.',
-          },
-        ]
-      : [];
+  const firewall: FirewallRuleSpec[] = windowsMode === 'elevated' ? [offlineBlockRule()] : [];
 
   const networkEnforcement = r.policy.network === 'online' ? 'none' : windowsMode === 'elevated' ? 'firewall' : 'advisory';
   const warnings: string[] = [];
@@ -188,8 +176,31 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     token,
     acl,
     firewall,
+    ...(windowsMode === 'elevated' ? { accounts: { group, users: sandboxAccounts() } } : {}),
     networkEnforcement,
     auditPaths: (ctx.auditPaths ?? []).map((p) => api.normalize(p)),
+  };
+}
+
+/** The accounts elevated mode runs commands as, one per network mode. */
+export function sandboxAccounts(): { name: string; network: Network }[] {
+  return (['offline', 'online'] as const).map((network) => ({ name: SANDBOX_USERS[network], network }));
+}
+
+/**
+ * The offline account's outbound block. Loopback is blocked too ("*" includes 127.0.0.0/8 and ::1): a local proxy
+ * or dev server is a way out of an offline sandbox.
+ */
+export function offlineBlockRule(): FirewallRuleSpec {
+  return {
+    name: FIREWALL_RULE_NAME,
+    direction: 'out',
+    action: 'block',
+    profiles: 'all',
+    localUserSddl: 'O:LSD:(A;;CC;;;{offlineUserSid})',
+    user: { kind: 'sandbox-user', network: 'offline' },
+    remoteAddresses: '*',
+    description: 'Blocks all outbound traffic, loopback included, for commands run by Agent Sandbox in offline mode.',
   };
 }
 

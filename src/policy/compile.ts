@@ -9,35 +9,16 @@ import type * as z from 'zod';
 import { PolicySchema, type Policy, type PolicyInput } from './schema';
 import type { EnvPlan, Plan, Platform, ProtectedPath } from './plan';
 import { assertNever, canonicalize, isWithin, normalizeAbsolute, pathApi, pathKey, refuseBroadRoot } from './paths';
-import type { FsView, PathContext } from './paths';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import type { PathContext } from './paths';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { compileLinux } from './compile-linux';
-import { compileWin32, type Win32Context } from './compile-win32';
+import { compileWin32 } from './compile-win32';
+import { gitSurface } from './git-surface';
+import { editorFiles, finalProtectedSet } from './protected-set';
+import { PROTECTED_REASONS, STRICT_PROTECTED_PATHS } from './schema';
+import type { CompileContext, ResolvedPolicy } from './resolved';
 
-export interface CompileContext extends Win32Context {
-  platform: Platform;
-  home: string;
-  userTemp: string;
-  /** The caller's environment: scrubbed into the plan's env, and used to expand `%VAR%` in denyRead. */
-  env: Record<string, string | undefined>;
-  /** Where the sandbox keeps its state (private temp, ledger). Extension storage, or the CLI's state dir. */
-  stateDir: string;
-  fs?: FsView;
-  /** Previews only (`agent-sandbox plan`): a missing root becomes a warning instead of an error. */
-  allowMissingRoots?: boolean;
-}
-
-/** A policy with every path canonical and every root checked. Input to the platform compilers. */
-export interface ResolvedPolicy {
-  policy: Policy;
-  platform: Platform;
-  workspaceRoots: string[];
-  writableRoots: string[];
-  protectedPaths: ProtectedPath[];
-  denyRead: string[];
-  tempDir: string;
-  env: EnvPlan;
-}
+export type { CompileContext, ResolvedPolicy } from './resolved';
 
 /** Parses raw input into a Policy, turning zod issues into one SandboxError naming each field, value and fix. */
 export function parsePolicy(input: unknown, source = 'policy'): Policy {
@@ -84,16 +65,33 @@ export function resolvePolicy(policy: Policy, ctx: CompileContext): ResolvedPoli
   const extra = policy.writableRoots.map((r, i) => checkedRoot(pctx, r, `writableRoots[${i}]`));
   const writableRoots = policy.mode === 'read-only' ? [] : dedupe(ctx.platform, [...workspaceRoots, ...extra]);
   const tempDir = sandboxTempDir(ctx, workspaceRoots);
+  const { protectedPaths, unprotected } = protectedSet(pctx, policy, writableRoots);
   return {
     policy,
     platform: ctx.platform,
     workspaceRoots,
     writableRoots,
-    protectedPaths: resolveProtected(ctx.platform, writableRoots, policy.protectedPaths),
-    denyRead: resolveDenyRead(pctx, ctx.env, policy.denyRead),
+    protectedPaths,
+    denyRead: [...new Set([...resolveDenyRead(pctx, ctx.env, policy.denyRead), ...sshAgentSockets(pctx)])],
     tempDir,
     env: compileEnv(ctx, policy, tempDir),
+    unprotected,
   };
+}
+
+/**
+ * The policy's globs (plus the strict preset), then what git executes from and the editor's workspace files
+ * (both found on disk, so only when the planner has a filesystem view), with symbolic links repaired.
+ */
+function protectedSet(ctx: PathContext & { env: CompileContext['env'] }, policy: Policy, roots: string[]) {
+  const globs = [...policy.protectedPaths, ...(policy.protectedPreset === 'strict' ? STRICT_PROTECTED_PATHS : [])];
+  const workspaceFile = policy.workspaceFile ? canonicalize(ctx, policy.workspaceFile, 'workspaceFile') : undefined;
+  const sctx = { platform: ctx.platform, roots, fs: ctx.fs, workspaceFile };
+  const surface = ctx.fs ? gitSurface({ platform: ctx.platform, home: ctx.home, env: ctx.env, fs: ctx.fs, roots })
+    : { protect: [], unprotected: [] };
+  const protectedPaths = finalProtectedSet(sctx,
+    [...resolveProtected(ctx.platform, roots, [...new Set(globs)]), ...editorFiles(sctx), ...surface.protect]);
+  return { protectedPaths, unprotected: surface.unprotected };
 }
 
 /** Windows system folders named by the environment, which may live on another drive than C:. */
@@ -145,7 +143,8 @@ function resolveProtected(platform: Platform, roots: string[], globs: string[]):
       const g = glob.replace(/\\/g, '/');
       const dir = g.endsWith('/**');
       const literal = dir ? g.slice(0, -3) : g;
-      out.push({ path: api.join(root, ...literal.split('/')), root, glob, kind: dir ? 'dir' : 'file-or-dir' });
+      const reason = PROTECTED_REASONS[g];
+      out.push({ path: api.join(root, ...literal.split('/')), root, glob, kind: dir ? 'dir' : 'file-or-dir', ...(reason ? { reason } : {}) });
     }
   }
   return out;
@@ -170,6 +169,28 @@ export function resolveDenyRead(ctx: PathContext, env: Record<string, string | u
   return out;
 }
 
+/**
+ * SSH agents named only in `~/.ssh/config` (`IdentityAgent`, a socket anywhere, such as 1Password's or a
+ * forwarded one): hidden like the credential folders. Named pipes, `none` and `SSH_AUTH_SOCK` are skipped (the
+ * environment's socket is hidden by the backend).
+ */
+function sshAgentSockets(ctx: PathContext): string[] {
+  const api = pathApi(ctx.platform);
+  const text = ctx.fs?.read?.(api.join(ctx.home, '.ssh', 'config')) ?? '';
+  const out: string[] = [];
+  for (const m of text.matchAll(/^\s*IdentityAgent\s*=?\s*"?([^"\r\n]+?)"?\s*$/gim)) {
+    let p = m[1];
+    if (/^(none|SSH_AUTH_SOCK|\$SSH_AUTH_SOCK)$/i.test(p)) continue;
+    if (p === '~' || p.startsWith('~/')) p = api.join(ctx.home, p.slice(1));
+    try {
+      if (api.isAbsolute(p)) out.push(canonicalize({ ...ctx, allowUnc: false }, p, 'IdentityAgent'));
+    } catch {
+      // a named pipe or device path: not a file the sandbox could open
+    }
+  }
+  return out;
+}
+
 function lookupEnv(env: Record<string, string | undefined>, name: string, nocase: boolean): string | undefined {
   if (!nocase) return env[name];
   const key = Object.keys(env).find((k) => k.toLowerCase() === name.toLowerCase());
@@ -188,17 +209,40 @@ export function sandboxTempDir(ctx: CompileContext, workspaceRoots: string[]): s
 
 /** Characters that make a scrub pattern a glob for minimatch (anything else matches only itself). */
 const GLOB_CHARS = /[*?[\]{}()!+@\\]/;
+/** Stands in for `/` so that minimatch matches names without path semantics (`*` crosses it). */
+const SLASH = '\uE000';
+/** A value carrying a password in a URL: `scheme://user:password@host`. */
+const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:[^\s/@]+@/i;
 
-/** Which variables to remove and set. Names match scrub globs case-insensitively; `allow` names are kept. */
+/** Compiled globs, kept for the process's life: compiling the default scrub list costs milliseconds per plan. */
+const GLOB_CACHE = new Map<string, Minimatch>();
+function compiledGlob(g: string): Minimatch {
+  let m = GLOB_CACHE.get(g);
+  if (!m) GLOB_CACHE.set(g, (m = new Minimatch(g.replace(/\//g, SLASH), { nocase: true, dot: true })));
+  return m;
+}
+
+/**
+ * A case-insensitive name matcher for globs without path semantics. Names without glob characters are compared
+ * directly; only real globs pay for a Minimatch, compiled once (matching every variable against freshly parsed
+ * globs costs tens of ms per command).
+ */
+function nameMatcher(globs: string[]): (name: string) => boolean {
+  const exact = new Set(globs.filter((g) => !GLOB_CHARS.test(g)).map((g) => g.toUpperCase()));
+  const patterns = globs.filter((g) => GLOB_CHARS.test(g)).map(compiledGlob);
+  return (name) => exact.has(name.toUpperCase()) || patterns.some((m) => m.match(name.replace(/\//g, SLASH)));
+}
+
+/**
+ * Which variables to remove and set. Names matching a scrub glob go, and so does any variable whose value holds a
+ * URL with a password; a name matching `allow` always stays.
+ */
 export function compileEnv(ctx: CompileContext, policy: Policy, tempDir: string): EnvPlan {
-  const allow = new Set(policy.env.allow.map((n) => n.toUpperCase()));
-  // Names without glob characters are compared directly; only real globs pay for a Minimatch, compiled once
-  // (matching every variable against freshly parsed globs costs tens of ms per command).
-  const exact = new Set(policy.env.scrub.filter((g) => !GLOB_CHARS.test(g)).map((g) => g.toUpperCase()));
-  const scrub = policy.env.scrub.filter((g) => GLOB_CHARS.test(g)).map((g) => new Minimatch(g, { nocase: true, dot: true }));
+  const allowed = nameMatcher(policy.env.allow);
+  const scrubbed = nameMatcher(policy.env.scrub);
   const remove = Object.keys(ctx.env)
-    .filter((name) => !allow.has(name.toUpperCase()))
-    .filter((name) => exact.has(name.toUpperCase()) || scrub.some((m) => m.match(name)))
+    .filter((name) => !allowed(name))
+    .filter((name) => scrubbed(name) || URL_PASSWORD.test(ctx.env[name] ?? ''))
     .sort();
   const tempInside = ctx.platform === 'linux' ? '/tmp' : tempDir;
   const set: Record<string, string> = { ...policy.env.set, TMPDIR: tempInside, TMP: tempInside, TEMP: tempInside };

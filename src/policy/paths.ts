@@ -5,13 +5,17 @@
  */
 import * as path from 'node:path';
 import type { Platform } from './plan';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 
 /** What the planner may learn about the disk. Absent in pure tests and cross-platform previews. */
 export interface FsView {
   /** Resolves symlinks/junctions; undefined when the path does not exist. */
   realpath(p: string): string | undefined;
   kind(p: string): 'dir' | 'file' | 'socket' | 'missing';
+  /** The names in a folder (undefined when it cannot be listed). Without it, nothing is discovered by listing. */
+  list?(dir: string): string[] | undefined;
+  /** A small text file's content (at most 64 KiB), or undefined. Without it, no file is read (git configs). */
+  read?(file: string): string | undefined;
 }
 
 export interface PathContext {
@@ -150,36 +154,35 @@ function broadDirs(platform: Platform): string[] {
 }
 
 /**
- * Throws SandboxError(root-refused) when a canonical root would open up too much: a filesystem or drive root, the
- * home/profile or anything containing it, a system directory, the user's temp or anything containing it.
+ * Why a canonical root would open up too much, or undefined when it may be granted: a filesystem or drive root, the
+ * home/profile or anything containing it, a system directory, the user's temp or anything containing it, a folder
+ * holding other users' or programs' files. The one list of over-broad roots: writable roots are refused with it
+ * (`refuseBroadRoot`), and elevated setup skips a grant it names.
  */
-export function refuseBroadRoot(ctx: PathContext, root: string, field: string): void {
+export function broadRootReason(ctx: Pick<PathContext, 'platform' | 'home' | 'userTemp' | 'systemDirs'>, root: string): string | undefined {
   const api = pathApi(ctx.platform);
   const parsed = api.parse(root);
   if (parsed.root === root || (ctx.platform === 'win32' && /^\\\\[^\\]+\\[^\\]+\\?$/.test(root))) {
-    throw refused(field, root, 'it is the root of a drive or filesystem', NARROW);
+    return 'it is the root of a drive or filesystem';
   }
   const home = normalizeAbsolute(ctx.platform, ctx.home, 'home', true);
-  if (isWithin(ctx.platform, root, home)) {
-    throw refused(field, root, `it contains your home folder (${home})`, NARROW);
-  }
+  if (isWithin(ctx.platform, root, home)) return `it contains your home folder (${home})`;
   const temp = normalizeAbsolute(ctx.platform, ctx.userTemp, 'temp', true);
-  if (isWithin(ctx.platform, root, temp)) {
-    throw refused(field, root, `it contains your temp folder (${temp}), which other programs share`, NARROW);
-  }
+  if (isWithin(ctx.platform, root, temp)) return `it contains your temp folder (${temp}), which other programs share`;
   for (const sys of [...systemTrees(ctx.platform), ...(ctx.systemDirs ?? [])]) {
-    if (isWithin(ctx.platform, sys, root) || isWithin(ctx.platform, root, sys)) {
-      throw refused(field, root, `it is or contains the system folder ${sys}`, NARROW);
-    }
+    if (isWithin(ctx.platform, sys, root) || isWithin(ctx.platform, root, sys)) return `it is or contains the system folder ${sys}`;
   }
   for (const dir of broadDirs(ctx.platform)) {
-    if (pathKey(ctx.platform, dir) === pathKey(ctx.platform, root)) {
-      throw refused(field, root, `${dir} holds other users' or programs' files`, NARROW);
-    }
+    if (pathKey(ctx.platform, dir) === pathKey(ctx.platform, root)) return `${dir} holds other users' or programs' files`;
   }
-  if (ctx.platform === 'win32' && /^[A-Z]:\\Windows(\\|$)/i.test(root)) {
-    throw refused(field, root, 'it is inside the Windows folder', NARROW);
-  }
+  if (ctx.platform === 'win32' && /^[A-Z]:\\Windows(\\|$)/i.test(root)) return 'it is inside the Windows folder';
+  return undefined;
+}
+
+/** Throws SandboxError(root-refused) when `broadRootReason` refuses the root. */
+export function refuseBroadRoot(ctx: PathContext, root: string, field: string): void {
+  const why = broadRootReason(ctx, root);
+  if (why) throw refused(field, root, why, NARROW);
 }
 
 const NARROW = 'Choose the project folder itself, for example the folder you opened in VS Code.';

@@ -1,5 +1,5 @@
 /** The fields every platform's plan takes straight from the resolved policy. Pure. */
-import type { ResolvedPolicy } from './compile';
+import type { ResolvedPolicy } from './resolved';
 import type { PlanBase } from './plan';
 
 export function planBase(r: ResolvedPolicy): Omit<PlanBase, 'platform' | 'warnings'> {
@@ -13,5 +13,6 @@ export function planBase(r: ResolvedPolicy): Omit<PlanBase, 'platform' | 'warnin
     denyRead: r.denyRead,
     env: r.env,
     tempDir: r.tempDir,
+    unprotected: r.unprotected,
   };
 }

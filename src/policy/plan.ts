@@ -17,6 +17,10 @@ export interface ProtectedPath {
   glob: string;
   /** `dir` when the glob ended in `/**`, otherwise `file-or-dir` (a literal path whose kind is decided on disk). */
   kind: 'dir' | 'file-or-dir';
+  /** Why it is protected, when it does not come straight from the policy's `protectedPaths` (git, editor, links). */
+  reason?: string;
+  /** What a placeholder for it must hold when it is missing (see PLACEHOLDER_CONTENT). */
+  content?: string;
 }
 
 export interface EnvPlan {
@@ -41,6 +45,11 @@ export interface PlanBase {
   env: EnvPlan;
   /** The sandbox's private temp directory on the host. */
   tempDir: string;
+  /**
+   * Workspace files a host tool runs that stay writable (a hook manager's config in package.json), each naming the
+   * setting that protects it. Shown by the plan and by Verify.
+   */
+  unprotected: string[];
   /** Things the user should know about this plan (for example, advisory-only network blocking). */
   warnings: string[];
 }
@@ -133,6 +142,8 @@ export interface Win32Plan extends PlanBase {
   acl: AclOperation[];
   /** Firewall rules created by elevated setup (empty in unelevated mode). */
   firewall: FirewallRuleSpec[];
+  /** Elevated mode only: the local group and the accounts commands run as, created by setup. */
+  accounts?: { group: PlanSid; users: { name: string; network: Network }[] };
   /** `firewall`: a real block for the offline user. `advisory`: proxy variables only; not a security boundary. */
   networkEnforcement: 'firewall' | 'advisory' | 'none';
   /** Folders scanned by the world-writable audit. */

@@ -16,9 +16,54 @@ export const DEFAULT_PROTECTED_PATHS: readonly string[] = [
   '.git/commondir',
   '.vscode/**',
   '.agent-sandbox/**',
+  // direnv runs .envrc in the user's shell on `cd`; its `dotenv` exports .env there too.
+  '.envrc',
+  '.env',
 ];
 
-/** Credential locations hidden from the sandbox. `~` is the user's home; `%VAR%` is a Windows environment variable. */
+/** Why each default protected path is protected, shown in the plan. */
+export const PROTECTED_REASONS: Readonly<Record<string, string>> = {
+  '.git/hooks/**': 'hooks run on commit, merge, checkout and push',
+  '.git/config': 'git runs core.fsmonitor, core.sshCommand, core.pager, aliases and filters from it',
+  '.git/commondir': 'names the folder whose config and hooks git uses',
+  '.vscode/**': 'VS Code runs its tasks (runOn: folderOpen), settings and launch configurations on the host',
+  '.agent-sandbox/**': "Agent Sandbox's own workspace state",
+  '.envrc': 'direnv runs it in your shell when you enter the folder',
+  '.env': "direnv's dotenv (and many tools) export it into your shell",
+  '.devcontainer/**': 'Dev Containers run its lifecycle commands on the host',
+  '.devcontainer.json': 'Dev Containers run its lifecycle commands on the host',
+  '.idea/**': 'JetBrains IDEs run its run configurations and startup tasks',
+  '.claude/**': 'Claude Code runs its hooks on the host',
+  '.mcp.json': 'agents start the MCP servers it lists',
+  '.cursor/**': "Cursor's rules and MCP servers",
+  '.zed/**': "Zed's tasks and settings",
+  '.nvim.lua': "Neovim runs it with 'exrc'",
+  '.exrc': "Vim and Neovim run it with 'exrc'",
+};
+
+/**
+ * The optional stricter preset (`protectedPreset: "strict"`): workspace files other tools run on the host. Left out
+ * of the defaults because many projects edit them on purpose. What stays inherent to a writable workspace (package
+ * scripts, Makefiles, virtualenvs, build files) is listed in the README.
+ */
+export const STRICT_PROTECTED_PATHS: readonly string[] = [
+  '.devcontainer/**', // Dev Containers: postCreateCommand and friends
+  '.devcontainer.json',
+  '.idea/**', // JetBrains run configurations and startup tasks
+  '.claude/**', // Claude Code hooks and settings
+  '.mcp.json', // MCP servers started by agents
+  '.cursor/**', // Cursor rules and MCP config
+  '.zed/**', // Zed tasks and settings
+  '.nvim.lua', // Neovim 'exrc'
+  '.exrc', // Vim/Neovim 'exrc'
+];
+
+/**
+ * Credential locations hidden from the sandbox. `~` is the user's home; `%VAR%` is a Windows environment variable.
+ * A list, not the whole home folder: toolchains live in the home folder (nvm, rustup, cargo, go, pyenv, ~/.local)
+ * and read their own config there. Each entry holds secrets or replays them: keys, tokens, history, keyrings,
+ * browser profiles. The first block is the original floor.
+ */
 export const DEFAULT_DENY_READ: readonly string[] = [
   '~/.ssh',
   '~/.aws',
@@ -36,16 +81,77 @@ export const DEFAULT_DENY_READ: readonly string[] = [
   '%LOCALAPPDATA%/Microsoft/Credentials',
   '%APPDATA%/Microsoft/Credentials',
   '%APPDATA%/Microsoft/Protect',
+  // Git's XDG credential store, and the credential-cache daemon's socket folder.
+  '~/.config/git/credentials',
+  '~/.cache/git/credential',
+  // Package registry tokens: npm/yarn/pnpm, PyPI, Cargo, RubyGems, Maven's master password, Gradle properties.
+  '~/.npmrc',
+  '~/.yarnrc.yml',
+  '~/.pypirc',
+  '~/.cargo/credentials.toml',
+  '~/.cargo/credentials',
+  '~/.gem/credentials',
+  '~/.m2/settings-security.xml',
+  '~/.gradle/gradle.properties',
+  // Cloud, infrastructure and container registry auth.
+  '~/.vault-token',
+  '~/.terraform.d/credentials.tfrc.json',
+  '~/.terraformrc',
+  '~/.config/containers/auth.json',
+  '~/.oci',
+  '~/.config/doctl',
+  '~/.s3cfg',
+  '~/.boto',
+  '~/.config/rclone',
+  '~/.config/hub',
+  '~/.config/glab-cli',
+  '~/.1password',
+  '~/.config/op',
+  // Shell and REPL history (commands with secrets typed inline).
+  '~/.bash_history',
+  '~/.zsh_history',
+  '~/.local/share/fish/fish_history',
+  '~/.python_history',
+  '~/.node_repl_history',
+  '~/.psql_history',
+  '~/.mysql_history',
+  '~/.sqlite_history',
+  '%APPDATA%/Microsoft/Windows/PowerShell/PSReadLine',
+  // Password stores and keyrings.
+  '~/.password-store',
+  '~/.local/share/keyrings',
+  '~/.pki',
+  // Browser and mail profiles (cookies, saved passwords, session tokens).
+  '~/.mozilla',
+  '~/.thunderbird',
+  '~/.config/google-chrome',
+  '~/.config/chromium',
+  '~/.config/BraveSoftware',
+  '~/.config/microsoft-edge',
+  '%APPDATA%/Mozilla',
+  '%LOCALAPPDATA%/Google/Chrome/User Data',
+  '%LOCALAPPDATA%/Microsoft/Edge/User Data',
+  '%LOCALAPPDATA%/BraveSoftware',
 ];
 
-/** Environment variable name globs removed before a command runs (matched case-insensitively). */
+/**
+ * Environment variable name globs removed before a command runs: matched case-insensitively and without path
+ * semantics (`*` also matches `/`, so `*TOKEN*` catches npm's `//registry/:_authToken`). A variable whose value holds
+ * `scheme://user:password@` is removed too (see `compileEnv`). `env.allow` wins over both.
+ */
 export const DEFAULT_ENV_SCRUB: readonly string[] = [
-  '*_TOKEN',
-  '*_SECRET',
-  '*_SECRET_*',
+  '*PASSWORD*',
+  '*PASSWD*',
+  '*_PWD',
+  '*PASSPHRASE*',
+  '*TOKEN*',
+  '*SECRET*',
+  '*_AUTH',
+  '*SESSION*',
+  'TF_TOKEN_*',
+  'DATABASE_URL',
+  '*/*',
   '*_KEY',
-  '*_PASSWORD',
-  '*_PASSWD',
   '*_CREDENTIALS',
   '*_API_KEY',
   'AWS_*',
@@ -63,7 +169,24 @@ export const DEFAULT_ENV_SCRUB: readonly string[] = [
   'VSCODE_GIT_ASKPASS_*',
   'GIT_ASKPASS',
   'DBUS_SESSION_BUS_ADDRESS',
+  // Variables naming host sockets: terminal multiplexers, editors and window managers take commands there.
+  'STY',
+  'TMUX',
+  'TMUX_PANE',
+  'ZELLIJ*',
+  'KITTY_LISTEN_ON',
+  'WEZTERM_UNIX_SOCKET',
+  'NVIM',
+  'NVIM_LISTEN_ADDRESS',
+  'VSCODE_IPC_HOOK*',
+  'I3SOCK',
+  'SWAYSOCK',
+  'HYPRLAND_INSTANCE_SIGNATURE',
+  'PULSE_SERVER',
 ];
+
+/** Kept although a scrub pattern matches (`*SESSION*`): the login session's type and class name no socket. */
+export const DEFAULT_ENV_ALLOW: readonly string[] = ['XDG_SESSION_*'];
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 
@@ -86,8 +209,9 @@ export const EnvPolicySchema = z
       .describe('Glob patterns of variable names removed from the environment. Empty means nothing is scrubbed.'),
     allow: z
       .array(nonEmpty)
-      .default([])
-      .describe('Exact variable names kept even when a `scrub` pattern matches. Empty means none are kept.'),
+      .default([...DEFAULT_ENV_ALLOW])
+      .describe('Variable names or globs kept even when a `scrub` pattern matches (or the value holds a password). ' +
+        'Empty means none are kept.'),
     set: z
       .record(z.string(), z.string())
       .default({})
@@ -118,7 +242,15 @@ export const PolicySchema = z
       .default([...DEFAULT_DENY_READ])
       .describe('Credential files and folders hidden from the sandbox. Empty means nothing is hidden.'),
     network: NetworkSchema.default('offline'),
-    env: EnvPolicySchema.default({ scrub: [...DEFAULT_ENV_SCRUB], allow: [], set: {} }),
+    env: EnvPolicySchema.default({ scrub: [...DEFAULT_ENV_SCRUB], allow: [...DEFAULT_ENV_ALLOW], set: {} }),
+    protectedPreset: z
+      .enum(['default', 'strict'])
+      .default('default')
+      .describe('`strict` also protects other tools\' workspace files (STRICT_PROTECTED_PATHS: dev containers, ' +
+        'JetBrains, Claude, Cursor, Zed, MCP, Vim exrc).'),
+    workspaceFile: nonEmpty
+      .optional()
+      .describe('The open `.code-workspace` file; protected when it lies in a writable root.'),
     allowFullAccess: z
       .boolean()
       .default(false)

@@ -10,6 +10,8 @@ export interface CliPolicyFlags {
   readOnly: boolean;
   network?: string;
   protect: string[];
+  /** The stricter preset of other tools' workspace files. */
+  strict?: boolean;
 }
 
 export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
@@ -18,6 +20,7 @@ export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
     writableRoots: flags.write,
   };
   if (flags.readOnly) input.mode = 'read-only';
+  if (flags.strict) input.protectedPreset = 'strict';
   if (flags.network !== undefined) input.network = flags.network;
   // `--protect` adds to the defaults rather than replacing them: dropping .git/hooks by accident is a hole.
   if (flags.protect.length) input.protectedPaths = [...DEFAULT_PROTECTED_PATHS, ...flags.protect];
@@ -36,6 +39,7 @@ export interface SandboxSettings {
   envSet?: unknown;
   allowFullAccess?: unknown;
   allowUncPaths?: unknown;
+  protectedPreset?: unknown;
 }
 
 /** Maps settings keys to policy fields, so errors can name the setting the user actually wrote. */
@@ -50,10 +54,12 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   'env.set': 'agentSandbox.env.set',
   allowFullAccess: 'agentSandbox.allowFullAccess',
   allowUncPaths: 'agentSandbox.allowUncPaths',
+  protectedPreset: 'agentSandbox.protectedPreset',
 };
 
-export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[]): PolicyInput {
+export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[], workspaceFile?: string): PolicyInput {
   const input: Record<string, unknown> = { workspaceRoots: workspaceFolders };
+  if (workspaceFile) input.workspaceFile = workspaceFile;
   const put = (key: string, v: unknown) => {
     if (v !== undefined) input[key] = v;
   };
@@ -64,6 +70,7 @@ export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[
   put('network', s.network);
   put('allowFullAccess', s.allowFullAccess);
   put('allowUncPaths', s.allowUncPaths);
+  put('protectedPreset', s.protectedPreset);
   if (s.envScrub !== undefined || s.envAllow !== undefined || s.envSet !== undefined) {
     const env: Record<string, unknown> = {};
     if (s.envScrub !== undefined) env.scrub = s.envScrub;

@@ -9,8 +9,11 @@ import type { FsView, Platform } from '../policy';
 import type { CompileContext } from '../policy/compile';
 
 export const realFs: FsView = {
+  // Missing paths are the common case (most denyRead entries, most hooks): ask without throwing first, since a
+  // thrown ENOENT costs tens of microseconds and a plan asks about a hundred paths.
   realpath(p) {
     try {
+      if (!fs.lstatSync(p, { throwIfNoEntry: false })) return undefined;
       return fs.realpathSync.native(p);
     } catch {
       return undefined;
@@ -18,14 +21,38 @@ export const realFs: FsView = {
   },
   kind(p) {
     try {
-      const st = fs.lstatSync(p);
+      const st = fs.lstatSync(p, { throwIfNoEntry: false });
+      if (!st) return 'missing';
       if (st.isSymbolicLink()) {
-        const t = fs.statSync(p);
+        const t = fs.statSync(p, { throwIfNoEntry: false });
+        if (!t) return 'missing';
         return t.isDirectory() ? 'dir' : t.isSocket() ? 'socket' : 'file';
       }
       return st.isDirectory() ? 'dir' : st.isSocket() ? 'socket' : 'file';
     } catch {
       return 'missing';
+    }
+  },
+  list(dir) {
+    try {
+      return fs.readdirSync(dir);
+    } catch {
+      return undefined;
+    }
+  },
+  read(file) {
+    try {
+      // Regular files only, opened non-blocking: a FIFO planted as `.git/config` must not hang the planner.
+      if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) return undefined;
+      const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+      try {
+        const buf = Buffer.allocUnsafe(64 * 1024);
+        return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return undefined;
     }
   },
 };

@@ -2,29 +2,22 @@
  * Backend selection: an exhaustive switch over the platform that throws on anything unknown. Backends are loaded
  * lazily so importing this module never loads a native library.
  */
-import type { Plan } from '../policy';
+import type { Plan, PlanFacts } from '../policy';
 import { assertNever } from '../policy/paths';
-import { SandboxError, SandboxErrorCode } from './errors';
-import type { SandboxBackend } from './types';
+import { SandboxError, SandboxErrorCode } from '../errors';
+import type { BackendOptions, SandboxBackend } from './types';
 
 export * from './types';
-export * from './errors';
+export * from '../errors';
+export * from './lifecycle';
+export { weakerThanAsked } from './weaker';
+export { watchNestedGit } from './nested-git';
+export { defaultStateDir, hostContext, hostPlatform, realFs } from './host';
+export { listBrokers, stopBrokers, type Listed } from './linux/warm-control';
 
-export interface BackendOptions {
-  /** Where the backend may keep state (capability SIDs, ledger, brokers). */
-  stateDir: string;
-  /**
-   * Reuse a long-lived sandboxed broker per distinct plan (fast; for the extension and benchmarks). When false,
-   * every spawn builds a fresh sandbox (the CLI's one-shot `run`). Default true.
-   */
-  broker?: boolean;
-  /** One-time preparation progress (e.g. Windows ACL grants per root), for a progress notification. */
-  onProgress?: (p: { message: string; done: number; total: number }) => void;
-  /**
-   * Read when a one-time preparation starts; aborting the signal it returns cancels that preparation between
-   * operations (error code `cancelled`; what was applied stays recorded and the next run resumes).
-   */
-  preparationSignal?: () => AbortSignal | undefined;
+/** The Linux pieces the CLI's warm broker daemon is built from (loaded lazily: they load koffi). */
+export async function linuxWarm(): Promise<typeof import('./linux/warm')> {
+  return import('./linux/warm');
 }
 
 const cache = new Map<string, SandboxBackend>();
@@ -53,6 +46,17 @@ export async function backendFor(platform: Plan['platform'], opts: BackendOption
   }
   cache.set(key, backend);
   return backend;
+}
+
+/**
+ * The facts a Windows mode would give, for previews on any machine (`agent-sandbox plan --elevated`): this
+ * machine's runtime folders on Windows, a typical VS Code install elsewhere. No group SID: the plan names it.
+ */
+export async function previewFacts(windowsMode: 'elevated' | 'unelevated'): Promise<PlanFacts> {
+  if (windowsMode === 'unelevated') return { windowsMode };
+  const runtimeDirs = process.platform === 'win32' ? (await import('./windows/setup/runtime-dirs')).machineRuntimeDirs()
+    : ['C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code'];
+  return { windowsMode, runtimeDirs };
 }
 
 export async function disposeBackends(): Promise<void> {

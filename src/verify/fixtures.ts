@@ -125,11 +125,16 @@ export class Fixture {
     this.runtimeSocket = path.join(dir, 'bus');
   }
 
-  /** The verifier's own workspace gets a git skeleton (.git/hooks and .git/config exist; .vscode is left missing). */
+  /**
+   * The verifier's own workspace gets a git skeleton (.git/HEAD, .git/hooks and .git/config exist; .vscode is left
+   * missing). HEAD makes it a repository: a .git without one is protected whole, as not a repository yet.
+   */
   private seedWorkspace(): void {
     fs.mkdirSync(path.join(this.workspace, '.git', 'hooks'), { recursive: true });
     const config = path.join(this.workspace, '.git', 'config');
     if (!fs.existsSync(config)) fs.writeFileSync(config, '[core]\n\tbare = false\n');
+    const head = path.join(this.workspace, '.git', 'HEAD');
+    if (!fs.existsSync(head)) fs.writeFileSync(head, 'ref: refs/heads/main\n');
   }
 
   /** Registers a file the probe may create (removed at close when it carries this run's nonce). */

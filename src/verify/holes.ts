@@ -4,7 +4,7 @@
  * be reachable from settings or CLI flags.
  */
 import type { LinuxPlan, Plan } from '../policy/plan';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import type { VerifyHole } from './types';
 
 export interface HoleTargets {

@@ -8,10 +8,9 @@ import { promises as dnsPromises } from 'node:dns';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compilePlan, DEFAULT_DENY_READ, type Plan, type Platform, type PolicyInput } from '../policy';
-import { backendFor, SandboxError, SandboxErrorCode } from '../sandbox';
+import { compilePlan, DEFAULT_DENY_READ, type Plan, type PlanFacts, type Platform, type PolicyInput } from '../policy';
 import { hostContext } from '../sandbox/host';
-import type { Enforcement, ExitInfo } from '../sandbox/types';
+import { backendFor, SandboxError, SandboxErrorCode, watchNestedGit, type Enforcement, type ExitInfo, type SandboxBackend } from '../sandbox';
 import { buildBattery, enforcementGaps, sandboxMadePaths, SECRET_ENV, sleep, type Endpoints } from './checks';
 import { classify, toRow } from './classify';
 import { Fixture } from './fixtures';
@@ -34,6 +33,8 @@ export interface VerifyOptions {
   testHole?: VerifyHole;
   /** Cancels the run between phases and stops the probe; cleanup still runs, then it rejects with `cancelled`. */
   signal?: AbortSignal;
+  /** Internal test hook, not a user setting: the backend to use instead of this platform's (facts stubbed). */
+  backend?: SandboxBackend;
 }
 
 const PROBE_TIMEOUT_MS = 120_000;
@@ -55,22 +56,27 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
     checkCancelled();
     const endpoints = await startEndpoints(listeners, fx, opts.platform);
     checkCancelled();
-    plan = compileVerifyPlan(opts, fx);
+    const backend = opts.backend ?? await backendFor(opts.platform, { stateDir: opts.stateDir, broker: false });
+    plan = compileVerifyPlan(opts, fx, await backend.planFacts());
     const checks = buildBattery({ plan, fx, listeners, endpoints, home: os.homedir(), systemDir: systemDir() });
-    const backend = await backendFor(opts.platform, { stateDir: opts.stateDir, broker: false });
-    const enforcement: Enforcement = backend.enforcement(plan);
     const runPlan = opts.testHole
       ? applyHole(plan, opts.testHole, { secretEnv: SECRET_ENV, secretDir: fx.secretDir, home: os.homedir(),
         protectedPath: path.join(fx.workspace, '.vscode'), runtimeDir: fx.runtimeDir })
       : plan;
     const actions = checks.flatMap((c) => (c.action ? [c.action] : []));
     checkCancelled();
+    const nestedAfter = watchNestedGit(plan.writableRoots);
     const run = await runProbe(backend, runPlan, fx, Buffer.from(JSON.stringify({ actions })).toString('base64'), opts.signal);
+    const nested = nestedAfter();
     checkCancelled();
+    // What the probe's own sandbox applied: the mode that really ran, never a guess made before it started. Under
+    // the test hook the probe ran a deliberately weakened plan, standing for a backend that applies less than it
+    // claims; such a backend reports what the real plan promises, so that is what the report compares against.
+    const enforcement = opts.testHole ? backend.enforcement(plan) : run.enforcement;
     const gaps = enforcementGaps(plan, enforcement);
     const rows = [];
     for (const c of checks) rows.push(toRow(c.def, c.expected, classify(c.def, run.facts.get(c.def.id), await c.host()), gaps));
-    const notes = [...plan.warnings, ...enforcement.notes, ...runNotes(run, endpoints, opts.platform)];
+    const notes = [...verifyNotes(plan, enforcement, runNotes(run, endpoints, opts.platform)), ...gitNotes(plan, nested)];
     return { ok: rows.every((r) => r.pass), platform: opts.platform, network: opts.network, enforcement, notes, checks: rows };
   } finally {
     await stopOrphans(fx);
@@ -80,7 +86,12 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
   }
 }
 
-function compileVerifyPlan(opts: VerifyOptions, fx: Fixture): Plan {
+/** The report's notes: the plan's own warnings, then what the probe's sandbox applied, then how the run went. */
+export function verifyNotes(plan: Plan, enforcement: Enforcement, runNotes: string[]): string[] {
+  return [...plan.warnings, ...enforcement.notes, ...(enforcement.problems ?? []), ...runNotes];
+}
+
+function compileVerifyPlan(opts: VerifyOptions, fx: Fixture, facts: PlanFacts): Plan {
   const policy: PolicyInput = {
     ...opts.policy,
     workspaceRoots: [fx.workspace, ...(opts.policy.workspaceRoots ?? []).filter((r) => path.resolve(r) !== fx.workspace)],
@@ -88,6 +99,7 @@ function compileVerifyPlan(opts: VerifyOptions, fx: Fixture): Plan {
     denyRead: [...(opts.policy.denyRead ?? DEFAULT_DENY_READ), fx.secretDir],
   };
   const plan = compilePlan(policy, hostContext({
+    ...facts,
     platform: opts.platform,
     stateDir: opts.stateDir,
     // Linux: the verifier's own runtime folder stands in for the session's, so the plan hides it the same way and
@@ -131,9 +143,10 @@ interface ProbeRun {
   facts: Map<string, ProbeFact>;
   exit: ExitInfo;
   stderr: string;
+  enforcement: Enforcement;
 }
 
-async function runProbe(backend: Awaited<ReturnType<typeof backendFor>>, plan: Plan, fx: Fixture, spec: string,
+async function runProbe(backend: SandboxBackend, plan: Plan, fx: Fixture, spec: string,
   signal?: AbortSignal): Promise<ProbeRun> {
   // The secret is in this process's environment only while the sandbox starts, like a real user's token would be.
   const before = process.env[SECRET_ENV];
@@ -153,7 +166,7 @@ async function runProbe(backend: Awaited<ReturnType<typeof backendFor>>, plan: P
   }
   proc.stdin?.end();
   const [stdout, stderr, exit] = await Promise.all([collect(proc.stdout), collect(proc.stderr), proc.exited]);
-  return { facts: parseFacts(stdout), exit, stderr };
+  return { facts: parseFacts(stdout), exit, stderr, enforcement: proc.enforcement };
 }
 
 function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
@@ -192,6 +205,15 @@ function runNotes(run: ProbeRun, ep: Endpoints, platform: Platform): string[] {
   if (run.exit.code !== 0) {
     notes.push(`The probe exited with code ${run.exit.code}${run.exit.timedOut ? ' (timed out)' : ''}: ${run.stderr.trim().slice(0, 500)}`);
   }
+  return notes;
+}
+
+/** Hook-manager configs left writable, and what the nested-repository check saw after the probe's run. */
+export function gitNotes(plan: Pick<Plan, 'unprotected'>, nested: string | undefined): string[] {
+  const notes = plan.unprotected.map((u) => `Unprotected: ${u}`);
+  notes.push(nested ?? 'Nested repositories: no protection can stop a command from creating a new git repository (with ' +
+    'its own config, such as core.fsmonitor) or a gitlink inside a writable folder, and your git or editor would then ' +
+    'run that config. Agent Sandbox looks for new ones after every run and reports them as untrusted; this run made none.');
   return notes;
 }
 

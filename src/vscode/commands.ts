@@ -4,8 +4,8 @@
  * Must never report a setup or a verification as done when it was not: failures are shown with their fix.
  */
 import * as vscode from 'vscode';
-import { renderPlan } from '../cli/render';
-import { SandboxError } from '../sandbox/errors';
+import { renderPlan } from '../policy/render';
+import { SandboxError } from '../errors';
 import { Command } from './ids';
 import { menuItems } from './menu';
 import { agentTerminalRoute } from './route';
@@ -67,7 +67,7 @@ async function reportErrors(id: string, fn: () => unknown, log: vscode.LogOutput
 }
 
 async function showEffectivePolicy(service: SandboxService): Promise<vscode.TextDocument> {
-  const doc = await vscode.workspace.openTextDocument({ content: renderPlan(service.plan()), language: 'plaintext' });
+  const doc = await vscode.workspace.openTextDocument({ content: renderPlan(await service.planToRun()), language: 'plaintext' });
   await vscode.window.showTextDocument(doc, { preview: true });
   return doc;
 }

@@ -4,7 +4,6 @@ export const CONFIG_SECTION = 'agentSandbox';
 export const TERMINAL_PROFILE_ID = 'agentSandbox.shell';
 export const TASK_TYPE = 'sandbox';
 export const TOOL_NAME = 'agent-sandbox_run';
-export const TOOL_REFERENCE = 'sandbox';
 
 export const Command = {
   SetUp: 'agentSandbox.setUp',

@@ -2,7 +2,7 @@
  * Checks a per-run mode override (from tasks.json, the API or the tool) at run time: JSON can say anything, and an
  * override may only narrow what the settings allow, never switch to `full-access`. Pure, so unit tests run it.
  */
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 
 export function checkedModeOverride(mode: unknown): 'read-only' | 'workspace-write' | undefined {
   if (mode === undefined || mode === 'read-only' || mode === 'workspace-write') return mode;

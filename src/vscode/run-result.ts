@@ -15,6 +15,8 @@ export interface RunResult {
   denials: string[];
   /** One line: mode, network, writable folders. */
   policy: string;
+  /** Git repositories or gitlinks the command created under the roots, reported as untrusted (see nested-git). */
+  untrusted?: string;
 }
 
 /** Characters kept per stream in a tool result. */
@@ -34,6 +36,7 @@ export function formatToolResult(r: RunResult, maxChars = TOOL_OUTPUT_CHARS): st
     `Sandbox policy: ${r.policy}`,
   ];
   if (r.denials.length) lines.push('Sandbox denials:', ...r.denials.map((d) => `- ${d}`));
+  if (r.untrusted) lines.push(`Warning: ${r.untrusted}`);
   lines.push(`stdout${out.omitted ? ` (truncated: ${out.omitted} characters omitted)` : ''}:`, out.text || '(empty)');
   lines.push(`stderr${err.omitted ? ` (truncated: ${err.omitted} characters omitted)` : ''}:`, err.text || '(empty)');
   return lines.join('\n');

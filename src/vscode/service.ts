@@ -11,12 +11,10 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type * as vscode from 'vscode';
 import { compilePlan, type Plan, type PolicyInput } from '../policy';
-import type { SandboxBackend } from '../sandbox/types';
-import { hostContext, hostPlatform } from '../sandbox/host';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { hostContext, hostPlatform, watchNestedGit, weakerThanAsked, type SandboxBackend } from '../sandbox';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { explainDenials } from './denials';
 import { checkedModeOverride } from './overrides';
-import { weakerThanAsked } from '../sandbox/weaker';
 import { BoundedText } from './output-cap';
 import { ProgressRelay } from './progress-relay';
 import { policySummary, type RunResult } from './run-result';
@@ -107,6 +105,13 @@ export class SandboxService {
     return compilePlan(this.policyInput(o), hostContext({ platform: this.platform(), stateDir: this.stateDir }));
   }
 
+  /** The plan a command runs with: compiled with the backend's facts (on Windows, the mode setup allows). */
+  async planToRun(o: PolicyOverrides = {}): Promise<Plan> {
+    const facts = await (await this.backend()).planFacts();
+    fs.mkdirSync(this.stateDir, { recursive: true });
+    return compilePlan(this.policyInput(o), hostContext({ platform: this.platform(), stateDir: this.stateDir, ...facts }));
+  }
+
   /** The platform backend, loaded (with its native bindings) on first use. */
   backend(): Promise<SandboxBackend> {
     this.backendP ??= (async () => {
@@ -122,7 +127,7 @@ export class SandboxService {
   }
 
   async run(command: string, o: RunOptions = {}): Promise<RunResult> {
-    const plan = this.plan(o);
+    const plan = await this.planToRun(o);
     const cwd = o.cwd ?? plan.workspaceRoots[0];
     if (!cwd) throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'No workspace folder is open and no cwd was given.', 'Open a folder or pass cwd.');
     const summary = policySummary(plan);
@@ -132,6 +137,7 @@ export class SandboxService {
     const err = new BoundedText(limit);
     try {
       const backend = await this.backend();
+      const untrustedAfter = watchNestedGit(plan.writableRoots);
       const proc = await backend.spawn(plan, { argv: shellArgv(plan.platform, command), cwd, stdio: 'pipe', timeoutMs: o.timeoutMs, signal: o.signal });
       proc.stdin?.end();
       proc.stdout?.setEncoding('utf8').on('data', (c: string) => out.push(c));
@@ -141,13 +147,14 @@ export class SandboxService {
       const stdout = out.toString();
       const stderr = err.toString();
       const denials = explainDenials(`${stderr}\n${stdout}`, plan);
-      // Asked after the run, like the CLI: only then is it known which Windows backend ran it. Linux plans carry
-      // no warnings and fail closed rather than weaken.
-      const weaker = plan.platform === 'win32' || plan.mode === 'full-access' ? weakerThanAsked(backend.enforcement(plan), plan.warnings) : [];
+      const weaker = weakerThanAsked(proc.enforcement, plan.warnings);
       const policy = weaker.length ? `${summary}; NOT fully enforced: ${weaker.join(' ')}` : summary;
       this.log.info(`exit ${exit.code}${exit.timedOut ? ' (timed out)' : ''} in ${exit.durationMs} ms: ${command}` +
         (denials.length ? `\n  denials:\n${denials.map((d) => `    - ${d}`).join('\n')}` : ''));
-      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy };
+      const untrusted = untrustedAfter();
+      if (untrusted) this.log.warn(untrusted);
+      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy,
+        ...(untrusted ? { untrusted } : {}) };
     } catch (e) {
       this.log.error(`not run: ${command}: ${e instanceof SandboxError ? e.describe() : String(e)}`);
       throw e;

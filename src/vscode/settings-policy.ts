@@ -1,7 +1,8 @@
 /**
  * `agentSandbox.*` settings → policy input, validated by the policy schema, with errors that name the setting the
- * user wrote. Also the workspace-trust rule: in an untrusted workspace, workspace-level values may only narrow the
- * policy, never widen it. Pure (no `vscode` import); `settings.ts` feeds it `WorkspaceConfiguration.inspect()` data.
+ * user wrote. Also the narrowing rule: a workspace or folder value (a file the agent may have written before it
+ * was protected, or a cloned repository's) may only narrow the policy, never widen it, whether or not the workspace
+ * is trusted. Widening takes user settings. Pure (no `vscode` import); `settings.ts` feeds it `WorkspaceConfiguration.inspect()` data.
  */
 import { PolicySchema, SETTING_FOR_FIELD, policyFromSettings, type PolicyInput, type SandboxSettings } from '../policy';
 
@@ -25,10 +26,12 @@ export const SETTING_KEYS: Record<keyof SandboxSettings, string> = {
   envSet: 'env.set',
   allowFullAccess: 'allowFullAccess',
   allowUncPaths: 'allowUncPaths',
+  protectedPreset: 'protectedPreset',
 };
 
 const MODE_ORDER = ['read-only', 'workspace-write', 'full-access'];
 const NETWORK_ORDER = ['offline', 'online'];
+const PRESET_ORDER = ['strict', 'default'];
 
 type Narrowing = 'stricter-enum' | 'union' | 'user-only';
 const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
@@ -42,56 +45,58 @@ const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
   envSet: 'user-only',
   allowFullAccess: 'user-only',
   allowUncPaths: 'user-only',
+  protectedPreset: 'stricter-enum',
+};
+const ORDERS: Partial<Record<keyof SandboxSettings, string[]>> = {
+  mode: MODE_ORDER, network: NETWORK_ORDER, protectedPreset: PRESET_ORDER,
 };
 
-function trustedValue(v: InspectedValue): unknown {
-  return v.workspaceFolderValue ?? v.workspaceValue ?? v.globalValue ?? v.defaultValue;
-}
-
-function untrustedValue(key: keyof SandboxSettings, v: InspectedValue): unknown {
-  const base = v.globalValue ?? v.defaultValue;
-  const local = v.workspaceFolderValue ?? v.workspaceValue;
-  if (local === undefined) return base;
-  switch (NARROWING[key]) {
-    case 'user-only':
-      return base;
-    case 'union':
-      return Array.isArray(base) && Array.isArray(local) ? [...new Set([...base, ...local])] : base;
-    case 'stricter-enum': {
-      const order = key === 'mode' ? MODE_ORDER : NETWORK_ORDER;
-      const b = order.indexOf(String(base ?? order[order.length - 1]));
-      const l = order.indexOf(String(local));
-      return l !== -1 && (b === -1 || l < b) ? local : base;
+/** The user's value (or the default), narrowed by the workspace's and then the folder's. */
+function narrowedValue(key: keyof SandboxSettings, v: InspectedValue): unknown {
+  let value = v.globalValue ?? v.defaultValue;
+  for (const local of [v.workspaceValue, v.workspaceFolderValue]) {
+    if (local === undefined) continue;
+    switch (NARROWING[key]) {
+      case 'user-only':
+        break;
+      // A malformed value is passed on, so validation names it and nothing runs until it is fixed (fail closed).
+      case 'union':
+        if (Array.isArray(value) && Array.isArray(local)) value = [...new Set([...value as unknown[], ...local as unknown[]])];
+        else if (!Array.isArray(local)) value = local;
+        break;
+      case 'stricter-enum': {
+        const order = ORDERS[key]!;
+        const b = order.indexOf(String(value ?? order[order.length - 1]));
+        const l = order.indexOf(String(local));
+        if (l === -1 || b === -1 || l < b) value = local;
+        break;
+      }
     }
   }
+  return value;
 }
 
 /**
- * The settings in effect. Trusted: VS Code's usual precedence (folder > workspace > user > default). Untrusted:
- * user/default values, plus workspace values only where they narrow (stricter mode/network, more protected or
- * hidden paths, more scrubbed variables).
+ * The settings in effect: user/default values, plus workspace and folder values only where they narrow (stricter
+ * mode/network/preset, more protected or hidden paths, more scrubbed variables). Trusted or not: workspace trust is
+ * about running the workspace's code, and a settings file in the workspace may be the agent's.
  */
-export function effectiveSettings(
-  inspect: (setting: string) => InspectedValue | undefined,
-  trusted: boolean,
-): SandboxSettings {
+export function effectiveSettings(inspect: (setting: string) => InspectedValue | undefined): SandboxSettings {
   const out: SandboxSettings = {};
   for (const [key, setting] of Object.entries(SETTING_KEYS) as [keyof SandboxSettings, string][]) {
-    const v = inspect(setting) ?? {};
-    out[key] = trusted ? trustedValue(v) : untrustedValue(key, v);
+    out[key] = narrowedValue(key, inspect(setting) ?? {});
   }
   return out;
 }
 
-/** Which settings an untrusted workspace tried to widen (for a notice to the user). */
-export function ignoredUntrustedSettings(inspect: (setting: string) => InspectedValue | undefined): string[] {
+/** Which settings a workspace or folder value tried to widen (for a notice to the user). */
+export function ignoredWideningSettings(inspect: (setting: string) => InspectedValue | undefined): string[] {
   const ignored: string[] = [];
   for (const [key, setting] of Object.entries(SETTING_KEYS) as [keyof SandboxSettings, string][]) {
     const v = inspect(setting) ?? {};
-    const local = v.workspaceFolderValue ?? v.workspaceValue;
-    if (local !== undefined && JSON.stringify(untrustedValue(key, v)) !== JSON.stringify(local)) {
-      ignored.push(`agentSandbox.${setting}`);
-    }
+    const widened = [v.workspaceValue, v.workspaceFolderValue].some((local) => local !== undefined &&
+      JSON.stringify(narrowedValue(key, { ...v, workspaceValue: local, workspaceFolderValue: undefined })) !== JSON.stringify(local));
+    if (widened) ignored.push(`agentSandbox.${setting}`);
   }
   return ignored;
 }
@@ -105,8 +110,8 @@ export function settingForPath(issuePath: readonly PropertyKey[]): string {
 }
 
 /** Validates settings with the policy schema; each error names the setting, the value and what is expected. */
-export function validateSettings(settings: SandboxSettings, workspaceFolders: string[]): SettingsResult {
-  const policy = policyFromSettings(settings, workspaceFolders);
+export function validateSettings(settings: SandboxSettings, workspaceFolders: string[], workspaceFile?: string): SettingsResult {
+  const policy = policyFromSettings(settings, workspaceFolders, workspaceFile);
   const parsed = PolicySchema.safeParse(policy);
   if (parsed.success) return { ok: true, policy };
   const errors = parsed.error.issues.map((issue) => {

@@ -5,9 +5,9 @@
  */
 import * as vscode from 'vscode';
 import type { PolicyInput } from '../policy';
-import { SandboxError, SandboxErrorCode } from '../sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { CONFIG_SECTION } from './ids';
-import { effectiveSettings, ignoredUntrustedSettings, validateSettings, type SettingsResult } from './settings-policy';
+import { effectiveSettings, ignoredWideningSettings, validateSettings, type SettingsResult } from './settings-policy';
 
 export class SandboxSettingsReader implements vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<void>();
@@ -51,12 +51,12 @@ export class SandboxSettingsReader implements vscode.Disposable {
   private read(): SettingsResult {
     const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
     const inspect = (key: string) => config.inspect(key);
-    const trusted = vscode.workspace.isTrusted;
-    if (!trusted) {
-      const ignored = ignoredUntrustedSettings(inspect);
-      if (ignored.length) this.log.warn(`Untrusted workspace: ignoring workspace values that would widen ${ignored.join(', ')}`);
+    const ignored = ignoredWideningSettings(inspect);
+    if (ignored.length) {
+      this.log.warn(`Ignoring workspace/folder values that would widen ${ignored.join(', ')}: only user settings may widen the sandbox`);
     }
-    const result = validateSettings(effectiveSettings(inspect, trusted), this.workspaceFolders());
+    const wf = vscode.workspace.workspaceFile;
+    const result = validateSettings(effectiveSettings(inspect), this.workspaceFolders(), wf?.scheme === 'file' ? wf.fsPath : undefined);
     this.reportErrors(result);
     return result;
   }

@@ -4,8 +4,8 @@
  * Must never show "ready" unless the backend reported ready.
  */
 import * as vscode from 'vscode';
-import { SandboxError } from '../sandbox/errors';
-import type { BackendStatus } from '../sandbox/types';
+import { SandboxError } from '../errors';
+import type { BackendStatus } from '../sandbox';
 import { Command } from './ids';
 import { platformStatus } from './platform-ops';
 import type { SandboxService } from './service';

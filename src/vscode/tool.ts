@@ -5,7 +5,7 @@
  * Must never widen the policy without that confirmation.
  */
 import * as vscode from 'vscode';
-import { SandboxError } from '../sandbox/errors';
+import { SandboxError } from '../errors';
 import { formatToolResult, policySummary } from './run-result';
 import type { SandboxService } from './service';
 import { addedWritableRoots, confirmationReasons, resolveToolInput, type ToolInput, type ToolPolicyView } from './tool-input';

@@ -5,15 +5,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { frame, FrameReader, inputKey, unsafeDir, warmCall } from '../../src/cli/warm/channel';
+import { frame, FrameReader, inputKey, unsafeDir, warmCall } from '../../src/protocol/warm';
 
 const noTty = () => false;
 const linuxOnly = process.platform !== 'linux' && 'the warm path is Linux-only';
 
 test('warmCall: policy options are kept in order, --timeout and --platform linux are understood', { skip: linuxOnly }, () => {
-  const call = warmCall(['run', '--network=online', '--workspace', '/w', '--read-only', '--timeout', '2.5', '--platform', 'linux',
+  const call = warmCall(['run', '--network=online', '--workspace', '/w', '--read-only', '--strict', '--timeout', '2.5', '--platform', 'linux',
     '--', 'sh', '-c', 'x'], {}, noTty);
-  assert.deepEqual(call, { policyArgs: ['--network', 'online', '--workspace', '/w', '--read-only'], timeoutMs: 2500,
+  assert.deepEqual(call, { policyArgs: ['--network', 'online', '--workspace', '/w', '--read-only', '--strict'], timeoutMs: 2500,
     command: ['sh', '-c', 'x'] });
 });
 
@@ -31,6 +31,7 @@ test('warmCall: everything the warm path cannot honour goes cold', { skip: linux
   cold(['run', '--timeout', 'abc', '--', 'true']);
   cold(['run', '--workspace', '--', 'true']);
   cold(['run', '--bogus', '--', 'true']);
+  cold(['run', '--strict=yes', '--', 'true']);
   cold(['run', '--', 'true'], { AGENT_SANDBOX_BROKER: '0' });
   cold(['run', '--', 'true'], {}, (fd) => fd === 1);
   // control: the plain call goes warm
@@ -51,6 +52,10 @@ test('inputKey: changes with the policy, folder, plan environment, policy file a
     assert.notEqual(inputKey([], '/w2', env, bundle), base);
     assert.notEqual(inputKey([], '/w', { ...env, HOME: '/home/v' }, bundle), base);
     assert.notEqual(inputKey([], '/w', { ...env, AGENT_SANDBOX_STATE_DIR: '/s' }, bundle), base);
+    assert.notEqual(inputKey(['--strict'], '/w', env, bundle), base);
+    // the git surface (which the plan protects) is found through these
+    assert.notEqual(inputKey([], '/w', { ...env, XDG_CONFIG_HOME: '/c' }, bundle), base);
+    assert.notEqual(inputKey([], '/w', { ...env, GIT_CONFIG_GLOBAL: '/g' }, bundle), base);
     const withFile = inputKey(['--policy-file', policy], '/w', env, bundle);
     fs.writeFileSync(policy, '{"mode":"read-only"}');
     assert.notEqual(inputKey(['--policy-file', policy], '/w', env, bundle), withFile, 'an edited policy file');

@@ -67,6 +67,26 @@ test('plan --json prints complete plans for both platforms', () => {
   assert.ok(lp.bwrapArgs.includes('--unshare-net'));
 });
 
+test('plan --platform win32 --elevated --json previews on any machine the plan setup and the elevated backend consume: the accounts, their firewall rule and the group\'s grants', () => {
+  const r = run(['plan', '--platform', 'win32', '--elevated', '--workspace', 'C:\\Users\\dev\\repo', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const p = JSON.parse(r.stdout);
+  assert.equal(p.windowsMode, 'elevated');
+  assert.equal(p.networkEnforcement, 'firewall');
+  assert.deepEqual(p.accounts.users.map((u: { name: string }) => u.name), ['AgentSandboxOffline', 'AgentSandboxOnline']);
+  assert.deepEqual(p.firewall.map((f: { name: string; user: object }) => [f.name, f.user]),
+    [['Agent Sandbox: block outbound for AgentSandboxOffline', { kind: 'sandbox-user', network: 'offline' }]]);
+  const group = p.acl.filter((a: { sid: { kind: string } }) => a.sid.kind === 'sandbox-group').map((a: { path: string; reason: string }) => a.reason);
+  assert.deepEqual([...new Set(group)].sort(), ['runtime-read', 'temp-dir', 'writable-root']);
+  assert.ok(!p.warnings.some((w: string) => /Reads are not restricted/.test(w)), 'no unelevated-mode warning');
+  // Control: the same preview for unelevated mode has no accounts, no rule and no group grant.
+  const u = JSON.parse(run(['plan', '--platform', 'win32', '--unelevated', '--workspace', 'C:\\Users\\dev\\repo', '--json']).stdout);
+  assert.equal(u.windowsMode, 'unelevated');
+  assert.equal(u.accounts, undefined);
+  assert.deepEqual(u.firewall, []);
+  assert.equal(run(['plan', '--platform', 'linux', '--elevated']).status, 2, '--elevated is for win32 plans');
+});
+
 test('plan refuses an over-broad root with exit 125 and the reason', () => {
   const r = run(['plan', '--platform', 'linux', '--workspace', '/']);
   assert.equal(r.status, 125);

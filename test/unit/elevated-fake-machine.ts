@@ -1,7 +1,7 @@
 // Test helper (not a test): an in-memory SetupMachine for the elevated step, status and action tests.
 import type { AccessMask } from '../../src/policy';
-import type { FirewallModifyState, Marker, RuleReadback, SetupMachine, UserInfo } from '../../src/sandbox/windows/elevated/machine';
-import type { FirewallRule, GrantSpec, UserSpec } from '../../src/sandbox/windows/elevated/setup-plan';
+import type { FirewallModifyState, Marker, RuleReadback, SetupMachine, UserInfo } from '../../src/sandbox/windows/setup/machine';
+import type { FirewallRule, GrantSpec, UserSpec } from '../../src/sandbox/windows/setup/setup-plan';
 
 /** An in-memory machine. `failAt` makes the Nth mutating call throw (once), to simulate a crash mid-setup. */
 export class FakeMachine implements SetupMachine {

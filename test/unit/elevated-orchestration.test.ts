@@ -1,15 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { elevationCommand } from '../../src/sandbox/windows/elevated/elevation-command';
-import { runtimeDirs } from '../../src/sandbox/windows/elevated/runtime-dirs';
-import { toElevatedPlan } from '../../src/sandbox/windows/elevated/elevated-plan';
-import { performElevated } from '../../src/sandbox/windows/elevated/elevated-action';
-import { readStatus } from '../../src/sandbox/windows/elevated/status';
-import { runnerEnvironment, runnerSid } from '../../src/sandbox/windows/elevated/backend';
+import { elevationCommand } from '../../src/sandbox/windows/setup/elevation-command';
+import { runtimeDirs } from '../../src/sandbox/windows/setup/runtime-dirs';
+import { buildSetupPlan } from '../../src/sandbox/windows/setup/setup-plan';
+import { elevatedPlan } from './win32-elevated-plan-fixture';
+import { performElevated } from '../../src/sandbox/windows/setup/elevated-action';
+import { readStatus } from '../../src/sandbox/windows/setup/status';
+import { backendPreparation, checkElevatedPlan, runnerEnvironment, runnerSid } from '../../src/sandbox/windows/elevated/backend';
 import { commandEnv } from '../../src/runner/windows/launcher';
 import { compilePlan } from '../../src/policy';
 import type { Win32Plan } from '../../src/policy/plan';
-import type { ElevatedRequest } from '../../src/sandbox/windows/elevated/payload';
+import type { ElevatedRequest } from '../../src/sandbox/windows/setup/payload';
 import { FakeMachine } from './elevated-fake-machine';
 
 const payload = 'asb1.eyJ2ZXJzaW9uIjoxfQ';
@@ -42,29 +43,57 @@ test('runtime dirs: the runtime folder and the git install root, skipping what b
     { dirs: [], alreadyReadable: ['C:\\Program Files\\nodejs'] });
 });
 
+const fsView = { realpath: (p: string) => p, kind: (p: string) => (p.includes('.git') || p.includes('.vscode') ? 'missing' as const : 'dir' as const) };
+const GROUP_SID = 'S-1-5-21-9-9-9-1000';
+const marker = { version: 1, groupSid: GROUP_SID, offlineSid: 'S-1-5-21-9-9-9-2', onlineSid: 'S-1-5-21-9-9-9-3' };
+
 function win32Plan(network: 'offline' | 'online' = 'offline'): Win32Plan {
-  const fsView = { realpath: (p: string) => p, kind: (p: string) => (p.includes('.git') || p.includes('.vscode') ? 'missing' as const : 'dir' as const) };
   return compilePlan({ workspaceRoots: ['C:\\src\\app'], network }, { platform: 'win32', home: 'C:\\Users\\dev', userTemp: 'C:\\Users\\dev\\AppData\\Local\\Temp',
     env: {}, stateDir: 'C:\\Users\\dev\\AppData\\Local\\AgentSandbox', fs: fsView }) as Win32Plan;
 }
 
-test('elevated plan: an unelevated plan gains the group grants on the writable roots and temp, with the group SID filled in', () => {
-  const plan = win32Plan();
-  const e = toElevatedPlan(plan, 'S-1-5-21-9-9-9-1000');
+test('elevated plan: compile-win32 plans the group\'s grants on the writable roots and temp with the group SID from the facts, and nothing symbolic is left for the backend to fill in', () => {
+  const unelevated = win32Plan();
+  const e = elevatedPlan(['C:\\src\\app'], { groupSid: GROUP_SID, fs: fsView });
   assert.equal(e.windowsMode, 'elevated');
   assert.equal(e.networkEnforcement, 'firewall');
-  const groupOps = e.acl.filter((op) => op.sid.kind === 'literal' && op.sid.sid === 'S-1-5-21-9-9-9-1000');
+  const groupOps = e.acl.filter((op) => op.sid.kind === 'literal' && op.sid.sid === GROUP_SID);
   assert.deepEqual(groupOps.map((o) => [o.path, o.reason, o.action]), [
-    ...plan.writableRoots.map((r) => [r, 'writable-root', 'grant']), [plan.tempDir, 'temp-dir', 'grant']]);
+    ...e.writableRoots.map((r) => [r, 'writable-root', 'grant']), [e.tempDir, 'temp-dir', 'grant']]);
   assert.ok(groupOps.every((o) => (o.mask.value & 0x40) === 0), 'no FILE_DELETE_CHILD');
-  assert.equal(e.acl.length, plan.acl.length + groupOps.length, 'nothing else is added');
+  assert.equal(e.acl.length, unelevated.acl.length + groupOps.length, 'nothing else is added to the unelevated operations');
   assert.ok(!JSON.stringify(e).includes('sandbox-group'));
-  assert.equal(toElevatedPlan(win32Plan('online'), 'S-1-5-21-9-9-9-1000').networkEnforcement, 'none');
+  assert.equal(elevatedPlan(['C:\\src\\app'], { groupSid: GROUP_SID }, { network: 'online' }).networkEnforcement, 'none');
+});
+
+test('one plan for setup and the elevated backend: setup applies the plan\'s own firewall rule, accounts and group grants; the backend prepares the rest of the same plan and refuses a plan for another mode or setup', () => {
+  const plan = elevatedPlan(['C:\\src\\app'], { groupSid: GROUP_SID, fs: fsView, runtimeDirs: ['C:\\Tools\\VS Code'] });
+  const setup = buildSetupPlan({ plan, home: 'C:\\Users\\dev' });
+  // The firewall rule: the plan's, field for field, as COM writes it.
+  assert.equal(plan.firewall.length, 1);
+  assert.deepEqual(setup.firewall.map((r) => [r.name, r.description, r.remoteAddresses, r.user]),
+    plan.firewall.map((r) => [r.name, r.description, r.remoteAddresses, r.user.kind === 'sandbox-user' ? r.user.network : '?']));
+  // The accounts: the plan's.
+  assert.deepEqual(setup.users.map((u) => [u.name, u.network]), plan.accounts!.users.map((u) => [u.name, u.network]));
+  // The group's grants: exactly the plan's runtime and writable-root grants for the group, masks included.
+  const planGrants = plan.acl.filter((op) => op.sid.kind === 'literal' && op.sid.sid === GROUP_SID &&
+    (op.reason === 'runtime-read' || op.reason === 'writable-root'));
+  assert.deepEqual(setup.grants.map((g) => [g.path, g.reason, g.mask.value]).sort(),
+    planGrants.map((g) => [g.path, g.reason, g.mask.value]).sort());
+  assert.ok(setup.grants.some((g) => g.reason === 'runtime-read' && g.path === 'C:\\Tools\\VS Code'));
+  // The backend prepares everything else of the same plan, and leaves the runtime grants to setup.
+  const backendOps = backendPreparation(plan).acl;
+  assert.deepEqual(backendOps, plan.acl.filter((op) => op.reason !== 'runtime-read'));
+  assert.ok(backendOps.some((op) => op.reason === 'writable-root' && op.sid.kind === 'literal' && op.sid.sid === GROUP_SID));
+  assert.equal(checkElevatedPlan(plan, marker), plan);
+  // Control: a plan compiled without the facts, or for another setup's group, is refused, never rewritten.
+  assert.throws(() => checkElevatedPlan(win32Plan(), marker), /not compiled for this machine/);
+  assert.throws(() => checkElevatedPlan(elevatedPlan(['C:\\src\\app'], { groupSid: 'S-1-5-21-1-1-1-1' }), marker), /not compiled/);
+  assert.throws(() => checkElevatedPlan(elevatedPlan(['C:\\src\\app']), marker), /not compiled/);
 });
 
 test('runner SIDs: logon stays symbolic for the runner, capability and sandbox SIDs are resolved', () => {
   const id = { userSid: 'S-1-5-21-1-1-1-1001', logonSid: 'S-1-5-5-0-1', capabilities: { 'c:\\src\\app': 'S-1-5-21-5-5-5-5' } };
-  const marker = { version: 1, groupSid: 'S-1-5-21-9-9-9-1', offlineSid: 'S-1-5-21-9-9-9-2', onlineSid: 'S-1-5-21-9-9-9-3' };
   assert.equal(runnerSid({ kind: 'logon' }, id, marker), 'logon');
   assert.equal(runnerSid({ kind: 'capability', root: 'C:\\src\\app' }, id, marker), 'S-1-5-21-5-5-5-5');
   assert.equal(runnerSid({ kind: 'sandbox-user', network: 'online' }, id, marker), 'S-1-5-21-9-9-9-3');

@@ -1,17 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSetupPlan, refusalReason, ruleUserSddl, UserFlags, USER_PRIV_USER } from '../../src/sandbox/windows/elevated/setup-plan';
-import { localUserAuthorizedList } from '../../src/sandbox/windows/elevated/sddl';
+import { buildSetupPlan, refusalReason, ruleUserSddl, UserFlags, USER_PRIV_USER } from '../../src/sandbox/windows/setup/setup-plan';
+import { localUserAuthorizedList } from '../../src/sandbox/windows/setup/sddl';
 import { pipeSddl } from '../../native-bindings/win32/pipe';
-import { generatePassword } from '../../src/sandbox/windows/elevated/password';
+import { generatePassword } from '../../src/sandbox/windows/setup/password';
+import { elevatedPlan } from './win32-elevated-plan-fixture';
 import { FIREWALL_RULE_NAME, READ_EXECUTE_MASK, WRITABLE_ROOT_MASK } from '../../src/policy/compile-win32';
 
 const home = 'C:\\Users\\dev';
+// The runtime folders as setup plans them: the runtime and git, the extension's folder, then configured tool folders.
 const plan = () => buildSetupPlan({
-  workspaceRoots: ['C:\\src\\app', 'c:\\src\\app\\'],
-  runtimeDirs: ['C:\\Program Files\\Microsoft VS Code', 'C:\\Program Files\\Git'],
-  extensionDir: 'C:\\Users\\dev\\.vscode\\extensions\\agent-sandbox-0.1.0',
-  toolDirs: ['C:\\', home, 'C:\\Windows\\System32'],
+  plan: elevatedPlan(['C:\\src\\app', 'c:\\src\\app\\'], { runtimeDirs: ['C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code',
+    'C:\\Users\\dev\\AppData\\Local\\Programs\\Git', 'C:\\Users\\dev\\.vscode\\extensions\\agent-sandbox-0.1.0', 'C:\\', home, 'C:\\Windows\\System32'] }),
   home,
 });
 
@@ -46,8 +46,8 @@ test('setup plan: one outbound block rule for all profiles and protocols, scoped
 test('setup plan: read+execute on runtime dirs, write on workspace roots (deduplicated), refusals listed', () => {
   const p = plan();
   assert.deepEqual(p.grants.map((g) => [g.path, g.reason]), [
-    ['C:\\Program Files\\Microsoft VS Code', 'runtime-read'],
-    ['C:\\Program Files\\Git', 'runtime-read'],
+    ['C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code', 'runtime-read'],
+    ['C:\\Users\\dev\\AppData\\Local\\Programs\\Git', 'runtime-read'],
     ['C:\\Users\\dev\\.vscode\\extensions\\agent-sandbox-0.1.0', 'runtime-read'],
     ['C:\\src\\app', 'writable-root'],
   ]);
@@ -58,9 +58,10 @@ test('setup plan: read+execute on runtime dirs, write on workspace roots (dedupl
   assert.deepEqual(p.refused.map((r) => r.path), ['C:', 'C:\\Users\\dev', 'C:\\Windows\\System32']);
 });
 
-test('refusalReason: drive roots, the profile, registry hives, UNC and relative paths are refused', () => {
-  assert.match(refusalReason('D:\\', home) ?? '', /drive root/);
-  assert.match(refusalReason('c:\\users\\DEV\\', home) ?? '', /profile/);
+test('refusalReason: the policy\'s over-broad roots (drive roots, the profile, system folders), registry hives, UNC and relative paths are refused', () => {
+  assert.match(refusalReason('D:\\', home) ?? '', /root of a drive/);
+  assert.match(refusalReason('c:\\users\\DEV\\', home) ?? '', /home folder/);
+  assert.match(refusalReason('C:\\Program Files\\Git', home) ?? '', /system folder/, 'builtin Users can read it already');
   assert.match(refusalReason('C:\\Users\\dev\\NTUSER.DAT', home) ?? '', /hive/);
   assert.match(refusalReason('\\\\server\\share', home) ?? '', /local absolute/);
   assert.match(refusalReason('relative\\dir', home) ?? '', /local absolute/);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeFrame, Event, FrameDecoder, MAX_FRAME, ProtocolError, Request } from '../../src/sandbox/windows/elevated/frames';
-import { decodeRequest, encodeRequest, MAX_PAYLOAD_CHARS, type ElevatedRequest } from '../../src/sandbox/windows/elevated/payload';
+import { encodeFrame, Event, FrameDecoder, MAX_FRAME, ProtocolError, Request } from '../../src/protocol/windows';
+import { decodeRequest, encodeRequest, MAX_PAYLOAD_CHARS, type ElevatedRequest } from '../../src/sandbox/windows/setup/payload';
 
 const spawn: Request = { type: 'spawn', id: 1, argv: ['cmd', '/c', 'echo "hi"'], cwd: 'C:\\src', env: { A: 'ü' },
   token: { flags: 0xd, restrictingSids: ['S-1-5-21-1-2-3-4', 'logon', 'S-1-1-0'], keepPrivileges: ['SeChangeNotifyPrivilege'],

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSetupPlan } from '../../src/sandbox/windows/elevated/setup-plan';
+import { buildSetupPlan } from '../../src/sandbox/windows/setup/setup-plan';
 import { FakeMachine } from './elevated-fake-machine';
-import { setupSteps, type SetupState } from '../../src/sandbox/windows/elevated/setup-steps';
-import { leftovers, uninstallSteps } from '../../src/sandbox/windows/elevated/uninstall-steps';
-import { runAllSteps, runSteps } from '../../src/sandbox/windows/elevated/steps';
+import { elevatedPlan, HOME } from './win32-elevated-plan-fixture';
+import { setupSteps, type SetupState } from '../../src/sandbox/windows/setup/setup-steps';
+import { leftovers, uninstallSteps } from '../../src/sandbox/windows/setup/uninstall-steps';
+import { runAllSteps, runSteps } from '../../src/sandbox/windows/setup/steps';
 
-const plan = buildSetupPlan({ workspaceRoots: ['C:\\src\\a', 'D:\\b'], runtimeDirs: ['C:\\Program Files\\Git'], home: 'C:\\Users\\dev' });
+const plan = buildSetupPlan({ plan: elevatedPlan(['C:\\src\\a', 'D:\\b'], { runtimeDirs: ['C:\\Users\\dev\\AppData\\Local\\Programs\\Git'] }), home: HOME });
 let pw = 0;
 const newPassword = () => `Pw-${++pw}-xxxxxxxxxxxxxxxxxxxxxxxx`;
 

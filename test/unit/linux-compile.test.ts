@@ -26,7 +26,7 @@ function lin(input: object, fs: FsView, env: Record<string, string> = {}): Linux
 
 const R = '/home/dev/repo';
 const repoFs = fakeFs({
-  [R]: 'dir', [`${R}/.git`]: 'dir', [`${R}/.git/hooks`]: 'dir', [`${R}/.git/config`]: 'file',
+  [R]: 'dir', [`${R}/.git`]: 'dir', [`${R}/.git/HEAD`]: 'file', [`${R}/.git/hooks`]: 'dir', [`${R}/.git/config`]: 'file',
   '/home/dev/.ssh': 'dir', '/home/dev/.netrc': 'file', '/run/user': 'dir', '/run/user/1000': 'dir',
   '/run/user/1000/ssh.sock': 'socket', '/var/run/docker.sock': 'socket',
 });
@@ -44,6 +44,14 @@ describe('compile-linux', () => {
       '--ro-bind', `${R}/.git/commondir`, `${R}/.git/commondir`,
       '--ro-bind', `${R}/.vscode`, `${R}/.vscode`,
       '--ro-bind', `${R}/.agent-sandbox`, `${R}/.agent-sandbox`,
+      '--ro-bind', `${R}/.envrc`, `${R}/.envrc`,
+      '--ro-bind', `${R}/.env`, `${R}/.env`,
+      // inside every gitdir: everything git executes from (policy v2), with placeholders when missing
+      '--ro-bind', `${R}/.git/config.worktree`, `${R}/.git/config.worktree`,
+      '--ro-bind', `${R}/.git/modules`, `${R}/.git/modules`,
+      '--ro-bind', `${R}/.git/worktrees`, `${R}/.git/worktrees`,
+      '--ro-bind', `${R}/.git/remotes`, `${R}/.git/remotes`,
+      '--ro-bind', `${R}/.git/branches`, `${R}/.git/branches`,
       // Shallowest first; /run/user/1000 and its ssh.sock are already hidden by /run/user (a mount point for them
       // could not be made in the read-only tmpfs: bwrap would exit 1 on every desktop).
       '--tmpfs', '/run/user', '--remount-ro', '/run/user',
@@ -57,6 +65,13 @@ describe('compile-linux', () => {
       { path: `${R}/.git/commondir`, kind: 'file', content: '.\n' },
       { path: `${R}/.vscode`, kind: 'dir' },
       { path: `${R}/.agent-sandbox`, kind: 'dir' },
+      { path: `${R}/.envrc`, kind: 'file' },
+      { path: `${R}/.env`, kind: 'file' },
+      { path: `${R}/.git/config.worktree`, kind: 'file' },
+      { path: `${R}/.git/modules`, kind: 'dir' },
+      { path: `${R}/.git/worktrees`, kind: 'dir' },
+      { path: `${R}/.git/remotes`, kind: 'dir' },
+      { path: `${R}/.git/branches`, kind: 'dir' },
     ]);
     assert.equal(p.confined, true);
   });
@@ -67,6 +82,8 @@ describe('compile-linux', () => {
       { path: `${R}/.git`, kind: 'dir' },
       { path: `${R}/.vscode`, kind: 'dir' },
       { path: `${R}/.agent-sandbox`, kind: 'dir' },
+      { path: `${R}/.envrc`, kind: 'file' },
+      { path: `${R}/.env`, kind: 'file' },
     ]);
     const a = p.bwrapArgs.join(' ');
     assert.ok(a.includes(`--ro-bind ${R}/.git ${R}/.git`));
@@ -75,7 +92,7 @@ describe('compile-linux', () => {
   });
 
   it('an existing .git without hooks gets a hooks placeholder and a pinned .git', () => {
-    const p = lin({}, fakeFs({ [R]: 'dir', [`${R}/.git`]: 'dir', [`${R}/.git/config`]: 'file' }));
+    const p = lin({}, fakeFs({ [R]: 'dir', [`${R}/.git`]: 'dir', [`${R}/.git/HEAD`]: 'file', [`${R}/.git/config`]: 'file' }));
     assert.deepEqual(p.placeholders[0], { path: `${R}/.git/hooks`, kind: 'dir' });
     const a = p.bwrapArgs.join(' ');
     assert.ok(a.includes(`--bind ${R}/.git ${R}/.git`));
@@ -97,7 +114,7 @@ describe('compile-linux', () => {
   it('a workspace inside a hidden folder ($XDG_RUNTIME_DIR) is bound back; the rest stays hidden', () => {
     const X = '/var/xdg';
     const W = `${X}/ws`;
-    const f = fakeFs({ [X]: 'dir', [W]: 'dir', [`${X}/bus`]: 'socket', [`${W}/.git`]: 'dir', [`${W}/.git/hooks`]: 'dir',
+    const f = fakeFs({ [X]: 'dir', [W]: 'dir', [`${X}/bus`]: 'socket', [`${W}/.git`]: 'dir', [`${W}/.git/HEAD`]: 'file', [`${W}/.git/hooks`]: 'dir',
       [`${W}/.git/config`]: 'file' });
     const p = compilePlan({ workspaceRoots: [W] }, ctx(f, { XDG_RUNTIME_DIR: X, SSH_AUTH_SOCK: `${X}/bus` })) as LinuxPlan;
     const a = p.bwrapArgs.join(' ');
@@ -133,10 +150,9 @@ describe('compile-linux', () => {
     assert.ok(!p.placeholders.some((x) => x.path.startsWith(`${R}/.git/`)));
   });
 
-  it('a symlinked ancestor is made read-only, never pinned (a pin would follow it out of the root)', () => {
-    const p = lin({}, fakeFs({ [R]: 'dir', [`${R}/.git`]: 'dir' }, { [`${R}/.git`]: '/elsewhere/gitdir' }));
-    assert.ok(p.bwrapArgs.join(' ').includes(`--ro-bind ${R}/.git ${R}/.git`));
-    assert.ok(!p.bwrapArgs.join(' ').includes(`--bind ${R}/.git ${R}/.git`));
+  it('a symlinked .git directly in the root is refused, naming the link (it could be replaced: never half-protect)', () => {
+    assert.throws(() => lin({}, fakeFs({ [R]: 'dir', [`${R}/.git`]: 'dir' }, { [`${R}/.git`]: '/elsewhere/gitdir' })),
+      (e: Error) => e.message.includes(`symbolic link ${R}/.git,`) && e.message.includes('nothing was run'));
   });
 
   it('online: no network namespace, no socket filter, io_uring allowed; TIOCSTI still denied', () => {

@@ -3,7 +3,7 @@
 // alive), and an abort after the end must not kill either. Exit mapping: own code, 124 timeout, 128+N signal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lifetime } from '../../src/sandbox/linux/lifetime';
+import { Lifetime } from '../../src/sandbox/lifetime';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePlan, type CompileContext, type LinuxPlan, type Win32Plan } from '../../src/policy';
 import { DENY_WRITE_MASK, WRITABLE_ROOT_MASK } from '../../src/policy/compile-win32';
-import { SandboxError } from '../../src/sandbox/errors';
+import { SandboxError } from '../../src/errors';
 
 const winCtx: CompileContext = {
   platform: 'win32',
@@ -63,8 +63,10 @@ test('win32 plan: a grant per root with OI|CI, deny ACEs per protected path, pri
   assert.deepEqual(denies.map((d) => d.path), [
     'C:\\Users\\dev\\repo\\.git', 'C:\\Users\\dev\\repo\\.git\\hooks', 'C:\\Users\\dev\\repo\\.git\\config',
     'C:\\Users\\dev\\repo\\.git\\commondir',
-    'C:\\Users\\dev\\repo\\.vscode', 'C:\\Users\\dev\\repo\\.agent-sandbox', 'D:\\cache\\.git', 'D:\\cache\\.git\\hooks',
+    'C:\\Users\\dev\\repo\\.vscode', 'C:\\Users\\dev\\repo\\.agent-sandbox', 'C:\\Users\\dev\\repo\\.envrc',
+    'C:\\Users\\dev\\repo\\.env', 'D:\\cache\\.git', 'D:\\cache\\.git\\hooks',
     'D:\\cache\\.git\\config', 'D:\\cache\\.git\\commondir', 'D:\\cache\\.vscode', 'D:\\cache\\.agent-sandbox',
+    'D:\\cache\\.envrc', 'D:\\cache\\.env',
   ]);
   const pin = denies.find((d) => d.path === 'C:\\Users\\dev\\repo\\.git')!;
   assert.deepEqual(pin.mask.names, ['DELETE', 'WRITE_DAC', 'WRITE_OWNER'], '.git cannot be renamed away from its protected children');
@@ -118,14 +120,20 @@ test('win32: a folder that is not a repository gets .git as one read-only empty 
   const fs = { realpath: (x: string) => x, kind: (x: string) => (exists.has(x.toLowerCase()) ? 'dir' as const : 'missing' as const) };
   const p = win({}, { fs });
   const denies = p.acl.filter((a) => a.action === 'deny');
-  assert.deepEqual(denies.map((d) => d.path), [`${R}\\.git`, `${R}\\.vscode`, `${R}\\.agent-sandbox`]);
+  assert.deepEqual(denies.map((d) => d.path), [`${R}\\.git`, `${R}\\.vscode`, `${R}\\.agent-sandbox`, `${R}\\.envrc`, `${R}\\.env`]);
   const git = denies[0];
   assert.deepEqual(git.mask, DENY_WRITE_MASK, 'nothing can be created in it, nor can it be removed');
   assert.equal(git.inheritance.value, 3);
   assert.equal(git.createIfMissing, 'dir');
   assert.ok(!p.acl.some((a) => a.path.startsWith(`${R}\\.git\\`)), 'no placeholders inside it');
-  // once it is a repository, its children are protected as usual
+  // on the next run the placeholder exists (an empty .git, no HEAD): it stays one read-only folder, not pinned
   exists.add(`${R}\\.git`.toLowerCase());
+  const again = win({}, { fs }).acl.filter((a) => a.action === 'deny');
+  assert.deepEqual(again.find((a) => a.path === `${R}\\.git`)?.mask, DENY_WRITE_MASK);
+  assert.equal(again.find((a) => a.path === `${R}\\.git`)?.inheritance.value, 3);
+  assert.ok(!again.some((a) => a.path.startsWith(`${R}\\.git\\`)), 'still no placeholders inside it');
+  // once it is a repository (git init wrote HEAD), its children are protected as usual
+  exists.add(`${R}\\.git\\HEAD`.toLowerCase());
   const repo = win({}, { fs });
   assert.ok(repo.acl.some((a) => a.path === `${R}\\.git\\hooks` && a.action === 'deny'));
   assert.deepEqual(repo.acl.find((a) => a.path === `${R}\\.git`)?.mask.names, ['DELETE', 'WRITE_DAC', 'WRITE_OWNER']);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isWithin, normalizeAbsolute } from '../../src/policy';
 import { canonicalize, refuseBroadRoot, type FsView, type PathContext } from '../../src/policy/paths';
-import { SandboxError } from '../../src/sandbox/errors';
+import { SandboxError } from '../../src/errors';
 
 const win: PathContext = { platform: 'win32', home: 'C:\\Users\\dev', userTemp: 'C:\\Users\\dev\\AppData\\Local\\Temp' };
 const lin: PathContext = { platform: 'linux', home: '/home/dev', userTemp: '/tmp' };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_DENY_READ, DEFAULT_PROTECTED_PATHS, parsePolicy, policyFromCli, policyFromSettings } from '../../src/policy';
-import { SandboxError } from '../../src/sandbox/errors';
+import { SandboxError } from '../../src/errors';
 
 function invalid(input: unknown): SandboxError {
   try {
@@ -23,8 +23,10 @@ test('defaults: workspace-write, offline, default protected paths and credential
   for (const d of ['~/.ssh', '~/.aws', '~/.azure', '~/.config/gcloud', '~/.kube', '~/.docker', '~/.gnupg', '~/.netrc',
     '~/.git-credentials', '~/.config/gh']) assert.ok(p.denyRead.includes(d), d);
   assert.ok(DEFAULT_DENY_READ.some((d) => d.startsWith('%APPDATA%')), 'has Windows equivalents');
-  assert.ok(p.env.scrub.includes('*_TOKEN'));
-  assert.deepEqual(p.env.allow, []);
+  assert.ok(p.env.scrub.includes('*TOKEN*'));
+  assert.deepEqual(p.env.allow, ['XDG_SESSION_*']);
+  for (const g of ['.envrc', '.env']) assert.ok(p.protectedPaths.includes(g), g);
+  assert.equal(p.protectedPreset, 'default');
   assert.equal(p.allowFullAccess, false);
 });
 
@@ -74,6 +76,15 @@ test('CLI flags build a policy: default workspace is the cwd, --protect adds to 
   assert.equal(p.mode, 'read-only');
   assert.equal(p.network, 'online');
   assert.deepEqual(p.protectedPaths, [...DEFAULT_PROTECTED_PATHS, 'secrets/**']);
+  assert.equal(p.protectedPreset, 'default');
+  const strict = parsePolicy(policyFromCli({ workspace: [], write: [], readOnly: false, protect: [], strict: true }, '/r'));
+  assert.equal(strict.protectedPreset, 'strict', '--strict selects the stricter preset');
+});
+
+test('settings carry the open workspace file and the preset into the policy', () => {
+  const p = parsePolicy(policyFromSettings({ protectedPreset: 'strict' }, ['/r'], '/r/app.code-workspace'));
+  assert.equal(p.workspaceFile, '/r/app.code-workspace');
+  assert.equal(p.protectedPreset, 'strict');
 });
 
 test('settings plus workspace folders build the same policy shape', () => {

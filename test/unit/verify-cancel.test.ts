@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runVerification } from '../../src/verify';
-import { SandboxError, SandboxErrorCode } from '../../src/sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../../src/errors';
 import type { Platform } from '../../src/policy';
 
 test('an aborted Verify rejects with cancelled after cleaning up its fixtures', async () => {

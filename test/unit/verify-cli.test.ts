@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main } from '../../src/cli/main';
-import { SandboxError, SandboxErrorCode } from '../../src/sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../../src/errors';
 import { runVerification } from '../../src/verify';
 
 async function quiet<T>(f: () => Promise<T>): Promise<T> {

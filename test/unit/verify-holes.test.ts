@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePlan, type CompileContext, type LinuxPlan, type Win32Plan } from '../../src/policy';
-import { SandboxError } from '../../src/sandbox/errors';
+import { SandboxError } from '../../src/errors';
 import { applyHole, type HoleTargets } from '../../src/verify/holes';
 
 const ctx: CompileContext = { platform: 'linux', home: '/home/dev', userTemp: '/tmp', stateDir: '/home/dev/.s', env: { MY_TOKEN: 'x' } };

@@ -10,7 +10,7 @@ import { parseFacts } from '../../src/verify';
 import { answerA, questionName } from '../../src/verify/dns-wire';
 import { DNS_ANSWER, Listeners, selfTestEndpoint } from '../../src/verify/listeners';
 import { packageRoot, probePath } from '../../src/verify/probe-path';
-import { SandboxError } from '../../src/sandbox/errors';
+import { SandboxError } from '../../src/errors';
 import { SECRET_SEEN, type ProbeAction, type ProbeFact } from '../../src/verify/types';
 
 const PROBE = path.join(__dirname, '..', '..', 'src', 'verify', 'probe.js');

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderReportMarkdown, renderReportText, type VerifyReport } from '../../src/verify';
+import { gitNotes } from '../../src/verify';
+import { describeUntrusted } from '../../src/sandbox/nested-git';
 
 const report: VerifyReport = {
   ok: false,
@@ -56,4 +58,14 @@ test('text: every check on its own line with FAIL markers and evidence for failu
   assert.match(txt, /^FAIL\s+Read a credential file\s+DENIED\s+NOT_ENFORCED/m);
   assert.match(txt, /write-home: the effect reached the host/);
   assert.doesNotMatch(txt, /write-workspace: \/ws\/f/);
+});
+
+test('gitNotes: unprotected hook-manager configs are named; a nested repository found after the run is reported with how to remove it', () => {
+  const nested = describeUntrusted({ gitdirs: ['/w/sub/.git'], gitlinks: ['/w/sub'], truncated: false });
+  const notes = gitNotes({ unprotected: ['/w/package.json: lint-staged ...'] }, nested);
+  assert.equal(notes[0], 'Unprotected: /w/package.json: lint-staged ...');
+  assert.match(notes[1], /nested repository \/w\/sub\/\.git: remove it with {2}rm -rf '\/w\/sub\/\.git'/);
+  assert.match(notes[1], /gitlink \/w\/sub in the index .*git rm --cached '\/w\/sub'/);
+  assert.match(gitNotes({ unprotected: [] }, undefined)[0], /this run made none/);
+  assert.equal(describeUntrusted({ gitdirs: [], gitlinks: [], truncated: false }), undefined);
 });

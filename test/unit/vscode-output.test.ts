@@ -43,3 +43,10 @@ test('formatToolResult marks a timeout', () => {
   assert.match(text, /Exit code: 124 \(timed out: the command was killed\)/);
   assert.doesNotMatch(text, /Sandbox denials/);
 });
+
+test('formatToolResult carries the untrusted-repository report to the agent, and says nothing when there is none', () => {
+  const base = { exitCode: 0, stdout: '', stderr: '', durationMs: 1, timedOut: false, denials: [], policy: 'p' };
+  const text = formatToolResult({ ...base, untrusted: 'The sandboxed command created git repositories ... rm -rf \'/w/sub/.git\'' });
+  assert.match(text, /^Warning: The sandboxed command created git repositories .*rm -rf/m);
+  assert.doesNotMatch(formatToolResult(base), /Warning:/);
+});

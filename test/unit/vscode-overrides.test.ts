@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkedModeOverride } from '../../src/vscode/overrides';
-import { SandboxError, SandboxErrorCode } from '../../src/sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../../src/errors';
 
 test('mode overrides: read-only and workspace-write pass; full-access and anything else are refused', () => {
   assert.equal(checkedModeOverride(undefined), undefined);

@@ -6,9 +6,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { DEFAULT_DENY_READ, DEFAULT_ENV_SCRUB, DEFAULT_PROTECTED_PATHS, SETTING_FOR_FIELD } from '../../src/policy';
+import { DEFAULT_DENY_READ, DEFAULT_ENV_ALLOW, DEFAULT_ENV_SCRUB, DEFAULT_PROTECTED_PATHS, SETTING_FOR_FIELD } from '../../src/policy';
 import {
-  effectiveSettings, ignoredUntrustedSettings, SETTING_KEYS, validateSettings, type InspectedValue,
+  effectiveSettings, ignoredWideningSettings, SETTING_KEYS, validateSettings, type InspectedValue,
 } from '../../src/vscode/settings-policy';
 
 const inspector = (values: Record<string, InspectedValue>) => (key: string) => values[key];
@@ -39,16 +39,22 @@ test('full-access without allowFullAccess is refused, naming agentSandbox.mode',
   assert.match(r.errors[0], /^agentSandbox\.mode .*allowFullAccess/);
 });
 
-test('trusted: VS Code precedence, folder > workspace > user > default', () => {
+test('workspace and folder values only narrow, trusted or not: the strictest of user, workspace and folder wins', () => {
   const s = effectiveSettings(inspector({
     network: { defaultValue: 'offline', globalValue: 'offline', workspaceValue: 'online' },
     mode: { defaultValue: 'workspace-write', workspaceValue: 'read-only', workspaceFolderValue: 'workspace-write' },
-  }), true);
-  assert.equal(s.network, 'online');
-  assert.equal(s.mode, 'workspace-write');
+    protectedPreset: { defaultValue: 'default', workspaceFolderValue: 'strict' },
+    protectedPaths: { defaultValue: ['.git/hooks/**'], workspaceValue: ['a/**'], workspaceFolderValue: ['b/**'] },
+  }));
+  assert.equal(s.network, 'offline', 'a workspace cannot turn the network on');
+  assert.equal(s.mode, 'read-only', 'a folder value cannot undo the workspace\'s narrowing');
+  assert.equal(s.protectedPreset, 'strict');
+  assert.deepEqual(s.protectedPaths, ['.git/hooks/**', 'a/**', 'b/**']);
+  // control: the user's own settings may widen
+  assert.equal(effectiveSettings(inspector({ network: { defaultValue: 'offline', globalValue: 'online' } })).network, 'online');
 });
 
-test('untrusted: workspace values cannot widen network, mode, writable roots, env or full access', () => {
+test('workspace values cannot widen network, mode, writable roots, env or full access', () => {
   const values = {
     network: { defaultValue: 'offline', workspaceValue: 'online' },
     mode: { defaultValue: 'workspace-write', workspaceValue: 'full-access' },
@@ -58,7 +64,7 @@ test('untrusted: workspace values cannot widen network, mode, writable roots, en
     allowFullAccess: { defaultValue: false, workspaceValue: true },
     protectedPaths: { defaultValue: ['.git/hooks/**'], workspaceValue: [] },
   };
-  const s = effectiveSettings(inspector(values), false);
+  const s = effectiveSettings(inspector(values));
   assert.equal(s.network, 'offline');
   assert.equal(s.mode, 'workspace-write');
   assert.deepEqual(s.extraWritableRoots, ['/u']);
@@ -66,20 +72,20 @@ test('untrusted: workspace values cannot widen network, mode, writable roots, en
   assert.deepEqual(s.envSet, {});
   assert.equal(s.allowFullAccess, false);
   assert.deepEqual(s.protectedPaths, ['.git/hooks/**'], 'an empty workspace list cannot remove protections');
-  assert.deepEqual(ignoredUntrustedSettings(inspector(values)).sort(), [
+  assert.deepEqual(ignoredWideningSettings(inspector(values)).sort(), [
     'agentSandbox.allowFullAccess', 'agentSandbox.env.allow', 'agentSandbox.env.set', 'agentSandbox.extraWritableRoots',
     'agentSandbox.mode', 'agentSandbox.network', 'agentSandbox.protectedPaths',
   ]);
 });
 
-test('untrusted: workspace values may narrow (stricter mode/network, more protected, hidden or scrubbed)', () => {
+test('workspace values may narrow (stricter mode/network, more protected, hidden or scrubbed)', () => {
   const s = effectiveSettings(inspector({
     network: { defaultValue: 'offline', globalValue: 'online', workspaceValue: 'offline' },
     mode: { defaultValue: 'workspace-write', workspaceValue: 'read-only' },
     protectedPaths: { defaultValue: ['.git/hooks/**'], workspaceValue: ['secrets/**'] },
     denyRead: { defaultValue: ['~/.ssh'], workspaceValue: ['~/.npmrc'] },
     'env.scrub': { defaultValue: ['*_TOKEN'], workspaceValue: ['MY_VAR'] },
-  }), false);
+  }));
   assert.equal(s.network, 'offline');
   assert.equal(s.mode, 'read-only');
   assert.deepEqual(s.protectedPaths, ['.git/hooks/**', 'secrets/**']);
@@ -87,9 +93,12 @@ test('untrusted: workspace values may narrow (stricter mode/network, more protec
   assert.deepEqual(s.envScrub, ['*_TOKEN', 'MY_VAR']);
 });
 
-test('untrusted: an unknown workspace enum value is ignored rather than widening', () => {
-  const s = effectiveSettings(inspector({ network: { defaultValue: 'offline', workspaceValue: 'sometimes' } }), false);
-  assert.equal(s.network, 'offline');
+test('an invalid workspace value is passed on to validation (named, nothing runs), never treated as wider', () => {
+  const s = effectiveSettings(inspector({ network: { defaultValue: 'offline', workspaceValue: 'sometimes' } }));
+  assert.equal(s.network, 'sometimes');
+  const r = validateSettings(s, ['/w']);
+  assert.ok(!r.ok && r.errors[0].startsWith('agentSandbox.network'));
+  assert.equal(effectiveSettings(inspector({ protectedPaths: { defaultValue: ['a'], workspaceValue: 'x' } })).protectedPaths, 'x');
 });
 
 interface ConfigProp { default: unknown; markdownDescription?: string; type?: string }
@@ -109,7 +118,14 @@ test('package.json contributes exactly the settings SETTING_FOR_FIELD names, eac
   }
 });
 
+test('setting descriptions say workspace values only narrow (or are ignored) for every widening setting', () => {
+  for (const k of ['protectedPaths', 'denyRead', 'network', 'extraWritableRoots', 'env.scrub', 'env.allow', 'env.set', 'mode']) {
+    assert.match(props[`agentSandbox.${k}`].markdownDescription ?? '', /only narrow|never remove|user settings only/, k);
+  }
+});
+
 test('package.json defaults equal the policy schema defaults', () => {
+  assert.deepEqual(props['agentSandbox.env.allow'].default, [...DEFAULT_ENV_ALLOW]);
   assert.deepEqual(props['agentSandbox.protectedPaths'].default, [...DEFAULT_PROTECTED_PATHS]);
   assert.deepEqual(props['agentSandbox.denyRead'].default, [...DEFAULT_DENY_READ]);
   assert.deepEqual(props['agentSandbox.env.scrub'].default, [...DEFAULT_ENV_SCRUB]);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildCommandLine, quoteArg, quoteBatchArg, resolveProgram } from '../../src/sandbox/windows/cmdline';
-import { SandboxError } from '../../src/sandbox/errors';
+import { SandboxError } from '../../src/errors';
 
 /**
  * The documented rules (after argv[0]): whitespace outside quotes separates arguments; 2n backslashes + `"` give n

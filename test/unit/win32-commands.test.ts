@@ -1,5 +1,5 @@
-// Unit: the command palette on Windows offers issue 5's titles ("Set Up Windows Sandbox (requires administrator)",
-// "Remove Windows Sandbox") and hides the generic Set Up / Remove there, while Linux keeps the generic ones; and
+// Unit: the command palette on Windows offers titles that say what the command does there and that it needs an
+// administrator ("Set Up Windows Sandbox (requires administrator)", "Remove Windows Sandbox") and hides the generic Set Up / Remove there, while Linux keeps the generic ones; and
 // package.json's commands are exactly the ids the extension registers (src/vscode/ids.ts); the status-bar menu
 // offers, per platform, exactly the commands the palette shows there, under the same titles.
 import { test } from 'node:test';

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { auditOps, LEDGER_FILE, prepare, resolveSid, revertAcls, revertStale, type Identity } from '../../src/sandbox/windows/prepare';
-import { SandboxError, SandboxErrorCode } from '../../src/sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../../src/errors';
 import { Win32Error } from '../../native-bindings/win32/errors';
 import { compilePlan } from '../../src/policy';
 import type { Win32Plan } from '../../src/policy/plan';

@@ -11,8 +11,8 @@ import { LEDGER_FILE, prepare, type Identity } from '../../src/sandbox/windows/p
 import { loadLedger, saveLedger, type LedgerRecord } from '../../src/sandbox/windows/ledger';
 import { removeWorkspace, uninstallDeps, uninstallWindows } from '../../src/sandbox/windows/uninstall';
 import { CAPABILITY_FILE } from '../../src/sandbox/windows/capabilities';
-import { CREDENTIALS_FILE } from '../../src/sandbox/windows/elevated/constants';
-import { SandboxError } from '../../src/sandbox/errors';
+import { CREDENTIALS_FILE } from '../../src/sandbox/windows/setup/constants';
+import { SandboxError } from '../../src/errors';
 import { compilePlan } from '../../src/policy';
 import type { Win32Plan } from '../../src/policy/plan';
 import { MemoryStore } from './win32-memory-store';

@@ -148,7 +148,7 @@ test('verify --workspace DIR leaves the user\'s folder as it was, apart from pla
     fs.writeFileSync(path.join(ws, 'mine.txt'), 'user data');
     const report = await runVerification({ platform: 'linux', stateDir, policy: {}, network: 'offline', workspace: ws });
     assert.equal(report.ok, true, explain(report));
-    const placeholders = ['.git', '.vscode', '.agent-sandbox'];
+    const placeholders = ['.git', '.vscode', '.agent-sandbox', '.envrc', '.env'];
     const extra = fs.readdirSync(ws).filter((n) => n !== 'mine.txt' && !placeholders.includes(n));
     assert.deepEqual(extra, [], 'verifier files left in the user workspace');
     assert.equal(fs.readFileSync(path.join(ws, 'mine.txt'), 'utf8'), 'user data');
@@ -182,6 +182,26 @@ test('cancelling Verify while the probe runs in the real sandbox stops it, clean
     assert.deepEqual(leftovers(), []);
   } finally {
     clearInterval(watch);
+    fs.rmSync(ws, { recursive: true, force: true });
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('Verify names the repository\'s unprotected hook-manager config and says whether its run made nested repositories', { skip }, async () => {
+  const ws = fs.mkdtempSync(path.join('/var/tmp', 'agent-sandbox-validation-ws-'));
+  const stateDir = freshStateDir();
+  const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: ws };
+  try {
+    spawnSync('git', ['init', '-q'], { cwd: ws, env });
+    spawnSync('git', ['config', 'core.hooksPath', '.husky/_'], { cwd: ws, env });
+    fs.mkdirSync(path.join(ws, '.husky/_'), { recursive: true });
+    fs.writeFileSync(path.join(ws, '.husky/pre-commit'), 'npx lint-staged\n');
+    fs.writeFileSync(path.join(ws, 'package.json'), '{ "lint-staged": { "*.js": "eslint --fix" } }\n');
+    const report = await runVerification({ platform: 'linux', stateDir, policy: { workspaceRoots: [ws] }, network: 'offline' });
+    assert.ok(report.notes.some((n) => n.startsWith(`Unprotected: ${ws}/package.json: lint-staged`) &&
+      n.includes('agentSandbox.protectedPaths')), report.notes.join('\n'));
+    assert.ok(report.notes.some((n) => /^Nested repositories: .*core\.fsmonitor.*this run made none/.test(n)), report.notes.join('\n'));
+  } finally {
     fs.rmSync(ws, { recursive: true, force: true });
     fs.rmSync(stateDir, { recursive: true, force: true });
   }

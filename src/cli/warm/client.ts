@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { isatty } from 'node:tty';
 import { brokerDir, FrameReader, frame, infoPath, inputKey, socketPath, unsafeDir, unsafeSocket, warmCall,
-  WARM_PROTOCOL, type BrokerInfo, type RunCall } from './channel';
+  WARM_PROTOCOL, type BrokerInfo, type RunCall } from '../../protocol/warm';
 
 const SANDBOX_FAILED = 125;
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -86,10 +86,11 @@ function relay(conn: net.Socket, call: RunCall): (type: string, payload: Buffer)
     if (type === 'O') process.stdout.write(payload);
     else if (type === 'X') process.stderr.write(payload);
     else if (type === 'Z') {
-      const exit = JSON.parse(payload.toString()) as { code: number; timedOut?: boolean };
+      const exit = JSON.parse(payload.toString()) as { code: number; timedOut?: boolean; untrusted?: string };
       if (exit.timedOut) {
         process.stderr.write(`agent-sandbox: timed out after ${(call.timeoutMs ?? 0) / 1000}s; the command was killed.\n`);
       }
+      if (exit.untrusted) process.stderr.write(`agent-sandbox: warning: ${exit.untrusted}\n`); // as a cold run reports it
       done(exit.code);
     }
   };

@@ -17,17 +17,14 @@ import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import { peerCredentials } from '../../../native-bindings/linux/socket';
 import { compilePlan, type LinuxPlan } from '../../policy';
-import { defaultStateDir, hostContext } from '../../sandbox/host';
-import { Broker } from '../../sandbox/linux/broker';
-import { commandEnv } from '../../sandbox/linux/launch';
-import { prepareHost } from '../../sandbox/linux/prepare';
-import { probeBwrap } from '../../sandbox/linux/probe';
-import { checkVisible } from '../../sandbox/linux/visibility';
-import type { SandboxProcess } from '../../sandbox/types';
+import { defaultStateDir, hostContext, linuxWarm, watchNestedGit, weakerThanAsked, type SandboxProcess } from '../../sandbox';
 import { parse, policyInput, POLICY_OPTIONS } from '../args';
 import { refuseBrokerFolder } from './leave';
 import { bootPath, brokerDir, frame, FrameReader, infoPath, socketPath, SPEC_ENV, unsafeDir, WARM_PROTOCOL, type BrokerInfo,
-  type DaemonSpec } from './channel';
+  type BrokerStatus, type DaemonSpec } from '../../protocol/warm';
+
+type Warm = Awaited<ReturnType<typeof linuxWarm>>;
+type Broker = InstanceType<Warm['Broker']>;
 
 const DEFAULT_IDLE_S = 300;
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -44,13 +41,6 @@ interface Hello {
   env: NodeJS.ProcessEnv;
   argv: string[];
   timeoutMs?: number;
-}
-
-export interface BrokerStatus extends BrokerInfo {
-  served: number;
-  active: number;
-  idleSeconds: number;
-  idleLimitSeconds: number;
 }
 
 /** The plan a `run` call with these policy options compiles to, as the cold path compiles it. */
@@ -91,15 +81,16 @@ export async function runBrokerDaemon(): Promise<number> {
   const bootStop = () => process.exit(0);
   for (const sig of STOP_SIGNALS) process.once(sig, bootStop);
   try {
-    const plan = settledPlan(() => compileRunPlan(spec.policyArgs, cwd, process.env), stateDir);
+    const warm = await linuxWarm();
+    const plan = settledPlan(() => compileRunPlan(spec.policyArgs, cwd, process.env), (p) => warm.prepareHost(p, stateDir));
     if (plan.confined === false) return 0; // full-access is never brokered
     refuseBrokerFolder([...plan.writableRoots, ...plan.workspaceRoots]);
-    const probe = probeBwrap();
+    const probe = warm.probeBwrap();
     if (!probe.ok) return 0;
-    const broker = new Broker(probe.bwrap!, plan);
+    const broker = new warm.Broker(probe.bwrap!, plan);
     await broker.start();
     for (const sig of STOP_SIGNALS) process.off(sig, bootStop);
-    return await new Daemon(spec, cwd, plan, broker, dir, stateDir).listen(() => fs.rmSync(boot, { force: true }));
+    return await new Daemon(spec, cwd, plan, broker, dir, stateDir, warm).listen(() => fs.rmSync(boot, { force: true }));
   } finally {
     fs.rmSync(boot, { force: true });
   }
@@ -109,10 +100,10 @@ export async function runBrokerDaemon(): Promise<number> {
  * The plan once its placeholders exist: making a missing `.git` lets the next compile see (and protect) what lies
  * below it, so the plan a broker keeps must be the one later calls compile to, not the first call's.
  */
-function settledPlan(compile: () => LinuxPlan, stateDir: string): LinuxPlan {
+function settledPlan(compile: () => LinuxPlan, prepare: (plan: LinuxPlan) => void): LinuxPlan {
   let plan = compile();
   for (let i = 0; i < 4; i++) {
-    prepareHost(plan, stateDir);
+    prepare(plan);
     const next = compile();
     if (planIdentity(next) === planIdentity(plan)) break;
     plan = next;
@@ -140,6 +131,7 @@ class Daemon {
     private readonly broker: Broker,
     private readonly dir: string,
     private readonly stateDir: string,
+    private readonly warm: Warm,
   ) {
     this.planHash = planIdentity(plan);
     this.sock = socketPath(dir, spec.key);
@@ -218,6 +210,8 @@ class Daemon {
     const env = { ...hello.env };
     delete env.ELECTRON_RUN_AS_NODE;
     let proc: SandboxProcess | undefined;
+    let untrusted: (() => string | undefined) | undefined;
+    let warnings: string[] = [];
     this.active++;
     this.disarmIdle();
     try {
@@ -227,9 +221,12 @@ class Daemon {
           JSON.stringify(mine[k]) !== JSON.stringify(this.plan[k]));
         throw new Error(`the plan changed (${differs.join(', ') || 'env'})`);
       }
-      checkVisible(mine, [{ what: 'working folder', path: hello.cwd }]);
+      this.warm.checkVisible(mine, [{ what: 'working folder', path: hello.cwd }]);
+      // as the cold path (runWith): nested repositories the command makes are reported, and any weaker enforcement
+      untrusted = watchNestedGit(mine.writableRoots);
       proc = await this.broker.spawn({ argv: hello.argv, cwd: hello.cwd, stdio: 'pipe', timeoutMs: hello.timeoutMs,
-        env: commandEnv(mine, env) });
+        env: this.warm.commandEnv(mine, env) });
+      warnings = weakerThanAsked(proc.enforcement, mine.warnings);
     } catch (e) {
       refuse((e as Error).message); // the call runs cold, which reports any real problem properly
     }
@@ -240,6 +237,7 @@ class Daemon {
       return;
     }
     conn.write(frame('A', JSON.stringify({ served: this.broker.served })));
+    for (const w of warnings) conn.write(frame('X', `agent-sandbox: warning: ${w}\n`));
     const p = proc;
     setHandler((type, payload) => {
       if (type === 'I') p.stdin?.write(payload);
@@ -253,7 +251,7 @@ class Daemon {
     const exit = await proc.exited;
     ended = true;
     await Promise.race([Promise.all([drained(proc.stdout), drained(proc.stderr)]), sleep(DRAIN_MS)]);
-    conn.end(frame('Z', JSON.stringify({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut })));
+    conn.end(frame('Z', JSON.stringify({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut, untrusted: untrusted?.() })));
     this.active--;
     this.lastUsed = Date.now();
     if (this.stopping && this.active === 0) void this.stop(true);

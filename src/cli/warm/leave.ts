@@ -9,9 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isatty } from 'node:tty';
 import { isWithin } from '../../policy/paths';
-import { SandboxError, SandboxErrorCode } from '../../sandbox/errors';
-import { defaultStateDir } from '../../sandbox/host';
-import { bootPath, brokerDir, DAEMON_COMMAND, inputKey, SPEC_ENV, unsafeDir, warmCall, type DaemonSpec } from './channel';
+import { defaultStateDir, SandboxError, SandboxErrorCode } from '../../sandbox';
+import { bootPath, brokerDir, DAEMON_COMMAND, inputKey, SPEC_ENV, unsafeDir, warmCall, type DaemonSpec } from '../../protocol/warm';
 
 /**
  * Refuses folders that would bring the user's broker sockets into a sandbox (every sandbox's /tmp is its own, but a

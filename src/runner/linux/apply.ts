@@ -9,9 +9,8 @@ import { setNoNewPrivs, setNotDumpable } from '../../../native-bindings/linux/pr
 import { installFilter } from '../../../native-bindings/linux/seccomp';
 import { currentArch } from '../../../native-bindings/linux/syscall-numbers';
 import { buildSeccompProgram, encodeProgram } from '../../sandbox/linux/seccomp-program';
-import type { FromRunner, RunnerSandbox } from './protocol';
+import type { Applied, FromRunner, RunnerSandbox } from '../../protocol/linux';
 
-export type Applied = Extract<FromRunner, { type: 'applied' }>;
 export type Failed = Extract<FromRunner, { type: 'failed' }>;
 
 export function applySandbox(s: RunnerSandbox): Applied | Failed {

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
 import { prestartWorker, spawnIsolated } from './isolate';
-import { COMMAND_MARKER, type FromRunner, type RunnerSandbox, type ToRunner } from './protocol';
+import { COMMAND_MARKER, type FromRunner, type RunnerSandbox, type ToRunner } from '../../protocol/linux';
 
 interface Live {
   pid: number | undefined;

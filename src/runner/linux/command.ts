@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
-import type { CommandRequest } from './protocol';
+import type { CommandRequest } from '../../protocol/linux';
 
 export interface Ended {
   code: number;

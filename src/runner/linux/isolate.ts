@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { landlockAbi, restrictSelf } from '../../../native-bindings/linux/landlock';
 import { startCommand, type Ended } from './command';
-import type { CommandRequest, RunnerSandbox } from './protocol';
+import type { CommandRequest, RunnerSandbox } from '../../protocol/linux';
 
 const UNSHARE_CANDIDATES = ['/usr/bin/unshare', '/bin/unshare'];
 const UNSHARE_FLAGS = ['--user', '--pid', '--fork', '--kill-child'];

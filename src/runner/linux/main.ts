@@ -8,7 +8,7 @@ import { applySandbox } from './apply';
 import { serveBroker } from './broker';
 import { startCommand } from './command';
 import { checkIsolation } from './isolate';
-import type { FromRunner, ToRunner } from './protocol';
+import type { FromRunner, ToRunner } from '../../protocol/linux';
 
 const SANDBOX_FAILED = 125;
 

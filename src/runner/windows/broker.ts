@@ -5,7 +5,7 @@
  * validate; a protocol error ends the session.
  */
 import type { Readable, Writable } from 'node:stream';
-import { encodeFrame, FrameDecoder, OUTPUT_CHUNK, PROTOCOL_VERSION, Request, type Event, type SpawnRequest } from '../../sandbox/windows/elevated/frames';
+import { encodeFrame, FrameDecoder, OUTPUT_CHUNK, PROTOCOL_VERSION, Request, type Event, type SpawnRequest } from '../../protocol/windows';
 
 export interface LaunchedCommand {
   stdin: Writable | null;

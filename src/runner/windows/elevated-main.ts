@@ -5,10 +5,10 @@
  * not be the developer's).
  */
 import { connectClient } from '../../../native-bindings/win32/pipe';
-import { encodeFrame } from '../../sandbox/windows/elevated/frames';
-import { performElevated } from '../../sandbox/windows/elevated/elevated-action';
-import { win32Machine } from '../../sandbox/windows/elevated/machine-win32';
-import { decodeRequest, type ElevatedRequest, type ElevatedResult } from '../../sandbox/windows/elevated/payload';
+import { encodeFrame } from '../../protocol/windows';
+import { performElevated } from '../../sandbox/windows/setup/elevated-action';
+import { win32Machine } from '../../sandbox/windows/setup/machine-win32';
+import { decodeRequest, type ElevatedRequest, type ElevatedResult } from '../../sandbox/windows/setup/payload';
 
 export async function elevatedMain(payload: string): Promise<number> {
   const req = decodeRequest(payload);

@@ -8,12 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
 import { socketPair } from '../../../native-bindings/linux/socket';
 import type { LinuxPlan } from '../../policy/plan';
-import type { FromRunner, ToRunner } from '../../runner/linux/protocol';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import type { Applied, FromRunner, ToRunner } from '../../protocol/linux';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
-import type { Applied } from './cold';
+import { appliedEnforcement } from './enforcement';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
-import { Lifetime } from './lifetime';
+import { Lifetime } from '../lifetime';
 
 interface Pending {
   started: () => void;
@@ -73,7 +73,7 @@ export class Broker {
   }
 
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
-    await this.start();
+    const applied = await this.start();
     const child = this.child;
     if (this.closed || !child?.connected) {
       throw new SandboxError(SandboxErrorCode.BrokerFailed, 'The sandbox broker is gone; nothing was run.',
@@ -105,7 +105,8 @@ export class Broker {
     this.send({ type: 'spawn', command: req });
     await started;
     lifetime.arm();
-    return { stdin: ours[0], stdout: ours[1], stderr: ours[2], exited, kill: () => lifetime.kill() };
+    return { stdin: ours[0], stdout: ours[1], stderr: ours[2], exited, kill: () => lifetime.kill(),
+      enforcement: appliedEnforcement(this.plan, applied) };
   }
 
   /** Creates the command's three socketpairs and sends the far ends; returns both sides. */

@@ -1,23 +1,19 @@
 /**
  * One-shot sandbox: a fresh bubblewrap + runner per command (the CLI's `run`). The runner gets the command's
- * stdio as its own and reports over IPC what it applied; spawn() resolves only once the sandbox is confirmed, and
- * throws SandboxError if it could not be applied. Killing the outer bwrap kills the namespace's init (via
+ * stdio as its own and reports over IPC what it applied; spawn() resolves only once the sandbox is confirmed, with
+ * that report as the process's enforcement, and throws SandboxError if it could not be applied. Killing the outer bwrap kills the namespace's init (via
  * --die-with-parent), which takes every process of the command with it, daemons included.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { LinuxPlan } from '../../policy/plan';
-import type { FromRunner } from '../../runner/linux/protocol';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import type { Applied, FromRunner } from '../../protocol/linux';
+import { appliedEnforcement } from './enforcement';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
-import { Lifetime } from './lifetime';
+import { Lifetime } from '../lifetime';
 
-export interface Applied {
-  notes: string[];
-  landlockAbi: number;
-}
-
-export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec, onApplied: (a: Applied) => void): Promise<SandboxProcess> {
+export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec): Promise<SandboxProcess> {
   const tty = Boolean(spec.tty);
   if (tty && spec.stdio !== 'inherit') {
     throw new SandboxError(SandboxErrorCode.ProcessCreateFailed,
@@ -41,7 +37,7 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
   });
   const command = commandRequest(plan, spec.argv, spec.cwd, spec.env);
   child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
-  await confirmStart(child, onApplied);
+  const applied = await confirmStart(child);
   lifetime.arm();
   // Writing to a command that has already exited fails with EPIPE; that is its exit, not our error.
   child.stdin?.on('error', () => undefined);
@@ -51,11 +47,13 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec,
     stderr: child.stderr,
     exited,
     kill: () => lifetime.kill(),
+    enforcement: appliedEnforcement(plan, applied),
   };
 }
 
-/** Resolves when the runner reports the sandbox applied and the command started; throws otherwise. */
-function confirmStart(child: ChildProcess, onApplied: (a: Applied) => void): Promise<void> {
+/** Resolves with what the runner applied once the command started; throws otherwise. */
+function confirmStart(child: ChildProcess): Promise<Applied> {
+  let applied: Applied | undefined;
   return new Promise((resolve, reject) => {
     const fail = (err: SandboxError) => {
       cleanup();
@@ -63,11 +61,13 @@ function confirmStart(child: ChildProcess, onApplied: (a: Applied) => void): Pro
       reject(err);
     };
     const onMessage = (m: FromRunner) => {
-      if (m.type === 'applied') onApplied(m);
+      if (m.type === 'applied') applied = m;
       else if (m.type === 'failed') fail(new SandboxError(m.code, `${m.message} Nothing was run.`, m.fix));
       else if (m.type === 'started') {
         cleanup();
-        resolve();
+        if (applied) resolve(applied);
+        else fail(new SandboxError(SandboxErrorCode.Internal, 'The sandbox runner started the command without reporting what it applied; it was killed.',
+          'Report this bug.'));
       }
     };
     const onExit = (code: number | null, signal: string | null) =>

@@ -1,12 +1,14 @@
 /**
- * What the Linux backend actually enforces for a plan on this machine: bubblewrap always (or nothing, and then
- * spawn fails closed), Landlock at the best ABI the kernel offers (or "bubblewrap only"), seccomp, and network
- * isolation when offline. Reads the kernel's Landlock ABI once.
+ * What the Linux backend enforces for a plan: bubblewrap always (or nothing, and then spawn fails closed), Landlock
+ * at the ABI the runner applied (or "bubblewrap only"), seccomp, and network isolation when offline. A spawned
+ * command's report comes from its runner's `applied` message (`appliedEnforcement`); `linuxEnforcement` previews
+ * it by probing this machine (the kernel's Landlock ABI, read once).
  */
 import { landlockAbi } from '../../../native-bindings/linux/landlock';
 import type { LinuxPlan } from '../../policy/plan';
+import type { Applied } from '../../protocol/linux';
 import type { Enforcement } from '../types';
-import { probeBwrap } from './probe';
+import { probeBwrap, probedBwrapVersion } from './probe';
 
 let abiCache: { abi: number; note?: string } | undefined;
 
@@ -22,17 +24,29 @@ export function hostLandlockAbi(): { abi: number; note?: string } {
 }
 
 export function linuxEnforcement(plan: LinuxPlan): Enforcement {
-  if (plan.confined === false) {
-    return { filesystem: 'none', network: 'none', notes: ['full-access: commands run without a sandbox'] };
-  }
+  if (plan.confined === false) return unconfined();
   const probe = probeBwrap();
   if (!probe.ok) {
     return { filesystem: 'none', network: 'none', notes: [`Not runnable: ${probe.error?.message ?? 'bubblewrap unusable'}`] };
   }
+  return describe(plan, hostLandlockAbi(), probe.version);
+}
+
+/** What the runner of a started command reported it applied, inside the bubblewrap that started it. */
+export function appliedEnforcement(plan: LinuxPlan, applied: Applied): Enforcement {
+  if (plan.confined === false) return unconfined();
+  return describe(plan, { abi: applied.landlockAbi }, probedBwrapVersion());
+}
+
+function unconfined(): Enforcement {
+  return { filesystem: 'none', network: 'none', notes: ['full-access: commands run without a sandbox'] };
+}
+
+function describe(plan: LinuxPlan, landlock: { abi: number; note?: string }, bwrapVersion: string | undefined): Enforcement {
   const offline = plan.network === 'offline';
-  const { abi, note } = hostLandlockAbi();
+  const { abi, note } = landlock;
   const notes = [
-    `bubblewrap ${probe.version ?? ''}`.trim() + ': read-only filesystem; writable: ' +
+    `bubblewrap ${bwrapVersion ?? ''}`.trim() + ': read-only filesystem; writable: ' +
       [...plan.writableRoots, `${plan.tempDir} (as /tmp)`].join(', '),
     `${plan.protectedPaths.length} protected path(s) read-only; ${plan.denyRead.length} credential path(s) and ` +
       `${plan.hiddenSockets.length} host socket location(s) hidden`,

@@ -7,10 +7,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Plan, LinuxPlan } from '../../policy/plan';
+import type { PlanFacts } from '../../policy';
 import { currentArch } from '../../../native-bindings/linux/syscall-numbers';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { BackendStatus, Enforcement, SandboxBackend, SandboxProcess, SpawnSpec } from '../types';
-import type { BackendOptions } from '..';
+import type { BackendOptions } from '../types';
 import { Broker } from './broker';
 import { spawnCold } from './cold';
 import { hostLandlockAbi, linuxEnforcement } from './enforcement';
@@ -84,11 +85,16 @@ class LinuxBackend implements SandboxBackend {
       }
     }
     try {
-      return await spawnCold(bwrap, linux, spec, () => undefined);
+      return await spawnCold(bwrap, linux, spec);
     } catch (e) {
       if (e instanceof SandboxError && e.code === SandboxErrorCode.BwrapUnusable) checkedBwrap();
       throw e;
     }
+  }
+
+  /** Linux needs no facts from the machine: the plan is the same whatever is installed. */
+  async planFacts(): Promise<PlanFacts> {
+    return {};
   }
 
   enforcement(plan: Plan): Enforcement {
@@ -99,11 +105,6 @@ class LinuxBackend implements SandboxBackend {
     const all = [...this.brokers.values()];
     this.brokers.clear();
     await Promise.all(all.map((b) => b.close()));
-  }
-
-  /** Number of live brokers (for tests and diagnostics). */
-  get brokerCount(): number {
-    return this.brokers.size;
   }
 
   private brokerFor(bwrap: string, plan: LinuxPlan): Broker {

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinuxPlan } from '../../policy/plan';
-import type { CommandRequest, RunnerSandbox } from '../../runner/linux/protocol';
+import type { CommandRequest, RunnerSandbox } from '../../protocol/linux';
 import { LINUX_SANDBOX_TMP } from '../../policy/compile-linux';
 import { isWithin } from '../../policy/paths';
 import { packageRoot, runnerRuntime, runnerScript } from './runtime';

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import type { LinuxPlan } from '../../policy/plan';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import { createPlaceholder } from './placeholders';
 
 export function prepareHost(plan: LinuxPlan, stateDir: string): void {

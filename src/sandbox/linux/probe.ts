@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 
 export interface BwrapProbe {
   ok: boolean;
@@ -60,6 +60,11 @@ function isExecutable(p: string): boolean {
 export function probeBwrap(): BwrapProbe {
   cached ??= runProbe();
   return cached;
+}
+
+/** bubblewrap's version when this process has probed it already (a one-shot run does not probe). */
+export function probedBwrapVersion(): string | undefined {
+  return cached?.version;
 }
 
 function runProbe(): BwrapProbe {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { isWithin } from '../../policy/paths';
 import type { LinuxPlan } from '../../policy/plan';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 
 /** The hidden location that covers `p` inside the sandbox, or undefined when `p` is visible. */
 export function hiddenBy(plan: LinuxPlan, p: string): string | undefined {

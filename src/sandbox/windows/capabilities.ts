@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { randomCapabilitySid } from '../../../native-bindings/win32/sid';
-import { readJson, writeJsonAtomic } from './state-file';
+import { readJson, writeJsonAtomic } from '../../state-file';
 
 export const CAPABILITY_FILE = 'win32-capability-sids.json';
 

@@ -7,7 +7,7 @@
  * Must never pass an argument through unquoted when it contains anything the parser treats specially.
  */
 import * as path from 'node:path';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 
 /**
  * Wraps `arg` in quotes. Backslashes are literal unless they precede a quote, so a run of n backslashes is kept

@@ -1,12 +1,16 @@
 /**
  * The real SecurityStore: file DACLs through native-bindings/win32/acl, and the folders and empty placeholder
- * files created for missing protected paths. Must never write owners or SACLs, and never delete anything that is
- * not empty.
+ * files created for missing protected paths, recorded in the shared placeholder ledger (../placeholders) under
+ * `<stateDir>/win32-placeholders/`, so one is removed only while it is the same file or folder it made (same
+ * inode) and still empty. Must never write owners or SACLs, and never delete anything that is not empty.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { applyFileEntries, applyFileEntriesAsync, readFileEntries } from '../../../native-bindings/win32/acl';
+import { PlaceholderLedger } from '../placeholders';
 import type { SecurityStore } from './ledger';
+
+export const PLACEHOLDER_DIR = 'win32-placeholders';
 
 function kind(p: string): 'dir' | 'file' | 'missing' {
   try {
@@ -23,37 +27,40 @@ function missingParents(p: string): string[] {
   return out;
 }
 
-export const fileSecurityStore: SecurityStore = {
-  kind,
-  create(p, what, content = '') {
-    const made = [...missingParents(p), p];
-    if (what === 'dir') {
-      fs.mkdirSync(p, { recursive: true });
-    } else {
-      fs.mkdirSync(path.dirname(p), { recursive: true });
-      try {
-        fs.writeFileSync(p, content, { flag: 'wx' });
-      } catch (e) {
-        // Someone else created it meanwhile: it is not ours to delete later.
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return made.slice(0, -1);
-        throw e;
+/** The store for the sandbox whose state lives in `stateDir` (where its placeholders are recorded). */
+export function fileSecurityStore(stateDir: string): SecurityStore {
+  const placeholders = new PlaceholderLedger(path.join(stateDir, PLACEHOLDER_DIR));
+  return {
+    kind,
+    create(p, what, content = '') {
+      const missing = missingParents(p);
+      const made: string[] = [];
+      for (const dir of missing) if (placeholders.make(dir, 'dir')) made.push(dir);
+      // Someone else created it meanwhile: it is not ours to delete later.
+      if (placeholders.make(p, what, content)) made.push(p);
+      return made;
+    },
+    removeIfEmpty(p, content = '') {
+      const recorded = placeholders.recordOf(p);
+      if (recorded) {
+        const outcome = placeholders.takeBack(recorded);
+        if (typeof outcome === 'object' && outcome.retry) throw new Error(outcome.reason);
+        return outcome === 'removed';
       }
-    }
-    return made;
-  },
-  removeIfEmpty(p, content = '') {
-    const st = fs.statSync(p, { throwIfNoEntry: false });
-    if (!st) return false;
-    if (st.isDirectory()) {
-      if (fs.readdirSync(p).length) return false;
-      fs.rmdirSync(p);
+      // Made before the placeholder ledger recorded identities: the content check alone.
+      const st = fs.statSync(p, { throwIfNoEntry: false });
+      if (!st) return false;
+      if (st.isDirectory()) {
+        if (fs.readdirSync(p).length) return false;
+        fs.rmdirSync(p);
+        return true;
+      }
+      if (st.size !== Buffer.byteLength(content) || fs.readFileSync(p, 'utf8') !== content) return false;
+      fs.unlinkSync(p);
       return true;
-    }
-    if (st.size !== Buffer.byteLength(content) || fs.readFileSync(p, 'utf8') !== content) return false;
-    fs.unlinkSync(p);
-    return true;
-  },
-  entries: (p) => readFileEntries(p),
-  apply: (p, aces) => applyFileEntries(p, aces),
-  applyAsync: (p, aces) => applyFileEntriesAsync(p, aces),
-};
+    },
+    entries: (p) => readFileEntries(p),
+    apply: (p, aces) => applyFileEntries(p, aces),
+    applyAsync: (p, aces) => applyFileEntriesAsync(p, aces),
+  };
+}

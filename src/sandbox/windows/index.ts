@@ -1,25 +1,26 @@
 /**
- * The Windows backend (unelevated mode): executes a win32 plan with a restricted token, per-workspace capability
- * SIDs, ledgered ACL grants/denies, the world-writable audit, a kill-on-close job, named-pipe stdio and ConPTY.
- * Preparation (ACLs, audit) runs once per plan per backend instance. Bindings load on first use, never at import.
+ * The Windows backend. An unelevated plan runs here: a restricted token, per-workspace capability SIDs, ledgered
+ * ACL grants/denies, the world-writable audit, a kill-on-close job, named-pipe stdio and ConPTY; an elevated plan
+ * goes to the elevated backend (./elevated). `planFacts()` says which mode this machine is set up for, before
+ * compiling. Preparation (ACLs, audit) runs once per plan per backend instance. Bindings load on first use.
  * Must never run a command when the sandbox could not be applied; under Wine it runs, but reports that nothing
  * is enforced.
  */
 import * as os from 'node:os';
 import { createHash } from 'node:crypto';
 import type { Plan, Win32Plan } from '../../policy/plan';
-import { SandboxError, SandboxErrorCode } from '../errors';
-import type { BackendStatus, Enforcement, SandboxBackend, SandboxProcess, SpawnSpec } from '../types';
-import type { BackendOptions } from '..';
+import { SandboxError, SandboxErrorCode } from '../../errors';
+import { withProblems, type BackendStatus, type BackendOptions, type Enforcement, type SandboxBackend, type SandboxProcess,
+  type SpawnSpec } from '../types';
+import type { PlanFacts } from '../../policy';
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
 import { ownIdentity } from './identity';
 import { fileSecurityStore } from './file-store';
-import { prepare, preparationSignalFor, revertUnelevatedAcls, type Identity } from './prepare';
+import { prepare, preparationSignalFor, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
 import { spawnUnelevated, writeNetworkStubs } from './spawn';
 import { sandboxEnv } from './win-env';
-
-const WINE_NOTE = 'Running under Wine: restricted tokens, file ACLs and the network are NOT enforced (plumbing only).';
+import { elevatedEnforcement, unelevatedEnforcement, WINE_NOTE } from './enforcement';
 
 function asWin32(plan: Plan): Win32Plan {
   if (plan.platform !== 'win32') {
@@ -29,19 +30,11 @@ function asWin32(plan: Plan): Win32Plan {
   return plan;
 }
 
-
-/** The Windows backend, plus an explicit preparation step the extension runs ahead of the first command. */
-export interface WindowsBackend extends SandboxBackend {
-  /** Applies the plan's ACLs and audit now (normally done on the first spawn); returns warnings to show. */
-  prepare(plan: Plan, signal?: AbortSignal): Promise<{ warnings: string[] }>;
-}
-
 const planKey = (plan: Win32Plan) => createHash('sha256').update(JSON.stringify(plan)).digest('hex');
 
-export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
+export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
-  /** The elevated backend, once a spawn found setup done; enforcement() then describes it. */
-  let elevatedBackend: SandboxBackend | undefined;
+  const elevated = async () => (await import('./elevated')).loadElevatedBackend(opts);
 
   /** Concurrent first spawns of one plan each prepare; prepare() serializes them, so the later ones only skip. */
   const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
@@ -49,20 +42,16 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
     const hit = prepared.get(key);
     if (hit) return hit;
     const id = ownIdentity(plan, opts.stateDir);
-    const { warnings } = await prepare(plan, id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
+    const { warnings } = await prepare(plan, id, fileSecurityStore(opts.stateDir), { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
       onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
     const first = prepared.get(key); // a concurrent spawn finished first
     if (first) return first;
-    for (const w of warnings) process.emitWarning(w, 'AgentSandboxWarning');
     prepared.set(key, { id, warnings });
     return { id, warnings };
   };
 
   return {
     platform: 'win32',
-    async prepare(plan: Plan, signal?: AbortSignal) {
-      return { warnings: (await ready(asWin32(plan), signal)).warnings };
-    },
     async status(): Promise<BackendStatus> {
       return {
         state: 'ready',
@@ -70,36 +59,34 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
         details: { mode: 'unelevated', ...(isWine() ? { wine: wineVersion() ?? '' } : {}) },
       };
     },
+    /** Elevated mode once setup is done for this user (its marker and stored credentials), otherwise unelevated. */
+    async planFacts(): Promise<PlanFacts> {
+      return (await (await elevated())?.planFacts()) ?? { windowsMode: 'unelevated' };
+    },
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
       const p = asWin32(plan);
-      // ELEVATED HOOK (issue 5): once the elevated setup is done, the elevated backend runs the command.
-      const elevated = p.mode === 'full-access' ? undefined : await (await import('./elevated')).loadElevatedBackend(opts);
-      elevatedBackend = elevated;
-      if (elevated) return elevated.spawn(p, spec);
-      if (p.windowsMode === 'elevated') {
-        throw new SandboxError(SandboxErrorCode.SetupRequired, 'The elevated Windows sandbox is not set up.',
-          'Run "Agent Sandbox: Set Up Windows Sandbox", or use the unelevated mode.');
-      }
       if (p.mode === 'full-access') {
         throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'full-access plans are not run by the sandbox backend.',
           'Run the command directly, outside Agent Sandbox.');
       }
-      const { id } = await ready(p, spec.signal);
+      // The plan decides the mode (planFacts() chose it before compiling); this backend never switches it.
+      if (p.windowsMode === 'elevated') {
+        const backend = await elevated();
+        if (!backend) {
+          throw new SandboxError(SandboxErrorCode.SetupRequired, 'The elevated Windows sandbox is not set up.',
+            'Run "Agent Sandbox: Set Up Windows Sandbox", or use the unelevated mode.');
+        }
+        return backend.spawn(p, spec);
+      }
+      const { id, warnings } = await ready(p, spec.signal);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
-      return spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs));
+      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs));
+      return Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), warnings) });
     },
     enforcement(plan: Plan): Enforcement {
       const p = asWin32(plan);
-      if (elevatedBackend) return elevatedBackend.enforcement(p);
-      const prepareNotes = prepared.get(planKey(p))?.warnings ?? [];
-      if (isWine()) return { filesystem: 'none', network: 'none', notes: [WINE_NOTE, ...prepareNotes] };
-      return {
-        filesystem: 'partial',
-        network: p.networkEnforcement === 'firewall' ? 'enforced' : p.networkEnforcement === 'advisory' ? 'advisory' : 'none',
-        notes: ['Writes are limited by a write-restricted token and ACLs; reads are not restricted in unelevated mode.',
-          ...(p.networkEnforcement === 'advisory' ? ['Offline is advisory only: proxy variables point nowhere and ssh/scp are stubbed.'] : []),
-          ...prepareNotes],
-      };
+      if (p.windowsMode === 'elevated') return elevatedEnforcement(p, isWine());
+      return withProblems(unelevatedEnforcement(p, isWine()), prepared.get(planKey(p))?.warnings ?? []);
     },
     async dispose(): Promise<void> {
       prepared.clear();
@@ -107,16 +94,7 @@ export function createWindowsBackend(opts: BackendOptions): WindowsBackend {
   };
 }
 
-/**
- * Undoes every ACE the unelevated backend recorded in `stateDir`'s ledger (for Uninstall), or only those of the
- * given capability SIDs (for "remove this workspace"). Records that fail stay in the ledger for the next try; the
- * elevated setup's records are left to the elevated uninstall.
- */
-export function revertWindowsAcls(stateDir: string, capabilitySids?: string[]): RevertResult {
-  return revertUnelevatedAcls(stateDir, fileSecurityStore, capabilitySids);
-}
-
 /** "Remove this workspace" on the real file system: see `removeWorkspace` in ./uninstall. */
 export async function removeWindowsWorkspace(stateDir: string, root: string): Promise<RevertResult & { sid?: string }> {
-  return (await import('./uninstall')).removeWorkspace(stateDir, root, fileSecurityStore);
+  return (await import('./uninstall')).removeWorkspace(stateDir, root, fileSecurityStore(stateDir));
 }

@@ -7,7 +7,7 @@
  * Must never change an owner, never touch the profile root or NTUSER.DAT, and never add an ACE it does not record.
  */
 import * as path from 'node:path';
-import { readJson, writeJsonAtomic } from './state-file';
+import { readJson, writeJsonAtomic } from '../../state-file';
 
 /** One explicit ACE (same shape as native-bindings' AceEntry, kept here so this module stays pure). */
 export interface Ace {

@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import type { PlanSid, Win32Plan } from '../../policy/plan';
 import { DENY_WRITE_MASK, INHERIT_ALL, INHERIT_NONE } from '../../policy/compile-win32';
-import { SandboxError, SandboxErrorCode } from '../errors';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 import { isWithin } from '../../policy/paths';
 import { isWin32Error } from '../../../native-bindings/win32/errors';
 import { applyOperationsYielding, isElevatedRecord, loadLedger, revertLedger, saveLedger, type Ledger, type LedgerRecord, type ResolvedAclOp,

@@ -8,11 +8,12 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SandboxError, SandboxErrorCode } from '../errors';
-import { deleteCredentials } from './elevated/credentials';
-import type { SetupMachine } from './elevated/machine';
-import { buildSetupPlan } from './elevated/setup-plan';
-import { leftovers } from './elevated/uninstall-steps';
+import { SandboxError, SandboxErrorCode } from '../../errors';
+import { requireWindows } from './setup';
+import { deleteCredentials } from './setup/credentials';
+import type { SetupMachine } from './setup/machine';
+import { buildSetupPlan } from './setup/setup-plan';
+import { leftovers } from './setup/uninstall-steps';
 import { isElevatedRecord, loadLedger, type LedgerRecord, type RevertResult, type SecurityStore } from './ledger';
 import { LEDGER_FILE, revertUnelevatedAcls } from './prepare';
 import { forgetCapabilitySid, knownCapabilitySid } from './capabilities';
@@ -96,7 +97,7 @@ export function uninstallDeps(stateDir: string, store: SecurityStore, machine: S
   return {
     revertUnelevated: () => revertUnelevatedAcls(stateDir, store),
     async elevatedTraces() {
-      const rules = buildSetupPlan({ workspaceRoots: [], runtimeDirs: [], home: os.homedir() }).firewall;
+      const rules = buildSetupPlan({ home: os.homedir() }).firewall;
       const grants = loadLedger(path.join(stateDir, LEDGER_FILE)).records.filter(isElevatedRecord);
       return [...await leftovers(rules, machine), ...(grants.length ? [`${grants.length} folder permission(s) granted by setup`] : [])];
     },
@@ -117,4 +118,16 @@ export function removeWorkspace(stateDir: string, root: string, store: SecurityS
   const result = revertUnelevatedAcls(stateDir, store, [sid]);
   if (!result.failures.length) forgetCapabilitySid(stateDir, root);
   return { ...result, sid };
+}
+
+/**
+ * Removes the Windows sandbox: reverts the unelevated backend's permissions (no administrator needed), then, only
+ * if anything of the elevated setup is there, the elevated part with one UAC prompt.
+ */
+export async function uninstallWindowsSandbox(opts: { stateDir: string; onProgress?: (m: string) => void }): Promise<WindowsUninstallResult> {
+  requireWindows('Removing the Windows sandbox');
+  const [{ fileSecurityStore }, { win32Machine }, { runUninstall }] = await Promise.all([
+    import('./file-store'), import('./setup/machine-win32'), import('./setup/setup')]);
+  const machine = win32Machine({ stateDir: opts.stateDir, home: '' });
+  return uninstallWindows(uninstallDeps(opts.stateDir, fileSecurityStore(opts.stateDir), machine, () => runUninstall(opts)), opts.onProgress);
 }

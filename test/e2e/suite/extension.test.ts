@@ -98,7 +98,12 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
 
   test('the sandboxed terminal says online in its name and color when the network setting is online', async () => {
     const config = vscode.workspace.getConfiguration('agentSandbox');
+    // A workspace value cannot widen, even in this trusted workspace: only the user's settings can.
     await config.update('network', 'online', vscode.ConfigurationTarget.Workspace);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await api()).status().network, 'offline', 'a workspace setting turned the network on');
+    await config.update('network', undefined, vscode.ConfigurationTarget.Workspace);
+    await config.update('network', 'online', vscode.ConfigurationTarget.Global);
     try {
       await waitFor('the online setting to apply', async () => ((await api()).status().network === 'online' ? true : undefined));
       const opened = new Promise<vscode.Terminal>((r) => {
@@ -115,7 +120,7 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
       assert.ok(options.iconPath, 'our shield icon is set');
       assert.equal((options.color as vscode.ThemeColor | undefined)?.id, 'terminal.ansiYellow');
     } finally {
-      await config.update('network', undefined, vscode.ConfigurationTarget.Workspace);
+      await config.update('network', undefined, vscode.ConfigurationTarget.Global);
     }
   });
 
@@ -237,7 +242,8 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
 
   test('an invalid setting is reported naming the setting, and nothing runs until it is fixed', async () => {
     const config = vscode.workspace.getConfiguration('agentSandbox');
-    await config.update('network', 'sometimes', vscode.ConfigurationTarget.Workspace);
+    // User settings: an invalid workspace value is ignored (workspace values only narrow, and this one cannot).
+    await config.update('network', 'sometimes', vscode.ConfigurationTarget.Global);
     try {
       const a = await api();
       const errors = await waitFor('the settings error', () => {
@@ -248,7 +254,7 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
       await assert.rejects(a.run('echo should-not-run > not-run.txt'), /agentSandbox\.network/);
       assert.equal(fs.existsSync(path.join(workspaceDir(), 'not-run.txt')), false);
     } finally {
-      await config.update('network', undefined, vscode.ConfigurationTarget.Workspace);
+      await config.update('network', undefined, vscode.ConfigurationTarget.Global);
     }
     await waitFor('settings to be valid again', async () => ((await api()).status().settingsErrors.length === 0 ? true : undefined));
   });

@@ -113,16 +113,16 @@ const registered = process.env.AGENT_SANDBOX_E2E_AGENT_SETTING === 'registered';
     const network = () => (JSON.parse(readIfExists(file) ?? '{}') as { network?: string }).network;
     const sandbox = vscode.workspace.getConfiguration('agentSandbox');
     try {
-      await sandbox.update('network', 'online', vscode.ConfigurationTarget.Workspace);
+      await sandbox.update('network', 'online', vscode.ConfigurationTarget.Global); // only user settings widen
       await waitFor('the routed policy to say online', () => (network() === 'online' ? true : undefined));
-      await sandbox.update('network', 'sometimes', vscode.ConfigurationTarget.Workspace);
+      await sandbox.update('network', 'sometimes', vscode.ConfigurationTarget.Global);
       await waitFor('the routed policy file to be removed', () => (fs.existsSync(file) ? undefined : true));
       const term = await terminalFrom(profile, 'e2e routed terminal, invalid settings');
       const exit = await waitFor('the routed shell to refuse to start', () => term.exitStatus, 30_000);
       term.dispose();
       assert.notEqual(exit.code, 0, 'the CLI exits with an error instead of starting the shell unsandboxed');
     } finally {
-      await sandbox.update('network', undefined, vscode.ConfigurationTarget.Workspace);
+      await sandbox.update('network', undefined, vscode.ConfigurationTarget.Global);
     }
     await waitFor('the routed policy to be offline again', () => (network() === 'offline' ? true : undefined));
   });

@@ -121,6 +121,7 @@ describe('linux sandbox: protected paths', () => {
   it('lets other files under .git be written (pinning does not freeze the repository)', async () => {
     const ws = tempDir('as-ws-');
     fs.mkdirSync(path.join(ws, '.git/hooks'), { recursive: true });
+    fs.writeFileSync(path.join(ws, '.git/HEAD'), 'ref: refs/heads/main\n'); // a repository (without HEAD, .git stays sealed)
     const r = await run(backend, plan({ workspaceRoots: [ws] }), sh('echo ref > .git/HEAD && mkdir .git/objects'));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(fs.readFileSync(path.join(ws, '.git/HEAD'), 'utf8'), 'ref\n');

@@ -30,13 +30,13 @@ describe('linux uninstall: placeholders and state', () => {
     fs.writeFileSync(path.join(ws, 'mine.txt'), 'mine');
     const r = cli(['run', '--', 'sh', '-c', 'echo out > made.txt'], ws, state);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.git', '.vscode', 'made.txt', 'mine.txt']);
+    assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode', 'made.txt', 'mine.txt']);
     assert.deepEqual(fs.readdirSync(path.join(ws, '.git')), [], 'a missing .git is one empty folder');
     assert.ok(fs.existsSync(path.join(state, 'tmp')));
     const u = cli(['uninstall'], ws, state);
     assert.equal(u.status, 0, u.stderr);
     assert.deepEqual(fs.readdirSync(ws).sort(), ['made.txt', 'mine.txt'], 'only the user\'s own files remain');
-    for (const n of ['.git', '.vscode', '.agent-sandbox']) assert.match(u.stdout, new RegExp(`removed ${path.join(ws, n)}`));
+    for (const n of ['.git', '.vscode', '.agent-sandbox', '.env', '.envrc']) assert.match(u.stdout, new RegExp(`removed ${path.join(ws, n)}`));
     assert.equal(fs.existsSync(state), false, 'the state folder (temp, ledger) is gone');
   });
 
@@ -64,6 +64,7 @@ describe('linux uninstall: placeholders and state', () => {
     const ws = tempDir('as-un-');
     const state = tempDir('as-un-state-');
     fs.mkdirSync(path.join(ws, '.git', 'hooks'), { recursive: true });
+    fs.writeFileSync(path.join(ws, '.git', 'HEAD'), 'ref: refs/heads/main\n'); // a repository, so its children are protected
     assert.equal(cli(['run', '--', 'true'], ws, state).status, 0);
     assert.equal(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'), '', 'an empty .git/config placeholder');
     fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n');

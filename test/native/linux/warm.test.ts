@@ -11,9 +11,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { brokerDir, socketPath } from '../../../src/cli/warm/channel';
-import { listBrokers, stopBrokers } from '../../../src/cli/warm/control';
-import type { BrokerStatus } from '../../../src/cli/warm/daemon';
+import { brokerDir, socketPath } from '../../../src/protocol/warm';
+import { listBrokers, stopBrokers } from '../../../src/sandbox/linux/warm-control';
+import type { BrokerStatus } from '../../../src/protocol/warm';
 import { alive, CLI, eventually, heartbeatStopped, NODE, STATE_DIR, tempDir } from './helpers';
 
 const ENV = { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR };
@@ -141,7 +141,8 @@ describe('agent-sandbox run: warm broker (linux)', () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     await new Promise<void>((res) => child.stdout.on('data', (d: Buffer) => d.toString().includes('up') && res()));
-    assert.equal(sleepers('315').length, 1);
+    // "up" is printed just before the exec: wait for the sleep itself
+    assert.ok(await eventually(() => sleepers('315').length === 1), 'control: the command runs');
     process.kill(broker.pid, 'SIGKILL');
     const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
     assert.equal(code, 125);

@@ -6,16 +6,20 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { revertWindowsAcls } from '../../../src/sandbox/windows';
+import { revertUnelevatedAcls } from '../../../src/sandbox/windows/prepare';
+import { fileSecurityStore } from '../../../src/sandbox/windows/file-store';
 
 const CLI = path.resolve(__dirname, '../../../../dist/cli.js');
 
-/** Runs the CLI in a fresh workspace (`repo`: one with an empty `.git` folder, as a repository has). */
+/** Runs the CLI in a fresh workspace (`repo`: one with a `.git` folder holding HEAD, as a repository has). */
 function runCli(args: string[], opts: { repo?: boolean } = {}) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'as-cli-'));
   const workspace = path.join(base, 'ws');
   fs.mkdirSync(workspace);
-  if (opts.repo) fs.mkdirSync(path.join(workspace, '.git'));
+  if (opts.repo) {
+    fs.mkdirSync(path.join(workspace, '.git'));
+    fs.writeFileSync(path.join(workspace, '.git', 'HEAD'), 'ref: refs/heads/main\n'); // without HEAD, .git is sealed whole
+  }
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: workspace, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000,
     env: { ...process.env, AGENT_SANDBOX_STATE_DIR: path.join(base, 'state') },
@@ -45,12 +49,12 @@ test('agent-sandbox run reports an unknown program as a sandbox failure (exit 12
   assert.match(r.stderr, /not found/);
 });
 
-test('revertWindowsAcls empties the ledger written by a run (plumbing only; Wine does not store file ACLs)', () => {
+test('revertUnelevatedAcls empties the ledger written by a run (plumbing only; Wine does not store file ACLs)', () => {
   const r = runCli(['run', '--', 'cmd', '/c', 'exit 0']);
   assert.equal(r.status, 0, r.stderr);
   const stateDir = path.join(r.base, 'state');
   const before = JSON.parse(fs.readFileSync(path.join(stateDir, 'win32-acl-ledger.json'), 'utf8')).records.length;
-  const result = revertWindowsAcls(stateDir);
+  const result = revertUnelevatedAcls(stateDir, fileSecurityStore(stateDir));
   assert.equal(result.failures.length, 0);
   assert.equal(result.reverted.length, before);
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(stateDir, 'win32-acl-ledger.json'), 'utf8')).records, []);

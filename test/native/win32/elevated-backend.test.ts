@@ -7,17 +7,18 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sandboxFixture } from './fixture';
+import { elevatedFixturePlan, sandboxFixture } from './fixture';
 import { createElevatedBackend } from '../../../src/sandbox/windows/elevated/backend';
-import { loadElevatedBackend, windowsSandboxStatus } from '../../../src/sandbox/windows/elevated';
+import { loadElevatedBackend } from '../../../src/sandbox/windows/elevated';
+import { windowsSandboxStatus } from '../../../src/sandbox/windows/setup';
 import { LEDGER_FILE } from '../../../src/sandbox/windows/prepare';
 import type { BrokerPipes } from '../../../src/sandbox/windows/elevated/broker-client';
 import { openProcessToken, tokenUserSid } from '../../../native-bindings/win32/token';
 
 const RUNNER = path.join(__dirname, '..', '..', '..', 'src', 'runner', 'windows', 'entry.js');
 
-test('elevated backend under Wine: a command runs through the broker with the group grants ledgered (runner started directly; no account, ACL or firewall enforcement in Wine)', async () => {
-  const fx = sandboxFixture('elev');
+/** The elevated backend as setup would leave it, but with this process's account and the runner started directly. */
+function elevatedUnderWine(fx: { ws: string; stateDir: string }) {
   const t = openProcessToken();
   const me = tokenUserSid(t);
   t.close();
@@ -29,21 +30,53 @@ test('elevated backend under Wine: a command runs through the broker with the gr
     await new Promise((r) => child.once('spawn', r));
     return { pid: child.pid! };
   };
-  const backend = createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher);
+  return { marker, children, backend: createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher),
+    plan: elevatedFixturePlan(fx, marker.groupSid) };
+}
+
+test('elevated backend under Wine: a command runs through the broker with the group grants ledgered (runner started directly; no account, ACL or firewall enforcement in Wine)', async () => {
+  const fx = sandboxFixture('elev');
+  const { marker, children, backend, plan } = elevatedUnderWine(fx);
   try {
-    const proc = await backend.spawn(fx.plan, { argv: ['cmd', '/c', 'echo elevated-path & exit 4'], cwd: fx.ws, stdio: 'pipe' });
+    assert.equal((await backend.planFacts()).groupSid, marker.groupSid, 'the facts name the setup\'s group');
+    await assert.rejects(backend.spawn(fx.plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' }), /not compiled for this machine/,
+      'an unelevated plan is refused, not rewritten');
+    const proc = await backend.spawn(plan, { argv: ['cmd', '/c', 'echo elevated-path & exit 4'], cwd: fx.ws, stdio: 'pipe' });
     const out: Buffer[] = [];
     proc.stdout!.on('data', (b: Buffer) => out.push(b));
     const exit = await proc.exited;
     assert.equal(exit.code, 4);
     assert.match(Buffer.concat(out).toString(), /elevated-path/);
-    const again = await backend.spawn(fx.plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' });
+    assert.match(proc.enforcement.notes.join(' '), /Wine/, 'the process carries what its backend applied');
+    const again = await backend.spawn(plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' });
     assert.equal((await again.exited).code, 0);
     assert.equal(children.length, 1, 'one runner serves every command of the session');
     const ledger = JSON.parse(fs.readFileSync(path.join(fx.stateDir, LEDGER_FILE), 'utf8')) as { records: { sid: string; path: string }[] };
     assert.ok(ledger.records.some((r) => r.sid === marker.groupSid && r.path === fx.ws), 'the group grant on the workspace is in the ledger');
-    assert.deepEqual([backend.enforcement(fx.plan).filesystem, backend.enforcement(fx.plan).network], ['none', 'none'],
+    assert.deepEqual([proc.enforcement.filesystem, proc.enforcement.network], ['none', 'none'],
       'under Wine the elevated backend claims no enforcement');
+  } finally {
+    await backend.dispose();
+    fs.rmSync(fx.base, { recursive: true, force: true });
+  }
+  await new Promise((r) => (children[0].exitCode !== null ? r(null) : children[0].once('exit', r)));
+});
+
+test('elevated backend under Wine: a cancelled command exits 137 (128+9), the same code as unelevated Windows and Linux, not the job\'s own 1 (runner started directly; plumbing only)', async () => {
+  const fx = sandboxFixture('elev-cancel');
+  const { children, backend, plan } = elevatedUnderWine(fx);
+  try {
+    const ac = new AbortController();
+    const started = Date.now();
+    const proc = await backend.spawn(plan, { argv: [process.execPath, '-e', 'console.log("up"); setTimeout(() => {}, 60000)'],
+      cwd: fx.ws, stdio: 'pipe', signal: ac.signal });
+    proc.stdout!.once('data', () => ac.abort());
+    const exit = await proc.exited;
+    assert.equal(exit.code, 137, 'a cancel reads like SIGKILL, whatever code the job gave the process');
+    assert.equal(exit.signal, 'SIGKILL');
+    assert.ok(Date.now() - started < 30_000, 'it did not run its 60 s');
+    const own = await backend.spawn(plan, { argv: ['cmd', '/c', 'exit 1'], cwd: fx.ws, stdio: 'pipe' });
+    assert.equal((await own.exited).code, 1, 'control: a command that exits 1 by itself still reports 1');
   } finally {
     await backend.dispose();
     fs.rmSync(fx.base, { recursive: true, force: true });

@@ -14,8 +14,8 @@ import { guid } from '../../../native-bindings/win32/com';
 import { deleteMachineKey, deleteMachineValue, getMachineValue, setMachineValues } from '../../../native-bindings/win32/registry';
 import * as users from '../../../native-bindings/win32/users';
 import { shellExecuteInfoSize, SHELLEXECUTEINFOW_X64_SIZE } from '../../../native-bindings/win32/elevate';
-import { loadCredential, saveCredentials, storedAccounts } from '../../../src/sandbox/windows/elevated/credentials';
-import { CREDENTIALS_FILE } from '../../../src/sandbox/windows/elevated/constants';
+import { loadCredential, saveCredentials, storedAccounts } from '../../../src/sandbox/windows/setup/credentials';
+import { CREDENTIALS_FILE } from '../../../src/sandbox/windows/setup/constants';
 
 const E_NOTIMPL = 0x80004001;
 const E_NOINTERFACE = 0x80004002;

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openProcessToken, tokenUserSid } from '../../../native-bindings/win32/token';
 import { BrokerClient, type BrokerPipes, type RemoteCommand } from '../../../src/sandbox/windows/elevated/broker-client';
-import { SandboxError } from '../../../src/sandbox/errors';
+import { SandboxError } from '../../../src/errors';
 
 const RUNNER = path.join(__dirname, '..', '..', '..', 'src', 'runner', 'windows', 'entry.js');
 const TOKEN = { flags: 0x1 | 0x4 | 0x8, restrictingSids: ['logon', 'S-1-1-0'], keepPrivileges: ['SeChangeNotifyPrivilege'],

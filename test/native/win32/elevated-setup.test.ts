@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { setupWindowsSandbox, uninstallWindowsSandbox, describeWindowsSetup } from '../../../src/sandbox/windows/elevated';
-import { SandboxError } from '../../../src/sandbox/errors';
+import { setupWindowsSandbox, describeWindowsSetup } from '../../../src/sandbox/windows/setup';
+import { uninstallWindowsSandbox } from '../../../src/sandbox/windows/uninstall';
+import { SandboxError } from '../../../src/errors';
 
 function dirs() {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'asb-setup-'));

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createWindowsBackend } from '../../../src/sandbox/windows';
 import { LEDGER_FILE } from '../../../src/sandbox/windows/prepare';
-import { SandboxError, SandboxErrorCode } from '../../../src/sandbox/errors';
+import { SandboxError, SandboxErrorCode } from '../../../src/errors';
 import { sandboxFixture } from './fixture';
 
 test('cancelling the preparation mid-way rejects the spawn with cancelled and records what was applied; the next spawn prepares and runs', async () => {

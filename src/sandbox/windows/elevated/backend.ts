@@ -1,9 +1,11 @@
 /**
  * The elevated Windows backend: commands run as AgentSandboxOffline (network offline, blocked by the firewall)
  * or AgentSandboxOnline, through one long-lived runner per account, started once per session with
- * CreateProcessWithLogonW. Plans are prepared (capability and group grants, protected-path denies, the audit)
- * through the unelevated backend's ledger before the first command. Must never run a command when the runner,
- * the logon or the preparation failed: every such failure is a SandboxError and nothing runs.
+ * CreateProcessWithLogonW. It runs plans compiled for elevated mode (compile-win32 plans it, with the group SID
+ * from setup's marker): setup applied the plan's machine-wide part (accounts, firewall rule, the group's grants);
+ * the rest (capability and group grants, protected-path denies, the audit) is prepared here through the
+ * unelevated backend's ledger before the first command. Must never run a command when the runner, the logon or the
+ * preparation failed, nor a plan compiled for another mode or another setup: each is a SandboxError and nothing runs.
  */
 import { createHash } from 'node:crypto';
 import * as os from 'node:os';
@@ -13,18 +15,23 @@ import type { Plan, PlanSid, Win32Plan } from '../../../policy/plan';
 import { createProcessWithLogon, LOGON_FAILURE_CODES } from '../../../../native-bindings/win32/logon';
 import { isWin32Error } from '../../../../native-bindings/win32/errors';
 import { isWine } from '../../../../native-bindings/win32/wine';
-import { ExitCode, SandboxError, SandboxErrorCode } from '../../errors';
-import type { BackendStatus, Enforcement, ExitInfo, SandboxBackend, SandboxProcess, SpawnSpec } from '../../types';
-import type { BackendOptions } from '../..';
+import { SandboxError, SandboxErrorCode } from '../../../errors';
+import { Lifetime } from '../../lifetime';
+import { withProblems, type BackendStatus, type Enforcement, type ExitInfo, type SandboxBackend, type SandboxProcess,
+  type SpawnSpec } from '../../types';
+import type { PlanFacts } from '../../../policy';
+import type { SpawnRequest } from '../../../protocol/windows';
+import { machineRuntimeDirs } from '../setup/runtime-dirs';
+import type { BackendOptions } from '../../types';
 import { ownIdentity } from '../identity';
 import { fileSecurityStore } from '../file-store';
 import { prepare, preparationSignalFor, resolveSid, type Identity } from '../prepare';
 import { sandboxEnv } from '../win-env';
+import { elevatedEnforcement } from '../enforcement';
 import { BrokerClient, type RunnerLauncher } from './broker-client';
-import { loadCredential } from './credentials';
-import { toElevatedPlan } from './elevated-plan';
-import type { Marker } from './machine';
-import { runnerScript } from './runner-script';
+import { loadCredential } from '../setup/credentials';
+import type { Marker } from '../setup/machine';
+import { runnerScript } from '../runner-script';
 
 /** Variables the runner is started with: enough for the runtime to start; its own profile comes from Windows. */
 const RUNNER_ENV = ['SystemRoot', 'windir', 'ComSpec', 'PATHEXT', 'PATH', 'SystemDrive', 'ProgramData', 'ProgramFiles',
@@ -80,22 +87,52 @@ export function runnerSid(s: PlanSid, id: Identity, marker: Marker): string {
   }
 }
 
+/** The part of an elevated plan the backend prepares: everything but the runtime grants, which setup applied. */
+export function backendPreparation(plan: Win32Plan): Win32Plan {
+  return { ...plan, acl: plan.acl.filter((op) => op.reason !== 'runtime-read') };
+}
+
+/** The command's token for the runner, every SID resolved ("logon" stays symbolic: the runner fills in its own). */
+export function runnerToken(plan: Win32Plan, id: Identity, marker: Marker): SpawnRequest['token'] {
+  return {
+    flags: plan.token.flags.value,
+    restrictingSids: plan.token.restrictingSids.map((s) => runnerSid(s, id, marker)),
+    keepPrivileges: plan.token.keepPrivileges,
+    defaultDacl: plan.token.defaultDacl.map((d) => ({ sid: runnerSid(d.sid, id, marker), mask: d.mask.value })),
+  };
+}
+
+/** Refuses a plan this backend must not run: another mode, or a group SID other than this machine's setup. */
+export function checkElevatedPlan(plan: Plan, marker: Marker): Win32Plan {
+  if (plan.platform !== 'win32') throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'Not a win32 plan.', 'Compile for win32.');
+  if (plan.mode === 'full-access') {
+    throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'full-access plans are not run by the sandbox backend.',
+      'Run the command directly, outside Agent Sandbox.');
+  }
+  const group = plan.accounts?.group;
+  if (plan.windowsMode !== 'elevated' || group?.kind !== 'literal' || group.sid !== marker.groupSid) {
+    throw new SandboxError(SandboxErrorCode.Internal, 'The plan was not compiled for this machine\'s elevated setup; nothing was run.',
+      'Compile the plan with the backend\'s planFacts() (every surface does); report this if it came from Agent Sandbox itself.');
+  }
+  return plan;
+}
+
 export function createElevatedBackend(opts: BackendOptions, marker: Marker, launcher = logonLauncher): SandboxBackend {
-  const prepared = new Map<string, Identity>();
   const brokers = new Map<Network, Promise<BrokerClient>>();
 
-  const ready = async (plan: Win32Plan, signal?: AbortSignal): Promise<Identity> => {
+  const prepared = new Map<string, { id: Identity; warnings: string[] }>();
+  const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
     const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
-    let id = prepared.get(key);
-    if (!id) {
-      id = ownIdentity(plan, opts.stateDir);
+    let hit = prepared.get(key);
+    if (!hit) {
+      const id = ownIdentity(plan, opts.stateDir);
       // Wine stores no file ACLs: there the read-back becomes a warning saying nothing is enforced (as unelevated).
-      const { warnings } = await prepare(plan, id, fileSecurityStore, { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
-        onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
-      for (const w of warnings) process.emitWarning(w, 'AgentSandboxWarning');
-      prepared.set(key, id);
+      const { warnings } = await prepare(backendPreparation(plan), id, fileSecurityStore(opts.stateDir), { stateDir: opts.stateDir, home: os.homedir(),
+        env: process.env, onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
+      hit = { id, warnings };
+      prepared.set(key, hit);
     }
-    return id;
+    return hit;
   };
 
   const broker = async (network: Network): Promise<BrokerClient> => {
@@ -110,40 +147,26 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
     return started;
   };
 
+  const enforcementOf = (plan: Plan): Enforcement => elevatedEnforcement(plan, isWine());
+
   return {
     platform: 'win32',
     async status(): Promise<BackendStatus> {
       return { state: 'ready', summary: 'Elevated Windows sandbox: commands run as a dedicated local account.',
         details: { mode: 'elevated', version: String(marker.version) } };
     },
+    async planFacts(): Promise<PlanFacts> {
+      return { windowsMode: 'elevated', groupSid: marker.groupSid, runtimeDirs: machineRuntimeDirs() };
+    },
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
-      if (plan.platform !== 'win32') throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'Not a win32 plan.', 'Compile for win32.');
-      if (plan.mode === 'full-access') {
-        throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'full-access plans are not run by the sandbox backend.',
-          'Run the command directly, outside Agent Sandbox.');
-      }
-      const p = toElevatedPlan(plan, marker.groupSid);
-      const id = await ready(p, spec.signal);
-      const token = {
-        flags: p.token.flags.value,
-        restrictingSids: p.token.restrictingSids.map((s) => runnerSid(s, id, marker)),
-        keepPrivileges: p.token.keepPrivileges,
-        defaultDacl: p.token.defaultDacl.map((d) => ({ sid: runnerSid(d.sid, id, marker), mask: d.mask.value })),
-      };
+      const p = checkElevatedPlan(plan, marker);
+      const { id, warnings } = await ready(p, spec.signal);
       const b = await broker(p.network);
-      const cmd = b.spawn({ argv: spec.argv, cwd: spec.cwd, env: sandboxEnv(p, process.env), token,
+      const cmd = b.spawn({ argv: spec.argv, cwd: spec.cwd, env: sandboxEnv(p, process.env), token: runnerToken(p, id, marker),
         ...(spec.tty ? { tty: spec.tty } : {}) });
-      return supervise(cmd, spec);
+      return supervise(cmd, spec, withProblems(enforcementOf(p), warnings));
     },
-    enforcement(plan: Plan): Enforcement {
-      if (isWine()) return { filesystem: 'none', network: 'none', notes: ['Running under Wine: accounts, ACLs and the firewall are NOT enforced.'] };
-      const network = plan.network === 'offline' ? 'enforced' : 'none';
-      return { filesystem: 'enforced', network, notes: [
-        `Commands run as ${plan.network === 'offline' ? 'AgentSandboxOffline' : 'AgentSandboxOnline'}: reads outside what the ` +
-          'sandbox group was granted are denied by Windows, writes also need the workspace capability.',
-        ...(plan.network === 'offline' ? ['Outbound traffic (loopback included) is blocked by a Windows Firewall rule for that account.'] : []),
-      ] };
-    },
+    enforcement: enforcementOf,
     async dispose(): Promise<void> {
       const all = [...brokers.values()];
       brokers.clear();
@@ -153,31 +176,22 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
   };
 }
 
-function supervise(cmd: ReturnType<BrokerClient['spawn']>, spec: SpawnSpec): SandboxProcess {
-  const started = Date.now();
-  let timedOut = false;
-  const kill = () => cmd.terminate();
-  const timer = spec.timeoutMs ? setTimeout(() => {
-    timedOut = true;
-    kill();
-  }, spec.timeoutMs) : undefined;
-  spec.signal?.addEventListener('abort', kill, { once: true });
-  if (spec.signal?.aborted) kill(); // cancelled before the listener existed
-  if (spec.stdio === 'inherit') {
+function supervise(cmd: ReturnType<BrokerClient['spawn']>, spec: SpawnSpec, enforcement: Enforcement): SandboxProcess {
+  const lifetime = new Lifetime(spec, () => cmd.terminate());
+  const inherit = spec.stdio === 'inherit';
+  if (inherit) {
     cmd.stdout.pipe(process.stdout, { end: false });
     cmd.stderr.pipe(process.stderr, { end: false });
     process.stdin.pipe(cmd.stdin);
   }
   const exited = cmd.exited.then((code): ExitInfo => {
-    if (timer) clearTimeout(timer);
-    spec.signal?.removeEventListener('abort', kill);
-    if (spec.stdio === 'inherit') {
+    if (inherit) {
       process.stdin.unpipe(cmd.stdin);
       process.stdin.pause();
     }
-    return { code: timedOut ? ExitCode.Timeout : code, timedOut, durationMs: Date.now() - started };
+    return lifetime.finishWithoutSignals(code);
   });
-  const piped = spec.stdio === 'pipe';
-  return { stdin: piped ? cmd.stdin : null, stdout: piped ? cmd.stdout : null, stderr: piped ? cmd.stderr : null, exited, kill,
-    resize: (cols, rows) => cmd.resize(cols, rows) };
+  lifetime.arm();
+  return { stdin: inherit ? null : cmd.stdin, stdout: inherit ? null : cmd.stdout, stderr: inherit ? null : cmd.stderr, exited,
+    kill: () => lifetime.kill(), resize: (cols, rows) => cmd.resize(cols, rows), enforcement };
 }

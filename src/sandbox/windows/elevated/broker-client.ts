@@ -11,8 +11,9 @@ import { PassThrough, Writable } from 'node:stream';
 import type { Handle } from '../../../../native-bindings/win32/handle';
 import { createPipeServer, pipeSddl, uniquePipeName } from '../../../../native-bindings/win32/pipe';
 import { clientProcessId, peerClosed, readChunk, waitForClient, writeAll } from '../../../../native-bindings/win32/pipe-io';
-import { SandboxError, SandboxErrorCode } from '../../errors';
-import { encodeFrame, Event, FrameDecoder, PROTOCOL_VERSION, type Request, type SpawnRequest } from './frames';
+import { SandboxError, SandboxErrorCode } from '../../../errors';
+import { Scope } from '../../../scope';
+import { encodeFrame, Event, FrameDecoder, PROTOCOL_VERSION, type Request, type SpawnRequest } from '../../../protocol/windows';
 
 export interface BrokerPipes {
   requests: string;
@@ -50,12 +51,12 @@ export class BrokerClient {
   static async start(userSid: string, launch: RunnerLauncher, timeoutMs = CONNECT_TIMEOUT_MS): Promise<BrokerClient> {
     const sddl = pipeSddl([userSid]);
     const names = { requests: uniquePipeName('broker-req'), events: uniquePipeName('broker-evt') };
-    const requests = createPipeServer(names.requests, sddl);
-    let events: Handle | undefined;
-    let runner: { pid: number; process?: Handle } | undefined;
+    using scope = new Scope();
     try {
-      events = createPipeServer(names.events, sddl);
-      runner = await launch(names);
+      const requests = scope.use(createPipeServer(names.requests, sddl));
+      const events = scope.use(createPipeServer(names.events, sddl));
+      const runner = await launch(names);
+      scope.use(runner.process);
       await waitForClient(requests, timeoutMs);
       await waitForClient(events, timeoutMs);
       for (const [name, pipe] of [['requests', requests], ['events', events]] as const) {
@@ -66,11 +67,9 @@ export class BrokerClient {
       }
       const client = new BrokerClient(requests, events, runner.pid, runner.process);
       await client.handshake();
+      scope.keep();
       return client;
     } catch (e) {
-      requests.close();
-      events?.close();
-      runner?.process?.close();
       throw e instanceof SandboxError ? e : brokerError((e as Error).message, e);
     }
   }

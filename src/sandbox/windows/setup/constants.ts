@@ -2,18 +2,15 @@
  * Names and numbers of elevated mode that setup, status, uninstall and the broker must agree on. Changing one of
  * these strands what an older setup created, so bump SETUP_VERSION and teach uninstall the old name instead.
  */
-import type { Network } from '../../../policy';
+import { SANDBOX_GROUP, SANDBOX_USERS } from '../../../policy/compile-win32';
+
+export { SANDBOX_USERS };
 
 /** Bumped when setup creates something new; status reports "setup needed" when the marker is older. */
 export const SETUP_VERSION = 1;
 
-export const GROUP_NAME = 'AgentSandboxUsers';
+export const GROUP_NAME = SANDBOX_GROUP;
 export const GROUP_COMMENT = 'Agent Sandbox: accounts that run sandboxed commands.';
-
-export const SANDBOX_USERS: Readonly<Record<Network, string>> = {
-  offline: 'AgentSandboxOffline',
-  online: 'AgentSandboxOnline',
-};
 
 /** Builtin Users (S-1-5-32-545): looked up by SID because its name is localized. */
 export const BUILTIN_USERS_SID = 'S-1-5-32-545';

@@ -1,5 +1,9 @@
-/** Renders a plan for people: what is writable, protected, hidden, scrubbed, and what the backend will do. */
-import type { AclOperation, Plan, PlanSid } from '../policy';
+/**
+ * Renders a plan for people: what is writable, protected, hidden, scrubbed, and what the backend will do. Pure, so
+ * the CLI's `plan` and the extension's Show Effective Policy print the same text.
+ */
+import type { AclOperation, Plan, PlanSid } from './plan';
+import { SANDBOX_GROUP, SANDBOX_USERS } from './compile-win32';
 
 export function renderPlan(plan: Plan): string {
   const lines: string[] = [];
@@ -10,7 +14,8 @@ export function renderPlan(plan: Plan): string {
   lines.push(`Agent Sandbox plan for ${plan.platform} — mode ${plan.mode}, network ${plan.network}`);
   list('Workspace folders', plan.workspaceRoots);
   list('Writable', [...plan.writableRoots, `${plan.tempDir} (private temp)`]);
-  list('Read-only inside writable folders', plan.protectedPaths.map((p) => `${p.path}  (${p.glob})`));
+  list('Read-only inside writable folders', plan.protectedPaths.map((p) => `${p.path}  (${p.reason ?? p.glob})`));
+  if (plan.unprotected.length) list('Run on the host but NOT protected (see the setting named)', plan.unprotected);
   list('Hidden (unreadable)', plan.denyRead);
   list('Environment removed', plan.env.remove);
   list('Environment set', Object.entries(plan.env.set).map(([k, v]) => `${k}=${v}`));
@@ -26,6 +31,10 @@ export function renderPlan(plan: Plan): string {
       lines.push(`Windows mode: ${plan.windowsMode}; network enforcement: ${plan.networkEnforcement}`);
       lines.push(`Token: ${plan.token.flags.names.join(' | ')}; restricting SIDs: ${plan.token.restrictingSids.map(sidName).join(', ')}`);
       list('ACL operations', plan.acl.map(aclLine));
+      if (plan.accounts) {
+        list('Sandbox accounts', [`group ${sidName(plan.accounts.group)}`,
+          ...plan.accounts.users.map((u) => `${u.name}: runs ${u.network} commands`)]);
+      }
       list('Firewall rules', plan.firewall.map((f) => `${f.name}: ${f.direction} ${f.action} for ${sidName(f.user)}`));
       break;
   }
@@ -49,9 +58,9 @@ export function sidName(s: PlanSid): string {
     case 'current-user':
       return 'current user';
     case 'sandbox-group':
-      return 'AgentSandboxUsers';
+      return SANDBOX_GROUP;
     case 'sandbox-user':
-      return s.network === 'offline' ? 'AgentSandboxOffline' : 'AgentSandboxOnline';
+      return SANDBOX_USERS[s.network];
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * What the CLI's warm path and its broker daemon share, kept free of heavy imports because the launcher
+ * What the CLI's warm path, its broker daemon and the Linux lifecycle (which stops brokers on uninstall) share, kept free of heavy imports because the launcher
  * (`dist/cli.js`) uses it before the CLI bundle is loaded: where brokers listen, the checks made on every
  * connect, which calls may go warm, the key that finds a broker for a call's inputs, and the frame format.
  *
@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const WARM_PROTOCOL = 1;
+export const WARM_PROTOCOL = 2; // 2: the exit frame carries the nested-repository report
 /** The hidden subcommand that is the broker's own process, and the variable that hands it its inputs. */
 export const DAEMON_COMMAND = '__broker-daemon';
 export const SPEC_ENV = 'AGENT_SANDBOX_BROKER_SPEC';
@@ -78,6 +78,14 @@ export interface BrokerInfo {
   started: string;
 }
 
+/** What a broker answers a status query with (and a stop, just before it exits). */
+export interface BrokerStatus extends BrokerInfo {
+  served: number;
+  active: number;
+  idleSeconds: number;
+  idleLimitSeconds: number;
+}
+
 /** A `run` call split up: the policy options (which pick the broker), its own options, the command. */
 export interface RunCall {
   policyArgs: string[];
@@ -103,7 +111,7 @@ export function warmCall(argv: string[], env: NodeJS.ProcessEnv, isTty: (fd: num
     const eq = argv[i].indexOf('=');
     const [flag, inline] = argv[i].startsWith('--') && eq > 0 ? [argv[i].slice(0, eq), argv[i].slice(eq + 1)] : [argv[i], undefined];
     const value = () => inline ?? (i + 1 < dash ? argv[++i] : undefined);
-    if (flag === '--read-only' && inline === undefined) policyArgs.push(flag);
+    if ((flag === '--read-only' || flag === '--strict') && inline === undefined) policyArgs.push(flag);
     else if (flag === '--platform') {
       if (value() !== 'linux') return undefined;
     } else if (flag === '--timeout') {
@@ -119,9 +127,13 @@ export function warmCall(argv: string[], env: NodeJS.ProcessEnv, isTty: (fd: num
   return { policyArgs, timeoutMs, command: argv.slice(dash + 1) };
 }
 
-/** Environment variables the plan is compiled from (besides the names it scrubs, which are re-checked per call). */
-const PLAN_ENV = ['HOME', 'TMPDIR', 'XDG_RUNTIME_DIR', 'SSH_AUTH_SOCK', 'XDG_STATE_HOME', 'AGENT_SANDBOX_STATE_DIR',
-  'AGENT_SANDBOX_BWRAP', 'AGENT_SANDBOX_BROKER_IDLE'];
+/**
+ * Environment variables the plan is compiled from (besides the names it scrubs, which are re-checked per call, and
+ * `%VAR%` in a policy's denyRead, which the broker's per-call compile catches): the git surface reads
+ * XDG_CONFIG_HOME and GIT_CONFIG_GLOBAL to find the global git config.
+ */
+const PLAN_ENV = ['HOME', 'TMPDIR', 'XDG_RUNTIME_DIR', 'SSH_AUTH_SOCK', 'XDG_STATE_HOME', 'XDG_CONFIG_HOME', 'GIT_CONFIG_GLOBAL',
+  'AGENT_SANDBOX_STATE_DIR', 'AGENT_SANDBOX_BWRAP', 'AGENT_SANDBOX_BROKER_IDLE'];
 
 /**
  * The key that finds a broker for a call: everything the plan is compiled from, cheaply. The policy file and the

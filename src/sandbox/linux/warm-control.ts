@@ -1,12 +1,13 @@
 /**
- * Talking to this user's warm brokers from the CLI (`broker status|stop`, uninstall): list them, ask each for its
- * status over its socket, stop them. A broker whose socket no longer answers is stale: its files are removed.
+ * Talking to this user's warm brokers (the CLI's `broker status|stop`, and the Linux lifecycle's uninstall, for the
+ * CLI and the extension alike): list them, ask
+ * each for its status over its socket, stop them. A broker whose socket no longer answers is stale: its files are removed.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { brokerDir, DAEMON_COMMAND, frame, FrameReader, infoPath, socketPath, unsafeDir, unsafeSocket } from './channel';
-import type { BrokerStatus } from './daemon';
+import { brokerDir, DAEMON_COMMAND, frame, FrameReader, infoPath, socketPath, unsafeDir, unsafeSocket,
+  type BrokerStatus } from '../../protocol/warm';
 
 const ANSWER_MS = 3000;
 

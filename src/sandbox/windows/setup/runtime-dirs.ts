@@ -1,9 +1,12 @@
 /**
  * Which folders the sandbox accounts must be able to read and run: the runtime executing us (VS Code or Node), git,
  * and configured tool folders. Folders under Program Files or Windows are skipped: builtin Users can already read
- * them, and a grant there would rewrite thousands of ACLs for nothing. Pure over the environment given.
+ * them, and a grant there would rewrite thousands of ACLs for nothing. `runtimeDirs` is pure over the environment
+ * given; `machineRuntimeDirs` reads this process's.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runnerPackageRoot } from '../runner-script';
 
 export interface RuntimeDirInput {
   execPath: string;
@@ -25,4 +28,13 @@ export function runtimeDirs(i: RuntimeDirInput): { dirs: string[]; alreadyReadab
   const alreadyReadable: string[] = [];
   for (const c of candidates.map((d) => w.normalize(d))) (under(c) ? alreadyReadable : dirs).push(c);
   return { dirs: [...new Set(dirs)], alreadyReadable: [...new Set(alreadyReadable)] };
+}
+
+/**
+ * The runtime folders elevated mode plans for on this machine: this runtime, git, the extension's folder (or for
+ * the CLI its package: the runner and koffi live there), and configured tool folders.
+ */
+export function machineRuntimeDirs(extra: { extensionDir?: string; toolDirs?: string[] } = {}): string[] {
+  const rt = runtimeDirs({ execPath: process.execPath, env: process.env, exists: fs.existsSync });
+  return [...rt.dirs, extra.extensionDir ?? runnerPackageRoot(), ...(extra.toolDirs ?? [])];
 }

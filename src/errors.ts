@@ -27,7 +27,6 @@ export const SandboxErrorCode = {
   LogonFailed: 'logon-failed',
   BrokerFailed: 'broker-failed',
   HiddenPath: 'hidden-path',
-  Timeout: 'timeout',
   Cancelled: 'cancelled',
   Internal: 'internal',
 } as const;

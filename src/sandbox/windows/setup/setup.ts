@@ -4,19 +4,21 @@
  * names the step, its stable code and the fix. Must never store a password unprotected, and never report success
  * when a step failed or something was left behind.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { SandboxError, SandboxErrorCode } from '../../errors';
+import { compilePlan, type Win32Plan } from '../../../policy';
+import { SandboxError, SandboxErrorCode } from '../../../errors';
+import { hostContext } from '../../host';
 import { deleteCredentials, saveCredentials } from './credentials';
 import { requestElevated } from './elevate-request';
 import type { ElevatedResult, StepOutcome } from './payload';
-import { runnerPackageRoot } from './runner-script';
-import { runtimeDirs } from './runtime-dirs';
+import { machineRuntimeDirs } from './runtime-dirs';
 import { buildSetupPlan, type SetupPlan } from './setup-plan';
 
 export interface SetupOptions {
   stateDir: string;
   workspaceRoots: string[];
+  /** The elevated plan to set up for; default: the default policy for `workspaceRoots`, compiled for elevated mode. */
+  plan?: Win32Plan;
   extensionDir?: string;
   toolDirs?: string[];
   onProgress?: (message: string) => void;
@@ -38,12 +40,17 @@ export interface UninstallResult {
   leftovers: string[];
 }
 
-/** The plan for this machine, for display before the UAC prompt. */
-export function planForThisMachine(opts: Pick<SetupOptions, 'workspaceRoots' | 'extensionDir' | 'toolDirs'>): SetupPlan {
-  const rt = runtimeDirs({ execPath: process.execPath, env: process.env, exists: fs.existsSync });
-  // The extension's folder, or for the CLI its package: the runner and koffi live there.
-  return buildSetupPlan({ workspaceRoots: opts.workspaceRoots, runtimeDirs: rt.dirs, extensionDir: opts.extensionDir ?? runnerPackageRoot(),
-    toolDirs: opts.toolDirs, home: os.homedir() });
+/** The elevated plan setup applies on this machine: the default policy for the roots, compiled for elevated mode. */
+export function elevatedPlanFor(opts: Pick<SetupOptions, 'workspaceRoots' | 'extensionDir' | 'toolDirs'> & { stateDir?: string }): Win32Plan {
+  const plan = compilePlan({ workspaceRoots: opts.workspaceRoots }, hostContext({ platform: 'win32', windowsMode: 'elevated',
+    runtimeDirs: machineRuntimeDirs(opts), ...(opts.stateDir ? { stateDir: opts.stateDir } : {}) }));
+  if (plan.platform !== 'win32') throw new Error('expected a win32 plan');
+  return plan;
+}
+
+/** What setup does on this machine, for display before the UAC prompt. */
+export function planForThisMachine(opts: Pick<SetupOptions, 'workspaceRoots' | 'extensionDir' | 'toolDirs' | 'plan'> & { stateDir?: string }): SetupPlan {
+  return buildSetupPlan({ plan: opts.plan ?? elevatedPlanFor(opts), home: os.homedir() });
 }
 
 export function describePlan(plan: SetupPlan): string[] {

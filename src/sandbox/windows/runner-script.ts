@@ -10,7 +10,7 @@ export function runnerScript(): string {
   const candidates = [
     process.env.AGENT_SANDBOX_RUNNER,
     path.join(__dirname, 'runner.js'),
-    path.join(__dirname, '..', '..', '..', 'runner', 'windows', 'entry.js'),
+    path.join(__dirname, '..', '..', 'runner', 'windows', 'entry.js'),
   ].filter((p): p is string => Boolean(p));
   const hit = candidates.find((p) => fs.existsSync(p));
   if (!hit) {

@@ -13,7 +13,7 @@ import { leftovers, uninstallSteps } from './uninstall-steps';
 
 export async function performElevated(req: ElevatedRequest, m: SetupMachine, newPassword: () => string = generatePassword,
   onProgress?: (message: string) => void): Promise<ElevatedResult> {
-  const plan = { ...buildSetupPlan({ workspaceRoots: [], runtimeDirs: [], home: req.home }), grants: req.grants };
+  const plan = { ...buildSetupPlan({ home: req.home }), grants: req.grants };
   if (req.action === 'setup') {
     const state: SetupState = { users: [] };
     const run = await runSteps(setupSteps(plan, m, newPassword, state), onProgress);

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeJsonAtomic } from '../../../state-file';
 import * as z from 'zod';
 import type { Network } from '../../../policy';
 import { protectForCurrentUser, unprotectForCurrentUser } from '../../../../native-bindings/win32/dpapi';
@@ -39,11 +40,7 @@ export function saveCredentials(stateDir: string, creds: Credential[]): void {
     const blob = protectForCurrentUser(Buffer.from(c.password, 'utf8'), entropy(c.name), 'Agent Sandbox account');
     file.users[c.network] = { name: c.name, sid: c.sid, blob: blob.toString('base64') };
   }
-  fs.mkdirSync(stateDir, { recursive: true });
-  const target = path.join(stateDir, CREDENTIALS_FILE);
-  const tmp = `${target}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(file, null, 2), { mode: 0o600 });
-  fs.renameSync(tmp, target);
+  writeJsonAtomic(path.join(stateDir, CREDENTIALS_FILE), file, { mode: 0o600 });
 }
 
 /** Which accounts have stored credentials (without decrypting). */

@@ -51,7 +51,7 @@ export async function readStatus(m: SetupMachine, stateDir: string): Promise<Win
     users.push({ network, name: SANDBOX_USERS[network], exists: tri(info),
       ...(info.value ? { sid: info.value.sid } : {}), credentials: Boolean(creds[network]) });
   }
-  const plan = buildSetupPlan({ workspaceRoots: [], runtimeDirs: [], home: os.homedir() });
+  const plan = buildSetupPlan({ home: os.homedir() });
   const rules = [];
   for (const r of plan.firewall) {
     const back = await probe(() => m.getRules(r.name), notes, `the firewall rule "${r.name}"`);

@@ -1,12 +1,14 @@
 /**
- * The elevated setup as pure data: which group, users, firewall rules and ACL grants setup creates, with every
- * flag spelled out. Setup executes this plan, status compares against it, and "setup" shows it before the UAC
- * prompt. Must never touch the machine: it only computes.
+ * The elevated setup as pure data, taken from the elevated Win32Plan (compile-win32 plans elevated mode, nowhere
+ * else): the plan's group and accounts, its firewall rule in the form COM writes it, and the group's grants on the
+ * runtime folders and writable roots, with every flag spelled out. Setup executes this, status compares against
+ * it, and "setup" shows it before the UAC prompt. Must never touch the machine: it only computes.
  */
 import * as path from 'node:path';
-import type { AccessMask, Network } from '../../../policy';
-import { FIREWALL_RULE_NAME, INHERIT_ALL, READ_EXECUTE_MASK, WRITABLE_ROOT_MASK } from '../../../policy/compile-win32';
-import { FIREWALL_GROUPING, GROUP_COMMENT, GROUP_NAME, SANDBOX_USERS, SETUP_VERSION } from './constants';
+import type { AccessMask, AclOperation, FirewallRuleSpec, Network, PlanSid, Win32Plan } from '../../../policy';
+import { offlineBlockRule, sandboxAccounts } from '../../../policy/compile-win32';
+import { broadRootReason } from '../../../policy/paths';
+import { FIREWALL_GROUPING, GROUP_COMMENT, GROUP_NAME, SETUP_VERSION } from './constants';
 import { localUserAuthorizedList } from './sddl';
 import type { FwRuleSpec } from '../../../../native-bindings/win32/firewall';
 
@@ -68,45 +70,57 @@ export interface SetupPlan {
 }
 
 export interface SetupPlanInput {
-  workspaceRoots: string[];
-  /** VS Code install, Node, git: folders the sandbox user must read and execute. */
-  runtimeDirs: string[];
-  extensionDir?: string;
-  toolDirs?: string[];
+  /**
+   * The plan compiled for elevated mode. Absent, only the machine-wide part (group, accounts, firewall rule) is
+   * built, for status and uninstall, which need no grants.
+   */
+  plan?: Win32Plan;
   /** The developer's profile folder: never granted on (Codex users got temporary profiles). */
   home: string;
 }
 
+/** The grants setup applies, as administrator and machine-wide: the sandbox group's on runtime folders and roots. */
+export function isSetupGrant(op: AclOperation, group: PlanSid): boolean {
+  return op.action === 'grant' && (op.reason === 'runtime-read' || op.reason === 'writable-root') &&
+    JSON.stringify(op.sid) === JSON.stringify(group);
+}
+
 export function buildSetupPlan(input: SetupPlanInput): SetupPlan {
+  const { plan } = input;
+  if (plan && (plan.windowsMode !== 'elevated' || !plan.accounts)) {
+    throw new Error('The setup plan needs a plan compiled for elevated mode.');
+  }
   const refused: SetupPlan['refused'] = [];
   const grants: GrantSpec[] = [];
   const seen = new Set<string>();
-  const add = (p: string, reason: GrantSpec['reason']) => {
-    const full = path.win32.normalize(p).replace(/\\+$/, '') || p;
+  const ops = plan?.accounts ? plan.acl.filter((op) => isSetupGrant(op, plan.accounts!.group)) : [];
+  // Runtime folders first: the accounts can run the tools before they can write anywhere.
+  for (const op of [...ops.filter((o) => o.reason === 'runtime-read'), ...ops.filter((o) => o.reason !== 'runtime-read')]) {
+    const full = path.win32.normalize(op.path).replace(/\\+$/, '') || op.path;
     const why = refusalReason(full, input.home);
-    if (why) return void refused.push({ path: full, reason: why });
+    if (why) {
+      refused.push({ path: full, reason: why });
+      continue;
+    }
+    const reason = op.reason as GrantSpec['reason'];
     const key = `${reason}:${full.toLowerCase()}`;
-    if (seen.has(key)) return;
+    if (seen.has(key)) continue;
     seen.add(key);
-    const mask = reason === 'writable-root' ? WRITABLE_ROOT_MASK : READ_EXECUTE_MASK;
-    grants.push({ path: full, sid: 'sandbox-group', mask, inheritance: INHERIT_ALL, reason });
-  };
-  const runtime = [...input.runtimeDirs, ...(input.extensionDir ? [input.extensionDir] : []), ...(input.toolDirs ?? [])];
-  for (const d of runtime) add(d, 'runtime-read');
-  for (const r of input.workspaceRoots) add(r, 'writable-root');
+    grants.push({ path: full, sid: 'sandbox-group', mask: op.mask, inheritance: op.inheritance, reason });
+  }
   return {
     version: SETUP_VERSION,
     group: { name: GROUP_NAME, comment: GROUP_COMMENT },
-    users: (['offline', 'online'] as const).map(userSpec),
-    firewall: [offlineBlockRule()],
+    users: (plan?.accounts?.users ?? sandboxAccounts()).map(userSpec),
+    firewall: (plan?.firewall ?? [offlineBlockRule()]).map(firewallRule),
     grants,
     refused,
   };
 }
 
-function userSpec(network: Network): UserSpec {
+function userSpec({ name, network }: { name: string; network: Network }): UserSpec {
   return {
-    name: SANDBOX_USERS[network],
+    name,
     network,
     comment: `Agent Sandbox: runs sandboxed commands (${network}). Created by "agent-sandbox setup".`,
     priv: USER_PRIV_USER,
@@ -116,18 +130,20 @@ function userSpec(network: Network): UserSpec {
   };
 }
 
-function offlineBlockRule(): FirewallRule {
+/** The plan's rule as COM writes it (every property set before the rule is added). */
+function firewallRule(spec: FirewallRuleSpec): FirewallRule {
+  if (spec.user.kind !== 'sandbox-user') throw new Error(`The firewall rule "${spec.name}" must name a sandbox account.`);
   return {
-    name: FIREWALL_RULE_NAME,
-    description: 'Blocks all outbound traffic, loopback included, for commands run by Agent Sandbox in offline mode.',
+    name: spec.name,
+    description: spec.description,
     grouping: FIREWALL_GROUPING,
     direction: NET_FW_RULE_DIR_OUT,
     action: NET_FW_ACTION_BLOCK,
     profiles: NET_FW_PROFILE2_ALL,
     protocol: NET_FW_IP_PROTOCOL_ANY,
-    remoteAddresses: '*',
+    remoteAddresses: spec.remoteAddresses,
     enabled: true,
-    user: 'offline',
+    user: spec.user.network,
     loopback: 'blocked',
   };
 }
@@ -137,15 +153,12 @@ export function ruleUserSddl(sid: string): string {
   return localUserAuthorizedList(sid);
 }
 
-/** Why a path must not get a grant, or undefined when it may. */
+/** Why a path must not get a grant, or undefined when it may: the policy's over-broad roots, plus registry hives. */
 export function refusalReason(p: string, home: string): string | undefined {
   const w = path.win32;
   if (!w.isAbsolute(p) || p.startsWith('\\\\')) return 'not a local absolute path';
-  const norm = w.normalize(p).replace(/\\+$/, '').toLowerCase();
-  if (/^[a-z]:$/.test(norm)) return 'a drive root';
-  const h = w.normalize(home).replace(/\\+$/, '').toLowerCase();
-  if (norm === h) return 'your profile folder (granting there breaks your profile)';
-  if (w.basename(norm).startsWith('ntuser.')) return 'a registry hive';
-  if (/^[a-z]:\\windows(\\|$)/.test(norm)) return 'the Windows folder (already readable)';
-  return undefined;
+  const norm = w.normalize(p).replace(/\\+$/, '');
+  if (w.basename(norm).toLowerCase().startsWith('ntuser.')) return 'a registry hive';
+  return broadRootReason({ platform: 'win32', home, userTemp: w.join(home, 'AppData', 'Local', 'Temp') },
+    /^[a-z]:$/i.test(norm) ? `${norm}\\` : norm);
 }

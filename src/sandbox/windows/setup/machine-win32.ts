@@ -20,6 +20,7 @@ const GROUP_TYPES = [users.SidType.Alias, users.SidType.Group];
 
 export function win32Machine(opts: { stateDir: string; home: string }): SetupMachine {
   const ledgerFile = path.join(opts.stateDir, LEDGER_FILE);
+  const store = fileSecurityStore(opts.stateDir);
   const groupName = (g: { sid: string } | { name: string }) => ('sid' in g ? users.accountNameOfSid(g.sid) : g.name);
   const withPolicy = <T>(use: (p: FirewallPolicy) => T): T => {
     const p = FirewallPolicy.open();
@@ -76,17 +77,17 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
     })),
 
     hasGrant: async (p, sid, mask, inheritance) =>
-      fileSecurityStore.kind(p) !== 'missing' && alreadyPresent(fileSecurityStore.entries(p), op(p, sid, mask, inheritance)),
+      store.kind(p) !== 'missing' && alreadyPresent(store.entries(p), op(p, sid, mask, inheritance)),
     addGrant: async (g: GrantSpec, sid) => {
       const ledger = loadLedger(ledgerFile);
-      const result = applyOperations([op(g.path, sid, g.mask, g.inheritance, `elevated-${g.reason}`)], fileSecurityStore, ledger, opts.home);
+      const result = applyOperations([op(g.path, sid, g.mask, g.inheritance, `elevated-${g.reason}`)], store, ledger, opts.home);
       saveLedger(ledgerFile, ledger);
       if (result.failures.length) throw result.failures[0].error;
-      if (result.skipped.length && fileSecurityStore.kind(g.path) === 'missing') throw new Error('the folder does not exist');
+      if (result.skipped.length && store.kind(g.path) === 'missing') throw new Error('the folder does not exist');
     },
     revertGrants: async (sid) => {
       const ledger = loadLedger(ledgerFile);
-      const result = revertLedger(ledger, fileSecurityStore, (r) => r.sid.toUpperCase() === sid.toUpperCase());
+      const result = revertLedger(ledger, store, (r) => r.sid.toUpperCase() === sid.toUpperCase());
       saveLedger(ledgerFile, ledger);
       return result.failures.map((f) => `${f.record.path}: ${(f.error as Error).message ?? String(f.error)}`);
     },

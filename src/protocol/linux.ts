@@ -3,7 +3,7 @@
  * bubblewrap as fd 3). Types only. The runner receives its configuration here rather than in its environment, so
  * nothing like NODE_OPTIONS from the user can run before the sandbox is applied.
  */
-import type { LinuxPlan } from '../../policy/plan';
+import type { LinuxPlan } from '../policy/plan';
 
 /** What the runner applies to itself before starting any command. */
 export interface RunnerSandbox {
@@ -40,6 +40,9 @@ export type FromRunner =
   /** `served`: brokers count the commands they started (for `agent-sandbox broker status`). */
   | { type: 'started'; id: number; served?: number }
   | { type: 'exit'; id: number; code: number; signal?: string };
+
+/** What the runner applied to itself, reported before any command starts. */
+export type Applied = Extract<FromRunner, { type: 'applied' }>;
 
 /** Environment variable marking every process of one brokered command, so the broker can sweep daemons. */
 export const COMMAND_MARKER = 'AGENT_SANDBOX_COMMAND_ID';

@@ -11,11 +11,11 @@ import { isWin32Error } from '../../../../native-bindings/win32/errors';
 import { createPipeServer, pipeSddl, uniquePipeName } from '../../../../native-bindings/win32/pipe';
 import { clientProcessId, readChunk, waitForClient } from '../../../../native-bindings/win32/pipe-io';
 import { WellKnownSid } from '../../../../native-bindings/win32/sid';
-import { SandboxError, SandboxErrorCode } from '../../errors';
+import { SandboxError, SandboxErrorCode } from '../../../errors';
 import { elevationCommand } from './elevation-command';
-import { FrameDecoder } from './frames';
+import { FrameDecoder } from '../../../protocol/windows';
 import { ElevatedResult, encodeRequest, type ElevatedRequest } from './payload';
-import { runnerScript } from './runner-script';
+import { runnerScript } from '../runner-script';
 
 const CONNECT_TIMEOUT_MS = 120_000;
 

@@ -1,9 +1,10 @@
 /**
- * The end of a sandboxed command, shared by the cold and brokered paths: timeout and AbortSignal handling, an
- * idempotent tree kill, and the ExitInfo mapping (own code, 124 on timeout, 128+N for signal N).
+ * The end of a sandboxed command, shared by every launch path of both platforms (Linux cold and brokered, Windows
+ * unelevated and elevated): timeout and AbortSignal handling, an idempotent tree kill, and the one ExitInfo mapping
+ * (own code, 124 on timeout, 128+N for signal N; a cancelled command is 137 everywhere).
  */
 import { constants } from 'node:os';
-import type { ExitInfo, SpawnSpec } from '../types';
+import type { ExitInfo, SpawnSpec } from './types';
 import { ExitCode } from '../errors';
 
 export class Lifetime {
@@ -52,5 +53,13 @@ export class Lifetime {
       return { code: ExitCode.SignalBase + n, timedOut: false, signal, durationMs };
     }
     return { code: code ?? ExitCode.SandboxFailed, timedOut: false, durationMs };
+  }
+
+  /**
+   * The ExitInfo on Windows, which has no signals: a tree this lifetime ended (timeout or cancel) is reported like
+   * SIGKILL, whatever exit code the job gave its processes, so a cancel reads 137 on both platforms.
+   */
+  finishWithoutSignals(code: number): ExitInfo {
+    return this.finish(code, this.killed ? 'SIGKILL' : null);
   }
 }

@@ -5,7 +5,7 @@
  * is only added fully formed, and a wrong one is removed first.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { SandboxErrorCode } from '../../errors';
+import { SandboxErrorCode } from '../../../errors';
 import { BUILTIN_USERS_SID } from './constants';
 import type { FirewallRule, GrantSpec, SetupPlan, UserSpec } from './setup-plan';
 import { ruleUserSddl } from './setup-plan';

@@ -1,0 +1,136 @@
+/**
+ * The one Windows launcher, used by the unelevated backend (in the developer's process) and by the elevated runner
+ * (as a sandbox account): resolve the program on the sandbox's PATH, quote its command line, build the restricted
+ * token, create a kill-on-close job, create the stdio pipes (or a pseudoconsole for a terminal), start the command
+ * with CreateProcessAsUserW born into the job, and close our copies of the child's ends.
+ * Must never start a command outside its job or after a failed step: every failure throws a SandboxError before
+ * CreateProcessAsUserW, and what was made so far is released through one scope.
+ */
+import * as fs from 'node:fs';
+import type { Socket } from 'node:net';
+import { SandboxError, SandboxErrorCode } from '../../errors';
+import { buildRestrictedToken, type RestrictedTokenSpec } from '../../../native-bindings/win32/token';
+import { Job } from '../../../native-bindings/win32/job';
+import { createPipePair, pipeSddl, type PipePair } from '../../../native-bindings/win32/pipe';
+import { createProcessAsUser } from '../../../native-bindings/win32/process';
+import { PseudoConsole } from '../../../native-bindings/win32/conpty';
+import { Win32Error } from '../../../native-bindings/win32/errors';
+import { Scope } from '../../scope';
+import { buildCommandLine, resolveProgram } from './cmdline';
+import { envGet } from './win-env';
+
+/** The exit code every process of a terminated command reports (the caller maps a kill to 128+9). */
+export const TERMINATED_EXIT_CODE = 1;
+
+export interface RestrictedSpec {
+  /** argv[0] is resolved on `env`'s PATH and PATHEXT. */
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Every SID already resolved to a string. */
+  token: RestrictedTokenSpec;
+  /** The account whose processes may open the stdio pipes (this process's user). */
+  pipeOwnerSid: string;
+  /** Prefix of the pipe names, so a pipe in a listing says who made it. */
+  pipePrefix: string;
+  /** Allocate a pseudoconsole of this size; stderr is then part of the terminal's output. */
+  tty?: { cols: number; rows: number };
+  /** Also restrict the job's access to the desktop (clipboard, global atoms, display settings...). */
+  uiRestrictions: boolean;
+}
+
+/** A started command. Disposing it destroys our pipe ends and closes the job, which ends the command's tree. */
+export interface RestrictedProcess extends Disposable {
+  readonly stdin: Socket;
+  readonly stdout: Socket;
+  readonly stderr: Socket | null;
+  /**
+   * The command's exit code. By then every process left in its job has been ended (they could hold the output
+   * pipes open forever) and the pseudoconsole is closed, so the output reaches EOF.
+   */
+  readonly exited: Promise<number>;
+  /** Ends the whole tree with TERMINATED_EXIT_CODE. Idempotent. */
+  kill(): void;
+  resize?(cols: number, rows: number): void;
+}
+
+function wrap<T>(code: SandboxErrorCode, what: string, fix: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof SandboxError) throw e;
+    throw new SandboxError(code, `${what}: ${e instanceof Error ? e.message : String(e)}. Nothing was run.`, fix, { cause: e });
+  }
+}
+
+const REPORT = 'Report this with the error above.';
+
+export async function startRestricted(spec: RestrictedSpec): Promise<RestrictedProcess> {
+  const { env } = spec;
+  const program = resolveProgram(spec.argv[0], spec.cwd, { PATH: envGet(env, 'PATH'), PATHEXT: envGet(env, 'PATHEXT') },
+    (p) => fs.existsSync(p) && fs.statSync(p).isFile());
+  if (!program) {
+    throw new SandboxError(SandboxErrorCode.ProcessCreateFailed, `"${spec.argv[0]}": command not found on the sandbox's PATH.`,
+      'Check the command name, or give its full path.');
+  }
+  const { commandLine } = buildCommandLine(program, spec.argv.slice(1), envGet(env, 'ComSpec') ?? 'C:\\Windows\\System32\\cmd.exe');
+  using scope = new Scope();
+  using token = wrap(SandboxErrorCode.TokenFailed, 'Could not create the restricted token', REPORT,
+    () => buildRestrictedToken(spec.token));
+  const job = scope.use(wrap(SandboxErrorCode.JobFailed, 'Could not create the kill-on-close job', REPORT, () => Job.createKillOnClose()));
+  if (spec.uiRestrictions) wrap(SandboxErrorCode.JobFailed, 'Could not restrict the job\'s desktop access', REPORT, () => job.setUiRestrictions());
+  const sddl = pipeSddl([spec.pipeOwnerSid]);
+  const names = spec.tty ? ['pty-in', 'pty-out'] : ['stdin', 'stdout', 'stderr'];
+  const pairs: PipePair[] = [];
+  for (const name of names) {
+    const pair = await createPipePair(`${spec.pipePrefix}-${name}`, sddl);
+    scope.use(pair.server);
+    scope.defer(() => pair.socket.destroy());
+    pairs.push(pair);
+  }
+  // ConPTY holds its own duplicates of both ends; ours are closed once the child has started.
+  const pty = spec.tty ? scope.use(PseudoConsole.create(spec.tty.cols, spec.tty.rows, pairs[0].server.value, pairs[1].server.value))
+    : undefined;
+  const child = wrap(SandboxErrorCode.ProcessCreateFailed, `Could not start ${program}`, 'Check that the program is a Windows executable.',
+    () => createProcessAsUser({ token, commandLine, cwd: spec.cwd, env, job,
+      ...(pty ? { pseudoConsole: pty.handle } : { stdio: [pairs[0].server.value, pairs[1].server.value, pairs[2].server.value] }) }));
+  scope.keep();
+  // The child (or the pseudoconsole) holds its own copies now; ours would keep the pipes open after it exits.
+  for (const p of pairs) p.server.close();
+
+  let killed = false;
+  const kill = () => {
+    if (killed || job.handle.closed) return;
+    killed = true;
+    try {
+      job.terminate(TERMINATED_EXIT_CODE);
+    } catch (e) {
+      // The job is already ending (its last process exited): nothing left to terminate.
+      if (!(e instanceof Win32Error)) throw e;
+    }
+  };
+  const exited = (async () => {
+    try {
+      const code = await child.wait();
+      job.close();
+      await pty?.close();
+      return code;
+    } finally {
+      child.close();
+      job.close();
+    }
+  })();
+  const sockets = pairs.map((p) => p.socket);
+  return {
+    stdin: sockets[0],
+    stdout: sockets[1],
+    stderr: pty ? null : sockets[2],
+    exited,
+    kill,
+    ...(pty ? { resize: (cols: number, rows: number) => pty.resize(cols, rows) } : {}),
+    [Symbol.dispose]() {
+      for (const s of sockets) s.destroy();
+      job.close();
+    },
+  };
+}
