@@ -1,9 +1,8 @@
 /**
  * Keeps the commands of one broker apart. A broker serves many commands (a VS Code session, or many CLI calls), so
  * a command must not outlive its end, timeout or cancel, nor reach another command. Each brokered command:
- * - is started from its own worker thread (never reused; a few are started ahead, see takeWorker) that first
- *   enters its own nested Landlock domain (Landlock domains live in a thread's credentials, and fork copies the
- *   calling thread's). Sibling domains cannot ptrace each other, so
+ * - is started from a fresh worker thread that first enters its own nested Landlock domain (Landlock domains live
+ *   in a thread's credentials, and fork copies the calling thread's). Sibling domains cannot ptrace each other, so
  *   no command can read another's /proc/PID/environ, open its /proc/PID/fd (its stdout) or mem, or pidfd_getfd
  *   from it, nor reach the runner (an ancestor domain); with Landlock ABI 6+ signals are scoped the same way;
  * - runs in its own PID namespace (util-linux `unshare` in a new user namespace) under a tiny `sh` init: when the command ends, or its group is killed at timeout or cancel, the
@@ -62,7 +61,7 @@ interface Job {
   unshare: string;
 }
 
-type FromWorker = { type: 'ready' } | { type: 'started'; pid: number | undefined } | { type: 'exit'; end: Ended };
+type FromWorker = { type: 'started'; pid: number | undefined } | { type: 'exit'; end: Ended };
 
 /**
  * Starts `req` isolated, on the descriptors `fds` (stdin, stdout, stderr; the caller keeps and closes its own
@@ -80,11 +79,9 @@ export function spawnIsolated(req: CommandRequest, fds: number[], sandbox: Runne
     let started = false;
     let finished = false;
     worker.on('message', (m: FromWorker) => {
-      if (m.type === 'ready') return; // a worker taken while still starting says so first
       if (m.type === 'started') {
         started = true;
         resolve({ pid: m.pid, ended });
-        setImmediate(prestartWorker); // the command runs: refill the pool behind it
       } else {
         finished = true;
         done(m.end);
@@ -102,61 +99,33 @@ export function spawnIsolated(req: CommandRequest, fds: number[], sandbox: Runne
   });
 }
 
-/** How many workers are kept started ahead, each with koffi loaded and waiting to enter its command's domain. */
-const POOL_SIZE = 2;
-
-interface Spare {
-  worker: Worker;
-  /** Its thread has loaded koffi and waits for a command (it said so). */
-  ready: boolean;
-  dead: boolean;
-}
-
-const pool: Spare[] = [];
-
-function prune(): void {
-  for (let i = pool.length - 1; i >= 0; i--) if (pool[i].dead) pool.splice(i, 1);
-}
+let spare: { worker: Worker; dead: boolean } | undefined;
 
 /**
- * A worker thread for the next command: a ready one from the pool when there is one (the usual case), else one
- * still starting, else a new one. Starting a thread and loading koffi in it costs tens of milliseconds, which a
- * command would otherwise wait for; the pool is refilled in the background once the command has started.
+ * A worker thread for the next command. One is kept started ahead (koffi already loaded in it), because starting
+ * a thread costs tens of milliseconds a command would otherwise wait for; the next spare starts right away.
  */
 function takeWorker(): Worker {
-  prune();
-  const at = pool.findIndex((s) => s.ready);
-  const taken = pool.splice(at === -1 ? 0 : at, 1)[0];
-  taken?.worker.removeAllListeners();
-  const worker = taken?.worker ?? startWorker().worker;
-  worker.ref(); // held while its command runs; spares alone must not keep the runner alive
+  const ready = spare && !spare.dead ? spare.worker : undefined;
+  if (ready) ready.removeAllListeners();
+  spare = undefined;
+  const worker = ready ?? startWorker().worker;
+  worker.ref(); // held while its command runs; the spare alone must not keep the runner alive
+  setImmediate(prestartWorker);
   return worker;
 }
 
-/**
- * Tops the pool up to POOL_SIZE one worker at a time (the next starts when the last says it is ready), so refilling
- * never starts several threads at once on the CPU the commands need. Called at broker start and after each
- * command has started; a worker that dies while starting is not replaced until the next command.
- */
+/** Starts the spare worker (at broker start, and after each command takes one). */
 export function prestartWorker(): void {
-  prune();
-  if (pool.length >= POOL_SIZE || pool.some((s) => !s.ready)) return;
-  pool.push(startWorker());
+  spare ??= startWorker();
 }
 
-function startWorker(): Spare {
-  const spare: Spare = {
-    worker: new Worker(__filename, { workerData: { agentSandboxIsolate: true }, stdout: false, stderr: false }),
-    ready: false,
-    dead: false,
-  };
-  const dead = () => (spare.dead = true);
-  spare.worker.once('error', dead).once('exit', dead).once('message', (m: FromWorker) => {
-    spare.ready = m.type === 'ready';
-    if (spare.ready) setImmediate(prestartWorker);
-  });
-  spare.worker.unref();
-  return spare;
+function startWorker(): { worker: Worker; dead: boolean } {
+  const entry = { worker: new Worker(__filename, { workerData: { agentSandboxIsolate: true }, stdout: false, stderr: false }), dead: false };
+  const dead = () => (entry.dead = true);
+  entry.worker.once('error', dead).once('exit', dead);
+  entry.worker.unref();
+  return entry;
 }
 
 /** The worker side: enter a fresh nested Landlock domain, then start the command from this thread. */
@@ -174,5 +143,4 @@ function runJob(job: Job): void {
 if (!isMainThread && (workerData as { agentSandboxIsolate?: boolean } | undefined)?.agentSandboxIsolate) {
   landlockAbi(); // loads koffi and libc now, while the thread waits for its command
   parentPort!.once('message', (job: Job) => runJob(job));
-  parentPort!.postMessage({ type: 'ready' } satisfies FromWorker);
 }
