@@ -14,9 +14,17 @@ function layer(files, patterns) {
   return {
     files,
     rules: {
-      'no-restricted-imports': ['error', { paths: bindings ? [] : [KOFFI], patterns: patterns.map(([regex, message]) => ({ regex, message })) }],
-      'no-restricted-syntax': ['error', ...patterns.map(([regex, message]) => ({
-        selector: `ImportExpression[source.value=/${regex.replace(/\//g, '\\/')}/]`, message }))],
+      'no-restricted-imports': [
+        'error',
+        { paths: bindings ? [] : [KOFFI], patterns: patterns.map(([regex, message]) => ({ regex, message })) },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        ...patterns.map(([regex, message]) => ({
+          selector: `ImportExpression[source.value=/${regex.replace(/\//g, '\\/')}/]`,
+          message,
+        })),
+      ],
     },
   };
 }
@@ -24,10 +32,23 @@ function layer(files, patterns) {
 const SURFACE = [['/sandbox/(?!index(\\.js)?$).+', 'Surfaces import src/sandbox only through its index (../sandbox).']];
 const NOT_WINDOWS = [['(^|/)(windows|win32)(/|$)', 'Linux code never imports Windows code.']];
 const NOT_LINUX = [['(^|/)linux(/|$)', 'Windows code never imports Linux code.']];
-const NOT_RUNNER = [['(^|/)runner(/|$)', 'Backends never import the runner; what both need is in src/protocol or the backend.']];
+const NOT_RUNNER = [
+  ['(^|/)runner(/|$)', 'Backends never import the runner; what both need is in src/protocol or the backend.'],
+];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.wine-ci/**', '.vscode-test/**', '.e2e/**', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'out/**',
+      'node_modules/**',
+      '.wine-ci/**',
+      '.vscode-test/**',
+      '.e2e/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -41,7 +62,10 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { paths: [KOFFI] }],
     },
   },
-  layer(['src/policy/**/*.ts'], [['^\\.\\./(?!errors$)', 'src/policy imports nothing outside itself but src/errors.ts.']]),
+  layer(
+    ['src/policy/**/*.ts'],
+    [['^\\.\\./(?!errors$)', 'src/policy imports nothing outside itself but src/errors.ts.']],
+  ),
   layer(['src/cli/**/*.ts', 'src/vscode/**/*.ts'], SURFACE),
   // A file gets the last matching layer's rule only (flat config replaces rule options), so each layer lists all of its own.
   layer(['src/sandbox/**/*.ts'], NOT_RUNNER),
@@ -51,6 +75,12 @@ export default tseslint.config(
   layer(['src/sandbox/windows/**/*.ts'], [...NOT_LINUX, ...NOT_RUNNER]),
   layer(['src/runner/windows/**/*.ts'], NOT_LINUX),
   layer(['native-bindings/win32/**/*.ts'], NOT_LINUX),
-  layer(['src/sandbox/windows/setup/**/*.ts'], [...NOT_LINUX, ...NOT_RUNNER,
-    ['(^|/)elevated(/|$)', 'Provisioning (windows/setup) never imports the runtime (windows/elevated).']]),
+  layer(
+    ['src/sandbox/windows/setup/**/*.ts'],
+    [
+      ...NOT_LINUX,
+      ...NOT_RUNNER,
+      ['(^|/)elevated(/|$)', 'Provisioning (windows/setup) never imports the runtime (windows/elevated).'],
+    ],
+  ),
 );

@@ -40,14 +40,28 @@ function candidateFiles(root: string): string[] {
 export function recordedActivation(root: string): RecordedActivation {
   const files = candidateFiles(root).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
   if (!files.length) {
-    return { available: false, reason: 'no activation record found; run `npm run test:e2e` first (it sets AGENT_SANDBOX_ACTIVATION_LOG)' };
+    return {
+      available: false,
+      reason: 'no activation record found; run `npm run test:e2e` first (it sets AGENT_SANDBOX_ACTIVATION_LOG)',
+    };
   }
   const file = files[0];
   const source = path.relative(root, file).startsWith('..') ? file : path.relative(root, file);
   try {
-    const rec = JSON.parse(fs.readFileSync(file, 'utf8')) as { activationMs?: unknown; at?: unknown; vscodeVersion?: unknown };
-    if (typeof rec.activationMs !== 'number') return { available: false, source, reason: `${source} has no numeric activationMs` };
-    return { available: true, source, activationMs: rec.activationMs, at: String(rec.at), vscodeVersion: String(rec.vscodeVersion) };
+    const rec = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      activationMs?: unknown;
+      at?: unknown;
+      vscodeVersion?: unknown;
+    };
+    if (typeof rec.activationMs !== 'number')
+      return { available: false, source, reason: `${source} has no numeric activationMs` };
+    return {
+      available: true,
+      source,
+      activationMs: rec.activationMs,
+      at: String(rec.at),
+      vscodeVersion: String(rec.vscodeVersion),
+    };
   } catch (e) {
     return { available: false, source, reason: `${source} is not valid JSON: ${(e as Error).message}` };
   }
@@ -69,7 +83,10 @@ export function loadOutsideVsCode(root: string, runs: number): LoadOutsideVsCode
     const r = spawnSync(process.execPath, ['-e', LOAD_SCRIPT, file], { encoding: 'utf8', timeout: 30_000 });
     const ms = Number(r.stdout);
     if (r.status !== 0 || !Number.isFinite(ms)) {
-      return { available: false, reason: `require failed outside VS Code: ${(r.stderr || String(r.error)).trim().split('\n')[0]}` };
+      return {
+        available: false,
+        reason: `require failed outside VS Code: ${(r.stderr || String(r.error)).trim().split('\n')[0]}`,
+      };
     }
     samples.push(ms);
   }

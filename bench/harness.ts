@@ -40,7 +40,11 @@ export interface Rounds {
   budgetMs: number;
 }
 
-export async function runInterleaved(cases: Case[], rounds: Rounds, progress: (msg: string) => void): Promise<CaseResult[]> {
+export async function runInterleaved(
+  cases: Case[],
+  rounds: Rounds,
+  progress: (msg: string) => void,
+): Promise<CaseResult[]> {
   const results = new Map<string, CaseResult>(cases.map((c) => [c.id, resultOf(c)]));
   let live = [...cases];
   const total = rounds.warmup + rounds.runs;

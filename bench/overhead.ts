@@ -75,11 +75,18 @@ function inSandbox(b: SandboxBackend | Error, plan: Plan, argv: string[], cwd: s
   return b instanceof Error ? failing(b) : () => sandboxSpawn(b, plan, argv, cwd);
 }
 
-export async function measureOverhead(s: OverheadSetup, rounds: Rounds, progress: (m: string) => void): Promise<OverheadResults> {
+export async function measureOverhead(
+  s: OverheadSetup,
+  rounds: Rounds,
+  progress: (m: string) => void,
+): Promise<OverheadResults> {
   const sb: Sandboxes = {
     cold: await backendOrError(s, false),
     broker: await backendOrError(s, true),
-    plans: { offline: planFor(s.platform, s.ws, s.stateDir, 'offline'), online: planFor(s.platform, s.ws, s.stateDir, 'online') },
+    plans: {
+      offline: planFor(s.platform, s.ws, s.stateDir, 'offline'),
+      online: planFor(s.platform, s.ws, s.stateDir, 'online'),
+    },
     bigPlan: planFor(s.platform, s.bigWs, s.stateDir, 'offline'),
   };
   progress('broker start (first command through a new broker)...');
@@ -90,12 +97,18 @@ export async function measureOverhead(s: OverheadSetup, rounds: Rounds, progress
   const cases = buildCases(s, sb, warm ? warmCli : undefined);
   progress(`${cases.length} cases × (${rounds.warmup} warm-up + up to ${rounds.runs} measured) rounds, interleaved...`);
   const results = await runInterleaved(cases, rounds, progress);
-  progress(`throughput: ${THROUGHPUT_COUNT} sequential commands, plain vs brokered vs warm CLI, ${THROUGHPUT_REPS} reps...`);
-  const throughput = await measureThroughput(() => plainSpawn(trueArgv, s.ws), inSandbox(sb.broker, sb.plans.offline, trueArgv, s.ws),
-    warm ? warmCli : undefined);
+  progress(
+    `throughput: ${THROUGHPUT_COUNT} sequential commands, plain vs brokered vs warm CLI, ${THROUGHPUT_REPS} reps...`,
+  );
+  const throughput = await measureThroughput(
+    () => plainSpawn(trueArgv, s.ws),
+    inSandbox(sb.broker, sb.plans.offline, trueArgv, s.ws),
+    warm ? warmCli : undefined,
+  );
   if (warm) {
     const warmCases = results.filter((c) => c.id === 'warm/offline/true' || c.id === 'ref/warm-no-extra-ca');
-    const calls = warmCases.reduce((n, c) => n + c.samples.length + rounds.warmup, 0) +
+    const calls =
+      warmCases.reduce((n, c) => n + c.samples.length + rounds.warmup, 0) +
       (throughput.cliWarmTotalMs ? THROUGHPUT_COUNT * THROUGHPUT_REPS : 0);
     throughput.warmServed = { served: (await warmServed(s.stateDir)) - warm.servedBefore, calls };
   }
@@ -103,7 +116,10 @@ export async function measureOverhead(s: OverheadSetup, rounds: Rounds, progress
 }
 
 /** Times the first command through each network's broker, which includes starting the broker. */
-async function brokerStart(s: OverheadSetup, sb: Sandboxes): Promise<Pick<OverheadResults, 'brokerStartMs' | 'brokerStartError'>> {
+async function brokerStart(
+  s: OverheadSetup,
+  sb: Sandboxes,
+): Promise<Pick<OverheadResults, 'brokerStartMs' | 'brokerStartError'>> {
   const brokerStartMs: OverheadResults['brokerStartMs'] = {};
   let brokerStartError: string | undefined;
   for (const net of NETWORKS) {
@@ -119,7 +135,11 @@ async function brokerStart(s: OverheadSetup, sb: Sandboxes): Promise<Pick<Overhe
 }
 
 /** One warm-up call leaves the broker; waits until it answers, so every timed warm call is served warm. */
-async function startWarmBroker(warmCli: () => Promise<void>, stateDir: string, progress: (m: string) => void): Promise<{ servedBefore: number } | undefined> {
+async function startWarmBroker(
+  warmCli: () => Promise<void>,
+  stateDir: string,
+  progress: (m: string) => void,
+): Promise<{ servedBefore: number } | undefined> {
   progress('warm broker: one cold CLI run leaves it, waiting for it to answer...');
   try {
     await warmCli();
@@ -142,16 +162,33 @@ function buildCases(s: OverheadSetup, sb: Sandboxes, warmCli?: () => Promise<voi
   const cmds = benchCommands(s.platform);
   const cases: Case[] = [
     { id: 'plain/true', label: 'plain spawn', command: cmds.trueLabel, run: () => plainSpawn(cmds.trueArgv, s.ws) },
-    writeCase({ id: 'plain/write', label: 'plain spawn', command: cmds.writeLabel }, s.ws, () => plainSpawn(cmds.writeArgv, s.ws)),
-    { id: 'ref/node', label: 'Node startup, no sandbox (reference)', command: 'node -e 0', baseline: 'plain/true',
-      run: () => plainSpawn([process.execPath, '-e', '0'], s.ws) },
-    { id: 'ref/cli-help', label: 'CLI load, no sandbox (reference)', command: 'node dist/cli.js --help', baseline: 'plain/true',
-      run: () => plainSpawn([process.execPath, s.cliPath, '--help'], s.ws) },
+    writeCase({ id: 'plain/write', label: 'plain spawn', command: cmds.writeLabel }, s.ws, () =>
+      plainSpawn(cmds.writeArgv, s.ws),
+    ),
+    {
+      id: 'ref/node',
+      label: 'Node startup, no sandbox (reference)',
+      command: 'node -e 0',
+      baseline: 'plain/true',
+      run: () => plainSpawn([process.execPath, '-e', '0'], s.ws),
+    },
+    {
+      id: 'ref/cli-help',
+      label: 'CLI load, no sandbox (reference)',
+      command: 'node dist/cli.js --help',
+      baseline: 'plain/true',
+      run: () => plainSpawn([process.execPath, s.cliPath, '--help'], s.ws),
+    },
   ];
   cases.push(...cliReferenceCases(s));
   if (warmCli) {
-    cases.push({ id: 'warm/offline/true', label: 'agent-sandbox run (warm broker, CLI), offline', command: cmds.trueLabel,
-      baseline: 'plain/true', run: warmCli });
+    cases.push({
+      id: 'warm/offline/true',
+      label: 'agent-sandbox run (warm broker, CLI), offline',
+      command: cmds.trueLabel,
+      baseline: 'plain/true',
+      run: warmCli,
+    });
   }
   const commands = [
     { kind: 'true', argv: cmds.trueArgv, text: cmds.trueLabel },
@@ -170,8 +207,13 @@ function buildCases(s: OverheadSetup, sb: Sandboxes, warmCli?: () => Promise<voi
       }
     }
   }
-  cases.push({ id: 'cold-100k/offline/true', label: 'cold spawn in-process, offline, 100k-file workspace', command: cmds.trueLabel,
-    baseline: 'plain/true', run: inSandbox(sb.cold, sb.bigPlan, cmds.trueArgv, s.bigWs) });
+  cases.push({
+    id: 'cold-100k/offline/true',
+    label: 'cold spawn in-process, offline, 100k-file workspace',
+    command: cmds.trueLabel,
+    baseline: 'plain/true',
+    run: inSandbox(sb.cold, sb.bigPlan, cmds.trueArgv, s.bigWs),
+  });
   return cases;
 }
 
@@ -183,20 +225,42 @@ function buildCases(s: OverheadSetup, sb: Sandboxes, warmCli?: () => Promise<voi
 function cliReferenceCases(s: OverheadSetup): Case[] {
   const argv = benchCommands(s.platform).trueArgv;
   const label = benchCommands(s.platform).trueLabel;
-  const cases: Case[] = [{ id: 'ref/cli-no-code-cache', label: 'agent-sandbox run (cold, CLI), offline, code cache off (reference)',
-    command: label, baseline: 'plain/true',
-    run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, { ...process.env, AGENT_SANDBOX_CODE_CACHE: '0' }) }];
+  const cases: Case[] = [
+    {
+      id: 'ref/cli-no-code-cache',
+      label: 'agent-sandbox run (cold, CLI), offline, code cache off (reference)',
+      command: label,
+      baseline: 'plain/true',
+      run: () =>
+        cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, { ...process.env, AGENT_SANDBOX_CODE_CACHE: '0' }),
+    },
+  ];
   if (process.env.NODE_EXTRA_CA_CERTS) {
     const { NODE_EXTRA_CA_CERTS: _ca, ...withoutCa } = process.env;
     cases.push(
-      { id: 'ref/node-no-extra-ca', label: 'Node startup without NODE_EXTRA_CA_CERTS (reference)', command: 'node -e 0',
-        baseline: 'plain/true', run: () => plainSpawn([process.execPath, '-e', '0'], s.ws, withoutCa) },
-      { id: 'ref/cli-no-extra-ca', label: 'agent-sandbox run (cold, CLI), offline, without NODE_EXTRA_CA_CERTS (reference)',
-        command: label, baseline: 'plain/true', run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, withoutCa) },
+      {
+        id: 'ref/node-no-extra-ca',
+        label: 'Node startup without NODE_EXTRA_CA_CERTS (reference)',
+        command: 'node -e 0',
+        baseline: 'plain/true',
+        run: () => plainSpawn([process.execPath, '-e', '0'], s.ws, withoutCa),
+      },
+      {
+        id: 'ref/cli-no-extra-ca',
+        label: 'agent-sandbox run (cold, CLI), offline, without NODE_EXTRA_CA_CERTS (reference)',
+        command: label,
+        baseline: 'plain/true',
+        run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, withoutCa),
+      },
     );
     if (s.platform === 'linux') {
-      cases.push({ id: 'ref/warm-no-extra-ca', label: 'agent-sandbox run (warm broker, CLI), offline, without NODE_EXTRA_CA_CERTS (reference)',
-        command: label, baseline: 'plain/true', run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, withoutCa, { warm: true }) });
+      cases.push({
+        id: 'ref/warm-no-extra-ca',
+        label: 'agent-sandbox run (warm broker, CLI), offline, without NODE_EXTRA_CA_CERTS (reference)',
+        command: label,
+        baseline: 'plain/true',
+        run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, withoutCa, { warm: true }),
+      });
     }
   }
   return cases;
@@ -206,8 +270,11 @@ function writeCase(c: Omit<Case, 'run'>, cwd: string, run: () => Promise<void>):
   return { ...c, ...checkedWrite(cwd, run) };
 }
 
-async function measureThroughput(plain: () => Promise<void>, brokered: () => Promise<void>,
-  warmCli?: () => Promise<void>): Promise<ThroughputResult> {
+async function measureThroughput(
+  plain: () => Promise<void>,
+  brokered: () => Promise<void>,
+  warmCli?: () => Promise<void>,
+): Promise<ThroughputResult> {
   const plainTotals: number[] = [];
   const brokerTotals: number[] = [];
   const cliTotals: number[] = [];
@@ -220,7 +287,11 @@ async function measureThroughput(plain: () => Promise<void>, brokered: () => Pro
   } catch (e) {
     return { count: THROUGHPUT_COUNT, reps: THROUGHPUT_REPS, error: (e as Error).message };
   }
-  return { count: THROUGHPUT_COUNT, reps: THROUGHPUT_REPS, plainTotalMs: summarize(plainTotals), brokerTotalMs: summarize(brokerTotals),
-    ...(cliTotals.length ? { cliWarmTotalMs: summarize(cliTotals) } : {}) };
+  return {
+    count: THROUGHPUT_COUNT,
+    reps: THROUGHPUT_REPS,
+    plainTotalMs: summarize(plainTotals),
+    brokerTotalMs: summarize(brokerTotals),
+    ...(cliTotals.length ? { cliWarmTotalMs: summarize(cliTotals) } : {}),
+  };
 }
-

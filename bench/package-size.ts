@@ -25,7 +25,8 @@ const PACKAGE_TIMEOUT_MS = 120_000;
 export function bundleSizes(root: string): BundleSize[] {
   const dist = path.join(root, 'dist');
   if (!fs.existsSync(dist)) return [];
-  return fs.readdirSync(dist)
+  return fs
+    .readdirSync(dist)
     .filter((f) => f.endsWith('.js'))
     .sort()
     .map((f) => ({ file: `dist/${f}`, bytes: fs.statSync(path.join(dist, f)).size }));
@@ -41,7 +42,12 @@ export function vsixSizes(root: string, skip: boolean): VsixSizes {
   const packageMs = Date.now() - t0;
   if (r.status !== 0) {
     const why = r.error ? r.error.message : `${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`;
-    return { available: false, reason: `packaging failed (exit ${r.status ?? r.signal}): ${why}`, packageMs, targets: [] };
+    return {
+      available: false,
+      reason: `packaging failed (exit ${r.status ?? r.signal}): ${why}`,
+      packageMs,
+      targets: [],
+    };
   }
   if (!fs.existsSync(sizesFile) || fs.statSync(sizesFile).mtimeMs < t0) {
     return { available: false, reason: 'packaging did not write artifacts/vsix/sizes.json', packageMs, targets: [] };

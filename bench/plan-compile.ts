@@ -62,8 +62,13 @@ function compileOnce(platform: Platform, ws: string, stateDir: string, fsView: F
   compilePlan(policyFromCli(flags, ws), hostContext({ platform, stateDir, fs: fsView }));
 }
 
-export async function measureCompile(platform: Platform, smallWs: string, bigWs: string, stateDir: string,
-  treeCreateMs: number): Promise<CompileResults> {
+export async function measureCompile(
+  platform: Platform,
+  smallWs: string,
+  bigWs: string,
+  stateDir: string,
+  treeCreateMs: number,
+): Promise<CompileResults> {
   const fsCalls = (ws: string) => {
     const c = countingFs();
     compileOnce(platform, ws, stateDir, c.view);

@@ -21,9 +21,19 @@ export interface BenchCommands {
 export function benchCommands(platform: Platform): BenchCommands {
   switch (platform) {
     case 'linux':
-      return { trueLabel: '/bin/true', trueArgv: ['/bin/true'], writeLabel: "sh -c 'echo x > f'", writeArgv: ['sh', '-c', 'echo x > f'] };
+      return {
+        trueLabel: '/bin/true',
+        trueArgv: ['/bin/true'],
+        writeLabel: "sh -c 'echo x > f'",
+        writeArgv: ['sh', '-c', 'echo x > f'],
+      };
     case 'win32':
-      return { trueLabel: 'cmd /c exit 0', trueArgv: ['cmd', '/c', 'exit 0'], writeLabel: 'cmd /c "echo x> f"', writeArgv: ['cmd', '/c', 'echo x> f'] };
+      return {
+        trueLabel: 'cmd /c exit 0',
+        trueArgv: ['cmd', '/c', 'exit 0'],
+        writeLabel: 'cmd /c "echo x> f"',
+        writeArgv: ['cmd', '/c', 'echo x> f'],
+      };
     default:
       return assertNever(platform);
   }

@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: per-command overhead (plain, CLI cold, in-process cold, brokered; offline and online),
- * throughput, plan compile time on a 100k-file workspace, package sizes and activation. Prints the report and
- * writes bench/results.json (everything, raw samples included) and bench/RESULTS.md (linked from the README, which
- * keeps only a short summary: it never copies machine details).
+ * throughput, the network allowlist proxy's connect latency and throughput against a direct connection, plan compile
+ * time on a 100k-file workspace, package sizes and activation. Prints the report and writes bench/results.json
+ * (everything, raw samples included) and bench/RESULTS.md (linked from the README, which keeps only a short summary: it
+ * never copies machine details).
  * Options: --runs N (measured rounds wanted, default 30), --warmup N (default 3), --budget SEC (time for the measured
  * rounds, default 90; at least 10 rounds run regardless), --quick (8 runs, 2 warm-up, 20 s), --no-package (skip
  * building the .vsix files). Never part of `npm test`; it asserts nothing, it measures.
@@ -17,6 +18,7 @@ import type { Platform } from '../src/policy';
 import { loadOutsideVsCode, recordedActivation } from './activation';
 import type { Rounds } from './harness';
 import { measureOverhead } from './overhead';
+import { measureProxy } from './proxy';
 import { bundleSizes, vsixSizes } from './package-size';
 import { BIG_FILE_COUNT, createTree, measureCompile, type CompileResults } from './plan-compile';
 import { describeMachine, loadAverage } from './platform';
@@ -61,12 +63,17 @@ async function backendStatus(platform: Platform, stateDir: string): Promise<Reco
   }
 }
 
-async function compileOrError(platform: Platform, ws: string, bigWs: string, stateDir: string): Promise<BenchResults['compile']> {
+async function compileOrError(
+  platform: Platform,
+  ws: string,
+  bigWs: string,
+  stateDir: string,
+): Promise<BenchResults['compile']> {
   try {
     progress(`creating a ${BIG_FILE_COUNT.toLocaleString('en-US')}-file workspace...`);
     const createMs = createTree(bigWs, BIG_FILE_COUNT);
     progress('plan compile (10 vs 100k files)...');
-    return await measureCompile(platform, ws, bigWs, stateDir, createMs) satisfies CompileResults;
+    return (await measureCompile(platform, ws, bigWs, stateDir, createMs)) satisfies CompileResults;
   } catch (e) {
     return { error: (e as Error).message };
   }
@@ -77,7 +84,9 @@ async function main(): Promise<void> {
   const { rounds, skipPackage } = options();
   const platform = hostPlatform();
   if (!platform) throw new Error(`npm run bench supports Linux and Windows, not ${process.platform}`);
-  const tmp = fs.realpathSync(fs.mkdtempSync(path.join(process.env.AGENT_SANDBOX_BENCH_DIR ?? os.tmpdir(), 'agent-sandbox-bench-')));
+  const tmp = fs.realpathSync(
+    fs.mkdtempSync(path.join(process.env.AGENT_SANDBOX_BENCH_DIR ?? os.tmpdir(), 'agent-sandbox-bench-')),
+  );
   const [ws, bigWs, stateDir] = ['ws', 'ws-100k', 'state'].map((d) => path.join(tmp, d));
   for (const d of [ws, bigWs, stateDir]) fs.mkdirSync(d, { recursive: true });
   for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(ws, `file${i}.txt`), 'x');
@@ -86,6 +95,8 @@ async function main(): Promise<void> {
     const compile = await compileOrError(platform, ws, bigWs, stateDir);
     const cliPath = path.join(ROOT, 'dist', 'cli.js');
     const overhead = await measureOverhead({ platform, ws, bigWs, stateDir, cliPath }, rounds, progress);
+    progress('network allowlist: connect latency and throughput through the proxy vs direct...');
+    const proxy = await measureProxy(platform, ws, stateDir, 53);
     const status = await backendStatus(platform, stateDir);
     await disposeBackends();
     progress('activation and package sizes...');
@@ -100,6 +111,7 @@ async function main(): Promise<void> {
       backendStatus: status,
       rounds,
       overhead,
+      proxy,
       targets: checkTargets(overhead.cases),
       ratioTargets: checkRatioTargets(overhead.cases),
       compile,

@@ -42,7 +42,8 @@ export async function sandboxSpawn(backend: SandboxBackend, plan: Plan, argv: st
     proc.stdout?.resume();
     proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const [exit] = await Promise.all([proc.exited, drained(proc.stdout), drained(proc.stderr)]);
-    if (exit.code !== 0) throw new Error(`sandboxed ${argv.join(' ')} exited ${exit.code}: ${stderr.trim().slice(0, 800)}`);
+    if (exit.code !== 0)
+      throw new Error(`sandboxed ${argv.join(' ')} exited ${exit.code}: ${stderr.trim().slice(0, 800)}`);
   } finally {
     clearTimeout(timer);
   }
@@ -57,8 +58,15 @@ function drained(stream: Readable | null): Promise<void> {
  * replaces this process's environment (for the reference rows that leave out a variable); `warm` lets the call use
  * (and leave) a warm broker.
  */
-export function cliRun(cliPath: string, network: string, argv: string[], cwd: string, stateDir: string,
-  baseEnv: NodeJS.ProcessEnv = process.env, opts: { warm?: boolean } = {}): Promise<void> {
+export function cliRun(
+  cliPath: string,
+  network: string,
+  argv: string[],
+  cwd: string,
+  stateDir: string,
+  baseEnv: NodeJS.ProcessEnv = process.env,
+  opts: { warm?: boolean } = {},
+): Promise<void> {
   const env = { ...baseEnv, AGENT_SANDBOX_STATE_DIR: stateDir };
   // Cold rows must stay cold: they neither use nor leave a warm broker.
   const broker = opts.warm ? [] : ['--no-broker'];
@@ -69,7 +77,10 @@ export function cliRun(cliPath: string, network: string, argv: string[], cwd: st
  * Wraps a run of the write command: removes ./f first and checks afterwards that the command really wrote "x",
  * so a sandbox that silently blocked the write cannot look fast. Not part of the timed region.
  */
-export function checkedWrite(cwd: string, run: () => Promise<void>): { before(): void; run(): Promise<void>; after(): void } {
+export function checkedWrite(
+  cwd: string,
+  run: () => Promise<void>,
+): { before(): void; run(): Promise<void>; after(): void } {
   const file = path.join(cwd, 'f');
   return {
     before: () => fs.rmSync(file, { force: true }),

@@ -26,11 +26,16 @@ export function overheadMs(c: CaseResult, all: CaseResult[]): number | undefined
 
 export function checkTargets(results: CaseResult[]): TargetCheck[] {
   return TARGETS.map((t) => {
-    const cases = results.filter((c) => c.id.startsWith(t.prefix)).map((c) => ({ id: c.id, overheadMs: overheadMs(c, results), error: c.error }));
+    const cases = results
+      .filter((c) => c.id.startsWith(t.prefix))
+      .map((c) => ({ id: c.id, overheadMs: overheadMs(c, results), error: c.error }));
     const measured = cases.filter((c) => c.overheadMs !== undefined);
-    const verdict = measured.length < cases.length || !cases.length
-      ? 'not measured'
-      : measured.every((c) => (c.overheadMs as number) <= t.limitMs) ? 'met' : 'missed';
+    const verdict =
+      measured.length < cases.length || !cases.length
+        ? 'not measured'
+        : measured.every((c) => (c.overheadMs as number) <= t.limitMs)
+          ? 'met'
+          : 'missed';
     return { name: t.name, limitMs: t.limitMs, cases, verdict };
   });
 }
@@ -53,10 +58,18 @@ export interface RatioCheck {
 const COLD_BEFORE_RATIO = 147.9 / 70.8;
 
 const RATIO_TARGETS = [
-  { name: 'Warm `agent-sandbox run` of /bin/true: median at most 1.0× `node -e 0`', caseId: 'warm/offline/true',
-    referenceId: 'ref/node', maxRatio: 1.0 },
-  { name: `Cold \`agent-sandbox run\` of /bin/true: 25% below its pre-broker ratio to \`node -e 0\` (${COLD_BEFORE_RATIO.toFixed(2)}×), so at most ${(0.75 * COLD_BEFORE_RATIO).toFixed(2)}×`,
-    caseId: 'cli/offline/true', referenceId: 'ref/node', maxRatio: 0.75 * COLD_BEFORE_RATIO },
+  {
+    name: 'Warm `agent-sandbox run` of /bin/true: median at most 1.0× `node -e 0`',
+    caseId: 'warm/offline/true',
+    referenceId: 'ref/node',
+    maxRatio: 1.0,
+  },
+  {
+    name: `Cold \`agent-sandbox run\` of /bin/true: 25% below its pre-broker ratio to \`node -e 0\` (${COLD_BEFORE_RATIO.toFixed(2)}×), so at most ${(0.75 * COLD_BEFORE_RATIO).toFixed(2)}×`,
+    caseId: 'cli/offline/true',
+    referenceId: 'ref/node',
+    maxRatio: 0.75 * COLD_BEFORE_RATIO,
+  },
 ];
 
 export function checkRatioTargets(results: CaseResult[]): RatioCheck[] {

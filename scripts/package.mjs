@@ -14,7 +14,8 @@ const cache = path.join(stageBase, 'cache');
 const outDir = path.join(root, 'artifacts', 'vsix');
 
 const npmCmd = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+const run = (cmd, args, cwd) =>
+  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
 
 function copy(from, to) {
   fs.cpSync(from, to, { recursive: true, dereference: true });
@@ -28,7 +29,10 @@ function prebuildDir(target) {
   const dir = path.join(cache, `koffi-${target}-${koffiVersion}`);
   if (!fs.existsSync(path.join(dir, 'package.json'))) {
     fs.mkdirSync(cache, { recursive: true });
-    const tgz = run(npmCmd, ['pack', '--silent', `${name}@${koffiVersion}`], cache).trim().split('\n').pop();
+    const tgz = run(npmCmd, ['pack', '--silent', `${name}@${koffiVersion}`], cache)
+      .trim()
+      .split('\n')
+      .pop();
     fs.mkdirSync(dir, { recursive: true });
     run('tar', ['-xzf', path.join(cache, tgz), '-C', dir, '--strip-components=1'], cache);
     fs.rmSync(path.join(cache, tgz));
@@ -39,16 +43,25 @@ function prebuildDir(target) {
 /** Fails the build when a package misses a bundle or carries sources, maps, or another platform's binaries. */
 function checkContents(target, files) {
   const problems = [];
-  for (const f of ['dist/extension.js', 'dist/cli.js', 'dist/cli-main.js', 'dist/runner.js', 'dist/runner-linux.js', 'dist/runner-win32.js',
-    'dist/probe.js', 'node_modules/koffi/package.json',
-    `node_modules/@koromix/koffi-${target}/package.json`]) {
+  for (const f of [
+    'dist/extension.js',
+    'dist/cli.js',
+    'dist/cli-main.js',
+    'dist/runner.js',
+    'dist/runner-linux.js',
+    'dist/runner-win32.js',
+    'dist/probe.js',
+    'node_modules/koffi/package.json',
+    `node_modules/@koromix/koffi-${target}/package.json`,
+  ]) {
     if (!files.includes(f)) problems.push(`missing ${f}`);
   }
   if (!files.some((f) => f.startsWith(`node_modules/@koromix/koffi-${target}/`) && f.endsWith('.node'))) {
     problems.push(`missing the ${target} koffi binary`);
   }
   for (const f of files) {
-    if (f.startsWith('node_modules/@koromix/') && !f.startsWith(`node_modules/@koromix/koffi-${target}/`)) problems.push(`foreign binary ${f}`);
+    if (f.startsWith('node_modules/@koromix/') && !f.startsWith(`node_modules/@koromix/koffi-${target}/`))
+      problems.push(`foreign binary ${f}`);
     if (/\.(ts|map)$/.test(f) || /^(src|test|native-bindings|out)\//.test(f)) problems.push(`source file ${f}`);
     if (f.startsWith('dist/.code-cache/')) problems.push(`this machine's code cache ${f}`);
   }
@@ -81,9 +94,13 @@ for (const target of targets) {
   checkContents(target, run(path.join(root, 'node_modules/.bin/vsce'), ['ls'], stage).split('\n').filter(Boolean));
   if (target === `${process.platform}-${process.arch}`) smokeTest(stage);
   const out = path.join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
-  run(path.join(root, 'node_modules/.bin/vsce'), ['package', '--target', target, '--allow-missing-repository',
-    '--no-rewrite-relative-links', '--out', out], stage);
+  run(
+    path.join(root, 'node_modules/.bin/vsce'),
+    ['package', '--target', target, '--allow-missing-repository', '--no-rewrite-relative-links', '--out', out],
+    stage,
+  );
   results.push({ target, file: path.relative(root, out), bytes: fs.statSync(out).size });
 }
-for (const r of results) console.log(`${r.target.padEnd(12)} ${(r.bytes / 1024).toFixed(0).padStart(6)} KiB  ${r.file}`);
+for (const r of results)
+  console.log(`${r.target.padEnd(12)} ${(r.bytes / 1024).toFixed(0).padStart(6)} KiB  ${r.file}`);
 fs.writeFileSync(path.join(outDir, 'sizes.json'), JSON.stringify(results, null, 2));

@@ -18,6 +18,7 @@ step build node scripts/build.mjs
 step compile npx tsc -p .
 step lint npx eslint .
 step cycles npm run --silent cycles
+step format npx prettier --check --log-level warn .
 step unit node --test out/test/unit/
 step package node scripts/package.mjs
 if [ "$(uname -s)" = Linux ] && command -v bwrap >/dev/null; then

@@ -26,6 +26,7 @@ export const SandboxErrorCode = {
   FirewallBlockedByPolicy: 'firewall-blocked-by-policy',
   LogonFailed: 'logon-failed',
   BrokerFailed: 'broker-failed',
+  UserNetUnavailable: 'usernet-unavailable',
   HiddenPath: 'hidden-path',
   Cancelled: 'cancelled',
   Internal: 'internal',

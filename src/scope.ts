@@ -15,7 +15,9 @@ export class Scope implements Disposable {
   use<T extends Releasable | undefined | null>(owner: T): T {
     if (owner) {
       const o: Releasable = owner;
-      this.#releases.push(Symbol.dispose in o ? () => o[Symbol.dispose]() : () => void (o as { close(): unknown }).close());
+      this.#releases.push(
+        Symbol.dispose in o ? () => o[Symbol.dispose]() : () => void (o as { close(): unknown }).close(),
+      );
     }
     return owner;
   }

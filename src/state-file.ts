@@ -9,7 +9,11 @@ import * as path from 'node:path';
 let counter = 0;
 
 /** Writes `data` to `file` through a temp file beside it (unique per process and call), then renames it over. */
-export function writeFileAtomic(file: string, data: string | Buffer, opts: { mode?: number; dirMode?: number } = {}): void {
+export function writeFileAtomic(
+  file: string,
+  data: string | Buffer,
+  opts: { mode?: number; dirMode?: number } = {},
+): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, ...(opts.dirMode !== undefined ? { mode: opts.dirMode } : {}) });
   const tmp = `${file}.${process.pid}.${++counter}.tmp`;
   try {
@@ -22,7 +26,11 @@ export function writeFileAtomic(file: string, data: string | Buffer, opts: { mod
 }
 
 /** `data` as JSON (indented unless `compact`), written atomically. */
-export function writeJsonAtomic(file: string, data: unknown, opts: { mode?: number; dirMode?: number; compact?: boolean } = {}): void {
+export function writeJsonAtomic(
+  file: string,
+  data: unknown,
+  opts: { mode?: number; dirMode?: number; compact?: boolean } = {},
+): void {
   writeFileAtomic(file, opts.compact ? JSON.stringify(data) : JSON.stringify(data, null, 2), opts);
 }
 

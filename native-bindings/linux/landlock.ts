@@ -33,13 +33,22 @@ const SCOPE_ABSTRACT_UNIX_SOCKET = 1n << 0n;
 const SCOPE_SIGNAL = 1n << 1n;
 const CREATE_RULESET_VERSION = 1;
 const RULE_PATH_BENEATH = 1;
+const RULE_NET_PORT = 2;
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 
 /** Every right that modifies the filesystem, for a given ABI. Reads and execution stay unrestricted. */
 export function writeAccess(abi: number): number {
-  let mask = FsAccess.WRITE_FILE | FsAccess.REMOVE_DIR | FsAccess.REMOVE_FILE | FsAccess.MAKE_CHAR |
-    FsAccess.MAKE_DIR | FsAccess.MAKE_REG | FsAccess.MAKE_SOCK | FsAccess.MAKE_FIFO | FsAccess.MAKE_BLOCK |
+  let mask =
+    FsAccess.WRITE_FILE |
+    FsAccess.REMOVE_DIR |
+    FsAccess.REMOVE_FILE |
+    FsAccess.MAKE_CHAR |
+    FsAccess.MAKE_DIR |
+    FsAccess.MAKE_REG |
+    FsAccess.MAKE_SOCK |
+    FsAccess.MAKE_FIFO |
+    FsAccess.MAKE_BLOCK |
     FsAccess.MAKE_SYM;
   if (abi >= 2) mask |= FsAccess.REFER;
   if (abi >= 3) mask |= FsAccess.TRUNCATE;
@@ -55,8 +64,13 @@ function nr(name: string): number {
 /** The best Landlock ABI the kernel offers, or 0 when Landlock is unavailable (ENOSYS/EOPNOTSUPP). */
 export function landlockAbi(): number {
   try {
-    return syscall('landlock_create_ruleset', nr('landlock_create_ruleset'), ['void *', null], ['size_t', 0],
-      ['uint32_t', CREATE_RULESET_VERSION]);
+    return syscall(
+      'landlock_create_ruleset',
+      nr('landlock_create_ruleset'),
+      ['void *', null],
+      ['size_t', 0],
+      ['uint32_t', CREATE_RULESET_VERSION],
+    );
   } catch (e) {
     if (e instanceof ErrnoError) return 0;
     throw e;
@@ -68,6 +82,8 @@ export interface LandlockRequest {
   writablePaths: string[];
   /** ABI 4+: deny every TCP bind and connect (no port is allowed). */
   denyTcp: boolean;
+  /** ABI 4+: deny every TCP bind, and connect except to these ports (ignored when `denyTcp`). */
+  connectTcpPorts?: number[];
   /** ABI 6+: scope abstract Unix sockets and signals to this domain. */
   scope: boolean;
 }
@@ -87,20 +103,30 @@ export interface LandlockResult {
 export function restrictSelf(req: LandlockRequest, abi = landlockAbi()): LandlockResult {
   if (abi < 1) throw new ErrnoError('landlock_create_ruleset', 38);
   const handledFs = writeAccess(abi);
-  const denyTcp = req.denyTcp && abi >= 4;
+  const connectPorts = !req.denyTcp && abi >= 4 ? req.connectTcpPorts : undefined;
+  const denyTcp = (req.denyTcp || connectPorts !== undefined) && abi >= 4;
   const scope = req.scope && abi >= 6;
   const attr = Buffer.alloc(24);
   attr.writeBigUInt64LE(BigInt(handledFs), 0);
   attr.writeBigUInt64LE(denyTcp ? NET_BIND_TCP | NET_CONNECT_TCP : 0n, 8);
   attr.writeBigUInt64LE(scope ? SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL : 0n, 16);
   const size = abi >= 6 ? 24 : abi >= 4 ? 16 : 8;
-  const rulesetFd = syscall('landlock_create_ruleset', nr('landlock_create_ruleset'), ['void *', attr],
-    ['size_t', size], ['uint32_t', 0]);
+  const rulesetFd = syscall(
+    'landlock_create_ruleset',
+    nr('landlock_create_ruleset'),
+    ['void *', attr],
+    ['size_t', size],
+    ['uint32_t', 0],
+  );
   try {
     const skipped = addWritableRules(rulesetFd, req.writablePaths, handledFs);
+    for (const port of connectPorts ?? []) addConnectPortRule(rulesetFd, port);
     syscall('landlock_restrict_self', nr('landlock_restrict_self'), ['int', rulesetFd], ['uint32_t', 0]);
-    const applied = [`Landlock ABI ${abi}: writes only beneath ${req.writablePaths.filter((p) => !skipped.includes(p)).join(', ')}`];
-    if (denyTcp) applied.push('Landlock: TCP bind/connect denied');
+    const applied = [
+      `Landlock ABI ${abi}: writes only beneath ${req.writablePaths.filter((p) => !skipped.includes(p)).join(', ')}`,
+    ];
+    if (connectPorts) applied.push(`Landlock: TCP bind denied; connect only to port(s) ${connectPorts.join(', ')}`);
+    else if (denyTcp) applied.push('Landlock: TCP bind/connect denied');
     if (scope) applied.push('Landlock: abstract Unix sockets and signals scoped to the sandbox');
     return { abi, applied, skipped };
   } finally {
@@ -124,13 +150,34 @@ function addWritableRules(rulesetFd: number, paths: string[], handledFs: number)
       const rule = Buffer.alloc(12);
       rule.writeBigUInt64LE(BigInt(isDir ? handledFs : handledFs & fileRights()), 0);
       rule.writeInt32LE(fd, 8);
-      syscall('landlock_add_rule', nr('landlock_add_rule'), ['int', rulesetFd], ['uint32_t', RULE_PATH_BENEATH],
-        ['void *', rule], ['uint32_t', 0]);
+      syscall(
+        'landlock_add_rule',
+        nr('landlock_add_rule'),
+        ['int', rulesetFd],
+        ['uint32_t', RULE_PATH_BENEATH],
+        ['void *', rule],
+        ['uint32_t', 0],
+      );
     } finally {
       fs.closeSync(fd);
     }
   }
   return skipped;
+}
+
+function addConnectPortRule(rulesetFd: number, port: number): void {
+  // struct landlock_net_port_attr is packed: u64 allowed_access, u64 port.
+  const rule = Buffer.alloc(16);
+  rule.writeBigUInt64LE(NET_CONNECT_TCP, 0);
+  rule.writeBigUInt64LE(BigInt(port), 8);
+  syscall(
+    'landlock_add_rule',
+    nr('landlock_add_rule'),
+    ['int', rulesetFd],
+    ['uint32_t', RULE_NET_PORT],
+    ['void *', rule],
+    ['uint32_t', 0],
+  );
 }
 
 /** Rights that make sense on a file (not a directory) rule. */

@@ -19,14 +19,28 @@ function prctlNr(): number {
 
 /** Sets no_new_privs on the calling thread (children inherit it); reads it back. */
 export function setNoNewPrivs(): void {
-  syscall('prctl(PR_SET_NO_NEW_PRIVS)', prctlNr(), ['int', PR_SET_NO_NEW_PRIVS], ['long', 1], ['long', 0],
-    ['long', 0], ['long', 0]);
+  syscall(
+    'prctl(PR_SET_NO_NEW_PRIVS)',
+    prctlNr(),
+    ['int', PR_SET_NO_NEW_PRIVS],
+    ['long', 1],
+    ['long', 0],
+    ['long', 0],
+    ['long', 0],
+  );
   if (getNoNewPrivs() !== 1) throw new Error('prctl(PR_SET_NO_NEW_PRIVS) did not stick');
 }
 
 export function getNoNewPrivs(): number {
-  return syscall('prctl(PR_GET_NO_NEW_PRIVS)', prctlNr(), ['int', PR_GET_NO_NEW_PRIVS], ['long', 0], ['long', 0],
-    ['long', 0], ['long', 0]);
+  return syscall(
+    'prctl(PR_GET_NO_NEW_PRIVS)',
+    prctlNr(),
+    ['int', PR_GET_NO_NEW_PRIVS],
+    ['long', 0],
+    ['long', 0],
+    ['long', 0],
+    ['long', 0],
+  );
 }
 
 /**
@@ -34,9 +48,23 @@ export function getNoNewPrivs(): number {
  * or take its file descriptors with pidfd_getfd. Children get the flag back at execve; reads it back.
  */
 export function setNotDumpable(): void {
-  syscall('prctl(PR_SET_DUMPABLE)', prctlNr(), ['int', PR_SET_DUMPABLE], ['long', 0], ['long', 0], ['long', 0],
-    ['long', 0]);
-  const now = syscall('prctl(PR_GET_DUMPABLE)', prctlNr(), ['int', PR_GET_DUMPABLE], ['long', 0], ['long', 0],
-    ['long', 0], ['long', 0]);
+  syscall(
+    'prctl(PR_SET_DUMPABLE)',
+    prctlNr(),
+    ['int', PR_SET_DUMPABLE],
+    ['long', 0],
+    ['long', 0],
+    ['long', 0],
+    ['long', 0],
+  );
+  const now = syscall(
+    'prctl(PR_GET_DUMPABLE)',
+    prctlNr(),
+    ['int', PR_GET_DUMPABLE],
+    ['long', 0],
+    ['long', 0],
+    ['long', 0],
+    ['long', 0],
+  );
   if (now !== 0) throw new Error('prctl(PR_SET_DUMPABLE, 0) did not stick');
 }

@@ -21,8 +21,13 @@ export function installFilter(program: Buffer): void {
   const fprog = Buffer.alloc(16);
   fprog.writeUInt16LE(program.length / SOCK_FILTER_SIZE, 0);
   fprog.writeBigUInt64LE(BigInt(koffi().address(program)), 8);
-  const tid = syscall('seccomp(SECCOMP_SET_MODE_FILTER)', syscallNumber(arch, 'seccomp'),
-    ['uint32_t', SECCOMP_SET_MODE_FILTER], ['uint32_t', SECCOMP_FILTER_FLAG_TSYNC], ['void *', fprog]);
+  const tid = syscall(
+    'seccomp(SECCOMP_SET_MODE_FILTER)',
+    syscallNumber(arch, 'seccomp'),
+    ['uint32_t', SECCOMP_SET_MODE_FILTER],
+    ['uint32_t', SECCOMP_FILTER_FLAG_TSYNC],
+    ['void *', fprog],
+  );
   // With TSYNC, a positive result is the id of a thread that could not be synchronized.
   if (tid !== 0) throw new Error(`seccomp: thread ${tid} could not be synchronized; filter not applied everywhere`);
 }

@@ -9,24 +9,47 @@ import { koffi, lazyAsyncFn, lazyFn, type Pointer } from './lib';
 import { Sid, sidToString } from './sid';
 import { declareStructs, decodeStruct, encodeStruct, structSize } from './structs';
 
-const SetEntriesInAclW = lazyFn('advapi32.dll',
-  'uint32 SetEntriesInAclW(uint32 count, void *entries, void *oldAcl, _Out_ void **newAcl)', declareStructs);
-const GetExplicitEntriesFromAclW = lazyFn('advapi32.dll',
-  'uint32 GetExplicitEntriesFromAclW(void *acl, _Out_ uint32 *count, _Out_ void **entries)');
-const GetNamedSecurityInfoW = lazyFn('advapi32.dll', 'uint32 GetNamedSecurityInfoW(str16 name, int type, uint32 info, ' +
-  '_Out_ void **owner, _Out_ void **group, _Out_ void **dacl, _Out_ void **sacl, _Out_ void **sd)');
-const SetNamedSecurityInfoW = lazyFn('advapi32.dll', 'uint32 SetNamedSecurityInfoW(str16 name, int type, uint32 info, ' +
-  'void *owner, void *group, void *dacl, void *sacl)');
-const SetNamedSecurityInfoWAsync = lazyAsyncFn('advapi32.dll', 'uint32 SetNamedSecurityInfoW(str16 name, int type, uint32 info, ' +
-  'void *owner, void *group, void *dacl, void *sacl)');
-const ConvertSecurityDescriptorToStringSecurityDescriptorW = lazyFn('advapi32.dll',
-  'bool ConvertSecurityDescriptorToStringSecurityDescriptorW(void *sd, uint32 rev, uint32 info, _Out_ void **s, _Out_ uint32 *len)');
-const ConvertStringSecurityDescriptorToSecurityDescriptorW = lazyFn('advapi32.dll',
-  'bool ConvertStringSecurityDescriptorToSecurityDescriptorW(str16 s, uint32 rev, _Out_ void **sd, _Out_ uint32 *len)');
-const GetSecurityDescriptorDacl = lazyFn('advapi32.dll',
-  'bool GetSecurityDescriptorDacl(void *sd, _Out_ int *present, _Out_ void **dacl, _Out_ int *defaulted)');
-const GetSecurityInfo = lazyFn('advapi32.dll', 'uint32 GetSecurityInfo(void *handle, int type, uint32 info, ' +
-  '_Out_ void **owner, _Out_ void **group, _Out_ void **dacl, _Out_ void **sacl, _Out_ void **sd)');
+const SetEntriesInAclW = lazyFn(
+  'advapi32.dll',
+  'uint32 SetEntriesInAclW(uint32 count, void *entries, void *oldAcl, _Out_ void **newAcl)',
+  declareStructs,
+);
+const GetExplicitEntriesFromAclW = lazyFn(
+  'advapi32.dll',
+  'uint32 GetExplicitEntriesFromAclW(void *acl, _Out_ uint32 *count, _Out_ void **entries)',
+);
+const GetNamedSecurityInfoW = lazyFn(
+  'advapi32.dll',
+  'uint32 GetNamedSecurityInfoW(str16 name, int type, uint32 info, ' +
+    '_Out_ void **owner, _Out_ void **group, _Out_ void **dacl, _Out_ void **sacl, _Out_ void **sd)',
+);
+const SetNamedSecurityInfoW = lazyFn(
+  'advapi32.dll',
+  'uint32 SetNamedSecurityInfoW(str16 name, int type, uint32 info, ' +
+    'void *owner, void *group, void *dacl, void *sacl)',
+);
+const SetNamedSecurityInfoWAsync = lazyAsyncFn(
+  'advapi32.dll',
+  'uint32 SetNamedSecurityInfoW(str16 name, int type, uint32 info, ' +
+    'void *owner, void *group, void *dacl, void *sacl)',
+);
+const ConvertSecurityDescriptorToStringSecurityDescriptorW = lazyFn(
+  'advapi32.dll',
+  'bool ConvertSecurityDescriptorToStringSecurityDescriptorW(void *sd, uint32 rev, uint32 info, _Out_ void **s, _Out_ uint32 *len)',
+);
+const ConvertStringSecurityDescriptorToSecurityDescriptorW = lazyFn(
+  'advapi32.dll',
+  'bool ConvertStringSecurityDescriptorToSecurityDescriptorW(str16 s, uint32 rev, _Out_ void **sd, _Out_ uint32 *len)',
+);
+const GetSecurityDescriptorDacl = lazyFn(
+  'advapi32.dll',
+  'bool GetSecurityDescriptorDacl(void *sd, _Out_ int *present, _Out_ void **dacl, _Out_ int *defaulted)',
+);
+const GetSecurityInfo = lazyFn(
+  'advapi32.dll',
+  'uint32 GetSecurityInfo(void *handle, int type, uint32 info, ' +
+    '_Out_ void **owner, _Out_ void **group, _Out_ void **dacl, _Out_ void **sacl, _Out_ void **sd)',
+);
 const LocalFree = lazyFn('kernel32.dll', 'void *LocalFree(void *mem)');
 
 const SE_FILE_OBJECT = 1;
@@ -55,7 +78,10 @@ export interface AceEntry {
 
 /** A security descriptor read from a file, and the DACL inside it (valid until `close()`). */
 export class FileSecurity {
-  constructor(private readonly sd: LocalMemory, readonly dacl: bigint | null) {}
+  constructor(
+    private readonly sd: LocalMemory,
+    readonly dacl: bigint | null,
+  ) {}
   /** The DACL as SDDL (`D:...`), for the ledger and for humans. */
   toSddl(): string {
     return descriptorToSddl(this.sd.value, SecurityInfo.DACL);
@@ -70,10 +96,16 @@ export class FileSecurity {
 
 /** GetNamedSecurityInfoW(DACL) on a file or folder. */
 export function readFileSecurity(path: string): FileSecurity {
-  const owner: Pointer[] = [null], group: Pointer[] = [null], dacl: Pointer[] = [null], sacl: Pointer[] = [null];
+  const owner: Pointer[] = [null],
+    group: Pointer[] = [null],
+    dacl: Pointer[] = [null],
+    sacl: Pointer[] = [null];
   const sd: Pointer[] = [null];
-  checkStatus('GetNamedSecurityInfoW', GetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL, owner, group,
-    dacl, sacl, sd), path);
+  checkStatus(
+    'GetNamedSecurityInfoW',
+    GetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL, owner, group, dacl, sacl, sd),
+    path,
+  );
   return new FileSecurity(new LocalMemory(sd[0] as bigint, 'security descriptor'), dacl[0] || null);
 }
 
@@ -83,13 +115,20 @@ export function mergeEntries(oldAcl: bigint | null, entries: AceEntry[]): LocalM
   try {
     const stride = structSize('EXPLICIT_ACCESS_W');
     const buf = Buffer.alloc(stride * Math.max(1, entries.length));
-    entries.forEach((e, i) => encodeStruct('EXPLICIT_ACCESS_W', {
-      grfAccessPermissions: e.mask >>> 0,
-      grfAccessMode: MODE_VALUE[e.mode],
-      grfInheritance: e.inheritance,
-      Trustee: { pMultipleTrustee: null, MultipleTrusteeOperation: 0, TrusteeForm: TRUSTEE_IS_SID,
-        TrusteeType: TRUSTEE_IS_UNKNOWN, ptstrName: sids[i].pointer },
-    }).copy(buf, i * stride));
+    entries.forEach((e, i) =>
+      encodeStruct('EXPLICIT_ACCESS_W', {
+        grfAccessPermissions: e.mask >>> 0,
+        grfAccessMode: MODE_VALUE[e.mode],
+        grfInheritance: e.inheritance,
+        Trustee: {
+          pMultipleTrustee: null,
+          MultipleTrusteeOperation: 0,
+          TrusteeForm: TRUSTEE_IS_SID,
+          TrusteeType: TRUSTEE_IS_UNKNOWN,
+          ptstrName: sids[i].pointer,
+        },
+      }).copy(buf, i * stride),
+    );
     const out: Pointer[] = [null];
     checkStatus('SetEntriesInAclW', SetEntriesInAclW(entries.length, buf, oldAcl, out));
     return new LocalMemory(out[0] as bigint, 'ACL');
@@ -106,11 +145,20 @@ export function explicitEntries(acl: bigint): AceEntry[] {
   try {
     const out: AceEntry[] = [];
     for (let i = 0; i < count[0]; i++) {
-      const e = decodeStruct<{ grfAccessPermissions: number; grfAccessMode: number; grfInheritance: number;
-        Trustee: { TrusteeForm: number; ptstrName: bigint } }>(list[0] as bigint, 'EXPLICIT_ACCESS_W', i * structSize('EXPLICIT_ACCESS_W'));
+      const e = decodeStruct<{
+        grfAccessPermissions: number;
+        grfAccessMode: number;
+        grfInheritance: number;
+        Trustee: { TrusteeForm: number; ptstrName: bigint };
+      }>(list[0] as bigint, 'EXPLICIT_ACCESS_W', i * structSize('EXPLICIT_ACCESS_W'));
       if (e.Trustee.TrusteeForm !== TRUSTEE_IS_SID) continue;
       const mode: AceMode = e.grfAccessMode === MODE_VALUE.deny ? 'deny' : 'grant';
-      out.push({ sid: sidToString(e.Trustee.ptstrName), mode, mask: e.grfAccessPermissions >>> 0, inheritance: e.grfInheritance });
+      out.push({
+        sid: sidToString(e.Trustee.ptstrName),
+        mode,
+        mask: e.grfAccessPermissions >>> 0,
+        inheritance: e.grfInheritance,
+      });
     }
     return out;
   } finally {
@@ -124,7 +172,11 @@ export function explicitEntries(acl: bigint): AceEntry[] {
  * trees: done once per root).
  */
 export function writeFileDacl(path: string, dacl: bigint): void {
-  checkStatus('SetNamedSecurityInfoW', SetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL, null, null, dacl, null), path);
+  checkStatus(
+    'SetNamedSecurityInfoW',
+    SetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL, null, null, dacl, null),
+    path,
+  );
 }
 
 /** A file's DACL as SDDL, and a new ACL (owned) merging `entries` into it. */
@@ -156,7 +208,15 @@ export function applyFileEntries(path: string, entries: AceEntry[]): string {
 export async function applyFileEntriesAsync(path: string, entries: AceEntry[]): Promise<string> {
   const { before, acl } = mergedFileDacl(path, entries);
   try {
-    const status = await SetNamedSecurityInfoWAsync(path, SE_FILE_OBJECT, SecurityInfo.DACL, null, null, acl.value, null);
+    const status = await SetNamedSecurityInfoWAsync(
+      path,
+      SE_FILE_OBJECT,
+      SecurityInfo.DACL,
+      null,
+      null,
+      acl.value,
+      null,
+    );
     checkStatus('SetNamedSecurityInfoW', status as number, path);
   } finally {
     acl.close();
@@ -174,11 +234,17 @@ export function readFileEntries(path: string): AceEntry[] {
   }
 }
 
-/** The DACL of a kernel object (a pipe, a job) as SDDL, read through its handle (GetSecurityInfo). */
-export function handleDaclSddl(handle: bigint): string {
-  const owner: Pointer[] = [null], group: Pointer[] = [null], dacl: Pointer[] = [null], sacl: Pointer[] = [null];
+/** SE_OBJECT_TYPE values for `handleDaclSddl`: kernel objects (pipes, jobs) and window stations/desktops. */
+export const HandleObjectType = { KERNEL: 6, WINDOW: 7 } as const;
+
+/** The DACL of a kernel object (a pipe, a job) or a desktop as SDDL, read through its handle (GetSecurityInfo). */
+export function handleDaclSddl(handle: bigint, type: number = SE_KERNEL_OBJECT): string {
+  const owner: Pointer[] = [null],
+    group: Pointer[] = [null],
+    dacl: Pointer[] = [null],
+    sacl: Pointer[] = [null];
   const sd: Pointer[] = [null];
-  checkStatus('GetSecurityInfo', GetSecurityInfo(handle, SE_KERNEL_OBJECT, SecurityInfo.DACL, owner, group, dacl, sacl, sd));
+  checkStatus('GetSecurityInfo', GetSecurityInfo(handle, type, SecurityInfo.DACL, owner, group, dacl, sacl, sd));
   const memory = new LocalMemory(sd[0] as bigint, 'security descriptor');
   try {
     return descriptorToSddl(memory.value, SecurityInfo.DACL);
@@ -190,8 +256,10 @@ export function handleDaclSddl(handle: bigint): string {
 /** ConvertSecurityDescriptorToStringSecurityDescriptorW. */
 export function descriptorToSddl(sd: bigint, info: number): string {
   const s: Pointer[] = [null];
-  checkBool('ConvertSecurityDescriptorToStringSecurityDescriptorW',
-    ConvertSecurityDescriptorToStringSecurityDescriptorW(sd, SDDL_REVISION_1, info, s, [0]));
+  checkBool(
+    'ConvertSecurityDescriptorToStringSecurityDescriptorW',
+    ConvertSecurityDescriptorToStringSecurityDescriptorW(sd, SDDL_REVISION_1, info, s, [0]),
+  );
   try {
     return koffi().decode.wstring(s[0]);
   } finally {
@@ -204,8 +272,11 @@ export class SecurityDescriptor {
   private constructor(private readonly memory: LocalMemory) {}
   static fromSddl(sddl: string): SecurityDescriptor {
     const sd: Pointer[] = [null];
-    checkBool('ConvertStringSecurityDescriptorToSecurityDescriptorW',
-      ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, sd, [0]), sddl);
+    checkBool(
+      'ConvertStringSecurityDescriptorToSecurityDescriptorW',
+      ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, sd, [0]),
+      sddl,
+    );
     return new SecurityDescriptor(new LocalMemory(sd[0] as bigint, 'security descriptor'));
   }
   get pointer(): bigint {
@@ -213,7 +284,8 @@ export class SecurityDescriptor {
   }
   /** The DACL inside (null for a NULL DACL). */
   dacl(): bigint | null {
-    const present = [0], defaulted = [0];
+    const present = [0],
+      defaulted = [0];
     const dacl: Pointer[] = [null];
     checkBool('GetSecurityDescriptorDacl', GetSecurityDescriptorDacl(this.pointer, present, dacl, defaulted));
     return present[0] ? dacl[0] || null : null;
@@ -224,7 +296,9 @@ export class SecurityDescriptor {
   /** SECURITY_ATTRIBUTES pointing at this descriptor; valid while this descriptor is open. */
   securityAttributes(inherit: boolean): Buffer {
     return encodeStruct('SECURITY_ATTRIBUTES', {
-      nLength: structSize('SECURITY_ATTRIBUTES'), lpSecurityDescriptor: this.pointer, bInheritHandle: inherit ? 1 : 0,
+      nLength: structSize('SECURITY_ATTRIBUTES'),
+      lpSecurityDescriptor: this.pointer,
+      bInheritHandle: inherit ? 1 : 0,
     });
   }
   close(): void {

@@ -7,13 +7,15 @@ import { checkHresult } from './errors';
 import { NativeOwner } from './handle';
 import { koffi, lazyFn, once, type KoffiType } from './lib';
 
-const COINIT_APARTMENTTHREADED = 0x2;
+const COINIT_MULTITHREADED = 0x0;
 const RPC_E_CHANGED_MODE = 0x80010106;
 export const CLSCTX_INPROC_SERVER = 0x1;
 
 const CoInitializeEx = lazyFn('ole32.dll', 'int32 CoInitializeEx(void *reserved, uint32 coinit)');
-const CoCreateInstance = lazyFn('ole32.dll',
-  'int32 CoCreateInstance(uint8_t *clsid, void *outer, uint32 ctx, uint8_t *iid, _Out_ void **obj)');
+const CoCreateInstance = lazyFn(
+  'ole32.dll',
+  'int32 CoCreateInstance(uint8_t *clsid, void *outer, uint32 ctx, uint8_t *iid, _Out_ void **obj)',
+);
 const SysAllocString = lazyFn('oleaut32.dll', 'void *SysAllocString(str16 s)');
 const SysFreeString = lazyFn('oleaut32.dll', 'void SysFreeString(void *bstr)');
 
@@ -30,10 +32,14 @@ export function guid(text: string): Buffer {
 }
 
 let initialized = false;
-/** Initializes COM on this thread once. A thread already in the other apartment mode is fine for our objects. */
+/**
+ * Initializes COM on this thread once, in the multithreaded apartment: the extension host's main thread has no
+ * message pump, and making it an STA could deadlock other extensions' cross-apartment COM. The firewall objects
+ * are free-threaded. A thread already in the other apartment mode is fine for our objects.
+ */
 export function ensureCom(): void {
   if (initialized) return;
-  const hr = Number(CoInitializeEx(null, COINIT_APARTMENTTHREADED)) >>> 0;
+  const hr = Number(CoInitializeEx(null, COINIT_MULTITHREADED)) >>> 0;
   if (hr !== RPC_E_CHANGED_MODE) checkHresult('CoInitializeEx', hr | 0);
   initialized = true;
 }
@@ -57,7 +63,10 @@ const queryProto = once(() => methodProto('int32 QueryInterface(uint8_t *iid, _O
 
 /** One reference to a COM interface. */
 export class ComObject extends NativeOwner {
-  constructor(pointer: bigint, readonly iface: string) {
+  constructor(
+    pointer: bigint,
+    readonly iface: string,
+  ) {
     super(pointer, iface, (p) => {
       koffi().call(slot(p, 2), releaseProto(), p);
     });

@@ -8,8 +8,11 @@ import { NativeOwner } from './handle';
 import { lazyAsyncFn, lazyFn, type Pointer } from './lib';
 import { declareStructs } from './structs';
 
-const CreatePseudoConsole = lazyFn('kernel32.dll',
-  'int32 CreatePseudoConsole(COORD size, void *input, void *output, uint32 flags, _Out_ void **hpc)', declareStructs);
+const CreatePseudoConsole = lazyFn(
+  'kernel32.dll',
+  'int32 CreatePseudoConsole(COORD size, void *input, void *output, uint32 flags, _Out_ void **hpc)',
+  declareStructs,
+);
 const ResizePseudoConsole = lazyFn('kernel32.dll', 'int32 ResizePseudoConsole(void *hpc, COORD size)', declareStructs);
 const ClosePseudoConsoleAsync = lazyAsyncFn('kernel32.dll', 'void ClosePseudoConsole(void *hpc)');
 

@@ -12,12 +12,16 @@ const CRYPTPROTECT_UI_FORBIDDEN = 0x1;
 
 const declareBlob = once(() => koffi().struct('DATA_BLOB', { cbData: 'uint32', pbData: 'void *' }));
 
-const CryptProtectData = lazyFn('crypt32.dll',
+const CryptProtectData = lazyFn(
+  'crypt32.dll',
   'bool CryptProtectData(DATA_BLOB *in, str16 descr, DATA_BLOB *entropy, void *reserved, void *prompt, uint32 flags, _Out_ DATA_BLOB *out)',
-  declareBlob);
-const CryptUnprotectData = lazyFn('crypt32.dll',
+  declareBlob,
+);
+const CryptUnprotectData = lazyFn(
+  'crypt32.dll',
   'bool CryptUnprotectData(DATA_BLOB *in, _Out_ void **descr, DATA_BLOB *entropy, void *reserved, void *prompt, uint32 flags, _Out_ DATA_BLOB *out)',
-  declareBlob);
+  declareBlob,
+);
 const LocalFree = lazyFn('kernel32.dll', 'void *LocalFree(void *mem)');
 
 interface Blob {
@@ -45,8 +49,10 @@ export function protectForCurrentUser(data: Buffer, entropy: Buffer, description
   const out: Blob = { cbData: 0, pbData: null };
   const input = Buffer.from(data);
   try {
-    checkBool('CryptProtectData', CryptProtectData(blobOf(input), description, blobOf(entropy), null, null,
-      CRYPTPROTECT_UI_FORBIDDEN, out));
+    checkBool(
+      'CryptProtectData',
+      CryptProtectData(blobOf(input), description, blobOf(entropy), null, null, CRYPTPROTECT_UI_FORBIDDEN, out),
+    );
     return takeBlob(out);
   } finally {
     input.fill(0);
@@ -57,8 +63,10 @@ export function protectForCurrentUser(data: Buffer, entropy: Buffer, description
 export function unprotectForCurrentUser(blob: Buffer, entropy: Buffer): Buffer {
   const out: Blob = { cbData: 0, pbData: null };
   const descr: (bigint | null)[] = [null];
-  checkBool('CryptUnprotectData', CryptUnprotectData(blobOf(blob), descr, blobOf(entropy), null, null,
-    CRYPTPROTECT_UI_FORBIDDEN, out));
+  checkBool(
+    'CryptUnprotectData',
+    CryptUnprotectData(blobOf(blob), descr, blobOf(entropy), null, null, CRYPTPROTECT_UI_FORBIDDEN, out),
+  );
   if (descr[0]) LocalFree(descr[0]);
   return takeBlob(out);
 }

@@ -9,27 +9,43 @@
 import { checkBool, Win32Error } from './errors';
 import { Handle } from './handle';
 import { koffi, lazyAsyncCall, lazyFn, once } from './lib';
+import { waitForSignal } from './wait';
 
 export const ERROR_CANCELLED = 1223;
 const SEE_MASK_NOCLOSEPROCESS = 0x40;
 const SEE_MASK_NOASYNC = 0x100;
 const SEE_MASK_FLAG_NO_UI = 0x400;
 const SW_HIDE = 0;
-const INFINITE = 0xffffffff;
-const WAIT_FAILED = 0xffffffff;
 
 /** x64 layout of SHELLEXECUTEINFOW (shellapi.h): 112 bytes. */
 export const SHELLEXECUTEINFOW_X64_SIZE = 112;
-const declare = once(() => koffi().struct('SHELLEXECUTEINFOW', {
-  cbSize: 'uint32', fMask: 'uint32', hwnd: 'void *', lpVerb: 'str16', lpFile: 'str16', lpParameters: 'str16',
-  lpDirectory: 'str16', nShow: 'int', hInstApp: 'void *', lpIDList: 'void *', lpClass: 'str16', hkeyClass: 'void *',
-  dwHotKey: 'uint32', hIconOrMonitor: 'void *', hProcess: 'void *',
-}));
+const declare = once(() =>
+  koffi().struct('SHELLEXECUTEINFOW', {
+    cbSize: 'uint32',
+    fMask: 'uint32',
+    hwnd: 'void *',
+    lpVerb: 'str16',
+    lpFile: 'str16',
+    lpParameters: 'str16',
+    lpDirectory: 'str16',
+    nShow: 'int',
+    hInstApp: 'void *',
+    lpIDList: 'void *',
+    lpClass: 'str16',
+    hkeyClass: 'void *',
+    dwHotKey: 'uint32',
+    hIconOrMonitor: 'void *',
+    hProcess: 'void *',
+  }),
+);
 
-const ShellExecuteExAsync = lazyAsyncCall('shell32.dll', 'bool ShellExecuteExW(_Inout_ SHELLEXECUTEINFOW *info)', declare);
+const ShellExecuteExAsync = lazyAsyncCall(
+  'shell32.dll',
+  'bool ShellExecuteExW(_Inout_ SHELLEXECUTEINFOW *info)',
+  declare,
+);
 const GetProcessId = lazyFn('kernel32.dll', 'uint32 GetProcessId(void *process)');
 const GetExitCodeProcess = lazyFn('kernel32.dll', 'bool GetExitCodeProcess(void *process, _Out_ uint32 *code)');
-const WaitForSingleObjectAsync = lazyAsyncCall('kernel32.dll', 'uint32 WaitForSingleObject(void *h, uint32 ms)');
 
 export function shellExecuteInfoSize(): number {
   return koffi().sizeof(declare());
@@ -46,9 +62,21 @@ export interface ElevatedProcess {
  */
 export async function runElevated(file: string, parameters: string, directory: string): Promise<ElevatedProcess> {
   const info: Record<string, unknown> = {
-    cbSize: shellExecuteInfoSize(), fMask: SEE_MASK_NOCLOSEPROCESS | SEE_MASK_NOASYNC | SEE_MASK_FLAG_NO_UI, hwnd: null,
-    lpVerb: 'runas', lpFile: file, lpParameters: parameters, lpDirectory: directory, nShow: SW_HIDE, hInstApp: null,
-    lpIDList: null, lpClass: null, hkeyClass: null, dwHotKey: 0, hIconOrMonitor: null, hProcess: null,
+    cbSize: shellExecuteInfoSize(),
+    fMask: SEE_MASK_NOCLOSEPROCESS | SEE_MASK_NOASYNC | SEE_MASK_FLAG_NO_UI,
+    hwnd: null,
+    lpVerb: 'runas',
+    lpFile: file,
+    lpParameters: parameters,
+    lpDirectory: directory,
+    nShow: SW_HIDE,
+    hInstApp: null,
+    lpIDList: null,
+    lpClass: null,
+    hkeyClass: null,
+    dwHotKey: 0,
+    hIconOrMonitor: null,
+    hProcess: null,
   };
   const started = await ShellExecuteExAsync(info);
   if (!started.value) throw new Win32Error('ShellExecuteExW', started.lastError, file);
@@ -57,10 +85,9 @@ export async function runElevated(file: string, parameters: string, directory: s
   return { process, pid: GetProcessId(process.value) as number };
 }
 
-/** Waits (on a worker thread) for a process to end and returns its exit code. */
+/** Waits (a registered wait, no libuv pool thread) for a process to end and returns its exit code. */
 export async function waitForExit(process: Handle): Promise<number> {
-  const waited = await WaitForSingleObjectAsync(process.value, INFINITE);
-  if (waited.value === WAIT_FAILED) throw new Win32Error('WaitForSingleObject', waited.lastError);
+  await waitForSignal(process.value);
   const code = [0];
   checkBool('GetExitCodeProcess', GetExitCodeProcess(process.value, code));
   return code[0];

@@ -7,8 +7,10 @@
 import { isInvalidHandle, isNull, lazyFn, type Pointer } from './lib';
 
 const GetLastError = lazyFn('kernel32.dll', 'uint32 GetLastError()');
-const FormatMessageW = lazyFn('kernel32.dll',
-  'uint32 FormatMessageW(uint32 flags, void *source, uint32 id, uint32 lang, _Out_ uint16_t *buf, uint32 size, void *args)');
+const FormatMessageW = lazyFn(
+  'kernel32.dll',
+  'uint32 FormatMessageW(uint32 flags, void *source, uint32 id, uint32 lang, _Out_ uint16_t *buf, uint32 size, void *args)',
+);
 
 const FORMAT_MESSAGE_FROM_SYSTEM = 0x1000;
 const FORMAT_MESSAGE_IGNORE_INSERTS = 0x200;
@@ -60,8 +62,15 @@ export function lastError(): number {
 export function systemMessage(code: number): string {
   try {
     const buf = Buffer.alloc(1024);
-    const n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, null, code >>> 0, 0, buf,
-      buf.length / 2, null) as number;
+    const n = FormatMessageW(
+      FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+      null,
+      code >>> 0,
+      0,
+      buf,
+      buf.length / 2,
+      null,
+    ) as number;
     const text = buf.toString('utf16le', 0, n * 2).trim();
     return text || 'no system message';
   } catch {

@@ -12,8 +12,17 @@ export type Pointer = bigint | null;
 /** A bound native function. Arguments and results are whatever the prototype says; wrappers type them. */
 export type NativeFn = (...args: unknown[]) => unknown;
 
-export type Dll = 'kernel32.dll' | 'advapi32.dll' | 'userenv.dll' | 'netapi32.dll' | 'crypt32.dll' | 'ole32.dll' |
-  'oleaut32.dll' | 'shell32.dll' | 'user32.dll' | 'ntdll.dll';
+export type Dll =
+  | 'kernel32.dll'
+  | 'advapi32.dll'
+  | 'userenv.dll'
+  | 'netapi32.dll'
+  | 'crypt32.dll'
+  | 'ole32.dll'
+  | 'oleaut32.dll'
+  | 'shell32.dll'
+  | 'user32.dll'
+  | 'ntdll.dll';
 
 let koffiModule: Koffi | undefined;
 const dlls = new Map<Dll, KoffiNs.LibraryHandle>();
@@ -40,7 +49,7 @@ export function dll(name: Dll): KoffiNs.LibraryHandle {
  * call. Type names used in the prototype must be declared before that first call (see `once`).
  */
 export function lazyFn(name: Dll, prototype: string, declareTypes?: () => void): NativeFn {
-  let bound: ReturnType<KoffiNs.LibraryHandle["func"]> | undefined;
+  let bound: ReturnType<KoffiNs.LibraryHandle['func']> | undefined;
   return (...args: unknown[]) => {
     if (!bound) {
       declareTypes?.();
@@ -65,7 +74,11 @@ let getLastError: ReturnType<KoffiNs.LibraryHandle['func']> | undefined;
  * is read there, before anything else; after an `await` it would be the main thread's again. `_Out_`/`_Inout_`
  * arguments are copied back before the callback, as for synchronous calls.
  */
-export function lazyAsyncCall(name: Dll, prototype: string, declareTypes?: () => void): (...args: unknown[]) => Promise<AsyncOutcome> {
+export function lazyAsyncCall(
+  name: Dll,
+  prototype: string,
+  declareTypes?: () => void,
+): (...args: unknown[]) => Promise<AsyncOutcome> {
   let bound: ReturnType<KoffiNs.LibraryHandle['func']> | undefined;
   return (...args: unknown[]) => {
     if (!bound) {

@@ -10,15 +10,26 @@ import type { Handle } from './handle';
 import { lazyAsyncFn, lazyFn } from './lib';
 
 const ConnectNamedPipe = lazyFn('kernel32.dll', 'bool ConnectNamedPipe(void *pipe, void *overlapped)');
-const SetNamedPipeHandleState = lazyFn('kernel32.dll',
-  'bool SetNamedPipeHandleState(void *pipe, _Inout_ uint32 *mode, void *maxCollection, void *timeout)');
-const GetNamedPipeClientProcessId = lazyFn('kernel32.dll', 'bool GetNamedPipeClientProcessId(void *pipe, _Out_ uint32 *pid)');
-const ReadFileAsync = lazyAsyncFn('kernel32.dll',
-  'bool ReadFile(void *h, _Out_ uint8_t *buf, uint32 size, _Out_ uint32 *read, void *overlapped)');
-const WriteFileAsync = lazyAsyncFn('kernel32.dll',
-  'bool WriteFile(void *h, uint8_t *buf, uint32 size, _Out_ uint32 *written, void *overlapped)');
-const PeekNamedPipe = lazyFn('kernel32.dll',
-  'bool PeekNamedPipe(void *pipe, void *buf, uint32 size, void *read, _Out_ uint32 *avail, void *left)');
+const SetNamedPipeHandleState = lazyFn(
+  'kernel32.dll',
+  'bool SetNamedPipeHandleState(void *pipe, _Inout_ uint32 *mode, void *maxCollection, void *timeout)',
+);
+const GetNamedPipeClientProcessId = lazyFn(
+  'kernel32.dll',
+  'bool GetNamedPipeClientProcessId(void *pipe, _Out_ uint32 *pid)',
+);
+const ReadFileAsync = lazyAsyncFn(
+  'kernel32.dll',
+  'bool ReadFile(void *h, _Out_ uint8_t *buf, uint32 size, _Out_ uint32 *read, void *overlapped)',
+);
+const WriteFileAsync = lazyAsyncFn(
+  'kernel32.dll',
+  'bool WriteFile(void *h, uint8_t *buf, uint32 size, _Out_ uint32 *written, void *overlapped)',
+);
+const PeekNamedPipe = lazyFn(
+  'kernel32.dll',
+  'bool PeekNamedPipe(void *pipe, void *buf, uint32 size, void *read, _Out_ uint32 *avail, void *left)',
+);
 
 const PIPE_WAIT = 0x0;
 const PIPE_NOWAIT = 0x1;

@@ -11,8 +11,12 @@ import { lazyFn } from './lib';
 import { SecurityDescriptor } from './acl';
 import { declareStructs } from './structs';
 
-const CreateNamedPipeW = lazyFn('kernel32.dll', 'void *CreateNamedPipeW(str16 name, uint32 openMode, uint32 pipeMode, ' +
-  'uint32 maxInstances, uint32 outSize, uint32 inSize, uint32 timeout, void *sa)', declareStructs);
+const CreateNamedPipeW = lazyFn(
+  'kernel32.dll',
+  'void *CreateNamedPipeW(str16 name, uint32 openMode, uint32 pipeMode, ' +
+    'uint32 maxInstances, uint32 outSize, uint32 inSize, uint32 timeout, void *sa)',
+  declareStructs,
+);
 const ConnectNamedPipe = lazyFn('kernel32.dll', 'bool ConnectNamedPipe(void *pipe, void *overlapped)');
 
 const PIPE_ACCESS_DUPLEX = 0x3;
@@ -34,8 +38,16 @@ export function pipeSddl(allowSids: string[]): string {
 export function createPipeServer(name: string, sddl: string): Handle {
   const sd = SecurityDescriptor.fromSddl(sddl);
   try {
-    const h = CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE, PIPE_REJECT_REMOTE_CLIENTS, 1,
-      BUFFER_SIZE, BUFFER_SIZE, 0, sd.securityAttributes(false));
+    const h = CreateNamedPipeW(
+      name,
+      PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
+      PIPE_REJECT_REMOTE_CLIENTS,
+      1,
+      BUFFER_SIZE,
+      BUFFER_SIZE,
+      0,
+      sd.securityAttributes(false),
+    );
     return new Handle(checkHandle('CreateNamedPipeW', h, name), 'pipe');
   } finally {
     sd.close();

@@ -7,23 +7,31 @@
  */
 import { checkBool, lastError, Win32Error, WinError } from './errors';
 import { Handle, NativeOwner, closeAll } from './handle';
-import { koffi, lazyAsyncCall, lazyFn, wide } from './lib';
+import { koffi, lazyFn, wide } from './lib';
 import type { Job } from './job';
 import { declareStructs, decodeStruct, encodeStruct, structSize } from './structs';
+import { waitForSignal } from './wait';
 
-const InitializeProcThreadAttributeList = lazyFn('kernel32.dll',
-  'bool InitializeProcThreadAttributeList(void *list, uint32 count, uint32 flags, _Inout_ size_t *size)');
-const UpdateProcThreadAttribute = lazyFn('kernel32.dll',
-  'bool UpdateProcThreadAttribute(void *list, uint32 flags, uintptr_t attr, void *value, size_t size, void *prev, void *retSize)');
+const InitializeProcThreadAttributeList = lazyFn(
+  'kernel32.dll',
+  'bool InitializeProcThreadAttributeList(void *list, uint32 count, uint32 flags, _Inout_ size_t *size)',
+);
+const UpdateProcThreadAttribute = lazyFn(
+  'kernel32.dll',
+  'bool UpdateProcThreadAttribute(void *list, uint32 flags, uintptr_t attr, void *value, size_t size, void *prev, void *retSize)',
+);
 const DeleteProcThreadAttributeList = lazyFn('kernel32.dll', 'void DeleteProcThreadAttributeList(void *list)');
-const CreateProcessAsUserW = lazyFn('advapi32.dll', 'bool CreateProcessAsUserW(void *token, str16 app, void *cmdLine, ' +
-  'void *procSa, void *threadSa, bool inherit, uint32 flags, void *env, str16 cwd, void *si, _Out_ void *pi)', declareStructs);
+const CreateProcessAsUserW = lazyFn(
+  'advapi32.dll',
+  'bool CreateProcessAsUserW(void *token, str16 app, void *cmdLine, ' +
+    'void *procSa, void *threadSa, bool inherit, uint32 flags, void *env, str16 cwd, void *si, _Out_ void *pi)',
+  declareStructs,
+);
 const ResumeThread = lazyFn('kernel32.dll', 'uint32 ResumeThread(void *thread)');
 const TerminateProcess = lazyFn('kernel32.dll', 'bool TerminateProcess(void *process, uint32 code)');
 const GetExitCodeProcess = lazyFn('kernel32.dll', 'bool GetExitCodeProcess(void *process, _Out_ uint32 *code)');
 const IsProcessInJob = lazyFn('kernel32.dll', 'bool IsProcessInJob(void *process, void *job, _Out_ int *result)');
 const SetHandleInformation = lazyFn('kernel32.dll', 'bool SetHandleInformation(void *h, uint32 mask, uint32 flags)');
-const WaitForSingleObjectAsync = lazyAsyncCall('kernel32.dll', 'uint32 WaitForSingleObject(void *h, uint32 ms)');
 
 export const ProcThreadAttribute = { HANDLE_LIST: 0x20002, JOB_LIST: 0x2000d, PSEUDOCONSOLE: 0x20016 } as const;
 export const CreationFlags = {
@@ -31,12 +39,11 @@ export const CreationFlags = {
   CREATE_NEW_PROCESS_GROUP: 0x200,
   CREATE_UNICODE_ENVIRONMENT: 0x400,
   EXTENDED_STARTUPINFO_PRESENT: 0x80000,
+  CREATE_BREAKAWAY_FROM_JOB: 0x01000000,
   CREATE_NO_WINDOW: 0x08000000,
 } as const;
 const STARTF_USESTDHANDLES = 0x100;
 const HANDLE_FLAG_INHERIT = 0x1;
-const INFINITE = 0xffffffff;
-const WAIT_FAILED = 0xffffffff;
 const STILL_ACTIVE = 259;
 
 /** An initialized PROC_THREAD_ATTRIBUTE_LIST. Keeps every value buffer alive until `close()`. */
@@ -51,7 +58,9 @@ export class AttributeList {
     if (!size[0]) throw new Win32Error('InitializeProcThreadAttributeList', lastError());
     this.buffer = Buffer.alloc(size[0]);
     checkBool('InitializeProcThreadAttributeList', InitializeProcThreadAttributeList(this.buffer, count, 0, size));
-    this.owner = new NativeOwner(koffi().address(this.buffer), 'attribute list', () => DeleteProcThreadAttributeList(this.buffer));
+    this.owner = new NativeOwner(koffi().address(this.buffer), 'attribute list', () =>
+      DeleteProcThreadAttributeList(this.buffer),
+    );
   }
 
   /** Adds an attribute whose value is an array of handles (HANDLE_LIST, JOB_LIST). */
@@ -59,14 +68,20 @@ export class AttributeList {
     const value = Buffer.alloc(8 * handles.length);
     handles.forEach((h, i) => value.writeBigUInt64LE(BigInt.asUintN(64, h), i * 8));
     this.values.push(value);
-    checkBool('UpdateProcThreadAttribute', UpdateProcThreadAttribute(this.buffer, 0, attribute, value, value.length, null, null),
-      `attribute 0x${attribute.toString(16)}`);
+    checkBool(
+      'UpdateProcThreadAttribute',
+      UpdateProcThreadAttribute(this.buffer, 0, attribute, value, value.length, null, null),
+      `attribute 0x${attribute.toString(16)}`,
+    );
   }
 
   /** Adds the pseudoconsole attribute (its value is the HPCON itself). */
   setPseudoConsole(hpc: bigint): void {
-    checkBool('UpdateProcThreadAttribute', UpdateProcThreadAttribute(this.buffer, 0, ProcThreadAttribute.PSEUDOCONSOLE, hpc, 8,
-      null, null), 'PSEUDOCONSOLE');
+    checkBool(
+      'UpdateProcThreadAttribute',
+      UpdateProcThreadAttribute(this.buffer, 0, ProcThreadAttribute.PSEUDOCONSOLE, hpc, 8, null, null),
+      'PSEUDOCONSOLE',
+    );
   }
 
   close(): void {
@@ -83,10 +98,19 @@ export function setInheritable(h: bigint, inherit: boolean): void {
   checkBool('SetHandleInformation', SetHandleInformation(h, HANDLE_FLAG_INHERIT, inherit ? HANDLE_FLAG_INHERIT : 0));
 }
 
-/** A UTF-16 environment block, sorted case-insensitively as Windows expects. */
+/**
+ * A UTF-16 environment block, sorted as Windows expects: case-insensitive, by UTF-16 code unit, without regard to
+ * locale (localeCompare would put `_` and digits elsewhere).
+ */
 export function environmentBlock(env: Record<string, string>): Buffer {
-  const entries = Object.entries(env).sort(([a], [b]) => a.toUpperCase().localeCompare(b.toUpperCase()));
+  const entries = Object.entries(env).sort(([a], [b]) => ordinalUpper(a, b));
   return Buffer.concat([...entries.map(([k, v]) => wide(`${k}=${v}`)), Buffer.from([0, 0])]);
+}
+
+function ordinalUpper(a: string, b: string): number {
+  const x = a.toUpperCase();
+  const y = b.toUpperCase();
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 export interface CreateProcessOptions {
@@ -94,9 +118,17 @@ export interface CreateProcessOptions {
   commandLine: string;
   cwd: string;
   env: Record<string, string>;
-  /** The child's stdin/stdout/stderr (made inheritable and listed in the handle list). Omit with `pseudoConsole`. */
+  /**
+   * The child's stdin/stdout/stderr (made inheritable and listed in the handle list). With `pseudoConsole` as well,
+   * the child has a console (the pseudoconsole's) and still writes stdout and stderr to these separate pipes.
+   */
   stdio?: [bigint, bigint, bigint];
+  /** The console the child attaches to. Without one the child gets none (CREATE_NO_WINDOW). */
   pseudoConsole?: bigint;
+  /** STARTUPINFO.lpDesktop (`WinSta0\<name>`); omitted, the child inherits this process's desktop. */
+  desktop?: string;
+  /** CREATE_BREAKAWAY_FROM_JOB: leave this process's own job (it allows breakaway) so `job` need not nest in it. */
+  breakaway?: boolean;
   job: Job;
 }
 
@@ -104,12 +136,15 @@ export interface CreateProcessOptions {
 export type JobPlacement = 'job-list' | 'assigned-while-suspended';
 
 export class ChildProcess {
-  constructor(readonly process: Handle, readonly pid: number, readonly jobPlacement: JobPlacement) {}
+  constructor(
+    readonly process: Handle,
+    readonly pid: number,
+    readonly jobPlacement: JobPlacement,
+  ) {}
 
-  /** Resolves with the exit code once the process ends (the wait runs on a worker thread). */
+  /** Resolves with the exit code once the process ends (a registered wait: no libuv pool thread is held). */
   async wait(): Promise<number> {
-    const r = await WaitForSingleObjectAsync(this.process.value, INFINITE);
-    if (r.value === WAIT_FAILED) throw new Win32Error('WaitForSingleObject', r.lastError);
+    await waitForSignal(this.process.value);
     return this.exitCode() ?? STILL_ACTIVE;
   }
 
@@ -141,18 +176,33 @@ export function isProcessInJob(process: Handle, job: Job): boolean {
 }
 
 /**
- * STARTUPINFOEXW. STARTF_USESTDHANDLES is set in both modes: with a pseudoconsole the handles are NULL, so the
- * child cannot inherit this process's own (possibly redirected) stdio instead of the pseudoconsole's.
+ * STARTUPINFOEXW. STARTF_USESTDHANDLES is set in every case: with a terminal's pseudoconsole the handles are NULL,
+ * so the child cannot inherit this process's own (possibly redirected) stdio instead of the pseudoconsole's.
+ * `desktop` must stay alive until CreateProcess returns (the struct holds its address).
  */
-function startupInfo(attrs: AttributeList, stdio?: [bigint, bigint, bigint]): Buffer {
+function startupInfo(attrs: AttributeList, stdio?: [bigint, bigint, bigint], desktop?: Buffer): Buffer {
   return encodeStruct('STARTUPINFOEXW', {
     StartupInfo: {
       cb: structSize('STARTUPINFOEXW'),
+      lpDesktop: desktop ? koffi().address(desktop) : null,
       dwFlags: STARTF_USESTDHANDLES,
-      hStdInput: stdio?.[0] ?? null, hStdOutput: stdio?.[1] ?? null, hStdError: stdio?.[2] ?? null,
+      hStdInput: stdio?.[0] ?? null,
+      hStdOutput: stdio?.[1] ?? null,
+      hStdError: stdio?.[2] ?? null,
     },
     lpAttributeList: koffi().address(attrs.buffer),
   });
+}
+
+/** The creation flags: suspended, Unicode environment, extended startup info; no console only without a pseudoconsole. */
+export function creationFlags(pseudoConsole: boolean, breakaway = false): number {
+  return (
+    CreationFlags.CREATE_SUSPENDED |
+    CreationFlags.CREATE_UNICODE_ENVIRONMENT |
+    CreationFlags.EXTENDED_STARTUPINFO_PRESENT |
+    (pseudoConsole ? 0 : CreationFlags.CREATE_NO_WINDOW) |
+    (breakaway ? CreationFlags.CREATE_BREAKAWAY_FROM_JOB : 0)
+  );
 }
 
 /** Tries to add the job list; false when this Windows (or Wine) rejects the attribute. */
@@ -161,14 +211,15 @@ function tryJobList(attrs: AttributeList, job: Job): boolean {
     attrs.setHandles(ProcThreadAttribute.JOB_LIST, [job.handle.value]);
     return true;
   } catch (e) {
-    if (e instanceof Win32Error && (e.code === WinError.NOT_SUPPORTED || e.code === WinError.INVALID_PARAMETER)) return false;
+    if (e instanceof Win32Error && (e.code === WinError.NOT_SUPPORTED || e.code === WinError.INVALID_PARAMETER))
+      return false;
     throw e;
   }
 }
 
 /** CreateProcessAsUserW, suspended, inside `opts.job`; resumed only once job membership is confirmed. */
 export function createProcessAsUser(opts: CreateProcessOptions): ChildProcess {
-  const attrs = new AttributeList(2);
+  const attrs = new AttributeList(3);
   let proc: Handle | undefined;
   let thread: Handle | undefined;
   try {
@@ -179,14 +230,30 @@ export function createProcessAsUser(opts: CreateProcessOptions): ChildProcess {
       attrs.setHandles(ProcThreadAttribute.HANDLE_LIST, [...new Set(opts.stdio)]);
     }
     const pi = Buffer.alloc(structSize('PROCESS_INFORMATION'));
-    const flags = CreationFlags.CREATE_SUSPENDED | CreationFlags.CREATE_UNICODE_ENVIRONMENT |
-      CreationFlags.EXTENDED_STARTUPINFO_PRESENT | CreationFlags.CREATE_NO_WINDOW * (opts.pseudoConsole === undefined ? 1 : 0);
-    checkBool('CreateProcessAsUserW', CreateProcessAsUserW(opts.token.value, null, wide(opts.commandLine), null, null,
-      Boolean(opts.stdio), flags, environmentBlock(opts.env), opts.cwd, startupInfo(attrs, opts.stdio), pi), opts.commandLine);
+    const flags = creationFlags(opts.pseudoConsole !== undefined, opts.breakaway);
+    const desktop = opts.desktop === undefined ? undefined : wide(opts.desktop);
+    checkBool(
+      'CreateProcessAsUserW',
+      CreateProcessAsUserW(
+        opts.token.value,
+        null,
+        wide(opts.commandLine),
+        null,
+        null,
+        Boolean(opts.stdio),
+        flags,
+        environmentBlock(opts.env),
+        opts.cwd,
+        startupInfo(attrs, opts.stdio, desktop),
+        pi,
+      ),
+      opts.commandLine,
+    );
     const info = decodeStruct<{ hProcess: bigint; hThread: bigint; dwProcessId: number }>(pi, 'PROCESS_INFORMATION');
     proc = new Handle(info.hProcess, 'process');
     thread = new Handle(info.hThread, 'thread');
-    const placement: JobPlacement = jobListAccepted && isProcessInJob(proc, opts.job) ? 'job-list' : 'assigned-while-suspended';
+    const placement: JobPlacement =
+      jobListAccepted && isProcessInJob(proc, opts.job) ? 'job-list' : 'assigned-while-suspended';
     if (placement === 'assigned-while-suspended') opts.job.assign(proc);
     if ((ResumeThread(thread.value) as number) === 0xffffffff) throw new Win32Error('ResumeThread', lastError());
     const child = new ChildProcess(proc, info.dwProcessId, placement);
@@ -199,4 +266,3 @@ export function createProcessAsUser(opts: CreateProcessOptions): ChildProcess {
     closeAll(thread, proc, attrs);
   }
 }
-

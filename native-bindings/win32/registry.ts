@@ -18,27 +18,55 @@ const RRF_RT_REG_DWORD = 0x10;
 const RRF_SUBKEY_WOW6464KEY = 0x10000;
 const ERROR_FILE_NOT_FOUND = 2;
 
-const RegCreateKeyExW = lazyFn('advapi32.dll', 'int32 RegCreateKeyExW(void *key, str16 subKey, uint32 reserved, void *cls, ' +
-  'uint32 options, uint32 sam, void *sa, _Out_ void **result, _Out_ uint32 *disposition)');
-const RegSetValueExW = lazyFn('advapi32.dll', 'int32 RegSetValueExW(void *key, str16 name, uint32 reserved, uint32 type, uint8_t *data, uint32 size)');
-const RegGetValueW = lazyFn('advapi32.dll', 'int32 RegGetValueW(void *key, str16 subKey, str16 value, uint32 flags, ' +
-  '_Out_ uint32 *type, _Out_ uint8_t *data, _Inout_ uint32 *size)');
+const RegCreateKeyExW = lazyFn(
+  'advapi32.dll',
+  'int32 RegCreateKeyExW(void *key, str16 subKey, uint32 reserved, void *cls, ' +
+    'uint32 options, uint32 sam, void *sa, _Out_ void **result, _Out_ uint32 *disposition)',
+);
+const RegSetValueExW = lazyFn(
+  'advapi32.dll',
+  'int32 RegSetValueExW(void *key, str16 name, uint32 reserved, uint32 type, uint8_t *data, uint32 size)',
+);
+const RegGetValueW = lazyFn(
+  'advapi32.dll',
+  'int32 RegGetValueW(void *key, str16 subKey, str16 value, uint32 flags, ' +
+    '_Out_ uint32 *type, _Out_ uint8_t *data, _Inout_ uint32 *size)',
+);
 const RegDeleteKeyValueW = lazyFn('advapi32.dll', 'int32 RegDeleteKeyValueW(void *key, str16 subKey, str16 value)');
-const RegDeleteKeyExW = lazyFn('advapi32.dll', 'int32 RegDeleteKeyExW(void *key, str16 subKey, uint32 sam, uint32 reserved)');
+const RegDeleteKeyExW = lazyFn(
+  'advapi32.dll',
+  'int32 RegDeleteKeyExW(void *key, str16 subKey, uint32 sam, uint32 reserved)',
+);
 const RegCloseKey = lazyFn('advapi32.dll', 'int32 RegCloseKey(void *key)');
+const RegOpenKeyExW = lazyFn(
+  'advapi32.dll',
+  'int32 RegOpenKeyExW(void *key, str16 subKey, uint32 options, uint32 sam, _Out_ void **out)',
+);
+const RegQueryInfoKeyW = lazyFn(
+  'advapi32.dll',
+  'int32 RegQueryInfoKeyW(void *key, void *cls, void *clsLen, void *reserved, ' +
+    '_Out_ uint32 *subKeys, void *maxSubKeyLen, void *maxClassLen, _Out_ uint32 *values, void *maxValueNameLen, void *maxValueLen, ' +
+    'void *sdLen, void *lastWrite)',
+);
 
 export type RegValue = string | number;
 
 /** Sets values under HKLM\subKey, creating the key when missing. */
 export function setMachineValues(subKey: string, values: Record<string, RegValue>): void {
   const key: (bigint | null)[] = [null];
-  checkStatus('RegCreateKeyExW', RegCreateKeyExW(HKEY_LOCAL_MACHINE, subKey, 0, null, 0, KEY_READ | KEY_WRITE | KEY_WOW64_64KEY,
-    null, key, [0]), subKey);
+  checkStatus(
+    'RegCreateKeyExW',
+    RegCreateKeyExW(HKEY_LOCAL_MACHINE, subKey, 0, null, 0, KEY_READ | KEY_WRITE | KEY_WOW64_64KEY, null, key, [0]),
+    subKey,
+  );
   try {
     for (const [name, v] of Object.entries(values)) {
       const data = typeof v === 'number' ? uint32(v) : Buffer.from(v + '\0', 'utf16le');
-      checkStatus('RegSetValueExW', RegSetValueExW(key[0], name, 0, typeof v === 'number' ? REG_DWORD : REG_SZ, data, data.length),
-        `${subKey}\\${name}`);
+      checkStatus(
+        'RegSetValueExW',
+        RegSetValueExW(key[0], name, 0, typeof v === 'number' ? REG_DWORD : REG_SZ, data, data.length),
+        `${subKey}\\${name}`,
+      );
     }
   } finally {
     RegCloseKey(key[0]);
@@ -75,3 +103,24 @@ export function deleteMachineKey(subKey: string): void {
   if (status !== ERROR_FILE_NOT_FOUND) checkStatus('RegDeleteKeyExW', status, subKey);
 }
 
+/** Deletes a key only when it holds no values and no subkeys (a key other software may share); a missing key is fine. */
+export function deleteMachineKeyIfEmpty(subKey: string): boolean {
+  const key: (bigint | null)[] = [null];
+  const status = RegOpenKeyExW(HKEY_LOCAL_MACHINE, subKey, 0, KEY_READ | KEY_WOW64_64KEY, key) as number;
+  if (status === ERROR_FILE_NOT_FOUND) return false;
+  checkStatus('RegOpenKeyExW', status, subKey);
+  const subKeys = [0];
+  const values = [0];
+  try {
+    checkStatus(
+      'RegQueryInfoKeyW',
+      RegQueryInfoKeyW(key[0], null, null, null, subKeys, null, null, values, null, null, null, null),
+      subKey,
+    );
+  } finally {
+    RegCloseKey(key[0]);
+  }
+  if (subKeys[0] || values[0]) return false;
+  deleteMachineKey(subKey);
+  return true;
+}

@@ -12,16 +12,32 @@ import { declareStructs, encodeStruct, structSize } from './structs';
 import { isWine } from './wine';
 
 const GetCurrentProcess = lazyFn('kernel32.dll', 'void *GetCurrentProcess()');
-const OpenProcessToken = lazyFn('advapi32.dll', 'bool OpenProcessToken(void *process, uint32 access, _Out_ void **token)');
-const GetTokenInformation = lazyFn('advapi32.dll',
-  'bool GetTokenInformation(void *token, int cls, void *info, uint32 len, _Out_ uint32 *retLen)');
-const SetTokenInformation = lazyFn('advapi32.dll', 'bool SetTokenInformation(void *token, int cls, void *info, uint32 len)');
-const CreateRestrictedToken = lazyFn('advapi32.dll', 'bool CreateRestrictedToken(void *token, uint32 flags, ' +
-  'uint32 nDisable, void *disable, uint32 nDelete, void *deletePrivs, uint32 nRestrict, void *restrict, _Out_ void **out)',
-declareStructs);
-const LookupPrivilegeValueW = lazyFn('advapi32.dll', 'bool LookupPrivilegeValueW(str16 system, str16 name, _Out_ uint32 *luid)');
-const AdjustTokenPrivileges = lazyFn('advapi32.dll',
-  'bool AdjustTokenPrivileges(void *token, bool disableAll, void *state, uint32 len, void *prev, void *retLen)');
+const OpenProcessToken = lazyFn(
+  'advapi32.dll',
+  'bool OpenProcessToken(void *process, uint32 access, _Out_ void **token)',
+);
+const GetTokenInformation = lazyFn(
+  'advapi32.dll',
+  'bool GetTokenInformation(void *token, int cls, void *info, uint32 len, _Out_ uint32 *retLen)',
+);
+const SetTokenInformation = lazyFn(
+  'advapi32.dll',
+  'bool SetTokenInformation(void *token, int cls, void *info, uint32 len)',
+);
+const CreateRestrictedToken = lazyFn(
+  'advapi32.dll',
+  'bool CreateRestrictedToken(void *token, uint32 flags, ' +
+    'uint32 nDisable, void *disable, uint32 nDelete, void *deletePrivs, uint32 nRestrict, void *restrict, _Out_ void **out)',
+  declareStructs,
+);
+const LookupPrivilegeValueW = lazyFn(
+  'advapi32.dll',
+  'bool LookupPrivilegeValueW(str16 system, str16 name, _Out_ uint32 *luid)',
+);
+const AdjustTokenPrivileges = lazyFn(
+  'advapi32.dll',
+  'bool AdjustTokenPrivileges(void *token, bool disableAll, void *state, uint32 len, void *prev, void *retLen)',
+);
 
 export const TokenAccess = {
   ASSIGN_PRIMARY: 0x1,
@@ -35,9 +51,31 @@ export const TokenAccess = {
 /** What the sandbox needs on its own token to derive and launch with a restricted copy. */
 export const TOKEN_SANDBOX_ACCESS = Object.values(TokenAccess).reduce((a, b) => a | b, 0);
 
-export const RestrictedTokenFlags = { DISABLE_MAX_PRIVILEGE: 0x1, SANDBOX_INERT: 0x2, LUA_TOKEN: 0x4, WRITE_RESTRICTED: 0x8 } as const;
+export const RestrictedTokenFlags = {
+  DISABLE_MAX_PRIVILEGE: 0x1,
+  SANDBOX_INERT: 0x2,
+  LUA_TOKEN: 0x4,
+  WRITE_RESTRICTED: 0x8,
+} as const;
 
-const TokenClass = { User: 1, Groups: 2, Privileges: 3, DefaultDacl: 6, RestrictedSids: 11, IntegrityLevel: 25, LogonSid: 28 } as const;
+const TokenClass = {
+  User: 1,
+  Groups: 2,
+  Privileges: 3,
+  DefaultDacl: 6,
+  RestrictedSids: 11,
+  ElevationType: 18,
+  IntegrityLevel: 25,
+  LogonSid: 28,
+} as const;
+
+/** TOKEN_ELEVATION_TYPE: Default (no split token: UAC off, or not an administrator), Full (elevated), Limited. */
+export const ElevationType = { DEFAULT: 1, FULL: 2, LIMITED: 3 } as const;
+
+/** TokenElevationType of a token. */
+export function tokenElevationType(token: Handle): number {
+  return tokenInformation(token, TokenClass.ElevationType).readUInt32LE(0);
+}
 const SE_GROUP_LOGON_ID = 0xc0000000;
 const SE_PRIVILEGE_ENABLED = 0x2;
 const ERROR_NOT_ALL_ASSIGNED = 1300;
@@ -127,8 +165,10 @@ export function createRestrictedToken(base: Handle, flags: number, restrictingSi
     const arr = Buffer.alloc(stride * Math.max(1, sids.length));
     sids.forEach((s, i) => encodeStruct('SID_AND_ATTRIBUTES', { Sid: s.pointer, Attributes: 0 }).copy(arr, i * stride));
     const out: Pointer[] = [null];
-    checkBool('CreateRestrictedToken', CreateRestrictedToken(base.value, flags, 0, null, 0, null, sids.length,
-      sids.length ? arr : null, out));
+    checkBool(
+      'CreateRestrictedToken',
+      CreateRestrictedToken(base.value, flags, 0, null, 0, null, sids.length, sids.length ? arr : null, out),
+    );
     return new Handle(out[0] as bigint, 'restricted token');
   } finally {
     closeAll(...sids);
@@ -141,7 +181,8 @@ export function enablePrivileges(token: Handle, names: string[]): void {
     const luid = [0, 0];
     checkBool('LookupPrivilegeValueW', LookupPrivilegeValueW(null, name, luid), name);
     const tp = encodeStruct('TOKEN_PRIVILEGES_1', {
-      PrivilegeCount: 1, Privileges: [{ LowPart: luid[0], HighPart: luid[1], Attributes: SE_PRIVILEGE_ENABLED }],
+      PrivilegeCount: 1,
+      Privileges: [{ LowPart: luid[0], HighPart: luid[1], Attributes: SE_PRIVILEGE_ENABLED }],
     });
     checkBool('AdjustTokenPrivileges', AdjustTokenPrivileges(token.value, false, tp, 0, null, null), name);
     const code = lastError();
@@ -151,12 +192,18 @@ export function enablePrivileges(token: Handle, names: string[]): void {
 
 /** SetTokenInformation(TokenDefaultDacl) with allow entries for the given SIDs. */
 export function setDefaultDacl(token: Handle, entries: { sid: string; mask: number }[]): void {
-  const acl = mergeEntries(null, entries.map((e) => ({ sid: e.sid, mode: 'grant' as const, mask: e.mask, inheritance: 0 })));
+  const acl = mergeEntries(
+    null,
+    entries.map((e) => ({ sid: e.sid, mode: 'grant' as const, mask: e.mask, inheritance: 0 })),
+  );
   try {
     const info = Buffer.alloc(8);
     info.writeBigUInt64LE(acl.value);
-    checkBool('SetTokenInformation', SetTokenInformation(token.value, TokenClass.DefaultDacl, info, info.length),
-      'TokenDefaultDacl');
+    checkBool(
+      'SetTokenInformation',
+      SetTokenInformation(token.value, TokenClass.DefaultDacl, info, info.length),
+      'TokenDefaultDacl',
+    );
   } finally {
     acl.close();
   }
@@ -168,7 +215,11 @@ function verifyRestrictingSids(token: Handle, expected: string[]): void {
   const got = new Set(tokenRestrictingSids(token).map((s) => s.toUpperCase()));
   const missing = expected.filter((s) => !got.has(s.toUpperCase()));
   if (missing.length) {
-    throw new Win32Error('GetTokenInformation', WinError.INVALID_SID, `restricting SIDs missing from the token: ${missing.join(', ')}`);
+    throw new Win32Error(
+      'GetTokenInformation',
+      WinError.INVALID_SID,
+      `restricting SIDs missing from the token: ${missing.join(', ')}`,
+    );
   }
 }
 

@@ -24,10 +24,22 @@ const declare = once(() => {
   const k = koffi();
   return {
     USER_INFO_1: k.struct('USER_INFO_1', {
-      name: 'str16', password: 'str16', password_age: 'uint32', priv: 'uint32', home_dir: 'str16', comment: 'str16',
-      flags: 'uint32', script_path: 'str16',
+      name: 'str16',
+      password: 'str16',
+      password_age: 'uint32',
+      priv: 'uint32',
+      home_dir: 'str16',
+      comment: 'str16',
+      flags: 'uint32',
+      script_path: 'str16',
     }),
-    USER_INFO_23: k.struct('USER_INFO_23', { name: 'void *', full_name: 'void *', comment: 'void *', flags: 'uint32', user_sid: 'void *' }),
+    USER_INFO_23: k.struct('USER_INFO_23', {
+      name: 'void *',
+      full_name: 'void *',
+      comment: 'void *',
+      flags: 'uint32',
+      user_sid: 'void *',
+    }),
     USER_INFO_1003: k.struct('USER_INFO_1003', { password: 'str16' }),
     USER_INFO_1008: k.struct('USER_INFO_1008', { flags: 'uint32' }),
     LOCALGROUP_INFO_1: k.struct('LOCALGROUP_INFO_1', { name: 'str16', comment: 'str16' }),
@@ -40,25 +52,49 @@ export function usersStructSize(name: keyof typeof USERS_X64_SIZES): number {
   return koffi().sizeof(declare()[name]);
 }
 
-const NetUserAdd = lazyFn('netapi32.dll', 'uint32 NetUserAdd(str16 server, uint32 level, USER_INFO_1 *buf, _Out_ uint32 *parmErr)', declare);
-const NetUserGetInfo = lazyFn('netapi32.dll', 'uint32 NetUserGetInfo(str16 server, str16 user, uint32 level, _Out_ void **buf)');
-const NetUserSetInfoPassword = lazyFn('netapi32.dll',
-  'uint32 NetUserSetInfo(str16 server, str16 user, uint32 level, USER_INFO_1003 *buf, _Out_ uint32 *parmErr)', declare);
-const NetUserSetInfoFlags = lazyFn('netapi32.dll',
-  'uint32 NetUserSetInfo(str16 server, str16 user, uint32 level, USER_INFO_1008 *buf, _Out_ uint32 *parmErr)', declare);
+const NetUserAdd = lazyFn(
+  'netapi32.dll',
+  'uint32 NetUserAdd(str16 server, uint32 level, USER_INFO_1 *buf, _Out_ uint32 *parmErr)',
+  declare,
+);
+const NetUserGetInfo = lazyFn(
+  'netapi32.dll',
+  'uint32 NetUserGetInfo(str16 server, str16 user, uint32 level, _Out_ void **buf)',
+);
+const NetUserSetInfoPassword = lazyFn(
+  'netapi32.dll',
+  'uint32 NetUserSetInfo(str16 server, str16 user, uint32 level, USER_INFO_1003 *buf, _Out_ uint32 *parmErr)',
+  declare,
+);
+const NetUserSetInfoFlags = lazyFn(
+  'netapi32.dll',
+  'uint32 NetUserSetInfo(str16 server, str16 user, uint32 level, USER_INFO_1008 *buf, _Out_ uint32 *parmErr)',
+  declare,
+);
 const NetUserDel = lazyFn('netapi32.dll', 'uint32 NetUserDel(str16 server, str16 user)');
-const NetLocalGroupAdd = lazyFn('netapi32.dll',
-  'uint32 NetLocalGroupAdd(str16 server, uint32 level, LOCALGROUP_INFO_1 *buf, _Out_ uint32 *parmErr)', declare);
+const NetLocalGroupAdd = lazyFn(
+  'netapi32.dll',
+  'uint32 NetLocalGroupAdd(str16 server, uint32 level, LOCALGROUP_INFO_1 *buf, _Out_ uint32 *parmErr)',
+  declare,
+);
 const NetLocalGroupDel = lazyFn('netapi32.dll', 'uint32 NetLocalGroupDel(str16 server, str16 group)');
-const NetLocalGroupGetMembers = lazyFn('netapi32.dll',
-  'uint32 NetLocalGroupGetMembers(str16 server, str16 group, uint32 level, _Out_ void **buf, uint32 max, _Out_ uint32 *read, _Out_ uint32 *total, void *resume)');
-const NetLocalGroupAddMembers = lazyFn('netapi32.dll',
-  'uint32 NetLocalGroupAddMembers(str16 server, str16 group, uint32 level, void **members, uint32 count)');
+const NetLocalGroupGetMembers = lazyFn(
+  'netapi32.dll',
+  'uint32 NetLocalGroupGetMembers(str16 server, str16 group, uint32 level, _Out_ void **buf, uint32 max, _Out_ uint32 *read, _Out_ uint32 *total, void *resume)',
+);
+const NetLocalGroupAddMembers = lazyFn(
+  'netapi32.dll',
+  'uint32 NetLocalGroupAddMembers(str16 server, str16 group, uint32 level, void **members, uint32 count)',
+);
 const NetApiBufferFree = lazyFn('netapi32.dll', 'uint32 NetApiBufferFree(void *buf)');
-const LookupAccountNameW = lazyFn('advapi32.dll',
-  'bool LookupAccountNameW(str16 system, str16 name, _Out_ uint8_t *sid, _Inout_ uint32 *cbSid, _Out_ uint16_t *domain, _Inout_ uint32 *cchDomain, _Out_ int *use)');
-const LookupAccountSidW = lazyFn('advapi32.dll',
-  'bool LookupAccountSidW(str16 system, void *sid, _Out_ uint16_t *name, _Inout_ uint32 *cchName, _Out_ uint16_t *domain, _Inout_ uint32 *cchDomain, _Out_ int *use)');
+const LookupAccountNameW = lazyFn(
+  'advapi32.dll',
+  'bool LookupAccountNameW(str16 system, str16 name, _Out_ uint8_t *sid, _Inout_ uint32 *cbSid, _Out_ uint16_t *domain, _Inout_ uint32 *cchDomain, _Out_ int *use)',
+);
+const LookupAccountSidW = lazyFn(
+  'advapi32.dll',
+  'bool LookupAccountSidW(str16 system, void *sid, _Out_ uint16_t *name, _Inout_ uint32 *cchName, _Out_ uint16_t *domain, _Inout_ uint32 *cchDomain, _Out_ int *use)',
+);
 const GetComputerNameW = lazyFn('kernel32.dll', 'bool GetComputerNameW(_Out_ uint16_t *buf, _Inout_ uint32 *size)');
 const DeleteProfileW = lazyFn('userenv.dll', 'bool DeleteProfileW(str16 sid, str16 path, str16 computer)');
 
@@ -74,10 +110,25 @@ export interface NewUser {
 export function addUser(u: NewUser): void {
   if (u.priv !== 1) throw new Error('sandbox accounts are created with USER_PRIV_USER only');
   const parm = [0];
-  checkStatus('NetUserAdd', NetUserAdd(null, 1, {
-    name: u.name, password: u.password, password_age: 0, priv: u.priv, home_dir: null, comment: u.comment,
-    flags: u.flags, script_path: null,
-  }, parm), `${u.name}, parameter ${parm[0]}`);
+  checkStatus(
+    'NetUserAdd',
+    NetUserAdd(
+      null,
+      1,
+      {
+        name: u.name,
+        password: u.password,
+        password_age: 0,
+        priv: u.priv,
+        home_dir: null,
+        comment: u.comment,
+        flags: u.flags,
+        script_path: null,
+      },
+      parm,
+    ),
+    `${u.name}, parameter ${parm[0]}`,
+  );
 }
 
 export interface AccountInfo {
@@ -93,7 +144,9 @@ export function getUser(name: string): AccountInfo | undefined {
   const info1 = withNetBuffer(one, (p) => koffi().decode(p, declare().USER_INFO_1) as { priv: number; flags: number });
   const i23 = netGetInfo(name, 23);
   if (!i23) return undefined;
-  const sid = withNetBuffer(i23, (p) => sidToString((koffi().decode(p, declare().USER_INFO_23) as { user_sid: bigint }).user_sid));
+  const sid = withNetBuffer(i23, (p) =>
+    sidToString((koffi().decode(p, declare().USER_INFO_23) as { user_sid: bigint }).user_sid),
+  );
   return { sid, priv: info1.priv, flags: info1.flags >>> 0 };
 }
 
@@ -149,9 +202,14 @@ export function localGroupMembers(group: string): string[] {
   const buf: Pointer[] = [null];
   const read = [0];
   const total = [0];
-  checkStatus('NetLocalGroupGetMembers', NetLocalGroupGetMembers(null, group, 0, buf, MAX_PREFERRED_LENGTH, read, total, null), group);
+  checkStatus(
+    'NetLocalGroupGetMembers',
+    NetLocalGroupGetMembers(null, group, 0, buf, MAX_PREFERRED_LENGTH, read, total, null),
+    group,
+  );
   return withNetBuffer(buf[0] as bigint, (p) =>
-    Array.from({ length: read[0] }, (_, i) => sidToString(koffi().decode(p, i * 8, 'void *') as bigint)));
+    Array.from({ length: read[0] }, (_, i) => sidToString(koffi().decode(p, i * 8, 'void *') as bigint)),
+  );
 }
 
 /** Adds a member by SID (LOCALGROUP_MEMBERS_INFO_0): no name resolution involved. Already a member is fine. */
@@ -193,7 +251,11 @@ export function lookupLocalAccount(name: string, types: number[]): string | unde
     throw e;
   }
   if (!types.includes(use[0])) {
-    throw new Win32Error('LookupAccountNameW', 1332, `${qualified} is of account type ${use[0]}, not ${types.join('/')}`);
+    throw new Win32Error(
+      'LookupAccountNameW',
+      1332,
+      `${qualified} is of account type ${use[0]}, not ${types.join('/')}`,
+    );
   }
   return sidToString(koffi().address(sid));
 }

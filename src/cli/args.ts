@@ -19,6 +19,8 @@ export const POLICY_OPTIONS = {
   'read-only': { type: 'boolean', default: false },
   network: { type: 'string' },
   protect: { type: 'string', multiple: true, default: [] },
+  'allow-domain': { type: 'string', multiple: true, default: [] },
+  'deny-domain': { type: 'string', multiple: true, default: [] },
   strict: { type: 'boolean', default: false },
   platform: { type: 'string' },
   'policy-file': { type: 'string' },
@@ -29,7 +31,11 @@ export const POLICY_HELP = `Policy options:
   --workspace DIR       A workspace folder (repeatable). Default: the current directory.
   --write DIR           An extra writable folder (repeatable).
   --read-only           Nothing is writable except the sandbox's own temp.
-  --network MODE        offline (default) or online.
+  --network MODE        offline (default), allowlist (only --allow-domain hosts, through a proxy; on Linux the
+                        sandbox cannot go around it, on unelevated Windows it is advisory) or online.
+  --allow-domain D      allowlist: a host the command may reach (repeatable): example.org, *.example.org,
+                        example.org:443, an IP literal, or a preset (@npm, @pypi, @crates, @go, @github).
+  --deny-domain D       allowlist: a host refused even when allowed (repeatable; deny wins).
   --protect GLOB        Another read-only path inside each root, like "secrets/**" (repeatable; adds to the
                         defaults .git/hooks/**, .git/config, .git/commondir, .vscode/**, .agent-sandbox/**, .envrc,
                         .env). Every plan also protects what git runs from (each gitdir except what commit, fetch
@@ -55,8 +61,13 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(
 
 export function policyFlags(values: Record<string, unknown>): CliPolicyFlags {
   const network = values.network as string | undefined;
-  if (network !== undefined && network !== 'offline' && network !== 'online') {
-    throw new UsageError(`--network must be "offline" or "online", not "${network}".`);
+  if (network !== undefined && network !== 'offline' && network !== 'allowlist' && network !== 'online') {
+    throw new UsageError(`--network must be "offline", "allowlist" or "online", not "${network}".`);
+  }
+  const allowDomain = (values['allow-domain'] as string[]) ?? [];
+  const denyDomain = (values['deny-domain'] as string[]) ?? [];
+  if ((allowDomain.length || denyDomain.length) && network !== 'allowlist') {
+    throw new UsageError('--allow-domain and --deny-domain need --network allowlist.');
   }
   return {
     workspace: (values.workspace as string[]) ?? [],
@@ -64,6 +75,8 @@ export function policyFlags(values: Record<string, unknown>): CliPolicyFlags {
     readOnly: Boolean(values['read-only']),
     network,
     protect: (values.protect as string[]) ?? [],
+    allowDomain,
+    denyDomain,
     strict: Boolean(values.strict),
   };
 }
@@ -72,7 +85,9 @@ export function platformFlag(values: Record<string, unknown>, host: Platform | u
   const p = (values.platform as string | undefined) ?? host;
   if (p === 'linux' || p === 'win32') return p;
   if (p === undefined) {
-    throw new UsageError(`This machine (${process.platform}) is not supported; pass --platform linux or win32 to preview a plan.`);
+    throw new UsageError(
+      `This machine (${process.platform}) is not supported; pass --platform linux or win32 to preview a plan.`,
+    );
   }
   throw new UsageError(`--platform must be "linux" or "win32", not "${p}".`);
 }
@@ -80,7 +95,8 @@ export function platformFlag(values: Record<string, unknown>, host: Platform | u
 export function positiveSeconds(raw: string | undefined, flag: string): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, not "${raw}".`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`${flag} must be a positive number of seconds, not "${raw}".`);
   return n;
 }
 
@@ -88,8 +104,13 @@ export function positiveSeconds(raw: string | undefined, flag: string): number |
 export function policyInput(values: Record<string, unknown>, cwd: string): PolicyInput {
   const file = values['policy-file'] as string | undefined;
   if (file === undefined) return policyFromCli(policyFlags(values), cwd);
-  const mixed = ['workspace', 'write', 'protect'].filter((k) => (values[k] as string[] | undefined)?.length)
-    .concat(values['read-only'] ? ['read-only'] : [], values.strict ? ['strict'] : [], values.network !== undefined ? ['network'] : []);
+  const mixed = ['workspace', 'write', 'protect', 'allow-domain', 'deny-domain']
+    .filter((k) => (values[k] as string[] | undefined)?.length)
+    .concat(
+      values['read-only'] ? ['read-only'] : [],
+      values.strict ? ['strict'] : [],
+      values.network !== undefined ? ['network'] : [],
+    );
   if (mixed.length) throw new UsageError(`--policy-file cannot be combined with --${mixed.join(', --')}.`);
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as PolicyInput;

@@ -22,15 +22,23 @@ Turn brokers off with "run --no-broker" or AGENT_SANDBOX_BROKER=0.
 
 Exit codes: 0 done; 2 bad arguments.`,
   async main(argv) {
-    const { values, positionals } = parse(argv, { all: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, true);
+    const { values, positionals } = parse(
+      argv,
+      {
+        all: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      true,
+    );
     if (values.help) {
       console.log(this.usage);
       return 0;
     }
     const stateDir = values.all ? undefined : defaultStateDir();
     const action = positionals[0];
-    if (positionals.length !== 1 || (action !== 'status' && action !== 'stop')) throw new UsageError('Say "status" or "stop".');
+    if (positionals.length !== 1 || (action !== 'status' && action !== 'stop'))
+      throw new UsageError('Say "status" or "stop".');
     if (action === 'stop') {
       const stopped = await stopBrokers(stateDir);
       console.log(values.json ? JSON.stringify(stopped, null, 2) : `Stopped ${stopped.length} broker(s).`);
@@ -46,8 +54,10 @@ Exit codes: 0 done; 2 bad arguments.`,
       if (!l.status) console.log(`${l.key}: stale (${l.stale}); removed`);
       else {
         const s = l.status;
-        console.log(`pid ${s.pid}: ${s.workspaceRoots.join(', ') || '(no workspace)'}, ${s.network}; ${s.served} command(s) served, ` +
-          `${s.active} running; idle ${s.idleSeconds}s of ${s.idleLimitSeconds}s`);
+        console.log(
+          `pid ${s.pid}: ${s.workspaceRoots.join(', ') || '(no workspace)'}, ${s.network}; ${s.served} command(s) served, ` +
+            `${s.active} running; idle ${s.idleSeconds}s of ${s.idleLimitSeconds}s`,
+        );
       }
     }
     return 0;

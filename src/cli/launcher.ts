@@ -105,9 +105,12 @@ function load(): { exports: CliBundle; outcome: CacheOutcome } {
 
 function runCold(): void {
   const { exports: cli, outcome } = load();
-  if (process.env.AGENT_SANDBOX_CODE_CACHE === 'report') process.stderr.write(`agent-sandbox: code cache: ${outcome}\n`);
+  if (process.env.AGENT_SANDBOX_CODE_CACHE === 'report')
+    process.stderr.write(`agent-sandbox: code cache: ${outcome}\n`);
   cli.runAsProcess(process.argv.slice(2));
 }
 
 // A `run` that a live broker accepts never loads the bundle (see warm/client.ts); everything else runs cold.
-runWarm(process.argv.slice(2), BUNDLE).catch(() => false).then((warm) => warm || runCold());
+runWarm(process.argv.slice(2), BUNDLE)
+  .catch(() => false)
+  .then((warm) => warm || runCold());

@@ -13,27 +13,40 @@ import { DAEMON_COMMAND } from '../protocol/warm';
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
   run: { summary: 'Run a command inside the sandbox.', load: async () => (await import('./run-command')).runCommand },
-  plan: { summary: 'Print the compiled sandbox plan for a policy.',
-    load: async () => (await import('./plan-command')).planCommand },
-  verify: { summary: 'Check that the sandbox holds on this machine (self-test).',
-    load: async () => (await import('./verify-command')).verifyCommand },
-  setup: { summary: 'Windows: create the sandbox accounts and firewall rule (one administrator prompt).',
-    load: async () => (await import('./setup-command')).setupCommand },
-  uninstall: { summary: 'Take back everything Agent Sandbox created (permissions, placeholders, accounts, rules).',
-    load: async () => (await import('./uninstall-command')).uninstallCommand },
-  status: { summary: 'Windows: show whether the elevated sandbox is set up.',
-    load: async () => (await import('./status-command')).statusCommand },
-  broker: { summary: 'Linux: list or stop the warm brokers that make repeated runs fast.',
-    load: async () => (await import('./broker-command')).brokerCommand },
+  plan: {
+    summary: 'Print the compiled sandbox plan for a policy.',
+    load: async () => (await import('./plan-command')).planCommand,
+  },
+  verify: {
+    summary: 'Check that the sandbox holds on this machine (self-test).',
+    load: async () => (await import('./verify-command')).verifyCommand,
+  },
+  setup: {
+    summary: 'Windows: create the sandbox accounts and firewall rule (one administrator prompt).',
+    load: async () => (await import('./setup-command')).setupCommand,
+  },
+  uninstall: {
+    summary: 'Take back everything Agent Sandbox created (permissions, placeholders, accounts, rules).',
+    load: async () => (await import('./uninstall-command')).uninstallCommand,
+  },
+  status: {
+    summary: 'Windows: show whether the elevated sandbox is set up.',
+    load: async () => (await import('./status-command')).statusCommand,
+  },
+  broker: {
+    summary: 'Linux: list or stop the warm brokers that make repeated runs fast.',
+    load: async () => (await import('./broker-command')).brokerCommand,
+  },
 };
-
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   return `Usage: agent-sandbox <command> [options]
 
 Commands:
-${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`).join('\n')}
+${Object.entries(COMMANDS)
+  .map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`)
+  .join('\n')}
 
 Run "agent-sandbox <command> --help" for a command's options.`;
 }

@@ -21,21 +21,39 @@ ${POLICY_HELP}
   --unelevated          Windows: preview unelevated mode.
   --json                Print the plan as JSON.`,
   async main(argv) {
-    const { values } = parse(argv, { ...POLICY_OPTIONS, json: { type: 'boolean', default: false },
-      elevated: { type: 'boolean', default: false }, unelevated: { type: 'boolean', default: false } }, false);
+    const { values } = parse(
+      argv,
+      {
+        ...POLICY_OPTIONS,
+        json: { type: 'boolean', default: false },
+        elevated: { type: 'boolean', default: false },
+        unelevated: { type: 'boolean', default: false },
+      },
+      false,
+    );
     if (values.help) {
       console.log(this.usage);
       return 0;
     }
     const platform = platformFlag(values, hostPlatform());
     const cross = platform !== hostPlatform();
-    if ((values.elevated || values.unelevated) && platform !== 'win32') throw new UsageError('--elevated and --unelevated apply to --platform win32.');
+    if ((values.elevated || values.unelevated) && platform !== 'win32')
+      throw new UsageError('--elevated and --unelevated apply to --platform win32.');
     if (values.elevated && values.unelevated) throw new UsageError('Pass --elevated or --unelevated, not both.');
     const mode = values.elevated ? 'elevated' : values.unelevated ? 'unelevated' : undefined;
-    const facts: PlanFacts = mode ? await previewFacts(mode)
-      : cross ? {} : await (await backendFor(platform, { stateDir: defaultStateDir(), broker: false })).planFacts();
-    const ctx = { ...(cross ? previewContext(platform) : hostContext({ platform, allowMissingRoots: true })), ...facts };
-    const plan = compilePlan(policyInput(values, cross ? ctx.home + (platform === 'win32' ? '\\repo' : '/repo') : process.cwd()), ctx);
+    const facts: PlanFacts = mode
+      ? await previewFacts(mode)
+      : cross
+        ? {}
+        : await (await backendFor(platform, { stateDir: defaultStateDir(), broker: false })).planFacts();
+    const ctx = {
+      ...(cross ? previewContext(platform) : hostContext({ platform, allowMissingRoots: true })),
+      ...facts,
+    };
+    const plan = compilePlan(
+      policyInput(values, cross ? ctx.home + (platform === 'win32' ? '\\repo' : '/repo') : process.cwd()),
+      ctx,
+    );
     console.log(values.json ? JSON.stringify(plan, null, 2) : renderPlan(plan));
     return 0;
   },

@@ -27,25 +27,36 @@ are usable and prints the fix if not.
 
 Exit codes: 0 done; 125 failed, cancelled or not usable (the step and the fix are printed); 2 bad arguments.`,
   async main(argv) {
-    const { values } = parse(argv, {
-      workspace: { type: 'string', multiple: true, default: [] },
-      'tool-dir': { type: 'string', multiple: true, default: [] },
-      'dry-run': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    }, false);
+    const { values } = parse(
+      argv,
+      {
+        workspace: { type: 'string', multiple: true, default: [] },
+        'tool-dir': { type: 'string', multiple: true, default: [] },
+        'dry-run': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      false,
+    );
     if (values.help) {
       console.log(this.usage);
       return 0;
     }
     const platform = hostPlatform();
     if (!platform) {
-      throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `Agent Sandbox does not run on ${process.platform}.`,
-        'Use Linux or Windows.');
+      throw new SandboxError(
+        SandboxErrorCode.UnsupportedPlatform,
+        `Agent Sandbox does not run on ${process.platform}.`,
+        'Use Linux or Windows.',
+      );
     }
     const lifecycle = await lifecycleFor(platform);
     const canonical = (p: string) => fs.realpathSync.native(path.resolve(p));
-    const opts = { stateDir: defaultStateDir(), workspaceRoots: (values.workspace.length ? values.workspace : [process.cwd()]).map(canonical),
-      toolDirs: values['tool-dir'].map(canonical), onProgress: (m: string) => process.stderr.write(`agent-sandbox: ${m}\n`) };
+    const opts = {
+      stateDir: defaultStateDir(),
+      workspaceRoots: (values.workspace.length ? values.workspace : [process.cwd()]).map(canonical),
+      toolDirs: values['tool-dir'].map(canonical),
+      onProgress: (m: string) => process.stderr.write(`agent-sandbox: ${m}\n`),
+    };
     if (values['dry-run']) {
       for (const line of await lifecycle.describeSetUp(opts)) console.log(line);
       return 0;

@@ -19,15 +19,22 @@ the firewall rule apply. Anything that cannot be read is shown as "unknown".
 
 Exit codes: 0 ready; 1 not ready; 2 bad arguments.`,
   async main(argv) {
-    const { values } = parse(argv, { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, false);
+    const { values } = parse(
+      argv,
+      { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+      false,
+    );
     if (values.help) {
       console.log(this.usage);
       return 0;
     }
     const platform = hostPlatform();
     if (!platform) {
-      throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `Agent Sandbox does not run on ${process.platform}.`,
-        'Use Linux or Windows.');
+      throw new SandboxError(
+        SandboxErrorCode.UnsupportedPlatform,
+        `Agent Sandbox does not run on ${process.platform}.`,
+        'Use Linux or Windows.',
+      );
     }
     const s = await (await lifecycleFor(platform)).status({ stateDir: defaultStateDir() });
     console.log(values.json ? JSON.stringify(s, null, 2) : statusLines(s).join('\n'));

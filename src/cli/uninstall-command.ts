@@ -6,8 +6,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultStateDir, hostPlatform, lifecycleFor, removalLines, removalSummary, SandboxError, SandboxErrorCode,
-  type RemovalResult } from '../sandbox';
+import {
+  defaultStateDir,
+  hostPlatform,
+  lifecycleFor,
+  removalLines,
+  removalSummary,
+  SandboxError,
+  SandboxErrorCode,
+  type RemovalResult,
+} from '../sandbox';
 import { parse } from './args';
 import type { CliCommand } from './commands';
 
@@ -27,16 +35,25 @@ and deletes its empty placeholders, then forgets the SID. The rest of the sandbo
 
 Exit codes: 0 everything removed; 125 something remains or the prompt was declined; 2 bad arguments.`,
   async main(argv) {
-    const { values } = parse(argv, { help: { type: 'boolean', short: 'h', default: false },
-      workspace: { type: 'string', multiple: true, default: [] } }, false);
+    const { values } = parse(
+      argv,
+      {
+        help: { type: 'boolean', short: 'h', default: false },
+        workspace: { type: 'string', multiple: true, default: [] },
+      },
+      false,
+    );
     if (values.help) {
       console.log(this.usage);
       return 0;
     }
     const platform = hostPlatform();
     if (!platform) {
-      throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `Agent Sandbox does not run on ${process.platform}.`,
-        'Use Linux or Windows.');
+      throw new SandboxError(
+        SandboxErrorCode.UnsupportedPlatform,
+        `Agent Sandbox does not run on ${process.platform}.`,
+        'Use Linux or Windows.',
+      );
     }
     const lifecycle = await lifecycleFor(platform);
     const stateDir = defaultStateDir();
@@ -44,7 +61,10 @@ Exit codes: 0 everything removed; 125 something remains or the prompt was declin
       const roots = values.workspace.map((d) => fs.realpathSync.native(path.resolve(d)));
       return report('Remove workspace', await lifecycle.removeWorkspace({ stateDir, roots }));
     }
-    return report('Uninstall', await lifecycle.uninstall({ stateDir, onProgress: (m) => process.stderr.write(`agent-sandbox: ${m}\n`) }));
+    return report(
+      'Uninstall',
+      await lifecycle.uninstall({ stateDir, onProgress: (m) => process.stderr.write(`agent-sandbox: ${m}\n`) }),
+    );
   },
 };
 

@@ -9,7 +9,7 @@ import type { AccessMask, AclOperation, FirewallRuleSpec, PlanSid, TokenSpec, Wi
 import type { Network } from './schema';
 import type { CompileContext, ResolvedPolicy } from './resolved';
 import { PLACEHOLDER_CONTENT } from './schema';
-import { planBase } from './plan-base';
+import { allowlistPlan, planBase } from './plan-base';
 import { pathApi } from './paths';
 
 export type { PlanFacts, Win32Context } from './resolved';
@@ -41,15 +41,31 @@ export const FileRights = {
 
 export const InheritFlags = { OBJECT_INHERIT_ACE: 0x1, CONTAINER_INHERIT_ACE: 0x2 } as const;
 
-export const TokenFlags = { DISABLE_MAX_PRIVILEGE: 0x1, SANDBOX_INERT: 0x2, LUA_TOKEN: 0x4, WRITE_RESTRICTED: 0x8 } as const;
+export const TokenFlags = {
+  DISABLE_MAX_PRIVILEGE: 0x1,
+  SANDBOX_INERT: 0x2,
+  LUA_TOKEN: 0x4,
+  WRITE_RESTRICTED: 0x8,
+} as const;
 
 export function mask<T extends Record<string, number>>(table: T, names: (keyof T & string)[]): AccessMask {
   return { value: names.reduce((v, n) => (v | table[n]) >>> 0, 0), names: [...names] };
 }
 
-const READ: (keyof typeof FileRights)[] = ['FILE_READ_DATA', 'FILE_READ_EA', 'FILE_READ_ATTRIBUTES', 'READ_CONTROL', 'SYNCHRONIZE'];
+const READ: (keyof typeof FileRights)[] = [
+  'FILE_READ_DATA',
+  'FILE_READ_EA',
+  'FILE_READ_ATTRIBUTES',
+  'READ_CONTROL',
+  'SYNCHRONIZE',
+];
 const EXECUTE: (keyof typeof FileRights)[] = ['FILE_EXECUTE'];
-const WRITE: (keyof typeof FileRights)[] = ['FILE_WRITE_DATA', 'FILE_APPEND_DATA', 'FILE_WRITE_EA', 'FILE_WRITE_ATTRIBUTES'];
+const WRITE: (keyof typeof FileRights)[] = [
+  'FILE_WRITE_DATA',
+  'FILE_APPEND_DATA',
+  'FILE_WRITE_EA',
+  'FILE_WRITE_ATTRIBUTES',
+];
 
 /** Read, write, execute and DELETE, without FILE_DELETE_CHILD (which would bypass deny ACEs on children). */
 export const WRITABLE_ROOT_MASK = mask(FileRights, [...READ, ...EXECUTE, ...WRITE, 'DELETE']);
@@ -71,7 +87,9 @@ export const FIREWALL_RULE_NAME = 'Agent Sandbox: block outbound for AgentSandbo
 
 export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan {
   const windowsMode = ctx.windowsMode ?? 'unelevated';
-  const group: PlanSid = ctx.groupSid ? { kind: 'literal', sid: ctx.groupSid, name: SANDBOX_GROUP } : { kind: 'sandbox-group' };
+  const group: PlanSid = ctx.groupSid
+    ? { kind: 'literal', sid: ctx.groupSid, name: SANDBOX_GROUP }
+    : { kind: 'sandbox-group' };
   const capOf = (root: string): PlanSid => {
     const sid = ctx.capabilitySids?.[root.toLowerCase()];
     return sid ? { kind: 'capability', root, sid } : { kind: 'capability', root };
@@ -79,7 +97,15 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
   const caps = r.workspaceRoots.length ? r.workspaceRoots.map(capOf) : [capOf(r.tempDir)];
   const acl: AclOperation[] = [];
   const grant = (path: string, sid: PlanSid, m: AccessMask, reason: AclOperation['reason'], create?: 'dir') =>
-    acl.push({ path, sid, action: 'grant', mask: m, inheritance: INHERIT_ALL, reason, ...(create ? { createIfMissing: create } : {}) });
+    acl.push({
+      path,
+      sid,
+      action: 'grant',
+      mask: m,
+      inheritance: INHERIT_ALL,
+      reason,
+      ...(create ? { createIfMissing: create } : {}),
+    });
 
   // Extra writable roots are covered by the first workspace's capability SID.
   const capForPath = (root: string) => caps[Math.max(0, r.workspaceRoots.indexOf(root))] ?? caps[0];
@@ -105,8 +131,15 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
       if (sealed.has(missing.toLowerCase())) continue;
       sealed.add(missing.toLowerCase());
       for (const c of caps) {
-        acl.push({ path: missing, sid: c, action: 'deny', mask: DENY_WRITE_MASK, inheritance: INHERIT_ALL, reason: 'protected-path',
-          createIfMissing: 'dir' });
+        acl.push({
+          path: missing,
+          sid: c,
+          action: 'deny',
+          mask: DENY_WRITE_MASK,
+          inheritance: INHERIT_ALL,
+          reason: 'protected-path',
+          createIfMissing: 'dir',
+        });
       }
       continue;
     }
@@ -114,8 +147,15 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
       if (pinned.has(folder.toLowerCase())) continue;
       pinned.add(folder.toLowerCase());
       for (const c of caps) {
-        acl.push({ path: folder, sid: c, action: 'deny', mask: PIN_MASK, inheritance: INHERIT_NONE, reason: 'protected-path',
-          createIfMissing: 'dir' });
+        acl.push({
+          path: folder,
+          sid: c,
+          action: 'deny',
+          mask: PIN_MASK,
+          inheritance: INHERIT_NONE,
+          reason: 'protected-path',
+          createIfMissing: 'dir',
+        });
       }
     }
     for (const c of caps) {
@@ -129,27 +169,50 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
         // A missing literal path gets an empty placeholder file (as on Linux), so the sandbox cannot create it.
         createIfMissing: pp.kind === 'dir' ? 'dir' : 'file',
         ...(pp.kind !== 'dir' && (pp.content ?? PLACEHOLDER_CONTENT[pp.glob]) !== undefined
-          ? { placeholderContent: pp.content ?? PLACEHOLDER_CONTENT[pp.glob] } : {}),
+          ? { placeholderContent: pp.content ?? PLACEHOLDER_CONTENT[pp.glob] }
+          : {}),
       });
     }
   }
 
+  // Elevated: the sandbox account's own SID is a restricting SID too. Named pipes a command creates with default
+  // security (libuv's child stdio, Rust std::process, ninja, Python multiprocessing) grant their creator owner,
+  // that user SID, and nobody else write: without it every such pipe is EPERM. The account holds nothing the
+  // group and capability grants do not, besides its own profile (which tools then can use for caches).
+  // Unelevated has no equivalent: the user SID there is the developer's, which would undo the write restriction.
+  const ownUser: PlanSid[] =
+    windowsMode === 'elevated'
+      ? [{ kind: 'sandbox-user', network: r.policy.network === 'online' ? 'online' : 'offline' }]
+      : [];
   const token: TokenSpec = {
     flags: mask(TokenFlags, ['DISABLE_MAX_PRIVILEGE', 'LUA_TOKEN', 'WRITE_RESTRICTED']),
-    restrictingSids: [...caps, { kind: 'logon' }, EVERYONE],
+    restrictingSids: [...caps, { kind: 'logon' }, ...ownUser, EVERYONE],
     defaultDacl: [
       { sid: { kind: 'logon' }, mask: { value: 0x10000000, names: ['GENERIC_ALL'] } },
       ...caps.map((sid) => ({ sid, mask: { value: 0x10000000, names: ['GENERIC_ALL'] } })),
+      ...ownUser.map((sid) => ({ sid, mask: { value: 0x10000000, names: ['GENERIC_ALL'] } })),
     ],
     keepPrivileges: ['SeChangeNotifyPrivilege'],
   };
 
   const firewall: FirewallRuleSpec[] = windowsMode === 'elevated' ? [offlineBlockRule()] : [];
 
-  const networkEnforcement = r.policy.network === 'online' ? 'none' : windowsMode === 'elevated' ? 'firewall' : 'advisory';
+  const networkEnforcement =
+    r.policy.network === 'online' ? 'none' : windowsMode === 'elevated' ? 'firewall' : 'advisory';
   const warnings: string[] = [];
   const env = { remove: [...r.env.remove], set: { ...r.env.set } };
-  if (networkEnforcement === 'advisory') {
+  const allowlist = r.policy.network === 'allowlist';
+  if (allowlist) {
+    firewall.splice(0, firewall.length, ...allowlistFirewallRules(firewall));
+    warnings.push(
+      windowsMode === 'elevated'
+        ? 'The network allowlist with the elevated sandbox is planned (firewall block rules scoped to everything but the ' +
+            'loopback proxy port) but not run yet: a command in this mode is refused.'
+        : 'The network allowlist without the one-time administrator setup is ADVISORY: the proxy filters clients that ' +
+            'honour the proxy variables, but nothing stops a program from connecting directly. Run "Agent Sandbox: Set Up ' +
+            'Windows Sandbox" for a firewall block.',
+    );
+  } else if (networkEnforcement === 'advisory') {
     warnings.push(
       'Offline mode without the one-time administrator setup only points proxy variables at a closed port: a ' +
         'program that ignores them can still reach the network. Run "Agent Sandbox: Set Up Windows Sandbox" for a ' +
@@ -160,15 +223,37 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
       env.set[v] = 'http://127.0.0.1:9';
     }
     env.set.NO_PROXY = '';
+    // Tools that ignore proxy variables or launch ssh.exe directly (git, libuv) skip the PATH stubs: tell them too.
+    Object.assign(env.set, {
+      GIT_SSH_COMMAND: 'agent-sandbox-offline-no-ssh',
+      NPM_CONFIG_OFFLINE: 'true',
+      CARGO_NET_OFFLINE: 'true',
+      PIP_NO_INDEX: '1',
+    });
   }
   if (windowsMode === 'unelevated') {
-    warnings.push('Reads are not restricted in this mode: the sandbox can read what you can read, except that ' +
-      'denyRead paths are not hidden. Elevated setup adds read isolation.');
+    warnings.push(
+      'Reads are not restricted in this mode: the sandbox can read what you can read, except that ' +
+        'denyRead paths are not hidden. Elevated setup adds read isolation.',
+    );
   }
 
   const api = pathApi('win32');
   return {
     ...planBase(r),
+    ...(allowlist
+      ? {
+          allowlist: allowlistPlan(
+            r,
+            WINDOWS_ENDPOINT,
+            windowsMode === 'elevated'
+              ? "Windows, elevated (planned, not run yet): the offline user's firewall block rules cover every address but " +
+                  `loopback, and on loopback every TCP port but the proxy's (${WINDOWS_PROXY_PORT}); UDP (DNS) and ICMP stay blocked.`
+              : 'Windows, unelevated: ADVISORY only. The proxy variables point clients at the proxy on loopback; a program ' +
+                  'that ignores them can still connect anywhere.',
+          ),
+        }
+      : {}),
     platform: 'win32',
     env,
     warnings,
@@ -180,6 +265,49 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     networkEnforcement,
     auditPaths: (ctx.auditPaths ?? []).map((p) => api.normalize(p)),
   };
+}
+
+/** The loopback port the elevated firewall scope leaves open for the proxy (planned; see allowlistFirewallRules). */
+export const WINDOWS_PROXY_PORT = 47128;
+
+const WINDOWS_ENDPOINT = {
+  http: 'http://127.0.0.1:<a loopback port chosen per command>',
+  socks: 'socks5h://127.0.0.1:<a loopback port chosen per command>',
+};
+
+/**
+ * Allowlist, elevated (planned): Windows Firewall block rules win over allow rules, so the offline user's block
+ * must itself leave the proxy out: one rule for every protocol to every address but loopback, one for TCP to
+ * loopback on every port but the proxy's, one for UDP to loopback (so DNS stays blocked everywhere).
+ */
+function allowlistFirewallRules(offline: FirewallRuleSpec[]): FirewallRuleSpec[] {
+  const base = offline[0];
+  if (!base) return [];
+  const p = WINDOWS_PROXY_PORT;
+  return [
+    {
+      ...base,
+      name: `${base.name} (allowlist: not loopback)`,
+      remoteAddresses:
+        '0.0.0.0-126.255.255.255,128.0.0.0-255.255.255.255,' + '::,::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+      description: 'Allowlist: blocks everything but loopback for the offline user.',
+    },
+    {
+      ...base,
+      name: `${base.name} (allowlist: loopback TCP)`,
+      remoteAddresses: '127.0.0.0/8,::1',
+      protocol: 'tcp',
+      remotePorts: `1-${p - 1},${p + 1}-65535`,
+      description: `Allowlist: blocks loopback TCP except the proxy port ${p}.`,
+    },
+    {
+      ...base,
+      name: `${base.name} (allowlist: loopback UDP)`,
+      remoteAddresses: '127.0.0.0/8,::1',
+      protocol: 'udp',
+      description: 'Allowlist: blocks loopback UDP (DNS included).',
+    },
+  ];
 }
 
 /** The accounts elevated mode runs commands as, one per network mode. */

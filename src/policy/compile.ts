@@ -41,8 +41,10 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
     return `${field}${shown}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}.`;
   }
   if (issue.code === 'unrecognized_keys') {
-    return `${field}: unknown setting ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}. Remove it or check ` +
-      'its spelling.';
+    return (
+      `${field}: unknown setting ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}. Remove it or check ` +
+      'its spelling.'
+    );
   }
   return `${field}${shown}: ${issue.message}`;
 }
@@ -61,10 +63,17 @@ export function compilePlan(input: PolicyInput | Policy, ctx: CompileContext): P
 
 export function resolvePolicy(policy: Policy, ctx: CompileContext): ResolvedPolicy {
   const pctx = { ...ctx, allowUnc: policy.allowUncPaths, systemDirs: envSystemDirs(ctx) };
-  const workspaceRoots = dedupe(ctx.platform, policy.workspaceRoots.map((r, i) => checkedRoot(pctx, r, `workspaceRoots[${i}]`)));
+  const workspaceRoots = dedupe(
+    ctx.platform,
+    policy.workspaceRoots.map((r, i) => checkedRoot(pctx, r, `workspaceRoots[${i}]`)),
+  );
   const extra = policy.writableRoots.map((r, i) => checkedRoot(pctx, r, `writableRoots[${i}]`));
   const writableRoots = policy.mode === 'read-only' ? [] : dedupe(ctx.platform, [...workspaceRoots, ...extra]);
-  const tempDir = sandboxTempDir(ctx, workspaceRoots);
+  // Linux keys the private temp by plan, network mode included: an online command's relay socket left in /tmp
+  // must never be there for a later offline command.
+  const tempKey =
+    ctx.platform === 'linux' ? [...writableRoots, `mode:${policy.mode}`, `network:${policy.network}`] : [];
+  const tempDir = sandboxTempDir(ctx, [...workspaceRoots, ...tempKey]);
   const { protectedPaths, unprotected } = protectedSet(pctx, policy, writableRoots);
   return {
     policy,
@@ -87,10 +96,14 @@ function protectedSet(ctx: PathContext & { env: CompileContext['env'] }, policy:
   const globs = [...policy.protectedPaths, ...(policy.protectedPreset === 'strict' ? STRICT_PROTECTED_PATHS : [])];
   const workspaceFile = policy.workspaceFile ? canonicalize(ctx, policy.workspaceFile, 'workspaceFile') : undefined;
   const sctx = { platform: ctx.platform, roots, fs: ctx.fs, workspaceFile };
-  const surface = ctx.fs ? gitSurface({ platform: ctx.platform, home: ctx.home, env: ctx.env, fs: ctx.fs, roots })
+  const surface = ctx.fs
+    ? gitSurface({ platform: ctx.platform, home: ctx.home, env: ctx.env, fs: ctx.fs, roots })
     : { protect: [], unprotected: [] };
-  const protectedPaths = finalProtectedSet(sctx,
-    [...resolveProtected(ctx.platform, roots, [...new Set(globs)]), ...editorFiles(sctx), ...surface.protect]);
+  const protectedPaths = finalProtectedSet(sctx, [
+    ...resolveProtected(ctx.platform, roots, [...new Set(globs)]),
+    ...editorFiles(sctx),
+    ...surface.protect,
+  ]);
   return { protectedPaths, unprotected: surface.unprotected };
 }
 
@@ -144,14 +157,24 @@ function resolveProtected(platform: Platform, roots: string[], globs: string[]):
       const dir = g.endsWith('/**');
       const literal = dir ? g.slice(0, -3) : g;
       const reason = PROTECTED_REASONS[g];
-      out.push({ path: api.join(root, ...literal.split('/')), root, glob, kind: dir ? 'dir' : 'file-or-dir', ...(reason ? { reason } : {}) });
+      out.push({
+        path: api.join(root, ...literal.split('/')),
+        root,
+        glob,
+        kind: dir ? 'dir' : 'file-or-dir',
+        ...(reason ? { reason } : {}),
+      });
     }
   }
   return out;
 }
 
 /** Expands `~` and (on Windows) `%VAR%`; drops entries for the other platform or with unset variables. */
-export function resolveDenyRead(ctx: PathContext, env: Record<string, string | undefined>, entries: string[]): string[] {
+export function resolveDenyRead(
+  ctx: PathContext,
+  env: Record<string, string | undefined>,
+  entries: string[],
+): string[] {
   const api = pathApi(ctx.platform);
   const out: string[] = [];
   for (const entry of entries) {
@@ -197,11 +220,16 @@ function lookupEnv(env: Record<string, string | undefined>, name: string, nocase
   return key === undefined ? undefined : env[key];
 }
 
-/** The sandbox's private temp: one per workspace set, under the state dir, never the user's temp. */
-export function sandboxTempDir(ctx: CompileContext, workspaceRoots: string[]): string {
+/** The sandbox's private temp: one per workspace set (and, on Linux, plan), under the state dir, never the user's temp. */
+export function sandboxTempDir(ctx: CompileContext, keyParts: string[]): string {
   const api = pathApi(ctx.platform);
   const key = createHash('sha256')
-    .update(workspaceRoots.map((r) => pathKey(ctx.platform, r)).sort().join('\n'))
+    .update(
+      keyParts
+        .map((r) => pathKey(ctx.platform, r))
+        .sort()
+        .join('\n'),
+    )
     .digest('hex')
     .slice(0, 16);
   return api.join(normalizeAbsolute(ctx.platform, ctx.stateDir, 'stateDir', true), 'tmp', key);

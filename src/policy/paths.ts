@@ -132,8 +132,21 @@ export function canonicalize(ctx: PathContext, p: string, field: string): string
 function systemTrees(platform: Platform): string[] {
   switch (platform) {
     case 'linux':
-      return ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/run', '/sbin',
-        '/sys', '/usr'];
+      return [
+        '/bin',
+        '/boot',
+        '/dev',
+        '/etc',
+        '/lib',
+        '/lib32',
+        '/lib64',
+        '/libx32',
+        '/proc',
+        '/run',
+        '/sbin',
+        '/sys',
+        '/usr',
+      ];
     case 'win32':
       return ['C:\\Windows', 'C:\\Program Files', 'C:\\Program Files (x86)', 'C:\\ProgramData\\Microsoft'];
     default:
@@ -159,7 +172,10 @@ function broadDirs(platform: Platform): string[] {
  * holding other users' or programs' files. The one list of over-broad roots: writable roots are refused with it
  * (`refuseBroadRoot`), and elevated setup skips a grant it names.
  */
-export function broadRootReason(ctx: Pick<PathContext, 'platform' | 'home' | 'userTemp' | 'systemDirs'>, root: string): string | undefined {
+export function broadRootReason(
+  ctx: Pick<PathContext, 'platform' | 'home' | 'userTemp' | 'systemDirs'>,
+  root: string,
+): string | undefined {
   const api = pathApi(ctx.platform);
   const parsed = api.parse(root);
   if (parsed.root === root || (ctx.platform === 'win32' && /^\\\\[^\\]+\\[^\\]+\\?$/.test(root))) {
@@ -170,10 +186,12 @@ export function broadRootReason(ctx: Pick<PathContext, 'platform' | 'home' | 'us
   const temp = normalizeAbsolute(ctx.platform, ctx.userTemp, 'temp', true);
   if (isWithin(ctx.platform, root, temp)) return `it contains your temp folder (${temp}), which other programs share`;
   for (const sys of [...systemTrees(ctx.platform), ...(ctx.systemDirs ?? [])]) {
-    if (isWithin(ctx.platform, sys, root) || isWithin(ctx.platform, root, sys)) return `it is or contains the system folder ${sys}`;
+    if (isWithin(ctx.platform, sys, root) || isWithin(ctx.platform, root, sys))
+      return `it is or contains the system folder ${sys}`;
   }
   for (const dir of broadDirs(ctx.platform)) {
-    if (pathKey(ctx.platform, dir) === pathKey(ctx.platform, root)) return `${dir} holds other users' or programs' files`;
+    if (pathKey(ctx.platform, dir) === pathKey(ctx.platform, root))
+      return `${dir} holds other users' or programs' files`;
   }
   if (ctx.platform === 'win32' && /^[A-Z]:\\Windows(\\|$)/i.test(root)) return 'it is inside the Windows folder';
   return undefined;

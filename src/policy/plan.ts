@@ -3,7 +3,7 @@
  * `agent-sandbox plan` and "Show Effective Policy", and asserted by unit tests. Backends execute plans and never
  * re-derive policy decisions.
  */
-import type { Mode, Network } from './schema';
+import type { Mode, Network, NetworkMode } from './schema';
 
 export type Platform = 'linux' | 'win32';
 
@@ -30,11 +30,25 @@ export interface EnvPlan {
   set: Record<string, string>;
 }
 
+/** `allowlist` network mode: what may be reached, where the proxy is, and what enforces it. */
+export interface AllowlistPlan {
+  /** Hosts that may be reached, presets expanded (`allowedDomains`). Empty allows nothing. */
+  allowed: string[];
+  /** Hosts refused even when allowed (`deniedDomains`); deny wins. */
+  denied: string[];
+  /** Each preset used, with the hosts it stands for. */
+  presets: { name: string; hosts: string[] }[];
+  /** The proxy as the sandbox sees it (each command's URLs also carry its own credential). */
+  endpoint: { http: string; socks: string };
+  /** What stops a command from going around the proxy on this platform, in words. */
+  enforcement: string;
+}
+
 export interface PlanBase {
   version: 1;
   platform: Platform;
   mode: Mode;
-  network: Network;
+  network: NetworkMode;
   /** Canonical writable roots (empty in read-only mode). */
   writableRoots: string[];
   /** Canonical workspace folders (readable; writable unless read-only). */
@@ -50,6 +64,8 @@ export interface PlanBase {
    * setting that protects it. Shown by the plan and by Verify.
    */
   unprotected: string[];
+  /** Present in `allowlist` network mode only. */
+  allowlist?: AllowlistPlan;
   /** Things the user should know about this plan (for example, advisory-only network blocking). */
   warnings: string[];
 }
@@ -67,6 +83,10 @@ export interface LinuxPlan extends PlanBase {
     writablePaths: string[];
     /** Lowest ABI we accept; the runner uses the best the kernel offers. */
     minAbi: 1;
+    /** The runner refuses to run below this ABI (`requireFullLandlock`: 6; otherwise 0, losses reported). */
+    requiredAbi: number;
+    /** ABI 4+: TCP bind is denied and connect allowed only to these ports (allowlist: the proxy relay). */
+    connectTcpPorts?: number[];
   };
   seccomp: {
     /** Syscalls that fail with EPERM. */
@@ -75,9 +95,32 @@ export interface LinuxPlan extends PlanBase {
     denyIoctls: string[];
     /** When set, socket() fails with EAFNOSUPPORT for every family not listed. */
     allowSocketFamilies: string[] | null;
+    /** Families socket() accepts only as TCP streams (SOCK_STREAM, protocol 0 or IPPROTO_TCP): no UDP, no raw. */
+    tcpOnlySocketFamilies?: string[];
   };
-  /** Host Unix-socket locations hidden behind empty tmpfs or /dev/null binds. */
+  /** Allowlist: the relay inside the sandbox's network namespace, from loopback ports to the proxy's sockets. */
+  proxyRelay?: {
+    /** Where the proxy gateway's sockets are bound inside the sandbox. */
+    httpSocket: string;
+    socksSocket: string;
+    host: string;
+    httpPort: number;
+    socksPort: number;
+  };
+  /** Host Unix-socket locations hidden behind empty tmpfs or /dev/null binds (/run whole, listening sockets). */
   hiddenSockets: string[];
+  /** Files bound back read-only into the hidden /run, each with why commands need it. */
+  runBindBacks: { path: string; reason: string }[];
+  /** The state folder, hidden (other plans' private temps, the ledgers); absent for full-access. */
+  privateState?: string;
+  /**
+   * Pinned folders and protected paths, each mounted onto itself. Replacing or removing one on the host detaches
+   * its mount inside the sandbox, so the backend stops a sandbox whose guarded path changes identity (hidden paths
+   * are guarded too, against being re-created: see MountGuard).
+   */
+  guardedPaths: string[];
+  /** Online without `allowHostLoopback`: the sandbox has its own network namespace, networked by slirp4netns. */
+  userNet?: 'slirp4netns';
   /** False only for `full-access`: the runner applies no Landlock or seccomp (absent means true). */
   confined?: boolean;
 }
@@ -130,6 +173,10 @@ export interface FirewallRuleSpec {
   localUserSddl: string;
   user: PlanSid;
   remoteAddresses: string;
+  /** Remote ports the rule covers (absent: all). Allowlist: every port but the proxy's on loopback. */
+  remotePorts?: string;
+  /** Absent: every protocol. Ports can only be scoped for `tcp` or `udp`. */
+  protocol?: 'tcp' | 'udp';
   description: string;
 }
 

@@ -16,7 +16,8 @@ export interface ProtectedSetContext {
   workspaceFile?: string;
 }
 
-const EDITOR_REASON = 'a VS Code workspace file: its settings, tasks (runOn: folderOpen) and terminal profiles run on the host';
+const EDITOR_REASON =
+  'a VS Code workspace file: its settings, tasks (runOn: folderOpen) and terminal profiles run on the host';
 
 /** Every top-level `*.code-workspace` in each root, and the open workspace file when it lies in a root. */
 export function editorFiles(ctx: ProtectedSetContext): ProtectedPath[] {
@@ -24,7 +25,13 @@ export function editorFiles(ctx: ProtectedSetContext): ProtectedPath[] {
   const out: ProtectedPath[] = [];
   const add = (root: string, p: string) => {
     if (!out.some((o) => pathKey(ctx.platform, o.path) === pathKey(ctx.platform, p))) {
-      out.push({ path: p, root, glob: api.relative(root, p).replace(/\\/g, '/'), kind: 'file-or-dir', reason: EDITOR_REASON });
+      out.push({
+        path: p,
+        root,
+        glob: api.relative(root, p).replace(/\\/g, '/'),
+        kind: 'file-or-dir',
+        reason: EDITOR_REASON,
+      });
     }
   };
   for (const root of ctx.roots) {
@@ -54,8 +61,11 @@ export function finalProtectedSet(ctx: ProtectedSetContext, list: ProtectedPath[
     else if (had.kind !== 'dir' && pp.kind === 'dir') had.kind = 'dir';
   }
   const entries = [...byPath.values()];
-  const covers = (outer: ProtectedPath, inner: ProtectedPath) => outer !== inner && key(outer.path) !== key(inner.path) &&
-    isWithin(ctx.platform, outer.path, inner.path) && (outer.kind === 'dir' || ctx.fs?.kind(outer.path) === 'file');
+  const covers = (outer: ProtectedPath, inner: ProtectedPath) =>
+    outer !== inner &&
+    key(outer.path) !== key(inner.path) &&
+    isWithin(ctx.platform, outer.path, inner.path) &&
+    (outer.kind === 'dir' || ctx.fs?.kind(outer.path) === 'file');
   return entries.filter((pp) => !entries.some((o) => covers(o, pp)));
 }
 
@@ -73,7 +83,9 @@ function secureLinks(ctx: ProtectedSetContext, pp: ProtectedPath): ProtectedPath
   const rootOf = (p: string) => ctx.roots.find((r) => isWithin(ctx.platform, r, p));
   const entry = (p: string, kind: ProtectedPath['kind'], reason: string): ProtectedPath | undefined => {
     const root = rootOf(p);
-    return root ? { path: p, root, glob: api.relative(root, p).replace(/\\/g, '/') + (kind === 'dir' ? '/**' : ''), kind, reason } : undefined;
+    return root
+      ? { path: p, root, glob: api.relative(root, p).replace(/\\/g, '/') + (kind === 'dir' ? '/**' : ''), kind, reason }
+      : undefined;
   };
   const rel = pp.path.slice(pp.root.length).split(/[\\/]/).filter(Boolean);
   const chain = rel.map((_, i) => api.join(pp.root, ...rel.slice(0, i + 1)));
@@ -81,24 +93,40 @@ function secureLinks(ctx: ProtectedSetContext, pp: ProtectedPath): ProtectedPath
   if (!link) return [pp, ...linksInside(ctx, pp, real, isLink, entry)];
   const parent = api.dirname(link);
   if (pathKey(ctx.platform, parent) === pathKey(ctx.platform, pp.root)) {
-    throw new SandboxError(SandboxErrorCode.InvalidPolicy,
+    throw new SandboxError(
+      SandboxErrorCode.InvalidPolicy,
       `The protected path ${pp.path} (${pp.glob}) goes through the symbolic link ${link}, which sits directly in the ` +
         `writable folder ${pp.root}: the sandbox could replace the link, so nothing was run.`,
-      `Replace ${link} with the real folder or file it points to, or remove "${pp.glob}" from agentSandbox.protectedPaths.`);
+      `Replace ${link} with the real folder or file it points to, or remove "${pp.glob}" from agentSandbox.protectedPaths.`,
+    );
   }
   const out: ProtectedPath[] = [];
-  const p = entry(parent, 'dir', `holds the symbolic link ${link} (on the way to ${pp.glob}): read-only so the link cannot be replaced`);
+  const p = entry(
+    parent,
+    'dir',
+    `holds the symbolic link ${link} (on the way to ${pp.glob}): read-only so the link cannot be replaced`,
+  );
   if (p) out.push(p);
   const target = real(pp.path);
-  const t = target && entry(target, pp.kind === 'dir' || fs.kind(target) === 'dir' ? 'dir' : 'file-or-dir',
-    `the target of ${pp.glob}, reached through the symbolic link ${link}`);
+  const t =
+    target &&
+    entry(
+      target,
+      pp.kind === 'dir' || fs.kind(target) === 'dir' ? 'dir' : 'file-or-dir',
+      `the target of ${pp.glob}, reached through the symbolic link ${link}`,
+    );
   if (t) out.push(t);
   return out;
 }
 
 /** Links directly inside a protected folder (a hook linking to a workspace script): their targets in a root. */
-function linksInside(ctx: ProtectedSetContext, pp: ProtectedPath, real: (p: string) => string | undefined,
-  isLink: (p: string) => boolean, entry: (p: string, k: ProtectedPath['kind'], r: string) => ProtectedPath | undefined): ProtectedPath[] {
+function linksInside(
+  ctx: ProtectedSetContext,
+  pp: ProtectedPath,
+  real: (p: string) => string | undefined,
+  isLink: (p: string) => boolean,
+  entry: (p: string, k: ProtectedPath['kind'], r: string) => ProtectedPath | undefined,
+): ProtectedPath[] {
   if (pp.kind !== 'dir' || ctx.fs!.kind(pp.path) !== 'dir') return [];
   const api = pathApi(ctx.platform);
   const out: ProtectedPath[] = [];
@@ -106,7 +134,11 @@ function linksInside(ctx: ProtectedSetContext, pp: ProtectedPath, real: (p: stri
     const c = api.join(pp.path, name);
     const t = isLink(c) ? real(c) : undefined;
     if (!t || isWithin(ctx.platform, pp.path, t)) continue;
-    const e = entry(t, ctx.fs!.kind(t) === 'dir' ? 'dir' : 'file-or-dir', `the target of ${c}, a symbolic link in the protected ${pp.glob}`);
+    const e = entry(
+      t,
+      ctx.fs!.kind(t) === 'dir' ? 'dir' : 'file-or-dir',
+      `the target of ${c}, a symbolic link in the protected ${pp.glob}`,
+    );
     if (e) out.push(e);
   }
   return out;

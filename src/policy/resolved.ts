@@ -32,6 +32,8 @@ export interface CompileContext extends Win32Context {
   /** Where the sandbox keeps its state (private temp, ledger). Extension storage, or the CLI's state dir. */
   stateDir: string;
   fs?: FsView;
+  /** Linux: paths of the host's listening Unix sockets (from /proc/net/unix), hidden unless inside a root. */
+  listeningSockets?: string[];
   /** Previews only (`agent-sandbox plan`): a missing root becomes a warning instead of an error. */
   allowMissingRoots?: boolean;
 }

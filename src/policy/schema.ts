@@ -4,6 +4,7 @@
  * Must never touch the filesystem or the environment: this module is pure.
  */
 import * as z from 'zod';
+import { DOMAIN_PRESETS, domainProblem } from './domains';
 
 /**
  * Globs (relative to each writable root) that stay read-only even inside a writable root. Each closes a way for a
@@ -198,8 +199,13 @@ export const ModeSchema = z
   );
 
 export const NetworkSchema = z
-  .enum(['offline', 'online'])
-  .describe('`offline`: no network except loopback-free Unix sockets. `online`: the network is reachable.');
+  .enum(['offline', 'allowlist', 'online'])
+  .describe(
+    '`offline`: no network except loopback-free Unix sockets. `allowlist`: only `allowedDomains`, through ' +
+      'a host-side proxy the sandbox cannot go around. `online`: the network is reachable.',
+  );
+
+const domainList = (what: string) => z.array(nonEmpty).default([]).describe(what);
 
 export const EnvPolicySchema = z
   .object({
@@ -210,8 +216,10 @@ export const EnvPolicySchema = z
     allow: z
       .array(nonEmpty)
       .default([...DEFAULT_ENV_ALLOW])
-      .describe('Variable names or globs kept even when a `scrub` pattern matches (or the value holds a password). ' +
-        'Empty means none are kept.'),
+      .describe(
+        'Variable names or globs kept even when a `scrub` pattern matches (or the value holds a password). ' +
+          'Empty means none are kept.',
+      ),
     set: z
       .record(z.string(), z.string())
       .default({})
@@ -242,23 +250,45 @@ export const PolicySchema = z
       .default([...DEFAULT_DENY_READ])
       .describe('Credential files and folders hidden from the sandbox. Empty means nothing is hidden.'),
     network: NetworkSchema.default('offline'),
+    allowedDomains: domainList(
+      '`allowlist` mode: hosts the sandbox may reach through the proxy. An exact host, `*.suffix` (names below it), ' +
+        'an IP literal or `localhost` (each matches only when listed literally), optionally with `:port`, or a ' +
+        `preset (${Object.keys(DOMAIN_PRESETS).join(', ')}). Empty allows nothing.`,
+    ),
+    deniedDomains: domainList(
+      'Hosts refused even when `allowedDomains` (or a grant) names them: deny wins. Empty denies none.',
+    ),
     env: EnvPolicySchema.default({ scrub: [...DEFAULT_ENV_SCRUB], allow: [...DEFAULT_ENV_ALLOW], set: {} }),
     protectedPreset: z
       .enum(['default', 'strict'])
       .default('default')
-      .describe('`strict` also protects other tools\' workspace files (STRICT_PROTECTED_PATHS: dev containers, ' +
-        'JetBrains, Claude, Cursor, Zed, MCP, Vim exrc).'),
+      .describe(
+        "`strict` also protects other tools' workspace files (STRICT_PROTECTED_PATHS: dev containers, " +
+          'JetBrains, Claude, Cursor, Zed, MCP, Vim exrc).',
+      ),
     workspaceFile: nonEmpty
       .optional()
       .describe('The open `.code-workspace` file; protected when it lies in a writable root.'),
-    allowFullAccess: z
-      .boolean()
-      .default(false)
-      .describe('Must be true for `mode: full-access` to be accepted.'),
+    allowFullAccess: z.boolean().default(false).describe('Must be true for `mode: full-access` to be accepted.'),
     allowUncPaths: z
       .boolean()
       .default(false)
       .describe('Windows: accept `\\\\server\\share` roots. Off by default because a share may be writable by others.'),
+    allowHostLoopback: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Linux, `online`: share the host's network, 127.0.0.1 included (a Node inspector, Jupyter or local " +
+          "database there would accept the sandbox's connections). Off: online commands get their own network " +
+          "namespace with slirp4netns and no route to the host's loopback.",
+      ),
+    requireFullLandlock: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Linux: refuse to run commands when the kernel lacks Landlock or offers an ABI below 6 (then abstract ' +
+          'Unix sockets and signals are not scoped to the sandbox). Off: such kernels run with what is lost reported.',
+      ),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -269,6 +299,12 @@ export const PolicySchema = z
         message:
           '"full-access" runs commands with no sandbox. Set allowFullAccess to true to accept that, or use ' +
           '"workspace-write".',
+      });
+    }
+    for (const field of ['allowedDomains', 'deniedDomains'] as const) {
+      p[field].forEach((d, i) => {
+        const problem = domainProblem(d);
+        if (problem) ctx.addIssue({ code: 'custom', path: [field, i], message: problem });
       });
     }
     p.protectedPaths.forEach((glob, i) => {
@@ -287,7 +323,9 @@ export const PLACEHOLDER_CONTENT: Readonly<Record<string, string>> = { '.git/com
 export type PolicyInput = z.input<typeof PolicySchema>;
 export type Policy = z.infer<typeof PolicySchema>;
 export type Mode = z.infer<typeof ModeSchema>;
-export type Network = z.infer<typeof NetworkSchema>;
+export type NetworkMode = z.infer<typeof NetworkSchema>;
+/** The network of a sandbox user account (Windows elevated): `allowlist` runs as the offline user. */
+export type Network = Exclude<NetworkMode, 'allowlist'>;
 
 const MAGIC = /[*?[\]{}()!+@]/;
 

@@ -10,6 +10,9 @@ export interface CliPolicyFlags {
   readOnly: boolean;
   network?: string;
   protect: string[];
+  /** `--allow-domain` / `--deny-domain` (allowlist mode). */
+  allowDomain?: string[];
+  denyDomain?: string[];
   /** The stricter preset of other tools' workspace files. */
   strict?: boolean;
 }
@@ -22,6 +25,8 @@ export function policyFromCli(flags: CliPolicyFlags, cwd: string): PolicyInput {
   if (flags.readOnly) input.mode = 'read-only';
   if (flags.strict) input.protectedPreset = 'strict';
   if (flags.network !== undefined) input.network = flags.network;
+  if (flags.allowDomain?.length) input.allowedDomains = flags.allowDomain;
+  if (flags.denyDomain?.length) input.deniedDomains = flags.denyDomain;
   // `--protect` adds to the defaults rather than replacing them: dropping .git/hooks by accident is a hole.
   if (flags.protect.length) input.protectedPaths = [...DEFAULT_PROTECTED_PATHS, ...flags.protect];
   return input as PolicyInput;
@@ -34,11 +39,15 @@ export interface SandboxSettings {
   protectedPaths?: unknown;
   denyRead?: unknown;
   network?: unknown;
+  allowedDomains?: unknown;
+  deniedDomains?: unknown;
   envScrub?: unknown;
   envAllow?: unknown;
   envSet?: unknown;
   allowFullAccess?: unknown;
   allowUncPaths?: unknown;
+  requireFullLandlock?: unknown;
+  allowHostLoopback?: unknown;
   protectedPreset?: unknown;
 }
 
@@ -49,15 +58,23 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   protectedPaths: 'agentSandbox.protectedPaths',
   denyRead: 'agentSandbox.denyRead',
   network: 'agentSandbox.network',
+  allowedDomains: 'agentSandbox.allowedDomains',
+  deniedDomains: 'agentSandbox.deniedDomains',
   'env.scrub': 'agentSandbox.env.scrub',
   'env.allow': 'agentSandbox.env.allow',
   'env.set': 'agentSandbox.env.set',
   allowFullAccess: 'agentSandbox.allowFullAccess',
   allowUncPaths: 'agentSandbox.allowUncPaths',
+  requireFullLandlock: 'agentSandbox.requireFullLandlock',
+  allowHostLoopback: 'agentSandbox.allowHostLoopback',
   protectedPreset: 'agentSandbox.protectedPreset',
 };
 
-export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[], workspaceFile?: string): PolicyInput {
+export function policyFromSettings(
+  s: SandboxSettings,
+  workspaceFolders: string[],
+  workspaceFile?: string,
+): PolicyInput {
   const input: Record<string, unknown> = { workspaceRoots: workspaceFolders };
   if (workspaceFile) input.workspaceFile = workspaceFile;
   const put = (key: string, v: unknown) => {
@@ -68,8 +85,12 @@ export function policyFromSettings(s: SandboxSettings, workspaceFolders: string[
   put('protectedPaths', s.protectedPaths);
   put('denyRead', s.denyRead);
   put('network', s.network);
+  put('allowedDomains', s.allowedDomains);
+  put('deniedDomains', s.deniedDomains);
   put('allowFullAccess', s.allowFullAccess);
   put('allowUncPaths', s.allowUncPaths);
+  put('requireFullLandlock', s.requireFullLandlock);
+  put('allowHostLoopback', s.allowHostLoopback);
   put('protectedPreset', s.protectedPreset);
   if (s.envScrub !== undefined || s.envAllow !== undefined || s.envSet !== undefined) {
     const env: Record<string, unknown> = {};

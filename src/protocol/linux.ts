@@ -5,6 +5,12 @@
  */
 import type { LinuxPlan } from '../policy/plan';
 
+/** The loopback relay inside the sandbox: listens on `host`:port and pipes each connection to the proxy's socket. */
+export interface RelaySpec {
+  host: string;
+  listen: { port: number; socket: string }[];
+}
+
 /** What the runner applies to itself before starting any command. */
 export interface RunnerSandbox {
   /** False for full-access: apply nothing. */
@@ -13,6 +19,12 @@ export interface RunnerSandbox {
   /** Offline: also deny TCP bind/connect with Landlock (defence in depth behind the socket filter). */
   denyTcp: boolean;
   seccomp: LinuxPlan['seccomp'];
+  /** Refuse (report `failed`, run nothing) when the kernel's Landlock ABI is below this. */
+  requiredAbi: number;
+  /** Allowlist (ABI 4+): TCP bind denied, connect only to these ports. */
+  connectTcpPorts?: number[];
+  /** Allowlist: the loopback relay to the proxy, started before the sandbox is applied. */
+  relay?: RelaySpec;
 }
 
 export interface CommandRequest {
@@ -36,7 +48,12 @@ export type ToRunner =
 
 export type FromRunner =
   | { type: 'applied'; notes: string[]; landlockAbi: number }
-  | { type: 'failed'; code: 'landlock-unavailable' | 'seccomp-failed' | 'native-load-failed' | 'broker-failed' | 'internal'; message: string; fix: string }
+  | {
+      type: 'failed';
+      code: 'landlock-unavailable' | 'seccomp-failed' | 'native-load-failed' | 'broker-failed' | 'internal';
+      message: string;
+      fix: string;
+    }
   /** `served`: brokers count the commands they started (for `agent-sandbox broker status`). */
   | { type: 'started'; id: number; served?: number }
   | { type: 'exit'; id: number; code: number; signal?: string };

@@ -109,7 +109,8 @@ export function warmCall(argv: string[], env: NodeJS.ProcessEnv, isTty: (fd: num
   let timeoutMs: number | undefined;
   for (let i = 1; i < dash; i++) {
     const eq = argv[i].indexOf('=');
-    const [flag, inline] = argv[i].startsWith('--') && eq > 0 ? [argv[i].slice(0, eq), argv[i].slice(eq + 1)] : [argv[i], undefined];
+    const [flag, inline] =
+      argv[i].startsWith('--') && eq > 0 ? [argv[i].slice(0, eq), argv[i].slice(eq + 1)] : [argv[i], undefined];
     const value = () => inline ?? (i + 1 < dash ? argv[++i] : undefined);
     if ((flag === '--read-only' || flag === '--strict') && inline === undefined) policyArgs.push(flag);
     else if (flag === '--platform') {
@@ -132,8 +133,18 @@ export function warmCall(argv: string[], env: NodeJS.ProcessEnv, isTty: (fd: num
  * `%VAR%` in a policy's denyRead, which the broker's per-call compile catches): the git surface reads
  * XDG_CONFIG_HOME and GIT_CONFIG_GLOBAL to find the global git config.
  */
-const PLAN_ENV = ['HOME', 'TMPDIR', 'XDG_RUNTIME_DIR', 'SSH_AUTH_SOCK', 'XDG_STATE_HOME', 'XDG_CONFIG_HOME', 'GIT_CONFIG_GLOBAL',
-  'AGENT_SANDBOX_STATE_DIR', 'AGENT_SANDBOX_BWRAP', 'AGENT_SANDBOX_BROKER_IDLE'];
+const PLAN_ENV = [
+  'HOME',
+  'TMPDIR',
+  'XDG_RUNTIME_DIR',
+  'SSH_AUTH_SOCK',
+  'XDG_STATE_HOME',
+  'XDG_CONFIG_HOME',
+  'GIT_CONFIG_GLOBAL',
+  'AGENT_SANDBOX_STATE_DIR',
+  'AGENT_SANDBOX_BWRAP',
+  'AGENT_SANDBOX_BROKER_IDLE',
+];
 
 /**
  * The key that finds a broker for a call: everything the plan is compiled from, cheaply. The policy file and the
@@ -153,11 +164,22 @@ export function inputKey(policyArgs: string[], cwd: string, env: NodeJS.ProcessE
   const file = policyArgs[policyArgs.indexOf('--policy-file') + 1];
   // The folder the call is made from is the workspace unless --workspace names it; with every path absolute, runs
   // from any folder share one broker (each command still runs in its caller's folder).
-  const paths = policyArgs.filter((_, i) => i > 0 && ['--workspace', '--write', '--policy-file'].includes(policyArgs[i - 1]));
-  const cwdFree = policyArgs.includes('--workspace') && !policyArgs.includes('--policy-file') && paths.every((p) => path.isAbsolute(p));
+  const paths = policyArgs.filter(
+    (_, i) => i > 0 && ['--workspace', '--write', '--policy-file'].includes(policyArgs[i - 1]),
+  );
+  const cwdFree =
+    policyArgs.includes('--workspace') &&
+    !policyArgs.includes('--policy-file') &&
+    paths.every((p) => path.isAbsolute(p));
   const inputs = {
-    v: WARM_PROTOCOL, uid: process.getuid?.(), node: process.execPath, bundle: stamp(bundle), policyArgs, cwd: cwdFree ? null : cwd,
-    env: PLAN_ENV.map((k) => env[k] ?? null), policyFile: policyArgs.includes('--policy-file') ? stamp(file) : null,
+    v: WARM_PROTOCOL,
+    uid: process.getuid?.(),
+    node: process.execPath,
+    bundle: stamp(bundle),
+    policyArgs,
+    cwd: cwdFree ? null : cwd,
+    env: PLAN_ENV.map((k) => env[k] ?? null),
+    policyFile: policyArgs.includes('--policy-file') ? stamp(file) : null,
   };
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 32);
 }

@@ -32,12 +32,21 @@ export const SpawnMsg = z.strictObject({
     defaultDacl: z.array(z.strictObject({ sid: sidOrLogon, mask: z.number().int().nonnegative() })),
   }),
 });
-const StdinMsg = z.strictObject({ type: z.literal('stdin'), id, data: b64.optional(), eof: z.literal(true).optional() });
+const StdinMsg = z.strictObject({
+  type: z.literal('stdin'),
+  id,
+  data: b64.optional(),
+  eof: z.literal(true).optional(),
+});
 const ResizeMsg = z.strictObject({ type: z.literal('resize'), id, cols: size, rows: size });
 const TerminateMsg = z.strictObject({ type: z.literal('terminate'), id });
 
 /** Events, runner → caller. */
-const ReadyMsg = z.strictObject({ type: z.literal('ready'), pid: z.number().int().positive(), version: z.number().int() });
+const ReadyMsg = z.strictObject({
+  type: z.literal('ready'),
+  pid: z.number().int().positive(),
+  version: z.number().int(),
+});
 const OutputMsg = z.strictObject({ type: z.literal('output'), id, stream: z.enum(['stdout', 'stderr']), data: b64 });
 const ExitMsg = z.strictObject({ type: z.literal('exit'), id, code: z.number().int() });
 const ErrorMsg = z.strictObject({ type: z.literal('error'), id: id.optional(), code: z.string(), message: z.string() });
@@ -106,7 +115,9 @@ export class FrameDecoder<T> {
     const r = this.schema.safeParse(json);
     if (!r.success) {
       const type = (json as { type?: unknown } | null)?.type;
-      throw new ProtocolError(`rejected frame of type ${JSON.stringify(type)}: ${r.error.issues[0]?.message ?? 'invalid'}`);
+      throw new ProtocolError(
+        `rejected frame of type ${JSON.stringify(type)}: ${r.error.issues[0]?.message ?? 'invalid'}`,
+      );
     }
     return r.data;
   }

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FsView, Platform } from '../policy';
 import type { CompileContext } from '../policy/compile';
+import { hostListeningSockets } from './linux/host-sockets';
 
 export const realFs: FsView = {
   // Missing paths are the common case (most denyRead entries, most hooks): ask without throwing first, since a
@@ -80,6 +81,7 @@ export function hostContext(overrides: Partial<CompileContext> = {}): CompileCon
     env: { ...process.env },
     stateDir: defaultStateDir(),
     fs: realFs,
+    ...(platform === 'linux' && process.platform === 'linux' ? { listeningSockets: hostListeningSockets() } : {}),
     ...overrides,
   };
 }

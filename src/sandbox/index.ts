@@ -54,8 +54,10 @@ export async function backendFor(platform: Plan['platform'], opts: BackendOption
  */
 export async function previewFacts(windowsMode: 'elevated' | 'unelevated'): Promise<PlanFacts> {
   if (windowsMode === 'unelevated') return { windowsMode };
-  const runtimeDirs = process.platform === 'win32' ? (await import('./windows/setup/runtime-dirs')).machineRuntimeDirs()
-    : ['C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code'];
+  const runtimeDirs =
+    process.platform === 'win32'
+      ? (await import('./windows/setup/runtime-dirs')).machineRuntimeDirs()
+      : ['C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code'];
   return { windowsMode, runtimeDirs };
 }
 

@@ -31,7 +31,8 @@ export function removalLines(r: RemovalResult): string[] {
 
 /** A one-line summary of a removal for a notification or the CLI's last line. */
 export function removalSummary(what: string, r: RemovalResult): string {
-  if (r.failed.length) return `${what}: ${r.failed.length} item(s) could not be removed; run it again (details above or in the log).`;
+  if (r.failed.length)
+    return `${what}: ${r.failed.length} item(s) could not be removed; run it again (details above or in the log).`;
   return `${what}: done (${r.removed.length} removed, ${r.kept.length} kept).`;
 }
 
@@ -42,8 +43,15 @@ export function statusLines(s: LifecycleStatus): string[] {
   for (const [k, v] of Object.entries(s.details)) lines.push(`${k}: ${v}`);
   const w = s.windows;
   if (w && w.state !== 'unsupported') {
-    lines.push(`Elevated setup: ${w.state}: ${w.summary}`, `Setup version: ${w.version ?? 'none'}`, `Group AgentSandboxUsers: ${w.group}`);
-    for (const u of w.users) lines.push(`Account ${u.name}: ${u.exists}${u.sid ? ` (${u.sid})` : ''}; your stored password: ${u.credentials ? 'yes' : 'no'}`);
+    lines.push(
+      `Elevated setup: ${w.state}: ${w.summary}`,
+      `Setup version: ${w.version ?? 'none'}`,
+      `Group AgentSandboxUsers: ${w.group}`,
+    );
+    for (const u of w.users)
+      lines.push(
+        `Account ${u.name}: ${u.exists}${u.sid ? ` (${u.sid})` : ''}; your stored password: ${u.credentials ? 'yes' : 'no'}`,
+      );
     for (const r of w.rules) lines.push(`Firewall rule "${r.name}": exists ${r.exists}, as configured ${r.matches}`);
     lines.push(`Firewall policy: ${w.firewallPolicy}`);
     for (const n of w.notes) lines.push(`Note: ${n}`);

@@ -9,6 +9,7 @@ import { ExitCode } from '../errors';
 
 export class Lifetime {
   private timedOut = false;
+  private stopped: string | undefined;
   private killed = false;
   private finished = false;
   private timer: NodeJS.Timeout | undefined;
@@ -35,6 +36,13 @@ export class Lifetime {
     }
   }
 
+  /** Kills the command because the sandbox can no longer hold; its exit is 125 with `reason`. */
+  stop(reason: string): void {
+    if (this.finished) return;
+    this.stopped ??= reason;
+    this.kill();
+  }
+
   kill(): void {
     if (this.killed) return;
     this.killed = true;
@@ -48,6 +56,8 @@ export class Lifetime {
     this.spec.signal?.removeEventListener('abort', this.onAbort);
     const durationMs = Date.now() - this.started;
     if (this.timedOut) return { code: ExitCode.Timeout, timedOut: true, signal: 'SIGKILL', durationMs };
+    if (this.stopped)
+      return { code: ExitCode.SandboxFailed, timedOut: false, signal: 'SIGKILL', durationMs, stopped: this.stopped };
     if (signal) {
       const n = constants.signals[signal as NodeJS.Signals] ?? 0;
       return { code: ExitCode.SignalBase + n, timedOut: false, signal, durationMs };

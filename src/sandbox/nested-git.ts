@@ -12,8 +12,21 @@ import * as path from 'node:path';
  * Folders not entered: dependency and cache trees git normally ignores (a gitlink into one is still found, from the
  * index). The walk is also capped (depth and entries, about 100 ms on a warm disk) because it brackets every run.
  */
-const SKIP = new Set(['node_modules', 'bower_components', '.pnpm-store', '.venv', 'venv', '__pycache__', 'target', '.gradle',
-  '.tox', '.mypy_cache', '.pytest_cache', '.next', '.cache']);
+const SKIP = new Set([
+  'node_modules',
+  'bower_components',
+  '.pnpm-store',
+  '.venv',
+  'venv',
+  '__pycache__',
+  'target',
+  '.gradle',
+  '.tox',
+  '.mypy_cache',
+  '.pytest_cache',
+  '.next',
+  '.cache',
+]);
 const MAX_DEPTH = 8;
 const MAX_ENTRIES = 20_000;
 
@@ -67,9 +80,12 @@ export function newNestedGit(before: NestedGit, after: NestedGit): NestedGit {
 /** A report for the user and the agent, or undefined when nothing new was found. */
 export function describeUntrusted(found: NestedGit): string | undefined {
   if (!found.gitdirs.length && !found.gitlinks.length) return undefined;
-  const lines = ['The sandboxed command created git repositories that the host\'s git would trust (a nested repository\'s ' +
-    'config, such as core.fsmonitor, runs when your git or editor looks into it). Treat them as untrusted:'];
-  for (const g of found.gitdirs) lines.push(`  - nested repository ${g}: remove it with  rm -rf '${g}'  (or inspect its config first)`);
+  const lines = [
+    "The sandboxed command created git repositories that the host's git would trust (a nested repository's " +
+      'config, such as core.fsmonitor, runs when your git or editor looks into it). Treat them as untrusted:',
+  ];
+  for (const g of found.gitdirs)
+    lines.push(`  - nested repository ${g}: remove it with  rm -rf '${g}'  (or inspect its config first)`);
   for (const l of found.gitlinks) {
     lines.push(`  - gitlink ${l} in the index (git status recurses into it): remove it with  git rm --cached '${l}'`);
   }

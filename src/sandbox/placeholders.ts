@@ -31,7 +31,10 @@ export type TakeBack = 'removed' | 'gone' | { reason: string; retry: boolean };
 
 export class PlaceholderLedger {
   /** `dir` holds the records (created on first use, private to the user). */
-  constructor(readonly dir: string, private readonly caseInsensitive = process.platform === 'win32') {}
+  constructor(
+    readonly dir: string,
+    private readonly caseInsensitive = process.platform === 'win32',
+  ) {}
 
   /** Creates exactly `p` and records it; false when it already existed (someone else made it: not ours). */
   make(p: string, kind: 'dir' | 'file', content = ''): boolean {
@@ -43,7 +46,14 @@ export class PlaceholderLedger {
       throw e;
     }
     const st = fs.lstatSync(p);
-    const made: MadePath = { path: p, kind, ...(content ? { content } : {}), dev: st.dev, ino: st.ino, created: new Date().toISOString() };
+    const made: MadePath = {
+      path: p,
+      kind,
+      ...(content ? { content } : {}),
+      dev: st.dev,
+      ino: st.ino,
+      created: new Date().toISOString(),
+    };
     writeJsonAtomic(this.fileOf(p), made, { compact: true, dirMode: 0o700 });
     return true;
   }

@@ -5,7 +5,10 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Plan } from '../policy/plan';
 import type { PlanFacts } from '../policy/compile-win32';
+import type { NetworkDenial } from '../network/proxy';
 import type { WindowsSandboxStatus } from './windows/setup/status';
+
+export type { NetworkDenial };
 
 export interface BackendOptions {
   /** Where the backend may keep state (capability SIDs, ledger, brokers). */
@@ -36,6 +39,11 @@ export interface SpawnSpec {
   signal?: AbortSignal;
   /** The caller's environment, before the plan's scrubbing. Default: this process's (the CLI's warm broker passes its client's). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * `allowlist` network mode: extra allowlist entries for this command only (a grant the user confirmed). Other
+   * commands running at the same time do not get them. `deniedDomains` still win.
+   */
+  allowDomains?: string[];
 }
 
 export interface ExitInfo {
@@ -44,6 +52,8 @@ export interface ExitInfo {
   timedOut: boolean;
   signal?: string;
   durationMs: number;
+  /** Set when the sandbox stopped the command itself (code 125), saying why: e.g. a protection could no longer hold. */
+  stopped?: string;
 }
 
 export interface SandboxProcess {
@@ -59,6 +69,8 @@ export interface SandboxProcess {
    * that ran it. CLI warnings, tool results and Verify read it here, never from a backend asked separately.
    */
   readonly enforcement: Enforcement;
+  /** `allowlist` mode: the connections the proxy refused for this command so far (complete once `exited`). */
+  networkDenials?(): NetworkDenial[];
 }
 
 /** What is actually enforced for a plan on this machine, for results and the UI. */

@@ -35,10 +35,21 @@ export interface HostSide {
 const FS_DENIED = new Set(['EACCES', 'EPERM', 'EROFS']);
 /** Error codes that mean a connection never reached the verifier's listener (checked reachable from outside). */
 const NET_DENIED = new Set([
-  'EAFNOSUPPORT', 'EPERM', 'EACCES', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'TIMEOUT',
-  'EADDRNOTAVAIL', 'ENETDOWN',
+  'EAFNOSUPPORT',
+  'EPERM',
+  'EACCES',
+  'ECONNREFUSED',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'TIMEOUT',
+  'EADDRNOTAVAIL',
+  'ENETDOWN',
   // a Unix socket the sandbox hides is simply not there
   'ENOENT',
+  // the allowlist proxy refused: not allowed or a private address (403), no credential (407)
+  'PROXY_403',
+  'PROXY_407',
 ]);
 
 export interface Classification {
@@ -49,7 +60,8 @@ export interface Classification {
 export function classify(def: CheckDef, fact: ProbeFact | undefined, host: HostSide): Classification {
   if (host.unusable) return { observed: 'FAILED', detail: `could not test: ${host.unusable}` };
   const hostNote = host.detail ? `; ${host.detail}` : '';
-  if (host.landed === true) return { observed: 'SUCCEEDED', detail: `the effect reached the host${describe(fact)}${hostNote}` };
+  if (host.landed === true)
+    return { observed: 'SUCCEEDED', detail: `the effect reached the host${describe(fact)}${hostNote}` };
   if (def.kind === 'orphan') return classifyOrphan(fact, host);
   if (!fact) return { observed: 'FAILED', detail: `the probe reported nothing for this check${hostNote}` };
   switch (def.kind) {
@@ -70,19 +82,27 @@ function classifyWrite(def: CheckDef, fact: ProbeFact, host: HostSide): Classifi
   if (fact.code === 'ANCHOR_MISSING') {
     return def.invisibleMeansDenied
       ? { observed: 'DENIED', detail: `the folder is not visible inside the sandbox (${fact.message ?? ''})` }
-      : { observed: 'FAILED', detail: `could not test: ${fact.message ?? 'the target is not visible inside the sandbox'}` };
+      : {
+          observed: 'FAILED',
+          detail: `could not test: ${fact.message ?? 'the target is not visible inside the sandbox'}`,
+        };
   }
   if (fact.ok) {
     return host.landed === false
-      ? { observed: 'FAILED', detail: `the probe wrote, but nothing appeared at the host path${host.detail ? `: ${host.detail}` : ''}` }
+      ? {
+          observed: 'FAILED',
+          detail: `the probe wrote, but nothing appeared at the host path${host.detail ? `: ${host.detail}` : ''}`,
+        }
       : { observed: 'SUCCEEDED', detail: `opened for writing${fact.value ? ` (${fact.value})` : ''}` };
   }
-  if (fact.code && FS_DENIED.has(fact.code)) return { observed: 'DENIED', detail: `${fact.code}: ${fact.message ?? ''}`.trim() };
+  if (fact.code && FS_DENIED.has(fact.code))
+    return { observed: 'DENIED', detail: `${fact.code}: ${fact.message ?? ''}`.trim() };
   return { observed: 'FAILED', detail: `unexpected error ${fact.code ?? '?'}: ${fact.message ?? ''}`.trim() };
 }
 
 function classifyRead(fact: ProbeFact): Classification {
-  if (fact.code === 'ANCHOR_MISSING') return { observed: 'FAILED', detail: `could not test: ${fact.message ?? ''}`.trim() };
+  if (fact.code === 'ANCHOR_MISSING')
+    return { observed: 'FAILED', detail: `could not test: ${fact.message ?? ''}`.trim() };
   if (fact.ok && fact.value === SECRET_SEEN) return { observed: 'SUCCEEDED', detail: 'the probe read the secret file' };
   if (fact.ok) return { observed: 'DENIED', detail: 'the file reads as empty or different inside the sandbox' };
   if (fact.code === 'ENOENT' || (fact.code && FS_DENIED.has(fact.code))) {
@@ -93,7 +113,10 @@ function classifyRead(fact: ProbeFact): Classification {
 
 function classifyNetwork(fact: ProbeFact, host: HostSide): Classification {
   if (fact.ok) {
-    return { observed: 'FAILED', detail: `the probe got an answer, but not from the verifier's listener${host.detail ? `: ${host.detail}` : ''}` };
+    return {
+      observed: 'FAILED',
+      detail: `the probe got an answer, but not from the verifier's listener${host.detail ? `: ${host.detail}` : ''}`,
+    };
   }
   if (fact.code && (NET_DENIED.has(fact.code) || fact.code.startsWith('DNS_'))) {
     return { observed: 'DENIED', detail: `${fact.code}: ${fact.message ?? ''}`.trim() };
@@ -103,9 +126,13 @@ function classifyNetwork(fact: ProbeFact, host: HostSide): Classification {
 
 function classifyOrphan(fact: ProbeFact | undefined, host: HostSide): Classification {
   if (!fact?.ok) {
-    return { observed: 'FAILED', detail: `could not test: the background process never started (${fact?.code ?? 'no report'}: ${fact?.message ?? ''})` };
+    return {
+      observed: 'FAILED',
+      detail: `could not test: the background process never started (${fact?.code ?? 'no report'}: ${fact?.message ?? ''})`,
+    };
   }
-  if (host.landed === undefined) return { observed: 'FAILED', detail: host.detail ?? 'the heartbeat could not be read' };
+  if (host.landed === undefined)
+    return { observed: 'FAILED', detail: host.detail ?? 'the heartbeat could not be read' };
   return { observed: 'DENIED', detail: host.detail ?? 'the heartbeat stopped when the command ended' };
 }
 
@@ -122,7 +149,15 @@ export function toRow(def: CheckDef, expected: Expected, c: Classification, gaps
   const notEnforced = expected === 'DENIED' && c.observed === 'SUCCEEDED' && gaps.has(def.category);
   const observed: Observed = notEnforced ? 'NOT_ENFORCED' : c.observed;
   const pass = observed === expected;
-  return { id: def.id, title: def.title, expected, observed, pass, meaning: meaningOf(def, observed, pass), detail: c.detail };
+  return {
+    id: def.id,
+    title: def.title,
+    expected,
+    observed,
+    pass,
+    meaning: meaningOf(def, observed, pass),
+    detail: c.detail,
+  };
 }
 
 function meaningOf(def: CheckDef, observed: Observed, pass: boolean): string {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MAX_SOCKET_PATH } from './connect';
+import { isWithin } from '../policy/paths';
 
 export interface FixtureOptions {
   /**
@@ -70,7 +71,8 @@ export class Fixture {
       const ws = opts.workspace === undefined ? defaultWorkspace(opts.stateDir) : { dir: opts.workspace, fresh: false };
       this.ownsWorkspace = ws.fresh;
       this.workspace = fs.realpathSync.native(ws.dir);
-      this.outside = fs.realpathSync.native(fs.mkdtempSync(path.join(opts.stateDir, 'verify-')));
+      const outsideBase = outsideFixtureBase(opts.stateDir);
+      this.outside = fs.realpathSync.native(fs.mkdtempSync(outsideBase));
       this.realTemp = fs.realpathSync.native(fs.mkdtempSync(path.join(os.tmpdir(), 'agent-sandbox-verify-')));
     } catch (e) {
       this.close();
@@ -168,7 +170,8 @@ export class Fixture {
     attempt(this.link, () => fs.rmSync(this.link, { force: true }));
     for (const p of [this.heartbeat, this.stop]) attempt(p, () => fs.rmSync(p, { force: true }));
     for (const p of [this.outside, this.realTemp]) attempt(p, () => fs.rmSync(p, { recursive: true, force: true }));
-    if (this.runtimeDirApart) attempt(this.runtimeDir, () => fs.rmSync(this.runtimeDir, { recursive: true, force: true }));
+    if (this.runtimeDirApart)
+      attempt(this.runtimeDir, () => fs.rmSync(this.runtimeDir, { recursive: true, force: true }));
     if (this.ownsWorkspace) attempt(this.workspace, () => fs.rmSync(this.workspace, { recursive: true, force: true }));
     return problems;
   }
@@ -192,4 +195,16 @@ function removeIfEmptyOrOurs(p: string, nonce: string): void {
   } else {
     removeIfOurs(p, nonce);
   }
+}
+
+/**
+ * Where the fixtures outside the workspace go. On Linux beside the state folder, since the sandbox hides the state
+ * folder itself (fixtures must be visible), but never under the host's /tmp, which the sandbox replaces with its
+ * private temp (the probe would find nothing there and prove nothing): /var/tmp then. Elsewhere in the state folder.
+ */
+export function outsideFixtureBase(stateDir: string): string {
+  if (process.platform !== 'linux') return path.join(stateDir, 'verify-');
+  const real = fs.realpathSync.native(stateDir);
+  if (isWithin('linux', '/tmp', real) && fs.existsSync('/var/tmp')) return '/var/tmp/agent-sandbox-verify-out-';
+  return `${stateDir}-verify-`;
 }

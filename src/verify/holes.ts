@@ -17,6 +17,8 @@ export interface HoleTargets {
   home: string;
   /** The verifier's stand-in for $XDG_RUNTIME_DIR, whose sockets the plan hides. */
   runtimeDir: string;
+  /** Allowlist: the name the verifier expects the proxy to refuse. */
+  deniedName: string;
 }
 
 export function applyHole(plan: Plan, hole: VerifyHole, t: HoleTargets): Plan {
@@ -26,7 +28,11 @@ export function applyHole(plan: Plan, hole: VerifyHole, t: HoleTargets): Plan {
     return p;
   }
   if (p.platform !== 'linux') {
-    throw new SandboxError(SandboxErrorCode.Internal, `The "${hole}" test hole exists only for Linux plans.`, 'Use a Linux plan.');
+    throw new SandboxError(
+      SandboxErrorCode.Internal,
+      `The "${hole}" test hole exists only for Linux plans.`,
+      'Use a Linux plan.',
+    );
   }
   linuxHoles[hole](p, t);
   return p;
@@ -43,6 +49,7 @@ const linuxHoles: Record<Exclude<VerifyHole, 'secret-env'>, (p: LinuxPlan, t: Ho
     p.bwrapArgs = dropMount(p.bwrapArgs, '--ro-bind', t.protectedPath);
     p.placeholders = p.placeholders.filter((x) => x.path !== t.protectedPath);
     p.protectedPaths = p.protectedPaths.filter((x) => x.path !== t.protectedPath);
+    p.guardedPaths = p.guardedPaths.filter((x) => x !== t.protectedPath);
   },
   'deny-read'(p, t) {
     p.bwrapArgs = dropMount(dropMount(p.bwrapArgs, '--tmpfs', t.secretDir), '--remount-ro', t.secretDir);
@@ -60,6 +67,21 @@ const linuxHoles: Record<Exclude<VerifyHole, 'secret-env'>, (p: LinuxPlan, t: Ho
   },
   orphan(p) {
     p.bwrapArgs = p.bwrapArgs.filter((a) => a !== '--unshare-pid' && a !== '--die-with-parent');
+  },
+  // Allowlist: the proxy stays, but nothing stops a command going around it (host network, no socket or port rules).
+  'allowlist-direct'(p) {
+    p.bwrapArgs = p.bwrapArgs.filter((a) => a !== '--unshare-net');
+    p.seccomp.allowSocketFamilies = null;
+    delete p.seccomp.tcpOnlySocketFamilies;
+    delete p.landlock.connectTcpPorts;
+  },
+  // Allowlist: the proxy lets through a name the policy does not allow.
+  'allowlist-all'(p, t) {
+    p.allowlist?.allowed.push(t.deniedName);
+  },
+  // Allowlist: loopback allowed literally, so a name resolving there passes the rebinding check.
+  'allowlist-private'(p) {
+    p.allowlist?.allowed.push('127.0.0.1');
   },
 };
 

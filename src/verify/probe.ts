@@ -83,6 +83,45 @@ async function attemptConnect(to: net.NetConnectOpts, nonce: string): Promise<At
   return r.timedOut ? { ok: false, code: 'TIMEOUT', message: `no answer in ${NET_TIMEOUT_MS} ms` } : errorFact(r.error);
 }
 
+/** CONNECT through the sandbox's own HTTPS_PROXY, then the nonce line, as a proxy-aware client would. */
+function attemptProxy(a: Extract<ProbeAction, { kind: 'proxy' }>): Promise<Attempt> {
+  const env = process.env.HTTPS_PROXY;
+  if (!env)
+    return Promise.resolve({ ok: false, code: 'NO_PROXY_ENV', message: 'HTTPS_PROXY is not set in the sandbox' });
+  const proxy = new URL(env);
+  const auth = a.credential
+    ? `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}\r\n`
+    : '';
+  return new Promise((resolve) => {
+    const sock = net.connect(Number(proxy.port), proxy.hostname);
+    let head = '';
+    let tunnelled = false;
+    const done = (r: Attempt) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(
+      () => done({ ok: false, code: 'TIMEOUT', message: `no answer in ${NET_TIMEOUT_MS} ms` }),
+      NET_TIMEOUT_MS,
+    );
+    sock.on('connect', () =>
+      sock.write(`CONNECT ${a.host}:${a.port} HTTP/1.1\r\nHost: ${a.host}:${a.port}\r\n${auth}\r\n`),
+    );
+    sock.on('data', (d: Buffer) => {
+      if (tunnelled) return done({ ok: true, value: d.toString('utf8').trim().slice(0, 100) });
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      const status = head.split(' ')[1];
+      if (status !== '200')
+        return done({ ok: false, code: `PROXY_${status}`, message: head.split('\r\n\r\n')[1]?.trim().slice(0, 200) });
+      tunnelled = true;
+      sock.write(`${a.nonce}\n`);
+    });
+    sock.on('error', (e) => done(errorFact(e)));
+  });
+}
+
 async function attemptDns(a: Extract<ProbeAction, { kind: 'dns' }>): Promise<Attempt> {
   try {
     const resolver = new dnsPromises.Resolver({ timeout: NET_TIMEOUT_MS / 2, tries: 1 });
@@ -94,7 +133,9 @@ async function attemptDns(a: Extract<ProbeAction, { kind: 'dns' }>): Promise<Att
 }
 
 function attemptEnv(a: Extract<ProbeAction, { kind: 'env' }>): Attempt {
-  const leaked = Object.entries(process.env).filter(([, v]) => v?.includes(a.nonce)).map(([k]) => k);
+  const leaked = Object.entries(process.env)
+    .filter(([, v]) => v?.includes(a.nonce))
+    .map(([k]) => k);
   return { ok: true, value: leaked.join(',') };
 }
 
@@ -131,6 +172,8 @@ async function attempt(a: ProbeAction): Promise<Attempt> {
       return attemptConnect({ path: a.path }, a.nonce);
     case 'dns':
       return attemptDns(a);
+    case 'proxy':
+      return attemptProxy(a);
     case 'env':
       return attemptEnv(a);
     case 'orphan':

@@ -25,7 +25,7 @@ export interface VerifyReport {
   /** True only when every check passed. */
   ok: boolean;
   platform: Platform;
-  network: 'offline' | 'online';
+  network: 'offline' | 'allowlist' | 'online';
   /** What the backend says it enforces for this plan, or undefined when it could not be asked. */
   enforcement?: Enforcement;
   /** Plan warnings, enforcement notes and checks left out (for example, no non-loopback interface). */
@@ -37,7 +37,17 @@ export interface VerifyReport {
  * Internal test hook, never a user setting: deliberately weakens the compiled plan so tests can prove the verifier
  * notices. Each hole must make exactly its checks fail.
  */
-export type VerifyHole = 'network' | 'protected-path' | 'deny-read' | 'secret-env' | 'home-write' | 'orphan' | 'host-socket';
+export type VerifyHole =
+  | 'network'
+  | 'protected-path'
+  | 'deny-read'
+  | 'secret-env'
+  | 'home-write'
+  | 'orphan'
+  | 'host-socket'
+  | 'allowlist-direct'
+  | 'allowlist-all'
+  | 'allowlist-private';
 
 /** One thing the probe attempts. Paths are as the sandboxed process sees them. */
 export type ProbeAction =
@@ -62,6 +72,11 @@ export type ProbeAction =
   | { id: string; kind: 'unix'; path: string; nonce: string }
   | { id: string; kind: 'dns'; server: string; port: number; name: string }
   | { id: string; kind: 'env'; nonce: string }
+  /**
+   * Allowlist: CONNECT through the proxy named by the sandbox's HTTPS_PROXY (with its credential, or without it),
+   * then send the nonce line. Fails with PROXY_<status> when the proxy refuses.
+   */
+  | { id: string; kind: 'proxy'; host: string; port: number; nonce: string; credential: boolean }
   | { id: string; kind: 'orphan'; heartbeat: string; stop: string };
 
 export interface ProbeSpec {

@@ -12,7 +12,11 @@ export interface AgentSandboxApi {
   status(): { state: string; network?: string; settingsErrors: string[] };
 }
 
-export function createApi(service: SandboxService, settings: SandboxSettingsReader, bar: SandboxStatusBar): AgentSandboxApi {
+export function createApi(
+  service: SandboxService,
+  settings: SandboxSettingsReader,
+  bar: SandboxStatusBar,
+): AgentSandboxApi {
   return {
     run: (command, options) => service.run(command, options),
     status: () => {

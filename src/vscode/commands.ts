@@ -67,7 +67,10 @@ async function reportErrors(id: string, fn: () => unknown, log: vscode.LogOutput
 }
 
 async function showEffectivePolicy(service: SandboxService): Promise<vscode.TextDocument> {
-  const doc = await vscode.workspace.openTextDocument({ content: renderPlan(await service.planToRun()), language: 'plaintext' });
+  const doc = await vscode.workspace.openTextDocument({
+    content: renderPlan(await service.planToRun()),
+    language: 'plaintext',
+  });
   await vscode.window.showTextDocument(doc, { preview: true });
   return doc;
 }

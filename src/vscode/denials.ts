@@ -9,19 +9,30 @@ import * as path from 'node:path';
 export interface DenialContext {
   platform: 'linux' | 'win32';
   mode: string;
-  network: 'offline' | 'online';
+  network: 'offline' | 'allowlist' | 'online';
   writableRoots: string[];
   protectedPaths: { path: string; glob: string }[];
   denyRead: string[];
   tempDir: string;
 }
 
-const WRITE_DENIED = /read-only file system|permission denied|operation not permitted|access is denied|EROFS|EACCES|EPERM/i;
+const WRITE_DENIED =
+  /read-only file system|permission denied|operation not permitted|access is denied|EROFS|EACCES|EPERM/i;
 const NETWORK_DENIED = new RegExp(
   [
-    'could not resolve host', 'temporary failure in name resolution', 'name or service not known', 'getaddrinfo',
-    'EAI_AGAIN', 'ENOTFOUND', 'network is unreachable', 'ENETUNREACH', 'address family not supported',
-    'EAFNOSUPPORT', 'failed to establish a new connection', 'connection refused', 'ECONNREFUSED',
+    'could not resolve host',
+    'temporary failure in name resolution',
+    'name or service not known',
+    'getaddrinfo',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'network is unreachable',
+    'ENETUNREACH',
+    'address family not supported',
+    'EAFNOSUPPORT',
+    'failed to establish a new connection',
+    'connection refused',
+    'ECONNREFUSED',
   ].join('|'),
   'i',
 );
@@ -38,20 +49,26 @@ function explainPath(p: string, ctx: DenialContext): string | undefined {
   const api = ctx.platform === 'win32' ? path.win32 : path.posix;
   const prot = ctx.protectedPaths.find((x) => within(p, x.path, api));
   if (prot) {
-    return `Write to ${p} was blocked: it is a protected path (${prot.glob}, setting agentSandbox.protectedPaths) ` +
+    return (
+      `Write to ${p} was blocked: it is a protected path (${prot.glob}, setting agentSandbox.protectedPaths) ` +
       'that stays read-only even inside the workspace, because changing it could run code outside the sandbox. ' +
-      'Do not retry; ask the user to make this change themselves.';
+      'Do not retry; ask the user to make this change themselves.'
+    );
   }
   const hidden = ctx.denyRead.find((d) => within(p, d, api));
   if (hidden) {
-    return `${p} is hidden from the sandbox (credentials, setting agentSandbox.denyRead). Do not retry; work ` +
-      'without these credentials or ask the user to run this step.';
+    return (
+      `${p} is hidden from the sandbox (credentials, setting agentSandbox.denyRead). Do not retry; work ` +
+      'without these credentials or ask the user to run this step.'
+    );
   }
   if (ctx.writableRoots.some((r) => within(p, r, api)) || within(p, ctx.tempDir, api)) return undefined;
   const where = ctx.writableRoots.length ? ctx.writableRoots.join(', ') : '(nothing: the sandbox is read-only)';
-  return `Write to ${p} was blocked: the sandbox (mode ${ctx.mode}) may write only inside ${where} and its ` +
+  return (
+    `Write to ${p} was blocked: the sandbox (mode ${ctx.mode}) may write only inside ${where} and its ` +
     `private temp folder ${ctx.tempDir}. Write inside the workspace or use $TMPDIR instead; if the folder really ` +
-    'must be writable, ask the user to add it to the setting agentSandbox.extraWritableRoots.';
+    'must be writable, ask the user to add it to the setting agentSandbox.extraWritableRoots.'
+  );
 }
 
 /** One explanation per distinct cause found in `output`; empty when nothing looks like a sandbox denial. */
@@ -60,20 +77,27 @@ export function explainDenials(output: string, ctx: DenialContext): string[] {
   let generalWrite = false;
   for (const line of output.split(/\r?\n/)) {
     if (WRITE_DENIED.test(line)) {
-      const paths = [...line.replace(LEADING_PROGRAM, '').matchAll(QUOTED_PATH)].map((m) => m[1].replace(/[.,;]+$/, ''));
+      const paths = [...line.replace(LEADING_PROGRAM, '').matchAll(QUOTED_PATH)].map((m) =>
+        m[1].replace(/[.,;]+$/, ''),
+      );
       const reasons = paths.map((p) => explainPath(p, ctx)).filter((r): r is string => r !== undefined);
       reasons.forEach((r) => found.add(r));
       if (!paths.length && /read-only file system|EROFS/i.test(line)) generalWrite = true;
     }
     if (ctx.network === 'offline' && NETWORK_DENIED.test(line)) {
-      found.add('The network is blocked: this sandbox runs offline (setting agentSandbox.network). Do not retry ' +
-        'the same command; work offline (cached or vendored dependencies, --offline flags), or rerun the tool with ' +
-        'network "online", which asks the user to confirm.');
+      found.add(
+        'The network is blocked: this sandbox runs offline (setting agentSandbox.network). Do not retry ' +
+          'the same command; work offline (cached or vendored dependencies, --offline flags), or rerun the tool with ' +
+          'network "online", which asks the user to confirm.',
+      );
     }
   }
   if (generalWrite && found.size === 0) {
-    found.add(`A write was blocked by the sandbox (read-only file system). Only ${ctx.writableRoots.join(', ') ||
-      'the private temp folder'} and ${ctx.tempDir} are writable.`);
+    found.add(
+      `A write was blocked by the sandbox (read-only file system). Only ${
+        ctx.writableRoots.join(', ') || 'the private temp folder'
+      } and ${ctx.tempDir} are writable.`,
+    );
   }
   return [...found];
 }

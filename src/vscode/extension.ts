@@ -13,6 +13,7 @@ import { SandboxStatusBar } from './status';
 import { logSandboxTaskRuns, SandboxTaskProvider } from './tasks';
 import { SandboxTerminalProfileProvider } from './terminal';
 import { SandboxTool } from './tool';
+import { notifyBlocked } from './network-grants';
 
 let service: SandboxService | undefined;
 
@@ -26,10 +27,14 @@ export function activate(context: vscode.ExtensionContext): AgentSandboxApi {
     log,
     settings,
     bar,
-    vscode.window.registerTerminalProfileProvider(TERMINAL_PROFILE_ID, new SandboxTerminalProfileProvider(service, context.extensionUri)),
+    vscode.window.registerTerminalProfileProvider(
+      TERMINAL_PROFILE_ID,
+      new SandboxTerminalProfileProvider(service, context.extensionUri),
+    ),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new SandboxTaskProvider(service, log)),
     logSandboxTaskRuns(service, log),
     vscode.lm.registerTool(TOOL_NAME, new SandboxTool(service)),
+    notifyBlocked(service, log),
   );
   registerCommands(context, service, settings, bar, log);
   const timer = setTimeout(() => void bar.refresh(), 1500);

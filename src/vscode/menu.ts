@@ -21,8 +21,12 @@ export function menuItems(platform: NodeJS.Platform): MenuItem[] {
       : { id: Command.SetUp, label: '$(tools) Set Up' },
     { id: Command.RouteAgentTerminal, label: '$(arrow-swap) Route Agent Terminal Through Sandbox' },
     { id: Command.UnrouteAgentTerminal, label: '$(discard) Stop Routing Agent Terminal Through Sandbox' },
-    ...(windows ? [{ id: Command.RemoveWorkspace, label: '$(clear-all) Remove Sandbox Permissions From This Workspace' }] : []),
-    windows ? { id: Command.RemoveWindows, label: '$(trash) Remove Windows Sandbox' } : { id: Command.Remove, label: '$(trash) Remove' },
+    ...(windows
+      ? [{ id: Command.RemoveWorkspace, label: '$(clear-all) Remove Sandbox Permissions From This Workspace' }]
+      : []),
+    windows
+      ? { id: Command.RemoveWindows, label: '$(trash) Remove Windows Sandbox' }
+      : { id: Command.Remove, label: '$(trash) Remove' },
     { id: Command.ShowLog, label: '$(output) Show Log' },
   ];
 }

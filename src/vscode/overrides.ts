@@ -6,7 +6,9 @@ import { SandboxError, SandboxErrorCode } from '../errors';
 
 export function checkedModeOverride(mode: unknown): 'read-only' | 'workspace-write' | undefined {
   if (mode === undefined || mode === 'read-only' || mode === 'workspace-write') return mode;
-  throw new SandboxError(SandboxErrorCode.InvalidPolicy,
+  throw new SandboxError(
+    SandboxErrorCode.InvalidPolicy,
     `A task or caller asked for mode ${JSON.stringify(mode)}; a single run may only ask for "read-only" or "workspace-write".`,
-    'Remove "mode" from the task (or the call), or change agentSandbox.mode in your user settings.');
+    'Remove "mode" from the task (or the call), or change agentSandbox.mode in your user settings.',
+  );
 }

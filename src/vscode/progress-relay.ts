@@ -18,7 +18,10 @@ export class ProgressRelay {
   private sink: ((p: BackendProgress) => void) | undefined;
   private cancel = new AbortController();
 
-  constructor(private readonly title: string, private readonly log: vscode.LogOutputChannel) {}
+  constructor(
+    private readonly title: string,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
 
   readonly report = (p: BackendProgress): void => {
     this.log.info(`${p.message} (${p.done}/${p.total})`);
@@ -44,16 +47,19 @@ export class ProgressRelay {
       progress.report({ message: latest.message, increment: Math.max(0, pct - shown) });
       shown = Math.max(shown, pct);
     };
-    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: this.title, cancellable: true }, (p, token) => {
-      progress = p;
-      token.onCancellationRequested(() => {
-        this.log.warn('Preparation cancelled by the user; it resumes on the next run.');
-        this.cancel.abort();
-        finish();
-      });
-      show();
-      return closed;
-    });
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: this.title, cancellable: true },
+      (p, token) => {
+        progress = p;
+        token.onCancellationRequested(() => {
+          this.log.warn('Preparation cancelled by the user; it resumes on the next run.');
+          this.cancel.abort();
+          finish();
+        });
+        show();
+        return closed;
+      },
+    );
     const sink = (p: BackendProgress) => {
       latest = p;
       show();

@@ -38,13 +38,21 @@ export function agentTerminalRoute(context: vscode.ExtensionContext, service: Sa
       const launch = service.cliLaunch({}, ['--tty'], [userShell()], POLICY_NAME);
       const config = vscode.workspace.getConfiguration();
       const firstRoute = !context.globalState.get<Saved>(SAVED);
-      if (firstRoute) await context.globalState.update(SAVED, { key, previous: config.inspect(key)?.globalValue } satisfies Saved);
+      if (firstRoute)
+        await context.globalState.update(SAVED, { key, previous: config.inspect(key)?.globalValue } satisfies Saved);
       try {
-        await config.update(key, { path: launch.executable, args: launch.args, env: launch.env }, vscode.ConfigurationTarget.Global);
+        await config.update(
+          key,
+          { path: launch.executable, args: launch.args, env: launch.env },
+          vscode.ConfigurationTarget.Global,
+        );
       } catch (e) {
         if (firstRoute) await context.globalState.update(SAVED, undefined);
-        throw new Error(`Could not set ${key}: ${(e as Error).message} The setting belongs to GitHub Copilot Chat's ` +
-          'agent terminal; install or enable Copilot Chat, then run this command again.', { cause: e });
+        throw new Error(
+          `Could not set ${key}: ${(e as Error).message} The setting belongs to GitHub Copilot Chat's ` +
+            'agent terminal; install or enable Copilot Chat, then run this command again.',
+          { cause: e },
+        );
       }
       void vscode.window.showInformationMessage(`Agent Sandbox: the agent's terminal now runs sandboxed (${key}).`);
       return key;
@@ -56,7 +64,9 @@ export function agentTerminalRoute(context: vscode.ExtensionContext, service: Sa
     async disable(): Promise<string | undefined> {
       const saved = context.globalState.get<Saved>(SAVED);
       if (!saved) {
-        void vscode.window.showInformationMessage('Agent Sandbox: the agent terminal was not routed through the sandbox.');
+        void vscode.window.showInformationMessage(
+          'Agent Sandbox: the agent terminal was not routed through the sandbox.',
+        );
         return undefined;
       }
       await vscode.workspace.getConfiguration().update(saved.key, saved.previous, vscode.ConfigurationTarget.Global);

@@ -4,6 +4,11 @@
  */
 import type { Plan } from '../policy';
 import { capOutput } from './output-cap';
+import type { NetworkDenial } from '../network/proxy';
+import { denialLine } from '../network/denial-text';
+
+/** How the tool's caller asks for a grant. */
+export const toolGrantHint = (grant: string): string => `allowDomains: ["${grant}"] (the user will be asked)`;
 
 export interface RunResult {
   exitCode: number;
@@ -15,6 +20,8 @@ export interface RunResult {
   denials: string[];
   /** One line: mode, network, writable folders. */
   policy: string;
+  /** Allowlist mode: connections the proxy refused (one per host, port and reason), each with the grant to ask for. */
+  blocked?: NetworkDenial[];
   /** Git repositories or gitlinks the command created under the roots, reported as untrusted (see nested-git). */
   untrusted?: string;
 }
@@ -36,6 +43,12 @@ export function formatToolResult(r: RunResult, maxChars = TOOL_OUTPUT_CHARS): st
     `Sandbox policy: ${r.policy}`,
   ];
   if (r.denials.length) lines.push('Sandbox denials:', ...r.denials.map((d) => `- ${d}`));
+  if (r.blocked?.length) {
+    lines.push(
+      'Blocked connections (network allowlist; do not retry the same command, ask for the grant named):',
+      ...r.blocked.map((d) => `- ${denialLine(d, toolGrantHint)}`),
+    );
+  }
   if (r.untrusted) lines.push(`Warning: ${r.untrusted}`);
   lines.push(`stdout${out.omitted ? ` (truncated: ${out.omitted} characters omitted)` : ''}:`, out.text || '(empty)');
   lines.push(`stderr${err.omitted ? ` (truncated: ${err.omitted} characters omitted)` : ''}:`, err.text || '(empty)');

@@ -17,18 +17,22 @@ import { explainDenials } from './denials';
 import { checkedModeOverride } from './overrides';
 import { BoundedText } from './output-cap';
 import { ProgressRelay } from './progress-relay';
-import { policySummary, type RunResult } from './run-result';
+import { policySummary, toolGrantHint, type RunResult } from './run-result';
+import type { NetworkDenial } from '../network/proxy';
+import { denialLine, uniqueDenials } from '../network/denial-text';
 import type { SandboxSettingsReader } from './settings';
 
 /** Per-request changes to the settings' policy (tool input, task definition, API caller). */
 export interface PolicyOverrides {
-  network?: 'offline' | 'online';
+  network?: 'offline' | 'allowlist' | 'online';
   mode?: 'read-only' | 'workspace-write';
   writablePaths?: string[];
   protectedPaths?: string[];
 }
 
 export interface RunOptions extends PolicyOverrides {
+  /** Allowlist mode: hosts granted to this command only (confirmed by the user). */
+  allowDomains?: string[];
   /** Working directory; default the first workspace folder. */
   cwd?: string;
   timeoutMs?: number;
@@ -62,6 +66,9 @@ export function shellArgv(platform: Plan['platform'], command: string): string[]
 export class SandboxService {
   private backendP: Promise<SandboxBackend> | undefined;
   private readonly progress: ProgressRelay;
+  /** Hosts the user allowed for this window's session (allowlist mode); part of every plan until the window closes. */
+  private readonly sessionGrants = new Set<string>();
+  private readonly blockedEmitter = new Set<(command: string, blocked: NetworkDenial[]) => void>();
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -82,8 +89,11 @@ export class SandboxService {
   platform(): Plan['platform'] {
     const p = hostPlatform();
     if (!p) {
-      throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `Agent Sandbox does not support ${process.platform} yet.`,
-        'Use Linux or Windows.');
+      throw new SandboxError(
+        SandboxErrorCode.UnsupportedPlatform,
+        `Agent Sandbox does not support ${process.platform} yet.`,
+        'Use Linux or Windows.',
+      );
     }
     return p;
   }
@@ -97,7 +107,20 @@ export class SandboxService {
     if (mode) input.mode = mode;
     if (o.writablePaths?.length) input.writableRoots = [...(base.writableRoots ?? []), ...o.writablePaths];
     if (o.protectedPaths?.length) input.protectedPaths = [...(base.protectedPaths ?? []), ...o.protectedPaths];
+    if (this.sessionGrants.size)
+      input.allowedDomains = [...new Set([...(base.allowedDomains ?? []), ...this.sessionGrants])];
     return input;
+  }
+
+  /** Allows hosts for the rest of this window's session (after the user chose so). */
+  grantForSession(domains: string[]): void {
+    for (const d of domains) this.sessionGrants.add(d);
+  }
+
+  /** Called after a run whose connections were refused (for the notification). Returns an unsubscribe function. */
+  onBlocked(f: (command: string, blocked: NetworkDenial[]) => void): () => void {
+    this.blockedEmitter.add(f);
+    return () => this.blockedEmitter.delete(f);
   }
 
   plan(o: PolicyOverrides = {}): Plan {
@@ -109,7 +132,10 @@ export class SandboxService {
   async planToRun(o: PolicyOverrides = {}): Promise<Plan> {
     const facts = await (await this.backend()).planFacts();
     fs.mkdirSync(this.stateDir, { recursive: true });
-    return compilePlan(this.policyInput(o), hostContext({ platform: this.platform(), stateDir: this.stateDir, ...facts }));
+    return compilePlan(
+      this.policyInput(o),
+      hostContext({ platform: this.platform(), stateDir: this.stateDir, ...facts }),
+    );
   }
 
   /** The platform backend, loaded (with its native bindings) on first use. */
@@ -117,8 +143,11 @@ export class SandboxService {
     this.backendP ??= (async () => {
       const t0 = Date.now();
       const { backendFor } = await import('../sandbox/index.js');
-      const b = await backendFor(this.platform(), { stateDir: this.stateDir, onProgress: this.progress.report,
-        preparationSignal: this.progress.signal });
+      const b = await backendFor(this.platform(), {
+        stateDir: this.stateDir,
+        onProgress: this.progress.report,
+        preparationSignal: this.progress.signal,
+      });
       this.log.info(`Loaded the ${b.platform} sandbox backend in ${Date.now() - t0} ms`);
       return b;
     })();
@@ -129,7 +158,12 @@ export class SandboxService {
   async run(command: string, o: RunOptions = {}): Promise<RunResult> {
     const plan = await this.planToRun(o);
     const cwd = o.cwd ?? plan.workspaceRoots[0];
-    if (!cwd) throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'No workspace folder is open and no cwd was given.', 'Open a folder or pass cwd.');
+    if (!cwd)
+      throw new SandboxError(
+        SandboxErrorCode.InvalidPolicy,
+        'No workspace folder is open and no cwd was given.',
+        'Open a folder or pass cwd.',
+      );
     const summary = policySummary(plan);
     this.log.info(`run: ${command}  [cwd ${cwd}; ${summary}]`);
     const limit = o.maxOutputChars ?? 200_000;
@@ -138,7 +172,14 @@ export class SandboxService {
     try {
       const backend = await this.backend();
       const untrustedAfter = watchNestedGit(plan.writableRoots);
-      const proc = await backend.spawn(plan, { argv: shellArgv(plan.platform, command), cwd, stdio: 'pipe', timeoutMs: o.timeoutMs, signal: o.signal });
+      const proc = await backend.spawn(plan, {
+        argv: shellArgv(plan.platform, command),
+        cwd,
+        stdio: 'pipe',
+        timeoutMs: o.timeoutMs,
+        signal: o.signal,
+        ...(o.allowDomains?.length ? { allowDomains: o.allowDomains } : {}),
+      });
       proc.stdin?.end();
       proc.stdout?.setEncoding('utf8').on('data', (c: string) => out.push(c));
       proc.stderr?.setEncoding('utf8').on('data', (c: string) => err.push(c));
@@ -149,12 +190,26 @@ export class SandboxService {
       const denials = explainDenials(`${stderr}\n${stdout}`, plan);
       const weaker = weakerThanAsked(proc.enforcement, plan.warnings);
       const policy = weaker.length ? `${summary}; NOT fully enforced: ${weaker.join(' ')}` : summary;
-      this.log.info(`exit ${exit.code}${exit.timedOut ? ' (timed out)' : ''} in ${exit.durationMs} ms: ${command}` +
-        (denials.length ? `\n  denials:\n${denials.map((d) => `    - ${d}`).join('\n')}` : ''));
+      const blocked = uniqueDenials(proc.networkDenials?.() ?? []);
+      this.log.info(
+        `exit ${exit.code}${exit.timedOut ? ' (timed out)' : ''} in ${exit.durationMs} ms: ${command}` +
+          (denials.length ? `\n  denials:\n${denials.map((d) => `    - ${d}`).join('\n')}` : ''),
+      );
+      for (const d of blocked) this.log.warn(`network: ${denialLine(d, toolGrantHint)} [${command}]`);
+      if (blocked.length) this.blockedEmitter.forEach((f) => f(command, blocked));
       const untrusted = untrustedAfter();
       if (untrusted) this.log.warn(untrusted);
-      return { exitCode: exit.code, stdout, stderr, durationMs: exit.durationMs, timedOut: exit.timedOut, denials, policy,
-        ...(untrusted ? { untrusted } : {}) };
+      return {
+        exitCode: exit.code,
+        stdout,
+        stderr,
+        durationMs: exit.durationMs,
+        timedOut: exit.timedOut,
+        denials,
+        policy,
+        ...(plan.network === 'allowlist' ? { blocked } : {}),
+        ...(untrusted ? { untrusted } : {}),
+      };
     } catch (e) {
       this.log.error(`not run: ${command}: ${e instanceof SandboxError ? e.describe() : String(e)}`);
       throw e;
@@ -184,7 +239,15 @@ export class SandboxService {
     this.plan(o); // validate now, so a bad policy fails here with the setting named, not inside a terminal
     return {
       executable: process.execPath,
-      args: [path.join(this.context.extensionPath, 'dist', 'cli.js'), 'run', '--policy-file', this.policyFile(o, policyName), ...extra, '--', ...argv],
+      args: [
+        path.join(this.context.extensionPath, 'dist', 'cli.js'),
+        'run',
+        '--policy-file',
+        this.policyFile(o, policyName),
+        ...extra,
+        '--',
+        ...argv,
+      ],
       env: { ELECTRON_RUN_AS_NODE: '1', AGENT_SANDBOX_STATE_DIR: this.stateDir },
     };
   }

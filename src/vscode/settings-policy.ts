@@ -21,22 +21,29 @@ export const SETTING_KEYS: Record<keyof SandboxSettings, string> = {
   protectedPaths: 'protectedPaths',
   denyRead: 'denyRead',
   network: 'network',
+  allowedDomains: 'allowedDomains',
+  deniedDomains: 'deniedDomains',
   envScrub: 'env.scrub',
   envAllow: 'env.allow',
   envSet: 'env.set',
   allowFullAccess: 'allowFullAccess',
   allowUncPaths: 'allowUncPaths',
+  requireFullLandlock: 'requireFullLandlock',
+  allowHostLoopback: 'allowHostLoopback',
   protectedPreset: 'protectedPreset',
 };
 
 const MODE_ORDER = ['read-only', 'workspace-write', 'full-access'];
-const NETWORK_ORDER = ['offline', 'online'];
+const NETWORK_ORDER = ['offline', 'allowlist', 'online'];
 const PRESET_ORDER = ['strict', 'default'];
 
 type Narrowing = 'stricter-enum' | 'union' | 'user-only';
 const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
   mode: 'stricter-enum',
   network: 'stricter-enum',
+  // A workspace or folder value may deny more hosts, never allow more.
+  allowedDomains: 'user-only',
+  deniedDomains: 'union',
   protectedPaths: 'union',
   denyRead: 'union',
   envScrub: 'union',
@@ -45,10 +52,14 @@ const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
   envSet: 'user-only',
   allowFullAccess: 'user-only',
   allowUncPaths: 'user-only',
+  requireFullLandlock: 'user-only',
+  allowHostLoopback: 'user-only',
   protectedPreset: 'stricter-enum',
 };
 const ORDERS: Partial<Record<keyof SandboxSettings, string[]>> = {
-  mode: MODE_ORDER, network: NETWORK_ORDER, protectedPreset: PRESET_ORDER,
+  mode: MODE_ORDER,
+  network: NETWORK_ORDER,
+  protectedPreset: PRESET_ORDER,
 };
 
 /** The user's value (or the default), narrowed by the workspace's and then the folder's. */
@@ -61,7 +72,8 @@ function narrowedValue(key: keyof SandboxSettings, v: InspectedValue): unknown {
         break;
       // A malformed value is passed on, so validation names it and nothing runs until it is fixed (fail closed).
       case 'union':
-        if (Array.isArray(value) && Array.isArray(local)) value = [...new Set([...value as unknown[], ...local as unknown[]])];
+        if (Array.isArray(value) && Array.isArray(local))
+          value = [...new Set([...(value as unknown[]), ...(local as unknown[])])];
         else if (!Array.isArray(local)) value = local;
         break;
       case 'stricter-enum': {
@@ -94,8 +106,12 @@ export function ignoredWideningSettings(inspect: (setting: string) => InspectedV
   const ignored: string[] = [];
   for (const [key, setting] of Object.entries(SETTING_KEYS) as [keyof SandboxSettings, string][]) {
     const v = inspect(setting) ?? {};
-    const widened = [v.workspaceValue, v.workspaceFolderValue].some((local) => local !== undefined &&
-      JSON.stringify(narrowedValue(key, { ...v, workspaceValue: local, workspaceFolderValue: undefined })) !== JSON.stringify(local));
+    const widened = [v.workspaceValue, v.workspaceFolderValue].some(
+      (local) =>
+        local !== undefined &&
+        JSON.stringify(narrowedValue(key, { ...v, workspaceValue: local, workspaceFolderValue: undefined })) !==
+          JSON.stringify(local),
+    );
     if (widened) ignored.push(`agentSandbox.${setting}`);
   }
   return ignored;
@@ -106,11 +122,19 @@ export type SettingsResult = { ok: true; policy: PolicyInput } | { ok: false; er
 /** The setting a schema issue path points at, e.g. ['env', 'scrub', 2] → agentSandbox.env.scrub. */
 export function settingForPath(issuePath: readonly PropertyKey[]): string {
   const two = issuePath.slice(0, 2).map(String).join('.');
-  return SETTING_FOR_FIELD[two] ?? SETTING_FOR_FIELD[String(issuePath[0])] ?? `agentSandbox.${issuePath.map(String).join('.')}`;
+  return (
+    SETTING_FOR_FIELD[two] ??
+    SETTING_FOR_FIELD[String(issuePath[0])] ??
+    `agentSandbox.${issuePath.map(String).join('.')}`
+  );
 }
 
 /** Validates settings with the policy schema; each error names the setting, the value and what is expected. */
-export function validateSettings(settings: SandboxSettings, workspaceFolders: string[], workspaceFile?: string): SettingsResult {
+export function validateSettings(
+  settings: SandboxSettings,
+  workspaceFolders: string[],
+  workspaceFile?: string,
+): SettingsResult {
   const policy = policyFromSettings(settings, workspaceFolders, workspaceFile);
   const parsed = PolicySchema.safeParse(policy);
   if (parsed.success) return { ok: true, policy };
@@ -118,12 +142,17 @@ export function validateSettings(settings: SandboxSettings, workspaceFolders: st
     let value: unknown = policy;
     for (const k of issue.path) value = value && typeof value === 'object' ? (value as never)[k as never] : undefined;
     const got = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
-    const item = issue.path.length > 2 || (issue.path.length === 2 && typeof issue.path[1] === 'number')
-      ? ` item ${issue.path.slice(SETTING_FOR_FIELD[issue.path.slice(0, 2).map(String).join('.')] ? 2 : 1).map(String).join('.')}`
-      : '';
-    const what = issue.code === 'invalid_value'
-      ? `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
-      : issue.message;
+    const item =
+      issue.path.length > 2 || (issue.path.length === 2 && typeof issue.path[1] === 'number')
+        ? ` item ${issue.path
+            .slice(SETTING_FOR_FIELD[issue.path.slice(0, 2).map(String).join('.')] ? 2 : 1)
+            .map(String)
+            .join('.')}`
+        : '';
+    const what =
+      issue.code === 'invalid_value'
+        ? `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
+        : issue.message;
     return `${settingForPath(issue.path)}${item}${got}: ${what}.`.replace(/\.\.$/, '.');
   });
   return { ok: false, errors };

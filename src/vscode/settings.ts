@@ -53,10 +53,16 @@ export class SandboxSettingsReader implements vscode.Disposable {
     const inspect = (key: string) => config.inspect(key);
     const ignored = ignoredWideningSettings(inspect);
     if (ignored.length) {
-      this.log.warn(`Ignoring workspace/folder values that would widen ${ignored.join(', ')}: only user settings may widen the sandbox`);
+      this.log.warn(
+        `Ignoring workspace/folder values that would widen ${ignored.join(', ')}: only user settings may widen the sandbox`,
+      );
     }
     const wf = vscode.workspace.workspaceFile;
-    const result = validateSettings(effectiveSettings(inspect), this.workspaceFolders(), wf?.scheme === 'file' ? wf.fsPath : undefined);
+    const result = validateSettings(
+      effectiveSettings(inspect),
+      this.workspaceFolders(),
+      wf?.scheme === 'file' ? wf.fsPath : undefined,
+    );
     this.reportErrors(result);
     return result;
   }

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { SandboxError } from '../errors';
 import type { BackendStatus } from '../sandbox';
 import { Command } from './ids';
+import { expandDomains } from '../policy/domains';
 import { platformStatus } from './platform-ops';
 import type { SandboxService } from './service';
 import type { SandboxSettingsReader } from './settings';
@@ -19,7 +20,10 @@ export class SandboxStatusBar implements vscode.Disposable {
   private sub: vscode.Disposable;
   state: StatusState = 'checking';
 
-  constructor(private readonly service: SandboxService, private readonly settings: SandboxSettingsReader) {
+  constructor(
+    private readonly service: SandboxService,
+    private readonly settings: SandboxSettingsReader,
+  ) {
     this.item.name = 'Agent Sandbox';
     this.item.command = Command.ShowMenu;
     this.sub = settings.onDidChange(() => this.render());
@@ -44,7 +48,11 @@ export class SandboxStatusBar implements vscode.Disposable {
 
   private render(): void {
     const settings = this.settings.result();
-    const network = settings.ok ? (settings.policy.network ?? 'offline') : '';
+    const network = !settings.ok
+      ? ''
+      : settings.policy.network === 'allowlist'
+        ? `allowlist (${expandDomains(settings.policy.allowedDomains ?? []).length} domains)`
+        : (settings.policy.network ?? 'offline');
     const b = this.backendStatus;
     this.state = !settings.ok ? 'invalid-settings' : b ? b.state : 'checking';
     const [icon, label, bg] = {
@@ -56,9 +64,12 @@ export class SandboxStatusBar implements vscode.Disposable {
     }[this.state];
     this.item.text = `${icon} ${label}`;
     this.item.backgroundColor = bg ? new vscode.ThemeColor(bg) : undefined;
-    const tip = new vscode.MarkdownString(`**Agent Sandbox** — ${this.state}` +
-      (settings.ok ? `, network ${network}` : `\n\n${settings.errors.join('\n\n')}`) +
-      (b ? `\n\n${b.summary}${b.fix ? `\n\nFix: ${b.fix}` : ''}` : '') + '\n\nClick for commands.');
+    const tip = new vscode.MarkdownString(
+      `**Agent Sandbox** — ${this.state}` +
+        (settings.ok ? `, network ${network}` : `\n\n${settings.errors.join('\n\n')}`) +
+        (b ? `\n\n${b.summary}${b.fix ? `\n\nFix: ${b.fix}` : ''}` : '') +
+        '\n\nClick for commands.',
+    );
     this.item.tooltip = tip;
   }
 

@@ -17,7 +17,7 @@ export interface SandboxTaskDefinition extends vscode.TaskDefinition {
   command: string;
   args?: string[];
   cwd?: string;
-  network?: 'offline' | 'online';
+  network?: 'offline' | 'allowlist' | 'online';
   mode?: 'read-only' | 'workspace-write';
   extraWritableRoots?: string[];
   protectedPaths?: string[];
@@ -27,7 +27,11 @@ function overrides(d: SandboxTaskDefinition): PolicyOverrides {
   return { network: d.network, mode: d.mode, writablePaths: d.extraWritableRoots, protectedPaths: d.protectedPaths };
 }
 
-export function sandboxExecution(service: SandboxService, d: SandboxTaskDefinition, folder?: string): vscode.ProcessExecution {
+export function sandboxExecution(
+  service: SandboxService,
+  d: SandboxTaskDefinition,
+  folder?: string,
+): vscode.ProcessExecution {
   if (typeof d.command !== 'string' || !d.command.trim()) throw new Error('A "sandbox" task needs a "command".');
   const platform = service.platform();
   const argv = d.args?.length ? [d.command, ...d.args] : shellArgv(platform, d.command);
@@ -41,7 +45,10 @@ function folderPath(scope: vscode.TaskScope | vscode.WorkspaceFolder | undefined
 }
 
 export class SandboxTaskProvider implements vscode.TaskProvider {
-  constructor(private readonly service: SandboxService, private readonly log: vscode.LogOutputChannel) {}
+  constructor(
+    private readonly service: SandboxService,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
 
   provideTasks(): vscode.Task[] {
     const tasks: vscode.Task[] = [];
@@ -65,7 +72,12 @@ export class SandboxTaskProvider implements vscode.TaskProvider {
     return this.task(def, folder, task.name, task.problemMatchers);
   }
 
-  private task(def: SandboxTaskDefinition, folder: vscode.WorkspaceFolder | undefined, name: string, matchers: string[] = []): vscode.Task {
+  private task(
+    def: SandboxTaskDefinition,
+    folder: vscode.WorkspaceFolder | undefined,
+    name: string,
+    matchers: string[] = [],
+  ): vscode.Task {
     const exec = sandboxExecution(this.service, def, folderPath(folder));
     const t = new vscode.Task(def, folder ?? vscode.TaskScope.Workspace, name, 'sandbox', exec, matchers);
     t.detail = `sandboxed, network ${def.network ?? this.service.plan().network}: ${def.command}`;
@@ -95,14 +107,18 @@ export function logSandboxTaskRuns(service: SandboxService, log: vscode.LogOutpu
       const t0 = started.get(e.execution);
       started.delete(e.execution);
       const took = t0 === undefined ? '' : ` in ${Date.now() - t0} ms`;
-      log.info(`task "${e.execution.task.name}" exit ${e.exitCode ?? 'unknown'}${took}: ${(e.execution.task.definition as SandboxTaskDefinition).command}`);
+      log.info(
+        `task "${e.execution.task.name}" exit ${e.exitCode ?? 'unknown'}${took}: ${(e.execution.task.definition as SandboxTaskDefinition).command}`,
+      );
     }),
   );
 }
 
 function packageScripts(folder: string): string[] {
   try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(folder, 'package.json'), 'utf8')) as { scripts?: Record<string, unknown> };
+    const pkg = JSON.parse(fs.readFileSync(path.join(folder, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, unknown>;
+    };
     return Object.keys(pkg.scripts ?? {});
   } catch {
     return [];

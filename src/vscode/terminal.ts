@@ -32,7 +32,10 @@ export function sandboxedTerminalOptions(service: SandboxService, extensionUri: 
 }
 
 export class SandboxTerminalProfileProvider implements vscode.TerminalProfileProvider {
-  constructor(private readonly service: SandboxService, private readonly extensionUri: vscode.Uri) {}
+  constructor(
+    private readonly service: SandboxService,
+    private readonly extensionUri: vscode.Uri,
+  ) {}
 
   provideTerminalProfile(): vscode.TerminalProfile {
     return new vscode.TerminalProfile(sandboxedTerminalOptions(this.service, this.extensionUri));

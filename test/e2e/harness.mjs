@@ -19,7 +19,14 @@ export function loadPlaywright() {
   return createRequire(path.join(TOOLS, 'package.json'))('playwright-core');
 }
 
-const freePort = () => new Promise((r) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+const freePort = () =>
+  new Promise((r) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => r(p));
+    });
+  });
 
 /**
  * Installs an unpacked extension folder into the fresh extensions dir as `publisher.name-version`. With no
@@ -37,41 +44,94 @@ function installUnpacked(extensionsDir, folder) {
  */
 export async function startServer({ work, userSettings = {}, extraEnv = {}, trust = false, extensions = [] }) {
   if (!fs.existsSync(SERVER_MAIN)) throw new Error(`missing ${SERVER_MAIN}: run scripts/setup-e2e.sh`);
-  for (const d of ['user-data/User', 'extensions', 'home', 'tmp', 'runtime', 'server-data']) fs.mkdirSync(path.join(work, d), { recursive: true });
+  for (const d of ['user-data/User', 'extensions', 'home', 'tmp', 'runtime', 'server-data'])
+    fs.mkdirSync(path.join(work, d), { recursive: true });
   for (const e of extensions) installUnpacked(path.join(work, 'extensions'), e);
-  fs.writeFileSync(path.join(work, 'user-data/User/settings.json'), JSON.stringify({
-    'extensions.autoUpdate': false, 'extensions.autoCheckUpdates': false, 'extensions.ignoreRecommendations': true,
-    'telemetry.telemetryLevel': 'off', 'update.mode': 'none', 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,
-    'task.problemMatchers.neverPrompt': true, 'terminal.integrated.gpuAcceleration': 'off',
-    'security.workspace.trust.enabled': trust, 'security.workspace.trust.startupPrompt': 'never',
-    ...userSettings,
-  }, null, 1));
+  fs.writeFileSync(
+    path.join(work, 'user-data/User/settings.json'),
+    JSON.stringify(
+      {
+        'extensions.autoUpdate': false,
+        'extensions.autoCheckUpdates': false,
+        'extensions.ignoreRecommendations': true,
+        'telemetry.telemetryLevel': 'off',
+        'update.mode': 'none',
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'task.problemMatchers.neverPrompt': true,
+        'terminal.integrated.gpuAcceleration': 'off',
+        'security.workspace.trust.enabled': trust,
+        'security.workspace.trust.startupPrompt': 'never',
+        ...userSettings,
+      },
+      null,
+      1,
+    ),
+  );
   const port = await freePort();
   const home = path.join(work, 'home');
-  const server = spawn(env.NODE_FOR_CS_BIN || process.execPath, [SERVER_MAIN, '--host', '127.0.0.1', '--port', String(port),
-    '--without-connection-token', '--accept-server-license-terms', '--enable-smoke-test-driver', '--disable-telemetry',
-    ...(trust ? [] : ['--disable-workspace-trust']), '--server-data-dir', path.join(work, 'server-data'), '--user-data-dir', path.join(work, 'user-data'),
-    '--extensions-dir', path.join(work, 'extensions')], {
-    detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...env, ...extraEnv, HOME: home, XDG_CONFIG_HOME: `${home}/.config`, XDG_DATA_HOME: `${home}/.local/share`,
-      TMPDIR: path.join(work, 'tmp'), XDG_RUNTIME_DIR: path.join(work, 'runtime') },
-  });
+  const server = spawn(
+    env.NODE_FOR_CS_BIN || process.execPath,
+    [
+      SERVER_MAIN,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--without-connection-token',
+      '--accept-server-license-terms',
+      '--enable-smoke-test-driver',
+      '--disable-telemetry',
+      ...(trust ? [] : ['--disable-workspace-trust']),
+      '--server-data-dir',
+      path.join(work, 'server-data'),
+      '--user-data-dir',
+      path.join(work, 'user-data'),
+      '--extensions-dir',
+      path.join(work, 'extensions'),
+    ],
+    {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...env,
+        ...extraEnv,
+        HOME: home,
+        XDG_CONFIG_HOME: `${home}/.config`,
+        XDG_DATA_HOME: `${home}/.local/share`,
+        TMPDIR: path.join(work, 'tmp'),
+        XDG_RUNTIME_DIR: path.join(work, 'runtime'),
+      },
+    },
+  );
   const log = fs.createWriteStream(path.join(work, 'server.log'));
   await new Promise((res, rej) => {
     const to = setTimeout(() => rej(new Error(`server did not start; see ${work}/server.log`)), 90000);
-    for (const s of [server.stdout, server.stderr]) s.on('data', (b) => {
-      log.write(b);
-      if (env.VERBOSE) process.stdout.write(b);
-      if (/listening on|Extension host agent listening/.test(b)) { clearTimeout(to); res(); }
-    });
+    for (const s of [server.stdout, server.stderr])
+      s.on('data', (b) => {
+        log.write(b);
+        if (env.VERBOSE) process.stdout.write(b);
+        if (/listening on|Extension host agent listening/.test(b)) {
+          clearTimeout(to);
+          res();
+        }
+      });
     server.on('exit', (c) => rej(new Error(`server exited (${c}); see ${work}/server.log`)));
   });
   const stop = () => {
-    try { process.kill(-server.pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(-server.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
     // children that left the process group (a respawned ptyHost, sandboxed shells) still carry WORK in argv/env paths
     for (const p of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
-      try { if (fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(work)) process.kill(Number(p), 'SIGKILL'); } catch { /* raced */ }
+      try {
+        if (fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(work)) process.kill(Number(p), 'SIGKILL');
+      } catch {
+        /* raced */
+      }
     }
   };
   process.on('exit', stop);
@@ -80,9 +140,20 @@ export async function startServer({ work, userSettings = {}, extraEnv = {}, trus
 
 export async function openBrowser() {
   const { chromium } = loadPlaywright();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu',
-    '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-dev-shm-usage'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   page.on('pageerror', (e) => console.error('[page error]', e.message));
   return { browser, page };
@@ -91,7 +162,10 @@ export async function openBrowser() {
 /** The workbench URL for `folder`, loading the extension at `extDev` (and its tests, when given). */
 export function workbenchUrl(port, folder, extDev, testsPath) {
   const remote = (p) => `vscode-remote://127.0.0.1:${port}${path.resolve(p)}`;
-  const payload = [['extensionDevelopmentPath', remote(extDev)], ['skipWelcome', 'true']];
+  const payload = [
+    ['extensionDevelopmentPath', remote(extDev)],
+    ['skipWelcome', 'true'],
+  ];
   if (testsPath) payload.push(['extensionTestsPath', remote(testsPath)]);
   return `http://127.0.0.1:${port}/?folder=${encodeURIComponent(path.resolve(folder))}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }

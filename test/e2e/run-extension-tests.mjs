@@ -6,12 +6,22 @@ import util from 'node:util';
 import { freshWork, openBrowser, startServer, ts, workbenchUrl } from './harness.mjs';
 
 /** `extDev` is loaded as the extension under development; `extraExtensions` are installed beside it. */
-export async function runExtensionTests({ extDev, extraExtensions = [], testsPath, workspace, timeoutMs = Number(process.env.TEST_TIMEOUT_MS || 480000) }) {
+export async function runExtensionTests({
+  extDev,
+  extraExtensions = [],
+  testsPath,
+  workspace,
+  timeoutMs = Number(process.env.TEST_TIMEOUT_MS || 480000),
+}) {
   const work = freshWork('ext-tests');
   // AGENT_SANDBOX_E2E_SUITE=untrusted: workspace trust on, the folder untrusted, and only the restricted-mode tests
   const untrusted = process.env.AGENT_SANDBOX_E2E_SUITE === 'untrusted';
-  const { port, stop } = await startServer({ work, trust: untrusted, extensions: extraExtensions,
-    extraEnv: { AGENT_SANDBOX_ACTIVATION_LOG: path.join(work, 'activation.json') } });
+  const { port, stop } = await startServer({
+    work,
+    trust: untrusted,
+    extensions: extraExtensions,
+    extraEnv: { AGENT_SANDBOX_ACTIVATION_LOG: path.join(work, 'activation.json') },
+  });
   console.log(`${ts()} VS Code server on ${port} (logs in ${work})`);
   const { browser, page } = await openBrowser();
   let finish;

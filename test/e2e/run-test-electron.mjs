@@ -17,7 +17,9 @@ try {
     extensionTestsPath: path.join(ROOT, 'out/test/e2e/suite/index.js'),
     launchArgs: [workspace],
     extensionTestsEnv: { AGENT_SANDBOX_E2E_WORKSPACE: workspace, AGENT_SANDBOX_E2E_AGENT_SETTING: agentSetting },
-    ...(process.env.AGENT_SANDBOX_E2E_DOWNLOAD === '1' ? { version: '1.100.3' } : { vscodeExecutablePath: path.join(ROOT, 'test/e2e/vscode-shim.mjs') }),
+    ...(process.env.AGENT_SANDBOX_E2E_DOWNLOAD === '1'
+      ? { version: '1.100.3' }
+      : { vscodeExecutablePath: path.join(ROOT, 'test/e2e/vscode-shim.mjs') }),
   });
 } catch (e) {
   console.error(`extension tests failed: ${e?.message ?? e}`);

@@ -17,7 +17,10 @@ const { browser, page } = await openBrowser();
 const shot = (name) => page.screenshot({ path: path.join(artifacts, `${name}.png`) });
 const waitFile = async (f, ms = 30000) => {
   const end = Date.now() + ms;
-  while (!fs.existsSync(f)) { if (Date.now() > end) throw new Error(`missing ${f}`); await page.waitForTimeout(200); }
+  while (!fs.existsSync(f)) {
+    if (Date.now() > end) throw new Error(`missing ${f}`);
+    await page.waitForTimeout(200);
+  }
   return fs.readFileSync(f, 'utf8');
 };
 async function palette(label, pick = label) {
@@ -27,8 +30,10 @@ async function palette(label, pick = label) {
   await input.fill(`>${label}`);
   // click the exact row: Enter would take the top fuzzy match
   const esc = pick.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const row = page.locator('.quick-input-list .monaco-list-row')
-    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`(^|: )${esc}$`) }) }).first();
+  const row = page
+    .locator('.quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`(^|: )${esc}$`) }) })
+    .first();
   await row.waitFor({ state: 'visible' });
   await row.click();
 }
@@ -57,12 +62,23 @@ try {
   const rows = page.locator('.terminal-wrapper.active .xterm-rows').last();
   // xterm wraps long lines onto separate rows (a long checkout path splits "Read-only file s|ystem"), so the
   // checks read the rows joined; a row break never falls inside the words checked once they are joined
-  await page.waitForFunction((el) => /UI_DONE rc=\d/.test(el.innerText.replace(/\n/g, '')), await rows.elementHandle(), { timeout: 20000 });
+  await page.waitForFunction(
+    (el) => /UI_DONE rc=\d/.test(el.innerText.replace(/\n/g, '')),
+    await rows.elementHandle(),
+    { timeout: 20000 },
+  );
   const text = await rows.innerText();
   const joined = text.replace(/\n/g, '');
-  console.log(`${ts()} terminal text:\n${text.split('\n').filter((l) => l.trim()).slice(-6).join('\n')}`);
+  console.log(
+    `${ts()} terminal text:\n${text
+      .split('\n')
+      .filter((l) => l.trim())
+      .slice(-6)
+      .join('\n')}`,
+  );
   if (fs.existsSync(path.join(outside, 'ui-outside.txt'))) throw new Error('the write outside the workspace happened');
-  if (!/read-only file system|permission denied/i.test(joined)) throw new Error('the terminal did not show the denied write');
+  if (!/read-only file system|permission denied/i.test(joined))
+    throw new Error('the terminal did not show the denied write');
   if (/UI_DONE rc=0/.test(joined)) throw new Error('touch outside the workspace reported success');
   await palette('View: Toggle Maximized Panel');
   await page.mouse.move(700, 500); // no hover tooltip in the screenshot
@@ -77,7 +93,10 @@ try {
 
   // the contributed profile is offered in the terminal profile picker
   await palette('Terminal: Create New Terminal (With Profile)', 'Create New Terminal (With Profile)');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Sandboxed Shell' }).first().waitFor({ timeout: 15000 });
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: 'Sandboxed Shell' })
+    .first()
+    .waitFor({ timeout: 15000 });
   await page.keyboard.press('Escape');
   console.log(`${ts()} "Sandboxed Shell" is listed in Create New Terminal (With Profile)`);
 

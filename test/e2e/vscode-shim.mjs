@@ -9,4 +9,6 @@ const args = process.argv.slice(2);
 const values = (name) => args.filter((a) => a.startsWith(`--${name}=`)).map((a) => a.slice(name.length + 3));
 const [extDev, ...extraExtensions] = values('extensionDevelopmentPath');
 const workspace = args.find((a) => !a.startsWith('-'));
-process.exit(await runExtensionTests({ extDev, extraExtensions, testsPath: values('extensionTestsPath')[0], workspace }));
+process.exit(
+  await runExtensionTests({ extDev, extraExtensions, testsPath: values('extensionTestsPath')[0], workspace }),
+);

@@ -11,13 +11,18 @@ import * as path from 'node:path';
 const dist = path.resolve(__dirname, '../../../dist');
 
 /** A private copy of the launcher and the bundle, so each test owns its cache folder. */
-function copyCli(): { dir: string; cacheDir: string; run(args: string[], env?: NodeJS.ProcessEnv): ReturnType<typeof spawnSync> } {
+function copyCli(): {
+  dir: string;
+  cacheDir: string;
+  run(args: string[], env?: NodeJS.ProcessEnv): ReturnType<typeof spawnSync>;
+} {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-launcher-'));
   for (const f of ['cli.js', 'cli-main.js']) fs.copyFileSync(path.join(dist, f), path.join(dir, f));
-  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [path.join(dir, 'cli.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, AGENT_SANDBOX_CODE_CACHE: 'report', ...env },
-  });
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [path.join(dir, 'cli.js'), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, AGENT_SANDBOX_CODE_CACHE: 'report', ...env },
+    });
   return { dir, cacheDir: path.join(dir, '.code-cache'), run };
 }
 
@@ -67,7 +72,10 @@ test('launcher: each subcommand keeps its own cache (a --help run does not fill 
   assert.equal(outcome(cli.run(PLAN).stderr), 'miss', 'plan has no cache yet');
   assert.equal(outcome(cli.run(PLAN).stderr), 'hit');
   assert.equal(outcome(cli.run(['--help']).stderr), 'hit');
-  const names = fs.readdirSync(cli.cacheDir).map((f) => f.split('.')[3]).sort();
+  const names = fs
+    .readdirSync(cli.cacheDir)
+    .map((f) => f.split('.')[3])
+    .sort();
   assert.deepEqual(names, ['other', 'plan']);
 });
 
@@ -101,7 +109,7 @@ test('launcher: when the cache cannot be written the CLI works the same, uncache
   }
 });
 
-test('launcher: another runtime\'s cache of the same bundle stays; a stale bundle\'s cache goes', (t) => {
+test("launcher: another runtime's cache of the same bundle stays; a stale bundle's cache goes", (t) => {
   const cli = copyCli();
   t.after(() => fs.rmSync(cli.dir, { recursive: true, force: true }));
   assert.equal(cli.run(PLAN).status, 0);

@@ -10,12 +10,37 @@ import { frame, FrameReader, inputKey, unsafeDir, warmCall } from '../../src/pro
 const noTty = () => false;
 const linuxOnly = process.platform !== 'linux' && 'the warm path is Linux-only';
 
-test('warmCall: policy options are kept in order, --timeout and --platform linux are understood', { skip: linuxOnly }, () => {
-  const call = warmCall(['run', '--network=online', '--workspace', '/w', '--read-only', '--strict', '--timeout', '2.5', '--platform', 'linux',
-    '--', 'sh', '-c', 'x'], {}, noTty);
-  assert.deepEqual(call, { policyArgs: ['--network', 'online', '--workspace', '/w', '--read-only', '--strict'], timeoutMs: 2500,
-    command: ['sh', '-c', 'x'] });
-});
+test(
+  'warmCall: policy options are kept in order, --timeout and --platform linux are understood',
+  { skip: linuxOnly },
+  () => {
+    const call = warmCall(
+      [
+        'run',
+        '--network=online',
+        '--workspace',
+        '/w',
+        '--read-only',
+        '--strict',
+        '--timeout',
+        '2.5',
+        '--platform',
+        'linux',
+        '--',
+        'sh',
+        '-c',
+        'x',
+      ],
+      {},
+      noTty,
+    );
+    assert.deepEqual(call, {
+      policyArgs: ['--network', 'online', '--workspace', '/w', '--read-only', '--strict'],
+      timeoutMs: 2500,
+      command: ['sh', '-c', 'x'],
+    });
+  },
+);
 
 test('warmCall: everything the warm path cannot honour goes cold', { skip: linuxOnly }, () => {
   const cold = (argv: string[], env: NodeJS.ProcessEnv = {}, tty: (fd: number) => boolean = noTty) =>
@@ -62,39 +87,58 @@ test('inputKey: changes with the policy, folder, plan environment, policy file a
     fs.writeFileSync(bundle, 'bb');
     assert.notEqual(inputKey([], '/w', env, bundle), base, 'a rebuilt bundle');
     // An absolute --workspace makes the calling folder irrelevant; a relative one does not.
-    assert.equal(inputKey(['--workspace', '/w'], '/a', env, bundle), inputKey(['--workspace', '/w'], '/b', env, bundle));
-    assert.notEqual(inputKey(['--workspace', 'w'], '/a', env, bundle), inputKey(['--workspace', 'w'], '/b', env, bundle));
+    assert.equal(
+      inputKey(['--workspace', '/w'], '/a', env, bundle),
+      inputKey(['--workspace', '/w'], '/b', env, bundle),
+    );
+    assert.notEqual(
+      inputKey(['--workspace', 'w'], '/a', env, bundle),
+      inputKey(['--workspace', 'w'], '/b', env, bundle),
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('unsafeDir: only a real folder of ours that nobody else can open', { skip: process.platform === 'win32' && 'POSIX modes' }, () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-bdir-'));
-  try {
-    const d = path.join(dir, 'b');
-    assert.equal(unsafeDir(d), 'missing');
-    fs.mkdirSync(d, { mode: 0o700 });
-    fs.chmodSync(d, 0o700);
-    assert.equal(unsafeDir(d), undefined);
-    fs.chmodSync(d, 0o750);
-    assert.match(unsafeDir(d) ?? '', /can be opened by other users \(mode 750\)/);
-    fs.chmodSync(d, 0o700);
-    const link = path.join(dir, 'link');
-    fs.symlinkSync(d, link);
-    assert.match(unsafeDir(link) ?? '', /not a folder/);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'unsafeDir: only a real folder of ours that nobody else can open',
+  { skip: process.platform === 'win32' && 'POSIX modes' },
+  () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-bdir-'));
+    try {
+      const d = path.join(dir, 'b');
+      assert.equal(unsafeDir(d), 'missing');
+      fs.mkdirSync(d, { mode: 0o700 });
+      fs.chmodSync(d, 0o700);
+      assert.equal(unsafeDir(d), undefined);
+      fs.chmodSync(d, 0o750);
+      assert.match(unsafeDir(d) ?? '', /can be opened by other users \(mode 750\)/);
+      fs.chmodSync(d, 0o700);
+      const link = path.join(dir, 'link');
+      fs.symlinkSync(d, link);
+      assert.match(unsafeDir(link) ?? '', /not a folder/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('frames survive any chunking', () => {
-  const wire = Buffer.concat([frame('H', '{"a":1}'), frame('I', Buffer.from([0, 1, 2, 255])), frame('E'), frame('O', 'x'.repeat(70_000))]);
+  const wire = Buffer.concat([
+    frame('H', '{"a":1}'),
+    frame('I', Buffer.from([0, 1, 2, 255])),
+    frame('E'),
+    frame('O', 'x'.repeat(70_000)),
+  ]);
   for (const size of [1, 3, 5, 7, 4096, wire.length]) {
     const got: [string, string][] = [];
     const r = new FrameReader((t, p) => got.push([t, p.toString('hex').slice(0, 16)]));
     for (let i = 0; i < wire.length; i += size) r.push(wire.subarray(i, i + size));
-    assert.deepEqual(got.map((g) => g[0]), ['H', 'I', 'E', 'O'], `chunks of ${size}`);
+    assert.deepEqual(
+      got.map((g) => g[0]),
+      ['H', 'I', 'E', 'O'],
+      `chunks of ${size}`,
+    );
     assert.equal(got[1][1], '000102ff');
   }
 });

@@ -28,7 +28,10 @@ test('usage errors exit 2 and say what to do', () => {
     [['frobnicate'], /Unknown command "frobnicate"/],
     [['run'], /No command given/],
     [['run', 'echo', 'hi'], /Put the command after "--"/],
-    [['run', '--network', 'sometimes', '--', 'true'], /--network must be "offline" or "online", not "sometimes"/],
+    [
+      ['run', '--network', 'sometimes', '--', 'true'],
+      /--network must be "offline", "allowlist" or "online", not "sometimes"/,
+    ],
     [['run', '--timeout=-3', '--', 'true'], /--timeout must be a positive number of seconds/],
     [['run', '--timeout', 'abc', '--', 'true'], /--timeout must be a positive number/],
     [['plan', '--platform', 'darwin'], /--platform must be "linux" or "win32", not "darwin"/],
@@ -67,20 +70,29 @@ test('plan --json prints complete plans for both platforms', () => {
   assert.ok(lp.bwrapArgs.includes('--unshare-net'));
 });
 
-test('plan --platform win32 --elevated --json previews on any machine the plan setup and the elevated backend consume: the accounts, their firewall rule and the group\'s grants', () => {
+test("plan --platform win32 --elevated --json previews on any machine the plan setup and the elevated backend consume: the accounts, their firewall rule and the group's grants", () => {
   const r = run(['plan', '--platform', 'win32', '--elevated', '--workspace', 'C:\\Users\\dev\\repo', '--json']);
   assert.equal(r.status, 0, r.stderr);
   const p = JSON.parse(r.stdout);
   assert.equal(p.windowsMode, 'elevated');
   assert.equal(p.networkEnforcement, 'firewall');
-  assert.deepEqual(p.accounts.users.map((u: { name: string }) => u.name), ['AgentSandboxOffline', 'AgentSandboxOnline']);
-  assert.deepEqual(p.firewall.map((f: { name: string; user: object }) => [f.name, f.user]),
-    [['Agent Sandbox: block outbound for AgentSandboxOffline', { kind: 'sandbox-user', network: 'offline' }]]);
-  const group = p.acl.filter((a: { sid: { kind: string } }) => a.sid.kind === 'sandbox-group').map((a: { path: string; reason: string }) => a.reason);
+  assert.deepEqual(
+    p.accounts.users.map((u: { name: string }) => u.name),
+    ['AgentSandboxOffline', 'AgentSandboxOnline'],
+  );
+  assert.deepEqual(
+    p.firewall.map((f: { name: string; user: object }) => [f.name, f.user]),
+    [['Agent Sandbox: block outbound for AgentSandboxOffline', { kind: 'sandbox-user', network: 'offline' }]],
+  );
+  const group = p.acl
+    .filter((a: { sid: { kind: string } }) => a.sid.kind === 'sandbox-group')
+    .map((a: { path: string; reason: string }) => a.reason);
   assert.deepEqual([...new Set(group)].sort(), ['runtime-read', 'temp-dir', 'writable-root']);
   assert.ok(!p.warnings.some((w: string) => /Reads are not restricted/.test(w)), 'no unelevated-mode warning');
   // Control: the same preview for unelevated mode has no accounts, no rule and no group grant.
-  const u = JSON.parse(run(['plan', '--platform', 'win32', '--unelevated', '--workspace', 'C:\\Users\\dev\\repo', '--json']).stdout);
+  const u = JSON.parse(
+    run(['plan', '--platform', 'win32', '--unelevated', '--workspace', 'C:\\Users\\dev\\repo', '--json']).stdout,
+  );
   assert.equal(u.windowsMode, 'unelevated');
   assert.equal(u.accounts, undefined);
   assert.deepEqual(u.firewall, []);

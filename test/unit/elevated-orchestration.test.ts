@@ -6,7 +6,13 @@ import { buildSetupPlan } from '../../src/sandbox/windows/setup/setup-plan';
 import { elevatedPlan } from './win32-elevated-plan-fixture';
 import { performElevated } from '../../src/sandbox/windows/setup/elevated-action';
 import { readStatus } from '../../src/sandbox/windows/setup/status';
-import { backendPreparation, checkElevatedPlan, runnerEnvironment, runnerSid } from '../../src/sandbox/windows/elevated/backend';
+import {
+  backendPreparation,
+  checkElevatedPlan,
+  createElevatedBackend,
+  runnerEnvironment,
+  runnerSid,
+} from '../../src/sandbox/windows/elevated/backend';
 import { commandEnv } from '../../src/runner/windows/launcher';
 import { compilePlan } from '../../src/policy';
 import type { Win32Plan } from '../../src/policy/plan';
@@ -16,13 +22,29 @@ import { FakeMachine } from './elevated-fake-machine';
 const payload = 'asb1.eyJ2ZXJzaW9uIjoxfQ';
 
 test('elevation command: plain Node runs the script directly; under Electron cmd.exe sets ELECTRON_RUN_AS_NODE first', () => {
-  assert.deepEqual(elevationCommand({ execPath: 'C:\\node\\node.exe', script: 'C:\\x y\\runner.js', payload, electron: false, comspec: 'C:\\Windows\\System32\\cmd.exe' }),
-    { file: 'C:\\node\\node.exe', parameters: `"C:\\x y\\runner.js" --elevated ${payload}` });
-  assert.deepEqual(elevationCommand({ execPath: 'C:\\Program Files\\Microsoft VS Code\\Code.exe', script: 'C:\\ext\\dist\\runner.js', payload,
-    electron: true, comspec: 'C:\\Windows\\System32\\cmd.exe' }), {
-    file: 'C:\\Windows\\System32\\cmd.exe',
-    parameters: `/d /s /c "set ELECTRON_RUN_AS_NODE=1&& "C:\\Program Files\\Microsoft VS Code\\Code.exe" "C:\\ext\\dist\\runner.js" --elevated ${payload}"`,
-  });
+  assert.deepEqual(
+    elevationCommand({
+      execPath: 'C:\\node\\node.exe',
+      script: 'C:\\x y\\runner.js',
+      payload,
+      electron: false,
+      comspec: 'C:\\Windows\\System32\\cmd.exe',
+    }),
+    { file: 'C:\\node\\node.exe', parameters: `"C:\\x y\\runner.js" --elevated ${payload}` },
+  );
+  assert.deepEqual(
+    elevationCommand({
+      execPath: 'C:\\Program Files\\Microsoft VS Code\\Code.exe',
+      script: 'C:\\ext\\dist\\runner.js',
+      payload,
+      electron: true,
+      comspec: 'C:\\Windows\\System32\\cmd.exe',
+    }),
+    {
+      file: 'C:\\Windows\\System32\\cmd.exe',
+      parameters: `/d /s /c "set ELECTRON_RUN_AS_NODE=1&& "C:\\Program Files\\Microsoft VS Code\\Code.exe" "C:\\ext\\dist\\runner.js" --elevated ${payload}"`,
+    },
+  );
 });
 
 test('elevation command: payloads that are not base64url and paths cmd.exe would expand are refused', () => {
@@ -33,99 +55,235 @@ test('elevation command: payloads that are not base64url and paths cmd.exe would
 });
 
 test('runtime dirs: the runtime folder and the git install root, skipping what builtin Users can already read', () => {
-  const env = { PATH: 'C:\\Windows\\system32;"C:\\Users\\dev\\AppData\\Local\\Programs\\Git\\cmd"', ProgramFiles: 'C:\\Program Files', SystemRoot: 'C:\\Windows' };
+  const env = {
+    PATH: 'C:\\Windows\\system32;"C:\\Users\\dev\\AppData\\Local\\Programs\\Git\\cmd"',
+    ProgramFiles: 'C:\\Program Files',
+    SystemRoot: 'C:\\Windows',
+  };
   const exists = (p: string) => p === 'C:\\Users\\dev\\AppData\\Local\\Programs\\Git\\cmd\\git.exe';
-  assert.deepEqual(runtimeDirs({ execPath: 'C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code\\Code.exe', env, exists }), {
-    dirs: ['C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code', 'C:\\Users\\dev\\AppData\\Local\\Programs\\Git'],
-    alreadyReadable: [],
-  });
-  assert.deepEqual(runtimeDirs({ execPath: 'C:\\Program Files\\nodejs\\node.exe', env: { ProgramFiles: 'C:\\Program Files' }, exists: () => false }),
-    { dirs: [], alreadyReadable: ['C:\\Program Files\\nodejs'] });
+  assert.deepEqual(
+    runtimeDirs({ execPath: 'C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code\\Code.exe', env, exists }),
+    {
+      dirs: [
+        'C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code',
+        'C:\\Users\\dev\\AppData\\Local\\Programs\\Git',
+      ],
+      alreadyReadable: [],
+    },
+  );
+  assert.deepEqual(
+    runtimeDirs({
+      execPath: 'C:\\Program Files\\nodejs\\node.exe',
+      env: { ProgramFiles: 'C:\\Program Files' },
+      exists: () => false,
+    }),
+    { dirs: [], alreadyReadable: ['C:\\Program Files\\nodejs'] },
+  );
 });
 
-const fsView = { realpath: (p: string) => p, kind: (p: string) => (p.includes('.git') || p.includes('.vscode') ? 'missing' as const : 'dir' as const) };
+const fsView = {
+  realpath: (p: string) => p,
+  kind: (p: string) => (p.includes('.git') || p.includes('.vscode') ? ('missing' as const) : ('dir' as const)),
+};
 const GROUP_SID = 'S-1-5-21-9-9-9-1000';
 const marker = { version: 1, groupSid: GROUP_SID, offlineSid: 'S-1-5-21-9-9-9-2', onlineSid: 'S-1-5-21-9-9-9-3' };
 
 function win32Plan(network: 'offline' | 'online' = 'offline'): Win32Plan {
-  return compilePlan({ workspaceRoots: ['C:\\src\\app'], network }, { platform: 'win32', home: 'C:\\Users\\dev', userTemp: 'C:\\Users\\dev\\AppData\\Local\\Temp',
-    env: {}, stateDir: 'C:\\Users\\dev\\AppData\\Local\\AgentSandbox', fs: fsView }) as Win32Plan;
+  return compilePlan(
+    { workspaceRoots: ['C:\\src\\app'], network },
+    {
+      platform: 'win32',
+      home: 'C:\\Users\\dev',
+      userTemp: 'C:\\Users\\dev\\AppData\\Local\\Temp',
+      env: {},
+      stateDir: 'C:\\Users\\dev\\AppData\\Local\\AgentSandbox',
+      fs: fsView,
+    },
+  ) as Win32Plan;
 }
 
-test('elevated plan: compile-win32 plans the group\'s grants on the writable roots and temp with the group SID from the facts, and nothing symbolic is left for the backend to fill in', () => {
+test("elevated plan: compile-win32 plans the group's grants on the writable roots and temp with the group SID from the facts, and nothing symbolic is left for the backend to fill in", () => {
   const unelevated = win32Plan();
   const e = elevatedPlan(['C:\\src\\app'], { groupSid: GROUP_SID, fs: fsView });
   assert.equal(e.windowsMode, 'elevated');
   assert.equal(e.networkEnforcement, 'firewall');
   const groupOps = e.acl.filter((op) => op.sid.kind === 'literal' && op.sid.sid === GROUP_SID);
-  assert.deepEqual(groupOps.map((o) => [o.path, o.reason, o.action]), [
-    ...e.writableRoots.map((r) => [r, 'writable-root', 'grant']), [e.tempDir, 'temp-dir', 'grant']]);
-  assert.ok(groupOps.every((o) => (o.mask.value & 0x40) === 0), 'no FILE_DELETE_CHILD');
-  assert.equal(e.acl.length, unelevated.acl.length + groupOps.length, 'nothing else is added to the unelevated operations');
+  assert.deepEqual(
+    groupOps.map((o) => [o.path, o.reason, o.action]),
+    [...e.writableRoots.map((r) => [r, 'writable-root', 'grant']), [e.tempDir, 'temp-dir', 'grant']],
+  );
+  assert.ok(
+    groupOps.every((o) => (o.mask.value & 0x40) === 0),
+    'no FILE_DELETE_CHILD',
+  );
+  assert.equal(
+    e.acl.length,
+    unelevated.acl.length + groupOps.length,
+    'nothing else is added to the unelevated operations',
+  );
   assert.ok(!JSON.stringify(e).includes('sandbox-group'));
-  assert.equal(elevatedPlan(['C:\\src\\app'], { groupSid: GROUP_SID }, { network: 'online' }).networkEnforcement, 'none');
+  assert.equal(
+    elevatedPlan(['C:\\src\\app'], { groupSid: GROUP_SID }, { network: 'online' }).networkEnforcement,
+    'none',
+  );
 });
 
-test('one plan for setup and the elevated backend: setup applies the plan\'s own firewall rule, accounts and group grants; the backend prepares the rest of the same plan and refuses a plan for another mode or setup', () => {
+test("one plan for setup and the elevated backend: setup applies the plan's own firewall rule, accounts and group grants; the backend prepares the rest of the same plan and refuses a plan for another mode or setup", () => {
   const plan = elevatedPlan(['C:\\src\\app'], { groupSid: GROUP_SID, fs: fsView, runtimeDirs: ['C:\\Tools\\VS Code'] });
   const setup = buildSetupPlan({ plan, home: 'C:\\Users\\dev' });
   // The firewall rule: the plan's, field for field, as COM writes it.
   assert.equal(plan.firewall.length, 1);
-  assert.deepEqual(setup.firewall.map((r) => [r.name, r.description, r.remoteAddresses, r.user]),
-    plan.firewall.map((r) => [r.name, r.description, r.remoteAddresses, r.user.kind === 'sandbox-user' ? r.user.network : '?']));
+  assert.deepEqual(
+    setup.firewall.map((r) => [r.name, r.description, r.remoteAddresses, r.user]),
+    plan.firewall.map((r) => [
+      r.name,
+      r.description,
+      r.remoteAddresses,
+      r.user.kind === 'sandbox-user' ? r.user.network : '?',
+    ]),
+  );
   // The accounts: the plan's.
-  assert.deepEqual(setup.users.map((u) => [u.name, u.network]), plan.accounts!.users.map((u) => [u.name, u.network]));
+  assert.deepEqual(
+    setup.users.map((u) => [u.name, u.network]),
+    plan.accounts!.users.map((u) => [u.name, u.network]),
+  );
   // The group's grants: exactly the plan's runtime and writable-root grants for the group, masks included.
-  const planGrants = plan.acl.filter((op) => op.sid.kind === 'literal' && op.sid.sid === GROUP_SID &&
-    (op.reason === 'runtime-read' || op.reason === 'writable-root'));
-  assert.deepEqual(setup.grants.map((g) => [g.path, g.reason, g.mask.value]).sort(),
-    planGrants.map((g) => [g.path, g.reason, g.mask.value]).sort());
+  const planGrants = plan.acl.filter(
+    (op) =>
+      op.sid.kind === 'literal' &&
+      op.sid.sid === GROUP_SID &&
+      (op.reason === 'runtime-read' || op.reason === 'writable-root'),
+  );
+  assert.deepEqual(
+    setup.grants.map((g) => [g.path, g.reason, g.mask.value]).sort(),
+    planGrants.map((g) => [g.path, g.reason, g.mask.value]).sort(),
+  );
   assert.ok(setup.grants.some((g) => g.reason === 'runtime-read' && g.path === 'C:\\Tools\\VS Code'));
   // The backend prepares everything else of the same plan, and leaves the runtime grants to setup.
   const backendOps = backendPreparation(plan).acl;
-  assert.deepEqual(backendOps, plan.acl.filter((op) => op.reason !== 'runtime-read'));
-  assert.ok(backendOps.some((op) => op.reason === 'writable-root' && op.sid.kind === 'literal' && op.sid.sid === GROUP_SID));
+  assert.deepEqual(
+    backendOps,
+    plan.acl.filter((op) => op.reason !== 'runtime-read'),
+  );
+  assert.ok(
+    backendOps.some((op) => op.reason === 'writable-root' && op.sid.kind === 'literal' && op.sid.sid === GROUP_SID),
+  );
   assert.equal(checkElevatedPlan(plan, marker), plan);
   // Control: a plan compiled without the facts, or for another setup's group, is refused, never rewritten.
   assert.throws(() => checkElevatedPlan(win32Plan(), marker), /not compiled for this machine/);
-  assert.throws(() => checkElevatedPlan(elevatedPlan(['C:\\src\\app'], { groupSid: 'S-1-5-21-1-1-1-1' }), marker), /not compiled/);
+  assert.throws(
+    () => checkElevatedPlan(elevatedPlan(['C:\\src\\app'], { groupSid: 'S-1-5-21-1-1-1-1' }), marker),
+    /not compiled/,
+  );
   assert.throws(() => checkElevatedPlan(elevatedPlan(['C:\\src\\app']), marker), /not compiled/);
 });
 
+test('elevated backend: an allowlist plan is refused before anything starts (its firewall scope is planned, not set up); control: offline gets past the check', async () => {
+  const marker = {
+    version: 1,
+    groupSid: 'S-1-5-21-7-7-7-1000',
+    offlineSid: 'S-1-5-21-7-7-7-1001',
+    onlineSid: 'S-1-5-21-7-7-7-1002',
+  };
+  let launched = 0;
+  const backend = createElevatedBackend({ stateDir: 'C:\\state' }, marker, () => async () => {
+    launched++;
+    throw new Error('stop: the runner would start here');
+  });
+  const spec = { argv: ['cmd', '/c', 'exit 0'], cwd: 'C:\\src\\app', stdio: 'pipe' as const };
+  const allowlist = elevatedPlan(
+    ['C:\\src\\app'],
+    { groupSid: marker.groupSid },
+    { network: 'allowlist', allowedDomains: ['@npm'] },
+  );
+  await assert.rejects(
+    backend.spawn(allowlist, spec),
+    (e: Error & { code?: string }) =>
+      /allowlist is not run by the elevated Windows sandbox yet/.test(e.message) && e.code === 'unsupported-platform',
+  );
+  assert.equal(launched, 0, 'nothing was started for the allowlist plan');
+  // Control: the same plan offline passes the refusal and goes on to read this process's identity (which fails
+  // here: not Windows), so the refusal above is the allowlist check and not an earlier one.
+  const offline = elevatedPlan(['C:\\src\\app'], { groupSid: marker.groupSid });
+  await assert.rejects(
+    backend.spawn(offline, spec),
+    (e: Error & { code?: string }) => !/allowlist/.test(e.message) && e.code !== 'unsupported-platform',
+  );
+  await backend.dispose();
+});
+
 test('runner SIDs: logon stays symbolic for the runner, capability and sandbox SIDs are resolved', () => {
-  const id = { userSid: 'S-1-5-21-1-1-1-1001', logonSid: 'S-1-5-5-0-1', capabilities: { 'c:\\src\\app': 'S-1-5-21-5-5-5-5' } };
+  const id = {
+    userSid: 'S-1-5-21-1-1-1-1001',
+    logonSid: 'S-1-5-5-0-1',
+    capabilities: { 'c:\\src\\app': 'S-1-5-21-5-5-5-5' },
+  };
   assert.equal(runnerSid({ kind: 'logon' }, id, marker), 'logon');
   assert.equal(runnerSid({ kind: 'capability', root: 'C:\\src\\app' }, id, marker), 'S-1-5-21-5-5-5-5');
   assert.equal(runnerSid({ kind: 'sandbox-user', network: 'online' }, id, marker), 'S-1-5-21-9-9-9-3');
   assert.throws(() => runnerSid({ kind: 'capability', root: 'D:\\other' }, id, marker), /No capability SID/);
 });
 
-test('runner environment: only system variables plus ELECTRON_RUN_AS_NODE; the command gets the runner\'s own profile paths', () => {
-  const env = runnerEnvironment({ SystemRoot: 'C:\\Windows', Path: 'C:\\bin', USERPROFILE: 'C:\\Users\\dev', GITHUB_TOKEN: 'x', APPDATA: 'C:\\Users\\dev\\AppData\\Roaming' });
+test("runner environment: only system variables plus ELECTRON_RUN_AS_NODE; the command gets the runner's own profile paths", () => {
+  const env = runnerEnvironment({
+    SystemRoot: 'C:\\Windows',
+    Path: 'C:\\bin',
+    USERPROFILE: 'C:\\Users\\dev',
+    GITHUB_TOKEN: 'x',
+    APPDATA: 'C:\\Users\\dev\\AppData\\Roaming',
+  });
   assert.deepEqual(env, { ELECTRON_RUN_AS_NODE: '1', SystemRoot: 'C:\\Windows', Path: 'C:\\bin' });
-  assert.deepEqual(commandEnv({ PATH: 'C:\\bin', userprofile: 'C:\\Users\\dev', APPDATA: 'C:\\Users\\dev\\x' },
-    { USERPROFILE: 'C:\\Users\\AgentSandboxOffline', APPDATA: 'C:\\Users\\AgentSandboxOffline\\AppData\\Roaming' }),
-  { PATH: 'C:\\bin', USERPROFILE: 'C:\\Users\\AgentSandboxOffline', APPDATA: 'C:\\Users\\AgentSandboxOffline\\AppData\\Roaming' });
+  assert.deepEqual(
+    commandEnv(
+      { PATH: 'C:\\bin', userprofile: 'C:\\Users\\dev', APPDATA: 'C:\\Users\\dev\\x' },
+      { USERPROFILE: 'C:\\Users\\AgentSandboxOffline', APPDATA: 'C:\\Users\\AgentSandboxOffline\\AppData\\Roaming' },
+    ),
+    {
+      PATH: 'C:\\bin',
+      USERPROFILE: 'C:\\Users\\AgentSandboxOffline',
+      APPDATA: 'C:\\Users\\AgentSandboxOffline\\AppData\\Roaming',
+    },
+  );
 });
 
-const req = (action: 'setup' | 'uninstall'): ElevatedRequest => ({ version: 1, action, pipe: '\\\\.\\pipe\\agent-sandbox-setup-x',
-  nonce: 'ab'.repeat(16), stateDir: 'C:\\state', home: 'C:\\Users\\dev',
-  grants: [{ path: 'C:\\src\\app', sid: 'sandbox-group', mask: { value: 0x1, names: [] }, inheritance: { value: 3, names: [] }, reason: 'writable-root' }] });
+const req = (action: 'setup' | 'uninstall'): ElevatedRequest => ({
+  version: 1,
+  action,
+  pipe: '\\\\.\\pipe\\agent-sandbox-setup-x',
+  nonce: 'ab'.repeat(16),
+  stateDir: 'C:\\state',
+  home: 'C:\\Users\\dev',
+  grants: [
+    {
+      path: 'C:\\src\\app',
+      sid: 'sandbox-group',
+      mask: { value: 0x1, names: [] },
+      inheritance: { value: 3, names: [] },
+      reason: 'writable-root',
+    },
+  ],
+});
 
 test('elevated action: setup echoes the nonce and returns passwords only for accounts whose step completed', async () => {
   const m = new FakeMachine();
   const ok = await performElevated(req('setup'), m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!');
   assert.equal(ok.ok, true);
   assert.equal(ok.nonce, 'ab'.repeat(16));
-  assert.deepEqual(ok.users.map((u) => u.network), ['offline', 'online']);
+  assert.deepEqual(
+    ok.users.map((u) => u.network),
+    ['offline', 'online'],
+  );
   assert.equal(m.ledger[0].path, 'C:\\src\\app');
   const broken = new FakeMachine();
-  broken.failAt = 9; // inside the online account's step
+  broken.failAt = 11; // inside the online account's step (its creation)
   const partial = await performElevated(req('setup'), broken, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!');
   assert.equal(partial.ok, false);
   const failed = partial.steps.find((s) => s.status === 'failed')!;
   assert.equal(failed.id, 'user-online');
-  assert.deepEqual(partial.users.map((u) => u.network), ['offline']);
+  assert.deepEqual(
+    partial.users.map((u) => u.network),
+    ['offline'],
+  );
 });
 
 test('elevated action: uninstall reports leftovers after re-querying, and status reads the machine honestly', async () => {

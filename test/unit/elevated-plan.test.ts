@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSetupPlan, refusalReason, ruleUserSddl, UserFlags, USER_PRIV_USER } from '../../src/sandbox/windows/setup/setup-plan';
+import {
+  buildSetupPlan,
+  refusalReason,
+  ruleUserSddl,
+  UserFlags,
+  USER_PRIV_USER,
+} from '../../src/sandbox/windows/setup/setup-plan';
 import { localUserAuthorizedList } from '../../src/sandbox/windows/setup/sddl';
 import { pipeSddl } from '../../native-bindings/win32/pipe';
 import { generatePassword } from '../../src/sandbox/windows/setup/password';
@@ -9,15 +15,30 @@ import { FIREWALL_RULE_NAME, READ_EXECUTE_MASK, WRITABLE_ROOT_MASK } from '../..
 
 const home = 'C:\\Users\\dev';
 // The runtime folders as setup plans them: the runtime and git, the extension's folder, then configured tool folders.
-const plan = () => buildSetupPlan({
-  plan: elevatedPlan(['C:\\src\\app', 'c:\\src\\app\\'], { runtimeDirs: ['C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code',
-    'C:\\Users\\dev\\AppData\\Local\\Programs\\Git', 'C:\\Users\\dev\\.vscode\\extensions\\agent-sandbox-0.1.0', 'C:\\', home, 'C:\\Windows\\System32'] }),
-  home,
-});
+const plan = () =>
+  buildSetupPlan({
+    plan: elevatedPlan(['C:\\src\\app', 'c:\\src\\app\\'], {
+      runtimeDirs: [
+        'C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code',
+        'C:\\Users\\dev\\AppData\\Local\\Programs\\Git',
+        'C:\\Users\\dev\\.vscode\\extensions\\agent-sandbox-0.1.0',
+        'C:\\',
+        home,
+        'C:\\Windows\\System32',
+      ],
+    }),
+    home,
+  });
 
 test('setup plan: two users with USER_PRIV_USER, password never expires, cannot change it, hidden, in Users and the group', () => {
   const p = plan();
-  assert.deepEqual(p.users.map((u) => [u.name, u.network]), [['AgentSandboxOffline', 'offline'], ['AgentSandboxOnline', 'online']]);
+  assert.deepEqual(
+    p.users.map((u) => [u.name, u.network]),
+    [
+      ['AgentSandboxOffline', 'offline'],
+      ['AgentSandboxOnline', 'online'],
+    ],
+  );
   for (const u of p.users) {
     assert.equal(u.priv, USER_PRIV_USER);
     assert.equal(u.flags, 0x1 | 0x40 | 0x10000);
@@ -45,23 +66,33 @@ test('setup plan: one outbound block rule for all profiles and protocols, scoped
 
 test('setup plan: read+execute on runtime dirs, write on workspace roots (deduplicated), refusals listed', () => {
   const p = plan();
-  assert.deepEqual(p.grants.map((g) => [g.path, g.reason]), [
-    ['C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code', 'runtime-read'],
-    ['C:\\Users\\dev\\AppData\\Local\\Programs\\Git', 'runtime-read'],
-    ['C:\\Users\\dev\\.vscode\\extensions\\agent-sandbox-0.1.0', 'runtime-read'],
-    ['C:\\src\\app', 'writable-root'],
-  ]);
+  assert.deepEqual(
+    p.grants.map((g) => [g.path, g.reason]),
+    [
+      ['C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code', 'runtime-read'],
+      ['C:\\Users\\dev\\AppData\\Local\\Programs\\Git', 'runtime-read'],
+      ['C:\\Users\\dev\\.vscode\\extensions\\agent-sandbox-0.1.0', 'runtime-read'],
+      ['C:\\src\\app', 'writable-root'],
+    ],
+  );
   assert.deepEqual(p.grants[0].mask, READ_EXECUTE_MASK);
   assert.deepEqual(p.grants[3].mask, WRITABLE_ROOT_MASK);
   assert.equal(p.grants[3].mask.value & 0x40, 0, 'FILE_DELETE_CHILD is never granted');
   assert.equal(p.grants[0].inheritance.value, 3);
-  assert.deepEqual(p.refused.map((r) => r.path), ['C:', 'C:\\Users\\dev', 'C:\\Windows\\System32']);
+  assert.deepEqual(
+    p.refused.map((r) => r.path),
+    ['C:', 'C:\\Users\\dev', 'C:\\Windows\\System32'],
+  );
 });
 
-test('refusalReason: the policy\'s over-broad roots (drive roots, the profile, system folders), registry hives, UNC and relative paths are refused', () => {
+test("refusalReason: the policy's over-broad roots (drive roots, the profile, system folders), registry hives, UNC and relative paths are refused", () => {
   assert.match(refusalReason('D:\\', home) ?? '', /root of a drive/);
   assert.match(refusalReason('c:\\users\\DEV\\', home) ?? '', /home folder/);
-  assert.match(refusalReason('C:\\Program Files\\Git', home) ?? '', /system folder/, 'builtin Users can read it already');
+  assert.match(
+    refusalReason('C:\\Program Files\\Git', home) ?? '',
+    /system folder/,
+    'builtin Users can read it already',
+  );
   assert.match(refusalReason('C:\\Users\\dev\\NTUSER.DAT', home) ?? '', /hive/);
   assert.match(refusalReason('\\\\server\\share', home) ?? '', /local absolute/);
   assert.match(refusalReason('relative\\dir', home) ?? '', /local absolute/);
@@ -95,7 +126,8 @@ test('passwords: 32 characters, every character class, no modulo bias source acc
   assert.throws(() => generatePassword(16), /at least 24/);
   // Bytes at or above the rejection limit are never used: an all-0xff source yields nothing until it changes.
   let calls = 0;
-  const src = (n: number) => (calls++ < 3 ? Buffer.alloc(n, 0xff) : Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + calls) % 216)));
+  const src = (n: number) =>
+    calls++ < 3 ? Buffer.alloc(n, 0xff) : Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + calls) % 216));
   assert.equal(generatePassword(24, src).length, 24);
   assert.ok(calls > 3);
 });

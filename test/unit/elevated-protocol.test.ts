@@ -1,11 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeFrame, Event, FrameDecoder, MAX_FRAME, ProtocolError, Request } from '../../src/protocol/windows';
-import { decodeRequest, encodeRequest, MAX_PAYLOAD_CHARS, type ElevatedRequest } from '../../src/sandbox/windows/setup/payload';
+import {
+  decodeRequest,
+  encodeRequest,
+  MAX_PAYLOAD_CHARS,
+  type ElevatedRequest,
+} from '../../src/sandbox/windows/setup/payload';
 
-const spawn: Request = { type: 'spawn', id: 1, argv: ['cmd', '/c', 'echo "hi"'], cwd: 'C:\\src', env: { A: 'ü' },
-  token: { flags: 0xd, restrictingSids: ['S-1-5-21-1-2-3-4', 'logon', 'S-1-1-0'], keepPrivileges: ['SeChangeNotifyPrivilege'],
-    defaultDacl: [{ sid: 'logon', mask: 0x10000000 }] } };
+const spawn: Request = {
+  type: 'spawn',
+  id: 1,
+  argv: ['cmd', '/c', 'echo "hi"'],
+  cwd: 'C:\\src',
+  env: { A: 'ü' },
+  token: {
+    flags: 0xd,
+    restrictingSids: ['S-1-5-21-1-2-3-4', 'logon', 'S-1-1-0'],
+    keepPrivileges: ['SeChangeNotifyPrivilege'],
+    defaultDacl: [{ sid: 'logon', mask: 0x10000000 }],
+  },
+};
 
 function raw(body: string | Buffer, len?: number): Buffer {
   const b = typeof body === 'string' ? Buffer.from(body) : body;
@@ -16,8 +31,13 @@ function raw(body: string | Buffer, len?: number): Buffer {
 
 test('frames: several messages in one chunk round-trip', () => {
   const d = new FrameDecoder(Request);
-  const msgs: Request[] = [spawn, { type: 'stdin', id: 1, data: 'aGk=' }, { type: 'stdin', id: 1, eof: true },
-    { type: 'resize', id: 1, cols: 80, rows: 24 }, { type: 'terminate', id: 1 }];
+  const msgs: Request[] = [
+    spawn,
+    { type: 'stdin', id: 1, data: 'aGk=' },
+    { type: 'stdin', id: 1, eof: true },
+    { type: 'resize', id: 1, cols: 80, rows: 24 },
+    { type: 'terminate', id: 1 },
+  ];
   assert.deepEqual(d.push(Buffer.concat(msgs.map(encodeFrame))), msgs);
   d.end();
 });
@@ -48,7 +68,10 @@ test('frames: an oversized or zero length is rejected before the body arrives, a
   assert.throws(() => d.push(head), /outside 1\.\./);
   assert.throws(() => d.push(encodeFrame(spawn)), ProtocolError);
   assert.throws(() => new FrameDecoder(Request).push(raw('', 0)), /outside/);
-  assert.throws(() => encodeFrame({ type: 'output', id: 1, stream: 'stdout', data: 'A'.repeat(MAX_FRAME) }), ProtocolError);
+  assert.throws(
+    () => encodeFrame({ type: 'output', id: 1, stream: 'stdout', data: 'A'.repeat(MAX_FRAME) }),
+    ProtocolError,
+  );
 });
 
 test('frames: unknown types, wrong direction, extra fields, bad base64 and non-JSON are rejected', () => {
@@ -73,8 +96,15 @@ const req: ElevatedRequest = {
   nonce: '0123456789abcdef0123456789abcdef',
   stateDir: 'C:\\Users\\dév\\AppData\\Local\\AgentSandbox',
   home: 'C:\\Users\\dév',
-  grants: [{ path: 'C:\\src\\a "quoted" & folder', sid: 'sandbox-group', mask: { value: 1, names: ['FILE_READ_DATA'] },
-    inheritance: { value: 3, names: [] }, reason: 'writable-root' }],
+  grants: [
+    {
+      path: 'C:\\src\\a "quoted" & folder',
+      sid: 'sandbox-group',
+      mask: { value: 1, names: ['FILE_READ_DATA'] },
+      inheritance: { value: 3, names: [] },
+      reason: 'writable-root',
+    },
+  ],
 };
 
 test('elevated payload: round-trips, and uses only characters that need no command-line quoting', () => {

@@ -7,7 +7,10 @@ import { setupSteps, type SetupState } from '../../src/sandbox/windows/setup/set
 import { leftovers, uninstallSteps } from '../../src/sandbox/windows/setup/uninstall-steps';
 import { runAllSteps, runSteps } from '../../src/sandbox/windows/setup/steps';
 
-const plan = buildSetupPlan({ plan: elevatedPlan(['C:\\src\\a', 'D:\\b'], { runtimeDirs: ['C:\\Users\\dev\\AppData\\Local\\Programs\\Git'] }), home: HOME });
+const plan = buildSetupPlan({
+  plan: elevatedPlan(['C:\\src\\a', 'D:\\b'], { runtimeDirs: ['C:\\Users\\dev\\AppData\\Local\\Programs\\Git'] }),
+  home: HOME,
+});
 let pw = 0;
 const newPassword = () => `Pw-${++pw}-xxxxxxxxxxxxxxxxxxxxxxxx`;
 
@@ -21,8 +24,14 @@ test('setup steps: a clean run creates everything, and a second run changes noth
   const m = new FakeMachine();
   const first = await setup(m);
   assert.equal(first.run.ok, true);
-  assert.ok(first.run.outcomes.every((o) => o.status === 'changed'), JSON.stringify(first.run.outcomes));
-  assert.deepEqual(first.state.users.map((u) => u.name), ['AgentSandboxOffline', 'AgentSandboxOnline']);
+  assert.ok(
+    first.run.outcomes.every((o) => o.status === 'changed'),
+    JSON.stringify(first.run.outcomes),
+  );
+  assert.deepEqual(
+    first.state.users.map((u) => u.name),
+    ['AgentSandboxOffline', 'AgentSandboxOnline'],
+  );
   const offline = m.users.get('AgentSandboxOffline')!;
   assert.equal(offline.flags, 0x10041);
   assert.equal(offline.password, first.state.users[0].password, 'the password returned is the one set');
@@ -31,13 +40,20 @@ test('setup steps: a clean run creates everything, and a second run changes noth
   assert.equal(m.rules.length, 1);
   assert.equal(m.rules[0].sddl, `O:LSD:(A;;CC;;;${offline.sid})`);
   assert.equal(m.ledger.length, 3);
-  assert.deepEqual(m.marker, { version: 1, groupSid: m.groups.get('AgentSandboxUsers')!.sid, offlineSid: offline.sid,
-    onlineSid: m.users.get('AgentSandboxOnline')!.sid });
+  assert.deepEqual(m.marker, {
+    version: 1,
+    groupSid: m.groups.get('AgentSandboxUsers')!.sid,
+    offlineSid: offline.sid,
+    onlineSid: m.users.get('AgentSandboxOnline')!.sid,
+  });
 
   const before = m.snapshot();
   const second = await setup(m);
   assert.equal(second.run.ok, true);
-  assert.ok(second.run.outcomes.every((o) => o.status === 'unchanged'), JSON.stringify(second.run.outcomes));
+  assert.ok(
+    second.run.outcomes.every((o) => o.status === 'unchanged'),
+    JSON.stringify(second.run.outcomes),
+  );
   assert.equal(m.snapshot(), before);
   assert.notEqual(second.state.users[0].password, first.state.users[0].password, 'passwords are re-keyed on every run');
   assert.equal(m.users.get('AgentSandboxOffline')!.password, second.state.users[0].password);
@@ -65,7 +81,10 @@ test('setup steps: each change failing in turn stops at that step, and a rerun c
     }
     const rerun = await setup(m);
     assert.equal(rerun.run.ok, true, `rerun after failure at call ${n}: ${JSON.stringify(rerun.run.outcomes)}`);
-    assert.equal(m.snapshot().replace(/S-1-5-21-9-9-9-\d+/g, 'SID'), clean.snapshot().replace(/S-1-5-21-9-9-9-\d+/g, 'SID'));
+    assert.equal(
+      m.snapshot().replace(/S-1-5-21-9-9-9-\d+/g, 'SID'),
+      clean.snapshot().replace(/S-1-5-21-9-9-9-\d+/g, 'SID'),
+    );
     assert.equal(m.rules.length, 1);
     assert.equal(m.ledger.length, 3, 'no ACE recorded twice');
   }
@@ -101,7 +120,8 @@ test('setup steps: a workspace root that refuses the grant is reported and the o
   assert.deepEqual(ws.problems, ['D:\\b: SetNamedSecurityInfoW failed with error 5']);
   assert.equal(m.ledger.length, 2);
   m.denyPaths.add('C:\\src\\a');
-  m.ledger = []; m.acl.clear();
+  m.ledger = [];
+  m.acl.clear();
   const again = await setup(m);
   assert.equal(again.run.outcomes.find((o) => o.id === 'grant-workspace')!.status, 'failed');
 });
@@ -129,4 +149,51 @@ test('uninstall steps: an account whose SID is not the one setup recorded is lef
   assert.equal(run.outcomes.find((o) => o.status === 'failed')!.id, 'user-online');
   assert.deepEqual(await leftovers(plan.firewall, m), ['account AgentSandboxOnline']);
   assert.equal(m.users.has('AgentSandboxOffline'), false, 'the other steps still ran');
+});
+
+test('setup never adopts an existing account of our name it did not create: the step fails, the password is not reset', async () => {
+  const m = new FakeMachine();
+  m.users.set('AgentSandboxOffline', { sid: 'S-1-5-21-7-7-7-500', priv: 1, flags: 0x10201, password: 'theirs' });
+  const run = await runAllSteps(
+    setupSteps(plan, m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!', { users: [] } as SetupState),
+  );
+  const failed = run.outcomes.find((o) => o.id === 'user-offline')!;
+  assert.equal(failed.status, 'failed');
+  assert.match(JSON.stringify(failed), /not created by Agent Sandbox setup/);
+  assert.equal(m.users.get('AgentSandboxOffline')!.password, 'theirs');
+  assert.equal(m.created.has('AgentSandboxOffline'), false);
+});
+
+test('uninstall never deletes an account or group setup did not create (no created record), and does not count it as a leftover', async () => {
+  const m = new FakeMachine();
+  m.users.set('AgentSandboxOnline', { sid: 'S-1-5-21-7-7-7-501', priv: 1, flags: 0, password: 'theirs' });
+  m.groups.set('AgentSandboxUsers', { sid: 'S-1-5-21-7-7-7-502', members: [] });
+  const run = await runAllSteps(uninstallSteps(plan.firewall, m, undefined));
+  assert.equal(m.users.has('AgentSandboxOnline'), true);
+  assert.equal(m.groups.has('AgentSandboxUsers'), true);
+  assert.match(JSON.stringify(run.outcomes), /was not created by Agent Sandbox setup; left alone/);
+  assert.deepEqual(await leftovers(plan.firewall, m), []);
+});
+
+test('an account created by a setup that crashed before recording its SID ("pending") is still ours: adopted and later removed', async () => {
+  const m = new FakeMachine();
+  m.users.set('AgentSandboxOffline', { sid: 'S-1-5-21-7-7-7-600', priv: 1, flags: 0x10201, password: 'old' });
+  m.created.set('AgentSandboxOffline', 'pending');
+  await runAllSteps(setupSteps(plan, m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!', { users: [] } as SetupState));
+  assert.equal(m.created.get('AgentSandboxOffline'), 'S-1-5-21-7-7-7-600');
+  await runAllSteps(uninstallSteps(plan.firewall, m, m.marker));
+  assert.equal(m.users.has('AgentSandboxOffline'), false);
+  assert.equal(m.created.size, 0, 'records go with the accounts');
+});
+
+test("uninstall reverts the setup's grants even when the group and the marker are gone (the ACL step is not skipped)", async () => {
+  const m = new FakeMachine();
+  await setup(m);
+  const before = m.ledger.length;
+  assert.ok(before > 0);
+  m.groups.delete('AgentSandboxUsers');
+  m.created.delete('AgentSandboxUsers');
+  const run = await runAllSteps(uninstallSteps(plan.firewall, m, undefined));
+  assert.equal(run.outcomes.find((o) => o.id === 'acl')!.status, 'changed');
+  assert.equal(m.ledger.length, 0);
 });

@@ -15,7 +15,12 @@ function fakeFs(entries: Record<string, 'dir' | 'file' | 'socket'>, links: Recor
 }
 
 const ctx = (fs: FsView, env: Record<string, string> = {}): CompileContext => ({
-  platform: 'linux', home: '/home/dev', userTemp: '/tmp', stateDir: '/home/dev/.local/state/agent-sandbox', env, fs,
+  platform: 'linux',
+  home: '/home/dev',
+  userTemp: '/tmp',
+  stateDir: '/home/dev/.local/state/agent-sandbox',
+  env,
+  fs,
 });
 
 function lin(input: object, fs: FsView, env: Record<string, string> = {}): LinuxPlan {
@@ -25,41 +30,108 @@ function lin(input: object, fs: FsView, env: Record<string, string> = {}): Linux
 }
 
 const R = '/home/dev/repo';
-const repoFs = fakeFs({
-  [R]: 'dir', [`${R}/.git`]: 'dir', [`${R}/.git/HEAD`]: 'file', [`${R}/.git/hooks`]: 'dir', [`${R}/.git/config`]: 'file',
-  '/home/dev/.ssh': 'dir', '/home/dev/.netrc': 'file', '/run/user': 'dir', '/run/user/1000': 'dir',
-  '/run/user/1000/ssh.sock': 'socket', '/var/run/docker.sock': 'socket',
-});
+const repoFs = fakeFs(
+  {
+    [R]: 'dir',
+    [`${R}/.git`]: 'dir',
+    [`${R}/.git/HEAD`]: 'file',
+    [`${R}/.git/hooks`]: 'dir',
+    [`${R}/.git/config`]: 'file',
+    '/home/dev/.ssh': 'dir',
+    '/home/dev/.netrc': 'file',
+    '/run': 'dir',
+    '/run/user': 'dir',
+    '/run/user/1000': 'dir',
+    '/run/user/1000/ssh.sock': 'socket',
+    '/var/run': 'dir',
+    '/var/run/docker.sock': 'socket',
+  },
+  { '/var/run': '/run', '/var/run/docker.sock': '/run/docker.sock' },
+);
 
 describe('compile-linux', () => {
   it('emits mounts in the secure order', () => {
     const p = lin({}, repoFs, { XDG_RUNTIME_DIR: '/run/user/1000', SSH_AUTH_SOCK: '/run/user/1000/ssh.sock' });
     assert.deepEqual(p.bwrapArgs, [
-      '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc',
-      '--bind', p.tempDir, '/tmp',
-      '--bind', R, R,
-      '--bind', `${R}/.git`, `${R}/.git`,
-      '--ro-bind', `${R}/.git/hooks`, `${R}/.git/hooks`,
-      '--ro-bind', `${R}/.git/config`, `${R}/.git/config`,
-      '--ro-bind', `${R}/.git/commondir`, `${R}/.git/commondir`,
-      '--ro-bind', `${R}/.vscode`, `${R}/.vscode`,
-      '--ro-bind', `${R}/.agent-sandbox`, `${R}/.agent-sandbox`,
-      '--ro-bind', `${R}/.envrc`, `${R}/.envrc`,
-      '--ro-bind', `${R}/.env`, `${R}/.env`,
+      '--ro-bind',
+      '/',
+      '/',
+      '--dev',
+      '/dev',
+      '--proc',
+      '/proc',
+      '--bind',
+      p.tempDir,
+      '/tmp',
+      '--bind',
+      R,
+      R,
+      '--bind',
+      `${R}/.git`,
+      `${R}/.git`,
+      '--ro-bind',
+      `${R}/.git/hooks`,
+      `${R}/.git/hooks`,
+      '--ro-bind',
+      `${R}/.git/config`,
+      `${R}/.git/config`,
+      '--ro-bind',
+      `${R}/.git/commondir`,
+      `${R}/.git/commondir`,
+      '--ro-bind',
+      `${R}/.vscode`,
+      `${R}/.vscode`,
+      '--ro-bind',
+      `${R}/.agent-sandbox`,
+      `${R}/.agent-sandbox`,
+      '--ro-bind',
+      `${R}/.envrc`,
+      `${R}/.envrc`,
+      '--ro-bind',
+      `${R}/.env`,
+      `${R}/.env`,
       // inside every gitdir: everything git executes from (policy v2), with placeholders when missing
-      '--ro-bind', `${R}/.git/config.worktree`, `${R}/.git/config.worktree`,
-      '--ro-bind', `${R}/.git/modules`, `${R}/.git/modules`,
-      '--ro-bind', `${R}/.git/worktrees`, `${R}/.git/worktrees`,
-      '--ro-bind', `${R}/.git/remotes`, `${R}/.git/remotes`,
-      '--ro-bind', `${R}/.git/branches`, `${R}/.git/branches`,
-      // Shallowest first; /run/user/1000 and its ssh.sock are already hidden by /run/user (a mount point for them
-      // could not be made in the read-only tmpfs: bwrap would exit 1 on every desktop).
-      '--tmpfs', '/run/user', '--remount-ro', '/run/user',
-      '--tmpfs', '/home/dev/.ssh', '--remount-ro', '/home/dev/.ssh',
-      '--ro-bind', '/dev/null', '/home/dev/.netrc',
-      '--ro-bind', '/dev/null', '/var/run/docker.sock',
-      '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net',
-      '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
+      '--ro-bind',
+      `${R}/.git/config.worktree`,
+      `${R}/.git/config.worktree`,
+      '--ro-bind',
+      `${R}/.git/modules`,
+      `${R}/.git/modules`,
+      '--ro-bind',
+      `${R}/.git/worktrees`,
+      `${R}/.git/worktrees`,
+      '--ro-bind',
+      `${R}/.git/remotes`,
+      `${R}/.git/remotes`,
+      '--ro-bind',
+      `${R}/.git/branches`,
+      `${R}/.git/branches`,
+      // Shallowest first; /run/user/1000 and its ssh.sock are already hidden by /run (a mount point for them
+      // could not be made in the read-only tmpfs: bwrap would exit 1 on every desktop); /var/run is /run.
+      '--tmpfs',
+      '/run',
+      '--remount-ro',
+      '/run',
+      '--tmpfs',
+      '/home/dev/.ssh',
+      '--remount-ro',
+      '/home/dev/.ssh',
+      '--ro-bind',
+      '/dev/null',
+      '/home/dev/.netrc',
+      '--tmpfs',
+      '/home/dev/.local/state/agent-sandbox',
+      '--remount-ro',
+      '/home/dev/.local/state/agent-sandbox',
+      '--unshare-pid',
+      '--unshare-ipc',
+      '--unshare-uts',
+      '--unshare-cgroup-try',
+      '--unshare-net',
+      '--die-with-parent',
+      '--new-session',
+      '--cap-drop',
+      'ALL',
     ]);
     assert.deepEqual(p.placeholders, [
       { path: `${R}/.git/commondir`, kind: 'file', content: '.\n' },
@@ -92,7 +164,10 @@ describe('compile-linux', () => {
   });
 
   it('an existing .git without hooks gets a hooks placeholder and a pinned .git', () => {
-    const p = lin({}, fakeFs({ [R]: 'dir', [`${R}/.git`]: 'dir', [`${R}/.git/HEAD`]: 'file', [`${R}/.git/config`]: 'file' }));
+    const p = lin(
+      {},
+      fakeFs({ [R]: 'dir', [`${R}/.git`]: 'dir', [`${R}/.git/HEAD`]: 'file', [`${R}/.git/config`]: 'file' }),
+    );
     assert.deepEqual(p.placeholders[0], { path: `${R}/.git/hooks`, kind: 'dir' });
     const a = p.bwrapArgs.join(' ');
     assert.ok(a.includes(`--bind ${R}/.git ${R}/.git`));
@@ -101,26 +176,46 @@ describe('compile-linux', () => {
 
   it('a missing .git/commondir gets a placeholder naming the repository itself (an empty one breaks git)', () => {
     const p = lin({}, repoFs);
-    assert.deepEqual(p.placeholders.find((x) => x.path === `${R}/.git/commondir`),
-      { path: `${R}/.git/commondir`, kind: 'file', content: '.\n' });
+    assert.deepEqual(
+      p.placeholders.find((x) => x.path === `${R}/.git/commondir`),
+      { path: `${R}/.git/commondir`, kind: 'file', content: '.\n' },
+    );
     assert.ok(p.bwrapArgs.join(' ').includes(`--ro-bind ${R}/.git/commondir ${R}/.git/commondir`));
   });
 
   it('a missing file-like protected path gets an empty file placeholder', () => {
     const p = lin({ protectedPaths: ['Makefile'] }, repoFs);
-    assert.deepEqual(p.placeholders.find((x) => x.path === `${R}/Makefile`), { path: `${R}/Makefile`, kind: 'file' });
+    assert.deepEqual(
+      p.placeholders.find((x) => x.path === `${R}/Makefile`),
+      { path: `${R}/Makefile`, kind: 'file' },
+    );
   });
 
   it('a workspace inside a hidden folder ($XDG_RUNTIME_DIR) is bound back; the rest stays hidden', () => {
     const X = '/var/xdg';
     const W = `${X}/ws`;
-    const f = fakeFs({ [X]: 'dir', [W]: 'dir', [`${X}/bus`]: 'socket', [`${W}/.git`]: 'dir', [`${W}/.git/HEAD`]: 'file', [`${W}/.git/hooks`]: 'dir',
-      [`${W}/.git/config`]: 'file' });
-    const p = compilePlan({ workspaceRoots: [W] }, ctx(f, { XDG_RUNTIME_DIR: X, SSH_AUTH_SOCK: `${X}/bus` })) as LinuxPlan;
+    const f = fakeFs({
+      [X]: 'dir',
+      [W]: 'dir',
+      [`${X}/bus`]: 'socket',
+      [`${W}/.git`]: 'dir',
+      [`${W}/.git/HEAD`]: 'file',
+      [`${W}/.git/hooks`]: 'dir',
+      [`${W}/.git/config`]: 'file',
+    });
+    const p = compilePlan(
+      { workspaceRoots: [W] },
+      ctx(f, { XDG_RUNTIME_DIR: X, SSH_AUTH_SOCK: `${X}/bus` }),
+    ) as LinuxPlan;
     const a = p.bwrapArgs.join(' ');
-    assert.ok(a.includes(`--tmpfs ${X} --dir ${W} --remount-ro ${X} --bind ${W} ${W} --bind ${W}/.git ${W}/.git ` +
-      `--ro-bind ${W}/.git/hooks ${W}/.git/hooks --ro-bind ${W}/.git/config ${W}/.git/config ` +
-      `--ro-bind ${W}/.git/commondir ${W}/.git/commondir`), a);
+    assert.ok(
+      a.includes(
+        `--tmpfs ${X} --dir ${W} --remount-ro ${X} --bind ${W} ${W} --bind ${W}/.git ${W}/.git ` +
+          `--ro-bind ${W}/.git/hooks ${W}/.git/hooks --ro-bind ${W}/.git/config ${W}/.git/config ` +
+          `--ro-bind ${W}/.git/commondir ${W}/.git/commondir`,
+      ),
+      a,
+    );
     assert.equal(p.bwrapArgs.filter((x) => x === W).length, 3, 'bound once, after the tmpfs (plus --dir)');
     assert.ok(!a.includes(`${X}/bus`), 'the socket is already hidden by the tmpfs');
   });
@@ -128,16 +223,20 @@ describe('compile-linux', () => {
   it('a read-only workspace inside a hidden folder is bound back read-only', () => {
     const X = '/var/xdg';
     const W = `${X}/ws`;
-    const p = compilePlan({ workspaceRoots: [W], mode: 'read-only' },
-      ctx(fakeFs({ [X]: 'dir', [W]: 'dir' }), { XDG_RUNTIME_DIR: X })) as LinuxPlan;
+    const p = compilePlan(
+      { workspaceRoots: [W], mode: 'read-only' },
+      ctx(fakeFs({ [X]: 'dir', [W]: 'dir' }), { XDG_RUNTIME_DIR: X }),
+    ) as LinuxPlan;
     assert.ok(p.bwrapArgs.join(' ').includes(`--tmpfs ${X} --dir ${W} --remount-ro ${X} --ro-bind ${W} ${W}`));
   });
 
   it('a credential folder inside a workspace that is itself inside a hidden folder stays hidden', () => {
     const X = '/var/xdg';
     const W = `${X}/ws`;
-    const p = compilePlan({ workspaceRoots: [W], denyRead: [`${W}/secrets`] },
-      ctx(fakeFs({ [X]: 'dir', [W]: 'dir', [`${W}/secrets`]: 'dir' }), { XDG_RUNTIME_DIR: X })) as LinuxPlan;
+    const p = compilePlan(
+      { workspaceRoots: [W], denyRead: [`${W}/secrets`] },
+      ctx(fakeFs({ [X]: 'dir', [W]: 'dir', [`${W}/secrets`]: 'dir' }), { XDG_RUNTIME_DIR: X }),
+    ) as LinuxPlan;
     const a = p.bwrapArgs.join(' ');
     assert.ok(a.indexOf(`--bind ${W} ${W}`) < a.indexOf(`--tmpfs ${W}/secrets`), a);
   });
@@ -151,16 +250,66 @@ describe('compile-linux', () => {
   });
 
   it('a symlinked .git directly in the root is refused, naming the link (it could be replaced: never half-protect)', () => {
-    assert.throws(() => lin({}, fakeFs({ [R]: 'dir', [`${R}/.git`]: 'dir' }, { [`${R}/.git`]: '/elsewhere/gitdir' })),
-      (e: Error) => e.message.includes(`symbolic link ${R}/.git,`) && e.message.includes('nothing was run'));
+    assert.throws(
+      () => lin({}, fakeFs({ [R]: 'dir', [`${R}/.git`]: 'dir' }, { [`${R}/.git`]: '/elsewhere/gitdir' })),
+      (e: Error) => e.message.includes(`symbolic link ${R}/.git,`) && e.message.includes('nothing was run'),
+    );
   });
 
-  it('online: no network namespace, no socket filter, io_uring allowed; TIOCSTI still denied', () => {
+  it('online: its own network namespace (slirp4netns, no host loopback), no socket filter, io_uring allowed; TIOCSTI still denied', () => {
     const p = lin({ network: 'online' }, repoFs);
-    assert.ok(!p.bwrapArgs.includes('--unshare-net'));
+    assert.ok(p.bwrapArgs.includes('--unshare-net'));
+    assert.equal(p.userNet, 'slirp4netns');
+    const shared = lin({ network: 'online', allowHostLoopback: true }, repoFs);
+    assert.ok(!shared.bwrapArgs.includes('--unshare-net'), 'allowHostLoopback: the host network');
+    assert.equal(shared.userNet, undefined);
     assert.equal(p.seccomp.allowSocketFamilies, null);
     assert.ok(!p.seccomp.denySyscalls.includes('io_uring_setup'));
     assert.ok(p.seccomp.denyIoctls.includes('TIOCSTI'));
+  });
+
+  it('allowlist: private network namespace, TCP-only sockets, Landlock connect only to the relay ports, presets expanded, resolver sockets hidden', () => {
+    const p = lin(
+      { network: 'allowlist', allowedDomains: ['@npm', 'example.org:443'], deniedDomains: ['evil.example.org'] },
+      fakeFs({ [R]: 'dir', '/run': 'dir', '/run/nscd': 'dir' }),
+    );
+    assert.ok(p.bwrapArgs.includes('--unshare-net'));
+    assert.deepEqual(p.seccomp.allowSocketFamilies, ['AF_UNIX']);
+    assert.deepEqual(p.seccomp.tcpOnlySocketFamilies, ['AF_INET', 'AF_INET6']);
+    assert.ok(p.seccomp.denySyscalls.includes('io_uring_setup'));
+    assert.deepEqual(p.landlock.connectTcpPorts, [3128, 1080]);
+    assert.ok(p.hiddenSockets.includes('/run'), "the resolver daemons' sockets go with /run, hidden whole");
+    assert.deepEqual(p.allowlist?.allowed, [
+      'registry.npmjs.org',
+      'registry.yarnpkg.com',
+      'registry.npmjs.com',
+      'example.org:443',
+    ]);
+    assert.deepEqual(p.allowlist?.denied, ['evil.example.org']);
+    assert.deepEqual(
+      p.allowlist?.presets.map((x) => x.name),
+      ['@npm'],
+    );
+    assert.deepEqual(p.allowlist?.endpoint, { http: 'http://127.0.0.1:3128', socks: 'socks5h://127.0.0.1:1080' });
+    assert.match(p.allowlist?.enforcement ?? '', /private network namespace/);
+    assert.deepEqual(p.proxyRelay, {
+      httpSocket: '/dev/agent-sandbox-proxy/http.sock',
+      socksSocket: '/dev/agent-sandbox-proxy/socks.sock',
+      host: '127.0.0.1',
+      httpPort: 3128,
+      socksPort: 1080,
+    });
+    assert.equal(p.env.set.AGENT_SANDBOX_NETWORK, 'allowlist');
+  });
+
+  it('offline and online plans carry no allowlist, relay or port rules', () => {
+    for (const network of ['offline', 'online']) {
+      const p = lin({ network }, repoFs);
+      assert.equal(p.allowlist, undefined);
+      assert.equal(p.proxyRelay, undefined);
+      assert.equal(p.landlock.connectTcpPorts, undefined);
+      assert.equal(p.seccomp.tcpOnlySocketFamilies, undefined);
+    }
   });
 
   it('offline: io_uring is denied too (it can open sockets without socket())', () => {
@@ -182,27 +331,106 @@ describe('compile-linux', () => {
     assert.deepEqual(p.seccomp.denySyscalls, []);
   });
 
-  it('the D-Bus system bus and privileged daemons are hidden in both modes; the host resolver daemons only offline; /var/run names are resolved', () => {
+  it('/run and /var/run are hidden whole, in both modes, with only the resolv.conf target bound back', () => {
+    const fs = fakeFs(
+      {
+        [R]: 'dir',
+        '/run': 'dir',
+        '/var/run': 'dir',
+        '/run/dbus/system_bus_socket': 'socket',
+        '/run/screen': 'dir',
+        '/run/systemd/resolve/stub-resolv.conf': 'file',
+        '/etc/resolv.conf': 'file',
+      },
+      { '/etc/resolv.conf': '/run/systemd/resolve/stub-resolv.conf' },
+    );
+    for (const network of ['offline', 'online'] as const) {
+      const p = lin({ network }, fs);
+      const a = p.bwrapArgs.join(' ');
+      assert.ok(
+        a.includes(
+          '--tmpfs /run --ro-bind /run/systemd/resolve/stub-resolv.conf ' +
+            '/run/systemd/resolve/stub-resolv.conf --remount-ro /run',
+        ),
+        a,
+      );
+      assert.ok(a.includes('--tmpfs /var/run --remount-ro /var/run'), a);
+      assert.ok(!a.includes('/run/screen') && !a.includes('system_bus_socket'), 'nothing else under /run is named');
+      assert.deepEqual(p.runBindBacks, [
+        { path: '/run/systemd/resolve/stub-resolv.conf', reason: '/etc/resolv.conf points here (name resolution)' },
+      ]);
+      assert.ok(
+        !p.guardedPaths.includes('/run/systemd/resolve/stub-resolv.conf'),
+        'a rewritten resolv.conf stops nothing',
+      );
+    }
+  });
+
+  it('every listening socket outside the roots is hidden (home included); those in a root or the host /tmp are not', () => {
+    const sock = '/home/dev/.cache/git/credential/socket';
     const fs = fakeFs({
-      [R]: 'dir', '/run/dbus': 'dir', '/run/dbus/system_bus_socket': 'socket', '/run/nscd': 'dir',
-      '/run/systemd/resolve/io.systemd.Resolve': 'socket', '/run/avahi-daemon/socket': 'socket',
-      '/var/run/dbus': 'dir', '/var/run/nscd': 'dir', '/var/run/libvirt': 'dir', '/run/libvirt': 'dir',
-    }, { '/var/run/dbus': '/run/dbus', '/var/run/nscd': '/run/nscd', '/var/run/libvirt': '/run/libvirt' });
-    const hiddenBy = (p: LinuxPlan) => {
-      const out: string[] = [];
-      p.bwrapArgs.forEach((a, i) => {
-        if (a === '--tmpfs') out.push(p.bwrapArgs[i + 1]);
-        if (a === '--ro-bind' && p.bwrapArgs[i + 1] === '/dev/null') out.push(p.bwrapArgs[i + 2]);
-      });
-      return out;
+      [R]: 'dir',
+      '/run': 'dir',
+      [sock]: 'socket',
+      [`${R}/dev.sock`]: 'socket',
+      '/tmp/x.sock': 'socket',
+      '/home/dev/gone.sock': 'file',
+    });
+    const p = compilePlan(
+      { workspaceRoots: [R] },
+      {
+        ...ctx(fs),
+        listeningSockets: [sock, `${R}/dev.sock`, '/tmp/x.sock', '/run/screen/S-dev/1.pts', '/home/dev/gone.sock'],
+      },
+    ) as LinuxPlan;
+    const a = p.bwrapArgs.join(' ');
+    assert.ok(a.includes(`--ro-bind /dev/null ${sock}`), a);
+    for (const not of [`${R}/dev.sock`, '/tmp/x.sock', '/run/screen', '/home/dev/gone.sock'])
+      assert.ok(!a.includes(not), not);
+    assert.ok(p.hiddenSockets.includes(sock));
+    assert.ok(
+      !p.guardedPaths.includes(sock),
+      'hidden paths are guarded against re-creation only (MountGuard), not as protected',
+    );
+  });
+
+  it("a socket alone in its folder has the folder hidden (a restarted daemon's new socket stays hidden); never the home folder", () => {
+    const dir = '/home/dev/.cache/git/credential';
+    const entries = {
+      [R]: 'dir',
+      '/run': 'dir',
+      [dir]: 'dir',
+      [`${dir}/socket`]: 'socket',
+      '/home/dev/h.sock': 'socket',
+    } as const;
+    const f: FsView = {
+      ...fakeFs(entries),
+      list: (p) =>
+        Object.keys(entries)
+          .filter((k) => k.startsWith(p + '/') && !k.slice(p.length + 1).includes('/'))
+          .map((k) => k.slice(p.length + 1)),
     };
-    const offline = lin({ network: 'offline' }, fs);
-    assert.deepEqual(hiddenBy(offline).filter((h) => !h.startsWith('/home')).sort(), [
-      '/run/avahi-daemon/socket', '/run/dbus', '/run/libvirt', '/run/nscd', '/run/systemd/resolve/io.systemd.Resolve',
-    ]);
-    assert.deepEqual([...offline.hiddenSockets].sort(), hiddenBy(offline).filter((h) => !h.startsWith('/home')).sort());
-    const online = lin({ network: 'online' }, fs);
-    assert.deepEqual(hiddenBy(online).filter((h) => !h.startsWith('/home')).sort(), ['/run/dbus', '/run/libvirt']);
-    assert.deepEqual([...online.hiddenSockets].sort(), ['/run/dbus', '/run/libvirt']);
+    const p = compilePlan(
+      { workspaceRoots: [R] },
+      { ...ctx(f), listeningSockets: [`${dir}/socket`, '/home/dev/h.sock'] },
+    ) as LinuxPlan;
+    const a = p.bwrapArgs.join(' ');
+    assert.ok(a.includes(`--tmpfs ${dir} --remount-ro ${dir}`), a);
+    assert.ok(a.includes('--ro-bind /dev/null /home/dev/h.sock'), 'a socket directly in home is hidden alone');
+  });
+
+  it('the state folder is hidden, even before it exists; the private temp is keyed by network mode too', () => {
+    const p = lin({}, repoFs);
+    assert.equal(p.privateState, '/home/dev/.local/state/agent-sandbox');
+    assert.ok(p.bwrapArgs.join(' ').includes('--tmpfs /home/dev/.local/state/agent-sandbox --remount-ro'));
+    assert.notEqual(lin({ network: 'online' }, repoFs).tempDir, p.tempDir);
+    assert.equal(lin({}, repoFs).tempDir, p.tempDir, 'stable');
+  });
+
+  it('the kernel keyring syscalls are denied in every confined plan', () => {
+    for (const network of ['offline', 'online'] as const) {
+      const d = lin({ network }, repoFs).seccomp.denySyscalls;
+      for (const s of ['keyctl', 'add_key', 'request_key']) assert.ok(d.includes(s), s);
+    }
   });
 });

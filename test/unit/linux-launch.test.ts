@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePlan, type FsView, type LinuxPlan } from '../../src/policy';
-import { sealRuntime, withRuntimeBinds } from '../../src/sandbox/linux/launch';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { sealRuntime, withoutVanishedSockets, withRuntimeBinds } from '../../src/sandbox/linux/launch';
 
 const fsView = (dirs: string[]): FsView => ({
   realpath: (p) => p,
@@ -9,9 +12,17 @@ const fsView = (dirs: string[]): FsView => ({
 });
 
 function plan(ws: string): LinuxPlan {
-  return compilePlan({ workspaceRoots: [ws] }, {
-    platform: 'linux', home: '/home/dev', userTemp: '/tmp', env: {}, stateDir: '/var/lib/as', fs: fsView([ws]),
-  }) as LinuxPlan;
+  return compilePlan(
+    { workspaceRoots: [ws] },
+    {
+      platform: 'linux',
+      home: '/home/dev',
+      userTemp: '/tmp',
+      env: {},
+      stateDir: '/var/lib/as',
+      fs: fsView([ws]),
+    },
+  ) as LinuxPlan;
 }
 
 test('a runtime under the host /tmp is bound read-only right after the private /tmp, before the roots it contains', () => {
@@ -31,10 +42,45 @@ test('a runtime inside a writable root needs no extra bind', () => {
   assert.deepEqual(withRuntimeBinds(p.bwrapArgs, p, ['/tmp/ws/tools']), p.bwrapArgs);
 });
 
-test('Agent Sandbox\'s own package and runtime inside a writable root are bound read-only after everything else', () => {
+test("Agent Sandbox's own package and runtime inside a writable root are bound read-only after everything else", () => {
   const p = plan('/home/dev/project');
   const args = sealRuntime(p.bwrapArgs, p, ['/home/dev/project/node_modules/agent-sandbox', '/usr/bin']);
-  assert.deepEqual(args.slice(-3), ['--ro-bind', '/home/dev/project/node_modules/agent-sandbox', '/home/dev/project/node_modules/agent-sandbox']);
+  assert.deepEqual(args.slice(-3), [
+    '--ro-bind',
+    '/home/dev/project/node_modules/agent-sandbox',
+    '/home/dev/project/node_modules/agent-sandbox',
+  ]);
   assert.ok(args.indexOf('/home/dev/project') < args.length - 3, 'after the writable root, so it wins');
-  assert.deepEqual(sealRuntime(p.bwrapArgs, p, ['/opt/agent-sandbox', '/usr/bin']), p.bwrapArgs, 'nothing to seal outside the roots');
+  assert.deepEqual(
+    sealRuntime(p.bwrapArgs, p, ['/opt/agent-sandbox', '/usr/bin']),
+    p.bwrapArgs,
+    'nothing to seal outside the roots',
+  );
+});
+
+test('a hidden socket or socket-only folder removed since planning loses its hiding mounts; ones still there keep them', () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'as-vanish-'));
+  try {
+    const keptDir = path.join(base, 'kept-dir');
+    const goneDir = path.join(base, 'gone-dir');
+    const keptSock = path.join(base, 'kept.sock');
+    const goneSock = path.join(base, 'gone.sock');
+    fs.mkdirSync(keptDir);
+    fs.writeFileSync(keptSock, '');
+    const p: LinuxPlan = { ...plan('/work/ws'), hiddenSockets: [keptDir, goneDir, keptSock, goneSock] };
+    const hiding = [
+      ...['--tmpfs', keptDir, '--remount-ro', keptDir],
+      ...['--tmpfs', goneDir, '--remount-ro', goneDir],
+      ...['--ro-bind', '/dev/null', keptSock],
+      ...['--ro-bind', '/dev/null', goneSock],
+    ];
+    const out = withoutVanishedSockets([...p.bwrapArgs, ...hiding], p);
+    assert.deepEqual(out, [
+      ...p.bwrapArgs,
+      ...['--tmpfs', keptDir, '--remount-ro', keptDir],
+      ...['--ro-bind', '/dev/null', keptSock],
+    ]);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
 });

@@ -6,7 +6,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AUDIT_ARCH, syscallNumber, type LinuxArch } from '../../native-bindings/linux/syscall-numbers';
-import { BPF, buildSeccompProgram, EAFNOSUPPORT, encodeProgram, EPERM, SECCOMP_RET, type BpfInsn } from '../../src/sandbox/linux/seccomp-program';
+import {
+  BPF,
+  buildSeccompProgram,
+  EAFNOSUPPORT,
+  encodeProgram,
+  EPERM,
+  SECCOMP_RET,
+  type BpfInsn,
+} from '../../src/sandbox/linux/seccomp-program';
 
 interface Data {
   nr: number;
@@ -32,6 +40,9 @@ function execute(prog: BpfInsn[], d: Data): number {
         break;
       case BPF.JGE_K:
         pc += acc >>> 0 >= ins.k ? ins.jt : ins.jf;
+        break;
+      case BPF.AND_K:
+        acc = (acc & ins.k) >>> 0;
         break;
       case BPF.RET_K:
         return ins.k;
@@ -96,6 +107,31 @@ for (const arch of ['x64', 'arm64'] as LinuxArch[]) {
     });
   });
 }
+
+describe('seccomp program, allowlist: AF_INET/AF_INET6 only as TCP streams', () => {
+  const rules = { ...offline, tcpOnlySocketFamilies: ['AF_INET', 'AF_INET6'] };
+  for (const arch of ['x64', 'arm64'] as LinuxArch[]) {
+    const prog = buildSeccompProgram(rules, arch);
+    const A = AUDIT_ARCH[arch];
+    const socket = syscallNumber(arch, 'socket');
+    const call = (fam: bigint, type: bigint, proto: bigint) =>
+      execute(prog, { nr: socket, arch: A, args: [fam, type, proto] });
+    const refused = (SECCOMP_RET.ERRNO | EAFNOSUPPORT) >>> 0;
+    it(`${arch}: TCP (with SOCK_NONBLOCK|SOCK_CLOEXEC, protocol 0 or 6) passes; UDP, raw, SCTP, MPTCP and other families fail`, () => {
+      const NONBLOCK_CLOEXEC = 0o4000n | 0o2000000n;
+      assert.equal(call(2n, 1n, 0n), SECCOMP_RET.ALLOW);
+      assert.equal(call(10n, 1n | NONBLOCK_CLOEXEC, 6n), SECCOMP_RET.ALLOW);
+      assert.equal(call(1n, 2n, 0n), SECCOMP_RET.ALLOW, 'AF_UNIX datagrams stay allowed');
+      assert.equal(call(2n, 2n, 0n), refused, 'UDP');
+      assert.equal(call(10n, 2n | NONBLOCK_CLOEXEC, 17n), refused, 'UDP6');
+      assert.equal(call(2n, 3n, 1n), refused, 'raw ICMP');
+      assert.equal(call(2n, 1n, 132n), refused, 'SCTP stream');
+      assert.equal(call(2n, 1n, 262n), refused, 'MPTCP');
+      assert.equal(call(16n, 3n, 0n), refused, 'netlink');
+      assert.equal(call(17n, 3n, 0n), refused, 'packet');
+    });
+  }
+});
 
 describe('seccomp program (x64 only)', () => {
   it('kills x32-ABI system calls', () => {

@@ -44,7 +44,11 @@ test('Windows store: a created placeholder is removed while it is the one made; 
   try {
     const store = fileSecurityStore(state);
     const hooks = path.join(base, 'ws', '.git', 'hooks');
-    assert.deepEqual(store.create(hooks, 'dir'), [path.join(base, 'ws', '.git'), hooks], 'the missing parent is made and reported too');
+    assert.deepEqual(
+      store.create(hooks, 'dir'),
+      [path.join(base, 'ws', '.git'), hooks],
+      'the missing parent is made and reported too',
+    );
     const config = path.join(base, 'ws', '.git', 'config');
     assert.deepEqual(store.create(config, 'file'), [config]);
     fs.writeFileSync(`${config}.new`, '');

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_DENY_READ, DEFAULT_PROTECTED_PATHS, parsePolicy, policyFromCli, policyFromSettings } from '../../src/policy';
+import {
+  DEFAULT_DENY_READ,
+  DEFAULT_PROTECTED_PATHS,
+  parsePolicy,
+  policyFromCli,
+  policyFromSettings,
+} from '../../src/policy';
 import { SandboxError } from '../../src/errors';
 
 function invalid(input: unknown): SandboxError {
@@ -20,9 +26,23 @@ test('defaults: workspace-write, offline, default protected paths and credential
   assert.equal(p.network, 'offline');
   assert.deepEqual(p.protectedPaths, [...DEFAULT_PROTECTED_PATHS]);
   for (const g of ['.git/hooks/**', '.git/config', '.vscode/**']) assert.ok(p.protectedPaths.includes(g));
-  for (const d of ['~/.ssh', '~/.aws', '~/.azure', '~/.config/gcloud', '~/.kube', '~/.docker', '~/.gnupg', '~/.netrc',
-    '~/.git-credentials', '~/.config/gh']) assert.ok(p.denyRead.includes(d), d);
-  assert.ok(DEFAULT_DENY_READ.some((d) => d.startsWith('%APPDATA%')), 'has Windows equivalents');
+  for (const d of [
+    '~/.ssh',
+    '~/.aws',
+    '~/.azure',
+    '~/.config/gcloud',
+    '~/.kube',
+    '~/.docker',
+    '~/.gnupg',
+    '~/.netrc',
+    '~/.git-credentials',
+    '~/.config/gh',
+  ])
+    assert.ok(p.denyRead.includes(d), d);
+  assert.ok(
+    DEFAULT_DENY_READ.some((d) => d.startsWith('%APPDATA%')),
+    'has Windows equivalents',
+  );
   assert.ok(p.env.scrub.includes('*TOKEN*'));
   assert.deepEqual(p.env.allow, ['XDG_SESSION_*']);
   for (const g of ['.envrc', '.env']) assert.ok(p.protectedPaths.includes(g), g);
@@ -40,7 +60,7 @@ test('an unknown mode names the field, the value and the allowed values', () => 
 
 test('an unknown network value is refused with the choices', () => {
   const e = invalid({ network: 'sometimes' });
-  assert.match(e.message, /network \(got "sometimes"\): must be one of "offline", "online"/);
+  assert.match(e.message, /network \(got "sometimes"\): must be one of "offline", "allowlist", "online"/);
 });
 
 test('full-access is refused unless allowFullAccess is set', () => {
@@ -66,18 +86,28 @@ test('protected globs must be enforceable without walking the tree', () => {
   assert.match(invalid({ protectedPaths: ['/etc/passwd'] }).message, /absolute/);
   assert.match(invalid({ protectedPaths: ['../outside/**'] }).message, /climbs out/);
   assert.match(invalid({ protectedPaths: ['**'] }).message, /whole root/);
-  assert.deepEqual(parsePolicy({ protectedPaths: ['secrets/**', 'deploy.key'] }).protectedPaths, ['secrets/**', 'deploy.key']);
+  assert.deepEqual(parsePolicy({ protectedPaths: ['secrets/**', 'deploy.key'] }).protectedPaths, [
+    'secrets/**',
+    'deploy.key',
+  ]);
 });
 
 test('CLI flags build a policy: default workspace is the cwd, --protect adds to the defaults', () => {
-  const p = parsePolicy(policyFromCli({ workspace: [], write: ['/data/x'], readOnly: true, network: 'online', protect: ['secrets/**'] }, '/home/dev/repo'));
+  const p = parsePolicy(
+    policyFromCli(
+      { workspace: [], write: ['/data/x'], readOnly: true, network: 'online', protect: ['secrets/**'] },
+      '/home/dev/repo',
+    ),
+  );
   assert.deepEqual(p.workspaceRoots, ['/home/dev/repo']);
   assert.deepEqual(p.writableRoots, ['/data/x']);
   assert.equal(p.mode, 'read-only');
   assert.equal(p.network, 'online');
   assert.deepEqual(p.protectedPaths, [...DEFAULT_PROTECTED_PATHS, 'secrets/**']);
   assert.equal(p.protectedPreset, 'default');
-  const strict = parsePolicy(policyFromCli({ workspace: [], write: [], readOnly: false, protect: [], strict: true }, '/r'));
+  const strict = parsePolicy(
+    policyFromCli({ workspace: [], write: [], readOnly: false, protect: [], strict: true }, '/r'),
+  );
   assert.equal(strict.protectedPreset, 'strict', '--strict selects the stricter preset');
 });
 
@@ -88,8 +118,12 @@ test('settings carry the open workspace file and the preset into the policy', ()
 });
 
 test('settings plus workspace folders build the same policy shape', () => {
-  const p = parsePolicy(policyFromSettings({ mode: 'workspace-write', extraWritableRoots: ['/cache'], network: 'online',
-    envAllow: ['NPM_TOKEN'] }, ['/home/dev/a', '/home/dev/b']));
+  const p = parsePolicy(
+    policyFromSettings(
+      { mode: 'workspace-write', extraWritableRoots: ['/cache'], network: 'online', envAllow: ['NPM_TOKEN'] },
+      ['/home/dev/a', '/home/dev/b'],
+    ),
+  );
   assert.deepEqual(p.workspaceRoots, ['/home/dev/a', '/home/dev/b']);
   assert.deepEqual(p.writableRoots, ['/cache']);
   assert.deepEqual(p.env.allow, ['NPM_TOKEN']);

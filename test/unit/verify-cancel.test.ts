@@ -13,9 +13,17 @@ test('an aborted Verify rejects with cancelled after cleaning up its fixtures', 
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'verify-cancel-state-'));
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'verify-cancel-ws-'));
   try {
-    await assert.rejects(runVerification({ platform: process.platform as Platform, stateDir: state, policy: {}, workspace: ws,
-      network: 'offline', signal: AbortSignal.abort() }),
-    (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled);
+    await assert.rejects(
+      runVerification({
+        platform: process.platform as Platform,
+        stateDir: state,
+        policy: {},
+        workspace: ws,
+        network: 'offline',
+        signal: AbortSignal.abort(),
+      }),
+      (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled,
+    );
     assert.deepEqual(fs.readdirSync(state), [], 'the outside fixtures are gone');
     assert.deepEqual(fs.readdirSync(ws), [], 'the workspace fixtures are gone');
   } finally {

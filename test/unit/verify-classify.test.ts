@@ -7,8 +7,15 @@ import { parseFacts } from '../../src/verify';
 import type { Enforcement } from '../../src/sandbox/types';
 import { PROBE_PREFIX, SECRET_SEEN, type ProbeFact } from '../../src/verify/types';
 
-const def = (kind: CheckDef['kind'], extra: Partial<CheckDef> = {}): CheckDef =>
-  ({ id: 'x', title: 'X', kind, category: 'filesystem', held: 'It held.', broken: 'It broke.', ...extra });
+const def = (kind: CheckDef['kind'], extra: Partial<CheckDef> = {}): CheckDef => ({
+  id: 'x',
+  title: 'X',
+  kind,
+  category: 'filesystem',
+  held: 'It held.',
+  broken: 'It broke.',
+  ...extra,
+});
 const fact = (f: Partial<ProbeFact>): ProbeFact => ({ id: 'x', ok: false, ...f });
 const none = new Set<Category>();
 
@@ -29,7 +36,11 @@ test('write: access errors are DENIED; anything else is FAILED, never a pass', (
 
 test('write: the probe saying it wrote while nothing reached the host is FAILED (no silent pass)', () => {
   assert.equal(classify(def('write'), fact({ ok: true }), { landed: false }).observed, 'FAILED');
-  assert.equal(classify(def('write'), fact({ ok: true }), {}).observed, 'SUCCEEDED', 'open-only: the probe is the evidence');
+  assert.equal(
+    classify(def('write'), fact({ ok: true }), {}).observed,
+    'SUCCEEDED',
+    'open-only: the probe is the evidence',
+  );
 });
 
 test('write: an invisible target is DENIED only where invisibility is the protection', () => {
@@ -57,18 +68,27 @@ test('network: the listener seeing the nonce is SUCCEEDED; refusals DENIED; a st
 });
 
 test('a check whose own setup failed is FAILED even if the probe was refused', () => {
-  assert.equal(classify(def('network'), fact({ code: 'ECONNREFUSED' }), { unusable: 'listener dead' }).observed, 'FAILED');
+  assert.equal(
+    classify(def('network'), fact({ code: 'ECONNREFUSED' }), { unusable: 'listener dead' }).observed,
+    'FAILED',
+  );
 });
 
 test('env: any variable carrying the secret is SUCCEEDED (a leak), none is DENIED', () => {
-  assert.equal(classify(def('env'), fact({ ok: true, value: 'AGENT_SANDBOX_VERIFY_SECRET_TOKEN' }), {}).observed, 'SUCCEEDED');
+  assert.equal(
+    classify(def('env'), fact({ ok: true, value: 'AGENT_SANDBOX_VERIFY_SECRET_TOKEN' }), {}).observed,
+    'SUCCEEDED',
+  );
   assert.equal(classify(def('env'), fact({ ok: true, value: '' }), {}).observed, 'DENIED');
 });
 
 test('orphan: a heartbeat that went on is SUCCEEDED; one that never started is FAILED', () => {
   assert.equal(classify(def('orphan'), fact({ ok: true }), { landed: true }).observed, 'SUCCEEDED');
   assert.equal(classify(def('orphan'), fact({ ok: true }), { landed: false }).observed, 'DENIED');
-  assert.equal(classify(def('orphan'), fact({ ok: false, code: 'NO_HEARTBEAT' }), { landed: false }).observed, 'FAILED');
+  assert.equal(
+    classify(def('orphan'), fact({ ok: false, code: 'NO_HEARTBEAT' }), { landed: false }).observed,
+    'FAILED',
+  );
   assert.equal(classify(def('orphan'), fact({ ok: true }), {}).observed, 'FAILED', 'heartbeat unreadable');
 });
 
@@ -89,14 +109,26 @@ test('toRow: a declared gap turns an unexpected success into NOT_ENFORCED, still
   assert.equal(row.observed, 'NOT_ENFORCED');
   assert.equal(row.pass, false);
   assert.match(row.meaning, /^Not enforced in this mode/);
-  assert.equal(toRow(d, 'DENIED', { observed: 'SUCCEEDED', detail: '' }, new Set<Category>(['network'])).observed, 'SUCCEEDED');
+  assert.equal(
+    toRow(d, 'DENIED', { observed: 'SUCCEEDED', detail: '' }, new Set<Category>(['network'])).observed,
+    'SUCCEEDED',
+  );
   assert.equal(toRow(d, 'DENIED', { observed: 'DENIED', detail: '' }, new Set<Category>(['deny-read'])).pass, true);
 });
 
-const linCtx: CompileContext = { platform: 'linux', home: '/home/dev', userTemp: '/tmp', stateDir: '/home/dev/.s', env: {} };
+const linCtx: CompileContext = {
+  platform: 'linux',
+  home: '/home/dev',
+  userTemp: '/tmp',
+  stateDir: '/home/dev/.s',
+  env: {},
+};
 const winCtx: CompileContext = {
-  platform: 'win32', home: 'C:\\Users\\dev', userTemp: 'C:\\Users\\dev\\AppData\\Local\\Temp',
-  stateDir: 'C:\\Users\\dev\\AppData\\Local\\AgentSandbox', env: {},
+  platform: 'win32',
+  home: 'C:\\Users\\dev',
+  userTemp: 'C:\\Users\\dev\\AppData\\Local\\Temp',
+  stateDir: 'C:\\Users\\dev\\AppData\\Local\\AgentSandbox',
+  env: {},
 };
 
 test('enforcementGaps: Linux declares none; Windows unelevated declares denyRead and (offline) network', () => {
@@ -109,7 +141,10 @@ test('enforcementGaps: Linux declares none; Windows unelevated declares denyRead
   const elevated = compilePlan({ workspaceRoots: ['C:\\Users\\dev\\r'] }, { ...winCtx, windowsMode: 'elevated' });
   assert.deepEqual([...enforcementGaps(elevated, enforced)], []);
   const advisory: Enforcement = { filesystem: 'advisory', network: 'advisory', notes: [] };
-  assert.deepEqual([...enforcementGaps(compilePlan({ workspaceRoots: ['/home/dev/r'] }, linCtx), advisory)].sort(), ['filesystem', 'network']);
+  assert.deepEqual([...enforcementGaps(compilePlan({ workspaceRoots: ['/home/dev/r'] }, linCtx), advisory)].sort(), [
+    'filesystem',
+    'network',
+  ]);
 });
 
 test('parseFacts keeps well-formed fact lines and ignores noise and torn lines', () => {

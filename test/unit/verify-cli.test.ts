@@ -29,7 +29,12 @@ test('cli verify: --help exits 0; bad flags are usage errors (2), never a verifi
 
 test('runVerification refuses a full-access policy instead of "verifying" no sandbox', async () => {
   await assert.rejects(
-    runVerification({ platform: 'linux', stateDir: '/nonexistent/never-created', policy: { mode: 'full-access', allowFullAccess: true }, network: 'offline' }),
+    runVerification({
+      platform: 'linux',
+      stateDir: '/nonexistent/never-created',
+      policy: { mode: 'full-access', allowFullAccess: true },
+      network: 'offline',
+    }),
     (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.InvalidPolicy,
   );
 });

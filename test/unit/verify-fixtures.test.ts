@@ -76,29 +76,50 @@ test('fixture: mayCreate ignores paths that already exist, so a user folder is n
   }
 });
 
-test('fixture: the runtime stand-in sits under the state dir while its socket path fits, in /var/tmp when it does not', { skip: process.platform !== 'linux' && 'Linux only' }, async () => {
-  const short = stateDir();
-  const deep = path.join(stateDir(), 'user-data', 'User', 'globalStorage', 'agent-sandbox.agent-sandbox', 'x'.repeat(40));
-  fs.mkdirSync(deep, { recursive: true });
-  try {
-    const a = new Fixture({ stateDir: short });
-    assert.ok(a.runtimeDir.startsWith(a.outside), a.runtimeDir);
-    assert.ok(fs.statSync(a.runtimeDir).isDirectory());
-    a.close();
-    const b = new Fixture({ stateDir: deep });
-    assert.ok(Buffer.byteLength(path.join(b.outside, 'run', 'bus')) > MAX_SOCKET_PATH, 'the test needs a path that is too long');
-    assert.ok(b.runtimeDir.startsWith('/var/tmp/agent-sandbox-verify-run-'), b.runtimeDir);
-    const l = new Listeners();
+test(
+  'fixture: the runtime stand-in sits under the state dir while its socket path fits, in /var/tmp when it does not',
+  { skip: process.platform !== 'linux' && 'Linux only' },
+  async () => {
+    const short = stateDir();
+    const deep = path.join(
+      stateDir(),
+      'user-data',
+      'User',
+      'globalStorage',
+      'agent-sandbox.agent-sandbox',
+      'x'.repeat(40),
+    );
+    fs.mkdirSync(deep, { recursive: true });
     try {
-      await l.listenUnix(b.runtimeSocket);
-      await assert.rejects(l.listenUnix(path.join(b.outside, 'run', 'bus')), /too long/, 'never a silently shortened path');
+      const a = new Fixture({ stateDir: short });
+      assert.ok(a.runtimeDir.startsWith(a.outside), a.runtimeDir);
+      assert.ok(fs.statSync(a.runtimeDir).isDirectory());
+      a.close();
+      const b = new Fixture({ stateDir: deep });
+      assert.ok(
+        Buffer.byteLength(path.join(b.outside, 'run', 'bus')) > MAX_SOCKET_PATH,
+        'the test needs a path that is too long',
+      );
+      assert.ok(b.runtimeDir.startsWith('/var/tmp/agent-sandbox-verify-run-'), b.runtimeDir);
+      const l = new Listeners();
+      try {
+        await l.listenUnix(b.runtimeSocket);
+        await assert.rejects(
+          l.listenUnix(path.join(b.outside, 'run', 'bus')),
+          /too long/,
+          'never a silently shortened path',
+        );
+      } finally {
+        l.close();
+      }
+      assert.deepEqual(b.close(), []);
+      assert.equal(fs.existsSync(b.runtimeDir), false, 'removed with the rest');
     } finally {
-      l.close();
+      fs.rmSync(short, { recursive: true, force: true });
+      fs.rmSync(path.dirname(path.dirname(path.dirname(path.dirname(path.dirname(deep))))), {
+        recursive: true,
+        force: true,
+      });
     }
-    assert.deepEqual(b.close(), []);
-    assert.equal(fs.existsSync(b.runtimeDir), false, 'removed with the rest');
-  } finally {
-    fs.rmSync(short, { recursive: true, force: true });
-    fs.rmSync(path.dirname(path.dirname(path.dirname(path.dirname(path.dirname(deep))))), { recursive: true, force: true });
-  }
-});
+  },
+);

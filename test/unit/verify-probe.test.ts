@@ -40,7 +40,14 @@ test('probe (unsandboxed): writes create new files and never touch existing ones
       { id: 'new', kind: 'write', path: path.join(dir, 'new.txt'), anchor: dir, content: 'N1' },
       { id: 'open', kind: 'write', path: existing, anchor: existing, openOnly: true, content: 'N2' },
       { id: 'clobber', kind: 'write', path: existing, anchor: dir, content: 'N3' },
-      { id: 'nested', kind: 'write', path: path.join(dir, 'a', 'b', 'f'), anchor: dir, mkdirParent: true, content: 'N4' },
+      {
+        id: 'nested',
+        kind: 'write',
+        path: path.join(dir, 'a', 'b', 'f'),
+        anchor: dir,
+        mkdirParent: true,
+        content: 'N4',
+      },
       { id: 'hidden', kind: 'write', path: path.join(dir, 'x'), anchor: path.join(dir, 'nope'), content: 'N5' },
     ]);
     assert.deepEqual(facts.get('new'), { id: 'new', ok: true });
@@ -61,12 +68,15 @@ test('probe (unsandboxed): reads report whether the secret was seen; env reports
   try {
     fs.writeFileSync(path.join(dir, 's'), 'key NONCE123');
     fs.writeFileSync(path.join(dir, 'o'), 'other');
-    const facts = await runProbe([
-      { id: 's', kind: 'read', path: path.join(dir, 's'), anchor: dir, nonce: 'NONCE123' },
-      { id: 'o', kind: 'read', path: path.join(dir, 'o'), anchor: dir, nonce: 'NONCE123' },
-      { id: 'm', kind: 'read', path: path.join(dir, 'm'), anchor: dir, nonce: 'NONCE123' },
-      { id: 'env', kind: 'env', nonce: 'NONCE123' },
-    ], { ...process.env, LEAK_TOKEN: 'x-NONCE123' });
+    const facts = await runProbe(
+      [
+        { id: 's', kind: 'read', path: path.join(dir, 's'), anchor: dir, nonce: 'NONCE123' },
+        { id: 'o', kind: 'read', path: path.join(dir, 'o'), anchor: dir, nonce: 'NONCE123' },
+        { id: 'm', kind: 'read', path: path.join(dir, 'm'), anchor: dir, nonce: 'NONCE123' },
+        { id: 'env', kind: 'env', nonce: 'NONCE123' },
+      ],
+      { ...process.env, LEAK_TOKEN: 'x-NONCE123' },
+    );
     assert.equal(facts.get('s')?.value, SECRET_SEEN);
     assert.equal(facts.get('o')?.value, 'other');
     assert.equal(facts.get('m')?.code, 'ENOENT');
@@ -157,8 +167,12 @@ test('dns-wire: reads the question and answers with one A record', () => {
 test('probePath: finds dist/probe.js from the package root, and says how to fix it when missing', () => {
   const root = packageRoot(__dirname);
   assert.ok(root && JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).name === 'agent-sandbox');
-  if (fs.existsSync(path.join(root, 'dist', 'probe.js'))) assert.equal(probePath(__dirname), path.join(root, 'dist', 'probe.js'));
-  assert.throws(() => probePath(os.tmpdir()), (e: unknown) => e instanceof SandboxError && /npm run build/.test(e.fix));
+  if (fs.existsSync(path.join(root, 'dist', 'probe.js')))
+    assert.equal(probePath(__dirname), path.join(root, 'dist', 'probe.js'));
+  assert.throws(
+    () => probePath(os.tmpdir()),
+    (e: unknown) => e instanceof SandboxError && /npm run build/.test(e.fix),
+  );
 });
 
 test('the bundled probe runs standalone (dist/probe.js needs nothing from node_modules)', (t) => {

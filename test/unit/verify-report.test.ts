@@ -11,12 +11,32 @@ const report: VerifyReport = {
   enforcement: { filesystem: 'enforced', network: 'enforced', notes: ['Landlock ABI 7'] },
   notes: ['Landlock ABI 7'],
   checks: [
-    { id: 'write-workspace', title: 'Write in the workspace', expected: 'SUCCEEDED', observed: 'SUCCEEDED', pass: true,
-      meaning: 'Commands can write in the workspace.', detail: '/ws/f' },
-    { id: 'write-home', title: 'Write in a | piped\nname', expected: 'DENIED', observed: 'SUCCEEDED', pass: false,
-      meaning: 'A command could write in your home folder.', detail: 'the effect reached the host' },
-    { id: 'deny-read', title: 'Read a credential file', expected: 'DENIED', observed: 'NOT_ENFORCED', pass: false,
-      meaning: 'Not enforced in this mode: a command could read a credential file.' },
+    {
+      id: 'write-workspace',
+      title: 'Write in the workspace',
+      expected: 'SUCCEEDED',
+      observed: 'SUCCEEDED',
+      pass: true,
+      meaning: 'Commands can write in the workspace.',
+      detail: '/ws/f',
+    },
+    {
+      id: 'write-home',
+      title: 'Write in a | piped\nname',
+      expected: 'DENIED',
+      observed: 'SUCCEEDED',
+      pass: false,
+      meaning: 'A command could write in your home folder.',
+      detail: 'the effect reached the host',
+    },
+    {
+      id: 'deny-read',
+      title: 'Read a credential file',
+      expected: 'DENIED',
+      observed: 'NOT_ENFORCED',
+      pass: false,
+      meaning: 'Not enforced in this mode: a command could read a credential file.',
+    },
   ],
 };
 
@@ -27,13 +47,18 @@ test('markdown: one table row per check with expected, observed, pass and meanin
   assert.ok(header > 0, md);
   const rows = lines.slice(header + 2, header + 2 + report.checks.length);
   assert.equal(rows.length, 3);
-  assert.equal(rows[0], '| Write in the workspace | SUCCEEDED | SUCCEEDED | ✅ yes | Commands can write in the workspace. |');
+  assert.equal(
+    rows[0],
+    '| Write in the workspace | SUCCEEDED | SUCCEEDED | ✅ yes | Commands can write in the workspace. |',
+  );
   assert.match(rows[2], /\| DENIED \| NOT_ENFORCED \| ❌ no \| Not enforced in this mode/);
   assert.match(md, /did NOT hold: 2 of 3 checks failed/);
 });
 
 test('markdown: a pipe or newline in a cell cannot break the table', () => {
-  const row = renderReportMarkdown(report).split('\n').find((l) => l.includes('piped'));
+  const row = renderReportMarkdown(report)
+    .split('\n')
+    .find((l) => l.includes('piped'));
   assert.ok(row);
   assert.equal(row.includes('\\| piped name'), true, row);
   // Six unescaped pipes: the row still has exactly five cells.

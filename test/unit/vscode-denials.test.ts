@@ -8,13 +8,16 @@ const ctx: DenialContext = {
   mode: 'workspace-write',
   network: 'offline',
   writableRoots: ['/home/dev/repo'],
-  protectedPaths: [{ path: '/home/dev/repo/.git/hooks', glob: '.git/hooks/**' }, { path: '/home/dev/repo/.vscode', glob: '.vscode/**' }],
+  protectedPaths: [
+    { path: '/home/dev/repo/.git/hooks', glob: '.git/hooks/**' },
+    { path: '/home/dev/repo/.vscode', glob: '.vscode/**' },
+  ],
   denyRead: ['/home/dev/.ssh'],
   tempDir: '/home/dev/.local/state/agent-sandbox/tmp/abc',
 };
 
 test('a write outside the workspace names the path, the writable roots and the setting to change', () => {
-  const [d, ...rest] = explainDenials("sh: 1: cannot create /home/dev/other/x.txt: Read-only file system", ctx);
+  const [d, ...rest] = explainDenials('sh: 1: cannot create /home/dev/other/x.txt: Read-only file system', ctx);
   assert.equal(rest.length, 0);
   assert.match(d, /Write to \/home\/dev\/other\/x\.txt was blocked/);
   assert.match(d, /only inside \/home\/dev\/repo/);
@@ -64,7 +67,14 @@ test('ordinary output yields no denials', () => {
 });
 
 test('Windows paths are resolved with path.win32', () => {
-  const win: DenialContext = { ...ctx, platform: 'win32', writableRoots: ['C:\\repo'], protectedPaths: [], denyRead: [], tempDir: 'C:\\state\\tmp' };
+  const win: DenialContext = {
+    ...ctx,
+    platform: 'win32',
+    writableRoots: ['C:\\repo'],
+    protectedPaths: [],
+    denyRead: [],
+    tempDir: 'C:\\state\\tmp',
+  };
   const [d] = explainDenials('Access is denied: C:\\Windows\\x.txt', win);
   assert.match(d, /Write to C:\\Windows\\x\.txt was blocked/);
 });

@@ -28,25 +28,47 @@ test('BoundedText keeps the first and last `limit` characters across chunks and 
 });
 
 test('formatToolResult states exit code, duration, policy, denials and truncation', () => {
-  const text = formatToolResult({
-    exitCode: 1, stdout: 'x'.repeat(50), stderr: '', durationMs: 12, timedOut: false,
-    denials: ['Write to /etc/x was blocked'], policy: policySummary({ mode: 'workspace-write', network: 'offline', writableRoots: ['/w'] }),
-  }, 20);
-  assert.match(text, /^Exit code: 1\nDuration: 12 ms\nSandbox policy: mode workspace-write, network offline, writable: \/w/);
+  const text = formatToolResult(
+    {
+      exitCode: 1,
+      stdout: 'x'.repeat(50),
+      stderr: '',
+      durationMs: 12,
+      timedOut: false,
+      denials: ['Write to /etc/x was blocked'],
+      policy: policySummary({ mode: 'workspace-write', network: 'offline', writableRoots: ['/w'] }),
+    },
+    20,
+  );
+  assert.match(
+    text,
+    /^Exit code: 1\nDuration: 12 ms\nSandbox policy: mode workspace-write, network offline, writable: \/w/,
+  );
   assert.match(text, /Sandbox denials:\n- Write to \/etc\/x was blocked/);
   assert.match(text, /stdout \(truncated: 30 characters omitted\):/);
   assert.match(text, /stderr:\n\(empty\)/);
 });
 
 test('formatToolResult marks a timeout', () => {
-  const text = formatToolResult({ exitCode: 124, stdout: '', stderr: '', durationMs: 5, timedOut: true, denials: [], policy: 'p' });
+  const text = formatToolResult({
+    exitCode: 124,
+    stdout: '',
+    stderr: '',
+    durationMs: 5,
+    timedOut: true,
+    denials: [],
+    policy: 'p',
+  });
   assert.match(text, /Exit code: 124 \(timed out: the command was killed\)/);
   assert.doesNotMatch(text, /Sandbox denials/);
 });
 
 test('formatToolResult carries the untrusted-repository report to the agent, and says nothing when there is none', () => {
   const base = { exitCode: 0, stdout: '', stderr: '', durationMs: 1, timedOut: false, denials: [], policy: 'p' };
-  const text = formatToolResult({ ...base, untrusted: 'The sandboxed command created git repositories ... rm -rf \'/w/sub/.git\'' });
+  const text = formatToolResult({
+    ...base,
+    untrusted: "The sandboxed command created git repositories ... rm -rf '/w/sub/.git'",
+  });
   assert.match(text, /^Warning: The sandboxed command created git repositories .*rm -rf/m);
   assert.doesNotMatch(formatToolResult(base), /Warning:/);
 });

@@ -9,6 +9,9 @@ test('mode overrides: read-only and workspace-write pass; full-access and anythi
   assert.equal(checkedModeOverride('read-only'), 'read-only');
   assert.equal(checkedModeOverride('workspace-write'), 'workspace-write');
   for (const bad of ['full-access', 'FULL-ACCESS', 42, null]) {
-    assert.throws(() => checkedModeOverride(bad), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.InvalidPolicy);
+    assert.throws(
+      () => checkedModeOverride(bad),
+      (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.InvalidPolicy,
+    );
   }
 });

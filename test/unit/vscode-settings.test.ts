@@ -6,9 +6,19 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { DEFAULT_DENY_READ, DEFAULT_ENV_ALLOW, DEFAULT_ENV_SCRUB, DEFAULT_PROTECTED_PATHS, SETTING_FOR_FIELD } from '../../src/policy';
 import {
-  effectiveSettings, ignoredWideningSettings, SETTING_KEYS, validateSettings, type InspectedValue,
+  DEFAULT_DENY_READ,
+  DEFAULT_ENV_ALLOW,
+  DEFAULT_ENV_SCRUB,
+  DEFAULT_PROTECTED_PATHS,
+  SETTING_FOR_FIELD,
+} from '../../src/policy';
+import {
+  effectiveSettings,
+  ignoredWideningSettings,
+  SETTING_KEYS,
+  validateSettings,
+  type InspectedValue,
 } from '../../src/vscode/settings-policy';
 
 const inspector = (values: Record<string, InspectedValue>) => (key: string) => values[key];
@@ -22,7 +32,9 @@ test('valid settings become policy input with the workspace folders', () => {
 test('an invalid enum names the setting, the value and the choices', () => {
   const r = validateSettings({ network: 'sometimes' }, ['/w']);
   assert.ok(!r.ok);
-  assert.deepEqual(r.errors, ['agentSandbox.network (got "sometimes"): must be one of "offline", "online".']);
+  assert.deepEqual(r.errors, [
+    'agentSandbox.network (got "sometimes"): must be one of "offline", "allowlist", "online".',
+  ]);
 });
 
 test('nested and item errors name the dotted setting and the item', () => {
@@ -40,18 +52,23 @@ test('full-access without allowFullAccess is refused, naming agentSandbox.mode',
 });
 
 test('workspace and folder values only narrow, trusted or not: the strictest of user, workspace and folder wins', () => {
-  const s = effectiveSettings(inspector({
-    network: { defaultValue: 'offline', globalValue: 'offline', workspaceValue: 'online' },
-    mode: { defaultValue: 'workspace-write', workspaceValue: 'read-only', workspaceFolderValue: 'workspace-write' },
-    protectedPreset: { defaultValue: 'default', workspaceFolderValue: 'strict' },
-    protectedPaths: { defaultValue: ['.git/hooks/**'], workspaceValue: ['a/**'], workspaceFolderValue: ['b/**'] },
-  }));
+  const s = effectiveSettings(
+    inspector({
+      network: { defaultValue: 'offline', globalValue: 'offline', workspaceValue: 'online' },
+      mode: { defaultValue: 'workspace-write', workspaceValue: 'read-only', workspaceFolderValue: 'workspace-write' },
+      protectedPreset: { defaultValue: 'default', workspaceFolderValue: 'strict' },
+      protectedPaths: { defaultValue: ['.git/hooks/**'], workspaceValue: ['a/**'], workspaceFolderValue: ['b/**'] },
+    }),
+  );
   assert.equal(s.network, 'offline', 'a workspace cannot turn the network on');
-  assert.equal(s.mode, 'read-only', 'a folder value cannot undo the workspace\'s narrowing');
+  assert.equal(s.mode, 'read-only', "a folder value cannot undo the workspace's narrowing");
   assert.equal(s.protectedPreset, 'strict');
   assert.deepEqual(s.protectedPaths, ['.git/hooks/**', 'a/**', 'b/**']);
   // control: the user's own settings may widen
-  assert.equal(effectiveSettings(inspector({ network: { defaultValue: 'offline', globalValue: 'online' } })).network, 'online');
+  assert.equal(
+    effectiveSettings(inspector({ network: { defaultValue: 'offline', globalValue: 'online' } })).network,
+    'online',
+  );
 });
 
 test('workspace values cannot widen network, mode, writable roots, env or full access', () => {
@@ -73,19 +90,26 @@ test('workspace values cannot widen network, mode, writable roots, env or full a
   assert.equal(s.allowFullAccess, false);
   assert.deepEqual(s.protectedPaths, ['.git/hooks/**'], 'an empty workspace list cannot remove protections');
   assert.deepEqual(ignoredWideningSettings(inspector(values)).sort(), [
-    'agentSandbox.allowFullAccess', 'agentSandbox.env.allow', 'agentSandbox.env.set', 'agentSandbox.extraWritableRoots',
-    'agentSandbox.mode', 'agentSandbox.network', 'agentSandbox.protectedPaths',
+    'agentSandbox.allowFullAccess',
+    'agentSandbox.env.allow',
+    'agentSandbox.env.set',
+    'agentSandbox.extraWritableRoots',
+    'agentSandbox.mode',
+    'agentSandbox.network',
+    'agentSandbox.protectedPaths',
   ]);
 });
 
 test('workspace values may narrow (stricter mode/network, more protected, hidden or scrubbed)', () => {
-  const s = effectiveSettings(inspector({
-    network: { defaultValue: 'offline', globalValue: 'online', workspaceValue: 'offline' },
-    mode: { defaultValue: 'workspace-write', workspaceValue: 'read-only' },
-    protectedPaths: { defaultValue: ['.git/hooks/**'], workspaceValue: ['secrets/**'] },
-    denyRead: { defaultValue: ['~/.ssh'], workspaceValue: ['~/.npmrc'] },
-    'env.scrub': { defaultValue: ['*_TOKEN'], workspaceValue: ['MY_VAR'] },
-  }));
+  const s = effectiveSettings(
+    inspector({
+      network: { defaultValue: 'offline', globalValue: 'online', workspaceValue: 'offline' },
+      mode: { defaultValue: 'workspace-write', workspaceValue: 'read-only' },
+      protectedPaths: { defaultValue: ['.git/hooks/**'], workspaceValue: ['secrets/**'] },
+      denyRead: { defaultValue: ['~/.ssh'], workspaceValue: ['~/.npmrc'] },
+      'env.scrub': { defaultValue: ['*_TOKEN'], workspaceValue: ['MY_VAR'] },
+    }),
+  );
   assert.equal(s.network, 'offline');
   assert.equal(s.mode, 'read-only');
   assert.deepEqual(s.protectedPaths, ['.git/hooks/**', 'secrets/**']);
@@ -98,10 +122,17 @@ test('an invalid workspace value is passed on to validation (named, nothing runs
   assert.equal(s.network, 'sometimes');
   const r = validateSettings(s, ['/w']);
   assert.ok(!r.ok && r.errors[0].startsWith('agentSandbox.network'));
-  assert.equal(effectiveSettings(inspector({ protectedPaths: { defaultValue: ['a'], workspaceValue: 'x' } })).protectedPaths, 'x');
+  assert.equal(
+    effectiveSettings(inspector({ protectedPaths: { defaultValue: ['a'], workspaceValue: 'x' } })).protectedPaths,
+    'x',
+  );
 });
 
-interface ConfigProp { default: unknown; markdownDescription?: string; type?: string }
+interface ConfigProp {
+  default: unknown;
+  markdownDescription?: string;
+  type?: string;
+}
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as {
   contributes: { configuration: { properties: Record<string, ConfigProp> } };
 };
@@ -119,8 +150,21 @@ test('package.json contributes exactly the settings SETTING_FOR_FIELD names, eac
 });
 
 test('setting descriptions say workspace values only narrow (or are ignored) for every widening setting', () => {
-  for (const k of ['protectedPaths', 'denyRead', 'network', 'extraWritableRoots', 'env.scrub', 'env.allow', 'env.set', 'mode']) {
-    assert.match(props[`agentSandbox.${k}`].markdownDescription ?? '', /only narrow|never remove|user settings only/, k);
+  for (const k of [
+    'protectedPaths',
+    'denyRead',
+    'network',
+    'extraWritableRoots',
+    'env.scrub',
+    'env.allow',
+    'env.set',
+    'mode',
+  ]) {
+    assert.match(
+      props[`agentSandbox.${k}`].markdownDescription ?? '',
+      /only narrow|never remove|user settings only/,
+      k,
+    );
   }
 });
 
@@ -132,6 +176,8 @@ test('package.json defaults equal the policy schema defaults', () => {
   assert.equal(props['agentSandbox.network'].default, 'offline');
   assert.equal(props['agentSandbox.mode'].default, 'workspace-write');
   assert.equal(props['agentSandbox.allowFullAccess'].default, false);
-  const defaults = Object.fromEntries(Object.entries(SETTING_KEYS).map(([k, s]) => [k, props[`agentSandbox.${s}`].default]));
+  const defaults = Object.fromEntries(
+    Object.entries(SETTING_KEYS).map(([k, s]) => [k, props[`agentSandbox.${s}`].default]),
+  );
   assert.ok(validateSettings(defaults, ['/w']).ok, 'the defaults validate');
 });

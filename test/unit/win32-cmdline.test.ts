@@ -47,9 +47,29 @@ function parseArgs(s: string): string[] {
   return out;
 }
 
-const TRICKY = ['', ' ', 'plain', 'two words', 'tab\there', 'quote"inside', '"', '""', '\\', '\\\\', 'trailing\\',
-  'trail space\\', 'a\\\\"b', '\\"', 'C:\\Program Files\\x\\', '\\\\server\\share\\', '%PATH%', '&|<>^()', 'ünï ✓',
-  'new\nline', 'x"y z"\\'];
+const TRICKY = [
+  '',
+  ' ',
+  'plain',
+  'two words',
+  'tab\there',
+  'quote"inside',
+  '"',
+  '""',
+  '\\',
+  '\\\\',
+  'trailing\\',
+  'trail space\\',
+  'a\\\\"b',
+  '\\"',
+  'C:\\Program Files\\x\\',
+  '\\\\server\\share\\',
+  '%PATH%',
+  '&|<>^()',
+  'ünï ✓',
+  'new\nline',
+  'x"y z"\\',
+];
 
 test('reference parser sanity: documented examples', () => {
   assert.deepEqual(parseArgs('"abc" d e'), ['abc', 'd', 'e']);
@@ -77,7 +97,10 @@ test('plain arguments are not quoted', () => {
 test('batch files run through cmd.exe /d /e:ON /v:OFF /s /c with metacharacters quoted and % neutralised', () => {
   const r = buildCommandLine('C:\\p\\npm.cmd', ['run', 'a&b', '%PATH%', 'x"y'], 'C:\\Windows\\System32\\cmd.exe');
   assert.equal(r.application, 'C:\\Windows\\System32\\cmd.exe');
-  assert.equal(r.commandLine, 'C:\\Windows\\System32\\cmd.exe /d /e:ON /v:OFF /s /c "C:\\p\\npm.cmd run "a&b" "%%cd:~,%PATH%%cd:~,%" "x""y""');
+  assert.equal(
+    r.commandLine,
+    'C:\\Windows\\System32\\cmd.exe /d /e:ON /v:OFF /s /c "C:\\p\\npm.cmd run "a&b" "%%cd:~,%PATH%%cd:~,%" "x""y""',
+  );
 });
 
 test('batch arguments reach a program the batch file forwards %* to intact (after cmd.exe removes its layer)', () => {
@@ -109,4 +132,21 @@ test('resolveProgram searches cwd then PATH with PATHEXT, like cmd.exe', () => {
   assert.equal(resolveProgram('tool', 'C:\\ws', env, exists)?.toLowerCase(), 'c:\\ws\\tool.bat');
   assert.equal(resolveProgram('sub\\x', 'C:\\ws', env, exists)?.toLowerCase(), 'c:\\ws\\sub\\x.exe');
   assert.equal(resolveProgram('missing', 'C:\\ws', env, exists), undefined);
+});
+
+test('resolveProgram skips Store app execution aliases (WindowsApps): a real install later on PATH wins, else not found', () => {
+  const env = { PATH: 'C:\\Users\\me\\AppData\\Local\\Microsoft\\WindowsApps;C:\\Python312', PATHEXT: '.EXE' };
+  const both = new Set([
+    'c:\\users\\me\\appdata\\local\\microsoft\\windowsapps\\python.exe',
+    'c:\\python312\\python.exe',
+  ]);
+  assert.equal(
+    resolveProgram('python', 'C:\\ws', env, (p) => both.has(p.toLowerCase()))?.toLowerCase(),
+    'c:\\python312\\python.exe',
+  );
+  const aliasOnly = new Set(['c:\\users\\me\\appdata\\local\\microsoft\\windowsapps\\python.exe']);
+  assert.equal(
+    resolveProgram('python', 'C:\\ws', env, (p) => aliasOnly.has(p.toLowerCase())),
+    undefined,
+  );
 });

@@ -10,8 +10,10 @@ import { Command } from '../../src/vscode/ids';
 import { menuItems } from '../../src/vscode/menu';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as {
-  contributes: { commands: { command: string; title: string; category: string }[];
-    menus?: { commandPalette?: { command: string; when?: string }[] } };
+  contributes: {
+    commands: { command: string; title: string; category: string }[];
+    menus?: { commandPalette?: { command: string; when?: string }[] };
+  };
 };
 const palette = pkg.contributes.menus?.commandPalette ?? [];
 const whenOf = (id: string) => palette.find((m) => m.command === id)?.when;
@@ -33,9 +35,15 @@ test('the generic Set Up and Remove stay in the palette everywhere but Windows',
   assert.equal(titleOf(Command.Remove), 'Remove');
   assert.equal(whenOf(Command.SetUp), '!isWindows');
   assert.equal(whenOf(Command.Remove), '!isWindows');
-  const hidden = palette.filter((m) => m.when !== undefined).map((m) => m.command).sort();
-  assert.deepEqual(hidden, [Command.Remove, Command.RemoveWindows, Command.RemoveWorkspace, Command.SetUp, Command.SetUpWindows].sort(),
-    'no other command is hidden');
+  const hidden = palette
+    .filter((m) => m.when !== undefined)
+    .map((m) => m.command)
+    .sort();
+  assert.deepEqual(
+    hidden,
+    [Command.Remove, Command.RemoveWindows, Command.RemoveWorkspace, Command.SetUp, Command.SetUpWindows].sort(),
+    'no other command is hidden',
+  );
 });
 
 test('"Remove Sandbox Permissions From This Workspace" is offered on Windows only', () => {
@@ -43,7 +51,10 @@ test('"Remove Sandbox Permissions From This Workspace" is offered on Windows onl
   assert.equal(whenOf(Command.RemoveWorkspace), 'isWindows');
 });
 
-for (const [platform, palettePlatform] of [['win32', 'isWindows'], ['linux', '!isWindows']] as const) {
+for (const [platform, palettePlatform] of [
+  ['win32', 'isWindows'],
+  ['linux', '!isWindows'],
+] as const) {
   test(`status-bar menu on ${platform}: only commands the palette shows there, each labelled with its palette title`, () => {
     const items = menuItems(platform);
     for (const item of items) {
@@ -53,7 +64,11 @@ for (const [platform, palettePlatform] of [['win32', 'isWindows'], ['linux', '!i
     }
     const ids = items.map((i) => i.id);
     if (platform === 'win32') {
-      assert.ok(ids.includes(Command.SetUpWindows) && ids.includes(Command.RemoveWindows) && ids.includes(Command.RemoveWorkspace));
+      assert.ok(
+        ids.includes(Command.SetUpWindows) &&
+          ids.includes(Command.RemoveWindows) &&
+          ids.includes(Command.RemoveWorkspace),
+      );
     } else {
       assert.ok(ids.includes(Command.SetUp) && ids.includes(Command.Remove) && !ids.includes(Command.RemoveWorkspace));
     }

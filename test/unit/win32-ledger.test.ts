@@ -2,7 +2,13 @@
 // world-writable audit selection. No Windows needed: these are the decisions, not their enforcement.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alreadyPresent, applyOperations, emptyLedger, revertLedger, type ResolvedAclOp } from '../../src/sandbox/windows/ledger';
+import {
+  alreadyPresent,
+  applyOperations,
+  emptyLedger,
+  revertLedger,
+  type ResolvedAclOp,
+} from '../../src/sandbox/windows/ledger';
 import { MemoryStore } from './win32-memory-store';
 import { grantsWrite, selectAuditTargets } from '../../src/sandbox/windows/audit';
 import { resolveAclOps, type Identity } from '../../src/sandbox/windows/prepare';
@@ -14,8 +20,16 @@ const CAP = 'S-1-5-21-1-2-3-4';
 const id: Identity = { userSid: 'S-1-5-21-9-9-9-1000', logonSid: 'S-1-5-5-0-1', capabilities: { 'c:\\ws': CAP } };
 
 function plan(): Win32Plan {
-  return compilePlan({ workspaceRoots: ['C:\\ws'] }, { platform: 'win32', home: 'C:\\Users\\me', userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp',
-    env: {}, stateDir: 'C:\\Users\\me\\AppData\\Local\\AgentSandbox' }) as Win32Plan;
+  return compilePlan(
+    { workspaceRoots: ['C:\\ws'] },
+    {
+      platform: 'win32',
+      home: 'C:\\Users\\me',
+      userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp',
+      env: {},
+      stateDir: 'C:\\Users\\me\\AppData\\Local\\AgentSandbox',
+    },
+  ) as Win32Plan;
 }
 
 test('plan → ACE operations: a grant without FILE_DELETE_CHILD on the root, OI|CI, and denies on protected paths', () => {
@@ -29,7 +43,10 @@ test('plan → ACE operations: a grant without FILE_DELETE_CHILD on the root, OI
   assert.equal(hooks.action, 'deny');
   assert.equal(hooks.mask, DENY_WRITE_MASK.value);
   assert.equal(hooks.createIfMissing, 'dir');
-  assert.ok(ops.every((o) => o.sid === CAP), 'unelevated plans only name the capability SID');
+  assert.ok(
+    ops.every((o) => o.sid === CAP),
+    'unelevated plans only name the capability SID',
+  );
 });
 
 test('applying twice changes nothing the second time (present ACEs are skipped)', () => {
@@ -50,8 +67,11 @@ test('missing protected folders are created before the deny, and a missing prote
   const store = new MemoryStore(['C:\\ws']);
   const r = applyOperations(resolveAclOps(plan(), id), store, emptyLedger(), 'C:\\Users\\me');
   assert.equal(store.kind('C:\\ws\\.git\\hooks'), 'dir');
-  assert.deepEqual(r.applied.find((a) => a.path === 'C:\\ws\\.git')?.createdPaths, ['C:\\ws\\.git'],
-    'the missing parent folder is created (and recorded) by its own pin');
+  assert.deepEqual(
+    r.applied.find((a) => a.path === 'C:\\ws\\.git')?.createdPaths,
+    ['C:\\ws\\.git'],
+    'the missing parent folder is created (and recorded) by its own pin',
+  );
   assert.deepEqual(r.applied.find((a) => a.path === 'C:\\ws\\.git\\hooks')?.createdPaths, ['C:\\ws\\.git\\hooks']);
   assert.equal(store.kind('C:\\ws\\.git\\config'), 'file');
   const config = r.applied.find((a) => a.path === 'C:\\ws\\.git\\config')!;
@@ -78,9 +98,17 @@ test('revert deletes the placeholders and folders it created while they are empt
   assert.equal(store.kind('C:\\ws'), 'dir', 'a root we did not create stays');
 });
 
-test('reverting one workspace\'s SID keeps a placeholder that another SID\'s record still protects', () => {
-  const two = compilePlan({ workspaceRoots: ['C:\\ws', 'C:\\ws2'] }, { platform: 'win32', home: 'C:\\Users\\me',
-    userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp', env: {}, stateDir: 'C:\\Users\\me\\AppData\\Local\\AgentSandbox' }) as Win32Plan;
+test("reverting one workspace's SID keeps a placeholder that another SID's record still protects", () => {
+  const two = compilePlan(
+    { workspaceRoots: ['C:\\ws', 'C:\\ws2'] },
+    {
+      platform: 'win32',
+      home: 'C:\\Users\\me',
+      userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp',
+      env: {},
+      stateDir: 'C:\\Users\\me\\AppData\\Local\\AgentSandbox',
+    },
+  ) as Win32Plan;
   const CAP2 = 'S-1-5-21-1-2-3-5';
   const ids: Identity = { ...id, capabilities: { 'c:\\ws': CAP, 'c:\\ws2': CAP2 } };
   const store = new MemoryStore(['C:\\ws', 'C:\\ws2', two.tempDir]);
@@ -88,7 +116,7 @@ test('reverting one workspace\'s SID keeps a placeholder that another SID\'s rec
   applyOperations(resolveAclOps(two, ids), store, ledger, 'C:\\Users\\me');
   const first = revertLedger(ledger, store, (r) => r.sid === CAP);
   assert.equal(first.failures.length, 0);
-  assert.equal(store.kind('C:\\ws\\.git\\config'), 'file', 'still denied for the other workspace\'s SID');
+  assert.equal(store.kind('C:\\ws\\.git\\config'), 'file', "still denied for the other workspace's SID");
   assert.ok(store.entries('C:\\ws\\.git\\config').every((e) => e.sid === CAP2));
   assert.ok(ledger.records.length > 0 && ledger.records.every((r) => r.sid === CAP2));
   revertLedger(ledger, store);
@@ -120,7 +148,10 @@ test('a failing path is reported and kept for the next revert; the others are re
   const r = revertLedger(ledger, store);
   assert.equal(r.reverted.length, 1);
   assert.equal(r.failures.length, 1);
-  assert.deepEqual(ledger.records.map((x) => x.path), ['C:\\other']);
+  assert.deepEqual(
+    ledger.records.map((x) => x.path),
+    ['C:\\other'],
+  );
   store.failOn.clear();
   assert.equal(revertLedger(ledger, store).reverted.length, 1);
   assert.equal(ledger.records.length, 0);
@@ -130,36 +161,71 @@ test('an apply failure is collected per operation and not recorded', () => {
   const store = new MemoryStore(['C:\\ws', 'C:\\theirs']);
   store.failOn.set('c:\\theirs', () => new Error('access denied'));
   const ledger = emptyLedger();
-  const r = applyOperations([
-    { path: 'C:\\theirs', sid: CAP, action: 'grant', mask: 1, inheritance: 3, reason: 'writable-root' },
-    { path: 'C:\\ws', sid: CAP, action: 'grant', mask: 1, inheritance: 3, reason: 'writable-root' },
-  ], store, ledger, 'C:\\Users\\me');
+  const r = applyOperations(
+    [
+      { path: 'C:\\theirs', sid: CAP, action: 'grant', mask: 1, inheritance: 3, reason: 'writable-root' },
+      { path: 'C:\\ws', sid: CAP, action: 'grant', mask: 1, inheritance: 3, reason: 'writable-root' },
+    ],
+    store,
+    ledger,
+    'C:\\Users\\me',
+  );
   assert.equal(r.failures.length, 1);
-  assert.deepEqual(ledger.records.map((x) => x.path), ['C:\\ws']);
+  assert.deepEqual(
+    ledger.records.map((x) => x.path),
+    ['C:\\ws'],
+  );
 });
 
 test('the profile root and NTUSER.DAT are never touched', () => {
   const store = new MemoryStore(['C:\\Users\\me', 'C:\\Users\\me\\NTUSER.DAT']);
-  const r = applyOperations([
-    { path: 'C:\\Users\\me\\', sid: CAP, action: 'grant', mask: 1, inheritance: 3, reason: 'writable-root' },
-    { path: 'C:\\Users\\me\\NTUSER.DAT', sid: CAP, action: 'deny', mask: 1, inheritance: 0, reason: 'protected-path' },
-  ], store, emptyLedger(), 'C:\\Users\\me');
+  const r = applyOperations(
+    [
+      { path: 'C:\\Users\\me\\', sid: CAP, action: 'grant', mask: 1, inheritance: 3, reason: 'writable-root' },
+      {
+        path: 'C:\\Users\\me\\NTUSER.DAT',
+        sid: CAP,
+        action: 'deny',
+        mask: 1,
+        inheritance: 0,
+        reason: 'protected-path',
+      },
+    ],
+    store,
+    emptyLedger(),
+    'C:\\Users\\me',
+  );
   assert.equal(r.failures.length, 2);
   assert.equal(store.writes, 0);
 });
 
 test('alreadyPresent needs the same SID, kind and inheritance, a superset mask, and an explicit ACE', () => {
-  const op: ResolvedAclOp = { path: 'p', sid: CAP, action: 'grant', mask: 0x3, inheritance: 3, reason: 'writable-root' };
+  const op: ResolvedAclOp = {
+    path: 'p',
+    sid: CAP,
+    action: 'grant',
+    mask: 0x3,
+    inheritance: 3,
+    reason: 'writable-root',
+  };
   assert.ok(alreadyPresent([{ sid: CAP, mode: 'grant', mask: 0x7, inheritance: 3 }], op));
   assert.ok(!alreadyPresent([{ sid: CAP, mode: 'grant', mask: 0x1, inheritance: 3 }], op));
   assert.ok(!alreadyPresent([{ sid: CAP, mode: 'deny', mask: 0x3, inheritance: 3 }], op));
-  assert.ok(!alreadyPresent([{ sid: CAP, mode: 'grant', mask: 0x3, inheritance: 0x13 }], op), 'inherited does not count');
+  assert.ok(
+    !alreadyPresent([{ sid: CAP, mode: 'grant', mask: 0x3, inheritance: 0x13 }], op),
+    'inherited does not count',
+  );
 });
 
 test('audit: world-writable folders outside the roots are selected; roots, their insides and duplicates are not', () => {
   const writable = new Set(['c:\\tools', 'c:', 'c:\\ws\\sub', 'c:\\public']);
-  const r = selectAuditTargets(['C:\\tools', 'C:\\ws\\sub', 'C:\\ws', 'C:\\', 'C:\\tools\\', 'C:\\locked', 'C:\\Public'],
-    ['C:\\ws'], (d) => writable.has(d.toLowerCase().replace(/(.)\\$/, '$1')), 1000, () => 0);
+  const r = selectAuditTargets(
+    ['C:\\tools', 'C:\\ws\\sub', 'C:\\ws', 'C:\\', 'C:\\tools\\', 'C:\\locked', 'C:\\Public'],
+    ['C:\\ws'],
+    (d) => writable.has(d.toLowerCase().replace(/(.)\\$/, '$1')),
+    1000,
+    () => 0,
+  );
   assert.deepEqual(r.targets, [
     { path: 'C:\\tools', scope: 'tree' },
     { path: 'C:\\', scope: 'self' },
@@ -170,11 +236,20 @@ test('audit: world-writable folders outside the roots are selected; roots, their
 
 test('audit: the time budget stops probing and lists what was not checked', () => {
   let t = 0;
-  const r = selectAuditTargets(['C:\\a', 'C:\\b', 'C:\\c'], [], () => {
-    t += 600;
-    return true;
-  }, 1000, () => t);
-  assert.deepEqual(r.targets.map((x) => x.path), ['C:\\a', 'C:\\b']);
+  const r = selectAuditTargets(
+    ['C:\\a', 'C:\\b', 'C:\\c'],
+    [],
+    () => {
+      t += 600;
+      return true;
+    },
+    1000,
+    () => t,
+  );
+  assert.deepEqual(
+    r.targets.map((x) => x.path),
+    ['C:\\a', 'C:\\b'],
+  );
   assert.deepEqual(r.unscanned, ['C:\\c']);
 });
 
@@ -204,10 +279,48 @@ test('a deny that cannot be written takes back the placeholder (and folders) it 
   const store = new MemoryStore(['C:\\ws']);
   store.failOn.set('c:\\ws\\.git\\config', () => new Error('access denied'));
   const ledger = emptyLedger();
-  const r = applyOperations([{ path: 'C:\\ws\\.git\\config', sid: CAP, action: 'deny', mask: DENY_WRITE_MASK.value, inheritance: 0,
-    reason: 'protected-path', createIfMissing: 'file' }], store, ledger, 'C:\\Users\\me');
+  const r = applyOperations(
+    [
+      {
+        path: 'C:\\ws\\.git\\config',
+        sid: CAP,
+        action: 'deny',
+        mask: DENY_WRITE_MASK.value,
+        inheritance: 0,
+        reason: 'protected-path',
+        createIfMissing: 'file',
+      },
+    ],
+    store,
+    ledger,
+    'C:\\Users\\me',
+  );
   assert.equal(r.failures.length, 1);
   assert.deepEqual(ledger.records, []);
   assert.equal(store.kind('C:\\ws\\.git\\config'), 'missing');
   assert.equal(store.kind('C:\\ws\\.git'), 'missing', 'the folder made for it went too');
+});
+
+test('an ACE of ours found present but not in the ledger (crash between write and save) is adopted, so uninstall reverts it', () => {
+  const store = new MemoryStore(['C:\\ws']);
+  const op: ResolvedAclOp = {
+    path: 'C:\\ws',
+    sid: 'S-1-5-21-1-2-3-4',
+    action: 'grant',
+    mask: 0x3,
+    inheritance: 3,
+    reason: 'writable-root',
+  };
+  store.apply('C:\\ws', [{ sid: op.sid, mode: 'grant', mask: op.mask, inheritance: op.inheritance }]);
+  store.writes = 0;
+  const ledger = emptyLedger();
+  const r = applyOperations([op], store, ledger, 'C:\\Users\\me');
+  assert.equal(store.writes, 0, 'nothing is rewritten');
+  assert.deepEqual(r.skipped, [op]);
+  assert.equal(ledger.records.length, 1);
+  assert.equal(ledger.records[0].adopted, true);
+  applyOperations([op], store, ledger, 'C:\\Users\\me');
+  assert.equal(ledger.records.length, 1, 'adopted once');
+  revertLedger(ledger, store);
+  assert.deepEqual(store.entries('C:\\ws'), []);
 });

@@ -17,14 +17,19 @@ export class MemoryStore implements SecurityStore {
   }
   kind(p: string) {
     const k = p.toLowerCase();
-    return !this.dacls.has(k) ? 'missing' as const : this.files.has(k) ? 'file' as const : 'dir' as const;
+    return !this.dacls.has(k) ? ('missing' as const) : this.files.has(k) ? ('file' as const) : ('dir' as const);
   }
   /** Creates `p` and its missing parents (up to the drive), like the real store; returns them outermost first. */
   /** What each created file holds. */
   readonly contents = new Map<string, string>();
   create(p: string, kind: 'dir' | 'file', content = '') {
     const made: string[] = [];
-    for (let d = path.win32.dirname(p); d !== path.win32.dirname(d) && this.kind(d) === 'missing'; d = path.win32.dirname(d)) made.unshift(d);
+    for (
+      let d = path.win32.dirname(p);
+      d !== path.win32.dirname(d) && this.kind(d) === 'missing';
+      d = path.win32.dirname(d)
+    )
+      made.unshift(d);
     for (const m of [...made, p]) this.dacls.set(m.toLowerCase(), []);
     if (kind === 'file') {
       this.files.add(p.toLowerCase());
@@ -34,7 +39,8 @@ export class MemoryStore implements SecurityStore {
   }
   removeIfEmpty(p: string, content = '') {
     const k = p.toLowerCase();
-    if (!this.dacls.has(k) || this.nonEmpty.has(k) || [...this.dacls.keys()].some((o) => o.startsWith(`${k}\\`))) return false;
+    if (!this.dacls.has(k) || this.nonEmpty.has(k) || [...this.dacls.keys()].some((o) => o.startsWith(`${k}\\`)))
+      return false;
     if (this.files.has(k) && (this.contents.get(k) ?? '') !== content) return false;
     this.dacls.delete(k);
     this.files.delete(k);
@@ -57,4 +63,3 @@ export class MemoryStore implements SecurityStore {
     return before;
   }
 }
-

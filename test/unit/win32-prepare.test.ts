@@ -7,7 +7,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { auditOps, LEDGER_FILE, prepare, resolveSid, revertAcls, revertStale, type Identity } from '../../src/sandbox/windows/prepare';
+import {
+  auditOps,
+  LEDGER_FILE,
+  prepare,
+  resolveSid,
+  revertAcls,
+  revertStale,
+  type Identity,
+} from '../../src/sandbox/windows/prepare';
 import { SandboxError, SandboxErrorCode } from '../../src/errors';
 import { Win32Error } from '../../native-bindings/win32/errors';
 import { compilePlan } from '../../src/policy';
@@ -18,8 +26,16 @@ const CAP = 'S-1-5-21-1-2-3-4';
 const id: Identity = { userSid: 'S-1-5-21-9-9-9-1000', logonSid: 'S-1-5-5-0-1', capabilities: { 'c:\\ws': CAP } };
 
 function setup(extra: string[] = [], policy: object = {}) {
-  const plan = compilePlan({ workspaceRoots: ['C:\\ws'], writableRoots: extra, ...policy }, { platform: 'win32', home: 'C:\\Users\\me',
-    userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp', env: {}, stateDir: 'C:\\state' }) as Win32Plan;
+  const plan = compilePlan(
+    { workspaceRoots: ['C:\\ws'], writableRoots: extra, ...policy },
+    {
+      platform: 'win32',
+      home: 'C:\\Users\\me',
+      userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp',
+      env: {},
+      stateDir: 'C:\\state',
+    },
+  ) as Win32Plan;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-prep-'));
   return { plan, stateDir, opts: { stateDir, home: 'C:\\Users\\me', env: {} } };
 }
@@ -30,7 +46,10 @@ test('SIDs resolve: capability from the identity, logon, current user, literal; 
   assert.equal(resolveSid({ kind: 'logon' }, id), id.logonSid);
   assert.equal(resolveSid({ kind: 'current-user' }, id), id.userSid);
   assert.equal(resolveSid({ kind: 'literal', sid: 'S-1-1-0', name: 'Everyone' }, id), 'S-1-1-0');
-  assert.throws(() => resolveSid({ kind: 'sandbox-group' }, id), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.SetupRequired);
+  assert.throws(
+    () => resolveSid({ kind: 'sandbox-group' }, id),
+    (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.SetupRequired,
+  );
 });
 
 test('a root owned by someone else (error 5) becomes a warning naming it and the fix; the other root is granted', async () => {
@@ -48,15 +67,21 @@ test('a protected path that cannot be denied fails closed with acl-access-denied
   const { plan, opts } = setup();
   const store = new MemoryStore(['C:\\ws', 'C:\\ws\\.vscode', plan.tempDir]);
   store.failOn.set('c:\\ws\\.vscode', () => new Win32Error('SetNamedSecurityInfoW', 5));
-  await assert.rejects(prepare(plan, id, store, opts), (e: unknown) => e instanceof SandboxError &&
-    e.code === SandboxErrorCode.AclAccessDenied && /\.vscode/.test(e.message));
+  await assert.rejects(
+    prepare(plan, id, store, opts),
+    (e: unknown) =>
+      e instanceof SandboxError && e.code === SandboxErrorCode.AclAccessDenied && /\.vscode/.test(e.message),
+  );
 });
 
 test('ACEs that do not read back fail closed, except under Wine where they become an explicit warning', async () => {
   const { plan, opts } = setup();
   const store = new MemoryStore(['C:\\ws', plan.tempDir]);
   store.dropWrites = true;
-  await assert.rejects(prepare(plan, id, store, opts), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.AclGrantFailed);
+  await assert.rejects(
+    prepare(plan, id, store, opts),
+    (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.AclGrantFailed,
+  );
   const wine = setup();
   const r = await prepare(wine.plan, id, store, { ...wine.opts, tolerateUnstoredAcls: true });
   assert.ok(r.warnings.some((w) => /NOT in effect/.test(w)));
@@ -80,7 +105,10 @@ test('the audit denies world-writable folders for the capability SID and never t
   store.apply('C:\\tools', [{ sid: 'S-1-1-0', mode: 'grant', mask: 0x2, inheritance: 3 }]);
   store.apply('C:\\ws', [{ sid: 'S-1-1-0', mode: 'grant', mask: 0x2, inheritance: 3 }]);
   const { ops } = auditOps({ ...plan, auditPaths: ['C:\\tools', 'C:\\ws'] }, id, store, { PATH: '' });
-  assert.deepEqual(ops.map((o) => [o.path, o.sid, o.action, o.inheritance]), [['C:\\tools', CAP, 'deny', 3]]);
+  assert.deepEqual(
+    ops.map((o) => [o.path, o.sid, o.action, o.inheritance]),
+    [['C:\\tools', CAP, 'deny', 3]],
+  );
 });
 
 test('preparation reports progress per operation and yields to the event loop between operations', async () => {
@@ -88,13 +116,19 @@ test('preparation reports progress per operation and yields to the event loop be
   const store = new MemoryStore(['C:\\ws', plan.tempDir]);
   const reports: { done: number; total: number }[] = [];
   let reportsWhenLoopRan: number | undefined;
-  await prepare(plan, id, store, { ...opts, onProgress: (p) => {
-    reports.push(p);
-    if (reports.length === 1) setImmediate(() => (reportsWhenLoopRan = reports.length));
-  } });
+  await prepare(plan, id, store, {
+    ...opts,
+    onProgress: (p) => {
+      reports.push(p);
+      if (reports.length === 1) setImmediate(() => (reportsWhenLoopRan = reports.length));
+    },
+  });
   const total = reports[0].total;
   assert.ok(total >= 3, 'the plan has several operations');
-  assert.deepEqual(reports.map((r) => r.done), Array.from({ length: total }, (_, i) => i + 1));
+  assert.deepEqual(
+    reports.map((r) => r.done),
+    Array.from({ length: total }, (_, i) => i + 1),
+  );
   assert.equal(reportsWhenLoopRan, 1, 'a callback queued after the first operation ran before the second');
 });
 
@@ -104,15 +138,30 @@ test('cancelling mid-way stops, keeps the applied ACEs in the ledger, throws can
   const ac = new AbortController();
   let done = 0;
   let total = 0;
-  await assert.rejects(prepare(plan, id, store, { ...opts, signal: ac.signal, onProgress: (p) => {
-    done = p.done;
-    total = p.total;
-    if (p.done === 2) ac.abort();
-  } }), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled && /nothing was run/.test(e.message));
+  await assert.rejects(
+    prepare(plan, id, store, {
+      ...opts,
+      signal: ac.signal,
+      onProgress: (p) => {
+        done = p.done;
+        total = p.total;
+        if (p.done === 2) ac.abort();
+      },
+    }),
+    (e: unknown) =>
+      e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled && /nothing was run/.test(e.message),
+  );
   assert.equal(done, 2, 'no operation ran after the cancel');
-  const partial = JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8')).records as { path: string; sid: string }[];
+  const partial = JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8')).records as {
+    path: string;
+    sid: string;
+  }[];
   assert.equal(partial.length, 2, 'both applied ACEs are recorded');
-  for (const r of partial) assert.ok(store.entries(r.path).some((e) => e.sid === r.sid), `${r.path} holds the recorded ACE`);
+  for (const r of partial)
+    assert.ok(
+      store.entries(r.path).some((e) => e.sid === r.sid),
+      `${r.path} holds the recorded ACE`,
+    );
   const rerun: string[] = [];
   await prepare(plan, id, store, { ...opts, onProgress: (p) => rerun.push(p.message) });
   assert.equal(rerun.length, total);
@@ -126,8 +175,10 @@ test('cancelling mid-way stops, keeps the applied ACEs in the ledger, throws can
 test('an already-aborted signal applies nothing and writes no ledger', async () => {
   const { plan, stateDir, opts } = setup();
   const store = new MemoryStore(['C:\\ws', plan.tempDir]);
-  await assert.rejects(prepare(plan, id, store, { ...opts, signal: AbortSignal.abort() }),
-    (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled);
+  await assert.rejects(
+    prepare(plan, id, store, { ...opts, signal: AbortSignal.abort() }),
+    (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled,
+  );
   assert.deepEqual(store.entries('C:\\ws'), []);
   assert.equal(fs.existsSync(path.join(stateDir, LEDGER_FILE)), false);
 });
@@ -139,7 +190,8 @@ function replan(first: { stateDir: string }, extra: string[] = [], policy: objec
   return { plan: next.plan, opts: { ...next.opts, stateDir: first.stateDir } };
 }
 
-const hasAce = (store: MemoryStore, p: string, mode: 'grant' | 'deny') => store.entries(p).some((e) => e.sid === CAP && e.mode === mode);
+const hasAce = (store: MemoryStore, p: string, mode: 'grant' | 'deny') =>
+  store.entries(p).some((e) => e.sid === CAP && e.mode === mode);
 
 test('a writable root removed from the policy loses its grant on the next run (narrowing takes effect)', async () => {
   const first = setup(['C:\\data']);
@@ -152,7 +204,10 @@ test('a writable root removed from the policy loses its grant on the next run (n
   assert.ok(!hasAce(store, 'C:\\data', 'grant'), 'C:\\data is no longer writable for the workspace');
   assert.ok(!r.warnings.some((w) => w.includes('C:\\data')), 'its protections are moot now, so no warning about them');
   assert.ok(hasAce(store, 'C:\\ws', 'grant'), 'the workspace itself keeps its grant');
-  assert.ok(progress.some((m) => /Removed 1 permission/.test(m)), progress.join('\n'));
+  assert.ok(
+    progress.some((m) => /Removed 1 permission/.test(m)),
+    progress.join('\n'),
+  );
   const ledger = JSON.parse(fs.readFileSync(path.join(first.stateDir, LEDGER_FILE), 'utf8'));
   assert.ok(!ledger.records.some((r: { path: string }) => r.path === 'C:\\data'), 'and the ledger forgot it');
 });
@@ -164,9 +219,11 @@ test('a protected path dropped from the policy stays protected (another policy m
   assert.ok(hasAce(store, 'C:\\ws\\.vscode', 'deny'));
   const again = replan(first, [], { protectedPaths: ['.git/hooks/**', '.git/config'] });
   const r = await prepare(again.plan, id, store, again.opts);
-  assert.ok(hasAce(store, 'C:\\ws\\.vscode', 'deny'), 'never opened behind another policy\'s back');
-  assert.ok(r.warnings.some((w) => w.includes('C:\\ws\\.vscode') && /Remove Sandbox Permissions From This Workspace/.test(w)),
-    r.warnings.join('\n'));
+  assert.ok(hasAce(store, 'C:\\ws\\.vscode', 'deny'), "never opened behind another policy's back");
+  assert.ok(
+    r.warnings.some((w) => w.includes('C:\\ws\\.vscode') && /Remove Sandbox Permissions From This Workspace/.test(w)),
+    r.warnings.join('\n'),
+  );
   // "remove this workspace", then the next run sets only what its policy asks for
   revertAcls(first.stateDir, store, (rec) => rec.sid === CAP);
   const after = await prepare(again.plan, id, store, again.opts);
@@ -185,8 +242,28 @@ test('records of other SIDs, audit denies and temp grants are not touched by ano
   store.apply('C:\\other', [{ sid: OTHER, mode: 'grant', mask: 0x2, inheritance: 3 }]);
   store.apply('C:\\other', [{ sid: CAP, mode: 'deny', mask: 0x2, inheritance: 3 }]);
   ledger.records.push(
-    { path: 'C:\\other', sid: OTHER, action: 'grant', mask: 0x2, inheritance: 3, reason: 'writable-root', before: '', created: false, at: '' },
-    { path: 'C:\\other', sid: CAP, action: 'deny', mask: 0x2, inheritance: 3, reason: 'world-writable-audit', before: '', created: false, at: '' },
+    {
+      path: 'C:\\other',
+      sid: OTHER,
+      action: 'grant',
+      mask: 0x2,
+      inheritance: 3,
+      reason: 'writable-root',
+      before: '',
+      created: false,
+      at: '',
+    },
+    {
+      path: 'C:\\other',
+      sid: CAP,
+      action: 'deny',
+      mask: 0x2,
+      inheritance: 3,
+      reason: 'world-writable-audit',
+      before: '',
+      created: false,
+      at: '',
+    },
   );
   fs.writeFileSync(ledgerFile, JSON.stringify(ledger));
   const again = replan(first);
@@ -202,25 +279,48 @@ test('a stale grant that cannot be removed fails closed and stays recorded', asy
   await prepare(first.plan, id, store, first.opts);
   store.failOn.set('c:\\data', () => new Win32Error('SetNamedSecurityInfoW', 5));
   const again = replan(first);
-  await assert.rejects(prepare(again.plan, id, store, again.opts), (e: unknown) => e instanceof SandboxError &&
-    e.code === SandboxErrorCode.AclAccessDenied && /C:\\data/.test(e.message) && /icacls/.test(e.fix));
+  await assert.rejects(
+    prepare(again.plan, id, store, again.opts),
+    (e: unknown) =>
+      e instanceof SandboxError &&
+      e.code === SandboxErrorCode.AclAccessDenied &&
+      /C:\\data/.test(e.message) &&
+      /icacls/.test(e.fix),
+  );
   const ledger = JSON.parse(fs.readFileSync(path.join(first.stateDir, LEDGER_FILE), 'utf8'));
-  assert.ok(ledger.records.some((r: { path: string }) => r.path === 'C:\\data'), 'kept for uninstall to retry');
+  assert.ok(
+    ledger.records.some((r: { path: string }) => r.path === 'C:\\data'),
+    'kept for uninstall to retry',
+  );
   store.failOn.delete('c:\\data');
 });
 
 test('the elevated sandbox group is shared by all workspaces: its grant on another workspace is not stale', () => {
   const GROUP = 'S-1-5-21-8-8-8-1001';
   const store = new MemoryStore(['C:\\ws', 'C:\\other']);
-  const grant = (p: string, sid: string) => ({ path: p, sid, action: 'grant' as const, mask: 0x2, inheritance: 3, reason: 'writable-root' });
+  const grant = (p: string, sid: string) => ({
+    path: p,
+    sid,
+    action: 'grant' as const,
+    mask: 0x2,
+    inheritance: 3,
+    reason: 'writable-root',
+  });
   store.apply('C:\\other', [{ sid: GROUP, mode: 'grant', mask: 0x2, inheritance: 3 }]);
   store.apply('C:\\other', [{ sid: CAP, mode: 'grant', mask: 0x2, inheritance: 3 }]);
-  const ledger = { version: 1 as const, records: [
-    { ...grant('C:\\other', GROUP), before: '', created: false, at: '' },
-    { ...grant('C:\\other', CAP), before: '', created: false, at: '' },
-  ] };
+  const ledger = {
+    version: 1 as const,
+    records: [
+      { ...grant('C:\\other', GROUP), before: '', created: false, at: '' },
+      { ...grant('C:\\other', CAP), before: '', created: false, at: '' },
+    ],
+  };
   const r = revertStale(ledger, [grant('C:\\ws', GROUP), grant('C:\\ws', CAP)], store, [CAP]);
-  assert.deepEqual(r.reverted.map((x) => x.sid), [CAP], 'only the capability grant on the dropped root goes');
+  assert.deepEqual(
+    r.reverted.map((x) => x.sid),
+    [CAP],
+    'only the capability grant on the dropped root goes',
+  );
   assert.ok(store.entries('C:\\other').some((e) => e.sid === GROUP));
   assert.ok(!store.entries('C:\\other').some((e) => e.sid === CAP));
 });
@@ -228,8 +328,18 @@ test('the elevated sandbox group is shared by all workspaces: its grant on anoth
 test('git init after a sealed .git: the next run lifts the seal (keeping the new repository) and protects its hooks', async () => {
   const store = new MemoryStore(['C:\\ws']);
   const fsOf = (st: MemoryStore) => ({ realpath: (x: string) => x, kind: (x: string) => st.kind(x) });
-  const planFor = () => compilePlan({ workspaceRoots: ['C:\\ws'] }, { platform: 'win32', home: 'C:\\Users\\me',
-    userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp', env: {}, stateDir: 'C:\\state', fs: fsOf(store) }) as Win32Plan;
+  const planFor = () =>
+    compilePlan(
+      { workspaceRoots: ['C:\\ws'] },
+      {
+        platform: 'win32',
+        home: 'C:\\Users\\me',
+        userTemp: 'C:\\Users\\me\\AppData\\Local\\Temp',
+        env: {},
+        stateDir: 'C:\\state',
+        fs: fsOf(store),
+      },
+    ) as Win32Plan;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-prep-'));
   const opts = { stateDir, home: 'C:\\Users\\me', env: {} };
   const sealed = planFor();
@@ -245,7 +355,10 @@ test('git init after a sealed .git: the next run lifts the seal (keeping the new
   assert.ok(!store.entries('C:\\ws\\.git').some((e) => e.sid === CAP && e.inheritance === 3), 'the seal is gone');
   assert.equal(store.kind('C:\\ws\\.git\\HEAD'), 'file', 'the repository stays');
   assert.ok(store.entries('C:\\ws\\.git\\hooks').some((e) => e.sid === CAP && e.mode === 'deny'));
-  assert.ok(store.entries('C:\\ws\\.git').some((e) => e.sid === CAP && e.mode === 'deny' && e.inheritance === 0), 'pinned instead');
+  assert.ok(
+    store.entries('C:\\ws\\.git').some((e) => e.sid === CAP && e.mode === 'deny' && e.inheritance === 0),
+    'pinned instead',
+  );
 });
 
 /** A store whose DACL writes take a while off the event loop, as the Win32 one's do on koffi's worker thread. */
@@ -254,15 +367,17 @@ class SlowAsyncStore extends MemoryStore {
   asyncWrites = 0;
   applyAsync(p: string, aces: Parameters<MemoryStore['apply']>[1]): Promise<string> {
     this.inFlight++;
-    return new Promise((resolve, reject) => setTimeout(() => {
-      this.inFlight--;
-      this.asyncWrites++;
-      try {
-        resolve(this.apply(p, aces));
-      } catch (e) {
-        reject(e);
-      }
-    }, 15));
+    return new Promise((resolve, reject) =>
+      setTimeout(() => {
+        this.inFlight--;
+        this.asyncWrites++;
+        try {
+          resolve(this.apply(p, aces));
+        } catch (e) {
+          reject(e);
+        }
+      }, 15),
+    );
   }
 }
 
@@ -275,9 +390,16 @@ test('DACL writes run off the event loop: timers fire while a write is in flight
   }, 2);
   const cancel = new AbortController();
   try {
-    await assert.rejects(prepare(plan, id, store, { ...opts, signal: cancel.signal, onProgress: (p) => {
-      if (p.done === 2) cancel.abort();
-    } }), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled);
+    await assert.rejects(
+      prepare(plan, id, store, {
+        ...opts,
+        signal: cancel.signal,
+        onProgress: (p) => {
+          if (p.done === 2) cancel.abort();
+        },
+      }),
+      (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled,
+    );
   } finally {
     clearInterval(ticker);
   }
@@ -294,10 +416,14 @@ test('each ACE is in the ledger file as soon as it is written, so a crash mid-wa
   const { plan, stateDir, opts } = setup();
   const store = new MemoryStore(['C:\\ws', plan.tempDir]);
   const onDisk: number[] = [];
-  await prepare(plan, id, store, { ...opts, onProgress: (p) => {
-    // reported as each operation ends; by the next one's report the previous ACE is saved
-    if (p.done >= 2 && p.done <= 4) onDisk.push(JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8')).records.length);
-  } });
+  await prepare(plan, id, store, {
+    ...opts,
+    onProgress: (p) => {
+      // reported as each operation ends; by the next one's report the previous ACE is saved
+      if (p.done >= 2 && p.done <= 4)
+        onDisk.push(JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8')).records.length);
+    },
+  });
   assert.deepEqual(onDisk, [1, 2, 3]);
 });
 

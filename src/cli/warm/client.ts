@@ -9,8 +9,20 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { isatty } from 'node:tty';
-import { brokerDir, FrameReader, frame, infoPath, inputKey, socketPath, unsafeDir, unsafeSocket, warmCall,
-  WARM_PROTOCOL, type BrokerInfo, type RunCall } from '../../protocol/warm';
+import {
+  brokerDir,
+  FrameReader,
+  frame,
+  infoPath,
+  inputKey,
+  socketPath,
+  unsafeDir,
+  unsafeSocket,
+  warmCall,
+  WARM_PROTOCOL,
+  type BrokerInfo,
+  type RunCall,
+} from '../../protocol/warm';
 
 const SANDBOX_FAILED = 125;
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -31,8 +43,16 @@ export function runWarm(argv: string[], bundle: string): Promise<boolean> {
   } catch {
     return Promise.resolve(false);
   }
-  const hello = { v: WARM_PROTOCOL, key, planHash: info.planHash, policyArgs: call.policyArgs, cwd, env: process.env,
-    argv: call.command, timeoutMs: call.timeoutMs };
+  const hello = {
+    v: WARM_PROTOCOL,
+    key,
+    planHash: info.planHash,
+    policyArgs: call.policyArgs,
+    cwd,
+    env: process.env,
+    argv: call.command,
+    timeoutMs: call.timeoutMs,
+  };
   return new Promise((resolve) => {
     const conn = net.createConnection(sock);
     let accepted = false;
@@ -79,7 +99,9 @@ function relay(conn: net.Socket, call: RunCall): (type: string, payload: Buffer)
   };
   conn.once('close', () => {
     if (exited) return;
-    process.stderr.write('agent-sandbox: the sandbox broker ended before the command did; its sandbox is gone with it.\n');
+    process.stderr.write(
+      'agent-sandbox: the sandbox broker ended before the command did; its sandbox is gone with it.\n',
+    );
     done(SANDBOX_FAILED);
   });
   return (type, payload) => {
@@ -88,7 +110,9 @@ function relay(conn: net.Socket, call: RunCall): (type: string, payload: Buffer)
     else if (type === 'Z') {
       const exit = JSON.parse(payload.toString()) as { code: number; timedOut?: boolean; untrusted?: string };
       if (exit.timedOut) {
-        process.stderr.write(`agent-sandbox: timed out after ${(call.timeoutMs ?? 0) / 1000}s; the command was killed.\n`);
+        process.stderr.write(
+          `agent-sandbox: timed out after ${(call.timeoutMs ?? 0) / 1000}s; the command was killed.\n`,
+        );
       }
       if (exit.untrusted) process.stderr.write(`agent-sandbox: warning: ${exit.untrusted}\n`); // as a cold run reports it
       done(exit.code);

@@ -17,11 +17,31 @@ import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import { peerCredentials } from '../../../native-bindings/linux/socket';
 import { compilePlan, type LinuxPlan } from '../../policy';
-import { defaultStateDir, hostContext, linuxWarm, watchNestedGit, weakerThanAsked, type SandboxProcess } from '../../sandbox';
+import { isWithin } from '../../policy/paths';
+import {
+  defaultStateDir,
+  hostContext,
+  linuxWarm,
+  watchNestedGit,
+  weakerThanAsked,
+  type SandboxProcess,
+} from '../../sandbox';
 import { parse, policyInput, POLICY_OPTIONS } from '../args';
 import { refuseBrokerFolder } from './leave';
-import { bootPath, brokerDir, frame, FrameReader, infoPath, socketPath, SPEC_ENV, unsafeDir, WARM_PROTOCOL, type BrokerInfo,
-  type BrokerStatus, type DaemonSpec } from '../../protocol/warm';
+import {
+  bootPath,
+  brokerDir,
+  frame,
+  FrameReader,
+  infoPath,
+  socketPath,
+  SPEC_ENV,
+  unsafeDir,
+  WARM_PROTOCOL,
+  type BrokerInfo,
+  type BrokerStatus,
+  type DaemonSpec,
+} from '../../protocol/warm';
 
 type Warm = Awaited<ReturnType<typeof linuxWarm>>;
 type Broker = InstanceType<Warm['Broker']>;
@@ -46,7 +66,12 @@ interface Hello {
 /** The plan a `run` call with these policy options compiles to, as the cold path compiles it. */
 export function compileRunPlan(policyArgs: string[], cwd: string, env: NodeJS.ProcessEnv): LinuxPlan {
   const { values } = parse(policyArgs, POLICY_OPTIONS, false);
-  const plan = compilePlan(policyInput(values, cwd), hostContext({ platform: 'linux', stateDir: defaultStateDir(env), env: { ...env } }));
+  const ctx = hostContext({ platform: 'linux', stateDir: defaultStateDir(env), env: { ...env } });
+  // The brokers' own sockets need no hiding (every sandbox's /tmp is its own, and no root may hold them), and
+  // counting them would make each broker's plan change the moment it listens.
+  const brokers = brokerDir();
+  ctx.listeningSockets = ctx.listeningSockets?.filter((s) => !isWithin('linux', brokers, s));
+  const plan = compilePlan(policyInput(values, cwd), ctx);
   if (plan.platform !== 'linux') throw new Error('not a Linux plan');
   return plan;
 }
@@ -57,7 +82,10 @@ export function compileRunPlan(policyArgs: string[], cwd: string, env: NodeJS.Pr
  */
 export function planIdentity(plan: LinuxPlan): string {
   const { env, ...rest } = plan;
-  return createHash('sha256').update(JSON.stringify({ ...rest, env: { set: env.set } })).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(JSON.stringify({ ...rest, env: { set: env.set } }))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 export async function runBrokerDaemon(): Promise<number> {
@@ -80,18 +108,33 @@ export async function runBrokerDaemon(): Promise<number> {
   // Told to stop while starting: exit between steps, never in the middle of making a placeholder and its record.
   const bootStop = () => process.exit(0);
   for (const sig of STOP_SIGNALS) process.once(sig, bootStop);
+  const warm = await linuxWarm();
+  const settling: ReturnType<typeof warm.prepareHost>[] = [];
+  const releaseAll = () => {
+    for (const r of settling.splice(0)) warm.release(r);
+  };
   try {
-    const warm = await linuxWarm();
-    const plan = settledPlan(() => compileRunPlan(spec.policyArgs, cwd, process.env), (p) => warm.prepareHost(p, stateDir));
-    if (plan.confined === false) return 0; // full-access is never brokered
+    // Each settling step registers the workspace as used, so its placeholders stay until the broker holds its own.
+    const plan = settledPlan(
+      () => compileRunPlan(spec.policyArgs, cwd, process.env),
+      (p) => settling.push(warm.prepareHost(p, stateDir)),
+    );
+    // full-access is never brokered; allowlist needs the CLI's own proxy for each command (it runs cold)
+    if (plan.confined === false || plan.allowlist) return 0;
     refuseBrokerFolder([...plan.writableRoots, ...plan.workspaceRoots]);
     const probe = warm.probeBwrap();
     if (!probe.ok) return 0;
-    const broker = new warm.Broker(probe.bwrap!, plan);
+    const broker = new warm.Broker(probe.bwrap!, plan, stateDir, undefined, () =>
+      warm.hideProxySockets(plan, warm.proxySocketDir(stateDir)),
+    );
     await broker.start();
+    releaseAll();
     for (const sig of STOP_SIGNALS) process.off(sig, bootStop);
-    return await new Daemon(spec, cwd, plan, broker, dir, stateDir, warm).listen(() => fs.rmSync(boot, { force: true }));
+    return await new Daemon(spec, cwd, plan, broker, dir, stateDir, warm).listen(() =>
+      fs.rmSync(boot, { force: true }),
+    );
   } finally {
+    releaseAll();
     fs.rmSync(boot, { force: true });
   }
 }
@@ -148,8 +191,15 @@ class Daemon {
     }
     fs.chmodSync(this.sock, 0o600);
     this.sockIno = fs.lstatSync(this.sock).ino;
-    const info: BrokerInfo = { pid: process.pid, key: this.spec.key, planHash: this.planHash, stateDir: this.stateDir,
-      workspaceRoots: this.plan.workspaceRoots, network: this.plan.network, started: this.started };
+    const info: BrokerInfo = {
+      pid: process.pid,
+      key: this.spec.key,
+      planHash: this.planHash,
+      stateDir: this.stateDir,
+      workspaceRoots: this.plan.workspaceRoots,
+      network: this.plan.network,
+      started: this.started,
+    };
     fs.writeFileSync(`${this.info}.${process.pid}`, JSON.stringify(info), { mode: 0o600 });
     fs.renameSync(`${this.info}.${process.pid}`, this.info);
     onListening();
@@ -199,14 +249,24 @@ class Daemon {
 
   status(): BrokerStatus {
     const info = JSON.parse(fs.readFileSync(this.info, 'utf8')) as BrokerInfo;
-    return { ...info, served: this.broker.served, active: this.active, idleSeconds: Math.round((Date.now() - this.lastUsed) / 1000),
-      idleLimitSeconds: this.idleMs / 1000 };
+    return {
+      ...info,
+      served: this.broker.served,
+      active: this.active,
+      idleSeconds: Math.round((Date.now() - this.lastUsed) / 1000),
+      idleLimitSeconds: this.idleMs / 1000,
+    };
   }
 
-  private async accept(conn: net.Socket, hello: Hello, setHandler: (h: (type: string, payload: Buffer) => void) => void): Promise<void> {
+  private async accept(
+    conn: net.Socket,
+    hello: Hello,
+    setHandler: (h: (type: string, payload: Buffer) => void) => void,
+  ): Promise<void> {
     const refuse = (reason: string): void => void conn.end(frame('R', JSON.stringify({ reason })));
     if (this.stopping) return refuse('the broker is stopping');
-    if (hello.v !== WARM_PROTOCOL || hello.key !== this.spec.key || hello.planHash !== this.planHash) return refuse('another plan');
+    if (hello.v !== WARM_PROTOCOL || hello.key !== this.spec.key || hello.planHash !== this.planHash)
+      return refuse('another plan');
     const env = { ...hello.env };
     delete env.ELECTRON_RUN_AS_NODE;
     let proc: SandboxProcess | undefined;
@@ -217,15 +277,21 @@ class Daemon {
     try {
       const mine = compileRunPlan(hello.policyArgs, hello.cwd, env);
       if (planIdentity(mine) !== this.planHash) {
-        const differs = (Object.keys(mine) as (keyof LinuxPlan)[]).filter((k) => k !== 'env' &&
-          JSON.stringify(mine[k]) !== JSON.stringify(this.plan[k]));
+        const differs = (Object.keys(mine) as (keyof LinuxPlan)[]).filter(
+          (k) => k !== 'env' && JSON.stringify(mine[k]) !== JSON.stringify(this.plan[k]),
+        );
         throw new Error(`the plan changed (${differs.join(', ') || 'env'})`);
       }
       this.warm.checkVisible(mine, [{ what: 'working folder', path: hello.cwd }]);
       // as the cold path (runWith): nested repositories the command makes are reported, and any weaker enforcement
       untrusted = watchNestedGit(mine.writableRoots);
-      proc = await this.broker.spawn({ argv: hello.argv, cwd: hello.cwd, stdio: 'pipe', timeoutMs: hello.timeoutMs,
-        env: this.warm.commandEnv(mine, env) });
+      proc = await this.broker.spawn({
+        argv: hello.argv,
+        cwd: hello.cwd,
+        stdio: 'pipe',
+        timeoutMs: hello.timeoutMs,
+        env: this.warm.commandEnv(mine, env),
+      });
       warnings = weakerThanAsked(proc.enforcement, mine.warnings);
     } catch (e) {
       refuse((e as Error).message); // the call runs cold, which reports any real problem properly
@@ -251,7 +317,12 @@ class Daemon {
     const exit = await proc.exited;
     ended = true;
     await Promise.race([Promise.all([drained(proc.stdout), drained(proc.stderr)]), sleep(DRAIN_MS)]);
-    conn.end(frame('Z', JSON.stringify({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut, untrusted: untrusted?.() })));
+    conn.end(
+      frame(
+        'Z',
+        JSON.stringify({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut, untrusted: untrusted?.() }),
+      ),
+    );
     this.active--;
     this.lastUsed = Date.now();
     if (this.stopping && this.active === 0) void this.stop(true);
@@ -266,7 +337,8 @@ class Daemon {
       if (fs.lstatSync(this.sock).ino !== this.sockIno) reason = 'socket replaced';
       else if (unsafeDir(this.dir)) reason = 'folder unsafe';
       else if (!this.broker.alive) reason = 'sandbox gone';
-      else if (planIdentity(compileRunPlan(this.spec.policyArgs, this.cwd, process.env)) !== this.planHash) reason = 'plan changed';
+      else if (planIdentity(compileRunPlan(this.spec.policyArgs, this.cwd, process.env)) !== this.planHash)
+        reason = 'plan changed';
     } catch (e) {
       reason = (e as Error).message;
     }

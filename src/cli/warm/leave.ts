@@ -10,7 +10,16 @@ import * as path from 'node:path';
 import { isatty } from 'node:tty';
 import { isWithin } from '../../policy/paths';
 import { defaultStateDir, SandboxError, SandboxErrorCode } from '../../sandbox';
-import { bootPath, brokerDir, DAEMON_COMMAND, inputKey, SPEC_ENV, unsafeDir, warmCall, type DaemonSpec } from '../../protocol/warm';
+import {
+  bootPath,
+  brokerDir,
+  DAEMON_COMMAND,
+  inputKey,
+  SPEC_ENV,
+  unsafeDir,
+  warmCall,
+  type DaemonSpec,
+} from '../../protocol/warm';
 
 /**
  * Refuses folders that would bring the user's broker sockets into a sandbox (every sandbox's /tmp is its own, but a
@@ -20,8 +29,11 @@ export function refuseBrokerFolder(roots: string[]): void {
   const dir = brokerDir();
   const bad = roots.find((r) => isWithin('linux', r, dir) || isWithin('linux', dir, r));
   if (bad) {
-    throw new SandboxError(SandboxErrorCode.RootRefused, `${bad} is refused: it would let sandboxed commands reach ${dir}, ` +
-      'where your warm brokers listen.', 'Choose the project folder itself.');
+    throw new SandboxError(
+      SandboxErrorCode.RootRefused,
+      `${bad} is refused: it would let sandboxed commands reach ${dir}, ` + 'where your warm brokers listen.',
+      'Choose the project folder itself.',
+    );
   }
 }
 
@@ -45,7 +57,8 @@ export function leaveBroker(runArgv: string[]): void {
     const child = spawn(process.execPath, [launcher, DAEMON_COMMAND], { cwd, env, detached: true, stdio: 'ignore' });
     child.unref();
     // Named at once, before its Node even starts: an uninstall right after this run must find it (see control.ts).
-    if (child.pid) fs.writeFileSync(bootPath(dir, child.pid), JSON.stringify({ stateDir: defaultStateDir() }), { mode: 0o600 });
+    if (child.pid)
+      fs.writeFileSync(bootPath(dir, child.pid), JSON.stringify({ stateDir: defaultStateDir() }), { mode: 0o600 });
   } catch {
     // No broker this time; the next cold run tries again.
   }

@@ -38,14 +38,24 @@ export function serveBroker(send: (m: FromRunner) => void, sandbox: RunnerSandbo
   });
 }
 
-async function spawnOne(id: number, msg: Extract<ToRunner, { type: 'spawn' }>, sockets: Socket[], live: Map<number, Live>,
-  send: (m: FromRunner) => void, isolation: { sandbox: RunnerSandbox; landlockAbi: number }): Promise<void> {
+async function spawnOne(
+  id: number,
+  msg: Extract<ToRunner, { type: 'spawn' }>,
+  sockets: Socket[],
+  live: Map<number, Live>,
+  send: (m: FromRunner) => void,
+  isolation: { sandbox: RunnerSandbox; landlockAbi: number },
+): Promise<void> {
   const env = { ...msg.command.env, [COMMAND_MARKER]: String(id) };
   const errSock = sockets[2];
   const entry: Live = { pid: undefined };
   live.set(id, entry);
-  const { pid, ended } = await spawnIsolated({ ...msg.command, env }, [0, 1, 2].map((i) => fdOf(sockets[i])),
-    isolation.sandbox, isolation.landlockAbi);
+  const { pid, ended } = await spawnIsolated(
+    { ...msg.command, env },
+    [0, 1, 2].map((i) => fdOf(sockets[i])),
+    isolation.sandbox,
+    isolation.landlockAbi,
+  );
   entry.pid = pid;
   // The child holds its own copies now; ours must go before anything else is read from them.
   for (const s of sockets) if (s !== errSock) s.destroy();

@@ -16,7 +16,12 @@ export interface Started {
   ended: Promise<Ended>;
 }
 
-export function startCommand(req: CommandRequest, stdio: StdioOptions, detached: boolean, errOut: (s: string) => void): Started {
+export function startCommand(
+  req: CommandRequest,
+  stdio: StdioOptions,
+  detached: boolean,
+  errOut: (s: string) => void,
+): Started {
   let child: ChildProcess;
   try {
     child = spawn(req.argv[0], req.argv.slice(1), { cwd: req.cwd, env: req.env, stdio, detached });

@@ -42,7 +42,10 @@ export function isolatedArgv(unshare: string, argv: string[]): string[] {
 export function checkIsolation(): string | undefined {
   const unshare = unsharePath();
   if (!unshare) return 'util-linux unshare was not found in /usr/bin or /bin';
-  const r = spawnSync(unshare, [...UNSHARE_FLAGS, '--', '/bin/sh', '-c', 'test $$ = 1'], { encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(unshare, [...UNSHARE_FLAGS, '--', '/bin/sh', '-c', 'test $$ = 1'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   if (r.status === 0) return undefined;
   return `a command could not get its own PID namespace (unshare: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()})`;
 }
@@ -67,7 +70,12 @@ type FromWorker = { type: 'started'; pid: number | undefined } | { type: 'exit';
  * Starts `req` isolated, on the descriptors `fds` (stdin, stdout, stderr; the caller keeps and closes its own
  * copies once `started` resolves). Resolves once the command's process exists.
  */
-export function spawnIsolated(req: CommandRequest, fds: number[], sandbox: RunnerSandbox, landlockAbi: number): Promise<Isolated> {
+export function spawnIsolated(
+  req: CommandRequest,
+  fds: number[],
+  sandbox: RunnerSandbox,
+  landlockAbi: number,
+): Promise<Isolated> {
   const unshare = unsharePath();
   if (!unshare) return Promise.resolve({ pid: undefined, ended: Promise.resolve({ code: 126 }) });
   const job: Job = { req, fds, sandbox, landlockAbi, unshare };
@@ -90,7 +98,8 @@ export function spawnIsolated(req: CommandRequest, fds: number[], sandbox: Runne
     const failed = (why: string) => {
       if (finished) return;
       finished = true;
-      if (!started) fs.writeSync(fds[2], `agent-sandbox: the command could not be isolated (${why}); nothing was run.\n`);
+      if (!started)
+        fs.writeSync(fds[2], `agent-sandbox: the command could not be isolated (${why}); nothing was run.\n`);
       done({ code: 125 });
       if (!started) resolve({ pid: undefined, ended });
     };
@@ -121,7 +130,10 @@ export function prestartWorker(): void {
 }
 
 function startWorker(): { worker: Worker; dead: boolean } {
-  const entry = { worker: new Worker(__filename, { workerData: { agentSandboxIsolate: true }, stdout: false, stderr: false }), dead: false };
+  const entry = {
+    worker: new Worker(__filename, { workerData: { agentSandboxIsolate: true }, stdout: false, stderr: false }),
+    dead: false,
+  };
   const dead = () => (entry.dead = true);
   entry.worker.once('error', dead).once('exit', dead);
   entry.worker.unref();
@@ -132,10 +144,17 @@ function startWorker(): { worker: Worker; dead: boolean } {
 function runJob(job: Job): void {
   const post = (m: FromWorker) => parentPort!.postMessage(m);
   if (job.sandbox.confined && job.landlockAbi >= 1) {
-    restrictSelf({ writablePaths: job.sandbox.writablePaths, denyTcp: job.sandbox.denyTcp, scope: true }, job.landlockAbi);
+    restrictSelf(
+      { writablePaths: job.sandbox.writablePaths, denyTcp: job.sandbox.denyTcp, scope: true },
+      job.landlockAbi,
+    );
   }
-  const { child, ended } = startCommand({ ...job.req, argv: isolatedArgv(job.unshare, job.req.argv) }, job.fds, true,
-    (s) => fs.writeSync(job.fds[2], s));
+  const { child, ended } = startCommand(
+    { ...job.req, argv: isolatedArgv(job.unshare, job.req.argv) },
+    job.fds,
+    true,
+    (s) => fs.writeSync(job.fds[2], s),
+  );
   post({ type: 'started', pid: (child as ChildProcess | undefined)?.pid });
   void ended.then((end) => post({ type: 'exit', end }));
 }

@@ -8,7 +8,8 @@ import { applySandbox } from './apply';
 import { serveBroker } from './broker';
 import { startCommand } from './command';
 import { checkIsolation } from './isolate';
-import type { FromRunner, ToRunner } from '../../protocol/linux';
+import type { FromRunner, RunnerSandbox, ToRunner } from '../../protocol/linux';
+import { startRelay } from './relay';
 
 const SANDBOX_FAILED = 125;
 
@@ -18,25 +19,47 @@ export function runLinuxRunner(): void {
     process.exitCode = SANDBOX_FAILED;
     return;
   }
-  process.once('message', (msg: ToRunner) => {
+  process.once('message', async (msg: ToRunner) => {
     if (msg.type !== 'once' && msg.type !== 'broker') return finish(SANDBOX_FAILED, undefined);
+    const relayed = await relay(msg.sandbox);
+    if (relayed.type === 'failed') return finish(SANDBOX_FAILED, relayed);
     const applied = applySandbox(msg.sandbox);
     if (applied.type === 'failed') return finish(SANDBOX_FAILED, applied);
     if (msg.type === 'broker') {
       const why = checkIsolation();
       if (why) {
-        return finish(SANDBOX_FAILED, { type: 'failed', code: 'broker-failed', message: `Brokered commands cannot be kept apart here: ${why}.`,
-          fix: 'Install util-linux\'s unshare and allow unprivileged user namespaces; commands then run one sandbox each.' });
+        return finish(SANDBOX_FAILED, {
+          type: 'failed',
+          code: 'broker-failed',
+          message: `Brokered commands cannot be kept apart here: ${why}.`,
+          fix: "Install util-linux's unshare and allow unprivileged user namespaces; commands then run one sandbox each.",
+        });
       }
-      send(applied);
-      return serveBroker(send, msg.sandbox, applied.landlockAbi);
     }
-    send(applied);
+    send({ ...applied, notes: [...relayed.notes, ...applied.notes] });
+    if (msg.type === 'broker') return serveBroker(send, msg.sandbox, applied.landlockAbi);
     const { ended } = startCommand(msg.command, 'inherit', false, (s) => process.stderr.write(s));
     send({ type: 'started', id: msg.command.id });
     void ended.then((end) => finish(end.code, { type: 'exit', id: msg.command.id, ...end }));
   });
   process.once('disconnect', () => process.exit(SANDBOX_FAILED));
+}
+
+/** Starts the allowlist relay (before Landlock forbids binding its ports); nothing to do in other modes. */
+async function relay(
+  s: RunnerSandbox,
+): Promise<{ type: 'ok'; notes: string[] } | Extract<FromRunner, { type: 'failed' }>> {
+  if (!s.relay) return { type: 'ok', notes: [] };
+  try {
+    return { type: 'ok', notes: await startRelay(s.relay) };
+  } catch (e) {
+    return {
+      type: 'failed',
+      code: 'internal',
+      message: `The network allowlist relay could not start: ${(e as Error).message}.`,
+      fix: 'Check that the proxy sockets are bound into the sandbox, or report this bug.',
+    };
+  }
 }
 
 function send(msg: FromRunner): void {

@@ -5,7 +5,15 @@
  * validate; a protocol error ends the session.
  */
 import type { Readable, Writable } from 'node:stream';
-import { encodeFrame, FrameDecoder, OUTPUT_CHUNK, PROTOCOL_VERSION, Request, type Event, type SpawnRequest } from '../../protocol/windows';
+import {
+  encodeFrame,
+  FrameDecoder,
+  OUTPUT_CHUNK,
+  PROTOCOL_VERSION,
+  Request,
+  type Event,
+  type SpawnRequest,
+} from '../../protocol/windows';
 
 export interface LaunchedCommand {
   stdin: Writable | null;
@@ -45,7 +53,13 @@ async function handle(req: Request, running: Map<number, LaunchedCommand>, send:
   const cmd = running.get(req.id);
   switch (req.type) {
     case 'spawn':
-      if (cmd) return send({ type: 'error', id: req.id, code: 'duplicate-id', message: `command ${req.id} is already running` });
+      if (cmd)
+        return send({
+          type: 'error',
+          id: req.id,
+          code: 'duplicate-id',
+          message: `command ${req.id} is already running`,
+        });
       return start(req, running, send, launch);
     case 'stdin':
       if (!cmd?.stdin) return;
@@ -59,7 +73,12 @@ async function handle(req: Request, running: Map<number, LaunchedCommand>, send:
   }
 }
 
-async function start(req: SpawnRequest, running: Map<number, LaunchedCommand>, send: (e: Event) => void, launch: Launcher) {
+async function start(
+  req: SpawnRequest,
+  running: Map<number, LaunchedCommand>,
+  send: (e: Event) => void,
+  launch: Launcher,
+) {
   let cmd: LaunchedCommand;
   try {
     cmd = await launch(req);
@@ -68,16 +87,23 @@ async function start(req: SpawnRequest, running: Map<number, LaunchedCommand>, s
   }
   running.set(req.id, cmd);
   const pump = (stream: Readable | null, name: 'stdout' | 'stderr') =>
-    stream ? new Promise<void>((resolve) => {
-      stream.on('data', (b: Buffer) => {
-        for (let off = 0; off < b.length; off += OUTPUT_CHUNK) {
-          send({ type: 'output', id: req.id, stream: name, data: b.subarray(off, off + OUTPUT_CHUNK).toString('base64') });
-        }
-      });
-      stream.once('close', resolve);
-      stream.once('end', resolve);
-      stream.once('error', () => resolve());
-    }) : Promise.resolve();
+    stream
+      ? new Promise<void>((resolve) => {
+          stream.on('data', (b: Buffer) => {
+            for (let off = 0; off < b.length; off += OUTPUT_CHUNK) {
+              send({
+                type: 'output',
+                id: req.id,
+                stream: name,
+                data: b.subarray(off, off + OUTPUT_CHUNK).toString('base64'),
+              });
+            }
+          });
+          stream.once('close', resolve);
+          stream.once('end', resolve);
+          stream.once('error', () => resolve());
+        })
+      : Promise.resolve();
   cmd.stdin?.on('error', () => undefined);
   const pumps = Promise.all([pump(cmd.stdout, 'stdout'), pump(cmd.stderr, 'stderr')]);
   void (async () => {

@@ -14,8 +14,9 @@ export async function elevatedMain(payload: string): Promise<number> {
   const req = decodeRequest(payload);
   const socket = await connectClient(req.pipe);
   try {
-    const result = await performElevated(req, win32Machine({ stateDir: req.stateDir, home: req.home }))
-      .catch((e: unknown): ElevatedResult => crashed(req, e));
+    const result = await performElevated(req, win32Machine({ stateDir: req.stateDir, home: req.home })).catch(
+      (e: unknown): ElevatedResult => crashed(req, e),
+    );
     await new Promise<void>((resolve, reject) => socket.write(encodeFrame(result), (e) => (e ? reject(e) : resolve())));
     return result.ok ? 0 : 1;
   } finally {
@@ -25,8 +26,25 @@ export async function elevatedMain(payload: string): Promise<number> {
 
 /** A failure outside any step (a native library that would not load, say) still reaches the caller as a result. */
 function crashed(req: ElevatedRequest, e: unknown): ElevatedResult {
-  return { type: 'result', nonce: req.nonce, action: req.action, ok: false, users: [], leftovers: [], steps: [{
-    id: 'elevated', title: 'Running the elevated part', status: 'failed', problems: [],
-    error: { code: 'setup-failed', message: (e as Error)?.message ?? String(e), fix: 'Run the command again; report the message if it repeats.' },
-  }] };
+  return {
+    type: 'result',
+    nonce: req.nonce,
+    action: req.action,
+    ok: false,
+    users: [],
+    leftovers: [],
+    steps: [
+      {
+        id: 'elevated',
+        title: 'Running the elevated part',
+        status: 'failed',
+        problems: [],
+        error: {
+          code: 'setup-failed',
+          message: (e as Error)?.message ?? String(e),
+          fix: 'Run the command again; report the message if it repeats.',
+        },
+      },
+    ],
+  };
 }

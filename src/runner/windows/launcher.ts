@@ -5,12 +5,22 @@
  * Must never start a command outside its job or with the runner's unrestricted token.
  */
 import { processSids } from '../../sandbox/windows/identity';
-import { startRestricted } from '../../sandbox/windows/launch';
+import { startRestricted, type LaunchUi } from '../../sandbox/windows/launch';
+import { localUiFacts } from '../../sandbox/windows/desktop';
+import { uiIsolation } from '../../sandbox/windows/ui-isolation';
 import type { SpawnRequest } from '../../protocol/windows';
 import type { LaunchedCommand } from './broker';
 
 /** Variables that describe the account running the command: taken from the runner, never from the caller. */
-export const PROFILE_VARS = ['USERPROFILE', 'APPDATA', 'LOCALAPPDATA', 'HOMEDRIVE', 'HOMEPATH', 'USERNAME', 'USERDOMAIN'];
+export const PROFILE_VARS = [
+  'USERPROFILE',
+  'APPDATA',
+  'LOCALAPPDATA',
+  'HOMEDRIVE',
+  'HOMEPATH',
+  'USERNAME',
+  'USERDOMAIN',
+];
 
 export function commandEnv(requested: Record<string, string>, own: NodeJS.ProcessEnv): Record<string, string> {
   const env: Record<string, string> = {};
@@ -23,13 +33,28 @@ export function commandEnv(requested: Record<string, string>, own: NodeJS.Proces
 }
 
 let identity: { userSid: string; logonSid: string } | undefined;
+let ui: LaunchUi | undefined;
+
+/**
+ * The runner already runs on the backend's private desktop (its logon named it), which its commands inherit; it
+ * sets the UI limits itself, breaking away from Secondary Logon's job when that job allows it.
+ */
+function runnerUi(): LaunchUi {
+  const d = uiIsolation({ ...localUiFacts(), sshSession: false });
+  return (ui ??= { uiLimits: d.uiLimits, breakaway: d.breakaway });
+}
 
 export async function launchRestricted(req: SpawnRequest): Promise<LaunchedCommand> {
   const id = (identity ??= processSids());
   const sid = (s: string) => (s === 'logon' ? id.logonSid : s);
   return startRestricted({
-    argv: req.argv, cwd: req.cwd, env: commandEnv(req.env, process.env), pipeOwnerSid: id.userSid, pipePrefix: 'runner',
-    uiRestrictions: false, ...(req.tty ? { tty: req.tty } : {}),
+    argv: req.argv,
+    cwd: req.cwd,
+    env: commandEnv(req.env, process.env),
+    pipeOwnerSid: id.userSid,
+    pipePrefix: 'runner',
+    ui: runnerUi(),
+    ...(req.tty ? { tty: req.tty } : {}),
     token: {
       flags: req.token.flags,
       restrictingSids: req.token.restrictingSids.map(sid),

@@ -38,14 +38,19 @@ function fillProfileEnv(): void {
   process.env.USERNAME = os.userInfo().username;
   process.env.HOMEDRIVE = path.win32.parse(home).root.replace(/\\$/, '');
   process.env.HOMEPATH = home.slice(process.env.HOMEDRIVE.length);
+  // An explicit environment block has no TEMP/TMP: without them os.tmpdir() is the profile root.
+  process.env.TEMP = process.env.TMP = path.win32.join(process.env.LOCALAPPDATA, 'Temp');
 }
 
 /** Runs the Windows runner on this process's arguments and sets its exit code. */
 export function runWindowsRunner(): void {
-  windowsRunnerMain(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  }, (e) => {
-    process.stderr.write(`agent-sandbox runner: ${(e as Error)?.stack ?? String(e)}\n`);
-    process.exitCode = 125;
-  });
+  windowsRunnerMain(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`agent-sandbox runner: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = 125;
+    },
+  );
 }

@@ -12,12 +12,20 @@ import type { Applied, FromRunner, ToRunner } from '../../protocol/linux';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { appliedEnforcement } from './enforcement';
+import { MountGuard } from './guard';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from '../lifetime';
+import { attachUserNet } from './usernet';
+import { release, type Registration } from './live';
+import { prepareHost } from './prepare';
+import { openCommandNetwork } from '../../network/command-session';
+import { LINUX_RELAY } from '../../policy/proxy-env';
+import type { NetworkProxy, ProxyGateway } from '../../network/proxy';
 
 interface Pending {
   started: () => void;
   exit: (m: Extract<FromRunner, { type: 'exit' }>) => void;
+  stop: (reason: string) => void;
 }
 
 export class Broker {
@@ -30,56 +38,118 @@ export class Broker {
   served = 0;
   /** Set when the runner refused to serve because commands could not be kept apart (run them cold instead). */
   isolationUnavailable = false;
+  private registration: Registration | undefined;
+  private guard: MountGuard | undefined;
+
+  /** Allowlist: this broker's gateway to the proxy, shared by its commands (each with its own session). */
+  private gateway: ProxyGateway | undefined;
 
   constructor(
     private readonly bwrap: string,
     private readonly plan: LinuxPlan,
+    private readonly stateDir: string,
+    private readonly proxy?: () => NetworkProxy,
+    /** Extra bwrap mounts hiding host folders (the proxy's sockets), asked when the broker starts. */
+    private readonly hide: () => string[] = () => [],
   ) {}
 
-  /** False once the broker has exited or was closed; a new one is then started for the plan. */
+  /**
+   * False once the broker has exited or was closed, or once one of its mounts no longer holds (a protected file
+   * replaced on the host); a new one, with fresh binds, is then started for the plan.
+   */
   get alive(): boolean {
-    return !this.closed;
+    return !this.closed && !this.guard?.changed();
   }
 
   /** Starts the broker (once) and resolves with what its sandbox applied. */
   start(): Promise<Applied> {
-    this.ready ??= new Promise<Applied>((resolve, reject) => {
-      const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false });
-      const child = spawn(launch.bwrap, launch.args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: launch.env });
-      this.child = child;
-      child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-      child.on('message', (m: FromRunner) => {
-        if (m.type === 'applied') resolve(m);
-        else if (m.type === 'failed') {
-          this.isolationUnavailable = m.code === 'broker-failed';
-          reject(new SandboxError(m.code, `${m.message} Nothing was run.`, m.fix));
-        } else if (m.type === 'started') {
-          this.served = m.served ?? this.served + 1;
-          this.pending.get(m.id)?.started();
-        }
-        else if (m.type === 'exit') this.pending.get(m.id)?.exit(m);
-      });
-      child.once('exit', (code, signal) => {
-        this.closed = true;
-        reject(new SandboxError(SandboxErrorCode.BrokerFailed,
-          `The sandbox broker exited (${signal ?? `exit ${code}`}) before it was ready: ${this.stderr.trim()}`,
-          'Run `agent-sandbox run -- true` to check the sandbox on this machine.'));
-        for (const [id, p] of this.pending) p.exit({ type: 'exit', id, code: 137, signal: 'SIGKILL' });
-        this.pending.clear();
-      });
-      child.send({ type: 'broker', sandbox: runnerSandbox(this.plan) } satisfies ToRunner);
-    });
+    this.ready ??= this.openGateway().then(
+      (proxyDir) =>
+        new Promise<Applied>((resolve, reject) => {
+          this.registration = prepareHost(this.plan, this.stateDir);
+          this.guard = new MountGuard(this.plan);
+          this.guard.onBreach = (reason) => this.breach(reason);
+          const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide: this.hide() });
+          const child = spawn(launch.bwrap, launch.args, {
+            stdio: ['ignore', 'ignore', 'pipe', 'ipc', ...(this.plan.userNet ? ['pipe' as const] : [])],
+            env: launch.env,
+          });
+          this.child = child;
+          child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
+          child.on('message', (m: FromRunner) => {
+            if (m.type === 'applied') resolve(m);
+            else if (m.type === 'failed') {
+              this.isolationUnavailable = m.code === 'broker-failed';
+              reject(new SandboxError(m.code, `${m.message} Nothing was run.`, m.fix));
+            } else if (m.type === 'started') {
+              this.served = m.served ?? this.served + 1;
+              this.pending.get(m.id)?.started();
+            } else if (m.type === 'exit') this.pending.get(m.id)?.exit(m);
+          });
+          child.once('exit', (code, signal) => {
+            this.closed = true;
+            this.endRegistration();
+            void this.gateway?.close();
+            reject(
+              new SandboxError(
+                SandboxErrorCode.BrokerFailed,
+                `The sandbox broker exited (${signal ?? `exit ${code}`}) before it was ready: ${this.stderr.trim()}`,
+                'Run `agent-sandbox run -- true` to check the sandbox on this machine.',
+              ),
+            );
+            for (const [id, p] of this.pending) p.exit({ type: 'exit', id, code: 137, signal: 'SIGKILL' });
+            this.pending.clear();
+          });
+          const configure = () => child.send({ type: 'broker', sandbox: runnerSandbox(this.plan) } satisfies ToRunner);
+          if (!this.plan.userNet) configure();
+          else {
+            attachUserNet(child).then(configure, (e: Error) => {
+              reject(e);
+              child.kill('SIGKILL');
+            });
+          }
+        }),
+    );
     return this.ready;
+  }
+
+  private async openGateway(): Promise<string | undefined> {
+    if (!this.plan.allowlist) return undefined;
+    try {
+      if (!this.proxy)
+        throw new SandboxError(SandboxErrorCode.Internal, 'An allowlist broker has no proxy.', 'Report this bug.');
+      this.gateway = await this.proxy().openGateway('sandbox broker');
+    } catch (e) {
+      this.closed = true; // the next command starts a new broker
+      throw e;
+    }
+    if (this.closed) await this.gateway.close();
+    return this.gateway.dir;
   }
 
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
     const applied = await this.start();
     const child = this.child;
     if (this.closed || !child?.connected) {
-      throw new SandboxError(SandboxErrorCode.BrokerFailed, 'The sandbox broker is gone; nothing was run.',
-        'Retry; a new broker is started for the next command.');
+      throw new SandboxError(
+        SandboxErrorCode.BrokerFailed,
+        'The sandbox broker is gone; nothing was run.',
+        'Retry; a new broker is started for the next command.',
+      );
     }
-    const req = commandRequest(this.plan, spec.argv, spec.cwd, spec.env);
+    const changed = this.guard?.changed();
+    if (changed) {
+      void this.close();
+      throw new SandboxError(
+        SandboxErrorCode.BrokerFailed,
+        `The sandbox broker was retired: ${changed}; nothing was run.`,
+        'Retry; a new broker with fresh mounts is started for the next command.',
+      );
+    }
+    const net = this.gateway
+      ? openCommandNetwork(this.gateway, this.plan, spec.argv, spec.allowDomains, LINUX_RELAY, false)
+      : undefined;
+    const req = commandRequest(this.plan, spec.argv, spec.cwd, spec.env, net?.env);
     const { ours, theirs } = this.sendStdio(child, req.id);
     // Our copies of the far ends go once the broker holds its own (explicitly: Node's close-after-ack is not
     // reliable for several handles in a row, and a lingering copy would keep the command's stdout open).
@@ -98,15 +168,24 @@ export class Broker {
           ours[0].destroy(); // a write-only socket never sees its peer close; nothing can read it any more
           dropTheirs();
           markStarted();
+          net?.close();
           done(lifetime.finish(m.code, m.signal));
         },
+        stop: (reason) => lifetime.stop(reason),
       });
     });
     this.send({ type: 'spawn', command: req });
     await started;
     lifetime.arm();
-    return { stdin: ours[0], stdout: ours[1], stderr: ours[2], exited, kill: () => lifetime.kill(),
-      enforcement: appliedEnforcement(this.plan, applied) };
+    return {
+      stdin: ours[0],
+      stdout: ours[1],
+      stderr: ours[2],
+      exited,
+      kill: () => lifetime.kill(),
+      enforcement: appliedEnforcement(this.plan, applied),
+      ...(net ? { networkDenials: () => net.denials() } : {}),
+    };
   }
 
   /** Creates the command's three socketpairs and sends the far ends; returns both sides. */
@@ -128,14 +207,31 @@ export class Broker {
     if (this.child?.connected) this.child.send(m);
   }
 
+  /** A mount no longer holds: every running command is stopped with the reason, and the broker closed. */
+  private breach(reason: string): void {
+    for (const p of this.pending.values()) p.stop(reason);
+    void this.close();
+  }
+
+  /** Ends the live registration (once): the last sandbox of a workspace takes its placeholders and temp back. */
+  private endRegistration(): void {
+    this.guard?.close();
+    const reg = this.registration;
+    this.registration = undefined;
+    if (reg) release(reg);
+  }
+
   /** Kills the broker and everything it started. Idempotent. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     const child = this.child;
     this.closed = true;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
+    if (child && child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
+    }
+    this.endRegistration();
+    await this.gateway?.close();
   }
 }

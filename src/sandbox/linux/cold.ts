@@ -11,22 +11,46 @@ import { appliedEnforcement } from './enforcement';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
+import type { MountGuard } from './guard';
 import { Lifetime } from '../lifetime';
+import { attachUserNet } from './usernet';
 
-export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec): Promise<SandboxProcess> {
+/** Allowlist: the proxy gateway folder to bind in, and the command's proxy variables. */
+export interface ColdNetwork {
+  proxyDir: string;
+  env: Record<string, string>;
+}
+
+/** `guard`: the sandbox is stopped (exit 125) as soon as one of its mounts no longer holds. */
+export async function spawnCold(
+  bwrap: string,
+  plan: LinuxPlan,
+  spec: SpawnSpec,
+  network?: ColdNetwork,
+  hide?: string[],
+  guard?: MountGuard,
+): Promise<SandboxProcess> {
   const tty = Boolean(spec.tty);
   if (tty && spec.stdio !== 'inherit') {
-    throw new SandboxError(SandboxErrorCode.ProcessCreateFailed,
-      'A terminal (tty) was requested with piped stdio; the Linux backend keeps the caller\'s own terminal.',
-      'Use stdio "inherit" from a terminal (e.g. `agent-sandbox run --tty -- bash -i` as a terminal profile).');
+    throw new SandboxError(
+      SandboxErrorCode.ProcessCreateFailed,
+      "A terminal (tty) was requested with piped stdio; the Linux backend keeps the caller's own terminal.",
+      'Use stdio "inherit" from a terminal (e.g. `agent-sandbox run --tty -- bash -i` as a terminal profile).',
+    );
   }
-  const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty });
+  const launch = bwrapLaunch(bwrap, plan, { cwd: spec.cwd, tty, proxyDir: network?.proxyDir, hide });
   const s = spec.stdio;
-  const child = spawn(launch.bwrap, launch.args, { stdio: [s, s, s, 'ipc'], env: launch.env });
+  const child = spawn(launch.bwrap, launch.args, {
+    stdio: [s, s, s, 'ipc', ...(plan.userNet ? ['pipe' as const] : [])],
+    env: launch.env,
+  });
   const lifetime = new Lifetime(spec, () => child.kill('SIGKILL'));
+  if (guard) guard.onBreach = (reason) => lifetime.stop(reason);
   let report: Extract<FromRunner, { type: 'exit' }> | undefined;
   const exited = new Promise<ExitInfo>((resolve) => {
-    child.once('exit', (code, signal) => resolve(report ? lifetime.finish(report.code, report.signal) : lifetime.finish(code, signal)));
+    child.once('exit', (code, signal) =>
+      resolve(report ? lifetime.finish(report.code, report.signal) : lifetime.finish(code, signal)),
+    );
   });
   child.on('message', (m: FromRunner) => {
     if (m.type !== 'exit') return;
@@ -35,9 +59,21 @@ export async function spawnCold(bwrap: string, plan: LinuxPlan, spec: SpawnSpec)
     // tearing the namespaces down, which kills anything the command left running) need not delay its caller.
     child.kill('SIGKILL');
   });
-  const command = commandRequest(plan, spec.argv, spec.cwd, spec.env);
+  const command = commandRequest(plan, spec.argv, spec.cwd, spec.env, network?.env);
+  const started = confirmStart(child);
+  if (plan.userNet) {
+    try {
+      await attachUserNet(child);
+    } catch (e) {
+      child.kill('SIGKILL');
+      await started.catch(() => undefined);
+      throw e;
+    }
+  }
   child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
-  const applied = await confirmStart(child);
+  const applied = await started;
+  const changed = guard?.changed();
+  if (changed) lifetime.stop(changed);
   lifetime.arm();
   // Writing to a command that has already exited fails with EPIPE; that is its exit, not our error.
   child.stdin?.on('error', () => undefined);
@@ -66,16 +102,32 @@ function confirmStart(child: ChildProcess): Promise<Applied> {
       else if (m.type === 'started') {
         cleanup();
         if (applied) resolve(applied);
-        else fail(new SandboxError(SandboxErrorCode.Internal, 'The sandbox runner started the command without reporting what it applied; it was killed.',
-          'Report this bug.'));
+        else
+          fail(
+            new SandboxError(
+              SandboxErrorCode.Internal,
+              'The sandbox runner started the command without reporting what it applied; it was killed.',
+              'Report this bug.',
+            ),
+          );
       }
     };
     const onExit = (code: number | null, signal: string | null) =>
-      fail(new SandboxError(SandboxErrorCode.BwrapUnusable,
-        `The sandbox exited before the command started (bwrap ${signal ?? `exit ${code}`}); nothing was run.`,
-        'Run `agent-sandbox run -- true` to see bubblewrap\'s message, and check the paths in the policy exist.'));
-    const onError = (e: Error) => fail(new SandboxError(SandboxErrorCode.BwrapUnusable,
-      `Could not start bubblewrap: ${e.message}; nothing was run.`, 'Install bubblewrap: `sudo apt-get install bubblewrap`.'));
+      fail(
+        new SandboxError(
+          SandboxErrorCode.BwrapUnusable,
+          `The sandbox exited before the command started (bwrap ${signal ?? `exit ${code}`}); nothing was run.`,
+          "Run `agent-sandbox run -- true` to see bubblewrap's message, and check the paths in the policy exist.",
+        ),
+      );
+    const onError = (e: Error) =>
+      fail(
+        new SandboxError(
+          SandboxErrorCode.BwrapUnusable,
+          `Could not start bubblewrap: ${e.message}; nothing was run.`,
+          'Install bubblewrap: `sudo apt-get install bubblewrap`.',
+        ),
+      );
     const cleanup = () => {
       child.off('message', onMessage);
       child.off('exit', onExit);

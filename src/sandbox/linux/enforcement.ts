@@ -8,6 +8,7 @@ import { landlockAbi } from '../../../native-bindings/linux/landlock';
 import type { LinuxPlan } from '../../policy/plan';
 import type { Applied } from '../../protocol/linux';
 import type { Enforcement } from '../types';
+import { landlockLosses } from './landlock-losses';
 import { probeBwrap, probedBwrapVersion } from './probe';
 
 let abiCache: { abi: number; note?: string } | undefined;
@@ -27,7 +28,11 @@ export function linuxEnforcement(plan: LinuxPlan): Enforcement {
   if (plan.confined === false) return unconfined();
   const probe = probeBwrap();
   if (!probe.ok) {
-    return { filesystem: 'none', network: 'none', notes: [`Not runnable: ${probe.error?.message ?? 'bubblewrap unusable'}`] };
+    return {
+      filesystem: 'none',
+      network: 'none',
+      notes: [`Not runnable: ${probe.error?.message ?? 'bubblewrap unusable'}`],
+    };
   }
   return describe(plan, hostLandlockAbi(), probe.version);
 }
@@ -42,24 +47,47 @@ function unconfined(): Enforcement {
   return { filesystem: 'none', network: 'none', notes: ['full-access: commands run without a sandbox'] };
 }
 
-function describe(plan: LinuxPlan, landlock: { abi: number; note?: string }, bwrapVersion: string | undefined): Enforcement {
-  const offline = plan.network === 'offline';
+function describe(
+  plan: LinuxPlan,
+  landlock: { abi: number; note?: string },
+  bwrapVersion: string | undefined,
+): Enforcement {
+  // Allowlist keeps the private network namespace: only the relay to the proxy leaves it.
+  const offline = plan.network !== 'online';
   const { abi, note } = landlock;
   const notes = [
-    `bubblewrap ${bwrapVersion ?? ''}`.trim() + ': read-only filesystem; writable: ' +
+    `bubblewrap ${bwrapVersion ?? ''}`.trim() +
+      ': read-only filesystem; writable: ' +
       [...plan.writableRoots, `${plan.tempDir} (as /tmp)`].join(', '),
     `${plan.protectedPaths.length} protected path(s) read-only; ${plan.denyRead.length} credential path(s) and ` +
       `${plan.hiddenSockets.length} host socket location(s) hidden`,
   ];
   if (abi >= 1) {
     notes.push(`Landlock ABI ${abi}: writes only beneath ${plan.landlock.writablePaths.join(', ')}`);
-    if (abi >= 4 && offline) notes.push('Landlock: TCP bind/connect denied');
+    if (abi >= 4 && plan.landlock.connectTcpPorts) {
+      notes.push(
+        `Landlock: TCP bind denied; connect only to the proxy relay port(s) ${plan.landlock.connectTcpPorts.join(', ')}`,
+      );
+    } else if (abi >= 4 && offline) notes.push('Landlock: TCP bind/connect denied');
     if (abi >= 6) notes.push('Landlock: abstract Unix sockets and signals scoped to the sandbox');
   } else {
     notes.push(`Landlock unavailable: bubblewrap only${note ? ` (${note})` : ''}`);
   }
-  notes.push(`seccomp: deny ${plan.seccomp.denySyscalls.join(', ')}, ioctl ${plan.seccomp.denyIoctls.join('/')}` +
-    (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''));
-  notes.push(offline ? 'network: private network namespace (no interfaces but loopback)' : 'network: host network (online)');
+  for (const lost of landlockLosses(abi, offline)) notes.push(`not enforced: ${lost}`);
+  if (plan.landlock.requiredAbi > abi)
+    notes.push(`requireFullLandlock: commands are refused (ABI ${abi} < ${plan.landlock.requiredAbi})`);
+  notes.push(
+    `seccomp: deny ${plan.seccomp.denySyscalls.join(', ')}, ioctl ${plan.seccomp.denyIoctls.join('/')}` +
+      (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''),
+  );
+  notes.push(
+    plan.allowlist
+      ? `network allowlist (${plan.allowlist.allowed.length} host entries): ${plan.allowlist.enforcement}`
+      : offline
+        ? 'network: private network namespace (no interfaces but loopback)'
+        : plan.userNet
+          ? "network: own namespace through slirp4netns, no route to the host's loopback (online)"
+          : 'network: host network, 127.0.0.1 included (online, allowHostLoopback)',
+  );
   return { filesystem: 'enforced', network: offline ? 'enforced' : 'none', notes };
 }

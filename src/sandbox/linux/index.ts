@@ -15,11 +15,19 @@ import type { BackendOptions } from '../types';
 import { Broker } from './broker';
 import { spawnCold } from './cold';
 import { hostLandlockAbi, linuxEnforcement } from './enforcement';
+import { MountGuard } from './guard';
+import { landlockLosses } from './landlock-losses';
+import { release } from './live';
 import { prepareHost } from './prepare';
 import { findBwrap, probeBwrap } from './probe';
 
 import { runnerScript } from './runtime';
 import { checkVisible } from './visibility';
+import { checkGrants, openCommandNetwork, withOwnGateway } from '../../network/command-session';
+import { LINUX_RELAY } from '../../policy/proxy-env';
+import type { NetworkProxy } from '../../network/proxy';
+import { createProxy, proxySocketDir } from '../../network/shared';
+import { hideProxySockets } from './launch';
 
 /** The probed bwrap path; throws the probe's SandboxError (with the exact fix) when bwrap is missing or unusable. */
 function checkedBwrap(): string {
@@ -35,6 +43,9 @@ export function createLinuxBackend(opts: BackendOptions): SandboxBackend {
 class LinuxBackend implements SandboxBackend {
   readonly platform = 'linux' as const;
   private readonly brokers = new Map<string, Broker>();
+  /** Allowlist mode: this backend's proxy, made on first use and stopped with the backend. */
+  private proxy: NetworkProxy | undefined;
+  private readonly getProxy = () => (this.proxy ??= createProxy(this.stateDir));
 
   constructor(
     private readonly stateDir: string,
@@ -58,37 +69,80 @@ class LinuxBackend implements SandboxBackend {
     }
     const { abi, note } = hostLandlockAbi();
     details.landlockAbi = String(abi);
-    const summary = abi >= 1 ? `Ready: bubblewrap + Landlock ABI ${abi} + seccomp.`
-      : `Ready: bubblewrap + seccomp; Landlock unavailable, so bubblewrap alone restricts writes${note ? ` (${note})` : ''}.`;
+    const lost = landlockLosses(abi, false);
+    if (lost.length) details.landlockLosses = lost.join('; ');
+    const summary =
+      (abi >= 1
+        ? `Ready: bubblewrap + Landlock ABI ${abi} + seccomp.`
+        : `Ready: bubblewrap + seccomp; Landlock unavailable, so bubblewrap alone restricts writes${note ? ` (${note})` : ''}.`) +
+      (lost.length ? ` Not enforced on this kernel: ${lost.join('; ')}.` : '');
     return { state: 'ready', summary, details };
   }
 
   async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
     const linux = asLinux(plan);
-    const useBroker = this.useBroker && spec.stdio === 'pipe' && !spec.tty;
+    // A command with its own domain grants runs in a sandbox of its own (own PID namespace, own proxy gateway): in
+    // a shared broker, another command could read its credential from /proc/PID/environ and use its grants.
+    const useBroker = this.useBroker && spec.stdio === 'pipe' && !spec.tty && !spec.allowDomains?.length;
     // The full probe (a trial sandbox, ~10 ms) runs up front only for long-lived brokers; a one-shot run starts
     // bwrap directly and probes only to explain a failure, so the error still names the exact fix.
-    const bwrap = useBroker ? checkedBwrap() : findBwrap() ?? checkedBwrap();
+    const bwrap = useBroker ? checkedBwrap() : (findBwrap() ?? checkedBwrap());
     if (!spec.argv.length) throw new SandboxError(SandboxErrorCode.Internal, 'No command given.', 'Pass a command.');
     checkCwd(spec.cwd);
-    checkVisible(linux, [{ what: 'working folder', path: spec.cwd }, { what: 'sandbox runner', path: runnerScript() },
-      { what: 'runtime', path: process.execPath }]);
-    prepareHost(linux, this.stateDir);
-    if (useBroker) {
-      const broker = this.brokerFor(bwrap, linux);
-      try {
-        return await broker.spawn(spec);
-      } catch (e) {
-        // Commands that cannot be kept apart are not brokered: each then gets a sandbox of its own.
-        if (!broker.isolationUnavailable) throw e;
-        this.useBroker = false;
-      }
-    }
+    checkVisible(linux, [
+      { what: 'working folder', path: spec.cwd },
+      { what: 'sandbox runner', path: runnerScript() },
+      { what: 'runtime', path: process.execPath },
+    ]);
+    // Made up front, so every sandbox (a long-lived offline broker too) hides it, whenever a gateway appears in it.
+    fs.mkdirSync(proxySocketDir(this.stateDir), { recursive: true, mode: 0o700 });
+    checkGrants(spec.allowDomains);
+    if (useBroker) return this.spawnBrokered(bwrap, linux, spec);
+    const registration = prepareHost(linux, this.stateDir);
+    const guard = new MountGuard(linux);
+    const end = () => {
+      guard.close();
+      release(registration);
+    };
+    let proc: SandboxProcess;
+    let gateway: Awaited<ReturnType<NetworkProxy['openGateway']>> | undefined;
     try {
-      return await spawnCold(bwrap, linux, spec);
+      gateway = linux.allowlist ? await this.getProxy().openGateway(spec.argv.join(' ').slice(0, 200)) : undefined;
+      const net = gateway && openCommandNetwork(gateway, linux, spec.argv, spec.allowDomains, LINUX_RELAY, true);
+      const network = gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined;
+      const hide = hideProxySockets(linux, proxySocketDir(this.stateDir));
+      const cold = await spawnCold(bwrap, linux, spec, network, hide, guard).catch((e: unknown) => {
+        // A hidden socket removed between the launch and bwrap's mount makes bwrap fail before anything ran
+        // (ephemeral IDE sockets come and go): one more start, with that socket dropped, is safe.
+        if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BwrapUnusable || !socketVanished(linux))
+          throw e;
+        return spawnCold(bwrap, linux, spec, network, hide, guard);
+      });
+      proc = gateway && net ? withOwnGateway(cold, gateway, net) : cold;
     } catch (e) {
+      end();
+      await gateway?.close();
       if (e instanceof SandboxError && e.code === SandboxErrorCode.BwrapUnusable) checkedBwrap();
       throw e;
+    }
+    // The last sandbox of a workspace takes its placeholders back, and of a plan its private temp, as it ends.
+    return { ...proc, kill: () => proc.kill(), exited: proc.exited.finally(end) };
+  }
+
+  /** A broker whose mounts no longer hold is retired before or during the spawn; the retry gets fresh mounts. */
+  private async spawnBrokered(bwrap: string, plan: LinuxPlan, spec: SpawnSpec): Promise<SandboxProcess> {
+    const broker = this.brokerFor(bwrap, plan);
+    try {
+      return await broker.spawn(spec);
+    } catch (e) {
+      // Commands that cannot be kept apart are not brokered: each then gets a sandbox of its own.
+      if (broker.isolationUnavailable) {
+        this.useBroker = false;
+        return this.spawn(plan, spec);
+      }
+      if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BrokerFailed || !/retired/.test(e.message))
+        throw e;
+      return this.brokerFor(bwrap, plan).spawn(spec);
     }
   }
 
@@ -105,13 +159,19 @@ class LinuxBackend implements SandboxBackend {
     const all = [...this.brokers.values()];
     this.brokers.clear();
     await Promise.all(all.map((b) => b.close()));
+    const proxy = this.proxy;
+    this.proxy = undefined;
+    await proxy?.close();
   }
 
   private brokerFor(bwrap: string, plan: LinuxPlan): Broker {
     const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
     let b = this.brokers.get(key);
     if (!b || !b.alive) {
-      b = new Broker(bwrap, plan);
+      if (b) void b.close();
+      b = new Broker(bwrap, plan, this.stateDir, this.getProxy, () =>
+        hideProxySockets(plan, proxySocketDir(this.stateDir)),
+      );
       this.brokers.set(key, b);
     }
     return b;
@@ -120,15 +180,25 @@ class LinuxBackend implements SandboxBackend {
 
 function asLinux(plan: Plan): LinuxPlan {
   if (plan.platform !== 'linux') {
-    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `A ${plan.platform} plan cannot run on Linux.`,
-      'Compile the policy for linux.');
+    throw new SandboxError(
+      SandboxErrorCode.UnsupportedPlatform,
+      `A ${plan.platform} plan cannot run on Linux.`,
+      'Compile the policy for linux.',
+    );
   }
   return plan;
 }
 
+function socketVanished(plan: LinuxPlan): boolean {
+  return plan.hiddenSockets.some((p) => !fs.existsSync(p));
+}
+
 function checkCwd(cwd: string): void {
   if (!fs.existsSync(cwd)) {
-    throw new SandboxError(SandboxErrorCode.RootMissing, `The working directory ${cwd} does not exist; nothing was run.`,
-      'Run the command from an existing folder.');
+    throw new SandboxError(
+      SandboxErrorCode.RootMissing,
+      `The working directory ${cwd} does not exist; nothing was run.`,
+      'Run the command from an existing folder.',
+    );
   }
 }

@@ -9,6 +9,8 @@ import type { CommandRequest, RunnerSandbox } from '../../protocol/linux';
 import { LINUX_SANDBOX_TMP } from '../../policy/compile-linux';
 import { isWithin } from '../../policy/paths';
 import { packageRoot, runnerRuntime, runnerScript } from './runtime';
+import { INFO_FD } from './usernet';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 
 export interface Launch {
   bwrap: string;
@@ -17,17 +19,50 @@ export interface Launch {
 }
 
 /** bwrap + runner argv. `tty`: keep the caller's session so the terminal stays the controlling terminal. */
-export function bwrapLaunch(bwrap: string, plan: LinuxPlan, opts: { cwd: string; tty: boolean }): Launch {
+export function bwrapLaunch(
+  bwrap: string,
+  plan: LinuxPlan,
+  opts: { cwd: string; tty: boolean; proxyDir?: string; hide?: string[] },
+): Launch {
   const rt = runnerRuntime();
   const args = opts.tty ? plan.bwrapArgs.filter((a) => a !== '--new-session') : [...plan.bwrapArgs];
   const script = runnerScript();
   const runtime = [packageRoot() ?? path.dirname(script), path.dirname(rt.execPath)];
   // sealed: the bundles (and their code cache), koffi, and the runtime; not the whole package, which may be the
   // workspace itself (working on Agent Sandbox's own checkout)
-  const sealed = [path.dirname(script), koffiDir(), path.dirname(rt.execPath)].filter((d): d is string => !!d);
-  const mounts = sealRuntime(withRuntimeBinds(args, plan, runtime), plan, sealed);
+  const koffi = koffiDir();
+  const sealed = [path.dirname(script), koffi, koffi && koffiPrebuildDir(koffi), path.dirname(rt.execPath)].filter(
+    (d): d is string => !!d,
+  );
+  const mounts = sealRuntime(withRuntimeBinds(withoutVanishedSockets(args, plan), plan, runtime), plan, sealed);
+  mounts.push(...(opts.hide ?? []));
+  if (plan.proxyRelay) mounts.push(...proxyBind(plan, opts.proxyDir));
+  if (plan.userNet) mounts.push('--info-fd', String(INFO_FD));
   mounts.push('--chdir', opts.cwd, '--', rt.execPath, script);
   return { bwrap, args: mounts, env: rt.env };
+}
+
+/**
+ * Drops the hiding of a socket, or of a socket-only folder, that was removed since the plan was made (bwrap could
+ * not make its mount point in the read-only root and would fail before anything ran). Nothing is reachable at a
+ * missing path; if one comes back while the sandbox runs, MountGuard stops it.
+ */
+export function withoutVanishedSockets(args: string[], plan: LinuxPlan): string[] {
+  const gone = new Set(plan.hiddenSockets.filter((p) => !fs.lstatSync(p, { throwIfNoEntry: false })));
+  if (!gone.size) return [...args];
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--ro-bind' && args[i + 1] === '/dev/null' && gone.has(args[i + 2])) {
+      i += 2;
+      continue;
+    }
+    if ((args[i] === '--tmpfs' || args[i] === '--remount-ro') && gone.has(args[i + 1])) {
+      i += 1;
+      continue;
+    }
+    out.push(args[i]);
+  }
+  return out;
 }
 
 /**
@@ -76,6 +111,19 @@ function koffiDir(): string | undefined {
   }
 }
 
+/**
+ * koffi's native prebuild, a package of its own (`@koromix/koffi-<platform>-<arch>`, next to koffi): the runner and
+ * the host's next `verify` load its koffi.node, so it is sealed like koffi itself.
+ */
+function koffiPrebuildDir(koffi: string): string | undefined {
+  const dir = path.join(path.dirname(koffi), '@koromix', `koffi-${process.platform}-${process.arch}`);
+  try {
+    return fs.realpathSync.native(dir);
+  } catch {
+    return undefined;
+  }
+}
+
 export function sealRuntime(args: string[], plan: LinuxPlan, paths: string[]): string[] {
   const out = [...args];
   for (const p of new Set(paths)) {
@@ -84,12 +132,56 @@ export function sealRuntime(args: string[], plan: LinuxPlan, paths: string[]): s
   return out;
 }
 
+/**
+ * The proxy's socket folder on the host, hidden from every sandbox behind an empty read-only tmpfs (an allowlist
+ * sandbox gets only its own gateway, bound elsewhere): no sandbox can even try another's gateway. Nothing to do when
+ * the folder does not exist yet, or is already out of sight (under the private /tmp, a hidden folder, or the hidden
+ * state folder, where it lives unless its path would be too long for a socket address).
+ */
+export function hideProxySockets(plan: LinuxPlan, base: string): string[] {
+  if (plan.confined === false || !fs.existsSync(base)) return [];
+  const hidden = [
+    LINUX_SANDBOX_TMP,
+    ...plan.hiddenSockets,
+    ...plan.denyRead,
+    ...(plan.privateState ? [plan.privateState] : []),
+  ];
+  const covered = hidden.some((h) => isWithin('linux', h, base));
+  return covered ? [] : ['--tmpfs', base, '--remount-ro', base];
+}
+
+/** Allowlist: the proxy gateway's private socket folder, bound read-only where the relay expects it. */
+export function proxyBind(plan: LinuxPlan, proxyDir: string | undefined): string[] {
+  if (!proxyDir) {
+    throw new SandboxError(
+      SandboxErrorCode.Internal,
+      'An allowlist sandbox was started without its proxy; nothing was run.',
+      'Report this bug.',
+    );
+  }
+  return ['--ro-bind', proxyDir, path.posix.dirname(plan.proxyRelay!.httpSocket)];
+}
+
 export function runnerSandbox(plan: LinuxPlan): RunnerSandbox {
+  const r = plan.proxyRelay;
   return {
     confined: plan.confined !== false,
     writablePaths: plan.landlock.writablePaths,
     denyTcp: plan.network === 'offline',
     seccomp: plan.seccomp,
+    requiredAbi: plan.landlock.requiredAbi,
+    ...(plan.landlock.connectTcpPorts ? { connectTcpPorts: plan.landlock.connectTcpPorts } : {}),
+    ...(r
+      ? {
+          relay: {
+            host: r.host,
+            listen: [
+              { port: r.httpPort, socket: r.httpSocket },
+              { port: r.socksPort, socket: r.socksSocket },
+            ],
+          },
+        }
+      : {}),
   };
 }
 
@@ -104,6 +196,16 @@ export function commandEnv(plan: LinuxPlan, base: NodeJS.ProcessEnv = process.en
 
 let nextId = 1;
 
-export function commandRequest(plan: LinuxPlan, argv: string[], cwd: string, env?: NodeJS.ProcessEnv): CommandRequest {
-  return { id: nextId++, argv, cwd, env: commandEnv(plan, env) };
+/**
+ * `env`: the caller's environment before the plan's scrubbing (default: this process's; a warm broker passes its
+ * client's). `extraEnv`: this command's own variables (the allowlist proxy URLs with its credential).
+ */
+export function commandRequest(
+  plan: LinuxPlan,
+  argv: string[],
+  cwd: string,
+  env?: NodeJS.ProcessEnv,
+  extraEnv: Record<string, string> = {},
+): CommandRequest {
+  return { id: nextId++, argv, cwd, env: { ...commandEnv(plan, env), ...extraEnv } };
 }

@@ -36,10 +36,18 @@ export const linuxLifecycle: Lifecycle = {
       fs.rmSync(opts.stateDir, { recursive: true, force: true });
       removed.push(opts.stateDir);
     }
-    return { removed, kept: r.kept, failed: r.failed, notes: stopped.length ? [`stopped ${stopped.length} warm broker(s)`] : [] };
+    return {
+      removed,
+      kept: r.kept,
+      failed: r.failed,
+      notes: stopped.length ? [`stopped ${stopped.length} warm broker(s)`] : [],
+    };
   },
   async removeWorkspace() {
-    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'Removing one workspace\'s permissions is only needed on Windows.',
-      'Remove takes back the placeholders the sandbox made ("agent-sandbox uninstall", or "Agent Sandbox: Remove").');
+    throw new SandboxError(
+      SandboxErrorCode.UnsupportedPlatform,
+      "Removing one workspace's permissions is only needed on Windows.",
+      'Remove takes back the placeholders the sandbox made ("agent-sandbox uninstall", or "Agent Sandbox: Remove").',
+    );
   },
 };

@@ -26,20 +26,34 @@ export function createPlaceholder(stateDir: string, p: string, kind: 'dir' | 'fi
 }
 
 /**
- * Removes every recorded placeholder that is still empty and still the one we made, deepest first. Entries are
- * dropped once decided (removed, gone, or now the user's); an entry whose removal failed stays for a retry.
+ * Removes every recorded placeholder that is still empty and still the one we made, deepest first (only those
+ * `which` accepts: the others are left untouched and recorded). Entries are dropped once decided (removed, gone,
+ * or now the user's); an entry whose removal failed stays for a retry.
  */
-export function removePlaceholders(stateDir: string): { removed: string[]; kept: Kept[]; failed: Kept[] } {
+export function removePlaceholders(
+  stateDir: string,
+  which: (p: string) => boolean = () => true,
+): { removed: string[]; kept: Kept[]; failed: Kept[] } {
   const ledger = ledgerOf(stateDir);
   const removed: string[] = [];
   const kept: Kept[] = [];
   const failed: Kept[] = [];
-  for (const m of ledger.records().sort((a, b) => b.path.length - a.path.length)) {
+  for (const m of ledger
+    .records()
+    .filter((r) => which(r.path))
+    .sort((a, b) => b.path.length - a.path.length)) {
     const outcome = ledger.takeBack(m);
     if (outcome === 'removed') removed.push(m.path);
     else if (outcome !== 'gone') (outcome.retry ? failed : kept).push({ path: m.path, reason: outcome.reason });
   }
   return { removed, kept, failed };
+}
+
+/** Paths still recorded in the ledger. */
+export function recordedPlaceholders(stateDir: string): string[] {
+  return ledgerOf(stateDir)
+    .records()
+    .map((m) => m.path);
 }
 
 function exists(p: string): boolean {

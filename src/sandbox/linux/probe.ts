@@ -30,7 +30,10 @@ export const BWRAP_DIRS = ['/usr/bin', '/bin', '/usr/local/bin', '/usr/sbin', '/
  * root owns and nobody else can change, in a folder likewise (`unsafeBwrap` says why one is refused).
  */
 export function findBwrap(env = process.env): string | undefined {
-  if (env.AGENT_SANDBOX_BWRAP) return isExecutable(env.AGENT_SANDBOX_BWRAP) && !unsafeBwrap(env.AGENT_SANDBOX_BWRAP) ? env.AGENT_SANDBOX_BWRAP : undefined;
+  if (env.AGENT_SANDBOX_BWRAP)
+    return isExecutable(env.AGENT_SANDBOX_BWRAP) && !unsafeBwrap(env.AGENT_SANDBOX_BWRAP)
+      ? env.AGENT_SANDBOX_BWRAP
+      : undefined;
   return BWRAP_DIRS.map((d) => path.join(d, 'bwrap')).find((p) => isExecutable(p) && !unsafeBwrap(p));
 }
 
@@ -70,25 +73,52 @@ export function probedBwrapVersion(): string | undefined {
 function runProbe(): BwrapProbe {
   const bwrap = findBwrap();
   const explicit = process.env.AGENT_SANDBOX_BWRAP;
-  const refused = (explicit ? [explicit] : BWRAP_DIRS.map((d) => path.join(d, 'bwrap')))
-    .find((p) => isExecutable(p) && unsafeBwrap(p));
+  const refused = (explicit ? [explicit] : BWRAP_DIRS.map((d) => path.join(d, 'bwrap'))).find(
+    (p) => isExecutable(p) && unsafeBwrap(p),
+  );
   if (!bwrap && refused) {
-    return { ok: false, bwrap: refused, error: new SandboxError(SandboxErrorCode.BwrapUnusable,
-      `${refused} was not used as bubblewrap: ${unsafeBwrap(refused)}, so it could have been replaced (for example ` +
-      'by a sandboxed command), and nothing was run.',
-      'Install bubblewrap from your distribution\'s packages (root-owned, in /usr/bin), or point AGENT_SANDBOX_BWRAP ' +
-      'at a bwrap that only root can change.') };
+    return {
+      ok: false,
+      bwrap: refused,
+      error: new SandboxError(
+        SandboxErrorCode.BwrapUnusable,
+        `${refused} was not used as bubblewrap: ${unsafeBwrap(refused)}, so it could have been replaced (for example ` +
+          'by a sandboxed command), and nothing was run.',
+        "Install bubblewrap from your distribution's packages (root-owned, in /usr/bin), or point AGENT_SANDBOX_BWRAP " +
+          'at a bwrap that only root can change.',
+      ),
+    };
   }
   if (!bwrap) {
-    return { ok: false, error: new SandboxError(SandboxErrorCode.BwrapMissing,
-      'bubblewrap (bwrap) is not installed, so the Linux sandbox cannot start and nothing was run.',
-      'Install it: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap` (Fedora), ' +
-      '`sudo pacman -S bubblewrap` (Arch).') };
+    return {
+      ok: false,
+      error: new SandboxError(
+        SandboxErrorCode.BwrapMissing,
+        'bubblewrap (bwrap) is not installed, so the Linux sandbox cannot start and nothing was run.',
+        'Install it: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap` (Fedora), ' +
+          '`sudo pacman -S bubblewrap` (Arch).',
+      ),
+    };
   }
   const version = spawnSync(bwrap, ['--version'], { encoding: 'utf8' }).stdout?.trim();
-  const r = spawnSync(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-pid',
-    '--unshare-net', '--die-with-parent', '--', 'true'], { encoding: 'utf8', timeout: 20_000,
-    env: { PATH: '/usr/bin:/bin' } });
+  const r = spawnSync(
+    bwrap,
+    [
+      '--ro-bind',
+      '/',
+      '/',
+      '--dev',
+      '/dev',
+      '--proc',
+      '/proc',
+      '--unshare-pid',
+      '--unshare-net',
+      '--die-with-parent',
+      '--',
+      'true',
+    ],
+    { encoding: 'utf8', timeout: 20_000, env: { PATH: '/usr/bin:/bin' } },
+  );
   if (r.status === 0) return { ok: true, bwrap, version };
   const stderr = (r.stderr || r.error?.message || `exit ${r.status}`).trim();
   return { ok: false, bwrap, version, error: unusable(bwrap, stderr) };
@@ -99,19 +129,26 @@ function unusable(bwrap: string, stderr: string): SandboxError {
   const userns = readSysctl('/proc/sys/user/max_user_namespaces');
   let fix: string;
   if (apparmor) {
-    fix = 'Ubuntu 24.04+ restricts unprivileged user namespaces through AppArmor. Either allow bwrap with an ' +
+    fix =
+      'Ubuntu 24.04+ restricts unprivileged user namespaces through AppArmor. Either allow bwrap with an ' +
       'AppArmor profile (create /etc/apparmor.d/bwrap with `abi <abi/4.0>, include <tunables/global> profile ' +
-      `bwrap ${bwrap} flags=(unconfined) { userns, }` + '` and run `sudo apparmor_parser -r /etc/apparmor.d/bwrap`), ' +
+      `bwrap ${bwrap} flags=(unconfined) { userns, }` +
+      '` and run `sudo apparmor_parser -r /etc/apparmor.d/bwrap`), ' +
       'or turn the restriction off: `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (persist it in ' +
       '/etc/sysctl.d/).';
   } else if (userns === '0') {
-    fix = 'User namespaces are disabled: `sudo sysctl -w user.max_user_namespaces=15000` (persist it in /etc/sysctl.d/).';
+    fix =
+      'User namespaces are disabled: `sudo sysctl -w user.max_user_namespaces=15000` (persist it in /etc/sysctl.d/).';
   } else {
-    fix = 'Check that unprivileged user namespaces are allowed (`sysctl kernel.unprivileged_userns_clone=1` on ' +
+    fix =
+      'Check that unprivileged user namespaces are allowed (`sysctl kernel.unprivileged_userns_clone=1` on ' +
       'Debian kernels, `kernel.apparmor_restrict_unprivileged_userns=0` on Ubuntu), or install bwrap setuid.';
   }
-  return new SandboxError(SandboxErrorCode.BwrapUnusable,
-    `bubblewrap (${bwrap}) cannot create a sandbox here, so nothing was run. It said: ${stderr}`, fix);
+  return new SandboxError(
+    SandboxErrorCode.BwrapUnusable,
+    `bubblewrap (${bwrap}) cannot create a sandbox here, so nothing was run. It said: ${stderr}`,
+    fix,
+  );
 }
 
 function readSysctl(p: string): string | undefined {

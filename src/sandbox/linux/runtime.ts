@@ -25,9 +25,11 @@ export function runnerScript(): string {
   const root = packageRoot();
   const script = root && path.join(root, 'dist', 'runner.js');
   if (!script || !fs.existsSync(script)) {
-    throw new SandboxError(SandboxErrorCode.BackendUnavailable,
+    throw new SandboxError(
+      SandboxErrorCode.BackendUnavailable,
       `The sandbox runner (dist/runner.js) was not found${root ? ` in ${root}` : ''}, so nothing was run.`,
-      'Build Agent Sandbox (`node scripts/build.mjs`) or reinstall it.');
+      'Build Agent Sandbox (`node scripts/build.mjs`) or reinstall it.',
+    );
   }
   return script;
 }

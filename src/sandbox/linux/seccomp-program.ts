@@ -4,7 +4,14 @@
  * the process (they would bypass the number checks). Every jump goes forward: checks first, then the ioctl and
  * socket argument blocks, then the shared KILL and EPERM returns. Must never allow before every deny rule was checked.
  */
-import { AF, AUDIT_ARCH, IOCTL, syscallNumber, X32_SYSCALL_BIT, type LinuxArch } from '../../../native-bindings/linux/syscall-numbers';
+import {
+  AF,
+  AUDIT_ARCH,
+  IOCTL,
+  syscallNumber,
+  X32_SYSCALL_BIT,
+  type LinuxArch,
+} from '../../../native-bindings/linux/syscall-numbers';
 import type { LinuxPlan } from '../../policy/plan';
 
 export const SECCOMP_RET = {
@@ -14,6 +21,10 @@ export const SECCOMP_RET = {
 } as const;
 export const EPERM = 1;
 export const EAFNOSUPPORT = 97;
+const SOCK_STREAM = 1;
+/** The socket type without SOCK_NONBLOCK / SOCK_CLOEXEC. */
+const SOCK_TYPE_MASK = 0xf;
+const IPPROTO_TCP = 6;
 
 /** Offsets into `struct seccomp_data`. Argument words are the low 32 bits (little-endian). */
 export const SECCOMP_DATA = { nr: 0, arch: 4, argLow: (i: number) => 16 + 8 * i } as const;
@@ -22,6 +33,7 @@ export const BPF = {
   LD_W_ABS: 0x20,
   JEQ_K: 0x15,
   JGE_K: 0x35,
+  AND_K: 0x54,
   RET_K: 0x06,
 } as const;
 
@@ -32,7 +44,7 @@ export interface BpfInsn {
   k: number;
 }
 
-type Label = 'allow' | 'kill' | 'eperm' | 'ioctl' | 'socket';
+type Label = 'allow' | 'kill' | 'eperm' | 'ioctl' | 'socket' | 'tcp' | 'refuse';
 interface Pending {
   code: number;
   k: number;
@@ -64,10 +76,24 @@ export function buildSeccompProgram(rules: LinuxPlan['seccomp'], arch: LinuxArch
     ret(SECCOMP_RET.ALLOW);
   }
   if (rules.allowSocketFamilies) {
+    const tcpOnly = rules.tcpOnlySocketFamilies ?? [];
     mark('socket');
     ld(SECCOMP_DATA.argLow(0));
     for (const fam of rules.allowSocketFamilies) jeq(familyNumber(fam), 'allow');
+    for (const fam of tcpOnly) jeq(familyNumber(fam), 'tcp');
     ret(SECCOMP_RET.ERRNO | EAFNOSUPPORT);
+    if (tcpOnly.length) {
+      // A TCP stream only: type SOCK_STREAM (flags masked off) and protocol 0 or IPPROTO_TCP (not SCTP, not MPTCP).
+      mark('tcp');
+      ld(SECCOMP_DATA.argLow(1));
+      out.push({ code: BPF.AND_K, k: SOCK_TYPE_MASK });
+      out.push({ code: BPF.JEQ_K, k: SOCK_STREAM, jf: 'refuse' });
+      ld(SECCOMP_DATA.argLow(2));
+      jeq(0, 'allow');
+      jeq(IPPROTO_TCP, 'allow');
+      mark('refuse');
+      ret(SECCOMP_RET.ERRNO | EAFNOSUPPORT);
+    }
     mark('allow');
     ret(SECCOMP_RET.ALLOW);
   }

@@ -7,7 +7,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LEDGER_DIR, removePlaceholders, type Kept } from './placeholders';
+import { LIVE_DIR, withLiveCheck } from './live';
+import { LEDGER_DIR, recordedPlaceholders, removePlaceholders, type Kept } from './placeholders';
+import { proxySocketDir } from '../../network/shared';
 
 export interface LinuxCleanup {
   /** Paths removed (placeholders and the private temp root). */
@@ -18,16 +20,34 @@ export interface LinuxCleanup {
   failed: Kept[];
 }
 
-/** Close every Linux backend first: a running sandbox still uses its temp folder. */
+/**
+ * Anything a running sandbox (of any process) still relies on stays: its workspace's placeholders (removing one
+ * would detach its read-only mount and make the path writable inside) and its private temp; each is listed as kept.
+ */
 export function removeLinuxSandboxState(stateDir: string): LinuxCleanup {
-  const { removed, kept, failed } = removePlaceholders(stateDir);
-  const tmp = path.join(stateDir, 'tmp');
-  if (fs.existsSync(tmp)) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    removed.push(tmp);
-  }
-  for (const dir of [path.join(stateDir, LEDGER_DIR), stateDir]) removeIfEmpty(dir);
-  return { removed, kept, failed };
+  if (!fs.existsSync(stateDir)) return { removed: [], kept: [], failed: [] };
+  const result = withLiveCheck(stateDir, (inUse) => {
+    const { removed, kept, failed } = removePlaceholders(stateDir, (p) => !inUse(p));
+    const running = 'a sandbox that uses it is still running; run uninstall again once it has ended';
+    const tmp = path.join(stateDir, 'tmp');
+    for (const name of fs.existsSync(tmp) ? fs.readdirSync(tmp) : []) {
+      const t = path.join(tmp, name);
+      if (inUse(t)) {
+        kept.push({ path: t, reason: running });
+        continue;
+      }
+      fs.rmSync(t, { recursive: true, force: true });
+      removed.push(t);
+    }
+    const held = new Set(kept.map((k) => k.path));
+    for (const p of recordedPlaceholders(stateDir))
+      if (inUse(p) && !held.has(p)) kept.push({ path: p, reason: running });
+    for (const dir of [tmp, path.join(stateDir, LEDGER_DIR)]) removeIfEmpty(dir);
+    return { removed, kept, failed };
+  });
+  // The allowlist proxy's socket folder: empty once no sandbox runs (each gateway removes its own folder).
+  for (const dir of [path.join(stateDir, LIVE_DIR), proxySocketDir(stateDir), stateDir]) removeIfEmpty(dir);
+  return result;
 }
 
 function removeIfEmpty(dir: string): void {

@@ -13,7 +13,10 @@ import { SandboxError, SandboxErrorCode } from '../../errors';
 export function hiddenBy(plan: LinuxPlan, p: string): string | undefined {
   const bounds = [
     ...[...plan.writableRoots, ...plan.workspaceRoots].map((path) => ({ path, hidden: false })),
-    ...[...plan.denyRead, ...plan.hiddenSockets].map((path) => ({ path, hidden: true })),
+    ...[...plan.denyRead, ...plan.hiddenSockets, ...(plan.privateState ? [plan.privateState] : [])].map((path) => ({
+      path,
+      hidden: true,
+    })),
   ].filter((b) => isWithin('linux', b.path, p));
   bounds.sort((a, b) => b.path.length - a.path.length || Number(b.hidden) - Number(a.hidden));
   return bounds[0]?.hidden ? bounds[0].path : undefined;
@@ -25,9 +28,11 @@ export function checkVisible(plan: LinuxPlan, paths: { what: string; path: strin
     const real = realpath(path);
     const by = hiddenBy(plan, real);
     if (!by) continue;
-    throw new SandboxError(SandboxErrorCode.HiddenPath,
+    throw new SandboxError(
+      SandboxErrorCode.HiddenPath,
       `The ${what} ${real} lies inside ${by}, which the sandbox hides (credentials or host sockets), so nothing was run.`,
-      `Run from a folder outside ${by}, or open a workspace folder there (workspace folders inside it are bound back).`);
+      `Run from a folder outside ${by}, or open a workspace folder there (workspace folders inside it are bound back).`,
+    );
   }
 }
 

@@ -6,8 +6,17 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { brokerDir, DAEMON_COMMAND, frame, FrameReader, infoPath, socketPath, unsafeDir, unsafeSocket,
-  type BrokerStatus } from '../../protocol/warm';
+import {
+  brokerDir,
+  DAEMON_COMMAND,
+  frame,
+  FrameReader,
+  infoPath,
+  socketPath,
+  unsafeDir,
+  unsafeSocket,
+  type BrokerStatus,
+} from '../../protocol/warm';
 
 const ANSWER_MS = 3000;
 
@@ -28,14 +37,17 @@ export async function listBrokers(stateDir?: string): Promise<Listed[]> {
   for (const f of names.filter((n) => n.endsWith('.json') && !keys.includes(n.slice(0, -'.json'.length)))) {
     fs.rmSync(`${dir}/${f}`, { force: true });
   }
-  const out = await Promise.all(keys.map(async (key): Promise<Listed> => {
-    const answer = await ask(dir, key, 'Q');
-    if (typeof answer === 'string') {
-      if (!unsafeSocket(socketPath(dir, key))) for (const f of [socketPath(dir, key), infoPath(dir, key)]) fs.rmSync(f, { force: true });
-      return { key, stale: answer };
-    }
-    return { key, status: answer };
-  }));
+  const out = await Promise.all(
+    keys.map(async (key): Promise<Listed> => {
+      const answer = await ask(dir, key, 'Q');
+      if (typeof answer === 'string') {
+        if (!unsafeSocket(socketPath(dir, key)))
+          for (const f of [socketPath(dir, key), infoPath(dir, key)]) fs.rmSync(f, { force: true });
+        return { key, stale: answer };
+      }
+      return { key, status: answer };
+    }),
+  );
   return out.filter((l) => !stateDir || !l.status || l.status.stateDir === stateDir);
 }
 
@@ -81,8 +93,10 @@ async function stopStarting(dir: string, stateDir?: string): Promise<void> {
 /** True when `pid` is this user's broker process (not a recycled pid of something else). */
 function isStartingBroker(pid: number): boolean {
   try {
-    return fs.statSync(`/proc/${pid}`).uid === process.getuid?.() &&
-      fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(DAEMON_COMMAND);
+    return (
+      fs.statSync(`/proc/${pid}`).uid === process.getuid?.() &&
+      fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(DAEMON_COMMAND)
+    );
   } catch {
     return false;
   }
@@ -102,7 +116,7 @@ function ask(dir: string, key: string, type: 'Q' | 'P'): Promise<BrokerStatus | 
     const reader = new FrameReader((t, payload) => {
       clearTimeout(timer);
       c.destroy();
-      resolve(t === 'T' ? JSON.parse(payload.toString()) as BrokerStatus : `unexpected answer ${t}`);
+      resolve(t === 'T' ? (JSON.parse(payload.toString()) as BrokerStatus) : `unexpected answer ${t}`);
     });
     c.once('connect', () => c.write(frame(type)));
     c.on('data', (d: Buffer) => reader.push(d));

@@ -4,7 +4,9 @@
  * through the sandbox index (`linuxWarm()`), so the daemon reaches the backend only through it.
  */
 export { Broker } from './broker';
-export { commandEnv } from './launch';
+export { commandEnv, hideProxySockets } from './launch';
+export { release } from './live';
+export { proxySocketDir } from '../../network/shared';
 export { prepareHost } from './prepare';
 export { probeBwrap } from './probe';
 export { checkVisible } from './visibility';

@@ -16,7 +16,9 @@ const WRITE_BITS = FileRights.FILE_WRITE_DATA | FileRights.FILE_APPEND_DATA | GE
 /** True when an allow ACE for one of `sids` grants any write right. */
 export function grantsWrite(entries: Ace[], sids: string[]): boolean {
   const wanted = new Set(sids.map((s) => s.toUpperCase()));
-  return entries.some((e) => e.mode !== 'deny' && e.mode !== 'revoke' && wanted.has(e.sid.toUpperCase()) && (e.mask & WRITE_BITS) !== 0);
+  return entries.some(
+    (e) => e.mode !== 'deny' && e.mode !== 'revoke' && wanted.has(e.sid.toUpperCase()) && (e.mask & WRITE_BITS) !== 0,
+  );
 }
 
 export interface AuditTarget {
@@ -34,12 +36,18 @@ export interface AuditResult {
 
 const key = (p: string) => path.win32.normalize(p).toLowerCase().replace(/\\+$/, '');
 const isWithin = (child: string, parent: string) => {
-  const c = key(child), p = key(parent);
+  const c = key(child),
+    p = key(parent);
   return c === p || c.startsWith(p + '\\');
 };
 
-export function selectAuditTargets(candidates: string[], writableRoots: string[], probe: (dir: string) => boolean,
-  budgetMs: number, now: () => number = Date.now): AuditResult {
+export function selectAuditTargets(
+  candidates: string[],
+  writableRoots: string[],
+  probe: (dir: string) => boolean,
+  budgetMs: number,
+  now: () => number = Date.now,
+): AuditResult {
   const start = now();
   const seen = new Set<string>();
   const result: AuditResult = { targets: [], scanned: 0, unscanned: [] };
@@ -65,7 +73,10 @@ export function defaultAuditCandidates(env: Record<string, string | undefined>):
   const drive = envGet(env, 'SystemDrive') ?? 'C:';
   const root = envGet(env, 'SystemRoot');
   return [
-    ...(envGet(env, 'PATH') ?? '').split(';').filter(Boolean).map((d) => d.replace(/^"(.*)"$/, '$1')),
+    ...(envGet(env, 'PATH') ?? '')
+      .split(';')
+      .filter(Boolean)
+      .map((d) => d.replace(/^"(.*)"$/, '$1')),
     `${drive}\\`,
     envGet(env, 'PUBLIC'),
     envGet(env, 'ProgramData'),

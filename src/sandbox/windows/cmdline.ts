@@ -43,12 +43,18 @@ const BATCH_SPECIAL = /[\s"&|<>^()!%,;=@`']/;
  */
 export function quoteBatchArg(arg: string): string {
   if (/[\r\n\0]/.test(arg)) {
-    throw new SandboxError(SandboxErrorCode.InvalidPolicy,
+    throw new SandboxError(
+      SandboxErrorCode.InvalidPolicy,
       `An argument for a batch file contains a line break or NUL, which cmd.exe cannot receive safely: ${JSON.stringify(arg)}`,
-      'Pass the value another way (a file or an environment variable), or call the program the batch file wraps directly.');
+      'Pass the value another way (a file or an environment variable), or call the program the batch file wraps directly.',
+    );
   }
   if (arg !== '' && !BATCH_SPECIAL.test(arg)) return arg;
-  return quoteWith(arg, (n) => '\\'.repeat(n * 2) + '""', (ch) => (ch === '%' ? '%%cd:~,%' : ch));
+  return quoteWith(
+    arg,
+    (n) => '\\'.repeat(n * 2) + '""',
+    (ch) => (ch === '%' ? '%%cd:~,%' : ch),
+  );
 }
 
 export function isBatchFile(program: string): boolean {
@@ -83,14 +89,28 @@ export interface ResolveEnv {
  * Finds argv[0] like cmd.exe does: a path with a directory is taken relative to `cwd`; a bare name is searched in
  * `cwd` then each PATH entry, trying it as given when it has an extension, then each PATHEXT extension.
  */
-export function resolveProgram(name: string, cwd: string, env: ResolveEnv, exists: (p: string) => boolean): string | undefined {
+export function resolveProgram(
+  name: string,
+  cwd: string,
+  env: ResolveEnv,
+  exists: (p: string) => boolean,
+): string | undefined {
   const w = path.win32;
   const exts = (env.PATHEXT || '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean);
-  const candidates = (base: string) => (w.extname(base) ? [base, ...exts.map((e) => base + e)] : exts.map((e) => base + e));
+  const candidates = (base: string) =>
+    w.extname(base) ? [base, ...exts.map((e) => base + e)] : exts.map((e) => base + e);
   if (/[\\/]/.test(name) || w.isAbsolute(name)) {
     return candidates(w.resolve(cwd, name)).find(exists);
   }
-  const dirs = [cwd, ...(env.PATH ?? '').split(';').filter(Boolean).map((d) => d.replace(/^"(.*)"$/, '$1'))];
+  // Store app execution aliases (…\Microsoft\WindowsApps) cannot be started from a restricted token: skipped, so a
+  // real install later on PATH wins.
+  const dirs = [
+    cwd,
+    ...(env.PATH ?? '')
+      .split(';')
+      .filter(Boolean)
+      .map((d) => d.replace(/^"(.*)"$/, '$1')),
+  ].filter((d) => !/\\microsoft\\windowsapps\\?$/i.test(d));
   for (const dir of dirs) {
     const hit = candidates(w.join(dir, name)).find(exists);
     if (hit) return hit;

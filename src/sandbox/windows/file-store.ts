@@ -23,7 +23,8 @@ function kind(p: string): 'dir' | 'file' | 'missing' {
 /** The missing folders above `p` (not `p` itself), outermost first. */
 function missingParents(p: string): string[] {
   const out: string[] = [];
-  for (let dir = path.dirname(p); dir !== path.dirname(dir) && kind(dir) === 'missing'; dir = path.dirname(dir)) out.unshift(dir);
+  for (let dir = path.dirname(p); dir !== path.dirname(dir) && kind(dir) === 'missing'; dir = path.dirname(dir))
+    out.unshift(dir);
   return out;
 }
 

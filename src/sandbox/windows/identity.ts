@@ -20,7 +20,11 @@ export function ownIdentity(plan: Win32Plan, stateDir: string): Identity {
     return { ...processSids(), capabilities: capabilitySidsFor(stateDir, roots) };
   } catch (e) {
     if (e instanceof SandboxError) throw e;
-    throw new SandboxError(SandboxErrorCode.NativeLoadFailed, `Could not read this process's token: ${(e as Error).message}`,
-      'Reinstall Agent Sandbox; its native component (koffi) may be missing for this platform.', { cause: e });
+    throw new SandboxError(
+      SandboxErrorCode.NativeLoadFailed,
+      `Could not read this process's token: ${(e as Error).message}`,
+      'Reinstall Agent Sandbox; its native component (koffi) may be missing for this platform.',
+      { cause: e },
+    );
   }
 }

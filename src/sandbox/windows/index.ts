@@ -10,22 +10,45 @@ import * as os from 'node:os';
 import { createHash } from 'node:crypto';
 import type { Plan, Win32Plan } from '../../policy/plan';
 import { SandboxError, SandboxErrorCode } from '../../errors';
-import { withProblems, type BackendStatus, type BackendOptions, type Enforcement, type SandboxBackend, type SandboxProcess,
-  type SpawnSpec } from '../types';
+import {
+  withProblems,
+  type BackendStatus,
+  type BackendOptions,
+  type Enforcement,
+  type SandboxBackend,
+  type SandboxProcess,
+  type SpawnSpec,
+} from '../types';
 import type { PlanFacts } from '../../policy';
 import { isWine, wineVersion } from '../../../native-bindings/win32/wine';
-import { ownIdentity } from './identity';
+import { ownIdentity, processSids } from './identity';
+import { knownCapabilitySids } from './capabilities';
+import { BackendDesktop } from './desktop';
+import { ownFilePaths, sealOwnFiles } from './own-files';
+import { refuseElevatedCaller } from './elevated-caller';
+import { openProcessToken, tokenElevationType } from '../../../native-bindings/win32/token';
+
+function ownElevationType(): number {
+  using t = openProcessToken();
+  return tokenElevationType(t);
+}
 import { fileSecurityStore } from './file-store';
 import { prepare, preparationSignalFor, type Identity } from './prepare';
 import type { RevertResult } from './ledger';
 import { spawnUnelevated, writeNetworkStubs } from './spawn';
 import { sandboxEnv } from './win-env';
+import { checkGrants, openCommandNetwork, withOwnGateway } from '../../network/command-session';
+import type { NetworkProxy } from '../../network/proxy';
+import { createProxy } from '../../network/shared';
 import { elevatedEnforcement, unelevatedEnforcement, WINE_NOTE } from './enforcement';
 
 function asWin32(plan: Plan): Win32Plan {
   if (plan.platform !== 'win32') {
-    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `A ${plan.platform} plan cannot run on Windows.`,
-      'Compile the plan with --platform win32.');
+    throw new SandboxError(
+      SandboxErrorCode.UnsupportedPlatform,
+      `A ${plan.platform} plan cannot run on Windows.`,
+      'Compile the plan with --platform win32.',
+    );
   }
   return plan;
 }
@@ -34,7 +57,47 @@ const planKey = (plan: Win32Plan) => createHash('sha256').update(JSON.stringify(
 
 export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
+  // The sandbox's logon SID (a restricting SID) is the developer's: it is what passes both access checks.
+  const desktop = new BackendDesktop(() => [processSids().logonSid]);
   const elevated = async () => (await import('./elevated')).loadElevatedBackend(opts);
+
+  /** Allowlist mode: this backend's proxy, made on first use and stopped with the backend. */
+  let proxy: NetworkProxy | undefined;
+
+  /**
+   * Unelevated allowlist (advisory): a gateway on two loopback ports for this command, and the proxy variables
+   * with its credential. Nothing stops a program that ignores them; the plan, results and Verify say so.
+   */
+  const spawnAllowlisted = async (
+    p: Win32Plan,
+    spec: SpawnSpec,
+    id: Identity,
+    warnings: string[],
+  ): Promise<SandboxProcess> => {
+    proxy ??= createProxy(opts.stateDir);
+    const gw = await proxy.openGateway(spec.argv.join(' ').slice(0, 200), 'tcp');
+    try {
+      const net = openCommandNetwork(
+        gw,
+        p,
+        spec.argv,
+        spec.allowDomains,
+        { host: '127.0.0.1', httpPort: gw.httpPort, socksPort: gw.socksPort },
+        true,
+      );
+      const env = sandboxEnv({ ...p, env: { ...p.env, set: { ...p.env.set, ...net.env } } }, process.env);
+      const { ui, gaps } = desktop.launch();
+      const proc = await spawnUnelevated(p, spec, id, env, ui);
+      return withOwnGateway(
+        Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]) }),
+        gw,
+        net,
+      );
+    } catch (e) {
+      await gw.close();
+      throw e;
+    }
+  };
 
   /** Concurrent first spawns of one plan each prepare; prepare() serializes them, so the later ones only skip. */
   const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
@@ -42,8 +105,14 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     const hit = prepared.get(key);
     if (hit) return hit;
     const id = ownIdentity(plan, opts.stateDir);
-    const { warnings } = await prepare(plan, id, fileSecurityStore(opts.stateDir), { stateDir: opts.stateDir, home: os.homedir(), env: process.env,
-      onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
+    const { warnings } = await prepare(sealOwnFiles(plan, ownFilePaths()), id, fileSecurityStore(opts.stateDir), {
+      stateDir: opts.stateDir,
+      home: os.homedir(),
+      env: process.env,
+      onProgress: opts.onProgress,
+      tolerateUnstoredAcls: isWine(),
+      signal: preparationSignalFor(opts, signal),
+    });
     const first = prepared.get(key); // a concurrent spawn finished first
     if (first) return first;
     prepared.set(key, { id, warnings });
@@ -61,27 +130,41 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     },
     /** Elevated mode once setup is done for this user (its marker and stored credentials), otherwise unelevated. */
     async planFacts(): Promise<PlanFacts> {
-      return (await (await elevated())?.planFacts()) ?? { windowsMode: 'unelevated' };
+      // Capability SIDs minted by earlier runs: the plan then shows the SIDs its ACEs carry (new roots mint at prepare).
+      const capabilitySids = knownCapabilitySids(opts.stateDir);
+      return { ...((await (await elevated())?.planFacts()) ?? { windowsMode: 'unelevated' }), capabilitySids };
     },
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
       const p = asWin32(plan);
+      checkGrants(spec.allowDomains);
       if (p.mode === 'full-access') {
-        throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'full-access plans are not run by the sandbox backend.',
-          'Run the command directly, outside Agent Sandbox.');
+        throw new SandboxError(
+          SandboxErrorCode.InvalidPolicy,
+          'full-access plans are not run by the sandbox backend.',
+          'Run the command directly, outside Agent Sandbox.',
+        );
       }
       // The plan decides the mode (planFacts() chose it before compiling); this backend never switches it.
       if (p.windowsMode === 'elevated') {
         const backend = await elevated();
         if (!backend) {
-          throw new SandboxError(SandboxErrorCode.SetupRequired, 'The elevated Windows sandbox is not set up.',
-            'Run "Agent Sandbox: Set Up Windows Sandbox", or use the unelevated mode.');
+          throw new SandboxError(
+            SandboxErrorCode.SetupRequired,
+            'The elevated Windows sandbox is not set up.',
+            'Run "Agent Sandbox: Set Up Windows Sandbox", or use the unelevated mode.',
+          );
         }
         return backend.spawn(p, spec);
       }
+      refuseElevatedCaller(ownElevationType(), isWine());
       const { id, warnings } = await ready(p, spec.signal);
+      if (p.network === 'allowlist') return spawnAllowlisted(p, spec, id, warnings);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
-      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs));
-      return Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), warnings) });
+      const { ui, gaps } = desktop.launch();
+      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs), ui);
+      return Object.assign(proc, {
+        enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]),
+      });
     },
     enforcement(plan: Plan): Enforcement {
       const p = asWin32(plan);
@@ -90,6 +173,10 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     },
     async dispose(): Promise<void> {
       prepared.clear();
+      const p = proxy;
+      proxy = undefined;
+      await p?.close();
+      desktop.close();
     },
   };
 }

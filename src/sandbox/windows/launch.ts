@@ -35,9 +35,21 @@ export interface RestrictedSpec {
   pipePrefix: string;
   /** Allocate a pseudoconsole of this size; stderr is then part of the terminal's output. */
   tty?: { cols: number; rows: number };
-  /** Also restrict the job's access to the desktop (clipboard, global atoms, display settings...). */
-  uiRestrictions: boolean;
+  /** How the command is kept off the developer's desktop (see ./ui-isolation). */
+  ui: LaunchUi;
 }
+
+export interface LaunchUi {
+  /** STARTUPINFO.lpDesktop (a private desktop); omitted, the command inherits the caller's desktop. */
+  desktop?: string;
+  /** Set the job's UI limits (clipboard, global atoms, window handles...). */
+  uiLimits: boolean;
+  /** CREATE_BREAKAWAY_FROM_JOB, when the caller's own job allows it and the UI limits could not nest in it. */
+  breakaway: boolean;
+}
+
+/** The hidden pseudoconsole of a pipe-path command: its console, never read as output (stdout/stderr are pipes). */
+const HIDDEN_CONSOLE = { cols: 120, rows: 30 };
 
 /** A started command. Disposing it destroys our pipe ends and closes the job, which ends the command's tree. */
 export interface RestrictedProcess extends Disposable {
@@ -59,7 +71,9 @@ function wrap<T>(code: SandboxErrorCode, what: string, fix: string, fn: () => T)
     return fn();
   } catch (e) {
     if (e instanceof SandboxError) throw e;
-    throw new SandboxError(code, `${what}: ${e instanceof Error ? e.message : String(e)}. Nothing was run.`, fix, { cause: e });
+    throw new SandboxError(code, `${what}: ${e instanceof Error ? e.message : String(e)}. Nothing was run.`, fix, {
+      cause: e,
+    });
   }
 }
 
@@ -67,20 +81,40 @@ const REPORT = 'Report this with the error above.';
 
 export async function startRestricted(spec: RestrictedSpec): Promise<RestrictedProcess> {
   const { env } = spec;
-  const program = resolveProgram(spec.argv[0], spec.cwd, { PATH: envGet(env, 'PATH'), PATHEXT: envGet(env, 'PATHEXT') },
-    (p) => fs.existsSync(p) && fs.statSync(p).isFile());
+  const program = resolveProgram(
+    spec.argv[0],
+    spec.cwd,
+    { PATH: envGet(env, 'PATH'), PATHEXT: envGet(env, 'PATHEXT') },
+    (p) => fs.existsSync(p) && fs.statSync(p).isFile(),
+  );
   if (!program) {
-    throw new SandboxError(SandboxErrorCode.ProcessCreateFailed, `"${spec.argv[0]}": command not found on the sandbox's PATH.`,
-      'Check the command name, or give its full path.');
+    throw new SandboxError(
+      SandboxErrorCode.ProcessCreateFailed,
+      `"${spec.argv[0]}": command not found on the sandbox's PATH.`,
+      'Check the command name, or give its full path.',
+    );
   }
-  const { commandLine } = buildCommandLine(program, spec.argv.slice(1), envGet(env, 'ComSpec') ?? 'C:\\Windows\\System32\\cmd.exe');
+  const { commandLine } = buildCommandLine(
+    program,
+    spec.argv.slice(1),
+    envGet(env, 'ComSpec') ?? 'C:\\Windows\\System32\\cmd.exe',
+  );
   using scope = new Scope();
-  using token = wrap(SandboxErrorCode.TokenFailed, 'Could not create the restricted token', REPORT,
-    () => buildRestrictedToken(spec.token));
-  const job = scope.use(wrap(SandboxErrorCode.JobFailed, 'Could not create the kill-on-close job', REPORT, () => Job.createKillOnClose()));
-  if (spec.uiRestrictions) wrap(SandboxErrorCode.JobFailed, 'Could not restrict the job\'s desktop access', REPORT, () => job.setUiRestrictions());
+  using token = wrap(SandboxErrorCode.TokenFailed, 'Could not create the restricted token', REPORT, () =>
+    buildRestrictedToken(spec.token),
+  );
+  const job = scope.use(
+    wrap(SandboxErrorCode.JobFailed, 'Could not create the kill-on-close job', REPORT, () => Job.createKillOnClose()),
+  );
+  if (spec.ui.uiLimits)
+    wrap(SandboxErrorCode.JobFailed, "Could not restrict the job's desktop access", REPORT, () =>
+      job.setUiRestrictions(),
+    );
   const sddl = pipeSddl([spec.pipeOwnerSid]);
-  const names = spec.tty ? ['pty-in', 'pty-out'] : ['stdin', 'stdout', 'stderr'];
+  // Every command gets a console made here, by the unrestricted caller: a terminal's is its output; a pipe-path
+  // command's is hidden (console programs die with 0xC0000142 when a write-restricted token must build its own
+  // conhost) and its stdout and stderr stay separate pipes.
+  const names = spec.tty ? ['pty-in', 'pty-out'] : ['stdin', 'stdout', 'stderr', 'con-in', 'con-out'];
   const pairs: PipePair[] = [];
   for (const name of names) {
     const pair = await createPipePair(`${spec.pipePrefix}-${name}`, sddl);
@@ -89,11 +123,35 @@ export async function startRestricted(spec: RestrictedSpec): Promise<RestrictedP
     pairs.push(pair);
   }
   // ConPTY holds its own duplicates of both ends; ours are closed once the child has started.
-  const pty = spec.tty ? scope.use(PseudoConsole.create(spec.tty.cols, spec.tty.rows, pairs[0].server.value, pairs[1].server.value))
-    : undefined;
-  const child = wrap(SandboxErrorCode.ProcessCreateFailed, `Could not start ${program}`, 'Check that the program is a Windows executable.',
-    () => createProcessAsUser({ token, commandLine, cwd: spec.cwd, env, job,
-      ...(pty ? { pseudoConsole: pty.handle } : { stdio: [pairs[0].server.value, pairs[1].server.value, pairs[2].server.value] }) }));
+  const [conIn, conOut] = spec.tty ? [pairs[0], pairs[1]] : [pairs[3], pairs[4]];
+  const size = spec.tty ?? HIDDEN_CONSOLE;
+  const pty = scope.use(
+    wrap(
+      SandboxErrorCode.ProcessCreateFailed,
+      "Could not create the command's console (pseudoconsole)",
+      'Pseudoconsoles need Windows 10 1809 or later.',
+      () => PseudoConsole.create(size.cols, size.rows, conIn.server.value, conOut.server.value),
+    ),
+  );
+  // The hidden console's output is drained and dropped (ConPTY stalls when nobody reads it).
+  if (!spec.tty) conOut.socket.resume();
+  const child = wrap(
+    SandboxErrorCode.ProcessCreateFailed,
+    `Could not start ${program}`,
+    'Check that the program is a Windows executable.',
+    () =>
+      createProcessAsUser({
+        token,
+        commandLine,
+        cwd: spec.cwd,
+        env,
+        job,
+        pseudoConsole: pty.handle,
+        breakaway: spec.ui.breakaway,
+        ...(spec.ui.desktop ? { desktop: spec.ui.desktop } : {}),
+        ...(spec.tty ? {} : { stdio: [pairs[0].server.value, pairs[1].server.value, pairs[2].server.value] }),
+      }),
+  );
   scope.keep();
   // The child (or the pseudoconsole) holds its own copies now; ours would keep the pipes open after it exits.
   for (const p of pairs) p.server.close();
@@ -113,7 +171,7 @@ export async function startRestricted(spec: RestrictedSpec): Promise<RestrictedP
     try {
       const code = await child.wait();
       job.close();
-      await pty?.close();
+      await pty.close();
       return code;
     } finally {
       child.close();
@@ -124,10 +182,10 @@ export async function startRestricted(spec: RestrictedSpec): Promise<RestrictedP
   return {
     stdin: sockets[0],
     stdout: sockets[1],
-    stderr: pty ? null : sockets[2],
+    stderr: spec.tty ? null : sockets[2],
     exited,
     kill,
-    ...(pty ? { resize: (cols: number, rows: number) => pty.resize(cols, rows) } : {}),
+    ...(spec.tty ? { resize: (cols: number, rows: number) => pty.resize(cols, rows) } : {}),
     [Symbol.dispose]() {
       for (const s of sockets) s.destroy();
       job.close();

@@ -61,6 +61,40 @@ export interface LedgerRecord extends AceOnPath {
   /** What a placeholder file at `path` holds when we made it (empty when absent), for whichever record reverts it. */
   placeholderContent?: string;
   at: string;
+  /** The ACE was found already present but not recorded (a crash between write and save): adopted so it can be reverted. */
+  adopted?: true;
+}
+
+/**
+ * Records the ACEs of `skipped` operations that are present on disk but missing from the ledger. Every operation's
+ * SID is one of ours (a minted capability SID, the sandbox group), so an unrecorded one is ours too and must be
+ * revertible. Returns how many were adopted.
+ */
+export function adoptUnrecorded(skipped: ResolvedAclOp[], store: SecurityStore, ledger: Ledger): number {
+  let n = 0;
+  for (const op of skipped) {
+    const known = ledger.records.some(
+      (r) =>
+        r.path.toLowerCase() === op.path.toLowerCase() &&
+        r.sid.toUpperCase() === op.sid.toUpperCase() &&
+        r.action === op.action,
+    );
+    if (known || store.kind(op.path) === 'missing' || !alreadyPresent(store.entries(op.path), op)) continue;
+    ledger.records.push({
+      path: op.path,
+      sid: op.sid,
+      action: op.action,
+      mask: op.mask,
+      inheritance: op.inheritance,
+      reason: op.reason,
+      before: '',
+      created: false,
+      at: new Date().toISOString(),
+      adopted: true,
+    });
+    n++;
+  }
+  return n;
 }
 
 export interface Ledger {
@@ -95,9 +129,14 @@ export function isElevatedRecord(r: LedgerRecord): boolean {
 
 /** True when an explicit ACE already gives what `op` asks (same SID, kind and inheritance; mask a superset). */
 export function alreadyPresent(entries: Ace[], op: ResolvedAclOp): boolean {
-  return entries.some((e) => e.sid.toUpperCase() === op.sid.toUpperCase() && e.mode === op.action &&
-    (e.inheritance & ~INHERITED_ACE) === op.inheritance && (e.inheritance & INHERITED_ACE) === 0 &&
-    ((e.mask & op.mask) >>> 0) === op.mask >>> 0);
+  return entries.some(
+    (e) =>
+      e.sid.toUpperCase() === op.sid.toUpperCase() &&
+      e.mode === op.action &&
+      (e.inheritance & ~INHERITED_ACE) === op.inheritance &&
+      (e.inheritance & INHERITED_ACE) === 0 &&
+      (e.mask & op.mask) >>> 0 === op.mask >>> 0,
+  );
 }
 
 /** Paths the sandbox must never modify: the profile root itself and registry hives in it. */
@@ -134,8 +173,15 @@ function aceOf(op: ResolvedAclOp): Ace {
  * Everything before the DACL write. Returns what the write needs, or undefined when the operation was skipped or
  * failed (already noted in `result`).
  */
-function startOne(op: ResolvedAclOp, i: number, total: number, store: SecurityStore, home: string, result: ApplyResult,
-  onProgress?: (p: ApplyProgress) => void): { createdPaths?: string[] } | undefined {
+function startOne(
+  op: ResolvedAclOp,
+  i: number,
+  total: number,
+  store: SecurityStore,
+  home: string,
+  result: ApplyResult,
+  onProgress?: (p: ApplyProgress) => void,
+): { createdPaths?: string[] } | undefined {
   try {
     const pre = beforeWrite(op, store, home);
     if (pre !== 'skip') return pre;
@@ -148,12 +194,29 @@ function startOne(op: ResolvedAclOp, i: number, total: number, store: SecuritySt
 }
 
 /** Records an ACE just written, with the DACL it replaced, and reports it. */
-function finishOne(op: ResolvedAclOp, i: number, total: number, before: string, createdPaths: string[] | undefined,
-  ledger: Ledger, result: ApplyResult, onProgress?: (p: ApplyProgress) => void): void {
-  const rec: LedgerRecord = { path: op.path, sid: op.sid, action: op.action, mask: op.mask, inheritance: op.inheritance,
-    reason: op.reason, before, created: createdPaths !== undefined, ...(createdPaths ? { createdPaths } : {}),
+function finishOne(
+  op: ResolvedAclOp,
+  i: number,
+  total: number,
+  before: string,
+  createdPaths: string[] | undefined,
+  ledger: Ledger,
+  result: ApplyResult,
+  onProgress?: (p: ApplyProgress) => void,
+): void {
+  const rec: LedgerRecord = {
+    path: op.path,
+    sid: op.sid,
+    action: op.action,
+    mask: op.mask,
+    inheritance: op.inheritance,
+    reason: op.reason,
+    before,
+    created: createdPaths !== undefined,
+    ...(createdPaths ? { createdPaths } : {}),
     ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}),
-    at: new Date().toISOString() };
+    at: new Date().toISOString(),
+  };
   ledger.records.push(rec);
   result.applied.push(rec);
   onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
@@ -163,7 +226,13 @@ function finishOne(op: ResolvedAclOp, i: number, total: number, before: string, 
  * A DACL write failed: nothing is recorded, so what was created for it (a placeholder, a sealed `.git`) is deleted
  * again while it is still as we made it; otherwise nothing would ever take it back.
  */
-function failWrite(op: ResolvedAclOp, createdPaths: string[] | undefined, store: SecurityStore, result: ApplyResult, error: unknown): void {
+function failWrite(
+  op: ResolvedAclOp,
+  createdPaths: string[] | undefined,
+  store: SecurityStore,
+  result: ApplyResult,
+  error: unknown,
+): void {
   for (const p of [...(createdPaths ?? [])].reverse()) {
     try {
       store.removeIfEmpty(p, p === op.path ? op.placeholderContent : undefined);
@@ -175,8 +244,16 @@ function failWrite(op: ResolvedAclOp, createdPaths: string[] | undefined, store:
 }
 
 /** Applies one operation unless present, recording what it adds; a failure is collected, never half-recorded. */
-function applyOne(op: ResolvedAclOp, i: number, total: number, store: SecurityStore, ledger: Ledger, home: string,
-  result: ApplyResult, onProgress?: (p: ApplyProgress) => void): void {
+function applyOne(
+  op: ResolvedAclOp,
+  i: number,
+  total: number,
+  store: SecurityStore,
+  ledger: Ledger,
+  home: string,
+  result: ApplyResult,
+  onProgress?: (p: ApplyProgress) => void,
+): void {
   const pending = startOne(op, i, total, store, home, result, onProgress);
   if (!pending) return;
   try {
@@ -187,23 +264,46 @@ function applyOne(op: ResolvedAclOp, i: number, total: number, store: SecuritySt
 }
 
 /** `applyOne` with the DACL write awaited off the event loop when the store can do that. */
-async function applyOneAsync(op: ResolvedAclOp, i: number, total: number, store: SecurityStore, ledger: Ledger, home: string,
-  result: ApplyResult, onProgress?: (p: ApplyProgress) => void): Promise<void> {
+async function applyOneAsync(
+  op: ResolvedAclOp,
+  i: number,
+  total: number,
+  store: SecurityStore,
+  ledger: Ledger,
+  home: string,
+  result: ApplyResult,
+  onProgress?: (p: ApplyProgress) => void,
+): Promise<void> {
   if (!store.applyAsync) return applyOne(op, i, total, store, ledger, home, result, onProgress);
   const pending = startOne(op, i, total, store, home, result, onProgress);
   if (!pending) return;
   try {
-    finishOne(op, i, total, await store.applyAsync(op.path, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
+    finishOne(
+      op,
+      i,
+      total,
+      await store.applyAsync(op.path, [aceOf(op)]),
+      pending.createdPaths,
+      ledger,
+      result,
+      onProgress,
+    );
   } catch (error) {
     failWrite(op, pending.createdPaths, store, result, error);
   }
 }
 
 /** Applies each operation unless present, recording what it adds. Failures are collected, never half-recorded. */
-export function applyOperations(ops: ResolvedAclOp[], store: SecurityStore, ledger: Ledger, home: string,
-  onProgress?: (p: ApplyProgress) => void): ApplyResult {
+export function applyOperations(
+  ops: ResolvedAclOp[],
+  store: SecurityStore,
+  ledger: Ledger,
+  home: string,
+  onProgress?: (p: ApplyProgress) => void,
+): ApplyResult {
   const result: ApplyResult = { applied: [], skipped: [], failures: [] };
   ops.forEach((op, i) => applyOne(op, i, ops.length, store, ledger, home, result, onProgress));
+  adoptUnrecorded(result.skipped, store, ledger);
   return result;
 }
 
@@ -214,9 +314,13 @@ export function applyOperations(ops: ResolvedAclOp[], store: SecurityStore, ledg
  * recorded; a rerun skips those ACEs and completes the rest. `onRecorded` runs after each ACE is recorded (the
  * caller saves the ledger, so a crash loses at most the ACE being written).
  */
-export async function applyOperationsYielding(ops: ResolvedAclOp[], store: SecurityStore, ledger: Ledger, home: string,
-  opts: { onProgress?: (p: ApplyProgress) => void; signal?: AbortSignal; onRecorded?: () => void } = {}):
-  Promise<ApplyResult & { cancelled: boolean }> {
+export async function applyOperationsYielding(
+  ops: ResolvedAclOp[],
+  store: SecurityStore,
+  ledger: Ledger,
+  home: string,
+  opts: { onProgress?: (p: ApplyProgress) => void; signal?: AbortSignal; onRecorded?: () => void } = {},
+): Promise<ApplyResult & { cancelled: boolean }> {
   const result: ApplyResult = { applied: [], skipped: [], failures: [] };
   for (const [i, op] of ops.entries()) {
     await new Promise<void>((r) => setImmediate(r));
@@ -225,6 +329,7 @@ export async function applyOperationsYielding(ops: ResolvedAclOp[], store: Secur
     await applyOneAsync(op, i, ops.length, store, ledger, home, result, opts.onProgress);
     if (result.applied.length > before) opts.onRecorded?.();
   }
+  if (adoptUnrecorded(result.skipped, store, ledger)) opts.onRecorded?.();
   return { ...result, cancelled: false };
 }
 
@@ -242,7 +347,11 @@ export interface RevertResult {
  * dropped. `filter` limits the revert (e.g. one workspace's SID). Failed records stay for the next attempt. Then
  * the paths the reverted records created are deleted while empty, unless a record still kept needs them.
  */
-export function revertLedger(ledger: Ledger, store: SecurityStore, filter: (r: LedgerRecord) => boolean = () => true): RevertResult {
+export function revertLedger(
+  ledger: Ledger,
+  store: SecurityStore,
+  filter: (r: LedgerRecord) => boolean = () => true,
+): RevertResult {
   const out: RevertResult = { reverted: [], failures: [], removed: [], keptCreated: [] };
   const keep: LedgerRecord[] = [];
   for (const record of [...ledger.records].reverse()) {
@@ -252,8 +361,9 @@ export function revertLedger(ledger: Ledger, store: SecurityStore, filter: (r: L
     }
     try {
       if (store.kind(record.path) !== 'missing') {
-        const ours = store.entries(record.path).some((e) => e.sid.toUpperCase() === record.sid.toUpperCase() &&
-          (e.inheritance & INHERITED_ACE) === 0);
+        const ours = store
+          .entries(record.path)
+          .some((e) => e.sid.toUpperCase() === record.sid.toUpperCase() && (e.inheritance & INHERITED_ACE) === 0);
         if (ours) store.apply(record.path, [{ sid: record.sid, mode: 'revoke', mask: 0, inheritance: 0 }]);
       }
       out.reverted.unshift(record);
@@ -283,7 +393,9 @@ function removeCreated(out: RevertResult, keep: LedgerRecord[], store: SecurityS
     }
     if (store.kind(p) === 'missing') continue;
     try {
-      const content = out.reverted.find((r) => key(r.path) === k && r.placeholderContent !== undefined)?.placeholderContent;
+      const content = out.reverted.find(
+        (r) => key(r.path) === k && r.placeholderContent !== undefined,
+      )?.placeholderContent;
       if (store.removeIfEmpty(p, content)) out.removed.push(p);
       else out.keptCreated.push(p);
     } catch {

@@ -7,15 +7,19 @@ import * as path from 'node:path';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 
 export function runnerScript(): string {
+  // No environment override: whatever script a variable named would be run elevated (setup) or as the sandbox
+  // accounts, so only the files shipped beside this module count.
   const candidates = [
-    process.env.AGENT_SANDBOX_RUNNER,
     path.join(__dirname, 'runner.js'),
     path.join(__dirname, '..', '..', 'runner', 'windows', 'entry.js'),
   ].filter((p): p is string => Boolean(p));
   const hit = candidates.find((p) => fs.existsSync(p));
   if (!hit) {
-    throw new SandboxError(SandboxErrorCode.BackendUnavailable, `The sandbox runner script was not found (looked in ${candidates.join(', ')}).`,
-      'Reinstall Agent Sandbox.');
+    throw new SandboxError(
+      SandboxErrorCode.BackendUnavailable,
+      `The sandbox runner script was not found (looked in ${candidates.join(', ')}).`,
+      'Reinstall Agent Sandbox.',
+    );
   }
   return hit;
 }

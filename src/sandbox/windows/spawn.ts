@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { Win32Plan } from '../../policy/plan';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { Lifetime } from '../lifetime';
-import { startRestricted } from './launch';
+import { startRestricted, type LaunchUi } from './launch';
 import { resolveSid, type Identity } from './prepare';
 
 /** ssh/scp stubs put first on PATH in advisory-offline mode, so the common tools fail loudly instead of connecting. */
@@ -17,8 +17,10 @@ export function writeNetworkStubs(stateDir: string): string {
   const dir = path.join(stateDir, 'win32-offline-stubs');
   fs.mkdirSync(dir, { recursive: true });
   for (const tool of ['ssh', 'scp', 'sftp']) {
-    fs.writeFileSync(path.join(dir, `${tool}.cmd`),
-      `@echo agent-sandbox: ${tool} is disabled in offline mode (advisory: not a security boundary). 1>&2\r\n@exit /b 1\r\n`);
+    fs.writeFileSync(
+      path.join(dir, `${tool}.cmd`),
+      `@echo agent-sandbox: ${tool} is disabled in offline mode (advisory: not a security boundary). 1>&2\r\n@exit /b 1\r\n`,
+    );
   }
   return dir;
 }
@@ -32,11 +34,22 @@ function endOf(stream: Socket): Promise<void> {
   });
 }
 
-export async function spawnUnelevated(plan: Win32Plan, spec: SpawnSpec, id: Identity, env: Record<string, string>): Promise<Omit<SandboxProcess, 'enforcement'>> {
+export async function spawnUnelevated(
+  plan: Win32Plan,
+  spec: SpawnSpec,
+  id: Identity,
+  env: Record<string, string>,
+  ui: LaunchUi,
+): Promise<Omit<SandboxProcess, 'enforcement'>> {
   fs.mkdirSync(plan.tempDir, { recursive: true });
   const lifetime = new Lifetime(spec, () => proc.kill());
   const proc = await startRestricted({
-    argv: spec.argv, cwd: spec.cwd, env, pipeOwnerSid: id.userSid, pipePrefix: 'sandbox', uiRestrictions: true,
+    argv: spec.argv,
+    cwd: spec.cwd,
+    env,
+    pipeOwnerSid: id.userSid,
+    pipePrefix: 'sandbox',
+    ui,
     ...(spec.tty ? { tty: spec.tty } : {}),
     token: {
       flags: plan.token.flags.value,
@@ -69,6 +82,12 @@ export async function spawnUnelevated(plan: Win32Plan, spec: SpawnSpec, id: Iden
   })();
   // Cancelled before the command started (during preparation or the start): killed at once.
   lifetime.arm();
-  return { stdin: inherit ? null : proc.stdin, stdout: inherit ? null : proc.stdout, stderr: inherit ? null : proc.stderr,
-    exited, kill: () => lifetime.kill(), ...(proc.resize ? { resize: proc.resize } : {}) };
+  return {
+    stdin: inherit ? null : proc.stdin,
+    stdout: inherit ? null : proc.stdout,
+    stderr: inherit ? null : proc.stderr,
+    exited,
+    kill: () => lifetime.kill(),
+    ...(proc.resize ? { resize: proc.resize } : {}),
+  };
 }

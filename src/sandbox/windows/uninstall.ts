@@ -49,10 +49,15 @@ function describe(f: RevertResult['failures'][number]): string {
   return `permission for ${f.record.sid} on ${f.record.path} (${f.record.reason}): ${e instanceof Error ? e.message : String(e)}`;
 }
 
-export async function uninstallWindows(deps: UninstallDeps, onProgress?: (m: string) => void): Promise<WindowsUninstallResult> {
+export async function uninstallWindows(
+  deps: UninstallDeps,
+  onProgress?: (m: string) => void,
+): Promise<WindowsUninstallResult> {
   const acl = deps.revertUnelevated();
-  onProgress?.(`Reverted ${acl.reverted.length} folder permission(s) the sandbox had added` +
-    `${acl.removed.length ? `, and removed ${acl.removed.length} empty placeholder(s) it had created` : ''}.`);
+  onProgress?.(
+    `Reverted ${acl.reverted.length} folder permission(s) the sandbox had added` +
+      `${acl.removed.length ? `, and removed ${acl.removed.length} empty placeholder(s) it had created` : ''}.`,
+  );
   for (const k of acl.keptCreated) onProgress?.(`Kept ${k}: the sandbox created it, but it is no longer empty.`);
   const aclLeft = acl.failures.map(describe);
   for (const l of aclLeft) onProgress?.(`Could not revert ${l}`);
@@ -72,19 +77,30 @@ export async function uninstallWindows(deps: UninstallDeps, onProgress?: (m: str
     deps.forgetCredentials();
   }
   if (aclLeft.length) {
-    throw new SandboxError(SandboxErrorCode.SetupFailed, `Uninstall could not remove everything. Still present: ${aclLeft.join('; ')}.`,
-      'Close programs using these folders and run "agent-sandbox uninstall" again; the permissions stay recorded until reverted.');
+    throw new SandboxError(
+      SandboxErrorCode.SetupFailed,
+      `Uninstall could not remove everything. Still present: ${aclLeft.join('; ')}.`,
+      'Close programs using these folders and run "agent-sandbox uninstall" again; the permissions stay recorded until reverted.',
+    );
   }
   // Whatever reported success, a permission still recorded is still in place (the elevated part found no group to
   // revert for after an earlier failed run, say): never report success then, and never let the ledger go.
   const left = deps.recordsLeft();
   if (left.length) {
-    throw new SandboxError(SandboxErrorCode.SetupFailed, `Uninstall could not remove everything: ${left.length} recorded ` +
-      `permission(s) remain, for example ${left[0].reason} on ${left[0].path}.`,
-      'Run "agent-sandbox uninstall" again as an administrator; the permissions stay recorded until reverted.');
+    throw new SandboxError(
+      SandboxErrorCode.SetupFailed,
+      `Uninstall could not remove everything: ${left.length} recorded ` +
+        `permission(s) remain, for example ${left[0].reason} on ${left[0].path}.`,
+      'Run "agent-sandbox uninstall" again as an administrator; the permissions stay recorded until reverted.',
+    );
   }
-  return { steps: elevated?.steps ?? [], leftovers: elevated?.leftovers ?? [], elevated: Boolean(elevated),
-    aclReverted: acl.reverted.length, keptCreated: acl.keptCreated };
+  return {
+    steps: elevated?.steps ?? [],
+    leftovers: elevated?.leftovers ?? [],
+    elevated: Boolean(elevated),
+    aclReverted: acl.reverted.length,
+    keptCreated: acl.keptCreated,
+  };
 }
 
 /**
@@ -92,14 +108,21 @@ export async function uninstallWindows(deps: UninstallDeps, onProgress?: (m: str
  * the elevated setup: whatever the elevated uninstall's own re-query finds (accounts, group, firewall rule, marker,
  * or that one of them could not be checked), plus ledger records of its grants.
  */
-export function uninstallDeps(stateDir: string, store: SecurityStore, machine: SetupMachine,
-  uninstallElevated: UninstallDeps['uninstallElevated']): UninstallDeps {
+export function uninstallDeps(
+  stateDir: string,
+  store: SecurityStore,
+  machine: SetupMachine,
+  uninstallElevated: UninstallDeps['uninstallElevated'],
+): UninstallDeps {
   return {
     revertUnelevated: () => revertUnelevatedAcls(stateDir, store),
     async elevatedTraces() {
       const rules = buildSetupPlan({ home: os.homedir() }).firewall;
       const grants = loadLedger(path.join(stateDir, LEDGER_FILE)).records.filter(isElevatedRecord);
-      return [...await leftovers(rules, machine), ...(grants.length ? [`${grants.length} folder permission(s) granted by setup`] : [])];
+      return [
+        ...(await leftovers(rules, machine)),
+        ...(grants.length ? [`${grants.length} folder permission(s) granted by setup`] : []),
+      ];
     },
     uninstallElevated,
     forgetCredentials: () => deleteCredentials(stateDir),
@@ -124,10 +147,19 @@ export function removeWorkspace(stateDir: string, root: string, store: SecurityS
  * Removes the Windows sandbox: reverts the unelevated backend's permissions (no administrator needed), then, only
  * if anything of the elevated setup is there, the elevated part with one UAC prompt.
  */
-export async function uninstallWindowsSandbox(opts: { stateDir: string; onProgress?: (m: string) => void }): Promise<WindowsUninstallResult> {
+export async function uninstallWindowsSandbox(opts: {
+  stateDir: string;
+  onProgress?: (m: string) => void;
+}): Promise<WindowsUninstallResult> {
   requireWindows('Removing the Windows sandbox');
   const [{ fileSecurityStore }, { win32Machine }, { runUninstall }] = await Promise.all([
-    import('./file-store'), import('./setup/machine-win32'), import('./setup/setup')]);
+    import('./file-store'),
+    import('./setup/machine-win32'),
+    import('./setup/setup'),
+  ]);
   const machine = win32Machine({ stateDir: opts.stateDir, home: '' });
-  return uninstallWindows(uninstallDeps(opts.stateDir, fileSecurityStore(opts.stateDir), machine, () => runUninstall(opts)), opts.onProgress);
+  return uninstallWindows(
+    uninstallDeps(opts.stateDir, fileSecurityStore(opts.stateDir), machine, () => runUninstall(opts)),
+    opts.onProgress,
+  );
 }

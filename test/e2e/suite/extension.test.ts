@@ -7,7 +7,16 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { api, EXTENSION_ID, extensionLogFile, outsideDir, readIfExists, toolText, waitFor, workspaceDir } from './helpers';
+import {
+  api,
+  EXTENSION_ID,
+  extensionLogFile,
+  outsideDir,
+  readIfExists,
+  toolText,
+  waitFor,
+  workspaceDir,
+} from './helpers';
 
 const TOOL = 'agent-sandbox_run';
 
@@ -19,7 +28,7 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
   test('activates, returns its API, and every contributed command is registered', async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext?.isActive, 'extension is active');
-    const contributed = (ext.packageJSON.contributes.commands as { command: string; category: string }[]);
+    const contributed = ext.packageJSON.contributes.commands as { command: string; category: string }[];
     assert.ok(contributed.length >= 7);
     const all = new Set(await vscode.commands.getCommands(true));
     for (const c of contributed) {
@@ -50,8 +59,14 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
     const r = await (await api()).run(`echo nope > ${target}`);
     assert.notEqual(r.exitCode, 0);
     assert.equal(fs.existsSync(target), false, 'nothing was written outside the workspace');
-    assert.ok(r.denials.some((d) => d.includes(target) && /blocked/.test(d)), `denials: ${JSON.stringify(r.denials)} stderr: ${r.stderr}`);
-    assert.ok(!r.denials.some((d) => d.includes('/bin/sh')), `the shell named in "/bin/sh: 1: cannot create" is not blamed: ${JSON.stringify(r.denials)}`);
+    assert.ok(
+      r.denials.some((d) => d.includes(target) && /blocked/.test(d)),
+      `denials: ${JSON.stringify(r.denials)} stderr: ${r.stderr}`,
+    );
+    assert.ok(
+      !r.denials.some((d) => d.includes('/bin/sh')),
+      `the shell named in "/bin/sh: 1: cannot create" is not blamed: ${JSON.stringify(r.denials)}`,
+    );
   });
 
   test('Show Effective Policy renders the compiled plan', async () => {
@@ -66,7 +81,9 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
 
   test('Verify runs the self-test probe in the sandbox and shows the report', async () => {
     await vscode.commands.executeCommand('agentSandbox.verify');
-    const doc = vscode.workspace.textDocuments.find((d) => d.getText().startsWith('# Agent Sandbox verification — linux'));
+    const doc = vscode.workspace.textDocuments.find((d) =>
+      d.getText().startsWith('# Agent Sandbox verification — linux'),
+    );
     assert.ok(doc, 'the verification report was opened');
     assert.match(doc.getText(), /\| Check \| Expected \| Observed \| Pass \| Meaning \|/);
     assert.match(doc.getText(), /The sandbox held: all \d+ checks passed/);
@@ -87,7 +104,9 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
     });
     const term = await opened;
     assert.match(term.name, /Sandboxed .*\(offline\)/);
-    term.sendText(`echo inside > terminal-inside.txt; { echo outside > ${outside}; } 2> terminal-err.txt; echo "rc=$?" > ${done}`);
+    term.sendText(
+      `echo inside > terminal-inside.txt; { echo outside > ${outside}; } 2> terminal-err.txt; echo "rc=$?" > ${done}`,
+    );
     const rc = await waitFor('the terminal command to finish', () => readIfExists(done), 45_000);
     assert.equal(readIfExists(path.join(ws, 'terminal-inside.txt'))?.trim(), 'inside');
     assert.equal(fs.existsSync(outside), false, 'the write outside the workspace did not happen');
@@ -105,7 +124,9 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
     await config.update('network', undefined, vscode.ConfigurationTarget.Workspace);
     await config.update('network', 'online', vscode.ConfigurationTarget.Global);
     try {
-      await waitFor('the online setting to apply', async () => ((await api()).status().network === 'online' ? true : undefined));
+      await waitFor('the online setting to apply', async () =>
+        (await api()).status().network === 'online' ? true : undefined,
+      );
       const opened = new Promise<vscode.Terminal>((r) => {
         const sub = vscode.window.onDidOpenTerminal((t) => {
           sub.dispose();
@@ -120,6 +141,56 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
       assert.ok(options.iconPath, 'our shield icon is set');
       assert.equal((options.color as vscode.ThemeColor | undefined)?.id, 'terminal.ansiYellow');
     } finally {
+      await config.update('network', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test('network allowlist: the API and the tool report blocked hosts with the grant to ask for; direct connections fail; the log says it', async () => {
+    // User scope: a workspace value may only narrow the sandbox, and the allowlist is wider than offline.
+    const config = vscode.workspace.getConfiguration('agentSandbox');
+    await config.update('network', 'allowlist', vscode.ConfigurationTarget.Global);
+    await config.update('allowedDomains', ['allowed.example'], vscode.ConfigurationTarget.Global);
+    try {
+      await waitFor('the allowlist setting to apply', async () =>
+        (await api()).status().network === 'allowlist' ? true : undefined,
+      );
+      // Refused by name at the proxy (never resolved, so no DNS is needed); the direct attempt never leaves the sandbox.
+      const r = await (
+        await api()
+      ).run(
+        'curl -sS --max-time 5 http://blocked.example:8080/; echo "proxy=$?"; ' +
+          'curl -sS --max-time 5 --noproxy "*" http://127.0.0.1:9/; echo "direct=$?"',
+      );
+      assert.match(r.stdout, /proxy=0/, r.stderr);
+      assert.match(r.stdout, /direct=7/, r.stderr);
+      assert.deepEqual(
+        r.blocked?.map((b) => [b.host, b.port, b.reason, b.grant]),
+        [['blocked.example', 8080, 'not-allowed', 'blocked.example']],
+      );
+      assert.match(r.policy, /network allowlist/);
+      const text = toolText(
+        await vscode.lm.invokeTool(TOOL, {
+          toolInvocationToken: undefined,
+          input: { command: 'curl -sS --max-time 5 http://other.example/', allowDomains: ['allowed.example'] },
+        }),
+      );
+      assert.match(
+        text,
+        /Blocked connections \(network allowlist; do not retry the same command, ask for the grant named\):/,
+        text,
+      );
+      assert.match(
+        text,
+        /- blocked other\.example:80 — not in the allowlist; allow it with allowDomains: \["other\.example"\]/,
+      );
+      const log = extensionLogFile();
+      if (log) {
+        await waitFor('the blocked host in the log', () =>
+          readIfExists(log)?.includes('network: blocked blocked.example:8080') ? true : undefined,
+        );
+      }
+    } finally {
+      await config.update('allowedDomains', undefined, vscode.ConfigurationTarget.Global);
       await config.update('network', undefined, vscode.ConfigurationTarget.Global);
     }
   });
@@ -161,7 +232,10 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
   });
 
   test('vscode.lm.invokeTool runs the sandbox tool: output, exit code, and an explained denied write', async () => {
-    assert.ok(vscode.lm.tools.some((t) => t.name === TOOL), 'tool is registered');
+    assert.ok(
+      vscode.lm.tools.some((t) => t.name === TOOL),
+      'tool is registered',
+    );
     const outside = path.join(outsideDir(), 'tool-outside.txt');
     const result = await vscode.lm.invokeTool(TOOL, {
       toolInvocationToken: undefined,
@@ -180,8 +254,10 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
     if (!process.env.AGENT_SANDBOX_ACTIVATION_LOG) return this.skip();
     const file = extensionLogFile();
     assert.ok(file, 'the "Agent Sandbox" log file was not found in the extension host\'s log folder');
-    const asked = (cmd: string) => (readIfExists(file) ?? '').split('\n').find((l) => l.includes(`tool: asking the user to confirm \`${cmd}\``));
-    const invoke = async (input: Record<string, unknown>) => toolText(await vscode.lm.invokeTool(TOOL, { toolInvocationToken: undefined, input }));
+    const asked = (cmd: string) =>
+      (readIfExists(file) ?? '').split('\n').find((l) => l.includes(`tool: asking the user to confirm \`${cmd}\``));
+    const invoke = async (input: Record<string, unknown>) =>
+      toolText(await vscode.lm.invokeTool(TOOL, { toolInvocationToken: undefined, input }));
     const inPolicy = 'echo confirm-probe-in-policy';
     assert.match(await invoke({ command: inPolicy, cwd: path.join(workspaceDir(), 'src') }), /Exit code: 0/);
     const online = 'echo confirm-probe-online';
@@ -230,14 +306,17 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
     const ws = esc(workspaceDir());
     const expected = [
       new RegExp(`run: ${esc(command)}  \\[cwd ${ws}; mode workspace-write, network offline, writable: ${ws}\\]`),
-      new RegExp(`exit ${r.exitCode} in \\d+ ms: ${esc(command)}\\n  denials:\\n    - Write to ${esc(target)} was blocked`),
+      new RegExp(
+        `exit ${r.exitCode} in \\d+ ms: ${esc(command)}\\n  denials:\\n    - Write to ${esc(target)} was blocked`,
+      ),
       /task "npm: fail" started \(pid \d+\): npm run fail {2}\[mode workspace-write, network offline/,
       /task "npm: fail" exit 3 in \d+ ms: npm run fail/,
       new RegExp(`terminal: \\S+  \\[cwd ${ws}; mode workspace-write, network offline`),
     ];
     const missing = () => expected.filter((re) => !re.test(readIfExists(file) ?? ''));
-    await waitFor('every expected line in the log file', () => (missing().length ? undefined : true), 15_000)
-      .catch(() => assert.fail(`missing from ${file}: ${missing().join(' | ')}`));
+    await waitFor('every expected line in the log file', () => (missing().length ? undefined : true), 15_000).catch(
+      () => assert.fail(`missing from ${file}: ${missing().join(' | ')}`),
+    );
   });
 
   test('an invalid setting is reported naming the setting, and nothing runs until it is fixed', async () => {
@@ -256,6 +335,8 @@ suite('Agent Sandbox in a real VS Code extension host (linux)', () => {
     } finally {
       await config.update('network', undefined, vscode.ConfigurationTarget.Global);
     }
-    await waitFor('settings to be valid again', async () => ((await api()).status().settingsErrors.length === 0 ? true : undefined));
+    await waitFor('settings to be valid again', async () =>
+      (await api()).status().settingsErrors.length === 0 ? true : undefined,
+    );
   });
 });

@@ -17,7 +17,11 @@ export function outsideDir(): string {
   return path.join(path.dirname(workspaceDir()), 'outside');
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  ms = 30_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await probe();
@@ -53,7 +57,8 @@ export function extensionLogFile(): string | undefined {
   const record = process.env.AGENT_SANDBOX_ACTIVATION_LOG;
   if (!record) return undefined;
   const logs = path.join(path.dirname(record), 'user-data', 'logs');
-  const hit = fs.readdirSync(logs, { recursive: true, encoding: 'utf8' })
+  const hit = fs
+    .readdirSync(logs, { recursive: true, encoding: 'utf8' })
     .find((f) => f.endsWith(path.join(EXTENSION_ID, 'Agent Sandbox.log')));
   return hit && path.join(logs, hit);
 }

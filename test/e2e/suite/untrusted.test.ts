@@ -11,7 +11,10 @@ import { api, outsideDir, readIfExists, workspaceDir } from './helpers';
 suite('Agent Sandbox in an untrusted workspace (linux)', () => {
   test('the workspace is untrusted and its settings ask for more access', () => {
     assert.equal(vscode.workspace.isTrusted, false);
-    const settings = JSON.parse(readIfExists(path.join(workspaceDir(), '.vscode', 'settings.json')) ?? '{}') as Record<string, unknown>;
+    const settings = JSON.parse(readIfExists(path.join(workspaceDir(), '.vscode', 'settings.json')) ?? '{}') as Record<
+      string,
+      unknown
+    >;
     assert.equal(settings['agentSandbox.network'], 'online');
   });
 
@@ -24,6 +27,10 @@ suite('Agent Sandbox in an untrusted workspace (linux)', () => {
     assert.match(r.stdout, /done/, r.stderr);
     assert.equal(readIfExists(path.join(workspaceDir(), 'inside.txt'))?.trim(), 'ok');
     assert.equal(fs.existsSync(outside), false, 'extraWritableRoots from an untrusted workspace was ignored');
-    assert.equal(fs.existsSync(path.join(workspaceDir(), '.vscode', 'planted.json')), false, 'protectedPaths: [] was ignored');
+    assert.equal(
+      fs.existsSync(path.join(workspaceDir(), '.vscode', 'planted.json')),
+      false,
+      'protectedPaths: [] was ignored',
+    );
   });
 });

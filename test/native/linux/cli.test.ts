@@ -14,13 +14,22 @@ import { alive, CLI, eventually, hostDir, NODE, PROBE, REPO, STATE_DIR, tempDir 
 process.env.AGENT_SANDBOX_BROKER = '0';
 
 function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) {
-  return spawnSync(NODE, [CLI, 'run', ...args], { cwd, encoding: 'utf8', env: { ...env, AGENT_SANDBOX_STATE_DIR: STATE_DIR }, timeout: 60_000 });
+  return spawnSync(NODE, [CLI, 'run', ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...env, AGENT_SANDBOX_STATE_DIR: STATE_DIR },
+    timeout: 60_000,
+  });
 }
 
 /** Runs `command` under a pseudo-terminal (util-linux `script`), as a terminal would. */
 function underPty(command: string, cwd: string) {
-  return spawnSync('script', ['-qec', command, '/dev/null'], { cwd, encoding: 'utf8', timeout: 60_000,
-    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR } });
+  return spawnSync('script', ['-qec', command, '/dev/null'], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR },
+  });
 }
 
 describe('agent-sandbox run (CLI, linux)', () => {
@@ -46,12 +55,26 @@ describe('agent-sandbox run (CLI, linux)', () => {
 
   it('when the CLI itself is killed, the whole sandboxed tree dies with it (daemons included)', async () => {
     const ws = tempDir('as-cli-');
-    const cliProc = spawn(NODE, [CLI, 'run', '--', 'sh', '-c', `setsid sh -c 'echo $$ > daemon; exec sleep 305' & echo up; wait`],
-      { cwd: ws, env: { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const cliProc = spawn(
+      NODE,
+      [CLI, 'run', '--', 'sh', '-c', `setsid sh -c 'echo $$ > daemon; exec sleep 305' & echo up; wait`],
+      { cwd: ws, env: { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise<void>((res) => cliProc.stdout.on('data', (d: Buffer) => d.toString().includes('up') && res()));
     assert.ok(await eventually(() => fs.existsSync(path.join(ws, 'daemon'))));
-    const sleepers = () => fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e) && alive(Number(e)) &&
-      (() => { try { return fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').startsWith('sleep\u0000305'); } catch { return false; } })());
+    const sleepers = () =>
+      fs.readdirSync('/proc').filter(
+        (e) =>
+          /^\d+$/.test(e) &&
+          alive(Number(e)) &&
+          (() => {
+            try {
+              return fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').startsWith('sleep\u0000305');
+            } catch {
+              return false;
+            }
+          })(),
+      );
     assert.ok(await eventually(() => sleepers().length > 0), 'control: the daemon was running');
     cliProc.kill('SIGKILL');
     assert.ok(await eventually(() => sleepers().length === 0), 'the daemon survived its caller');
@@ -67,36 +90,49 @@ describe('agent-sandbox run (CLI, linux)', () => {
 
   it('without bubblewrap it exits 125 with the install fix, and nothing runs', () => {
     const ws = tempDir('as-cli-');
-    const r = cli(['--', 'sh', '-c', 'echo ran > ran.txt'], ws, { ...process.env, AGENT_SANDBOX_BWRAP: '/nonexistent/bwrap' });
+    const r = cli(['--', 'sh', '-c', 'echo ran > ran.txt'], ws, {
+      ...process.env,
+      AGENT_SANDBOX_BWRAP: '/nonexistent/bwrap',
+    });
     assert.equal(r.status, 125);
     assert.match(r.stderr, /apt-get install bubblewrap/);
     assert.equal(fs.existsSync(path.join(ws, 'ran.txt')), false);
   });
 
-  it('a bwrap planted on PATH (say in the workspace\'s .venv/bin) is never run; one others could replace is refused with the fix', () => {
+  it("a bwrap planted on PATH (say in the workspace's .venv/bin) is never run; one others could replace is refused with the fix", () => {
     const ws = tempDir('as-cli-');
     const bin = path.join(ws, '.venv', 'bin');
     fs.mkdirSync(bin, { recursive: true });
     const planted = path.join(bin, 'bwrap');
     fs.writeFileSync(planted, `#!/bin/sh\necho planted > '${ws}/planted.txt'\n`, { mode: 0o755 });
-    const onPath = cli(['--', 'sh', '-c', 'echo ran > ran.txt'], ws, { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+    const onPath = cli(['--', 'sh', '-c', 'echo ran > ran.txt'], ws, {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+    });
     assert.equal(onPath.status, 0, onPath.stderr);
     assert.equal(fs.existsSync(path.join(ws, 'planted.txt')), false, 'the planted bwrap never ran');
     fs.chmodSync(bin, 0o777);
     const named = cli(['--', 'sh', '-c', 'echo ran > ran2.txt'], ws, { ...process.env, AGENT_SANDBOX_BWRAP: planted });
     assert.equal(named.status, 125);
-    assert.match(named.stderr, /was not used as bubblewrap: .*(not owned by root|can be changed by users other than root)/);
+    assert.match(
+      named.stderr,
+      /was not used as bubblewrap: .*(not owned by root|can be changed by users other than root)/,
+    );
     assert.equal(fs.existsSync(path.join(ws, 'planted.txt')), false);
     assert.equal(fs.existsSync(path.join(ws, 'ran2.txt')), false);
   });
 
-  it('a bwrap that cannot create namespaces (as under Ubuntu 24.04\'s AppArmor rule) fails closed with the fix (needs root to make a root-owned stand-in)',
-    { skip: process.getuid?.() !== 0 && 'a stand-in bwrap only root can change needs root' }, () => {
+  it(
+    "a bwrap that cannot create namespaces (as under Ubuntu 24.04's AppArmor rule) fails closed with the fix (needs root to make a root-owned stand-in)",
+    { skip: process.getuid?.() !== 0 && 'a stand-in bwrap only root can change needs root' },
+    () => {
       const ws = tempDir('as-cli-');
       const dir = fs.mkdtempSync('/var/tmp/as-bwrap-');
       try {
         const fake = path.join(dir, 'bwrap');
-        fs.writeFileSync(fake, '#!/bin/sh\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n', { mode: 0o755 });
+        fs.writeFileSync(fake, '#!/bin/sh\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n', {
+          mode: 0o755,
+        });
         const r = cli(['--', 'sh', '-c', 'echo ran > ran.txt'], ws, { ...process.env, AGENT_SANDBOX_BWRAP: fake });
         assert.equal(r.status, 125, r.stderr);
         assert.match(r.stderr, /uid map: Permission denied/);
@@ -105,7 +141,8 @@ describe('agent-sandbox run (CLI, linux)', () => {
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
-    });
+    },
+  );
 
   it('--tty: an interactive shell keeps the terminal with job control; TIOCSTI is denied (control: allowed outside)', () => {
     const ws = tempDir('as-cli-');
@@ -128,20 +165,42 @@ describe('agent-sandbox run (CLI, linux)', () => {
 });
 
 describe('agent-sandbox installed inside the workspace (a project devDependency)', () => {
-  it('its bundles and koffi stay read-only to sandboxed commands, the rest of the workspace stays writable', () => {
+  it("its bundles, koffi and koffi's native prebuild stay read-only to sandboxed commands, the rest of the workspace stays writable", () => {
     const ws = tempDir('as-dep-');
     const pkg = path.join(ws, 'node_modules', 'agent-sandbox');
     fs.mkdirSync(pkg, { recursive: true });
     fs.cpSync(path.join(REPO, 'dist'), path.join(pkg, 'dist'), { recursive: true });
     fs.copyFileSync(path.join(REPO, 'package.json'), path.join(pkg, 'package.json'));
     for (const dep of ['koffi', '@koromix']) {
-      fs.cpSync(path.join(REPO, 'node_modules', dep), path.join(ws, 'node_modules', dep), { recursive: true, dereference: true });
+      fs.cpSync(path.join(REPO, 'node_modules', dep), path.join(ws, 'node_modules', dep), {
+        recursive: true,
+        dereference: true,
+      });
     }
-    const r = spawnSync(NODE, [path.join(pkg, 'dist', 'cli.js'), 'run', '--', 'sh', '-c',
-      'echo x > node_modules/agent-sandbox/dist/cli-main.js; echo x > node_modules/koffi/index.cjs; echo ok > mine.txt'],
-    { cwd: ws, encoding: 'utf8', env: { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR }, timeout: 60_000 });
+    const r = spawnSync(
+      NODE,
+      [
+        path.join(pkg, 'dist', 'cli.js'),
+        'run',
+        '--',
+        'sh',
+        '-c',
+        'echo x > node_modules/agent-sandbox/dist/cli-main.js; echo x > node_modules/koffi/index.cjs; ' +
+          `echo x > node_modules/@koromix/koffi-${process.platform}-${process.arch}/${process.platform}_${process.arch}/koffi.node; echo ok > mine.txt`,
+      ],
+      { cwd: ws, encoding: 'utf8', env: { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR }, timeout: 60_000 },
+    );
     assert.equal(r.status, 0, r.stderr);
-    assert.equal((r.stderr.match(/Read-only file system/g) ?? []).length, 2, r.stderr);
+    assert.equal((r.stderr.match(/Read-only file system/g) ?? []).length, 3, r.stderr);
+    const prebuild = path.join(
+      ws,
+      'node_modules',
+      '@koromix',
+      `koffi-${process.platform}-${process.arch}`,
+      `${process.platform}_${process.arch}`,
+      'koffi.node',
+    );
+    assert.notEqual(fs.readFileSync(prebuild, 'utf8').slice(0, 2), 'x\n', "koffi's native prebuild is sealed too");
     assert.notEqual(fs.readFileSync(path.join(pkg, 'dist', 'cli-main.js'), 'utf8'), 'x\n');
     assert.notEqual(fs.readFileSync(path.join(ws, 'node_modules', 'koffi', 'index.cjs'), 'utf8'), 'x\n');
     assert.equal(fs.readFileSync(path.join(ws, 'mine.txt'), 'utf8'), 'ok\n');

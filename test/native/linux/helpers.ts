@@ -53,14 +53,20 @@ export interface Result extends ExitInfo {
 }
 
 /** Runs argv in the sandbox with piped stdio and collects everything. */
-export async function run(backend: SandboxBackend, p: LinuxPlan, argv: string[],
-  spec: Partial<SpawnSpec> & { input?: string } = {}): Promise<Result> {
+export async function run(
+  backend: SandboxBackend,
+  p: LinuxPlan,
+  argv: string[],
+  spec: Partial<SpawnSpec> & { input?: string } = {},
+): Promise<Result> {
   const proc = await backend.spawn(p, { argv, cwd: p.workspaceRoots[0] ?? '/', stdio: 'pipe', ...spec });
   let stdout = '';
   let stderr = '';
   proc.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const closed = Promise.all([proc.stdout, proc.stderr].map((s) => (s ? new Promise((r) => s.once('close', r)) : null)));
+  const closed = Promise.all(
+    [proc.stdout, proc.stderr].map((s) => (s ? new Promise((r) => s.once('close', r)) : null)),
+  );
   if (spec.input !== undefined) proc.stdin?.end(spec.input);
   else proc.stdin?.end();
   const exit = await proc.exited;

@@ -57,7 +57,8 @@ try {
   u.send('x', +uport, host, (e) => { console.log(e ? 'UDP ERR ' + e.code : 'UDP SENT'); try { u.close(); } catch {} });
 } catch (e) { console.log('UDP ERR ' + e.code); }`;
 
-const localAddress = Object.values(os.networkInterfaces()).flat()
+const localAddress = Object.values(os.networkInterfaces())
+  .flat()
   .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 const hosts = ['127.0.0.1', ...(localAddress ? [localAddress] : [])];
 const listeners: Listener[] = [];
@@ -80,8 +81,14 @@ describe('linux sandbox: network', () => {
       const ws = tempDir('as-net-');
       const l = listeners[hosts.indexOf(h)];
       const before = l.tcpHits + l.udpHits;
-      const r = await run(backend, plan({ workspaceRoots: [ws], network: 'offline' }),
-        [NODE, '-e', CLIENT, h, String(l.tcpPort), String(l.udpPort)]);
+      const r = await run(backend, plan({ workspaceRoots: [ws], network: 'offline' }), [
+        NODE,
+        '-e',
+        CLIENT,
+        h,
+        String(l.tcpPort),
+        String(l.udpPort),
+      ]);
       assert.match(r.stdout, /TCP ERR/);
       assert.match(r.stdout, /UDP ERR/);
       // A datagram that was really sent would arrive within this wait; none must.
@@ -89,13 +96,32 @@ describe('linux sandbox: network', () => {
       assert.equal(l.tcpHits + l.udpHits, before);
     });
 
-    it(`online: TCP and UDP to ${h} work`, async () => {
+    if (h === '127.0.0.1') {
+      it("online: the host's 127.0.0.1 listener sees nothing (own namespace through slirp4netns, host loopback not mapped; also via 10.0.2.2)", async () => {
+        const ws = tempDir('as-net-');
+        const l = listeners[hosts.indexOf(h)];
+        const before = l.tcpHits + l.udpHits;
+        const p = plan({ workspaceRoots: [ws], network: 'online' });
+        assert.equal(p.userNet, 'slirp4netns');
+        for (const target of ['127.0.0.1', '10.0.2.2']) {
+          const r = await run(backend, p, [NODE, '-e', CLIENT, target, String(l.tcpPort), String(l.udpPort)]);
+          assert.match(r.stdout, /TCP ERR/, `${target}: ${r.stdout} ${r.stderr}`);
+        }
+        await new Promise((res) => setTimeout(res, 200));
+        assert.equal(l.tcpHits + l.udpHits, before);
+      });
+    }
+
+    it(`online${h === '127.0.0.1' ? ' with allowHostLoopback (the control for the case above)' : ''}: TCP and UDP to ${h} work`, async () => {
       const ws = tempDir('as-net-');
       const l = listeners[hosts.indexOf(h)];
       const tcp = l.tcpHits;
       const udp = l.udpHits;
-      const r = await run(backend, plan({ workspaceRoots: [ws], network: 'online' }),
-        [NODE, '-e', CLIENT, h, String(l.tcpPort), String(l.udpPort)]);
+      const r = await run(
+        backend,
+        plan({ workspaceRoots: [ws], network: 'online', allowHostLoopback: h === '127.0.0.1' }),
+        [NODE, '-e', CLIENT, h, String(l.tcpPort), String(l.udpPort)],
+      );
       assert.match(r.stdout, /TCP OK/, r.stderr);
       assert.match(r.stdout, /UDP SENT/);
       await settle(l, tcp + udp + 2);
@@ -169,8 +195,12 @@ describe('linux sandbox: host Unix sockets', () => {
       }
     });
 
-    for (const [dir, what] of [['/run/dbus', 'the D-Bus system bus'], ['/run/libvirt', 'libvirt'],
-      ['/run/containerd', 'containerd'], ['/run/cups', 'CUPS']] as const) {
+    for (const [dir, what] of [
+      ['/run/dbus', 'the D-Bus system bus'],
+      ['/run/libvirt', 'libvirt'],
+      ['/run/containerd', 'containerd'],
+      ['/run/cups', 'CUPS'],
+    ] as const) {
       it(`${network}: ${what}'s socket folder (${dir}) is hidden, so that daemon cannot act for the command`, async (t) => {
         const daemon = await systemSocket(dir);
         if (typeof daemon === 'string') return t.skip(daemon);
@@ -185,19 +215,14 @@ describe('linux sandbox: host Unix sockets', () => {
       });
     }
 
-    it(`${network}: the host's name-resolution daemon (nscd) is ${network === 'offline' ? 'hidden: a lookup through it would reach the network' : 'reachable, as the network is'}`, async (t) => {
+    it(`${network}: the host's name-resolution daemon (nscd) is hidden with the rest of /run (offline, a lookup through it would reach the network)`, async (t) => {
       const nscd = await systemSocket('/run/nscd');
       if (typeof nscd === 'string') return t.skip(nscd);
       try {
         const ws = tempDir('as-nscd-');
         const r = await run(backend, plan({ workspaceRoots: [ws], network }), [NODE, '-e', UNIX_CLIENT, nscd.path]);
-        if (network === 'offline') {
-          assert.match(r.stdout, /UNIX ERR/, r.stderr);
-          assert.equal(nscd.hits(), 0);
-        } else {
-          assert.match(r.stdout, /UNIX OK/, r.stderr);
-          assert.equal(nscd.hits(), 1);
-        }
+        assert.match(r.stdout, /UNIX ERR/, r.stderr);
+        assert.equal(nscd.hits(), 0);
       } finally {
         nscd.close();
       }
@@ -211,8 +236,14 @@ describe('linux sandbox: host Unix sockets', () => {
       try {
         const env = { ...process.env, XDG_RUNTIME_DIR: runtimeDir, SSH_AUTH_SOCK: path.join(runtimeDir, 'bus') };
         const p = plan({ workspaceRoots: [ws], network }, env);
-        const r = await run(backend, p, sh(`echo in > inside.txt; ls -A '${runtimeDir}'; echo x > .vscode/tasks.json; ` +
-          `echo y > '${runtimeDir}/new'; true`));
+        const r = await run(
+          backend,
+          p,
+          sh(
+            `echo in > inside.txt; ls -A '${runtimeDir}'; echo x > .vscode/tasks.json; ` +
+              `echo y > '${runtimeDir}/new'; true`,
+          ),
+        );
         assert.equal(r.code, 0, r.stderr);
         assert.equal(fs.readFileSync(path.join(ws, 'inside.txt'), 'utf8'), 'in\n', 'the workspace is writable');
         assert.equal(r.stdout, 'my ws\n', 'only the workspace is visible in the runtime dir');
@@ -232,12 +263,15 @@ describe('linux sandbox: host Unix sockets', () => {
       fs.mkdirSync(cwd);
       const ws = tempDir('as-unix-');
       const p = plan({ workspaceRoots: [ws], network }, { ...process.env, XDG_RUNTIME_DIR: runtimeDir });
-      await assert.rejects(run(backend, p, sh('echo ran > /dev/null; touch ran'), { cwd }), (e: Error & { code?: string; fix?: string }) => {
-        assert.equal(e.code, 'hidden-path');
-        assert.match(e.message, new RegExp(`${cwd}.*inside ${runtimeDir}.*nothing was run`));
-        assert.match(e.fix ?? '', /outside/);
-        return true;
-      });
+      await assert.rejects(
+        run(backend, p, sh('echo ran > /dev/null; touch ran'), { cwd }),
+        (e: Error & { code?: string; fix?: string }) => {
+          assert.equal(e.code, 'hidden-path');
+          assert.match(e.message, new RegExp(`${cwd}.*inside ${runtimeDir}.*nothing was run`));
+          assert.match(e.fix ?? '', /outside/);
+          return true;
+        },
+      );
       assert.deepEqual(fs.readdirSync(cwd), [], 'nothing ran');
       assert.equal(fs.existsSync(path.join(ws, '.vscode')), false, 'nothing was prepared either');
     });

@@ -12,12 +12,27 @@ function attempt(op: string, arg: string | undefined): void {
   const arch = currentArch()!;
   switch (op) {
     case 'ptrace':
-      syscall('ptrace', syscallNumber(arch, 'ptrace'), ['long', PTRACE_ATTACH], ['long', Number(arg)], ['long', 0], ['long', 0]);
+      syscall(
+        'ptrace',
+        syscallNumber(arch, 'ptrace'),
+        ['long', PTRACE_ATTACH],
+        ['long', Number(arg)],
+        ['long', 0],
+        ['long', 0],
+      );
       return;
     case 'vmread': {
       const local = Buffer.alloc(16);
-      syscall('process_vm_readv', syscallNumber(arch, 'process_vm_readv'), ['long', Number(arg)], ['void *', local],
-        ['long', 0], ['void *', local], ['long', 0], ['long', 0]);
+      syscall(
+        'process_vm_readv',
+        syscallNumber(arch, 'process_vm_readv'),
+        ['long', Number(arg)],
+        ['void *', local],
+        ['long', 0],
+        ['void *', local],
+        ['long', 0],
+        ['long', 0],
+      );
       return;
     }
     case 'tiocsti': {

@@ -29,11 +29,17 @@ describe('linux sandbox: process isolation', () => {
     }
   });
 
-  it('commands hold no capabilities, even when the caller is root (control: the caller\'s own set)', async () => {
+  it("commands hold no capabilities, even when the caller is root (control: the caller's own set)", async () => {
     const ws = tempDir('as-proc-');
     const r = await run(backend, plan({ workspaceRoots: [ws] }), sh('grep -E "^Cap(Eff|Prm|Amb):" /proc/self/status'));
-    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.split(/\s+/)[1]), ['0000000000000000', '0000000000000000',
-      '0000000000000000'], r.stdout);
+    assert.deepEqual(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[1]),
+      ['0000000000000000', '0000000000000000', '0000000000000000'],
+      r.stdout,
+    );
     const own = fs.readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\s+(\w+)/m)?.[1];
     assert.ok(own, 'the test process has a CapEff line');
     // as root the caller holds capabilities, so all-zero inside is the sandbox's doing, not the caller's
@@ -42,8 +48,11 @@ describe('linux sandbox: process isolation', () => {
 
   it('a host process is not even visible inside (PID namespace)', async () => {
     const ws = tempDir('as-proc-');
-    const r = await run(backend, plan({ workspaceRoots: [ws] }),
-      sh(`test -e /proc/${process.pid} && echo VISIBLE; ${NODE} ${PROBE} ptrace ${process.pid}`));
+    const r = await run(
+      backend,
+      plan({ workspaceRoots: [ws] }),
+      sh(`test -e /proc/${process.pid} && echo VISIBLE; ${NODE} ${PROBE} ptrace ${process.pid}`),
+    );
     assert.doesNotMatch(r.stdout, /VISIBLE|SUCCEEDED/);
     assert.match(r.stdout, /DENIED/);
   });
@@ -62,21 +71,34 @@ describe('linux sandbox: process lifetime and exit codes', () => {
     const ws = tempDir('as-life-');
     const pidFile = path.join(ws, 'started');
     // The daemon keeps rewriting `beat`; if it survived, the file would keep changing after the run.
-    const r = await run(backend, plan({ workspaceRoots: [ws] }),
+    const r = await run(
+      backend,
+      plan({ workspaceRoots: [ws] }),
       // The command waits for the daemon's first beat, so the daemon provably ran before the command returned.
-      sh(`setsid sh -c 'while :; do date +%s%N > beat; sleep 0.05; done' </dev/null >/dev/null 2>&1 & ` +
-        `while [ ! -s beat ]; do sleep 0.01; done; echo started > ${pidFile}`));
+      sh(
+        `setsid sh -c 'while :; do date +%s%N > beat; sleep 0.05; done' </dev/null >/dev/null 2>&1 & ` +
+          `while [ ! -s beat ]; do sleep 0.01; done; echo started > ${pidFile}`,
+      ),
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.ok(fs.existsSync(pidFile));
     const last = fs.readFileSync(path.join(ws, 'beat'), 'utf8');
     await new Promise((res) => setTimeout(res, 600));
-    assert.equal(fs.readFileSync(path.join(ws, 'beat'), 'utf8'), last, 'the daemon kept running after the run returned');
+    assert.equal(
+      fs.readFileSync(path.join(ws, 'beat'), 'utf8'),
+      last,
+      'the daemon kept running after the run returned',
+    );
     assert.equal(hostProcessesWith(ws).length, 0);
   });
 
   it('control: the same daemon outside the sandbox does keep running', async () => {
     const ws = tempDir('as-life-');
-    const child = spawn('sh', ['-c', `setsid sh -c 'while :; do date +%s%N > beat; sleep 0.05; done' </dev/null >/dev/null 2>&1 &`], { cwd: ws });
+    const child = spawn(
+      'sh',
+      ['-c', `setsid sh -c 'while :; do date +%s%N > beat; sleep 0.05; done' </dev/null >/dev/null 2>&1 &`],
+      { cwd: ws },
+    );
     await new Promise((res) => child.once('exit', res));
     await eventually(() => fs.existsSync(path.join(ws, 'beat')), 2000);
     const last = fs.readFileSync(path.join(ws, 'beat'), 'utf8');
@@ -92,8 +114,12 @@ describe('linux sandbox: process lifetime and exit codes', () => {
 
   it('timeout kills the whole tree, including daemons, and gives 124', async () => {
     const ws = tempDir('as-life-');
-    const r = await run(backend, plan({ workspaceRoots: [ws] }),
-      sh(`setsid sh -c 'sleep 300' & sleep 300 & echo up; wait`), { timeoutMs: 1000 });
+    const r = await run(
+      backend,
+      plan({ workspaceRoots: [ws] }),
+      sh(`setsid sh -c 'sleep 300' & sleep 300 & echo up; wait`),
+      { timeoutMs: 1000 },
+    );
     assert.equal(r.code, 124);
     assert.equal(r.timedOut, true);
     assert.match(r.stdout, /up/);
@@ -103,8 +129,12 @@ describe('linux sandbox: process lifetime and exit codes', () => {
   it('an AbortSignal kills the whole tree', async () => {
     const ws = tempDir('as-life-');
     const ac = new AbortController();
-    const proc = await backend.spawn(plan({ workspaceRoots: [ws] }),
-      { argv: sh(`cd '${ws}' && setsid sleep 301 & sleep 301`), cwd: ws, stdio: 'pipe', signal: ac.signal });
+    const proc = await backend.spawn(plan({ workspaceRoots: [ws] }), {
+      argv: sh(`cd '${ws}' && setsid sleep 301 & sleep 301`),
+      cwd: ws,
+      stdio: 'pipe',
+      signal: ac.signal,
+    });
     ac.abort();
     const exit = await proc.exited;
     assert.equal(exit.code, 137);
@@ -127,7 +157,9 @@ describe('linux sandbox: process lifetime and exit codes', () => {
 
   it('streams stdout and stderr and passes stdin through', async () => {
     const ws = tempDir('as-io-');
-    const r = await run(backend, plan({ workspaceRoots: [ws] }), sh('tr a-z A-Z; echo err >&2'), { input: 'hello stdin\n' });
+    const r = await run(backend, plan({ workspaceRoots: [ws] }), sh('tr a-z A-Z; echo err >&2'), {
+      input: 'hello stdin\n',
+    });
     assert.equal(r.stdout, 'HELLO STDIN\n');
     assert.equal(r.stderr, 'err\n');
   });

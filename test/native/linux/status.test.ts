@@ -24,7 +24,11 @@ describe('linux backend: status and enforcement', () => {
     assert.equal(offline.filesystem, 'enforced');
     assert.equal(offline.network, 'enforced');
     const abi = landlockAbi();
-    assert.ok(offline.notes.some((n) => (abi >= 1 ? n.startsWith(`Landlock ABI ${abi}`) : n.startsWith('Landlock unavailable'))));
+    assert.ok(
+      offline.notes.some((n) =>
+        abi >= 1 ? n.startsWith(`Landlock ABI ${abi}`) : n.startsWith('Landlock unavailable'),
+      ),
+    );
     assert.ok(offline.notes.some((n) => n.startsWith('seccomp')));
     const online = backend.enforcement(plan({ workspaceRoots: [tempDir('as-enf-')], network: 'online' }));
     assert.equal(online.network, 'none');
@@ -39,12 +43,20 @@ describe('linux backend: status and enforcement', () => {
       assert.equal((await proc.exited).code, 0);
       assert.equal(proc.enforcement.filesystem, 'enforced');
       assert.equal(proc.enforcement.network, 'enforced');
-      assert.ok(proc.enforcement.notes.some((n) => (abi >= 1 ? n.startsWith(`Landlock ABI ${abi}`) : n.startsWith('Landlock unavailable'))),
-        proc.enforcement.notes.join('\n'));
+      assert.ok(
+        proc.enforcement.notes.some((n) =>
+          abi >= 1 ? n.startsWith(`Landlock ABI ${abi}`) : n.startsWith('Landlock unavailable'),
+        ),
+        proc.enforcement.notes.join('\n'),
+      );
       await backend.dispose();
     }
     // Control: the report follows the runner's ABI, not this machine's, so a runner without Landlock reads as such.
     const p = plan({ workspaceRoots: [tempDir('as-enf-')] });
-    assert.ok(appliedEnforcement(p, { type: 'applied', landlockAbi: 0, notes: [] }).notes.includes('Landlock unavailable: bubblewrap only'));
+    assert.ok(
+      appliedEnforcement(p, { type: 'applied', landlockAbi: 0, notes: [] }).notes.includes(
+        'Landlock unavailable: bubblewrap only',
+      ),
+    );
   });
 });

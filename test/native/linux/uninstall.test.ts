@@ -1,11 +1,12 @@
 /**
- * Leave no trace, Linux: placeholders the sandbox creates for missing protected paths are recorded, and
- * `agent-sandbox uninstall` (the bundled CLI, real filesystem) takes back those still empty and unchanged, keeps
- * and reports any the user wrote into, removes the private temp folders, and can run twice. Also: what a missing
- * `.git` placeholder means to git on the host and inside the sandbox.
+ * Leave no trace, Linux: placeholders the sandbox creates for missing protected paths exist only while a sandbox
+ * of the workspace runs (the last one to end takes them back, with the private temp). Those a crash left behind are
+ * recorded, and `agent-sandbox uninstall` (the bundled CLI, real filesystem) takes back those still empty and
+ * unchanged, keeps and reports any the user wrote into, removes the private temp folders, and can run twice. Also:
+ * what a missing `.git` placeholder means to git on the host and inside the sandbox.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,8 +16,31 @@ import { CLI, hostDir, NODE, tempDir } from './helpers';
 process.env.AGENT_SANDBOX_BROKER = '0';
 
 function cli(args: string[], cwd: string, stateDir: string) {
-  return spawnSync(NODE, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 60_000,
-    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir } });
+  return spawnSync(NODE, [CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir },
+  });
+}
+
+/**
+ * A CLI run killed with SIGKILL while its command runs (its sandbox dies with it): what a crash leaves behind, the
+ * placeholders recorded in the ledger, for uninstall to take back.
+ */
+async function crashedRun(ws: string, stateDir: string): Promise<void> {
+  const child = spawn(NODE, [CLI, 'run', '--', 'sleep', '30'], {
+    cwd: ws,
+    stdio: 'ignore',
+    env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir },
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  const end = Date.now() + 20_000;
+  while (!fs.existsSync(path.join(ws, '.agent-sandbox')) && Date.now() < end)
+    await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 300)); // the sandbox is up
+  child.kill('SIGKILL');
+  await exited;
 }
 
 function git(args: string[], cwd: string) {
@@ -24,26 +48,61 @@ function git(args: string[], cwd: string) {
 }
 
 describe('linux uninstall: placeholders and state', () => {
-  it('a run creates empty placeholders; uninstall removes them, the temp folders and the state folder', () => {
+  it('a run leaves the workspace exactly as before: placeholders exist only while it runs; its temp goes too', () => {
     const ws = tempDir('as-un-');
     const state = path.join(tempDir('as-un-state-'), 'state');
     fs.writeFileSync(path.join(ws, 'mine.txt'), 'mine');
-    const r = cli(['run', '--', 'sh', '-c', 'echo out > made.txt'], ws, state);
+    const r = cli(
+      ['run', '--', 'sh', '-c', 'ls -A; ls -A .git | wc -l; echo out > made.txt; echo t > /tmp/t'],
+      ws,
+      state,
+    );
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode', 'made.txt', 'mine.txt']);
-    assert.deepEqual(fs.readdirSync(path.join(ws, '.git')), [], 'a missing .git is one empty folder');
-    assert.ok(fs.existsSync(path.join(state, 'tmp')));
+    assert.equal(
+      r.stdout,
+      '.agent-sandbox\n.env\n.envrc\n.git\n.vscode\nmine.txt\n0\n',
+      'inside: empty read-only placeholders',
+    );
+    assert.deepEqual(
+      fs.readdirSync(ws).sort(),
+      ['made.txt', 'mine.txt'],
+      "after: only the user's and the command's files",
+    );
+    assert.deepEqual(fs.readdirSync(path.join(state, 'tmp')), [], 'the private temp went with its last sandbox');
     const u = cli(['uninstall'], ws, state);
     assert.equal(u.status, 0, u.stderr);
-    assert.deepEqual(fs.readdirSync(ws).sort(), ['made.txt', 'mine.txt'], 'only the user\'s own files remain');
-    for (const n of ['.git', '.vscode', '.agent-sandbox', '.env', '.envrc']) assert.match(u.stdout, new RegExp(`removed ${path.join(ws, n)}`));
     assert.equal(fs.existsSync(state), false, 'the state folder (temp, ledger) is gone');
   });
 
-  it('keeps and reports placeholders the user wrote into; removes the rest; a second run is a no-op', () => {
+  it('after a crash: uninstall removes the placeholders left behind, the temp folders and the state folder', async () => {
+    const ws = tempDir('as-un-');
+    const state = path.join(tempDir('as-un-state-'), 'state');
+    await crashedRun(ws, state);
+    assert.deepEqual(
+      fs.readdirSync(ws).sort(),
+      ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode'],
+      'control: the crash left them',
+    );
+    const u = cli(['uninstall'], ws, state);
+    assert.equal(u.status, 0, u.stderr);
+    assert.deepEqual(fs.readdirSync(ws), []);
+    for (const n of ['.git', '.vscode', '.agent-sandbox', '.env', '.envrc'])
+      assert.match(u.stdout, new RegExp(`removed ${path.join(ws, n)}`));
+    assert.equal(fs.existsSync(state), false);
+  });
+
+  it('the next run after a crash takes back the placeholders the crash left', async () => {
     const ws = tempDir('as-un-');
     const state = tempDir('as-un-state-');
+    await crashedRun(ws, state);
     assert.equal(cli(['run', '--', 'true'], ws, state).status, 0);
+    assert.deepEqual(fs.readdirSync(ws), []);
+  });
+
+  it('keeps and reports placeholders the user wrote into; removes the rest; a second run is a no-op', async () => {
+    const ws = tempDir('as-un-');
+    const state = tempDir('as-un-state-');
+    await crashedRun(ws, state);
     fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), '{}');
     assert.equal(git(['init', '-q'], ws).status, 0, 'git init on the host works over the empty .git placeholder');
     const u = cli(['uninstall'], ws, state);
@@ -60,12 +119,12 @@ describe('linux uninstall: placeholders and state', () => {
     assert.ok(fs.existsSync(path.join(ws, '.vscode', 'settings.json')));
   });
 
-  it('keeps a placeholder file the user filled and one replaced by their own copy; never touches older folders', () => {
+  it('keeps a placeholder file the user filled and one replaced by their own copy; never touches older folders', async () => {
     const ws = tempDir('as-un-');
     const state = tempDir('as-un-state-');
     fs.mkdirSync(path.join(ws, '.git', 'hooks'), { recursive: true });
     fs.writeFileSync(path.join(ws, '.git', 'HEAD'), 'ref: refs/heads/main\n'); // a repository, so its children are protected
-    assert.equal(cli(['run', '--', 'true'], ws, state).status, 0);
+    await crashedRun(ws, state);
     assert.equal(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'), '', 'an empty .git/config placeholder');
     fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n');
     fs.renameSync(path.join(ws, '.agent-sandbox'), path.join(ws, 'moved-away'));
@@ -81,16 +140,17 @@ describe('linux uninstall: placeholders and state', () => {
     assert.equal(fs.existsSync(path.join(ws, '.vscode')), false);
   });
 
-  it('the .git placeholder of a non-git workspace: host git still finds the parent repository; git init inside is refused', () => {
+  it('the .git placeholder of a non-git workspace: host git still finds the parent repository; git init inside is refused', async () => {
     const parent = hostDir('as-un-parent-');
     assert.equal(git(['init', '-q'], parent).status, 0);
     const ws = path.join(parent, 'ws');
     fs.mkdirSync(ws);
     const state = tempDir('as-un-state-');
-    const r = cli(['run', '--', 'sh', '-c', 'git init -q 2>&1; echo "init=$?"'], ws, state);
+    const r = cli(['run', '--', 'sh', '-c', 'git init -q 2>&1; echo "init=$?"; ls -A .git | wc -l'], ws, state);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /init=[1-9]/, 'git init inside the sandbox must fail (it would write .git/config)');
-    assert.deepEqual(fs.readdirSync(path.join(ws, '.git')), [], 'nothing was created inside the placeholder');
+    assert.match(r.stdout, /init=[1-9]\d*\n0\n/, 'git init inside the sandbox must fail (it would write .git/config)');
+    assert.equal(fs.existsSync(path.join(ws, '.git')), false, 'the placeholder went with the sandbox');
+    await crashedRun(ws, state);
     const top = git(['rev-parse', '--show-toplevel'], ws);
     assert.equal(top.stdout.trim(), parent, 'an empty .git is not a repository: git walks up as before');
     assert.equal(cli(['uninstall'], ws, state).status, 0);
@@ -99,24 +159,25 @@ describe('linux uninstall: placeholders and state', () => {
 });
 
 describe('linux: .git/commondir cannot be planted', () => {
-  it('in a real repository the sandbox cannot write .git/commondir; host git keeps working and uninstall takes the placeholder back', () => {
+  it('in a real repository the sandbox cannot write .git/commondir; host git keeps working and the placeholder goes with the sandbox', () => {
     const ws = tempDir('as-cd-');
     const state = path.join(tempDir('as-cd-state-'), 'state');
     assert.equal(git(['init', '-q', '.'], ws).status, 0);
     fs.writeFileSync(path.join(ws, 'a.txt'), 'a');
-    const attack = 'mkdir -p evil && printf "[core]\\n\\tfsmonitor = touch pwned\\n" > evil/config; ' +
-      'printf "evil\\n" > .git/commondir && echo planted; git add a.txt && echo added';
+    const attack =
+      'mkdir -p evil && printf "[core]\\n\\tfsmonitor = touch pwned\\n" > evil/config; ' +
+      'printf "evil\\n" > .git/commondir && echo planted; git add a.txt && echo added; cat .git/commondir';
     const r = cli(['run', '--', 'sh', '-c', attack], ws, state);
     assert.doesNotMatch(r.stdout, /planted/, r.stderr);
-    assert.match(r.stdout, /added/, `git still works inside the sandbox: ${r.stderr}`);
-    assert.equal(fs.readFileSync(path.join(ws, '.git', 'commondir'), 'utf8'), '.\n', 'the placeholder names the repository itself');
+    assert.match(
+      r.stdout,
+      /added\n\.\n$/,
+      `git still works inside the sandbox; the placeholder names the repository itself: ${r.stderr}`,
+    );
+    assert.equal(fs.existsSync(path.join(ws, '.git', 'commondir')), false, 'the placeholder went with the sandbox');
     const st = git(['status', '--porcelain'], ws);
-    assert.equal(st.status, 0, `host git works with the placeholder: ${st.stderr}`);
+    assert.equal(st.status, 0, `host git works: ${st.stderr}`);
     assert.match(st.stdout, /^A {2}a\.txt$/m);
     assert.equal(fs.existsSync(path.join(ws, 'pwned')), false, 'the planted config never ran');
-    const u = cli(['uninstall'], ws, state);
-    assert.equal(u.status, 0, u.stderr);
-    assert.equal(fs.existsSync(path.join(ws, '.git', 'commondir')), false, 'uninstall removed the placeholder');
-    assert.equal(git(['status', '--porcelain'], ws).status, 0);
   });
 });

@@ -38,7 +38,11 @@ async function served(ws: string): Promise<number> {
 }
 
 /** A workspace with a broker already waiting (one cold run made it). */
-async function warmWorkspace(prefix: string, env = ENV, args: (ws: string) => string[] = () => []): Promise<{ ws: string; broker: BrokerStatus }> {
+async function warmWorkspace(
+  prefix: string,
+  env = ENV,
+  args: (ws: string) => string[] = () => [],
+): Promise<{ ws: string; broker: BrokerStatus }> {
   const ws = tempDir(prefix);
   const first = cli([...args(ws), '--', 'true'], ws, env);
   assert.equal(first.status, 0, first.stderr);
@@ -46,13 +50,17 @@ async function warmWorkspace(prefix: string, env = ENV, args: (ws: string) => st
 }
 
 function sleepers(arg: string): number[] {
-  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
-    try {
-      return fs.readFileSync(`/proc/${e}/cmdline`, 'utf8') === `sleep\u0000${arg}\u0000`;
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return fs
+    .readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        return fs.readFileSync(`/proc/${e}/cmdline`, 'utf8') === `sleep\u0000${arg}\u0000`;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 after(async () => {
@@ -65,14 +73,39 @@ describe('agent-sandbox run: warm broker (linux)', () => {
     assert.equal(broker.served, 0, 'the first run was cold');
     fs.mkdirSync(path.join(ws, 'sub'));
     const env = { ...ENV, MY_VAR: 'kept', MY_API_KEY: 'scrubbed' };
-    const r = spawnSync(NODE, [CLI, 'run', '--workspace', ws, '--', 'sh', '-c', 'echo "out $MY_VAR ${MY_API_KEY:-none} $(pwd)"; cat; echo err >&2; exit 7'],
-      { cwd: path.join(ws, 'sub'), encoding: 'utf8', env, input: 'from stdin\n', timeout: 60_000 });
+    const r = spawnSync(
+      NODE,
+      [
+        CLI,
+        'run',
+        '--workspace',
+        ws,
+        '--',
+        'sh',
+        '-c',
+        'echo "out $MY_VAR ${MY_API_KEY:-none} $(pwd)"; cat; echo err >&2; exit 7',
+      ],
+      { cwd: path.join(ws, 'sub'), encoding: 'utf8', env, input: 'from stdin\n', timeout: 60_000 },
+    );
     assert.equal(r.status, 7, r.stderr);
     assert.equal(r.stdout, `out kept none ${ws}/sub\nfrom stdin\n`);
     assert.equal(r.stderr, 'err\n');
     assert.equal(await served(ws), 1, 'the broker counted the second run');
-    const cold = spawnSync(NODE, [CLI, 'run', '--no-broker', '--workspace', ws, '--', 'sh', '-c', 'echo "out $MY_VAR ${MY_API_KEY:-none} $(pwd)"; cat; echo err >&2; exit 7'],
-      { cwd: path.join(ws, 'sub'), encoding: 'utf8', env, input: 'from stdin\n', timeout: 60_000 });
+    const cold = spawnSync(
+      NODE,
+      [
+        CLI,
+        'run',
+        '--no-broker',
+        '--workspace',
+        ws,
+        '--',
+        'sh',
+        '-c',
+        'echo "out $MY_VAR ${MY_API_KEY:-none} $(pwd)"; cat; echo err >&2; exit 7',
+      ],
+      { cwd: path.join(ws, 'sub'), encoding: 'utf8', env, input: 'from stdin\n', timeout: 60_000 },
+    );
     assert.deepEqual([cold.status, cold.stdout, cold.stderr], [r.status, r.stdout, r.stderr], 'cold gives the same');
     assert.equal(await served(ws), 1, 'control: --no-broker did not use it');
     // Writes are confined as in a cold run.
@@ -91,7 +124,11 @@ describe('agent-sandbox run: warm broker (linux)', () => {
     const bad = cli(['--timeout', 'soon', '--', 'true'], ws);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--timeout must be a positive number/);
-    assert.equal(cli(['--no-broker', '--', 'sh', '-c', 'kill -TERM $$'], ws).status, 143, 'control: cold says the same');
+    assert.equal(
+      cli(['--no-broker', '--', 'sh', '-c', 'kill -TERM $$'], ws).status,
+      143,
+      'control: cold says the same',
+    );
     assert.equal(await served(ws), 2);
   });
 
@@ -99,7 +136,14 @@ describe('agent-sandbox run: warm broker (linux)', () => {
     const ws = tempDir('as-warm-pol-');
     const policy = path.join(ws, 'policy.json');
     fs.writeFileSync(policy, JSON.stringify({ workspaceRoots: [ws] }));
-    const args = ['--policy-file', policy, '--', 'sh', '-c', 'touch probe.txt 2>/dev/null && echo WRITABLE || echo READ-ONLY'];
+    const args = [
+      '--policy-file',
+      policy,
+      '--',
+      'sh',
+      '-c',
+      'touch probe.txt 2>/dev/null && echo WRITABLE || echo READ-ONLY',
+    ];
     assert.equal(cli(args, ws).status, 0);
     const first = await brokerFor(ws);
     assert.equal(cli(args, ws).stdout, 'WRITABLE\n');
@@ -137,7 +181,11 @@ describe('agent-sandbox run: warm broker (linux)', () => {
 
   it('a broker killed mid-command ends the call with 125 (no hang) and takes the command with it', async () => {
     const { ws, broker } = await warmWorkspace('as-warm-kill-');
-    const child = spawn(NODE, [CLI, 'run', '--', 'sh', '-c', 'echo up; exec sleep 315'], { cwd: ws, env: ENV, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [CLI, 'run', '--', 'sh', '-c', 'echo up; exec sleep 315'], {
+      cwd: ws,
+      env: ENV,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     await new Promise<void>((res) => child.stdout.on('data', (d: Buffer) => d.toString().includes('up') && res()));
@@ -152,13 +200,20 @@ describe('agent-sandbox run: warm broker (linux)', () => {
 
   it('20 concurrent runs on one broker each get their own output and exit code', async () => {
     const { ws } = await warmWorkspace('as-warm-par-');
-    const runs = Array.from({ length: 20 }, (_, i) => new Promise<{ i: number; code: number | null; out: string }>((res) => {
-      const c = spawn(NODE, [CLI, 'run', '--', 'sh', '-c', `echo start ${i}; sleep 0.$((${i} % 5)); echo end ${i}; exit ${i}`],
-        { cwd: ws, env: ENV, stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      c.once('close', (code) => res({ i, code, out }));
-    }));
+    const runs = Array.from(
+      { length: 20 },
+      (_, i) =>
+        new Promise<{ i: number; code: number | null; out: string }>((res) => {
+          const c = spawn(
+            NODE,
+            [CLI, 'run', '--', 'sh', '-c', `echo start ${i}; sleep 0.$((${i} % 5)); echo end ${i}; exit ${i}`],
+            { cwd: ws, env: ENV, stdio: ['ignore', 'pipe', 'inherit'] },
+          );
+          let out = '';
+          c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          c.once('close', (code) => res({ i, code, out }));
+        }),
+    );
     for (const r of await Promise.all(runs)) {
       assert.equal(r.code, r.i);
       assert.equal(r.out, `start ${r.i}\nend ${r.i}\n`);
@@ -170,13 +225,22 @@ describe('agent-sandbox run: warm broker (linux)', () => {
     const { ws } = await warmWorkspace('as-warm-sig-');
     const codes: (number | null)[] = [];
     for (const extra of [[], ['--no-broker']]) {
-      const child = spawn(NODE, [CLI, 'run', ...extra, '--', 'sh', '-c', 'setsid sleep 316 & echo up; exec sleep 317'],
-        { cwd: ws, env: ENV, stdio: ['pipe', 'pipe', 'inherit'] });
+      const child = spawn(
+        NODE,
+        [CLI, 'run', ...extra, '--', 'sh', '-c', 'setsid sleep 316 & echo up; exec sleep 317'],
+        { cwd: ws, env: ENV, stdio: ['pipe', 'pipe', 'inherit'] },
+      );
       await new Promise<void>((res) => child.stdout.on('data', (d: Buffer) => d.toString().includes('up') && res()));
-      assert.ok(await eventually(() => sleepers('316').length === 1 && sleepers('317').length === 1), 'control: both run');
+      assert.ok(
+        await eventually(() => sleepers('316').length === 1 && sleepers('317').length === 1),
+        'control: both run',
+      );
       child.kill('SIGINT');
       codes.push(await new Promise<number | null>((res) => child.once('exit', (c) => res(c))));
-      assert.ok(await eventually(() => sleepers('316').length === 0 && sleepers('317').length === 0), `tree gone (${extra.join(' ') || 'warm'})`);
+      assert.ok(
+        await eventually(() => sleepers('316').length === 0 && sleepers('317').length === 0),
+        `tree gone (${extra.join(' ') || 'warm'})`,
+      );
     }
     assert.equal(codes[0], codes[1], 'warm and cold exit alike');
     assert.equal(await served(ws), 1, 'the first was brokered');
@@ -184,8 +248,17 @@ describe('agent-sandbox run: warm broker (linux)', () => {
 
   it('--timeout kills a brokered command and its setsid daemon that cleared AGENT_SANDBOX_COMMAND_ID, and exits 124', async () => {
     const { ws } = await warmWorkspace('as-warm-to-');
-    const r = cli(['--timeout', '1', '--', 'sh', '-c',
-      'setsid sh -c \'unset AGENT_SANDBOX_COMMAND_ID; while :; do date +%s%N > beat; sleep 0.05; done\' & sleep 318'], ws);
+    const r = cli(
+      [
+        '--timeout',
+        '1',
+        '--',
+        'sh',
+        '-c',
+        "setsid sh -c 'unset AGENT_SANDBOX_COMMAND_ID; while :; do date +%s%N > beat; sleep 0.05; done' & sleep 318",
+      ],
+      ws,
+    );
     assert.equal(r.status, 124);
     assert.match(r.stderr, /timed out after 1s/);
     assert.equal(await served(ws), 1);
@@ -193,12 +266,13 @@ describe('agent-sandbox run: warm broker (linux)', () => {
     assert.ok(await heartbeatStopped(path.join(ws, 'beat')), 'the setsid daemon survived the timeout');
   });
 
-  it('a sandboxed command (warm or cold) cannot reach its own or another broker\'s socket; the host can', async () => {
+  it("a sandboxed command (warm or cold) cannot reach its own or another broker's socket; the host can", async () => {
     const a = await warmWorkspace('as-warm-sock-a-');
     const b = await warmWorkspace('as-warm-sock-b-');
     const own = socketPath(brokerDir(), a.broker.key);
     const other = socketPath(brokerDir(), b.broker.key);
-    const probe = (sock: string) => `${NODE} -e "require('net').connect('${sock}').on('connect',()=>{console.log('CONNECTED');process.exit()}).on('error',e=>console.log('ERR '+e.code))"`;
+    const probe = (sock: string) =>
+      `${NODE} -e "require('net').connect('${sock}').on('connect',()=>{console.log('CONNECTED');process.exit()}).on('error',e=>console.log('ERR '+e.code))"`;
     const script = `${probe(own)}; ${probe(other)}; ls ${brokerDir()} 2>&1 | head -1`;
     for (const extra of [[], ['--no-broker']]) {
       const r = cli([...extra, '--', 'sh', '-c', script], a.ws);
@@ -208,10 +282,15 @@ describe('agent-sandbox run: warm broker (linux)', () => {
       assert.match(r.stdout, /No such file or directory/);
     }
     assert.equal(await served(a.ws), 1, 'the first probe was brokered');
-    const host = await new Promise<string>((res) => net.connect(own).on('connect', function (this: net.Socket) {
-      this.destroy();
-      res('CONNECTED');
-    }).on('error', (e) => res(e.message)));
+    const host = await new Promise<string>((res) =>
+      net
+        .connect(own)
+        .on('connect', function (this: net.Socket) {
+          this.destroy();
+          res('CONNECTED');
+        })
+        .on('error', (e) => res(e.message)),
+    );
     assert.equal(host, 'CONNECTED', 'control: the socket is live on the host');
     // A writable folder inside the broker folder would bind it back into the sandbox: refused, nothing runs.
     const inside = fs.mkdtempSync(path.join(brokerDir(), 'x-'));
@@ -225,8 +304,10 @@ describe('agent-sandbox run: warm broker (linux)', () => {
     }
   });
 
-  it('another user can neither reach this user\'s broker nor be served by it, nor serve it (SO_PEERCRED) (needs root to create a test user)',
-    { skip: process.getuid?.() !== 0 && 'creating a test user needs root' }, async () => {
+  it(
+    "another user can neither reach this user's broker nor be served by it, nor serve it (SO_PEERCRED) (needs root to create a test user)",
+    { skip: process.getuid?.() !== 0 && 'creating a test user needs root' },
+    async () => {
       const user = `astest${process.pid % 100000}`;
       const add = spawnSync('useradd', ['--create-home', '--shell', '/bin/sh', user], { encoding: 'utf8' });
       assert.equal(add.status, 0, add.stderr);
@@ -235,10 +316,16 @@ describe('agent-sandbox run: warm broker (linux)', () => {
       try {
         const { broker } = await warmWorkspace('as-warm-user-');
         const own = socketPath(brokerDir(), broker.key);
-        const connect = (sock: string, as: { uid: number; gid: number } | undefined) => spawnSync(NODE, ['-e',
-          `const c=require('net').connect(${JSON.stringify(sock)});c.on('connect',()=>c.write(Buffer.from([81,0,0,0,0])));` +
-          'c.on("data",d=>{console.log("ANSWER "+d[0]);process.exit()});c.on("close",()=>console.log("CLOSED"));c.on("error",e=>console.log("ERR "+e.code))'],
-        { encoding: 'utf8', timeout: 20_000, ...(as ?? {}) });
+        const connect = (sock: string, as: { uid: number; gid: number } | undefined) =>
+          spawnSync(
+            NODE,
+            [
+              '-e',
+              `const c=require('net').connect(${JSON.stringify(sock)});c.on('connect',()=>c.write(Buffer.from([81,0,0,0,0])));` +
+                'c.on("data",d=>{console.log("ANSWER "+d[0]);process.exit()});c.on("close",()=>console.log("CLOSED"));c.on("error",e=>console.log("ERR "+e.code))',
+            ],
+            { encoding: 'utf8', timeout: 20_000, ...(as ?? {}) },
+          );
         const theirs = connect(own, { uid, gid });
         assert.match(theirs.stdout, /ERR EACCES/, theirs.stdout + theirs.stderr);
         assert.match(connect(own, undefined).stdout, /ANSWER 84/, 'control: the owner gets a status answer (T)');
@@ -247,14 +334,33 @@ describe('agent-sandbox run: warm broker (linux)', () => {
         const home = path.join('/home', user);
         const theirWs = fs.mkdtempSync(path.join(home, 'ws-'));
         fs.chownSync(theirWs, uid, gid);
-        const theirEnv = { PATH: process.env.PATH, HOME: home, USER: user, AGENT_SANDBOX_STATE_DIR: path.join(home, 'state') };
-        const run = spawnSync(NODE, [CLI, 'run', '--', 'true'], { cwd: theirWs, encoding: 'utf8', env: theirEnv, uid, gid, timeout: 60_000, input: '' });
+        const theirEnv = {
+          PATH: process.env.PATH,
+          HOME: home,
+          USER: user,
+          AGENT_SANDBOX_STATE_DIR: path.join(home, 'state'),
+        };
+        const run = spawnSync(NODE, [CLI, 'run', '--', 'true'], {
+          cwd: theirWs,
+          encoding: 'utf8',
+          env: theirEnv,
+          uid,
+          gid,
+          timeout: 60_000,
+          input: '',
+        });
         assert.equal(run.status, 0, `the test user's own cold run: ${run.stderr}`);
         const dir = `/tmp/agent-sandbox-${uid}`;
-        assert.ok(await eventually(() => fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.sock')), 15_000), 'their broker listens');
+        assert.ok(
+          await eventually(() => fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.sock')), 15_000),
+          'their broker listens',
+        );
         const stat = fs.statSync(dir);
         assert.deepEqual([stat.uid, stat.mode & 0o777], [uid, 0o700]);
-        const theirSock = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.sock'))!);
+        const theirSock = path.join(
+          dir,
+          fs.readdirSync(dir).find((f) => f.endsWith('.sock'))!,
+        );
         const rootAsks = connect(theirSock, undefined);
         assert.match(rootAsks.stdout, /CLOSED/, rootAsks.stdout);
         assert.doesNotMatch(rootAsks.stdout, /ANSWER/, 'root was refused by SO_PEERCRED');
@@ -265,7 +371,8 @@ describe('agent-sandbox run: warm broker (linux)', () => {
         spawnSync('userdel', ['--remove', user]);
         fs.rmSync(`/tmp/agent-sandbox-${uid}`, { recursive: true, force: true });
       }
-    });
+    },
+  );
 });
 
 describe('agent-sandbox broker status|stop and uninstall (linux)', () => {
@@ -278,7 +385,10 @@ describe('agent-sandbox broker status|stop and uninstall (linux)', () => {
     assert.equal(stop.status, 0, stop.stderr);
     assert.ok(!alive(broker.pid), 'stopped');
     const again = await warmWorkspace('as-warm-un-', { ...ENV, AGENT_SANDBOX_STATE_DIR: tempDir('as-warm-un-state-') });
-    const un = spawnSync(NODE, [CLI, 'uninstall'], { encoding: 'utf8', env: { ...ENV, AGENT_SANDBOX_STATE_DIR: again.broker.stateDir } });
+    const un = spawnSync(NODE, [CLI, 'uninstall'], {
+      encoding: 'utf8',
+      env: { ...ENV, AGENT_SANDBOX_STATE_DIR: again.broker.stateDir },
+    });
     assert.equal(un.status, 0, un.stderr);
     assert.match(un.stdout, /stopped 1 warm broker/);
     assert.ok(!alive(again.broker.pid));
@@ -289,20 +399,33 @@ describe('agent-sandbox broker status|stop and uninstall (linux)', () => {
     const state = tempDir('as-warm-race-state-');
     const env = { ...ENV, AGENT_SANDBOX_STATE_DIR: state };
     assert.equal(cli(['--', 'true'], ws, env).status, 0);
-    assert.ok(fs.readdirSync(ws).length > 0, 'control: the run made its placeholders');
+    // The cold run's own placeholders went with it; the broker it left is what could bring them back.
+    assert.notDeepEqual(daemonsOf(state), [], 'control: the run left a broker starting');
     const un = spawnSync(NODE, [CLI, 'uninstall'], { encoding: 'utf8', env });
     assert.equal(un.status, 0, un.stderr);
     await new Promise((res) => setTimeout(res, 3000));
     assert.deepEqual(fs.readdirSync(ws), [], 'the workspace is as before');
-    assert.deepEqual((await listBrokers(state)).filter((l) => l.status), []);
-    const daemons = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
+    assert.deepEqual(
+      (await listBrokers(state)).filter((l) => l.status),
+      [],
+    );
+    assert.deepEqual(daemonsOf(state), [], 'no broker of that state folder is left');
+  });
+});
+
+/** The broker daemons (started or starting) of one state folder. */
+function daemonsOf(state: string): string[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
       try {
-        return fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').includes('__broker-daemon') &&
-          fs.readFileSync(`/proc/${e}/environ`, 'utf8').includes(`AGENT_SANDBOX_STATE_DIR=${state}\0`);
+        return (
+          fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').includes('__broker-daemon') &&
+          fs.readFileSync(`/proc/${e}/environ`, 'utf8').includes(`AGENT_SANDBOX_STATE_DIR=${state}\0`)
+        );
       } catch {
         return false;
       }
     });
-    assert.deepEqual(daemons, [], 'no broker of that state folder is left');
-  });
-});
+}

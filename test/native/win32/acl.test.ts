@@ -5,7 +5,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { applyFileEntries, applyFileEntriesAsync, explicitEntries, mergeEntries, readFileSecurity, SecurityDescriptor } from '../../../native-bindings/win32/acl';
+import {
+  applyFileEntries,
+  applyFileEntriesAsync,
+  explicitEntries,
+  mergeEntries,
+  readFileSecurity,
+  SecurityDescriptor,
+} from '../../../native-bindings/win32/acl';
 import { Win32Error } from '../../../native-bindings/win32/errors';
 import { randomCapabilitySid } from '../../../native-bindings/win32/sid';
 import { DENY_WRITE_MASK, WRITABLE_ROOT_MASK } from '../../../src/policy/compile-win32';
@@ -18,8 +25,14 @@ test('SetEntriesInAclW results read back through GetExplicitEntriesFromAclW (gra
   ]);
   try {
     const back = explicitEntries(acl.value);
-    assert.deepEqual(back.find((e) => e.sid === cap), { sid: cap, mode: 'grant', mask: WRITABLE_ROOT_MASK.value, inheritance: 3 });
-    assert.deepEqual(back.find((e) => e.sid === 'S-1-1-0'), { sid: 'S-1-1-0', mode: 'deny', mask: DENY_WRITE_MASK.value, inheritance: 0 });
+    assert.deepEqual(
+      back.find((e) => e.sid === cap),
+      { sid: cap, mode: 'grant', mask: WRITABLE_ROOT_MASK.value, inheritance: 3 },
+    );
+    assert.deepEqual(
+      back.find((e) => e.sid === 'S-1-1-0'),
+      { sid: 'S-1-1-0', mode: 'deny', mask: DENY_WRITE_MASK.value, inheritance: 0 },
+    );
   } finally {
     acl.close();
   }
@@ -33,7 +46,10 @@ test('merging REVOKE for a SID removes its entries and keeps the others', () => 
   ]);
   const second = mergeEntries(first.value, [{ sid: cap, mode: 'revoke', mask: 0, inheritance: 0 }]);
   try {
-    assert.deepEqual(explicitEntries(second.value).map((e) => e.sid), ['S-1-5-32-545']);
+    assert.deepEqual(
+      explicitEntries(second.value).map((e) => e.sid),
+      ['S-1-5-32-545'],
+    );
   } finally {
     first.close();
     second.close();
@@ -56,8 +72,11 @@ test('SDDL round-trips through a security descriptor, and its DACL decodes', () 
 });
 
 test('a malformed SDDL throws Win32Error from ConvertStringSecurityDescriptorToSecurityDescriptorW', () => {
-  assert.throws(() => SecurityDescriptor.fromSddl('D:(X;;;;;nonsense)'), (e: unknown) =>
-    e instanceof Win32Error && e.api === 'ConvertStringSecurityDescriptorToSecurityDescriptorW' && e.code !== 0);
+  assert.throws(
+    () => SecurityDescriptor.fromSddl('D:(X;;;;;nonsense)'),
+    (e: unknown) =>
+      e instanceof Win32Error && e.api === 'ConvertStringSecurityDescriptorToSecurityDescriptorW' && e.code !== 0,
+  );
 });
 
 test('GetNamedSecurityInfoW reads a folder DACL (read path only; Wine maps file DACLs to mode bits)', () => {
@@ -70,11 +89,13 @@ test('GetNamedSecurityInfoW reads a folder DACL (read path only; Wine maps file 
 });
 
 test('GetNamedSecurityInfoW on a missing path throws Win32Error 2 or 3', () => {
-  assert.throws(() => readFileSecurity('C:\\no\\such\\agent-sandbox-path'), (e: unknown) =>
-    e instanceof Win32Error && e.api === 'GetNamedSecurityInfoW' && (e.code === 2 || e.code === 3));
+  assert.throws(
+    () => readFileSecurity('C:\\no\\such\\agent-sandbox-path'),
+    (e: unknown) => e instanceof Win32Error && e.api === 'GetNamedSecurityInfoW' && (e.code === 2 || e.code === 3),
+  );
 });
 
-test('applyFileEntriesAsync: SetNamedSecurityInfoW runs on koffi\'s worker thread and resolves with the previous DACL, the same as the synchronous call (plumbing only; Wine does not store file DACLs)', async () => {
+test("applyFileEntriesAsync: SetNamedSecurityInfoW runs on koffi's worker thread and resolves with the previous DACL, the same as the synchronous call (plumbing only; Wine does not store file DACLs)", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-acl-async-'));
   try {
     const sid = randomCapabilitySid();
@@ -84,8 +105,10 @@ test('applyFileEntriesAsync: SetNamedSecurityInfoW runs on koffi\'s worker threa
     const before = await pending;
     assert.match(before, /^D:/);
     assert.equal(applyFileEntries(dir, entries).slice(0, 2), 'D:', 'the synchronous path agrees');
-    await assert.rejects(applyFileEntriesAsync('C:\\no\\such\\agent-sandbox-path', entries), (e: unknown) =>
-      e instanceof Win32Error && (e.code === 2 || e.code === 3));
+    await assert.rejects(
+      applyFileEntriesAsync('C:\\no\\such\\agent-sandbox-path', entries),
+      (e: unknown) => e instanceof Win32Error && (e.code === 2 || e.code === 3),
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -21,7 +21,10 @@ function runCli(args: string[], opts: { repo?: boolean } = {}) {
     fs.writeFileSync(path.join(workspace, '.git', 'HEAD'), 'ref: refs/heads/main\n'); // without HEAD, .git is sealed whole
   }
   const r = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: workspace, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000,
+    cwd: workspace,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
     env: { ...process.env, AGENT_SANDBOX_STATE_DIR: path.join(base, 'state') },
   });
   return { ...r, base };
@@ -65,7 +68,9 @@ test('a second run in the same state dir reuses the workspace capability SID', (
   const stateDir = path.join(r.base, 'state');
   const caps = fs.readFileSync(path.join(stateDir, 'win32-capability-sids.json'), 'utf8');
   const again = spawnSync(process.execPath, [CLI, 'run', '--', 'cmd', '/c', 'exit 0'], {
-    cwd: path.join(r.base, 'ws'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: path.join(r.base, 'ws'),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir },
   });
   assert.equal(again.status, 0, again.stderr);
@@ -77,10 +82,14 @@ test('in a repository, a run creates empty placeholders for missing protected pa
   assert.equal(r.status, 0, r.stderr);
   const config = path.join(r.base, 'ws', '.git', 'config');
   assert.equal(fs.statSync(config).size, 0);
-  const ledger = JSON.parse(fs.readFileSync(path.join(r.base, 'state', 'win32-acl-ledger.json'), 'utf8')) as
-    { records: { path: string; action: string; createdPaths?: string[] }[] };
+  const ledger = JSON.parse(fs.readFileSync(path.join(r.base, 'state', 'win32-acl-ledger.json'), 'utf8')) as {
+    records: { path: string; action: string; createdPaths?: string[] }[];
+  };
   const rec = ledger.records.find((x) => x.path.toLowerCase() === config.toLowerCase() && x.action === 'deny');
-  assert.ok(rec?.createdPaths?.some((p) => p.toLowerCase() === config.toLowerCase()), JSON.stringify(ledger.records));
+  assert.ok(
+    rec?.createdPaths?.some((p) => p.toLowerCase() === config.toLowerCase()),
+    JSON.stringify(ledger.records),
+  );
 });
 
 test('outside a repository, a run makes .git one empty folder with an inherited deny, with nothing inside it (plumbing only; Wine does not store the deny ACE)', () => {
@@ -88,8 +97,9 @@ test('outside a repository, a run makes .git one empty folder with an inherited 
   assert.equal(r.status, 0, r.stderr);
   const git = path.join(r.base, 'ws', '.git');
   assert.deepEqual(fs.readdirSync(git), []);
-  const ledger = JSON.parse(fs.readFileSync(path.join(r.base, 'state', 'win32-acl-ledger.json'), 'utf8')) as
-    { records: { path: string; action: string; inheritance: number; createdPaths?: string[] }[] };
+  const ledger = JSON.parse(fs.readFileSync(path.join(r.base, 'state', 'win32-acl-ledger.json'), 'utf8')) as {
+    records: { path: string; action: string; inheritance: number; createdPaths?: string[] }[];
+  };
   const rec = ledger.records.find((x) => x.path.toLowerCase() === git.toLowerCase());
   assert.equal(rec?.action, 'deny', JSON.stringify(ledger.records));
   assert.equal(rec?.inheritance, 3, 'the deny covers whatever would be created inside');
@@ -106,25 +116,42 @@ test('agent-sandbox uninstall reverts the unelevated ledger and deletes the empt
   const before = JSON.parse(fs.readFileSync(path.join(stateDir, 'win32-acl-ledger.json'), 'utf8')).records.length;
   assert.ok(before > 0);
   const u = spawnSync(process.execPath, [CLI, 'uninstall'], {
-    cwd: ws, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000,
+    cwd: ws,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 120_000,
     env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir },
   });
-  assert.match(u.stderr, new RegExp(`Reverted ${before} folder permission\\(s\\) the sandbox had added, and removed \\d+ empty placeholder`));
+  assert.match(
+    u.stderr,
+    new RegExp(`Reverted ${before} folder permission\\(s\\) the sandbox had added, and removed \\d+ empty placeholder`),
+  );
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(stateDir, 'win32-acl-ledger.json'), 'utf8')).records, []);
-  assert.equal(fs.existsSync(path.join(ws, '.git')), false, '.git\\config, .git\\hooks and .git were created empty and removed');
-  assert.equal(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'), 'utf8'), '{}', 'a created folder now holding data is kept');
+  assert.equal(
+    fs.existsSync(path.join(ws, '.git')),
+    false,
+    '.git\\config, .git\\hooks and .git were created empty and removed',
+  );
+  assert.equal(
+    fs.readFileSync(path.join(ws, '.vscode', 'settings.json'), 'utf8'),
+    '{}',
+    'a created folder now holding data is kept',
+  );
   assert.match(u.stderr, /Kept .*\.vscode: the sandbox created it, but it is no longer empty/);
   assert.equal(u.status, 125, u.stdout + u.stderr);
   assert.match(u.stderr, /firewall rule .*could not be checked/);
 });
 
-test('agent-sandbox uninstall --workspace reverts only that workspace\'s ledger records, removes its empty placeholders and forgets its SID, without the administrator part (plumbing only)', () => {
+test("agent-sandbox uninstall --workspace reverts only that workspace's ledger records, removes its empty placeholders and forgets its SID, without the administrator part (plumbing only)", () => {
   const r = runCli(['run', '--', 'cmd', '/c', 'exit 0']);
   assert.equal(r.status, 0, r.stderr);
   const stateDir = path.join(r.base, 'state');
   const ws = path.join(r.base, 'ws');
   const u = spawnSync(process.execPath, [CLI, 'uninstall', '--workspace', ws], {
-    cwd: r.base, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000,
+    cwd: r.base,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
     env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir },
   });
   assert.equal(u.status, 0, u.stdout + u.stderr);

@@ -27,12 +27,15 @@ test('a tty command starts under a pseudoconsole, its exit code arrives and the 
   assert.equal(exit.code, 5);
 });
 
-test('a tty command\'s output arrives through the pseudoconsole (needs real Windows)',
-  { skip: isWine() && 'Wine 8 attaches the child to the pseudoconsole but does not bind its standard handles to it' }, async () => {
+test(
+  "a tty command's output arrives through the pseudoconsole (needs real Windows)",
+  { skip: isWine() && 'Wine 8 attaches the child to the pseudoconsole but does not bind its standard handles to it' },
+  async () => {
     const { exit, out } = await ptyRun(['cmd', '/c', 'echo pty-ok']);
     assert.equal(exit.code, 0);
     assert.match(out, /pty-ok/);
-  });
+  },
+);
 
 test('CreatePseudoConsole with invalid handles throws Win32Error with the HRESULT', async () => {
   const t = openProcessToken();
@@ -40,27 +43,34 @@ test('CreatePseudoConsole with invalid handles throws Win32Error with the HRESUL
   t.close();
   const pair = await createPipePair('bad', sddl);
   try {
-    assert.throws(() => PseudoConsole.create(0, 0, 0n, 0n), (e: unknown) => e instanceof Win32Error && e.api === 'CreatePseudoConsole');
+    assert.throws(
+      () => PseudoConsole.create(0, 0, 0n, 0n),
+      (e: unknown) => e instanceof Win32Error && e.api === 'CreatePseudoConsole',
+    );
   } finally {
     pair.server.close();
     pair.socket.destroy();
   }
 });
 
-test('ResizePseudoConsole resizes a live pseudoconsole (needs real Windows)', { skip: isWine() && 'Wine returns E_NOTIMPL from ResizePseudoConsole' }, async () => {
-  const t = openProcessToken();
-  const sddl = pipeSddl([tokenUserSid(t)]);
-  t.close();
-  const input = await createPipePair('rin', sddl);
-  const output = await createPipePair('rout', sddl);
-  const pty = PseudoConsole.create(80, 25, input.server.value, output.server.value);
-  try {
-    pty.resize(100, 30);
-  } finally {
-    await pty.close();
-    for (const p of [input, output]) {
-      p.server.close();
-      p.socket.destroy();
+test(
+  'ResizePseudoConsole resizes a live pseudoconsole (needs real Windows)',
+  { skip: isWine() && 'Wine returns E_NOTIMPL from ResizePseudoConsole' },
+  async () => {
+    const t = openProcessToken();
+    const sddl = pipeSddl([tokenUserSid(t)]);
+    t.close();
+    const input = await createPipePair('rin', sddl);
+    const output = await createPipePair('rout', sddl);
+    const pty = PseudoConsole.create(80, 25, input.server.value, output.server.value);
+    try {
+      pty.resize(100, 30);
+    } finally {
+      await pty.close();
+      for (const p of [input, output]) {
+        p.server.close();
+        p.socket.destroy();
+      }
     }
-  }
-});
+  },
+);

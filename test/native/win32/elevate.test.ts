@@ -14,7 +14,7 @@ import { lazyAsyncCall, lazyFn } from '../../../native-bindings/win32/lib';
 const SetLastErrorAsync = lazyAsyncCall('kernel32.dll', 'void SetLastError(uint32 code)');
 const SetLastError = lazyFn('kernel32.dll', 'void SetLastError(uint32 code)');
 
-test('async calls deliver the worker thread\'s last error (1223 set on the worker), not the main thread\'s', async () => {
+test("async calls deliver the worker thread's last error (1223 set on the worker), not the main thread's", async () => {
   SetLastError(1337);
   const pending = SetLastErrorAsync(ERROR_CANCELLED);
   SetLastError(5);
@@ -22,18 +22,25 @@ test('async calls deliver the worker thread\'s last error (1223 set on the worke
   assert.equal(lastError(), 5, 'the main thread keeps its own last error');
 });
 
-test('concurrent async calls each get their own worker\'s last error', async () => {
+test("concurrent async calls each get their own worker's last error", async () => {
   const codes = [2, 5, 87, 1223, 1314, 1337, 1332, 183];
   const outcomes = await Promise.all(codes.map((c) => SetLastErrorAsync(c)));
-  assert.deepEqual(outcomes.map((o) => o.lastError), codes);
+  assert.deepEqual(
+    outcomes.map((o) => o.lastError),
+    codes,
+  );
 });
 
 test('runElevated: ShellExecuteExW failing on the worker thread rejects with its own code (missing file 2, missing folder 3)', async () => {
   const dir = os.tmpdir();
-  await assert.rejects(runElevated(path.join(dir, 'agent-sandbox-missing.exe'), '', dir),
-    (e: unknown) => e instanceof Win32Error && e.api === 'ShellExecuteExW' && e.code === 2);
-  await assert.rejects(runElevated('C:\\agent-sandbox-no-such-dir\\missing.exe', '', dir),
-    (e: unknown) => e instanceof Win32Error && e.api === 'ShellExecuteExW' && e.code === 3);
+  await assert.rejects(
+    runElevated(path.join(dir, 'agent-sandbox-missing.exe'), '', dir),
+    (e: unknown) => e instanceof Win32Error && e.api === 'ShellExecuteExW' && e.code === 2,
+  );
+  await assert.rejects(
+    runElevated('C:\\agent-sandbox-no-such-dir\\missing.exe', '', dir),
+    (e: unknown) => e instanceof Win32Error && e.api === 'ShellExecuteExW' && e.code === 3,
+  );
 });
 
 test('runElevated under Wine (no UAC prompt) returns the process handle through the _Inout_ struct; waitForExit reads its exit code', async () => {

@@ -25,23 +25,38 @@ function elevatedUnderWine(fx: { ws: string; stateDir: string }) {
   const marker = { version: 1, groupSid: 'S-1-5-21-7-7-7-1001', offlineSid: me, onlineSid: me };
   const children: ChildProcess[] = [];
   const launcher = () => async (pipes: BrokerPipes) => {
-    const child = spawn(process.execPath, [RUNNER, '--broker', '--requests', pipes.requests, '--events', pipes.events], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [RUNNER, '--broker', '--requests', pipes.requests, '--events', pipes.events],
+      { stdio: 'ignore' },
+    );
     children.push(child);
     await new Promise((r) => child.once('spawn', r));
     return { pid: child.pid! };
   };
-  return { marker, children, backend: createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher),
-    plan: elevatedFixturePlan(fx, marker.groupSid) };
+  return {
+    marker,
+    children,
+    backend: createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher),
+    plan: elevatedFixturePlan(fx, marker.groupSid),
+  };
 }
 
 test('elevated backend under Wine: a command runs through the broker with the group grants ledgered (runner started directly; no account, ACL or firewall enforcement in Wine)', async () => {
   const fx = sandboxFixture('elev');
   const { marker, children, backend, plan } = elevatedUnderWine(fx);
   try {
-    assert.equal((await backend.planFacts()).groupSid, marker.groupSid, 'the facts name the setup\'s group');
-    await assert.rejects(backend.spawn(fx.plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' }), /not compiled for this machine/,
-      'an unelevated plan is refused, not rewritten');
-    const proc = await backend.spawn(plan, { argv: ['cmd', '/c', 'echo elevated-path & exit 4'], cwd: fx.ws, stdio: 'pipe' });
+    assert.equal((await backend.planFacts()).groupSid, marker.groupSid, "the facts name the setup's group");
+    await assert.rejects(
+      backend.spawn(fx.plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' }),
+      /not compiled for this machine/,
+      'an unelevated plan is refused, not rewritten',
+    );
+    const proc = await backend.spawn(plan, {
+      argv: ['cmd', '/c', 'echo elevated-path & exit 4'],
+      cwd: fx.ws,
+      stdio: 'pipe',
+    });
     const out: Buffer[] = [];
     proc.stdout!.on('data', (b: Buffer) => out.push(b));
     const exit = await proc.exited;
@@ -51,10 +66,18 @@ test('elevated backend under Wine: a command runs through the broker with the gr
     const again = await backend.spawn(plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' });
     assert.equal((await again.exited).code, 0);
     assert.equal(children.length, 1, 'one runner serves every command of the session');
-    const ledger = JSON.parse(fs.readFileSync(path.join(fx.stateDir, LEDGER_FILE), 'utf8')) as { records: { sid: string; path: string }[] };
-    assert.ok(ledger.records.some((r) => r.sid === marker.groupSid && r.path === fx.ws), 'the group grant on the workspace is in the ledger');
-    assert.deepEqual([proc.enforcement.filesystem, proc.enforcement.network], ['none', 'none'],
-      'under Wine the elevated backend claims no enforcement');
+    const ledger = JSON.parse(fs.readFileSync(path.join(fx.stateDir, LEDGER_FILE), 'utf8')) as {
+      records: { sid: string; path: string }[];
+    };
+    assert.ok(
+      ledger.records.some((r) => r.sid === marker.groupSid && r.path === fx.ws),
+      'the group grant on the workspace is in the ledger',
+    );
+    assert.deepEqual(
+      [proc.enforcement.filesystem, proc.enforcement.network],
+      ['none', 'none'],
+      'under Wine the elevated backend claims no enforcement',
+    );
   } finally {
     await backend.dispose();
     fs.rmSync(fx.base, { recursive: true, force: true });
@@ -62,14 +85,18 @@ test('elevated backend under Wine: a command runs through the broker with the gr
   await new Promise((r) => (children[0].exitCode !== null ? r(null) : children[0].once('exit', r)));
 });
 
-test('elevated backend under Wine: a cancelled command exits 137 (128+9), the same code as unelevated Windows and Linux, not the job\'s own 1 (runner started directly; plumbing only)', async () => {
+test("elevated backend under Wine: a cancelled command exits 137 (128+9), the same code as unelevated Windows and Linux, not the job's own 1 (runner started directly; plumbing only)", async () => {
   const fx = sandboxFixture('elev-cancel');
   const { children, backend, plan } = elevatedUnderWine(fx);
   try {
     const ac = new AbortController();
     const started = Date.now();
-    const proc = await backend.spawn(plan, { argv: [process.execPath, '-e', 'console.log("up"); setTimeout(() => {}, 60000)'],
-      cwd: fx.ws, stdio: 'pipe', signal: ac.signal });
+    const proc = await backend.spawn(plan, {
+      argv: [process.execPath, '-e', 'console.log("up"); setTimeout(() => {}, 60000)'],
+      cwd: fx.ws,
+      stdio: 'pipe',
+      signal: ac.signal,
+    });
     proc.stdout!.once('data', () => ac.abort());
     const exit = await proc.exited;
     assert.equal(exit.code, 137, 'a cancel reads like SIGKILL, whatever code the job gave the process');

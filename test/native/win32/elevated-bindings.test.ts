@@ -11,7 +11,12 @@ import { protectForCurrentUser, unprotectForCurrentUser } from '../../../native-
 import { Win32Error } from '../../../native-bindings/win32/errors';
 import { configureRule, FirewallPolicy, newRuleObject, readRule } from '../../../native-bindings/win32/firewall';
 import { guid } from '../../../native-bindings/win32/com';
-import { deleteMachineKey, deleteMachineValue, getMachineValue, setMachineValues } from '../../../native-bindings/win32/registry';
+import {
+  deleteMachineKey,
+  deleteMachineValue,
+  getMachineValue,
+  setMachineValues,
+} from '../../../native-bindings/win32/registry';
 import * as users from '../../../native-bindings/win32/users';
 import { shellExecuteInfoSize, SHELLEXECUTEINFOW_X64_SIZE } from '../../../native-bindings/win32/elevate';
 import { loadCredential, saveCredentials, storedAccounts } from '../../../src/sandbox/windows/setup/credentials';
@@ -35,14 +40,24 @@ test('DPAPI round trip for the current user under Wine, with tampering and wrong
   assert.equal(unprotectForCurrentUser(blob, entropy).toString(), 'S3cret-pässword!');
   const tampered = Buffer.from(blob);
   tampered[tampered.length - 3] ^= 0x40;
-  assert.throws(() => unprotectForCurrentUser(tampered, entropy), (e: unknown) => e instanceof Win32Error && e.api === 'CryptUnprotectData');
+  assert.throws(
+    () => unprotectForCurrentUser(tampered, entropy),
+    (e: unknown) => e instanceof Win32Error && e.api === 'CryptUnprotectData',
+  );
   assert.throws(() => unprotectForCurrentUser(blob, Buffer.from('other')), Win32Error);
 });
 
 test('credential store: passwords are saved as DPAPI blobs and read back per account (Wine DPAPI is real)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'asb-cred-'));
   try {
-    saveCredentials(dir, [{ network: 'offline', name: 'AgentSandboxOffline', sid: 'S-1-5-21-1-2-3-1001', password: 'pw-offline-123456789012345' }]);
+    saveCredentials(dir, [
+      {
+        network: 'offline',
+        name: 'AgentSandboxOffline',
+        sid: 'S-1-5-21-1-2-3-1001',
+        password: 'pw-offline-123456789012345',
+      },
+    ]);
     const text = fs.readFileSync(path.join(dir, CREDENTIALS_FILE), 'utf8');
     assert.ok(!text.includes('pw-offline'), 'no clear-text password on disk');
     assert.deepEqual(storedAccounts(dir), { offline: { name: 'AgentSandboxOffline', sid: 'S-1-5-21-1-2-3-1001' } });
@@ -74,9 +89,15 @@ test('firewall COM plumbing under Wine: INetFwPolicy2 and INetFwRules vtable cal
   try {
     assert.equal(typeof policy.ruleCount(), 'number');
     // Wine's getters return E_NOTIMPL: the HRESULT must arrive as a Win32Error naming the interface method.
-    assert.throws(() => policy.localPolicyModifyState(),
-      (e: unknown) => e instanceof Win32Error && e.api === 'INetFwPolicy2::get_LocalPolicyModifyState' && e.code === E_NOTIMPL);
-    assert.throws(() => policy.item('Agent Sandbox: no such rule'), (e: unknown) => e instanceof Win32Error && e.api === 'INetFwRules::Item');
+    assert.throws(
+      () => policy.localPolicyModifyState(),
+      (e: unknown) =>
+        e instanceof Win32Error && e.api === 'INetFwPolicy2::get_LocalPolicyModifyState' && e.code === E_NOTIMPL,
+    );
+    assert.throws(
+      () => policy.item('Agent Sandbox: no such rule'),
+      (e: unknown) => e instanceof Win32Error && e.api === 'INetFwRules::Item',
+    );
     policy.remove('Agent Sandbox: no such rule');
   } finally {
     policy.close();
@@ -85,15 +106,32 @@ test('firewall COM plumbing under Wine: INetFwPolicy2 and INetFwRules vtable cal
 });
 
 test('firewall COM plumbing under Wine: every INetFwRule setter is called in order; no INetFwRule3 means no rule is added', () => {
-  const spec = { name: 'Agent Sandbox: wine plumbing', description: 'd', grouping: 'Agent Sandbox', direction: 2, action: 0,
-    profiles: 0x7fffffff, protocol: 256, remoteAddresses: '*', enabled: true, localUserAuthorizedList: 'O:LSD:(A;;CC;;;S-1-5-21-1-2-3-4)' };
+  const spec = {
+    name: 'Agent Sandbox: wine plumbing',
+    description: 'd',
+    grouping: 'Agent Sandbox',
+    direction: 2,
+    action: 0,
+    profiles: 0x7fffffff,
+    protocol: 256,
+    remoteAddresses: '*',
+    enabled: true,
+    localUserAuthorizedList: 'O:LSD:(A;;CC;;;S-1-5-21-1-2-3-4)',
+  };
   const rule = newRuleObject();
   try {
     // All INetFwRule setters succeed; Wine has no INetFwRule3, so the user scope cannot be set and configuration stops.
-    assert.throws(() => configureRule(rule, spec),
-      (e: unknown) => e instanceof Win32Error && e.api === 'INetFwRule::QueryInterface(INetFwRule3)' && e.code === E_NOINTERFACE);
+    assert.throws(
+      () => configureRule(rule, spec),
+      (e: unknown) =>
+        e instanceof Win32Error && e.api === 'INetFwRule::QueryInterface(INetFwRule3)' && e.code === E_NOINTERFACE,
+    );
     const back = readRule(rule);
-    assert.deepEqual(Object.values(back).filter((v) => v !== undefined), [], 'Wine reads nothing back, so setup would fail closed');
+    assert.deepEqual(
+      Object.values(back).filter((v) => v !== undefined),
+      [],
+      'Wine reads nothing back, so setup would fail closed',
+    );
   } finally {
     rule.close();
   }
@@ -107,6 +145,34 @@ test('firewall COM plumbing under Wine: every INetFwRule setter is called in ord
   }
 });
 
+test("firewall COM plumbing under Wine: the allowlist's loopback TCP scope (protocol, then RemotePorts) marshals through the INetFwRule setters (plumbing only; Wine stores and enforces nothing)", () => {
+  const spec = {
+    name: 'Agent Sandbox: wine plumbing (allowlist: loopback TCP)',
+    description: 'd',
+    grouping: 'Agent Sandbox',
+    direction: 2,
+    action: 0,
+    profiles: 0x7fffffff,
+    protocol: 6,
+    remotePorts: '1-47127,47129-65535',
+    remoteAddresses: '127.0.0.0/8,::1',
+    enabled: true,
+    localUserAuthorizedList: 'O:LSD:(A;;CC;;;S-1-5-21-1-2-3-4)',
+  };
+  const rule = newRuleObject();
+  try {
+    // Every INetFwRule setter, put_RemotePorts included, returns S_OK; configuration stops only at Wine's missing INetFwRule3.
+    assert.throws(
+      () => configureRule(rule, spec),
+      (e: unknown) =>
+        e instanceof Win32Error && e.api === 'INetFwRule::QueryInterface(INetFwRule3)' && e.code === E_NOINTERFACE,
+    );
+    assert.equal(readRule(rule).remotePorts, undefined, 'Wine reads nothing back, so setup would fail closed');
+  } finally {
+    rule.close();
+  }
+});
+
 test('COM GUIDs are laid out as in memory (Data1..3 little-endian, Data4 as bytes)', () => {
   assert.equal(guid('B21563FF-D696-4222-AB46-4E89B73AB34A').toString('hex'), 'ff6315b296d62242ab464e89b73ab34a');
   assert.throws(() => guid('not-a-guid'), /Not a GUID/);
@@ -115,10 +181,19 @@ test('COM GUIDs are laid out as in memory (Data1..3 little-endian, Data4 as byte
 test('NetUserAdd call path under Wine: the call marshals and succeeds (Wine keeps the account in-process only; nothing is created)', () => {
   const name = 'AgentSandboxWineT';
   assert.equal(users.getUser(name), undefined, 'NetUserGetInfo reports a missing account as undefined');
-  users.addUser({ name, password: 'Aa1!wine-plumbing-only-000000', priv: 1, flags: 0x10041, comment: 'Agent Sandbox Wine test' });
+  users.addUser({
+    name,
+    password: 'Aa1!wine-plumbing-only-000000',
+    priv: 1,
+    flags: 0x10041,
+    comment: 'Agent Sandbox Wine test',
+  });
   assert.throws(() => users.addUser({ name, password: 'x', priv: 2, flags: 0, comment: '' }), /USER_PRIV_USER only/);
   users.deleteUser(name);
   assert.equal(users.accountNameOfSid('S-1-5-32-545'), 'Users');
   assert.ok(users.computerName().length > 0);
-  assert.throws(() => users.accountNameOfSid('S-1-5-21-1-2-3-999999'), (e: unknown) => e instanceof Win32Error && e.api === 'LookupAccountSidW');
+  assert.throws(
+    () => users.accountNameOfSid('S-1-5-21-1-2-3-999999'),
+    (e: unknown) => e instanceof Win32Error && e.api === 'LookupAccountSidW',
+  );
 });

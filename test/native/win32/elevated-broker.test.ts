@@ -8,12 +8,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openProcessToken, tokenUserSid } from '../../../native-bindings/win32/token';
-import { BrokerClient, type BrokerPipes, type RemoteCommand } from '../../../src/sandbox/windows/elevated/broker-client';
+import {
+  BrokerClient,
+  type BrokerPipes,
+  type RemoteCommand,
+} from '../../../src/sandbox/windows/elevated/broker-client';
 import { SandboxError } from '../../../src/errors';
 
 const RUNNER = path.join(__dirname, '..', '..', '..', 'src', 'runner', 'windows', 'entry.js');
-const TOKEN = { flags: 0x1 | 0x4 | 0x8, restrictingSids: ['logon', 'S-1-1-0'], keepPrivileges: ['SeChangeNotifyPrivilege'],
-  defaultDacl: [{ sid: 'logon', mask: 0x10000000 }] };
+const TOKEN = {
+  flags: 0x1 | 0x4 | 0x8,
+  restrictingSids: ['logon', 'S-1-1-0'],
+  keepPrivileges: ['SeChangeNotifyPrivilege'],
+  defaultDacl: [{ sid: 'logon', mask: 0x10000000 }],
+};
 
 function ownSid(): string {
   const t = openProcessToken();
@@ -29,8 +37,11 @@ const BUNDLED_RUNNER = path.join(__dirname, '..', '..', '..', '..', 'dist', 'run
 /** Starts the runner as a plain child (stdio ignored: node.exe under Wine dies when its stdout is a pipe). */
 function directLauncher(children: ChildProcess[], pidOffset = 0, script = RUNNER) {
   return async (pipes: BrokerPipes) => {
-    const child = spawn(process.execPath, [script, '--broker', '--requests', pipes.requests, '--events', pipes.events],
-      { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [script, '--broker', '--requests', pipes.requests, '--events', pipes.events],
+      { stdio: 'ignore' },
+    );
     children.push(child);
     await new Promise((r) => child.once('spawn', r));
     return { pid: child.pid! + pidOffset };
@@ -46,7 +57,12 @@ async function collect(cmd: RemoteCommand) {
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
 
-const spawnReq = (argv: string[]) => ({ argv, cwd: os.tmpdir(), env: { ...process.env } as Record<string, string>, token: TOKEN });
+const spawnReq = (argv: string[]) => ({
+  argv,
+  cwd: os.tmpdir(),
+  env: { ...process.env } as Record<string, string>,
+  token: TOKEN,
+});
 
 test('broker under Wine: runner started directly, client pid checked, commands run with output and exit codes (DACL and restricted token not enforced by Wine)', async () => {
   const children: ChildProcess[] = [];
@@ -102,8 +118,10 @@ test('broker under Wine: stdin is forwarded, terminate stops a waiting command, 
 
 test('broker under Wine: a pipe client that is not the launched runner is refused (GetNamedPipeClientProcessId)', async () => {
   const children: ChildProcess[] = [];
-  await assert.rejects(BrokerClient.start(ownSid(), directLauncher(children, 100_000), 20_000),
-    (e: unknown) => e instanceof SandboxError && e.code === 'broker-failed' && /not by the runner/.test(e.message));
+  await assert.rejects(
+    BrokerClient.start(ownSid(), directLauncher(children, 100_000), 20_000),
+    (e: unknown) => e instanceof SandboxError && e.code === 'broker-failed' && /not by the runner/.test(e.message),
+  );
   await new Promise((r) => (children[0].exitCode !== null ? r(null) : children[0].once('exit', r)));
 });
 
@@ -118,8 +136,32 @@ test('broker under Wine: the bundled dist/runner.js dispatches to the Windows br
     children[0].kill();
     await new Promise((res) => children[0].once('exit', res));
     assert.equal(broker.alive, false, 'a dead runner is detected without a pending read');
-    assert.throws(() => broker.spawn(spawnReq(['cmd', '/c', 'echo never'])), (e: unknown) => e instanceof SandboxError && e.code === 'broker-failed');
+    assert.throws(
+      () => broker.spawn(spawnReq(['cmd', '/c', 'echo never'])),
+      (e: unknown) => e instanceof SandboxError && e.code === 'broker-failed',
+    );
   } finally {
     await broker.close();
   }
+});
+
+test('broker under Wine: a broker that fails closes its request pipe, so the runner stops the command it reported as stopped and exits', async () => {
+  const children: ChildProcess[] = [];
+  const broker = await BrokerClient.start(ownSid(), directLauncher(children), 20_000);
+  const runnerExit = new Promise<number | null>((r) => children[0].once('exit', (c) => r(c)));
+  const long = collect(broker.spawn(spawnReq(['C:\\windows\\system32\\ping.exe', '-n', '60', '127.0.0.1'])));
+  await new Promise((r) => setTimeout(r, 1000));
+  // The failure path the event reader takes on a broken stream (private; called directly to make it happen now).
+  (broker as unknown as { fail(reason: string): void }).fail('injected failure');
+  const r = await long;
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /injected failure; the command was stopped/);
+  // Its exit code is not the point (its event pipe is no longer read): that it ends, long before the command would.
+  const t0 = Date.now();
+  await runnerExit;
+  assert.ok(
+    Date.now() - t0 < 30_000,
+    'the runner saw its request stream end and exited, well before the 60 s command would have',
+  );
+  await broker.close();
 });

@@ -24,10 +24,18 @@ test('setup under Wine: the elevated part runs via ShellExecuteExW runas and rep
   const progress: string[] = [];
   try {
     assert.ok((await describeWindowsSetup({ workspaceRoots: [d.ws] })).some((l) => l === `Allow writing: ${d.ws}`));
-    await assert.rejects(setupWindowsSandbox({ stateDir: d.stateDir, workspaceRoots: [d.ws], onProgress: (m) => progress.push(m) }),
-      (e: unknown) => e instanceof SandboxError && e.code === 'setup-failed' && /\[setup-group-failed\]/.test(e.message) &&
-        /running setup again resumes/.test(e.message));
-    assert.ok(progress.some((m) => /Creating the local group AgentSandboxUsers: failed/.test(m)), progress.join('\n'));
+    await assert.rejects(
+      setupWindowsSandbox({ stateDir: d.stateDir, workspaceRoots: [d.ws], onProgress: (m) => progress.push(m) }),
+      (e: unknown) =>
+        e instanceof SandboxError &&
+        e.code === 'setup-failed' &&
+        /\[setup-group-failed\]/.test(e.message) &&
+        /running setup again resumes/.test(e.message),
+    );
+    assert.ok(
+      progress.some((m) => /Creating the local group AgentSandboxUsers: failed/.test(m)),
+      progress.join('\n'),
+    );
     assert.ok(progress.some((m) => /Recording the setup version: skipped/.test(m)));
     assert.equal(fs.existsSync(path.join(d.stateDir, 'elevated-credentials.json')), false);
   } finally {
@@ -38,8 +46,11 @@ test('setup under Wine: the elevated part runs via ShellExecuteExW runas and rep
 test('uninstall under Wine: every step runs elevated and what cannot be checked (stubbed firewall COM) is reported as left over', async () => {
   const d = dirs();
   try {
-    await assert.rejects(uninstallWindowsSandbox({ stateDir: d.stateDir }),
-      (e: unknown) => e instanceof SandboxError && /Still present: firewall rule .*could not be checked/.test(e.message));
+    await assert.rejects(
+      uninstallWindowsSandbox({ stateDir: d.stateDir }),
+      (e: unknown) =>
+        e instanceof SandboxError && /Still present: firewall rule .*could not be checked/.test(e.message),
+    );
   } finally {
     fs.rmSync(d.base, { recursive: true, force: true });
   }

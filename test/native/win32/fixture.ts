@@ -17,5 +17,8 @@ export function sandboxFixture(prefix: string) {
 
 /** The fixture's policy compiled for elevated mode, with the group SID a setup marker would give. */
 export function elevatedFixturePlan(fx: { ws: string; stateDir: string }, groupSid: string) {
-  return compilePlan({ workspaceRoots: [fx.ws] }, hostContext({ platform: 'win32', stateDir: fx.stateDir, windowsMode: 'elevated', groupSid }));
+  return compilePlan(
+    { workspaceRoots: [fx.ws] },
+    hostContext({ platform: 'win32', stateDir: fx.stateDir, windowsMode: 'elevated', groupSid }),
+  );
 }

@@ -29,7 +29,8 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 test('killing a sandboxed command kills its grandchildren too (job teardown)', async () => {
   const { ws, plan, backend } = sandboxFixture('job');
   // The child starts a grandchild that sleeps, prints the grandchild's pid, then sleeps itself.
-  const script = 'const c=require("child_process").spawn(process.execPath,["-e","setTimeout(()=>{},60000)"],{stdio:"ignore"});' +
+  const script =
+    'const c=require("child_process").spawn(process.execPath,["-e","setTimeout(()=>{},60000)"],{stdio:"ignore"});' +
     'process.stdout.write(String(c.pid)+"\\n");setTimeout(()=>{},60000)';
   const proc = await backend.spawn(plan, { argv: [process.execPath, '-e', script], cwd: ws, stdio: 'pipe' });
   const pid = await new Promise<number>((resolve) => {
@@ -50,7 +51,8 @@ test('killing a sandboxed command kills its grandchildren too (job teardown)', a
 
 test('when the command exits, what it left running is killed and the exit is reported even if they hold its stdout', async () => {
   const { ws, plan, backend } = sandboxFixture('job');
-  const script = 'const c=require("child_process").spawn(process.execPath,["-e","setTimeout(()=>{},60000)"],{stdio:"inherit"});' +
+  const script =
+    'const c=require("child_process").spawn(process.execPath,["-e","setTimeout(()=>{},60000)"],{stdio:"inherit"});' +
     'process.stdout.write(String(c.pid));setTimeout(()=>process.exit(4),300)';
   const proc = await backend.spawn(plan, { argv: [process.execPath, '-e', script], cwd: ws, stdio: 'pipe' });
   let out = '';
@@ -63,7 +65,12 @@ test('when the command exits, what it left running is killed and the exit is rep
 
 test('a timeout kills the tree and reports 124', async () => {
   const { ws, plan, backend } = sandboxFixture('job');
-  const proc = await backend.spawn(plan, { argv: [process.execPath, '-e', 'setTimeout(()=>{},60000)'], cwd: ws, stdio: 'pipe', timeoutMs: 500 });
+  const proc = await backend.spawn(plan, {
+    argv: [process.execPath, '-e', 'setTimeout(()=>{},60000)'],
+    cwd: ws,
+    stdio: 'pipe',
+    timeoutMs: 500,
+  });
   const exit = await proc.exited;
   assert.equal(exit.code, 124);
   assert.ok(exit.timedOut);
@@ -76,7 +83,10 @@ test('a kill-on-close job kills its members when the handle closes', async () =>
   const { spawn } = await import('node:child_process');
   const c = spawn(process.execPath, ['-e', 'setTimeout(()=>{},60000)'], { stdio: 'ignore' });
   await new Promise((r) => c.once('spawn', r));
-  const OpenProcess = (await import('../../../native-bindings/win32/lib')).lazyFn('kernel32.dll', 'void *OpenProcess(uint32 access, bool inherit, uint32 pid)');
+  const OpenProcess = (await import('../../../native-bindings/win32/lib')).lazyFn(
+    'kernel32.dll',
+    'void *OpenProcess(uint32 access, bool inherit, uint32 pid)',
+  );
   const h = new Handle(OpenProcess(0x1fffff, false, c.pid) as bigint, 'process');
   job.assign(h);
   assert.equal(job.activeProcesses(), 1);
@@ -96,19 +106,26 @@ test('UI restrictions can be set on a job', () => {
   }
 });
 
-test('UI restrictions read back (needs real Windows)', { skip: isWine() && 'Wine stubs QueryInformationJobObject(JobObjectBasicUIRestrictions)' }, () => {
-  const job = Job.createKillOnClose();
-  try {
-    job.setUiRestrictions(UI_RESTRICTIONS_ALL);
-    assert.equal(job.uiRestrictions(), UI_RESTRICTIONS_ALL);
-  } finally {
-    job.close();
-  }
-});
+test(
+  'UI restrictions read back (needs real Windows)',
+  { skip: isWine() && 'Wine stubs QueryInformationJobObject(JobObjectBasicUIRestrictions)' },
+  () => {
+    const job = Job.createKillOnClose();
+    try {
+      job.setUiRestrictions(UI_RESTRICTIONS_ALL);
+      assert.equal(job.uiRestrictions(), UI_RESTRICTIONS_ALL);
+    } finally {
+      job.close();
+    }
+  },
+);
 
 test('job calls on a bad handle throw Win32Error 6', () => {
   const bogus = new Handle(0x1234n, 'job');
   const job = Object.assign(Object.create(Job.prototype), { handle: bogus }) as Job;
-  assert.throws(() => job.terminate(1), (e: unknown) => e instanceof Win32Error && e.api === 'TerminateJobObject' && e.code === 6);
+  assert.throws(
+    () => job.terminate(1),
+    (e: unknown) => e instanceof Win32Error && e.api === 'TerminateJobObject' && e.code === 6,
+  );
   bogus.detach();
 });

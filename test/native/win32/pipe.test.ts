@@ -31,8 +31,10 @@ test('a second server on the same name is refused (FILE_FLAG_FIRST_PIPE_INSTANCE
   const sddl = pipeSddl([userSid()]);
   const server = createPipeServer(name, sddl);
   try {
-    assert.throws(() => createPipeServer(name, sddl), (e: unknown) => e instanceof Win32Error && e.api === 'CreateNamedPipeW' &&
-      (e.code === 5 || e.code === 231));
+    assert.throws(
+      () => createPipeServer(name, sddl),
+      (e: unknown) => e instanceof Win32Error && e.api === 'CreateNamedPipeW' && (e.code === 5 || e.code === 231),
+    );
   } finally {
     server.close();
   }
@@ -40,11 +42,16 @@ test('a second server on the same name is refused (FILE_FLAG_FIRST_PIPE_INSTANCE
 
 test('Node net reads what is written to the server end and EOF arrives when it closes', async () => {
   const pair = await createPipePair('rw', pipeSddl([userSid()]));
-  const WriteFile = (await import('../../../native-bindings/win32/lib')).lazyFn('kernel32.dll',
-    'bool WriteFile(void *h, void *buf, uint32 len, _Out_ uint32 *written, void *overlapped)');
+  const WriteFile = (await import('../../../native-bindings/win32/lib')).lazyFn(
+    'kernel32.dll',
+    'bool WriteFile(void *h, void *buf, uint32 len, _Out_ uint32 *written, void *overlapped)',
+  );
   const got = new Promise<string>((resolve) => {
     let s = '';
-    pair.socket.setEncoding('utf8').on('data', (d) => (s += d)).on('end', () => resolve(s));
+    pair.socket
+      .setEncoding('utf8')
+      .on('data', (d) => (s += d))
+      .on('end', () => resolve(s));
   });
   const data = Buffer.from('through the pipe');
   assert.ok(WriteFile(pair.server.value, data, data.length, [0], null));

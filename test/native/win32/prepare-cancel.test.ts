@@ -17,17 +17,27 @@ test('cancelling the preparation mid-way rejects the spawn with cancelled and re
   let cancelAt = 2;
   const reports: number[] = [];
   let loopRanAfter: number | undefined;
-  const backend = createWindowsBackend({ stateDir, preparationSignal: () => cancel.signal, onProgress: (p) => {
-    reports.push(p.done);
-    if (p.done === 1) setImmediate(() => (loopRanAfter = reports.length));
-    if (p.done === cancelAt) cancel.abort();
-  } });
+  const backend = createWindowsBackend({
+    stateDir,
+    preparationSignal: () => cancel.signal,
+    onProgress: (p) => {
+      reports.push(p.done);
+      if (p.done === 1) setImmediate(() => (loopRanAfter = reports.length));
+      if (p.done === cancelAt) cancel.abort();
+    },
+  });
   const spec = { argv: [process.execPath, '-e', 'console.log("ran")'], cwd: ws, stdio: 'pipe' as const };
-  await assert.rejects(backend.spawn(plan, spec), (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled);
+  await assert.rejects(
+    backend.spawn(plan, spec),
+    (e: unknown) => e instanceof SandboxError && e.code === SandboxErrorCode.Cancelled,
+  );
   assert.deepEqual(reports, [1, 2], 'no operation ran after the cancel');
   assert.equal(loopRanAfter, 1, 'the event loop ran between the first and second operation');
   const ledger = JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8')) as { records: unknown[] };
-  assert.ok(ledger.records.length >= 1 && ledger.records.length <= 2, `applied ACEs are recorded (${ledger.records.length})`);
+  assert.ok(
+    ledger.records.length >= 1 && ledger.records.length <= 2,
+    `applied ACEs are recorded (${ledger.records.length})`,
+  );
   cancel = new AbortController();
   cancelAt = 0;
   reports.length = 0;
@@ -52,8 +62,12 @@ test('a spawn whose signal is already aborted once the sandbox is prepared is ki
     const ac = new AbortController();
     ac.abort();
     const started = Date.now();
-    const proc = await backend.spawn(plan, { argv: [process.execPath, '-e', 'setTimeout(() => {}, 60000)'], cwd: ws, stdio: 'pipe',
-      signal: ac.signal });
+    const proc = await backend.spawn(plan, {
+      argv: [process.execPath, '-e', 'setTimeout(() => {}, 60000)'],
+      cwd: ws,
+      stdio: 'pipe',
+      signal: ac.signal,
+    });
     proc.stdin?.end();
     const exit = await proc.exited;
     assert.equal(exit.code, 137, 'ended through the job, like SIGKILL');

@@ -6,7 +6,13 @@ import type { Socket } from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildRestrictedToken, openProcessToken, RestrictedTokenFlags, tokenLogonSid, tokenUserSid } from '../../../native-bindings/win32/token';
+import {
+  buildRestrictedToken,
+  openProcessToken,
+  RestrictedTokenFlags,
+  tokenLogonSid,
+  tokenUserSid,
+} from '../../../native-bindings/win32/token';
 import { Job } from '../../../native-bindings/win32/job';
 import { createPipePair, pipeSddl } from '../../../native-bindings/win32/pipe';
 import { createProcessAsUser } from '../../../native-bindings/win32/process';
@@ -33,10 +39,16 @@ function restrictedToken() {
   own.close();
   const cap = randomCapabilitySid();
   const token = buildRestrictedToken({
-    flags: RestrictedTokenFlags.DISABLE_MAX_PRIVILEGE | RestrictedTokenFlags.LUA_TOKEN | RestrictedTokenFlags.WRITE_RESTRICTED,
+    flags:
+      RestrictedTokenFlags.DISABLE_MAX_PRIVILEGE |
+      RestrictedTokenFlags.LUA_TOKEN |
+      RestrictedTokenFlags.WRITE_RESTRICTED,
     restrictingSids: [cap, logon, 'S-1-1-0'],
     keepPrivileges: ['SeChangeNotifyPrivilege'],
-    defaultDacl: [{ sid: logon, mask: 0x10000000 }, { sid: cap, mask: 0x10000000 }],
+    defaultDacl: [
+      { sid: logon, mask: 0x10000000 },
+      { sid: cap, mask: 0x10000000 },
+    ],
   });
   return { token, user };
 }
@@ -45,12 +57,20 @@ async function runChild(argv: string[], stdinText = '') {
   const { token, user } = restrictedToken();
   const job = Job.createKillOnClose();
   const sddl = pipeSddl([user]);
-  const [i, o, e] = [await createPipePair('in', sddl), await createPipePair('out', sddl), await createPipePair('err', sddl)];
+  const [i, o, e] = [
+    await createPipePair('in', sddl),
+    await createPipePair('out', sddl),
+    await createPipePair('err', sddl),
+  ];
   try {
     const { commandLine } = buildCommandLine(argv[0], argv.slice(1), 'C:\\windows\\system32\\cmd.exe');
     const child = createProcessAsUser({
-      token, commandLine, cwd: process.cwd(), env: { ...process.env } as Record<string, string>,
-      stdio: [i.server.value, o.server.value, e.server.value], job,
+      token,
+      commandLine,
+      cwd: process.cwd(),
+      env: { ...process.env } as Record<string, string>,
+      stdio: [i.server.value, o.server.value, e.server.value],
+      job,
     });
     closeAll(i.server, o.server, e.server);
     i.socket.end(stdinText);
@@ -65,21 +85,52 @@ async function runChild(argv: string[], stdinText = '') {
 }
 
 test('CreateProcessAsUserW with a restricted token: stdout/stderr over named pipes, exit code (plumbing only; Wine does not enforce the restricted token)', async () => {
-  const r = await runChild([process.execPath, '-e', 'process.stdout.write("out");process.stderr.write("err");process.exit(7)']);
+  const r = await runChild([
+    process.execPath,
+    '-e',
+    'process.stdout.write("out");process.stderr.write("err");process.exit(7)',
+  ]);
   assert.equal(r.stdout, 'out');
   assert.equal(r.stderr, 'err');
   assert.equal(r.code, 7);
 });
 
 test('stdin reaches the child through a named pipe written by Node net', async () => {
-  const r = await runChild([process.execPath, '-e', 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(s.toUpperCase()))'], 'hello pipe');
+  const r = await runChild(
+    [
+      process.execPath,
+      '-e',
+      'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(s.toUpperCase()))',
+    ],
+    'hello pipe',
+  );
   assert.equal(r.stdout, 'HELLO PIPE');
   assert.equal(r.code, 0);
 });
 
 test('arguments survive MSVCRT quoting end to end (the child echoes its argv)', async () => {
-  const tricky = ['plain', 'two words', '', 'quote"inside', 'trailing\\', 'trail space\\', '\\\\server\\share', 'a\\\\"b', '"', '\\"', 'tab\there', '%PATH%', '&|<>^()', 'ünïcödé ✓'];
-  const r = await runChild([process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.argv.slice(1)))', ...tricky]);
+  const tricky = [
+    'plain',
+    'two words',
+    '',
+    'quote"inside',
+    'trailing\\',
+    'trail space\\',
+    '\\\\server\\share',
+    'a\\\\"b',
+    '"',
+    '\\"',
+    'tab\there',
+    '%PATH%',
+    '&|<>^()',
+    'ünïcödé ✓',
+  ];
+  const r = await runChild([
+    process.execPath,
+    '-e',
+    'process.stdout.write(JSON.stringify(process.argv.slice(1)))',
+    ...tricky,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), tricky);
 });
@@ -87,24 +138,45 @@ test('arguments survive MSVCRT quoting end to end (the child echoes its argv)', 
 async function echoThroughBatch(args: string[]) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-bat-'));
   const bat = path.join(dir, 'echo-args.cmd');
-  fs.writeFileSync(bat, `@"${process.execPath}" -e "process.stdout.write(JSON.stringify(process.argv.slice(1)))" %*\r\n`);
+  fs.writeFileSync(
+    bat,
+    `@"${process.execPath}" -e "process.stdout.write(JSON.stringify(process.argv.slice(1)))" %*\r\n`,
+  );
   return runChild([bat, ...args]);
 }
 
 test('batch-file arguments with cmd.exe metacharacters, quotes and backslashes survive end to end (a .cmd forwards %* to a child echoing its argv)', async () => {
-  const tricky = ['plain', 'two words', 'a&b', 'x|y', '<in>', '^caret', '(paren)', 'semi;colon', 'q"uote', 'trail\\', 'a\\"b'];
+  const tricky = [
+    'plain',
+    'two words',
+    'a&b',
+    'x|y',
+    '<in>',
+    '^caret',
+    '(paren)',
+    'semi;colon',
+    'q"uote',
+    'trail\\',
+    'a\\"b',
+  ];
   const r = await echoThroughBatch(tricky);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), tricky);
 });
 
-test('batch-file arguments with % are never expanded by cmd.exe (needs real Windows)',
-  { skip: isWine() && "Wine's cmd.exe re-expands variables, unlike Windows, so the %cd:~,% escape cannot be checked here" }, async () => {
+test(
+  'batch-file arguments with % are never expanded by cmd.exe (needs real Windows)',
+  {
+    skip:
+      isWine() && "Wine's cmd.exe re-expands variables, unlike Windows, so the %cd:~,% escape cannot be checked here",
+  },
+  async () => {
     const tricky = ['%PATH%', '100%', '%%', '%OS%x'];
     const r = await echoThroughBatch(tricky);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), tricky);
-  });
+  },
+);
 
 test('the child is placed in its kill-on-close job before it runs', async () => {
   const r = await runChild([process.execPath, '-e', '0']);

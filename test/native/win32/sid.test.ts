@@ -1,7 +1,14 @@
 // Wine tier: SID parsing/formatting and Win32Error marshalling. Wine implements SID conversion faithfully.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalSid, isSidString, randomCapabilitySid, Sid, WellKnownSid, withSid } from '../../../native-bindings/win32/sid';
+import {
+  canonicalSid,
+  isSidString,
+  randomCapabilitySid,
+  Sid,
+  WellKnownSid,
+  withSid,
+} from '../../../native-bindings/win32/sid';
 import { Win32Error } from '../../../native-bindings/win32/errors';
 
 test('SID string round-trips through ConvertStringSidToSidW/ConvertSidToStringSidW', () => {
@@ -19,13 +26,16 @@ test('SID length and equality come from the native SID', () => {
 });
 
 test('a malformed SID string throws Win32Error 1337 naming the API and with a system message', () => {
-  assert.throws(() => Sid.parse('S-1-banana'), (e: unknown) => {
-    assert.ok(e instanceof Win32Error);
-    assert.equal(e.api, 'ConvertStringSidToSidW');
-    assert.equal(e.code, 1337);
-    assert.match(e.message, /ConvertStringSidToSidW failed with error 1337: \S+/);
-    return true;
-  });
+  assert.throws(
+    () => Sid.parse('S-1-banana'),
+    (e: unknown) => {
+      assert.ok(e instanceof Win32Error);
+      assert.equal(e.api, 'ConvertStringSidToSidW');
+      assert.equal(e.code, 1337);
+      assert.match(e.message, /ConvertStringSidToSidW failed with error 1337: \S+/);
+      return true;
+    },
+  );
 });
 
 test('random capability SIDs are valid, distinct and in the S-1-5-21 form', () => {

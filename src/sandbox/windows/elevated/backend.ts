@@ -17,8 +17,15 @@ import { isWin32Error } from '../../../../native-bindings/win32/errors';
 import { isWine } from '../../../../native-bindings/win32/wine';
 import { SandboxError, SandboxErrorCode } from '../../../errors';
 import { Lifetime } from '../../lifetime';
-import { withProblems, type BackendStatus, type Enforcement, type ExitInfo, type SandboxBackend, type SandboxProcess,
-  type SpawnSpec } from '../../types';
+import {
+  withProblems,
+  type BackendStatus,
+  type Enforcement,
+  type ExitInfo,
+  type SandboxBackend,
+  type SandboxProcess,
+  type SpawnSpec,
+} from '../../types';
 import type { PlanFacts } from '../../../policy';
 import type { SpawnRequest } from '../../../protocol/windows';
 import { machineRuntimeDirs } from '../setup/runtime-dirs';
@@ -32,11 +39,34 @@ import { BrokerClient, type RunnerLauncher } from './broker-client';
 import { loadCredential } from '../setup/credentials';
 import type { Marker } from '../setup/machine';
 import { runnerScript } from '../runner-script';
+import type { FirewallVerdict } from '../firewall-state';
+import type { OfflineBlockState } from '../setup/status';
+import { BackendDesktop } from '../desktop';
+import { ownFilePaths, sealOwnFiles } from '../own-files';
 
 /** Variables the runner is started with: enough for the runtime to start; its own profile comes from Windows. */
-const RUNNER_ENV = ['SystemRoot', 'windir', 'ComSpec', 'PATHEXT', 'PATH', 'SystemDrive', 'ProgramData', 'ProgramFiles',
-  'ProgramFiles(x86)', 'ProgramW6432', 'CommonProgramFiles', 'CommonProgramFiles(x86)', 'NUMBER_OF_PROCESSORS', 'OS',
-  'PROCESSOR_ARCHITECTURE', 'PROCESSOR_IDENTIFIER', 'PROCESSOR_LEVEL', 'PROCESSOR_REVISION', 'PUBLIC', 'ALLUSERSPROFILE'];
+const RUNNER_ENV = [
+  'SystemRoot',
+  'windir',
+  'ComSpec',
+  'PATHEXT',
+  'PATH',
+  'SystemDrive',
+  'ProgramData',
+  'ProgramFiles',
+  'ProgramFiles(x86)',
+  'ProgramW6432',
+  'CommonProgramFiles',
+  'CommonProgramFiles(x86)',
+  'NUMBER_OF_PROCESSORS',
+  'OS',
+  'PROCESSOR_ARCHITECTURE',
+  'PROCESSOR_IDENTIFIER',
+  'PROCESSOR_LEVEL',
+  'PROCESSOR_REVISION',
+  'PUBLIC',
+  'ALLUSERSPROFILE',
+];
 
 export function runnerEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = { ELECTRON_RUN_AS_NODE: '1' };
@@ -46,8 +76,12 @@ export function runnerEnvironment(env: NodeJS.ProcessEnv): Record<string, string
   return out;
 }
 
+/** ERROR_SERVICE_DISABLED, ERROR_SERVICE_NOT_ACTIVE: Secondary Logon is off (CIS/STIG baselines disable it). */
+const SERVICE_DISABLED = 1058;
+const SERVICE_NOT_ACTIVE = 1062;
+
 /** Starts the runner as the account, paying the logon once; one retry with freshly read credentials. */
-function logonLauncher(stateDir: string, network: Network): RunnerLauncher {
+function logonLauncher(stateDir: string, network: Network, desktop?: string): RunnerLauncher {
   return async (pipes) => {
     const script = runnerScript();
     const commandLine = `"${process.execPath}" "${script}" --broker --requests ${pipes.requests} --events ${pipes.events}`;
@@ -55,23 +89,43 @@ function logonLauncher(stateDir: string, network: Network): RunnerLauncher {
       const cred = loadCredential(stateDir, network);
       if (!cred) throw setupRequired(`no stored password for the ${network} sandbox account`);
       try {
-        return createProcessWithLogon({ user: cred.name, password: cred.password, application: process.execPath, commandLine,
-          cwd: path.dirname(script), env: runnerEnvironment(process.env) });
+        return createProcessWithLogon({
+          user: cred.name,
+          password: cred.password,
+          application: process.execPath,
+          commandLine,
+          cwd: path.dirname(script),
+          env: runnerEnvironment(process.env),
+          ...(desktop ? { desktop } : {}),
+        });
       } catch (e) {
         if (attempt < 2 && LOGON_FAILURE_CODES.some((c) => isWin32Error(e, c))) continue;
-        throw new SandboxError(SandboxErrorCode.LogonFailed, `Could not log on as ${cred.name}: ${(e as Error).message}.`,
+        if (isWin32Error(e, SERVICE_DISABLED) || isWin32Error(e, SERVICE_NOT_ACTIVE)) {
+          throw new SandboxError(
+            SandboxErrorCode.LogonFailed,
+            `Could not log on as ${cred.name}: the Secondary Logon service (seclogon) is not running.`,
+            'Set the "Secondary Logon" service to Manual and start it (services.msc), or ask your administrator; running setup again does not help.',
+            { cause: e },
+          );
+        }
+        throw new SandboxError(
+          SandboxErrorCode.LogonFailed,
+          `Could not log on as ${cred.name}: ${(e as Error).message}.`,
           'Run "agent-sandbox setup" again: it resets the sandbox accounts\' passwords (an account policy may have expired or locked them).',
-          { cause: e });
+          { cause: e },
+        );
       }
     }
   };
 }
 
 function setupRequired(why: string): SandboxError {
-  return new SandboxError(SandboxErrorCode.SetupRequired, `The elevated Windows sandbox is not usable: ${why}.`,
-    'Run "agent-sandbox setup" (or "Agent Sandbox: Set Up Windows Sandbox").');
+  return new SandboxError(
+    SandboxErrorCode.SetupRequired,
+    `The elevated Windows sandbox is not usable: ${why}.`,
+    'Run "agent-sandbox setup" (or "Agent Sandbox: Set Up Windows Sandbox").',
+  );
 }
-
 
 /** Resolves a token SID for the runner: the runner substitutes its own logon SID for "logon". */
 export function runnerSid(s: PlanSid, id: Identity, marker: Marker): string {
@@ -104,21 +158,47 @@ export function runnerToken(plan: Win32Plan, id: Identity, marker: Marker): Spaw
 
 /** Refuses a plan this backend must not run: another mode, or a group SID other than this machine's setup. */
 export function checkElevatedPlan(plan: Plan, marker: Marker): Win32Plan {
-  if (plan.platform !== 'win32') throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'Not a win32 plan.', 'Compile for win32.');
+  if (plan.platform !== 'win32')
+    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, 'Not a win32 plan.', 'Compile for win32.');
   if (plan.mode === 'full-access') {
-    throw new SandboxError(SandboxErrorCode.InvalidPolicy, 'full-access plans are not run by the sandbox backend.',
-      'Run the command directly, outside Agent Sandbox.');
+    throw new SandboxError(
+      SandboxErrorCode.InvalidPolicy,
+      'full-access plans are not run by the sandbox backend.',
+      'Run the command directly, outside Agent Sandbox.',
+    );
   }
   const group = plan.accounts?.group;
   if (plan.windowsMode !== 'elevated' || group?.kind !== 'literal' || group.sid !== marker.groupSid) {
-    throw new SandboxError(SandboxErrorCode.Internal, 'The plan was not compiled for this machine\'s elevated setup; nothing was run.',
-      'Compile the plan with the backend\'s planFacts() (every surface does); report this if it came from Agent Sandbox itself.');
+    throw new SandboxError(
+      SandboxErrorCode.Internal,
+      "The plan was not compiled for this machine's elevated setup; nothing was run.",
+      "Compile the plan with the backend's planFacts() (every surface does); report this if it came from Agent Sandbox itself.",
+    );
   }
   return plan;
 }
 
-export function createElevatedBackend(opts: BackendOptions, marker: Marker, launcher = logonLauncher): SandboxBackend {
+/** The offline block as it is now (rule read back, firewall state); Wine implements neither, so it reports not enforced. */
+async function readOfflineBlock(stateDir: string, marker: Marker): Promise<OfflineBlockState> {
+  if (isWine()) return { ruleOk: true, firewall: { enforced: false, reasons: ['Wine has no firewall'] } };
+  const [{ offlineBlockState }, { win32Machine }] = await Promise.all([
+    import('../setup/status'),
+    import('../setup/machine-win32'),
+  ]);
+  return offlineBlockState(win32Machine({ stateDir, home: '' }), marker.offlineSid);
+}
+
+export function createElevatedBackend(
+  opts: BackendOptions,
+  marker: Marker,
+  launcher = logonLauncher,
+  offlineBlock = readOfflineBlock,
+): SandboxBackend {
   const brokers = new Map<Network, Promise<BrokerClient>>();
+  // The runners (and so their commands) start on this desktop; Secondary Logon adds each runner's logon SID to it.
+  const desktop = new BackendDesktop(() => [marker.offlineSid, marker.onlineSid]);
+  let uiGaps: string[] = [];
+  let firewall: FirewallVerdict | undefined;
 
   const prepared = new Map<string, { id: Identity; warnings: string[] }>();
   const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
@@ -127,8 +207,19 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
     if (!hit) {
       const id = ownIdentity(plan, opts.stateDir);
       // Wine stores no file ACLs: there the read-back becomes a warning saying nothing is enforced (as unelevated).
-      const { warnings } = await prepare(backendPreparation(plan), id, fileSecurityStore(opts.stateDir), { stateDir: opts.stateDir, home: os.homedir(),
-        env: process.env, onProgress: opts.onProgress, tolerateUnstoredAcls: isWine(), signal: preparationSignalFor(opts, signal) });
+      const { warnings } = await prepare(
+        sealOwnFiles(backendPreparation(plan), ownFilePaths()),
+        id,
+        fileSecurityStore(opts.stateDir),
+        {
+          stateDir: opts.stateDir,
+          home: os.homedir(),
+          env: process.env,
+          onProgress: opts.onProgress,
+          tolerateUnstoredAcls: isWine(),
+          signal: preparationSignalFor(opts, signal),
+        },
+      );
       hit = { id, warnings };
       prepared.set(key, hit);
     }
@@ -141,30 +232,55 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
       const b = await existing.catch(() => undefined);
       if (b?.alive) return b;
     }
+    if (network === 'offline') {
+      // Read back at every offline runner start: the rule may be gone, or the firewall off, since setup.
+      const block = await offlineBlock(opts.stateDir, marker);
+      if (!block.ruleOk)
+        throw setupRequired("the offline account's firewall rule is missing or no longer reads back as setup wrote it");
+      firewall = block.firewall;
+    }
     const userSid = network === 'offline' ? marker.offlineSid : marker.onlineSid;
-    const started = BrokerClient.start(userSid, launcher(opts.stateDir, network));
+    const { ui, gaps } = desktop.launch();
+    uiGaps = gaps;
+    const started = BrokerClient.start(userSid, launcher(opts.stateDir, network, ui.desktop));
     brokers.set(network, started);
     return started;
   };
 
-  const enforcementOf = (plan: Plan): Enforcement => elevatedEnforcement(plan, isWine());
+  const enforcementOf = (plan: Plan): Enforcement => elevatedEnforcement(plan, isWine(), firewall);
 
   return {
     platform: 'win32',
     async status(): Promise<BackendStatus> {
-      return { state: 'ready', summary: 'Elevated Windows sandbox: commands run as a dedicated local account.',
-        details: { mode: 'elevated', version: String(marker.version) } };
+      return {
+        state: 'ready',
+        summary: 'Elevated Windows sandbox: commands run as a dedicated local account.',
+        details: { mode: 'elevated', version: String(marker.version) },
+      };
     },
     async planFacts(): Promise<PlanFacts> {
       return { windowsMode: 'elevated', groupSid: marker.groupSid, runtimeDirs: machineRuntimeDirs() };
     },
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
       const p = checkElevatedPlan(plan, marker);
+      if (p.network === 'allowlist') {
+        throw new SandboxError(
+          SandboxErrorCode.UnsupportedPlatform,
+          'The network allowlist is not run by the elevated Windows sandbox yet (its firewall scope for the proxy is ' +
+            'planned, not set up); nothing was run.',
+          'Use network "offline" or "online" with the elevated sandbox for now.',
+        );
+      }
       const { id, warnings } = await ready(p, spec.signal);
       const b = await broker(p.network);
-      const cmd = b.spawn({ argv: spec.argv, cwd: spec.cwd, env: sandboxEnv(p, process.env), token: runnerToken(p, id, marker),
-        ...(spec.tty ? { tty: spec.tty } : {}) });
-      return supervise(cmd, spec, withProblems(enforcementOf(p), warnings));
+      const cmd = b.spawn({
+        argv: spec.argv,
+        cwd: spec.cwd,
+        env: sandboxEnv(p, process.env),
+        token: runnerToken(p, id, marker),
+        ...(spec.tty ? { tty: spec.tty } : {}),
+      });
+      return supervise(cmd, spec, withProblems(enforcementOf(p), [...warnings, ...uiGaps]));
     },
     enforcement: enforcementOf,
     async dispose(): Promise<void> {
@@ -172,6 +288,7 @@ export function createElevatedBackend(opts: BackendOptions, marker: Marker, laun
       brokers.clear();
       prepared.clear();
       await Promise.all(all.map(async (b) => (await b.catch(() => undefined))?.close()));
+      desktop.close();
     },
   };
 }
@@ -192,6 +309,13 @@ function supervise(cmd: ReturnType<BrokerClient['spawn']>, spec: SpawnSpec, enfo
     return lifetime.finishWithoutSignals(code);
   });
   lifetime.arm();
-  return { stdin: inherit ? null : cmd.stdin, stdout: inherit ? null : cmd.stdout, stderr: inherit ? null : cmd.stderr, exited,
-    kill: () => lifetime.kill(), resize: (cols, rows) => cmd.resize(cols, rows), enforcement };
+  return {
+    stdin: inherit ? null : cmd.stdin,
+    stdout: inherit ? null : cmd.stdout,
+    stderr: inherit ? null : cmd.stderr,
+    exited,
+    kill: () => lifetime.kill(),
+    resize: (cols, rows) => cmd.resize(cols, rows),
+    enforcement,
+  };
 }

@@ -10,10 +10,23 @@
 import { PassThrough, Writable } from 'node:stream';
 import type { Handle } from '../../../../native-bindings/win32/handle';
 import { createPipeServer, pipeSddl, uniquePipeName } from '../../../../native-bindings/win32/pipe';
-import { clientProcessId, peerClosed, readChunk, waitForClient, writeAll } from '../../../../native-bindings/win32/pipe-io';
+import {
+  clientProcessId,
+  peerClosed,
+  readChunk,
+  waitForClient,
+  writeAll,
+} from '../../../../native-bindings/win32/pipe-io';
 import { SandboxError, SandboxErrorCode } from '../../../errors';
 import { Scope } from '../../../scope';
-import { encodeFrame, Event, FrameDecoder, PROTOCOL_VERSION, type Request, type SpawnRequest } from '../../../protocol/windows';
+import {
+  encodeFrame,
+  Event,
+  FrameDecoder,
+  PROTOCOL_VERSION,
+  type Request,
+  type SpawnRequest,
+} from '../../../protocol/windows';
 
 export interface BrokerPipes {
   requests: string;
@@ -44,8 +57,12 @@ export class BrokerClient {
   private reading = false;
   private closed = false;
 
-  private constructor(private readonly requests: Handle, private readonly events: Handle, readonly runnerPid: number,
-    private readonly runner?: Handle) {}
+  private constructor(
+    private readonly requests: Handle,
+    private readonly events: Handle,
+    readonly runnerPid: number,
+    private readonly runner?: Handle,
+  ) {}
 
   /** Creates the pipes, launches the runner and verifies who connected. */
   static async start(userSid: string, launch: RunnerLauncher, timeoutMs = CONNECT_TIMEOUT_MS): Promise<BrokerClient> {
@@ -59,7 +76,10 @@ export class BrokerClient {
       scope.use(runner.process);
       await waitForClient(requests, timeoutMs);
       await waitForClient(events, timeoutMs);
-      for (const [name, pipe] of [['requests', requests], ['events', events]] as const) {
+      for (const [name, pipe] of [
+        ['requests', requests],
+        ['events', events],
+      ] as const) {
         const pid = clientProcessId(pipe);
         if (pid !== runner.pid) {
           throw brokerError(`the ${name} pipe was opened by process ${pid}, not by the runner (${runner.pid})`);
@@ -99,16 +119,22 @@ export class BrokerClient {
       },
     });
     const cmd: RemoteCommand = {
-      stdin, stdout, stderr, exited,
+      stdin,
+      stdout,
+      stderr,
+      exited,
       terminate: () => this.send({ type: 'terminate', id }),
       resize: (cols, rows) => this.send({ type: 'resize', id, cols, rows }),
     };
-    this.commands.set(id, { cmd, done: (code) => {
-      this.commands.delete(id);
-      stdout.end();
-      stderr.end();
-      done(code);
-    } });
+    this.commands.set(id, {
+      cmd,
+      done: (code) => {
+        this.commands.delete(id);
+        stdout.end();
+        stderr.end();
+        done(code);
+      },
+    });
     this.send({ type: 'spawn', id, ...req });
     this.ensureReading();
     return cmd;
@@ -118,14 +144,14 @@ export class BrokerClient {
   async close(): Promise<void> {
     this.closed = true;
     await this.writes;
-    this.requests.close();
-    this.runner?.close();
-    if (!this.reading) this.events.close();
+    this.closeRequests();
+    if (!this.reading && !this.events.closed) this.events.close();
   }
 
   private send(req: Request): void {
     const frame = encodeFrame(req);
-    this.writes = this.writes.then(() => (this.requests.closed ? undefined : writeAll(this.requests, frame)))
+    this.writes = this.writes
+      .then(() => (this.requests.closed ? undefined : writeAll(this.requests, frame)))
       .catch((e) => this.fail(`writing to the runner failed: ${(e as Error).message}`));
   }
 
@@ -188,16 +214,28 @@ export class BrokerClient {
   }
 
   private fail(reason: string): void {
+    const first = this.deadReason === undefined;
     this.deadReason ??= reason;
     for (const { cmd, done } of [...this.commands.values()]) {
       cmd.stderr.write(`agent-sandbox: ${reason}; the command was stopped.\n`);
       done(125);
     }
+    // Reported as stopped, so stopped they must be: closing the request pipe (after any write in flight) makes a
+    // still-living runner kill its commands and exit, instead of running them on unseen.
+    if (first) void this.writes.finally(() => this.closeRequests());
+  }
+
+  private closeRequests(): void {
+    if (!this.requests.closed) this.requests.close();
+    this.runner?.close();
   }
 }
 
 function brokerError(message: string, cause?: unknown): SandboxError {
-  return new SandboxError(SandboxErrorCode.BrokerFailed, `The sandbox runner could not be used: ${message}.`,
+  return new SandboxError(
+    SandboxErrorCode.BrokerFailed,
+    `The sandbox runner could not be used: ${message}.`,
     'Run "agent-sandbox status"; if setup looks fine, run "agent-sandbox setup" again to refresh the sandbox accounts.',
-    { cause });
+    { cause },
+  );
 }

@@ -17,8 +17,11 @@ const loaded = new Map<string, { key: string; backend: SandboxBackend }>();
  */
 export async function loadElevatedBackend(opts: BackendOptions): Promise<SandboxBackend | undefined> {
   requireWindows('The elevated Windows sandbox');
-  const [{ win32Machine }, { storedAccounts }, { createElevatedBackend }] =
-    await Promise.all([import('../setup/machine-win32'), import('../setup/credentials'), import('./backend')]);
+  const [{ win32Machine }, { storedAccounts }, { createElevatedBackend }] = await Promise.all([
+    import('../setup/machine-win32'),
+    import('../setup/credentials'),
+    import('./backend'),
+  ]);
   const marker = await win32Machine({ stateDir: opts.stateDir, home: '' }).readMarker();
   if (!marker || marker.version < SETUP_VERSION) return undefined;
   const creds = storedAccounts(opts.stateDir);

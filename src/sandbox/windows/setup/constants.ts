@@ -18,6 +18,8 @@ export const BUILTIN_USERS_SID = 'S-1-5-32-545';
 /** Where setup records what it did, machine-wide (users and rules are machine-wide). Readable by everyone. */
 export const MARKER_KEY = 'SOFTWARE\\AgentSandbox';
 /** Accounts listed here with DWORD 0 are hidden from the sign-in screen. */
+/** The accounts setup created (name → SID, or 'pending' while creating): only these are ever deleted. */
+export const CREATED_KEY = 'SOFTWARE\\AgentSandboxCreatedAccounts';
 export const HIDE_USERS_KEY = 'SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\SpecialAccounts\\UserList';
 
 /** The firewall rule group, so the rules are easy to find in wf.msc and to remove as a set. */

@@ -46,7 +46,8 @@ export function saveCredentials(stateDir: string, creds: Credential[]): void {
 /** Which accounts have stored credentials (without decrypting). */
 export function storedAccounts(stateDir: string): Partial<Record<Network, { name: string; sid: string }>> {
   const out: Partial<Record<Network, { name: string; sid: string }>> = {};
-  for (const [k, v] of Object.entries(readFile(stateDir).users)) if (v) out[k as Network] = { name: v.name, sid: v.sid };
+  for (const [k, v] of Object.entries(readFile(stateDir).users))
+    if (v) out[k as Network] = { name: v.name, sid: v.sid };
   return out;
 }
 

@@ -19,23 +19,33 @@ import { runnerScript } from '../runner-script';
 
 const CONNECT_TIMEOUT_MS = 120_000;
 
-export async function requestElevated(fields: Pick<ElevatedRequest, 'action' | 'stateDir' | 'home' | 'grants'>,
-  signal?: AbortSignal): Promise<ElevatedResult> {
+export async function requestElevated(
+  fields: Pick<ElevatedRequest, 'action' | 'stateDir' | 'home' | 'grants'>,
+  signal?: AbortSignal,
+): Promise<ElevatedResult> {
   const pipe = uniquePipeName('setup');
   const nonce = randomBytes(16).toString('hex');
   const server = createPipeServer(pipe, pipeSddl([WellKnownSid.Administrators]));
   try {
     const script = runnerScript();
     const electron = Boolean(process.versions.electron);
-    const cmd = elevationCommand({ execPath: process.execPath, script, electron,
-      payload: encodeRequest({ version: 1, pipe, nonce, ...fields }), comspec: process.env.ComSpec ?? 'C:\\Windows\\System32\\cmd.exe' });
+    const cmd = elevationCommand({
+      execPath: process.execPath,
+      script,
+      electron,
+      payload: encodeRequest({ version: 1, pipe, nonce, ...fields }),
+      comspec: process.env.ComSpec ?? 'C:\\Windows\\System32\\cmd.exe',
+    });
     let elevated: Awaited<ReturnType<typeof runElevated>>;
     try {
       elevated = await runElevated(cmd.file, cmd.parameters, path.dirname(script));
     } catch (e) {
       if (isWin32Error(e, ERROR_CANCELLED)) {
-        throw new SandboxError(SandboxErrorCode.SetupCancelled, 'The administrator prompt was declined, so nothing was changed.',
-          `Run "agent-sandbox ${fields.action}" again and choose Yes in the Windows prompt (an administrator's password may be needed).`);
+        throw new SandboxError(
+          SandboxErrorCode.SetupCancelled,
+          'The administrator prompt was declined, so nothing was changed.',
+          `Run "agent-sandbox ${fields.action}" again and choose Yes in the Windows prompt (an administrator's password may be needed).`,
+        );
       }
       throw failed(`could not start the elevated process: ${(e as Error).message}`, e);
     }
@@ -44,16 +54,23 @@ export async function requestElevated(fields: Pick<ElevatedRequest, 'action' | '
       const exited = new AbortController();
       const exit = waitForExit(elevated.process).finally(() => exited.abort());
       try {
-        await waitForClient(server, CONNECT_TIMEOUT_MS, signal ? AbortSignal.any([signal, exited.signal]) : exited.signal);
+        await waitForClient(
+          server,
+          CONNECT_TIMEOUT_MS,
+          signal ? AbortSignal.any([signal, exited.signal]) : exited.signal,
+        );
       } catch (e) {
-        if (exited.signal.aborted && !signal?.aborted) throw failed(`the elevated process exited with code ${await exit} before answering`);
+        if (exited.signal.aborted && !signal?.aborted)
+          throw failed(`the elevated process exited with code ${await exit} before answering`);
         throw e;
       }
       // Under VS Code the elevated process is cmd.exe, which starts our runtime; only then is the pid another one.
-      if (!electron && clientProcessId(server) !== elevated.pid) throw failed('another process answered on the setup pipe');
+      if (!electron && clientProcessId(server) !== elevated.pid)
+        throw failed('another process answered on the setup pipe');
       const result = await readResult(server);
       await exit;
-      if (result.nonce !== nonce || result.action !== fields.action) throw failed('the elevated process answered for another request');
+      if (result.nonce !== nonce || result.action !== fields.action)
+        throw failed('the elevated process answered for another request');
       return result;
     } finally {
       elevated.process.close();
@@ -66,13 +83,18 @@ export async function requestElevated(fields: Pick<ElevatedRequest, 'action' | '
 async function readResult(server: Parameters<typeof readChunk>[0]): Promise<ElevatedResult> {
   const decoder = new FrameDecoder(ElevatedResult);
   const results: ElevatedResult[] = [];
-  for (let chunk = await readChunk(server); chunk; chunk = await readChunk(server)) results.push(...decoder.push(chunk));
+  for (let chunk = await readChunk(server); chunk; chunk = await readChunk(server))
+    results.push(...decoder.push(chunk));
   decoder.end();
   if (results.length !== 1) throw failed(`the elevated process sent ${results.length} results instead of one`);
   return results[0];
 }
 
 function failed(message: string, cause?: unknown): SandboxError {
-  return new SandboxError(SandboxErrorCode.SetupFailed, `Windows sandbox setup failed: ${message}.`,
-    'Run "agent-sandbox setup" again; if it keeps failing, run "agent-sandbox status" and report its output.', { cause });
+  return new SandboxError(
+    SandboxErrorCode.SetupFailed,
+    `Windows sandbox setup failed: ${message}.`,
+    'Run "agent-sandbox setup" again; if it keeps failing, run "agent-sandbox status" and report its output.',
+    { cause },
+  );
 }

@@ -11,20 +11,40 @@ import { setupSteps, type SetupState } from './setup-steps';
 import { runAllSteps, runSteps } from './steps';
 import { leftovers, uninstallSteps } from './uninstall-steps';
 
-export async function performElevated(req: ElevatedRequest, m: SetupMachine, newPassword: () => string = generatePassword,
-  onProgress?: (message: string) => void): Promise<ElevatedResult> {
+export async function performElevated(
+  req: ElevatedRequest,
+  m: SetupMachine,
+  newPassword: () => string = generatePassword,
+  onProgress?: (message: string) => void,
+): Promise<ElevatedResult> {
   const plan = { ...buildSetupPlan({ home: req.home }), grants: req.grants };
   if (req.action === 'setup') {
     const state: SetupState = { users: [] };
     const run = await runSteps(setupSteps(plan, m, newPassword, state), onProgress);
-    const completed = new Set(run.outcomes.filter((o) => o.status === 'changed' || o.status === 'unchanged').map((o) => o.id));
-    return { type: 'result', nonce: req.nonce, action: 'setup', ok: run.ok, steps: run.outcomes,
-      users: state.users.filter((u) => completed.has(`user-${u.network}`)), leftovers: [] };
+    const completed = new Set(
+      run.outcomes.filter((o) => o.status === 'changed' || o.status === 'unchanged').map((o) => o.id),
+    );
+    return {
+      type: 'result',
+      nonce: req.nonce,
+      action: 'setup',
+      ok: run.ok,
+      steps: run.outcomes,
+      users: state.users.filter((u) => completed.has(`user-${u.network}`)),
+      leftovers: [],
+    };
   }
   const run = await runAllSteps(uninstallSteps(plan.firewall, m, await m.readMarker()), onProgress);
   const left = await leftovers(plan.firewall, m);
   const aclFailure = run.outcomes.find((o) => o.id === 'acl' && o.error);
   if (aclFailure?.error) left.push(`folder permissions: ${aclFailure.error.message}`);
-  return { type: 'result', nonce: req.nonce, action: 'uninstall', ok: run.ok && !left.length, steps: run.outcomes, users: [],
-    leftovers: left };
+  return {
+    type: 'result',
+    nonce: req.nonce,
+    action: 'uninstall',
+    ok: run.ok && !left.length,
+    steps: run.outcomes,
+    users: [],
+    leftovers: left,
+  };
 }

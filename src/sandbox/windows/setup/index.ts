@@ -12,8 +12,11 @@ export type { SetupOptions, SetupResult, UninstallResult, WindowsSandboxStatus }
 
 export function requireWindows(what: string): void {
   if (process.platform !== 'win32') {
-    throw new SandboxError(SandboxErrorCode.UnsupportedPlatform, `${what} is only available on Windows.`,
-      'On Linux the sandbox needs no setup: bubblewrap and Landlock are used directly.');
+    throw new SandboxError(
+      SandboxErrorCode.UnsupportedPlatform,
+      `${what} is only available on Windows.`,
+      'On Linux the sandbox needs no setup: bubblewrap and Landlock are used directly.',
+    );
   }
 }
 
@@ -23,7 +26,9 @@ export async function setupWindowsSandbox(opts: SetupOptions): Promise<SetupResu
 }
 
 /** What setup would do on this machine, one line per change, for a confirmation before the UAC prompt. */
-export async function describeWindowsSetup(opts: Pick<SetupOptions, 'workspaceRoots' | 'extensionDir' | 'toolDirs'>): Promise<string[]> {
+export async function describeWindowsSetup(
+  opts: Pick<SetupOptions, 'workspaceRoots' | 'extensionDir' | 'toolDirs'>,
+): Promise<string[]> {
   requireWindows('The Windows sandbox setup');
   const { describePlan, planForThisMachine } = await import('./setup');
   return describePlan(planForThisMachine(opts));
@@ -31,8 +36,16 @@ export async function describeWindowsSetup(opts: Pick<SetupOptions, 'workspaceRo
 
 export async function windowsSandboxStatus(opts: { stateDir: string }): Promise<WindowsSandboxStatus> {
   if (process.platform !== 'win32') {
-    return { state: 'unsupported', summary: 'The elevated Windows sandbox exists only on Windows.', group: 'unknown', users: [],
-      rules: [], firewallPolicy: 'unknown', notes: [] };
+    return {
+      state: 'unsupported',
+      summary: 'The elevated Windows sandbox exists only on Windows.',
+      group: 'unknown',
+      users: [],
+      rules: [],
+      firewallPolicy: 'unknown',
+      firewall: { enforced: false, reasons: ['not Windows'] },
+      notes: [],
+    };
   }
   const [{ readStatus }, { win32Machine }] = await Promise.all([import('./status'), import('./machine-win32')]);
   return readStatus(win32Machine({ stateDir: opts.stateDir, home: '' }), opts.stateDir);

@@ -7,12 +7,28 @@
 import * as path from 'node:path';
 import type { AccessMask } from '../../../policy';
 import * as users from '../../../../native-bindings/win32/users';
-import { deleteMachineKey, deleteMachineValue, getMachineValue, setMachineValues } from '../../../../native-bindings/win32/registry';
+import {
+  deleteMachineKey,
+  deleteMachineKeyIfEmpty,
+  deleteMachineValue,
+  getMachineValue,
+  setMachineValues,
+} from '../../../../native-bindings/win32/registry';
 import { FirewallPolicy, FwModifyState, readRule } from '../../../../native-bindings/win32/firewall';
 import { fileSecurityStore } from '../file-store';
-import { alreadyPresent, applyOperations, loadLedger, revertLedger, saveLedger, type ResolvedAclOp } from '../ledger';
+import { readFirewallFacts } from '../firewall-state';
+import { withFileLock } from '../../../file-lock';
+import {
+  alreadyPresent,
+  applyOperations,
+  isElevatedRecord,
+  loadLedger,
+  revertLedger,
+  saveLedger,
+  type ResolvedAclOp,
+} from '../ledger';
 import { LEDGER_FILE } from '../prepare';
-import { HIDE_USERS_KEY, MARKER_KEY } from './constants';
+import { CREATED_KEY, HIDE_USERS_KEY, MARKER_KEY } from './constants';
 import type { FirewallModifyState, Marker, RuleReadback, SetupMachine } from './machine';
 import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
 
@@ -30,8 +46,13 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       p.close();
     }
   };
-  const op = (p: string, sid: string, mask: AccessMask, inheritance: AccessMask, reason = 'elevated-setup'): ResolvedAclOp =>
-    ({ path: p, sid, action: 'grant', mask: mask.value, inheritance: inheritance.value, reason });
+  const op = (
+    p: string,
+    sid: string,
+    mask: AccessMask,
+    inheritance: AccessMask,
+    reason = 'elevated-setup',
+  ): ResolvedAclOp => ({ path: p, sid, action: 'grant', mask: mask.value, inheritance: inheritance.value, reason });
 
   return {
     lookupGroup: async (name) => users.lookupLocalAccount(name, GROUP_TYPES),
@@ -50,56 +71,114 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
 
     isHiddenFromSignIn: async (name) => getMachineValue(HIDE_USERS_KEY, name, 'dword') === 0,
     hideFromSignIn: async (name) => setMachineValues(HIDE_USERS_KEY, { [name]: 0 }),
-    unhideFromSignIn: async (name) => deleteMachineValue(HIDE_USERS_KEY, name),
+    unhideFromSignIn: async (name) => {
+      deleteMachineValue(HIDE_USERS_KEY, name);
+      // SpecialAccounts\UserList exists only to hide accounts: once it is empty, it goes (others' entries keep it).
+      deleteMachineKeyIfEmpty(HIDE_USERS_KEY);
+      deleteMachineKeyIfEmpty(HIDE_USERS_KEY.replace(/\\UserList$/, ''));
+    },
 
     firewallModifyState: async (): Promise<FirewallModifyState> => {
       const s = withPolicy((p) => p.localPolicyModifyState());
-      return s === FwModifyState.GP_OVERRIDE ? 'gp-override' : s === FwModifyState.INBOUND_BLOCKED ? 'inbound-blocked' : 'ok';
+      return s === FwModifyState.GP_OVERRIDE
+        ? 'gp-override'
+        : s === FwModifyState.INBOUND_BLOCKED
+          ? 'inbound-blocked'
+          : 'ok';
     },
-    getRules: async (name): Promise<RuleReadback[]> => withPolicy((p) => {
-      const rule = p.item(name);
-      if (!rule) return [];
-      try {
-        const r = readRule(rule);
-        return [{ ...r, name: r.name ?? name }];
-      } finally {
-        rule.close();
-      }
-    }),
-    removeRule: async (name) => withPolicy((p) => {
-      // Remove deletes one rule per call; duplicates with the same name are removed until none is left.
-      for (let i = 0; i < 64 && p.item(name); i++) p.remove(name);
-    }),
-    addRule: async (rule: FirewallRule, sddl) => withPolicy((p) => p.add({
-      name: rule.name, description: rule.description, grouping: rule.grouping, direction: rule.direction,
-      action: rule.action, profiles: rule.profiles, protocol: rule.protocol, remoteAddresses: rule.remoteAddresses,
-      enabled: rule.enabled, localUserAuthorizedList: sddl,
-    })),
+    firewallFacts: async () => readFirewallFacts(),
+    getRules: async (name): Promise<RuleReadback[]> =>
+      withPolicy((p) => {
+        const rule = p.item(name);
+        if (!rule) return [];
+        try {
+          const r = readRule(rule);
+          return [{ ...r, name: r.name ?? name }];
+        } finally {
+          rule.close();
+        }
+      }),
+    removeRule: async (name) =>
+      withPolicy((p) => {
+        // Remove deletes one rule per call; duplicates with the same name are removed until none is left.
+        for (let i = 0; i < 64 && p.item(name); i++) p.remove(name);
+      }),
+    addRule: async (rule: FirewallRule, sddl) =>
+      withPolicy((p) =>
+        p.add({
+          name: rule.name,
+          description: rule.description,
+          grouping: rule.grouping,
+          direction: rule.direction,
+          action: rule.action,
+          profiles: rule.profiles,
+          protocol: rule.protocol,
+          remoteAddresses: rule.remoteAddresses,
+          enabled: rule.enabled,
+          localUserAuthorizedList: sddl,
+        }),
+      ),
 
     hasGrant: async (p, sid, mask, inheritance) =>
       store.kind(p) !== 'missing' && alreadyPresent(store.entries(p), op(p, sid, mask, inheritance)),
     addGrant: async (g: GrantSpec, sid) => {
-      const ledger = loadLedger(ledgerFile);
-      const result = applyOperations([op(g.path, sid, g.mask, g.inheritance, `elevated-${g.reason}`)], store, ledger, opts.home);
-      saveLedger(ledgerFile, ledger);
+      // The same ledger file as the unelevated backend's, which may be preparing right now: locked.
+      const result = await withFileLock(ledgerFile, () => {
+        const ledger = loadLedger(ledgerFile);
+        const r = applyOperations(
+          [op(g.path, sid, g.mask, g.inheritance, `elevated-${g.reason}`)],
+          store,
+          ledger,
+          opts.home,
+        );
+        saveLedger(ledgerFile, ledger);
+        return r;
+      });
       if (result.failures.length) throw result.failures[0].error;
       if (result.skipped.length && store.kind(g.path) === 'missing') throw new Error('the folder does not exist');
     },
     revertGrants: async (sid) => {
-      const ledger = loadLedger(ledgerFile);
-      const result = revertLedger(ledger, store, (r) => r.sid.toUpperCase() === sid.toUpperCase());
-      saveLedger(ledgerFile, ledger);
-      return result.failures.map((f) => `${f.record.path}: ${(f.error as Error).message ?? String(f.error)}`);
+      const result = await withFileLock(ledgerFile, () => {
+        const ledger = loadLedger(ledgerFile);
+        const r = revertLedger(ledger, store, (x) =>
+          sid === undefined ? isElevatedRecord(x) : x.sid.toUpperCase() === sid.toUpperCase(),
+        );
+        saveLedger(ledgerFile, ledger);
+        return r;
+      });
+      return {
+        reverted: result.reverted.length,
+        failed: result.failures.map((f) => `${f.record.path}: ${(f.error as Error).message ?? String(f.error)}`),
+      };
     },
 
+    createdAccount: async (name) => {
+      const v = getMachineValue(CREATED_KEY, name, 'string');
+      return v === undefined ? undefined : String(v);
+    },
+    recordCreatedAccount: async (name, sid) => setMachineValues(CREATED_KEY, { [name]: sid }),
+    forgetCreatedAccount: async (name) => {
+      deleteMachineValue(CREATED_KEY, name);
+      deleteMachineKeyIfEmpty(CREATED_KEY);
+    },
     readMarker: async (): Promise<Marker | undefined> => {
       const version = getMachineValue(MARKER_KEY, 'Version', 'dword');
       if (version === undefined) return undefined;
       const s = (n: string) => String(getMachineValue(MARKER_KEY, n, 'string') ?? '');
-      return { version: Number(version), groupSid: s('GroupSid'), offlineSid: s('OfflineSid'), onlineSid: s('OnlineSid') };
+      return {
+        version: Number(version),
+        groupSid: s('GroupSid'),
+        offlineSid: s('OfflineSid'),
+        onlineSid: s('OnlineSid'),
+      };
     },
-    writeMarker: async (m) => setMachineValues(MARKER_KEY,
-      { Version: m.version, GroupSid: m.groupSid, OfflineSid: m.offlineSid, OnlineSid: m.onlineSid }),
+    writeMarker: async (m) =>
+      setMachineValues(MARKER_KEY, {
+        Version: m.version,
+        GroupSid: m.groupSid,
+        OfflineSid: m.offlineSid,
+        OnlineSid: m.onlineSid,
+      }),
     deleteMarker: async () => deleteMachineKey(MARKER_KEY),
   };
 }

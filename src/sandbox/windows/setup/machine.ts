@@ -6,6 +6,7 @@
  */
 import type { AccessMask } from '../../../policy';
 import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
+import type { FirewallFacts } from '../firewall-state';
 
 export interface UserInfo {
   sid: string;
@@ -56,6 +57,8 @@ export interface SetupMachine {
   unhideFromSignIn(name: string): Promise<void>;
 
   firewallModifyState(): Promise<FirewallModifyState>;
+  /** Whether the firewall is on for the active profiles, applies local rules, and its services run. */
+  firewallFacts(): Promise<FirewallFacts>;
   /** All rules with this name (duplicates are possible in the firewall store). */
   getRules(name: string): Promise<RuleReadback[]>;
   removeRule(name: string): Promise<void>;
@@ -65,8 +68,20 @@ export interface SetupMachine {
   hasGrant(path: string, sid: string, mask: AccessMask, inheritance: AccessMask): Promise<boolean>;
   /** Adds an allow ACE and records it in the ledger (what it replaced) before changing anything. */
   addGrant(grant: GrantSpec, sid: string): Promise<void>;
-  /** Reverts every ledger entry for this SID; returns the paths that could not be reverted. */
-  revertGrants(sid: string): Promise<string[]>;
+  /**
+   * Reverts every ledger entry for this SID (undefined: every elevated-setup entry, when the group's SID is no
+   * longer known); returns how many were reverted and the paths that could not be.
+   */
+  revertGrants(sid: string | undefined): Promise<{ reverted: number; failed: string[] }>;
+
+  /**
+   * Which accounts (the group and the users) setup itself created: 'pending' is recorded before creating one (a
+   * crash then still knows it is ours), its SID once created. An account without a record was there before setup
+   * and is never adopted nor deleted.
+   */
+  createdAccount(name: string): Promise<string | undefined>;
+  recordCreatedAccount(name: string, sidOrPending: string): Promise<void>;
+  forgetCreatedAccount(name: string): Promise<void>;
 
   readMarker(): Promise<Marker | undefined>;
   writeMarker(marker: Marker): Promise<void>;

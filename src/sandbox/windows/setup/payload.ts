@@ -42,7 +42,9 @@ export class PayloadError extends Error {
 export function encodeRequest(req: ElevatedRequest): string {
   const text = PREFIX + Buffer.from(JSON.stringify(ElevatedRequest.parse(req)), 'utf8').toString('base64url');
   if (text.length > MAX_PAYLOAD_CHARS) {
-    throw new PayloadError(`setup request is ${text.length} characters; the limit is ${MAX_PAYLOAD_CHARS} (too many folders?)`);
+    throw new PayloadError(
+      `setup request is ${text.length} characters; the limit is ${MAX_PAYLOAD_CHARS} (too many folders?)`,
+    );
   }
   return text;
 }
@@ -79,7 +81,9 @@ export const ElevatedResult = z.strictObject({
   ok: z.boolean(),
   steps: z.array(StepOutcome),
   /** Setup only: the accounts and their fresh passwords, to be protected with the caller's DPAPI at once. */
-  users: z.array(z.strictObject({ network: z.enum(['offline', 'online']), name: z.string(), sid: z.string(), password: z.string() })),
+  users: z.array(
+    z.strictObject({ network: z.enum(['offline', 'online']), name: z.string(), sid: z.string(), password: z.string() }),
+  ),
   /** Uninstall only: what could not be removed, after re-querying. */
   leftovers: z.array(z.string()),
 });

@@ -17,11 +17,15 @@ export interface RuntimeDirInput {
 export function runtimeDirs(i: RuntimeDirInput): { dirs: string[]; alreadyReadable: string[] } {
   const w = path.win32;
   const candidates = [w.dirname(i.execPath)];
-  const git = (i.env.PATH ?? i.env.Path ?? '').split(';').filter(Boolean).map((d) => d.replace(/^"(.*)"$/, '$1'))
+  const git = (i.env.PATH ?? i.env.Path ?? '')
+    .split(';')
+    .filter(Boolean)
+    .map((d) => d.replace(/^"(.*)"$/, '$1'))
     .find((d) => i.exists(w.join(d, 'git.exe')));
   // git.exe lives in <root>\cmd or <root>\bin; the whole install must be readable.
   if (git) candidates.push(/\\(cmd|bin)$/i.test(git) ? w.dirname(git) : git);
-  const readable = [i.env.ProgramFiles, i.env['ProgramFiles(x86)'], i.env.SystemRoot].filter((d): d is string => Boolean(d))
+  const readable = [i.env.ProgramFiles, i.env['ProgramFiles(x86)'], i.env.SystemRoot]
+    .filter((d): d is string => Boolean(d))
     .map((d) => w.normalize(d).toLowerCase());
   const under = (p: string) => readable.some((r) => p.toLowerCase() === r || p.toLowerCase().startsWith(r + '\\'));
   const dirs: string[] = [];

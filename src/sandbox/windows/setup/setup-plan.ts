@@ -81,8 +81,11 @@ export interface SetupPlanInput {
 
 /** The grants setup applies, as administrator and machine-wide: the sandbox group's on runtime folders and roots. */
 export function isSetupGrant(op: AclOperation, group: PlanSid): boolean {
-  return op.action === 'grant' && (op.reason === 'runtime-read' || op.reason === 'writable-root') &&
-    JSON.stringify(op.sid) === JSON.stringify(group);
+  return (
+    op.action === 'grant' &&
+    (op.reason === 'runtime-read' || op.reason === 'writable-root') &&
+    JSON.stringify(op.sid) === JSON.stringify(group)
+  );
 }
 
 export function buildSetupPlan(input: SetupPlanInput): SetupPlan {
@@ -95,7 +98,10 @@ export function buildSetupPlan(input: SetupPlanInput): SetupPlan {
   const seen = new Set<string>();
   const ops = plan?.accounts ? plan.acl.filter((op) => isSetupGrant(op, plan.accounts!.group)) : [];
   // Runtime folders first: the accounts can run the tools before they can write anywhere.
-  for (const op of [...ops.filter((o) => o.reason === 'runtime-read'), ...ops.filter((o) => o.reason !== 'runtime-read')]) {
+  for (const op of [
+    ...ops.filter((o) => o.reason === 'runtime-read'),
+    ...ops.filter((o) => o.reason !== 'runtime-read'),
+  ]) {
     const full = path.win32.normalize(op.path).replace(/\\+$/, '') || op.path;
     const why = refusalReason(full, input.home);
     if (why) {
@@ -132,7 +138,8 @@ function userSpec({ name, network }: { name: string; network: Network }): UserSp
 
 /** The plan's rule as COM writes it (every property set before the rule is added). */
 function firewallRule(spec: FirewallRuleSpec): FirewallRule {
-  if (spec.user.kind !== 'sandbox-user') throw new Error(`The firewall rule "${spec.name}" must name a sandbox account.`);
+  if (spec.user.kind !== 'sandbox-user')
+    throw new Error(`The firewall rule "${spec.name}" must name a sandbox account.`);
   return {
     name: spec.name,
     description: spec.description,
@@ -159,6 +166,8 @@ export function refusalReason(p: string, home: string): string | undefined {
   if (!w.isAbsolute(p) || p.startsWith('\\\\')) return 'not a local absolute path';
   const norm = w.normalize(p).replace(/\\+$/, '');
   if (w.basename(norm).toLowerCase().startsWith('ntuser.')) return 'a registry hive';
-  return broadRootReason({ platform: 'win32', home, userTemp: w.join(home, 'AppData', 'Local', 'Temp') },
-    /^[a-z]:$/i.test(norm) ? `${norm}\\` : norm);
+  return broadRootReason(
+    { platform: 'win32', home, userTemp: w.join(home, 'AppData', 'Local', 'Temp') },
+    /^[a-z]:$/i.test(norm) ? `${norm}\\` : norm,
+  );
 }

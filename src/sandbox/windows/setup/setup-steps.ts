@@ -39,10 +39,22 @@ export function setupSteps(plan: SetupPlan, m: SetupMachine, newPassword: () => 
     groupStep(plan, m, state),
     ...plan.users.map((u) => userStep(u, plan.group.name, m, newPassword, state)),
     ...plan.firewall.map((r) => firewallStep(r, m, state)),
-    grantStep('grant-runtime', 'Letting the sandbox users read and run VS Code, Node, git and your tools',
-      SetupStepCode.RuntimeGrants, plan.grants.filter((g) => g.reason === 'runtime-read'), m, state),
-    grantStep('grant-workspace', 'Letting the sandbox users write your workspace folders',
-      SetupStepCode.WorkspaceGrants, plan.grants.filter((g) => g.reason === 'writable-root'), m, state),
+    grantStep(
+      'grant-runtime',
+      'Letting the sandbox users read and run VS Code, Node, git and your tools',
+      SetupStepCode.RuntimeGrants,
+      plan.grants.filter((g) => g.reason === 'runtime-read'),
+      m,
+      state,
+    ),
+    grantStep(
+      'grant-workspace',
+      'Letting the sandbox users write your workspace folders',
+      SetupStepCode.WorkspaceGrants,
+      plan.grants.filter((g) => g.reason === 'writable-root'),
+      m,
+      state,
+    ),
     markerStep(plan, m, state),
   ];
 }
@@ -55,16 +67,41 @@ function groupStep(plan: SetupPlan, m: SetupMachine, state: SetupState): Step {
     fix: 'Run setup again as an administrator. If a domain policy forbids local groups, ask your administrator.',
     async run() {
       let changed = false;
-      if (!(await m.lookupGroup(plan.group.name))) {
+      const existing = await m.lookupGroup(plan.group.name);
+      if (!existing) {
+        await m.recordCreatedAccount(plan.group.name, PENDING);
         await m.createGroup(plan.group.name, plan.group.comment);
         changed = true;
+      } else {
+        await refuseForeign(m, plan.group.name, existing);
       }
       const sid = await m.lookupGroup(plan.group.name);
       if (!sid) throw new ReadbackError(`the group ${plan.group.name} does not exist after creating it`);
+      await m.recordCreatedAccount(plan.group.name, sid);
       state.groupSid = sid;
       return { changed };
     },
   };
+}
+
+/** Recorded before an account is created, replaced by its SID once it exists. */
+export const PENDING = 'pending';
+
+/**
+ * Setup never adopts an account of our name that it did not create (someone else's; its password would be reset
+ * and uninstall would delete it): that is a failed step with the fix, and the account is left alone.
+ */
+async function refuseForeign(m: SetupMachine, name: string, sid: string): Promise<void> {
+  const created = await m.createdAccount(name);
+  if (created === PENDING || created?.toUpperCase() === sid.toUpperCase()) return;
+  throw new ForeignAccountError(
+    `an account named ${name} (${sid}) already exists and was not created by Agent Sandbox setup; ` +
+      'it was left alone',
+  );
+}
+
+export class ForeignAccountError extends Error {
+  override readonly name = 'ForeignAccountError';
 }
 
 function userStep(u: UserSpec, groupName: string, m: SetupMachine, newPassword: () => string, state: SetupState): Step {
@@ -72,31 +109,41 @@ function userStep(u: UserSpec, groupName: string, m: SetupMachine, newPassword: 
     id: `user-${u.network}`,
     title: `Creating the local account ${u.name}`,
     errorCode: SetupStepCode.User,
-    fix: 'Run setup again. If a password policy rejects the account, ask your administrator to exempt local ' +
+    fix:
+      'Run setup again. If a password policy rejects the account, ask your administrator to exempt local ' +
       'accounts named AgentSandbox*.',
     async run() {
       // A fresh password on every run: only this run's caller can store it, so an old one is never reused.
       const password = newPassword();
       const before = await m.lookupUser(u.name);
       let changed = !before;
-      if (!before) await m.createUser(u, password);
-      else await m.setUserPassword(u.name, password);
+      if (!before) {
+        await m.recordCreatedAccount(u.name, PENDING);
+        await m.createUser(u, password);
+      } else {
+        await refuseForeign(m, u.name, before.sid);
+        await m.setUserPassword(u.name, password);
+      }
       const info = await m.lookupUser(u.name);
       if (!info) throw new ReadbackError(`the account ${u.name} does not exist after creating it`);
+      await m.recordCreatedAccount(u.name, info.sid);
       if ((info.flags & u.flags) !== u.flags) {
         await m.setUserFlags(u.name, info.flags | u.flags);
         changed = true;
       }
       const after = await m.lookupUser(u.name);
       if (!after || (after.flags & u.flags) !== u.flags || after.priv !== u.priv) {
-        throw new ReadbackError(`the account ${u.name} reads back with flags 0x${after?.flags.toString(16)} ` +
-          `and privilege level ${after?.priv}; expected flags 0x${u.flags.toString(16)} and level ${u.priv}`);
+        throw new ReadbackError(
+          `the account ${u.name} reads back with flags 0x${after?.flags.toString(16)} ` +
+            `and privilege level ${after?.priv}; expected flags 0x${u.flags.toString(16)} and level ${u.priv}`,
+        );
       }
       if (!(await m.isHiddenFromSignIn(u.name))) {
         await m.hideFromSignIn(u.name);
         changed = true;
       }
-      if (!(await m.isHiddenFromSignIn(u.name))) throw new ReadbackError(`${u.name} is still shown on the sign-in screen`);
+      if (!(await m.isHiddenFromSignIn(u.name)))
+        throw new ReadbackError(`${u.name} is still shown on the sign-in screen`);
       for (const g of u.memberOf) {
         const group = g === 'builtin-users' ? { sid: BUILTIN_USERS_SID } : { name: groupName };
         if (!(await m.groupMembers(group)).includes(after.sid)) {
@@ -104,11 +151,15 @@ function userStep(u: UserSpec, groupName: string, m: SetupMachine, newPassword: 
           changed = true;
         }
         if (!(await m.groupMembers(group)).includes(after.sid)) {
-          throw new ReadbackError(`${u.name} is not a member of ${'sid' in group ? 'Users' : groupName} after adding it`);
+          throw new ReadbackError(
+            `${u.name} is not a member of ${'sid' in group ? 'Users' : groupName} after adding it`,
+          );
         }
       }
-      state.users = [...state.users.filter((x) => x.network !== u.network),
-        { network: u.network, name: u.name, sid: after.sid, password }];
+      state.users = [
+        ...state.users.filter((x) => x.network !== u.network),
+        { network: u.network, name: u.name, sid: after.sid, password },
+      ];
       return { changed };
     },
   };
@@ -120,10 +171,15 @@ function firewallStep(rule: FirewallRule, m: SetupMachine, state: SetupState): S
     title: `Adding the firewall rule "${rule.name}"`,
     errorCode: SetupStepCode.Firewall,
     fix: 'Make sure the Windows Defender Firewall service is running, then run setup again.',
-    classify: (e) => (e instanceof FirewallPolicyError
-      ? { code: SetupStepCode.FirewallPolicy, fix: 'Group Policy overrides local firewall rules on this machine. Ask ' +
-        'your administrator to enable "Apply local firewall rules" (or to deploy the rule by policy), then run setup again.' }
-      : undefined),
+    classify: (e) =>
+      e instanceof FirewallPolicyError
+        ? {
+            code: SetupStepCode.FirewallPolicy,
+            fix:
+              'Group Policy overrides local firewall rules on this machine. Ask ' +
+              'your administrator to enable "Apply local firewall rules" (or to deploy the rule by policy), then run setup again.',
+          }
+        : undefined,
     async run() {
       const sid = state.users.find((u) => u.network === rule.user)?.sid;
       if (!sid) throw new Error(`the ${rule.user} account's SID is unknown (its step did not run)`);
@@ -147,21 +203,69 @@ export class FirewallPolicyError extends Error {
   override readonly name = 'FirewallPolicyError';
 }
 
-/** Every field must read back; a field the platform could not read counts as a mismatch (fail closed). */
+/**
+ * Every field must read back; a field the platform could not read counts as a mismatch (fail closed). Compared as
+ * meaning, not text, where the firewall canonicalises what it stores: profiles by their three bits (ALL may read
+ * back as 0x7fffffff or 7), addresses as a set, the user list as its set of ACEs.
+ */
 export function ruleMatches(r: RuleReadback, want: FirewallRule, sddl: string): boolean {
-  return isDeepStrictEqual(
-    [r.direction, r.action, r.profiles, r.protocol, r.remoteAddresses, r.enabled, r.localUserAuthorizedList?.toUpperCase()],
-    [want.direction, want.action, want.profiles, want.protocol, want.remoteAddresses, want.enabled, sddl.toUpperCase()],
+  const profiles = (p: number | undefined) => (p === undefined ? undefined : p & 7);
+  const addresses = (a: string | undefined) =>
+    a
+      ?.split(',')
+      .map((x) => x.trim().toLowerCase())
+      .filter(Boolean)
+      .sort()
+      .join(',');
+  const aces = (s: string | undefined) =>
+    s === undefined
+      ? undefined
+      : (
+          s
+            .toUpperCase()
+            .replace(/\s+/g, '')
+            .match(/\([^)]*\)/g) ?? []
+        )
+          .sort()
+          .join('');
+  return (
+    isDeepStrictEqual(
+      [
+        r.direction,
+        r.action,
+        profiles(r.profiles),
+        r.protocol,
+        addresses(r.remoteAddresses),
+        r.enabled,
+        aces(r.localUserAuthorizedList),
+      ],
+      [
+        want.direction,
+        want.action,
+        profiles(want.profiles),
+        want.protocol,
+        addresses(want.remoteAddresses),
+        want.enabled,
+        aces(sddl),
+      ],
+    ) && aces(sddl) !== ''
   );
 }
 
-function grantStep(id: string, title: string, errorCode: string, grants: GrantSpec[], m: SetupMachine,
-  state: SetupState): Step {
+function grantStep(
+  id: string,
+  title: string,
+  errorCode: string,
+  grants: GrantSpec[],
+  m: SetupMachine,
+  state: SetupState,
+): Step {
   return {
     id,
     title,
     errorCode,
-    fix: 'A folder owned by someone else cannot be granted: take ownership or pick another folder, then run ' +
+    fix:
+      'A folder owned by someone else cannot be granted: take ownership or pick another folder, then run ' +
       'setup again.',
     async run() {
       const sid = state.groupSid;
@@ -172,7 +276,8 @@ function grantStep(id: string, title: string, errorCode: string, grants: GrantSp
         try {
           if (await m.hasGrant(g.path, sid, g.mask, g.inheritance)) continue;
           await m.addGrant(g, sid);
-          if (!(await m.hasGrant(g.path, sid, g.mask, g.inheritance))) throw new ReadbackError('the ACE does not read back');
+          if (!(await m.hasGrant(g.path, sid, g.mask, g.inheritance)))
+            throw new ReadbackError('the ACE does not read back');
           changed = true;
         } catch (e) {
           // One folder failing (owned by someone else, OneDrive placeholder) does not stop the others.
@@ -193,11 +298,17 @@ function markerStep(plan: SetupPlan, m: SetupMachine, state: SetupState): Step {
     fix: 'Run setup again as an administrator.',
     async run() {
       const sidOf = (n: string) => state.users.find((u) => u.network === n)?.sid ?? '';
-      const marker = { version: plan.version, groupSid: state.groupSid ?? '', offlineSid: sidOf('offline'), onlineSid: sidOf('online') };
+      const marker = {
+        version: plan.version,
+        groupSid: state.groupSid ?? '',
+        offlineSid: sidOf('offline'),
+        onlineSid: sidOf('online'),
+      };
       if (Object.values(marker).some((v) => v === '')) throw new Error('an earlier step did not record its SID');
       if (isDeepStrictEqual(await m.readMarker(), marker)) return { changed: false };
       await m.writeMarker(marker);
-      if (!isDeepStrictEqual(await m.readMarker(), marker)) throw new ReadbackError('the setup marker does not read back');
+      if (!isDeepStrictEqual(await m.readMarker(), marker))
+        throw new ReadbackError('the setup marker does not read back');
       return { changed: true };
     },
   };

@@ -41,24 +41,42 @@ export interface UninstallResult {
 }
 
 /** The elevated plan setup applies on this machine: the default policy for the roots, compiled for elevated mode. */
-export function elevatedPlanFor(opts: Pick<SetupOptions, 'workspaceRoots' | 'extensionDir' | 'toolDirs'> & { stateDir?: string }): Win32Plan {
-  const plan = compilePlan({ workspaceRoots: opts.workspaceRoots }, hostContext({ platform: 'win32', windowsMode: 'elevated',
-    runtimeDirs: machineRuntimeDirs(opts), ...(opts.stateDir ? { stateDir: opts.stateDir } : {}) }));
+export function elevatedPlanFor(
+  opts: Pick<SetupOptions, 'workspaceRoots' | 'extensionDir' | 'toolDirs'> & { stateDir?: string },
+): Win32Plan {
+  const plan = compilePlan(
+    { workspaceRoots: opts.workspaceRoots },
+    hostContext({
+      platform: 'win32',
+      windowsMode: 'elevated',
+      runtimeDirs: machineRuntimeDirs(opts),
+      ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    }),
+  );
   if (plan.platform !== 'win32') throw new Error('expected a win32 plan');
   return plan;
 }
 
 /** What setup does on this machine, for display before the UAC prompt. */
-export function planForThisMachine(opts: Pick<SetupOptions, 'workspaceRoots' | 'extensionDir' | 'toolDirs' | 'plan'> & { stateDir?: string }): SetupPlan {
+export function planForThisMachine(
+  opts: Pick<SetupOptions, 'workspaceRoots' | 'extensionDir' | 'toolDirs' | 'plan'> & { stateDir?: string },
+): SetupPlan {
   return buildSetupPlan({ plan: opts.plan ?? elevatedPlanFor(opts), home: os.homedir() });
 }
 
 export function describePlan(plan: SetupPlan): string[] {
   return [
     `Create the local group ${plan.group.name}.`,
-    ...plan.users.map((u) => `Create the local account ${u.name} (standard user, hidden from the sign-in screen, random password).`),
-    ...plan.firewall.map((r) => `Add the firewall rule "${r.name}" (outbound block for ${plan.users.find((u) => u.network === r.user)?.name}, loopback included).`),
-    ...plan.grants.map((g) => `${g.reason === 'writable-root' ? 'Allow writing' : 'Allow reading and running'}: ${g.path}`),
+    ...plan.users.map(
+      (u) => `Create the local account ${u.name} (standard user, hidden from the sign-in screen, random password).`,
+    ),
+    ...plan.firewall.map(
+      (r) =>
+        `Add the firewall rule "${r.name}" (outbound block for ${plan.users.find((u) => u.network === r.user)?.name}, loopback included by the rule, unproven until Verify runs; DNS and SMB made by Windows services are not covered).`,
+    ),
+    ...plan.grants.map(
+      (g) => `${g.reason === 'writable-root' ? 'Allow writing' : 'Allow reading and running'}: ${g.path}`,
+    ),
     ...plan.refused.map((r) => `Skip ${r.path}: ${r.reason}.`),
   ];
 }
@@ -67,24 +85,42 @@ export async function runSetup(opts: SetupOptions): Promise<SetupResult> {
   const plan = planForThisMachine(opts);
   for (const line of describePlan(plan)) opts.onProgress?.(line);
   opts.onProgress?.('Asking Windows for administrator rights (one prompt)…');
-  const result = await requestElevated({ action: 'setup', stateDir: opts.stateDir, home: os.homedir(), grants: plan.grants }, opts.signal);
+  const result = await requestElevated(
+    { action: 'setup', stateDir: opts.stateDir, home: os.homedir(), grants: plan.grants },
+    opts.signal,
+  );
   // Accounts that were completed get their passwords stored even when a later step failed: a rerun resumes.
   if (result.users.length) saveCredentials(opts.stateDir, result.users);
   report(result, opts.onProgress);
   if (!result.ok) throw stepError(result);
-  return { version: plan.version, steps: result.steps, users: result.users.map(({ network, name, sid }) => ({ network, name, sid })),
-    refused: plan.refused, problems: result.steps.flatMap((s) => s.problems) };
+  return {
+    version: plan.version,
+    steps: result.steps,
+    users: result.users.map(({ network, name, sid }) => ({ network, name, sid })),
+    refused: plan.refused,
+    problems: result.steps.flatMap((s) => s.problems),
+  };
 }
 
-export async function runUninstall(opts: { stateDir: string; onProgress?: (m: string) => void }): Promise<UninstallResult> {
+export async function runUninstall(opts: {
+  stateDir: string;
+  onProgress?: (m: string) => void;
+}): Promise<UninstallResult> {
   opts.onProgress?.('Asking Windows for administrator rights to remove the sandbox accounts, rules and permissions…');
-  const result = await requestElevated({ action: 'uninstall', stateDir: opts.stateDir, home: os.homedir(), grants: [] });
+  const result = await requestElevated({
+    action: 'uninstall',
+    stateDir: opts.stateDir,
+    home: os.homedir(),
+    grants: [],
+  });
   report(result, opts.onProgress);
   if (!result.leftovers.length) deleteCredentials(opts.stateDir);
   if (!result.ok) {
-    throw new SandboxError(SandboxErrorCode.SetupFailed,
+    throw new SandboxError(
+      SandboxErrorCode.SetupFailed,
       `Uninstall could not remove everything. Still present: ${result.leftovers.join('; ') || 'see the failed steps'}.`,
-      'Run "agent-sandbox uninstall" again as an administrator; remove what is listed by hand if it keeps failing.');
+      'Run "agent-sandbox uninstall" again as an administrator; remove what is listed by hand if it keeps failing.',
+    );
   }
   return { steps: result.steps, leftovers: result.leftovers };
 }
@@ -98,8 +134,14 @@ function report(result: ElevatedResult, onProgress?: (m: string) => void): void 
 
 function stepError(result: ElevatedResult): SandboxError {
   const f = result.steps.find((s) => s.status === 'failed');
-  const code = f?.error?.code === SandboxErrorCode.FirewallBlockedByPolicy ? SandboxErrorCode.FirewallBlockedByPolicy : SandboxErrorCode.SetupFailed;
-  return new SandboxError(code, `Setup stopped at "${f?.title ?? 'an unknown step'}" [${f?.error?.code ?? 'unknown'}]: ` +
-    `${f?.error?.message ?? 'no detail'}. What was done so far is kept; running setup again resumes.`,
-    f?.error?.fix ?? 'Run "agent-sandbox setup" again.');
+  const code =
+    f?.error?.code === SandboxErrorCode.FirewallBlockedByPolicy
+      ? SandboxErrorCode.FirewallBlockedByPolicy
+      : SandboxErrorCode.SetupFailed;
+  return new SandboxError(
+    code,
+    `Setup stopped at "${f?.title ?? 'an unknown step'}" [${f?.error?.code ?? 'unknown'}]: ` +
+      `${f?.error?.message ?? 'no detail'}. What was done so far is kept; running setup again resumes.`,
+    f?.error?.fix ?? 'Run "agent-sandbox setup" again.',
+  );
 }

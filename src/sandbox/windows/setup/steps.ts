@@ -33,7 +33,12 @@ export async function runSteps(steps: Step[], onProgress?: (message: string) => 
     onProgress?.(step.title);
     try {
       const r = await step.run();
-      outcomes.push({ id: step.id, title: step.title, status: r.changed ? 'changed' : 'unchanged', problems: r.problems ?? [] });
+      outcomes.push({
+        id: step.id,
+        title: step.title,
+        status: r.changed ? 'changed' : 'unchanged',
+        problems: r.problems ?? [],
+      });
     } catch (e) {
       failed = true;
       const specific = step.classify?.(e);

@@ -2,12 +2,13 @@
  * Elevated uninstall as steps over a SetupMachine: firewall rules, ledger ACEs, each account with its profile, the
  * group and the marker. Every step runs even if an earlier one failed, and `leftovers` re-queries the machine
  * afterwards, so the user sees exactly what is still there. Must never delete an account it did not create: only
- * the two fixed names, and only accounts whose SID the marker recorded when a marker exists.
+ * accounts setup recorded as created (before creating them), with the SID it recorded.
  */
 import { GROUP_NAME, SANDBOX_USERS } from './constants';
 import type { Marker, SetupMachine } from './machine';
 import type { FirewallRule } from './setup-plan';
 import type { Step } from './steps';
+import { PENDING } from './setup-steps';
 
 export const UninstallStepCode = {
   Firewall: 'uninstall-firewall-failed',
@@ -20,40 +21,73 @@ export const UninstallStepCode = {
 const FIX = 'Run "agent-sandbox uninstall" again as an administrator; the leftovers list says what remains.';
 
 export function uninstallSteps(rules: FirewallRule[], m: SetupMachine, marker: Marker | undefined): Step[] {
-  const step = (id: string, title: string, errorCode: string, run: Step['run']): Step =>
-    ({ id, title, errorCode, fix: FIX, run });
+  const step = (id: string, title: string, errorCode: string, run: Step['run']): Step => ({
+    id,
+    title,
+    errorCode,
+    fix: FIX,
+    run,
+  });
   return [
-    ...rules.map((r) => step(`firewall-${r.user}`, `Removing the firewall rule "${r.name}"`, UninstallStepCode.Firewall,
-      async () => {
+    ...rules.map((r) =>
+      step(`firewall-${r.user}`, `Removing the firewall rule "${r.name}"`, UninstallStepCode.Firewall, async () => {
         if (!(await m.getRules(r.name)).length) return { changed: false };
         await m.removeRule(r.name);
         return { changed: true };
-      })),
+      }),
+    ),
     step('acl', 'Reverting the folder permissions setup granted', UninstallStepCode.Acl, async () => {
-      const sid = marker?.groupSid ?? (await m.lookupGroup(GROUP_NAME));
-      if (!sid) return { changed: false };
-      const failed = await m.revertGrants(sid);
+      // With the group (and the marker) gone, the ledger still names its SID: every elevated-setup record is reverted.
+      const sid = marker?.groupSid ?? (await m.lookupGroup(GROUP_NAME)) ?? (await m.createdAccount(GROUP_NAME));
+      const { failed, reverted } = await m.revertGrants(sid && sid !== PENDING ? sid : undefined);
       if (failed.length) throw new Error(`could not revert: ${failed.join(', ')}`);
-      return { changed: true };
+      return { changed: reverted > 0 };
     }),
     ...(['offline', 'online'] as const).map((network) => {
       const name = SANDBOX_USERS[network];
-      return step(`user-${network}`, `Removing the account ${name} and its profile`, UninstallStepCode.User, async () => {
-        const info = await m.lookupUser(name);
-        if (await m.isHiddenFromSignIn(name)) await m.unhideFromSignIn(name);
-        if (!info) return { changed: false };
-        const recorded = marker?.[network === 'offline' ? 'offlineSid' : 'onlineSid'];
-        if (recorded && recorded !== info.sid) {
-          throw new Error(`${name} has SID ${info.sid}, not the ${recorded} setup created; left alone`);
-        }
-        await m.deleteProfile(info.sid);
-        await m.deleteUser(name);
-        return { changed: true };
-      });
+      return step(
+        `user-${network}`,
+        `Removing the account ${name} and its profile`,
+        UninstallStepCode.User,
+        async () => {
+          const info = await m.lookupUser(name);
+          const created = await m.createdAccount(name);
+          if (created && (await m.isHiddenFromSignIn(name))) await m.unhideFromSignIn(name);
+          if (!info) {
+            if (created) await m.forgetCreatedAccount(name);
+            return { changed: false };
+          }
+          if (!created)
+            return { changed: false, problems: [`${name} was not created by Agent Sandbox setup; left alone`] };
+          const recorded = [created, marker?.[network === 'offline' ? 'offlineSid' : 'onlineSid']].filter(
+            (s): s is string => Boolean(s) && s !== PENDING,
+          );
+          const other = recorded.find((s) => s.toUpperCase() !== info.sid.toUpperCase());
+          if (other) throw new Error(`${name} has SID ${info.sid}, not the ${other} setup created; left alone`);
+          await m.deleteProfile(info.sid);
+          await m.deleteUser(name);
+          await m.forgetCreatedAccount(name);
+          return { changed: true };
+        },
+      );
     }),
     step('group', `Removing the group ${GROUP_NAME}`, UninstallStepCode.Group, async () => {
-      if (!(await m.lookupGroup(GROUP_NAME))) return { changed: false };
+      const sid = await m.lookupGroup(GROUP_NAME);
+      const created = await m.createdAccount(GROUP_NAME);
+      if (!sid) {
+        if (created) await m.forgetCreatedAccount(GROUP_NAME);
+        return { changed: false };
+      }
+      if (!created)
+        return {
+          changed: false,
+          problems: [`the group ${GROUP_NAME} was not created by Agent Sandbox setup; left alone`],
+        };
+      if (created !== PENDING && created.toUpperCase() !== sid.toUpperCase()) {
+        throw new Error(`the group ${GROUP_NAME} has SID ${sid}, not the ${created} setup created; left alone`);
+      }
       await m.deleteGroup(GROUP_NAME);
+      await m.forgetCreatedAccount(GROUP_NAME);
       return { changed: true };
     }),
     step('marker', 'Removing the setup marker', UninstallStepCode.Marker, async () => {
@@ -75,8 +109,17 @@ export async function leftovers(rules: FirewallRule[], m: SetupMachine): Promise
     }
   };
   for (const r of rules) await check(`firewall rule "${r.name}"`, async () => (await m.getRules(r.name)).length > 0);
-  for (const name of Object.values(SANDBOX_USERS)) await check(`account ${name}`, async () => Boolean(await m.lookupUser(name)));
-  await check(`group ${GROUP_NAME}`, async () => Boolean(await m.lookupGroup(GROUP_NAME)));
+  // Only accounts setup created count: one that was there before is never ours to remove.
+  for (const name of Object.values(SANDBOX_USERS)) {
+    await check(
+      `account ${name}`,
+      async () => Boolean(await m.createdAccount(name)) && Boolean(await m.lookupUser(name)),
+    );
+  }
+  await check(
+    `group ${GROUP_NAME}`,
+    async () => Boolean(await m.createdAccount(GROUP_NAME)) && Boolean(await m.lookupGroup(GROUP_NAME)),
+  );
   await check('setup marker (HKLM\\SOFTWARE\\AgentSandbox)', async () => Boolean(await m.readMarker()));
   return out;
 }

@@ -1,0 +1,37 @@
+/**
+ * The host's Unix sockets that a sandboxed command could reach by path: read from /proc/net/unix at plan time so
+ * the planner can hide every one outside the roots (hiding by default, not by a list of known daemons). Lists
+ * sockets listening for connections and bound datagram sockets; never abstract names (the network namespace or
+ * Landlock's scoping covers those). Loads no native code.
+ */
+import * as fs from 'node:fs';
+
+/** `__SO_ACCEPTCON`: the socket is listening. */
+const ACCEPTCON = 0x10000;
+const SOCK_DGRAM = 2;
+
+/** Paths in a /proc/net/unix table that accept connections or datagrams. Pure. */
+export function parseListeningSockets(table: string): string[] {
+  const out = new Set<string>();
+  for (const line of table.split('\n').slice(1)) {
+    // Num: RefCount Protocol Flags Type St Inode Path (the path may contain spaces)
+    const m =
+      /^\s*[0-9a-fA-F]+:\s+[0-9a-fA-F]+\s+[0-9a-fA-F]+\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+[0-9a-fA-F]+\s+\d+\s+(\/.*)$/.exec(
+        line,
+      );
+    if (!m) continue;
+    const flags = parseInt(m[1], 16);
+    const type = parseInt(m[2], 16);
+    if (flags & ACCEPTCON || type === SOCK_DGRAM) out.add(m[3]);
+  }
+  return [...out];
+}
+
+/** The host's listening pathname sockets, or [] where /proc/net/unix cannot be read. */
+export function hostListeningSockets(): string[] {
+  try {
+    return parseListeningSockets(fs.readFileSync('/proc/net/unix', 'utf8'));
+  } catch {
+    return [];
+  }
+}

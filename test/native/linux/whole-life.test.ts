@@ -1,0 +1,227 @@
+/**
+ * Linux sandbox, protections that hold for a sandbox's whole life (issue 12 §1) and no trace once the last one
+ * ends (§6), judged on the host. The host replacing a protected inode (git's rename of config.lock over
+ * .git/config, `git clean` removing a placeholder) detaches the read-only mount inside a running sandbox: the guard
+ * stops it (exit 125, reason given) and a broker is retired so the next command gets fresh mounts. Controls run
+ * the same attack with the guard switched off and show the host file written. Uninstall while a sandbox runs keeps
+ * what it relies on. Placeholders stay while any sandbox of the workspace runs and go with the last one.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { LinuxPlan } from '../../../src/policy';
+import { createLinuxBackend } from '../../../src/sandbox/linux';
+import { MountGuard } from '../../../src/sandbox/linux/guard';
+import { removeLinuxSandboxState } from '../../../src/sandbox/linux/uninstall';
+import { removePlaceholders } from '../../../src/sandbox/linux/placeholders';
+import type { SandboxBackend } from '../../../src/sandbox/types';
+import { coldBackend, plan, run, sh, STATE_DIR, tempDir, type Result } from './helpers';
+
+const backend = coldBackend();
+after(() => backend.dispose());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A command that, given `afterMs`, waits until the host has acted (the trigger file whileRunning creates right after
+ * its host action) and `afterMs` more, then tries `attempt` every 20 ms for `seconds`, printing WROTE when it worked. The guard
+ * stops a sandbox within a reaction window after the host's change (milliseconds on a quiet machine, tens of them
+ * under load); a write inside that window can still land, a known limit the README states. What these tests prove
+ * is that once `afterMs` has passed the sandbox is stopped and nothing is written; each control tries the same
+ * thing at the same moment with the guard off, and writes.
+ */
+const TRIGGER = '.as-host-acted';
+const keepTrying = (attempt: string, seconds = 2, afterMs?: number) =>
+  sh(
+    (afterMs === undefined ? '' : `while [ ! -e ${TRIGGER} ]; do sleep 0.01; done; sleep ${afterMs / 1000}; `) +
+      `i=0; while [ $i -lt ${seconds * 50} ]; do (${attempt}) 2>/dev/null && echo WROTE; sleep 0.02; i=$((i+1)); done`,
+  );
+
+/** Runs `argv`, does `hostAction` once the sandbox has been up for a while, and returns the command's result. */
+async function whileRunning(b: SandboxBackend, p: LinuxPlan, argv: string[], hostAction: () => void): Promise<Result> {
+  const pending = run(b, p, argv);
+  await sleep(800);
+  hostAction();
+  const trigger = path.join(p.workspaceRoots[0], TRIGGER);
+  fs.writeFileSync(trigger, '');
+  try {
+    return await pending;
+  } finally {
+    fs.rmSync(trigger, { force: true });
+  }
+}
+
+/** Runs `fn` with the guard switched off (the control: what happens without it). */
+async function withoutGuard<T>(fn: () => Promise<T>): Promise<T> {
+  const changed = Object.getOwnPropertyDescriptor(MountGuard.prototype, 'changed')!;
+  MountGuard.prototype.changed = () => undefined;
+  try {
+    return await fn();
+  } finally {
+    Object.defineProperty(MountGuard.prototype, 'changed', changed);
+  }
+}
+
+/** What `git config` does: write config.lock, rename it over config. */
+function hostGitConfig(ws: string, content: string): void {
+  fs.writeFileSync(path.join(ws, '.git', 'config.lock'), content);
+  fs.renameSync(path.join(ws, '.git', 'config.lock'), path.join(ws, '.git', 'config'));
+}
+
+function repo(): string {
+  const ws = tempDir('as-life-');
+  fs.mkdirSync(path.join(ws, '.git', 'hooks'), { recursive: true });
+  fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n');
+  // A repository (policy v2 protects a .git without HEAD whole, where nothing inside can be swapped in).
+  fs.writeFileSync(path.join(ws, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+  return ws;
+}
+
+describe('linux sandbox: protections for the whole life of a sandbox', () => {
+  it('cold: the host replacing .git/config by rename (git config) stops the running command: a write tried 300 ms after the change is refused (control: without the guard it lands; the reaction window itself is a known limit)', async () => {
+    const ws = repo();
+    const p = plan({ workspaceRoots: [ws] });
+    const r = await whileRunning(backend, p, keepTrying('echo pwned >> .git/config', 2, 300), () =>
+      hostGitConfig(ws, '[user]\n\tname = host\n'),
+    );
+    assert.equal(r.code, 125, `${r.stdout} ${r.stderr}`);
+    assert.match(r.stopped ?? '', /\.git\/config was replaced on the host/);
+    assert.doesNotMatch(r.stdout, /WROTE/);
+    assert.equal(
+      fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'),
+      '[user]\n\tname = host\n',
+      "only the host's write",
+    );
+
+    const ws2 = repo();
+    const c = await withoutGuard(() =>
+      whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying('echo pwned >> .git/config', 2, 300), () =>
+        hostGitConfig(ws2, '[user]\n\tname = host\n'),
+      ),
+    );
+    assert.match(
+      fs.readFileSync(path.join(ws2, '.git', 'config'), 'utf8'),
+      /pwned/,
+      `control: the detached mount is writable (${c.stdout})`,
+    );
+  });
+
+  it('cold: git clean removing a placeholder (.vscode) stops the running command: .vscode/tasks.json tried 300 ms after the change is never created (control: without the guard it is; the reaction window itself is a known limit)', async () => {
+    const ws = tempDir('as-life-');
+    const attempt = 'mkdir -p .vscode && echo evil > .vscode/tasks.json';
+    const r = await whileRunning(backend, plan({ workspaceRoots: [ws] }), keepTrying(attempt, 2, 300), () =>
+      fs.rmdirSync(path.join(ws, '.vscode')),
+    );
+    assert.equal(r.code, 125, `${r.stdout} ${r.stderr}`);
+    assert.match(r.stopped ?? '', /\.vscode was (removed|replaced) on the host/);
+    assert.equal(fs.existsSync(path.join(ws, '.vscode', 'tasks.json')), false);
+
+    const ws2 = tempDir('as-life-');
+    await withoutGuard(() =>
+      whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying(attempt, 2, 300), () =>
+        fs.rmdirSync(path.join(ws2, '.vscode')),
+      ),
+    );
+    assert.equal(
+      fs.readFileSync(path.join(ws2, '.vscode', 'tasks.json'), 'utf8'),
+      'evil\n',
+      'control: the path became writable',
+    );
+  });
+
+  it('broker: after the host replaces .git/config, the next brokered command gets fresh mounts and cannot write it (control: the old broker could)', async () => {
+    const brokered = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+    try {
+      const ws = repo();
+      const p = plan({ workspaceRoots: [ws] });
+      assert.equal((await run(brokered, p, ['true'])).code, 0);
+      hostGitConfig(ws, '[user]\n\tname = host\n');
+      await sleep(200);
+      const r = await run(brokered, p, sh('echo pwned >> .git/config && echo WROTE; true'));
+      assert.doesNotMatch(r.stdout, /WROTE/, r.stderr);
+      assert.equal(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'), '[user]\n\tname = host\n');
+    } finally {
+      await brokered.dispose();
+    }
+    await withoutGuard(async () => {
+      const old = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+      try {
+        const ws = repo();
+        const p = plan({ workspaceRoots: [ws] });
+        await run(old, p, ['true']);
+        hostGitConfig(ws, '[user]\n\tname = host\n');
+        await sleep(200);
+        await run(old, p, sh('echo pwned >> .git/config'));
+        assert.match(
+          fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8'),
+          /pwned/,
+          "control: the old broker's mount was detached",
+        );
+      } finally {
+        await old.dispose();
+      }
+    });
+  });
+
+  it('uninstall while a sandbox runs keeps its placeholders, and the protection holds (control: removing them regardless makes the path writable)', async () => {
+    const ws = tempDir('as-life-');
+    const attempt = 'mkdir -p .vscode && echo evil > .vscode/tasks.json';
+    let kept: string[] = [];
+    const r = await whileRunning(backend, plan({ workspaceRoots: [ws] }), keepTrying(attempt, 2), () => {
+      kept = removeLinuxSandboxState(STATE_DIR).kept.map((k) => k.path);
+    });
+    assert.equal(r.code, 0, `${r.stdout} ${r.stderr} ${r.stopped}`);
+    assert.ok(
+      kept.includes(path.join(ws, '.vscode')),
+      `uninstall reported the live placeholder as kept: ${kept.join(', ')}`,
+    );
+    assert.doesNotMatch(r.stdout, /WROTE/);
+    assert.deepEqual(fs.readdirSync(ws), [], 'and once the sandbox ended, its placeholders went with it');
+
+    const ws2 = tempDir('as-life-');
+    await withoutGuard(() =>
+      whileRunning(backend, plan({ workspaceRoots: [ws2] }), keepTrying(attempt, 2), () =>
+        removePlaceholders(STATE_DIR),
+      ),
+    );
+    assert.equal(
+      fs.readFileSync(path.join(ws2, '.vscode', 'tasks.json'), 'utf8'),
+      'evil\n',
+      'control: the old uninstall lifted it',
+    );
+  });
+});
+
+describe('linux sandbox: no trace after the last sandbox of a workspace', () => {
+  it('two overlapping runs: the placeholders stay until the second ends, then the workspace is exactly as before', async () => {
+    const ws = tempDir('as-trace-');
+    fs.writeFileSync(path.join(ws, 'mine.txt'), 'x');
+    const p = plan({ workspaceRoots: [ws] });
+    const long = run(backend, p, keepTrying('mkdir -p .vscode/x', 2));
+    await sleep(500);
+    const short = await run(backend, p, sh('echo made > made.txt'));
+    assert.equal(short.code, 0);
+    assert.deepEqual(
+      fs.readdirSync(ws).sort(),
+      ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode', 'made.txt', 'mine.txt'],
+      'the first sandbox still relies on them',
+    );
+    const l = await long;
+    assert.equal(l.code, 0, l.stopped);
+    assert.doesNotMatch(l.stdout, /WROTE/);
+    assert.deepEqual(fs.readdirSync(ws).sort(), ['made.txt', 'mine.txt']);
+  });
+
+  it('broker: placeholders stay while the broker lives and go when it is disposed', async () => {
+    const ws = tempDir('as-trace-');
+    const brokered = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+    try {
+      assert.equal((await run(brokered, plan({ workspaceRoots: [ws] }), ['true'])).code, 0);
+      assert.deepEqual(fs.readdirSync(ws).sort(), ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode']);
+    } finally {
+      await brokered.dispose();
+    }
+    assert.deepEqual(fs.readdirSync(ws), []);
+  });
+});
