@@ -17,7 +17,6 @@ import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import { peerCredentials } from '../../../native-bindings/linux/socket';
 import { compilePlan, type LinuxPlan } from '../../policy';
-import { isWithin } from '../../policy/paths';
 import {
   defaultStateDir,
   hostContext,
@@ -67,10 +66,6 @@ interface Hello {
 export function compileRunPlan(policyArgs: string[], cwd: string, env: NodeJS.ProcessEnv): LinuxPlan {
   const { values } = parse(policyArgs, POLICY_OPTIONS, false);
   const ctx = hostContext({ platform: 'linux', stateDir: defaultStateDir(env), env: { ...env } });
-  // The brokers' own sockets need no hiding (every sandbox's /tmp is its own, and no root may hold them), and
-  // counting them would make each broker's plan change the moment it listens.
-  const brokers = brokerDir();
-  ctx.listeningSockets = ctx.listeningSockets?.filter((s) => !isWithin('linux', brokers, s));
   const plan = compilePlan(policyInput(values, cwd), ctx);
   if (plan.platform !== 'linux') throw new Error('not a Linux plan');
   return plan;

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
-import { prestartWorker, spawnIsolated } from './isolate';
+import { spawnIsolated, startSpares } from './isolate';
 import { COMMAND_MARKER, type FromRunner, type RunnerSandbox, type ToRunner } from '../../protocol/linux';
 
 interface Live {
@@ -20,14 +20,14 @@ let served = 0;
 export function serveBroker(send: (m: FromRunner) => void, sandbox: RunnerSandbox, landlockAbi: number): void {
   const stdio = new Map<number, Socket[]>();
   const live = new Map<number, Live>();
-  prestartWorker();
+  startSpares(sandbox, landlockAbi);
   process.on('message', (msg: ToRunner, handle?: Socket) => {
     switch (msg.type) {
       case 'stdio':
         if (handle) (stdio.get(msg.id) ?? stdio.set(msg.id, []).get(msg.id)!)[msg.index] = handle;
         break;
       case 'spawn':
-        void spawnOne(msg.command.id, msg, stdio.get(msg.command.id) ?? [], live, send, { sandbox, landlockAbi });
+        void spawnOne(msg.command.id, msg, stdio.get(msg.command.id) ?? [], live, send);
         stdio.delete(msg.command.id);
         break;
       case 'kill':
@@ -44,7 +44,6 @@ async function spawnOne(
   sockets: Socket[],
   live: Map<number, Live>,
   send: (m: FromRunner) => void,
-  isolation: { sandbox: RunnerSandbox; landlockAbi: number },
 ): Promise<void> {
   const env = { ...msg.command.env, [COMMAND_MARKER]: String(id) };
   const errSock = sockets[2];
@@ -53,8 +52,6 @@ async function spawnOne(
   const { pid, ended } = await spawnIsolated(
     { ...msg.command, env },
     [0, 1, 2].map((i) => fdOf(sockets[i])),
-    isolation.sandbox,
-    isolation.landlockAbi,
   );
   entry.pid = pid;
   // The child holds its own copies now; ours must go before anything else is read from them.

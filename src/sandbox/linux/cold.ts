@@ -61,6 +61,9 @@ export async function spawnCold(
   });
   const command = commandRequest(plan, spec.argv, spec.cwd, spec.env, network?.env);
   const started = confirmStart(child);
+  // bwrap may fail while the user-space network is attached, before anything awaits `started`: marked as handled
+  // here, or that rejection would end the whole process (the error itself still reaches the caller below).
+  started.catch(() => undefined);
   if (plan.userNet) {
     try {
       await attachUserNet(child);
