@@ -66,6 +66,10 @@ interface Hello {
 export function compileRunPlan(policyArgs: string[], cwd: string, env: NodeJS.ProcessEnv): LinuxPlan {
   const { values } = parse(policyArgs, POLICY_OPTIONS, false);
   const ctx = hostContext({ platform: 'linux', stateDir: defaultStateDir(env), env: { ...env } });
+  // Sockets under the host's /tmp are out of every sandbox's sight (its /tmp is its own; the roots, where the planner
+  // hides nothing, are bound back): leaving them out keeps a broker's plan from changing each time any program on
+  // the machine opens or closes one there (browsers and IDEs do, all day), which retired the broker every few calls.
+  ctx.listeningSockets = ctx.listeningSockets?.filter((s) => !s.startsWith('/tmp/'));
   const plan = compilePlan(policyInput(values, cwd), ctx);
   if (plan.platform !== 'linux') throw new Error('not a Linux plan');
   return plan;
