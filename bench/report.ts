@@ -230,7 +230,9 @@ function targetsSection(r: BenchResults): string {
     '"code cache off" row is the same run compiling the bundle from source. When the machine sets ' +
     'NODE_EXTRA_CA_CERTS, Node parses that certificate bundle at startup, before any of our code runs, and the ' +
     '"without NODE_EXTRA_CA_CERTS" rows show that share of the CLI\'s time. The broker ' +
-    'pays that setup once per policy ("broker start") and each command after that costs about one extra fork and exec. ' +
+    'pays that setup once per policy ("broker start"); each command after that is posted to a worker thread that ' +
+    'entered its own Landlock domain ahead of time, and runs in its own PID namespace (`unshare` and a small `sh` ' +
+    'init: two extra execs). ' +
     'The warm CLI row is `agent-sandbox run` served by the broker a first cold run left behind: a fresh Node for the ' +
     "client (the launcher connects before loading the CLI bundle), the broker recompiling the call's plan, and a " +
     'command in its own PID namespace and Landlock domain.'
