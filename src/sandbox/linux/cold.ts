@@ -73,7 +73,9 @@ export async function spawnCold(
       throw e;
     }
   }
-  child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
+  // A runner already gone (bwrap failed while the network was attached) is reported by `started` (its exit); the
+  // callback keeps the closed channel from being an unhandled 'error' event that ends the whole process.
+  child.send({ type: 'once', sandbox: runnerSandbox(plan), command }, () => undefined);
   const applied = await started;
   const changed = guard?.changed();
   if (changed) lifetime.stop(changed);
