@@ -1,7 +1,7 @@
 /**
- * Per-command overhead and throughput: plain spawn vs `agent-sandbox run` (cold, in a fresh Node), the backend's
- * cold path in this process (separates CLI startup from sandbox setup), and the broker, offline and online, all
- * interleaved in one run. A sandbox that cannot be applied shows up as an error row, never as a number.
+ * Per-command overhead and throughput: plain spawn vs `agent-sandbox run` (cold, in a fresh Node; and on Linux warm,
+ * served by the broker a cold run left behind), the backend's cold path in this process (separates CLI startup
+ * from sandbox setup), and the broker, offline and online, all interleaved in one run. A sandbox that cannot be applied shows up as an error row, never as a number.
  */
 import type { Network, Plan, Platform } from '../src/policy';
 import { compilePlan, policyFromCli } from '../src/policy';
@@ -11,6 +11,7 @@ import { runInterleaved, timeSequential, type Case, type CaseResult, type Rounds
 import { benchCommands } from './platform';
 import { checkedWrite, cliRun, plainSpawn, sandboxSpawn } from './spawners';
 import { summarize, type Summary } from './stats';
+import { listBrokers } from '../src/sandbox/linux/warm-control';
 
 export interface OverheadSetup {
   platform: Platform;
@@ -35,6 +36,10 @@ export interface ThroughputResult {
   reps: number;
   plainTotalMs?: Summary;
   brokerTotalMs?: Summary;
+  /** The same commands through `agent-sandbox run` (warm broker), each a fresh CLI process. */
+  cliWarmTotalMs?: Summary;
+  /** Commands the warm broker counted over the whole benchmark, against the warm CLI calls made. */
+  warmServed?: { served: number; calls: number };
   error?: string;
 }
 
@@ -86,15 +91,27 @@ export async function measureOverhead(
   };
   progress('broker start (first command through a new broker)...');
   const start = await brokerStart(s, sb);
-  const cases = buildCases(s, sb);
+  const trueArgv = benchCommands(s.platform).trueArgv;
+  const warmCli = () => cliRun(s.cliPath, 'offline', trueArgv, s.ws, s.stateDir, process.env, { warm: true });
+  const warm = s.platform === 'linux' ? await startWarmBroker(warmCli, s.stateDir, progress) : undefined;
+  const cases = buildCases(s, sb, warm ? warmCli : undefined);
   progress(`${cases.length} cases × (${rounds.warmup} warm-up + up to ${rounds.runs} measured) rounds, interleaved...`);
   const results = await runInterleaved(cases, rounds, progress);
-  progress(`throughput: ${THROUGHPUT_COUNT} sequential commands, plain vs brokered, ${THROUGHPUT_REPS} reps...`);
-  const trueArgv = benchCommands(s.platform).trueArgv;
+  progress(
+    `throughput: ${THROUGHPUT_COUNT} sequential commands, plain vs brokered vs warm CLI, ${THROUGHPUT_REPS} reps...`,
+  );
   const throughput = await measureThroughput(
     () => plainSpawn(trueArgv, s.ws),
     inSandbox(sb.broker, sb.plans.offline, trueArgv, s.ws),
+    warm ? warmCli : undefined,
   );
+  if (warm) {
+    const warmCases = results.filter((c) => c.id === 'warm/offline/true' || c.id === 'ref/warm-no-extra-ca');
+    const calls =
+      warmCases.reduce((n, c) => n + c.samples.length + rounds.warmup, 0) +
+      (throughput.cliWarmTotalMs ? THROUGHPUT_COUNT * THROUGHPUT_REPS : 0);
+    throughput.warmServed = { served: (await warmServed(s.stateDir)) - warm.servedBefore, calls };
+  }
   return { cases: results, ...start, throughput };
 }
 
@@ -117,7 +134,31 @@ async function brokerStart(
   return { brokerStartMs, brokerStartError };
 }
 
-function buildCases(s: OverheadSetup, sb: Sandboxes): Case[] {
+/** One warm-up call leaves the broker; waits until it answers, so every timed warm call is served warm. */
+async function startWarmBroker(
+  warmCli: () => Promise<void>,
+  stateDir: string,
+  progress: (m: string) => void,
+): Promise<{ servedBefore: number } | undefined> {
+  progress('warm broker: one cold CLI run leaves it, waiting for it to answer...');
+  try {
+    await warmCli();
+    for (let i = 0; i < 100; i++) {
+      const b = (await listBrokers(stateDir)).find((l) => l.status);
+      if (b?.status) return { servedBefore: b.status.served };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (e) {
+    progress(`warm broker unavailable: ${(e as Error).message}`);
+  }
+  return undefined;
+}
+
+async function warmServed(stateDir: string): Promise<number> {
+  return (await listBrokers(stateDir)).reduce((n, l) => n + (l.status?.served ?? 0), 0);
+}
+
+function buildCases(s: OverheadSetup, sb: Sandboxes, warmCli?: () => Promise<void>): Case[] {
   const cmds = benchCommands(s.platform);
   const cases: Case[] = [
     { id: 'plain/true', label: 'plain spawn', command: cmds.trueLabel, run: () => plainSpawn(cmds.trueArgv, s.ws) },
@@ -140,6 +181,15 @@ function buildCases(s: OverheadSetup, sb: Sandboxes): Case[] {
     },
   ];
   cases.push(...cliReferenceCases(s));
+  if (warmCli) {
+    cases.push({
+      id: 'warm/offline/true',
+      label: 'agent-sandbox run (warm broker, CLI), offline',
+      command: cmds.trueLabel,
+      baseline: 'plain/true',
+      run: warmCli,
+    });
+  }
   const commands = [
     { kind: 'true', argv: cmds.trueArgv, text: cmds.trueLabel },
     { kind: 'write', argv: cmds.writeArgv, text: cmds.writeLabel },
@@ -203,6 +253,15 @@ function cliReferenceCases(s: OverheadSetup): Case[] {
         run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, withoutCa),
       },
     );
+    if (s.platform === 'linux') {
+      cases.push({
+        id: 'ref/warm-no-extra-ca',
+        label: 'agent-sandbox run (warm broker, CLI), offline, without NODE_EXTRA_CA_CERTS (reference)',
+        command: label,
+        baseline: 'plain/true',
+        run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, withoutCa, { warm: true }),
+      });
+    }
   }
   return cases;
 }
@@ -211,13 +270,19 @@ function writeCase(c: Omit<Case, 'run'>, cwd: string, run: () => Promise<void>):
   return { ...c, ...checkedWrite(cwd, run) };
 }
 
-async function measureThroughput(plain: () => Promise<void>, brokered: () => Promise<void>): Promise<ThroughputResult> {
+async function measureThroughput(
+  plain: () => Promise<void>,
+  brokered: () => Promise<void>,
+  warmCli?: () => Promise<void>,
+): Promise<ThroughputResult> {
   const plainTotals: number[] = [];
   const brokerTotals: number[] = [];
+  const cliTotals: number[] = [];
   try {
     for (let rep = 0; rep < THROUGHPUT_REPS; rep++) {
       plainTotals.push(await timeSequential(THROUGHPUT_COUNT, plain));
       brokerTotals.push(await timeSequential(THROUGHPUT_COUNT, brokered));
+      if (warmCli) cliTotals.push(await timeSequential(THROUGHPUT_COUNT, warmCli));
     }
   } catch (e) {
     return { count: THROUGHPUT_COUNT, reps: THROUGHPUT_REPS, error: (e as Error).message };
@@ -227,5 +292,6 @@ async function measureThroughput(plain: () => Promise<void>, brokered: () => Pro
     reps: THROUGHPUT_REPS,
     plainTotalMs: summarize(plainTotals),
     brokerTotalMs: summarize(brokerTotals),
+    ...(cliTotals.length ? { cliWarmTotalMs: summarize(cliTotals) } : {}),
   };
 }

@@ -10,7 +10,7 @@ import type { PathResult, ProxyResults } from './proxy';
 import type { BundleSize, VsixSizes } from './package-size';
 import type { CompileResults } from './plan-compile';
 import type { Machine } from './platform';
-import { overheadMs, type TargetCheck } from './targets';
+import { overheadMs, type RatioCheck, type TargetCheck } from './targets';
 
 export interface BenchResults {
   version: 1;
@@ -26,6 +26,8 @@ export interface BenchResults {
   /** Absent in results written before the allowlist existed. */
   proxy?: ProxyResults;
   targets: TargetCheck[];
+  /** Issue 15's targets, as ratios of medians in the same run (absent in results written before them). */
+  ratioTargets?: RatioCheck[];
   compile: CompileResults | { error: string };
   bundles: BundleSize[];
   vsix: VsixSizes;
@@ -110,8 +112,18 @@ function throughputSection(r: BenchResults): string {
       [
         ['plain spawn', ms(t.plainTotalMs.median), per(t.plainTotalMs.median)],
         ['brokered (offline)', ms(t.brokerTotalMs.median), per(t.brokerTotalMs.median)],
+        ...(t.cliWarmTotalMs
+          ? [['`agent-sandbox run`, warm broker (offline)', ms(t.cliWarmTotalMs.median), per(t.cliWarmTotalMs.median)]]
+          : []),
       ],
-    )
+    ) +
+    (t.cliWarmTotalMs
+      ? `\n\nWarm CLI total: ${(t.cliWarmTotalMs.median / t.plainTotalMs.median).toFixed(1)}× the plain total.`
+      : '') +
+    (t.warmServed
+      ? ` The warm broker counted ${t.warmServed.served} commands for the ${t.warmServed.calls} warm CLI calls made after it started ` +
+        '(fewer means some calls went cold).'
+      : '')
   );
 }
 
@@ -207,6 +219,11 @@ function targetsSection(r: BenchResults): string {
       .join(', ');
     return `- ${t.name}: **${t.verdict}** (${worst})`;
   });
+  for (const t of r.ratioTargets ?? []) {
+    lines.push(
+      `- ${t.name}: **${t.verdict}** (${t.caseId} ${t.ratio === undefined ? 'n/a' : `${t.ratio.toFixed(2)}×`} ${t.referenceId})`,
+    );
+  }
   return (
     `## Targets (this machine)\n\n${lines.join('\n')}\n\n` +
     'How to read this: a cold `agent-sandbox run` starts two Node processes, the CLI and the runner that applies ' +
@@ -215,7 +232,12 @@ function targetsSection(r: BenchResults): string {
     '"code cache off" row is the same run compiling the bundle from source. When the machine sets ' +
     'NODE_EXTRA_CA_CERTS, Node parses that certificate bundle at startup, before any of our code runs, and the ' +
     '"without NODE_EXTRA_CA_CERTS" rows show that share of the CLI\'s time. The broker ' +
-    'pays that setup once per policy ("broker start") and each command after that costs about one extra fork and exec.'
+    'pays that setup once per policy ("broker start"); each command after that is posted to a worker thread that ' +
+    'entered its own Landlock domain ahead of time, and runs in its own PID namespace (`unshare` and a small `sh` ' +
+    'init: two extra execs). ' +
+    'The warm CLI row is `agent-sandbox run` served by the broker a first cold run left behind: a fresh Node for the ' +
+    "client (the launcher connects before loading the CLI bundle), the broker recompiling the call's plan, and a " +
+    'command in its own PID namespace and Landlock domain.'
   );
 }
 

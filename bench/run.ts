@@ -23,7 +23,7 @@ import { bundleSizes, vsixSizes } from './package-size';
 import { BIG_FILE_COUNT, createTree, measureCompile, type CompileResults } from './plan-compile';
 import { describeMachine, loadAverage } from './platform';
 import { renderMarkdown, type BenchResults } from './report';
-import { checkTargets } from './targets';
+import { checkRatioTargets, checkTargets } from './targets';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
@@ -113,6 +113,7 @@ async function main(): Promise<void> {
       overhead,
       proxy,
       targets: checkTargets(overhead.cases),
+      ratioTargets: checkRatioTargets(overhead.cases),
       compile,
       bundles: bundleSizes(ROOT),
       vsix,

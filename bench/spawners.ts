@@ -54,8 +54,9 @@ function drained(stream: Readable | null): Promise<void> {
 }
 
 /**
- * `node dist/cli.js run [--network N] -- argv`, with the CLI's state kept in `stateDir`. `baseEnv` replaces this
- * process's environment (for the reference rows that leave out a variable).
+ * `node dist/cli.js run [--no-broker] [--network N] -- argv`, with the CLI's state kept in `stateDir`. `baseEnv`
+ * replaces this process's environment (for the reference rows that leave out a variable); `warm` lets the call use
+ * (and leave) a warm broker.
  */
 export function cliRun(
   cliPath: string,
@@ -64,9 +65,12 @@ export function cliRun(
   cwd: string,
   stateDir: string,
   baseEnv: NodeJS.ProcessEnv = process.env,
+  opts: { warm?: boolean } = {},
 ): Promise<void> {
   const env = { ...baseEnv, AGENT_SANDBOX_STATE_DIR: stateDir };
-  return plainSpawn([process.execPath, cliPath, 'run', '--network', network, '--', ...argv], cwd, env);
+  // Cold rows must stay cold: they neither use nor leave a warm broker.
+  const broker = opts.warm ? [] : ['--no-broker'];
+  return plainSpawn([process.execPath, cliPath, 'run', ...broker, '--network', network, '--', ...argv], cwd, env);
 }
 
 /**

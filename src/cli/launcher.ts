@@ -10,13 +10,16 @@
  * the source length), and anything unexpected falls back to a plain `require`: the cache can make the CLI faster,
  * never make it fail. `AGENT_SANDBOX_CODE_CACHE=0` turns it off; `=report` says on stderr what happened.
  *
- * No imports beyond Node's own: this file must stay tiny.
+ * Before any of that, a `run` is offered to this user's warm broker (warm/client.ts), which needs no bundle at all.
+ *
+ * No imports beyond Node's own and the warm client: this file must stay tiny.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import Module from 'node:module';
+import { runWarm } from './warm/client';
 import { writeFileAtomic } from '../state-file';
 
 interface CliBundle {
@@ -100,6 +103,14 @@ function load(): { exports: CliBundle; outcome: CacheOutcome } {
   return { exports: run(script), outcome };
 }
 
-const { exports: cli, outcome } = load();
-if (process.env.AGENT_SANDBOX_CODE_CACHE === 'report') process.stderr.write(`agent-sandbox: code cache: ${outcome}\n`);
-cli.runAsProcess(process.argv.slice(2));
+function runCold(): void {
+  const { exports: cli, outcome } = load();
+  if (process.env.AGENT_SANDBOX_CODE_CACHE === 'report')
+    process.stderr.write(`agent-sandbox: code cache: ${outcome}\n`);
+  cli.runAsProcess(process.argv.slice(2));
+}
+
+// A `run` that a live broker accepts never loads the bundle (see warm/client.ts); everything else runs cold.
+runWarm(process.argv.slice(2), BUNDLE)
+  .catch(() => false)
+  .then((warm) => warm || runCold());

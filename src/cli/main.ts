@@ -5,6 +5,7 @@
 import { SandboxError, ExitCode } from '../errors';
 import { USAGE_EXIT, UsageError } from './args';
 import type { CliCommand } from './commands';
+import { DAEMON_COMMAND } from '../protocol/warm';
 
 /**
  * Subcommands load on use: a one-shot `run` should not pay for evaluating verify's, setup's or the Windows
@@ -32,6 +33,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand
     summary: 'Windows: show whether the elevated sandbox is set up.',
     load: async () => (await import('./status-command')).statusCommand,
   },
+  broker: {
+    summary: 'Linux: list or stop the warm brokers that make repeated runs fast.',
+    load: async () => (await import('./broker-command')).brokerCommand,
+  },
 };
 
 function usage(): string {
@@ -48,6 +53,8 @@ Run "agent-sandbox <command> --help" for a command's options.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  // the warm broker's own process (started by a cold `run`, never by hand)
+  if (name === DAEMON_COMMAND) return (await import('./warm/daemon')).runBrokerDaemon().catch(() => 0);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name === undefined ? USAGE_EXIT : 0;

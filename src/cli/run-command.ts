@@ -18,6 +18,7 @@ import {
 } from '../sandbox';
 import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
 import type { CliCommand } from './commands';
+import { leaveBroker, refuseBrokerFolder } from './warm/leave';
 import type { NetworkDenial } from '../network/proxy';
 import { denialLine, uniqueDenials } from '../network/denial-text';
 
@@ -34,6 +35,8 @@ export async function runWith(
   warn: (line: string) => void,
 ): Promise<{ plan: Plan; proc: SandboxProcess; untrusted: () => string | undefined }> {
   const plan = compilePlan(input, hostContext({ ...ctx, ...(await backend.planFacts()) }));
+  // every sandbox's /tmp is its own, but a root bound back inside the broker folder, or around it, would show it
+  if (plan.platform === 'linux') refuseBrokerFolder(plan.writableRoots.concat(plan.workspaceRoots));
   const untrusted = watchNestedGit(plan.writableRoots);
   const proc = await backend.spawn(plan, spec);
   for (const w of weakerThanAsked(proc.enforcement, plan.warnings)) warn(`agent-sandbox: warning: ${w}\n`);
@@ -69,6 +72,9 @@ ${POLICY_HELP}
                         (the blocked connections, allowlist mode) instead of the blocked-host lines.
   --tty                 Keep this terminal as the command's controlling terminal (interactive shells, job
                         control; for the sandboxed terminal profile). TIOCSTI stays blocked.
+  --no-broker           Linux: neither use nor leave behind a warm broker (also AGENT_SANDBOX_BROKER=0). By
+                        default a run whose stdio is not a terminal leaves a broker for its policy and folder,
+                        and later such runs start their command in it at once (see "agent-sandbox broker").
 
 Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied and nothing ran;
 128+N the command was killed by signal N; 2 bad arguments.`,
@@ -83,6 +89,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
         timeout: { type: 'string' },
         tty: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        'no-broker': { type: 'boolean', default: false },
       },
       true,
     );
@@ -107,7 +114,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     process.once('SIGTERM', onSignal);
     process.once('SIGHUP', onSignal);
     try {
-      const { proc, untrusted } = await runWith(
+      const { plan, proc, untrusted } = await runWith(
         backend,
         policyInput(values, process.cwd()),
         { platform, stateDir },
@@ -121,6 +128,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
         },
         (line) => process.stderr.write(line),
       );
+      if (plan.platform === 'linux' && plan.confined !== false && !values['no-broker']) leaveBroker(argv);
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
       if (exit.stopped)

@@ -27,7 +27,7 @@ created; this needs no administrator. If the one-time setup was run, also delete
 AgentSandboxOnline with their profiles, the group AgentSandboxUsers and the firewall rule (one administrator
 prompt), and deletes the stored passwords. Then checks again and lists anything that could not be removed.
 
-On Linux: removes the empty placeholders the sandbox created for missing protected paths (any you wrote into
+On Linux: stops the warm brokers (see "agent-sandbox broker"), removes the empty placeholders the sandbox created for missing protected paths (any you wrote into
 are kept and listed), its private temp folders and its ledger.
 
 Windows: --workspace DIR (repeatable) removes only that workspace: reverts the permissions of its capability SID

@@ -50,11 +50,12 @@ export type FromRunner =
   | { type: 'applied'; notes: string[]; landlockAbi: number }
   | {
       type: 'failed';
-      code: 'landlock-unavailable' | 'seccomp-failed' | 'native-load-failed' | 'internal';
+      code: 'landlock-unavailable' | 'seccomp-failed' | 'native-load-failed' | 'broker-failed' | 'internal';
       message: string;
       fix: string;
     }
-  | { type: 'started'; id: number }
+  /** `served`: brokers count the commands they started (for `agent-sandbox broker status`). */
+  | { type: 'started'; id: number; served?: number }
   | { type: 'exit'; id: number; code: number; signal?: string };
 
 /** What the runner applied to itself, reported before any command starts. */

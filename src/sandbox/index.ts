@@ -13,6 +13,12 @@ export * from './lifecycle';
 export { weakerThanAsked } from './weaker';
 export { watchNestedGit } from './nested-git';
 export { defaultStateDir, hostContext, hostPlatform, realFs } from './host';
+export { listBrokers, stopBrokers, type Listed } from './linux/warm-control';
+
+/** The Linux pieces the CLI's warm broker daemon is built from (loaded lazily: they load koffi). */
+export async function linuxWarm(): Promise<typeof import('./linux/warm')> {
+  return import('./linux/warm');
+}
 
 const cache = new Map<string, SandboxBackend>();
 

@@ -37,6 +37,8 @@ export interface SpawnSpec {
   tty?: { cols: number; rows: number };
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** The caller's environment, before the plan's scrubbing. Default: this process's (the CLI's warm broker passes its client's). */
+  env?: NodeJS.ProcessEnv;
   /**
    * `allowlist` network mode: extra allowlist entries for this command only (a grant the user confirmed). Other
    * commands running at the same time do not get them. `deniedDomains` still win.

@@ -90,7 +90,14 @@ test("an allowlist command's NODE_OPTIONS keeps the caller's and adds the proxy 
   process.env.NODE_OPTIONS = '--max-old-space-size=512';
   try {
     const p = plan('/w');
-    const proxied = commandRequest(p, ['node'], '/w', { NODE_USE_ENV_PROXY: '1' }, '/pkg/dist/node-proxy.js');
+    const proxied = commandRequest(
+      p,
+      ['node'],
+      '/w',
+      undefined,
+      { NODE_USE_ENV_PROXY: '1' },
+      '/pkg/dist/node-proxy.js',
+    );
     assert.equal(proxied.env.NODE_OPTIONS, '--max-old-space-size=512 --require "/pkg/dist/node-proxy.js"');
     assert.equal(commandRequest(p, ['node'], '/w').env.NODE_OPTIONS, '--max-old-space-size=512');
   } finally {

@@ -1,62 +1,75 @@
 /**
  * Broker mode of the Linux runner: a sandboxed process that spawns commands on request. Each command gets the
- * stdio sockets sent with its request, its own session (so its process group can be killed), and a marker
- * variable; when it ends or is killed, its group and every process still carrying its marker are killed.
- * Children inherit the runner's Landlock domain, seccomp filter and namespaces.
+ * stdio sockets sent with its request, its own session (so its process group can be killed), a marker variable,
+ * and its own Landlock domain and PID namespace (isolate.ts), so commands cannot touch each other; when it ends
+ * or is killed, its namespace dies, and its group and every process still carrying its marker are killed too.
+ * Children inherit the runner's Landlock domain (nested), seccomp filter and namespaces.
  */
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
-import { startCommand } from './command';
-import { COMMAND_MARKER, type FromRunner, type ToRunner } from '../../protocol/linux';
+import { spawnIsolated, startSpares } from './isolate';
+import { COMMAND_MARKER, type FromRunner, type RunnerSandbox, type ToRunner } from '../../protocol/linux';
 
 interface Live {
   pid: number | undefined;
 }
 
-export function serveBroker(send: (m: FromRunner) => void): void {
+/** Commands served so far (reported with each start, for `agent-sandbox broker status`). */
+let served = 0;
+
+export function serveBroker(send: (m: FromRunner) => void, sandbox: RunnerSandbox, landlockAbi: number): void {
   const stdio = new Map<number, Socket[]>();
   const live = new Map<number, Live>();
+  startSpares(sandbox, landlockAbi);
   process.on('message', (msg: ToRunner, handle?: Socket) => {
     switch (msg.type) {
       case 'stdio':
         if (handle) (stdio.get(msg.id) ?? stdio.set(msg.id, []).get(msg.id)!)[msg.index] = handle;
         break;
       case 'spawn':
-        spawnOne(msg.command.id, msg, stdio.get(msg.command.id) ?? [], live, send);
+        void spawnOne(msg.command.id, msg, stdio.get(msg.command.id) ?? [], live, send);
         stdio.delete(msg.command.id);
         break;
       case 'kill':
         killCommand(msg.id, live.get(msg.id)?.pid);
+        live.delete(msg.id);
         break;
     }
   });
 }
 
-function spawnOne(
+async function spawnOne(
   id: number,
   msg: Extract<ToRunner, { type: 'spawn' }>,
   sockets: Socket[],
   live: Map<number, Live>,
   send: (m: FromRunner) => void,
-): void {
+): Promise<void> {
   const env = { ...msg.command.env, [COMMAND_MARKER]: String(id) };
   const errSock = sockets[2];
-  const { child, ended } = startCommand(
+  const entry: Live = { pid: undefined };
+  live.set(id, entry);
+  const { pid, ended } = await spawnIsolated(
     { ...msg.command, env },
-    [sockets[0] ?? 'ignore', sockets[1] ?? 'ignore', errSock ?? 'ignore'],
-    true,
-    (s) => errSock?.write(s),
+    [0, 1, 2].map((i) => fdOf(sockets[i])),
   );
-  live.set(id, { pid: child?.pid });
+  entry.pid = pid;
   // The child holds its own copies now; ours must go before anything else is read from them.
   for (const s of sockets) if (s !== errSock) s.destroy();
-  send({ type: 'started', id });
+  send({ type: 'started', id, served: ++served });
+  if (!live.has(id)) killCommand(id, pid); // killed while it was starting
   void ended.then((end) => {
-    killCommand(id, child?.pid);
+    killCommand(id, pid);
     live.delete(id);
     errSock?.destroy();
     send({ type: 'exit', id, ...end });
   });
+}
+
+/** The descriptor behind a received socket (or /dev/null's, when the request came without one). */
+function fdOf(s: Socket | undefined): number {
+  const fd = (s as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : fs.openSync('/dev/null', 'r+');
 }
 
 /** Kills the command's process group and every process still marked as belonging to it. */

@@ -7,6 +7,7 @@
 import { applySandbox } from './apply';
 import { serveBroker } from './broker';
 import { startCommand } from './command';
+import { checkIsolation } from './isolate';
 import type { FromRunner, RunnerSandbox, ToRunner } from '../../protocol/linux';
 import { startRelay } from './relay';
 
@@ -24,8 +25,19 @@ export function runLinuxRunner(): void {
     if (relayed.type === 'failed') return finish(SANDBOX_FAILED, relayed);
     const applied = applySandbox(msg.sandbox);
     if (applied.type === 'failed') return finish(SANDBOX_FAILED, applied);
+    if (msg.type === 'broker') {
+      const why = checkIsolation();
+      if (why) {
+        return finish(SANDBOX_FAILED, {
+          type: 'failed',
+          code: 'broker-failed',
+          message: `Brokered commands cannot be kept apart here: ${why}.`,
+          fix: "Install util-linux's unshare and allow unprivileged user namespaces; commands then run one sandbox each.",
+        });
+      }
+    }
     send({ ...applied, notes: [...relayed.notes, ...applied.notes] });
-    if (msg.type === 'broker') return serveBroker(send);
+    if (msg.type === 'broker') return serveBroker(send, msg.sandbox, applied.landlockAbi);
     const { ended } = startCommand(msg.command, 'inherit', false, (s) => process.stderr.write(s));
     send({ type: 'started', id: msg.command.id });
     void ended.then((end) => finish(end.code, { type: 'exit', id: msg.command.id, ...end }));

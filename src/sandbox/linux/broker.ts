@@ -36,6 +36,10 @@ export class Broker {
   private readonly pending = new Map<number, Pending>();
   private stderr = '';
   private closed = false;
+  /** Commands this broker has started, as its runner counts them. */
+  served = 0;
+  /** Set when the runner refused to serve because commands could not be kept apart (run them cold instead). */
+  isolationUnavailable = false;
   private registration: Registration | undefined;
   private guard: MountGuard | undefined;
   private limits: SandboxLimits | undefined;
@@ -88,9 +92,13 @@ export class Broker {
           child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
           child.on('message', (m: FromRunner) => {
             if (m.type === 'applied') resolve(m);
-            else if (m.type === 'failed') reject(new SandboxError(m.code, `${m.message} Nothing was run.`, m.fix));
-            else if (m.type === 'started') this.pending.get(m.id)?.started();
-            else if (m.type === 'exit') this.pending.get(m.id)?.exit(m);
+            else if (m.type === 'failed') {
+              this.isolationUnavailable = m.code === 'broker-failed';
+              reject(new SandboxError(m.code, `${m.message} Nothing was run.`, m.fix));
+            } else if (m.type === 'started') {
+              this.served = m.served ?? this.served + 1;
+              this.pending.get(m.id)?.started();
+            } else if (m.type === 'exit') this.pending.get(m.id)?.exit(m);
           });
           child.once('exit', (code, signal) => {
             this.closed = true;
@@ -155,7 +163,7 @@ export class Broker {
     const net = this.gateway
       ? openCommandNetwork(this.gateway, this.plan, spec.argv, spec.allowDomains, LINUX_RELAY, false)
       : undefined;
-    const req = commandRequest(this.plan, spec.argv, spec.cwd, net?.env);
+    const req = commandRequest(this.plan, spec.argv, spec.cwd, spec.env, net?.env);
     const { ours, theirs } = this.sendStdio(child, req.id);
     // Our copies of the far ends go once the broker holds its own (explicitly: Node's close-after-ack is not
     // reliable for several handles in a row, and a lingering copy would keep the command's stdout open).

@@ -62,9 +62,13 @@ export async function spawnCold(
     });
   });
   child.on('message', (m: FromRunner) => {
-    if (m.type === 'exit') report = m;
+    if (m.type !== 'exit') return;
+    report = m;
+    // The command has ended and its output is written: what is left (the runner's own exit, then bubblewrap
+    // tearing the namespaces down, which kills anything the command left running) need not delay its caller.
+    child.kill('SIGKILL');
   });
-  const command = commandRequest(plan, spec.argv, spec.cwd, network?.env);
+  const command = commandRequest(plan, spec.argv, spec.cwd, spec.env, network?.env);
   const started = confirmStart(child);
   // Handled now: a sandbox that dies while slirp4netns attaches rejects this before it is awaited below, and an
   // unhandled rejection would end the whole process (the CLI, the bench) instead of reporting the SandboxError.
@@ -78,7 +82,9 @@ export async function spawnCold(
       throw e;
     }
   }
-  child.send({ type: 'once', sandbox: runnerSandbox(plan), command });
+  // A runner already gone (bwrap failed while the network was attached) is reported by `started` (its exit); the
+  // callback keeps the closed channel from being an unhandled 'error' event that ends the whole process.
+  child.send({ type: 'once', sandbox: runnerSandbox(plan), command }, () => undefined);
   const applied = await started;
   const changed = guard?.changed();
   if (changed) lifetime.stop(changed);

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import type { LinuxPlan } from '../../policy/plan';
 import { LINUX_SANDBOX_TMP } from '../../policy/compile-linux';
 import { isWithin } from '../../policy/paths';
+import { brokerDir } from '../../protocol/warm';
 
 /** `__SO_ACCEPTCON`: the socket is listening. */
 const ACCEPTCON = 0x10000;
@@ -30,10 +31,16 @@ export function parseListeningSockets(table: string): string[] {
   return [...out];
 }
 
-/** The host's listening pathname sockets, or [] where /proc/net/unix cannot be read. */
+/**
+ * The host's listening pathname sockets, or [] where /proc/net/unix cannot be read. The user's warm brokers' own
+ * sockets are left out: they need no hiding (every sandbox's /tmp is its own, and no root may hold them), and
+ * hiding them would tie every plan to them (a broker would retire the moment it listens, and a sandbox would be
+ * stopped whenever a broker replaced its socket).
+ */
 export function hostListeningSockets(): string[] {
+  const brokers = `${brokerDir()}/`;
   try {
-    return parseListeningSockets(fs.readFileSync('/proc/net/unix', 'utf8'));
+    return parseListeningSockets(fs.readFileSync('/proc/net/unix', 'utf8')).filter((s) => !s.startsWith(brokers));
   } catch {
     return [];
   }

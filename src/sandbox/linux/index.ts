@@ -50,7 +50,7 @@ class LinuxBackend implements SandboxBackend {
 
   constructor(
     private readonly stateDir: string,
-    private readonly useBroker: boolean,
+    private useBroker: boolean,
   ) {}
 
   async status(): Promise<BackendStatus> {
@@ -143,9 +143,15 @@ class LinuxBackend implements SandboxBackend {
 
   /** A broker whose mounts no longer hold is retired before or during the spawn; the retry gets fresh mounts. */
   private async spawnBrokered(bwrap: string, plan: LinuxPlan, spec: SpawnSpec): Promise<SandboxProcess> {
+    const broker = this.brokerFor(bwrap, plan);
     try {
-      return await this.brokerFor(bwrap, plan).spawn(spec);
+      return await broker.spawn(spec);
     } catch (e) {
+      // Commands that cannot be kept apart are not brokered: each then gets a sandbox of its own.
+      if (broker.isolationUnavailable) {
+        this.useBroker = false;
+        return this.spawn(plan, spec);
+      }
       if (!(e instanceof SandboxError) || e.code !== SandboxErrorCode.BrokerFailed || !/retired/.test(e.message))
         throw e;
       return this.brokerFor(bwrap, plan).spawn(spec);

@@ -95,8 +95,16 @@ export function runtimeBinds(plan: LinuxPlan, paths: string[]): string[] {
  * (the CLI installed in the project's node_modules, or the checkout itself as the workspace): otherwise a sandboxed
  * command could change the bundle, its code cache or the runner that the next run executes on the host.
  */
-/** The koffi package the runner loads, wherever npm put it. */
+/**
+ * The koffi package the runner loads, wherever npm put it: the first `node_modules/koffi` on this module's lookup
+ * path, as `require` would find it (a few stats, where `require.resolve` costs a cold run several milliseconds of
+ * package.json parsing), else whatever `require.resolve` says.
+ */
 function koffiDir(): string | undefined {
+  for (const dir of module.paths) {
+    const candidate = path.join(dir, 'koffi');
+    if (fs.existsSync(path.join(candidate, 'index.cjs'))) return fs.realpathSync(candidate);
+  }
   try {
     return path.dirname(require.resolve('koffi')); // index.cjs sits at the package's top
   } catch {
@@ -190,17 +198,19 @@ export function commandEnv(plan: LinuxPlan, base: NodeJS.ProcessEnv = process.en
 let nextId = 1;
 
 /**
- * `extraEnv`: this command's own variables (the allowlist proxy URLs with its credential). With them, Node
- * programs also get the proxy preload in NODE_OPTIONS, after the user's own options.
+ * `env`: the caller's environment before the plan's scrubbing (default: this process's; a warm broker passes its
+ * client's). `extraEnv`: this command's own variables (the allowlist proxy URLs with its credential). With them,
+ * Node programs also get the proxy preload in NODE_OPTIONS, after the user's own options.
  */
 export function commandRequest(
   plan: LinuxPlan,
   argv: string[],
   cwd: string,
+  env?: NodeJS.ProcessEnv,
   extraEnv: Record<string, string> = {},
   preload = extraEnv.NODE_USE_ENV_PROXY ? nodeProxyPreload() : undefined,
 ): CommandRequest {
-  const env = { ...commandEnv(plan), ...extraEnv };
-  if (preload) env.NODE_OPTIONS = withNodePreload(env.NODE_OPTIONS, preload);
-  return { id: nextId++, argv, cwd, env };
+  const vars = { ...commandEnv(plan, env), ...extraEnv };
+  if (preload) vars.NODE_OPTIONS = withNodePreload(vars.NODE_OPTIONS, preload);
+  return { id: nextId++, argv, cwd, env: vars };
 }

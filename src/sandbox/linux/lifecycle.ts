@@ -1,13 +1,15 @@
 /**
  * The Linux lifecycle: nothing to set up (bubblewrap and Landlock are used directly), so Set Up and Status report
- * the backend's status with the exact fix; Remove takes back the placeholders and temp folders the sandbox made,
- * then the state folder. Must never say "ready" unless the backend's probe did.
+ * the backend's status with the exact fix; Remove stops this user's warm CLI brokers of the state folder, takes back
+ * the placeholders and temp folders the sandbox made, then the state folder. Must never say "ready" unless the
+ * backend's probe did.
  */
 import * as fs from 'node:fs';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { Lifecycle, SandboxBackend } from '../types';
 import { createLinuxBackend } from '.';
 import { removeLinuxSandboxState } from './uninstall';
+import { stopBrokers } from './warm-control';
 
 async function backendStatus(stateDir: string, backend?: SandboxBackend) {
   return (backend ?? createLinuxBackend({ stateDir, broker: false })).status();
@@ -25,6 +27,8 @@ export const linuxLifecycle: Lifecycle = {
     return backendStatus(opts.stateDir, opts.backend);
   },
   async uninstall(opts) {
+    // first the CLI's warm brokers of this state folder: a running one would remake what is removed next
+    const stopped = await stopBrokers(opts.stateDir);
     const r = removeLinuxSandboxState(opts.stateDir);
     const removed = [...r.removed];
     // Nothing failed: nothing of ours is left to record, so the state folder (policies, logs) goes too.
@@ -32,7 +36,12 @@ export const linuxLifecycle: Lifecycle = {
       fs.rmSync(opts.stateDir, { recursive: true, force: true });
       removed.push(opts.stateDir);
     }
-    return { removed, kept: r.kept, failed: r.failed, notes: [] };
+    return {
+      removed,
+      kept: r.kept,
+      failed: r.failed,
+      notes: stopped.length ? [`stopped ${stopped.length} warm broker(s)`] : [],
+    };
   },
   async removeWorkspace() {
     throw new SandboxError(

@@ -7,7 +7,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { createLinuxBackend } from '../../../src/sandbox/linux';
-import { alive, eventually, hostDir, NODE, PROBE, plan, run, sh, STATE_DIR, tempDir } from './helpers';
+import {
+  alive,
+  eventually,
+  heartbeatStopped,
+  hostDir,
+  NODE,
+  PROBE,
+  plan,
+  run,
+  sh,
+  STATE_DIR,
+  tempDir,
+} from './helpers';
 
 /** Host PIDs of bwrap processes that are our direct children (the brokers). */
 function brokerPids(): number[] {
@@ -54,27 +66,25 @@ describe('linux sandbox: broker mode', () => {
     }
   });
 
-  it("a brokered command cannot take the broker's control channel (its /proc fd links and pidfd_getfd refused; a sibling's allowed)", async () => {
+  it("a brokered command cannot take the broker's control channel (its /proc fd links, environ and pidfd_getfd refused; a sibling's allowed)", async () => {
     const backend = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
     try {
       const ws = tempDir('as-brk-');
       // The channel is an inherited socketpair (fd 3 of the runner), never a socket file; the only way in would be
-      // to take the runner's fd. Control: the same probe on a sibling process of the command succeeds.
+      // to take the runner's fd. The command runs in its own PID namespace and Landlock domain, so it finds the
+      // runner only through /proc. Control: the same probe on a sibling process of the command succeeds.
       const r = await run(
         backend,
         plan({ workspaceRoots: [ws] }),
         sh(
-          'R=$PPID; tr "\\0" " " < /proc/$R/cmdline | grep -q "runner.js $" && echo "runner=$R"; ' +
-            `readlink /proc/$R/fd/3 && echo "FD REACHABLE"; ${NODE} ${PROBE} getfd $R:3; ` +
-            `sleep 5 & ${NODE} ${PROBE} getfd $!:1; kill $!`,
+          'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline 2>/dev/null | grep -q "runner.js $" && R=${p#/proc/}; done; ' +
+            'echo "runner=$R"; readlink /proc/$R/fd/3 && echo "FD REACHABLE"; cat /proc/$R/environ >/dev/null && echo "ENV READABLE"; ' +
+            `${NODE} ${PROBE} getfd $R:3; sleep 5 & ${NODE} ${PROBE} getfd $!:1; kill $!`,
         ),
       );
       assert.match(r.stdout, /runner=\d+/, r.stderr);
-      assert.doesNotMatch(r.stdout, /FD REACHABLE|socket:/);
-      assert.deepEqual(r.stdout.match(/SUCCEEDED|DENIED \S+ failed: \w+/g), [
-        'DENIED pidfd_getfd failed: EPERM',
-        'SUCCEEDED',
-      ]);
+      assert.doesNotMatch(r.stdout, /FD REACHABLE|ENV READABLE|socket:/);
+      assert.deepEqual(r.stdout.match(/SUCCEEDED|DENIED/g), ['DENIED', 'SUCCEEDED']);
     } finally {
       await backend.dispose();
     }
@@ -113,11 +123,109 @@ describe('linux sandbox: broker mode', () => {
       );
       assert.equal(r.code, 124);
       await eventually(() => fs.existsSync(path.join(ws, 'beat')), 2000);
-      await new Promise((res) => setTimeout(res, 300));
-      const last = fs.readFileSync(path.join(ws, 'beat'), 'utf8');
-      await new Promise((res) => setTimeout(res, 500));
-      assert.equal(fs.readFileSync(path.join(ws, 'beat'), 'utf8'), last, 'daemon survived the timeout');
+      assert.ok(await heartbeatStopped(path.join(ws, 'beat')), 'daemon survived the timeout');
       assert.equal((await run(backend, p, sh('echo still'))).stdout, 'still\n');
+    } finally {
+      await backend.dispose();
+    }
+  });
+
+  it('commands of one broker cannot touch each other: no signal, environ, /proc fds or pidfd_getfd across commands (control: within one command they work), and a setsid survivor that cleared its marker dies when its command ends', async () => {
+    const backend = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+    try {
+      const ws = tempDir('as-brk-iso-');
+      const p = plan({ workspaceRoots: [ws] });
+      // Command A: a long sleep carrying a secret, and a daemon that leaves its session and its marker.
+      const a = await backend.spawn(p, {
+        argv: sh(
+          'export A_SECRET=hunter2; ' +
+            "setsid sh -c 'unset AGENT_SANDBOX_COMMAND_ID; while :; do date +%s%N > beat; sleep 0.05; done' & exec sleep 309",
+        ),
+        cwd: ws,
+        stdio: 'pipe',
+      });
+      assert.ok(await eventually(() => fs.existsSync(path.join(ws, 'beat'))), "command A's daemon runs");
+      const sleepers = () =>
+        fs.readdirSync('/proc').filter(
+          (e) =>
+            /^\d+$/.test(e) &&
+            (() => {
+              try {
+                return fs.readFileSync(`/proc/${e}/cmdline`, 'utf8') === 'sleep\u0000309\u0000';
+              } catch {
+                return false;
+              }
+            })(),
+        );
+      assert.equal(sleepers().length, 1);
+      // Command B finds A through /proc (the broker's view) and tries everything on it; then the same on its own child.
+      const find = (arg: string) =>
+        `for p in /proc/[0-9]*; do [ "$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)" = "sleep ${arg} " ] && echo \${p#/proc/}; done`;
+      // /proc routes use the pid /proc shows (the broker's namespace); kill and pidfd_open the caller's own numbering.
+      const tryAll = (who: string, arg: string, own: string) =>
+        `P=$(${find(arg)}); echo "${who}=$P"; ` +
+        `grep -q SECRET= /proc/$P/environ 2>/dev/null && echo "${who} ENV READ"; ` +
+        `readlink /proc/$P/fd/1 >/dev/null 2>&1 && echo "${who} FD OPENED"; ` +
+        `(echo forged > /proc/$P/fd/1) 2>/dev/null && echo "${who} OUTPUT FORGED"; ` +
+        `${NODE} ${PROBE} getfd ${own}:1 | sed "s/^/${who} getfd /"; ` +
+        `kill -STOP ${own} 2>/dev/null && echo "${who} SIGNALLED" && kill -CONT ${own}; `;
+      const b = await run(
+        backend,
+        p,
+        sh(
+          `${tryAll('other', '309', '$P')} B_SECRET=x sleep 310 & sleep 0.3; ` +
+            `${tryAll('own', '310', '$!')} kill %1`,
+        ),
+      );
+      assert.match(b.stdout, /other=\d+/, b.stdout + b.stderr);
+      assert.doesNotMatch(
+        b.stdout,
+        /other (ENV READ|FD OPENED|OUTPUT FORGED|SIGNALLED)|other getfd SUCCEEDED/,
+        b.stdout,
+      );
+      assert.match(b.stdout, /other getfd DENIED/);
+      assert.doesNotMatch(
+        a.stdout
+          ? await Promise.race([
+              new Promise<string>((res) => a.stdout!.once('data', (d: Buffer) => res(d.toString()))),
+              new Promise<string>((res) => setTimeout(() => res(''), 200)),
+            ])
+          : '',
+        /forged/,
+      );
+      // Control: the same attempts on a process of B's own succeed.
+      assert.match(b.stdout, /own=\d+/);
+      assert.match(b.stdout, /own ENV READ/);
+      assert.match(b.stdout, /own FD OPENED/);
+      assert.match(b.stdout, /own getfd SUCCEEDED/);
+      assert.match(b.stdout, /own SIGNALLED/);
+      assert.equal(sleepers().length, 1, 'command A survived command B');
+      // A ends: its setsid daemon, which cleared its marker, must end with it.
+      a.kill();
+      await a.exited;
+      assert.ok(await eventually(() => sleepers().length === 0));
+      assert.ok(await heartbeatStopped(path.join(ws, 'beat')), 'the setsid daemon survived its command');
+    } finally {
+      await backend.dispose();
+    }
+  });
+
+  it('a brokered command that exits normally takes its setsid daemon (marker cleared) with it', async () => {
+    const backend = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+    try {
+      const ws = tempDir('as-brk-end-');
+      const p = plan({ workspaceRoots: [ws] });
+      const r = await run(
+        backend,
+        p,
+        sh(
+          "setsid sh -c 'unset AGENT_SANDBOX_COMMAND_ID; while :; do date +%s%N > beat; sleep 0.05; done' & " +
+            'sleep 0.5; echo done',
+        ),
+      );
+      assert.equal(r.stdout, 'done\n');
+      assert.ok(await heartbeatStopped(path.join(ws, 'beat')), 'the daemon outlived its command');
+      assert.equal((await run(backend, p, sh('echo still'))).stdout, 'still\n', 'the broker still serves');
     } finally {
       await backend.dispose();
     }

@@ -10,6 +10,9 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { alive, CLI, eventually, hostDir, NODE, PROBE, REPO, STATE_DIR, tempDir } from './helpers';
 
+// These runs are cold by design; the warm broker a run leaves behind has its own tests (warm.test.ts).
+process.env.AGENT_SANDBOX_BROKER = '0';
+
 function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) {
   return spawnSync(NODE, [CLI, 'run', ...args], {
     cwd,

@@ -101,3 +101,11 @@ export async function eventually(cond: () => boolean, ms = 5000): Promise<boolea
   }
   return cond();
 }
+
+/** True when a heartbeat file (a loop writing the time into it) has stopped changing: its writer is gone. */
+export async function heartbeatStopped(file: string): Promise<boolean> {
+  await new Promise((res) => setTimeout(res, 300));
+  const last = fs.readFileSync(file, 'utf8');
+  await new Promise((res) => setTimeout(res, 500));
+  return fs.readFileSync(file, 'utf8') === last;
+}

@@ -12,6 +12,9 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { CLI, hostDir, NODE, tempDir } from './helpers';
 
+// These runs are cold by design; the warm broker a run leaves behind has its own tests (warm.test.ts).
+process.env.AGENT_SANDBOX_BROKER = '0';
+
 function cli(args: string[], cwd: string, stateDir: string) {
   return spawnSync(NODE, [CLI, ...args], {
     cwd,
