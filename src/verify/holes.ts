@@ -111,6 +111,8 @@ const linuxHoles: Record<LinuxHole, (p: LinuxPlan, t: HoleTargets) => void> = {
   },
   orphan(p) {
     p.bwrapArgs = p.bwrapArgs.filter((a) => a !== '--unshare-pid' && a !== '--die-with-parent');
+    // The resource-limit cgroup also takes every process of the sandbox with it when it is removed.
+    p.limits = { pids: 0, memoryBytes: 0 };
   },
   // Allowlist: the proxy stays, but nothing stops a command going around it (host network, no socket or port rules).
   'allowlist-direct'(p) {
