@@ -20,6 +20,8 @@ export const MARKER_KEY = 'SOFTWARE\\AgentSandbox';
 /** Accounts listed here with DWORD 0 are hidden from the sign-in screen. */
 /** The accounts setup created (name → SID, or 'pending' while creating): only these are ever deleted. */
 export const CREATED_KEY = 'SOFTWARE\\AgentSandboxCreatedAccounts';
+/** Value `Copies`: the runner's runtime copies setup made, as JSON ({dir, runtimeOf}[]). */
+export const RUNTIME_KEY = 'SOFTWARE\\AgentSandboxRuntime';
 export const HIDE_USERS_KEY = 'SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\SpecialAccounts\\UserList';
 
 /** The firewall rule group, so the rules are easy to find in wf.msc and to remove as a set. */
