@@ -94,8 +94,8 @@ export class FileSecurity {
   }
 }
 
-/** GetNamedSecurityInfoW(DACL) on a file or folder. */
-export function readFileSecurity(path: string): FileSecurity {
+/** GetNamedSecurityInfoW on a file or folder: the descriptor (owned) and the owner and DACL pointers inside it. */
+function namedFileSecurity(path: string, info: number): { sd: LocalMemory; owner: bigint | null; dacl: bigint | null } {
   const owner: Pointer[] = [null],
     group: Pointer[] = [null],
     dacl: Pointer[] = [null],
@@ -103,10 +103,20 @@ export function readFileSecurity(path: string): FileSecurity {
   const sd: Pointer[] = [null];
   checkStatus(
     'GetNamedSecurityInfoW',
-    GetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL, owner, group, dacl, sacl, sd),
+    GetNamedSecurityInfoW(path, SE_FILE_OBJECT, info, owner, group, dacl, sacl, sd),
     path,
   );
-  return new FileSecurity(new LocalMemory(sd[0] as bigint, 'security descriptor'), dacl[0] || null);
+  return {
+    sd: new LocalMemory(sd[0] as bigint, 'security descriptor'),
+    owner: (owner[0] as bigint) || null,
+    dacl: (dacl[0] as bigint) || null,
+  };
+}
+
+/** GetNamedSecurityInfoW(DACL) on a file or folder. */
+export function readFileSecurity(path: string): FileSecurity {
+  const { sd, dacl } = namedFileSecurity(path, SecurityInfo.DACL);
+  return new FileSecurity(sd, dacl);
 }
 
 /** SetEntriesInAclW: a new ACL (owned) = `oldAcl` merged with `entries`. */
@@ -177,6 +187,37 @@ export function writeFileDacl(path: string, dacl: bigint): void {
     SetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL, null, null, dacl, null),
     path,
   );
+}
+
+/** PROTECTED_DACL_SECURITY_INFORMATION: the object stops inheriting from its parent. */
+const PROTECTED_DACL = 0x80000000;
+
+/**
+ * Replaces a folder's DACL with the one in `sddl`, protected from its parent's inheritable ACEs
+ * (SetNamedSecurityInfoW). For a folder setup creates and owns (the runtime root): it never touches the owner.
+ */
+export function setProtectedFileDacl(path: string, sddl: string): void {
+  const sd = SecurityDescriptor.fromSddl(sddl);
+  try {
+    checkStatus(
+      'SetNamedSecurityInfoW',
+      SetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL | PROTECTED_DACL, null, null, sd.dacl(), null),
+      path,
+    );
+  } finally {
+    sd.close();
+  }
+}
+
+/** The owner of a file or folder, as a SID string (GetNamedSecurityInfoW(OWNER)). */
+export function fileOwnerSid(path: string): string {
+  const { sd, owner } = namedFileSecurity(path, SecurityInfo.OWNER);
+  try {
+    if (owner === null) throw new Error(`${path} has no owner in its security descriptor`);
+    return sidToString(owner);
+  } finally {
+    sd.close();
+  }
 }
 
 /** A file's DACL as SDDL, and a new ACL (owned) merging `entries` into it. */

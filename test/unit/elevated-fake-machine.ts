@@ -9,6 +9,7 @@ import type {
   UserInfo,
 } from '../../src/sandbox/windows/setup/machine';
 import type { FirewallRule, GrantSpec, UserSpec } from '../../src/sandbox/windows/setup/setup-plan';
+import type { RuntimeLayout, RuntimeRecord } from '../../src/sandbox/windows/setup/runtime-layout';
 
 /** An in-memory machine. `failAt` makes the Nth mutating call throw (once), to simulate a crash mid-setup. */
 export class FakeMachine implements SetupMachine {
@@ -171,6 +172,33 @@ export class FakeMachine implements SetupMachine {
     this.mutate('forgetCreated');
     this.created.delete(name);
   }
+  /** Runtime copies on "disk" (folder → hash and the group SID its root was protected for), and the record. */
+  copies = new Map<string, { hash: string; groupSid: string }>();
+  runtimeRecord: RuntimeRecord[] = [];
+  /** Copies a running runner holds open: removing them fails. */
+  busyCopies = new Set<string>();
+  async runtimeCopies() {
+    return [...this.runtimeRecord];
+  }
+  async recordRuntimeCopies(copies: RuntimeRecord[]) {
+    this.mutate('recordRuntimeCopies');
+    this.runtimeRecord = copies.map((c) => ({ ...c }));
+  }
+  async runtimeCopyComplete(layout: RuntimeLayout) {
+    return this.copies.get(layout.dir)?.hash === layout.hash;
+  }
+  async materialiseRuntime(layout: RuntimeLayout, groupSid: string) {
+    this.mutate('materialiseRuntime');
+    this.copies.set(layout.dir, { hash: layout.hash, groupSid });
+  }
+  async removeRuntimeCopy(dir: string) {
+    this.mutate('removeRuntimeCopy');
+    if (this.busyCopies.has(dir)) throw new Error('EBUSY: resource busy or locked');
+    this.copies.delete(dir);
+  }
+  async runtimeCopyExists(dir: string) {
+    return this.copies.has(dir);
+  }
   async readMarker() {
     return this.marker && { ...this.marker };
   }
@@ -194,6 +222,8 @@ export class FakeMachine implements SetupMachine {
       acl: [...this.acl.entries()].sort(),
       ledger: [...this.ledger].sort((a, b) => a.path.localeCompare(b.path)),
       marker: this.marker,
+      copies: [...this.copies.entries()].sort(),
+      runtimeRecord: this.runtimeRecord,
     });
   }
 }

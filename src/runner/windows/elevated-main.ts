@@ -8,15 +8,21 @@ import { connectClient } from '../../../native-bindings/win32/pipe';
 import { encodeFrame } from '../../protocol/windows';
 import { performElevated } from '../../sandbox/windows/setup/elevated-action';
 import { win32Machine } from '../../sandbox/windows/setup/machine-win32';
+import { generatePassword } from '../../sandbox/windows/setup/password';
+import { machineRuntimeLayout } from '../../sandbox/windows/setup/runtime-copy';
 import { decodeRequest, type ElevatedRequest, type ElevatedResult } from '../../sandbox/windows/setup/payload';
 
 export async function elevatedMain(payload: string): Promise<number> {
   const req = decodeRequest(payload);
   const socket = await connectClient(req.pipe);
   try {
-    const result = await performElevated(req, win32Machine({ stateDir: req.stateDir, home: req.home })).catch(
-      (e: unknown): ElevatedResult => crashed(req, e),
-    );
+    const result = await performElevated(
+      req,
+      win32Machine({ stateDir: req.stateDir, home: req.home }),
+      generatePassword,
+      undefined,
+      () => machineRuntimeLayout(req.home),
+    ).catch((e: unknown): ElevatedResult => crashed(req, e));
     await new Promise<void>((resolve, reject) => socket.write(encodeFrame(result), (e) => (e ? reject(e) : resolve())));
     return result.ok ? 0 : 1;
   } finally {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { openProcessToken, tokenUserSid } from '../../../native-bindings/win32/token';
+import { ownSid } from './fixture';
 import {
   BrokerClient,
   type BrokerPipes,
@@ -22,15 +22,6 @@ const TOKEN = {
   keepPrivileges: ['SeChangeNotifyPrivilege'],
   defaultDacl: [{ sid: 'logon', mask: 0x10000000 }],
 };
-
-function ownSid(): string {
-  const t = openProcessToken();
-  try {
-    return tokenUserSid(t);
-  } finally {
-    t.close();
-  }
-}
 
 const BUNDLED_RUNNER = path.join(__dirname, '..', '..', '..', '..', 'dist', 'runner.js');
 

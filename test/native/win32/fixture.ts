@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { createWindowsBackend } from '../../../src/sandbox/windows';
 import { compilePlan } from '../../../src/policy';
 import { hostContext } from '../../../src/sandbox/host';
+import { openProcessToken, tokenUserSid } from '../../../native-bindings/win32/token';
 
 export function sandboxFixture(prefix: string) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `as-${prefix}-`));
@@ -21,4 +22,14 @@ export function elevatedFixturePlan(fx: { ws: string; stateDir: string }, groupS
     { workspaceRoots: [fx.ws] },
     hostContext({ platform: 'win32', stateDir: fx.stateDir, windowsMode: 'elevated', groupSid }),
   );
+}
+
+/** The SID of the Wine user running the tests. */
+export function ownSid(): string {
+  const t = openProcessToken();
+  try {
+    return tokenUserSid(t);
+  } finally {
+    t.close();
+  }
 }

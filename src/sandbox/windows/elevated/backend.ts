@@ -9,7 +9,6 @@
  */
 import { createHash } from 'node:crypto';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import type { Network } from '../../../policy';
 import type { Plan, PlanSid, Win32Plan } from '../../../policy/plan';
 import { createProcessWithLogon, LOGON_FAILURE_CODES } from '../../../../native-bindings/win32/logon';
@@ -38,7 +37,8 @@ import { elevatedEnforcement } from '../enforcement';
 import { BrokerClient, type RunnerLauncher } from './broker-client';
 import { loadCredential } from '../setup/credentials';
 import type { Marker } from '../setup/machine';
-import { runnerScript } from '../runner-script';
+import { machineRuntimeLayout, runtimeCopyComplete } from '../setup/runtime-copy';
+import type { RuntimeLayout } from '../setup/runtime-layout';
 import type { FirewallVerdict } from '../firewall-state';
 import type { OfflineBlockState } from '../setup/status';
 import { BackendDesktop } from '../desktop';
@@ -87,8 +87,8 @@ const SERVICE_NOT_ACTIVE = 1062;
 /** Starts the runner as the account, paying the logon once; one retry with freshly read credentials. */
 function logonLauncher(stateDir: string, network: Network, desktop?: string): RunnerLauncher {
   return async (pipes) => {
-    const script = runnerScript();
-    const commandLine = `"${process.execPath}" "${script}" --broker --requests ${pipes.requests} --events ${pipes.events}`;
+    const runtime = setupRuntime();
+    const commandLine = `"${runtime.application}" "${runtime.script}" --broker --requests ${pipes.requests} --events ${pipes.events}`;
     for (let attempt = 1; ; attempt++) {
       const cred = loadCredential(stateDir, network);
       if (!cred) throw setupRequired(`no stored password for the ${network} sandbox account`);
@@ -96,9 +96,9 @@ function logonLauncher(stateDir: string, network: Network, desktop?: string): Ru
         return createProcessWithLogon({
           user: cred.name,
           password: cred.password,
-          application: process.execPath,
+          application: runtime.application,
           commandLine,
-          cwd: path.dirname(script),
+          cwd: runtime.cwd,
           env: runnerEnvironment(process.env),
           ...(desktop ? { desktop } : {}),
         });
@@ -121,6 +121,26 @@ function logonLauncher(stateDir: string, network: Network, desktop?: string): Ru
       }
     }
   };
+}
+
+/**
+ * The runner copy setup made for this installation (the sandbox accounts cannot start one inside the profile);
+ * none, or one of another version (the extension or the runtime changed since setup), means setup must run again.
+ */
+function setupRuntime(): RuntimeLayout {
+  let layout: RuntimeLayout;
+  try {
+    layout = machineRuntimeLayout(os.homedir());
+  } catch (e) {
+    throw setupRequired(`the runner copy cannot be located: ${(e as Error).message}`);
+  }
+  if (!runtimeCopyComplete(layout)) {
+    throw setupRequired(
+      `the runner has not been copied to ${layout.dir} for this version of Agent Sandbox and its runtime ` +
+        '(installed or updated since setup)',
+    );
+  }
+  return layout;
 }
 
 function setupRequired(why: string): SandboxError {

@@ -23,6 +23,8 @@ export const MARKER_KEY = 'SOFTWARE\\AgentSandbox';
 export const CREATED_KEY = 'SOFTWARE\\AgentSandboxCreatedAccounts';
 /** The firewall rules setup created (value `Names`: a JSON list), recorded before each is added: uninstall removes these. */
 export const CREATED_RULES_KEY = 'SOFTWARE\\AgentSandboxCreatedRules';
+/** Value `Copies`: the runner's runtime copies setup made, as JSON ({dir, runtimeOf}[]). */
+export const RUNTIME_KEY = 'SOFTWARE\\AgentSandboxRuntime';
 export const HIDE_USERS_KEY = 'SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\SpecialAccounts\\UserList';
 
 /** The firewall rule group, so the rules are easy to find in wf.msc and to remove as a set. */

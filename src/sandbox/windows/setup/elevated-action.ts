@@ -10,14 +10,21 @@ import { buildSetupPlan } from './setup-plan';
 import { setupSteps, type SetupState } from './setup-steps';
 import { runAllSteps, runSteps } from './steps';
 import { leftovers, uninstallSteps } from './uninstall-steps';
+import type { RuntimeLayout } from './runtime-layout';
 
 export async function performElevated(
   req: ElevatedRequest,
   m: SetupMachine,
   newPassword: () => string = generatePassword,
   onProgress?: (message: string) => void,
+  /** Where setup copies the runner (computed by the elevated process from its own installation). */
+  runtime?: () => RuntimeLayout,
 ): Promise<ElevatedResult> {
-  const plan = { ...buildSetupPlan({ home: req.home }), grants: req.grants };
+  const plan = {
+    ...buildSetupPlan({ home: req.home }),
+    grants: req.grants,
+    ...(req.action === 'setup' && runtime ? { runtime: layoutOrError(runtime) } : {}),
+  };
   if (req.action === 'setup') {
     const state: SetupState = { users: [] };
     const run = await runSteps(setupSteps(plan, m, newPassword, state), onProgress);
@@ -47,4 +54,12 @@ export async function performElevated(
     users: [],
     leftovers: left,
   };
+}
+
+function layoutOrError(runtime: () => RuntimeLayout): RuntimeLayout | { error: string } {
+  try {
+    return runtime();
+  } catch (e) {
+    return { error: (e as Error)?.message ?? String(e) };
+  }
 }

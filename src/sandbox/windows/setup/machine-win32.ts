@@ -4,6 +4,7 @@
  * so uninstall reverts exactly what setup added. Runs elevated for setup and uninstall, unelevated for status.
  * Must never grant anything that is not recorded in the ledger first.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AccessMask } from '../../../policy';
 import * as users from '../../../../native-bindings/win32/users';
@@ -28,7 +29,8 @@ import {
   type ResolvedAclOp,
 } from '../ledger';
 import { LEDGER_FILE } from '../prepare';
-import { CREATED_KEY, CREATED_RULES_KEY, HIDE_USERS_KEY, MARKER_KEY } from './constants';
+import { CREATED_KEY, CREATED_RULES_KEY, HIDE_USERS_KEY, MARKER_KEY, RUNTIME_KEY } from './constants';
+import { materialiseRuntime, parseRuntimeRecords, removeRuntimeCopy, runtimeCopyComplete } from './runtime-copy';
 import type { FirewallModifyState, Marker, RuleReadback, SetupMachine } from './machine';
 import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
 
@@ -173,6 +175,16 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       deleteMachineValue(CREATED_KEY, name);
       deleteMachineKeyIfEmpty(CREATED_KEY);
     },
+    runtimeCopies: async () => parseRuntimeRecords(getMachineValue(RUNTIME_KEY, 'Copies', 'string')),
+    recordRuntimeCopies: async (copies) => {
+      if (copies.length) setMachineValues(RUNTIME_KEY, { Copies: JSON.stringify(copies) });
+      else deleteMachineKey(RUNTIME_KEY);
+    },
+    runtimeCopyComplete: async (layout) => runtimeCopyComplete(layout),
+    materialiseRuntime: async (layout, groupSid) => materialiseRuntime(layout, groupSid),
+    // A copy lives at <root>\runtime\<hash>: its root is two folders up, and it is checked to be exactly that.
+    removeRuntimeCopy: async (dir) => removeRuntimeCopy(dir, path.dirname(path.dirname(dir))),
+    runtimeCopyExists: async (dir) => fs.existsSync(dir),
     readMarker: async (): Promise<Marker | undefined> => {
       const version = getMachineValue(MARKER_KEY, 'Version', 'dword');
       if (version === undefined) return undefined;

@@ -7,6 +7,7 @@
 import type { AccessMask } from '../../../policy';
 import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
 import type { FirewallFacts } from '../firewall-state';
+import type { RuntimeLayout, RuntimeRecord } from './runtime-layout';
 
 export interface UserInfo {
   sid: string;
@@ -90,6 +91,16 @@ export interface SetupMachine {
   createdAccount(name: string): Promise<string | undefined>;
   recordCreatedAccount(name: string, sidOrPending: string): Promise<void>;
   forgetCreatedAccount(name: string): Promise<void>;
+
+  /** The runner's runtime copies setup made (recorded before copying, so a crash still knows them), by folder. */
+  runtimeCopies(): Promise<RuntimeRecord[]>;
+  /** Replaces the record; an empty list removes it. */
+  recordRuntimeCopies(copies: RuntimeRecord[]): Promise<void>;
+  runtimeCopyComplete(layout: RuntimeLayout): Promise<boolean>;
+  /** Creates the protected root (refusing one owned by anyone but Administrators/SYSTEM) and the copy. */
+  materialiseRuntime(layout: RuntimeLayout, groupSid: string): Promise<void>;
+  removeRuntimeCopy(dir: string): Promise<void>;
+  runtimeCopyExists(dir: string): Promise<boolean>;
 
   readMarker(): Promise<Marker | undefined>;
   writeMarker(marker: Marker): Promise<void>;

@@ -11,6 +11,7 @@ import { broadRootReason } from '../../../policy/paths';
 import { FIREWALL_GROUPING, GROUP_COMMENT, GROUP_NAME, SETUP_VERSION } from './constants';
 import { localUserAuthorizedList } from './sddl';
 import type { FwRuleSpec } from '../../../../native-bindings/win32/firewall';
+import type { RuntimeLayout } from './runtime-layout';
 
 /** lmaccess.h */
 export const USER_PRIV_USER = 1;
@@ -66,6 +67,12 @@ export interface SetupPlan {
   grants: GrantSpec[];
   /** Paths refused for a grant, with the reason (shown to the user; setup goes on without them). */
   refused: { path: string; reason: string }[];
+  /**
+   * The runner's copy outside the profile, which the elevated backend starts the runner from. Computed by the
+   * elevated process from its own installation (absent: no copy step, as for status and uninstall); `error` when
+   * it cannot be (the copy step then fails with it, after the steps before it ran).
+   */
+  runtime?: RuntimeLayout | { error: string };
 }
 
 export interface SetupPlanInput {

@@ -13,6 +13,7 @@ import { LEGACY_FIREWALL_RULE_NAMES } from '../../../policy/compile-win32';
 import type { RuleReadback, SetupMachine } from './machine';
 import type { ElevatedResult } from './payload';
 import type { Step } from './steps';
+import type { RuntimeLayout, RuntimeRecord } from './runtime-layout';
 
 /** Stable per-step error codes (reported to the user and in logs). */
 export const SetupStepCode = {
@@ -20,6 +21,7 @@ export const SetupStepCode = {
   User: 'setup-user-failed',
   Firewall: 'setup-firewall-failed',
   FirewallPolicy: SandboxErrorCode.FirewallBlockedByPolicy,
+  RuntimeCopy: 'setup-runtime-copy-failed',
   RuntimeGrants: 'setup-runtime-grant-failed',
   WorkspaceGrants: 'setup-workspace-grant-failed',
   Marker: 'setup-marker-failed',
@@ -41,6 +43,7 @@ export function setupSteps(plan: SetupPlan, m: SetupMachine, newPassword: () => 
     ...plan.users.map((u) => userStep(u, plan.group.name, m, newPassword, state)),
     legacyRulesStep(m),
     ...plan.firewall.map((r) => firewallStep(r, m, state)),
+    ...(plan.runtime ? [runtimeStep(plan.runtime, m, state)] : []),
     grantStep(
       'grant-runtime',
       'Letting the sandbox users read and run VS Code, Node, git and your tools',
@@ -317,6 +320,68 @@ function grantStep(
         }
       }
       if (grants.length && problems.length === grants.length) throw new Error(problems.join('; '));
+      return { changed, problems };
+    },
+  };
+}
+
+const sameDir = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/**
+ * Copies the runner (and a runtime that lives in the profile) to the machine location the backend starts it from,
+ * recording the folder before copying; earlier versions' copies are removed, and one that cannot be (a runner of
+ * that version still running) stays recorded for the next setup or uninstall.
+ */
+function runtimeStep(planned: RuntimeLayout | { error: string }, m: SetupMachine, state: SetupState): Step {
+  if ('error' in planned) {
+    return {
+      id: 'runtime',
+      title: 'Copying the runner out of your profile',
+      errorCode: SetupStepCode.RuntimeCopy,
+      fix: 'Reinstall Agent Sandbox, then run setup again.',
+      run: () => Promise.reject(new Error(`the runner cannot be copied: ${planned.error}`)),
+    };
+  }
+  const layout = planned;
+  return {
+    id: 'runtime',
+    title: `Copying the runner${layout.runtimeCopied ? ' and its runtime' : ''} to ${layout.dir}`,
+    errorCode: SetupStepCode.RuntimeCopy,
+    fix:
+      'Run setup again as an administrator. If a folder is owned by someone else, delete ' +
+      `${layout.root} as an administrator first.`,
+    async run() {
+      const sid = state.groupSid;
+      if (!sid) throw new Error('the sandbox group SID is unknown (its step did not run)');
+      const recorded = await m.runtimeCopies();
+      const mine: RuntimeRecord = { dir: layout.dir, runtimeOf: layout.runtimeOf };
+      let changed = false;
+      if (!recorded.some((r) => sameDir(r.dir, layout.dir))) {
+        await m.recordRuntimeCopies([...recorded, mine]);
+        changed = true;
+      }
+      if (!(await m.runtimeCopyComplete(layout))) {
+        await m.materialiseRuntime(layout, sid);
+        changed = true;
+        if (!(await m.runtimeCopyComplete(layout))) throw new ReadbackError(`the copy in ${layout.dir} is incomplete`);
+      }
+      // Only this runtime's older copies go: the CLI's node.exe and VS Code each keep their own.
+      const problems: string[] = [];
+      const keep: RuntimeRecord[] = [mine];
+      for (const r of recorded.filter((x) => !sameDir(x.dir, layout.dir))) {
+        if (!sameDir(r.runtimeOf, layout.runtimeOf)) {
+          keep.push(r);
+          continue;
+        }
+        try {
+          await m.removeRuntimeCopy(r.dir);
+          changed = true;
+        } catch (e) {
+          keep.push(r);
+          problems.push(`an earlier copy stays until the next setup or uninstall: ${r.dir}: ${(e as Error).message}`);
+        }
+      }
+      if (keep.length !== (await m.runtimeCopies()).length) await m.recordRuntimeCopies(keep);
       return { changed, problems };
     },
   };

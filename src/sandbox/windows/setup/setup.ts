@@ -76,6 +76,8 @@ export function describePlan(plan: SetupPlan): string[] {
     ...plan.grants.map(
       (g) => `${g.reason === 'writable-root' ? 'Allow writing' : 'Allow reading and running'}: ${g.path}`,
     ),
+    'Copy the runner (and the runtime, when it lives in your profile) to %ProgramData%\\AgentSandbox\\runtime, ' +
+      'writable by administrators only: the sandbox accounts cannot start it from inside your profile.',
     ...plan.refused.map((r) => `Skip ${r.path}: ${r.reason}.`),
   ];
 }

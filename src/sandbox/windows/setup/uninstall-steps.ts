@@ -14,6 +14,7 @@ import { LEGACY_FIREWALL_RULE_NAMES } from '../../../policy/compile-win32';
 export const UninstallStepCode = {
   Firewall: 'uninstall-firewall-failed',
   Acl: 'uninstall-acl-failed',
+  Runtime: 'uninstall-runtime-copy-failed',
   User: 'uninstall-user-failed',
   Group: 'uninstall-group-failed',
   Marker: 'uninstall-marker-failed',
@@ -59,6 +60,29 @@ export function uninstallSteps(rules: FirewallRule[], m: SetupMachine, marker: M
       if (failed.length) throw new Error(`could not revert: ${failed.join(', ')}`);
       return { changed: reverted > 0 };
     }),
+    step(
+      'runtime',
+      'Removing the runner copied to %ProgramData%\\AgentSandbox',
+      UninstallStepCode.Runtime,
+      async () => {
+        const recorded = await m.runtimeCopies();
+        if (!recorded.length) return { changed: false };
+        const failed: typeof recorded = [];
+        const messages: string[] = [];
+        for (const r of recorded) {
+          try {
+            await m.removeRuntimeCopy(r.dir);
+          } catch (e) {
+            failed.push(r);
+            messages.push(`${r.dir}: ${(e as Error).message}`);
+          }
+        }
+        // What could not be removed (a runner still running from it) stays recorded, for the next uninstall.
+        await m.recordRuntimeCopies(failed);
+        if (failed.length) throw new Error(`could not remove: ${messages.join('; ')}`);
+        return { changed: true };
+      },
+    ),
     ...(['offline', 'online'] as const).map((network) => {
       const name = SANDBOX_USERS[network];
       return step(
@@ -138,6 +162,10 @@ export async function leftovers(rules: FirewallRule[], m: SetupMachine): Promise
     `group ${GROUP_NAME}`,
     async () => Boolean(await m.createdAccount(GROUP_NAME)) && Boolean(await m.lookupGroup(GROUP_NAME)),
   );
+  await check('runner copies (their record is unreadable)', async () => {
+    for (const r of await m.runtimeCopies()) await check(`runner copy ${r.dir}`, () => m.runtimeCopyExists(r.dir));
+    return false;
+  });
   await check('setup marker (HKLM\\SOFTWARE\\AgentSandbox)', async () => Boolean(await m.readMarker()));
   return out;
 }
