@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     progress(`wrote bench/results.json and bench/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await disposeBackends();
-    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); // a closing broker may still write its live record
   }
 }
 
