@@ -4,10 +4,12 @@
  * Missing protected paths are created first (a folder, or an empty placeholder file with its missing parents);
  * what was created is recorded, and revert deletes it again while it is still empty.
  * Works over a `SecurityStore`, so unit tests use an in-memory store and the backend uses the Win32 one.
- * Must never change an owner, never touch the profile root or NTUSER.DAT, and never add an ACE it does not record.
+ * Must never change an owner, never touch the profile root or NTUSER.DAT (except for a traverse-only,
+ * non-inheriting ACE written in place, see ./setup/profile-traverse), and never add an ACE it does not record.
  */
 import * as path from 'node:path';
 import { readJson, writeJsonAtomic } from '../../state-file';
+import { TRAVERSE_MASK } from './setup/profile-traverse';
 
 /** One explicit ACE (same shape as native-bindings' AceEntry, kept here so this module stays pure). */
 export interface Ace {
@@ -33,6 +35,11 @@ export interface SecurityStore {
   apply(p: string, aces: Ace[]): string;
   /** `apply` off the event loop, where the store can (the Win32 one: the write runs on koffi's worker thread). */
   applyAsync?(p: string, aces: Ace[]): Promise<string>;
+  /**
+   * As `apply`, but writes the DACL of this one path without propagating anything to what is inside it (Win32:
+   * SetFileSecurityW). For non-inheriting ACEs on folders whose subtree must not be rewritten (the profile root).
+   */
+  applyInPlace?(p: string, aces: Ace[]): string;
 }
 
 /** One ACE on one path, as the ledger and the operations name it. */
@@ -43,6 +50,8 @@ interface AceOnPath {
   mask: number;
   inheritance: number;
   reason: string;
+  /** Written with `applyInPlace` (and reverted so): only for non-inheriting ACEs. */
+  inPlace?: true;
 }
 
 /** An ACL operation with its SID resolved. */
@@ -180,8 +189,11 @@ function beforeWrite(
   home: string,
   ledger: Ledger,
 ): { createdPaths?: string[] } | 'skip' {
+  if (op.inPlace && op.inheritance !== 0) throw new Error(`${op.path}: an inheritable ACE cannot be written in place.`);
   const refused = refuseUntouchable(op.path, home);
-  if (refused) throw new Error(refused);
+  // The one exception: the traverse-only ACE Node needs to lstat the profile root, which reaches nothing inside.
+  if (refused && !(op.inPlace && isTraverseOnly(op) && !/^ntuser\.dat/i.test(path.win32.basename(op.path))))
+    throw new Error(refused);
   let createdPaths: string[] | undefined;
   if (store.kind(op.path) === 'missing') {
     if (!op.createIfMissing) return 'skip';
@@ -194,6 +206,19 @@ function beforeWrite(
 
 function aceOf(op: ResolvedAclOp): Ace {
   return { sid: op.sid, mode: op.action, mask: op.mask, inheritance: op.inheritance };
+}
+
+/** Writes `aces` on the path of `op` (an operation or a record): in place when it says so, else through `apply`. */
+function writeAces(store: SecurityStore, op: { path: string; inPlace?: true }, aces: Ace[]): string {
+  if (!op.inPlace) return store.apply(op.path, aces);
+  if (!store.applyInPlace) throw new Error(`${op.path}: this store cannot write a DACL without propagating it.`);
+  return store.applyInPlace(op.path, aces);
+}
+
+/** An allow ACE of traverse, read-attributes and synchronize only (a subset of them), with no inheritance. */
+export function isTraverseOnly(ace: { action: string; mask: number; inheritance: number }): boolean {
+  const m = ace.mask >>> 0;
+  return ace.action === 'grant' && ace.inheritance === 0 && m !== 0 && (m & ~TRAVERSE_MASK.value) >>> 0 === 0;
 }
 
 /**
@@ -295,6 +320,7 @@ function recordOf(op: ResolvedAclOp, before: string, createdPaths: string[] | un
     created: createdPaths !== undefined,
     ...(createdPaths ? { createdPaths } : {}),
     ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}),
+    ...(op.inPlace ? { inPlace: true as const } : {}),
     at: new Date().toISOString(),
   };
 }
@@ -318,7 +344,7 @@ function applyOne(
   const pending = startOne(op, i, total, store, home, ledger, result, onProgress);
   if (!pending) return;
   try {
-    finishOne(op, i, total, store.apply(op.path, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
+    finishOne(op, i, total, writeAces(store, op, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
   } catch (error) {
     failWrite(op, pending.createdPaths, store, ledger, result, error);
   }
@@ -335,7 +361,8 @@ async function applyOneAsync(
   result: ApplyResult,
   onProgress?: (p: ApplyProgress) => void,
 ): Promise<void> {
-  if (!store.applyAsync) return applyOne(op, i, total, store, ledger, home, result, onProgress);
+  // An in-place write propagates nothing, so it is quick: no need to leave the event loop.
+  if (!store.applyAsync || op.inPlace) return applyOne(op, i, total, store, ledger, home, result, onProgress);
   const pending = startOne(op, i, total, store, home, ledger, result, onProgress);
   if (!pending) return;
   try {
@@ -425,7 +452,7 @@ export function revertLedger(
         const ours = store
           .entries(record.path)
           .some((e) => e.sid.toUpperCase() === record.sid.toUpperCase() && (e.inheritance & INHERITED_ACE) === 0);
-        if (ours) store.apply(record.path, [{ sid: record.sid, mode: 'revoke', mask: 0, inheritance: 0 }]);
+        if (ours) writeAces(store, record, [{ sid: record.sid, mode: 'revoke', mask: 0, inheritance: 0 }]);
       }
       out.reverted.unshift(record);
     } catch (error) {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import {
   applyFileEntries,
   applyFileEntriesAsync,
+  applyFileEntriesInPlace,
   explicitEntries,
   mergeEntries,
   readFileSecurity,
@@ -108,6 +109,34 @@ test("applyFileEntriesAsync: SetNamedSecurityInfoW runs on koffi's worker thread
     await assert.rejects(
       applyFileEntriesAsync('C:\\no\\such\\agent-sandbox-path', entries),
       (e: unknown) => e instanceof Win32Error && (e.code === 2 || e.code === 3),
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('applyFileEntriesInPlace: SetFileSecurityW takes the absolute descriptor built around the merged DACL and returns the previous DACL; a missing path throws the API and code (plumbing only; Wine does not store custom-SID file ACEs, so whether the ACE holds, and that nothing propagates, is not checked here)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-acl-inplace-'));
+  try {
+    const sid = randomCapabilitySid();
+    const entries = [{ sid, mode: 'grant' as const, mask: 0x1000a0, inheritance: 0 }];
+    const before = applyFileEntriesInPlace(dir, entries);
+    assert.match(before, /^D:/);
+    // The merged ACL the call writes: the traverse ACE, non-inheriting, next to what the folder had.
+    const sec = readFileSecurity(dir);
+    const merged = mergeEntries(sec.dacl, entries);
+    try {
+      assert.deepEqual(
+        explicitEntries(merged.value).find((e) => e.sid === sid),
+        { sid, mode: 'grant', mask: 0x1000a0, inheritance: 0 },
+      );
+    } finally {
+      merged.close();
+      sec.close();
+    }
+    assert.throws(
+      () => applyFileEntriesInPlace('C:\\no\\such\\agent-sandbox-path', entries),
+      (e: unknown) => e instanceof Win32Error && e.api === 'GetNamedSecurityInfoW' && (e.code === 2 || e.code === 3),
     );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
