@@ -219,3 +219,45 @@ test('ledger: a missing folder above the temp is created for its traverse ACE, a
   assert.deepEqual(r.removed.sort(), [`${HOME}\\AppData\\AgentSandbox`, tmp].sort());
   assert.equal(store.kind(`${HOME}\\AppData\\AgentSandbox`), 'missing');
 });
+
+test('ledger: an in-place ACE is recorded and saved before it is written; a crash right after the write leaves it for uninstall', () => {
+  const store = new MemoryStore([HOME]);
+  const ledger = emptyLedger();
+  const saved: string[] = [];
+  // The store "crashes" after writing: the record saved before the write is all that reaches disk.
+  const crashing = new MemoryStore([HOME]);
+  crashing.applyInPlace = (p, aces) => {
+    MemoryStore.prototype.applyInPlace.call(crashing, p, aces);
+    crashing.applyInPlace = MemoryStore.prototype.applyInPlace;
+    throw new Error('process killed');
+  };
+  applyOperations([traverseOp(HOME)], crashing, ledger, HOME, undefined, () => saved.push(JSON.stringify(ledger)));
+  assert.equal(saved.length, 1, 'saved once, before the write');
+  const onDisk = JSON.parse(saved[0]) as ReturnType<typeof emptyLedger>;
+  assert.deepEqual(
+    onDisk.records.map((r) => [r.path, r.sid, r.inPlace, r.incomplete]),
+    [[HOME, GROUP, true, true]],
+  );
+  assert.equal(crashing.entries(HOME).length, 1, 'the ACE landed');
+  // Uninstall with what was saved reverts it.
+  const r = revertLedger(onDisk, crashing);
+  assert.equal(r.reverted.length, 1);
+  assert.deepEqual(crashing.entries(HOME), []);
+
+  // A normal run: the record is complete afterwards, with the DACL it replaced.
+  applyOperations([traverseOp(HOME)], store, ledger, HOME, undefined, () => undefined);
+  assert.equal(ledger.records.length, 1);
+  assert.equal(ledger.records[0].incomplete, undefined);
+  assert.equal(ledger.records[0].before, '[]');
+});
+
+test('ledger: an in-place write that fails without landing drops its early record (nothing to revert)', () => {
+  const store = new MemoryStore([HOME]);
+  store.failOn.set(HOME.toLowerCase(), () => new Error('access denied'));
+  const ledger = emptyLedger();
+  let saves = 0;
+  const r = applyOperations([traverseOp(HOME)], store, ledger, HOME, undefined, () => saves++);
+  assert.equal(r.failures.length, 1);
+  assert.equal(saves, 1);
+  assert.deepEqual(ledger.records, []);
+});

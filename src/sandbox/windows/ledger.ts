@@ -259,8 +259,10 @@ function finishOne(
 ): void {
   const retried = incompleteRecord(ledger, op);
   if (retried) {
-    // The retry finished the propagation: the record keeps the DACL from before the first attempt.
+    // The retry finished the propagation: the record keeps the DACL from before the first attempt. An in-place
+    // write, recorded before it was made, propagates nothing, so the DACL it just replaced is the one before.
     delete retried.incomplete;
+    if (op.inPlace && !retried.before) retried.before = before;
     result.applied.push(retried);
     onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
     return;
@@ -290,6 +292,9 @@ function failWrite(
     if (!incompleteRecord(ledger, op)) ledger.records.push(incompleteOf(op, createdPaths));
     return;
   }
+  // Not written: the record made before an in-place write goes again (what it created is deleted below).
+  const early = op.inPlace ? incompleteRecord(ledger, op) : undefined;
+  if (early) ledger.records.splice(ledger.records.indexOf(early), 1);
   for (const p of [...(createdPaths ?? [])].reverse()) {
     try {
       store.removeIfEmpty(p, p === op.path ? op.placeholderContent : undefined);
@@ -330,6 +335,20 @@ function incompleteOf(op: ResolvedAclOp, createdPaths: string[] | undefined): Le
   return { ...recordOf(op, '', createdPaths), incomplete: true };
 }
 
+/**
+ * An in-place ACE (on the profile's folders) is recorded, as incomplete, and saved through `persist` before it is
+ * written, so a crash between the write and the save still leaves it for uninstall to revert.
+ */
+function recordBeforeWrite(
+  op: ResolvedAclOp,
+  createdPaths: string[] | undefined,
+  ledger: Ledger,
+  persist?: () => void,
+): void {
+  if (!incompleteRecord(ledger, op)) ledger.records.push(incompleteOf(op, createdPaths));
+  persist?.();
+}
+
 /** Applies one operation unless present, recording what it adds; a failure is collected, never half-recorded. */
 function applyOne(
   op: ResolvedAclOp,
@@ -340,9 +359,11 @@ function applyOne(
   home: string,
   result: ApplyResult,
   onProgress?: (p: ApplyProgress) => void,
+  persist?: () => void,
 ): void {
   const pending = startOne(op, i, total, store, home, ledger, result, onProgress);
   if (!pending) return;
+  if (op.inPlace) recordBeforeWrite(op, pending.createdPaths, ledger, persist);
   try {
     finishOne(op, i, total, writeAces(store, op, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
   } catch (error) {
@@ -360,9 +381,10 @@ async function applyOneAsync(
   home: string,
   result: ApplyResult,
   onProgress?: (p: ApplyProgress) => void,
+  persist?: () => void,
 ): Promise<void> {
   // An in-place write propagates nothing, so it is quick: no need to leave the event loop.
-  if (!store.applyAsync || op.inPlace) return applyOne(op, i, total, store, ledger, home, result, onProgress);
+  if (!store.applyAsync || op.inPlace) return applyOne(op, i, total, store, ledger, home, result, onProgress, persist);
   const pending = startOne(op, i, total, store, home, ledger, result, onProgress);
   if (!pending) return;
   try {
@@ -381,16 +403,20 @@ async function applyOneAsync(
   }
 }
 
-/** Applies each operation unless present, recording what it adds. Failures are collected, never half-recorded. */
+/**
+ * Applies each operation unless present, recording what it adds. Failures are collected, never half-recorded.
+ * `persist` saves the ledger; it is called before each in-place write, which is recorded first.
+ */
 export function applyOperations(
   ops: ResolvedAclOp[],
   store: SecurityStore,
   ledger: Ledger,
   home: string,
   onProgress?: (p: ApplyProgress) => void,
+  persist?: () => void,
 ): ApplyResult {
   const result: ApplyResult = { applied: [], skipped: [], failures: [] };
-  ops.forEach((op, i) => applyOne(op, i, ops.length, store, ledger, home, result, onProgress));
+  ops.forEach((op, i) => applyOne(op, i, ops.length, store, ledger, home, result, onProgress, persist));
   adoptUnrecorded(result.skipped, store, ledger);
   return result;
 }
@@ -414,7 +440,7 @@ export async function applyOperationsYielding(
     await new Promise<void>((r) => setImmediate(r));
     if (opts.signal?.aborted) return { ...result, cancelled: true };
     const before = result.applied.length;
-    await applyOneAsync(op, i, ops.length, store, ledger, home, result, opts.onProgress);
+    await applyOneAsync(op, i, ops.length, store, ledger, home, result, opts.onProgress, opts.onRecorded);
     if (result.applied.length > before) opts.onRecorded?.();
   }
   if (adoptUnrecorded(result.skipped, store, ledger)) opts.onRecorded?.();

@@ -151,6 +151,8 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
           store,
           ledger,
           opts.home,
+          undefined,
+          () => saveLedger(ledgerFile, ledger),
         );
         saveLedger(ledgerFile, ledger);
         return r;
