@@ -50,6 +50,20 @@ const GetSecurityInfo = lazyFn(
   'uint32 GetSecurityInfo(void *handle, int type, uint32 info, ' +
     '_Out_ void **owner, _Out_ void **group, _Out_ void **dacl, _Out_ void **sacl, _Out_ void **sd)',
 );
+const GetSecurityDescriptorControl = lazyFn(
+  'advapi32.dll',
+  'bool GetSecurityDescriptorControl(void *sd, _Out_ uint16 *control, _Out_ uint32 *revision)',
+);
+const InitializeSecurityDescriptor = lazyFn('advapi32.dll', 'bool InitializeSecurityDescriptor(void *sd, uint32 rev)');
+const SetSecurityDescriptorDacl = lazyFn(
+  'advapi32.dll',
+  'bool SetSecurityDescriptorDacl(void *sd, int present, void *dacl, int defaulted)',
+);
+const SetSecurityDescriptorControl = lazyFn(
+  'advapi32.dll',
+  'bool SetSecurityDescriptorControl(void *sd, uint16 mask, uint16 bits)',
+);
+const SetFileSecurityW = lazyFn('advapi32.dll', 'bool SetFileSecurityW(str16 name, uint32 info, void *sd)');
 const LocalFree = lazyFn('kernel32.dll', 'void *LocalFree(void *mem)');
 
 const SE_FILE_OBJECT = 1;
@@ -263,6 +277,45 @@ export async function applyFileEntriesAsync(path: string, entries: AceEntry[]): 
     acl.close();
   }
   return before;
+}
+
+/** SECURITY_DESCRIPTOR_REVISION, and the absolute SECURITY_DESCRIPTOR's size on x64 (40; 20 on x86), rounded up. */
+const SECURITY_DESCRIPTOR_REVISION = 1;
+const ABSOLUTE_SD_BYTES = 64;
+/** The DACL control bits SetSecurityDescriptorControl may copy: SE_DACL_AUTO_INHERITED | SE_DACL_PROTECTED. */
+const DACL_CONTROL_BITS = 0x0400 | 0x1000;
+
+/**
+ * Reads, merges and writes a file's DACL with SetFileSecurityW, which writes this one object's descriptor and
+ * propagates nothing to what is inside it (SetNamedSecurityInfoW would recompute the inherited ACEs of the whole
+ * subtree: on a profile root, every file in the profile). The folder's inherited ACEs and its auto-inherited and
+ * protected flags are kept as they were. For non-inheriting ACEs only: an inheritable one written this way would
+ * not reach existing children. Returns the DACL's SDDL before the change.
+ */
+export function applyFileEntriesInPlace(path: string, entries: AceEntry[]): string {
+  const { sd, dacl } = namedFileSecurity(path, SecurityInfo.DACL);
+  try {
+    const control = [0];
+    checkBool('GetSecurityDescriptorControl', GetSecurityDescriptorControl(sd.value, control, [0]), path);
+    const before = descriptorToSddl(sd.value, SecurityInfo.DACL);
+    const acl = mergeEntries(dacl, entries);
+    try {
+      // An absolute descriptor pointing at the merged ACL, which stays alive until the write has returned.
+      const abs = Buffer.alloc(ABSOLUTE_SD_BYTES);
+      checkBool('InitializeSecurityDescriptor', InitializeSecurityDescriptor(abs, SECURITY_DESCRIPTOR_REVISION));
+      checkBool('SetSecurityDescriptorDacl', SetSecurityDescriptorDacl(abs, 1, acl.value, 0));
+      checkBool(
+        'SetSecurityDescriptorControl',
+        SetSecurityDescriptorControl(abs, DACL_CONTROL_BITS, control[0] & DACL_CONTROL_BITS),
+      );
+      checkBool('SetFileSecurityW', SetFileSecurityW(path, SecurityInfo.DACL, abs), path);
+    } finally {
+      acl.close();
+    }
+    return before;
+  } finally {
+    sd.close();
+  }
 }
 
 /** Explicit entries of a file's DACL. */

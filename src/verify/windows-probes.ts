@@ -111,8 +111,8 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
       argv: ['node.exe', '-e', "require('fs').realpathSync(process.cwd())"],
       expect: 'works',
       why:
-        'Node lstat()s every ancestor of the workspace (elevated: traverse rights on the profile folders; no hole: ' +
-        'nothing the plan carries grants them yet)',
+        "Node lstat()s every ancestor of the workspace (elevated: setup's traverse-only ACEs on the profile " +
+        'folders above it; no hole: setup writes them machine-wide, so no weakened copy of the plan can drop them)',
     },
     f.ui.privateDesktop
       ? {

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { CREDENTIALS_FILE } from '../../src/sandbox/windows/setup/constants';
 import { elevationCommand } from '../../src/sandbox/windows/setup/elevation-command';
 import { runtimeDirs } from '../../src/sandbox/windows/setup/runtime-dirs';
+import { profileTraverseFolders } from '../../src/sandbox/windows/setup/profile-traverse';
 import { buildSetupPlan } from '../../src/sandbox/windows/setup/setup-plan';
 import { elevatedPlan } from './win32-elevated-plan-fixture';
 import { performElevated } from '../../src/sandbox/windows/setup/elevated-action';
@@ -161,8 +162,16 @@ test("one plan for setup and the elevated backend: setup applies the plan's own 
       (op.reason === 'runtime-read' || op.reason === 'writable-root'),
   );
   assert.deepEqual(
-    setup.grants.map((g) => [g.path, g.reason, g.mask.value]).sort(),
+    setup.grants
+      .filter((g) => g.reason !== 'profile-traverse')
+      .map((g) => [g.path, g.reason, g.mask.value])
+      .sort(),
     planGrants.map((g) => [g.path, g.reason, g.mask.value]).sort(),
+  );
+  // Plus traverse-only ACEs above the plan's temp folder, the one target inside the profile here.
+  assert.deepEqual(
+    setup.grants.filter((g) => g.reason === 'profile-traverse').map((g) => g.path),
+    profileTraverseFolders([plan.tempDir], 'C:\\Users\\dev'),
   );
   assert.ok(setup.grants.some((g) => g.reason === 'runtime-read' && g.path === 'C:\\Tools\\VS Code'));
   // The backend prepares everything else of the same plan, and leaves the runtime grants to setup.

@@ -64,7 +64,7 @@ test('setup plan: the block rules are outbound, for all profiles, enabled, each 
 test('setup plan: read+execute on runtime dirs, write on workspace roots (deduplicated), refusals listed', () => {
   const p = plan();
   assert.deepEqual(
-    p.grants.map((g) => [g.path, g.reason]),
+    p.grants.filter((g) => g.reason !== 'profile-traverse').map((g) => [g.path, g.reason]),
     [
       ['C:\\Users\\dev\\AppData\\Local\\Programs\\Microsoft VS Code', 'runtime-read'],
       ['C:\\Users\\dev\\AppData\\Local\\Programs\\Git', 'runtime-read'],

@@ -49,6 +49,12 @@ export class MemoryStore implements SecurityStore {
   entries(p: string) {
     return [...(this.dacls.get(p.toLowerCase()) ?? [])];
   }
+  /** Paths written with `applyInPlace` (no propagation), in order. */
+  inPlaceWrites: string[] = [];
+  applyInPlace(p: string, aces: Ace[]) {
+    this.inPlaceWrites.push(p);
+    return this.apply(p, aces);
+  }
   apply(p: string, aces: Ace[]) {
     const fail = this.failOn.get(p.toLowerCase());
     if (fail) throw fail();

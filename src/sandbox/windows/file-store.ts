@@ -6,7 +6,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { applyFileEntries, applyFileEntriesAsync, readFileEntries } from '../../../native-bindings/win32/acl';
+import {
+  applyFileEntries,
+  applyFileEntriesAsync,
+  applyFileEntriesInPlace,
+  readFileEntries,
+} from '../../../native-bindings/win32/acl';
 import { PlaceholderLedger } from '../placeholders';
 import type { SecurityStore } from './ledger';
 
@@ -63,5 +68,6 @@ export function fileSecurityStore(stateDir: string): SecurityStore {
     entries: (p) => readFileEntries(p),
     apply: (p, aces) => applyFileEntries(p, aces),
     applyAsync: (p, aces) => applyFileEntriesAsync(p, aces),
+    applyInPlace: (p, aces) => applyFileEntriesInPlace(p, aces),
   };
 }

@@ -4,10 +4,12 @@
  * Missing protected paths are created first (a folder, or an empty placeholder file with its missing parents);
  * what was created is recorded, and revert deletes it again while it is still empty.
  * Works over a `SecurityStore`, so unit tests use an in-memory store and the backend uses the Win32 one.
- * Must never change an owner, never touch the profile root or NTUSER.DAT, and never add an ACE it does not record.
+ * Must never change an owner, never touch the profile root or NTUSER.DAT (except for a traverse-only,
+ * non-inheriting ACE written in place, see ./setup/profile-traverse), and never add an ACE it does not record.
  */
 import * as path from 'node:path';
 import { readJson, writeJsonAtomic } from '../../state-file';
+import { TRAVERSE_MASK } from './setup/profile-traverse';
 
 /** One explicit ACE (same shape as native-bindings' AceEntry, kept here so this module stays pure). */
 export interface Ace {
@@ -33,6 +35,11 @@ export interface SecurityStore {
   apply(p: string, aces: Ace[]): string;
   /** `apply` off the event loop, where the store can (the Win32 one: the write runs on koffi's worker thread). */
   applyAsync?(p: string, aces: Ace[]): Promise<string>;
+  /**
+   * As `apply`, but writes the DACL of this one path without propagating anything to what is inside it (Win32:
+   * SetFileSecurityW). For non-inheriting ACEs on folders whose subtree must not be rewritten (the profile root).
+   */
+  applyInPlace?(p: string, aces: Ace[]): string;
 }
 
 /** One ACE on one path, as the ledger and the operations name it. */
@@ -43,6 +50,8 @@ interface AceOnPath {
   mask: number;
   inheritance: number;
   reason: string;
+  /** Written with `applyInPlace` (and reverted so): only for non-inheriting ACEs. */
+  inPlace?: true;
 }
 
 /** An ACL operation with its SID resolved. */
@@ -180,8 +189,11 @@ function beforeWrite(
   home: string,
   ledger: Ledger,
 ): { createdPaths?: string[] } | 'skip' {
+  if (op.inPlace && op.inheritance !== 0) throw new Error(`${op.path}: an inheritable ACE cannot be written in place.`);
   const refused = refuseUntouchable(op.path, home);
-  if (refused) throw new Error(refused);
+  // The one exception: the traverse-only ACE Node needs to lstat the profile root, which reaches nothing inside.
+  if (refused && !(op.inPlace && isTraverseOnly(op) && !/^ntuser\.dat/i.test(path.win32.basename(op.path))))
+    throw new Error(refused);
   let createdPaths: string[] | undefined;
   if (store.kind(op.path) === 'missing') {
     if (!op.createIfMissing) return 'skip';
@@ -194,6 +206,19 @@ function beforeWrite(
 
 function aceOf(op: ResolvedAclOp): Ace {
   return { sid: op.sid, mode: op.action, mask: op.mask, inheritance: op.inheritance };
+}
+
+/** Writes `aces` on the path of `op` (an operation or a record): in place when it says so, else through `apply`. */
+function writeAces(store: SecurityStore, op: { path: string; inPlace?: true }, aces: Ace[]): string {
+  if (!op.inPlace) return store.apply(op.path, aces);
+  if (!store.applyInPlace) throw new Error(`${op.path}: this store cannot write a DACL without propagating it.`);
+  return store.applyInPlace(op.path, aces);
+}
+
+/** An allow ACE of traverse, read-attributes and synchronize only (a subset of them), with no inheritance. */
+export function isTraverseOnly(ace: { action: string; mask: number; inheritance: number }): boolean {
+  const m = ace.mask >>> 0;
+  return ace.action === 'grant' && ace.inheritance === 0 && m !== 0 && (m & ~TRAVERSE_MASK.value) >>> 0 === 0;
 }
 
 /**
@@ -234,8 +259,10 @@ function finishOne(
 ): void {
   const retried = incompleteRecord(ledger, op);
   if (retried) {
-    // The retry finished the propagation: the record keeps the DACL from before the first attempt.
+    // The retry finished the propagation: the record keeps the DACL from before the first attempt. An in-place
+    // write, recorded before it was made, propagates nothing, so the DACL it just replaced is the one before.
     delete retried.incomplete;
+    if (op.inPlace && !retried.before) retried.before = before;
     result.applied.push(retried);
     onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
     return;
@@ -265,6 +292,9 @@ function failWrite(
     if (!incompleteRecord(ledger, op)) ledger.records.push(incompleteOf(op, createdPaths));
     return;
   }
+  // Not written: the record made before an in-place write goes again (what it created is deleted below).
+  const early = op.inPlace ? incompleteRecord(ledger, op) : undefined;
+  if (early) ledger.records.splice(ledger.records.indexOf(early), 1);
   for (const p of [...(createdPaths ?? [])].reverse()) {
     try {
       store.removeIfEmpty(p, p === op.path ? op.placeholderContent : undefined);
@@ -295,6 +325,7 @@ function recordOf(op: ResolvedAclOp, before: string, createdPaths: string[] | un
     created: createdPaths !== undefined,
     ...(createdPaths ? { createdPaths } : {}),
     ...(op.placeholderContent !== undefined ? { placeholderContent: op.placeholderContent } : {}),
+    ...(op.inPlace ? { inPlace: true as const } : {}),
     at: new Date().toISOString(),
   };
 }
@@ -302,6 +333,20 @@ function recordOf(op: ResolvedAclOp, before: string, createdPaths: string[] | un
 /** `before` is not known: the write that would have returned it failed. Revert removes our ACE by SID alone. */
 function incompleteOf(op: ResolvedAclOp, createdPaths: string[] | undefined): LedgerRecord {
   return { ...recordOf(op, '', createdPaths), incomplete: true };
+}
+
+/**
+ * An in-place ACE (on the profile's folders) is recorded, as incomplete, and saved through `persist` before it is
+ * written, so a crash between the write and the save still leaves it for uninstall to revert.
+ */
+function recordBeforeWrite(
+  op: ResolvedAclOp,
+  createdPaths: string[] | undefined,
+  ledger: Ledger,
+  persist?: () => void,
+): void {
+  if (!incompleteRecord(ledger, op)) ledger.records.push(incompleteOf(op, createdPaths));
+  persist?.();
 }
 
 /** Applies one operation unless present, recording what it adds; a failure is collected, never half-recorded. */
@@ -314,11 +359,13 @@ function applyOne(
   home: string,
   result: ApplyResult,
   onProgress?: (p: ApplyProgress) => void,
+  persist?: () => void,
 ): void {
   const pending = startOne(op, i, total, store, home, ledger, result, onProgress);
   if (!pending) return;
+  if (op.inPlace) recordBeforeWrite(op, pending.createdPaths, ledger, persist);
   try {
-    finishOne(op, i, total, store.apply(op.path, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
+    finishOne(op, i, total, writeAces(store, op, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
   } catch (error) {
     failWrite(op, pending.createdPaths, store, ledger, result, error);
   }
@@ -334,8 +381,10 @@ async function applyOneAsync(
   home: string,
   result: ApplyResult,
   onProgress?: (p: ApplyProgress) => void,
+  persist?: () => void,
 ): Promise<void> {
-  if (!store.applyAsync) return applyOne(op, i, total, store, ledger, home, result, onProgress);
+  // An in-place write propagates nothing, so it is quick: no need to leave the event loop.
+  if (!store.applyAsync || op.inPlace) return applyOne(op, i, total, store, ledger, home, result, onProgress, persist);
   const pending = startOne(op, i, total, store, home, ledger, result, onProgress);
   if (!pending) return;
   try {
@@ -354,16 +403,20 @@ async function applyOneAsync(
   }
 }
 
-/** Applies each operation unless present, recording what it adds. Failures are collected, never half-recorded. */
+/**
+ * Applies each operation unless present, recording what it adds. Failures are collected, never half-recorded.
+ * `persist` saves the ledger; it is called before each in-place write, which is recorded first.
+ */
 export function applyOperations(
   ops: ResolvedAclOp[],
   store: SecurityStore,
   ledger: Ledger,
   home: string,
   onProgress?: (p: ApplyProgress) => void,
+  persist?: () => void,
 ): ApplyResult {
   const result: ApplyResult = { applied: [], skipped: [], failures: [] };
-  ops.forEach((op, i) => applyOne(op, i, ops.length, store, ledger, home, result, onProgress));
+  ops.forEach((op, i) => applyOne(op, i, ops.length, store, ledger, home, result, onProgress, persist));
   adoptUnrecorded(result.skipped, store, ledger);
   return result;
 }
@@ -387,7 +440,7 @@ export async function applyOperationsYielding(
     await new Promise<void>((r) => setImmediate(r));
     if (opts.signal?.aborted) return { ...result, cancelled: true };
     const before = result.applied.length;
-    await applyOneAsync(op, i, ops.length, store, ledger, home, result, opts.onProgress);
+    await applyOneAsync(op, i, ops.length, store, ledger, home, result, opts.onProgress, opts.onRecorded);
     if (result.applied.length > before) opts.onRecorded?.();
   }
   if (adoptUnrecorded(result.skipped, store, ledger)) opts.onRecorded?.();
@@ -425,7 +478,7 @@ export function revertLedger(
         const ours = store
           .entries(record.path)
           .some((e) => e.sid.toUpperCase() === record.sid.toUpperCase() && (e.inheritance & INHERITED_ACE) === 0);
-        if (ours) store.apply(record.path, [{ sid: record.sid, mode: 'revoke', mask: 0, inheritance: 0 }]);
+        if (ours) writeAces(store, record, [{ sid: record.sid, mode: 'revoke', mask: 0, inheritance: 0 }]);
       }
       out.reverted.unshift(record);
     } catch (error) {

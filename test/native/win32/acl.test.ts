@@ -8,12 +8,15 @@ import * as path from 'node:path';
 import {
   applyFileEntries,
   applyFileEntriesAsync,
+  applyFileEntriesInPlace,
   explicitEntries,
   mergeEntries,
   readFileSecurity,
   SecurityDescriptor,
 } from '../../../native-bindings/win32/acl';
 import { Win32Error } from '../../../native-bindings/win32/errors';
+import { fileSecurityStore } from '../../../src/sandbox/windows/file-store';
+import { applyOperations, emptyLedger, revertLedger } from '../../../src/sandbox/windows/ledger';
 import { randomCapabilitySid } from '../../../native-bindings/win32/sid';
 import { DENY_WRITE_MASK, WRITABLE_ROOT_MASK } from '../../../src/policy/compile-win32';
 
@@ -109,6 +112,64 @@ test("applyFileEntriesAsync: SetNamedSecurityInfoW runs on koffi's worker thread
       applyFileEntriesAsync('C:\\no\\such\\agent-sandbox-path', entries),
       (e: unknown) => e instanceof Win32Error && (e.code === 2 || e.code === 3),
     );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('applyFileEntriesInPlace: SetFileSecurityW takes the absolute descriptor built around the merged DACL and returns the previous DACL; a missing path throws the API and code (plumbing only; Wine does not store custom-SID file ACEs, so whether the ACE holds, and that nothing propagates, is not checked here)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-acl-inplace-'));
+  try {
+    const sid = randomCapabilitySid();
+    const entries = [{ sid, mode: 'grant' as const, mask: 0x1000a0, inheritance: 0 }];
+    const before = applyFileEntriesInPlace(dir, entries);
+    assert.match(before, /^D:/);
+    // The merged ACL the call writes: the traverse ACE, non-inheriting, next to what the folder had.
+    const sec = readFileSecurity(dir);
+    const merged = mergeEntries(sec.dacl, entries);
+    try {
+      assert.deepEqual(
+        explicitEntries(merged.value).find((e) => e.sid === sid),
+        { sid, mode: 'grant', mask: 0x1000a0, inheritance: 0 },
+      );
+    } finally {
+      merged.close();
+      sec.close();
+    }
+    assert.throws(
+      () => applyFileEntriesInPlace('C:\\no\\such\\agent-sandbox-path', entries),
+      (e: unknown) => e instanceof Win32Error && e.api === 'GetNamedSecurityInfoW' && (e.code === 2 || e.code === 3),
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the file store writes an in-place ACE through SetFileSecurityW for the ledger, which records it before the write and reverts it (plumbing only; Wine does not store custom-SID file ACEs)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-acl-ledger-inplace-'));
+  try {
+    const store = fileSecurityStore(path.join(dir, 'state'));
+    const ledger = emptyLedger();
+    const saved: number[] = [];
+    const op = {
+      path: dir,
+      sid: randomCapabilitySid(),
+      action: 'grant' as const,
+      mask: 0x1000a0,
+      inheritance: 0,
+      reason: 'elevated-profile-traverse',
+      inPlace: true as const,
+    };
+    const r = applyOperations([op], store, ledger, 'C:\\Users\\nobody', undefined, () =>
+      saved.push(ledger.records.length),
+    );
+    assert.deepEqual(r.failures, []);
+    assert.deepEqual(saved, [1], 'recorded before the write');
+    assert.equal(ledger.records.length, 1);
+    assert.equal(ledger.records[0].inPlace, true);
+    assert.match(ledger.records[0].before, /^D:/, 'the DACL SetFileSecurityW replaced');
+    assert.equal(revertLedger(ledger, store).failures.length, 0);
+    assert.equal(ledger.records.length, 0);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

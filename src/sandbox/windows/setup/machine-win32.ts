@@ -140,10 +140,19 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       const result = await withFileLock(ledgerFile, () => {
         const ledger = loadLedger(ledgerFile);
         const r = applyOperations(
-          [op(g.path, sid, g.mask, g.inheritance, `elevated-${g.reason}`)],
+          [
+            {
+              ...op(g.path, sid, g.mask, g.inheritance, `elevated-${g.reason}`),
+              // Traverse ACEs sit on the profile's folders: written on each folder alone, never re-propagated.
+              ...(g.reason === 'profile-traverse' ? { inPlace: true as const } : {}),
+              ...(g.createIfMissing ? { createIfMissing: g.createIfMissing } : {}),
+            },
+          ],
           store,
           ledger,
           opts.home,
+          undefined,
+          () => saveLedger(ledgerFile, ledger),
         );
         saveLedger(ledgerFile, ledger);
         return r;

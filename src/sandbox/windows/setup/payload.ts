@@ -5,19 +5,32 @@
  * never on a command line.
  */
 import * as z from 'zod';
+import { isTraverseOnly } from '../ledger';
 
 const PREFIX = 'asb1.';
 /** Well under CreateProcess's 32767-character command line, with room for the runtime and script paths. */
 export const MAX_PAYLOAD_CHARS = 24_000;
 
 const Mask = z.strictObject({ value: z.number().int().nonnegative(), names: z.array(z.string()) });
-const Grant = z.strictObject({
-  path: z.string().min(1),
-  sid: z.literal('sandbox-group'),
-  mask: Mask,
-  inheritance: Mask,
-  reason: z.enum(['runtime-read', 'writable-root']),
-});
+const Grant = z
+  .strictObject({
+    path: z.string().min(1),
+    sid: z.literal('sandbox-group'),
+    mask: Mask,
+    inheritance: Mask,
+    reason: z.enum(['runtime-read', 'writable-root', 'profile-traverse']),
+    createIfMissing: z.literal('dir').optional(),
+  })
+  // The only ACE the ledger lets onto the profile root: it must be traverse-only and non-inheriting.
+  .refine(
+    (g) =>
+      g.reason !== 'profile-traverse' ||
+      isTraverseOnly({ action: 'grant', mask: g.mask.value, inheritance: g.inheritance.value }),
+    { message: 'a profile-traverse grant must be traverse-only and non-inheriting' },
+  )
+  .refine((g) => g.createIfMissing === undefined || g.reason === 'profile-traverse', {
+    message: 'only a profile-traverse grant may create its folder',
+  });
 
 export const ElevatedRequest = z.strictObject({
   version: z.literal(1),

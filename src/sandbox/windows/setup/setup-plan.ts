@@ -12,6 +12,7 @@ import { FIREWALL_GROUPING, GROUP_COMMENT, GROUP_NAME, SETUP_VERSION } from './c
 import { localUserAuthorizedList } from './sddl';
 import type { FwRuleSpec } from '../../../../native-bindings/win32/firewall';
 import type { RuntimeLayout } from './runtime-layout';
+import { TRAVERSE_INHERITANCE, TRAVERSE_MASK, profileTraverseFolders } from './profile-traverse';
 
 /** lmaccess.h */
 export const USER_PRIV_USER = 1;
@@ -56,7 +57,10 @@ export interface GrantSpec {
   sid: 'sandbox-group';
   mask: AccessMask;
   inheritance: AccessMask;
-  reason: 'runtime-read' | 'writable-root';
+  /** `profile-traverse`: traverse-only and non-inheriting, on a folder between the profile root and a target. */
+  reason: 'runtime-read' | 'writable-root' | 'profile-traverse';
+  /** Created (and removed again at uninstall while empty) when missing: the folders above the sandbox's temp. */
+  createIfMissing?: 'dir';
 }
 
 export interface SetupPlan {
@@ -120,6 +124,7 @@ export function buildSetupPlan(input: SetupPlanInput): SetupPlan {
     seen.add(key);
     grants.push({ path: full, sid: 'sandbox-group', mask: op.mask, inheritance: op.inheritance, reason });
   }
+  if (plan) grants.push(...traverseGrants(plan, grants, input.home));
   return {
     version: SETUP_VERSION,
     group: { name: GROUP_NAME, comment: GROUP_COMMENT },
@@ -128,6 +133,27 @@ export function buildSetupPlan(input: SetupPlanInput): SetupPlan {
     grants,
     refused,
   };
+}
+
+/**
+ * The traverse-only ACEs on the folders between the profile root and each granted folder or the sandbox's temp
+ * (./profile-traverse), so Node can lstat its way there. The temp folder is made by the first command, so the
+ * folders above it that are missing are created.
+ */
+function traverseGrants(plan: Win32Plan, grants: GrantSpec[], home: string): GrantSpec[] {
+  const spec = (p: string, createIfMissing?: 'dir'): GrantSpec => ({
+    path: p,
+    sid: 'sandbox-group',
+    mask: TRAVERSE_MASK,
+    inheritance: TRAVERSE_INHERITANCE,
+    reason: 'profile-traverse',
+    ...(createIfMissing ? { createIfMissing } : {}),
+  });
+  const granted = grants.map((g) => g.path);
+  const forGrants = new Set(profileTraverseFolders(granted, home).map((p) => p.toLowerCase()));
+  return profileTraverseFolders([...granted, plan.tempDir], home).map((p) =>
+    spec(p, forGrants.has(p.toLowerCase()) ? undefined : 'dir'),
+  );
 }
 
 function userSpec({ name, network }: { name: string; network: Network }): UserSpec {

@@ -24,6 +24,7 @@ export const SetupStepCode = {
   RuntimeCopy: 'setup-runtime-copy-failed',
   RuntimeGrants: 'setup-runtime-grant-failed',
   WorkspaceGrants: 'setup-workspace-grant-failed',
+  ProfileTraverse: 'setup-profile-traverse-failed',
   Marker: 'setup-marker-failed',
 } as const;
 
@@ -44,6 +45,14 @@ export function setupSteps(plan: SetupPlan, m: SetupMachine, newPassword: () => 
     legacyRulesStep(m),
     ...plan.firewall.map((r) => firewallStep(r, m, state)),
     ...(plan.runtime ? [runtimeStep(plan.runtime, m, state)] : []),
+    grantStep(
+      'grant-profile-traverse',
+      'Letting the sandbox users pass through the folders of your profile above your workspaces (nothing else)',
+      SetupStepCode.ProfileTraverse,
+      plan.grants.filter((g) => g.reason === 'profile-traverse'),
+      m,
+      state,
+    ),
     grantStep(
       'grant-runtime',
       'Letting the sandbox users read and run VS Code, Node, git and your tools',

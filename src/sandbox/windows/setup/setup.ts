@@ -12,7 +12,7 @@ import { deleteCredentials, saveCredentials } from './credentials';
 import { requestElevated } from './elevate-request';
 import type { ElevatedResult, StepOutcome } from './payload';
 import { machineRuntimeDirs } from './runtime-dirs';
-import { buildSetupPlan, type SetupPlan } from './setup-plan';
+import { buildSetupPlan, type GrantSpec, type SetupPlan } from './setup-plan';
 
 export interface SetupOptions {
   stateDir: string;
@@ -64,6 +64,12 @@ export function planForThisMachine(
   return buildSetupPlan({ plan: opts.plan ?? elevatedPlanFor(opts), home: os.homedir() });
 }
 
+const GRANT_VERB: Record<GrantSpec['reason'], string> = {
+  'writable-root': 'Allow writing',
+  'runtime-read': 'Allow reading and running',
+  'profile-traverse': 'Allow passing through (not listing or reading; nothing inside inherits it)',
+};
+
 export function describePlan(plan: SetupPlan): string[] {
   return [
     `Create the local group ${plan.group.name}.`,
@@ -73,9 +79,7 @@ export function describePlan(plan: SetupPlan): string[] {
     'Remove the firewall rule an older setup created, if present.',
     ...plan.firewall.map((r) => `Add the firewall rule "${r.name}": ${r.description}`),
     'The firewall rules are unproven until Verify runs; DNS lookups and SMB made by Windows services for the accounts are not covered.',
-    ...plan.grants.map(
-      (g) => `${g.reason === 'writable-root' ? 'Allow writing' : 'Allow reading and running'}: ${g.path}`,
-    ),
+    ...plan.grants.map((g) => `${GRANT_VERB[g.reason]}: ${g.path}`),
     'Copy the runner (and the runtime, when it lives in your profile) to %ProgramData%\\AgentSandbox\\runtime, ' +
       'writable by administrators only: the sandbox accounts cannot start it from inside your profile.',
     ...plan.refused.map((r) => `Skip ${r.path}: ${r.reason}.`),
