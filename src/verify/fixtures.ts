@@ -184,7 +184,8 @@ function removeIfOurs(p: string, nonce: string): void {
   } catch {
     return;
   }
-  if (content.includes(nonce)) fs.rmSync(p, { force: true });
+  // Empty with this run's nonce in its name: the probe was stopped (a cancel) between creating and writing it.
+  if (content.includes(nonce) || (content === '' && path.basename(p).includes(nonce))) fs.rmSync(p, { force: true });
 }
 
 function removeIfEmptyOrOurs(p: string, nonce: string): void {

@@ -80,6 +80,23 @@ test('fixture in a user workspace: removes only what this run made, keeps sandbo
   }
 });
 
+test("fixture: an empty probe file named with this run's nonce (a cancel between its creation and its write) is removed; an empty stray without the nonce in its name is kept", () => {
+  const state = stateDir();
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'verify-fixture-ws-'));
+  try {
+    const fx = new Fixture({ stateDir: state, workspace: ws });
+    const cut = fx.stray(path.join(ws, fx.fileName));
+    fs.writeFileSync(cut, '');
+    const other = fx.stray(path.join(ws, 'empty.txt'));
+    fs.writeFileSync(other, '');
+    assert.deepEqual(fx.close(), []);
+    assert.deepEqual(fs.readdirSync(ws), ['empty.txt']);
+  } finally {
+    fs.rmSync(state, { recursive: true, force: true });
+    fs.rmSync(ws, { recursive: true, force: true });
+  }
+});
+
 test('fixture: mayCreate ignores paths that already exist, so a user folder is never removed', () => {
   const state = stateDir();
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'verify-fixture-ws-'));
