@@ -70,6 +70,12 @@ export function elevatedEnforcement(plan: Plan, wine: boolean, firewall?: Firewa
         'under C:\\, other drives, ProgramData, C:\\Users\\Public).',
       ELEVATED_FAT_NOTE,
       ...(blocking && firewall && !firewall.enforced ? [firewallNote(firewall)] : []),
+      ...(blocking && !firewall
+        ? [
+            'The firewall has not been checked yet: this describes what setup configured. Its state is read when the ' +
+              'offline runner starts, and a run reports it.',
+          ]
+        : []),
       ...(blocked
         ? [
             plan.network === 'allowlist'

@@ -57,6 +57,7 @@ test('revertUnelevatedAcls empties the ledger written by a run (plumbing only; W
   assert.equal(r.status, 0, r.stderr);
   const stateDir = path.join(r.base, 'state');
   const before = JSON.parse(fs.readFileSync(path.join(stateDir, 'win32-acl-ledger.json'), 'utf8')).records.length;
+  assert.ok(before > 0, 'the run recorded its grants (otherwise emptying the ledger proves nothing)');
   const result = revertUnelevatedAcls(stateDir, fileSecurityStore(stateDir));
   assert.equal(result.failures.length, 0);
   assert.equal(result.reverted.length, before);
