@@ -293,6 +293,13 @@ class Daemon {
       });
       warnings = weakerThanAsked(proc.enforcement, mine.warnings);
     } catch (e) {
+      // A refused call runs cold: a command already started here is killed and waited for first, never run twice.
+      if (proc) {
+        const started = proc;
+        proc = undefined;
+        started.kill();
+        await started.exited.catch(() => undefined);
+      }
       refuse((e as Error).message); // the call runs cold, which reports any real problem properly
     }
     if (!proc) {
