@@ -13,6 +13,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinuxPlan } from '../../policy/plan';
 
+/** How often paths in folders inotify could not watch are checked (a longer reaction window than inotify's). */
+const POLL_MS = 250;
+
 export class MountGuard {
   /** Called (once) with a description of the first path found replaced. */
   onBreach: ((reason: string) => void) | undefined;
@@ -20,19 +23,26 @@ export class MountGuard {
   private readonly watchers: fs.FSWatcher[] = [];
   private breached: string | undefined;
   private closed = false;
+  private poll: NodeJS.Timeout | undefined;
 
   constructor(plan: Pick<LinuxPlan, 'guardedPaths' | 'hiddenSockets' | 'denyRead' | 'privateState'>) {
     const hidden = [...plan.denyRead, ...plan.hiddenSockets, ...(plan.privateState ? [plan.privateState] : [])];
     const paths = [...plan.guardedPaths, ...hidden];
     // Watch first, then record: a replacement between the two is still seen as an event.
+    let unwatched = false;
     for (const dir of new Set(paths.map((p) => path.dirname(p)))) {
       try {
         const w = fs.watch(dir, { persistent: false }, () => this.check());
         w.on('error', () => this.check());
         this.watchers.push(w);
       } catch {
-        // An unwatchable folder: changed() before each brokered spawn still checks its paths.
+        // An unwatchable folder (missing, or the inotify watch limit reached): polled instead, below.
+        unwatched = true;
       }
+    }
+    if (unwatched) {
+      this.poll = setInterval(() => this.check(), POLL_MS);
+      this.poll.unref();
     }
     for (const p of hidden) this.ids.set(p, { id: identity(p), missingOk: true });
     for (const p of plan.guardedPaths) this.ids.set(p, { id: identity(p), missingOk: false });
@@ -51,6 +61,7 @@ export class MountGuard {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.poll);
     for (const w of this.watchers) w.close();
     this.watchers.length = 0;
   }
