@@ -243,13 +243,13 @@ test('uninstall removes every recorded copy and the record; a busy one is a fail
   const m = new FakeMachine();
   await setup(m);
   m.busyCopies.add(layout.dir);
-  const run = await runAllSteps(uninstallSteps(plan.firewall, m, m.marker));
+  const run = await runAllSteps(uninstallSteps(m, m.marker));
   assert.equal(run.outcomes.find((o) => o.id === 'runtime')!.error?.code, 'uninstall-runtime-copy-failed');
   assert.deepEqual(dirs(m), [layout.dir]);
   assert.deepEqual(await leftovers(plan.firewall, m), [`runner copy ${layout.dir}`]);
 
   m.busyCopies.clear();
-  const again = await runAllSteps(uninstallSteps(plan.firewall, m, m.marker));
+  const again = await runAllSteps(uninstallSteps(m, m.marker));
   assert.equal(again.outcomes.find((o) => o.id === 'runtime')!.status, 'changed');
   assert.equal(m.copies.size, 0);
   assert.deepEqual(m.runtimeRecord, []);
