@@ -25,7 +25,10 @@ export const CREATED_KEY = 'SOFTWARE\\AgentSandboxCreatedAccounts';
 export const CREATED_RULES_KEY = 'SOFTWARE\\AgentSandboxCreatedRules';
 /** Value `Copies`: the runner's runtime copies setup made, as JSON ({dir, runtimeOf}[]). */
 export const RUNTIME_KEY = 'SOFTWARE\\AgentSandboxRuntime';
-export const HIDE_USERS_KEY = 'SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\SpecialAccounts\\UserList';
+export const SPECIAL_ACCOUNTS_KEY = 'SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\SpecialAccounts';
+export const HIDE_USERS_KEY = `${SPECIAL_ACCOUNTS_KEY}\\UserList`;
+/** Value `Names`: which of SpecialAccounts and UserList setup created (JSON), recorded before creating them. */
+export const CREATED_KEYS_KEY = 'SOFTWARE\\AgentSandboxCreatedKeys';
 
 /** The firewall rule group, so the rules are easy to find in wf.msc and to remove as a set. */
 export const FIREWALL_GROUPING = 'Agent Sandbox';

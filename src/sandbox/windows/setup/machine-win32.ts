@@ -13,6 +13,7 @@ import {
   deleteMachineKeyIfEmpty,
   deleteMachineValue,
   getMachineValue,
+  machineKeyExists,
   setMachineValues,
 } from '../../../../native-bindings/win32/registry';
 import { FirewallPolicy, FwModifyState, readRule } from '../../../../native-bindings/win32/firewall';
@@ -29,12 +30,22 @@ import {
   type ResolvedAclOp,
 } from '../ledger';
 import { LEDGER_FILE } from '../prepare';
-import { CREATED_KEY, CREATED_RULES_KEY, HIDE_USERS_KEY, MARKER_KEY, RUNTIME_KEY } from './constants';
+import { CREATED_KEY, CREATED_RULES_KEY, MARKER_KEY, RUNTIME_KEY, SANDBOX_USERS } from './constants';
+import { hideFromSignIn, isHiddenFromSignIn, unhideFromSignIn, type MachineRegistry } from './sign-in-visibility';
 import { materialiseRuntime, parseRuntimeRecords, removeRuntimeCopy, runtimeCopyComplete } from './runtime-copy';
 import type { FirewallModifyState, Marker, RuleReadback, SetupMachine } from './machine';
 import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
 
 const GROUP_TYPES = [users.SidType.Alias, users.SidType.Group];
+
+const registry: MachineRegistry = {
+  keyExists: machineKeyExists,
+  getValue: getMachineValue,
+  setValues: setMachineValues,
+  deleteValue: deleteMachineValue,
+  deleteKey: deleteMachineKey,
+  deleteKeyIfEmpty: deleteMachineKeyIfEmpty,
+};
 
 export function win32Machine(opts: { stateDir: string; home: string }): SetupMachine {
   const ledgerFile = path.join(opts.stateDir, LEDGER_FILE);
@@ -71,14 +82,10 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
     deleteUser: async (name) => users.deleteUser(name),
     deleteProfile: async (sid) => users.deleteProfile(sid),
 
-    isHiddenFromSignIn: async (name) => getMachineValue(HIDE_USERS_KEY, name, 'dword') === 0,
-    hideFromSignIn: async (name) => setMachineValues(HIDE_USERS_KEY, { [name]: 0 }),
-    unhideFromSignIn: async (name) => {
-      deleteMachineValue(HIDE_USERS_KEY, name);
-      // SpecialAccounts\UserList exists only to hide accounts: once it is empty, it goes (others' entries keep it).
-      deleteMachineKeyIfEmpty(HIDE_USERS_KEY);
-      deleteMachineKeyIfEmpty(HIDE_USERS_KEY.replace(/\\UserList$/, ''));
-    },
+    isHiddenFromSignIn: async (name) => isHiddenFromSignIn(registry, name),
+    hideFromSignIn: async (name) => hideFromSignIn(registry, name),
+    // SpecialAccounts\UserList goes only if setup created it (./sign-in-visibility).
+    unhideFromSignIn: async (name) => unhideFromSignIn(registry, name, Object.values(SANDBOX_USERS)),
 
     firewallModifyState: async (): Promise<FirewallModifyState> => {
       const { state: s, perProfile } = withPolicy((p) => p.localPolicyModify());
