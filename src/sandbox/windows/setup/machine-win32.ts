@@ -32,7 +32,13 @@ import {
 import { LEDGER_FILE } from '../prepare';
 import { CREATED_KEY, CREATED_RULES_KEY, MARKER_KEY, RUNTIME_KEY, SANDBOX_USERS } from './constants';
 import { hideFromSignIn, isHiddenFromSignIn, unhideFromSignIn, type MachineRegistry } from './sign-in-visibility';
-import { materialiseRuntime, parseRuntimeRecords, removeRuntimeCopy, runtimeCopyComplete } from './runtime-copy';
+import {
+  machineRuntimeRoot,
+  materialiseRuntime,
+  parseRuntimeRecords,
+  removeRuntimeCopy,
+  runtimeCopyComplete,
+} from './runtime-copy';
 import type { FirewallModifyState, Marker, RuleReadback, SetupMachine } from './machine';
 import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
 
@@ -198,8 +204,8 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
     },
     runtimeCopyComplete: async (layout) => runtimeCopyComplete(layout),
     materialiseRuntime: async (layout, groupSid) => materialiseRuntime(layout, groupSid),
-    // A copy lives at <root>\runtime\<hash>: its root is two folders up, and it is checked to be exactly that.
-    removeRuntimeCopy: async (dir) => removeRuntimeCopy(dir, path.dirname(path.dirname(dir))),
+    // Only <root>\runtime\<hash>, with the root from %ProgramData% (a recorded path names no root of its own).
+    removeRuntimeCopy: async (dir) => removeRuntimeCopy(dir, machineRuntimeRoot()),
     runtimeCopyExists: async (dir) => fs.existsSync(dir),
     readMarker: async (): Promise<Marker | undefined> => {
       const version = getMachineValue(MARKER_KEY, 'Version', 'dword');

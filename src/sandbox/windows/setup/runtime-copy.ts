@@ -13,6 +13,7 @@ import { runnerScript } from '../runner-script';
 import {
   isRuntimeCopyDir,
   runtimeLayout,
+  runtimeRoot,
   runtimeRootSddl,
   RUNNER_FILES,
   RUNTIME_MANIFEST,
@@ -51,9 +52,18 @@ export function machineRuntimeSource(home: string, env: NodeJS.ProcessEnv = proc
   const absent = packages.filter((p) => !fs.existsSync(p.dir));
   if (absent.length)
     throw new Error(`koffi is not installed beside the runner: ${absent.map((p) => p.dir).join(', ')}`);
+  return { execPath: process.execPath, bundleDir, packages, home, programData: programDataDir(env) };
+}
+
+function programDataDir(env: NodeJS.ProcessEnv): string {
   const programData = env.ProgramData ?? env.PROGRAMDATA;
   if (!programData) throw new Error('%ProgramData% is not set');
-  return { execPath: process.execPath, bundleDir, packages, home, programData };
+  return programData;
+}
+
+/** Where every runtime copy lives: from %ProgramData%, the known location, never from a recorded path. */
+export function machineRuntimeRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return runtimeRoot(programDataDir(env));
 }
 
 export function machineRuntimeLayout(home: string): RuntimeLayout {
@@ -123,9 +133,15 @@ export function parseRuntimeRecords(value: string | number | undefined): Runtime
   return list as RuntimeRecord[];
 }
 
-/** Removes a recorded copy, then the runtime folder and the root once empty. Refuses any other folder. */
-export function removeRuntimeCopy(dir: string, root: string): void {
+/**
+ * Removes a recorded copy, then the runtime folder and the root once empty. Refuses any other folder: the path as
+ * recorded, and where it really leads (a junction, a short name), must both be `<root>\runtime\<hash>`.
+ */
+export function removeRuntimeCopy(dir: string, root: string = machineRuntimeRoot()): void {
   if (!isRuntimeCopyDir(dir, root)) throw new Error(`${dir} is not a runtime copy under ${root}; left alone`);
+  const real = (p: string) => fs.realpathSync.native(p);
+  if (fs.existsSync(dir) && !isRuntimeCopyDir(real(dir), real(root)))
+    throw new Error(`${dir} leads to ${real(dir)}, not a runtime copy under ${root}; left alone`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.rmSync(`${dir}.partial`, { recursive: true, force: true });
   for (const d of [path.dirname(dir), root]) {
