@@ -223,6 +223,37 @@ export function setProtectedFileDacl(path: string, sddl: string): void {
   }
 }
 
+/** UNPROTECTED_DACL_SECURITY_INFORMATION: the object inherits from its parent again. */
+const UNPROTECTED_DACL = 0x20000000;
+
+/** A file's or folder's DACL as SDDL, with its protection flag (`D:P…` when it does not inherit). */
+export function fileDaclSddl(path: string): string {
+  const sec = readFileSecurity(path);
+  try {
+    return sec.toSddl();
+  } finally {
+    sec.close();
+  }
+}
+
+/**
+ * Puts back a DACL read with `fileDaclSddl`: protected again if it was (`D:P`), otherwise inheriting from the
+ * parent once more (Windows then recomputes the inherited ACEs). Never touches the owner.
+ */
+export function restoreFileDacl(path: string, sddl: string): void {
+  const sd = SecurityDescriptor.fromSddl(sddl);
+  const protection = /^D:[A-Z]*P/.test(sddl) ? PROTECTED_DACL : UNPROTECTED_DACL;
+  try {
+    checkStatus(
+      'SetNamedSecurityInfoW',
+      SetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL | protection, null, null, sd.dacl(), null),
+      path,
+    );
+  } finally {
+    sd.close();
+  }
+}
+
 /** The owner of a file or folder, as a SID string (GetNamedSecurityInfoW(OWNER)). */
 export function fileOwnerSid(path: string): string {
   const { sd, owner } = namedFileSecurity(path, SecurityInfo.OWNER);

@@ -4,6 +4,9 @@
 // real machine; the Wine tier checks only the copy and the launch from it (plumbing).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   isRuntimeCopyDir,
   runtimeLayout,
@@ -17,7 +20,8 @@ import { setupSteps, type SetupState } from '../../src/sandbox/windows/setup/set
 import { leftovers, uninstallSteps } from '../../src/sandbox/windows/setup/uninstall-steps';
 import { runAllSteps, runSteps } from '../../src/sandbox/windows/setup/steps';
 import { performElevated } from '../../src/sandbox/windows/setup/elevated-action';
-import { machineRuntimeRoot, removeRuntimeCopy } from '../../src/sandbox/windows/setup/runtime-copy';
+import { machineRuntimeRoot } from '../../src/sandbox/windows/setup/runtime-copy';
+import { win32Machine } from '../../src/sandbox/windows/setup/machine-win32';
 import { FakeMachine } from './elevated-fake-machine';
 import { HOME } from './win32-elevated-plan-fixture';
 
@@ -179,7 +183,9 @@ test('runtime copy folders: only <root>\\runtime\\<16 hex> is ever removed', () 
   assert.equal(isRuntimeCopyDir('C:/ProgramData/AgentSandbox/runtime/0123456789abcdef', root), true);
 });
 
-test('runtime copy folders: the root comes from %ProgramData%, never from the recorded path (a forged record is refused)', () => {
+test('runtime copy folders: the root comes from %ProgramData%, never from the recorded path (a forged record is refused)', async () => {
+  // The real machine's wiring (nothing native runs: the check refuses before any call).
+  const machine = win32Machine({ stateDir: fs.mkdtempSync(path.join(os.tmpdir(), 'as-rt-')), home: HOME });
   assert.equal(machineRuntimeRoot({ ProgramData: 'C:\\ProgramData' }), 'C:\\ProgramData\\AgentSandbox');
   assert.equal(machineRuntimeRoot({ PROGRAMDATA: 'D:\\PD' }), 'D:\\PD\\AgentSandbox');
   assert.throws(() => machineRuntimeRoot({}), /ProgramData/);
@@ -188,7 +194,11 @@ test('runtime copy folders: the root comes from %ProgramData%, never from the re
   try {
     // A record naming another folder shaped like a copy: its own "root" two levels up would have matched.
     for (const forged of ['C:\\Users\\dev\\runtime\\0123456789abcdef', 'D:\\AgentSandbox\\runtime\\0123456789abcdef'])
-      assert.throws(() => removeRuntimeCopy(forged), /not a runtime copy under C:\\ProgramData\\AgentSandbox/, forged);
+      await assert.rejects(
+        machine.removeRuntimeCopy(forged),
+        /not a runtime copy under C:\\ProgramData\\AgentSandbox/,
+        forged,
+      );
   } finally {
     if (saved === undefined) delete process.env.ProgramData;
     else process.env.ProgramData = saved;

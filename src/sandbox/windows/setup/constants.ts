@@ -23,6 +23,8 @@ export const MARKER_KEY = 'SOFTWARE\\AgentSandbox';
 export const CREATED_KEY = 'SOFTWARE\\AgentSandboxCreatedAccounts';
 /** The firewall rules setup created (value `Names`: a JSON list), recorded before each is added: uninstall removes these. */
 export const CREATED_RULES_KEY = 'SOFTWARE\\AgentSandboxCreatedRules';
+/** Value `Record`: what setup did to %ProgramData%\\AgentSandbox (folders it created, the DACL it replaced), as JSON. */
+export const RUNTIME_ROOT_KEY = 'SOFTWARE\\AgentSandboxRuntimeRoot';
 /** Value `Copies`: the runner's runtime copies setup made, as JSON ({dir, runtimeOf}[]). */
 export const RUNTIME_KEY = 'SOFTWARE\\AgentSandboxRuntime';
 export const SPECIAL_ACCOUNTS_KEY = 'SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\SpecialAccounts';

@@ -30,7 +30,7 @@ import {
   type ResolvedAclOp,
 } from '../ledger';
 import { LEDGER_FILE } from '../prepare';
-import { CREATED_KEY, CREATED_RULES_KEY, MARKER_KEY, RUNTIME_KEY, SANDBOX_USERS } from './constants';
+import { CREATED_KEY, CREATED_RULES_KEY, MARKER_KEY, RUNTIME_KEY, RUNTIME_ROOT_KEY, SANDBOX_USERS } from './constants';
 import { hideFromSignIn, isHiddenFromSignIn, unhideFromSignIn, type MachineRegistry } from './sign-in-visibility';
 import {
   machineRuntimeRoot,
@@ -38,6 +38,9 @@ import {
   parseRuntimeRecords,
   removeRuntimeCopy,
   runtimeCopyComplete,
+  win32RuntimeAcl,
+  type RuntimeRootLedger,
+  type RuntimeRootRecord,
 } from './runtime-copy';
 import type { FirewallModifyState, Marker, RuleReadback, SetupMachine } from './machine';
 import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
@@ -203,9 +206,9 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       else deleteMachineKey(RUNTIME_KEY);
     },
     runtimeCopyComplete: async (layout) => runtimeCopyComplete(layout),
-    materialiseRuntime: async (layout, groupSid) => materialiseRuntime(layout, groupSid),
+    materialiseRuntime: async (layout, groupSid) => materialiseRuntime(layout, groupSid, win32RuntimeAcl, rootLedger),
     // Only <root>\runtime\<hash>, with the root from %ProgramData% (a recorded path names no root of its own).
-    removeRuntimeCopy: async (dir) => removeRuntimeCopy(dir, machineRuntimeRoot()),
+    removeRuntimeCopy: async (dir) => removeRuntimeCopy(dir, machineRuntimeRoot(), win32RuntimeAcl, rootLedger),
     runtimeCopyExists: async (dir) => fs.existsSync(dir),
     readMarker: async (): Promise<Marker | undefined> => {
       const version = getMachineValue(MARKER_KEY, 'Version', 'dword');
@@ -228,6 +231,22 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
     deleteMarker: async () => deleteMachineKey(MARKER_KEY),
   };
 }
+
+/** The runtime root's record in HKLM; an unreadable one throws (never read as "nothing recorded"). */
+const rootLedger: RuntimeRootLedger = {
+  read() {
+    const v = getMachineValue(RUNTIME_ROOT_KEY, 'Record', 'string');
+    if (v === undefined) return undefined;
+    const r = JSON.parse(String(v)) as RuntimeRootRecord;
+    if (typeof r?.root !== 'string' || !Array.isArray(r.created))
+      throw new Error(`HKLM\\${RUNTIME_ROOT_KEY}\\Record is not readable`);
+    return r;
+  },
+  write(r) {
+    if (r) setMachineValues(RUNTIME_ROOT_KEY, { Record: JSON.stringify(r) });
+    else deleteMachineKey(RUNTIME_ROOT_KEY);
+  },
+};
 
 /** The rule ledger's names; an unreadable or malformed value throws (never read as "nothing created"). */
 function createdRuleNames(): string[] {
