@@ -211,11 +211,16 @@ const PROTECTED_DACL = 0x80000000;
  * (SetNamedSecurityInfoW). For a folder setup creates and owns (the runtime root): it never touches the owner.
  */
 export function setProtectedFileDacl(path: string, sddl: string): void {
+  setFileDaclSddl(path, sddl, PROTECTED_DACL);
+}
+
+/** SetNamedSecurityInfoW(DACL | `protection`) with the DACL of `sddl`. */
+function setFileDaclSddl(path: string, sddl: string, protection: number): void {
   const sd = SecurityDescriptor.fromSddl(sddl);
   try {
     checkStatus(
       'SetNamedSecurityInfoW',
-      SetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL | PROTECTED_DACL, null, null, sd.dacl(), null),
+      SetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL | protection, null, null, sd.dacl(), null),
       path,
     );
   } finally {
@@ -241,17 +246,7 @@ export function fileDaclSddl(path: string): string {
  * parent once more (Windows then recomputes the inherited ACEs). Never touches the owner.
  */
 export function restoreFileDacl(path: string, sddl: string): void {
-  const sd = SecurityDescriptor.fromSddl(sddl);
-  const protection = /^D:[A-Z]*P/.test(sddl) ? PROTECTED_DACL : UNPROTECTED_DACL;
-  try {
-    checkStatus(
-      'SetNamedSecurityInfoW',
-      SetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL | protection, null, null, sd.dacl(), null),
-      path,
-    );
-  } finally {
-    sd.close();
-  }
+  setFileDaclSddl(path, sddl, /^D:[A-Z]*P/.test(sddl) ? PROTECTED_DACL : UNPROTECTED_DACL);
 }
 
 /** The owner of a file or folder, as a SID string (GetNamedSecurityInfoW(OWNER)). */

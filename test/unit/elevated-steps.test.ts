@@ -20,6 +20,21 @@ async function setup(m: FakeMachine) {
   return { run, state };
 }
 
+/** A rule of one of our names, made by someone else (not in the rule ledger). */
+function foreignRule(name: string, over: Partial<FakeMachine['rules'][number]> = {}) {
+  return {
+    name,
+    direction: 2,
+    action: 0,
+    profiles: 7,
+    protocol: 256,
+    remoteAddresses: '*',
+    enabled: true,
+    sddl: '',
+    ...over,
+  };
+}
+
 test('setup steps: a clean run creates everything, and a second run changes nothing', async () => {
   const m = new FakeMachine();
   const first = await setup(m);
@@ -117,16 +132,7 @@ test('setup steps: a rule that cannot be read back fails closed (what Wine does:
 
 test('setup steps: the version-1 rule (every loopback port blocked, so no proxy) is removed; control: a rule of another name stays', async () => {
   const m = new FakeMachine();
-  const old = (name: string) => ({
-    name,
-    direction: 2,
-    action: 0,
-    profiles: 7,
-    protocol: 256,
-    remoteAddresses: '*',
-    enabled: true,
-    sddl: '',
-  });
+  const old = (name: string) => foreignRule(name);
   m.rules.push(old('Agent Sandbox: block outbound for AgentSandboxOffline'), old('Someone else: block outbound'));
   const { run } = await setup(m);
   assert.equal(run.ok, true);
@@ -247,21 +253,6 @@ test("uninstall reverts the setup's grants even when the group and the marker ar
   assert.equal(run.outcomes.find((o) => o.id === 'acl')!.status, 'changed');
   assert.equal(m.ledger.length, 0);
 });
-
-/** A rule of one of our names, made by someone else (not in the rule ledger). */
-function foreignRule(name: string, over: Partial<FakeMachine['rules'][number]> = {}) {
-  return {
-    name,
-    direction: 2,
-    action: 0,
-    profiles: 7,
-    protocol: 256,
-    remoteAddresses: '*',
-    enabled: true,
-    sddl: '',
-    ...over,
-  };
-}
 
 test('setup refuses a same-named firewall rule it did not create (not in the rule ledger): named in the error with the fix, left as it was', async () => {
   for (const looksLikeOurs of [false, true]) {
