@@ -4,9 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  alreadyPresent,
   applyOperations,
   applyOperationsYielding,
   emptyLedger,
+  grantComplete,
   revertLedger,
   type Ace,
   type Ledger,
@@ -185,4 +187,18 @@ test('ledger crash: the yielding apply saves each record before its (off-loop) w
   });
   assert.deepEqual(seen, [`${grant.path}:true`, `${deny.path}:true`]);
   assert.ok(!ledger.records.some((r) => r.incomplete));
+});
+
+test("ledger crash: a grant that crashed after its write is not complete for setup's check (written again), once rewritten it is", () => {
+  const c = crashAt({ when: 'after-write', path: grant.path });
+  const entries = c.store.entries(grant.path);
+  // Control: the ACE is on the folder, so the old "present = done" check would skip it for good.
+  assert.equal(alreadyPresent(entries, grant), true);
+  assert.equal(
+    grantComplete(entries, c.ledger, grant),
+    false,
+    'setup must write it again (its propagation may be half-done)',
+  );
+  applyOperations([grant], c.store, c.ledger, HOME, undefined, () => undefined);
+  assert.equal(grantComplete(c.store.entries(grant.path), c.ledger, grant), true);
 });

@@ -170,6 +170,14 @@ export function alreadyPresent(entries: Ace[], op: ResolvedAclOp): boolean {
   );
 }
 
+/**
+ * True when `op`'s ACE is on the path and its write finished: an ACE the ledger holds as incomplete (recorded
+ * before a write that crashed or failed while propagating) is not done, even where the path itself carries it.
+ */
+export function grantComplete(entries: Ace[], ledger: Ledger, op: ResolvedAclOp): boolean {
+  return alreadyPresent(entries, op) && !incompleteRecord(ledger, op);
+}
+
 /** Paths the sandbox must never modify: the profile root itself and registry hives in it. */
 export function refuseUntouchable(p: string, home: string): string | undefined {
   const w = path.win32;

@@ -21,8 +21,8 @@ import { fileSecurityStore } from '../file-store';
 import { readFirewallFacts } from '../firewall-state';
 import { withFileLock } from '../../../file-lock';
 import {
-  alreadyPresent,
   applyOperations,
+  grantComplete,
   isElevatedRecord,
   loadLedger,
   revertLedger,
@@ -149,8 +149,10 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       else deleteMachineKey(CREATED_RULES_KEY);
     },
 
+    // A grant whose write was recorded but never finished (a crash, a failed propagation) is not there yet.
     hasGrant: async (p, sid, mask, inheritance) =>
-      store.kind(p) !== 'missing' && alreadyPresent(store.entries(p), op(p, sid, mask, inheritance)),
+      store.kind(p) !== 'missing' &&
+      grantComplete(store.entries(p), loadLedger(ledgerFile), op(p, sid, mask, inheritance, 'elevated-setup')),
     addGrant: async (g: GrantSpec, sid) => {
       // The same ledger file as the unelevated backend's, which may be preparing right now: locked.
       const result = await withFileLock(ledgerFile, () => {
