@@ -211,16 +211,42 @@ const PROTECTED_DACL = 0x80000000;
  * (SetNamedSecurityInfoW). For a folder setup creates and owns (the runtime root): it never touches the owner.
  */
 export function setProtectedFileDacl(path: string, sddl: string): void {
+  setFileDaclSddl(path, sddl, PROTECTED_DACL);
+}
+
+/** SetNamedSecurityInfoW(DACL | `protection`) with the DACL of `sddl`. */
+function setFileDaclSddl(path: string, sddl: string, protection: number): void {
   const sd = SecurityDescriptor.fromSddl(sddl);
   try {
     checkStatus(
       'SetNamedSecurityInfoW',
-      SetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL | PROTECTED_DACL, null, null, sd.dacl(), null),
+      SetNamedSecurityInfoW(path, SE_FILE_OBJECT, SecurityInfo.DACL | protection, null, null, sd.dacl(), null),
       path,
     );
   } finally {
     sd.close();
   }
+}
+
+/** UNPROTECTED_DACL_SECURITY_INFORMATION: the object inherits from its parent again. */
+const UNPROTECTED_DACL = 0x20000000;
+
+/** A file's or folder's DACL as SDDL, with its protection flag (`D:P…` when it does not inherit). */
+export function fileDaclSddl(path: string): string {
+  const sec = readFileSecurity(path);
+  try {
+    return sec.toSddl();
+  } finally {
+    sec.close();
+  }
+}
+
+/**
+ * Puts back a DACL read with `fileDaclSddl`: protected again if it was (`D:P`), otherwise inheriting from the
+ * parent once more (Windows then recomputes the inherited ACEs). Never touches the owner.
+ */
+export function restoreFileDacl(path: string, sddl: string): void {
+  setFileDaclSddl(path, sddl, /^D:[A-Z]*P/.test(sddl) ? PROTECTED_DACL : UNPROTECTED_DACL);
 }
 
 /** The owner of a file or folder, as a SID string (GetNamedSecurityInfoW(OWNER)). */

@@ -103,6 +103,16 @@ export function deleteMachineKey(subKey: string): void {
   if (status !== ERROR_FILE_NOT_FOUND) checkStatus('RegDeleteKeyExW', status, subKey);
 }
 
+/** Whether HKLM\subKey exists (64-bit view). */
+export function machineKeyExists(subKey: string): boolean {
+  const key: (bigint | null)[] = [null];
+  const status = RegOpenKeyExW(HKEY_LOCAL_MACHINE, subKey, 0, KEY_READ | KEY_WOW64_64KEY, key) as number;
+  if (status === ERROR_FILE_NOT_FOUND) return false;
+  checkStatus('RegOpenKeyExW', status, subKey);
+  RegCloseKey(key[0]);
+  return true;
+}
+
 /** Deletes a key only when it holds no values and no subkeys (a key other software may share); a missing key is fine. */
 export function deleteMachineKeyIfEmpty(subKey: string): boolean {
   const key: (bigint | null)[] = [null];

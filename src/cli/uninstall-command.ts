@@ -30,8 +30,9 @@ prompt), and deletes the stored passwords. Then checks again and lists anything 
 On Linux: stops the warm brokers (see "agent-sandbox broker"), removes the empty placeholders the sandbox created for missing protected paths (any you wrote into
 are kept and listed), its private temp folders and its ledger.
 
-Windows: --workspace DIR (repeatable) removes only that workspace: reverts the permissions of its capability SID
-and deletes its empty placeholders, then forgets the SID. The rest of the sandbox stays; no administrator needed.
+Windows: --workspace DIR (repeatable) removes only that workspace: reverts the permissions of its capability SID,
+the setup group's grant on it and the traverse permissions above it that no other workspace needs, deletes its
+empty placeholders, then forgets the SID. The rest of the sandbox stays; no administrator needed.
 
 Exit codes: 0 everything removed; 125 something remains or the prompt was declined; 2 bad arguments.`,
   async main(argv) {

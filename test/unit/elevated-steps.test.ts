@@ -20,6 +20,21 @@ async function setup(m: FakeMachine) {
   return { run, state };
 }
 
+/** A rule of one of our names, made by someone else (not in the rule ledger). */
+function foreignRule(name: string, over: Partial<FakeMachine['rules'][number]> = {}) {
+  return {
+    name,
+    direction: 2,
+    action: 0,
+    profiles: 7,
+    protocol: 256,
+    remoteAddresses: '*',
+    enabled: true,
+    sddl: '',
+    ...over,
+  };
+}
+
 test('setup steps: a clean run creates everything, and a second run changes nothing', async () => {
   const m = new FakeMachine();
   const first = await setup(m);
@@ -117,16 +132,7 @@ test('setup steps: a rule that cannot be read back fails closed (what Wine does:
 
 test('setup steps: the version-1 rule (every loopback port blocked, so no proxy) is removed; control: a rule of another name stays', async () => {
   const m = new FakeMachine();
-  const old = (name: string) => ({
-    name,
-    direction: 2,
-    action: 0,
-    profiles: 7,
-    protocol: 256,
-    remoteAddresses: '*',
-    enabled: true,
-    sddl: '',
-  });
+  const old = (name: string) => foreignRule(name);
   m.rules.push(old('Agent Sandbox: block outbound for AgentSandboxOffline'), old('Someone else: block outbound'));
   const { run } = await setup(m);
   assert.equal(run.ok, true);
@@ -155,7 +161,7 @@ test('uninstall steps: a rule in the rule ledger is removed even when this versi
   const gone = { ...m.rules[0], name: 'Agent Sandbox: block something an older version made' };
   m.rules.push(gone);
   m.createdRuleNames.push(gone.name);
-  const run = await runAllSteps(uninstallSteps(plan.firewall, m, m.marker));
+  const run = await runAllSteps(uninstallSteps(m, m.marker));
   assert.equal(run.ok, true, JSON.stringify(run.outcomes));
   assert.deepEqual(m.rules, []);
   assert.deepEqual(m.createdRuleNames, []);
@@ -179,14 +185,14 @@ test('setup steps: a workspace root that refuses the grant is reported and the o
 test('uninstall steps: remove everything setup created and re-query to an empty leftover list', async () => {
   const m = new FakeMachine();
   await setup(m);
-  const run = await runAllSteps(uninstallSteps(plan.firewall, m, m.marker));
+  const run = await runAllSteps(uninstallSteps(m, m.marker));
   assert.equal(run.ok, true, JSON.stringify(run.outcomes));
   assert.deepEqual(await leftovers(plan.firewall, m), []);
   assert.equal(m.users.size, 0);
   assert.deepEqual(m.groups.get('Users')!.members, []);
   assert.equal(m.hidden.size, 0);
   assert.ok([...m.acl.values()].every((a) => a.length === 0));
-  const again = await runAllSteps(uninstallSteps(plan.firewall, m, undefined));
+  const again = await runAllSteps(uninstallSteps(m, undefined));
   assert.ok(again.outcomes.every((o) => o.status === 'unchanged'));
 });
 
@@ -194,7 +200,7 @@ test('uninstall steps: an account whose SID is not the one setup recorded is lef
   const m = new FakeMachine();
   await setup(m);
   const marker = { ...m.marker!, onlineSid: 'S-1-5-21-1-1-1-1' };
-  const run = await runAllSteps(uninstallSteps(plan.firewall, m, marker));
+  const run = await runAllSteps(uninstallSteps(m, marker));
   assert.equal(run.ok, false);
   assert.equal(run.outcomes.find((o) => o.status === 'failed')!.id, 'user-online');
   assert.deepEqual(await leftovers(plan.firewall, m), ['account AgentSandboxOnline']);
@@ -218,7 +224,7 @@ test('uninstall never deletes an account or group setup did not create (no creat
   const m = new FakeMachine();
   m.users.set('AgentSandboxOnline', { sid: 'S-1-5-21-7-7-7-501', priv: 1, flags: 0, password: 'theirs' });
   m.groups.set('AgentSandboxUsers', { sid: 'S-1-5-21-7-7-7-502', members: [] });
-  const run = await runAllSteps(uninstallSteps(plan.firewall, m, undefined));
+  const run = await runAllSteps(uninstallSteps(m, undefined));
   assert.equal(m.users.has('AgentSandboxOnline'), true);
   assert.equal(m.groups.has('AgentSandboxUsers'), true);
   assert.match(JSON.stringify(run.outcomes), /was not created by Agent Sandbox setup; left alone/);
@@ -231,7 +237,7 @@ test('an account created by a setup that crashed before recording its SID ("pend
   m.created.set('AgentSandboxOffline', 'pending');
   await runAllSteps(setupSteps(plan, m, () => 'Pw-aaaaaaaaaaaaaaaaaaaaaaaaaaa1!', { users: [] } as SetupState));
   assert.equal(m.created.get('AgentSandboxOffline'), 'S-1-5-21-7-7-7-600');
-  await runAllSteps(uninstallSteps(plan.firewall, m, m.marker));
+  await runAllSteps(uninstallSteps(m, m.marker));
   assert.equal(m.users.has('AgentSandboxOffline'), false);
   assert.equal(m.created.size, 0, 'records go with the accounts');
 });
@@ -243,7 +249,59 @@ test("uninstall reverts the setup's grants even when the group and the marker ar
   assert.ok(before > 0);
   m.groups.delete('AgentSandboxUsers');
   m.created.delete('AgentSandboxUsers');
-  const run = await runAllSteps(uninstallSteps(plan.firewall, m, undefined));
+  const run = await runAllSteps(uninstallSteps(m, undefined));
   assert.equal(run.outcomes.find((o) => o.id === 'acl')!.status, 'changed');
   assert.equal(m.ledger.length, 0);
+});
+
+test('setup refuses a same-named firewall rule it did not create (not in the rule ledger): named in the error with the fix, left as it was', async () => {
+  for (const looksLikeOurs of [false, true]) {
+    const m = new FakeMachine();
+    const name = plan.firewall[0].name;
+    if (looksLikeOurs) {
+      // Even a rule identical to ours is refused: made here by a run whose rule-ledger entry is then dropped.
+      await setup(m);
+      m.createdRuleNames = m.createdRuleNames.filter((n) => n !== name);
+    } else m.rules.push(foreignRule(name));
+    const theirs = JSON.stringify(m.rules.filter((r) => r.name === name));
+    const { run } = await setup(m);
+    const f = run.outcomes.find((o) => o.status === 'failed');
+    assert.equal(f?.id, `firewall-${plan.firewall[0].id}`, String(looksLikeOurs));
+    assert.equal(f.error!.code, 'setup-firewall-rule-foreign');
+    assert.ok(f.error!.message.includes(`"${name}"`), f.error!.message);
+    assert.match(f.error!.fix, /Remove or rename the firewall rule/);
+    assert.ok(f.error!.fix.includes(name));
+    assert.equal(JSON.stringify(m.rules.filter((r) => r.name === name)), theirs, 'their rule is untouched');
+    assert.ok(!m.createdRuleNames.includes(name), 'and never ledgered as ours');
+  }
+});
+
+test('setup replaces a rule of our name that the rule ledger lists (control for the refusal above)', async () => {
+  const m = new FakeMachine();
+  const name = plan.firewall[0].name;
+  m.rules.push(foreignRule(name));
+  m.createdRuleNames.push(name);
+  const { run } = await setup(m);
+  assert.equal(run.ok, true, JSON.stringify(run.outcomes));
+  assert.equal(run.outcomes.find((o) => o.id === `firewall-${plan.firewall[0].id}`)!.status, 'changed');
+  assert.equal(m.rules.filter((r) => r.name === name).length, 1);
+  assert.notEqual(m.rules.find((r) => r.name === name)!.sddl, '');
+});
+
+test('uninstall never removes a same-named firewall rule setup did not create, nor counts it as a leftover', async () => {
+  const m = new FakeMachine();
+  await setup(m);
+  const name = plan.firewall[1].name;
+  // Someone else's rule of that name (ours was removed by hand, and theirs took its place).
+  m.rules = m.rules.filter((r) => r.name !== name);
+  m.createdRuleNames = m.createdRuleNames.filter((n) => n !== name);
+  m.rules.push(foreignRule(name));
+  const run = await runAllSteps(uninstallSteps(m, m.marker));
+  assert.equal(run.ok, true, JSON.stringify(run.outcomes));
+  assert.deepEqual(
+    m.rules.map((r) => r.name),
+    [name],
+    'only theirs is left',
+  );
+  assert.deepEqual(await leftovers(plan.firewall, m), []);
 });

@@ -412,19 +412,19 @@ test('DACL writes run off the event loop: timers fire while a write is in flight
   assert.ok(hasAce(store, 'C:\\ws', 'grant'));
 });
 
-test('each ACE is in the ledger file as soon as it is written, so a crash mid-way loses at most the one in flight', async () => {
+test('each ACE is in the ledger file before it is written, so a crash mid-way loses none', async () => {
   const { plan, stateDir, opts } = setup();
   const store = new MemoryStore(['C:\\ws', plan.tempDir]);
   const onDisk: number[] = [];
   await prepare(plan, id, store, {
     ...opts,
     onProgress: (p) => {
-      // reported as each operation ends; by the next one's report the previous ACE is saved
+      // reported as each operation ends; its ACE was saved before it was written, with every earlier one
       if (p.done >= 2 && p.done <= 4)
         onDisk.push(JSON.parse(fs.readFileSync(path.join(stateDir, LEDGER_FILE), 'utf8')).records.length);
     },
   });
-  assert.deepEqual(onDisk, [1, 2, 3]);
+  assert.deepEqual(onDisk, [2, 3, 4]);
 });
 
 test('the audit lists a folder whose permissions cannot be read as not checked, never as safe', () => {

@@ -4,6 +4,9 @@
 // real machine; the Wine tier checks only the copy and the launch from it (plumbing).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   isRuntimeCopyDir,
   runtimeLayout,
@@ -17,6 +20,8 @@ import { setupSteps, type SetupState } from '../../src/sandbox/windows/setup/set
 import { leftovers, uninstallSteps } from '../../src/sandbox/windows/setup/uninstall-steps';
 import { runAllSteps, runSteps } from '../../src/sandbox/windows/setup/steps';
 import { performElevated } from '../../src/sandbox/windows/setup/elevated-action';
+import { machineRuntimeRoot } from '../../src/sandbox/windows/setup/runtime-copy';
+import { win32Machine } from '../../src/sandbox/windows/setup/machine-win32';
 import { FakeMachine } from './elevated-fake-machine';
 import { HOME } from './win32-elevated-plan-fixture';
 
@@ -159,8 +164,44 @@ test('runtime copy folders: only <root>\\runtime\\<16 hex> is ever removed', () 
     `${root}\\runtime\\..\\..\\Microsoft`,
     'C:\\Users\\dev\\runtime\\0123456789abcdef',
     `${root}\\runtime\\not-a-hash-at-all`,
+    // Through `..`, even where it would lead back inside; short (8.3) names; what Windows reads differently.
+    `${root}\\runtime\\..\\runtime\\0123456789abcdef`,
+    `C:\\Other\\..\\ProgramData\\AgentSandbox\\runtime\\0123456789abcdef`,
+    `C:\\PROGRA~3\\AgentSandbox\\runtime\\0123456789abcdef`,
+    `C:\\ProgramData\\AGENTS~1\\runtime\\0123456789abcdef`,
+    `${root}\\runtime\\0123456789abcdef.`,
+    `${root}\\runtime\\0123456789abcdef `,
+    `${root}\\runtime\\0123456789abcdef::$DATA`,
+    `\\\\?\\${root}\\runtime\\0123456789abcdef`,
+    `\\\\server\\share\\AgentSandbox\\runtime\\0123456789abcdef`,
+    'runtime\\0123456789abcdef',
   ]) {
     assert.equal(isRuntimeCopyDir(bad, root), false, bad);
+  }
+  // Letter case and slashes are Windows' to ignore: the same folder.
+  assert.equal(isRuntimeCopyDir('c:\\PROGRAMDATA\\agentsandbox\\RUNTIME\\0123456789ABCDEF', root), true);
+  assert.equal(isRuntimeCopyDir('C:/ProgramData/AgentSandbox/runtime/0123456789abcdef', root), true);
+});
+
+test('runtime copy folders: the root comes from %ProgramData%, never from the recorded path (a forged record is refused)', async () => {
+  // The real machine's wiring (nothing native runs: the check refuses before any call).
+  const machine = win32Machine({ stateDir: fs.mkdtempSync(path.join(os.tmpdir(), 'as-rt-')), home: HOME });
+  assert.equal(machineRuntimeRoot({ ProgramData: 'C:\\ProgramData' }), 'C:\\ProgramData\\AgentSandbox');
+  assert.equal(machineRuntimeRoot({ PROGRAMDATA: 'D:\\PD' }), 'D:\\PD\\AgentSandbox');
+  assert.throws(() => machineRuntimeRoot({}), /ProgramData/);
+  const saved = process.env.ProgramData;
+  process.env.ProgramData = 'C:\\ProgramData';
+  try {
+    // A record naming another folder shaped like a copy: its own "root" two levels up would have matched.
+    for (const forged of ['C:\\Users\\dev\\runtime\\0123456789abcdef', 'D:\\AgentSandbox\\runtime\\0123456789abcdef'])
+      await assert.rejects(
+        machine.removeRuntimeCopy(forged),
+        /not a runtime copy under C:\\ProgramData\\AgentSandbox/,
+        forged,
+      );
+  } finally {
+    if (saved === undefined) delete process.env.ProgramData;
+    else process.env.ProgramData = saved;
   }
 });
 
@@ -243,13 +284,13 @@ test('uninstall removes every recorded copy and the record; a busy one is a fail
   const m = new FakeMachine();
   await setup(m);
   m.busyCopies.add(layout.dir);
-  const run = await runAllSteps(uninstallSteps(plan.firewall, m, m.marker));
+  const run = await runAllSteps(uninstallSteps(m, m.marker));
   assert.equal(run.outcomes.find((o) => o.id === 'runtime')!.error?.code, 'uninstall-runtime-copy-failed');
   assert.deepEqual(dirs(m), [layout.dir]);
   assert.deepEqual(await leftovers(plan.firewall, m), [`runner copy ${layout.dir}`]);
 
   m.busyCopies.clear();
-  const again = await runAllSteps(uninstallSteps(plan.firewall, m, m.marker));
+  const again = await runAllSteps(uninstallSteps(m, m.marker));
   assert.equal(again.outcomes.find((o) => o.id === 'runtime')!.status, 'changed');
   assert.equal(m.copies.size, 0);
   assert.deepEqual(m.runtimeRecord, []);

@@ -1,8 +1,9 @@
 /**
  * The ACL ledger: applies a plan's ACL operations once (skipping ACEs already present), records every ACE it adds
  * with the DACL it replaced, and reverts them exactly (REVOKE of our SID's explicit ACEs on each touched path).
- * Missing protected paths are created first (a folder, or an empty placeholder file with its missing parents);
- * what was created is recorded, and revert deletes it again while it is still empty.
+ * Every ACE is recorded (as incomplete) before anything is created or written for it. Missing protected paths are
+ * then created (a folder, or an empty placeholder file with its missing parents); what was created is recorded,
+ * and revert deletes it again while it is still empty.
  * Works over a `SecurityStore`, so unit tests use an in-memory store and the backend uses the Win32 one.
  * Must never change an owner, never touch the profile root or NTUSER.DAT (except for a traverse-only,
  * non-inheriting ACE written in place, see ./setup/profile-traverse), and never add an ACE it does not record.
@@ -169,6 +170,14 @@ export function alreadyPresent(entries: Ace[], op: ResolvedAclOp): boolean {
   );
 }
 
+/**
+ * True when `op`'s ACE is on the path and its write finished: an ACE the ledger holds as incomplete (recorded
+ * before a write that crashed or failed while propagating) is not done, even where the path itself carries it.
+ */
+export function grantComplete(entries: Ace[], ledger: Ledger, op: ResolvedAclOp): boolean {
+  return alreadyPresent(entries, op) && !incompleteRecord(ledger, op);
+}
+
 /** Paths the sandbox must never modify: the profile root itself and registry hives in it. */
 export function refuseUntouchable(p: string, home: string): string | undefined {
   const w = path.win32;
@@ -180,28 +189,38 @@ export function refuseUntouchable(p: string, home: string): string | undefined {
 }
 
 /**
- * The part of applying one operation before the DACL write: refuses untouchable paths, creates a missing protected
- * path, and skips what is already present. Returns what was created, or `skip`.
+ * The part of applying one operation before the DACL write: refuses untouchable paths and skips what is already
+ * present. Returns the missing path (and its missing parents, outermost first) to create for a protected path, or
+ * `skip`. Nothing is created here: the record comes first (see `recordBeforeWrite`).
  */
 function beforeWrite(
   op: ResolvedAclOp,
   store: SecurityStore,
   home: string,
   ledger: Ledger,
-): { createdPaths?: string[] } | 'skip' {
+): { toCreate?: string[] } | 'skip' {
   if (op.inPlace && op.inheritance !== 0) throw new Error(`${op.path}: an inheritable ACE cannot be written in place.`);
   const refused = refuseUntouchable(op.path, home);
   // The one exception: the traverse-only ACE Node needs to lstat the profile root, which reaches nothing inside.
   if (refused && !(op.inPlace && isTraverseOnly(op) && !/^ntuser\.dat/i.test(path.win32.basename(op.path))))
     throw new Error(refused);
-  let createdPaths: string[] | undefined;
-  if (store.kind(op.path) === 'missing') {
-    if (!op.createIfMissing) return 'skip';
-    createdPaths = store.create(op.path, op.createIfMissing, op.placeholderContent);
-  }
+  if (store.kind(op.path) === 'missing')
+    return op.createIfMissing ? { toCreate: missingChain(op.path, store) } : 'skip';
   // Present on the folder but half-propagated last time: written again, so the children get it too.
   if (alreadyPresent(store.entries(op.path), op) && !incompleteRecord(ledger, op)) return 'skip';
-  return { createdPaths };
+  return {};
+}
+
+/** `p` and its missing parents (up to the drive), outermost first: what `create` will make. */
+function missingChain(p: string, store: SecurityStore): string[] {
+  const out = [p];
+  for (
+    let d = path.win32.dirname(p);
+    d !== path.win32.dirname(d) && store.kind(d) === 'missing';
+    d = path.win32.dirname(d)
+  )
+    out.unshift(d);
+  return out;
 }
 
 function aceOf(op: ResolvedAclOp): Ace {
@@ -221,9 +240,19 @@ export function isTraverseOnly(ace: { action: string; mask: number; inheritance:
   return ace.action === 'grant' && ace.inheritance === 0 && m !== 0 && (m & ~TRAVERSE_MASK.value) >>> 0 === 0;
 }
 
+/** An operation between its record and its write: the record (made now, or left by an earlier attempt). */
+interface Pending {
+  record: LedgerRecord;
+  /** The record was made by this attempt (a write that does not land takes it back). */
+  fresh: boolean;
+  /** What this attempt created for it. */
+  createdPaths?: string[];
+}
+
 /**
- * Everything before the DACL write. Returns what the write needs, or undefined when the operation was skipped or
- * failed (already noted in `result`).
+ * Everything before the DACL write: the checks, then the record (saved through `persist`), then whatever must be
+ * created for a missing protected path. Returns what the write needs, or undefined when the operation was skipped
+ * or failed (already noted in `result`).
  */
 function startOne(
   op: ResolvedAclOp,
@@ -234,68 +263,69 @@ function startOne(
   ledger: Ledger,
   result: ApplyResult,
   onProgress?: (p: ApplyProgress) => void,
-): { createdPaths?: string[] } | undefined {
+  persist?: () => void,
+): Pending | undefined {
   try {
     const pre = beforeWrite(op, store, home, ledger);
-    if (pre !== 'skip') return pre;
-    result.skipped.push(op);
-    onProgress?.({ done: i + 1, total, path: op.path, action: 'skip' });
+    if (pre === 'skip') {
+      result.skipped.push(op);
+      onProgress?.({ done: i + 1, total, path: op.path, action: 'skip' });
+      return undefined;
+    }
+    const prior = incompleteRecord(ledger, op)?.createdPaths ?? [];
+    const pending = recordBeforeWrite(op, pre.toCreate, ledger, persist);
+    if (pre.toCreate) {
+      // A creation that fails keeps the record, which names every path it could have made: revert deletes
+      // those that exist while they are still empty, and the next run creates them again. Once made, the record
+      // names what really was (another process may have made a part meanwhile).
+      pending.createdPaths = store.create(op.path, op.createIfMissing!, op.placeholderContent);
+      pending.record.createdPaths = [...new Set([...prior, ...pending.createdPaths])];
+    }
+    return pending;
   } catch (error) {
     result.failures.push({ op, error });
   }
   return undefined;
 }
 
-/** Records an ACE just written, with the DACL it replaced, and reports it. */
+/** Completes the record of an ACE just written (with the DACL it replaced, if not known yet) and reports it. */
 function finishOne(
   op: ResolvedAclOp,
   i: number,
   total: number,
   before: string,
-  createdPaths: string[] | undefined,
-  ledger: Ledger,
+  pending: Pending,
   result: ApplyResult,
   onProgress?: (p: ApplyProgress) => void,
 ): void {
-  const retried = incompleteRecord(ledger, op);
-  if (retried) {
-    // The retry finished the propagation: the record keeps the DACL from before the first attempt. An in-place
-    // write, recorded before it was made, propagates nothing, so the DACL it just replaced is the one before.
-    delete retried.incomplete;
-    if (op.inPlace && !retried.before) retried.before = before;
-    result.applied.push(retried);
-    onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
-    return;
-  }
-  const rec = recordOf(op, before, createdPaths);
-  ledger.records.push(rec);
+  // A retry that finished an earlier half-propagated write keeps the DACL from before the first attempt, if known.
+  const rec = pending.record;
+  delete rec.incomplete;
+  if (!rec.before) rec.before = before;
+  rec.at = new Date().toISOString();
   result.applied.push(rec);
   onProgress?.({ done: i + 1, total, path: op.path, action: op.action });
 }
 
 /**
- * A DACL write failed. If the folder itself carries the ACE now, the failure came while propagating to its
- * children: the ACE is recorded as incomplete (uninstall reverts it; the next run writes it again) and what was
- * created for it stays with the record. Otherwise nothing is recorded, so what was created for it (a placeholder,
- * a sealed `.git`) is deleted again while it is still as we made it; otherwise nothing would ever take it back.
+ * A DACL write failed. If the path itself carries the ACE now, the failure came while propagating to its
+ * children: the record stays incomplete (uninstall reverts it; the next run writes it again) with what was created
+ * for it. Otherwise the record this attempt made goes again, and what it created (a placeholder, a sealed `.git`)
+ * is deleted while it is still as we made it; otherwise nothing would ever take it back. A record an earlier
+ * attempt left stays for the next run or uninstall.
  */
 function failWrite(
   op: ResolvedAclOp,
-  createdPaths: string[] | undefined,
+  pending: Pending,
   store: SecurityStore,
   ledger: Ledger,
   result: ApplyResult,
   error: unknown,
 ): void {
   result.failures.push({ op, error });
-  if (halfWritten(op, store)) {
-    if (!incompleteRecord(ledger, op)) ledger.records.push(incompleteOf(op, createdPaths));
-    return;
-  }
-  // Not written: the record made before an in-place write goes again (what it created is deleted below).
-  const early = op.inPlace ? incompleteRecord(ledger, op) : undefined;
-  if (early) ledger.records.splice(ledger.records.indexOf(early), 1);
-  for (const p of [...(createdPaths ?? [])].reverse()) {
+  if (halfWritten(op, store) || !pending.fresh) return;
+  ledger.records.splice(ledger.records.indexOf(pending.record), 1);
+  for (const p of [...(pending.createdPaths ?? [])].reverse()) {
     try {
       store.removeIfEmpty(p, p === op.path ? op.placeholderContent : undefined);
     } catch {
@@ -330,26 +360,35 @@ function recordOf(op: ResolvedAclOp, before: string, createdPaths: string[] | un
   };
 }
 
-/** `before` is not known: the write that would have returned it failed. Revert removes our ACE by SID alone. */
+/** `before` is not known yet (the write that returns it has not run, or failed). Revert removes our ACE by SID alone. */
 function incompleteOf(op: ResolvedAclOp, createdPaths: string[] | undefined): LedgerRecord {
   return { ...recordOf(op, '', createdPaths), incomplete: true };
 }
 
 /**
- * An in-place ACE (on the profile's folders) is recorded, as incomplete, and saved through `persist` before it is
- * written, so a crash between the write and the save still leaves it for uninstall to revert.
+ * Every ACE is recorded, as incomplete, and saved through `persist` before anything is created or written for it
+ * (a propagating write can take minutes and fail half-way). A crash at any point leaves a record: the next run
+ * writes it again (an incomplete ACE is never skipped as present) and uninstall reverts it, deleting what was made
+ * for it while still empty. An incomplete record an earlier attempt left is reused, naming what this one may create.
  */
 function recordBeforeWrite(
   op: ResolvedAclOp,
-  createdPaths: string[] | undefined,
+  toCreate: string[] | undefined,
   ledger: Ledger,
   persist?: () => void,
-): void {
-  if (!incompleteRecord(ledger, op)) ledger.records.push(incompleteOf(op, createdPaths));
+): Pending {
+  const earlier = incompleteRecord(ledger, op);
+  if (earlier && toCreate) {
+    earlier.created = true;
+    earlier.createdPaths = [...new Set([...(earlier.createdPaths ?? []), ...toCreate])];
+  }
+  const record = earlier ?? incompleteOf(op, toCreate);
+  if (!earlier) ledger.records.push(record);
   persist?.();
+  return { record, fresh: !earlier };
 }
 
-/** Applies one operation unless present, recording what it adds; a failure is collected, never half-recorded. */
+/** Applies one operation unless present, recording it first; a failure is collected, never left half-recorded. */
 function applyOne(
   op: ResolvedAclOp,
   i: number,
@@ -361,13 +400,12 @@ function applyOne(
   onProgress?: (p: ApplyProgress) => void,
   persist?: () => void,
 ): void {
-  const pending = startOne(op, i, total, store, home, ledger, result, onProgress);
+  const pending = startOne(op, i, total, store, home, ledger, result, onProgress, persist);
   if (!pending) return;
-  if (op.inPlace) recordBeforeWrite(op, pending.createdPaths, ledger, persist);
   try {
-    finishOne(op, i, total, writeAces(store, op, [aceOf(op)]), pending.createdPaths, ledger, result, onProgress);
+    finishOne(op, i, total, writeAces(store, op, [aceOf(op)]), pending, result, onProgress);
   } catch (error) {
-    failWrite(op, pending.createdPaths, store, ledger, result, error);
+    failWrite(op, pending, store, ledger, result, error);
   }
 }
 
@@ -385,27 +423,18 @@ async function applyOneAsync(
 ): Promise<void> {
   // An in-place write propagates nothing, so it is quick: no need to leave the event loop.
   if (!store.applyAsync || op.inPlace) return applyOne(op, i, total, store, ledger, home, result, onProgress, persist);
-  const pending = startOne(op, i, total, store, home, ledger, result, onProgress);
+  const pending = startOne(op, i, total, store, home, ledger, result, onProgress, persist);
   if (!pending) return;
   try {
-    finishOne(
-      op,
-      i,
-      total,
-      await store.applyAsync(op.path, [aceOf(op)]),
-      pending.createdPaths,
-      ledger,
-      result,
-      onProgress,
-    );
+    finishOne(op, i, total, await store.applyAsync(op.path, [aceOf(op)]), pending, result, onProgress);
   } catch (error) {
-    failWrite(op, pending.createdPaths, store, ledger, result, error);
+    failWrite(op, pending, store, ledger, result, error);
   }
 }
 
 /**
  * Applies each operation unless present, recording what it adds. Failures are collected, never half-recorded.
- * `persist` saves the ledger; it is called before each in-place write, which is recorded first.
+ * `persist` saves the ledger; it is called once each operation is recorded, before anything is created or written.
  */
 export function applyOperations(
   ops: ResolvedAclOp[],
@@ -425,8 +454,8 @@ export function applyOperations(
  * As `applyOperations`, but yields to the event loop between operations (so progress can be shown), writes DACLs
  * off the event loop where the store can (a long inheritance propagation then freezes nothing), and stops
  * before the next operation once `signal` is aborted, returning `cancelled: true` with what was applied so far
- * recorded; a rerun skips those ACEs and completes the rest. `onRecorded` runs after each ACE is recorded (the
- * caller saves the ledger, so a crash loses at most the ACE being written).
+ * recorded; a rerun skips those ACEs and completes the rest. `onRecorded` runs when each ACE is recorded, before
+ * it is written, and again once it is complete (the caller saves the ledger, so a crash loses no ACE).
  */
 export async function applyOperationsYielding(
   ops: ResolvedAclOp[],

@@ -63,7 +63,8 @@ export const windowsLifecycle: Lifecycle = {
     };
     for (const root of opts.roots) {
       const r = await removeWindowsWorkspace(opts.stateDir, root);
-      if (!r.sids.length) out.notes.push(`${root}: the sandbox never changed permissions there.`);
+      if (!r.sids.length && !r.reverted.length && !r.failures.length)
+        out.notes.push(`${root}: the sandbox never changed permissions there.`);
       else
         out.removed.push(
           `${root}: ${r.reverted.length} permission(s) reverted, ${r.removed.length} empty placeholder(s) removed`,

@@ -371,18 +371,27 @@ export function revertUnelevatedAcls(stateDir: string, store: SecurityStore, cap
 }
 
 /**
- * Reverts ledgered ACEs (uninstall, or "remove this workspace" with a filter on its capability SID) and saves the
- * ledger with whatever could not be reverted yet.
+ * Reverts ledgered ACEs (uninstall, or "remove this workspace" with a filter) and saves the ledger with whatever
+ * could not be reverted yet.
  */
 export function revertAcls(
   stateDir: string,
   store: SecurityStore,
   filter?: (r: LedgerRecord) => boolean,
 ): RevertResult {
+  return revertSelectedAcls(stateDir, store, filter && (() => filter));
+}
+
+/** As `revertAcls`, with the filter chosen from the whole ledger (read under the lock). */
+export function revertSelectedAcls(
+  stateDir: string,
+  store: SecurityStore,
+  select?: (ledger: Ledger) => (r: LedgerRecord) => boolean,
+): RevertResult {
   const file = path.join(stateDir, LEDGER_FILE);
   return withFileLockSync(file, () => {
     const ledger = loadLedger(file);
-    const result = revertLedger(ledger, store, filter);
+    const result = revertLedger(ledger, store, select?.(ledger));
     saveLedger(file, ledger);
     return result;
   });

@@ -14,8 +14,16 @@ import { deleteCredentials } from './setup/credentials';
 import type { SetupMachine } from './setup/machine';
 import { buildSetupPlan } from './setup/setup-plan';
 import { leftovers } from './setup/uninstall-steps';
-import { isElevatedRecord, loadLedger, type LedgerRecord, type RevertResult, type SecurityStore } from './ledger';
-import { LEDGER_FILE, revertUnelevatedAcls } from './prepare';
+import {
+  isElevatedRecord,
+  loadLedger,
+  type Ledger,
+  type LedgerRecord,
+  type RevertResult,
+  type SecurityStore,
+} from './ledger';
+import { isWithin } from '../../policy/paths';
+import { LEDGER_FILE, revertSelectedAcls, revertUnelevatedAcls } from './prepare';
 import { forgetCapabilitySids, knownCapabilitySidsOfRoot } from './capabilities';
 
 export interface WindowsUninstallResult {
@@ -131,9 +139,39 @@ export function uninstallDeps(
 }
 
 /**
- * "Remove this workspace": reverts only the ACEs of `root`'s capability SIDs, every policy's (their grants, the
- * protected-path and audit denies for them, and the placeholders no other record needs), then forgets the SIDs.
- * Needs no administrator. The SIDs are kept while any of their ACEs could not be reverted, so a rerun finishes.
+ * The records "remove this workspace" reverts for `root`: every ACE of its capability SIDs (every policy's), and of
+ * the elevated setup's group SID those that serve only this workspace: its grants on `root` and inside it, and the
+ * traverse-only ACEs on the folders above `root` that no remaining record of the group needs (reference-counted:
+ * a traverse ACE stays while any record of the group that stays sits below its folder, another workspace's grant,
+ * a runtime folder, the temp folder or a deeper traverse ACE).
+ */
+export function workspaceRecords(ledger: Ledger, root: string, capabilitySids: string[]): (r: LedgerRecord) => boolean {
+  const caps = new Set(capabilitySids.map((s) => s.toUpperCase()));
+  const groups = new Set(ledger.records.filter(isElevatedRecord).map((r) => r.sid.toUpperCase()));
+  const isGroup = (r: LedgerRecord) => groups.has(r.sid.toUpperCase());
+  const traverse = (r: LedgerRecord) => r.reason === 'elevated-profile-traverse';
+  const below = (dir: string, p: string) => isWithin('win32', dir, p) && !isWithin('win32', p, dir);
+  const out = new Set<LedgerRecord>(
+    ledger.records.filter(
+      (r) => caps.has(r.sid.toUpperCase()) || (isGroup(r) && !traverse(r) && isWithin('win32', root, r.path)),
+    ),
+  );
+  // Deepest first, so a deeper traverse ACE that stays keeps the ones above it.
+  const candidates = ledger.records
+    .filter((r) => isGroup(r) && traverse(r) && below(r.path, root))
+    .sort((a, b) => b.path.length - a.path.length);
+  for (const t of candidates) {
+    if (!ledger.records.some((r) => r !== t && isGroup(r) && !out.has(r) && below(t.path, r.path))) out.add(t);
+  }
+  return (r) => out.has(r);
+}
+
+/**
+ * "Remove this workspace": reverts only the ACEs that serve `root` alone (`workspaceRecords`: its capability SIDs'
+ * grants, protected-path and audit denies, the elevated group's grants on it and the traverse ACEs only it needs)
+ * and the placeholders no other record needs, then forgets its SIDs. Needs no administrator: every one of these
+ * sits on the developer's own folders. The SIDs are kept while any of their ACEs could not be reverted, so a rerun
+ * finishes.
  */
 export function removeWorkspace(
   stateDir: string,
@@ -141,9 +179,8 @@ export function removeWorkspace(
   store: SecurityStore,
 ): RevertResult & { sids: string[] } {
   const sids = knownCapabilitySidsOfRoot(stateDir, root);
-  if (!sids.length) return { reverted: [], failures: [], removed: [], keptCreated: [], sids };
-  const result = revertUnelevatedAcls(stateDir, store, sids);
-  if (!result.failures.length) forgetCapabilitySids(stateDir, root);
+  const result = revertSelectedAcls(stateDir, store, (ledger) => workspaceRecords(ledger, root, sids));
+  if (sids.length && !result.failures.length) forgetCapabilitySids(stateDir, root);
   return { ...result, sids };
 }
 

@@ -17,6 +17,7 @@ import {
   deleteMachineKey,
   deleteMachineValue,
   getMachineValue,
+  machineKeyExists,
   setMachineValues,
 } from '../../../native-bindings/win32/registry';
 import * as users from '../../../native-bindings/win32/users';
@@ -74,7 +75,9 @@ test('registry marker values round-trip under HKLM (Wine stores its registry fai
   const key = 'SOFTWARE\\AgentSandboxWineTest';
   try {
     assert.equal(getMachineValue(key, 'Version', 'dword'), undefined);
+    assert.equal(machineKeyExists(key), false);
     setMachineValues(key, { Version: 7, GroupSid: 'S-1-5-21-9-8-7-1000' });
+    assert.equal(machineKeyExists(key), true, 'an existing key is seen (what setup records before creating UserList)');
     assert.equal(getMachineValue(key, 'Version', 'dword'), 7);
     assert.equal(getMachineValue(key, 'GroupSid', 'string'), 'S-1-5-21-9-8-7-1000');
     deleteMachineValue(key, 'Version');
@@ -84,6 +87,7 @@ test('registry marker values round-trip under HKLM (Wine stores its registry fai
     deleteMachineKey(key);
   }
   assert.equal(getMachineValue(key, 'GroupSid', 'string'), undefined);
+  assert.equal(machineKeyExists(key), false);
 });
 
 test('firewall COM plumbing under Wine: INetFwPolicy2 and INetFwRules vtable calls marshal HRESULTs (Wine stores and enforces nothing)', () => {

@@ -15,7 +15,7 @@ import {
 } from '../../../native-bindings/win32/token';
 import { Job } from '../../../native-bindings/win32/job';
 import { createPipePair, pipeSddl } from '../../../native-bindings/win32/pipe';
-import { createProcessAsUser } from '../../../native-bindings/win32/process';
+import { createProcessAsUser, isProcessInJob, type ChildProcess } from '../../../native-bindings/win32/process';
 import { randomCapabilitySid } from '../../../native-bindings/win32/sid';
 import { closeAll } from '../../../native-bindings/win32/handle';
 import { buildCommandLine } from '../../../src/sandbox/windows/cmdline';
@@ -53,7 +53,8 @@ function restrictedToken() {
   return { token, user };
 }
 
-async function runChild(argv: string[], stdinText = '') {
+/** `inspect` sees the child (still running: it waits for stdin's end) and its job, before stdin is closed. */
+async function runChild(argv: string[], stdinText = '', inspect?: (child: ChildProcess, job: Job) => void) {
   const { token, user } = restrictedToken();
   const job = Job.createKillOnClose();
   const sddl = pipeSddl([user]);
@@ -73,7 +74,11 @@ async function runChild(argv: string[], stdinText = '') {
       job,
     });
     closeAll(i.server, o.server, e.server);
-    i.socket.end(stdinText);
+    try {
+      inspect?.(child, job);
+    } finally {
+      i.socket.end(stdinText);
+    }
     const [stdout, stderr, code] = await Promise.all([read(o.socket), read(e.socket), child.wait()]);
     const placement = child.jobPlacement;
     child.close();
@@ -178,8 +183,23 @@ test(
   },
 );
 
-test('the child is placed in its kill-on-close job before it runs', async () => {
-  const r = await runChild([process.execPath, '-e', '0']);
-  assert.ok(r.placement === 'job-list' || r.placement === 'assigned-while-suspended');
-  console.log(`job placement under this Windows: ${r.placement}`);
+test('the child is in its own kill-on-close job (IsProcessInJob on the returned handle against that job); control: not in another job', async () => {
+  const seen: { own: boolean; other: boolean; placement: string }[] = [];
+  const r = await runChild(
+    [process.execPath, '-e', "process.stdin.resume(); process.stdin.on('end', () => process.exit(0))"],
+    '',
+    (child, job) => {
+      using other = Job.createKillOnClose();
+      seen.push({
+        own: isProcessInJob(child.process, job),
+        other: isProcessInJob(child.process, other),
+        placement: child.jobPlacement,
+      });
+    },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(seen.length, 1, 'inspected while the child ran');
+  assert.equal(seen[0].own, true, 'in its job');
+  assert.equal(seen[0].other, false, 'IsProcessInJob tells jobs apart');
+  console.log(`job placement under this Windows: ${seen[0].placement}`);
 });

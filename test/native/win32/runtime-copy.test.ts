@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ownSid } from './fixture';
-import { fileOwnerSid, setProtectedFileDacl } from '../../../native-bindings/win32/acl';
+import { fileDaclSddl, fileOwnerSid, restoreFileDacl, setProtectedFileDacl } from '../../../native-bindings/win32/acl';
 import { isWin32Error } from '../../../native-bindings/win32/errors';
 import { BrokerClient, type BrokerPipes } from '../../../src/sandbox/windows/elevated/broker-client';
 import {
@@ -19,6 +19,8 @@ import {
   removeRuntimeCopy,
   runtimeCopyComplete,
   type RuntimeAcl,
+  type RuntimeRootLedger,
+  type RuntimeRootRecord,
 } from '../../../src/sandbox/windows/setup/runtime-copy';
 import { runtimeLayout, runtimeRootSddl } from '../../../src/sandbox/windows/setup/runtime-layout';
 
@@ -45,13 +47,20 @@ test('runtime copy under Wine (plumbing only): the copy is complete, koffi loads
   const programData = fs.mkdtempSync(path.join(os.tmpdir(), 'asb-pd-'));
   const protectedDirs: string[] = [];
   // Wine maps DACLs to mode bits: the ACL calls are recorded here and exercised in the next test.
-  const acl: RuntimeAcl = { owner: () => 'S-1-5-32-544', protect: (p) => void protectedDirs.push(p) };
+  const acl: RuntimeAcl = {
+    owner: () => 'S-1-5-32-544',
+    protect: (p) => void protectedDirs.push(p),
+    read: () => 'D:AI',
+    restore: () => undefined,
+  };
+  let record: RuntimeRootRecord | undefined;
+  const ledger: RuntimeRootLedger = { read: () => record, write: (r) => (record = r) };
   const children: ChildProcess[] = [];
   try {
     const layout = stagedLayout(programData);
     assert.equal(layout.runtimeCopied, true);
     assert.equal(runtimeCopyComplete(layout), false);
-    materialiseRuntime(layout, 'S-1-5-21-1-2-3-1001', acl);
+    materialiseRuntime(layout, 'S-1-5-21-1-2-3-1001', acl, ledger);
     assert.equal(runtimeCopyComplete(layout), true);
     assert.deepEqual(protectedDirs, [layout.root]);
     assert.equal(fs.existsSync(`${layout.dir}.partial`), false, 'no staging folder left');
@@ -105,14 +114,15 @@ test('runtime copy under Wine (plumbing only): the copy is complete, koffi loads
 
     // A second materialise over the existing root checks its owner; a foreign owner is refused.
     assert.throws(
-      () => materialiseRuntime(layout, 'S-1-5-21-1-2-3-1001', { ...acl, owner: () => 'S-1-5-21-9-9-9-1005' }),
+      () => materialiseRuntime(layout, 'S-1-5-21-1-2-3-1001', { ...acl, owner: () => 'S-1-5-21-9-9-9-1005' }, ledger),
       /owned by S-1-5-21-9-9-9-1005/,
     );
-    materialiseRuntime(layout, 'S-1-5-21-1-2-3-1001', acl);
+    materialiseRuntime(layout, 'S-1-5-21-1-2-3-1001', acl, ledger);
     assert.equal(runtimeCopyComplete(layout), true);
 
-    assert.throws(() => removeRuntimeCopy(layout.root, layout.root), /not a runtime copy/);
-    removeRuntimeCopy(layout.dir, layout.root);
+    assert.throws(() => removeRuntimeCopy(layout.root, layout.root, acl, ledger), /not a runtime copy/);
+    removeRuntimeCopy(layout.dir, layout.root, acl, ledger);
+    assert.equal(record, undefined, 'the root record is released with the last copy');
     assert.equal(fs.existsSync(layout.root), false, 'the copy, the runtime folder and the emptied root are gone');
   } finally {
     for (const c of children) c.kill();
@@ -120,11 +130,16 @@ test('runtime copy under Wine (plumbing only): the copy is complete, koffi loads
   }
 });
 
-test('runtime root ACL bindings under Wine (plumbing only): setProtectedFileDacl and fileOwnerSid marshal and return; Wine enforces none of it', () => {
+test('runtime root ACL bindings under Wine (plumbing only): fileDaclSddl, setProtectedFileDacl, restoreFileDacl and fileOwnerSid marshal and return; Wine enforces none of it', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'asb-acl-'));
   try {
+    const before = fileDaclSddl(dir);
+    assert.match(before, /^D:/);
     setProtectedFileDacl(dir, runtimeRootSddl(ownSid()));
     assert.match(fileOwnerSid(dir), /^S-1-5-[0-9-]+$/);
+    // Putting back what was read (what uninstall does for a root that predated setup) marshals and returns.
+    restoreFileDacl(dir, before);
+    restoreFileDacl(dir, runtimeRootSddl(ownSid()));
     assert.throws(
       () => fileOwnerSid(path.join(dir, 'missing', 'x')),
       (e: unknown) => isWin32Error(e, 2) || isWin32Error(e, 3),

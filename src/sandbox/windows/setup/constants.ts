@@ -23,9 +23,14 @@ export const MARKER_KEY = 'SOFTWARE\\AgentSandbox';
 export const CREATED_KEY = 'SOFTWARE\\AgentSandboxCreatedAccounts';
 /** The firewall rules setup created (value `Names`: a JSON list), recorded before each is added: uninstall removes these. */
 export const CREATED_RULES_KEY = 'SOFTWARE\\AgentSandboxCreatedRules';
+/** Value `Record`: what setup did to %ProgramData%\\AgentSandbox (folders it created, the DACL it replaced), as JSON. */
+export const RUNTIME_ROOT_KEY = 'SOFTWARE\\AgentSandboxRuntimeRoot';
 /** Value `Copies`: the runner's runtime copies setup made, as JSON ({dir, runtimeOf}[]). */
 export const RUNTIME_KEY = 'SOFTWARE\\AgentSandboxRuntime';
-export const HIDE_USERS_KEY = 'SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\SpecialAccounts\\UserList';
+export const SPECIAL_ACCOUNTS_KEY = 'SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\SpecialAccounts';
+export const HIDE_USERS_KEY = `${SPECIAL_ACCOUNTS_KEY}\\UserList`;
+/** Value `Names`: which of SpecialAccounts and UserList setup created (JSON), recorded before creating them. */
+export const CREATED_KEYS_KEY = 'SOFTWARE\\AgentSandboxCreatedKeys';
 
 /** The firewall rule group, so the rules are easy to find in wf.msc and to remove as a set. */
 export const FIREWALL_GROUPING = 'Agent Sandbox';

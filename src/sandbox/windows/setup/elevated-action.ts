@@ -41,7 +41,7 @@ export async function performElevated(
       leftovers: [],
     };
   }
-  const run = await runAllSteps(uninstallSteps(plan.firewall, m, await m.readMarker()), onProgress);
+  const run = await runAllSteps(uninstallSteps(m, await m.readMarker()), onProgress);
   const left = await leftovers(plan.firewall, m);
   const aclFailure = run.outcomes.find((o) => o.id === 'acl' && o.error);
   if (aclFailure?.error) left.push(`folder permissions: ${aclFailure.error.message}`);

@@ -13,6 +13,7 @@ import {
   deleteMachineKeyIfEmpty,
   deleteMachineValue,
   getMachineValue,
+  machineKeyExists,
   setMachineValues,
 } from '../../../../native-bindings/win32/registry';
 import { FirewallPolicy, FwModifyState, readRule } from '../../../../native-bindings/win32/firewall';
@@ -20,8 +21,8 @@ import { fileSecurityStore } from '../file-store';
 import { readFirewallFacts } from '../firewall-state';
 import { withFileLock } from '../../../file-lock';
 import {
-  alreadyPresent,
   applyOperations,
+  grantComplete,
   isElevatedRecord,
   loadLedger,
   revertLedger,
@@ -29,12 +30,31 @@ import {
   type ResolvedAclOp,
 } from '../ledger';
 import { LEDGER_FILE } from '../prepare';
-import { CREATED_KEY, CREATED_RULES_KEY, HIDE_USERS_KEY, MARKER_KEY, RUNTIME_KEY } from './constants';
-import { materialiseRuntime, parseRuntimeRecords, removeRuntimeCopy, runtimeCopyComplete } from './runtime-copy';
+import { CREATED_KEY, CREATED_RULES_KEY, MARKER_KEY, RUNTIME_KEY, RUNTIME_ROOT_KEY, SANDBOX_USERS } from './constants';
+import { hideFromSignIn, isHiddenFromSignIn, unhideFromSignIn, type MachineRegistry } from './sign-in-visibility';
+import {
+  machineRuntimeRoot,
+  materialiseRuntime,
+  parseRuntimeRecords,
+  removeRuntimeCopy,
+  runtimeCopyComplete,
+  win32RuntimeAcl,
+  type RuntimeRootLedger,
+  type RuntimeRootRecord,
+} from './runtime-copy';
 import type { FirewallModifyState, Marker, RuleReadback, SetupMachine } from './machine';
 import type { FirewallRule, GrantSpec, UserSpec } from './setup-plan';
 
 const GROUP_TYPES = [users.SidType.Alias, users.SidType.Group];
+
+const registry: MachineRegistry = {
+  keyExists: machineKeyExists,
+  getValue: getMachineValue,
+  setValues: setMachineValues,
+  deleteValue: deleteMachineValue,
+  deleteKey: deleteMachineKey,
+  deleteKeyIfEmpty: deleteMachineKeyIfEmpty,
+};
 
 export function win32Machine(opts: { stateDir: string; home: string }): SetupMachine {
   const ledgerFile = path.join(opts.stateDir, LEDGER_FILE);
@@ -71,14 +91,10 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
     deleteUser: async (name) => users.deleteUser(name),
     deleteProfile: async (sid) => users.deleteProfile(sid),
 
-    isHiddenFromSignIn: async (name) => getMachineValue(HIDE_USERS_KEY, name, 'dword') === 0,
-    hideFromSignIn: async (name) => setMachineValues(HIDE_USERS_KEY, { [name]: 0 }),
-    unhideFromSignIn: async (name) => {
-      deleteMachineValue(HIDE_USERS_KEY, name);
-      // SpecialAccounts\UserList exists only to hide accounts: once it is empty, it goes (others' entries keep it).
-      deleteMachineKeyIfEmpty(HIDE_USERS_KEY);
-      deleteMachineKeyIfEmpty(HIDE_USERS_KEY.replace(/\\UserList$/, ''));
-    },
+    isHiddenFromSignIn: async (name) => isHiddenFromSignIn(registry, name),
+    hideFromSignIn: async (name) => hideFromSignIn(registry, name),
+    // SpecialAccounts\UserList goes only if setup created it (./sign-in-visibility).
+    unhideFromSignIn: async (name) => unhideFromSignIn(registry, name, Object.values(SANDBOX_USERS)),
 
     firewallModifyState: async (): Promise<FirewallModifyState> => {
       const { state: s, perProfile } = withPolicy((p) => p.localPolicyModify());
@@ -133,8 +149,10 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       else deleteMachineKey(CREATED_RULES_KEY);
     },
 
+    // A grant whose write was recorded but never finished (a crash, a failed propagation) is not there yet.
     hasGrant: async (p, sid, mask, inheritance) =>
-      store.kind(p) !== 'missing' && alreadyPresent(store.entries(p), op(p, sid, mask, inheritance)),
+      store.kind(p) !== 'missing' &&
+      grantComplete(store.entries(p), loadLedger(ledgerFile), op(p, sid, mask, inheritance, 'elevated-setup')),
     addGrant: async (g: GrantSpec, sid) => {
       // The same ledger file as the unelevated backend's, which may be preparing right now: locked.
       const result = await withFileLock(ledgerFile, () => {
@@ -190,9 +208,9 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
       else deleteMachineKey(RUNTIME_KEY);
     },
     runtimeCopyComplete: async (layout) => runtimeCopyComplete(layout),
-    materialiseRuntime: async (layout, groupSid) => materialiseRuntime(layout, groupSid),
-    // A copy lives at <root>\runtime\<hash>: its root is two folders up, and it is checked to be exactly that.
-    removeRuntimeCopy: async (dir) => removeRuntimeCopy(dir, path.dirname(path.dirname(dir))),
+    materialiseRuntime: async (layout, groupSid) => materialiseRuntime(layout, groupSid, win32RuntimeAcl, rootLedger),
+    // Only <root>\runtime\<hash>, with the root from %ProgramData% (a recorded path names no root of its own).
+    removeRuntimeCopy: async (dir) => removeRuntimeCopy(dir, machineRuntimeRoot(), win32RuntimeAcl, rootLedger),
     runtimeCopyExists: async (dir) => fs.existsSync(dir),
     readMarker: async (): Promise<Marker | undefined> => {
       const version = getMachineValue(MARKER_KEY, 'Version', 'dword');
@@ -215,6 +233,22 @@ export function win32Machine(opts: { stateDir: string; home: string }): SetupMac
     deleteMarker: async () => deleteMachineKey(MARKER_KEY),
   };
 }
+
+/** The runtime root's record in HKLM; an unreadable one throws (never read as "nothing recorded"). */
+const rootLedger: RuntimeRootLedger = {
+  read() {
+    const v = getMachineValue(RUNTIME_ROOT_KEY, 'Record', 'string');
+    if (v === undefined) return undefined;
+    const r = JSON.parse(String(v)) as RuntimeRootRecord;
+    if (typeof r?.root !== 'string' || !Array.isArray(r.created))
+      throw new Error(`HKLM\\${RUNTIME_ROOT_KEY}\\Record is not readable`);
+    return r;
+  },
+  write(r) {
+    if (r) setMachineValues(RUNTIME_ROOT_KEY, { Record: JSON.stringify(r) });
+    else deleteMachineKey(RUNTIME_ROOT_KEY);
+  },
+};
 
 /** The rule ledger's names; an unreadable or malformed value throws (never read as "nothing created"). */
 function createdRuleNames(): string[] {

@@ -8,11 +8,17 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileOwnerSid, setProtectedFileDacl } from '../../../../native-bindings/win32/acl';
+import {
+  fileDaclSddl,
+  fileOwnerSid,
+  restoreFileDacl,
+  setProtectedFileDacl,
+} from '../../../../native-bindings/win32/acl';
 import { runnerScript } from '../runner-script';
 import {
   isRuntimeCopyDir,
   runtimeLayout,
+  runtimeRoot,
   runtimeRootSddl,
   RUNNER_FILES,
   RUNTIME_MANIFEST,
@@ -51,9 +57,18 @@ export function machineRuntimeSource(home: string, env: NodeJS.ProcessEnv = proc
   const absent = packages.filter((p) => !fs.existsSync(p.dir));
   if (absent.length)
     throw new Error(`koffi is not installed beside the runner: ${absent.map((p) => p.dir).join(', ')}`);
+  return { execPath: process.execPath, bundleDir, packages, home, programData: programDataDir(env) };
+}
+
+function programDataDir(env: NodeJS.ProcessEnv): string {
   const programData = env.ProgramData ?? env.PROGRAMDATA;
   if (!programData) throw new Error('%ProgramData% is not set');
-  return { execPath: process.execPath, bundleDir, packages, home, programData };
+  return programData;
+}
+
+/** Where every runtime copy lives: from %ProgramData%, the known location, never from a recorded path. */
+export function machineRuntimeRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return runtimeRoot(programDataDir(env));
 }
 
 export function machineRuntimeLayout(home: string): RuntimeLayout {
@@ -73,21 +88,54 @@ export function runtimeCopyComplete(layout: RuntimeLayout): boolean {
 export interface RuntimeAcl {
   owner(p: string): string;
   protect(p: string, sddl: string): void;
+  /** The DACL as SDDL (with its protection flag), to record before `protect` replaces it. */
+  read(p: string): string;
+  /** Puts back a DACL `read` returned. */
+  restore(p: string, sddl: string): void;
 }
 
-export const win32RuntimeAcl: RuntimeAcl = { owner: fileOwnerSid, protect: setProtectedFileDacl };
+export const win32RuntimeAcl: RuntimeAcl = {
+  owner: fileOwnerSid,
+  protect: setProtectedFileDacl,
+  read: fileDaclSddl,
+  restore: restoreFileDacl,
+};
 
-/** Creates the root (or checks who owns it) and protects it; then the runtime folder, checked the same way. */
-function prepareRoot(layout: RuntimeLayout, groupSid: string, acl: RuntimeAcl): void {
+/**
+ * What setup did to the runtime root, recorded before doing it: the folders it created (the root and its `runtime`
+ * folder, either may predate setup), and the root's DACL before setup protected it, when the root predated setup.
+ */
+export interface RuntimeRootRecord {
+  root: string;
+  created: string[];
+  daclBefore?: string;
+}
+
+/** Where that record lives (the machine's registry; a variable in tests). */
+export interface RuntimeRootLedger {
+  read(): RuntimeRootRecord | undefined;
+  /** Replaces the record; undefined removes it. */
+  write(r: RuntimeRootRecord | undefined): void;
+}
+
+const sameDir = (a: string, b: string) => path.resolve(a).toLowerCase() === path.resolve(b).toLowerCase();
+
+/**
+ * Creates the root (or checks who owns it) and protects it, then the runtime folder, checked the same way. Each
+ * folder is recorded before it is created, and a root that predated setup has its DACL recorded before it is
+ * replaced, so uninstall can put back exactly what was there.
+ */
+function prepareRoot(layout: RuntimeLayout, groupSid: string, acl: RuntimeAcl, ledger: RuntimeRootLedger): void {
+  const rec = ledger.read() ?? { root: layout.root, created: [] };
+  if (!sameDir(rec.root, layout.root))
+    throw new Error(`the runner copies are recorded under ${rec.root}, not ${layout.root}; run uninstall first`);
+  const ours = (dir: string) => rec.created.some((c) => sameDir(c, dir));
   for (const dir of [layout.root, path.dirname(layout.dir)]) {
-    let created = true;
-    try {
-      fs.mkdirSync(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      created = false;
-    }
-    if (!created) {
+    if (!fs.existsSync(dir)) {
+      if (!ours(dir)) rec.created.push(dir);
+      ledger.write(rec);
+      fs.mkdirSync(dir, { recursive: true });
+    } else {
       const owner = acl.owner(dir).toUpperCase();
       if (!TRUSTED_OWNERS.includes(owner)) {
         throw new Error(
@@ -96,12 +144,43 @@ function prepareRoot(layout: RuntimeLayout, groupSid: string, acl: RuntimeAcl): 
         );
       }
     }
-    if (dir === layout.root) acl.protect(dir, runtimeRootSddl(groupSid));
+    if (dir !== layout.root) continue;
+    if (!ours(dir) && rec.daclBefore === undefined) {
+      rec.daclBefore = acl.read(dir);
+      ledger.write(rec);
+    }
+    acl.protect(dir, runtimeRootSddl(groupSid));
   }
 }
 
-export function materialiseRuntime(layout: RuntimeLayout, groupSid: string, acl: RuntimeAcl = win32RuntimeAcl): void {
-  prepareRoot(layout, groupSid, acl);
+/**
+ * Once no copy is left: deletes the runtime folder and the root if setup created them (and they are empty), puts
+ * back the DACL of a root that predated setup, and forgets the record. Without a record (a setup from before it
+ * existed), both folders go while empty, as that setup always created them.
+ */
+export function releaseRuntimeRoot(root: string, acl: RuntimeAcl, ledger: RuntimeRootLedger): void {
+  const rec = ledger.read();
+  const runtimeDir = path.join(root, 'runtime');
+  if (fs.existsSync(runtimeDir) && fs.readdirSync(runtimeDir).length) return; // another version's copy is left
+  for (const dir of [runtimeDir, root]) {
+    if (rec && !rec.created.some((c) => sameDir(c, dir))) continue;
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      // not empty (something else was put there), or already gone
+    }
+  }
+  if (rec?.daclBefore !== undefined && fs.existsSync(root)) acl.restore(root, rec.daclBefore);
+  if (rec) ledger.write(undefined);
+}
+
+export function materialiseRuntime(
+  layout: RuntimeLayout,
+  groupSid: string,
+  acl: RuntimeAcl,
+  ledger: RuntimeRootLedger,
+): void {
+  prepareRoot(layout, groupSid, acl, ledger);
   const staging = `${layout.dir}.partial`;
   fs.rmSync(staging, { recursive: true, force: true });
   for (const c of layout.copies) fs.cpSync(c.from, path.join(staging, c.to), { recursive: true });
@@ -123,16 +202,17 @@ export function parseRuntimeRecords(value: string | number | undefined): Runtime
   return list as RuntimeRecord[];
 }
 
-/** Removes a recorded copy, then the runtime folder and the root once empty. Refuses any other folder. */
-export function removeRuntimeCopy(dir: string, root: string): void {
+/**
+ * Removes a recorded copy; once it was the last, releases the root (`releaseRuntimeRoot`). Refuses any other
+ * folder: the path as recorded, and where it really leads (a junction, a short name), must both be
+ * `<root>\runtime\<hash>`.
+ */
+export function removeRuntimeCopy(dir: string, root: string, acl: RuntimeAcl, ledger: RuntimeRootLedger): void {
   if (!isRuntimeCopyDir(dir, root)) throw new Error(`${dir} is not a runtime copy under ${root}; left alone`);
+  const real = (p: string) => fs.realpathSync.native(p);
+  if (fs.existsSync(dir) && !isRuntimeCopyDir(real(dir), real(root)))
+    throw new Error(`${dir} leads to ${real(dir)}, not a runtime copy under ${root}; left alone`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.rmSync(`${dir}.partial`, { recursive: true, force: true });
-  for (const d of [path.dirname(dir), root]) {
-    try {
-      fs.rmdirSync(d);
-    } catch {
-      return; // not empty (another version's copy), or already gone
-    }
-  }
+  releaseRuntimeRoot(root, acl, ledger);
 }

@@ -135,8 +135,14 @@ export interface RuntimeRecord {
 /** Owners a pre-existing runtime root may have: anyone else could have planted files the runner would load. */
 export const TRUSTED_OWNERS = ['S-1-5-32-544', 'S-1-5-18'];
 
-/** A runtime folder setup recorded, if it really is one of ours: `<root>\runtime\<16 hex>`, nothing else. */
+/**
+ * A runtime folder setup recorded, if it really is one of ours: `<root>\runtime\<16 hex>`, nothing else, where
+ * `root` comes from %ProgramData% (never from the path checked). Only the spelling setup writes passes: no `.` or
+ * `..` segments, short (8.3, `~`) names, device, UNC or stream syntax, or trailing dots and spaces (which Windows
+ * drops); letter case is Windows', so it does not matter.
+ */
 export function isRuntimeCopyDir(dir: string, root: string): boolean {
-  const rel = w.relative(root, dir);
-  return /^runtime\\[0-9a-f]{16}$/i.test(rel);
+  if (!/^[a-z]:[\\/]/i.test(dir) || /[~:*?"<>|]/.test(dir.slice(2))) return false;
+  if (dir.split(/[\\/]/).some((s, i) => i > 0 && (s === '.' || s === '..' || /[. ]$/.test(s)))) return false;
+  return /^runtime\\[0-9a-f]{16}$/i.test(w.relative(root, dir));
 }

@@ -21,6 +21,7 @@ export const SetupStepCode = {
   User: 'setup-user-failed',
   Firewall: 'setup-firewall-failed',
   FirewallPolicy: SandboxErrorCode.FirewallBlockedByPolicy,
+  FirewallForeign: 'setup-firewall-rule-foreign',
   RuntimeCopy: 'setup-runtime-copy-failed',
   RuntimeGrants: 'setup-runtime-grant-failed',
   WorkspaceGrants: 'setup-workspace-grant-failed',
@@ -193,7 +194,14 @@ function firewallStep(rule: FirewallRule, m: SetupMachine, state: SetupState): S
               'Group Policy overrides local firewall rules on this machine. Ask ' +
               'your administrator to enable "Apply local firewall rules" (or to deploy the rule by policy), then run setup again.',
           }
-        : undefined,
+        : e instanceof ForeignRuleError
+          ? {
+              code: SetupStepCode.FirewallForeign,
+              fix:
+                `Remove or rename the firewall rule "${rule.name}" (wf.msc > Outbound Rules, or ` +
+                `\`netsh advfirewall firewall delete rule name="${rule.name}"\` if nothing needs it), then run setup again.`,
+            }
+          : undefined,
     async run() {
       const sid = state.users.find((u) => u.network === rule.user)?.sid;
       if (!sid) throw new Error(`the ${rule.user} account's SID is unknown (its step did not run)`);
@@ -201,6 +209,13 @@ function firewallStep(rule: FirewallRule, m: SetupMachine, state: SetupState): S
       const modify = await m.firewallModifyState();
       if (modify === 'gp-override') throw new FirewallPolicyError('Group Policy overrides local firewall rules');
       const existing = await m.getRules(rule.name);
+      // A rule of our name that the rule ledger does not list is someone else's, even if it looks like ours: never
+      // replaced or adopted (uninstall would then delete it).
+      if (existing.length && !(await m.createdRules()).includes(rule.name)) {
+        throw new ForeignRuleError(
+          `a firewall rule named "${rule.name}" already exists and was not created by Agent Sandbox setup; it was left alone`,
+        );
+      }
       if (existing.length === 1 && ruleMatches(existing[0], rule, sddl)) return { changed: false };
       if (existing.length) await m.removeRule(rule.name);
       // Ledgered before it exists: a crash between the two still leaves uninstall knowing the rule is ours.
@@ -241,6 +256,10 @@ function legacyRulesStep(m: SetupMachine): Step {
 
 export class FirewallPolicyError extends Error {
   override readonly name = 'FirewallPolicyError';
+}
+
+export class ForeignRuleError extends Error {
+  override readonly name = 'ForeignRuleError';
 }
 
 /**

@@ -22,7 +22,7 @@ export const UninstallStepCode = {
 
 const FIX = 'Run "agent-sandbox uninstall" again as an administrator; the leftovers list says what remains.';
 
-export function uninstallSteps(rules: FirewallRule[], m: SetupMachine, marker: Marker | undefined): Step[] {
+export function uninstallSteps(m: SetupMachine, marker: Marker | undefined): Step[] {
   const step = (id: string, title: string, errorCode: string, run: Step['run']): Step => ({
     id,
     title,
@@ -32,10 +32,7 @@ export function uninstallSteps(rules: FirewallRule[], m: SetupMachine, marker: M
   });
   return [
     step('firewall', 'Removing the firewall rules setup created', UninstallStepCode.Firewall, async () => {
-      // The ledger's names, today's rules and an older setup's (created before the rule ledger existed).
-      const names = [
-        ...new Set([...(await m.createdRules()), ...rules.map((r) => r.name), ...LEGACY_FIREWALL_RULE_NAMES]),
-      ];
+      const names = await ourRuleNames(m);
       let changed = false;
       const problems: string[] = [];
       for (const name of names) {
@@ -138,6 +135,15 @@ export function uninstallSteps(rules: FirewallRule[], m: SetupMachine, marker: M
   ];
 }
 
+/**
+ * The rules uninstall removes: those the rule ledger lists and an older setup's (created before the rule ledger
+ * existed). A rule of today's name that the ledger does not list is someone else's (setup refuses to take it over),
+ * so it is never removed.
+ */
+async function ourRuleNames(m: SetupMachine): Promise<string[]> {
+  return [...new Set([...(await m.createdRules()), ...LEGACY_FIREWALL_RULE_NAMES])];
+}
+
 /** Re-queries the machine after uninstall: everything still present (or that could not be checked), in words. */
 export async function leftovers(rules: FirewallRule[], m: SetupMachine): Promise<string[]> {
   const out: string[] = [];
@@ -148,9 +154,20 @@ export async function leftovers(rules: FirewallRule[], m: SetupMachine): Promise
       out.push(`${what} (could not be checked: ${(e as Error).message})`);
     }
   };
-  const ledgered = await m.createdRules().catch(() => []);
-  for (const name of new Set([...rules.map((r) => r.name), ...ledgered, ...LEGACY_FIREWALL_RULE_NAMES]))
-    await check(`firewall rule "${name}"`, async () => (await m.getRules(name)).length > 0);
+  let names: string[];
+  try {
+    names = await ourRuleNames(m);
+  } catch (e) {
+    // Which rules are ours is unknown: those of our names that exist are listed as not checked, never as removed.
+    names = [...LEGACY_FIREWALL_RULE_NAMES];
+    for (const r of rules) {
+      await check(
+        `firewall rule "${r.name}" (whether setup created it could not be checked: ${(e as Error).message})`,
+        async () => (await m.getRules(r.name)).length > 0,
+      );
+    }
+  }
+  for (const name of names) await check(`firewall rule "${name}"`, async () => (await m.getRules(name)).length > 0);
   // Only accounts setup created count: one that was there before is never ours to remove.
   for (const name of Object.values(SANDBOX_USERS)) {
     await check(
