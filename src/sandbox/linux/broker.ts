@@ -41,6 +41,7 @@ export class Broker {
   /** Set when the runner refused to serve because commands could not be kept apart (run them cold instead). */
   isolationUnavailable = false;
   private registration: Registration | undefined;
+  private ending: Promise<void> | undefined;
   private guard: MountGuard | undefined;
   private limits: SandboxLimits | undefined;
   /** Host sockets that listened when the broker started but not when its plan was made: hidden, by inode. */
@@ -71,6 +72,16 @@ export class Broker {
     this.ready ??= this.openGateway().then(
       (proxyDir) =>
         new Promise<Applied>((resolve, reject) => {
+          // Closed while its proxy gateway opened (a dispose, or a retirement): nothing may start or register now.
+          if (this.closed) {
+            return reject(
+              new SandboxError(
+                SandboxErrorCode.BrokerFailed,
+                'The sandbox broker was closed before it started; nothing was run.',
+                'Run the command again.',
+              ),
+            );
+          }
           try {
             this.limits = openLimits(this.plan);
           } catch (e) {
@@ -243,16 +254,22 @@ export class Broker {
     void this.close();
   }
 
-  /** Ends the live registration (once): the last sandbox of a workspace takes its placeholders and temp back. */
-  private async endRegistration(): Promise<void> {
-    this.guard?.close();
-    const reg = this.registration;
-    this.registration = undefined;
-    await this.limits?.close();
-    if (reg) release(reg);
+  /**
+   * Ends the live registration (once; every caller gets the same promise, so `close()` resolves only after the last
+   * write to the state folder): the last sandbox of a workspace takes its placeholders and temp back.
+   */
+  private endRegistration(): Promise<void> {
+    this.ending ??= (async () => {
+      this.guard?.close();
+      const reg = this.registration;
+      this.registration = undefined;
+      await this.limits?.close();
+      if (reg) release(reg);
+    })();
+    return this.ending;
   }
 
-  /** Kills the broker and everything it started. Idempotent. */
+  /** Kills the broker and everything it started; resolves once its registration is released. Idempotent. */
   async close(): Promise<void> {
     const child = this.child;
     this.closed = true;

@@ -44,6 +44,8 @@ export function createLinuxBackend(opts: BackendOptions): SandboxBackend {
 class LinuxBackend implements SandboxBackend {
   readonly platform = 'linux' as const;
   private readonly brokers = new Map<string, Broker>();
+  /** Brokers replaced in `brokers` and still closing: dispose waits for them too (their last state write). */
+  private readonly retiring = new Set<Promise<void>>();
   /** Allowlist mode: this backend's proxy, made on first use and stopped with the backend. */
   private proxy: NetworkProxy | undefined;
   private readonly getProxy = () => (this.proxy ??= createProxy(this.stateDir));
@@ -170,17 +172,24 @@ class LinuxBackend implements SandboxBackend {
   async dispose(): Promise<void> {
     const all = [...this.brokers.values()];
     this.brokers.clear();
-    await Promise.all(all.map((b) => b.close()));
+    await Promise.all([...all.map((b) => b.close()), ...this.retiring]);
     const proxy = this.proxy;
     this.proxy = undefined;
     await proxy?.close();
+  }
+
+  /** Closes a broker no longer in `brokers`, remembered until it has closed so `dispose` can wait for it. */
+  private retire(b: Broker): void {
+    const closing = b.close();
+    this.retiring.add(closing);
+    void closing.finally(() => this.retiring.delete(closing));
   }
 
   private brokerFor(bwrap: string, plan: LinuxPlan): Broker {
     const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
     let b = this.brokers.get(key);
     if (!b || !b.alive) {
-      if (b) void b.close();
+      if (b) this.retire(b);
       b = new Broker(bwrap, plan, this.stateDir, this.getProxy, () =>
         hideProxySockets(plan, proxySocketDir(this.stateDir)),
       );

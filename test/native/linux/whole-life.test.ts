@@ -63,6 +63,19 @@ async function withoutGuard<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** bwrap processes that are this process's own children (sandboxes it started and has not ended). */
+function ownBwraps(): number[] {
+  return fs.readdirSync('/proc').flatMap((e) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return /^\d+$/.test(e) && ppid === process.pid && stat.includes('(bwrap)') ? [Number(e)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** What `git config` does: write config.lock, rename it over config. */
 function hostGitConfig(ws: string, content: string): void {
   fs.writeFileSync(path.join(ws, '.git', 'config.lock'), content);
@@ -223,5 +236,38 @@ describe('linux sandbox: no trace after the last sandbox of a workspace', () => 
       await brokered.dispose();
     }
     assert.deepEqual(fs.readdirSync(ws), []);
+  });
+
+  it('broker: dispose resolves only after every broker, one retired just before included, has released its live record, and nothing is written to the state folder afterwards', async () => {
+    const brokered = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+    const ws = repo();
+    const p = plan({ workspaceRoots: [ws] });
+    assert.equal((await run(brokered, p, ['true'])).code, 0);
+    hostGitConfig(ws, '[user]\n\tname = host\n');
+    // Synchronously retires the broker whose mount no longer holds, and asks a new one for the command.
+    const next = brokered.spawn(p, { argv: ['true'], cwd: ws, stdio: 'pipe' }).then(
+      (proc) => proc.stdin?.end(),
+      () => undefined,
+    );
+    await brokered.dispose();
+    const live = path.join(STATE_DIR, 'live');
+    const records = () => fs.readdirSync(live).filter((n) => n.endsWith('.json'));
+    let left: number[] = [];
+    try {
+      assert.deepEqual(records(), [], 'a live record was still there when dispose resolved');
+      const writes: string[] = [];
+      const watchers = [live, STATE_DIR].map((d) => fs.watch(d, (e, name) => writes.push(`${e} ${d}/${name}`)));
+      await sleep(1000);
+      watchers.forEach((w) => w.close());
+      await next;
+      left = ownBwraps();
+      assert.deepEqual(writes, [], 'written after dispose resolved');
+      assert.deepEqual(records(), []);
+    } finally {
+      // A broker launched after dispose (for the command asked for concurrently) would outlive the backend.
+      left = [...new Set([...left, ...ownBwraps()])];
+      for (const pid of left) process.kill(pid, 'SIGKILL');
+    }
+    assert.deepEqual(left, [], 'a broker process was left running after dispose');
   });
 });
