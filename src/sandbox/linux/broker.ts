@@ -42,6 +42,14 @@ export class Broker {
   isolationUnavailable = false;
   private registration: Registration | undefined;
   private ending: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private closedNow!: () => void;
+  /** Resolves once `close()` has finished (called directly, or by `closeWhenIdle` as the last command ended). */
+  readonly whenClosed = new Promise<void>((resolve) => (this.closedNow = resolve));
+  /** Commands asked of this broker that have not ended yet (one still starting included). */
+  private active = 0;
+  /** Set by `closeWhenIdle`: the broker closes as its last command ends. */
+  private retiring = false;
   private guard: MountGuard | undefined;
   private limits: SandboxLimits | undefined;
   /** Host sockets that listened when the broker started but not when its plan was made: hidden, by inode. */
@@ -152,7 +160,37 @@ export class Broker {
     return this.gateway.dir;
   }
 
+  /**
+   * Closes the broker once none of its commands runs (at once when none does); no new command may be asked of it.
+   * For a broker whose plan was replaced: its running commands finish under the plan they started with.
+   */
+  closeWhenIdle(): void {
+    this.retiring = true;
+    this.closeIfIdle();
+  }
+
+  private closeIfIdle(): void {
+    if (this.retiring && this.active === 0) void this.close();
+  }
+
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
+    this.active++;
+    const ended = () => {
+      this.active--;
+      this.closeIfIdle();
+    };
+    let proc: SandboxProcess;
+    try {
+      proc = await this.serve(spec);
+    } catch (e) {
+      ended();
+      throw e;
+    }
+    void proc.exited.then(ended, ended);
+    return proc;
+  }
+
+  private async serve(spec: SpawnSpec): Promise<SandboxProcess> {
     const applied = await this.start();
     const child = this.child;
     if (this.closed || !child?.connected) {
@@ -270,16 +308,20 @@ export class Broker {
   }
 
   /** Kills the broker and everything it started; resolves once its registration is released. Idempotent. */
-  async close(): Promise<void> {
-    const child = this.child;
-    this.closed = true;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      });
-    }
-    await this.endRegistration();
-    await this.gateway?.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const child = this.child;
+      this.closed = true;
+      if (child && child.exitCode === null && child.signalCode === null) {
+        await new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        });
+      }
+      await this.endRegistration();
+      await this.gateway?.close();
+      this.closedNow();
+    })();
+    return this.closing;
   }
 }

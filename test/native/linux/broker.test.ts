@@ -307,4 +307,35 @@ describe('linux sandbox: broker mode', () => {
       await broker.close();
     }
   });
+
+  it("a policy change retires the old plan's broker: its running command ends normally, then its process is gone; another network mode's broker stays", async () => {
+    const backend = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+    try {
+      const ws = tempDir('as-brk-retire-');
+      const before = plan({ workspaceRoots: [ws] });
+      const online = plan({ workspaceRoots: [ws], network: 'online' });
+      const changed = plan({ workspaceRoots: [ws], writableRoots: [ws, tempDir('as-brk-extra-')] });
+      assert.notDeepEqual(changed, before);
+      assert.equal((await run(backend, before, ['true'])).code, 0);
+      const [oldPid] = brokerPids();
+      assert.equal((await run(backend, online, ['true'])).code, 0);
+      const onlinePid = brokerPids().find((p) => p !== oldPid)!;
+      // Still running under the old plan when the policy changes.
+      const long = await backend.spawn(before, { argv: sh('sleep 1; echo finished'), cwd: ws, stdio: 'pipe' });
+      long.stdin?.end();
+      let out = '';
+      long.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      assert.equal((await run(backend, changed, ['true'])).code, 0);
+      assert.ok(alive(oldPid), 'the old broker was closed under its running command');
+      assert.equal((await long.exited).code, 0);
+      assert.ok(await eventually(() => out === 'finished\n'), out);
+      assert.ok(await eventually(() => !alive(oldPid)), 'the old broker still runs once idle');
+      // Control: the online plan's broker is no replacement of it, and the new plan's broker serves.
+      assert.ok(alive(onlinePid), "the online plan's broker was retired too");
+      assert.equal(brokerPids().length, 2);
+      assert.equal((await run(backend, changed, sh('echo ok'))).stdout, 'ok\n');
+    } finally {
+      await backend.dispose();
+    }
+  });
 });
