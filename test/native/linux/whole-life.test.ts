@@ -8,15 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { LinuxPlan } from '../../../src/policy';
 import { createLinuxBackend } from '../../../src/sandbox/linux';
 import { MountGuard } from '../../../src/sandbox/linux/guard';
 import { removeLinuxSandboxState } from '../../../src/sandbox/linux/uninstall';
-import { removePlaceholders } from '../../../src/sandbox/linux/placeholders';
+import { createPlaceholder, removePlaceholders } from '../../../src/sandbox/linux/placeholders';
 import type { SandboxBackend } from '../../../src/sandbox/types';
-import { coldBackend, plan, run, sh, STATE_DIR, tempDir, type Result } from './helpers';
+import { coldBackend, hostDir, plan, run, sh, STATE_DIR, tempDir, type Result } from './helpers';
 
 const backend = coldBackend();
 after(() => backend.dispose());
@@ -269,5 +270,72 @@ describe('linux sandbox: no trace after the last sandbox of a workspace', () => 
       for (const pid of left) process.kill(pid, 'SIGKILL');
     }
     assert.deepEqual(left, [], 'a broker process was left running after dispose');
+  });
+
+  it("taking placeholders back: a folder above one swapped for a symbolic link between the check and the removal cannot redirect the removal to the host (the host's empty folder survives; control: a path-based removal after the same swap removes it)", () => {
+    /** A placeholder ws/sub/<name> and a host folder holding an empty `<name>` the user owns (the marker). */
+    const setUp = (name: string, kind: 'dir' | 'file') => {
+      const state = tempDir('as-ph-state-');
+      const ws = tempDir('as-ph-ws-');
+      fs.mkdirSync(path.join(ws, 'sub'));
+      const target = path.join(ws, 'sub', name);
+      createPlaceholder(state, target, kind);
+      const host = hostDir('as-ph-host-');
+      if (kind === 'dir') fs.mkdirSync(path.join(host, name));
+      else fs.writeFileSync(path.join(host, name), '');
+      // What a sandbox writing above the workspace does: the folder moves away and a link to the host takes its name.
+      const swap = () => {
+        fs.renameSync(path.join(ws, 'sub'), path.join(ws, 'sub-real'));
+        fs.symlinkSync(host, path.join(ws, 'sub'));
+      };
+      return { state, ws, target, marker: path.join(host, name), swap };
+    };
+    /** Runs `fn` with the swap made on the first look inside what is being taken back (after the identity check). */
+    const swappingOnLook = (swap: () => void, watched: (p: string) => boolean, fn: () => void) => {
+      // The module object itself (the namespace import's bindings are read-only), so the code under test sees it.
+      const fsm = createRequire(__filename)('node:fs') as typeof fs;
+      const [readdir, readFile] = [fsm.readdirSync, fsm.readFileSync];
+      let swapped = false;
+      const hook = (p: unknown) => {
+        if (!swapped && (typeof p === 'number' || watched(String(p)))) {
+          swapped = true;
+          swap();
+        }
+      };
+      fsm.readdirSync = ((p: fs.PathLike, ...rest: unknown[]) => {
+        hook(p);
+        return (readdir as (...a: unknown[]) => unknown)(p, ...rest);
+      }) as typeof fs.readdirSync;
+      fsm.readFileSync = ((p: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+        hook(p);
+        return (readFile as (...a: unknown[]) => unknown)(p, ...rest);
+      }) as typeof fs.readFileSync;
+      try {
+        fn();
+      } finally {
+        fsm.readdirSync = readdir;
+        fsm.readFileSync = readFile;
+      }
+      assert.ok(swapped, 'the swap never happened: the test did not exercise the race');
+    };
+    for (const [name, kind] of [
+      ['.vscode', 'dir'],
+      ['.envrc', 'file'],
+    ] as const) {
+      const t = setUp(name, kind);
+      const looks = (p: string) => p === t.target || /^\/proc\/self\/fd\/\d+$/.test(p);
+      swappingOnLook(t.swap, looks, () => removePlaceholders(t.state));
+      assert.ok(fs.existsSync(t.marker), `${name}: the host's ${kind} was removed through the swapped link`);
+      assert.ok(
+        !fs.existsSync(path.join(t.ws, 'sub-real', name)),
+        `${name}: the placeholder itself was not taken back`,
+      );
+      // Control: the same swap before a removal by path removes the host's entry.
+      const c = setUp(name, kind);
+      c.swap();
+      if (kind === 'dir') fs.rmdirSync(c.target);
+      else fs.unlinkSync(c.target);
+      assert.ok(!fs.existsSync(c.marker), 'control: a path-based removal followed the link');
+    }
   });
 });
