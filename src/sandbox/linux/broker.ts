@@ -91,7 +91,7 @@ export class Broker {
             );
           }
           try {
-            this.limits = openLimits(this.plan);
+            this.limits = openLimits(this.plan, true);
           } catch (e) {
             this.closed = true; // the next command starts a new broker
             return reject(e as Error);
@@ -218,7 +218,7 @@ export class Broker {
     // reliable for several handles in a row, and a lingering copy would keep the command's stdout open).
     const dropTheirs = () => theirs.forEach((s) => s.destroy());
     const lifetime = new Lifetime(spec, () => this.send({ type: 'kill', id: req.id }));
-    // Limits are the broker's, shared by its commands: a hit while this one ran is reported with it.
+    // Limits are the broker's, shared by its commands (the notes say so): a hit while this one ran is reported with it.
     const limits = this.limits;
     const before = limits?.counts();
     let markStarted!: () => void;
