@@ -95,9 +95,12 @@ export class PlaceholderLedger {
     return out;
   }
 
-  /** Takes `m` back if it is still what was made; drops its record once decided (a failed removal keeps it for a retry). */
-  takeBack(m: MadePath): TakeBack {
-    const outcome = takeBackOne(m);
+  /**
+   * Takes `m` back if it is still what was made (`remove` decides and removes; Linux walks folder descriptors);
+   * drops its record once decided (a failed removal keeps it for a retry).
+   */
+  takeBack(m: MadePath, remove: (m: MadePath) => TakeBack = takeBackOne): TakeBack {
+    const outcome = remove(m);
     if (outcome === 'removed' || outcome === 'gone' || !outcome.retry) this.forget(m.path);
     return outcome;
   }

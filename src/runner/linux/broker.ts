@@ -49,13 +49,16 @@ async function spawnOne(
   const errSock = sockets[2];
   const entry: Live = { pid: undefined };
   live.set(id, entry);
+  const fallbacks: number[] = [];
   const { pid, ended } = await spawnIsolated(
     { ...msg.command, env },
-    [0, 1, 2].map((i) => fdOf(sockets[i])),
+    [0, 1, 2].map((i) => fdOf(sockets[i], fallbacks)),
   );
   entry.pid = pid;
-  // The child holds its own copies now; ours must go before anything else is read from them.
+  // The child holds its own copies now; ours must go before anything else is read from them (and the /dev/null
+  // stand-ins too: a session-long broker would otherwise keep one per such command).
   for (const s of sockets) if (s !== errSock) s.destroy();
+  for (const fd of fallbacks) fs.closeSync(fd);
   send({ type: 'started', id, served: ++served });
   if (!live.has(id)) killCommand(id, pid); // killed while it was starting
   void ended.then((end) => {
@@ -66,10 +69,15 @@ async function spawnOne(
   });
 }
 
-/** The descriptor behind a received socket (or /dev/null's, when the request came without one). */
-function fdOf(s: Socket | undefined): number {
+/**
+ * The descriptor behind a received socket, or, when the request came without one, a /dev/null opened for it and
+ * added to `opened` (the caller closes those once the command holds its copies).
+ */
+function fdOf(s: Socket | undefined, opened: number[]): number {
   const fd = (s as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : fs.openSync('/dev/null', 'r+');
+  if (typeof fd === 'number' && fd >= 0) return fd;
+  opened.push(fs.openSync('/dev/null', 'r+'));
+  return opened[opened.length - 1];
 }
 
 /** Kills the command's process group and every process still marked as belonging to it. */

@@ -41,6 +41,15 @@ export class Broker {
   /** Set when the runner refused to serve because commands could not be kept apart (run them cold instead). */
   isolationUnavailable = false;
   private registration: Registration | undefined;
+  private ending: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private closedNow!: () => void;
+  /** Resolves once `close()` has finished (called directly, or by `closeWhenIdle` as the last command ended). */
+  readonly whenClosed = new Promise<void>((resolve) => (this.closedNow = resolve));
+  /** Commands asked of this broker that have not ended yet (one still starting included). */
+  private active = 0;
+  /** Set by `closeWhenIdle`: the broker closes as its last command ends. */
+  private retiring = false;
   private guard: MountGuard | undefined;
   private limits: SandboxLimits | undefined;
   /** Host sockets that listened when the broker started but not when its plan was made: hidden, by inode. */
@@ -71,8 +80,18 @@ export class Broker {
     this.ready ??= this.openGateway().then(
       (proxyDir) =>
         new Promise<Applied>((resolve, reject) => {
+          // Closed while its proxy gateway opened (a dispose, or a retirement): nothing may start or register now.
+          if (this.closed) {
+            return reject(
+              new SandboxError(
+                SandboxErrorCode.BrokerFailed,
+                'The sandbox broker was closed before it started; nothing was run.',
+                'Run the command again.',
+              ),
+            );
+          }
           try {
-            this.limits = openLimits(this.plan);
+            this.limits = openLimits(this.plan, true);
           } catch (e) {
             this.closed = true; // the next command starts a new broker
             return reject(e as Error);
@@ -141,7 +160,37 @@ export class Broker {
     return this.gateway.dir;
   }
 
+  /**
+   * Closes the broker once none of its commands runs (at once when none does); no new command may be asked of it.
+   * For a broker whose plan was replaced: its running commands finish under the plan they started with.
+   */
+  closeWhenIdle(): void {
+    this.retiring = true;
+    this.closeIfIdle();
+  }
+
+  private closeIfIdle(): void {
+    if (this.retiring && this.active === 0) void this.close();
+  }
+
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
+    this.active++;
+    const ended = () => {
+      this.active--;
+      this.closeIfIdle();
+    };
+    let proc: SandboxProcess;
+    try {
+      proc = await this.serve(spec);
+    } catch (e) {
+      ended();
+      throw e;
+    }
+    void proc.exited.then(ended, ended);
+    return proc;
+  }
+
+  private async serve(spec: SpawnSpec): Promise<SandboxProcess> {
     const applied = await this.start();
     const child = this.child;
     if (this.closed || !child?.connected) {
@@ -169,7 +218,7 @@ export class Broker {
     // reliable for several handles in a row, and a lingering copy would keep the command's stdout open).
     const dropTheirs = () => theirs.forEach((s) => s.destroy());
     const lifetime = new Lifetime(spec, () => this.send({ type: 'kill', id: req.id }));
-    // Limits are the broker's, shared by its commands: a hit while this one ran is reported with it.
+    // Limits are the broker's, shared by its commands (the notes say so): a hit while this one ran is reported with it.
     const limits = this.limits;
     const before = limits?.counts();
     let markStarted!: () => void;
@@ -243,26 +292,36 @@ export class Broker {
     void this.close();
   }
 
-  /** Ends the live registration (once): the last sandbox of a workspace takes its placeholders and temp back. */
-  private async endRegistration(): Promise<void> {
-    this.guard?.close();
-    const reg = this.registration;
-    this.registration = undefined;
-    await this.limits?.close();
-    if (reg) release(reg);
+  /**
+   * Ends the live registration (once; every caller gets the same promise, so `close()` resolves only after the last
+   * write to the state folder): the last sandbox of a workspace takes its placeholders and temp back.
+   */
+  private endRegistration(): Promise<void> {
+    this.ending ??= (async () => {
+      this.guard?.close();
+      const reg = this.registration;
+      this.registration = undefined;
+      await this.limits?.close();
+      if (reg) release(reg);
+    })();
+    return this.ending;
   }
 
-  /** Kills the broker and everything it started. Idempotent. */
-  async close(): Promise<void> {
-    const child = this.child;
-    this.closed = true;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      });
-    }
-    await this.endRegistration();
-    await this.gateway?.close();
+  /** Kills the broker and everything it started; resolves once its registration is released. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const child = this.child;
+      this.closed = true;
+      if (child && child.exitCode === null && child.signalCode === null) {
+        await new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        });
+      }
+      await this.endRegistration();
+      await this.gateway?.close();
+      this.closedNow();
+    })();
+    return this.closing;
   }
 }

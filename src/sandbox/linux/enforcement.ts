@@ -1,8 +1,9 @@
 /**
  * What the Linux backend enforces for a plan: bubblewrap always (or nothing, and then spawn fails closed), Landlock
  * at the ABI the runner applied (or "bubblewrap only"), seccomp, and network isolation when offline. A spawned
- * command's report comes from its runner's `applied` message (`appliedEnforcement`); `linuxEnforcement` previews
- * it by probing this machine (the kernel's Landlock ABI, read once).
+ * command's report carries its runner's own `applied` notes (`appliedEnforcement`); `linuxEnforcement` previews
+ * it from the plan by probing this machine (the kernel's Landlock ABI, read once). Must never report a step the
+ * runner did not say it took.
  */
 import { landlockAbi } from '../../../native-bindings/linux/landlock';
 import type { LinuxPlan } from '../../policy/plan';
@@ -37,11 +38,22 @@ export function linuxEnforcement(plan: LinuxPlan): Enforcement {
   return describe(plan, hostLandlockAbi(), probe.version);
 }
 
-/** What the runner of a started command reported it applied, inside the bubblewrap that started it. */
+/**
+ * What a started command runs under: the mounts and network bubblewrap was launched with (host side), then the
+ * runner's own notes verbatim (what it really applied: descriptors, no_new_privs, Landlock ABI and rules, seccomp),
+ * never the plan's wishes, so no note claims a step the runner did not take.
+ */
 export function appliedEnforcement(plan: LinuxPlan, applied: Applied, limits: string[] = []): Enforcement {
   if (plan.confined === false) return unconfined();
-  const enf = describe(plan, { abi: applied.landlockAbi }, probedBwrapVersion());
-  return { ...enf, notes: [...enf.notes, ...limits] };
+  const offline = plan.network !== 'online';
+  const notes = [
+    ...mountNotes(plan, probedBwrapVersion()),
+    ...applied.notes,
+    ...landlockLosses(applied.landlockAbi, offline).map((lost) => `not enforced: ${lost}`),
+    networkNote(plan),
+    ...limits,
+  ];
+  return { filesystem: 'enforced', network: offline ? 'enforced' : 'none', notes };
 }
 
 function unconfined(): Enforcement {
@@ -56,13 +68,7 @@ function describe(
   // Allowlist keeps the private network namespace: only the relay to the proxy leaves it.
   const offline = plan.network !== 'online';
   const { abi, note } = landlock;
-  const notes = [
-    `bubblewrap ${bwrapVersion ?? ''}`.trim() +
-      ': read-only filesystem; writable: ' +
-      [...plan.writableRoots, `${plan.tempDir} (as /tmp)`].join(', '),
-    `${plan.protectedPaths.length} protected path(s) read-only; ${plan.denyRead.length} credential path(s) and ` +
-      `${plan.hiddenSockets.length} host socket location(s) hidden`,
-  ];
+  const notes = mountNotes(plan, bwrapVersion);
   if (abi >= 1) {
     notes.push(`Landlock ABI ${abi}: writes only beneath ${plan.landlock.writablePaths.join(', ')}`);
     if (abi >= 4 && plan.landlock.connectTcpPorts) {
@@ -81,14 +87,27 @@ function describe(
     `seccomp: deny ${plan.seccomp.denySyscalls.join(', ')}, ioctl ${plan.seccomp.denyIoctls.join('/')}` +
       (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''),
   );
-  notes.push(
-    plan.allowlist
-      ? `network allowlist (${plan.allowlist.allowed.length} host entries): ${plan.allowlist.enforcement}`
-      : offline
-        ? 'network: private network namespace (no interfaces but loopback)'
-        : plan.userNet
-          ? "network: own namespace through slirp4netns, no route to the host's loopback (online)"
-          : 'network: host network, 127.0.0.1 included (online, allowHostLoopback)',
-  );
+  notes.push(networkNote(plan));
   return { filesystem: 'enforced', network: offline ? 'enforced' : 'none', notes };
+}
+
+/** What bubblewrap's mounts do (applied on the host's launch line, before the runner starts). */
+function mountNotes(plan: LinuxPlan, bwrapVersion: string | undefined): string[] {
+  return [
+    `bubblewrap ${bwrapVersion ?? ''}`.trim() +
+      ': read-only filesystem; writable: ' +
+      [...plan.writableRoots, `${plan.tempDir} (as /tmp)`].join(', '),
+    `${plan.protectedPaths.length} protected path(s) read-only; ${plan.denyRead.length} credential path(s) and ` +
+      `${plan.hiddenSockets.length} host socket location(s) hidden`,
+  ];
+}
+
+/** The network bubblewrap was launched into. */
+function networkNote(plan: LinuxPlan): string {
+  if (plan.allowlist)
+    return `network allowlist (${plan.allowlist.allowed.length} host entries): ${plan.allowlist.enforcement}`;
+  if (plan.network !== 'online') return 'network: private network namespace (no interfaces but loopback)';
+  return plan.userNet
+    ? "network: own namespace through slirp4netns, no route to the host's loopback (online)"
+    : 'network: host network, 127.0.0.1 included (online, allowHostLoopback)';
 }

@@ -44,6 +44,10 @@ export function createLinuxBackend(opts: BackendOptions): SandboxBackend {
 class LinuxBackend implements SandboxBackend {
   readonly platform = 'linux' as const;
   private readonly brokers = new Map<string, Broker>();
+  /** The plan key whose broker serves each slot (`slotOf`): a new plan for a slot retires the old key's broker. */
+  private readonly slots = new Map<string, string>();
+  /** Brokers taken out of `brokers` and not closed yet: dispose closes them too and waits (their last state write). */
+  private readonly retiring = new Set<Broker>();
   /** Allowlist mode: this backend's proxy, made on first use and stopped with the backend. */
   private proxy: NetworkProxy | undefined;
   private readonly getProxy = () => (this.proxy ??= createProxy(this.stateDir));
@@ -168,19 +172,41 @@ class LinuxBackend implements SandboxBackend {
   }
 
   async dispose(): Promise<void> {
-    const all = [...this.brokers.values()];
+    const all = [...this.brokers.values(), ...this.retiring];
     this.brokers.clear();
+    this.slots.clear();
+    this.retiring.clear();
     await Promise.all(all.map((b) => b.close()));
     const proxy = this.proxy;
     this.proxy = undefined;
     await proxy?.close();
   }
 
+  /**
+   * Closes a broker taken out of `brokers` (at once, or once its running commands end), remembered until it has
+   * closed so `dispose` can close it too and wait for it.
+   */
+  private retire(b: Broker, whenIdle: boolean): void {
+    this.retiring.add(b);
+    void b.whenClosed.then(() => this.retiring.delete(b));
+    if (whenIdle) b.closeWhenIdle();
+    else void b.close();
+  }
+
   private brokerFor(bwrap: string, plan: LinuxPlan): Broker {
     const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
+    // A policy change gives the same workspaces and network mode a new plan: the old plan's broker is retired.
+    const slot = slotOf(plan);
+    const replaced = this.slots.get(slot);
+    this.slots.set(slot, key);
+    const old = replaced !== undefined && replaced !== key ? this.brokers.get(replaced) : undefined;
+    if (old) {
+      this.brokers.delete(replaced!);
+      this.retire(old, true);
+    }
     let b = this.brokers.get(key);
     if (!b || !b.alive) {
-      if (b) void b.close();
+      if (b) this.retire(b, false);
       b = new Broker(bwrap, plan, this.stateDir, this.getProxy, () =>
         hideProxySockets(plan, proxySocketDir(this.stateDir)),
       );
@@ -188,6 +214,11 @@ class LinuxBackend implements SandboxBackend {
     }
     return b;
   }
+}
+
+/** What a plan serves: its mode, network mode and workspaces. Plans of one slot replace each other. */
+function slotOf(plan: LinuxPlan): string {
+  return JSON.stringify([plan.mode, plan.network, [...plan.workspaceRoots].sort()]);
 }
 
 function asLinux(plan: Plan): LinuxPlan {

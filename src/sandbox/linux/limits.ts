@@ -49,8 +49,14 @@ const LAUNCHER =
 
 let serial = 0;
 
-/** Opens the limits for one sandbox of `plan`; throws SandboxError when a cgroup was made but cannot be set. */
-export function openLimits(plan: LinuxPlan): SandboxLimits {
+/** What a broker's limits are, in every note and hit: one cgroup for all the commands it serves. */
+export const BROKER_SHARED = 'shared by the commands of one broker';
+
+/**
+ * Opens the limits for one sandbox of `plan`; throws SandboxError when a cgroup was made but cannot be set.
+ * `broker`: the sandbox is a broker's, so its cgroup limits bound all its commands together, and say so.
+ */
+export function openLimits(plan: LinuxPlan, broker = false): SandboxLimits {
   const { pids, memoryBytes } = plan.limits;
   if (!pids && !memoryBytes) return rlimitOnly(0, ['resource limits: none (maxProcesses and maxMemoryMb are 0)']);
   const group = process.env.AGENT_SANDBOX_NO_CGROUP ? undefined : makeGroup(pids > 0, memoryBytes > 0);
@@ -78,7 +84,7 @@ export function openLimits(plan: LinuxPlan): SandboxLimits {
       { cause: e },
     );
   }
-  return cgroupLimits(group, plan.limits);
+  return cgroupLimits(group, plan.limits, broker);
 }
 
 /** Which mechanism sandboxes get on this machine, for `agent-sandbox status` (a trial cgroup, removed at once). */
@@ -86,7 +92,10 @@ export function limitsMechanism(): string {
   const group = process.env.AGENT_SANDBOX_NO_CGROUP ? undefined : makeGroup(true, true);
   if (!group) return 'RLIMIT_DATA per process for memory; processes not limited (no cgroup can be made here)';
   void removeGroup(group);
-  return `a cgroup per sandbox (v${group.version}, under ${group.dirs.map((d) => path.dirname(d)).join(', ')})`;
+  return (
+    `a cgroup per sandbox (v${group.version}, under ${group.dirs.map((d) => path.dirname(d)).join(', ')}); ` +
+    `a broker's is ${BROKER_SHARED}`
+  );
 }
 
 function mib(bytes: number): string {
@@ -104,13 +113,17 @@ function rlimitOnly(dataKb: number, notes: string[]): SandboxLimits {
   };
 }
 
-function cgroupLimits(group: Group, limits: LinuxPlan['limits']): SandboxLimits {
+function cgroupLimits(group: Group, limits: LinuxPlan['limits'], broker: boolean): SandboxLimits {
   const procs = group.dirs.map((d) => path.join(d, 'cgroup.procs'));
   const where = `cgroup v${group.version} ${group.dirs.join(', ')}`;
   const notes = [
-    `processes: at most ${limits.pids || 'unlimited'} in the sandbox, threads included (${where})`,
-    `memory: ${limits.memoryBytes ? mib(limits.memoryBytes) : 'unlimited'} for the whole sandbox (${where})`,
+    `processes: at most ${limits.pids || 'unlimited'} ${broker ? BROKER_SHARED : 'in the sandbox'}, threads ` +
+      `included (${where})`,
+    `memory: ${limits.memoryBytes ? mib(limits.memoryBytes) : 'unlimited'} ` +
+      `${broker ? BROKER_SHARED : 'for the whole sandbox'} (${where})`,
   ];
+  // A broker's hit may come from another of its commands running at the same time.
+  const whose = broker ? ` (the limit is ${BROKER_SHARED})` : '';
   const counts = (): LimitCounts => ({
     pids: group.pidsDir ? eventCount(path.join(group.pidsDir, 'pids.events'), 'max') : 0,
     oom: group.memoryDir
@@ -129,9 +142,11 @@ function cgroupLimits(group: Group, limits: LinuxPlan['limits']): SandboxLimits 
       const now = counts();
       const hits: string[] = [];
       if (now.pids > since.pids)
-        hits.push(`process limit reached (${limits.pids}): ${now.pids - since.pids} fork(s) refused`);
+        hits.push(`process limit reached (${limits.pids}): ${now.pids - since.pids} fork(s) refused${whose}`);
       if (now.oom > since.oom)
-        hits.push(`memory limit reached (${mib(limits.memoryBytes)}): ${now.oom - since.oom} process(es) killed`);
+        hits.push(
+          `memory limit reached (${mib(limits.memoryBytes)}): ${now.oom - since.oom} process(es) killed${whose}`,
+        );
       return hits;
     },
     close: () => (closing ??= removeGroup(group)),

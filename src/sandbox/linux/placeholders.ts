@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PlaceholderLedger, type Kept } from '../placeholders';
+import { PlaceholderLedger, type Kept, type MadePath, type TakeBack } from '../placeholders';
 
 export type { Kept };
 
@@ -128,11 +128,92 @@ export function removePlaceholders(
     .records()
     .filter((r) => which(r.path))
     .sort((a, b) => b.path.length - a.path.length)) {
-    const outcome = ledger.takeBack(m);
+    const outcome = ledger.takeBack(m, takeBackAt);
     if (outcome === 'removed') removed.push(m.path);
     else if (outcome !== 'gone') (outcome.retry ? failed : kept).push({ path: m.path, reason: outcome.reason });
   }
   return { removed, kept, failed };
+}
+
+/**
+ * Takes one placeholder back the way it was made: its folder is reached by walking descriptors from `/` without
+ * following links, and it is checked (same inode; empty, or holding what it was made with) and removed inside that
+ * folder's descriptor. A folder above it swapped for a symbolic link (by a sandbox writing above this workspace) can
+ * neither redirect the check nor the removal to a host path.
+ */
+function takeBackAt(m: MadePath): TakeBack {
+  const parts = m.path.split('/').filter(Boolean);
+  const name = parts.pop()!;
+  let dir: number;
+  try {
+    dir = walkTo(parts);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'gone';
+    if (code === 'ELOOP' || code === 'ENOTDIR')
+      return { reason: 'a folder above it is a symbolic link or not a folder now', retry: false };
+    return { reason: `could not reach it: ${(e as Error).message}`, retry: true };
+  }
+  try {
+    return removeInside(dir, name, m);
+  } finally {
+    fs.closeSync(dir);
+  }
+}
+
+/** Opens the folder `/parts...` component by component, never following a link (throws ELOOP/ENOTDIR if one is). */
+function walkTo(parts: string[]): number {
+  let dir = fs.openSync('/', WALK);
+  try {
+    for (const part of parts) {
+      const next = fs.openSync(inside(dir, part), WALK);
+      fs.closeSync(dir);
+      dir = next;
+    }
+    return dir;
+  } catch (e) {
+    fs.closeSync(dir);
+    throw e;
+  }
+}
+
+/** Checks and removes `name` inside the folder open as `dir`, if it is still exactly the placeholder `m`. */
+function removeInside(dir: number, name: string, m: MadePath): TakeBack {
+  const at = inside(dir, name);
+  let fd: number;
+  try {
+    fd = fs.openSync(at, (m.kind === 'dir' ? WALK : fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW) | O_CLOEXEC);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'gone';
+    if (code === 'ELOOP' || code === 'ENOTDIR')
+      return { reason: `no longer a ${m.kind === 'dir' ? 'folder' : 'file'}`, retry: false };
+    return { reason: `could not open it: ${(e as Error).message}`, retry: true };
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.dev !== m.dev || st.ino !== m.ino)
+      return { reason: 'replaced since Agent Sandbox created it', retry: false };
+    if (m.kind === 'dir') {
+      const n = fs.readdirSync(`/proc/self/fd/${fd}`).length;
+      if (n) return { reason: `not empty (${n} entr${n === 1 ? 'y' : 'ies'}): it is yours now`, retry: false };
+    } else {
+      if (!st.isFile()) return { reason: 'no longer a file', retry: false };
+      if (fs.readFileSync(fd, 'utf8') !== (m.content ?? ''))
+        return { reason: `has content (${st.size} bytes): it is yours now`, retry: false };
+    }
+    // Still the same entry of the same folder: the name is removed inside the descriptor checked above.
+    const now = fs.lstatSync(at, { throwIfNoEntry: false });
+    if (!now || now.dev !== m.dev || now.ino !== m.ino)
+      return { reason: 'replaced while being taken back', retry: true };
+    if (m.kind === 'dir') fs.rmdirSync(at);
+    else fs.unlinkSync(at);
+  } catch (e) {
+    return { reason: `could not remove it: ${(e as Error).message}`, retry: true };
+  } finally {
+    fs.closeSync(fd);
+  }
+  return 'removed';
 }
 
 /** Paths still recorded in the ledger. */

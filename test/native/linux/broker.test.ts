@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import type { ChildProcess } from 'node:child_process';
+import type { FromRunner } from '../../../src/protocol/linux';
 import { createLinuxBackend } from '../../../src/sandbox/linux';
+import { Broker } from '../../../src/sandbox/linux/broker';
+import { commandRequest } from '../../../src/sandbox/linux/launch';
+import { probeBwrap } from '../../../src/sandbox/linux/probe';
 import {
   alive,
   eventually,
@@ -35,6 +40,33 @@ function brokerPids(): number[] {
     }
   }
   return out;
+}
+
+/** The host PID of the runner under the process `top` (a broker's launcher): the descendant running runner.js. */
+function runnerUnder(top: number): number | undefined {
+  const children = new Map<number, number[]>();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+    } catch {
+      // gone
+    }
+  }
+  const queue = [top];
+  while (queue.length) {
+    const pid = queue.shift()!;
+    try {
+      const [file, script] = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (file === process.execPath && /runner[^/]*\.js$/.test(script ?? '')) return pid;
+    } catch {
+      // gone
+    }
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return undefined;
 }
 
 describe('linux sandbox: broker mode', () => {
@@ -226,6 +258,82 @@ describe('linux sandbox: broker mode', () => {
       assert.equal(r.stdout, 'done\n');
       assert.ok(await heartbeatStopped(path.join(ws, 'beat')), 'the daemon outlived its command');
       assert.equal((await run(backend, p, sh('echo still'))).stdout, 'still\n', 'the broker still serves');
+    } finally {
+      await backend.dispose();
+    }
+  });
+
+  it("a session-long broker's runner keeps no descriptor per command: the /dev/null standing in for stdio a request came without is closed (fds of the runner counted across 20 commands)", async () => {
+    const ws = tempDir('as-brk-fd-');
+    const p = plan({ workspaceRoots: [ws] });
+    const broker = new Broker(probeBwrap().bwrap!, p, STATE_DIR);
+    try {
+      await broker.start();
+      const child = (broker as unknown as { child: ChildProcess }).child;
+      const runner = runnerUnder(child.pid!);
+      assert.ok(runner, 'runner process not found');
+      const fds = () => fs.readdirSync(`/proc/${runner}/fd`).length;
+      // Spawn requests with no stdio sockets sent first: the runner opens /dev/null for each of the three.
+      const runBare = async (n: number) => {
+        const ids = new Set<number>();
+        const done = new Promise<void>((resolve) => {
+          const onExit = (m: FromRunner) => {
+            if (m.type === 'exit' && ids.delete(m.id) && !ids.size) {
+              child.off('message', onExit);
+              resolve();
+            }
+          };
+          child.on('message', onExit);
+        });
+        for (let i = 0; i < n; i++) {
+          const req = commandRequest(p, ['true'], ws);
+          ids.add(req.id);
+          child.send({ type: 'spawn', command: req });
+        }
+        await done;
+      };
+      await runBare(2); // warm: the spare threads exist
+      // Spare threads (each with its own event loop's descriptors) finish starting or ending within this.
+      const settled = async () => {
+        await new Promise((r) => setTimeout(r, 500));
+        return fds();
+      };
+      const before = await settled();
+      await runBare(20);
+      const after = await settled();
+      // 60 stand-ins were opened; a leak shows as about that many more descriptors, spares come and go by a few.
+      assert.ok(after <= before + 4, `runner descriptors ${before} -> ${after} across 20 commands`);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it("a policy change retires the old plan's broker: its running command ends normally, then its process is gone; another network mode's broker stays", async () => {
+    const backend = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+    try {
+      const ws = tempDir('as-brk-retire-');
+      const before = plan({ workspaceRoots: [ws] });
+      const online = plan({ workspaceRoots: [ws], network: 'online' });
+      const changed = plan({ workspaceRoots: [ws], writableRoots: [ws, tempDir('as-brk-extra-')] });
+      assert.notDeepEqual(changed, before);
+      assert.equal((await run(backend, before, ['true'])).code, 0);
+      const [oldPid] = brokerPids();
+      assert.equal((await run(backend, online, ['true'])).code, 0);
+      const onlinePid = brokerPids().find((p) => p !== oldPid)!;
+      // Still running under the old plan when the policy changes.
+      const long = await backend.spawn(before, { argv: sh('sleep 1; echo finished'), cwd: ws, stdio: 'pipe' });
+      long.stdin?.end();
+      let out = '';
+      long.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      assert.equal((await run(backend, changed, ['true'])).code, 0);
+      assert.ok(alive(oldPid), 'the old broker was closed under its running command');
+      assert.equal((await long.exited).code, 0);
+      assert.ok(await eventually(() => out === 'finished\n'), out);
+      assert.ok(await eventually(() => !alive(oldPid)), 'the old broker still runs once idle');
+      // Control: the online plan's broker is no replacement of it, and the new plan's broker serves.
+      assert.ok(alive(onlinePid), "the online plan's broker was retired too");
+      assert.equal(brokerPids().length, 2);
+      assert.equal((await run(backend, changed, sh('echo ok'))).stdout, 'ok\n');
     } finally {
       await backend.dispose();
     }

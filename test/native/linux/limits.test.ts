@@ -200,6 +200,36 @@ describe('linux sandbox: resource limits through a cgroup', async () => {
   });
 
   it(
+    "brokered: the notes say the limits are shared by the commands of one broker (control: a cold command's are its own sandbox's)",
+    { skip },
+    async () => {
+      const broker = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+      const ws = tempDir('as-lim-');
+      const p = plan({ workspaceRoots: [ws], maxProcesses: 64, maxMemoryMb: 160 });
+      try {
+        for (const [b, shared] of [
+          [broker, true],
+          [backend, false],
+        ] as const) {
+          const proc = await b.spawn(p, { argv: ['true'], cwd: ws, stdio: 'pipe' });
+          proc.stdin?.end();
+          await proc.exited;
+          const limitNotes = proc.enforcement.notes.filter((n) => /^(processes|memory): /.test(n));
+          assert.equal(limitNotes.length, 2, proc.enforcement.notes.join('\n'));
+          for (const n of limitNotes)
+            assert.equal(
+              n.includes('shared by the commands of one broker'),
+              shared,
+              `${shared ? 'brokered' : 'cold'}: ${n}`,
+            );
+        }
+      } finally {
+        await broker.dispose();
+      }
+    },
+  );
+
+  it(
     'brokered: the broker hands the hit to the command that ran into it, and its cgroup goes with it',
     { skip },
     async () => {
@@ -211,6 +241,7 @@ describe('linux sandbox: resource limits through a cgroup', async () => {
         const hog = await run(broker, p, HOG(marker, 400));
         assert.equal(fs.existsSync(marker), false);
         assert.match((hog.limitsHit ?? []).join('\n'), /memory limit reached \(160 MiB\)/);
+        assert.match((hog.limitsHit ?? []).join('\n'), /the limit is shared by the commands of one broker/);
         // control: the next command of the same broker hits nothing and runs
         const next = await run(broker, p, sh('echo fine'));
         assert.equal(next.stdout.trim(), 'fine');

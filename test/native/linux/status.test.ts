@@ -34,7 +34,7 @@ describe('linux backend: status and enforcement', () => {
     assert.equal(online.network, 'none');
   });
 
-  it('a spawned command carries what its runner reported applying, cold and brokered (the parent does not re-probe)', async () => {
+  it("a spawned command's notes are its runner's own report (Landlock ABI line, no_new_privs, seccomp), cold and brokered; a runner that reports less reads as less", async () => {
     const abi = landlockAbi();
     for (const backend of [coldBackend(), createLinuxBackend({ stateDir: tempDir('as-enf-state-'), broker: true })]) {
       const p = plan({ workspaceRoots: [tempDir('as-enf-')] });
@@ -43,20 +43,26 @@ describe('linux backend: status and enforcement', () => {
       assert.equal((await proc.exited).code, 0);
       assert.equal(proc.enforcement.filesystem, 'enforced');
       assert.equal(proc.enforcement.network, 'enforced');
+      const notes = proc.enforcement.notes;
+      // Lines only the runner writes: the plan-derived preview has none of them.
+      for (const own of ['no_new_privs set', 'runner not dumpable', 'descriptors above 2 close-on-exec'])
+        assert.ok(notes.includes(own), `${own} missing from:\n${notes.join('\n')}`);
       assert.ok(
-        proc.enforcement.notes.some((n) =>
-          abi >= 1 ? n.startsWith(`Landlock ABI ${abi}`) : n.startsWith('Landlock unavailable'),
+        notes.some((n) =>
+          abi >= 1 ? n.startsWith(`Landlock ABI ${abi}: writes only beneath`) : n.startsWith('Landlock unavailable'),
         ),
-        proc.enforcement.notes.join('\n'),
+        notes.join('\n'),
       );
+      assert.ok(
+        notes.some((n) => /^seccomp: deny .*ioctl\(/.test(n)),
+        notes.join('\n'),
+      ); // the runner's wording
       await backend.dispose();
     }
-    // Control: the report follows the runner's ABI, not this machine's, so a runner without Landlock reads as such.
+    // Control: a runner that reports applying only no_new_privs gets no Landlock or seccomp line from the plan.
     const p = plan({ workspaceRoots: [tempDir('as-enf-')] });
-    assert.ok(
-      appliedEnforcement(p, { type: 'applied', landlockAbi: 0, notes: [] }).notes.includes(
-        'Landlock unavailable: bubblewrap only',
-      ),
-    );
+    const less = appliedEnforcement(p, { type: 'applied', landlockAbi: 6, notes: ['no_new_privs set'] }).notes;
+    assert.ok(less.includes('no_new_privs set'), less.join('\n'));
+    assert.ok(!less.some((n) => /^(Landlock|seccomp)/.test(n)), less.join('\n'));
   });
 });

@@ -8,15 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { LinuxPlan } from '../../../src/policy';
 import { createLinuxBackend } from '../../../src/sandbox/linux';
 import { MountGuard } from '../../../src/sandbox/linux/guard';
 import { removeLinuxSandboxState } from '../../../src/sandbox/linux/uninstall';
-import { removePlaceholders } from '../../../src/sandbox/linux/placeholders';
+import { createPlaceholder, removePlaceholders } from '../../../src/sandbox/linux/placeholders';
 import type { SandboxBackend } from '../../../src/sandbox/types';
-import { coldBackend, plan, run, sh, STATE_DIR, tempDir, type Result } from './helpers';
+import { coldBackend, hostDir, plan, run, sh, STATE_DIR, tempDir, type Result } from './helpers';
 
 const backend = coldBackend();
 after(() => backend.dispose());
@@ -61,6 +62,19 @@ async function withoutGuard<T>(fn: () => Promise<T>): Promise<T> {
   } finally {
     Object.defineProperty(MountGuard.prototype, 'changed', changed);
   }
+}
+
+/** bwrap processes that are this process's own children (sandboxes it started and has not ended). */
+function ownBwraps(): number[] {
+  return fs.readdirSync('/proc').flatMap((e) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return /^\d+$/.test(e) && ppid === process.pid && stat.includes('(bwrap)') ? [Number(e)] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** What `git config` does: write config.lock, rename it over config. */
@@ -223,5 +237,105 @@ describe('linux sandbox: no trace after the last sandbox of a workspace', () => 
       await brokered.dispose();
     }
     assert.deepEqual(fs.readdirSync(ws), []);
+  });
+
+  it('broker: dispose resolves only after every broker, one retired just before included, has released its live record, and nothing is written to the state folder afterwards', async () => {
+    const brokered = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+    const ws = repo();
+    const p = plan({ workspaceRoots: [ws] });
+    assert.equal((await run(brokered, p, ['true'])).code, 0);
+    hostGitConfig(ws, '[user]\n\tname = host\n');
+    // Synchronously retires the broker whose mount no longer holds, and asks a new one for the command.
+    const next = brokered.spawn(p, { argv: ['true'], cwd: ws, stdio: 'pipe' }).then(
+      (proc) => proc.stdin?.end(),
+      () => undefined,
+    );
+    await brokered.dispose();
+    const live = path.join(STATE_DIR, 'live');
+    const records = () => fs.readdirSync(live).filter((n) => n.endsWith('.json'));
+    let left: number[] = [];
+    try {
+      assert.deepEqual(records(), [], 'a live record was still there when dispose resolved');
+      const writes: string[] = [];
+      const watchers = [live, STATE_DIR].map((d) => fs.watch(d, (e, name) => writes.push(`${e} ${d}/${name}`)));
+      await sleep(1000);
+      watchers.forEach((w) => w.close());
+      await next;
+      left = ownBwraps();
+      assert.deepEqual(writes, [], 'written after dispose resolved');
+      assert.deepEqual(records(), []);
+    } finally {
+      // A broker launched after dispose (for the command asked for concurrently) would outlive the backend.
+      left = [...new Set([...left, ...ownBwraps()])];
+      for (const pid of left) process.kill(pid, 'SIGKILL');
+    }
+    assert.deepEqual(left, [], 'a broker process was left running after dispose');
+  });
+
+  it("taking placeholders back: a folder above one swapped for a symbolic link between the check and the removal cannot redirect the removal to the host (the host's empty folder survives; control: a path-based removal after the same swap removes it)", () => {
+    /** A placeholder ws/sub/<name> and a host folder holding an empty `<name>` the user owns (the marker). */
+    const setUp = (name: string, kind: 'dir' | 'file') => {
+      const state = tempDir('as-ph-state-');
+      const ws = tempDir('as-ph-ws-');
+      fs.mkdirSync(path.join(ws, 'sub'));
+      const target = path.join(ws, 'sub', name);
+      createPlaceholder(state, target, kind);
+      const host = hostDir('as-ph-host-');
+      if (kind === 'dir') fs.mkdirSync(path.join(host, name));
+      else fs.writeFileSync(path.join(host, name), '');
+      // What a sandbox writing above the workspace does: the folder moves away and a link to the host takes its name.
+      const swap = () => {
+        fs.renameSync(path.join(ws, 'sub'), path.join(ws, 'sub-real'));
+        fs.symlinkSync(host, path.join(ws, 'sub'));
+      };
+      return { state, ws, target, marker: path.join(host, name), swap };
+    };
+    /** Runs `fn` with the swap made on the first look inside what is being taken back (after the identity check). */
+    const swappingOnLook = (swap: () => void, watched: (p: string) => boolean, fn: () => void) => {
+      // The module object itself (the namespace import's bindings are read-only), so the code under test sees it.
+      const fsm = createRequire(__filename)('node:fs') as typeof fs;
+      const [readdir, readFile] = [fsm.readdirSync, fsm.readFileSync];
+      let swapped = false;
+      const hook = (p: unknown) => {
+        if (!swapped && (typeof p === 'number' || watched(String(p)))) {
+          swapped = true;
+          swap();
+        }
+      };
+      fsm.readdirSync = ((p: fs.PathLike, ...rest: unknown[]) => {
+        hook(p);
+        return (readdir as (...a: unknown[]) => unknown)(p, ...rest);
+      }) as typeof fs.readdirSync;
+      fsm.readFileSync = ((p: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+        hook(p);
+        return (readFile as (...a: unknown[]) => unknown)(p, ...rest);
+      }) as typeof fs.readFileSync;
+      try {
+        fn();
+      } finally {
+        fsm.readdirSync = readdir;
+        fsm.readFileSync = readFile;
+      }
+      assert.ok(swapped, 'the swap never happened: the test did not exercise the race');
+    };
+    for (const [name, kind] of [
+      ['.vscode', 'dir'],
+      ['.envrc', 'file'],
+    ] as const) {
+      const t = setUp(name, kind);
+      const looks = (p: string) => p === t.target || /^\/proc\/self\/fd\/\d+$/.test(p);
+      swappingOnLook(t.swap, looks, () => removePlaceholders(t.state));
+      assert.ok(fs.existsSync(t.marker), `${name}: the host's ${kind} was removed through the swapped link`);
+      assert.ok(
+        !fs.existsSync(path.join(t.ws, 'sub-real', name)),
+        `${name}: the placeholder itself was not taken back`,
+      );
+      // Control: the same swap before a removal by path removes the host's entry.
+      const c = setUp(name, kind);
+      c.swap();
+      if (kind === 'dir') fs.rmdirSync(c.target);
+      else fs.unlinkSync(c.target);
+      assert.ok(!fs.existsSync(c.marker), 'control: a path-based removal followed the link');
+    }
   });
 });
