@@ -205,6 +205,11 @@ export interface Win32Plan extends PlanBase {
   networkEnforcement: 'firewall' | 'advisory' | 'none';
   /** Folders scanned by the world-writable audit. */
   auditPaths: string[];
+  /**
+   * Elevated offline/allowlist: run even while the firewall is not enforcing (`requireEnforcedFirewall: false`),
+   * reported as network not enforced. Absent: such commands are refused.
+   */
+  acceptUnenforcedFirewall?: true;
   /** Never set by compile, settings or flags: only Verify's internal test hook (src/verify/holes.ts) sets it. */
   weakened?: Win32Weakening;
 }

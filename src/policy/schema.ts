@@ -293,6 +293,14 @@ export const PolicySchema = z
         'Linux: refuse to run commands when the kernel lacks Landlock or offers an ABI below 6 (then abstract ' +
           'Unix sockets and signals are not scoped to the sandbox). Off: such kernels run with what is lost reported.',
       ),
+    requireEnforcedFirewall: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Windows, elevated: refuse offline and allowlist commands while Windows Defender Firewall is not enforcing ' +
+          "the offline account's block (off for an active profile, overridden by Group Policy, or unreadable). Off: " +
+          'they run, reported as network not enforced.',
+      ),
     maxProcesses: z
       .number()
       .int()

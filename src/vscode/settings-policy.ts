@@ -29,6 +29,7 @@ export const SETTING_KEYS: Record<keyof SandboxSettings, string> = {
   allowFullAccess: 'allowFullAccess',
   allowUncPaths: 'allowUncPaths',
   requireFullLandlock: 'requireFullLandlock',
+  requireEnforcedFirewall: 'requireEnforcedFirewall',
   allowHostLoopback: 'allowHostLoopback',
   protectedPreset: 'protectedPreset',
   maxProcesses: 'maxProcesses',
@@ -55,6 +56,7 @@ const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
   allowFullAccess: 'user-only',
   allowUncPaths: 'user-only',
   requireFullLandlock: 'user-only',
+  requireEnforcedFirewall: 'user-only',
   allowHostLoopback: 'user-only',
   protectedPreset: 'stricter-enum',
   // A higher limit is a wider sandbox; a workspace lowering it is not worth a new rule.
