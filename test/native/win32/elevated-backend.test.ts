@@ -78,6 +78,11 @@ test('elevated backend under Wine: a command runs through the broker with the gr
     const exit = await proc.exited;
     assert.equal(exit.code, 4);
     assert.match(Buffer.concat(out).toString(), /elevated-path/);
+    // Plumbing only (the runner is in libuv's job, which Wine reports as allowing no breakaway): the runner's own
+    // UI-limit gap reaches the command's report; this process's own job is not the runner's, so not its cause.
+    const problems = (proc.enforcement.problems ?? []).join('\n');
+    assert.match(problems, /No job UI limits .*the elevated sandbox runner runs inside the job Secondary Logon/);
+    assert.doesNotMatch(problems, /Agent Sandbox itself runs inside a job/);
     assert.match(proc.enforcement.notes.join(' '), /Wine/, 'the process carries what its backend applied');
     const again = await backend.spawn(plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' });
     assert.equal((await again.exited).code, 0);

@@ -320,8 +320,10 @@ export function createElevatedBackend(
         );
     }
     const userSid = network === 'offline' ? marker.offlineSid : marker.onlineSid;
-    const { ui, gaps } = desktop.launch();
-    uiGaps = gaps;
+    // The desktop is the backend's; the job UI limits are the runner's (its own job is Secondary Logon's, not this
+    // process's): its gaps come back in its ready message and are added per command below.
+    const { ui, desktopGaps } = desktop.launch();
+    uiGaps = desktopGaps;
     const started = BrokerClient.start(userSid, launcher(opts.stateDir, network, ui.desktop));
     brokers.set(network, started);
     return started;
@@ -381,7 +383,7 @@ export function createElevatedBackend(
         const proc = supervise(
           cmd,
           spec,
-          withProblems(elevatedEnforcement(p, isWine(), verdict), [...warnings, ...uiGaps]),
+          withProblems(elevatedEnforcement(p, isWine(), verdict), [...warnings, ...uiGaps, ...b.uiGaps]),
         );
         if (!net) return proc;
         const session = net;
