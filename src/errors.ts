@@ -25,6 +25,7 @@ export const SandboxErrorCode = {
   SetupFailed: 'setup-failed',
   FirewallBlockedByPolicy: 'firewall-blocked-by-policy',
   FirewallNotEnforced: 'firewall-not-enforced',
+  VolumeUnenforceable: 'volume-unenforceable',
   LogonFailed: 'logon-failed',
   BrokerFailed: 'broker-failed',
   UserNetUnavailable: 'usernet-unavailable',

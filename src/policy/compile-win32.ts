@@ -276,6 +276,7 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     ...(windowsMode === 'elevated' && r.policy.network !== 'online' && !r.policy.requireEnforcedFirewall
       ? { acceptUnenforcedFirewall: true as const }
       : {}),
+    ...(!r.policy.requireEnforceableVolumes ? { acceptUnenforcedVolumes: true as const } : {}),
     auditPaths: (ctx.auditPaths ?? []).map((p) => api.normalize(p)),
   };
 }

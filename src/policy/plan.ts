@@ -210,6 +210,11 @@ export interface Win32Plan extends PlanBase {
    * reported as network not enforced. Absent: such commands are refused.
    */
   acceptUnenforcedFirewall?: true;
+  /**
+   * Run even when a writable folder is on a network share or a volume without permissions (FAT/exFAT)
+   * (`requireEnforceableVolumes: false`), reported as not enforced there. Absent: refused.
+   */
+  acceptUnenforcedVolumes?: true;
   /** Never set by compile, settings or flags: only Verify's internal test hook (src/verify/holes.ts) sets it. */
   weakened?: Win32Weakening;
 }

@@ -301,6 +301,14 @@ export const PolicySchema = z
           "the offline account's block (off for an active profile, overridden by Group Policy, or unreadable). Off: " +
           'they run, reported as network not enforced.',
       ),
+    requireEnforceableVolumes: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Windows: refuse to run when a writable folder or the sandbox temp is on a network share or on a volume ' +
+          'without file permissions (FAT/exFAT), where ACLs restrict nothing. Off: such commands run, reported as not ' +
+          'enforced there.',
+      ),
     maxProcesses: z
       .number()
       .int()

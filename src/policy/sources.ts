@@ -53,6 +53,7 @@ export interface SandboxSettings {
   allowUncPaths?: unknown;
   requireFullLandlock?: unknown;
   requireEnforcedFirewall?: unknown;
+  requireEnforceableVolumes?: unknown;
   allowHostLoopback?: unknown;
   protectedPreset?: unknown;
   maxProcesses?: unknown;
@@ -75,6 +76,7 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   allowUncPaths: 'agentSandbox.allowUncPaths',
   requireFullLandlock: 'agentSandbox.requireFullLandlock',
   requireEnforcedFirewall: 'agentSandbox.requireEnforcedFirewall',
+  requireEnforceableVolumes: 'agentSandbox.requireEnforceableVolumes',
   allowHostLoopback: 'agentSandbox.allowHostLoopback',
   protectedPreset: 'agentSandbox.protectedPreset',
   maxProcesses: 'agentSandbox.maxProcesses',
@@ -102,6 +104,7 @@ export function policyFromSettings(
   put('allowUncPaths', s.allowUncPaths);
   put('requireFullLandlock', s.requireFullLandlock);
   put('requireEnforcedFirewall', s.requireEnforcedFirewall);
+  put('requireEnforceableVolumes', s.requireEnforceableVolumes);
   put('allowHostLoopback', s.allowHostLoopback);
   put('protectedPreset', s.protectedPreset);
   put('maxProcesses', s.maxProcesses);

@@ -30,6 +30,7 @@ export const SETTING_KEYS: Record<keyof SandboxSettings, string> = {
   allowUncPaths: 'allowUncPaths',
   requireFullLandlock: 'requireFullLandlock',
   requireEnforcedFirewall: 'requireEnforcedFirewall',
+  requireEnforceableVolumes: 'requireEnforceableVolumes',
   allowHostLoopback: 'allowHostLoopback',
   protectedPreset: 'protectedPreset',
   maxProcesses: 'maxProcesses',
@@ -57,6 +58,7 @@ const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
   allowUncPaths: 'user-only',
   requireFullLandlock: 'user-only',
   requireEnforcedFirewall: 'user-only',
+  requireEnforceableVolumes: 'user-only',
   allowHostLoopback: 'user-only',
   protectedPreset: 'stricter-enum',
   // A higher limit is a wider sandbox; a workspace lowering it is not worth a new rule.
