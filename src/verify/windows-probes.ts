@@ -111,8 +111,12 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
       argv: ['node.exe', '-e', "require('fs').realpathSync(process.cwd())"],
       expect: 'works',
       why:
-        "Node lstat()s every ancestor of the workspace (elevated: setup's traverse-only ACEs on the profile " +
-        'folders above it; no hole: setup writes them machine-wide, so no weakened copy of the plan can drop them)',
+        f.mode === 'elevated'
+          ? "Node lstat()s every ancestor of the workspace: setup's traverse-only ACEs on the profile folders above it " +
+            "(the hole denies the group traverse on the workspace's parent, as if setup had not written its ACE)"
+          : 'Node lstat()s every ancestor of the workspace (no hole: unelevated reads are checked against your own ' +
+            'SIDs, so no weakened plan can take them from the sandbox alone)',
+      ...(f.mode === 'elevated' ? { hole: 'win-no-ancestor-traverse' as const } : {}),
     },
     f.ui.privateDesktop
       ? {

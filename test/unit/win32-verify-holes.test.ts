@@ -36,6 +36,7 @@ const WIN_HOLES: VerifyHole[] = [
   'win-no-private-desktop',
   'win-no-ui-limits',
   'win-no-safe-directory',
+  'win-no-ancestor-traverse',
   'network',
 ];
 
@@ -54,6 +55,14 @@ test('each Windows hole changes a copy of the plan in exactly one place, never t
   assert.deepEqual(changed('win-no-ui-limits', p), ['weakened']);
   assert.deepEqual(changed('win-no-safe-directory', p), ['weakened']);
   assert.deepEqual(changed('win-own-sid', p), ['token']);
+  assert.deepEqual(changed('win-no-ancestor-traverse', p), ['acl']);
+  const denied = (applyHole(p, 'win-no-ancestor-traverse', targets) as Win32Plan).acl.at(-1)!;
+  assert.deepEqual(
+    [denied.path, denied.action, denied.sid, denied.mask.value, denied.inheritance.value],
+    ['C:\\', 'deny', p.accounts!.group, 0x1 | 0x20 | 0x80, 0],
+    "the workspace's parent: traverse, listing and attributes denied to the group, not inherited",
+  );
+  assert.throws(() => applyHole(unelevated(), 'win-no-ancestor-traverse', targets), /only for elevated Windows/);
   assert.deepEqual(changed('network', p).sort(), ['network', 'token']);
   const noOwn = applyHole(p, 'win-own-sid', targets) as Win32Plan;
   assert.ok(
@@ -138,30 +147,39 @@ function windowsLike(): SandboxBackend {
       const a = spec.argv.join(' ');
       const ui = weakenedUi({ desktop: 'WinSta0\\x', uiLimits: true, breakaway: false }, p.weakened);
       const env = sandboxEnv(p, {});
+      // Node's realpath lstats each ancestor of the workspace: it fails where the group may not read their attributes.
+      const ancestorDenied = p.acl.some(
+        (op) =>
+          op.action === 'deny' &&
+          (op.mask.value & 0x80) !== 0 &&
+          p.workspaceRoots[0].toLowerCase().startsWith(op.path.toLowerCase().replace(/\\?$/, '\\')),
+      );
       const code =
-        /^(cmd\.exe \/d \/s|powershell\.exe .* 1$|node\.exe -e 0$)/.test(a) && p.weakened?.noPseudoconsole
-          ? 3221225794
-          : a.includes('spawnSync')
-            ? p.windowsMode === 'elevated' && !p.token.restrictingSids.some((s) => s.kind === 'sandbox-user')
-              ? 1
-              : 0
-            : a.includes('Get-Clipboard')
-              ? ui.uiLimits
+        a.includes('realpathSync') && ancestorDenied
+          ? 1
+          : /^(cmd\.exe \/d \/s|powershell\.exe .* 1$|node\.exe -e 0$)/.test(a) && p.weakened?.noPseudoconsole
+            ? 3221225794
+            : a.includes('spawnSync')
+              ? p.windowsMode === 'elevated' && !p.token.restrictingSids.some((s) => s.kind === 'sandbox-user')
                 ? 1
                 : 0
-              : a.startsWith('git ')
-                ? p.windowsMode === 'elevated' && !Object.values(env).includes('safe.directory')
-                  ? 128
+              : a.includes('Get-Clipboard')
+                ? ui.uiLimits
+                  ? 1
                   : 0
-                : a.includes("connect(443,'1.1.1.1')")
-                  ? p.network === 'online'
-                    ? 0
-                    : 1
-                  : // DNS and SMB through Windows services: modelled as a machine where they get no answer (on
-                    // real Windows they may, which is the documented gap Verify then reports as a failed row).
-                    /Resolve-DnsName|^net\.exe view/.test(a)
-                    ? 1
-                    : 0;
+                : a.startsWith('git ')
+                  ? p.windowsMode === 'elevated' && !Object.values(env).includes('safe.directory')
+                    ? 128
+                    : 0
+                  : a.includes("connect(443,'1.1.1.1')")
+                    ? p.network === 'online'
+                      ? 0
+                      : 1
+                    : // DNS and SMB through Windows services: modelled as a machine where they get no answer (on
+                      // real Windows they may, which is the documented gap Verify then reports as a failed row).
+                      /Resolve-DnsName|^net\.exe view/.test(a)
+                      ? 1
+                      : 0;
       return {
         stdin: new PassThrough(),
         stdout: new PassThrough(),
