@@ -193,13 +193,22 @@ async function windowsChecks(
       import('../../native-bindings/win32/wine'),
     ]);
   const wine = isWine();
-  return runWindowsProbes(backend, plan, workspace, {
-    mode: plan.windowsMode,
-    network,
-    wine,
-    ui: uiIsolation(localUiFacts()),
-    ...(plan.windowsMode === 'elevated' && !wine ? { firewall: evaluateFirewall(readFirewallFacts()) } : {}),
-  });
+  // The input-injection target: a window on this (the developer's) desktop, outside the sandbox.
+  const { TargetWindow } = await import('../../native-bindings/win32/window');
+  return runWindowsProbes(
+    backend,
+    plan,
+    workspace,
+    {
+      mode: plan.windowsMode,
+      network,
+      wine,
+      ui: uiIsolation(localUiFacts()),
+      ...(plan.windowsMode === 'elevated' && !wine ? { firewall: evaluateFirewall(readFirewallFacts()) } : {}),
+    },
+    undefined,
+    () => TargetWindow.open('Agent Sandbox Verify: input-injection target'),
+  );
 }
 
 /** The report's notes: the plan's own warnings, then what the probe's sandbox applied, then how the run went. */

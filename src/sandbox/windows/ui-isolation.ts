@@ -75,7 +75,10 @@ export function jobUiLimits(
     breakaway: false,
     gaps: [
       `No job UI limits (clipboard, global atoms, window handles): ${where}, and Windows refuses to nest a job with UI limits there.` +
-        (privateDesktop ? ' Input injection is still blocked by the private desktop; the clipboard is shared.' : ''),
+        (privateDesktop && holder === 'caller'
+          ? ' The private desktop alone does not stop input injection here: your logon SID in the token can open ' +
+            'your desktop again. The clipboard is shared.'
+          : ''),
     ],
   };
 }
