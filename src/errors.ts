@@ -24,6 +24,8 @@ export const SandboxErrorCode = {
   SetupCancelled: 'setup-cancelled',
   SetupFailed: 'setup-failed',
   FirewallBlockedByPolicy: 'firewall-blocked-by-policy',
+  FirewallNotEnforced: 'firewall-not-enforced',
+  VolumeUnenforceable: 'volume-unenforceable',
   LogonFailed: 'logon-failed',
   BrokerFailed: 'broker-failed',
   UserNetUnavailable: 'usernet-unavailable',

@@ -273,6 +273,10 @@ export function compileWin32(r: ResolvedPolicy, ctx: CompileContext): Win32Plan 
     firewall,
     ...(windowsMode === 'elevated' ? { accounts: { group, users: sandboxAccounts() } } : {}),
     networkEnforcement,
+    ...(windowsMode === 'elevated' && r.policy.network !== 'online' && !r.policy.requireEnforcedFirewall
+      ? { acceptUnenforcedFirewall: true as const }
+      : {}),
+    ...(!r.policy.requireEnforceableVolumes ? { acceptUnenforcedVolumes: true as const } : {}),
     auditPaths: (ctx.auditPaths ?? []).map((p) => api.normalize(p)),
   };
 }

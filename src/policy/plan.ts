@@ -205,6 +205,16 @@ export interface Win32Plan extends PlanBase {
   networkEnforcement: 'firewall' | 'advisory' | 'none';
   /** Folders scanned by the world-writable audit. */
   auditPaths: string[];
+  /**
+   * Elevated offline/allowlist: run even while the firewall is not enforcing (`requireEnforcedFirewall: false`),
+   * reported as network not enforced. Absent: such commands are refused.
+   */
+  acceptUnenforcedFirewall?: true;
+  /**
+   * Run even when a writable folder is on a network share or a volume without permissions (FAT/exFAT)
+   * (`requireEnforceableVolumes: false`), reported as not enforced there. Absent: refused.
+   */
+  acceptUnenforcedVolumes?: true;
   /** Never set by compile, settings or flags: only Verify's internal test hook (src/verify/holes.ts) sets it. */
   weakened?: Win32Weakening;
 }

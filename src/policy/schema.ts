@@ -293,6 +293,22 @@ export const PolicySchema = z
         'Linux: refuse to run commands when the kernel lacks Landlock or offers an ABI below 6 (then abstract ' +
           'Unix sockets and signals are not scoped to the sandbox). Off: such kernels run with what is lost reported.',
       ),
+    requireEnforcedFirewall: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Windows, elevated: refuse offline and allowlist commands while Windows Defender Firewall is not enforcing ' +
+          "the offline account's block (off for an active profile, overridden by Group Policy, or unreadable). Off: " +
+          'they run, reported as network not enforced.',
+      ),
+    requireEnforceableVolumes: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Windows: refuse to run when a writable folder or the sandbox temp is on a network share or on a volume ' +
+          'without file permissions (FAT/exFAT), where ACLs restrict nothing. Off: such commands run, reported as not ' +
+          'enforced there.',
+      ),
     maxProcesses: z
       .number()
       .int()

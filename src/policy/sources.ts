@@ -52,6 +52,8 @@ export interface SandboxSettings {
   allowFullAccess?: unknown;
   allowUncPaths?: unknown;
   requireFullLandlock?: unknown;
+  requireEnforcedFirewall?: unknown;
+  requireEnforceableVolumes?: unknown;
   allowHostLoopback?: unknown;
   protectedPreset?: unknown;
   maxProcesses?: unknown;
@@ -73,6 +75,8 @@ export const SETTING_FOR_FIELD: Record<string, string> = {
   allowFullAccess: 'agentSandbox.allowFullAccess',
   allowUncPaths: 'agentSandbox.allowUncPaths',
   requireFullLandlock: 'agentSandbox.requireFullLandlock',
+  requireEnforcedFirewall: 'agentSandbox.requireEnforcedFirewall',
+  requireEnforceableVolumes: 'agentSandbox.requireEnforceableVolumes',
   allowHostLoopback: 'agentSandbox.allowHostLoopback',
   protectedPreset: 'agentSandbox.protectedPreset',
   maxProcesses: 'agentSandbox.maxProcesses',
@@ -99,6 +103,8 @@ export function policyFromSettings(
   put('allowFullAccess', s.allowFullAccess);
   put('allowUncPaths', s.allowUncPaths);
   put('requireFullLandlock', s.requireFullLandlock);
+  put('requireEnforcedFirewall', s.requireEnforcedFirewall);
+  put('requireEnforceableVolumes', s.requireEnforceableVolumes);
   put('allowHostLoopback', s.allowHostLoopback);
   put('protectedPreset', s.protectedPreset);
   put('maxProcesses', s.maxProcesses);

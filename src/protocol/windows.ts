@@ -50,6 +50,8 @@ const ReadyMsg = z.strictObject({
   type: z.literal('ready'),
   pid: z.number().int().positive(),
   version: z.number().int(),
+  /** What the runner could not isolate for its commands and why (its own job UI limits); reported with each result. */
+  uiGaps: z.array(z.string().max(2000)).max(8).optional(),
 });
 const OutputMsg = z.strictObject({ type: z.literal('output'), id, stream: z.enum(['stdout', 'stderr']), data: b64 });
 const ExitMsg = z.strictObject({ type: z.literal('exit'), id, code: z.number().int() });

@@ -3,7 +3,9 @@
  * compiled plan in one way, so a test can prove the verifier fails exactly the matching checks. Pure. Must never
  * be reachable from settings or CLI flags.
  */
+import * as path from 'node:path';
 import type { LinuxPlan, Plan, PlanSid, Win32Plan } from '../policy/plan';
+import { FileRights, INHERIT_NONE, mask } from '../policy/compile-win32';
 import { SandboxError, SandboxErrorCode } from '../errors';
 import type { VerifyHole } from './types';
 
@@ -67,6 +69,22 @@ const win32Holes: Record<Win32Hole, (p: Win32Plan) => void> = {
   },
   'win-no-safe-directory'(p) {
     p.weakened = { ...p.weakened, noSafeDirectory: true };
+  },
+  // Elevated: the folder above the workspace as if setup had not given the group its traverse-only ACE there
+  // (review §3.4): a deny of traverse, listing and reading attributes for the group, so Node's realpath cannot
+  // lstat it. The ACE is ledgered like any other (uninstall reverts it); the hook runs on throwaway workspaces.
+  'win-no-ancestor-traverse'(p) {
+    const group = p.accounts?.group;
+    const root = p.workspaceRoots[0];
+    if (p.windowsMode !== 'elevated' || !group || !root) throw onlyFor('win-no-ancestor-traverse', 'elevated Windows');
+    p.acl.push({
+      path: path.win32.dirname(root),
+      sid: group,
+      action: 'deny',
+      mask: mask(FileRights, ['FILE_READ_DATA', 'FILE_EXECUTE', 'FILE_READ_ATTRIBUTES']),
+      inheritance: INHERIT_NONE,
+      reason: 'protected-path',
+    });
   },
   // Elevated offline: the command runs as the online account, which no firewall rule blocks.
   network: runAsOnline,

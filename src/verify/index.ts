@@ -156,6 +156,27 @@ export async function runVerification(opts: VerifyOptions): Promise<VerifyReport
   }
 }
 
+/**
+ * How the probe is started: with this runtime from the build's dist/, except in elevated mode, where it runs as the
+ * sandbox account from setup's runtime copy, like the runner (the account cannot lstat the ancestors of a profile
+ * folder, review §3.4). `layout` reads that copy's paths (Windows only).
+ */
+export async function probeCommand(
+  plan: Plan,
+  layout: () => Promise<{ application: string; probe: string }> = elevatedRuntime,
+): Promise<string[]> {
+  if (plan.platform === 'win32' && plan.windowsMode === 'elevated') {
+    const l = await layout();
+    return [l.application, l.probe];
+  }
+  return [process.execPath, probePath()];
+}
+
+async function elevatedRuntime(): Promise<{ application: string; probe: string }> {
+  const { machineRuntimeLayout } = await import('../sandbox/windows/setup/runtime-copy');
+  return machineRuntimeLayout(os.homedir());
+}
+
 /** The Windows probes (console, pipes, UI, network leaks, git, HTTPS) with this machine's facts; bindings load here. */
 async function windowsChecks(
   backend: SandboxBackend,
@@ -172,13 +193,22 @@ async function windowsChecks(
       import('../../native-bindings/win32/wine'),
     ]);
   const wine = isWine();
-  return runWindowsProbes(backend, plan, workspace, {
-    mode: plan.windowsMode,
-    network,
-    wine,
-    ui: uiIsolation(localUiFacts()),
-    ...(plan.windowsMode === 'elevated' && !wine ? { firewall: evaluateFirewall(readFirewallFacts()) } : {}),
-  });
+  // The input-injection target: a window on this (the developer's) desktop, outside the sandbox.
+  const { TargetWindow } = await import('../../native-bindings/win32/window');
+  return runWindowsProbes(
+    backend,
+    plan,
+    workspace,
+    {
+      mode: plan.windowsMode,
+      network,
+      wine,
+      ui: uiIsolation(localUiFacts()),
+      ...(plan.windowsMode === 'elevated' && !wine ? { firewall: evaluateFirewall(readFirewallFacts()) } : {}),
+    },
+    undefined,
+    () => TargetWindow.open('Agent Sandbox Verify: input-injection target'),
+  );
 }
 
 /** The report's notes: the plan's own warnings, then what the probe's sandbox applied, then how the run went. */
@@ -280,7 +310,7 @@ async function runProbe(
   });
   try {
     proc = await backend.spawn(plan, {
-      argv: [process.execPath, probePath(), spec],
+      argv: [...(await probeCommand(plan)), spec],
       cwd: fx.workspace,
       stdio: 'pipe',
       timeoutMs: PROBE_TIMEOUT_MS,

@@ -53,7 +53,8 @@ export type VerifyHole =
   | 'win-own-sid'
   | 'win-no-private-desktop'
   | 'win-no-ui-limits'
-  | 'win-no-safe-directory';
+  | 'win-no-safe-directory'
+  | 'win-no-ancestor-traverse';
 
 /** One thing the probe attempts. Paths are as the sandboxed process sees them. */
 export type ProbeAction =

@@ -46,6 +46,24 @@ export const PROBE_TARGETS = { dns: 'www.microsoft.com', unc: '\\\\127.0.0.1' } 
 /** An address literal on the internet for the direct-connection probe (no DNS involved). */
 export const DIRECT_TCP_TARGET = '1.1.1.1';
 
+/**
+ * The desktop escape (review §3.1): from inside the sandbox, open the developer's `Default` desktop, move this
+ * thread onto it, then post characters to the window the verifier opened outside ({hwnd}) and inject a key. The
+ * verifier judges the effect on that window; the exit code says how far it got (2: OpenDesktop refused, 3:
+ * SetThreadDesktop refused, 4: PostMessage refused, 0: every call succeeded).
+ */
+export const INJECTION_SCRIPT =
+  "Add-Type -Name I -Namespace W -MemberDefinition '" +
+  '[DllImport("user32.dll")] public static extern IntPtr OpenDesktop(string n,uint f,bool i,uint a); ' +
+  '[DllImport("user32.dll")] public static extern bool SetThreadDesktop(IntPtr d); ' +
+  '[DllImport("user32.dll")] public static extern bool PostMessage(IntPtr h,uint m,IntPtr w,IntPtr l); ' +
+  '[DllImport("user32.dll")] public static extern void keybd_event(byte v,byte s,uint f,UIntPtr e);\'; ' +
+  "$d=[W.I]::OpenDesktop('Default',0,$false,0x1FF); if($d -eq [IntPtr]::Zero){exit 2}; " +
+  'if(-not [W.I]::SetThreadDesktop($d)){exit 3}; ' +
+  '$p=[W.I]::PostMessage([IntPtr][Int64]{hwnd},0x102,[IntPtr]0x71,[IntPtr]1); ' +
+  '[W.I]::keybd_event(0x51,0,0,[UIntPtr]::Zero); [W.I]::keybd_event(0x51,0,2,[UIntPtr]::Zero); ' +
+  'if($p){exit 0}; exit 4';
+
 export function fillProbeArg(a: string): string {
   return a.replace('{dns}', PROBE_TARGETS.dns).replace('{unc}', PROBE_TARGETS.unc);
 }
@@ -111,21 +129,25 @@ export function windowsProbes(f: WindowsVerifyFacts): WindowsProbe[] {
       argv: ['node.exe', '-e', "require('fs').realpathSync(process.cwd())"],
       expect: 'works',
       why:
-        "Node lstat()s every ancestor of the workspace (elevated: setup's traverse-only ACEs on the profile " +
-        'folders above it; no hole: setup writes them machine-wide, so no weakened copy of the plan can drop them)',
+        f.mode === 'elevated'
+          ? "Node lstat()s every ancestor of the workspace: setup's traverse-only ACEs on the profile folders above it " +
+            "(the hole denies the group traverse on the workspace's parent, as if setup had not written its ACE)"
+          : 'Node lstat()s every ancestor of the workspace (no hole: unelevated reads are checked against your own ' +
+            'SIDs, so no weakened plan can take them from the sandbox alone)',
+      ...(f.mode === 'elevated' ? { hole: 'win-no-ancestor-traverse' as const } : {}),
     },
-    f.ui.privateDesktop
+    f.ui.privateDesktop && (f.mode === 'elevated' || f.ui.uiLimits)
       ? {
           id: 'input-injection',
-          argv: [
-            ...PS,
-            'Add-Type -Name K -Namespace W -MemberDefinition \'[DllImport("user32.dll")] public static extern void keybd_event(byte v,byte s,uint f,System.UIntPtr e);\'; [W.K]::keybd_event(0x58,0,0,[UIntPtr]::Zero)',
-          ],
+          argv: [...PS, INJECTION_SCRIPT],
           expect: 'blocked',
           why:
-            'keystrokes from the private desktop must not reach the window the verifier opened outside' +
-            (f.mode === 'elevated' ? " (no hole: the desktop is the runner's, named at its logon)" : ''),
-          ...(f.mode === 'unelevated' ? { hole: 'win-no-private-desktop' as const } : {}),
+            'from the private desktop, opening your Default desktop, switching to it and posting input to the window ' +
+            'the verifier opened outside must not reach that window' +
+            (f.mode === 'elevated'
+              ? " (no hole: Default's DACL does not admit the sandbox account's logon, and the desktop is the runner's, named at its logon)"
+              : " (your logon SID is in the token, so Default's DACL admits it: the job's DESKTOP/HANDLES limits stop the switch back and the posting; the hole drops them)"),
+          ...(f.mode === 'unelevated' ? { hole: 'win-no-ui-limits' as const } : {}),
         }
       : {
           id: 'input-injection',

@@ -14,9 +14,20 @@ const PROBE_TIMEOUT_MS = 60_000;
 /** STATUS_DLL_INIT_FAILED as an exit code: a console program that could not get a console (review §3.2). */
 const DLL_INIT_FAILED = 3221225794;
 
+/**
+ * The window the verifier opens outside the sandbox for the input-injection probe (native-bindings/win32/window on
+ * Windows): its handle for the probe, a pump for its messages, and its text, which is the effect judged.
+ */
+export interface InjectionTarget {
+  readonly hwnd: bigint;
+  pump(): void;
+  text(): string;
+  close(): void;
+}
+
 /** Why a probe is left to a person even where it is expected to hold. */
-function manualOnly(p: WindowsProbe, workspace: string): string | undefined {
-  if (p.id === 'input-injection')
+function manualOnly(p: WindowsProbe, workspace: string, canOpenTarget: boolean): string | undefined {
+  if (p.id === 'input-injection' && !canOpenTarget)
     return 'needs a window the verifier opens outside the sandbox: try it by hand (review §5.4)';
   if (p.id === 'git-status' && !fs.existsSync(path.join(workspace, '.git')))
     return "Verify's workspace is not a git repository: run `git status` in yours";
@@ -51,13 +62,31 @@ export async function runWindowsProbes(
   workspace: string,
   facts: WindowsVerifyFacts,
   fill: (arg: string) => string = fillProbeArg,
+  openTarget?: () => InjectionTarget,
 ): Promise<{ rows: VerifyCheck[]; notes: string[] }> {
   const rows: VerifyCheck[] = [];
   const notes: string[] = [];
   for (const p of windowsProbes(facts)) {
-    const manual = p.expect === 'not-checked' ? p.why : manualOnly(p, workspace);
+    const manual = p.expect === 'not-checked' ? p.why : manualOnly(p, workspace, openTarget !== undefined);
     if (manual) {
       notes.push(`Windows probe ${p.id} not checked: ${manual}.`);
+      continue;
+    }
+    if (p.id === 'input-injection' && openTarget) {
+      let target: InjectionTarget;
+      try {
+        target = openTarget();
+      } catch (e) {
+        notes.push(
+          `Windows probe ${p.id} not checked: the target window could not be opened (${(e as Error).message}).`,
+        );
+        continue;
+      }
+      try {
+        rows.push(await injectionRow(backend, plan, workspace, p, target, fill));
+      } finally {
+        target.close();
+      }
       continue;
     }
     // Console programs also through the terminal's path (ConPTY), as the sandboxed terminal runs them.
@@ -65,6 +94,59 @@ export async function runWindowsProbes(
       rows.push(await row(backend, plan, workspace, p, tty, fill));
   }
   return { rows, notes };
+}
+
+/** Exit codes of INJECTION_SCRIPT: how far the escape got before it was refused. */
+const INJECTION_STEPS: Record<number, string> = {
+  0: 'OpenDesktop, SetThreadDesktop and PostMessage all succeeded',
+  2: 'OpenDesktop("Default") was refused',
+  3: 'SetThreadDesktop was refused',
+  4: 'PostMessage was refused',
+};
+
+/** The input-injection probe, judged by its effect on the target window (pumped while it runs), not its exit. */
+async function injectionRow(
+  backend: SandboxBackend,
+  plan: Plan,
+  workspace: string,
+  p: WindowsProbe,
+  target: InjectionTarget,
+  fill: (arg: string) => string,
+): Promise<VerifyCheck> {
+  const argv = p.argv.map((a) => fill(a).replace('{hwnd}', String(target.hwnd)));
+  target.pump();
+  const before = target.text();
+  const pumping = setInterval(() => target.pump(), 50);
+  let observed: VerifyCheck['observed'];
+  let detail: string;
+  try {
+    const r = await run(backend, plan, workspace, argv, false);
+    target.pump();
+    const after = target.text();
+    const landed = after !== before;
+    observed = landed ? 'SUCCEEDED' : 'DENIED';
+    detail =
+      `exit ${r.code}${r.code !== null && INJECTION_STEPS[r.code] ? ` (${INJECTION_STEPS[r.code]})` : ''}; ` +
+      (landed
+        ? `the window outside received ${JSON.stringify(after.slice(before.length))}`
+        : 'the window outside received nothing') +
+      (r.err.trim() ? `: ${r.err.trim().slice(0, 300)}` : '');
+  } catch (e) {
+    observed = 'FAILED';
+    detail = (e as Error).message;
+  } finally {
+    clearInterval(pumping);
+  }
+  return {
+    id: `windows-${p.id}`,
+    title:
+      'Windows: input from the sandbox into a window outside it (OpenDesktop Default, SetThreadDesktop, PostMessage)',
+    expected: 'DENIED',
+    observed,
+    pass: observed === 'DENIED',
+    meaning: p.why,
+    detail,
+  };
 }
 
 async function row(

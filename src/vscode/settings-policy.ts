@@ -29,6 +29,8 @@ export const SETTING_KEYS: Record<keyof SandboxSettings, string> = {
   allowFullAccess: 'allowFullAccess',
   allowUncPaths: 'allowUncPaths',
   requireFullLandlock: 'requireFullLandlock',
+  requireEnforcedFirewall: 'requireEnforcedFirewall',
+  requireEnforceableVolumes: 'requireEnforceableVolumes',
   allowHostLoopback: 'allowHostLoopback',
   protectedPreset: 'protectedPreset',
   maxProcesses: 'maxProcesses',
@@ -55,6 +57,8 @@ const NARROWING: Record<keyof SandboxSettings, Narrowing> = {
   allowFullAccess: 'user-only',
   allowUncPaths: 'user-only',
   requireFullLandlock: 'user-only',
+  requireEnforcedFirewall: 'user-only',
+  requireEnforceableVolumes: 'user-only',
   allowHostLoopback: 'user-only',
   protectedPreset: 'stricter-enum',
   // A higher limit is a wider sandbox; a workspace lowering it is not worth a new rule.

@@ -201,10 +201,16 @@ test('elevated backend: an allowlist command with an invalid grant is refused be
     onlineSid: 'S-1-5-21-7-7-7-1002',
   };
   let launched = 0;
-  const backend = createElevatedBackend({ stateDir: 'C:\\state' }, marker, () => async () => {
-    launched++;
-    throw new Error('stop: the runner would start here');
-  });
+  const backend = createElevatedBackend(
+    { stateDir: 'C:\\state' },
+    marker,
+    () => async () => {
+      launched++;
+      throw new Error('stop: the runner would start here');
+    },
+    undefined,
+    async () => ({ enforced: true, reasons: [] }),
+  );
   const spec = { argv: ['cmd', '/c', 'exit 0'], cwd: 'C:\\src\\app', stdio: 'pipe' as const };
   const allowlist = elevatedPlan(
     ['C:\\src\\app'],
@@ -222,6 +228,69 @@ test('elevated backend: an allowlist command with an invalid grant is refused be
     backend.spawn(allowlist, { ...spec, allowDomains: ['example.org'] }),
     (e: Error & { code?: string }) => !/allowDomains|allowlist/.test(e.message) && e.code !== 'invalid-policy',
   );
+  await backend.dispose();
+});
+
+test('elevated backend: offline and allowlist commands are refused while the firewall is not enforcing, with the reason and the fix; the verdict is read again before every command; requireEnforcedFirewall false runs them; online is not checked', async () => {
+  const marker = {
+    version: 2,
+    groupSid: 'S-1-5-21-7-7-7-1000',
+    offlineSid: 'S-1-5-21-7-7-7-1001',
+    onlineSid: 'S-1-5-21-7-7-7-1002',
+  };
+  let verdict = { enforced: true, reasons: [] as string[] };
+  let reads = 0;
+  let launched = 0;
+  const backend = createElevatedBackend(
+    { stateDir: 'C:\\state' },
+    marker,
+    () => async () => {
+      launched++;
+      throw new Error('stop: the runner would start here');
+    },
+    async () => ({ ruleOk: true, firewall: verdict }),
+    async () => {
+      reads++;
+      return verdict;
+    },
+  );
+  const spec = { argv: ['cmd', '/c', 'exit 0'], cwd: 'C:\\src\\app', stdio: 'pipe' as const };
+  const plan = (input: object = {}) => elevatedPlan(['C:\\src\\app'], { groupSid: marker.groupSid }, input);
+  const refused = (e: Error & { code?: string; fix?: string }) =>
+    e.code === 'firewall-not-enforced' &&
+    /off for the active Public profile/.test(e.message) &&
+    /Firewall on for every network profile/.test(e.fix ?? '') &&
+    /remove the override/.test(e.fix ?? '') &&
+    /agent-sandbox setup/.test(e.fix ?? '') &&
+    /requireEnforcedFirewall/.test(e.fix ?? '');
+  // Enforced: the command gets past the check (and fails later, reading this process's identity: not Windows).
+  await assert.rejects(
+    backend.spawn(plan(), spec),
+    (e: Error & { code?: string }) => e.code !== 'firewall-not-enforced',
+  );
+  assert.equal(reads, 1);
+  // The firewall is turned off mid-session: the very next offline command is refused, before anything starts.
+  verdict = { enforced: false, reasons: ['Windows Defender Firewall is off for the active Public profile'] };
+  await assert.rejects(backend.spawn(plan(), spec), refused);
+  await assert.rejects(backend.spawn(plan({ network: 'allowlist', allowedDomains: ['@npm'] }), spec), refused);
+  assert.equal(reads, 3, 'read again for every command');
+  assert.equal(launched, 0, 'no runner was started for a refused command');
+  // The user accepted it: the command goes on (to the same later failure), reported as not enforced (below).
+  const accepted = plan({ requireEnforcedFirewall: false });
+  assert.equal(accepted.acceptUnenforcedFirewall, true);
+  await assert.rejects(
+    backend.spawn(accepted, spec),
+    (e: Error & { code?: string }) => e.code !== 'firewall-not-enforced',
+  );
+  assert.equal(backend.enforcement(accepted).network, 'none');
+  // Online: not checked, not refused.
+  const before = reads;
+  await assert.rejects(
+    backend.spawn(plan({ network: 'online' }), spec),
+    (e: Error & { code?: string }) => e.code !== 'firewall-not-enforced',
+  );
+  assert.equal(reads, before);
+  assert.equal(plan({ network: 'online', requireEnforcedFirewall: false }).acceptUnenforcedFirewall, undefined);
   await backend.dispose();
 });
 

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeFrame, Event, FrameDecoder, MAX_FRAME, ProtocolError, Request } from '../../src/protocol/windows';
+import { PassThrough } from 'node:stream';
+import { serveBroker } from '../../src/runner/windows/broker';
+import { jobUiLimits } from '../../src/sandbox/windows/ui-isolation';
 import {
   decodeRequest,
   encodeRequest,
@@ -125,4 +128,30 @@ test('elevated payload: wrong tag, bad encoding, unknown fields, bad pipe names 
   const many = { ...req, grants: Array.from({ length: 400 }, () => req.grants[0]) };
   assert.throws(() => encodeRequest(many), /limit/);
   assert.throws(() => decodeRequest('asb1.' + 'A'.repeat(MAX_PAYLOAD_CHARS)), /too long/);
+});
+
+test("runner ready message: carries the runner's own UI-limit gaps (Secondary Logon's job), none when it has none; the client's decoder accepts both", async () => {
+  const readyOf = async (gaps?: string[]) => {
+    const requests = new PassThrough();
+    const events = new PassThrough();
+    const chunks: Buffer[] = [];
+    events.on('data', (b: Buffer) => chunks.push(b));
+    requests.end();
+    await serveBroker(requests, events, async () => assert.fail('nothing is spawned'), gaps);
+    const [first] = new FrameDecoder(Event).push(Buffer.concat(chunks));
+    assert.equal(first.type, 'ready');
+    return first as Extract<Event, { type: 'ready' }>;
+  };
+  const gap = jobUiLimits({ inJob: true, breakawayOk: false }, true, 'runner').gaps;
+  assert.equal(gap.length, 1);
+  assert.match(gap[0], /sandbox runner runs inside the job Secondary Logon started it in/);
+  assert.doesNotMatch(gap[0], /Agent Sandbox itself/, "the cause is the runner's job, not the developer's process");
+  assert.deepEqual((await readyOf(gap)).uiGaps, gap);
+  assert.equal((await readyOf()).uiGaps, undefined);
+  assert.equal((await readyOf([])).uiGaps, undefined);
+  assert.deepEqual(jobUiLimits({ inJob: true, breakawayOk: true }, true, 'runner'), {
+    uiLimits: true,
+    breakaway: true,
+    gaps: [],
+  });
 });

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateFirewall, firewallNote, type FirewallFacts } from '../../src/sandbox/windows/firewall-state';
+import {
+  evaluateFirewall,
+  firewallNote,
+  readGroupPolicy,
+  type FirewallFacts,
+} from '../../src/sandbox/windows/firewall-state';
 import { readStatus } from '../../src/sandbox/windows/setup/status';
 import { performElevated } from '../../src/sandbox/windows/setup/elevated-action';
 import type { ElevatedRequest } from '../../src/sandbox/windows/setup/payload';
@@ -46,6 +51,28 @@ test('Group Policy registry settings for an active profile: local merge off or f
   // One reason per cause: the COM state already saying GP_OVERRIDE is not repeated from the registry.
   const both = evaluateFirewall({ ...on, modifyState: 1, groupPolicy: { 4: { localMerge: false } } });
   assert.equal(both.reasons.length, 1);
+});
+
+test('Group Policy registry read that fails other than "not found" (access denied): unknown, so not enforced; absent values are no policy', () => {
+  const denied = readGroupPolicy((key, name) => {
+    if (key.endsWith('PublicProfile') && name === 'AllowLocalPolicyMerge')
+      throw new Error('RegGetValueW failed: Access is denied. (5)');
+    return undefined;
+  });
+  assert.match(denied[4]?.unreadable?.join() ?? '', /AllowLocalPolicyMerge: .*Access is denied/);
+  const v = evaluateFirewall({ ...on, groupPolicy: denied });
+  assert.equal(v.enforced, false);
+  assert.match(v.reasons.join(), /Group Policy firewall settings of the active Public profile could not be read/);
+  // Nothing there at all (the reader's "not found") is no policy: enforced.
+  assert.deepEqual(evaluateFirewall({ ...on, groupPolicy: readGroupPolicy(() => undefined) }), {
+    enforced: true,
+    reasons: [],
+  });
+  // A value of 0 read fine is still the policy it says.
+  const merge0 = readGroupPolicy((key, name) =>
+    key.endsWith('PrivateProfile') && name === 'AllowLocalPolicyMerge' ? 0 : undefined,
+  );
+  assert.equal(evaluateFirewall({ ...on, groupPolicy: merge0 }).enforced, false);
 });
 
 test('firewall off for one active profile (turned off or replaced by a third-party firewall): not enforced, names the profile', () => {

@@ -1,6 +1,7 @@
 // Test helper (not a test): an in-memory SecurityStore with SetEntriesInAclW-like merge semantics.
 import * as path from 'node:path';
 import type { Ace, SecurityStore } from '../../src/sandbox/windows/ledger';
+import type { VolumeInfo } from '../../native-bindings/win32/volume';
 
 export class MemoryStore implements SecurityStore {
   dacls = new Map<string, Ace[]>();
@@ -12,6 +13,13 @@ export class MemoryStore implements SecurityStore {
   /** Paths that are files (everything else present is a folder), and files holding data. */
   files = new Set<string>();
   nonEmpty = new Set<string>();
+  /** The volume of paths under each key (lower-cased prefix); anything else is a local NTFS drive. */
+  volumes = new Map<string, VolumeInfo | Error>();
+  volume(p: string): VolumeInfo {
+    const hit = [...this.volumes].find(([prefix]) => p.toLowerCase().startsWith(prefix));
+    if (hit?.[1] instanceof Error) throw hit[1];
+    return hit?.[1] ?? { root: `${p.slice(0, 2)}\\`, driveType: 3, fileSystem: 'NTFS', flags: 0x8 };
+  }
   constructor(paths: string[]) {
     for (const p of paths) this.dacls.set(p.toLowerCase(), []);
   }

@@ -23,7 +23,9 @@ import { performElevated } from '../../src/sandbox/windows/setup/elevated-action
 import { machineRuntimeRoot } from '../../src/sandbox/windows/setup/runtime-copy';
 import { win32Machine } from '../../src/sandbox/windows/setup/machine-win32';
 import { FakeMachine } from './elevated-fake-machine';
-import { HOME } from './win32-elevated-plan-fixture';
+import { elevatedPlan, HOME } from './win32-elevated-plan-fixture';
+import { probeCommand } from '../../src/verify';
+import { compilePlan } from '../../src/policy';
 
 const EXT = `${HOME}\\.vscode\\extensions\\agent-sandbox.agent-sandbox-0.1.0`;
 const CODE = `${HOME}\\AppData\\Local\\Programs\\Microsoft VS Code\\Code.exe`;
@@ -72,14 +74,16 @@ test('runtime layout: VS Code installed in the profile is copied whole, and the 
     [
       [`${EXT}\\dist\\runner.js`, 'runner\\runner.js'],
       [`${EXT}\\dist\\runner-win32.js`, 'runner\\runner-win32.js'],
+      [`${EXT}\\dist\\probe.js`, 'runner\\probe.js'],
       [`${EXT}\\node_modules\\koffi`, 'runner\\node_modules\\koffi'],
       [`${EXT}\\node_modules\\@koromix\\koffi-win32-x64`, 'runner\\node_modules\\@koromix\\koffi-win32-x64'],
       [`${HOME}\\AppData\\Local\\Programs\\Microsoft VS Code`, 'runtime'],
     ],
   );
+  assert.equal(l.probe, `${l.dir}\\runner\\probe.js`);
   assert.ok(
-    [l.application, l.script, l.cwd].every((p) => !p.toLowerCase().startsWith(HOME.toLowerCase())),
-    'nothing the logon starts is under the profile',
+    [l.application, l.script, l.cwd, l.probe].every((p) => !p.toLowerCase().startsWith(HOME.toLowerCase())),
+    'nothing the logon or Verify starts is under the profile',
   );
 });
 
@@ -106,6 +110,7 @@ test('runtime layout: the folder name is a hash of what is copied (any runner, k
   assert.equal(runtimeLayout(source(), reader()).hash, base, 'stable for the same content');
   assert.equal(runtimeLayout(source(), reader({}, '1000:1', true)).hash, base, 'independent of listing order');
   assert.notEqual(runtimeLayout(source(), reader({ [`${EXT}\\dist\\runner-win32.js`]: 'v2' })).hash, base);
+  assert.notEqual(runtimeLayout(source(), reader({ [`${EXT}\\dist\\probe.js`]: 'v2' })).hash, base, "Verify's probe");
   assert.notEqual(
     runtimeLayout(source(), reader({ [`${EXT}\\node_modules\\@koromix\\koffi-win32-x64\\win32_x64\\koffi.node`]: 'x' }))
       .hash,
@@ -347,4 +352,17 @@ test('performElevated: a layout that cannot be computed fails the copy step afte
   assert.equal(r.steps.find((s) => s.id === 'group')!.status, 'changed');
   assert.equal(r.steps.find((s) => s.id === 'marker')!.status, 'skipped');
   assert.equal(m.marker, undefined);
+});
+
+test("Verify's probe command: elevated runs the probe from setup's copy with the copy's runtime; unelevated and Linux from the build", async () => {
+  const l = runtimeLayout(source(), reader());
+  const elevated = elevatedPlan(['C:\\ws'], { groupSid: 'S-1-5-21-1-1-1-1' });
+  assert.deepEqual(await probeCommand(elevated, async () => l), [l.application, l.probe]);
+  const unelevated = compilePlan(
+    { workspaceRoots: ['C:\\ws'] },
+    { platform: 'win32', home: HOME, userTemp: 'C:\\t', env: {}, stateDir: 'C:\\s' },
+  );
+  const fromBuild = await probeCommand(unelevated, async () => assert.fail('the copy is for elevated mode only'));
+  assert.equal(fromBuild[0], process.execPath);
+  assert.match(fromBuild[1], /[\\/]dist[\\/]probe\.js$/);
 });

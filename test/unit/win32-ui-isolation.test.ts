@@ -37,5 +37,7 @@ test('inside a job that allows no breakaway: no UI limits, and the reason is the
   assert.equal(r.gaps.length, 1);
   assert.match(r.gaps[0], /runs inside a job that does not allow breakaway/);
   assert.match(r.gaps[0], /clipboard is shared/);
+  // Unelevated the token keeps the developer's logon SID: the private desktop alone is not claimed to hold.
+  assert.match(r.gaps[0], /private desktop alone does not stop input injection/);
   assert.doesNotMatch(r.gaps[0], /Windows executable/);
 });

@@ -36,6 +36,7 @@ const WIN_HOLES: VerifyHole[] = [
   'win-no-private-desktop',
   'win-no-ui-limits',
   'win-no-safe-directory',
+  'win-no-ancestor-traverse',
   'network',
 ];
 
@@ -54,6 +55,14 @@ test('each Windows hole changes a copy of the plan in exactly one place, never t
   assert.deepEqual(changed('win-no-ui-limits', p), ['weakened']);
   assert.deepEqual(changed('win-no-safe-directory', p), ['weakened']);
   assert.deepEqual(changed('win-own-sid', p), ['token']);
+  assert.deepEqual(changed('win-no-ancestor-traverse', p), ['acl']);
+  const denied = (applyHole(p, 'win-no-ancestor-traverse', targets) as Win32Plan).acl.at(-1)!;
+  assert.deepEqual(
+    [denied.path, denied.action, denied.sid, denied.mask.value, denied.inheritance.value],
+    ['C:\\', 'deny', p.accounts!.group, 0x1 | 0x20 | 0x80, 0],
+    "the workspace's parent: traverse, listing and attributes denied to the group, not inherited",
+  );
+  assert.throws(() => applyHole(unelevated(), 'win-no-ancestor-traverse', targets), /only for elevated Windows/);
   assert.deepEqual(changed('network', p).sort(), ['network', 'token']);
   const noOwn = applyHole(p, 'win-own-sid', targets) as Win32Plan;
   assert.ok(
@@ -128,9 +137,11 @@ test('every Windows probe Verify runs either names a hole of the test hook, or s
  * Windows does when a protection is missing (the modelled part): a console program without a console dies with
  * 0xC0000142; default-security pipes are EPERM without the account's own restricting SID; the clipboard reads
  * without UI limits; git refuses the repository without safe.directory; the offline firewall rules do not cover
- * the online account's direct connections.
+ * the online account's direct connections; unelevated, the token keeps your logon SID, so Default's DACL admits
+ * it and only the job's DESKTOP/HANDLES limits stop the desktop escape reaching `target` (elevated: Default's DACL
+ * does not admit the account's logon).
  */
-function windowsLike(): SandboxBackend {
+function windowsLike(target?: { posted: string }): SandboxBackend {
   return {
     platform: 'win32',
     async spawn(plan: Plan, spec: SpawnSpec) {
@@ -138,30 +149,43 @@ function windowsLike(): SandboxBackend {
       const a = spec.argv.join(' ');
       const ui = weakenedUi({ desktop: 'WinSta0\\x', uiLimits: true, breakaway: false }, p.weakened);
       const env = sandboxEnv(p, {});
-      const code =
-        /^(cmd\.exe \/d \/s|powershell\.exe .* 1$|node\.exe -e 0$)/.test(a) && p.weakened?.noPseudoconsole
-          ? 3221225794
-          : a.includes('spawnSync')
-            ? p.windowsMode === 'elevated' && !p.token.restrictingSids.some((s) => s.kind === 'sandbox-user')
-              ? 1
-              : 0
-            : a.includes('Get-Clipboard')
-              ? ui.uiLimits
+      // Node's realpath lstats each ancestor of the workspace: it fails where the group may not read their attributes.
+      const ancestorDenied = p.acl.some(
+        (op) =>
+          op.action === 'deny' &&
+          (op.mask.value & 0x80) !== 0 &&
+          p.workspaceRoots[0].toLowerCase().startsWith(op.path.toLowerCase().replace(/\\?$/, '\\')),
+      );
+      if (a.includes('OpenDesktop') && target && p.windowsMode === 'unelevated' && !ui.uiLimits) target.posted += 'q';
+      const code = a.includes('OpenDesktop')
+        ? p.windowsMode === 'unelevated' && !ui.uiLimits
+          ? 0
+          : 2
+        : a.includes('realpathSync') && ancestorDenied
+          ? 1
+          : /^(cmd\.exe \/d \/s|powershell\.exe .* 1$|node\.exe -e 0$)/.test(a) && p.weakened?.noPseudoconsole
+            ? 3221225794
+            : a.includes('spawnSync')
+              ? p.windowsMode === 'elevated' && !p.token.restrictingSids.some((s) => s.kind === 'sandbox-user')
                 ? 1
                 : 0
-              : a.startsWith('git ')
-                ? p.windowsMode === 'elevated' && !Object.values(env).includes('safe.directory')
-                  ? 128
+              : a.includes('Get-Clipboard')
+                ? ui.uiLimits
+                  ? 1
                   : 0
-                : a.includes("connect(443,'1.1.1.1')")
-                  ? p.network === 'online'
-                    ? 0
-                    : 1
-                  : // DNS and SMB through Windows services: modelled as a machine where they get no answer (on
-                    // real Windows they may, which is the documented gap Verify then reports as a failed row).
-                    /Resolve-DnsName|^net\.exe view/.test(a)
-                    ? 1
-                    : 0;
+                : a.startsWith('git ')
+                  ? p.windowsMode === 'elevated' && !Object.values(env).includes('safe.directory')
+                    ? 128
+                    : 0
+                  : a.includes("connect(443,'1.1.1.1')")
+                    ? p.network === 'online'
+                      ? 0
+                      : 1
+                    : // DNS and SMB through Windows services: modelled as a machine where they get no answer (on
+                      // real Windows they may, which is the documented gap Verify then reports as a failed row).
+                      /Resolve-DnsName|^net\.exe view/.test(a)
+                      ? 1
+                      : 0;
       return {
         stdin: new PassThrough(),
         stdout: new PassThrough(),
@@ -181,10 +205,27 @@ test('each hole fails exactly the Windows probes naming it; without a hole every
     for (const mode of ['elevated', 'unelevated'] as const) {
       const plan = mode === 'elevated' ? elevated() : unelevated();
       const probes = windowsProbes(facts(mode));
-      const clean = await runWindowsProbes(windowsLike(), plan, ws, facts(mode));
+      const window = () => {
+        const t = { hwnd: 0x10abcn, posted: '', shown: '', close() {}, text: () => t.shown };
+        return Object.assign(t, { pump: () => ((t.shown += t.posted), (t.posted = '')) });
+      };
+      const w0 = window();
+      const clean = await runWindowsProbes(windowsLike(w0), plan, ws, facts(mode), undefined, () => w0);
       assert.ok(clean.rows.length > 0 && clean.rows.every((r) => r.pass), `${mode}: ${JSON.stringify(clean.rows)}`);
-      for (const hole of new Set(probes.flatMap((p) => (p.hole && p.id !== 'input-injection' ? [p.hole] : [])))) {
-        const r = await runWindowsProbes(windowsLike(), applyHole(plan, hole, targets), ws, facts(mode));
+      assert.ok(
+        clean.rows.some((r) => r.id === 'windows-input-injection'),
+        'the desktop escape probe ran',
+      );
+      for (const hole of new Set(probes.flatMap((p) => (p.hole ? [p.hole] : [])))) {
+        const w = window();
+        const r = await runWindowsProbes(
+          windowsLike(w),
+          applyHole(plan, hole, targets),
+          ws,
+          facts(mode),
+          undefined,
+          () => w,
+        );
         const failed = [...new Set(r.rows.filter((x) => !x.pass).map((x) => x.id.replace(/^windows-|-tty$/g, '')))];
         const named = probes.filter((p) => p.hole === hole).map((p) => p.id);
         assert.deepEqual(failed.sort(), named.sort(), `${mode}: ${hole} fails exactly its probes`);

@@ -106,8 +106,9 @@ test('the DNS and UNC probes get real targets: a public name and the local SMB s
   const unc = p['unc-path'].argv.map(fillProbeArg);
   assert.ok(dns.some((a) => a.includes(PROBE_TARGETS.dns)));
   assert.deepEqual(unc, ['net.exe', 'view', '\\\\127.0.0.1']);
+  // {hwnd} is the window the verifier opens at run time (filled by runWindowsProbes; PowerShell's own braces stay).
   for (const probe of windowsProbes(facts({})))
-    assert.ok(!probe.argv.map(fillProbeArg).join(' ').includes('{'), probe.id);
+    assert.ok(!/\{(?!hwnd\})[a-z]+\}/.test(probe.argv.map(fillProbeArg).join(' ')), probe.id);
 });
 
 test('git status works in elevated mode because of GIT_CONFIG_* safe.directory, with that as its hole', () => {
@@ -119,4 +120,30 @@ test('under Wine nothing is expected: every probe is not-checked and says Wine',
     assert.equal(p.expect, 'not-checked');
     assert.match(p.why, /^Wine: /);
   }
+});
+
+test('desktop escape probe: both modes try OpenDesktop("Default"), SetThreadDesktop and PostMessage to the verifier\'s window ({hwnd}) and must be blocked; unelevated names the UI-limits hole, elevated says why it has none', () => {
+  for (const mode of ['elevated', 'unelevated'] as const) {
+    const p = byId(facts({ mode }))['input-injection'];
+    assert.equal(p.expect, 'blocked');
+    const script = p.argv.join(' ');
+    for (const call of [
+      "OpenDesktop('Default'",
+      'SetThreadDesktop($d)',
+      'PostMessage([IntPtr][Int64]{hwnd}',
+      'keybd_event',
+    ])
+      assert.ok(script.includes(call), `${mode}: ${call}`);
+    assert.ok(script.indexOf('OpenDesktop(') < script.indexOf('SetThreadDesktop('), 'switch first, then post');
+  }
+  assert.equal(byId(facts({ mode: 'unelevated' }))['input-injection'].hole, 'win-no-ui-limits');
+  assert.match(byId(facts({ mode: 'unelevated' }))['input-injection'].why, /DESKTOP\/HANDLES limits/);
+  assert.equal(byId(facts({ mode: 'elevated' }))['input-injection'].hole, undefined);
+  // Unelevated without UI limits (an outer job): a known, reported gap, not checked (as the clipboard); elevated
+  // still checks it (the desktop's DACL holds without the limits).
+  const gap = 'No job UI limits (clipboard, global atoms, window handles): ...';
+  const noLimits = { privateDesktop: true, uiLimits: false, breakaway: false, gaps: [gap] };
+  assert.equal(byId(facts({ mode: 'unelevated', ui: noLimits }))['input-injection'].expect, 'not-checked');
+  assert.equal(byId(facts({ mode: 'elevated', ui: noLimits }))['input-injection'].expect, 'blocked');
+  assert.match(byId(facts({ mode: 'elevated' }))['input-injection'].why, /no hole: Default's DACL/);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import type { SandboxBackend, SpawnSpec } from '../../src/sandbox/types';
 import type { Plan } from '../../src/policy/plan';
-import { runWindowsProbes } from '../../src/verify/windows-run';
+import { runWindowsProbes, type InjectionTarget } from '../../src/verify/windows-run';
 
 /** A backend whose commands exit with what `exitFor` says (the rows are judged on exit codes only). */
 function fakeBackend(exitFor: (argv: string[]) => number): SandboxBackend & { ran: string[][] } {
@@ -85,4 +85,64 @@ test('under Wine nothing is run: every probe is a note', async () => {
   const r = await runWindowsProbes(b, {} as Plan, '/x', { ...facts, wine: true });
   assert.deepEqual(r.rows, []);
   assert.equal(b.ran.length, 0);
+});
+
+/** The verifier's window, in memory: what reaches it shows in its text only once pumped (as a real EDIT control). */
+function fakeTarget() {
+  const t = {
+    hwnd: 0x10abcn,
+    posted: '',
+    shown: '',
+    pumps: 0,
+    closed: false,
+    pump() {
+      t.pumps++;
+      t.shown += t.posted;
+      t.posted = '';
+    },
+    text: () => t.shown,
+    close() {
+      t.closed = true;
+    },
+  };
+  return t satisfies InjectionTarget & { posted: string };
+}
+
+test("desktop escape probe: run with the verifier's window handle and judged by the window outside: nothing received passes; a character received fails (the control); an unopenable window is a note; the window is always closed", async () => {
+  for (const lands of [false, true]) {
+    const target = fakeTarget();
+    const b = fakeBackend((argv) => {
+      const s = argv.join(' ');
+      if (!s.includes('OpenDesktop')) return /connect\(443|^net\.exe|Get-Clipboard|Resolve-DnsName/.test(s) ? 1 : 0;
+      assert.ok(s.includes(`[IntPtr][Int64]${target.hwnd}`), 'the handle of the window opened outside is filled in');
+      // The sandbox's side: an escaped process posts 'q' to the window; a contained one is refused at OpenDesktop.
+      if (lands) target.posted += 'q';
+      return lands ? 0 : 2;
+    });
+    const r = await runWindowsProbes(b, {} as Plan, '/nonexistent-ws', facts, undefined, () => target);
+    const row = r.rows.find((x) => x.id === 'windows-input-injection')!;
+    assert.ok(row, 'the probe ran instead of becoming a note');
+    assert.equal(row.expected, 'DENIED');
+    assert.equal(row.pass, !lands, JSON.stringify(row));
+    assert.match(
+      row.detail ?? '',
+      lands ? /received "q"/ : /exit 2 \(OpenDesktop\("Default"\) was refused\); the window outside received nothing/,
+    );
+    assert.ok(target.closed && target.pumps > 0);
+  }
+  const r = await runWindowsProbes(
+    fakeBackend(() => 0),
+    {} as Plan,
+    '/nonexistent-ws',
+    facts,
+    undefined,
+    () => {
+      throw new Error('CreateWindowExW failed');
+    },
+  );
+  assert.ok(!r.rows.some((x) => x.id === 'windows-input-injection'));
+  assert.match(
+    r.notes.join('\n'),
+    /input-injection not checked: the target window could not be opened \(CreateWindowExW failed\)/,
+  );
 });

@@ -28,12 +28,18 @@ export interface LaunchedCommand {
 
 export type Launcher = (req: SpawnRequest) => Promise<LaunchedCommand>;
 
-export async function serveBroker(requests: Readable, events: Writable, launch: Launcher): Promise<void> {
+/** `uiGaps`: what the runner cannot isolate for any of its commands (sent once, in the ready message). */
+export async function serveBroker(
+  requests: Readable,
+  events: Writable,
+  launch: Launcher,
+  uiGaps: string[] = [],
+): Promise<void> {
   const running = new Map<number, LaunchedCommand>();
   const send = (e: Event) => {
     if (!events.destroyed) events.write(encodeFrame(e));
   };
-  send({ type: 'ready', pid: process.pid, version: PROTOCOL_VERSION });
+  send({ type: 'ready', pid: process.pid, version: PROTOCOL_VERSION, ...(uiGaps.length ? { uiGaps } : {}) });
   const decoder = new FrameDecoder(Request);
   try {
     for await (const chunk of requests) {

@@ -6,8 +6,8 @@
  */
 import { processSids } from '../../sandbox/windows/identity';
 import { startRestricted, type LaunchUi } from '../../sandbox/windows/launch';
-import { localUiFacts } from '../../sandbox/windows/desktop';
-import { uiIsolation } from '../../sandbox/windows/ui-isolation';
+import { outerJob } from '../../../native-bindings/win32/job';
+import { jobUiLimits } from '../../sandbox/windows/ui-isolation';
 import type { SpawnRequest } from '../../protocol/windows';
 import type { LaunchedCommand } from './broker';
 
@@ -33,15 +33,21 @@ export function commandEnv(requested: Record<string, string>, own: NodeJS.Proces
 }
 
 let identity: { userSid: string; logonSid: string } | undefined;
-let ui: LaunchUi | undefined;
+let decision: (LaunchUi & { gaps: string[] }) | undefined;
 
 /**
  * The runner already runs on the backend's private desktop (its logon named it), which its commands inherit; it
- * sets the UI limits itself, breaking away from Secondary Logon's job when that job allows it.
+ * sets the UI limits itself, breaking away from Secondary Logon's job when that job allows it. Decided once per
+ * runner; `gaps` says what it could not set and why, for the caller's report (sent in its ready message).
  */
+export function runnerUiDecision(job: () => { inJob: boolean; breakawayOk: boolean } = outerJob) {
+  // The desktop is the backend's to report (it may have none, e.g. over SSH): no claim about it here.
+  return (decision ??= { ...jobUiLimits(job(), false, 'runner') });
+}
+
 function runnerUi(): LaunchUi {
-  const d = uiIsolation({ ...localUiFacts(), sshSession: false });
-  return (ui ??= { uiLimits: d.uiLimits, breakaway: d.breakaway });
+  const { uiLimits, breakaway } = runnerUiDecision();
+  return { uiLimits, breakaway };
 }
 
 export async function launchRestricted(req: SpawnRequest): Promise<LaunchedCommand> {

@@ -8,14 +8,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { connectClient } from '../../../native-bindings/win32/pipe';
 import { serveBroker } from './broker';
-import { launchRestricted } from './launcher';
+import { launchRestricted, runnerUiDecision } from './launcher';
 
 export async function windowsRunnerMain(argv: string[]): Promise<number> {
   if (argv[0] === '--broker' && argv[1] === '--requests' && argv[3] === '--events' && argv.length === 5) {
     fillProfileEnv();
     const requests = await connectClient(argv[2]);
     const events = await connectClient(argv[4]);
-    await serveBroker(requests, events, launchRestricted);
+    await serveBroker(requests, events, launchRestricted, runnerUiDecision().gaps);
     requests.destroy();
     return 0;
   }

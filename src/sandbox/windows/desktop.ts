@@ -13,7 +13,7 @@ import {
 import { outerJob } from '../../../native-bindings/win32/job';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { LaunchUi } from './launch';
-import { uiIsolation, type UiFacts, type UiIsolation } from './ui-isolation';
+import { privateDesktopDecision, uiIsolation, type UiFacts, type UiIsolation } from './ui-isolation';
 
 /** This process's facts for ./ui-isolation. */
 export function localUiFacts(env: NodeJS.ProcessEnv = process.env): UiFacts {
@@ -22,6 +22,7 @@ export function localUiFacts(env: NodeJS.ProcessEnv = process.env): UiFacts {
 
 export class BackendDesktop {
   #decision: UiIsolation | undefined;
+  #desktopGaps: string[] = [];
   #desktop: PrivateDesktop | undefined;
 
   /** `sids`: who may use the desktop besides SYSTEM (the sandbox's logon SID, or the sandbox accounts). */
@@ -30,9 +31,17 @@ export class BackendDesktop {
     private readonly facts: () => UiFacts = () => localUiFacts(),
   ) {}
 
-  /** What to launch with, and what is not isolated (for the command's enforcement report). */
-  launch(): { ui: LaunchUi; gaps: string[] } {
-    const d = (this.#decision ??= uiIsolation(this.facts()));
+  /**
+   * What to launch with, and what is not isolated (for the command's enforcement report); `desktopGaps` is the
+   * private desktop's part alone (the elevated runner decides its job's UI limits itself and reports them).
+   */
+  launch(): { ui: LaunchUi; gaps: string[]; desktopGaps: string[] } {
+    if (!this.#decision) {
+      const facts = this.facts();
+      this.#decision = uiIsolation(facts);
+      this.#desktopGaps = privateDesktopDecision(facts).gaps;
+    }
+    const d = this.#decision;
     if (d.privateDesktop && !this.#desktop) {
       try {
         this.#desktop = PrivateDesktop.create(privateDesktopName(), desktopSddl(this.sids()));
@@ -52,6 +61,7 @@ export class BackendDesktop {
         ...(this.#desktop ? { desktop: this.#desktop.lpDesktop } : {}),
       },
       gaps: d.gaps,
+      desktopGaps: this.#desktopGaps,
     };
   }
 

@@ -13,9 +13,8 @@ export const WINE_NOTE =
 
 /**
  * Review §3.14: where ACLs do not decide. An SMB server judges a write by the developer's own credentials (it never
- * sees restricting SIDs), and FAT/exFAT volumes have no ACLs at all. A workspace on such a volume should fail its
- * preparation (a protection that cannot be set or read back stops the command; unproven on Windows); writes
- * elsewhere on one are not stopped.
+ * sees restricting SIDs), and FAT/exFAT volumes have no ACLs at all. A writable folder on such a volume is refused
+ * at preparation (./volumes) unless the user accepts it; writes elsewhere on one are not stopped.
  */
 export const UNELEVATED_SHARES_NOTE =
   'Not enforced in unelevated mode: writes to network shares (\\\\server\\share, mapped drives), which the server ' +

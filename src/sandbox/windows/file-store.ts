@@ -12,6 +12,7 @@ import {
   applyFileEntriesInPlace,
   readFileEntries,
 } from '../../../native-bindings/win32/acl';
+import { volumeInfo } from '../../../native-bindings/win32/volume';
 import { PlaceholderLedger } from '../placeholders';
 import type { SecurityStore } from './ledger';
 
@@ -69,5 +70,10 @@ export function fileSecurityStore(stateDir: string): SecurityStore {
     apply: (p, aces) => applyFileEntries(p, aces),
     applyAsync: (p, aces) => applyFileEntriesAsync(p, aces),
     applyInPlace: (p, aces) => applyFileEntriesInPlace(p, aces),
+    volume(p) {
+      let at = p;
+      while (kind(at) === 'missing' && path.dirname(at) !== at) at = path.dirname(at);
+      return volumeInfo(at);
+    },
   };
 }

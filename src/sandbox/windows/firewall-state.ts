@@ -21,9 +21,10 @@ export interface FirewallFacts {
   /**
    * What Group Policy sets per profile bit (HKLM\\SOFTWARE\\Policies\\Microsoft\\WindowsFirewall\\<Profile>Profile):
    * `AllowLocalPolicyMerge` 0 means local rules, ours included, are ignored; `EnableFirewall` 0 turns it off. A
-   * second source next to the COM state, read the same way on every machine (absent: no policy, or unreadable).
+   * second source next to the COM state, read the same way on every machine (absent: no policy). `unreadable` lists
+   * the values whose read failed for any reason but "not found": those make the verdict unknown, never "no policy".
    */
-  groupPolicy?: Record<number, { localMerge?: boolean; enabled?: boolean } | undefined>;
+  groupPolicy?: Record<number, { localMerge?: boolean; enabled?: boolean; unreadable?: string[] } | undefined>;
 }
 
 export interface FirewallVerdict {
@@ -72,6 +73,10 @@ export function evaluateFirewall(f: FirewallFacts): FirewallVerdict {
   for (const [bit, name] of PROFILE_NAMES) {
     if (!f.currentProfiles || !(f.currentProfiles & bit)) continue;
     const gp = f.groupPolicy?.[bit];
+    if (gp?.unreadable?.length)
+      reasons.push(
+        `the Group Policy firewall settings of the active ${name} profile could not be read (${gp.unreadable.join(', ')})`,
+      );
     if (gp?.localMerge === false && f.modifyState !== FwModifyState.GP_OVERRIDE)
       reasons.push(
         `Group Policy tells the active ${name} profile to ignore local firewall rules (AllowLocalPolicyMerge = 0)`,
@@ -99,18 +104,32 @@ function attempt<T>(f: () => T): T | undefined {
   }
 }
 
-function readGroupPolicy(): FirewallFacts['groupPolicy'] {
+/**
+ * Group Policy's firewall values. `read` returns undefined only for a key or value that is not there (no policy);
+ * any other failure (access denied, a value of the wrong type) is recorded as unreadable, which is not enforced.
+ */
+export function readGroupPolicy(
+  read: (key: string, name: string) => number | undefined = (key, name) =>
+    getMachineValue(key, name, 'dword') as number | undefined,
+): NonNullable<FirewallFacts['groupPolicy']> {
   const out: NonNullable<FirewallFacts['groupPolicy']> = {};
   for (const [bit, key] of FIREWALL_POLICY_KEYS) {
+    const unreadable: string[] = [];
     const dword = (name: string) => {
-      const v = attempt(() => getMachineValue(key, name, 'dword'));
-      return v === undefined ? undefined : v !== 0;
+      try {
+        const v = read(key, name);
+        return v === undefined ? undefined : v !== 0;
+      } catch (e) {
+        unreadable.push(`${name}: ${(e as Error).message}`);
+        return undefined;
+      }
     };
     const localMerge = dword('AllowLocalPolicyMerge');
     const enabled = dword('EnableFirewall');
     out[bit] = {
       ...(localMerge !== undefined ? { localMerge } : {}),
       ...(enabled !== undefined ? { enabled } : {}),
+      ...(unreadable.length ? { unreadable } : {}),
     };
   }
   return out;

@@ -8,6 +8,7 @@
  * Must never change an owner, never touch the profile root or NTUSER.DAT (except for a traverse-only,
  * non-inheriting ACE written in place, see ./setup/profile-traverse), and never add an ACE it does not record.
  */
+import type { VolumeInfo } from '../../../native-bindings/win32/volume';
 import * as path from 'node:path';
 import { readJson, writeJsonAtomic } from '../../state-file';
 import { TRAVERSE_MASK } from './setup/profile-traverse';
@@ -41,6 +42,8 @@ export interface SecurityStore {
    * SetFileSecurityW). For non-inheriting ACEs on folders whose subtree must not be rewritten (the profile root).
    */
   applyInPlace?(p: string, aces: Ace[]): string;
+  /** The volume `p` (or, when missing, its nearest existing folder) is on; throws when it cannot be read. */
+  volume(p: string): VolumeInfo;
 }
 
 /** One ACE on one path, as the ledger and the operations name it. */

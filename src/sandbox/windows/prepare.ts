@@ -24,6 +24,7 @@ import {
   type SecurityStore,
 } from './ledger';
 import { defaultAuditCandidates, grantsWrite, selectAuditTargets } from './audit';
+import { checkVolumes } from './volumes';
 
 export const LEDGER_FILE = 'win32-acl-ledger.json';
 export const AUDIT_BUDGET_MS = 2000;
@@ -202,7 +203,12 @@ async function prepareNow(
   },
 ): Promise<PrepareResult> {
   if (opts.signal?.aborted) throw preparationCancelled();
-  const warnings: string[] = [];
+  // Review §3.14: on a network share or a FAT/exFAT volume no ACL below decides anything.
+  const warnings: string[] = checkVolumes(
+    [...plan.writableRoots, plan.tempDir],
+    (p) => store.volume(p),
+    plan.acceptUnenforcedVolumes === true,
+  );
   const audit = auditOps(plan, id, store, opts.env);
   if (audit.unscanned.length) {
     warnings.push(

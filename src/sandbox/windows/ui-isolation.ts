@@ -29,24 +29,58 @@ export interface UiIsolation {
 }
 
 export function uiIsolation(f: UiFacts): UiIsolation {
-  const gaps: string[] = [];
+  const desktop = privateDesktopDecision(f);
+  const job = jobUiLimits(f.outerJob, desktop.privateDesktop, 'caller');
+  return {
+    privateDesktop: desktop.privateDesktop,
+    uiLimits: job.uiLimits,
+    breakaway: job.breakaway,
+    gaps: [...desktop.gaps, ...job.gaps],
+  };
+}
+
+/** The private desktop alone: where one can exist, and otherwise why not. */
+export function privateDesktopDecision(f: UiFacts): Pick<UiIsolation, 'privateDesktop' | 'gaps'> {
   const interactive = f.windowStation.toLowerCase() === 'winsta0';
   const privateDesktop = interactive && !f.sshSession;
-  if (!privateDesktop) {
-    gaps.push(
+  if (privateDesktop) return { privateDesktop, gaps: [] };
+  return {
+    privateDesktop,
+    gaps: [
       f.sshSession
         ? 'No private desktop: this is an SSH session (SSH_CONNECTION), which has no interactive desktop to inject input into and cannot create one.'
         : `No private desktop: this process runs in window station "${f.windowStation}", not the interactive WinSta0, so there is no developer desktop to protect there.`,
-    );
-  }
-  if (!f.outerJob.inJob) return { privateDesktop, uiLimits: true, breakaway: false, gaps };
-  if (f.outerJob.breakawayOk) return { privateDesktop, uiLimits: true, breakaway: true, gaps };
-  gaps.push(
-    'No job UI limits (clipboard, global atoms, window handles): Agent Sandbox itself runs inside a job that does not ' +
-      'allow breakaway (Remote-SSH, a CI runner or another launcher), and Windows refuses to nest a job with UI limits there.' +
-      (privateDesktop ? ' Input injection is still blocked by the private desktop; the clipboard is shared.' : ''),
-  );
-  return { privateDesktop, uiLimits: false, breakaway: false, gaps };
+    ],
+  };
+}
+
+/**
+ * The job UI limits alone, for a process in `outerJob`: the developer's own process (`caller`), or the elevated
+ * runner (`runner`), which Secondary Logon starts in a job of its own, so its gap has another cause. Both modes
+ * start commands on a private desktop when `privateDesktop`.
+ */
+export function jobUiLimits(
+  outerJob: UiFacts['outerJob'],
+  privateDesktop: boolean,
+  holder: 'caller' | 'runner',
+): Pick<UiIsolation, 'uiLimits' | 'breakaway' | 'gaps'> {
+  if (!outerJob.inJob) return { uiLimits: true, breakaway: false, gaps: [] };
+  if (outerJob.breakawayOk) return { uiLimits: true, breakaway: true, gaps: [] };
+  const where =
+    holder === 'caller'
+      ? 'Agent Sandbox itself runs inside a job that does not allow breakaway (Remote-SSH, a CI runner or another launcher)'
+      : 'the elevated sandbox runner runs inside the job Secondary Logon started it in, which does not allow breakaway';
+  return {
+    uiLimits: false,
+    breakaway: false,
+    gaps: [
+      `No job UI limits (clipboard, global atoms, window handles): ${where}, and Windows refuses to nest a job with UI limits there.` +
+        (privateDesktop && holder === 'caller'
+          ? ' The private desktop alone does not stop input injection here: your logon SID in the token can open ' +
+            'your desktop again. The clipboard is shared.'
+          : ''),
+    ],
+  };
 }
 
 /**

@@ -43,7 +43,8 @@ function elevatedUnderWine(fx: { ws: string; stateDir: string }) {
     marker,
     children,
     backend: createElevatedBackend({ stateDir: fx.stateDir }, marker, launcher),
-    plan: elevatedFixturePlan(fx, marker.groupSid),
+    // Wine has no firewall: offline runs only when the plan accepts a firewall that does not enforce.
+    plan: elevatedFixturePlan(fx, marker.groupSid, { requireEnforcedFirewall: false }),
   };
 }
 
@@ -57,6 +58,16 @@ test('elevated backend under Wine: a command runs through the broker with the gr
       /not compiled for this machine/,
       'an unelevated plan is refused, not rewritten',
     );
+    await assert.rejects(
+      backend.spawn(elevatedFixturePlan(fx, marker.groupSid), {
+        argv: ['cmd', '/c', 'exit 0'],
+        cwd: fx.ws,
+        stdio: 'pipe',
+      }),
+      (e: Error & { code?: string }) => e.code === 'firewall-not-enforced' && /Wine has no firewall/.test(e.message),
+      'by default offline is refused while the firewall does not enforce (fail closed; Wine has none)',
+    );
+    assert.equal(children.length, 0, 'no runner was started for the refused command');
     const proc = await backend.spawn(plan, {
       argv: ['cmd', '/c', 'echo elevated-path & exit 4'],
       cwd: fx.ws,
@@ -67,6 +78,11 @@ test('elevated backend under Wine: a command runs through the broker with the gr
     const exit = await proc.exited;
     assert.equal(exit.code, 4);
     assert.match(Buffer.concat(out).toString(), /elevated-path/);
+    // Plumbing only (the runner is in libuv's job, which Wine reports as allowing no breakaway): the runner's own
+    // UI-limit gap reaches the command's report; this process's own job is not the runner's, so not its cause.
+    const problems = (proc.enforcement.problems ?? []).join('\n');
+    assert.match(problems, /No job UI limits .*the elevated sandbox runner runs inside the job Secondary Logon/);
+    assert.doesNotMatch(problems, /Agent Sandbox itself runs inside a job/);
     assert.match(proc.enforcement.notes.join(' '), /Wine/, 'the process carries what its backend applied');
     const again = await backend.spawn(plan, { argv: ['cmd', '/c', 'exit 0'], cwd: fx.ws, stdio: 'pipe' });
     assert.equal((await again.exited).code, 0);
@@ -124,7 +140,7 @@ test('elevated allowlist under Wine: the command runs through the broker with it
   configureSharedProxy({ resolver: async () => [{ address: '127.0.0.1', family: 4, pinned: true }] });
   const { children, backend, marker } = elevatedUnderWine(fx);
   const plan = compilePlan(
-    { workspaceRoots: [fx.ws], network: 'allowlist', allowedDomains: ['allowed.test'] },
+    { workspaceRoots: [fx.ws], network: 'allowlist', allowedDomains: ['allowed.test'], requireEnforcedFirewall: false },
     hostContext({ platform: 'win32', stateDir: fx.stateDir, windowsMode: 'elevated', groupSid: marker.groupSid }),
   );
   const client = `

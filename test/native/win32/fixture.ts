@@ -17,9 +17,9 @@ export function sandboxFixture(prefix: string) {
 }
 
 /** The fixture's policy compiled for elevated mode, with the group SID a setup marker would give. */
-export function elevatedFixturePlan(fx: { ws: string; stateDir: string }, groupSid: string) {
+export function elevatedFixturePlan(fx: { ws: string; stateDir: string }, groupSid: string, input: object = {}) {
   return compilePlan(
-    { workspaceRoots: [fx.ws] },
+    { workspaceRoots: [fx.ws], ...input },
     hostContext({ platform: 'win32', stateDir: fx.stateDir, windowsMode: 'elevated', groupSid }),
   );
 }

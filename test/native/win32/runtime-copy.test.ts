@@ -43,7 +43,7 @@ function stagedLayout(programData: string) {
   );
 }
 
-test('runtime copy under Wine (plumbing only): the copy is complete, koffi loads from it, and the runner started from it runs commands over the broker', async () => {
+test("runtime copy under Wine (plumbing only): the copy is complete, koffi loads from it, Verify's probe runs from it, and the runner started from it runs commands over the broker", async () => {
   const programData = fs.mkdtempSync(path.join(os.tmpdir(), 'asb-pd-'));
   const protectedDirs: string[] = [];
   // Wine maps DACLs to mode bits: the ACL calls are recorded here and exercised in the next test.
@@ -75,6 +75,11 @@ test('runtime copy under Wine (plumbing only): the copy is complete, koffi loads
     const [resolved, size] = JSON.parse(probe.stdout) as [string, number];
     assert.ok(resolved.toLowerCase().startsWith(layout.dir.toLowerCase()), resolved);
     assert.equal(size, 8);
+
+    // Verify's probe is in the copy and runs from it with the copy's runtime (elevated Verify starts it so).
+    const spec = Buffer.from(JSON.stringify({ actions: [] })).toString('base64');
+    const ran = spawnSync(layout.application, [layout.probe, spec], { cwd: os.tmpdir(), encoding: 'utf8' });
+    assert.equal(ran.status, 0, ran.stderr);
 
     const launcher = async (pipes: BrokerPipes) => {
       const child = spawn(

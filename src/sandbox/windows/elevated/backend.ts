@@ -215,9 +215,40 @@ export function checkElevatedPlan(plan: Plan, marker: Marker): Win32Plan {
   return plan;
 }
 
+/**
+ * Fail closed: an offline or allowlist command while the firewall does not enforce the offline account's block is
+ * refused with the reasons and the fixes, unless the plan accepts it (`requireEnforcedFirewall: false`). Online
+ * plans and accepted ones pass (their results report the network as not enforced).
+ */
+export function firewallRefusal(plan: Win32Plan, verdict: FirewallVerdict): SandboxError | undefined {
+  if (plan.network === 'online' || verdict.enforced || plan.acceptUnenforcedFirewall) return undefined;
+  return new SandboxError(
+    SandboxErrorCode.FirewallNotEnforced,
+    `Not run: the ${plan.network} sandbox relies on Windows Defender Firewall, which is not enforcing its block ` +
+      `right now: ${verdict.reasons.join('; ')}.`,
+    'Turn Windows Defender Firewall on for every network profile (Windows Security > Firewall & network protection); ' +
+      'if Group Policy overrides local rules, ask your administrator to remove the override (allow local firewall ' +
+      'rules); if the sandbox rules are missing, run "agent-sandbox setup" again. Then run Verify. To run such ' +
+      'commands anyway, reported as not network-isolated, set agentSandbox.requireEnforcedFirewall to false.',
+  );
+}
+
+/** The firewall's verdict as it is now (registry, service and COM reads); Wine has no firewall: not enforced. */
+async function readFirewallVerdict(): Promise<FirewallVerdict> {
+  if (isWine()) return WINE_FIREWALL;
+  const { readFirewallFacts, evaluateFirewall } = await import('../firewall-state');
+  try {
+    return evaluateFirewall(readFirewallFacts());
+  } catch (e) {
+    return { enforced: false, reasons: [`the firewall state could not be read (${(e as Error).message})`] };
+  }
+}
+
+const WINE_FIREWALL: FirewallVerdict = { enforced: false, reasons: ['Wine has no firewall'] };
+
 /** The offline block as it is now (rule read back, firewall state); Wine implements neither, so it reports not enforced. */
 async function readOfflineBlock(stateDir: string, marker: Marker): Promise<OfflineBlockState> {
-  if (isWine()) return { ruleOk: true, firewall: { enforced: false, reasons: ['Wine has no firewall'] } };
+  if (isWine()) return { ruleOk: true, firewall: WINE_FIREWALL };
   const [{ offlineBlockState }, { win32Machine }] = await Promise.all([
     import('../setup/status'),
     import('../setup/machine-win32'),
@@ -230,6 +261,7 @@ export function createElevatedBackend(
   marker: Marker,
   launcher = logonLauncher,
   offlineBlock = readOfflineBlock,
+  currentFirewall = readFirewallVerdict,
 ): SandboxBackend {
   const brokers = new Map<Network, Promise<BrokerClient>>();
   // The runners (and so their commands) start on this desktop; Secondary Logon adds each runner's logon SID to it.
@@ -279,17 +311,19 @@ export function createElevatedBackend(
       if (b?.alive) return b;
     }
     if (network === 'offline') {
-      // Read back at every offline runner start: the rule may be gone, or the firewall off, since setup.
+      // Read back at every offline runner start: the rule may be gone since setup (the firewall's state is read
+      // before every command, in spawn).
       const block = await offlineBlock(opts.stateDir, marker);
       if (!block.ruleOk)
         throw setupRequired(
           "the offline account's firewall rules are missing or no longer read back as setup wrote them (or setup predates them)",
         );
-      firewall = block.firewall;
     }
     const userSid = network === 'offline' ? marker.offlineSid : marker.onlineSid;
-    const { ui, gaps } = desktop.launch();
-    uiGaps = gaps;
+    // The desktop is the backend's; the job UI limits are the runner's (its own job is Secondary Logon's, not this
+    // process's): its gaps come back in its ready message and are added per command below.
+    const { ui, desktopGaps } = desktop.launch();
+    uiGaps = desktopGaps;
     const started = BrokerClient.start(userSid, launcher(opts.stateDir, network, ui.desktop));
     brokers.set(network, started);
     return started;
@@ -312,6 +346,14 @@ export function createElevatedBackend(
     async spawn(plan: Plan, spec: SpawnSpec): Promise<SandboxProcess> {
       const p = checkElevatedPlan(plan, marker);
       checkGrants(spec.allowDomains);
+      // Offline and allowlist: the firewall's state is read again for every command (it may have been turned off
+      // since the last one), and the command is refused unless it enforces the block or the plan accepts that.
+      let verdict: FirewallVerdict | undefined;
+      if (p.network !== 'online') {
+        verdict = firewall = await currentFirewall();
+        const refusal = firewallRefusal(p, verdict);
+        if (refusal) throw refusal;
+      }
       const { id, warnings } = await ready(p, spec.signal);
       // Allowlist commands run as the offline account: its firewall block leaves only the proxy's ports open.
       const b = await broker(p.network === 'online' ? 'online' : 'offline');
@@ -338,7 +380,11 @@ export function createElevatedBackend(
           ...(spec.tty ? { tty: spec.tty } : {}),
           ...runnerWeakening(p),
         });
-        const proc = supervise(cmd, spec, withProblems(enforcementOf(p), [...warnings, ...uiGaps]));
+        const proc = supervise(
+          cmd,
+          spec,
+          withProblems(elevatedEnforcement(p, isWine(), verdict), [...warnings, ...uiGaps, ...b.uiGaps]),
+        );
         if (!net) return proc;
         const session = net;
         void proc.exited.finally(() => session.close());

@@ -56,6 +56,8 @@ export class BrokerClient {
   private readonly decoder = new FrameDecoder(Event);
   private reading = false;
   private closed = false;
+  /** What the runner reported it cannot isolate for its commands (its job UI limits), from its ready message. */
+  uiGaps: string[] = [];
 
   private constructor(
     private readonly requests: Handle,
@@ -167,6 +169,7 @@ export class BrokerClient {
       throw brokerError(`unexpected first message from the runner: ${JSON.stringify(first)}`);
     }
     if (rest.length) throw brokerError('the runner sent events before any request');
+    this.uiGaps = first.uiGaps ?? [];
   }
 
   /** Reads events while at least one command runs. */

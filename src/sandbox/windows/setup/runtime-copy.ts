@@ -20,6 +20,7 @@ import {
   runtimeLayout,
   runtimeRoot,
   runtimeRootSddl,
+  PROBE_FILE,
   RUNNER_FILES,
   RUNTIME_MANIFEST,
   TRUSTED_OWNERS,
@@ -46,7 +47,7 @@ export const fileReader: SourceReader = {
 export function machineRuntimeSource(home: string, env: NodeJS.ProcessEnv = process.env): RuntimeSource {
   const script = runnerScript();
   const bundleDir = path.dirname(script);
-  const missing = RUNNER_FILES.map((f) => path.join(bundleDir, f)).filter((f) => !fs.existsSync(f));
+  const missing = [...RUNNER_FILES, PROBE_FILE].map((f) => path.join(bundleDir, f)).filter((f) => !fs.existsSync(f));
   if (missing.length)
     throw new Error(`the runner can only be copied from a build (dist/); missing ${missing.join(', ')}`);
   const modules = path.join(path.dirname(bundleDir), 'node_modules');
@@ -79,7 +80,12 @@ export function machineRuntimeLayout(home: string): RuntimeLayout {
 export function runtimeCopyComplete(layout: RuntimeLayout): boolean {
   try {
     const manifest = JSON.parse(fs.readFileSync(path.join(layout.dir, RUNTIME_MANIFEST), 'utf8')) as { hash?: string };
-    return manifest.hash === layout.hash && fs.existsSync(layout.script) && fs.existsSync(layout.application);
+    return (
+      manifest.hash === layout.hash &&
+      fs.existsSync(layout.script) &&
+      fs.existsSync(layout.probe) &&
+      fs.existsSync(layout.application)
+    );
   } catch {
     return false;
   }

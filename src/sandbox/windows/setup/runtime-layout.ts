@@ -12,6 +12,11 @@ import * as path from 'node:path';
 
 /** The bundle files the elevated runner needs: the dispatcher and the Windows runner it requires. */
 export const RUNNER_FILES = ['runner.js', 'runner-win32.js'] as const;
+/**
+ * Verify's probe (self-contained: no native module), copied beside the runner: in elevated mode it runs as the
+ * sandbox account, which meets the same ancestor `lstat` problem from the extension's folder (review §3.4).
+ */
+export const PROBE_FILE = 'probe.js';
 /** Written last into a finished copy; its presence (with the right hash) is what "complete" means. */
 export const RUNTIME_MANIFEST = 'agent-sandbox-runtime.json';
 
@@ -58,6 +63,8 @@ export interface RuntimeLayout {
   application: string;
   script: string;
   cwd: string;
+  /** Verify's probe in the copy. */
+  probe: string;
 }
 
 const w = path.win32;
@@ -83,7 +90,7 @@ export function runtimeRoot(programData: string): string {
 export function runtimeLayout(src: RuntimeSource, read: SourceReader): RuntimeLayout {
   const root = runtimeRoot(src.programData);
   const copies: RuntimeCopy[] = [
-    ...RUNNER_FILES.map((f) => ({ from: w.join(src.bundleDir, f), to: `runner\\${f}` })),
+    ...[...RUNNER_FILES, PROBE_FILE].map((f) => ({ from: w.join(src.bundleDir, f), to: `runner\\${f}` })),
     // runner\node_modules\… : Node resolves require('koffi') from the script's folder upwards.
     ...src.packages.map((p) => ({ from: p.dir, to: w.join('runner', 'node_modules', ...p.name.split('/')) })),
   ];
@@ -113,6 +120,7 @@ export function runtimeLayout(src: RuntimeSource, read: SourceReader): RuntimeLa
     application,
     script: w.join(dir, 'runner', 'runner.js'),
     cwd: w.join(dir, 'runner'),
+    probe: w.join(dir, 'runner', PROBE_FILE),
   };
 }
 
