@@ -34,6 +34,7 @@ function world() {
     runtimeCopied: false,
     application: 'node.exe',
     script: path.join(dir, 'runner', 'runner.js'),
+    probe: path.join(dir, 'runner', 'probe.js'),
     cwd: path.join(dir, 'runner'),
   };
   const calls: string[] = [];
