@@ -78,9 +78,9 @@ export class Broker {
             return reject(e as Error);
           }
           this.registration = prepareHost(this.plan, this.stateDir);
-          this.guard = new MountGuard(this.plan);
+          this.guard = new MountGuard(this.plan, { sockets: this.plan });
           this.guard.onBreach = (reason) => this.breach(reason);
-          this.lateHidden = lateSockets(this.plan);
+          this.lateHidden = this.guard.sockets;
           const hide = [...this.hide(), ...hideSocketArgs(this.lateHidden.keys())];
           const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide });
           const start = this.limits.wrap(launch.bwrap, launch.args);
@@ -237,7 +237,10 @@ export class Broker {
     if (this.child?.connected) this.child.send(m);
   }
 
-  /** A mount no longer holds: every running command is stopped with the reason, and the broker closed. */
+  /**
+   * A mount no longer holds (or a host socket it cannot hide listens): every running command is stopped with the
+   * reason, and the broker closed.
+   */
   private breach(reason: string): void {
     for (const p of this.pending.values()) p.stop(reason);
     void this.close();

@@ -102,7 +102,7 @@ class LinuxBackend implements SandboxBackend {
     checkGrants(spec.allowDomains);
     if (useBroker) return this.spawnBrokered(bwrap, linux, spec);
     const registration = prepareHost(linux, this.stateDir);
-    const guard = new MountGuard(linux);
+    const guard = new MountGuard(linux, { sockets: linux });
     let limits: ReturnType<typeof openLimits> | undefined;
     const end = async () => {
       guard.close();
