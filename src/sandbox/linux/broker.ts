@@ -13,6 +13,7 @@ import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { appliedEnforcement } from './enforcement';
 import { MountGuard } from './guard';
+import { killSandbox } from './cold';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from '../lifetime';
 import { attachUserNet } from './usernet';
@@ -238,10 +239,11 @@ export class Broker {
   }
 
   /**
-   * A mount no longer holds (or a host socket it cannot hide listens): every running command is stopped with the
-   * reason, and the broker closed.
+   * A mount no longer holds (or a host socket it cannot hide listens): the broker's sandbox is killed at once, every
+   * running command is reported stopped with the reason, and the broker closed.
    */
   private breach(reason: string): void {
+    if (this.child) killSandbox(this.child);
     for (const p of this.pending.values()) p.stop(reason);
     void this.close();
   }
@@ -262,7 +264,7 @@ export class Broker {
     if (child && child.exitCode === null && child.signalCode === null) {
       await new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
-        child.kill('SIGKILL');
+        killSandbox(child);
       });
     }
     await this.endRegistration();
