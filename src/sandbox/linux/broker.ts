@@ -235,7 +235,9 @@ export class Broker {
   }
 
   private send(m: ToRunner): void {
-    if (this.child?.connected) this.child.send(m);
+    // A broker just killed (a breach kills it before its commands are told) can still read as connected; the
+    // failed send is that, not an error (without the callback it would be an unhandled 'error' event).
+    if (this.child?.connected) this.child.send(m, () => undefined);
   }
 
   /**

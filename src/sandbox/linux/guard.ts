@@ -66,7 +66,7 @@ export class MountGuard {
       for (const [s, ino] of lateSockets(this.socketPlan, hostListeningSockets(table))) this.sockets.set(s, ino);
     }
     if (!this.complete || this.socketPlan) {
-      this.poll = setInterval(() => this.onEvent(), POLL_MS);
+      this.poll = setInterval(() => this.onPoll(), POLL_MS);
       this.poll.unref();
     }
     for (const p of hidden) this.ids.set(p, { id: identity(p), missingOk: true });
@@ -145,6 +145,12 @@ export class MountGuard {
     // A folder that was missing may exist now: watched before the check, so nothing made in it after is missed.
     if (!this.complete) this.watchFolders();
     this.check(this.changed() ?? (this.socketPlan ? this.newSocket() : undefined));
+  }
+
+  /** Every POLL_MS: the sockets, and the paths too while some folder has no watch of its own (inotify covers them). */
+  private onPoll(): void {
+    if (!this.complete) this.onEvent();
+    else if (this.socketPlan && !this.closed) this.check(this.newSocket());
   }
 
   /**
