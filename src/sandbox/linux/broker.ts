@@ -46,6 +46,8 @@ export class Broker {
   private limits: SandboxLimits | undefined;
   /** Host sockets that listened when the broker started but not when its plan was made: hidden, by inode. */
   private lateHidden = new Map<string, number>();
+  /** Folders the broker's launch hides besides the plan's (the proxy's socket folder). */
+  private hiddenDirs: string[] = [];
 
   /** Allowlist: this broker's gateway to the proxy, shared by its commands (each with its own session). */
   private gateway: ProxyGateway | undefined;
@@ -79,10 +81,12 @@ export class Broker {
             return reject(e as Error);
           }
           this.registration = prepareHost(this.plan, this.stateDir);
-          this.guard = new MountGuard(this.plan, { sockets: this.plan });
+          const hideArgs = this.hide();
+          this.hiddenDirs = hideArgs.filter((_a, i) => hideArgs[i - 1] === '--tmpfs');
+          this.guard = new MountGuard(this.plan, { sockets: this.plan, hidden: this.hiddenDirs });
           this.guard.onBreach = (reason) => this.breach(reason);
           this.lateHidden = this.guard.sockets;
-          const hide = [...this.hide(), ...hideSocketArgs(this.lateHidden.keys())];
+          const hide = [...hideArgs, ...hideSocketArgs(this.lateHidden.keys())];
           const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide });
           const start = this.limits.wrap(launch.bwrap, launch.args);
           const child = spawn(start.file, start.args, {
@@ -213,7 +217,7 @@ export class Broker {
    * mounts: the plan predates it, so the broker is retired and the next one hides it.
    */
   private newSocket(): string | undefined {
-    for (const [s, ino] of lateSockets(this.plan)) {
+    for (const [s, ino] of lateSockets(this.plan, undefined, this.hiddenDirs)) {
       if (this.lateHidden.get(s) !== ino) return `the host socket ${s} started listening after the broker started`;
     }
     return undefined;

@@ -28,6 +28,8 @@ export interface GuardOptions {
    * roots and outside everything `plan` hides is a breach (the plan, made before it listened, cannot hide it).
    */
   sockets?: LinuxPlan;
+  /** Folders the launch hides besides the plan's (the proxy's socket folder): sockets there are out of reach. */
+  hidden?: string[];
 }
 
 export class MountGuard {
@@ -45,6 +47,7 @@ export class MountGuard {
   /** False while some folder is watched only through an ancestor (or not at all). */
   private complete = false;
   private readonly socketPlan: LinuxPlan | undefined;
+  private readonly alsoHidden: string[];
   private socketKey = '';
   private breached: string | undefined;
   private closed = false;
@@ -58,12 +61,14 @@ export class MountGuard {
     const paths = [...plan.guardedPaths, ...hidden];
     this.folders = [...new Set(paths.map((p) => path.dirname(p)))];
     this.socketPlan = opts.sockets?.confined === false ? undefined : opts.sockets;
+    this.alsoHidden = opts.hidden ?? [];
     // Watch first, then record: a replacement between the two is still seen as an event.
     this.watchFolders();
     if (this.socketPlan) {
       const table = readUnixTable();
       this.socketKey = socketKey(table);
-      for (const [s, ino] of lateSockets(this.socketPlan, hostListeningSockets(table))) this.sockets.set(s, ino);
+      for (const [s, ino] of lateSockets(this.socketPlan, hostListeningSockets(table), this.alsoHidden))
+        this.sockets.set(s, ino);
     }
     if (!this.complete || this.socketPlan) {
       this.poll = setInterval(() => this.onPoll(), POLL_MS);
@@ -162,7 +167,7 @@ export class MountGuard {
     const key = socketKey(table);
     if (key === this.socketKey) return undefined;
     this.socketKey = key;
-    for (const [s, ino] of lateSockets(this.socketPlan!, hostListeningSockets(table))) {
+    for (const [s, ino] of lateSockets(this.socketPlan!, hostListeningSockets(table), this.alsoHidden)) {
       if (this.sockets.get(s) !== ino)
         return (this.breached ??= `the host socket ${s} started listening while the sandbox ran, where the sandbox can reach it`);
     }

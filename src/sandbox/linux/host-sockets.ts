@@ -61,10 +61,15 @@ export function readUnixTable(): string {
 
 /**
  * Sockets listening now that `plan` leaves reachable: outside the roots and outside everything the plan hides (or
- * replaces, like the host's /tmp), each with its inode. A long-lived broker's plan was made before they listened;
+ * replaces, like the host's /tmp; `alsoHidden`: folders the launch hides besides, as the proxy's socket folder),
+ * each with its inode. A long-lived broker's plan was made before they listened;
  * the broker hides them when it starts (`hideSocketArgs`) and is retired when a new one appears (see broker.ts).
  */
-export function lateSockets(plan: LinuxPlan, listening = hostListeningSockets()): Map<string, number> {
+export function lateSockets(
+  plan: LinuxPlan,
+  listening = hostListeningSockets(),
+  alsoHidden: string[] = [],
+): Map<string, number> {
   const out = new Map<string, number>();
   if (plan.confined === false) return out;
   const roots = [...plan.writableRoots, ...plan.workspaceRoots];
@@ -73,6 +78,7 @@ export function lateSockets(plan: LinuxPlan, listening = hostListeningSockets())
     ...plan.hiddenSockets,
     ...plan.denyRead,
     ...(plan.privateState ? [plan.privateState] : []),
+    ...alsoHidden,
   ];
   for (const s of listening) {
     if ([...roots, ...hidden].some((h) => isWithin('linux', h, s))) continue;
