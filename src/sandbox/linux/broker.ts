@@ -13,6 +13,7 @@ import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { appliedEnforcement } from './enforcement';
 import { MountGuard } from './guard';
+import { killSandbox } from './cold';
 import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from '../lifetime';
 import { attachUserNet } from './usernet';
@@ -54,6 +55,8 @@ export class Broker {
   private limits: SandboxLimits | undefined;
   /** Host sockets that listened when the broker started but not when its plan was made: hidden, by inode. */
   private lateHidden = new Map<string, number>();
+  /** Folders the broker's launch hides besides the plan's (the proxy's socket folder). */
+  private hiddenDirs: string[] = [];
 
   /** Allowlist: this broker's gateway to the proxy, shared by its commands (each with its own session). */
   private gateway: ProxyGateway | undefined;
@@ -97,10 +100,12 @@ export class Broker {
             return reject(e as Error);
           }
           this.registration = prepareHost(this.plan, this.stateDir);
-          this.guard = new MountGuard(this.plan);
+          const hideArgs = this.hide();
+          this.hiddenDirs = hideArgs.filter((_a, i) => hideArgs[i - 1] === '--tmpfs');
+          this.guard = new MountGuard(this.plan, { sockets: this.plan, hidden: this.hiddenDirs });
           this.guard.onBreach = (reason) => this.breach(reason);
-          this.lateHidden = lateSockets(this.plan);
-          const hide = [...this.hide(), ...hideSocketArgs(this.lateHidden.keys())];
+          this.lateHidden = this.guard.sockets;
+          const hide = [...hideArgs, ...hideSocketArgs(this.lateHidden.keys())];
           const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide });
           const start = this.limits.wrap(launch.bwrap, launch.args);
           const child = spawn(start.file, start.args, {
@@ -261,7 +266,7 @@ export class Broker {
    * mounts: the plan predates it, so the broker is retired and the next one hides it.
    */
   private newSocket(): string | undefined {
-    for (const [s, ino] of lateSockets(this.plan)) {
+    for (const [s, ino] of lateSockets(this.plan, undefined, this.hiddenDirs)) {
       if (this.lateHidden.get(s) !== ino) return `the host socket ${s} started listening after the broker started`;
     }
     return undefined;
@@ -283,11 +288,17 @@ export class Broker {
   }
 
   private send(m: ToRunner): void {
-    if (this.child?.connected) this.child.send(m);
+    // A broker just killed (a breach kills it before its commands are told) can still read as connected; the
+    // failed send is that, not an error (without the callback it would be an unhandled 'error' event).
+    if (this.child?.connected) this.child.send(m, () => undefined);
   }
 
-  /** A mount no longer holds: every running command is stopped with the reason, and the broker closed. */
+  /**
+   * A mount no longer holds (or a host socket it cannot hide listens): the broker's sandbox is killed at once, every
+   * running command is reported stopped with the reason, and the broker closed.
+   */
   private breach(reason: string): void {
+    if (this.child) killSandbox(this.child);
     for (const p of this.pending.values()) p.stop(reason);
     void this.close();
   }
@@ -315,7 +326,7 @@ export class Broker {
       if (child && child.exitCode === null && child.signalCode === null) {
         await new Promise<void>((resolve) => {
           child.once('exit', () => resolve());
-          child.kill('SIGKILL');
+          killSandbox(child);
         });
       }
       await this.endRegistration();

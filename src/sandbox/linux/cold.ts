@@ -5,6 +5,7 @@
  * --die-with-parent), which takes every process of the command with it, daemons included.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import type { LinuxPlan } from '../../policy/plan';
 import type { Applied, FromRunner } from '../../protocol/linux';
 import { appliedEnforcement } from './enforcement';
@@ -51,7 +52,7 @@ export async function spawnCold(
     stdio: [s, s, s, 'ipc', ...(plan.userNet ? ['pipe' as const] : [])],
     env: launch.env,
   });
-  const lifetime = new Lifetime(spec, () => child.kill('SIGKILL'));
+  const lifetime = new Lifetime(spec, () => killSandbox(child));
   if (guard) guard.onBreach = (reason) => lifetime.stop(reason);
   let report: Extract<FromRunner, { type: 'exit' }> | undefined;
   const exited = new Promise<ExitInfo>((resolve) => {
@@ -99,6 +100,24 @@ export async function spawnCold(
     kill: () => lifetime.kill(),
     enforcement: appliedEnforcement(plan, applied, limits?.notes),
   };
+}
+
+/**
+ * Kills a sandbox at once, synchronously: bubblewrap's child, the PID namespace's init, first (the kernel then
+ * kills every process of the namespace), then bubblewrap itself. Killing bubblewrap alone reaches the namespace
+ * only once its death has been noticed (--die-with-parent), a step later: the guard calls this from its inotify
+ * callback, where every step counts (a replaced protected file is writable until the sandbox is gone).
+ */
+export function killSandbox(child: ChildProcess): void {
+  const pid = child.pid;
+  if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    for (const c of fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean))
+      process.kill(Number(c), 'SIGKILL');
+  } catch {
+    // gone already, or no children list on this kernel: killing bubblewrap below still ends the namespace
+  }
+  child.kill('SIGKILL');
 }
 
 /** Resolves with what the runner applied once the command started; throws otherwise. */

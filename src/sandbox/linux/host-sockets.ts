@@ -16,19 +16,27 @@ const SOCK_DGRAM = 2;
 
 /** Paths in a /proc/net/unix table that accept connections or datagrams. Pure. */
 export function parseListeningSockets(table: string): string[] {
-  const out = new Set<string>();
+  return [...new Set(listeningEntries(table).map((e) => e.path))];
+}
+
+/**
+ * The same, each with its socket's inode number (which tells a socket re-created on the same path from the old
+ * one), in table order. Pure.
+ */
+export function listeningEntries(table: string): { path: string; inode: string }[] {
+  const out: { path: string; inode: string }[] = [];
   for (const line of table.split('\n').slice(1)) {
     // Num: RefCount Protocol Flags Type St Inode Path (the path may contain spaces)
     const m =
-      /^\s*[0-9a-fA-F]+:\s+[0-9a-fA-F]+\s+[0-9a-fA-F]+\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+[0-9a-fA-F]+\s+\d+\s+(\/.*)$/.exec(
+      /^\s*[0-9a-fA-F]+:\s+[0-9a-fA-F]+\s+[0-9a-fA-F]+\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+[0-9a-fA-F]+\s+(\d+)\s+(\/.*)$/.exec(
         line,
       );
     if (!m) continue;
     const flags = parseInt(m[1], 16);
     const type = parseInt(m[2], 16);
-    if (flags & ACCEPTCON || type === SOCK_DGRAM) out.add(m[3]);
+    if (flags & ACCEPTCON || type === SOCK_DGRAM) out.push({ path: m[4], inode: m[3] });
   }
-  return [...out];
+  return out;
 }
 
 /**
@@ -37,21 +45,31 @@ export function parseListeningSockets(table: string): string[] {
  * hiding them would tie every plan to them (a broker would retire the moment it listens, and a sandbox would be
  * stopped whenever a broker replaced its socket).
  */
-export function hostListeningSockets(): string[] {
+export function hostListeningSockets(table = readUnixTable()): string[] {
   const brokers = `${brokerDir()}/`;
+  return parseListeningSockets(table).filter((s) => !s.startsWith(brokers));
+}
+
+/** /proc/net/unix as text, or '' where it cannot be read. */
+export function readUnixTable(): string {
   try {
-    return parseListeningSockets(fs.readFileSync('/proc/net/unix', 'utf8')).filter((s) => !s.startsWith(brokers));
+    return fs.readFileSync('/proc/net/unix', 'utf8');
   } catch {
-    return [];
+    return '';
   }
 }
 
 /**
  * Sockets listening now that `plan` leaves reachable: outside the roots and outside everything the plan hides (or
- * replaces, like the host's /tmp), each with its inode. A long-lived broker's plan was made before they listened;
+ * replaces, like the host's /tmp; `alsoHidden`: folders the launch hides besides, as the proxy's socket folder),
+ * each with its inode. A long-lived broker's plan was made before they listened;
  * the broker hides them when it starts (`hideSocketArgs`) and is retired when a new one appears (see broker.ts).
  */
-export function lateSockets(plan: LinuxPlan, listening = hostListeningSockets()): Map<string, number> {
+export function lateSockets(
+  plan: LinuxPlan,
+  listening = hostListeningSockets(),
+  alsoHidden: string[] = [],
+): Map<string, number> {
   const out = new Map<string, number>();
   if (plan.confined === false) return out;
   const roots = [...plan.writableRoots, ...plan.workspaceRoots];
@@ -60,6 +78,7 @@ export function lateSockets(plan: LinuxPlan, listening = hostListeningSockets())
     ...plan.hiddenSockets,
     ...plan.denyRead,
     ...(plan.privateState ? [plan.privateState] : []),
+    ...alsoHidden,
   ];
   for (const s of listening) {
     if ([...roots, ...hidden].some((h) => isWithin('linux', h, s))) continue;

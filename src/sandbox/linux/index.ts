@@ -106,7 +106,9 @@ class LinuxBackend implements SandboxBackend {
     checkGrants(spec.allowDomains);
     if (useBroker) return this.spawnBrokered(bwrap, linux, spec);
     const registration = prepareHost(linux, this.stateDir);
-    const guard = new MountGuard(linux);
+    // The proxy's socket folder is hidden at launch (hideProxySockets): its gateways, this sandbox's own included,
+    // are out of reach even where the plan's state folder is another one.
+    const guard = new MountGuard(linux, { sockets: linux, hidden: proxyDir ? [proxyDir] : [] });
     let limits: ReturnType<typeof openLimits> | undefined;
     const end = async () => {
       guard.close();

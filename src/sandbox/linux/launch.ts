@@ -36,7 +36,7 @@ export function bwrapLaunch(
     (d): d is string => !!d,
   );
   const mounts = sealRuntime(withRuntimeBinds(withoutVanishedSockets(args, plan), plan, runtime), plan, sealed);
-  mounts.push(...(opts.hide ?? []));
+  mounts.push(...lateDenyRead(plan), ...(opts.hide ?? []));
   if (plan.proxyRelay) mounts.push(...proxyBind(plan, opts.proxyDir));
   if (plan.userNet) mounts.push('--info-fd', String(INFO_FD));
   mounts.push('--chdir', opts.cwd, '--', rt.execPath, script);
@@ -62,6 +62,35 @@ export function withoutVanishedSockets(args: string[], plan: LinuxPlan): string[
       continue;
     }
     out.push(args[i]);
+  }
+  return out;
+}
+
+/**
+ * Credential paths (`denyRead`) that were missing when the plan was made but exist now (`aws configure` run since,
+ * on the host): hidden as the plan hides the others, after its own mounts. A broker restarted for the same plan
+ * (its guard stopped the old one when the folder appeared) or a plan kept between commands would show them
+ * otherwise. Paths the plan already hides (itself or a folder around it) are left alone.
+ */
+export function lateDenyRead(plan: LinuxPlan): string[] {
+  if (plan.confined === false) return [];
+  const roots = [...plan.writableRoots, ...plan.workspaceRoots];
+  const hidden: string[] = [];
+  const a = plan.bwrapArgs;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === '--tmpfs') hidden.push(a[i + 1]);
+    else if (a[i] === '--ro-bind' && a[i + 1] === '/dev/null') hidden.push(a[i + 2]);
+  }
+  // A folder hides p unless a root bound back inside it holds p.
+  const covers = (h: string, p: string) =>
+    isWithin('linux', h, p) && !roots.some((r) => r !== h && isWithin('linux', h, r) && isWithin('linux', r, p));
+  const out: string[] = [];
+  for (const p of plan.denyRead) {
+    if (hidden.some((h) => covers(h, p))) continue;
+    if (isWithin('linux', LINUX_SANDBOX_TMP, p) && !roots.some((r) => isWithin('linux', r, p))) continue;
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    if (st?.isDirectory()) out.push('--tmpfs', p, '--remount-ro', p);
+    else if (st) out.push('--ro-bind', '/dev/null', p);
   }
   return out;
 }

@@ -63,6 +63,14 @@ function unhidden(p: LinuxPlan, dir: string): LinuxPlan {
   return { ...p, bwrapArgs: args };
 }
 
+/** Turns the guard's watch of newly listening host sockets off (`on` false), for a control; `restore` undoes it. */
+function socketWatch(on: boolean): { restore: () => void } {
+  const proto = MountGuard.prototype as unknown as { newSocket: () => string | undefined };
+  const original = proto.newSocket;
+  if (!on) proto.newSocket = () => undefined;
+  return { restore: () => (proto.newSocket = original) };
+}
+
 describe('linux sandbox: host sockets hidden by default', () => {
   for (const network of ['offline', 'online'] as const) {
     it(`${network}: a socket in a /run folder no list names (as /run/screen) is unreachable (control: the same plan without the /run tmpfs reaches it)`, async (t) => {
@@ -198,7 +206,9 @@ describe('linux sandbox: host sockets hidden by default', () => {
       const p = plan({ workspaceRoots: [tempDir('as-late-ws-')] });
       const proto = Broker.prototype as unknown as { newSocket: () => string | undefined };
       const newSocket = proto.newSocket;
+      // The control turns off both re-checks: the broker's before each spawn and its guard's socket watch.
       if (!checked) proto.newSocket = () => undefined;
+      const watch = socketWatch(checked);
       try {
         assert.equal((await run(brokered, p, ['true'])).code, 0, 'the broker is up before the socket listens');
         const l = await listen(sock);
@@ -219,8 +229,93 @@ describe('linux sandbox: host sockets hidden by default', () => {
         }
       } finally {
         proto.newSocket = newSocket;
+        watch.restore();
         await brokered.dispose();
       }
+    }
+  });
+});
+
+/**
+ * A command that waits for the host's trigger file in its working folder (written once the host has acted), then
+ * `afterMs` more, then tries to connect to `sock` every 20 ms for 2 s. The guard compares the host's listening
+ * sockets with the sandbox's start every 250 ms, so a socket is reachable for up to about that long before the
+ * sandbox is stopped (the README's residual window); a client that tries after it shows the stop, and the control
+ * tries at the same moment with the watch off.
+ */
+const TRIGGER = '.as-host-listened';
+const lateClient = (sock: string, afterMs = 750) => [
+  'sh',
+  '-c',
+  `while [ ! -e ${TRIGGER} ]; do sleep 0.01; done; sleep ${afterMs / 1000}; exec "$0" -e "$1" "$2" 100`,
+  NODE,
+  CLIENT,
+  sock,
+];
+
+describe('linux sandbox: a host socket that starts listening while a sandbox runs', () => {
+  for (const mode of ['cold', 'broker'] as const) {
+    it(`${mode}: one in a visible folder (/var/tmp) receives nothing and the sandbox is stopped with the reason (control: with the guard's socket watch off it receives the connection)`, async () => {
+      for (const watched of [true, false]) {
+        const b = mode === 'cold' ? backend : createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+        const ws = tempDir('as-midrun-');
+        const sock = path.join(hostDir('as-midrun-'), 'agent.sock');
+        const p = plan({ workspaceRoots: [ws] });
+        const watch = socketWatch(watched);
+        let l: Listener | undefined;
+        try {
+          const pending = run(b, p, lateClient(sock));
+          await new Promise((r) => setTimeout(r, 800));
+          l = await listen(sock);
+          fs.writeFileSync(path.join(ws, TRIGGER), '');
+          const r = await pending;
+          if (watched) {
+            assert.equal(r.code, 125, `${r.stdout} ${r.stderr}`);
+            assert.match(r.stopped ?? '', new RegExp(`${sock} started listening while the sandbox ran`));
+            assert.doesNotMatch(r.stdout, /UNIX OK/);
+            assert.equal(l.hits(), 0, 'the new listener received nothing');
+          } else {
+            assert.match(r.stdout, /UNIX OK/, `control: ${r.stdout} ${r.stderr}`);
+            assert.equal(l.hits(), 1, 'control: the new listener was reached');
+          }
+        } finally {
+          watch.restore();
+          await l?.close();
+          if (b !== backend) await b.dispose();
+        }
+      }
+    });
+  }
+
+  it("no false stop: sockets the sandbox cannot see (the host's /tmp, a /run folder) or its own roots hold start listening mid-run, and the command runs to its end", async (t) => {
+    const ws = tempDir('as-midrun-');
+    const runDir = `/run/agent-sandbox-test-mid-${process.pid}`;
+    let haveRun = true;
+    try {
+      fs.mkdirSync(runDir);
+    } catch {
+      haveRun = false;
+    }
+    const listeners: Listener[] = [];
+    try {
+      const p = plan({ workspaceRoots: [ws] });
+      const pending = run(backend, p, [
+        'sh',
+        '-c',
+        `while [ ! -e ${TRIGGER} ]; do sleep 0.01; done; sleep 0.75; echo ran`,
+      ]);
+      await new Promise((r) => setTimeout(r, 800));
+      listeners.push(await listen(path.join(tempDir('as-midrun-tmp-'), 'x.sock')));
+      listeners.push(await listen(path.join(ws, 'own.sock')));
+      if (haveRun) listeners.push(await listen(path.join(runDir, 'x.sock')));
+      fs.writeFileSync(path.join(ws, TRIGGER), '');
+      const r = await pending;
+      assert.equal(r.code, 0, `${r.stopped} ${r.stderr}`);
+      assert.match(r.stdout, /ran/);
+      if (!haveRun) t.diagnostic('/run not writable here: the /run case was not tried');
+    } finally {
+      for (const l of listeners) await l.close();
+      fs.rmSync(runDir, { recursive: true, force: true });
     }
   });
 });
