@@ -2,7 +2,8 @@
 // file is renamed onto a protected `.git\config`, the new file ID is seen, and the re-apply runs through the real
 // ACL bindings and the ledger file; a re-apply that fails while a command runs stops that command's job (exit 125,
 // `stopped`). Plumbing only: Wine does not store file ACLs, so whether the deny really holds again is for real
-// Windows; the decision (what is written again, and nothing when nothing changed) is in test/unit/win32-guard.
+// Windows (the last test, skipped here); the decision (what is written again, and nothing when nothing changed) is
+// in test/unit/win32-guard.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -18,6 +19,8 @@ import { spawnUnelevated } from '../../../src/sandbox/windows/spawn';
 import { sandboxEnv } from '../../../src/sandbox/windows/win-env';
 import { loadLedger } from '../../../src/sandbox/windows/ledger';
 import type { Win32Plan } from '../../../src/policy/plan';
+import { createWindowsBackend } from '../../../src/sandbox/windows';
+import { isWine } from '../../../native-bindings/win32/wine';
 
 function gitFixture(prefix: string) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `as-${prefix}-`));
@@ -142,3 +145,43 @@ test('a re-apply that fails after a rename stops the running command: its job en
   assert.ok(Date.now() - started < 25_000, 'stopped, not run to its end');
   assert.match(exit.guarded?.[0] ?? '', /could not be written again/);
 });
+
+test(
+  'a running sandbox cannot write .git\\config after the host renames config.lock onto it (needs real Windows)',
+  { skip: isWine() && 'Wine does not store file ACLs, so no deny holds before or after the rename' },
+  async () => {
+    const fx = gitFixture('guard-e2e');
+    const backend = createWindowsBackend({ stateDir: fx.stateDir });
+    // The sandboxed command tries to append to .git\config on each line it reads, and says what happened.
+    const script =
+      "const fs=require('fs');require('readline').createInterface({input:process.stdin}).on('line',()=>{" +
+      `try{fs.appendFileSync(${JSON.stringify(fx.config)},'\\n[core]\\n\\tfsmonitor = planted\\n');console.log('wrote')}` +
+      "catch(e){console.log('denied '+e.code)}})";
+    const proc = await backend.spawn(fx.plan, {
+      argv: [process.execPath, '-e', script],
+      cwd: fx.ws,
+      stdio: 'pipe',
+    });
+    const lines: string[] = [];
+    proc.stdout?.setEncoding('utf8').on('data', (d: string) => lines.push(...d.split(/\r?\n/).filter(Boolean)));
+    const attempt = async () => {
+      const n = lines.length;
+      proc.stdin?.write('try\n');
+      return waitFor('the sandbox to answer', () => lines[n]);
+    };
+    try {
+      assert.match(await attempt(), /^denied/, 'control: protected before the rename (the preparation)');
+      gitRename(fx.config);
+      // The guard reacts within milliseconds; the attempt comes well after.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.match(await attempt(), /^denied/, 'protected again after the rename');
+      assert.doesNotMatch(fs.readFileSync(fx.config, 'utf8'), /planted/);
+    } finally {
+      proc.stdin?.end();
+      await proc.exited;
+      await backend.dispose();
+    }
+    const exit = await proc.exited;
+    assert.match((exit.guarded ?? []).join('\n'), /\.git\\config/i, 'the result says the protection was written again');
+  },
+);
