@@ -192,3 +192,23 @@ test('events during a check are not lost: a replacement made while a re-apply ru
   guard.close();
   assert.deepEqual(store.writtenPaths, [CONFIG, 'C:\\ws\\.envrc']);
 });
+
+test('an event naming only config.lock reads no DACL on config (git is about to rename onto it); one naming config does', async () => {
+  const { store, ops, reapply } = await prepared();
+  const guard = new AclGuard(ops, store, reapply, { pollOnly: true, pollMs: 60_000 });
+  await guard.check();
+  const reads: string[] = [];
+  const entries = store.entries.bind(store);
+  store.entries = (p) => {
+    reads.push(p);
+    return entries(p);
+  };
+  store.dacls.set(CONFIG.toLowerCase(), []); // its deny lost, same file: only a read of its DACL can tell
+  await guard.check(`${CONFIG}.lock`);
+  assert.deepEqual(reads, []);
+  assert.equal(store.writes, 0);
+  await guard.check(CONFIG);
+  guard.close();
+  assert.ok(reads.length > 0 && reads.every((p) => p === CONFIG));
+  assert.deepEqual(store.writtenPaths, [CONFIG]);
+});

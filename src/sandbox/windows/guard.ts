@@ -72,8 +72,15 @@ function denied(store: GuardStore, op: ResolvedAclOp): boolean {
  * the path is another file than before and lacks it, or when it had the deny and lost it. A path never seen counts
  * as having had it (the preparation just wrote it). A deny that does not read back after its write (Wine stores no
  * ACLs) is not written again until the path changes, so nothing loops.
+ * The DACL is read only where the path is new or another file, or `named` says an event named it (its own ACL
+ * changed): an event for `config.lock` reads no DACL on `config` while git is about to rename onto it.
  */
-export function decide(ops: ResolvedAclOp[], store: GuardStore, seen: Map<string, Seen>): Decision {
+export function decide(
+  ops: ResolvedAclOp[],
+  store: GuardStore,
+  seen: Map<string, Seen>,
+  named: (p: string) => boolean = () => true,
+): Decision {
   const out: Decision = { reapply: [], replaced: [], removed: [] };
   for (const op of ops) {
     const prev = seen.get(keyOf(op));
@@ -83,7 +90,8 @@ export function decide(ops: ResolvedAclOp[], store: GuardStore, seen: Map<string
       seen.set(keyOf(op), { id, denied: false });
       continue;
     }
-    const now = { id, denied: denied(store, op) };
+    const look = !prev || prev.id !== id || named(op.path);
+    const now = look ? { id, denied: denied(store, op) } : prev;
     if (prev && prev.id !== id && !out.replaced.includes(op.path)) out.replaced.push(op.path);
     if (!now.denied && (!prev || prev.id !== id || prev.denied)) out.reapply.push(op);
     seen.set(keyOf(op), now);
@@ -127,6 +135,8 @@ export class AclGuard {
   private closed = false;
   private running: Promise<void> | undefined;
   private again = false;
+  /** The paths events named since the last check (lower-cased); 'all' after an event without a name, or a poll. */
+  private named: Set<string> | 'all' = 'all';
 
   constructor(
     private readonly ops: ResolvedAclOp[],
@@ -141,7 +151,7 @@ export class AclGuard {
     if (!opts.pollOnly) {
       for (const dir of guardFolders(ops)) {
         try {
-          const w = fs.watch(dir, { persistent: false }, () => this.check());
+          const w = fs.watch(dir, { persistent: false }, (_e, name) => this.check(name ? path.join(dir, name) : 'all'));
           w.on('error', () => this.check());
           this.watchers.push(w);
         } catch {
@@ -157,8 +167,10 @@ export class AclGuard {
   }
 
   /** Checks now (and once more after a check already running, so no event is lost); resolves when done. */
-  check(): Promise<void> {
+  check(named: string | 'all' = 'all'): Promise<void> {
     if (this.closed) return Promise.resolve();
+    if (named === 'all' || this.named === 'all') this.named = 'all';
+    else this.named.add(named.toLowerCase());
     if (this.running) {
       this.again = true;
       return this.running;
@@ -180,7 +192,9 @@ export class AclGuard {
   }
 
   private async once(): Promise<void> {
-    const d = decide(this.ops, this.store, this.seen);
+    const named = this.named;
+    this.named = new Set();
+    const d = decide(this.ops, this.store, this.seen, (p) => named === 'all' || named.has(p.toLowerCase()));
     if (!d.reapply.length) return;
     const paths = [...new Set(d.reapply.map((o) => o.path))];
     let failures: ApplyFailure[];
