@@ -33,8 +33,9 @@ function ownElevationType(): number {
   return tokenElevationType(t);
 }
 import { fileSecurityStore } from './file-store';
-import { prepare, preparationSignalFor, reapplyProtections, resolveAclOps, type Identity } from './prepare';
-import { AclGuard, fileIdentity, guardedOps } from './guard';
+import { prepare, preparationSignalFor, resolveAclOps, type Identity } from './prepare';
+import { guardedOps } from './guard';
+import { startCommandGuard } from './command-guard';
 import type { ResolvedAclOp } from './ledger';
 import type { RevertResult } from './ledger';
 import { spawnUnelevated, writeNetworkStubs } from './spawn';
@@ -125,31 +126,6 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     return entry;
   };
 
-  /**
-   * The guard for one command's life (./guard): its protected paths re-protected at once when the host replaces
-   * them. Its first check runs before the command starts; a deny it cannot write again means nothing is run.
-   */
-  const startGuard = async (ops: ResolvedAclOp[]): Promise<AclGuard> => {
-    const store = fileSecurityStore(opts.stateDir);
-    const home = os.homedir();
-    const guard = new AclGuard(
-      ops,
-      { ...store, identity: fileIdentity },
-      (o) => reapplyProtections(o, store, { stateDir: opts.stateDir, home }),
-      { tolerateUnstoredAcls: isWine() },
-    );
-    await guard.check();
-    if (guard.failed) {
-      guard.close();
-      throw new SandboxError(
-        SandboxErrorCode.AclGrantFailed,
-        `A protected path changed and could not be protected again: ${guard.failed}. Nothing was run.`,
-        'Check that the path is on an NTFS volume and that you can change its permissions, then run the command again.',
-      );
-    }
-    return guard;
-  };
-
   /** Starts the command with its guard, closing the guard when the start fails. */
   const spawnGuarded = async (
     p: Win32Plan,
@@ -159,7 +135,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     ui: Parameters<typeof spawnUnelevated>[4],
     ops: ResolvedAclOp[],
   ) => {
-    const guard = await startGuard(ops);
+    const guard = await startCommandGuard(opts.stateDir, ops);
     try {
       return await spawnUnelevated(p, spec, id, env, ui, guard);
     } catch (e) {

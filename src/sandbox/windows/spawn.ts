@@ -12,6 +12,7 @@ import { Lifetime } from '../lifetime';
 import { startRestricted, type LaunchUi } from './launch';
 import { resolveSid, type Identity } from './prepare';
 import type { AclGuard } from './guard';
+import { guardCommand } from './command-guard';
 
 /** ssh/scp stubs put first on PATH in advisory-offline mode, so the common tools fail loudly instead of connecting. */
 export function writeNetworkStubs(stateDir: string): string {
@@ -62,10 +63,7 @@ export async function spawnUnelevated(
     },
   });
   // A protected path the host replaced and whose deny could not be written again: the command is stopped.
-  if (guard) {
-    guard.onFailure = (reason) => lifetime.stop(reason);
-    if (guard.failed) lifetime.stop(guard.failed);
-  }
+  const guarded = guardCommand(guard, lifetime);
   const inherit = spec.stdio === 'inherit';
   if (inherit) {
     proc.stdout.pipe(process.stdout, { end: false });
@@ -76,8 +74,7 @@ export async function spawnUnelevated(
     try {
       const code = await proc.exited;
       await Promise.all([proc.stdout, proc.stderr].filter((s): s is Socket => s !== null).map(endOf));
-      const info = lifetime.finishWithoutSignals(code);
-      return guard?.notes.length ? { ...info, guarded: [...guard.notes] } : info;
+      return guarded(lifetime.finishWithoutSignals(code));
     } catch (e) {
       lifetime.finish(null, null); // disarms the timer and the abort listener
       throw e;
