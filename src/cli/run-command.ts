@@ -133,6 +133,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
       if (exit.stopped)
         process.stderr.write(`agent-sandbox: the sandbox stopped the command: ${exit.stopped}. Run it again.\n`);
+      for (const note of exit.guarded ?? []) process.stderr.write(`agent-sandbox: ${note}\n`);
       for (const hit of exit.limitsHit ?? [])
         process.stderr.write(`agent-sandbox: ${hit} (agentSandbox.maxProcesses / maxMemoryMb).\n`);
       const report = untrusted();

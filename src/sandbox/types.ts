@@ -56,6 +56,8 @@ export interface ExitInfo {
   stopped?: string;
   /** Resource limits the sandbox hit while the command ran (a fork refused, a process killed for memory). */
   limitsHit?: string[];
+  /** Protections the sandbox wrote again while the command ran (Windows: the host replaced a protected file). */
+  guarded?: string[];
 }
 
 export interface SandboxProcess {

@@ -190,6 +190,7 @@ export class SandboxService {
       const denials = [
         ...explainDenials(`${stderr}\n${stdout}`, plan),
         ...(exit.limitsHit ?? []).map((h) => `${h} (agentSandbox.maxProcesses / agentSandbox.maxMemoryMb)`),
+        ...(exit.guarded ?? []),
       ];
       const weaker = weakerThanAsked(proc.enforcement, plan.warnings);
       const policy = weaker.length ? `${summary}; NOT fully enforced: ${weaker.join(' ')}` : summary;

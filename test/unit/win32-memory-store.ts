@@ -54,6 +54,23 @@ export class MemoryStore implements SecurityStore {
     this.files.delete(k);
     return true;
   }
+  /** Each path's file ID (./guard's identity): `replace` gives it a new one, as a rename onto it does. */
+  readonly ids = new Map<string, number>();
+  private nextId = 1;
+  identity(p: string) {
+    const k = p.toLowerCase();
+    if (!this.dacls.has(k)) return 'missing';
+    if (!this.ids.has(k)) this.ids.set(k, this.nextId++);
+    return `id-${this.ids.get(k)}`;
+  }
+  /** The host renames another file onto `p`: a new file ID and only what it inherits (no explicit ACE). */
+  replace(p: string) {
+    const k = p.toLowerCase();
+    this.dacls.set(k, []);
+    this.ids.set(k, this.nextId++);
+  }
+  /** Every path written (apply and applyInPlace), in order. */
+  writtenPaths: string[] = [];
   entries(p: string) {
     return [...(this.dacls.get(p.toLowerCase()) ?? [])];
   }
@@ -74,6 +91,7 @@ export class MemoryStore implements SecurityStore {
     }
     if (!this.dropWrites) this.dacls.set(p.toLowerCase(), list);
     this.writes++;
+    this.writtenPaths.push(p);
     return before;
   }
 }

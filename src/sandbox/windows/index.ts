@@ -33,7 +33,10 @@ function ownElevationType(): number {
   return tokenElevationType(t);
 }
 import { fileSecurityStore } from './file-store';
-import { prepare, preparationSignalFor, type Identity } from './prepare';
+import { prepare, preparationSignalFor, resolveAclOps, type Identity } from './prepare';
+import { guardedOps } from './guard';
+import { startCommandGuard } from './command-guard';
+import type { ResolvedAclOp } from './ledger';
 import type { RevertResult } from './ledger';
 import { spawnUnelevated, writeNetworkStubs } from './spawn';
 import { weakenedUi } from './ui-isolation';
@@ -57,7 +60,7 @@ function asWin32(plan: Plan): Win32Plan {
 const planKey = (plan: Win32Plan) => createHash('sha256').update(JSON.stringify(plan)).digest('hex');
 
 export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
-  const prepared = new Map<string, { id: Identity; warnings: string[] }>();
+  const prepared = new Map<string, { id: Identity; warnings: string[]; guarded: ResolvedAclOp[] }>();
   // The sandbox's logon SID (a restricting SID) is the developer's: it is what passes both access checks.
   const desktop = new BackendDesktop(() => [processSids().logonSid]);
   const elevated = async () => (await import('./elevated')).loadElevatedBackend(opts);
@@ -74,6 +77,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     spec: SpawnSpec,
     id: Identity,
     warnings: string[],
+    guarded: ResolvedAclOp[],
   ): Promise<SandboxProcess> => {
     proxy ??= createProxy(opts.stateDir);
     const gw = await proxy.openGateway(spec.argv.join(' ').slice(0, 200), 'tcp');
@@ -88,7 +92,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       );
       const env = sandboxEnv({ ...p, env: { ...p.env, set: { ...p.env.set, ...net.env } } }, process.env);
       const { ui, gaps } = desktop.launch();
-      const proc = await spawnUnelevated(p, spec, id, env, weakenedUi(ui, p.weakened));
+      const proc = await spawnGuarded(p, spec, id, env, weakenedUi(ui, p.weakened), guarded);
       return withOwnGateway(
         Object.assign(proc, { enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]) }),
         gw,
@@ -106,7 +110,8 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     const hit = prepared.get(key);
     if (hit) return hit;
     const id = ownIdentity(plan, opts.stateDir);
-    const { warnings } = await prepare(sealOwnFiles(plan, ownFilePaths()), id, fileSecurityStore(opts.stateDir), {
+    const sealed = sealOwnFiles(plan, ownFilePaths());
+    const { warnings } = await prepare(sealed, id, fileSecurityStore(opts.stateDir), {
       stateDir: opts.stateDir,
       home: os.homedir(),
       env: process.env,
@@ -116,8 +121,27 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
     });
     const first = prepared.get(key); // a concurrent spawn finished first
     if (first) return first;
-    prepared.set(key, { id, warnings });
-    return { id, warnings };
+    const entry = { id, warnings, guarded: guardedOps(resolveAclOps(sealed, id)) };
+    prepared.set(key, entry);
+    return entry;
+  };
+
+  /** Starts the command with its guard, closing the guard when the start fails. */
+  const spawnGuarded = async (
+    p: Win32Plan,
+    spec: SpawnSpec,
+    id: Identity,
+    env: Record<string, string>,
+    ui: Parameters<typeof spawnUnelevated>[4],
+    ops: ResolvedAclOp[],
+  ) => {
+    const guard = await startCommandGuard(opts.stateDir, ops);
+    try {
+      return await spawnUnelevated(p, spec, id, env, ui, guard);
+    } catch (e) {
+      guard.close();
+      throw e;
+    }
   };
 
   return {
@@ -158,11 +182,12 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
         return backend.spawn(p, spec);
       }
       refuseElevatedCaller(ownElevationType(), isWine());
-      const { id, warnings } = await ready(p, spec.signal);
-      if (p.network === 'allowlist') return spawnAllowlisted(p, spec, id, warnings);
+      const { id, warnings, guarded } = await ready(p, spec.signal);
+      if (p.network === 'allowlist') return spawnAllowlisted(p, spec, id, warnings, guarded);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
       const { ui, gaps } = desktop.launch();
-      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs), weakenedUi(ui, p.weakened));
+      const env = sandboxEnv(p, process.env, stubs);
+      const proc = await spawnGuarded(p, spec, id, env, weakenedUi(ui, p.weakened), guarded);
       return Object.assign(proc, {
         enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]),
       });

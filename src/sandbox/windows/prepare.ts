@@ -17,6 +17,7 @@ import {
   loadLedger,
   revertLedger,
   saveLedger,
+  type ApplyFailure,
   type Ledger,
   type LedgerRecord,
   type ResolvedAclOp,
@@ -175,19 +176,44 @@ export async function prepare(
   },
 ): Promise<PrepareResult> {
   const file = path.join(opts.stateDir, LEDGER_FILE);
-  // One preparation per ledger at a time: two interleaved load/save cycles would lose each other's records.
+  return withLedger(file, () => prepareNow(plan, id, store, file, opts));
+}
+
+const ledgerQueue = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `fn` alone on the ledger `file`: one preparation or re-apply per ledger at a time (two interleaved
+ * load/save cycles would lose each other's records), across processes too (the CLI, another window, the elevated
+ * setup) through the ledger file's lock.
+ */
+function withLedger<T>(file: string, fn: () => Promise<T>): Promise<T> {
   const previous = ledgerQueue.get(file) ?? Promise.resolve();
-  // Across processes too (the CLI, another window, the elevated setup): the ledger file's lock.
-  const run = previous
-    .catch(() => undefined)
-    .then(() => withFileLock(file, () => prepareNow(plan, id, store, file, opts)));
+  const run = previous.catch(() => undefined).then(() => withFileLock(file, fn));
   const tail = run.catch(() => undefined);
   ledgerQueue.set(file, tail);
   void tail.then(() => ledgerQueue.get(file) === tail && ledgerQueue.delete(file));
   return run;
 }
 
-const ledgerQueue = new Map<string, Promise<unknown>>();
+/**
+ * Writes protected paths' denies again while a command runs (./guard saw the host replace them): the same ledger
+ * and order as the preparation, each ACE recorded before it is written. Returns the writes that failed.
+ */
+export function reapplyProtections(
+  ops: ResolvedAclOp[],
+  store: SecurityStore,
+  opts: { stateDir: string; home: string },
+): Promise<ApplyFailure[]> {
+  const file = path.join(opts.stateDir, LEDGER_FILE);
+  return withLedger(file, async () => {
+    const ledger = loadLedger(file);
+    const result = await applyOperationsYielding(ops, store, ledger, opts.home, {
+      onRecorded: () => saveLedger(file, ledger),
+    });
+    saveLedger(file, ledger);
+    return result.failures;
+  });
+}
 
 async function prepareNow(
   plan: Win32Plan,

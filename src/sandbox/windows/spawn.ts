@@ -11,6 +11,8 @@ import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { Lifetime } from '../lifetime';
 import { startRestricted, type LaunchUi } from './launch';
 import { resolveSid, type Identity } from './prepare';
+import type { AclGuard } from './guard';
+import { guardCommand } from './command-guard';
 
 /** ssh/scp stubs put first on PATH in advisory-offline mode, so the common tools fail loudly instead of connecting. */
 export function writeNetworkStubs(stateDir: string): string {
@@ -40,6 +42,7 @@ export async function spawnUnelevated(
   id: Identity,
   env: Record<string, string>,
   ui: LaunchUi,
+  guard?: AclGuard,
 ): Promise<Omit<SandboxProcess, 'enforcement'>> {
   fs.mkdirSync(plan.tempDir, { recursive: true });
   const lifetime = new Lifetime(spec, () => proc.kill());
@@ -59,6 +62,8 @@ export async function spawnUnelevated(
       defaultDacl: plan.token.defaultDacl.map((d) => ({ sid: resolveSid(d.sid, id), mask: d.mask.value })),
     },
   });
+  // A protected path the host replaced and whose deny could not be written again: the command is stopped.
+  const guarded = guardCommand(guard, lifetime);
   const inherit = spec.stdio === 'inherit';
   if (inherit) {
     proc.stdout.pipe(process.stdout, { end: false });
@@ -69,11 +74,12 @@ export async function spawnUnelevated(
     try {
       const code = await proc.exited;
       await Promise.all([proc.stdout, proc.stderr].filter((s): s is Socket => s !== null).map(endOf));
-      return lifetime.finishWithoutSignals(code);
+      return guarded(lifetime.finishWithoutSignals(code));
     } catch (e) {
       lifetime.finish(null, null); // disarms the timer and the abort listener
       throw e;
     } finally {
+      guard?.close();
       if (inherit) {
         process.stdin.unpipe();
         process.stdin.pause();

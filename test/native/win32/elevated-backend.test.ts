@@ -132,6 +132,35 @@ test("elevated backend under Wine: a cancelled command exits 137 (128+9), the sa
   await new Promise((r) => (children[0].exitCode !== null ? r(null) : children[0].once('exit', r)));
 });
 
+test('elevated backend under Wine: a rename onto a protected .git\\config while a command runs is seen by its guard and written again through the ledger; the result says so (runner started directly; plumbing only: Wine stores no ACLs)', async () => {
+  const fx = sandboxFixture('elev-guard');
+  // A repository before the plan is compiled, so .git\config is protected as a file of its own.
+  for (const d of ['.git', '.git\\hooks', '.git\\objects', '.git\\refs']) fs.mkdirSync(path.join(fx.ws, d));
+  fs.writeFileSync(path.join(fx.ws, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+  const config = path.join(fx.ws, '.git', 'config');
+  fs.writeFileSync(config, '[core]\n');
+  const { children, backend, plan } = elevatedUnderWine(fx);
+  try {
+    const proc = await backend.spawn(plan, {
+      argv: [process.execPath, '-e', 'console.log("up"); process.stdin.resume()'],
+      cwd: fx.ws,
+      stdio: 'pipe',
+    });
+    await new Promise((r) => proc.stdout!.once('data', r));
+    fs.writeFileSync(`${config}.lock`, '[core]\n\tbare = false\n');
+    fs.renameSync(`${config}.lock`, config);
+    await new Promise((r) => setTimeout(r, 1000));
+    proc.stdin!.end();
+    const exit = await proc.exited;
+    assert.equal(exit.code, 0);
+    assert.match((exit.guarded ?? []).join('\n'), /\.git\\config.*replaced/i);
+  } finally {
+    await backend.dispose();
+    fs.rmSync(fx.base, { recursive: true, force: true });
+  }
+  await new Promise((r) => (children[0].exitCode !== null ? r(null) : children[0].once('exit', r)));
+});
+
 test('elevated allowlist under Wine: the command runs through the broker with its own credential for the proxy on a pinned loopback port; an allowed name goes through, a denied one is refused and logged (runner started directly; plumbing only: Wine has no firewall, so nothing stops a bypass here)', async () => {
   const fx = sandboxFixture('elev-allow');
   const target = net.createServer((c) => c.end('hello-from-target'));

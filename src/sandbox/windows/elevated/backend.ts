@@ -31,7 +31,10 @@ import { machineRuntimeDirs } from '../setup/runtime-dirs';
 import type { BackendOptions } from '../../types';
 import { ownIdentity } from '../identity';
 import { fileSecurityStore } from '../file-store';
-import { prepare, preparationSignalFor, resolveSid, type Identity } from '../prepare';
+import { prepare, preparationSignalFor, resolveAclOps, resolveSid, type Identity } from '../prepare';
+import type { ResolvedAclOp } from '../ledger';
+import { guardedOps, type AclGuard } from '../guard';
+import { guardCommand, startCommandGuard } from '../command-guard';
 import { sandboxEnv } from '../win-env';
 import { elevatedEnforcement } from '../enforcement';
 import { BrokerClient, type RunnerLauncher } from './broker-client';
@@ -278,27 +281,23 @@ export function createElevatedBackend(
     return gw;
   };
 
-  const prepared = new Map<string, { id: Identity; warnings: string[] }>();
+  const prepared = new Map<string, { id: Identity; warnings: string[]; guarded: ResolvedAclOp[] }>();
   const ready = async (plan: Win32Plan, signal?: AbortSignal) => {
     const key = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
     let hit = prepared.get(key);
     if (!hit) {
       const id = ownIdentity(plan, opts.stateDir);
+      const sealed = sealOwnFiles(backendPreparation(plan), ownFilePaths());
       // Wine stores no file ACLs: there the read-back becomes a warning saying nothing is enforced (as unelevated).
-      const { warnings } = await prepare(
-        sealOwnFiles(backendPreparation(plan), ownFilePaths()),
-        id,
-        fileSecurityStore(opts.stateDir),
-        {
-          stateDir: opts.stateDir,
-          home: os.homedir(),
-          env: process.env,
-          onProgress: opts.onProgress,
-          tolerateUnstoredAcls: isWine(),
-          signal: preparationSignalFor(opts, signal),
-        },
-      );
-      hit = { id, warnings };
+      const { warnings } = await prepare(sealed, id, fileSecurityStore(opts.stateDir), {
+        stateDir: opts.stateDir,
+        home: os.homedir(),
+        env: process.env,
+        onProgress: opts.onProgress,
+        tolerateUnstoredAcls: isWine(),
+        signal: preparationSignalFor(opts, signal),
+      });
+      hit = { id, warnings, guarded: guardedOps(resolveAclOps(sealed, id)) };
       prepared.set(key, hit);
     }
     return hit;
@@ -354,7 +353,7 @@ export function createElevatedBackend(
         const refusal = firewallRefusal(p, verdict);
         if (refusal) throw refusal;
       }
-      const { id, warnings } = await ready(p, spec.signal);
+      const { id, warnings, guarded } = await ready(p, spec.signal);
       // Allowlist commands run as the offline account: its firewall block leaves only the proxy's ports open.
       const b = await broker(p.network === 'online' ? 'online' : 'offline');
       let net: CommandNetwork | undefined;
@@ -370,7 +369,10 @@ export function createElevatedBackend(
           false,
         );
       }
+      // The protected paths' guard for this command's life (../command-guard), as in the unelevated backend.
+      let guard: AclGuard | undefined;
       try {
+        guard = await startCommandGuard(opts.stateDir, guarded);
         const env = net ? { ...p.env, set: { ...p.env.set, ...net.env } } : p.env;
         const cmd = b.spawn({
           argv: spec.argv,
@@ -384,12 +386,14 @@ export function createElevatedBackend(
           cmd,
           spec,
           withProblems(elevatedEnforcement(p, isWine(), verdict), [...warnings, ...uiGaps, ...b.uiGaps]),
+          guard,
         );
         if (!net) return proc;
         const session = net;
         void proc.exited.finally(() => session.close());
         return Object.assign(proc, { networkDenials: () => session.denials() });
       } catch (e) {
+        guard?.close();
         net?.close();
         throw e;
       }
@@ -411,8 +415,15 @@ export function createElevatedBackend(
   };
 }
 
-function supervise(cmd: ReturnType<BrokerClient['spawn']>, spec: SpawnSpec, enforcement: Enforcement): SandboxProcess {
+function supervise(
+  cmd: ReturnType<BrokerClient['spawn']>,
+  spec: SpawnSpec,
+  enforcement: Enforcement,
+  guard?: AclGuard,
+): SandboxProcess {
   const lifetime = new Lifetime(spec, () => cmd.terminate());
+  const guarded = guardCommand(guard, lifetime);
+  void cmd.exited.catch(() => guard?.close());
   const inherit = spec.stdio === 'inherit';
   if (inherit) {
     cmd.stdout.pipe(process.stdout, { end: false });
@@ -424,7 +435,7 @@ function supervise(cmd: ReturnType<BrokerClient['spawn']>, spec: SpawnSpec, enfo
       process.stdin.unpipe(cmd.stdin);
       process.stdin.pause();
     }
-    return lifetime.finishWithoutSignals(code);
+    return guarded(lifetime.finishWithoutSignals(code));
   });
   lifetime.arm();
   return {
