@@ -6,6 +6,7 @@
  * stores the DACL but does not enforce it); the checks here hold wherever the calls are implemented.
  * Must never hand on a connection whose peer was not checked, nor send anything before the server was checked.
  */
+import * as fs from 'node:fs';
 import type { Duplex } from 'node:stream';
 import {
   connectPipe,
@@ -24,6 +25,10 @@ import {
   refuseServer,
   type PeerIdentity,
 } from '../../protocol/warm-pipe';
+import { infoPath } from '../../protocol/warm';
+import type { WarmChannel } from './channel';
+
+const NO_BROKER = 'no broker listens';
 
 let ownSid: string | undefined;
 
@@ -89,7 +94,7 @@ export async function connectBrokerPipe(key: string, brokerPid: number): Promise
   } catch (e) {
     return (e as Error).message;
   }
-  if (!conn) return 'no broker listens';
+  if (!conn) return NO_BROKER;
   const c = conn;
   const why = refuseServer(
     sid,
@@ -102,3 +107,28 @@ export async function connectBrokerPipe(key: string, brokerPid: number): Promise
   }
   return conn;
 }
+
+/**
+ * The Windows channel (channel.ts). The pipe cannot be replaced while the broker holds it (its name lives as long
+ * as an instance does), so it is never lost; a broker gone leaves no pipe, only its record, removed here.
+ */
+export const pipeChannel: WarmChannel = {
+  listen(_dir, key, onConnection) {
+    const server = listenBrokerPipe(key, onConnection);
+    if (!server) return Promise.resolve(undefined);
+    return Promise.resolve({
+      lost: () => undefined,
+      close() {
+        void server.close();
+        return true;
+      },
+    });
+  },
+  async connect(dir, key, brokerPid) {
+    const conn = await connectBrokerPipe(key, brokerPid);
+    if (typeof conn !== 'string') return conn;
+    const stale = conn === NO_BROKER;
+    if (stale) fs.rmSync(infoPath(dir, key), { force: true });
+    return { why: conn, stale };
+  },
+};

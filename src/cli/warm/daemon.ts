@@ -13,9 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import type { Readable } from 'node:stream';
-import { peerCredentials } from '../../../native-bindings/linux/socket';
+import type { Duplex, Readable } from 'node:stream';
 import { compilePlan, type LinuxPlan } from '../../policy';
 import {
   defaultStateDir,
@@ -26,6 +24,8 @@ import {
   type SandboxProcess,
 } from '../../sandbox';
 import { parse, policyInput, POLICY_OPTIONS } from '../args';
+import type { ChannelListener } from './channel';
+import { warmChannel } from './channels';
 import { refuseBrokerFolder } from './leave';
 import {
   bootPath,
@@ -33,7 +33,6 @@ import {
   frame,
   FrameReader,
   infoPath,
-  socketPath,
   SPEC_ENV,
   unsafeDir,
   WARM_PROTOCOL,
@@ -155,11 +154,9 @@ function settledPlan(compile: () => LinuxPlan, prepare: (plan: LinuxPlan) => voi
 
 class Daemon {
   private readonly planHash: string;
-  private readonly sock: string;
   private readonly info: string;
-  private readonly server = net.createServer((c) => this.connection(c));
   private readonly idleMs: number;
-  private sockIno = -1;
+  private listener: ChannelListener | undefined;
   private active = 0;
   private lastUsed = Date.now();
   private idleTimer: NodeJS.Timeout | undefined;
@@ -176,20 +173,18 @@ class Daemon {
     private readonly warm: Warm,
   ) {
     this.planHash = planIdentity(plan);
-    this.sock = socketPath(dir, spec.key);
     this.info = infoPath(dir, spec.key);
     const idle = Number(process.env.AGENT_SANDBOX_BROKER_IDLE ?? DEFAULT_IDLE_S);
     this.idleMs = (Number.isFinite(idle) && idle > 0 ? idle : DEFAULT_IDLE_S) * 1000;
   }
 
-  /** Listens on the key's socket (unless a live broker already does) and serves until told or timed out. */
+  /** Listens on the key's channel (unless a live broker already does) and serves until told or timed out. */
   async listen(onListening: () => void): Promise<number> {
-    if (!(await this.bind())) {
+    this.listener = await warmChannel().listen(this.dir, this.spec.key, (c) => this.connection(c));
+    if (!this.listener) {
       await this.broker.close();
       return 0;
     }
-    fs.chmodSync(this.sock, 0o600);
-    this.sockIno = fs.lstatSync(this.sock).ino;
     const info: BrokerInfo = {
       pid: process.pid,
       key: this.spec.key,
@@ -208,32 +203,9 @@ class Daemon {
     return new Promise(() => undefined); // runs until stop() exits the process
   }
 
-  private async bind(): Promise<boolean> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-        this.server.once('error', resolve);
-        this.server.listen(this.sock, () => resolve(undefined));
-      });
-      if (!err) return true;
-      if (err.code !== 'EADDRINUSE' || (await reachable(this.sock))) return false;
-      fs.rmSync(this.sock, { force: true }); // stale: its broker is gone
-    }
-    return false;
-  }
-
-  private connection(conn: net.Socket): void {
+  /** A connection whose peer the channel has checked (this user's, not sandboxed). */
+  private connection(conn: Duplex): void {
     conn.on('error', () => undefined);
-    const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-    let uid: number | undefined;
-    try {
-      uid = peerCredentials(fd).uid;
-    } catch {
-      uid = undefined;
-    }
-    if (uid !== process.getuid?.() || unsafeDir(this.dir)) {
-      conn.destroy();
-      return;
-    }
     let onFrame = (type: string, payload: Buffer): void => {
       onFrame = () => undefined;
       if (type === 'Q') conn.end(frame('T', JSON.stringify(this.status())));
@@ -258,7 +230,7 @@ class Daemon {
   }
 
   private async accept(
-    conn: net.Socket,
+    conn: Duplex,
     hello: Hello,
     setHandler: (h: (type: string, payload: Buffer) => void) => void,
   ): Promise<void> {
@@ -335,16 +307,18 @@ class Daemon {
     else this.armIdle();
   }
 
-  /** Stops serving when the plan's inputs changed, the socket was replaced, the folder turned unsafe or the sandbox died. */
+  /** Stops serving when the plan's inputs changed, the channel was taken over, the folder turned unsafe or the sandbox died. */
   private watch(): void {
     if (this.stopping) return;
     let reason: string | undefined;
     try {
-      if (fs.lstatSync(this.sock).ino !== this.sockIno) reason = 'socket replaced';
-      else if (unsafeDir(this.dir)) reason = 'folder unsafe';
-      else if (!this.broker.alive) reason = 'sandbox gone';
-      else if (planIdentity(compileRunPlan(this.spec.policyArgs, this.cwd, process.env)) !== this.planHash)
-        reason = 'plan changed';
+      reason =
+        this.listener?.lost() ??
+        (unsafeDir(this.dir) ? 'folder unsafe' : undefined) ??
+        (this.broker.alive ? undefined : 'sandbox gone') ??
+        (planIdentity(compileRunPlan(this.spec.policyArgs, this.cwd, process.env)) !== this.planHash
+          ? 'plan changed'
+          : undefined);
     } catch (e) {
       reason = (e as Error).message;
     }
@@ -360,35 +334,16 @@ class Daemon {
     clearTimeout(this.idleTimer);
   }
 
-  /** Stops accepting, removes the socket (if still ours); `now` also ends running commands, else they finish first. */
+  /** Stops accepting, removes the channel and record (if still ours); `now` also ends running commands, else they finish first. */
   private async stop(now: boolean): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      this.server.close();
-      try {
-        if (fs.lstatSync(this.sock).ino === this.sockIno) {
-          fs.rmSync(this.sock, { force: true });
-          fs.rmSync(this.info, { force: true });
-        }
-      } catch {
-        // already gone
-      }
+      if (this.listener?.close()) fs.rmSync(this.info, { force: true });
     }
     if (!now && this.active > 0) return;
     await this.broker.close();
     process.exit(0);
   }
-}
-
-function reachable(sock: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.createConnection(sock);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 }
 
 function drained(s: Readable | null): Promise<void> {

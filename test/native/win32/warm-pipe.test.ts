@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -29,7 +31,8 @@ import {
 } from '../../../native-bindings/win32/token';
 import { isWine } from '../../../native-bindings/win32/wine';
 import { buildCommandLine } from '../../../src/sandbox/windows/cmdline';
-import { connectBrokerPipe, currentUserSid, listenBrokerPipe } from '../../../src/cli/warm/channel-win32';
+import { connectBrokerPipe, currentUserSid, listenBrokerPipe, pipeChannel } from '../../../src/cli/warm/channel-win32';
+import { infoPath } from '../../../src/protocol/warm';
 import { brokerPipeName, brokerPipeSddl } from '../../../src/protocol/warm-pipe';
 
 const CHANNEL = path.join(__dirname, '..', '..', '..', 'src', 'cli', 'warm', 'channel-win32.js');
@@ -179,6 +182,35 @@ test('broker pipe: once the broker is gone its pipe is gone too: the client is t
   await server.close();
   assert.equal(await connectBrokerPipe(key, process.pid), 'no broker listens');
   assert.equal(await connectBrokerPipe(freshKey(), process.pid), 'no broker listens');
+});
+
+test('the Windows warm channel (the interface the daemon and client share): listen, a checked connection served, the record of a broker that no longer listens removed as stale (plumbing only)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-warm-'));
+  const key = freshKey();
+  try {
+    const served: Buffer[] = [];
+    const listener = await pipeChannel.listen(dir, key, (c) => c.on('data', (d: Buffer) => served.push(d)));
+    assert.ok(listener);
+    const second = await pipeChannel.listen(dir, key, () => undefined);
+    if (!isWine()) assert.equal(second, undefined, 'a second broker on the key is refused');
+    second?.close(); // Wine ignores FILE_FLAG_FIRST_PIPE_INSTANCE
+    assert.equal(listener.lost(), undefined);
+    const conn = await pipeChannel.connect(dir, key, process.pid);
+    assert.ok(!('why' in conn), 'connected to the recorded broker');
+    conn.write('H');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(Buffer.concat(served).toString(), 'H');
+    conn.destroy();
+    assert.deepEqual(await pipeChannel.connect(dir, key, process.pid + 4).then((r) => 'why' in r && r.stale), false);
+    assert.equal(listener.close(), true);
+    await new Promise((r) => setTimeout(r, 100));
+    fs.writeFileSync(infoPath(dir, key), '{}');
+    const gone = await pipeChannel.connect(dir, key, process.pid);
+    assert.deepEqual(gone, { why: 'no broker listens', stale: true });
+    assert.equal(fs.existsSync(infoPath(dir, key)), false, 'the stale record is removed');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test(
