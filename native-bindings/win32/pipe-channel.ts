@@ -242,6 +242,8 @@ export class PipeServer {
   private waiting: { pipe: Handle; op: Operation } | undefined;
   private closed = false;
   private readonly loop: Promise<void>;
+  /** Why the server stopped waiting for clients on its own (it then has no instance left), if it did. */
+  failure: Error | undefined;
 
   constructor(
     readonly name: string,
@@ -258,7 +260,9 @@ export class PipeServer {
       throw e;
     }
     this.loop = this.accept(first).catch((e: Error) => {
-      if (!this.closed) this.onError(e);
+      if (this.closed) return;
+      this.failure = e;
+      this.onError(e);
     });
   }
 

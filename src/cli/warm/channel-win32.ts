@@ -26,7 +26,7 @@ import {
   type PeerIdentity,
 } from '../../protocol/warm-pipe';
 import { infoPath } from '../../protocol/warm';
-import type { WarmChannel } from './channel';
+import type { ChannelListener, WarmChannel } from './channel';
 
 const NO_BROKER = 'no broker listens';
 
@@ -110,19 +110,13 @@ export async function connectBrokerPipe(key: string, brokerPid: number): Promise
 
 /**
  * The Windows channel (channel.ts). The pipe cannot be replaced while the broker holds it (its name lives as long
- * as an instance does), so it is never lost; a broker gone leaves no pipe, only its record, removed here.
+ * as an instance does): it is lost only if waiting for clients failed. A broker gone leaves no pipe, only its
+ * record, removed here.
  */
 export const pipeChannel: WarmChannel = {
   listen(_dir, key, onConnection) {
     const server = listenBrokerPipe(key, onConnection);
-    if (!server) return Promise.resolve(undefined);
-    return Promise.resolve({
-      lost: () => undefined,
-      close() {
-        void server.close();
-        return true;
-      },
-    });
+    return Promise.resolve(server && listenerOf(server));
   },
   async connect(dir, key, brokerPid) {
     const conn = await connectBrokerPipe(key, brokerPid);
@@ -132,3 +126,14 @@ export const pipeChannel: WarmChannel = {
     return { why: conn, stale };
   },
 };
+
+/** A pipe server as the channel's listener: lost once it can no longer wait for clients. */
+export function listenerOf(server: PipeServer): ChannelListener {
+  return {
+    lost: () => server.failure?.message,
+    close() {
+      void server.close();
+      return true;
+    },
+  };
+}

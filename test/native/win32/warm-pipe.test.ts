@@ -31,7 +31,13 @@ import {
 } from '../../../native-bindings/win32/token';
 import { isWine } from '../../../native-bindings/win32/wine';
 import { buildCommandLine } from '../../../src/sandbox/windows/cmdline';
-import { connectBrokerPipe, currentUserSid, listenBrokerPipe, pipeChannel } from '../../../src/cli/warm/channel-win32';
+import {
+  connectBrokerPipe,
+  currentUserSid,
+  listenBrokerPipe,
+  listenerOf,
+  pipeChannel,
+} from '../../../src/cli/warm/channel-win32';
 import { infoPath } from '../../../src/protocol/warm';
 import { brokerPipeName, brokerPipeSddl } from '../../../src/protocol/warm-pipe';
 
@@ -210,6 +216,20 @@ test('the Windows warm channel (the interface the daemon and client share): list
     assert.equal(fs.existsSync(infoPath(dir, key)), false, 'the stale record is removed');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the Windows warm channel: a listener that can no longer wait for clients says it is lost (the daemon then stops; plumbing only)', async () => {
+  const server = listenBrokerPipe(freshKey(), () => undefined);
+  assert.ok(server);
+  const listener = listenerOf(server);
+  try {
+    assert.equal(listener.lost(), undefined);
+    server.listeningHandle!.close(); // its pending ConnectNamedPipe fails
+    for (let i = 0; i < 40 && !listener.lost(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(listener.lost() ?? '', /failed with error/);
+  } finally {
+    listener.close();
   }
 });
 
