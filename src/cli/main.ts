@@ -37,7 +37,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand
     load: async () => (await import('./status-command')).statusCommand,
   },
   broker: {
-    summary: 'Linux: list or stop the warm brokers that make repeated runs fast.',
+    summary: 'List or stop the warm brokers that make repeated runs fast.',
     load: async () => (await import('./broker-command')).brokerCommand,
   },
 };

@@ -4,10 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  brokerDirSddl,
   brokerPipeName,
   brokerPipeSddl,
   refuseClient,
   refuseServer,
+  unsafeWinDir,
   type PeerIdentity,
 } from '../../src/protocol/warm-pipe';
 
@@ -52,4 +54,26 @@ test('the client talks only to the recorded broker process of its own user', () 
   assert.match(refuseServer(ME, 4242, me({ restricted: true }))!, /sandboxed/);
   assert.match(refuseServer(ME, 4242, me({ appContainer: true }))!, /sandboxed/);
   assert.match(refuseServer(ME, 4242, new Error('gone'))!, /could not be identified/);
+});
+
+test('unsafeWinDir: only a folder the user owns whose DACL lets nobody else (but SYSTEM, Administrators) write', () => {
+  const me = 'S-1-5-21-1-2-3-1001';
+  assert.equal(unsafeWinDir(me, me, brokerDirSddl(me)), undefined, 'the DACL the folder is made with');
+  assert.equal(
+    unsafeWinDir(me, me.toLowerCase(), `D:P(A;OICI;FA;;;${me})(A;OICI;FA;;;BA)(A;;0x1f01ff;;;S-1-5-18)`),
+    undefined,
+  );
+  assert.equal(unsafeWinDir(me, me, `D:(A;;FA;;;${me})(A;;FR;;;WD)(A;;0x1200a9;;;BU)`), undefined, 'others may read');
+  assert.match(unsafeWinDir(me, 'S-1-5-21-1-2-3-1002', brokerDirSddl(me)) ?? '', /belongs to S-1-5-21-1-2-3-1002/);
+  assert.match(unsafeWinDir(me, me, 'D:NO_ACCESS_CONTROL') ?? '', /no DACL/);
+  assert.match(unsafeWinDir(me, me, '') ?? '', /no DACL/);
+  for (const rights of ['FA', 'FW', 'GA', 'GW', 'WD', 'WO', 'SD', 'DC', 'LC', 'DT', 'CR', '0x2', '0x40000', 'ZZ'])
+    assert.match(
+      unsafeWinDir(me, me, `D:P(A;;FA;;;${me})(A;OICI;${rights};;;S-1-5-21-1-2-3-1002)`) ?? '',
+      /S-1-5-21-1-2-3-1002 may change the folder/,
+      rights,
+    );
+  assert.match(unsafeWinDir(me, me, `D:(A;OICIIO;GW;;;WD)`) ?? '', /WD may change/, 'inherit-only entries count too');
+  // a deny entry is no grant
+  assert.equal(unsafeWinDir(me, me, `D:P(A;;FA;;;${me})(D;;FA;;;WD)`), undefined);
 });

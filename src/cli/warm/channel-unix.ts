@@ -45,6 +45,16 @@ async function bind(server: net.Server, sock: string): Promise<boolean> {
 }
 
 export const unixChannel: WarmChannel = {
+  unsafeDir,
+  makeDir(dir) {
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch {
+      // exists: checked next
+    }
+    return unsafeDir(dir);
+  },
+
   async listen(dir, key, onConnection) {
     const sock = socketPath(dir, key);
     const server = net.createServer((conn) => {

@@ -18,11 +18,14 @@ import {
 } from '../../../native-bindings/win32/pipe-channel';
 import { isWin32Error, WinError } from '../../../native-bindings/win32/errors';
 import { openProcessToken, tokenUserSid } from '../../../native-bindings/win32/token';
+import { fileOwnerSid, readFileSecurity, setProtectedFileDacl } from '../../../native-bindings/win32/acl';
 import {
+  brokerDirSddl,
   brokerPipeName,
   brokerPipeSddl,
   refuseClient,
   refuseServer,
+  unsafeWinDir,
   type PeerIdentity,
 } from '../../protocol/warm-pipe';
 import { infoPath } from '../../protocol/warm';
@@ -108,12 +111,43 @@ export async function connectBrokerPipe(key: string, brokerPid: number): Promise
   return conn;
 }
 
+/** Why the broker folder is not one only this user can change (its owner and DACL, read from the file system). */
+export function unsafeBrokerDir(dir: string): string | undefined {
+  try {
+    if (!fs.lstatSync(dir).isDirectory()) return `${dir} is not a folder`;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message;
+  }
+  try {
+    const sec = readFileSecurity(dir);
+    try {
+      return unsafeWinDir(currentUserSid(), fileOwnerSid(dir), sec.toSddl());
+    } finally {
+      sec.close();
+    }
+  } catch (e) {
+    return `${dir}: its owner and permissions could not be read (${(e as Error).message})`;
+  }
+}
+
 /**
  * The Windows channel (channel.ts). The pipe cannot be replaced while the broker holds it (its name lives as long
  * as an instance does): it is lost only if waiting for clients failed. A broker gone leaves no pipe, only its
  * record, removed here.
  */
 export const pipeChannel: WarmChannel = {
+  unsafeDir: unsafeBrokerDir,
+  makeDir(dir) {
+    if (!fs.existsSync(dir)) {
+      try {
+        fs.mkdirSync(dir, { recursive: true });
+        setProtectedFileDacl(dir, brokerDirSddl(currentUserSid()));
+      } catch {
+        // checked next
+      }
+    }
+    return unsafeBrokerDir(dir);
+  },
   listen(_dir, key, onConnection) {
     const server = listenBrokerPipe(key, onConnection);
     return Promise.resolve(server && listenerOf(server));

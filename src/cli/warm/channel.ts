@@ -25,6 +25,10 @@ export interface Refusal {
 }
 
 export interface WarmChannel {
+  /** Why `dir` is not a broker folder only this user can change, or undefined ('missing' when it does not exist). */
+  unsafeDir(dir: string): string | undefined;
+  /** Makes the broker folder (if missing) as only this user may change it; why it cannot be used, or undefined. */
+  makeDir(dir: string): string | undefined;
   /** Listens for `key`'s broker; undefined when a live broker (or anyone else) already holds the address. */
   listen(dir: string, key: string, onConnection: (conn: Duplex) => void): Promise<ChannelListener | undefined>;
   /** Connects to `key`'s broker, recorded as process `brokerPid`: the checked stream, or why not. */

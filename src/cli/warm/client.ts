@@ -16,7 +16,6 @@ import {
   frame,
   infoPath,
   inputKey,
-  unsafeDir,
   warmCall,
   WARM_PROTOCOL,
   type BrokerInfo,
@@ -31,13 +30,18 @@ export function runWarm(argv: string[], bundle: string): Promise<boolean> {
   const call = warmCall(argv, process.env, isatty);
   if (!call) return Promise.resolve(false);
   const dir = brokerDir();
-  if (unsafeDir(dir)) return Promise.resolve(false);
   const cwd = process.cwd();
   const key = inputKey(call.policyArgs, cwd, process.env, bundle);
   let info: BrokerInfo;
   try {
     info = JSON.parse(fs.readFileSync(infoPath(dir, key), 'utf8')) as BrokerInfo;
   } catch {
+    return Promise.resolve(false); // no broker: the channel (on Windows, the CLI bundle) is not even loaded
+  }
+  const channel = warmChannel();
+  const bad = channel.unsafeDir(dir);
+  if (bad) {
+    report(`${bad}; running cold`);
     return Promise.resolve(false);
   }
   const hello = {
@@ -50,15 +54,13 @@ export function runWarm(argv: string[], bundle: string): Promise<boolean> {
     argv: call.command,
     timeoutMs: call.timeoutMs,
   };
-  return warmChannel()
-    .connect(dir, key, info.pid)
-    .then((conn) => {
-      if ('why' in conn) {
-        report(`${conn.why}; running cold`);
-        return false;
-      }
-      return offer(conn, hello, call);
-    });
+  return channel.connect(dir, key, info.pid).then((conn) => {
+    if ('why' in conn) {
+      report(`${conn.why}; running cold`);
+      return false;
+    }
+    return offer(conn, hello, call);
+  });
 }
 
 /** Sends the hello on a checked connection; true once the broker accepted the command (then relayed to its end). */

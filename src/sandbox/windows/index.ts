@@ -162,7 +162,13 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       if (p.network === 'allowlist') return spawnAllowlisted(p, spec, id, warnings);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
       const { ui, gaps } = desktop.launch();
-      const proc = await spawnUnelevated(p, spec, id, sandboxEnv(p, process.env, stubs), weakenedUi(ui, p.weakened));
+      const proc = await spawnUnelevated(
+        p,
+        spec,
+        id,
+        sandboxEnv(p, spec.env ?? process.env, stubs),
+        weakenedUi(ui, p.weakened),
+      );
       return Object.assign(proc, {
         enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]),
       });
