@@ -12,10 +12,24 @@ const common = {
   external: ['vscode', 'koffi'],
   logLevel: 'info',
 };
+// The launcher's warm client (src/cli/warm/channels.ts) needs the Windows pipe channel only on win32: there it takes
+// it from the CLI bundle (which holds it anyway, and whose Win32 bindings must exist once per process: koffi refuses
+// a type declared twice), so the launcher every Linux `run` loads stays small.
+const winChannelFromBundle = {
+  name: 'win-channel-from-bundle',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/channel-win32$/ }, () => ({ path: './cli-main.js', external: true }));
+  },
+};
 const entries = [
   { entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js' },
   // dist/cli.js is a tiny launcher that loads dist/cli-main.js with a V8 code cache (see src/cli/launcher.ts)
-  { entryPoints: ['src/cli/launcher.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  {
+    entryPoints: ['src/cli/launcher.ts'],
+    outfile: 'dist/cli.js',
+    banner: { js: '#!/usr/bin/env node' },
+    plugins: [winChannelFromBundle],
+  },
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli-main.js' },
   { entryPoints: ['src/runner/main.ts'], outfile: 'dist/runner.js' },
   { entryPoints: ['src/runner/linux/entry.ts'], outfile: 'dist/runner-linux.js' },

@@ -1,6 +1,6 @@
 /**
- * `agent-sandbox broker status|stop`: lists or stops this user's warm brokers (Linux), those of the current state
- * folder unless `--all`. Status is asked of each broker over its socket; one that does not answer is reported as
+ * `agent-sandbox broker status|stop`: lists or stops this user's warm brokers (Linux and Windows), those of the current state
+ * folder unless `--all`. Status is asked of each broker over its socket or named pipe; one that does not answer is reported as
  * stale and its files are removed. Exit codes: 0 done; 2 bad arguments.
  */
 import { defaultStateDir, listBrokers, stopBrokers } from '../sandbox';

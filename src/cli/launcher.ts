@@ -26,7 +26,7 @@ interface CliBundle {
   runAsProcess(argv: string[]): void;
 }
 
-type CacheOutcome = 'off' | 'hit' | 'miss' | 'rejected' | 'unavailable';
+type CacheOutcome = 'off' | 'hit' | 'miss' | 'rejected' | 'unavailable' | 'loaded';
 
 const BUNDLE = path.join(__dirname, 'cli-main.js');
 const CACHE_DIR = path.join(__dirname, '.code-cache');
@@ -94,6 +94,9 @@ function plainLoad(): CliBundle {
 }
 
 function load(): { exports: CliBundle; outcome: CacheOutcome } {
+  // Windows: the warm client already required the bundle for its pipe channel; a second copy would declare the
+  // Win32 bindings' types again, which koffi refuses.
+  if (require.cache[BUNDLE]) return { exports: plainLoad(), outcome: 'loaded' };
   if (process.env.AGENT_SANDBOX_CODE_CACHE === '0') return { exports: plainLoad(), outcome: 'off' };
   const compiled = compileCached();
   if (!compiled) return { exports: plainLoad(), outcome: 'unavailable' };

@@ -7,6 +7,9 @@ import { USAGE_EXIT, UsageError } from './args';
 import type { CliCommand } from './commands';
 import { DAEMON_COMMAND } from '../protocol/warm';
 
+/** The launcher's warm client takes the Windows channel from this bundle on win32 (see scripts/build.mjs). */
+export { pipeChannel } from './warm/channel-win32';
+
 /**
  * Subcommands load on use: a one-shot `run` should not pay for evaluating verify's, setup's or the Windows
  * modules (tens of ms of every cold command).
@@ -34,7 +37,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand
     load: async () => (await import('./status-command')).statusCommand,
   },
   broker: {
-    summary: 'Linux: list or stop the warm brokers that make repeated runs fast.',
+    summary: 'List or stop the warm brokers that make repeated runs fast.',
     load: async () => (await import('./broker-command')).brokerCommand,
   },
 };

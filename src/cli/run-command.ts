@@ -72,7 +72,7 @@ ${POLICY_HELP}
                         (the blocked connections, allowlist mode) instead of the blocked-host lines.
   --tty                 Keep this terminal as the command's controlling terminal (interactive shells, job
                         control; for the sandboxed terminal profile). TIOCSTI stays blocked.
-  --no-broker           Linux: neither use nor leave behind a warm broker (also AGENT_SANDBOX_BROKER=0). By
+  --no-broker           Neither use nor leave behind a warm broker (also AGENT_SANDBOX_BROKER=0). By
                         default a run whose stdio is not a terminal leaves a broker for its policy and folder,
                         and later such runs start their command in it at once (see "agent-sandbox broker").
 
@@ -128,7 +128,8 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
         },
         (line) => process.stderr.write(line),
       );
-      if (plan.platform === 'linux' && plan.confined !== false && !values['no-broker']) leaveBroker(argv);
+      const confined = plan.platform === 'linux' ? plan.confined !== false : plan.mode !== 'full-access';
+      if (confined && !values['no-broker']) leaveBroker(argv);
       const exit = await proc.exited;
       if (exit.timedOut) process.stderr.write(`agent-sandbox: timed out after ${timeout}s; the command was killed.\n`);
       if (exit.stopped)

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
 
 export const WARM_PROTOCOL = 2; // 2: the exit frame carries the nested-repository report
 /** The hidden subcommand that is the broker's own process, and the variable that hands it its inputs. */
@@ -23,8 +24,15 @@ export interface DaemonSpec {
   policyArgs: string[];
 }
 
-/** The user's broker folder. */
-export function brokerDir(): string {
+/**
+ * The user's broker folder. Windows: `%LOCALAPPDATA%\agent-sandbox\brokers`, the user's own profile folder (its
+ * records only; the brokers listen on named pipes), checked for owner and DACL by the Windows channel.
+ */
+export function brokerDir(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string {
+  if (platform === 'win32') {
+    const local = env.LOCALAPPDATA ?? path.win32.join(env.USERPROFILE ?? 'C:\\', 'AppData', 'Local');
+    return path.win32.join(local, 'agent-sandbox', 'brokers');
+  }
   return `/tmp/agent-sandbox-${process.getuid?.() ?? 'x'}`;
 }
 
@@ -86,6 +94,14 @@ export interface BrokerStatus extends BrokerInfo {
   idleLimitSeconds: number;
 }
 
+/** A broker as `broker status` lists it. */
+export interface Listed {
+  key: string;
+  status?: BrokerStatus;
+  /** Why the broker did not answer (its files were then removed). */
+  stale?: string;
+}
+
 /** A `run` call split up: the policy options (which pick the broker), its own options, the command. */
 export interface RunCall {
   policyArgs: string[];
@@ -96,12 +112,18 @@ export interface RunCall {
 const POLICY_VALUE_FLAGS = new Set(['--workspace', '--write', '--network', '--protect', '--policy-file']);
 
 /**
- * The `run` call in `argv` when it may go to a warm broker: Linux, the broker not turned off, no terminal on
+ * The `run` call in `argv` when it may go to a warm broker: Linux or Windows, the broker not turned off, no terminal on
  * stdio and no `--tty` (a brokered command's stdio is relayed, so it could not be the caller's terminal), and
  * only options this parser understands (anything else goes cold, which reports it properly).
  */
-export function warmCall(argv: string[], env: NodeJS.ProcessEnv, isTty: (fd: number) => boolean): RunCall | undefined {
-  if (argv[0] !== 'run' || process.platform !== 'linux' || env.AGENT_SANDBOX_BROKER === '0') return undefined;
+export function warmCall(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  isTty: (fd: number) => boolean,
+  platform: NodeJS.Platform = process.platform,
+): RunCall | undefined {
+  if (argv[0] !== 'run' || (platform !== 'linux' && platform !== 'win32') || env.AGENT_SANDBOX_BROKER === '0')
+    return undefined;
   const dash = argv.indexOf('--');
   if (dash === -1 || dash === argv.length - 1) return undefined;
   if ([0, 1, 2].some(isTty)) return undefined;
@@ -114,7 +136,7 @@ export function warmCall(argv: string[], env: NodeJS.ProcessEnv, isTty: (fd: num
     const value = () => inline ?? (i + 1 < dash ? argv[++i] : undefined);
     if ((flag === '--read-only' || flag === '--strict') && inline === undefined) policyArgs.push(flag);
     else if (flag === '--platform') {
-      if (value() !== 'linux') return undefined;
+      if (value() !== platform) return undefined;
     } else if (flag === '--timeout') {
       const n = Number(value());
       if (!Number.isFinite(n) || n <= 0) return undefined;
@@ -144,6 +166,10 @@ const PLAN_ENV = [
   'AGENT_SANDBOX_STATE_DIR',
   'AGENT_SANDBOX_BWRAP',
   'AGENT_SANDBOX_BROKER_IDLE',
+  // Windows: the profile folders the plan protects and the sandbox's temp is made under
+  'USERPROFILE',
+  'LOCALAPPDATA',
+  'APPDATA',
 ];
 
 /**
@@ -213,4 +239,29 @@ export class FrameReader {
       this.onFrame(type, payload);
     }
   }
+}
+
+/** Sends `type` (Q status, P stop) on a connection to a broker and resolves its status answer, or why none came. */
+export function brokerAnswer(c: Duplex, type: 'Q' | 'P', ms = 3000): Promise<BrokerStatus | string> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      c.destroy();
+      resolve('no answer');
+    }, ms);
+    const reader = new FrameReader((t, payload) => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(t === 'T' ? (JSON.parse(payload.toString()) as BrokerStatus) : `unexpected answer ${t}`);
+    });
+    c.on('data', (d: Buffer) => reader.push(d));
+    c.once('error', (e) => {
+      clearTimeout(timer);
+      resolve(e.message);
+    });
+    c.once('close', () => {
+      clearTimeout(timer);
+      resolve('closed without an answer');
+    });
+    c.write(frame(type));
+  });
 }

@@ -13,7 +13,21 @@ export * from './lifecycle';
 export { weakerThanAsked } from './weaker';
 export { watchNestedGit } from './nested-git';
 export { defaultStateDir, hostContext, hostPlatform, realFs } from './host';
-export { listBrokers, stopBrokers, type Listed } from './linux/warm-control';
+export type { Listed } from '../protocol/warm';
+
+/** This user's warm brokers (`agent-sandbox broker status`): over Unix sockets on Linux, named pipes on Windows. */
+export async function listBrokers(stateDir?: string): Promise<import('../protocol/warm').Listed[]> {
+  return (await warmControl()).listBrokers(stateDir);
+}
+
+/** Stops this user's warm brokers (of one state folder, when given): `broker stop` and uninstall. */
+export async function stopBrokers(stateDir?: string): Promise<import('../protocol/warm').BrokerStatus[]> {
+  return (await warmControl()).stopBrokers(stateDir);
+}
+
+async function warmControl(): Promise<typeof import('./linux/warm-control')> {
+  return process.platform === 'win32' ? import('./windows/warm-control') : import('./linux/warm-control');
+}
 
 /** The Linux pieces the CLI's warm broker daemon is built from (loaded lazily: they load koffi). */
 export async function linuxWarm(): Promise<typeof import('./linux/warm')> {

@@ -123,3 +123,14 @@ test("launcher: another runtime's cache of the same bundle stays; a stale bundle
   assert.equal(outcome(cli.run(PLAN).stderr), 'miss');
   assert.deepEqual(fs.readdirSync(cli.cacheDir).sort(), [mine, otherRuntime].sort());
 });
+
+test('launcher: carries no Win32 bindings; on win32 it takes the pipe channel from the CLI bundle, which exports it', () => {
+  const launcher = fs.readFileSync(path.join(dist, 'cli.js'), 'utf8');
+  for (const win32 of ['GetNamedPipeServerProcessId', 'CreateNamedPipeW', 'OpenProcessToken'])
+    assert.ok(!launcher.includes(win32), `${win32} is not in the launcher every Linux run loads`);
+  assert.match(launcher, /require\("\.\/cli-main\.js"\)\.pipeChannel/);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bundle = require(path.join(dist, 'cli-main.js')) as { pipeChannel?: { listen: unknown; connect: unknown } };
+  assert.equal(typeof bundle.pipeChannel?.connect, 'function');
+  assert.equal(typeof bundle.pipeChannel?.listen, 'function');
+});

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { frame, FrameReader, inputKey, unsafeDir, warmCall } from '../../src/protocol/warm';
+import { brokerDir, frame, FrameReader, inputKey, unsafeDir, warmCall } from '../../src/protocol/warm';
 
 const noTty = () => false;
 const linuxOnly = process.platform !== 'linux' && 'the warm path is Linux-only';
@@ -141,4 +141,25 @@ test('frames survive any chunking', () => {
     );
     assert.equal(got[1][1], '000102ff');
   }
+});
+
+test('warmCall and brokerDir on Windows: the same calls go warm, --platform must be win32; brokers are under LOCALAPPDATA', () => {
+  const call = warmCall(
+    ['run', '--platform', 'win32', '--timeout', '2', '--', 'cmd', '/c', 'echo'],
+    {},
+    noTty,
+    'win32',
+  );
+  assert.deepEqual(call, { policyArgs: [], timeoutMs: 2000, command: ['cmd', '/c', 'echo'] });
+  assert.equal(warmCall(['run', '--platform', 'linux', '--', 'cmd'], {}, noTty, 'win32'), undefined);
+  assert.equal(warmCall(['run', '--', 'cmd'], { AGENT_SANDBOX_BROKER: '0' }, noTty, 'win32'), undefined);
+  assert.equal(warmCall(['run', '--', 'cmd'], {}, noTty, 'darwin'), undefined, 'no warm path elsewhere');
+  assert.equal(
+    brokerDir('win32', { LOCALAPPDATA: 'C:\\Users\\dev\\AppData\\Local' }),
+    'C:\\Users\\dev\\AppData\\Local\\agent-sandbox\\brokers',
+  );
+  assert.equal(
+    brokerDir('win32', { USERPROFILE: 'C:\\Users\\dev' }),
+    'C:\\Users\\dev\\AppData\\Local\\agent-sandbox\\brokers',
+  );
 });

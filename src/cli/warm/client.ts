@@ -7,17 +7,15 @@
  * exits 125, never hangs. Same contract as cold: the command's own code, 124 on timeout, 128+N for signal N.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { isatty } from 'node:tty';
+import { warmChannel } from './channels';
 import {
   brokerDir,
   FrameReader,
   frame,
   infoPath,
   inputKey,
-  socketPath,
-  unsafeDir,
-  unsafeSocket,
   warmCall,
   WARM_PROTOCOL,
   type BrokerInfo,
@@ -32,15 +30,18 @@ export function runWarm(argv: string[], bundle: string): Promise<boolean> {
   const call = warmCall(argv, process.env, isatty);
   if (!call) return Promise.resolve(false);
   const dir = brokerDir();
-  if (unsafeDir(dir)) return Promise.resolve(false);
   const cwd = process.cwd();
   const key = inputKey(call.policyArgs, cwd, process.env, bundle);
-  const sock = socketPath(dir, key);
-  if (unsafeSocket(sock)) return Promise.resolve(false);
   let info: BrokerInfo;
   try {
     info = JSON.parse(fs.readFileSync(infoPath(dir, key), 'utf8')) as BrokerInfo;
   } catch {
+    return Promise.resolve(false); // no broker: the channel (on Windows, the CLI bundle) is not even loaded
+  }
+  const channel = warmChannel();
+  const bad = channel.unsafeDir(dir);
+  if (bad) {
+    report(`${bad}; running cold`);
     return Promise.resolve(false);
   }
   const hello = {
@@ -53,16 +54,25 @@ export function runWarm(argv: string[], bundle: string): Promise<boolean> {
     argv: call.command,
     timeoutMs: call.timeoutMs,
   };
+  return channel.connect(dir, key, info.pid).then((conn) => {
+    if ('why' in conn) {
+      report(`${conn.why}; running cold`);
+      return false;
+    }
+    return offer(conn, hello, call);
+  });
+}
+
+/** Sends the hello on a checked connection; true once the broker accepted the command (then relayed to its end). */
+function offer(conn: Duplex, hello: object, call: RunCall): Promise<boolean> {
   return new Promise((resolve) => {
-    const conn = net.createConnection(sock);
     let accepted = false;
     conn.on('error', (e: NodeJS.ErrnoException) => {
       if (accepted) return; // the relay's 'close' handles it
-      report(`not reachable (${e.code}); running cold`);
-      if (e.code === 'ECONNREFUSED' && !unsafeSocket(sock)) removeStale(sock, infoPath(dir, key));
+      report(`not reachable (${e.code ?? e.message}); running cold`);
       resolve(false);
     });
-    conn.once('connect', () => conn.write(frame('H', JSON.stringify(hello))));
+    conn.write(frame('H', JSON.stringify(hello)));
     let onFrame = (type: string, payload: Buffer): void => {
       if (type !== 'A') {
         report(`refused (${payload.toString()})`);
@@ -82,7 +92,7 @@ export function runWarm(argv: string[], bundle: string): Promise<boolean> {
 }
 
 /** Streams the accepted command's stdio and signals until its exit frame (or the broker's end); returns the frame handler. */
-function relay(conn: net.Socket, call: RunCall): (type: string, payload: Buffer) => void {
+function relay(conn: Duplex, call: RunCall): (type: string, payload: Buffer) => void {
   let exited = false;
   const cancel = () => conn.write(frame('K'));
   for (const s of SIGNALS) process.on(s, cancel);
@@ -123,8 +133,4 @@ function relay(conn: net.Socket, call: RunCall): (type: string, payload: Buffer)
 /** `AGENT_SANDBOX_BROKER=report`: say on stderr why a call did not go warm. */
 function report(what: string): void {
   if (process.env.AGENT_SANDBOX_BROKER === 'report') process.stderr.write(`agent-sandbox: broker: ${what}\n`);
-}
-
-function removeStale(sock: string, info: string): void {
-  for (const f of [sock, info]) fs.rmSync(f, { force: true });
 }

@@ -1,23 +1,23 @@
 /**
- * The CLI's warm broker: a detached process, left behind by a cold `agent-sandbox run`, that keeps one sandboxed
- * runner (the same Broker the extension uses, with each command in its own Landlock domain and PID namespace) for
- * one plan and serves later `run` calls over a Unix socket in the user's private broker folder.
+ * The CLI's warm broker: a detached process, left behind by a cold `agent-sandbox run`, that keeps one sandbox ready
+ * for one plan (Linux: the extension's Broker, each command in its own Landlock domain and PID namespace; Windows: the
+ * backend's spawn with the plan prepared once, each command in its own kill-on-close job) and serves later `run`
+ * calls over its channel (channel.ts: a Unix socket in the user's private folder, or a named pipe).
  *
- * Every connection is checked: the folder's owner and mode, the peer's uid (SO_PEERCRED), the protocol version,
- * the key and the plan hash; then the call's own policy is compiled with the caller's environment and working
- * folder, exactly as a cold run would, and the command runs only if that plan is the one this broker enforces
- * (the command's environment is scrubbed by the call's plan). The broker exits after an idle time
- * (`AGENT_SANDBOX_BROKER_IDLE` seconds, default 300), when its own inputs now compile to another plan (a policy
- * file edited, a workspace moved) or its socket was replaced, on `agent-sandbox broker stop` and on uninstall.
- * It must never serve a plan other than its own, nor anyone but its user.
+ * Every connection is checked: the channel checks the folder and the peer (SO_PEERCRED; on Windows the client's
+ * process and token), then the protocol version, the key and the plan hash; then the call's own policy is compiled
+ * with the caller's environment and working folder, exactly as a cold run would, and the command runs only if that
+ * plan is the one this broker enforces (the command's environment is the caller's, scrubbed by the call's plan). The
+ * broker exits after an idle time (`AGENT_SANDBOX_BROKER_IDLE` seconds, default 300), when its own inputs now
+ * compile to another plan (a policy file edited, a workspace moved) or its channel was lost, on
+ * `agent-sandbox broker stop` and on uninstall. It must never serve a plan other than its own, nor anyone but its user.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import type { Readable } from 'node:stream';
-import { peerCredentials } from '../../../native-bindings/linux/socket';
-import { compilePlan, type LinuxPlan } from '../../policy';
+import type { Duplex, Readable } from 'node:stream';
+import { compilePlan, type LinuxPlan, type Plan, type PlanFacts } from '../../policy';
 import {
+  backendFor,
   defaultStateDir,
   hostContext,
   linuxWarm,
@@ -26,6 +26,8 @@ import {
   type SandboxProcess,
 } from '../../sandbox';
 import { parse, policyInput, POLICY_OPTIONS } from '../args';
+import type { ChannelListener, WarmChannel } from './channel';
+import { warmChannel } from './channels';
 import { refuseBrokerFolder } from './leave';
 import {
   bootPath,
@@ -33,17 +35,12 @@ import {
   frame,
   FrameReader,
   infoPath,
-  socketPath,
   SPEC_ENV,
-  unsafeDir,
   WARM_PROTOCOL,
   type BrokerInfo,
   type BrokerStatus,
   type DaemonSpec,
 } from '../../protocol/warm';
-
-type Warm = Awaited<ReturnType<typeof linuxWarm>>;
-type Broker = InstanceType<Warm['Broker']>;
 
 const DEFAULT_IDLE_S = 300;
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -62,16 +59,38 @@ interface Hello {
   timeoutMs?: number;
 }
 
+/**
+ * The sandbox a daemon keeps for its one plan. Linux: the extension's Broker (one runner inside bubblewrap, each
+ * command in its own Landlock domain and PID namespace). Windows: the backend's own spawn, each command its own
+ * restricted process in a kill-on-close job (timeout and cancel end its tree), the plan prepared once.
+ */
+export interface WarmSandbox {
+  /** Commands this sandbox has started (the broker's own counter, reported by `broker status` and to each client). */
+  readonly served: number;
+  readonly alive: boolean;
+  /** The plan a call with these inputs compiles to, as the cold path compiles it. */
+  compile(policyArgs: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Plan>;
+  /** Starts a command of `mine` (the caller's own plan, already found to be this sandbox's) with the caller's env. */
+  spawn(mine: Plan, hello: Hello, env: NodeJS.ProcessEnv): Promise<SandboxProcess>;
+  close(): Promise<void>;
+}
+
 /** The plan a `run` call with these policy options compiles to, as the cold path compiles it. */
-export function compileRunPlan(policyArgs: string[], cwd: string, env: NodeJS.ProcessEnv): LinuxPlan {
+export function compileRunPlan(
+  policyArgs: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  platform: 'linux' | 'win32' = 'linux',
+  facts: Partial<PlanFacts> = {},
+): Plan {
   const { values } = parse(policyArgs, POLICY_OPTIONS, false);
-  const ctx = hostContext({ platform: 'linux', stateDir: defaultStateDir(env), env: { ...env } });
+  const ctx = hostContext({ platform, stateDir: defaultStateDir(env), env: { ...env }, ...facts });
   // Sockets under the host's /tmp are out of every sandbox's sight (its /tmp is its own; the roots, where the planner
   // hides nothing, are bound back): leaving them out keeps a broker's plan from changing each time any program on
   // the machine opens or closes one there (browsers and IDEs do, all day), which retired the broker every few calls.
   ctx.listeningSockets = ctx.listeningSockets?.filter((s) => !s.startsWith('/tmp/'));
   const plan = compilePlan(policyInput(values, cwd), ctx);
-  if (plan.platform !== 'linux') throw new Error('not a Linux plan');
+  if (plan.platform !== platform) throw new Error(`not a ${platform} plan`);
   return plan;
 }
 
@@ -79,7 +98,7 @@ export function compileRunPlan(policyArgs: string[], cwd: string, env: NodeJS.Pr
  * What makes two plans the same sandbox: everything but the list of variable names scrubbed, which depends on
  * each caller's environment and is applied per command from the caller's own plan.
  */
-export function planIdentity(plan: LinuxPlan): string {
+export function planIdentity(plan: Plan): string {
   const { env, ...rest } = plan;
   return createHash('sha256')
     .update(JSON.stringify({ ...rest, env: { set: env.set } }))
@@ -94,12 +113,8 @@ export async function runBrokerDaemon(): Promise<number> {
   const cwd = process.cwd();
   const stateDir = defaultStateDir();
   const dir = brokerDir();
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-  } catch {
-    // exists: checked next
-  }
-  if (unsafeDir(dir)) return 0;
+  const channel = warmChannel();
+  if (channel.makeDir(dir)) return 0;
   // Until it listens, a starting broker is known only by this file, so that `broker stop` and uninstall can end it
   // before it prepares the workspace behind their backs.
   const boot = bootPath(dir, process.pid);
@@ -107,42 +122,128 @@ export async function runBrokerDaemon(): Promise<number> {
   // Told to stop while starting: exit between steps, never in the middle of making a placeholder and its record.
   const bootStop = () => process.exit(0);
   for (const sig of STOP_SIGNALS) process.once(sig, bootStop);
+  try {
+    const started =
+      process.platform === 'win32'
+        ? await windowsSandbox(spec, cwd, stateDir)
+        : await linuxSandbox(spec, cwd, stateDir);
+    if (!started) return 0;
+    for (const sig of STOP_SIGNALS) process.off(sig, bootStop);
+    return await new Daemon(spec, cwd, started.plan, started.sandbox, dir, stateDir, channel).listen(() =>
+      fs.rmSync(boot, { force: true }),
+    );
+  } finally {
+    fs.rmSync(boot, { force: true });
+  }
+}
+
+/** Linux: the plan settled (placeholders made) and its Broker started; undefined when this plan is not brokered. */
+async function linuxSandbox(
+  spec: DaemonSpec,
+  cwd: string,
+  stateDir: string,
+): Promise<{ plan: Plan; sandbox: WarmSandbox } | undefined> {
   const warm = await linuxWarm();
   const settling: ReturnType<typeof warm.prepareHost>[] = [];
   const releaseAll = () => {
     for (const r of settling.splice(0)) warm.release(r);
   };
+  const compile = (policyArgs: string[], at: string, env: NodeJS.ProcessEnv) =>
+    compileRunPlan(policyArgs, at, env) as LinuxPlan;
   try {
     // Each settling step registers the workspace as used, so its placeholders stay until the broker holds its own.
     const plan = settledPlan(
-      () => compileRunPlan(spec.policyArgs, cwd, process.env),
-      (p) => settling.push(warm.prepareHost(p, stateDir)),
-    );
+      () => compile(spec.policyArgs, cwd, process.env),
+      (p) => settling.push(warm.prepareHost(p as LinuxPlan, stateDir)),
+    ) as LinuxPlan;
     // full-access is never brokered; allowlist needs the CLI's own proxy for each command (it runs cold)
-    if (plan.confined === false || plan.allowlist) return 0;
+    if (plan.confined === false || plan.allowlist) return undefined;
     refuseBrokerFolder([...plan.writableRoots, ...plan.workspaceRoots]);
     const probe = warm.probeBwrap();
-    if (!probe.ok) return 0;
+    if (!probe.ok) return undefined;
     const broker = new warm.Broker(probe.bwrap!, plan, stateDir, undefined, () =>
       warm.hideProxySockets(plan, warm.proxySocketDir(stateDir)),
     );
     await broker.start();
-    releaseAll();
-    for (const sig of STOP_SIGNALS) process.off(sig, bootStop);
-    return await new Daemon(spec, cwd, plan, broker, dir, stateDir, warm).listen(() =>
-      fs.rmSync(boot, { force: true }),
-    );
+    const sandbox: WarmSandbox = {
+      get served() {
+        return broker.served;
+      },
+      get alive() {
+        return broker.alive;
+      },
+      compile: (policyArgs, at, env) => Promise.resolve(compile(policyArgs, at, env)),
+      spawn(mine, hello, env) {
+        warm.checkVisible(mine as LinuxPlan, [{ what: 'working folder', path: hello.cwd }]);
+        return broker.spawn({
+          argv: hello.argv,
+          cwd: hello.cwd,
+          stdio: 'pipe',
+          timeoutMs: hello.timeoutMs,
+          env: warm.commandEnv(mine as LinuxPlan, env),
+        });
+      },
+      close: () => broker.close(),
+    };
+    return { plan, sandbox };
   } finally {
     releaseAll();
-    fs.rmSync(boot, { force: true });
   }
+}
+
+/**
+ * Windows: the backend this process would use for a cold run, its plan facts (unelevated or elevated mode, the
+ * workspace capability SIDs) read again for every compile, the plan prepared by a first (empty) spawn so later
+ * commands start at once. Undefined when this plan is not brokered.
+ */
+async function windowsSandbox(
+  spec: DaemonSpec,
+  cwd: string,
+  stateDir: string,
+): Promise<{ plan: Plan; sandbox: WarmSandbox } | undefined> {
+  const backend = await backendFor('win32', { stateDir, broker: false });
+  const compile = async (policyArgs: string[], at: string, env: NodeJS.ProcessEnv) =>
+    compileRunPlan(policyArgs, at, env, 'win32', await backend.planFacts());
+  const plan = await compile(spec.policyArgs, cwd, process.env);
+  // Elevated plans run cold: their runner builds the command's environment from its own, not from the caller's.
+  if (
+    plan.platform !== 'win32' ||
+    plan.mode === 'full-access' ||
+    plan.network === 'allowlist' ||
+    plan.windowsMode === 'elevated'
+  ) {
+    await backend.dispose();
+    return undefined;
+  }
+  refuseBrokerFolder([...plan.writableRoots, ...plan.workspaceRoots], 'win32');
+  let served = 0;
+  const sandbox: WarmSandbox = {
+    get served() {
+      return served;
+    },
+    alive: true,
+    compile,
+    async spawn(mine, hello, env) {
+      const proc = await backend.spawn(mine, {
+        argv: hello.argv,
+        cwd: hello.cwd,
+        stdio: 'pipe',
+        timeoutMs: hello.timeoutMs,
+        env,
+      });
+      served++;
+      return proc;
+    },
+    close: () => backend.dispose(),
+  };
+  return { plan, sandbox };
 }
 
 /**
  * The plan once its placeholders exist: making a missing `.git` lets the next compile see (and protect) what lies
  * below it, so the plan a broker keeps must be the one later calls compile to, not the first call's.
  */
-function settledPlan(compile: () => LinuxPlan, prepare: (plan: LinuxPlan) => void): LinuxPlan {
+function settledPlan(compile: () => Plan, prepare: (plan: Plan) => void): Plan {
   let plan = compile();
   for (let i = 0; i < 4; i++) {
     prepare(plan);
@@ -155,41 +256,38 @@ function settledPlan(compile: () => LinuxPlan, prepare: (plan: LinuxPlan) => voi
 
 class Daemon {
   private readonly planHash: string;
-  private readonly sock: string;
   private readonly info: string;
-  private readonly server = net.createServer((c) => this.connection(c));
   private readonly idleMs: number;
-  private sockIno = -1;
+  private listener: ChannelListener | undefined;
   private active = 0;
   private lastUsed = Date.now();
   private idleTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private watching = false;
   private readonly started = new Date().toISOString();
 
   constructor(
     private readonly spec: DaemonSpec,
     private readonly cwd: string,
-    private readonly plan: LinuxPlan,
-    private readonly broker: Broker,
+    private readonly plan: Plan,
+    private readonly sandbox: WarmSandbox,
     private readonly dir: string,
     private readonly stateDir: string,
-    private readonly warm: Warm,
+    private readonly channel: WarmChannel,
   ) {
     this.planHash = planIdentity(plan);
-    this.sock = socketPath(dir, spec.key);
     this.info = infoPath(dir, spec.key);
     const idle = Number(process.env.AGENT_SANDBOX_BROKER_IDLE ?? DEFAULT_IDLE_S);
     this.idleMs = (Number.isFinite(idle) && idle > 0 ? idle : DEFAULT_IDLE_S) * 1000;
   }
 
-  /** Listens on the key's socket (unless a live broker already does) and serves until told or timed out. */
+  /** Listens on the key's channel (unless a live broker already does) and serves until told or timed out. */
   async listen(onListening: () => void): Promise<number> {
-    if (!(await this.bind())) {
-      await this.broker.close();
+    this.listener = await this.channel.listen(this.dir, this.spec.key, (c) => this.connection(c));
+    if (!this.listener) {
+      await this.sandbox.close();
       return 0;
     }
-    fs.chmodSync(this.sock, 0o600);
-    this.sockIno = fs.lstatSync(this.sock).ino;
     const info: BrokerInfo = {
       pid: process.pid,
       key: this.spec.key,
@@ -203,37 +301,14 @@ class Daemon {
     fs.renameSync(`${this.info}.${process.pid}`, this.info);
     onListening();
     for (const s of STOP_SIGNALS) process.once(s, () => void this.stop(true));
-    setInterval(() => this.watch(), WATCH_MS);
+    setInterval(() => void this.watch(), WATCH_MS);
     this.armIdle();
     return new Promise(() => undefined); // runs until stop() exits the process
   }
 
-  private async bind(): Promise<boolean> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-        this.server.once('error', resolve);
-        this.server.listen(this.sock, () => resolve(undefined));
-      });
-      if (!err) return true;
-      if (err.code !== 'EADDRINUSE' || (await reachable(this.sock))) return false;
-      fs.rmSync(this.sock, { force: true }); // stale: its broker is gone
-    }
-    return false;
-  }
-
-  private connection(conn: net.Socket): void {
+  /** A connection whose peer the channel has checked (this user's, not sandboxed). */
+  private connection(conn: Duplex): void {
     conn.on('error', () => undefined);
-    const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-    let uid: number | undefined;
-    try {
-      uid = peerCredentials(fd).uid;
-    } catch {
-      uid = undefined;
-    }
-    if (uid !== process.getuid?.() || unsafeDir(this.dir)) {
-      conn.destroy();
-      return;
-    }
     let onFrame = (type: string, payload: Buffer): void => {
       onFrame = () => undefined;
       if (type === 'Q') conn.end(frame('T', JSON.stringify(this.status())));
@@ -250,7 +325,7 @@ class Daemon {
     const info = JSON.parse(fs.readFileSync(this.info, 'utf8')) as BrokerInfo;
     return {
       ...info,
-      served: this.broker.served,
+      served: this.sandbox.served,
       active: this.active,
       idleSeconds: Math.round((Date.now() - this.lastUsed) / 1000),
       idleLimitSeconds: this.idleMs / 1000,
@@ -258,7 +333,7 @@ class Daemon {
   }
 
   private async accept(
-    conn: net.Socket,
+    conn: Duplex,
     hello: Hello,
     setHandler: (h: (type: string, payload: Buffer) => void) => void,
   ): Promise<void> {
@@ -274,23 +349,16 @@ class Daemon {
     this.active++;
     this.disarmIdle();
     try {
-      const mine = compileRunPlan(hello.policyArgs, hello.cwd, env);
+      const mine = await this.sandbox.compile(hello.policyArgs, hello.cwd, env);
       if (planIdentity(mine) !== this.planHash) {
-        const differs = (Object.keys(mine) as (keyof LinuxPlan)[]).filter(
-          (k) => k !== 'env' && JSON.stringify(mine[k]) !== JSON.stringify(this.plan[k]),
+        const differs = Object.keys(mine).filter(
+          (k) => k !== 'env' && JSON.stringify(mine[k as keyof Plan]) !== JSON.stringify(this.plan[k as keyof Plan]),
         );
         throw new Error(`the plan changed (${differs.join(', ') || 'env'})`);
       }
-      this.warm.checkVisible(mine, [{ what: 'working folder', path: hello.cwd }]);
       // as the cold path (runWith): nested repositories the command makes are reported, and any weaker enforcement
       untrusted = watchNestedGit(mine.writableRoots);
-      proc = await this.broker.spawn({
-        argv: hello.argv,
-        cwd: hello.cwd,
-        stdio: 'pipe',
-        timeoutMs: hello.timeoutMs,
-        env: this.warm.commandEnv(mine, env),
-      });
+      proc = await this.sandbox.spawn(mine, hello, env);
       warnings = weakerThanAsked(proc.enforcement, mine.warnings);
     } catch (e) {
       // A refused call runs cold: a command already started here is killed and waited for first, never run twice.
@@ -304,11 +372,11 @@ class Daemon {
     }
     if (!proc) {
       this.active--;
-      this.watch();
+      void this.watch();
       if (!this.stopping) this.armIdle();
       return;
     }
-    conn.write(frame('A', JSON.stringify({ served: this.broker.served })));
+    conn.write(frame('A', JSON.stringify({ served: this.sandbox.served })));
     for (const w of warnings) conn.write(frame('X', `agent-sandbox: warning: ${w}\n`));
     const p = proc;
     setHandler((type, payload) => {
@@ -335,18 +403,23 @@ class Daemon {
     else this.armIdle();
   }
 
-  /** Stops serving when the plan's inputs changed, the socket was replaced, the folder turned unsafe or the sandbox died. */
-  private watch(): void {
-    if (this.stopping) return;
+  /** Stops serving when the plan's inputs changed, the channel was taken over, the folder turned unsafe or the sandbox died. */
+  private async watch(): Promise<void> {
+    if (this.stopping || this.watching) return;
+    this.watching = true;
     let reason: string | undefined;
     try {
-      if (fs.lstatSync(this.sock).ino !== this.sockIno) reason = 'socket replaced';
-      else if (unsafeDir(this.dir)) reason = 'folder unsafe';
-      else if (!this.broker.alive) reason = 'sandbox gone';
-      else if (planIdentity(compileRunPlan(this.spec.policyArgs, this.cwd, process.env)) !== this.planHash)
-        reason = 'plan changed';
+      reason =
+        this.listener?.lost() ??
+        (this.channel.unsafeDir(this.dir) ? 'folder unsafe' : undefined) ??
+        (this.sandbox.alive ? undefined : 'sandbox gone') ??
+        (planIdentity(await this.sandbox.compile(this.spec.policyArgs, this.cwd, process.env)) !== this.planHash
+          ? 'plan changed'
+          : undefined);
     } catch (e) {
       reason = (e as Error).message;
+    } finally {
+      this.watching = false;
     }
     if (reason) void this.stop(this.active === 0);
   }
@@ -360,35 +433,16 @@ class Daemon {
     clearTimeout(this.idleTimer);
   }
 
-  /** Stops accepting, removes the socket (if still ours); `now` also ends running commands, else they finish first. */
+  /** Stops accepting, removes the channel and record (if still ours); `now` also ends running commands, else they finish first. */
   private async stop(now: boolean): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      this.server.close();
-      try {
-        if (fs.lstatSync(this.sock).ino === this.sockIno) {
-          fs.rmSync(this.sock, { force: true });
-          fs.rmSync(this.info, { force: true });
-        }
-      } catch {
-        // already gone
-      }
+      if (this.listener?.close()) fs.rmSync(this.info, { force: true });
     }
     if (!now && this.active > 0) return;
-    await this.broker.close();
+    await this.sandbox.close();
     process.exit(0);
   }
-}
-
-function reachable(sock: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.createConnection(sock);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 }
 
 function drained(s: Readable | null): Promise<void> {

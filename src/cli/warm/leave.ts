@@ -1,5 +1,5 @@
 /**
- * Leaves a warm broker behind after a cold `run` (Linux): a detached `__broker-daemon` process with no stdio of
+ * Leaves a warm broker behind after a cold `run` (Linux and Windows): a detached `__broker-daemon` process with no stdio of
  * the caller's, keyed like the warm client will look for it. Does nothing for calls that could not go warm
  * (a terminal on stdio, --tty, options the warm path does not parse) or when the bundles are not beside us.
  * A broker already listening on the key makes the new one exit at once.
@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isatty } from 'node:tty';
 import { isWithin } from '../../policy/paths';
+import { warmChannel } from './channels';
 import { defaultStateDir, SandboxError, SandboxErrorCode } from '../../sandbox';
 import {
   bootPath,
@@ -16,7 +17,6 @@ import {
   DAEMON_COMMAND,
   inputKey,
   SPEC_ENV,
-  unsafeDir,
   warmCall,
   type DaemonSpec,
 } from '../../protocol/warm';
@@ -25,9 +25,9 @@ import {
  * Refuses folders that would bring the user's broker sockets into a sandbox (every sandbox's /tmp is its own, but a
  * root bound back inside it, or around it, would show them).
  */
-export function refuseBrokerFolder(roots: string[]): void {
-  const dir = brokerDir();
-  const bad = roots.find((r) => isWithin('linux', r, dir) || isWithin('linux', dir, r));
+export function refuseBrokerFolder(roots: string[], platform: 'linux' | 'win32' = 'linux'): void {
+  const dir = brokerDir(platform);
+  const bad = roots.find((r) => isWithin(platform, r, dir) || isWithin(platform, dir, r));
   if (bad) {
     throw new SandboxError(
       SandboxErrorCode.RootRefused,
@@ -47,14 +47,17 @@ export function leaveBroker(runArgv: string[]): void {
   const env: NodeJS.ProcessEnv = { ...process.env, [SPEC_ENV]: JSON.stringify(spec) };
   if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
   const dir = brokerDir();
+  if (warmChannel().makeDir(dir)) return;
   try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-  } catch {
-    // exists: checked next
-  }
-  if (unsafeDir(dir)) return;
-  try {
-    const child = spawn(process.execPath, [launcher, DAEMON_COMMAND], { cwd, env, detached: true, stdio: 'ignore' });
+    // Windows: detached (DETACHED_PROCESS: no console of the caller's, so its Ctrl-C never reaches the broker) and
+    // windowsHide, so no window shows
+    const child = spawn(process.execPath, [launcher, DAEMON_COMMAND], {
+      cwd,
+      env,
+      detached: true,
+      stdio: 'ignore',
+      windowsHide: true,
+    });
     child.unref();
     // Named at once, before its Node even starts: an uninstall right after this run must find it (see control.ts).
     if (child.pid)

@@ -7,25 +7,20 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import {
+  brokerAnswer,
   brokerDir,
   DAEMON_COMMAND,
-  frame,
-  FrameReader,
   infoPath,
   socketPath,
   unsafeDir,
   unsafeSocket,
   type BrokerStatus,
+  type Listed,
 } from '../../protocol/warm';
 
 const ANSWER_MS = 3000;
 
-export interface Listed {
-  key: string;
-  status?: BrokerStatus;
-  /** Why the broker did not answer (its files were then removed). */
-  stale?: string;
-}
+export type { Listed } from '../../protocol/warm';
 
 /** Every broker of this user (optionally only those of one state folder), asking each over its socket. */
 export async function listBrokers(stateDir?: string): Promise<Listed[]> {
@@ -104,31 +99,10 @@ function isStartingBroker(pid: number): boolean {
 
 /** Sends one frame and returns the broker's status answer, or why there was none. */
 function ask(dir: string, key: string, type: 'Q' | 'P'): Promise<BrokerStatus | string> {
-  return new Promise((resolve) => {
-    const sock = socketPath(dir, key);
-    const bad = unsafeSocket(sock);
-    if (bad) return resolve(bad);
-    const c = net.createConnection(sock);
-    const timer = setTimeout(() => {
-      c.destroy();
-      resolve('no answer');
-    }, ANSWER_MS);
-    const reader = new FrameReader((t, payload) => {
-      clearTimeout(timer);
-      c.destroy();
-      resolve(t === 'T' ? (JSON.parse(payload.toString()) as BrokerStatus) : `unexpected answer ${t}`);
-    });
-    c.once('connect', () => c.write(frame(type)));
-    c.on('data', (d: Buffer) => reader.push(d));
-    c.once('error', (e) => {
-      clearTimeout(timer);
-      resolve(e.message);
-    });
-    c.once('close', () => {
-      clearTimeout(timer);
-      resolve('closed without an answer');
-    });
-  });
+  const sock = socketPath(dir, key);
+  const bad = unsafeSocket(sock);
+  if (bad) return Promise.resolve(bad);
+  return brokerAnswer(net.createConnection(sock), type, ANSWER_MS);
 }
 
 function alive(pid: number): boolean {

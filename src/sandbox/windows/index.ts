@@ -186,7 +186,7 @@ export function createWindowsBackend(opts: BackendOptions): SandboxBackend {
       if (p.network === 'allowlist') return spawnAllowlisted(p, spec, id, warnings, guarded);
       const stubs = p.networkEnforcement === 'advisory' ? writeNetworkStubs(opts.stateDir) : undefined;
       const { ui, gaps } = desktop.launch();
-      const env = sandboxEnv(p, process.env, stubs);
+      const env = sandboxEnv(p, spec.env ?? process.env, stubs);
       const proc = await spawnGuarded(p, spec, id, env, weakenedUi(ui, p.weakened), guarded);
       return Object.assign(proc, {
         enforcement: withProblems(unelevatedEnforcement(p, isWine()), [...warnings, ...gaps]),

@@ -10,6 +10,7 @@ import type { Lifecycle, LifecycleStatus } from '../types';
 import { createWindowsBackend, removeWindowsWorkspace } from '.';
 import { describeWindowsSetup, setupWindowsSandbox, windowsSandboxStatus } from './setup';
 import { uninstallWindowsSandbox } from './uninstall';
+import { stopBrokers } from './warm-control';
 
 const KEPT = 'created by the sandbox, but no longer empty';
 
@@ -37,6 +38,8 @@ export const windowsLifecycle: Lifecycle = {
     };
   },
   async uninstall(opts) {
+    // first the CLI's warm brokers of this state folder: a running one would remake what is removed next
+    const brokers = await stopBrokers(opts.stateDir);
     const r = await uninstallWindowsSandbox(opts);
     const removed = [`${r.aclReverted} folder permission(s) the sandbox had added`];
     if (r.elevated)
@@ -51,7 +54,10 @@ export const windowsLifecycle: Lifecycle = {
       removed,
       kept: r.keptCreated.filter((p) => !isWithin('win32', opts.stateDir, p)).map((path) => ({ path, reason: KEPT })),
       failed: [],
-      notes: r.elevated ? [] : ['The administrator setup was not present, so no administrator rights were needed.'],
+      notes: [
+        ...(r.elevated ? [] : ['The administrator setup was not present, so no administrator rights were needed.']),
+        ...(brokers.length ? [`stopped ${brokers.length} warm broker(s)`] : []),
+      ],
     };
   },
   async removeWorkspace(opts) {
