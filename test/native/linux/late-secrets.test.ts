@@ -255,3 +255,36 @@ describe('linux sandbox: a credential created on the host while a sandbox reads 
     assert.match(c.stdout, /BEFORE/, `control: ${c.stderr}`);
   });
 });
+
+describe('linux sandbox: the read rules alone, with the guard off (a command with all the time it wants)', () => {
+  it('a credential created mid-run cannot be read directly, through /proc/self/root, or by linking, copying or moving it into the workspace (control: read rules off, it is read)', async () => {
+    const attempt = async () => {
+      const home = hostDir('as-tight-home-');
+      const ws = path.join(home, 'ws'); // same filesystem as the secret, so a hard link is possible
+      fs.mkdirSync(ws);
+      const p = compilePlan(
+        { workspaceRoots: [ws] },
+        hostContext({ platform: 'linux', stateDir: STATE_DIR, home, env: { ...process.env, HOME: home } }),
+      ) as LinuxPlan;
+      const file = path.join(home, '.aws', 'credentials');
+      const cmd = sh(
+        `while [ ! -e '${file}' ]; do sleep 0.01; done; sleep 0.2; cat '${file}' /proc/self/root'${file}'; ` +
+          `ln '${file}' linked; cat linked; cp '${file}' copied; cat copied; mv '${path.dirname(file)}' moved; ` +
+          `cat moved/credentials; echo done`,
+      );
+      const pending = run(cold, p, cmd, { cwd: ws });
+      await new Promise((r) => setTimeout(r, 800));
+      await hostWrites(file);
+      const r = await pending;
+      const carried = (fs.readdirSync(ws, { recursive: true }) as string[])
+        .map((f) => path.join(ws, f))
+        .filter((f) => fs.statSync(f).isFile() && /SECRET/.test(fs.readFileSync(f, 'utf8')));
+      return { r, leaked: /SECRET/.test(r.stdout) || carried.length > 0 };
+    };
+    const { r, leaked } = await withoutGuard(attempt);
+    assert.match(r.stdout, /done/, `${r.stdout} ${r.stderr} ${r.stopped}`);
+    assert.ok(!leaked, `the secret was read or carried into the workspace: ${r.stdout} ${r.stderr}`);
+    const c = await withoutGuard(() => withoutReadRules(attempt));
+    assert.ok(c.leaked, `control: without the read rules it is read (${c.r.stdout} ${c.r.stderr})`);
+  });
+});
