@@ -21,6 +21,7 @@ import { after, describe, it } from 'node:test';
 import { compilePlan, type LinuxPlan } from '../../../src/policy';
 import { hostContext } from '../../../src/sandbox/host';
 import { createLinuxBackend } from '../../../src/sandbox/linux';
+import { linuxEnforcement } from '../../../src/sandbox/linux/enforcement';
 import { MountGuard } from '../../../src/sandbox/linux/guard';
 import * as launch from '../../../src/sandbox/linux/launch';
 import type { SandboxBackend } from '../../../src/sandbox/types';
@@ -242,6 +243,8 @@ describe('linux sandbox: a credential created on the host while a sandbox reads 
     const note = proc.enforcement.notes.find((n) => /reads of entries created after start denied/.test(n));
     assert.ok(note?.includes(`${home},`) || note?.endsWith(home), `${proc.enforcement.notes.join('\n')}`);
     assert.ok(note?.includes(path.join(home, '.config')), note);
+    const preview = linuxEnforcement(p).notes.join('\n');
+    assert.match(preview, /reads of entries created after start denied/, `the preview says so too: ${preview}`);
   });
 
   it('a file the host creates mid-run directly in the home (not a credential) is unreadable too: hiding by default (control: one created before start is read)', async () => {
