@@ -1,11 +1,13 @@
 /**
  * Landlock (Linux 5.13+) through raw syscalls: probe the ABI, and restrict the calling thread (and the children
- * it forks afterwards) so that writes are allowed only beneath given paths. Optionally restricts TCP bind/connect
- * (ABI 4+) and scopes abstract Unix sockets and signals to the domain (ABI 6+). Loads koffi on first call only.
+ * it forks afterwards) so that writes are allowed only beneath given paths, and reads of credential locations created
+ * after that are denied. Optionally restricts TCP bind/connect (ABI 4+) and scopes abstract Unix sockets and signals
+ * to the domain (ABI 6+). Loads koffi on first call only.
  * Must never report a restriction it did not apply.
  */
 import * as fs from 'node:fs';
 import { closeFd, ErrnoError, syscall } from './libc';
+import { addReadRules, READ_ACCESS, readChains } from './read-rules';
 import { currentArch, syscallNumber } from './syscall-numbers';
 
 /** Filesystem access rights (`LANDLOCK_ACCESS_FS_*`). */
@@ -37,7 +39,7 @@ const RULE_NET_PORT = 2;
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 
-/** Every right that modifies the filesystem, for a given ABI. Reads and execution stay unrestricted. */
+/** Every right that modifies the filesystem, for a given ABI. Reads are handled only with `denyRead`. */
 export function writeAccess(abi: number): number {
   let mask =
     FsAccess.WRITE_FILE |
@@ -86,6 +88,11 @@ export interface LandlockRequest {
   connectTcpPorts?: number[];
   /** ABI 6+: scope abstract Unix sockets and signals to this domain. */
   scope: boolean;
+  /**
+   * Credential locations (`denyRead`): reads are handled too, and granted only on what exists now outside them, so
+   * one created later in their folders cannot be read (see read-rules.ts). Omitted or empty: reads stay unrestricted.
+   */
+  denyRead?: string[];
 }
 
 export interface LandlockResult {
@@ -102,7 +109,8 @@ export interface LandlockResult {
  */
 export function restrictSelf(req: LandlockRequest, abi = landlockAbi()): LandlockResult {
   if (abi < 1) throw new ErrnoError('landlock_create_ruleset', 38);
-  const handledFs = writeAccess(abi);
+  const { locations, chains } = readChains(req.denyRead ?? [], req.writablePaths);
+  const handledFs = writeAccess(abi) | (chains.length ? READ_ACCESS : 0);
   const connectPorts = !req.denyTcp && abi >= 4 ? req.connectTcpPorts : undefined;
   const denyTcp = (req.denyTcp || connectPorts !== undefined) && abi >= 4;
   const scope = req.scope && abi >= 6;
@@ -120,6 +128,9 @@ export function restrictSelf(req: LandlockRequest, abi = landlockAbi()): Landloc
   );
   try {
     const skipped = addWritableRules(rulesetFd, req.writablePaths, handledFs);
+    const walked = chains.length
+      ? addReadRules(locations, chains, (fd, access) => addPathRule(rulesetFd, fd, access))
+      : [];
     for (const port of connectPorts ?? []) addConnectPortRule(rulesetFd, port);
     syscall('landlock_restrict_self', nr('landlock_restrict_self'), ['int', rulesetFd], ['uint32_t', 0]);
     const applied = [
@@ -128,6 +139,7 @@ export function restrictSelf(req: LandlockRequest, abi = landlockAbi()): Landloc
     if (connectPorts) applied.push(`Landlock: TCP bind denied; connect only to port(s) ${connectPorts.join(', ')}`);
     else if (denyTcp) applied.push('Landlock: TCP bind/connect denied');
     if (scope) applied.push('Landlock: abstract Unix sockets and signals scoped to the sandbox');
+    if (walked.length) applied.push(`Landlock: reads of entries created after start denied in ${walked.join(', ')}`);
     return { abi, applied, skipped };
   } finally {
     closeFd(rulesetFd);
@@ -146,23 +158,27 @@ function addWritableRules(rulesetFd: number, paths: string[], handledFs: number)
     }
     try {
       const isDir = fs.fstatSync(fd).isDirectory();
-      // struct landlock_path_beneath_attr is packed: u64 allowed_access, s32 parent_fd.
-      const rule = Buffer.alloc(12);
-      rule.writeBigUInt64LE(BigInt(isDir ? handledFs : handledFs & fileRights()), 0);
-      rule.writeInt32LE(fd, 8);
-      syscall(
-        'landlock_add_rule',
-        nr('landlock_add_rule'),
-        ['int', rulesetFd],
-        ['uint32_t', RULE_PATH_BENEATH],
-        ['void *', rule],
-        ['uint32_t', 0],
-      );
+      addPathRule(rulesetFd, fd, isDir ? handledFs : handledFs & fileRights());
     } finally {
       fs.closeSync(fd);
     }
   }
   return skipped;
+}
+
+function addPathRule(rulesetFd: number, fd: number, access: number): void {
+  // struct landlock_path_beneath_attr is packed: u64 allowed_access, s32 parent_fd.
+  const rule = Buffer.alloc(12);
+  rule.writeBigUInt64LE(BigInt(access), 0);
+  rule.writeInt32LE(fd, 8);
+  syscall(
+    'landlock_add_rule',
+    nr('landlock_add_rule'),
+    ['int', rulesetFd],
+    ['uint32_t', RULE_PATH_BENEATH],
+    ['void *', rule],
+    ['uint32_t', 0],
+  );
 }
 
 function addConnectPortRule(rulesetFd: number, port: number): void {
@@ -182,5 +198,5 @@ function addConnectPortRule(rulesetFd: number, port: number): void {
 
 /** Rights that make sense on a file (not a directory) rule. */
 function fileRights(): number {
-  return FsAccess.WRITE_FILE | FsAccess.TRUNCATE;
+  return FsAccess.EXECUTE | FsAccess.WRITE_FILE | FsAccess.READ_FILE | FsAccess.TRUNCATE;
 }

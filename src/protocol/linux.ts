@@ -16,6 +16,8 @@ export interface RunnerSandbox {
   /** False for full-access: apply nothing. */
   confined: boolean;
   writablePaths: string[];
+  /** Credential locations: Landlock denies reads of any created later in their folders (see landlock/read-rules). */
+  denyRead: string[];
   /** Offline: also deny TCP bind/connect with Landlock (defence in depth behind the socket filter). */
   denyTcp: boolean;
   seccomp: LinuxPlan['seccomp'];

@@ -61,7 +61,13 @@ export function applySandbox(s: RunnerSandbox): Applied | Failed {
     if (abi >= 1)
       notes.push(
         ...restrictSelf(
-          { writablePaths: s.writablePaths, denyTcp: s.denyTcp, connectTcpPorts: s.connectTcpPorts, scope: true },
+          {
+            writablePaths: s.writablePaths,
+            denyTcp: s.denyTcp,
+            connectTcpPorts: s.connectTcpPorts,
+            scope: true,
+            denyRead: s.denyRead,
+          },
           abi,
         ).applied,
       );

@@ -182,7 +182,13 @@ function enterOwnDomain(b: Boot): void {
   const s = b.sandbox;
   if (!s.confined || b.landlockAbi < 1) return;
   restrictSelf(
-    { writablePaths: s.writablePaths, denyTcp: s.denyTcp, connectTcpPorts: s.connectTcpPorts, scope: true },
+    {
+      writablePaths: s.writablePaths,
+      denyTcp: s.denyTcp,
+      connectTcpPorts: s.connectTcpPorts,
+      scope: true,
+      denyRead: s.denyRead,
+    },
     b.landlockAbi,
   );
 }

@@ -77,6 +77,8 @@ function describe(
       );
     } else if (abi >= 4 && offline) notes.push('Landlock: TCP bind/connect denied');
     if (abi >= 6) notes.push('Landlock: abstract Unix sockets and signals scoped to the sandbox');
+    if (plan.denyRead.length)
+      notes.push('Landlock: reads of entries created after start denied in the folders leading to each denyRead path');
   } else {
     notes.push(`Landlock unavailable: bubblewrap only${note ? ` (${note})` : ''}`);
   }

@@ -197,6 +197,7 @@ export function runnerSandbox(plan: LinuxPlan): RunnerSandbox {
   return {
     confined: plan.confined !== false,
     writablePaths: plan.landlock.writablePaths,
+    denyRead: plan.denyRead,
     denyTcp: plan.network === 'offline',
     seccomp: plan.seccomp,
     requiredAbi: plan.landlock.requiredAbi,
