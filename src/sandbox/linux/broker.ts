@@ -20,6 +20,7 @@ import { attachUserNet } from './usernet';
 import { release, type Registration } from './live';
 import { openLimits, type SandboxLimits } from './limits';
 import { hideSocketArgs, lateSockets } from './host-sockets';
+import { readChainChange, readChainFolders, readChainSnapshot } from './read-chain-watch';
 import { prepareHost } from './prepare';
 import { openCommandNetwork } from '../../network/command-session';
 import { LINUX_RELAY } from '../../policy/proxy-env';
@@ -55,6 +56,9 @@ export class Broker {
   private limits: SandboxLimits | undefined;
   /** Host sockets that listened when the broker started but not when its plan was made: hidden, by inode. */
   private lateHidden = new Map<string, number>();
+  /** The folders the runner's read rules were built from, and their entries when it started (read-chain-watch). */
+  private readonly chainFolders: string[];
+  private chainSnapshot = '';
   /** Folders the broker's launch hides besides the plan's (the proxy's socket folder). */
   private hiddenDirs: string[] = [];
 
@@ -68,7 +72,9 @@ export class Broker {
     private readonly proxy?: () => NetworkProxy,
     /** Extra bwrap mounts hiding host folders (the proxy's sockets), asked when the broker starts. */
     private readonly hide: () => string[] = () => [],
-  ) {}
+  ) {
+    this.chainFolders = readChainFolders(plan);
+  }
 
   /**
    * False once the broker has exited or was closed, or once one of its mounts no longer holds (a protected file
@@ -105,6 +111,8 @@ export class Broker {
           this.guard = new MountGuard(this.plan, { sockets: this.plan, hidden: this.hiddenDirs });
           this.guard.onBreach = (reason) => this.breach(reason);
           this.lateHidden = this.guard.sockets;
+          // Before bwrap starts: anything changed after this is seen by the next command's check (at worst once too often).
+          this.chainSnapshot = readChainSnapshot(this.chainFolders);
           const hide = [...hideArgs, ...hideSocketArgs(this.lateHidden.keys())];
           const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide });
           const start = this.limits.wrap(launch.bwrap, launch.args);
@@ -205,7 +213,7 @@ export class Broker {
         'Retry; a new broker is started for the next command.',
       );
     }
-    const changed = this.guard?.changed() ?? this.newSocket();
+    const changed = this.guard?.changed() ?? this.newSocket() ?? readChainChange(this.chainFolders, this.chainSnapshot);
     if (changed) {
       void this.close();
       throw new SandboxError(

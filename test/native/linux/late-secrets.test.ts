@@ -24,6 +24,7 @@ import { createLinuxBackend } from '../../../src/sandbox/linux';
 import { linuxEnforcement } from '../../../src/sandbox/linux/enforcement';
 import { MountGuard } from '../../../src/sandbox/linux/guard';
 import * as launch from '../../../src/sandbox/linux/launch';
+import * as chainWatch from '../../../src/sandbox/linux/read-chain-watch';
 import type { SandboxBackend } from '../../../src/sandbox/types';
 import { coldBackend, hostDir, NODE, run, sh, STATE_DIR, tempDir, type Result } from './helpers';
 
@@ -289,5 +290,49 @@ describe('linux sandbox: the read rules alone, with the guard off (a command wit
     assert.ok(!leaked, `the secret was read or carried into the workspace: ${r.stdout} ${r.stderr}`);
     const c = await withoutGuard(() => withoutReadRules(attempt));
     assert.ok(c.leaked, `control: without the read rules it is read (${c.r.stdout} ${c.r.stderr})`);
+  });
+});
+
+describe('linux sandbox: a broker whose read rules predate a change in the home', () => {
+  /**
+   * A host `git config --global` replaces ~/.gitconfig by rename: the runner's read rules (made when the broker
+   * started) do not cover the new file, so a broker kept across it would read nothing there for the rest of the
+   * session. The broker compares the home's entries before each command and is retired when they changed.
+   */
+  const replaceGitconfig = (home: string, text: string) => {
+    const tmp = path.join(home, '.gitconfig.lock');
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, path.join(home, '.gitconfig'));
+  };
+  const readTwice = async (b: SandboxBackend) => {
+    const home = hostDir('as-chain-home-');
+    fs.writeFileSync(path.join(home, '.gitconfig'), '[user]\n\tname = BEFORE\n');
+    const p = homePlan(home);
+    const env = { ...process.env, HOME: home };
+    const first = await run(b, p, sh(`cat ~/.gitconfig`), { env });
+    assert.match(first.stdout, /BEFORE/, `${first.stdout} ${first.stderr}`);
+    replaceGitconfig(home, '[user]\n\tname = AFTER\n');
+    return run(b, p, sh(`cat ~/.gitconfig; echo done`), { env });
+  };
+
+  it('the next brokered command reads a ~/.gitconfig the host replaced (the broker is retired and a new one started; control: without the check it cannot)', async () => {
+    const b = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+    try {
+      const next = await readTwice(b);
+      assert.match(next.stdout, /AFTER/, `${next.stdout} ${next.stderr} ${next.stopped}`);
+    } finally {
+      await b.dispose();
+    }
+    const c = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+    const change = chainWatch.readChainChange;
+    (chainWatch as { readChainChange: typeof change }).readChainChange = () => undefined;
+    try {
+      const next = await readTwice(c);
+      assert.doesNotMatch(next.stdout, /AFTER/, `control: the old broker's rules deny the new file (${next.stderr})`);
+      assert.match(next.stdout, /done/, `${next.stdout} ${next.stderr} ${next.stopped}`);
+    } finally {
+      (chainWatch as { readChainChange: typeof change }).readChainChange = change;
+      await c.dispose();
+    }
   });
 });
