@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { disposeBackends, backendFor } from '../src/sandbox';
+import { disposeBackends, backendFor, stopBrokers } from '../src/sandbox';
 import { hostPlatform } from '../src/sandbox/host';
 import type { Platform } from '../src/policy';
 import { loadOutsideVsCode, recordedActivation } from './activation';
@@ -126,7 +126,10 @@ async function main(): Promise<void> {
     progress(`wrote bench/results.json and bench/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await disposeBackends();
-    fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); // a closing broker may still write its live record
+    // The warm CLI broker the warm rows left behind is stopped (and waited for) first: left to notice its state
+    // folder gone, it would write its live record into it while it is being removed.
+    await stopBrokers(stateDir).catch(() => []);
+    fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
