@@ -6,7 +6,9 @@
 // is reported as a failure (the caller stops the command), except under Wine where it is a note and never loops.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
+import nodeFs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -211,4 +213,29 @@ test('an event naming only config.lock reads no DACL on config (git is about to 
   guard.close();
   assert.ok(reads.length > 0 && reads.every((p) => p === CONFIG));
   assert.deepEqual(store.writtenPaths, [CONFIG]);
+});
+
+test('a watch that fails later (its folder moved or deleted) leaves the guard polling, not blind: a replacement after it is re-applied', async () => {
+  const { store, ops, reapply } = await prepared();
+  const watchers: EventEmitter[] = [];
+  const watch = nodeFs.watch;
+  (nodeFs as { watch: unknown }).watch = () => {
+    const w = Object.assign(new EventEmitter(), { close: () => undefined });
+    watchers.push(w);
+    return w;
+  };
+  let guard: AclGuard;
+  try {
+    guard = new AclGuard(ops, store, reapply, { pollMs: 20 });
+  } finally {
+    (nodeFs as { watch: unknown }).watch = watch;
+  }
+  await guard.check();
+  assert.ok(watchers.length > 0, 'every folder was watched');
+  for (const w of watchers) w.emit('error', new Error('the folder went away (test)'));
+  await guard.check(); // the check each error asks for is over before the host's replacement
+  store.replace(CONFIG);
+  await new Promise((r) => setTimeout(r, 200));
+  guard.close();
+  assert.ok(denied(store, CONFIG), 'the replacement was seen by the poll and protected again');
 });

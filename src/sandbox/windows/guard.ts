@@ -152,18 +152,27 @@ export class AclGuard {
       for (const dir of guardFolders(ops)) {
         try {
           const w = fs.watch(dir, { persistent: false }, (_e, name) => this.check(name ? path.join(dir, name) : 'all'));
-          w.on('error', () => this.check());
+          // A watch that failed later (its folder moved, deleted or no longer readable) sends nothing more: the
+          // guard is not left blind, it polls from then on.
+          w.on('error', () => {
+            w.close();
+            this.startPoll();
+            void this.check();
+          });
           this.watchers.push(w);
         } catch {
           unwatched = true; // a missing folder, or one that cannot be opened for watching: polled below
         }
       }
     }
-    if (unwatched && ops.length) {
-      this.poll = setInterval(() => this.check(), opts.pollMs ?? GUARD_POLL_MS);
-      this.poll.unref();
-    }
+    if (unwatched) this.startPoll();
     this.check();
+  }
+
+  private startPoll(): void {
+    if (this.poll || this.closed || !this.ops.length) return;
+    this.poll = setInterval(() => this.check(), this.opts.pollMs ?? GUARD_POLL_MS);
+    this.poll.unref();
   }
 
   /** Checks now (and once more after a check already running, so no event is lost); resolves when done. */
