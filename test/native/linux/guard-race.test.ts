@@ -22,6 +22,7 @@ const backend = coldBackend();
 after(() => backend.dispose());
 
 const TRIALS = Number(process.env.AGENT_SANDBOX_RACE_TRIALS ?? 200);
+if (!(TRIALS > 0)) throw new Error('AGENT_SANDBOX_RACE_TRIALS must be a positive number of trials');
 const hasGit = spawnSync('git', ['--version']).status === 0;
 
 function repo(): string {

@@ -70,7 +70,7 @@ test('Wine: CreateDesktopW makes a desktop in this window station whose name rea
   assert.equal(d.lpDesktop, `${currentWindowStation()}\\${name}`);
 });
 
-test("Wine: the descriptor CreateDesktopW is given holds exactly the protected DACL (SYSTEM and the sandbox SID), and the desktop's DACL query marshals (plumbing only; Wine stores no desktop DACL)", () => {
+test("Wine: the SDDL the backend builds for CreateDesktopW is exactly the protected DACL (SYSTEM and the sandbox SID) and converts to a descriptor and back; the desktop's DACL query marshals (plumbing only; Wine stores no desktop DACL)", () => {
   const { logon } = sids();
   const want = desktopSddl([logon]);
   assert.equal(want, `D:P(A;;GA;;;SY)(A;;GA;;;${logon})`);

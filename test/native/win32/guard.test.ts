@@ -137,13 +137,17 @@ test('a re-apply that fails after a rename stops the running command: its job en
   proc.stdin?.end();
   proc.stdout?.resume();
   proc.stderr?.resume();
-  armed = true;
-  gitRename(fx.config);
-  const exit = await proc.exited;
-  assert.equal(exit.code, 125);
-  assert.match(exit.stopped ?? '', /\.git\\config/i);
-  assert.ok(Date.now() - started < 25_000, 'stopped, not run to its end');
-  assert.match(exit.guarded?.[0] ?? '', /could not be written again/);
+  try {
+    armed = true;
+    gitRename(fx.config);
+    const exit = await proc.exited;
+    assert.equal(exit.code, 125);
+    assert.match(exit.stopped ?? '', /\.git\\config/i);
+    assert.ok(Date.now() - started < 25_000, 'stopped, not run to its end');
+    assert.match(exit.guarded?.[0] ?? '', /could not be written again/);
+  } finally {
+    guard.close();
+  }
 });
 
 test(
