@@ -81,7 +81,12 @@ export class Broker {
    * replaced on the host); a new one, with fresh binds, is then started for the plan.
    */
   get alive(): boolean {
-    return !this.closed && !this.guard?.changed();
+    return !this.closed && !this.retiring && !this.guard?.changed();
+  }
+
+  /** Retired only because its read rules predate a change in the home (nothing breached): its commands run on. */
+  get retiredGently(): boolean {
+    return this.retiring && !this.closed && !this.guard?.changed();
   }
 
   /** Starts the broker (once) and resolves with what its sandbox applied. */
@@ -213,7 +218,17 @@ export class Broker {
         'Retry; a new broker is started for the next command.',
       );
     }
-    const changed = this.guard?.changed() ?? this.newSocket() ?? readChainChange(this.chainFolders, this.chainSnapshot);
+    const stale = readChainChange(this.chainFolders, this.chainSnapshot);
+    if (stale && !this.guard?.changed()) {
+      // Nothing breached: the running commands finish, new ones go to a broker whose read rules match the home.
+      this.closeWhenIdle();
+      throw new SandboxError(
+        SandboxErrorCode.BrokerFailed,
+        `The sandbox broker was retired: ${stale}; nothing was run.`,
+        'Retry; a new broker with fresh read rules is started for the next command.',
+      );
+    }
+    const changed = this.guard?.changed() ?? this.newSocket();
     if (changed) {
       void this.close();
       throw new SandboxError(

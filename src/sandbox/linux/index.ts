@@ -208,7 +208,7 @@ class LinuxBackend implements SandboxBackend {
     }
     let b = this.brokers.get(key);
     if (!b || !b.alive) {
-      if (b) this.retire(b, false);
+      if (b) this.retire(b, b.retiredGently);
       b = new Broker(bwrap, plan, this.stateDir, this.getProxy, () =>
         hideProxySockets(plan, proxySocketDir(this.stateDir)),
       );

@@ -311,8 +311,15 @@ describe('linux sandbox: a broker whose read rules predate a change in the home'
     const env = { ...process.env, HOME: home };
     const first = await run(b, p, sh(`cat ~/.gitconfig`), { env });
     assert.match(first.stdout, /BEFORE/, `${first.stdout} ${first.stderr}`);
+    const long = run(b, p, sh(`sleep 2; echo LONG-OK`), { env });
+    await new Promise((r) => setTimeout(r, 500));
     replaceGitconfig(home, '[user]\n\tname = AFTER\n');
-    return run(b, p, sh(`cat ~/.gitconfig; echo done`), { env });
+    const next = await run(b, p, sh(`cat ~/.gitconfig; echo done`), { env });
+    // nothing breached: a command already running in the retired broker runs to its end
+    const l = await long;
+    assert.equal(l.code, 0, `${l.stdout} ${l.stderr} ${l.stopped}`);
+    assert.match(l.stdout, /LONG-OK/);
+    return next;
   };
 
   it('the next brokered command reads a ~/.gitconfig the host replaced (the broker is retired and a new one started; control: without the check it cannot)', async () => {
