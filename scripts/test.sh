@@ -5,10 +5,16 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 failed=()
 passed=()
+# Each tier is bounded (TIER_TIMEOUT seconds, default 25 minutes), so a hang fails its tier with the reason instead
+# of running out CI's clock with nothing said.
 step() {
   local name=$1; shift
   echo "::: $name"
-  if "$@"; then echo "::: $name: ok"; passed+=("$name"); else echo "::: $name: FAILED"; failed+=("$name"); fi
+  local fg=(); [ -t 0 ] && fg=(--foreground) # a terminal: stay in its foreground group
+  timeout "${fg[@]}" -k 30 "${TIER_TIMEOUT:-1500}" "$@"
+  local rc=$?
+  [ $rc -eq 124 ] && echo "::: $name: did not end within ${TIER_TIMEOUT:-1500}s"
+  if [ $rc -eq 0 ]; then echo "::: $name: ok"; passed+=("$name"); else echo "::: $name: FAILED"; failed+=("$name"); fi
 }
 skip() {
   if [ "${CI:-}" = "true" ]; then echo "::: $1: prerequisites missing under CI: $2"; failed+=("$1"); else echo "::: $1: skipped: $2"; fi

@@ -38,13 +38,28 @@ if [ "$(cat "$WDIR/app/package.json" 2>/dev/null)" != "$want" ] || [ ! -d "$WDIR
       --no-package-lock )
 fi
 
-# 3) Wine prefix (Windows 10)
+# 3) Wine prefix (Windows 10). Creating one has been seen to crash the wineserver and then hang forever (a CI run
+# sat in `wineboot -i` until its time ran out), so every step is bounded, and a failed attempt kills that prefix's
+# server and starts again from an empty prefix (three attempts).
+make_prefix() {
+  timeout -k 10 "${WINE_SETUP_STEP_TIMEOUT:-300}" wineboot -i > "$WDIR/wineboot.log" 2>&1 || return 1
+  timeout -k 10 120 wine reg add 'HKCU\Software\Wine' /v Version /d win10 /f > "$WDIR/reg.log" 2>&1 || return 1
+  timeout -k 10 120 wineserver -w || return 1
+}
 if [ ! -f "$WINEPREFIX/.agent-sandbox-ready" ]; then
-  echo "wine-setup: creating the Wine prefix"
-  wineboot -i > "$WDIR/wineboot.log" 2>&1 || { cat "$WDIR/wineboot.log" >&2; exit 1; }
-  wine reg add 'HKCU\Software\Wine' /v Version /d win10 /f > "$WDIR/reg.log" 2>&1 || { cat "$WDIR/reg.log" >&2; exit 1; }
-  wineserver -w
-  touch "$WINEPREFIX/.agent-sandbox-ready"
+  for attempt in 1 2 3; do
+    echo "wine-setup: creating the Wine prefix (attempt $attempt)"
+    if make_prefix; then
+      touch "$WINEPREFIX/.agent-sandbox-ready"
+      break
+    fi
+    echo "wine-setup: attempt $attempt failed; its logs:" >&2
+    cat "$WDIR/wineboot.log" "$WDIR/reg.log" 2>/dev/null | tail -n 40 >&2 || true
+    timeout 30 wineserver -k 2>/dev/null || true
+    sleep 2
+    rm -rf "$WINEPREFIX"
+  done
+  [ -f "$WINEPREFIX/.agent-sandbox-ready" ] || { echo "wine-setup: could not create the Wine prefix" >&2; exit 1; }
 fi
 echo "NODE_EXE=$NODE_EXE"
 echo "WINEPREFIX=$WINEPREFIX"
