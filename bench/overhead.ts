@@ -235,6 +235,18 @@ function cliReferenceCases(s: OverheadSetup): Case[] {
         cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, { ...process.env, AGENT_SANDBOX_CODE_CACHE: '0' }),
     },
   ];
+  // Another build of the CLI (a checkout of an older commit, built once), run the same way in the same run, so a
+  // change to the cold path is judged against what it replaced on the same machine at the same load.
+  const baseline = process.env.AGENT_SANDBOX_BENCH_BASELINE_CLI;
+  if (baseline) {
+    cases.push({
+      id: 'ref/cli-baseline',
+      label: `agent-sandbox run (cold, CLI), offline, ${process.env.AGENT_SANDBOX_BENCH_BASELINE_LABEL ?? baseline} (reference)`,
+      command: label,
+      baseline: 'plain/true',
+      run: () => cliRun(baseline, 'offline', argv, s.ws, s.stateDir),
+    });
+  }
   if (process.env.NODE_EXTRA_CA_CERTS) {
     const { NODE_EXTRA_CA_CERTS: _ca, ...withoutCa } = process.env;
     cases.push(

@@ -252,7 +252,32 @@ function coldRunSection(): string {
     'costs that were ours: one runner bundle per platform instead of one carrying both; a namespace import of zod so ' +
     'esbuild leaves its locales out; a V8 code cache for the CLI bundle; scrub globs compiled once; a trial sandbox ' +
     "only to explain a failure; subcommands loaded on use. Agents that run many commands should use the extension's " +
-    'tool or API, which go through the broker.'
+    'tool or API, which go through the broker.\n\n' +
+    'Stage by stage (timestamps written at each step of a cold offline `run -- /bin/true`, medians of 15 runs, ' +
+    '2026-12-03, load average about 1.4, `node -e 0` 64 ms then; not measured by this harness, and every figure ' +
+    'grows with the load):\n\n' +
+    '| stage | ms |\n|---|---|\n' +
+    "| the CLI's Node start-up (with NODE_EXTRA_CA_CERTS set, Node parses the CA bundle here) | 95 |\n" +
+    '| launcher, warm-broker check, CLI bundle from its code cache | 32 |\n' +
+    '| descriptors the caller leaked made close-on-exec (koffi loads only when there is one; the shell this was ' +
+    'measured from leaks one) | 17 |\n' +
+    '| Linux backend modules; plan compile | 10; 12 |\n' +
+    '| live register and placeholders; mount guard; cgroup; spawning bubblewrap | 8; 9; 8; 10 |\n' +
+    "| bubblewrap, the cgroup launcher and the runner's Node start-up (the runner gets PATH only: no " +
+    'NODE_EXTRA_CA_CERTS) | 62 |\n' +
+    '| runner: bundle, IPC message, koffi, Landlock with the read-rules walk, seccomp, spawning the command | ' +
+    '6, 3, 10, 13, 1, 5 |\n' +
+    '| the command and its exit report | 6 |\n' +
+    "| bubblewrap's exit; cgroup removal and the live register's release; the CLI's exit | 4; 24; 11 |\n\n" +
+    "The cgroup removal waited 20 ms after most runs (the sandbox's last processes were still exiting): it now " +
+    "retries after 1, 2, 4, 8 and 16 ms first. The allowlist proxy's code (Node's http and dns among it) is " +
+    'loaded only when a proxy is made. Checked and not worth taking: a V8 code cache for the runner bundle (its ' +
+    'compile takes about 1 ms), a seccomp program compiled by the CLI and handed to bubblewrap (building and ' +
+    'installing it takes under 1 ms in the runner), Node start-up flags for the runner (none measurably faster). ' +
+    "The largest cost left that is not the design's floor is the CLI's own NODE_EXTRA_CA_CERTS parse: Node " +
+    'skips it when the variable is empty (`node -e 0` 74 ms against 28 ms here), but the only place to empty it ' +
+    "before the CLI's Node starts is the `#!` line (`env -S`, the value carried on in another variable for the " +
+    "command), which npm's Windows command shims and busybox `env` cannot read."
   );
 }
 

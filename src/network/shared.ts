@@ -6,8 +6,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LINUX_SANDBOX_TMP } from '../policy/compile-linux';
-import { NetworkProxy, type NetworkDenial, type ProxyOptions } from './proxy';
-import { resolverFromEnv } from './resolver';
+import type { NetworkDenial, NetworkProxy, ProxyOptions } from './proxy';
 
 let overrides: Partial<ProxyOptions> = {};
 const listeners = new Set<(d: NetworkDenial) => void>();
@@ -23,7 +22,15 @@ export function onSharedProxyDenial(f: (d: NetworkDenial) => void): () => void {
   return () => listeners.delete(f);
 }
 
+/**
+ * The proxy's code (its HTTP and SOCKS5 front ends, the resolver) is loaded here, on first use: a run without an
+ * allowlist (every offline or online `agent-sandbox run`) never loads Node's http and dns modules.
+ */
 export function createProxy(stateDir: string): NetworkProxy {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { NetworkProxy } = require('./proxy') as typeof import('./proxy');
+  const { resolverFromEnv } = require('./resolver') as typeof import('./resolver');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const own = proxySocketDir(stateDir);
   return new NetworkProxy({
     ...(own

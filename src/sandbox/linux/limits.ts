@@ -303,20 +303,32 @@ function tryRmdir(dir: string): boolean {
 }
 
 /**
+ * The waits between attempts to remove a group, in ms: short at first, because the sandbox's last processes are
+ * usually gone within a millisecond or two of bubblewrap's exit and a cold `agent-sandbox run` waits for this
+ * before it exits, then 20 ms apart, about two seconds in all.
+ */
+export function removalWaits(): number[] {
+  const waits = [1, 2, 4, 8, 16];
+  while (waits.reduce((a, b) => a + b, 0) < 2000) waits.push(20);
+  return waits;
+}
+
+/**
  * Kills what is left in the group and removes its folders, retrying while the killed processes drain (a folder
  * with a process in it cannot be removed); gives up after about two seconds.
  */
 async function removeGroup(group: Group): Promise<void> {
   let left = group.dirs;
-  for (let attempt = 0; attempt < 100; attempt++) {
+  for (const wait of removalWaits()) {
     left = left.filter((d) => !tryRmdir(d));
     if (!left.length) return;
     for (const d of left) {
       if (group.version === 2) trySet(path.join(d, 'cgroup.kill'), '1');
       else for (const pid of readWords(path.join(d, 'cgroup.procs')).filter(Boolean)) tryKill(Number(pid));
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, wait));
   }
+  left.forEach(tryRmdir);
 }
 
 function tryKill(pid: number): void {

@@ -80,6 +80,55 @@ describe('agent-sandbox run (CLI, linux)', () => {
     assert.ok(await eventually(() => sleepers().length === 0), 'the daemon survived its caller');
   });
 
+  it("the runner starts without the caller's NODE_EXTRA_CA_CERTS and NODE_OPTIONS; the command still gets them (control)", async () => {
+    const ws = tempDir('as-cli-');
+    const mark = `AS_MARK_${process.pid}_${Date.now()}`;
+    const env = {
+      ...process.env,
+      AGENT_SANDBOX_STATE_DIR: STATE_DIR,
+      NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
+      NODE_OPTIONS: '--max-old-space-size=4000',
+      [mark]: '1',
+    };
+    const cliProc = spawn(NODE, [CLI, 'run', '--', 'sh', '-c', 'echo "ca=$NODE_EXTRA_CA_CERTS"; exec sleep 306'], {
+      cwd: ws,
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let out = '';
+      await new Promise<void>((res) =>
+        cliProc.stdout.on('data', (d: Buffer) => (out += d.toString()).includes('\n') && res()),
+      );
+      assert.equal(out, 'ca=/etc/ssl/certs/ca-certificates.crt\n', "the command got the caller's variable");
+      const environ = (pid: string) => fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      // the sandboxed command is the `sleep` carrying the mark (the CLI carries it too); the runner is its parent
+      let command: string | undefined;
+      assert.ok(
+        await eventually(() => {
+          command = fs.readdirSync('/proc').find((e) => {
+            try {
+              const cmdline = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8');
+              return /^\d+$/.test(e) && cmdline.startsWith('sleep\0' + '306') && environ(e).includes(`${mark}=1`);
+            } catch {
+              return false;
+            }
+          });
+          return command !== undefined;
+        }),
+        'the command is running',
+      );
+      assert.ok(environ(command!).includes('NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt'), 'control');
+      const runner = /^\d+ \(.*\) \S (\d+)/.exec(fs.readFileSync(`/proc/${command}/stat`, 'utf8'))![1];
+      assert.match(fs.readFileSync(`/proc/${runner}/cmdline`, 'utf8'), /runner\.js/, 'its parent is the runner');
+      const runnerEnv = environ(runner).filter(Boolean);
+      assert.ok(!runnerEnv.some((v) => /^(NODE_EXTRA_CA_CERTS|NODE_OPTIONS)=/.test(v)), runnerEnv.join(' '));
+      assert.ok(!runnerEnv.includes(`${mark}=1`), "none of the caller's variables");
+    } finally {
+      cliProc.kill('SIGINT');
+    }
+  });
+
   it('a missing workspace exits 125 and nothing runs', () => {
     const ws = tempDir('as-cli-');
     const r = cli(['--workspace', path.join(ws, 'does-not-exist'), '--', 'sh', '-c', 'echo ran > ran.txt'], ws);
