@@ -26,7 +26,7 @@ import {
   type SandboxProcess,
 } from '../../sandbox';
 import { parse, policyInput, POLICY_OPTIONS } from '../args';
-import type { ChannelListener, WarmChannel } from './channel';
+import type { ChannelListener, ReceivedStdio, WarmChannel } from './channel';
 import { warmChannel } from './channels';
 import { refuseBrokerFolder } from './leave';
 import {
@@ -57,6 +57,11 @@ interface Hello {
   env: NodeJS.ProcessEnv;
   argv: string[];
   timeoutMs?: number;
+  /**
+   * The fast client (Linux): after the broker's 'F' it passes its own stdin, stdout, stderr (SCM_RIGHTS), and the
+   * command runs directly on them; no stdio frames follow.
+   */
+  fds?: boolean;
 }
 
 /**
@@ -70,8 +75,11 @@ export interface WarmSandbox {
   readonly alive: boolean;
   /** The plan a call with these inputs compiles to, as the cold path compiles it. */
   compile(policyArgs: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Plan>;
-  /** Starts a command of `mine` (the caller's own plan, already found to be this sandbox's) with the caller's env. */
-  spawn(mine: Plan, hello: Hello, env: NodeJS.ProcessEnv): Promise<SandboxProcess>;
+  /**
+   * Starts a command of `mine` (the caller's own plan, already found to be this sandbox's) with the caller's env,
+   * on the caller's own descriptors when `fds` are given (Linux; the caller closes them after).
+   */
+  spawn(mine: Plan, hello: Hello, env: NodeJS.ProcessEnv, fds?: [number, number, number]): Promise<SandboxProcess>;
   close(): Promise<void>;
 }
 
@@ -173,12 +181,13 @@ async function linuxSandbox(
         return broker.alive;
       },
       compile: (policyArgs, at, env) => Promise.resolve(compile(policyArgs, at, env)),
-      spawn(mine, hello, env) {
+      spawn(mine, hello, env, fds) {
         warm.checkVisible(mine as LinuxPlan, [{ what: 'working folder', path: hello.cwd }]);
         return broker.spawn({
           argv: hello.argv,
           cwd: hello.cwd,
           stdio: 'pipe',
+          stdioFds: fds,
           timeoutMs: hello.timeoutMs,
           env: warm.commandEnv(mine as LinuxPlan, env),
         });
@@ -223,7 +232,8 @@ async function windowsSandbox(
     },
     alive: true,
     compile,
-    async spawn(mine, hello, env) {
+    async spawn(mine, hello, env, fds) {
+      if (fds) throw new Error('descriptors are passed on Linux only');
       const proc = await backend.spawn(mine, {
         argv: hello.argv,
         cwd: hello.cwd,
@@ -341,6 +351,16 @@ class Daemon {
     if (this.stopping) return refuse('the broker is stopping');
     if (hello.v !== WARM_PROTOCOL || hello.key !== this.spec.key || hello.planHash !== this.planHash)
       return refuse('another plan');
+    // The fast client's own stdin, stdout, stderr: taken only from a checked peer for this plan (the channel checked
+    // the folder and the peer's uid on connect, the hello the key and plan hash), closed here in every path.
+    let stdio: ReceivedStdio | undefined;
+    if (hello.fds) {
+      const got = this.channel.receiveStdio
+        ? await this.channel.receiveStdio(conn)
+        : 'descriptors are passed on Linux only';
+      if (typeof got === 'string') return refuse(got);
+      stdio = got;
+    }
     const env = { ...hello.env };
     delete env.ELECTRON_RUN_AS_NODE;
     let proc: SandboxProcess | undefined;
@@ -358,7 +378,7 @@ class Daemon {
       }
       // as the cold path (runWith): nested repositories the command makes are reported, and any weaker enforcement
       untrusted = watchNestedGit(mine.writableRoots);
-      proc = await this.sandbox.spawn(mine, hello, env);
+      proc = await this.sandbox.spawn(mine, hello, env, stdio?.fds);
       warnings = weakerThanAsked(proc.enforcement, mine.warnings);
     } catch (e) {
       // A refused call runs cold: a command already started here is killed and waited for first, never run twice.
@@ -369,6 +389,8 @@ class Daemon {
         await started.exited.catch(() => undefined);
       }
       refuse((e as Error).message); // the call runs cold, which reports any real problem properly
+    } finally {
+      stdio?.close(); // the runner holds its own copies once the spawn was sent
     }
     if (!proc) {
       this.active--;
