@@ -43,6 +43,7 @@ import {
 } from '../../protocol/warm';
 
 const DEFAULT_IDLE_S = 300;
+const SANDBOX_FAILED = 125;
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 const WATCH_MS = 2000;
 /** After the command exits, how long its output may still drain before the exit frame goes out regardless. */
@@ -264,7 +265,8 @@ function settledPlan(compile: () => Plan, prepare: (plan: Plan) => void): Plan {
   return plan;
 }
 
-class Daemon {
+/** Exported for its tests (which give it a stand-in sandbox); `runBrokerDaemon` is its one real user. */
+export class Daemon {
   private readonly planHash: string;
   private readonly info: string;
   private readonly idleMs: number;
@@ -364,42 +366,45 @@ class Daemon {
     const env = { ...hello.env };
     delete env.ELECTRON_RUN_AS_NODE;
     let proc: SandboxProcess | undefined;
+    let mine: Plan | undefined;
     let untrusted: (() => string | undefined) | undefined;
-    let warnings: string[] = [];
     this.active++;
     this.disarmIdle();
     try {
-      const mine = await this.sandbox.compile(hello.policyArgs, hello.cwd, env);
+      mine = await this.sandbox.compile(hello.policyArgs, hello.cwd, env);
       if (planIdentity(mine) !== this.planHash) {
         const differs = Object.keys(mine).filter(
-          (k) => k !== 'env' && JSON.stringify(mine[k as keyof Plan]) !== JSON.stringify(this.plan[k as keyof Plan]),
+          (k) => k !== 'env' && JSON.stringify(mine![k as keyof Plan]) !== JSON.stringify(this.plan[k as keyof Plan]),
         );
         throw new Error(`the plan changed (${differs.join(', ') || 'env'})`);
       }
       // as the cold path (runWith): nested repositories the command makes are reported, and any weaker enforcement
       untrusted = watchNestedGit(mine.writableRoots);
       proc = await this.sandbox.spawn(mine, hello, env, stdio?.fds);
-      warnings = weakerThanAsked(proc.enforcement, mine.warnings);
     } catch (e) {
-      // A refused call runs cold: a command already started here is killed and waited for first, never run twice.
-      if (proc) {
-        const started = proc;
-        proc = undefined;
-        started.kill();
-        await started.exited.catch(() => undefined);
-      }
-      refuse((e as Error).message); // the call runs cold, which reports any real problem properly
+      refuse((e as Error).message); // nothing started: the call runs cold, which reports any real problem properly
     } finally {
       stdio?.close(); // the runner holds its own copies once the spawn was sent
     }
-    if (!proc) {
+    if (!proc || !mine) {
       this.active--;
       void this.watch();
       if (!this.stopping) this.armIdle();
       return;
     }
+    // Started: from here the call is answered here, never refused (a refusal would run the command again, cold). A
+    // failure now stops the command and answers 125.
+    let warnings: string[] = [];
+    let failed: string | undefined;
+    try {
+      warnings = weakerThanAsked(proc.enforcement, mine.warnings);
+    } catch (e) {
+      failed = `agent-sandbox: the sandbox's enforcement could not be checked (${(e as Error).message}); the command was stopped.\n`;
+      proc.kill();
+    }
     conn.write(frame('A', JSON.stringify({ served: this.sandbox.served })));
     for (const w of warnings) conn.write(frame('X', `agent-sandbox: warning: ${w}\n`));
+    if (failed) conn.write(frame('X', failed));
     const p = proc;
     setHandler((type, payload) => {
       if (type === 'I') p.stdin?.write(payload);
@@ -416,7 +421,11 @@ class Daemon {
     conn.end(
       frame(
         'Z',
-        JSON.stringify({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut, untrusted: untrusted?.() }),
+        JSON.stringify(
+          failed
+            ? { code: SANDBOX_FAILED }
+            : { code: exit.code, signal: exit.signal, timedOut: exit.timedOut, untrusted: untrusted?.() },
+        ),
       ),
     );
     this.active--;
