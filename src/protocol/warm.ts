@@ -217,7 +217,8 @@ export function inputKey(policyArgs: string[], cwd: string, env: NodeJS.ProcessE
 /**
  * Frames: a type byte, a 32-bit big-endian length, the payload. Client to broker: H hello (JSON), I stdin, E end of
  * stdin, K cancel, Q status query, P stop. Broker to client: A accepted (JSON), R refused (JSON), O stdout, X
- * stderr, Z exit (JSON), T status (JSON).
+ * stderr, Z exit (JSON), T status (JSON), F send your descriptors (to a hello with `fds`; the fast client answers
+ * with the single byte `F` carrying its stdin, stdout, stderr as SCM_RIGHTS, and no stdio frames follow).
  */
 export function frame(type: string, payload: Buffer | string = ''): Buffer {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
