@@ -3,13 +3,15 @@
  * served by the broker a cold run left behind), the backend's cold path in this process (separates CLI startup
  * from sandbox setup), and the broker, offline and online, all interleaved in one run. A sandbox that cannot be applied shows up as an error row, never as a number.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Network, Plan, Platform } from '../src/policy';
 import { compilePlan, policyFromCli } from '../src/policy';
 import { backendFor, type SandboxBackend } from '../src/sandbox';
 import { hostContext } from '../src/sandbox/host';
 import { runInterleaved, timeSequential, type Case, type CaseResult, type Rounds } from './harness';
 import { benchCommands } from './platform';
-import { checkedWrite, cliRun, plainSpawn, sandboxSpawn } from './spawners';
+import { checkedWrite, cliRun, fastRun, plainSpawn, sandboxSpawn } from './spawners';
 import { summarize, type Summary } from './stats';
 import { listBrokers } from '../src/sandbox/linux/warm-control';
 
@@ -38,6 +40,8 @@ export interface ThroughputResult {
   brokerTotalMs?: Summary;
   /** The same commands through `agent-sandbox run` (warm broker), each a fresh CLI process. */
   cliWarmTotalMs?: Summary;
+  /** The same through the fast launcher (`dist/agent-sandbox`, Linux), each a fresh launcher process. */
+  fastWarmTotalMs?: Summary;
   /** Commands the warm broker counted over the whole benchmark, against the warm CLI calls made. */
   warmServed?: { served: number; calls: number };
   error?: string;
@@ -94,7 +98,11 @@ export async function measureOverhead(
   const trueArgv = benchCommands(s.platform).trueArgv;
   const warmCli = () => cliRun(s.cliPath, 'offline', trueArgv, s.ws, s.stateDir, process.env, { warm: true });
   const warm = s.platform === 'linux' ? await startWarmBroker(warmCli, s.stateDir, progress) : undefined;
-  const cases = buildCases(s, sb, warm ? warmCli : undefined);
+  // The fast launcher computes the same key, so it is served by the same broker.
+  const launcher = path.join(path.dirname(s.cliPath), 'agent-sandbox');
+  const fastCli =
+    warm && fs.existsSync(launcher) ? () => fastRun(launcher, 'offline', trueArgv, s.ws, s.stateDir) : undefined;
+  const cases = buildCases(s, sb, warm ? warmCli : undefined, fastCli);
   progress(`${cases.length} cases × (${rounds.warmup} warm-up + up to ${rounds.runs} measured) rounds, interleaved...`);
   const results = await runInterleaved(cases, rounds, progress);
   progress(
@@ -104,12 +112,15 @@ export async function measureOverhead(
     () => plainSpawn(trueArgv, s.ws),
     inSandbox(sb.broker, sb.plans.offline, trueArgv, s.ws),
     warm ? warmCli : undefined,
+    fastCli,
   );
   if (warm) {
-    const warmCases = results.filter((c) => c.id === 'warm/offline/true' || c.id === 'ref/warm-no-extra-ca');
+    const warmIds = ['warm/offline/true', 'ref/warm-no-extra-ca', 'fast/offline/true', 'ref/fast-no-extra-ca'];
+    const warmCases = results.filter((c) => warmIds.includes(c.id));
     const calls =
       warmCases.reduce((n, c) => n + c.samples.length + rounds.warmup, 0) +
-      (throughput.cliWarmTotalMs ? THROUGHPUT_COUNT * THROUGHPUT_REPS : 0);
+      (throughput.cliWarmTotalMs ? THROUGHPUT_COUNT * THROUGHPUT_REPS : 0) +
+      (throughput.fastWarmTotalMs ? THROUGHPUT_COUNT * THROUGHPUT_REPS : 0);
     throughput.warmServed = { served: (await warmServed(s.stateDir)) - warm.servedBefore, calls };
   }
   return { cases: results, ...start, throughput };
@@ -158,7 +169,12 @@ async function warmServed(stateDir: string): Promise<number> {
   return (await listBrokers(stateDir)).reduce((n, l) => n + (l.status?.served ?? 0), 0);
 }
 
-function buildCases(s: OverheadSetup, sb: Sandboxes, warmCli?: () => Promise<void>): Case[] {
+function buildCases(
+  s: OverheadSetup,
+  sb: Sandboxes,
+  warmCli?: () => Promise<void>,
+  fastCli?: () => Promise<void>,
+): Case[] {
   const cmds = benchCommands(s.platform);
   const cases: Case[] = [
     { id: 'plain/true', label: 'plain spawn', command: cmds.trueLabel, run: () => plainSpawn(cmds.trueArgv, s.ws) },
@@ -180,7 +196,7 @@ function buildCases(s: OverheadSetup, sb: Sandboxes, warmCli?: () => Promise<voi
       run: () => plainSpawn([process.execPath, s.cliPath, '--help'], s.ws),
     },
   ];
-  cases.push(...cliReferenceCases(s));
+  cases.push(...cliReferenceCases(s, !!fastCli));
   if (warmCli) {
     cases.push({
       id: 'warm/offline/true',
@@ -188,6 +204,15 @@ function buildCases(s: OverheadSetup, sb: Sandboxes, warmCli?: () => Promise<voi
       command: cmds.trueLabel,
       baseline: 'plain/true',
       run: warmCli,
+    });
+  }
+  if (fastCli) {
+    cases.push({
+      id: 'fast/offline/true',
+      label: 'agent-sandbox run (warm broker, fast launcher dist/agent-sandbox), offline',
+      command: cmds.trueLabel,
+      baseline: 'plain/true',
+      run: fastCli,
     });
   }
   const commands = [
@@ -222,7 +247,7 @@ function buildCases(s: OverheadSetup, sb: Sandboxes, warmCli?: () => Promise<voi
  * cache, and, when this machine sets NODE_EXTRA_CA_CERTS (Node then parses that CA bundle while it starts, before
  * any of our code runs), Node's startup and the CLI run without it.
  */
-function cliReferenceCases(s: OverheadSetup): Case[] {
+function cliReferenceCases(s: OverheadSetup, fast: boolean): Case[] {
   const argv = benchCommands(s.platform).trueArgv;
   const label = benchCommands(s.platform).trueLabel;
   const cases: Case[] = [
@@ -274,6 +299,16 @@ function cliReferenceCases(s: OverheadSetup): Case[] {
         run: () => cliRun(s.cliPath, 'offline', argv, s.ws, s.stateDir, withoutCa, { warm: true }),
       });
     }
+    if (fast) {
+      const launcher = path.join(path.dirname(s.cliPath), 'agent-sandbox');
+      cases.push({
+        id: 'ref/fast-no-extra-ca',
+        label: 'agent-sandbox run (warm broker, fast launcher), offline, without NODE_EXTRA_CA_CERTS (reference)',
+        command: label,
+        baseline: 'plain/true',
+        run: () => fastRun(launcher, 'offline', argv, s.ws, s.stateDir, withoutCa),
+      });
+    }
   }
   return cases;
 }
@@ -286,15 +321,18 @@ async function measureThroughput(
   plain: () => Promise<void>,
   brokered: () => Promise<void>,
   warmCli?: () => Promise<void>,
+  fastCli?: () => Promise<void>,
 ): Promise<ThroughputResult> {
   const plainTotals: number[] = [];
   const brokerTotals: number[] = [];
   const cliTotals: number[] = [];
+  const fastTotals: number[] = [];
   try {
     for (let rep = 0; rep < THROUGHPUT_REPS; rep++) {
       plainTotals.push(await timeSequential(THROUGHPUT_COUNT, plain));
       brokerTotals.push(await timeSequential(THROUGHPUT_COUNT, brokered));
       if (warmCli) cliTotals.push(await timeSequential(THROUGHPUT_COUNT, warmCli));
+      if (fastCli) fastTotals.push(await timeSequential(THROUGHPUT_COUNT, fastCli));
     }
   } catch (e) {
     return { count: THROUGHPUT_COUNT, reps: THROUGHPUT_REPS, error: (e as Error).message };
@@ -305,5 +343,6 @@ async function measureThroughput(
     plainTotalMs: summarize(plainTotals),
     brokerTotalMs: summarize(brokerTotals),
     ...(cliTotals.length ? { cliWarmTotalMs: summarize(cliTotals) } : {}),
+    ...(fastTotals.length ? { fastWarmTotalMs: summarize(fastTotals) } : {}),
   };
 }

@@ -115,10 +115,22 @@ function throughputSection(r: BenchResults): string {
         ...(t.cliWarmTotalMs
           ? [['`agent-sandbox run`, warm broker (offline)', ms(t.cliWarmTotalMs.median), per(t.cliWarmTotalMs.median)]]
           : []),
+        ...(t.fastWarmTotalMs
+          ? [
+              [
+                '`dist/agent-sandbox run` (fast launcher), warm broker (offline)',
+                ms(t.fastWarmTotalMs.median),
+                per(t.fastWarmTotalMs.median),
+              ],
+            ]
+          : []),
       ],
     ) +
     (t.cliWarmTotalMs
       ? `\n\nWarm CLI total: ${(t.cliWarmTotalMs.median / t.plainTotalMs.median).toFixed(1)}× the plain total.`
+      : '') +
+    (t.fastWarmTotalMs
+      ? ` Fast launcher total: ${(t.fastWarmTotalMs.median / t.plainTotalMs.median).toFixed(1)}× the plain total.`
       : '') +
     (t.warmServed
       ? ` The warm broker counted ${t.warmServed.served} commands for the ${t.warmServed.calls} warm CLI calls made after it started ` +
@@ -237,7 +249,11 @@ function targetsSection(r: BenchResults): string {
     'init: two extra execs). ' +
     'The warm CLI row is `agent-sandbox run` served by the broker a first cold run left behind: a fresh Node for the ' +
     "client (the launcher connects before loading the CLI bundle), the broker recompiling the call's plan, and a " +
-    'command in its own PID namespace and Landlock domain.'
+    'command in its own PID namespace and Landlock domain. The fast launcher rows are the same call through ' +
+    '`dist/agent-sandbox` (Linux): a sh preamble and a stdlib-only Python client instead of Node, which passes its ' +
+    'own stdin, stdout and stderr to the broker (no relay); the broker\'s side is the same. Its "without ' +
+    'NODE_EXTRA_CA_CERTS" row differs only by noise (no Node starts); the ratio target against `node -e 0` ' +
+    'without it is listed as a reference.'
   );
 }
 

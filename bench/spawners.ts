@@ -74,6 +74,24 @@ export function cliRun(
 }
 
 /**
+ * `dist/agent-sandbox run --network N -- argv` (Linux's fast launcher: a sh preamble, then Python, no Node on a warm
+ * call; it falls back to `node dist/cli.js` itself), with the CLI's state kept in `stateDir`.
+ */
+export function fastRun(
+  launcher: string,
+  network: string,
+  argv: string[],
+  cwd: string,
+  stateDir: string,
+  baseEnv: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  return plainSpawn([launcher, 'run', '--network', network, '--', ...argv], cwd, {
+    ...baseEnv,
+    AGENT_SANDBOX_STATE_DIR: stateDir,
+  });
+}
+
+/**
  * Wraps a run of the write command: removes ./f first and checks afterwards that the command really wrote "x",
  * so a sandbox that silently blocked the write cannot look fast. Not part of the timed region.
  */

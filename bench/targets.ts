@@ -65,6 +65,18 @@ const RATIO_TARGETS: (Omit<RatioCheck, 'ratio' | 'verdict'> & { optional?: boole
     maxRatio: 1.0,
   },
   {
+    name: 'Warm run of /bin/true through the fast launcher (`dist/agent-sandbox`, Linux): median at most 1.0× `node -e 0`',
+    caseId: 'fast/offline/true',
+    referenceId: 'ref/node',
+    maxRatio: 1.0,
+  },
+  {
+    name: 'The same against `node -e 0` without NODE_EXTRA_CA_CERTS (reference; only where that variable is set)',
+    caseId: 'fast/offline/true',
+    referenceId: 'ref/node-no-extra-ca',
+    maxRatio: 1.0,
+  },
+  {
     name: `Cold \`agent-sandbox run\` of /bin/true: 25% below its pre-broker ratio to \`node -e 0\` (${COLD_BEFORE_RATIO.toFixed(2)}×), so at most ${(0.75 * COLD_BEFORE_RATIO).toFixed(2)}×`,
     caseId: 'cli/offline/true',
     referenceId: 'ref/node',

@@ -1,6 +1,7 @@
 // Bundles the extension, the CLI and the runner with esbuild. `vscode` and koffi stay external: koffi's native
 // prebuilds ship in node_modules inside the vsix.
 import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const common = {
@@ -40,6 +41,11 @@ const entries = [
   { entryPoints: ['src/runner/node-proxy/fetch-agent.ts'], outfile: 'dist/node-proxy-fetch.js' },
   { entryPoints: ['src/runner/node-proxy/http-agents.ts'], outfile: 'dist/node-proxy-http.js' },
 ];
+// dist/agent-sandbox: the CLI's launcher on Linux (a sh preamble, then the warm broker's fast client in Python;
+// src/cli/warm/fast-client.py), which falls back to `node dist/cli.js`. Copied as is, executable.
+fs.mkdirSync('dist', { recursive: true });
+fs.copyFileSync('src/cli/warm/fast-client.py', 'dist/agent-sandbox');
+fs.chmodSync('dist/agent-sandbox', 0o755);
 if (watch) {
   for (const e of entries) await (await esbuild.context({ ...common, ...e })).watch();
 } else {

@@ -46,6 +46,7 @@ function checkContents(target, files) {
   for (const f of [
     'dist/extension.js',
     'dist/cli.js',
+    'dist/agent-sandbox',
     'dist/cli-main.js',
     'dist/runner.js',
     'dist/runner-linux.js',

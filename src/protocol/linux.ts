@@ -37,6 +37,13 @@ export interface CommandRequest {
   env: Record<string, string>;
 }
 
+/**
+ * The broker runner's descriptor channel: a seqpacket socket at this fd number, over which the backend passes a
+ * command's own stdin, stdout, stderr (SCM_RIGHTS) when they are not sockets Node's IPC could carry (a terminal,
+ * a file, a pipe). Close-on-exec in the runner, like every descriptor above 2.
+ */
+export const FD_CHANNEL = 5;
+
 export type ToRunner =
   /** Apply the sandbox, run one command on the runner's own stdio, exit with its code. */
   | { type: 'once'; sandbox: RunnerSandbox; command: CommandRequest }
@@ -44,7 +51,11 @@ export type ToRunner =
   | { type: 'broker'; sandbox: RunnerSandbox }
   /** Broker: one of a command's stdio sockets, sent as the message's handle; `spawn` follows. */
   | { type: 'stdio'; id: number; index: 0 | 1 | 2 }
-  | { type: 'spawn'; command: CommandRequest }
+  /**
+   * `fds`: the command's stdin, stdout, stderr were sent just before on the runner's descriptor channel
+   * (`FD_CHANNEL`, one packet naming the command's id), in place of `stdio` sockets (the CLI's fast client).
+   */
+  | { type: 'spawn'; command: CommandRequest; fds?: boolean }
   /** Broker: kill a command's whole process group and anything still carrying its marker. */
   | { type: 'kill'; id: number };
 

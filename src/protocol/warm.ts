@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 
-export const WARM_PROTOCOL = 2; // 2: the exit frame carries the nested-repository report
+export const WARM_PROTOCOL = 3; // 2: the exit frame carries the nested-repository report; 3: the fast client's descriptors
 /** The hidden subcommand that is the broker's own process, and the variable that hands it its inputs. */
 export const DAEMON_COMMAND = '__broker-daemon';
 export const SPEC_ENV = 'AGENT_SANDBOX_BROKER_SPEC';
@@ -177,12 +177,16 @@ const PLAN_ENV = [
  * CLI bundle enter by identity and modification time, so editing one or reinstalling makes a new key (the old
  * broker notices its plan changed and exits). The broker still compiles each call's policy and serves it only
  * when the plan is the one it enforces.
+ *
+ * The fast client (src/cli/warm/fast-client.py) computes the same key in Python, so its derivation stays plain:
+ * the SHA-256 of NUL-separated fields (no field can hold a NUL: they are arguments, variables, paths and numbers),
+ * stamps as `dev:ino:size:mtimeNs` integers, a variable as `=value` or `-` when unset. Change both together.
  */
 export function inputKey(policyArgs: string[], cwd: string, env: NodeJS.ProcessEnv, bundle: string): string {
   const stamp = (p: string) => {
     try {
-      const st = fs.statSync(path.resolve(cwd, p));
-      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      const st = fs.statSync(path.resolve(cwd, p), { bigint: true });
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
     } catch {
       return 'missing';
     }
@@ -197,23 +201,24 @@ export function inputKey(policyArgs: string[], cwd: string, env: NodeJS.ProcessE
     policyArgs.includes('--workspace') &&
     !policyArgs.includes('--policy-file') &&
     paths.every((p) => path.isAbsolute(p));
-  const inputs = {
-    v: WARM_PROTOCOL,
-    uid: process.getuid?.(),
-    node: process.execPath,
-    bundle: stamp(bundle),
-    policyArgs,
-    cwd: cwdFree ? null : cwd,
-    env: PLAN_ENV.map((k) => env[k] ?? null),
-    policyFile: policyArgs.includes('--policy-file') ? stamp(file) : null,
-  };
-  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 32);
+  const fields = [
+    `v${WARM_PROTOCOL}`,
+    String(process.getuid?.() ?? 'x'),
+    stamp(bundle),
+    cwdFree ? '-' : `=${cwd}`,
+    policyArgs.includes('--policy-file') ? stamp(file) : '-',
+    ...PLAN_ENV.map((k) => (env[k] === undefined ? '-' : `=${env[k]}`)),
+    String(policyArgs.length),
+    ...policyArgs,
+  ];
+  return createHash('sha256').update(fields.join('\0')).digest('hex').slice(0, 32);
 }
 
 /**
  * Frames: a type byte, a 32-bit big-endian length, the payload. Client to broker: H hello (JSON), I stdin, E end of
  * stdin, K cancel, Q status query, P stop. Broker to client: A accepted (JSON), R refused (JSON), O stdout, X
- * stderr, Z exit (JSON), T status (JSON).
+ * stderr, Z exit (JSON), T status (JSON), F send your descriptors (to a hello with `fds`; the fast client answers
+ * with the single byte `F` carrying its stdin, stdout, stderr as SCM_RIGHTS, and no stdio frames follow).
  */
 export function frame(type: string, payload: Buffer | string = ''): Buffer {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload;

@@ -33,6 +33,11 @@ export interface SpawnSpec {
   cwd: string;
   /** `inherit` streams to the caller's own stdio (CLI); `pipe` exposes streams (tool, tasks). */
   stdio: 'inherit' | 'pipe';
+  /**
+   * Linux broker only: the command runs directly on these descriptors (stdin, stdout, stderr; the CLI's fast client
+   * passed its own), not on pipes; the returned streams are then null. The caller keeps and closes its copies.
+   */
+  stdioFds?: [number, number, number];
   /** Allocate a terminal (interactive shells). */
   tty?: { cols: number; rows: number };
   timeoutMs?: number;

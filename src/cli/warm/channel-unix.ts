@@ -7,9 +7,46 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { peerCredentials } from '../../../native-bindings/linux/socket';
-import { infoPath, socketPath, unsafeDir, unsafeSocket } from '../../protocol/warm';
-import type { WarmChannel } from './channel';
+import type { Duplex } from 'node:stream';
+import { closeFds, peerCredentials, recvFds, whenReadable } from '../../../native-bindings/linux/socket';
+import { frame, infoPath, socketPath, unsafeDir, unsafeSocket } from '../../protocol/warm';
+import type { ReceivedStdio, WarmChannel } from './channel';
+
+/** How long a client asked for its descriptors may take to send them. */
+const STDIO_MS = 3000;
+
+interface StreamHandle {
+  fd?: number;
+  readStop(): number;
+  readStart(): number;
+}
+
+/**
+ * The fast client's descriptors: Node's reads would drop them (a plain read() discards SCM_RIGHTS), so reading is
+ * stopped (the client sends nothing more until asked), the client asked with 'F', and its one-byte 'F' message read
+ * with recvmsg; then reading resumes for the remaining frames. Exactly three descriptors, nothing else.
+ */
+async function receiveStdio(conn: Duplex): Promise<ReceivedStdio | string> {
+  const handle = (conn as unknown as { _handle?: StreamHandle })._handle;
+  const fd = handle?.fd ?? -1;
+  if (!handle || fd < 0) return 'no connection';
+  handle.readStop(); // Node still thinks it reads (its `reading` flag stays set), so it does not restart on its own
+  try {
+    conn.write(frame('F'));
+    if (!(await whenReadable(fd, STDIO_MS))) return 'no descriptors came';
+    const got = recvFds(fd, 1, 3);
+    if (got.data.toString() !== 'F' || got.fds.length !== 3) {
+      closeFds(got.fds);
+      return `expected the caller's three descriptors, got ${got.fds.length}`;
+    }
+    const fds = got.fds as [number, number, number];
+    return { fds, close: () => closeFds(fds.splice(0)) };
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    if (!conn.destroyed) handle.readStart();
+  }
+}
 
 function peerUid(conn: net.Socket): number | undefined {
   const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
@@ -46,6 +83,7 @@ async function bind(server: net.Server, sock: string): Promise<boolean> {
 
 export const unixChannel: WarmChannel = {
   unsafeDir,
+  receiveStdio,
   makeDir(dir) {
     try {
       fs.mkdirSync(dir, { mode: 0o700 });

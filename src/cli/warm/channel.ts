@@ -24,6 +24,12 @@ export interface Refusal {
   stale: boolean;
 }
 
+/** The fast client's stdin, stdout, stderr, received by the broker (close-on-exec); `close` closes them. */
+export interface ReceivedStdio {
+  fds: [number, number, number];
+  close(): void;
+}
+
 export interface WarmChannel {
   /** Why `dir` is not a broker folder only this user can change, or undefined ('missing' when it does not exist). */
   unsafeDir(dir: string): string | undefined;
@@ -33,4 +39,9 @@ export interface WarmChannel {
   listen(dir: string, key: string, onConnection: (conn: Duplex) => void): Promise<ChannelListener | undefined>;
   /** Connects to `key`'s broker, recorded as process `brokerPid`: the checked stream, or why not. */
   connect(dir: string, key: string, brokerPid: number): Promise<Duplex | Refusal>;
+  /**
+   * Broker side, Linux: asks the client on `conn` (checked, its hello accepted) for its stdin, stdout, stderr and
+   * receives exactly those three descriptors; why not otherwise. Frames read on afterwards as before.
+   */
+  receiveStdio?(conn: Duplex): Promise<ReceivedStdio | string>;
 }

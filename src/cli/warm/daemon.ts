@@ -26,7 +26,7 @@ import {
   type SandboxProcess,
 } from '../../sandbox';
 import { parse, policyInput, POLICY_OPTIONS } from '../args';
-import type { ChannelListener, WarmChannel } from './channel';
+import type { ChannelListener, ReceivedStdio, WarmChannel } from './channel';
 import { warmChannel } from './channels';
 import { refuseBrokerFolder } from './leave';
 import {
@@ -43,6 +43,7 @@ import {
 } from '../../protocol/warm';
 
 const DEFAULT_IDLE_S = 300;
+const SANDBOX_FAILED = 125;
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 const WATCH_MS = 2000;
 /** After the command exits, how long its output may still drain before the exit frame goes out regardless. */
@@ -57,6 +58,11 @@ interface Hello {
   env: NodeJS.ProcessEnv;
   argv: string[];
   timeoutMs?: number;
+  /**
+   * The fast client (Linux): after the broker's 'F' it passes its own stdin, stdout, stderr (SCM_RIGHTS), and the
+   * command runs directly on them; no stdio frames follow.
+   */
+  fds?: boolean;
 }
 
 /**
@@ -70,8 +76,11 @@ export interface WarmSandbox {
   readonly alive: boolean;
   /** The plan a call with these inputs compiles to, as the cold path compiles it. */
   compile(policyArgs: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Plan>;
-  /** Starts a command of `mine` (the caller's own plan, already found to be this sandbox's) with the caller's env. */
-  spawn(mine: Plan, hello: Hello, env: NodeJS.ProcessEnv): Promise<SandboxProcess>;
+  /**
+   * Starts a command of `mine` (the caller's own plan, already found to be this sandbox's) with the caller's env,
+   * on the caller's own descriptors when `fds` are given (Linux; the caller closes them after).
+   */
+  spawn(mine: Plan, hello: Hello, env: NodeJS.ProcessEnv, fds?: [number, number, number]): Promise<SandboxProcess>;
   close(): Promise<void>;
 }
 
@@ -173,12 +182,13 @@ async function linuxSandbox(
         return broker.alive;
       },
       compile: (policyArgs, at, env) => Promise.resolve(compile(policyArgs, at, env)),
-      spawn(mine, hello, env) {
+      spawn(mine, hello, env, fds) {
         warm.checkVisible(mine as LinuxPlan, [{ what: 'working folder', path: hello.cwd }]);
         return broker.spawn({
           argv: hello.argv,
           cwd: hello.cwd,
           stdio: 'pipe',
+          stdioFds: fds,
           timeoutMs: hello.timeoutMs,
           env: warm.commandEnv(mine as LinuxPlan, env),
         });
@@ -223,7 +233,8 @@ async function windowsSandbox(
     },
     alive: true,
     compile,
-    async spawn(mine, hello, env) {
+    async spawn(mine, hello, env, fds) {
+      if (fds) throw new Error('descriptors are passed on Linux only');
       const proc = await backend.spawn(mine, {
         argv: hello.argv,
         cwd: hello.cwd,
@@ -254,7 +265,8 @@ function settledPlan(compile: () => Plan, prepare: (plan: Plan) => void): Plan {
   return plan;
 }
 
-class Daemon {
+/** Exported for its tests (which give it a stand-in sandbox); `runBrokerDaemon` is its one real user. */
+export class Daemon {
   private readonly planHash: string;
   private readonly info: string;
   private readonly idleMs: number;
@@ -341,43 +353,58 @@ class Daemon {
     if (this.stopping) return refuse('the broker is stopping');
     if (hello.v !== WARM_PROTOCOL || hello.key !== this.spec.key || hello.planHash !== this.planHash)
       return refuse('another plan');
+    // The fast client's own stdin, stdout, stderr: taken only from a checked peer for this plan (the channel checked
+    // the folder and the peer's uid on connect, the hello the key and plan hash), closed here in every path.
+    let stdio: ReceivedStdio | undefined;
+    if (hello.fds) {
+      const got = this.channel.receiveStdio
+        ? await this.channel.receiveStdio(conn)
+        : 'descriptors are passed on Linux only';
+      if (typeof got === 'string') return refuse(got);
+      stdio = got;
+    }
     const env = { ...hello.env };
     delete env.ELECTRON_RUN_AS_NODE;
     let proc: SandboxProcess | undefined;
+    let mine: Plan | undefined;
     let untrusted: (() => string | undefined) | undefined;
-    let warnings: string[] = [];
     this.active++;
     this.disarmIdle();
     try {
-      const mine = await this.sandbox.compile(hello.policyArgs, hello.cwd, env);
+      mine = await this.sandbox.compile(hello.policyArgs, hello.cwd, env);
       if (planIdentity(mine) !== this.planHash) {
         const differs = Object.keys(mine).filter(
-          (k) => k !== 'env' && JSON.stringify(mine[k as keyof Plan]) !== JSON.stringify(this.plan[k as keyof Plan]),
+          (k) => k !== 'env' && JSON.stringify(mine![k as keyof Plan]) !== JSON.stringify(this.plan[k as keyof Plan]),
         );
         throw new Error(`the plan changed (${differs.join(', ') || 'env'})`);
       }
       // as the cold path (runWith): nested repositories the command makes are reported, and any weaker enforcement
       untrusted = watchNestedGit(mine.writableRoots);
-      proc = await this.sandbox.spawn(mine, hello, env);
-      warnings = weakerThanAsked(proc.enforcement, mine.warnings);
+      proc = await this.sandbox.spawn(mine, hello, env, stdio?.fds);
     } catch (e) {
-      // A refused call runs cold: a command already started here is killed and waited for first, never run twice.
-      if (proc) {
-        const started = proc;
-        proc = undefined;
-        started.kill();
-        await started.exited.catch(() => undefined);
-      }
-      refuse((e as Error).message); // the call runs cold, which reports any real problem properly
+      refuse((e as Error).message); // nothing started: the call runs cold, which reports any real problem properly
+    } finally {
+      stdio?.close(); // the runner holds its own copies once the spawn was sent
     }
-    if (!proc) {
+    if (!proc || !mine) {
       this.active--;
       void this.watch();
       if (!this.stopping) this.armIdle();
       return;
     }
+    // Started: from here the call is answered here, never refused (a refusal would run the command again, cold). A
+    // failure now stops the command and answers 125.
+    let warnings: string[] = [];
+    let failed: string | undefined;
+    try {
+      warnings = weakerThanAsked(proc.enforcement, mine.warnings);
+    } catch (e) {
+      failed = `agent-sandbox: the sandbox's enforcement could not be checked (${(e as Error).message}); the command was stopped.\n`;
+      proc.kill();
+    }
     conn.write(frame('A', JSON.stringify({ served: this.sandbox.served })));
     for (const w of warnings) conn.write(frame('X', `agent-sandbox: warning: ${w}\n`));
+    if (failed) conn.write(frame('X', failed));
     const p = proc;
     setHandler((type, payload) => {
       if (type === 'I') p.stdin?.write(payload);
@@ -394,7 +421,11 @@ class Daemon {
     conn.end(
       frame(
         'Z',
-        JSON.stringify({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut, untrusted: untrusted?.() }),
+        JSON.stringify(
+          failed
+            ? { code: SANDBOX_FAILED }
+            : { code: exit.code, signal: exit.signal, timedOut: exit.timedOut, untrusted: untrusted?.() },
+        ),
       ),
     );
     this.active--;

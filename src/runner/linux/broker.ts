@@ -1,14 +1,17 @@
 /**
  * Broker mode of the Linux runner: a sandboxed process that spawns commands on request. Each command gets the
- * stdio sockets sent with its request, its own session (so its process group can be killed), a marker variable,
+ * stdio sockets sent with its request (or the caller's own descriptors, from the descriptor channel), its own session (so its process group can be killed), a marker variable,
  * and its own Landlock domain and PID namespace (isolate.ts), so commands cannot touch each other; when it ends
  * or is killed, its namespace dies, and its group and every process still carrying its marker are killed too.
  * Children inherit the runner's Landlock domain (nested), seccomp filter and namespaces.
  */
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
+import type { Ended } from './command';
 import { spawnIsolated, startSpares } from './isolate';
-import { COMMAND_MARKER, type FromRunner, type RunnerSandbox, type ToRunner } from '../../protocol/linux';
+import { recvFds } from '../../../native-bindings/linux/socket';
+import { closeFd } from '../../../native-bindings/linux/libc';
+import { COMMAND_MARKER, FD_CHANNEL, type FromRunner, type RunnerSandbox, type ToRunner } from '../../protocol/linux';
 
 interface Live {
   pid: number | undefined;
@@ -27,7 +30,8 @@ export function serveBroker(send: (m: FromRunner) => void, sandbox: RunnerSandbo
         if (handle) (stdio.get(msg.id) ?? stdio.set(msg.id, []).get(msg.id)!)[msg.index] = handle;
         break;
       case 'spawn':
-        void spawnOne(msg.command.id, msg, stdio.get(msg.command.id) ?? [], live, send);
+        if (msg.fds) void spawnOnFds(msg, live, send);
+        else void spawnOne(msg.command.id, msg, stdio.get(msg.command.id) ?? [], live, send);
         stdio.delete(msg.command.id);
         break;
       case 'kill':
@@ -65,6 +69,54 @@ async function spawnOne(
     killCommand(id, pid);
     live.delete(id);
     errSock?.destroy();
+    send({ type: 'exit', id, ...end });
+  });
+}
+
+/**
+ * Starts a command on the descriptors passed for it on FD_CHANNEL (sent before its request, so already there).
+ * Packets for other ids (left by a request that never came) are dropped, their descriptors closed. Without its
+ * descriptors the command is not started: it ends 125 with the reason sent to the backend.
+ */
+async function spawnOnFds(
+  msg: Extract<ToRunner, { type: 'spawn' }>,
+  live: Map<number, Live>,
+  send: (m: FromRunner) => void,
+): Promise<void> {
+  const id = msg.command.id;
+  let fds: number[] | undefined;
+  try {
+    for (;;) {
+      const got = recvFds(FD_CHANNEL, 4, 3);
+      if (got.data.length === 4 && got.data.readUInt32LE(0) === id && got.fds.length === 3) {
+        fds = got.fds;
+        break;
+      }
+      for (const fd of got.fds) closeFd(fd);
+    }
+  } catch {
+    send({ type: 'started', id, served });
+    send({ type: 'exit', id, code: 125 });
+    return;
+  }
+  const entry: Live = { pid: undefined };
+  live.set(id, entry);
+  let pid: number | undefined;
+  let ended: Promise<Ended>;
+  try {
+    ({ pid, ended } = await spawnIsolated(
+      { ...msg.command, env: { ...msg.command.env, [COMMAND_MARKER]: String(id) } },
+      fds,
+    ));
+  } finally {
+    for (const fd of fds) closeFd(fd); // the command holds its own copies
+  }
+  entry.pid = pid;
+  send({ type: 'started', id, served: ++served });
+  if (!live.has(id)) killCommand(id, pid); // killed while it was starting
+  void ended.then((end) => {
+    killCommand(id, pid);
+    live.delete(id);
     send({ type: 'exit', id, ...end });
   });
 }

@@ -1,14 +1,16 @@
 /**
  * A long-lived sandboxed runner for one plan: it applies the sandbox once and spawns each command on request, so
  * a brokered command costs about one fork+exec. Each command's stdio is a fresh socketpair whose far ends are
- * passed to the broker over its IPC channel (no filesystem socket the sandbox could reach). `close()` kills the
+ * passed to the broker over its IPC channel (no filesystem socket the sandbox could reach); or, for the CLI's fast
+ * client, the caller's own descriptors, passed over a seqpacket channel the runner holds (`FD_CHANNEL`). `close()` kills the
  * broker's namespace and with it every command it started; it is idempotent.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { Socket } from 'node:net';
-import { socketPair } from '../../../native-bindings/linux/socket';
+import { sendFds, socketPair } from '../../../native-bindings/linux/socket';
+import { closeFd } from '../../../native-bindings/linux/libc';
 import type { LinuxPlan } from '../../policy/plan';
-import type { Applied, FromRunner, ToRunner } from '../../protocol/linux';
+import { FD_CHANNEL, type Applied, type FromRunner, type ToRunner } from '../../protocol/linux';
 import { SandboxError, SandboxErrorCode } from '../../errors';
 import type { ExitInfo, SandboxProcess, SpawnSpec } from '../types';
 import { appliedEnforcement } from './enforcement';
@@ -61,6 +63,8 @@ export class Broker {
   private chainSnapshot = '';
   /** Folders the broker's launch hides besides the plan's (the proxy's socket folder). */
   private hiddenDirs: string[] = [];
+  /** Our end of the runner's descriptor channel (FD_CHANNEL), open while the runner lives. */
+  private fdChannel: number | undefined;
 
   /** Allowlist: this broker's gateway to the proxy, shared by its commands (each with its own session). */
   private gateway: ProxyGateway | undefined;
@@ -121,10 +125,16 @@ export class Broker {
           const hide = [...hideArgs, ...hideSocketArgs(this.lateHidden.keys())];
           const launch = bwrapLaunch(this.bwrap, this.plan, { cwd: '/', tty: false, proxyDir, hide });
           const start = this.limits.wrap(launch.bwrap, launch.args);
-          const child = spawn(start.file, start.args, {
-            stdio: ['ignore', 'ignore', 'pipe', 'ipc', ...(this.plan.userNet ? ['pipe' as const] : [])],
-            env: launch.env,
-          });
+          const [near, far] = socketPair(true);
+          let child: ChildProcess;
+          try {
+            const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'ipc', this.plan.userNet ? 'pipe' : 'ignore'];
+            stdio[FD_CHANNEL] = far;
+            child = spawn(start.file, start.args, { stdio, env: launch.env });
+          } finally {
+            closeFd(far); // the runner holds its own copy (as FD_CHANNEL)
+          }
+          this.fdChannel = near;
           this.child = child;
           child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
           child.on('message', (m: FromRunner) => {
@@ -139,6 +149,7 @@ export class Broker {
           });
           child.once('exit', (code, signal) => {
             this.closed = true;
+            this.closeFdChannel();
             void this.endRegistration();
             void this.gateway?.close();
             reject(
@@ -241,7 +252,15 @@ export class Broker {
       ? openCommandNetwork(this.gateway, this.plan, spec.argv, spec.allowDomains, LINUX_RELAY, false)
       : undefined;
     const req = commandRequest(this.plan, spec.argv, spec.cwd, spec.env, net?.env);
-    const { ours, theirs } = this.sendStdio(child, req.id);
+    if (spec.stdioFds) {
+      try {
+        this.sendFds(req.id, spec.stdioFds);
+      } catch (e) {
+        net?.close();
+        throw e;
+      }
+    }
+    const { ours, theirs } = spec.stdioFds ? { ours: [], theirs: [] } : this.sendStdio(child, req.id);
     // Our copies of the far ends go once the broker holds its own (explicitly: Node's close-after-ack is not
     // reliable for several handles in a row, and a lingering copy would keep the command's stdout open).
     const dropTheirs = () => theirs.forEach((s) => s.destroy());
@@ -259,7 +278,7 @@ export class Broker {
         },
         exit: (m) => {
           this.pending.delete(req.id);
-          ours[0].destroy(); // a write-only socket never sees its peer close; nothing can read it any more
+          ours[0]?.destroy(); // a write-only socket never sees its peer close; nothing can read it any more
           dropTheirs();
           markStarted();
           net?.close();
@@ -270,13 +289,13 @@ export class Broker {
         stop: (reason) => lifetime.stop(reason),
       });
     });
-    this.send({ type: 'spawn', command: req });
+    this.send({ type: 'spawn', command: req, ...(spec.stdioFds ? { fds: true } : {}) });
     await started;
     lifetime.arm();
     return {
-      stdin: ours[0],
-      stdout: ours[1],
-      stderr: ours[2],
+      stdin: ours[0] ?? null,
+      stdout: ours[1] ?? null,
+      stderr: ours[2] ?? null,
       exited,
       kill: () => lifetime.kill(),
       enforcement: appliedEnforcement(this.plan, applied, limits?.notes),
@@ -308,6 +327,21 @@ export class Broker {
     // Writing to a command that has already exited fails with EPIPE; that is its exit, not our error.
     ours[0].on('error', () => undefined);
     return { ours, theirs };
+  }
+
+  /** Passes the caller's own stdin, stdout, stderr to the runner for command `id` (the packet names it). */
+  private sendFds(id: number, fds: [number, number, number]): void {
+    if (this.fdChannel === undefined) {
+      throw new SandboxError(SandboxErrorCode.BrokerFailed, 'The sandbox broker is gone; nothing was run.', 'Retry.');
+    }
+    const packet = Buffer.alloc(4);
+    packet.writeUInt32LE(id, 0);
+    sendFds(this.fdChannel, packet, fds);
+  }
+
+  private closeFdChannel(): void {
+    if (this.fdChannel !== undefined) closeFd(this.fdChannel);
+    this.fdChannel = undefined;
   }
 
   private send(m: ToRunner): void {
@@ -352,6 +386,7 @@ export class Broker {
           killSandbox(child);
         });
       }
+      this.closeFdChannel();
       await this.endRegistration();
       await this.gateway?.close();
       this.closedNow();
