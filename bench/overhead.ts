@@ -215,6 +215,18 @@ function buildCases(
       run: fastCli,
     });
   }
+  const launcher = path.join(path.dirname(s.cliPath), 'agent-sandbox');
+  if (s.platform === 'linux' && fs.existsSync(launcher)) {
+    // The launcher's cold path: no Python (no broker may serve the call), and the CLI's Node started with
+    // NODE_EXTRA_CA_CERTS moved aside (the CLI makes no TLS connection; the command still gets the variable).
+    cases.push({
+      id: 'fastcold/offline/true',
+      label: 'agent-sandbox run (cold, fast launcher dist/agent-sandbox), offline',
+      command: cmds.trueLabel,
+      baseline: 'plain/true',
+      run: () => fastRun(launcher, 'offline', cmds.trueArgv, s.ws, s.stateDir, process.env, ['--no-broker']),
+    });
+  }
   const commands = [
     { kind: 'true', argv: cmds.trueArgv, text: cmds.trueLabel },
     { kind: 'write', argv: cmds.writeArgv, text: cmds.writeLabel },

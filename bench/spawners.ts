@@ -84,8 +84,9 @@ export function fastRun(
   cwd: string,
   stateDir: string,
   baseEnv: NodeJS.ProcessEnv = process.env,
+  options: string[] = [],
 ): Promise<void> {
-  return plainSpawn([launcher, 'run', '--network', network, '--', ...argv], cwd, {
+  return plainSpawn([launcher, 'run', ...options, '--network', network, '--', ...argv], cwd, {
     ...baseEnv,
     AGENT_SANDBOX_STATE_DIR: stateDir,
   });

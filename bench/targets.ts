@@ -83,6 +83,20 @@ const RATIO_TARGETS: (Omit<RatioCheck, 'ratio' | 'verdict'> & { optional?: boole
     maxRatio: 0.75 * COLD_BEFORE_RATIO,
   },
   {
+    name: `Cold run of /bin/true through the fast launcher (\`dist/agent-sandbox\`, Linux): at most ${(0.75 * COLD_BEFORE_RATIO).toFixed(2)}× \`node -e 0\``,
+    caseId: 'fastcold/offline/true',
+    referenceId: 'ref/node',
+    maxRatio: 0.75 * COLD_BEFORE_RATIO,
+    optional: true,
+  },
+  {
+    name: "Cold run of /bin/true through the fast launcher: 25% below the baseline build's `node dist/cli.js` in the same run (AGENT_SANDBOX_BENCH_BASELINE_CLI), so at most 0.75×",
+    caseId: 'fastcold/offline/true',
+    referenceId: 'ref/cli-baseline',
+    maxRatio: 0.75,
+    optional: true,
+  },
+  {
     name: 'Cold `agent-sandbox run` of /bin/true: 25% below the baseline build measured in the same run (AGENT_SANDBOX_BENCH_BASELINE_CLI), so at most 0.75×',
     caseId: 'cli/offline/true',
     referenceId: 'ref/cli-baseline',
@@ -91,9 +105,10 @@ const RATIO_TARGETS: (Omit<RatioCheck, 'ratio' | 'verdict'> & { optional?: boole
   },
 ];
 
-/** `optional` targets (a baseline build the run was not given) are left out rather than "not measured". */
+/** `optional` targets (a baseline build the run was not given, a launcher this platform lacks) are left out rather than "not measured". */
 export function checkRatioTargets(results: CaseResult[]): RatioCheck[] {
-  return RATIO_TARGETS.filter((t) => !t.optional || results.some((r) => r.id === t.referenceId)).map(
+  const has = (id: string) => results.some((r) => r.id === id);
+  return RATIO_TARGETS.filter((t) => !t.optional || (has(t.referenceId) && has(t.caseId))).map(
     ({ optional: _optional, ...t }) => {
       const c = results.find((r) => r.id === t.caseId)?.summary;
       const ref = results.find((r) => r.id === t.referenceId)?.summary;

@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import Module from 'node:module';
+import { restoreCallerEnv } from './caller-env';
 import { runWarm } from './warm/client';
 import { writeFileAtomic } from '../state-file';
 
@@ -113,6 +114,7 @@ function runCold(): void {
   cli.runAsProcess(process.argv.slice(2));
 }
 
+restoreCallerEnv(process.env);
 // A `run` that a live broker accepts never loads the bundle (see warm/client.ts); everything else runs cold.
 runWarm(process.argv.slice(2), BUNDLE)
   .catch(() => false)

@@ -1,8 +1,19 @@
 #!/bin/sh
 # agent-sandbox: the CLI's launcher on Linux (POSIX sh, then Python 3's standard library). `dist/agent-sandbox`.
 ''':'
-if [ -x /usr/bin/python3 ]; then exec /usr/bin/python3 -I -S "$0" "$@"; fi
-if command -v python3 >/dev/null 2>&1; then exec python3 -I -S "$0" "$@"; fi
+# Python only when a broker could serve the call: a `run`, brokers allowed, one of this user's broker records present.
+warm=
+if [ "${1:-}" = run ] && [ "${AGENT_SANDBOX_BROKER:-}" != 0 ]; then
+  for f in "/tmp/agent-sandbox-$(id -u)"/*.json; do [ -e "$f" ] && warm=1 && break; done
+  for a in "$@"; do
+    case $a in --) break ;; --no-broker) warm= ;; esac
+  done
+fi
+if [ -n "$warm" ] && [ -x /usr/bin/python3 ]; then exec /usr/bin/python3 -I -S "$0" "$@"; fi
+if [ -n "$warm" ] && command -v python3 >/dev/null 2>&1; then exec python3 -I -S "$0" "$@"; fi
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
+  export AGENT_SANDBOX_CALLER_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS" NODE_EXTRA_CA_CERTS=
+fi
 exec node "$(dirname "$(readlink -f "$0")")/cli.js" "$@"
 '''
 # The fast client of the warm broker (src/cli/warm/): a `run` that this user's live broker for the call's inputs
@@ -36,9 +47,18 @@ ENV = os.environb
 
 
 def cold():
-    """Runs the call through the Node CLI (cold, or its own warm client), replacing this process."""
+    """Runs the call through the Node CLI (cold, or its own warm client), replacing this process.
+
+    The CLI makes no TLS connection of its own, so its Node need not parse NODE_EXTRA_CA_CERTS at start-up (tens of
+    ms per run where it is set): the value is moved aside and the launcher (src/cli/launcher.ts,
+    restoreCallerEnv) puts it back before anything reads the environment, so the command still gets it.
+    """
+    env = os.environb.copy()
+    if env.get(b'NODE_EXTRA_CA_CERTS'):
+        env[b'AGENT_SANDBOX_CALLER_NODE_EXTRA_CA_CERTS'] = env[b'NODE_EXTRA_CA_CERTS']
+        env[b'NODE_EXTRA_CA_CERTS'] = b''
     try:
-        os.execvp('node', ['node', os.path.join(HERE, 'cli.js')] + ARGV)
+        os.execvpe('node', ['node', os.path.join(HERE, 'cli.js')] + ARGV, env)
     except OSError as e:
         os.write(2, b'agent-sandbox: cannot start node (%s); install Node.js 20 or later.\n' % str(e).encode())
         os._exit(127)

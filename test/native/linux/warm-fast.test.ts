@@ -262,4 +262,25 @@ describe('agent-sandbox run: the fast client (dist/agent-sandbox, linux)', () =>
     assert.ok(await eventually(() => fdCount(broker.pid) === before, 5000), 'no descriptor kept');
     assert.ok(alive(broker.pid));
   });
+  it("a cold call through the launcher: the CLI's Node skips parsing NODE_EXTRA_CA_CERTS, the command still gets the caller's value (control: dist/cli.js parses it)", () => {
+    const ws = tempDir('as-fast-ca-');
+    // A bundle Node cannot load makes it say so on stderr at start-up: the effect of the parse, visible.
+    const ca = path.join(ws, 'no-such-ca.pem');
+    const env = { ...ENV, NODE_EXTRA_CA_CERTS: ca, AGENT_SANDBOX_BROKER: '0' };
+    const show = [
+      '--',
+      'sh',
+      '-c',
+      'printf "%s|%s" "$NODE_EXTRA_CA_CERTS" "${AGENT_SANDBOX_CALLER_NODE_EXTRA_CA_CERTS-unset}"',
+    ];
+    const r = spawnSync(FAST, ['run', ...show], { cwd: ws, encoding: 'utf8', env, timeout: 60_000, input: '' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${ca}|unset`);
+    assert.doesNotMatch(r.stderr, /Ignoring extra certs/);
+    // Control: the CLI's Node started directly parses the variable (and the command gets the same value).
+    const c = spawnSync(NODE, [CLI, 'run', ...show], { cwd: ws, encoding: 'utf8', env, timeout: 60_000, input: '' });
+    assert.equal(c.status, 0, c.stderr);
+    assert.equal(c.stdout, `${ca}|unset`);
+    assert.match(c.stderr, /Ignoring extra certs/);
+  });
 });
