@@ -44,7 +44,10 @@ export type ToRunner =
   | { type: 'broker'; sandbox: RunnerSandbox }
   /** Broker: one of a command's stdio sockets, sent as the message's handle; `spawn` follows. */
   | { type: 'stdio'; id: number; index: 0 | 1 | 2 }
-  | { type: 'spawn'; command: CommandRequest }
+  /** `place`: the command gets its own cgroup; the runner asks for it (`place`) before forking the command. */
+  | { type: 'spawn'; command: CommandRequest; place?: boolean }
+  /** Broker: the runner thread named in `place` is in the command's cgroup (or `error` says why it is not). */
+  | { type: 'placed'; id: number; error?: string }
   /** Broker: kill a command's whole process group and anything still carrying its marker. */
   | { type: 'kill'; id: number };
 
@@ -58,7 +61,12 @@ export type FromRunner =
     }
   /** `served`: brokers count the commands they started (for `agent-sandbox broker status`). */
   | { type: 'started'; id: number; served?: number }
-  | { type: 'exit'; id: number; code: number; signal?: string };
+  | { type: 'exit'; id: number; code: number; signal?: string }
+  /**
+   * Broker: move thread `tid` (about to fork command `id`) into the command's cgroup; ids as the runner sees them
+   * (`pid` the runner's, `pidNs` its PID namespace as /proc/self/ns/pid names it). Answered by `placed`.
+   */
+  | { type: 'place'; id: number; tid: number; pid: number; pidNs: string };
 
 /** What the runner applied to itself, reported before any command starts. */
 export type Applied = Extract<FromRunner, { type: 'applied' }>;
