@@ -117,7 +117,13 @@ export class Broker {
           this.registration = prepareHost(this.plan, this.stateDir);
           const hideArgs = this.hide();
           this.hiddenDirs = hideArgs.filter((_a, i) => hideArgs[i - 1] === '--tmpfs');
-          this.guard = new MountGuard(this.plan, { sockets: this.plan, hidden: this.hiddenDirs });
+          try {
+            this.guard = new MountGuard(this.plan, { sockets: this.plan, hidden: this.hiddenDirs });
+          } catch (e) {
+            this.closed = true; // the next command starts a new broker
+            void this.endRegistration();
+            return reject(e as Error);
+          }
           this.guard.onBreach = (reason) => this.breach(reason);
           this.lateHidden = this.guard.sockets;
           // Before bwrap starts: anything changed after this is seen by the next command's check (at worst once too often).

@@ -109,7 +109,13 @@ class LinuxBackend implements SandboxBackend {
     const registration = prepareHost(linux, this.stateDir);
     // The proxy's socket folder is hidden at launch (hideProxySockets): its gateways, this sandbox's own included,
     // are out of reach even where the plan's state folder is another one.
-    const guard = new MountGuard(linux, { sockets: linux, hidden: proxyDir ? [proxyDir] : [] });
+    let guard: MountGuard;
+    try {
+      guard = new MountGuard(linux, { sockets: linux, hidden: proxyDir ? [proxyDir] : [] });
+    } catch (e) {
+      release(registration);
+      throw e;
+    }
     let limits: ReturnType<typeof openLimits> | undefined;
     const end = async () => {
       guard.close();

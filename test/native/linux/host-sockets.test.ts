@@ -340,3 +340,30 @@ describe('linux sandbox: a host socket that starts listening while a sandbox run
     }
   });
 });
+
+describe('linux sandbox: a host socket table that cannot be read', () => {
+  for (const mode of ['cold', 'broker'] as const) {
+    it(`${mode}: the sandbox is refused and nothing runs (control: with the readable table the same command runs)`, async () => {
+      const b = mode === 'cold' ? backend : createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+      const ws = tempDir('as-blind-');
+      const marker = path.join(ws, 'ran');
+      const p = plan({ workspaceRoots: [ws] });
+      const real = hostSockets.unixTable.path;
+      try {
+        hostSockets.unixTable.path = path.join(ws, 'missing', 'unix');
+        await assert.rejects(
+          run(b, p, ['sh', '-c', `echo x > ${marker}`]),
+          /listening Unix sockets cannot be read .*nothing was run/,
+        );
+        assert.equal(fs.existsSync(marker), false, 'nothing ran');
+        hostSockets.unixTable.path = real;
+        const c = await run(b, p, ['sh', '-c', `echo x > ${marker}`]);
+        assert.equal(c.code, 0, c.stderr);
+        assert.equal(fs.existsSync(marker), true, 'control: the command ran');
+      } finally {
+        hostSockets.unixTable.path = real;
+        if (b !== backend) await b.dispose();
+      }
+    });
+  }
+});
