@@ -91,6 +91,34 @@ describe('linux uninstall: placeholders and state', () => {
     assert.equal(fs.existsSync(state), false);
   });
 
+  it('uninstall while a sandbox runs keeps what it uses and the records of it, so its end still takes its placeholders back, and the state folder is not made again (control: while it runs they are there)', async () => {
+    const ws = tempDir('as-un-');
+    const state = path.join(tempDir('as-un-state-'), 'state');
+    const child = spawn(NODE, [CLI, 'run', '--', 'sleep', '3'], {
+      cwd: ws,
+      stdio: 'ignore',
+      env: { ...process.env, AGENT_SANDBOX_STATE_DIR: state },
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    const end = Date.now() + 20_000;
+    while (!fs.existsSync(path.join(ws, '.agent-sandbox')) && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300)); // the sandbox is up
+    const u = cli(['uninstall'], ws, state);
+    assert.equal(u.status, 0, u.stderr);
+    assert.match(u.stdout, /kept .*\.git: a sandbox that uses it is still running/);
+    assert.deepEqual(
+      fs.readdirSync(ws).sort(),
+      ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode'],
+      'control: the running sandbox still has them',
+    );
+    await exited;
+    assert.deepEqual(fs.readdirSync(ws), [], 'its end took them back');
+    const again = cli(['uninstall'], ws, state);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(fs.existsSync(state), false, 'the second uninstall leaves nothing');
+  });
+
   it('the next run after a crash takes back the placeholders the crash left', async () => {
     const ws = tempDir('as-un-');
     const state = tempDir('as-un-state-');
