@@ -17,13 +17,13 @@ import { coldBackend, NODE, plan, run, sh, STATE_DIR, tempDir } from './helpers'
 const backend = coldBackend();
 after(() => backend.dispose());
 
-/** Processes on the host whose environment carries `marker`. */
-function countMarked(marker: string): number {
+/** Processes on the host whose environment (or, with `where` 'cmdline', command line) carries `marker`. */
+function countMarked(marker: string, where: 'environ' | 'cmdline' = 'environ'): number {
   let n = 0;
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      if (fs.readFileSync(`/proc/${e}/environ`, 'latin1').includes(marker)) n++;
+      if (fs.readFileSync(`/proc/${e}/${where}`, 'latin1').includes(marker)) n++;
     } catch {
       // gone, or not ours to read
     }
@@ -31,19 +31,8 @@ function countMarked(marker: string): number {
   return n;
 }
 
-/** Processes on the host whose command line carries `marker`. */
-function countArgv(marker: string): number {
-  let n = 0;
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${e}/cmdline`, 'latin1').includes(marker)) n++;
-    } catch {
-      // gone
-    }
-  }
-  return n;
-}
+/** Processes on the host whose command line carries `marker` (readable across a user namespace, unlike environ). */
+const countArgv = (marker: string) => countMarked(marker, 'cmdline');
 
 /** Cgroup folders this test process's sandboxes made that still exist. */
 function leftoverGroups(): string[] {
