@@ -2,8 +2,9 @@
  * Renders a plan for people: what is writable, protected, hidden, scrubbed, and what the backend will do. Pure, so
  * the CLI's `plan` and the extension's Show Effective Policy print the same text.
  */
-import type { AclOperation, Plan, PlanSid } from './plan';
+import type { AclOperation, LinuxPlan, Plan, PlanSid } from './plan';
 import { SANDBOX_GROUP, SANDBOX_USERS } from './compile-win32';
+import { isWithin } from './paths';
 
 export function renderPlan(plan: Plan): string {
   const lines: string[] = [];
@@ -57,6 +58,19 @@ export function renderPlan(plan: Plan): string {
             ? `; refused below ABI ${plan.landlock.requiredAbi} (requireFullLandlock)`
             : '; a kernel with a lower ABI runs with what is lost reported by `agent-sandbox status`'),
       );
+      {
+        const rules = linuxReadRules(plan);
+        list(
+          'Landlock read rules: entries created after start are unreadable directly in (hiding by default)',
+          rules.chains,
+        );
+        if (rules.inWritable.length)
+          list(
+            'Hidden by mounts only, inside writable folders (no read rule: the write rule grants reads there, so ' +
+              'one created while a command runs is readable until the guard stops it)',
+            rules.inWritable,
+          );
+      }
       lines.push(
         `seccomp: deny ${[...plan.seccomp.denySyscalls, ...plan.seccomp.denyIoctls.map((i) => `ioctl(${i})`)].join(', ')}` +
           (plan.seccomp.allowSocketFamilies ? `; sockets only ${plan.seccomp.allowSocketFamilies.join(', ')}` : ''),
@@ -88,6 +102,32 @@ export function renderPlan(plan: Plan): string {
   }
   if (plan.warnings.length) list('Warnings', plan.warnings);
   return lines.join('\n');
+}
+
+/**
+ * Which credential paths Landlock's read rules cover, as the runner builds them (native-bindings/linux/read-rules,
+ * which also resolves symbolic links): those outside every writable path, by denying reads of new entries in each
+ * folder leading to them (`chains`, `/` included); those inside a writable path (`inWritable`) get no rule. Pure.
+ */
+export function linuxReadRules(plan: Pick<LinuxPlan, 'denyRead' | 'landlock'>): {
+  chains: string[];
+  inWritable: string[];
+} {
+  const writable = plan.landlock.writablePaths;
+  const inWritable = plan.denyRead.filter((p) => writable.some((w) => isWithin('linux', w, p)));
+  const ruled = plan.denyRead.filter((p) => !inWritable.includes(p) && p !== '/');
+  const chains = new Set<string>();
+  for (const p of ruled.filter((p) => !ruled.some((o) => o !== p && isWithin('linux', o, p))))
+    for (let d = parentOf(p); ; d = parentOf(d)) {
+      chains.add(d);
+      if (d === '/') break;
+    }
+  return { chains: [...chains].sort(), inWritable };
+}
+
+function parentOf(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
 }
 
 /** The plan's resource limits and how they apply, in words. */

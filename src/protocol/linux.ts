@@ -54,8 +54,11 @@ export type ToRunner =
   /**
    * `fds`: the command's stdin, stdout, stderr were sent just before on the runner's descriptor channel
    * (`FD_CHANNEL`, one packet naming the command's id), in place of `stdio` sockets (the CLI's fast client).
+   * `place`: the command gets its own cgroup; the runner asks for it (`place`) before forking the command.
    */
-  | { type: 'spawn'; command: CommandRequest; fds?: boolean }
+  | { type: 'spawn'; command: CommandRequest; fds?: boolean; place?: boolean }
+  /** Broker: the runner thread named in `place` is in the command's cgroup (or `error` says why it is not). */
+  | { type: 'placed'; id: number; error?: string }
   /** Broker: kill a command's whole process group and anything still carrying its marker. */
   | { type: 'kill'; id: number };
 
@@ -69,7 +72,12 @@ export type FromRunner =
     }
   /** `served`: brokers count the commands they started (for `agent-sandbox broker status`). */
   | { type: 'started'; id: number; served?: number }
-  | { type: 'exit'; id: number; code: number; signal?: string };
+  | { type: 'exit'; id: number; code: number; signal?: string }
+  /**
+   * Broker: move thread `tid` (about to fork command `id`) into the command's cgroup; ids as the runner sees them
+   * (`pid` the runner's, `pidNs` its PID namespace as /proc/self/ns/pid names it). Answered by `placed`.
+   */
+  | { type: 'place'; id: number; tid: number; pid: number; pidNs: string };
 
 /** What the runner applied to itself, reported before any command starts. */
 export type Applied = Extract<FromRunner, { type: 'applied' }>;

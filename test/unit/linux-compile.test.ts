@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compilePlan, type CompileContext, type FsView, type LinuxPlan } from '../../src/policy';
-import { renderPlan } from '../../src/policy/render';
+import { linuxReadRules, renderPlan } from '../../src/policy/render';
 
 function fakeFs(entries: Record<string, 'dir' | 'file' | 'socket'>, links: Record<string, string> = {}): FsView {
   return {
@@ -444,6 +444,25 @@ describe('compile-linux', () => {
     assert.match(
       text,
       /Limits per sandbox: 100 processes and threads, 8192 MiB of memory \(a cgroup where one can be made;/,
+    );
+  });
+
+  it('the rendered plan says exactly which credential paths get Landlock read rules (the folders leading to those outside the writable folders) and which are hidden by mounts only (inside one)', () => {
+    const outside = lin({ denyRead: ['~/.ssh'] }, repoFs);
+    assert.deepEqual(linuxReadRules(outside).inWritable, []);
+    assert.ok(linuxReadRules(outside).chains.includes('/home/dev'), linuxReadRules(outside).chains.join(', '));
+    const text = renderPlan(outside);
+    assert.match(text, /Landlock read rules: entries created after start are unreadable directly in[^\n]*:\n {2}\/\n/);
+    assert.match(text, /\n {2}\/home\/dev\n/);
+    assert.doesNotMatch(text, /Hidden by mounts only/);
+    // control: a credential path inside the workspace (writable) gets no read rule, and the preview says so
+    const inside = lin({ denyRead: [`${R}/secrets/**`] }, repoFs);
+    const rules = linuxReadRules(inside);
+    assert.deepEqual(rules.inWritable, [`${R}/secrets/**`]);
+    assert.ok(!rules.chains.includes(R) && !rules.chains.includes(`${R}/secrets`), rules.chains.join(', '));
+    assert.match(
+      renderPlan(inside),
+      /Hidden by mounts only, inside writable folders[^\n]*\n {2}\/home\/dev\/repo\/secrets\/\*\*/,
     );
   });
 });

@@ -6,6 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MountGuard } from '../../src/sandbox/linux/guard';
 import type { LinuxPlan } from '../../src/policy/plan';
+import { unixTable } from '../../src/sandbox/linux/host-sockets';
+import { SandboxError } from '../../src/errors';
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -100,5 +102,38 @@ test('a hidden path under a missing folder is reported by the inotify watch on i
     g.close();
     c.close();
     fs.rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('socket watch fails closed: a host socket table that cannot be read refuses the sandbox at start, and stops it when lost mid-run (control: the readable table does neither)', async () => {
+  const plan = {
+    confined: true,
+    guardedPaths: [],
+    hiddenSockets: [],
+    denyRead: [],
+    privateState: undefined,
+    writableRoots: [],
+    workspaceRoots: [],
+  } as unknown as LinuxPlan;
+  const real = unixTable.path;
+  const unreadable = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'as-guard-')), 'missing', 'unix');
+  const breaches: string[] = [];
+  // control: with the real table the guard starts and stays quiet
+  const g = new MountGuard(plan, { sockets: plan });
+  g.onBreach = (r) => breaches.push(r);
+  try {
+    await wait(400);
+    assert.deepEqual(breaches, []);
+    unixTable.path = unreadable;
+    assert.throws(
+      () => new MountGuard(plan, { sockets: plan }),
+      (e: unknown) => e instanceof SandboxError && /cannot be read .*nothing was run/.test(e.message),
+    );
+    await wait(800);
+    assert.equal(breaches.length, 1, 'the running guard noticed it went blind');
+    assert.match(breaches[0], /can no longer be read .*the socket watch is blind/);
+  } finally {
+    unixTable.path = real;
+    g.close();
   }
 });

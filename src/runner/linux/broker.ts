@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Ended } from './command';
-import { spawnIsolated, startSpares } from './isolate';
+import { spawnIsolated, startSpares, type Place } from './isolate';
 import { recvFds } from '../../../native-bindings/linux/socket';
 import { closeFd } from '../../../native-bindings/linux/libc';
 import { COMMAND_MARKER, FD_CHANNEL, type FromRunner, type RunnerSandbox, type ToRunner } from '../../protocol/linux';
@@ -23,16 +23,31 @@ let served = 0;
 export function serveBroker(send: (m: FromRunner) => void, sandbox: RunnerSandbox, landlockAbi: number): void {
   const stdio = new Map<number, Socket[]>();
   const live = new Map<number, Live>();
+  /** Commands waiting for the host to move their thread into their cgroup. */
+  const placing = new Map<number, (error: string | undefined) => void>();
   startSpares(sandbox, landlockAbi);
   process.on('message', (msg: ToRunner, handle?: Socket) => {
     switch (msg.type) {
       case 'stdio':
         if (handle) (stdio.get(msg.id) ?? stdio.set(msg.id, []).get(msg.id)!)[msg.index] = handle;
         break;
-      case 'spawn':
-        if (msg.fds) void spawnOnFds(msg, live, send);
-        else void spawnOne(msg.command.id, msg, stdio.get(msg.command.id) ?? [], live, send);
-        stdio.delete(msg.command.id);
+      case 'spawn': {
+        const id = msg.command.id;
+        const place: Place | undefined = msg.place
+          ? (tid) =>
+              new Promise((resolve) => {
+                placing.set(id, resolve);
+                send({ type: 'place', id, tid, pid: process.pid, pidNs: fs.readlinkSync('/proc/self/ns/pid') });
+              })
+          : undefined;
+        if (msg.fds) void spawnOnFds(msg, live, send, place);
+        else void spawnOne(id, msg, stdio.get(id) ?? [], live, send, place);
+        stdio.delete(id);
+        break;
+      }
+      case 'placed':
+        placing.get(msg.id)?.(msg.error);
+        placing.delete(msg.id);
         break;
       case 'kill':
         killCommand(msg.id, live.get(msg.id)?.pid);
@@ -48,6 +63,7 @@ async function spawnOne(
   sockets: Socket[],
   live: Map<number, Live>,
   send: (m: FromRunner) => void,
+  place: Place | undefined,
 ): Promise<void> {
   const env = { ...msg.command.env, [COMMAND_MARKER]: String(id) };
   const errSock = sockets[2];
@@ -57,6 +73,7 @@ async function spawnOne(
   const { pid, ended } = await spawnIsolated(
     { ...msg.command, env },
     [0, 1, 2].map((i) => fdOf(sockets[i], fallbacks)),
+    place,
   );
   entry.pid = pid;
   // The child holds its own copies now; ours must go before anything else is read from them (and the /dev/null
@@ -82,6 +99,7 @@ async function spawnOnFds(
   msg: Extract<ToRunner, { type: 'spawn' }>,
   live: Map<number, Live>,
   send: (m: FromRunner) => void,
+  place: Place | undefined,
 ): Promise<void> {
   const id = msg.command.id;
   let fds: number[] | undefined;
@@ -107,6 +125,7 @@ async function spawnOnFds(
     ({ pid, ended } = await spawnIsolated(
       { ...msg.command, env: { ...msg.command.env, [COMMAND_MARKER]: String(id) } },
       fds,
+      place,
     ));
   } finally {
     for (const fd of fds) closeFd(fd); // the command holds its own copies

@@ -69,11 +69,17 @@ interface Job {
   req: CommandRequest;
   fds: number[];
   unshare: string;
+  /** The worker names its thread (`tid`) and waits for the host to move it into the command's cgroup. */
+  place: boolean;
 }
+
+/** Moves the runner thread `tid` (as the runner sees it) into the command's cgroup; resolves with why not, if not. */
+export type Place = (tid: number) => Promise<string | undefined>;
 
 type FromWorker =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
+  | { type: 'tid'; tid: number }
   | { type: 'started'; pid: number | undefined }
   | { type: 'exit'; end: Ended };
 
@@ -81,11 +87,11 @@ type FromWorker =
  * Starts `req` isolated, on the descriptors `fds` (stdin, stdout, stderr; the caller keeps and closes its own
  * copies once `started` resolves). Resolves once the command's process exists.
  */
-export function spawnIsolated(req: CommandRequest, fds: number[]): Promise<Isolated> {
+export function spawnIsolated(req: CommandRequest, fds: number[], place?: Place): Promise<Isolated> {
   const unshare = unsharePath();
   if (!unshare) return Promise.resolve({ pid: undefined, ended: Promise.resolve({ code: 126 }) });
   const spare = takeSpare();
-  spare.worker.postMessage({ req, fds, unshare } satisfies Job);
+  spare.worker.postMessage({ req, fds, unshare, place: !!place } satisfies Job);
   return new Promise((resolve) => {
     let done!: (e: Ended) => void;
     const ended = new Promise<Ended>((r) => (done = r));
@@ -100,7 +106,9 @@ export function spawnIsolated(req: CommandRequest, fds: number[]): Promise<Isola
       if (!started) resolve({ pid: undefined, ended });
     };
     spare.onMessage = (m) => {
-      if (m.type === 'started') {
+      if (m.type === 'tid') {
+        void place!(m.tid).then((error) => spare.worker.postMessage({ error }));
+      } else if (m.type === 'started') {
         started = true;
         resolve({ pid: m.pid, ended });
         setImmediate(refill); // the command runs: start the next spare behind it
@@ -210,7 +218,14 @@ if (!isMainThread && (workerData as Boot | undefined)?.agentSandboxIsolate) {
   const post = (m: FromWorker) => port.postMessage(m);
   try {
     enterOwnDomain(workerData as Boot);
-    port.once('message', (job: Job) => runJob(job, post));
+    port.once('message', (job: Job) => {
+      if (!job.place) return runJob(job, post);
+      // This thread forks the command, so the command is born in the cgroup this thread is moved into.
+      post({ type: 'tid', tid: Number(fs.readlinkSync('/proc/thread-self').split('/').pop()) });
+      port.once('message', (go: { error?: string }) =>
+        go.error ? post({ type: 'failed', message: `its own cgroup: ${go.error}` }) : runJob(job, post),
+      );
+    });
     post({ type: 'ready' });
   } catch (e) {
     post({ type: 'failed', message: `its Landlock domain: ${(e as Error).message}` });

@@ -20,7 +20,7 @@ import { bwrapLaunch, commandRequest, runnerSandbox } from './launch';
 import { Lifetime } from '../lifetime';
 import { attachUserNet } from './usernet';
 import { release, type Registration } from './live';
-import { openLimits, type SandboxLimits } from './limits';
+import { hostPid, hostTid, openLimits, threadsOf, type CommandLimits, type SandboxLimits } from './limits';
 import { hideSocketArgs, lateSockets } from './host-sockets';
 import { readChainChange, readChainFolders, readChainSnapshot } from './read-chain-watch';
 import { prepareHost } from './prepare';
@@ -56,6 +56,10 @@ export class Broker {
   private retiring = false;
   private guard: MountGuard | undefined;
   private limits: SandboxLimits | undefined;
+  /** Each running command's own cgroup (where the broker's limits are per command). */
+  private readonly commandLimits = new Map<number, CommandLimits>();
+  /** The runner's host PID, once a command's placement needed it. */
+  private runnerPid: number | undefined;
   /** Host sockets that listened when the broker started but not when its plan was made: hidden, by inode. */
   private lateHidden = new Map<string, number>();
   /** The folders the runner's read rules were built from, and their entries when it started (read-chain-watch). */
@@ -117,7 +121,13 @@ export class Broker {
           this.registration = prepareHost(this.plan, this.stateDir);
           const hideArgs = this.hide();
           this.hiddenDirs = hideArgs.filter((_a, i) => hideArgs[i - 1] === '--tmpfs');
-          this.guard = new MountGuard(this.plan, { sockets: this.plan, hidden: this.hiddenDirs });
+          try {
+            this.guard = new MountGuard(this.plan, { sockets: this.plan, hidden: this.hiddenDirs });
+          } catch (e) {
+            this.closed = true; // the next command starts a new broker
+            void this.endRegistration();
+            return reject(e as Error);
+          }
           this.guard.onBreach = (reason) => this.breach(reason);
           this.lateHidden = this.guard.sockets;
           // Before bwrap starts: anything changed after this is seen by the next command's check (at worst once too often).
@@ -146,6 +156,7 @@ export class Broker {
               this.served = m.served ?? this.served + 1;
               this.pending.get(m.id)?.started();
             } else if (m.type === 'exit') this.pending.get(m.id)?.exit(m);
+            else if (m.type === 'place') this.place(m);
           });
           child.once('exit', (code, signal) => {
             this.closed = true;
@@ -265,8 +276,10 @@ export class Broker {
     // reliable for several handles in a row, and a lingering copy would keep the command's stdout open).
     const dropTheirs = () => theirs.forEach((s) => s.destroy());
     const lifetime = new Lifetime(spec, () => this.send({ type: 'kill', id: req.id }));
-    // Limits are the broker's, shared by its commands (the notes say so): a hit while this one ran is reported with it.
+    // Limits are the command's own cgroup's where the broker's hierarchy allows (`place`), else the broker's, shared
+    // by its commands (the notes say so): a hit while this one ran is reported with it.
     const limits = this.limits;
+    const perCommand = !!limits?.forCommand;
     const before = limits?.counts();
     let markStarted!: () => void;
     const started = new Promise<void>((resolve) => (markStarted = resolve));
@@ -283,13 +296,16 @@ export class Broker {
           markStarted();
           net?.close();
           const info = lifetime.finish(m.code, m.signal);
-          const hit = limits && before ? limits.hitsSince(before) : [];
-          done(hit.length ? { ...info, limitsHit: hit } : info);
+          const own = this.commandLimits.get(req.id);
+          this.commandLimits.delete(req.id);
+          const hit = own ? own.hitsSince({ pids: 0, oom: 0 }) : limits && before ? limits.hitsSince(before) : [];
+          // Its cgroup is gone before its end is reported.
+          void (own?.close() ?? Promise.resolve()).then(() => done(hit.length ? { ...info, limitsHit: hit } : info));
         },
         stop: (reason) => lifetime.stop(reason),
       });
     });
-    this.send({ type: 'spawn', command: req, ...(spec.stdioFds ? { fds: true } : {}) });
+    this.send({ type: 'spawn', command: req, place: perCommand, ...(spec.stdioFds ? { fds: true } : {}) });
     await started;
     lifetime.arm();
     return {
@@ -301,6 +317,25 @@ export class Broker {
       enforcement: appliedEnforcement(this.plan, applied, limits?.notes),
       ...(net ? { networkDenials: () => net.denials() } : {}),
     };
+  }
+
+  /** Moves the runner thread about to fork command `m.id` into the command's own new cgroup, and says so. */
+  private place(m: Extract<FromRunner, { type: 'place' }>): void {
+    let error: string | undefined;
+    try {
+      this.runnerPid ??= hostPid(m.pidNs, m.pid);
+      const runner = this.runnerPid;
+      const tid = runner === undefined ? undefined : hostTid(runner, m.tid);
+      if (runner === undefined || tid === undefined) throw new Error('the runner thread was not found on the host');
+      if (!this.pending.has(m.id)) throw new Error('the command was cancelled');
+      this.commandLimits.set(
+        m.id,
+        this.limits!.forCommand!(m.id, tid, () => threadsOf(runner)),
+      );
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    this.send({ type: 'placed', id: m.id, error });
   }
 
   /**

@@ -10,6 +10,7 @@ import type { LinuxPlan } from '../../policy/plan';
 import type { Applied } from '../../protocol/linux';
 import type { Enforcement } from '../types';
 import { landlockLosses } from './landlock-losses';
+import { linuxReadRules } from '../../policy/render';
 import { probeBwrap, probedBwrapVersion } from './probe';
 
 let abiCache: { abi: number; note?: string } | undefined;
@@ -77,8 +78,14 @@ function describe(
       );
     } else if (abi >= 4 && offline) notes.push('Landlock: TCP bind/connect denied');
     if (abi >= 6) notes.push('Landlock: abstract Unix sockets and signals scoped to the sandbox');
-    if (plan.denyRead.length)
-      notes.push('Landlock: reads of entries created after start denied in the folders leading to each denyRead path');
+    const rules = linuxReadRules(plan);
+    if (rules.chains.length)
+      notes.push(`Landlock: reads of entries created after start denied directly in ${rules.chains.join(', ')}`);
+    if (rules.inWritable.length)
+      notes.push(
+        `not enforced by Landlock: reads of credentials created after start inside writable folders ` +
+          `(${rules.inWritable.join(', ')}; hidden by mounts, the guard stops the sandbox)`,
+      );
   } else {
     notes.push(`Landlock unavailable: bubblewrap only${note ? ` (${note})` : ''}`);
   }

@@ -12,7 +12,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinuxPlan } from '../../policy/plan';
-import { hostListeningSockets, lateSockets, listeningEntries, readUnixTable } from './host-sockets';
+import { hostListeningSockets, lateSockets, listeningEntries, tryReadUnixTable } from './host-sockets';
+import { SandboxError, SandboxErrorCode } from '../../errors';
 
 /**
  * How often the host's listening sockets are compared with the start's, and paths in folders inotify could not
@@ -62,10 +63,21 @@ export class MountGuard {
     this.folders = [...new Set(paths.map((p) => path.dirname(p)))];
     this.socketPlan = opts.sockets?.confined === false ? undefined : opts.sockets;
     this.alsoHidden = opts.hidden ?? [];
+    // Fail closed: without the table the plan hid no listening socket and the watch would see none start.
+    const read = this.socketPlan ? tryReadUnixTable() : { text: '' };
+    if ('error' in read) {
+      throw new SandboxError(
+        SandboxErrorCode.Internal,
+        `The host's listening Unix sockets cannot be read (${read.error}), so the sandbox could neither hide them ` +
+          'nor stop when a new one starts listening; nothing was run.',
+        'Make /proc/net/unix readable to this user (a hardened /proc or a container that masks it), or run ' +
+          '`agent-sandbox verify` to see what else is missing.',
+      );
+    }
     // Watch first, then record: a replacement between the two is still seen as an event.
     this.watchFolders();
     if (this.socketPlan) {
-      const table = readUnixTable();
+      const table = read.text;
       this.socketKey = socketKey(table);
       for (const [s, ino] of lateSockets(this.socketPlan, hostListeningSockets(table), this.alsoHidden))
         this.sockets.set(s, ino);
@@ -163,7 +175,10 @@ export class MountGuard {
    * Cheap when nothing changed: the listening set is compared first, as text.
    */
   private newSocket(): string | undefined {
-    const table = readUnixTable();
+    const read = tryReadUnixTable();
+    if ('error' in read)
+      return (this.breached ??= `the host's listening sockets can no longer be read (${read.error}), so the socket watch is blind`);
+    const table = read.text;
     const key = socketKey(table);
     if (key === this.socketKey) return undefined;
     this.socketKey = key;

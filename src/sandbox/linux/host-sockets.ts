@@ -50,12 +50,21 @@ export function hostListeningSockets(table = readUnixTable()): string[] {
   return parseListeningSockets(table).filter((s) => !s.startsWith(brokers));
 }
 
+/** Where the host's table of Unix sockets is read (tests point it at a file that cannot be read). */
+export const unixTable = { path: '/proc/net/unix' };
+
 /** /proc/net/unix as text, or '' where it cannot be read. */
 export function readUnixTable(): string {
+  const r = tryReadUnixTable();
+  return 'text' in r ? r.text : '';
+}
+
+/** /proc/net/unix as text, or why it cannot be read (the guard must not mistake that for "nothing listens"). */
+export function tryReadUnixTable(): { text: string } | { error: string } {
   try {
-    return fs.readFileSync('/proc/net/unix', 'utf8');
-  } catch {
-    return '';
+    return { text: fs.readFileSync(unixTable.path, 'utf8') };
+  } catch (e) {
+    return { error: `${unixTable.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
   }
 }
 

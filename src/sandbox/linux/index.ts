@@ -29,6 +29,7 @@ import { LINUX_RELAY } from '../../policy/proxy-env';
 import type { NetworkProxy } from '../../network/proxy';
 import { createProxy, proxySocketDir } from '../../network/shared';
 import { hideProxySockets } from './launch';
+import { hideSocketArgs } from './host-sockets';
 
 /** The probed bwrap path; throws the probe's SandboxError (with the exact fix) when bwrap is missing or unusable. */
 function checkedBwrap(): string {
@@ -108,7 +109,13 @@ class LinuxBackend implements SandboxBackend {
     const registration = prepareHost(linux, this.stateDir);
     // The proxy's socket folder is hidden at launch (hideProxySockets): its gateways, this sandbox's own included,
     // are out of reach even where the plan's state folder is another one.
-    const guard = new MountGuard(linux, { sockets: linux, hidden: proxyDir ? [proxyDir] : [] });
+    let guard: MountGuard;
+    try {
+      guard = new MountGuard(linux, { sockets: linux, hidden: proxyDir ? [proxyDir] : [] });
+    } catch (e) {
+      release(registration);
+      throw e;
+    }
     let limits: ReturnType<typeof openLimits> | undefined;
     const end = async () => {
       guard.close();
@@ -122,19 +129,25 @@ class LinuxBackend implements SandboxBackend {
       gateway = linux.allowlist ? await this.getProxy().openGateway(spec.argv.join(' ').slice(0, 200)) : undefined;
       const net = gateway && openCommandNetwork(gateway, linux, spec.argv, spec.allowDomains, LINUX_RELAY, true);
       const network = gateway && net ? { proxyDir: gateway.dir, env: net.env } : undefined;
-      const hide = hideProxySockets(linux, proxyDir);
-      const cold = await spawnCold(bwrap, linux, spec, network, hide, guard, limits).catch((e: unknown) => {
+      // Sockets that started listening between the plan and now (the guard's start) are hidden at launch like the
+      // plan's, so the guard's baseline holds nothing the sandbox can reach; any later one is a breach.
+      const hide = () => [
+        ...hideProxySockets(linux, proxyDir),
+        ...hideSocketArgs([...guard.sockets.keys()].filter((s) => fs.lstatSync(s, { throwIfNoEntry: false }))),
+      ];
+      const cold = await spawnCold(bwrap, linux, spec, network, hide(), guard, limits).catch((e: unknown) => {
         // bwrap failed before anything ran, so one more start is safe where the cause is transient: a hidden socket
         // removed between the launch and bwrap's mount (ephemeral IDE sockets come and go; the retry drops it), or
         // an online sandbox whose loopback set-up raced slirp4netns attaching to its namespace under load (seen as
         // "loopback: Failed RTM_NEWADDR", or as slirp4netns losing its namespace). A missing slirp4netns fails again.
         const transient =
           e instanceof SandboxError &&
-          ((e.code === SandboxErrorCode.BwrapUnusable && socketVanished(linux)) ||
+          ((e.code === SandboxErrorCode.BwrapUnusable &&
+            socketVanished([...linux.hiddenSockets, ...guard.sockets.keys()])) ||
             (Boolean(linux.userNet) &&
               (e.code === SandboxErrorCode.BwrapUnusable || e.code === SandboxErrorCode.UserNetUnavailable)));
         if (!transient) throw e;
-        return spawnCold(bwrap, linux, spec, network, hide, guard, limits);
+        return spawnCold(bwrap, linux, spec, network, hide(), guard, limits);
       });
       proc = gateway && net ? withOwnGateway(cold, gateway, net) : cold;
     } catch (e) {
@@ -234,8 +247,8 @@ function asLinux(plan: Plan): LinuxPlan {
   return plan;
 }
 
-function socketVanished(plan: LinuxPlan): boolean {
-  return plan.hiddenSockets.some((p) => !fs.existsSync(p));
+function socketVanished(hidden: string[]): boolean {
+  return hidden.some((p) => !fs.existsSync(p));
 }
 
 function checkCwd(cwd: string): void {

@@ -31,8 +31,9 @@ export const linuxLifecycle: Lifecycle = {
     const stopped = await stopBrokers(opts.stateDir);
     const r = removeLinuxSandboxState(opts.stateDir);
     const removed = [...r.removed];
-    // Nothing failed: nothing of ours is left to record, so the state folder (policies, logs) goes too.
-    if (!r.failed.length && fs.existsSync(opts.stateDir)) {
+    // Nothing failed and no sandbox runs: nothing of ours is left to record, so the state folder (policies, logs)
+    // goes too. A running sandbox's records stay, so that its end still takes its placeholders and temp back.
+    if (!r.failed.length && !r.running && fs.existsSync(opts.stateDir)) {
       fs.rmSync(opts.stateDir, { recursive: true, force: true });
       removed.push(opts.stateDir);
     }

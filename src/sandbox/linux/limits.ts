@@ -29,7 +29,17 @@ export interface SandboxLimits {
   hitsSince(since: LimitCounts): string[];
   /** Kills what is left in the cgroup and removes it, resolving once it is gone (or given up on). Idempotent. */
   close(): Promise<void>;
+  /**
+   * A broker's, where its hierarchy allows (cgroup v1): makes one brokered command's own cgroup, a child of the
+   * broker's with the plan's limits, and moves the runner's thread `hostTid` (the one about to fork the command) into
+   * it, so the command is in it from birth. `runnerTids` names the runner's threads, which closing it never kills.
+   * Throws when it cannot be made. Absent where the commands of one broker share its cgroup.
+   */
+  forCommand?(id: number, hostTid: number, runnerTids: () => Set<number>): CommandLimits;
 }
+
+/** One brokered command's own cgroup: what it hit, and its removal once the command ended. */
+export type CommandLimits = Pick<SandboxLimits, 'counts' | 'hitsSince' | 'close'>;
 
 interface Group {
   /** Folders made for this sandbox (one for v2, one per controller for v1). */
@@ -49,8 +59,17 @@ const LAUNCHER =
 
 let serial = 0;
 
-/** What a broker's limits are, in every note and hit: one cgroup for all the commands it serves. */
+/** What a broker's limits are, in every note and hit, where they cannot be per command (cgroup v2). */
 export const BROKER_SHARED = 'shared by the commands of one broker';
+
+/** What a broker's limits are where each of its commands gets its own cgroup (v1). */
+export const PER_COMMAND = "for each command of the broker (its own cgroup, a child of the broker's)";
+
+/**
+ * Test hook: brokers keep one cgroup for all their commands, as before per-command cgroups (the control of the test
+ * that one command's hit leaves the others alone).
+ */
+const sharedForced = () => process.env.AGENT_SANDBOX_SHARED_BROKER_CGROUP === '1';
 
 /**
  * Opens the limits for one sandbox of `plan`; throws SandboxError when a cgroup was made but cannot be set.
@@ -72,9 +91,11 @@ export function openLimits(plan: LinuxPlan, broker = false): SandboxLimits {
     ];
     return rlimitOnly(Math.ceil(memoryBytes / 1024), notes);
   }
+  // A broker's group with per-command children stays unlimited itself: a limit on it would bound all its commands
+  // together, so one command at its limit would starve the others.
+  const perCommand = broker && group.version === 1 && !sharedForced();
   try {
-    if (group.pidsDir && pids) fs.writeFileSync(path.join(group.pidsDir, 'pids.max'), String(pids));
-    if (group.memoryDir && memoryBytes) setMemory(group, memoryBytes);
+    if (!perCommand) limitGroup(group, pids, memoryBytes);
   } catch (e) {
     void removeGroup(group);
     throw new SandboxError(
@@ -84,7 +105,12 @@ export function openLimits(plan: LinuxPlan, broker = false): SandboxLimits {
       { cause: e },
     );
   }
-  return cgroupLimits(group, plan.limits, broker);
+  return cgroupLimits(group, plan.limits, broker, perCommand);
+}
+
+function limitGroup(group: Group, pids: number, memoryBytes: number, pidsExtra = 0): void {
+  if (group.pidsDir && pids) fs.writeFileSync(path.join(group.pidsDir, 'pids.max'), String(pids + pidsExtra));
+  if (group.memoryDir && memoryBytes) setMemory(group, memoryBytes);
 }
 
 /** Which mechanism sandboxes get on this machine, for `agent-sandbox status` (a trial cgroup, removed at once). */
@@ -94,7 +120,7 @@ export function limitsMechanism(): string {
   void removeGroup(group);
   return (
     `a cgroup per sandbox (v${group.version}, under ${group.dirs.map((d) => path.dirname(d)).join(', ')}); ` +
-    `a broker's is ${BROKER_SHARED}`
+    `a broker's limits are ${group.version === 1 && !sharedForced() ? PER_COMMAND : BROKER_SHARED}`
   );
 }
 
@@ -113,23 +139,18 @@ function rlimitOnly(dataKb: number, notes: string[]): SandboxLimits {
   };
 }
 
-function cgroupLimits(group: Group, limits: LinuxPlan['limits'], broker: boolean): SandboxLimits {
+function cgroupLimits(group: Group, limits: LinuxPlan['limits'], broker: boolean, perCommand: boolean): SandboxLimits {
   const procs = group.dirs.map((d) => path.join(d, 'cgroup.procs'));
   const where = `cgroup v${group.version} ${group.dirs.join(', ')}`;
+  const scope = perCommand ? PER_COMMAND : broker ? BROKER_SHARED : undefined;
   const notes = [
-    `processes: at most ${limits.pids || 'unlimited'} ${broker ? BROKER_SHARED : 'in the sandbox'}, threads ` +
-      `included (${where})`,
+    `processes: at most ${limits.pids || 'unlimited'} ${scope ?? 'in the sandbox'}, threads ` + `included (${where})`,
     `memory: ${limits.memoryBytes ? mib(limits.memoryBytes) : 'unlimited'} ` +
-      `${broker ? BROKER_SHARED : 'for the whole sandbox'} (${where})`,
+      `${scope ?? 'for the whole sandbox'} (${where})`,
   ];
-  // A broker's hit may come from another of its commands running at the same time.
-  const whose = broker ? ` (the limit is ${BROKER_SHARED})` : '';
-  const counts = (): LimitCounts => ({
-    pids: group.pidsDir ? eventCount(path.join(group.pidsDir, 'pids.events'), 'max') : 0,
-    oom: group.memoryDir
-      ? eventCount(path.join(group.memoryDir, group.version === 2 ? 'memory.events' : 'memory.oom_control'), 'oom_kill')
-      : 0,
-  });
+  // A shared broker's hit may come from another of its commands running at the same time.
+  const whose = broker && !perCommand ? ` (the limit is ${BROKER_SHARED})` : '';
+  const { counts, hitsSince } = hitCounter(group, limits, whose);
   let closing: Promise<void> | undefined;
   return {
     notes,
@@ -137,6 +158,64 @@ function cgroupLimits(group: Group, limits: LinuxPlan['limits'], broker: boolean
       file: '/bin/sh',
       args: ['-c', LAUNCHER, 'sh', String(procs.length), ...procs, '0', file, ...args],
     }),
+    counts,
+    hitsSince,
+    close: () => (closing ??= removeGroup(group)),
+    ...(perCommand ? { forCommand: (id, tid, runnerTids) => commandGroup(group, limits, id, tid, runnerTids) } : {}),
+  };
+}
+
+/**
+ * A brokered command's own group (v1): a child of each of the broker's folders, limited like a sandbox, holding the
+ * runner thread that forks the command (one more task for `pids.max`). Removal moves that thread back to the
+ * broker's group first, then kills whatever else is left in it (never a runner thread) and removes the folders.
+ */
+function commandGroup(
+  parent: Group,
+  limits: LinuxPlan['limits'],
+  id: number,
+  hostTid: number,
+  runnerTids: () => Set<number>,
+): CommandLimits {
+  const dirs: string[] = [];
+  const child = (d: string | undefined) => (d ? path.join(d, `command-${id}`) : undefined);
+  const group: Group = {
+    dirs,
+    pidsDir: child(parent.pidsDir),
+    memoryDir: child(parent.memoryDir),
+    version: 1,
+  };
+  const remove = async () => {
+    parent.dirs.forEach((d) => trySet(path.join(d, 'tasks'), String(hostTid)));
+    await removeGroup(group, runnerTids);
+  };
+  try {
+    for (const d of parent.dirs) {
+      fs.mkdirSync(child(d)!);
+      dirs.push(child(d)!);
+    }
+    limitGroup(group, limits.pids, limits.memoryBytes, 1);
+    for (const d of dirs) fs.writeFileSync(path.join(d, 'tasks'), String(hostTid));
+  } catch (e) {
+    void remove();
+    throw e;
+  }
+  let closing: Promise<void> | undefined;
+  return { ...hitCounter(group, limits, ''), close: () => (closing ??= remove()) };
+}
+
+function hitCounter(
+  group: Group,
+  limits: LinuxPlan['limits'],
+  whose: string,
+): Pick<SandboxLimits, 'counts' | 'hitsSince'> {
+  const counts = (): LimitCounts => ({
+    pids: group.pidsDir ? eventCount(path.join(group.pidsDir, 'pids.events'), 'max') : 0,
+    oom: group.memoryDir
+      ? eventCount(path.join(group.memoryDir, group.version === 2 ? 'memory.events' : 'memory.oom_control'), 'oom_kill')
+      : 0,
+  });
+  return {
     counts,
     hitsSince: (since) => {
       const now = counts();
@@ -149,7 +228,6 @@ function cgroupLimits(group: Group, limits: LinuxPlan['limits'], broker: boolean
         );
       return hits;
     },
-    close: () => (closing ??= removeGroup(group)),
   };
 }
 
@@ -289,7 +367,20 @@ function sweepStale(parent: string): void {
   }
   for (const n of names) {
     const pid = /^agent-sandbox-(\d+)-\d+$/.exec(n)?.[1];
-    if (pid && Number(pid) !== process.pid && !alive(Number(pid))) tryRmdir(path.join(parent, n));
+    if (!pid || Number(pid) === process.pid || alive(Number(pid))) continue;
+    for (const c of readDirs(path.join(parent, n))) tryRmdir(path.join(parent, n, c)); // a broker's command groups
+    tryRmdir(path.join(parent, n));
+  }
+}
+
+function readDirs(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+  } catch {
+    return [];
   }
 }
 
@@ -317,14 +408,20 @@ export function removalWaits(): number[] {
  * Kills what is left in the group and removes its folders, retrying while the killed processes drain (a folder
  * with a process in it cannot be removed); gives up after about two seconds.
  */
-async function removeGroup(group: Group): Promise<void> {
+async function removeGroup(group: Group, spare?: () => Set<number>): Promise<void> {
   let left = group.dirs;
   for (const wait of removalWaits()) {
-    left = left.filter((d) => !tryRmdir(d));
+    // A broker's own group goes after its commands' (children keep a folder from being removed).
+    left = left.filter((d) => (readDirs(d).forEach((c) => tryRmdir(path.join(d, c))), !tryRmdir(d)));
     if (!left.length) return;
     for (const d of left) {
       if (group.version === 2) trySet(path.join(d, 'cgroup.kill'), '1');
-      else for (const pid of readWords(path.join(d, 'cgroup.procs')).filter(Boolean)) tryKill(Number(pid));
+      else if (spare) {
+        // A command's group: by thread (`tasks`), sparing the runner's (kill() of one thread kills its process).
+        const keep = spare();
+        for (const tid of readWords(path.join(d, 'tasks')).filter(Boolean))
+          if (!keep.has(Number(tid))) tryKill(Number(tid));
+      } else for (const pid of readWords(path.join(d, 'cgroup.procs')).filter(Boolean)) tryKill(Number(pid));
     }
     await new Promise((r) => setTimeout(r, wait));
   }
@@ -337,4 +434,44 @@ function tryKill(pid: number): void {
   } catch {
     // Already gone.
   }
+}
+
+// ---- Naming a sandbox's threads on the host ----------------------------------------------------------------------
+
+/** The last id on a /proc status file's NSpid line: the id as the innermost PID namespace sees it. */
+function innermostId(statusFile: string): number | undefined {
+  try {
+    const m = /^NSpid:\s*(.*)$/m.exec(fs.readFileSync(statusFile, 'utf8'));
+    return m ? Number(m[1].trim().split(/\s+/).pop()) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host PID of the process that is `nsPid` in the PID namespace `pidNs` (as /proc/PID/ns/pid names it). */
+export function hostPid(pidNs: string, nsPid: number): number | undefined {
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${e}/ns/pid`) !== pidNs) continue;
+    } catch {
+      continue;
+    }
+    if (innermostId(`/proc/${e}/status`) === nsPid) return Number(e);
+  }
+  return undefined;
+}
+
+/** The host ids of process `pid`'s threads. */
+export function threadsOf(pid: number): Set<number> {
+  try {
+    return new Set(fs.readdirSync(`/proc/${pid}/task`).map(Number));
+  } catch {
+    return new Set();
+  }
+}
+
+/** The host id of process `pid`'s thread that is `nsTid` in the process's own PID namespace. */
+export function hostTid(pid: number, nsTid: number): number | undefined {
+  return [...threadsOf(pid)].find((t) => innermostId(`/proc/${pid}/task/${t}/status`) === nsTid);
 }

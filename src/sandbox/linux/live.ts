@@ -58,6 +58,8 @@ export function register(stateDir: string, plan: LinuxPlan): Registration {
  * next release or uninstall (a sandbox's end must not fail because of its cleanup).
  */
 export function release(reg: Registration): { removed: string[]; kept: Kept[] } {
+  // Uninstall (or the user) removed the register: nothing of ours is left there, and nothing may be made again.
+  if (!fs.existsSync(path.join(reg.stateDir, LIVE_DIR))) return { removed: [], kept: [] };
   try {
     return withLock(reg.stateDir, () => {
       fs.rmSync(path.join(liveDir(reg.stateDir), `${reg.entry.id}.json`), { force: true });
@@ -87,11 +89,26 @@ function sweep(stateDir: string): { removed: string[]; kept: Kept[] } {
  * For uninstall and Remove: runs `fn` under the lock with a test for "a live sandbox relies on this path", so
  * nothing a running sandbox uses is removed.
  */
-export function withLiveCheck<T>(stateDir: string, fn: (inUse: (p: string) => boolean) => T): T {
+export function withLiveCheck<T>(stateDir: string, fn: (inUse: (p: string) => boolean, running: number) => T): T {
   return withLock(stateDir, () => {
     const live = liveEntries(stateDir);
-    return fn((p) => inUse(live, p));
+    return fn((p) => inUse(live, p), live.length);
   });
+}
+
+/** The processes that hold a live registration in `stateDir` now (read without the lock; creates nothing). */
+export function livePids(stateDir: string): number[] {
+  const dir = path.join(stateDir, LIVE_DIR);
+  const pids = new Set<number>();
+  for (const name of safeReaddir(dir).filter((n) => n.endsWith('.json'))) {
+    try {
+      const e = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as Entry;
+      if (e.start !== '' && startTime(e.pid) === e.start) pids.add(e.pid);
+    } catch {
+      // gone meanwhile, or unreadable
+    }
+  }
+  return [...pids];
 }
 
 function inUse(live: Entry[], p: string): boolean {

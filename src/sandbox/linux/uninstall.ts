@@ -18,6 +18,8 @@ export interface LinuxCleanup {
   kept: Kept[];
   /** Placeholders that could not be removed (still recorded, so running uninstall again retries them). */
   failed: Kept[];
+  /** Sandboxes still running: their records stay (the state folder with them), so their end takes their things back. */
+  running?: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface LinuxCleanup {
  */
 export function removeLinuxSandboxState(stateDir: string): LinuxCleanup {
   if (!fs.existsSync(stateDir)) return { removed: [], kept: [], failed: [] };
-  const result = withLiveCheck(stateDir, (inUse) => {
+  const result = withLiveCheck(stateDir, (inUse, live) => {
     const { removed, kept, failed } = removePlaceholders(stateDir, (p) => !inUse(p));
     const running = 'a sandbox that uses it is still running; run uninstall again once it has ended';
     const tmp = path.join(stateDir, 'tmp');
@@ -43,7 +45,7 @@ export function removeLinuxSandboxState(stateDir: string): LinuxCleanup {
     for (const p of recordedPlaceholders(stateDir))
       if (inUse(p) && !held.has(p)) kept.push({ path: p, reason: running });
     for (const dir of [tmp, path.join(stateDir, LEDGER_DIR)]) removeIfEmpty(dir);
-    return { removed, kept, failed };
+    return { removed, kept, failed, running: live };
   });
   // The allowlist proxy's socket folder: empty once no sandbox runs (each gateway removes its own folder).
   for (const dir of [path.join(stateDir, LIVE_DIR), proxySocketDir(stateDir), stateDir]) if (dir) removeIfEmpty(dir);

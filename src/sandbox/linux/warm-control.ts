@@ -17,6 +17,7 @@ import {
   type BrokerStatus,
   type Listed,
 } from '../../protocol/warm';
+import { livePids } from './live';
 
 const ANSWER_MS = 3000;
 
@@ -58,6 +59,10 @@ export async function stopBrokers(stateDir?: string): Promise<BrokerStatus[]> {
     stopped.push(answer);
     for (let i = 0; i < 100 && alive(answer.pid); i++) await new Promise((r) => setTimeout(r, 50));
   }
+  // Brokers already stopping (no longer listening, finishing their commands) still hold their sandbox: waited for
+  // too, so that what uninstall removes next is not in use.
+  for (const pid of stateDir ? livePids(stateDir) : [])
+    for (let i = 0; i < 200 && isStartingBroker(pid); i++) await new Promise((r) => setTimeout(r, 50));
   return stopped;
 }
 
@@ -85,7 +90,7 @@ async function stopStarting(dir: string, stateDir?: string): Promise<void> {
   }
 }
 
-/** True when `pid` is this user's broker process (not a recycled pid of something else). */
+/** True when `pid` is this user's broker process, starting or not (not a recycled pid of something else). */
 function isStartingBroker(pid: number): boolean {
   try {
     return (

@@ -3,7 +3,7 @@
  * a socket in a /run folder that no list names (as GNU screen's /run/screen), and a socket listening in the home
  * folder (as git's credential cache), are unreachable offline and online; a hidden socket re-created while a
  * sandbox runs (a restarted daemon) stops the sandbox. Controls: the same plan without the hiding (or without the
- * guard, or a socket that began listening after planning) reaches the listener. A socket that starts listening
+ * guard, or without hiding at launch a socket that began listening after planning) reaches the listener. A socket that starts listening
  * after a broker started retires it, so later brokered commands cannot reach it (control: without that re-check).
  */
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { LinuxPlan } from '../../../src/policy';
 import { MountGuard } from '../../../src/sandbox/linux/guard';
+import * as hostSockets from '../../../src/sandbox/linux/host-sockets';
 import { Broker } from '../../../src/sandbox/linux/broker';
 import { createLinuxBackend } from '../../../src/sandbox/linux';
 import { coldBackend, hostDir, NODE, plan, run, STATE_DIR, tempDir } from './helpers';
@@ -71,6 +72,17 @@ function socketWatch(on: boolean): { restore: () => void } {
   return { restore: () => (proto.newSocket = original) };
 }
 
+/**
+ * Turns off the hiding at launch of sockets that started listening after the plan was made (`on` false), for a
+ * control: the guard's baseline then holds a socket the sandbox can reach.
+ */
+function launchHiding(on: boolean): { restore: () => void } {
+  const mod = hostSockets as { hideSocketArgs: (s: Iterable<string>) => string[] };
+  const original = mod.hideSocketArgs;
+  if (!on) mod.hideSocketArgs = () => [];
+  return { restore: () => (mod.hideSocketArgs = original) };
+}
+
 describe('linux sandbox: host sockets hidden by default', () => {
   for (const network of ['offline', 'online'] as const) {
     it(`${network}: a socket in a /run folder no list names (as /run/screen) is unreachable (control: the same plan without the /run tmpfs reaches it)`, async (t) => {
@@ -96,7 +108,7 @@ describe('linux sandbox: host sockets hidden by default', () => {
       }
     });
 
-    it(`${network}: a socket listening in the home folder (as git's credential cache) is hidden (control: one that began listening after planning is reached)`, async () => {
+    it(`${network}: a socket listening in the home folder (as git's credential cache) is hidden, and so is one that began listening between planning and launch (control: without the launch-time hiding that one is reached)`, async () => {
       const dir = fs.mkdtempSync(path.join(os.homedir(), '.as-cred-'));
       fs.writeFileSync(path.join(dir, 'config'), ''); // not a socket-only folder: the socket itself is hidden
       const sock = path.join(dir, 'socket');
@@ -111,9 +123,18 @@ describe('linux sandbox: host sockets hidden by default', () => {
         const late = path.join(dir, 'late');
         const l2 = await listen(late);
         try {
-          const c = await run(backend, p, [NODE, '-e', CLIENT, late]);
-          assert.match(c.stdout, /UNIX OK/, `control (a socket the plan did not see): ${c.stdout} ${c.stderr}`);
-          assert.equal(l2.hits(), 1);
+          assert.ok(!p.hiddenSockets.includes(late), 'the plan predates it');
+          const r2 = await run(backend, p, [NODE, '-e', CLIENT, late]);
+          assert.match(r2.stdout, /UNIX ERR/, `a socket the plan did not see: ${r2.stdout} ${r2.stderr}`);
+          assert.equal(l2.hits(), 0);
+          const off = launchHiding(false);
+          try {
+            const c = await run(backend, p, [NODE, '-e', CLIENT, late]);
+            assert.match(c.stdout, /UNIX OK/, `control (not hidden at launch): ${c.stdout} ${c.stderr}`);
+            assert.equal(l2.hits(), 1);
+          } finally {
+            off.restore();
+          }
         } finally {
           await l2.close();
         }
@@ -318,4 +339,31 @@ describe('linux sandbox: a host socket that starts listening while a sandbox run
       fs.rmSync(runDir, { recursive: true, force: true });
     }
   });
+});
+
+describe('linux sandbox: a host socket table that cannot be read', () => {
+  for (const mode of ['cold', 'broker'] as const) {
+    it(`${mode}: the sandbox is refused and nothing runs (control: with the readable table the same command runs)`, async () => {
+      const b = mode === 'cold' ? backend : createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+      const ws = tempDir('as-blind-');
+      const marker = path.join(ws, 'ran');
+      const p = plan({ workspaceRoots: [ws] });
+      const real = hostSockets.unixTable.path;
+      try {
+        hostSockets.unixTable.path = path.join(ws, 'missing', 'unix');
+        await assert.rejects(
+          run(b, p, ['sh', '-c', `echo x > ${marker}`]),
+          /listening Unix sockets cannot be read .*nothing was run/,
+        );
+        assert.equal(fs.existsSync(marker), false, 'nothing ran');
+        hostSockets.unixTable.path = real;
+        const c = await run(b, p, ['sh', '-c', `echo x > ${marker}`]);
+        assert.equal(c.code, 0, c.stderr);
+        assert.equal(fs.existsSync(marker), true, 'control: the command ran');
+      } finally {
+        hostSockets.unixTable.path = real;
+        if (b !== backend) await b.dispose();
+      }
+    });
+  }
 });

@@ -11,7 +11,8 @@
  * denies reads of entries created after the sandbox started in the folders leading to each credential location
  * (the home, `~/.config` ...): the tight-loop case reads nothing. Control: the read rules off (the runner is not
  * sent `denyRead`), the same loop reads the secret. Existing files there, the workspace, /etc, /usr, node, git and
- * sh stay usable.
+ * sh stay usable. An existing folder the host renames to a credential name is another matter: Landlock's grant
+ * follows its inode, so the guard's stop is what protects it (control: the guard off, it is read).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -128,6 +129,44 @@ describe('linux sandbox: a credential location created on the host while a sandb
         }
       });
     }
+  }
+});
+
+describe('linux sandbox: an existing folder the host renames to a credential name while a sandbox runs', () => {
+  for (const mode of ['cold', 'broker'] as const) {
+    it(`${mode}: \`mv ~/notes ~/.aws\` stops the running sandbox before it reads the file through ~/.aws, and the next sandbox of the same plan cannot read it (control: with the guard off the running sandbox reads it, as Landlock's grant follows the renamed folder)`, async () => {
+      const b = mode === 'cold' ? cold : createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+      const renamed = async (guarded: boolean) => {
+        const home = hostDir('as-mv-home-');
+        fs.mkdirSync(path.join(home, 'notes'));
+        fs.writeFileSync(path.join(home, 'notes', 'credentials'), 'SECRET-moved\n');
+        const p = homePlan(home);
+        assert.ok(p.denyRead.includes(path.join(home, '.aws')), '~/.aws is in the default denyRead');
+        assert.ok(!fs.existsSync(path.join(home, '.aws')), 'missing when the plan was made');
+        const file = path.join(home, '.aws', 'credentials');
+        const go = async () => {
+          const pending = run(b, p, reader(file));
+          await new Promise((r) => setTimeout(r, 800));
+          fs.renameSync(path.join(home, 'notes'), path.join(home, '.aws'));
+          fs.writeFileSync(path.join(p.workspaceRoots[0], TRIGGER), '');
+          return pending;
+        };
+        return { r: await (guarded ? go() : withoutGuard(go)), p, file };
+      };
+      try {
+        const { r, p, file } = await renamed(true);
+        assert.doesNotMatch(r.stdout, /SECRET/, 'the running sandbox read the renamed folder');
+        assert.equal(r.code, 125, `${r.stdout} ${r.stderr}`);
+        assert.match(r.stopped ?? '', /\.aws was replaced on the host/);
+        const next = await run(b, p, sh(`cat '${file}'; echo done`));
+        assert.doesNotMatch(next.stdout, /SECRET/, 'a later sandbox of the same plan read it');
+        assert.match(next.stdout, /done/, `${next.stdout} ${next.stderr} ${next.stopped}`);
+        const c = await renamed(false);
+        assert.match(c.r.stdout, /SECRET-moved/, `control: without the guard it is read (${c.r.stderr})`);
+      } finally {
+        if (b !== cold) await b.dispose();
+      }
+    });
   }
 });
 

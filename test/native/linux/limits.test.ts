@@ -17,19 +17,22 @@ import { coldBackend, NODE, plan, run, sh, STATE_DIR, tempDir } from './helpers'
 const backend = coldBackend();
 after(() => backend.dispose());
 
-/** Processes on the host whose environment carries `marker`. */
-function countMarked(marker: string): number {
+/** Processes on the host whose environment (or, with `where` 'cmdline', command line) carries `marker`. */
+function countMarked(marker: string, where: 'environ' | 'cmdline' = 'environ'): number {
   let n = 0;
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      if (fs.readFileSync(`/proc/${e}/environ`, 'latin1').includes(marker)) n++;
+      if (fs.readFileSync(`/proc/${e}/${where}`, 'latin1').includes(marker)) n++;
     } catch {
       // gone, or not ours to read
     }
   }
   return n;
 }
+
+/** Processes on the host whose command line carries `marker` (readable across a user namespace, unlike environ). */
+const countArgv = (marker: string) => countMarked(marker, 'cmdline');
 
 /** Cgroup folders this test process's sandboxes made that still exist. */
 function leftoverGroups(): string[] {
@@ -49,6 +52,26 @@ function leftoverGroups(): string[] {
   };
   walk('/sys/fs/cgroup', 0);
   return out;
+}
+
+/** The per-command cgroups (`command-N`) inside this test process's broker cgroups that still exist. */
+function commandGroups(): string[] {
+  return leftoverGroups().flatMap((g) =>
+    fs
+      .readdirSync(g)
+      .filter((n) => n.startsWith('command-'))
+      .map((n) => path.join(g, n)),
+  );
+}
+
+/** Runs `f` with brokers forced to share one cgroup among their commands (the test hook) when `shared`. */
+async function withShared<T>(shared: boolean, f: () => Promise<T>): Promise<T> {
+  if (shared) process.env.AGENT_SANDBOX_SHARED_BROKER_CGROUP = '1';
+  try {
+    return await f();
+  } finally {
+    delete process.env.AGENT_SANDBOX_SHARED_BROKER_CGROUP;
+  }
 }
 
 /** A fork bomb bounded by its depth (2^(depth+1)-1 shells, each sleeping), so a failing test cannot take the host. */
@@ -200,31 +223,26 @@ describe('linux sandbox: resource limits through a cgroup', async () => {
   });
 
   it(
-    "brokered: the notes say the limits are shared by the commands of one broker (control: a cold command's are its own sandbox's)",
+    "brokered: the notes say the limits are each command's own (control: the shared-cgroup hook says shared by the commands of one broker)",
     { skip },
     async () => {
-      const broker = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
       const ws = tempDir('as-lim-');
       const p = plan({ workspaceRoots: [ws], maxProcesses: 64, maxMemoryMb: 160 });
-      try {
-        for (const [b, shared] of [
-          [broker, true],
-          [backend, false],
-        ] as const) {
-          const proc = await b.spawn(p, { argv: ['true'], cwd: ws, stdio: 'pipe' });
+      for (const shared of [false, true]) {
+        const broker = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+        try {
+          const proc = await withShared(shared, () => broker.spawn(p, { argv: ['true'], cwd: ws, stdio: 'pipe' }));
           proc.stdin?.end();
           await proc.exited;
           const limitNotes = proc.enforcement.notes.filter((n) => /^(processes|memory): /.test(n));
           assert.equal(limitNotes.length, 2, proc.enforcement.notes.join('\n'));
-          for (const n of limitNotes)
-            assert.equal(
-              n.includes('shared by the commands of one broker'),
-              shared,
-              `${shared ? 'brokered' : 'cold'}: ${n}`,
-            );
+          for (const n of limitNotes) {
+            assert.equal(n.includes('shared by the commands of one broker'), shared, n);
+            assert.equal(n.includes('for each command of the broker'), !shared, n);
+          }
+        } finally {
+          await broker.dispose();
         }
-      } finally {
-        await broker.dispose();
       }
     },
   );
@@ -241,18 +259,73 @@ describe('linux sandbox: resource limits through a cgroup', async () => {
         const hog = await run(broker, p, HOG(marker, 400));
         assert.equal(fs.existsSync(marker), false);
         assert.match((hog.limitsHit ?? []).join('\n'), /memory limit reached \(160 MiB\)/);
-        assert.match((hog.limitsHit ?? []).join('\n'), /the limit is shared by the commands of one broker/);
+        assert.doesNotMatch((hog.limitsHit ?? []).join('\n'), /shared/);
         // control: the next command of the same broker hits nothing and runs
         const next = await run(broker, p, sh('echo fine'));
         assert.equal(next.stdout.trim(), 'fine');
         assert.equal(next.limitsHit, undefined);
         assert.ok(leftoverGroups().length > 0, 'the live broker holds its cgroup');
+        assert.deepEqual(commandGroups(), [], "each command's own cgroup is removed when it ends");
       } finally {
         await broker.dispose();
       }
       assert.deepEqual(leftoverGroups(), [], 'no cgroup left after the broker is disposed');
     },
   );
+
+  for (const shared of [false, true]) {
+    it(
+      shared
+        ? 'control: with one cgroup shared by the broker (test hook), the fork bomb starves the other command'
+        : "brokered: one command's fork bomb at its limit leaves a concurrent command of the same broker unaffected",
+      { skip },
+      async () => {
+        const ws = tempDir('as-lim-');
+        const p = plan({ workspaceRoots: [ws], maxProcesses: 48 });
+        const broker = createLinuxBackend({ stateDir: STATE_DIR, broker: true });
+        // Named in the shells' argv ($0), which the host can read across the command's user namespace. Node, unlike
+        // a shell, outlives its refused forks, so the bomb holds its limit for its whole 6 s.
+        const marker = `AS_BOMB_${randomUUID().slice(0, 8)}`;
+        const bombArgv = [
+          NODE,
+          '-e',
+          `for (let i = 0; i < 100; i++) { try { require('child_process').spawn('sh', ['-c', 'sleep 6; :', ` +
+            `${JSON.stringify(marker)}], { stdio: 'ignore' }).on('error', () => {}); } catch {} } setTimeout(() => {}, 6500);`,
+        ];
+        if (shared) process.env.AGENT_SANDBOX_SHARED_BROKER_CGROUP = '1';
+        try {
+          const bombing = run(broker, p, bombArgv, { timeoutMs: 60_000 });
+          // the bomb holds its limit (Node's own threads count too; its shells sleep 6 s) before the other one starts
+          for (let i = 0; i < 200 && countArgv(marker) < 10; i++) await new Promise((r) => setTimeout(r, 25));
+          if (countArgv(marker) < 10) assert.fail(`the bomb never ran: ${JSON.stringify(await bombing)}`);
+          await new Promise((r) => setTimeout(r, 300));
+          if (!shared)
+            assert.equal(new Set(commandGroups().map((g) => path.basename(g))).size, 1, "the bomb's own cgroup");
+          const other = await run(
+            broker,
+            p,
+            sh('i=0; while [ $i -lt 20 ]; do sleep 1 & i=$((i+1)); done; wait; echo forked 20'),
+            { timeoutMs: 30_000 },
+          );
+          const b = await bombing;
+          assert.match((b.limitsHit ?? []).join('\n'), /process limit reached \(48\)/, `bomb: exit ${b.code}`);
+          if (shared) {
+            assert.ok(other.code !== 0 || other.stdout.trim() !== 'forked 20', 'the other command was starved');
+          } else {
+            assert.equal(other.stdout.trim(), 'forked 20', other.stderr);
+            assert.equal(other.code, 0, other.stderr);
+            assert.equal(other.limitsHit, undefined);
+            assert.deepEqual(commandGroups(), [], "each command's own cgroup is removed when it ends");
+            assert.ok(leftoverGroups().length > 0, 'the live broker still holds its own cgroup');
+          }
+        } finally {
+          delete process.env.AGENT_SANDBOX_SHARED_BROKER_CGROUP;
+          await broker.dispose();
+        }
+        assert.deepEqual(leftoverGroups(), [], 'no cgroup left after the broker is disposed');
+      },
+    );
+  }
 });
 
 describe('linux sandbox: resource limits without a cgroup (RLIMIT_DATA)', () => {

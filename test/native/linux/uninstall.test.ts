@@ -29,7 +29,14 @@ function cli(args: string[], cwd: string, stateDir: string) {
  * placeholders recorded in the ledger, for uninstall to take back.
  */
 async function crashedRun(ws: string, stateDir: string): Promise<void> {
-  const child = spawn(NODE, [CLI, 'run', '--', 'sleep', '30'], {
+  const { child, exited } = await runningSleep(ws, stateDir, 30);
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** A CLI run of `sleep seconds`, once its sandbox is up (its placeholders are there). */
+async function runningSleep(ws: string, stateDir: string, seconds: number) {
+  const child = spawn(NODE, [CLI, 'run', '--', 'sleep', String(seconds)], {
     cwd: ws,
     stdio: 'ignore',
     env: { ...process.env, AGENT_SANDBOX_STATE_DIR: stateDir },
@@ -39,8 +46,7 @@ async function crashedRun(ws: string, stateDir: string): Promise<void> {
   while (!fs.existsSync(path.join(ws, '.agent-sandbox')) && Date.now() < end)
     await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 300)); // the sandbox is up
-  child.kill('SIGKILL');
-  await exited;
+  return { child, exited };
 }
 
 function git(args: string[], cwd: string) {
@@ -89,6 +95,25 @@ describe('linux uninstall: placeholders and state', () => {
     for (const n of ['.git', '.vscode', '.agent-sandbox', '.env', '.envrc'])
       assert.match(u.stdout, new RegExp(`removed ${path.join(ws, n)}`));
     assert.equal(fs.existsSync(state), false);
+  });
+
+  it('uninstall while a sandbox runs keeps what it uses and the records of it, so its end still takes its placeholders back, and the state folder is not made again (control: while it runs they are there)', async () => {
+    const ws = tempDir('as-un-');
+    const state = path.join(tempDir('as-un-state-'), 'state');
+    const { exited } = await runningSleep(ws, state, 3);
+    const u = cli(['uninstall'], ws, state);
+    assert.equal(u.status, 0, u.stderr);
+    assert.match(u.stdout, /kept .*\.git: a sandbox that uses it is still running/);
+    assert.deepEqual(
+      fs.readdirSync(ws).sort(),
+      ['.agent-sandbox', '.env', '.envrc', '.git', '.vscode'],
+      'control: the running sandbox still has them',
+    );
+    await exited;
+    assert.deepEqual(fs.readdirSync(ws), [], 'its end took them back');
+    const again = cli(['uninstall'], ws, state);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(fs.existsSync(state), false, 'the second uninstall leaves nothing');
   });
 
   it('the next run after a crash takes back the placeholders the crash left', async () => {

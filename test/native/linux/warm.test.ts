@@ -413,6 +413,36 @@ describe('agent-sandbox broker status|stop and uninstall (linux)', () => {
   });
 });
 
+describe('agent-sandbox uninstall while a warm broker is exiting (linux)', () => {
+  it('uninstall waits for a broker that stopped listening but still finishes a command: then nothing is left, neither the state folder nor a placeholder (control: before the broker ends, its placeholders are there)', async () => {
+    const ws = tempDir('as-warm-exit-');
+    const state = path.join(tempDir('as-warm-exit-state-'), 'state');
+    const policy = path.join(tempDir('as-warm-exit-pol-'), 'policy.json');
+    fs.writeFileSync(policy, JSON.stringify({ workspaceRoots: [ws] }));
+    const env = { ...ENV, AGENT_SANDBOX_STATE_DIR: state };
+    const args = ['--policy-file', policy, '--'];
+    assert.equal(cli([...args, 'true'], ws, env).status, 0);
+    const broker = await brokerFor(ws, 15_000, undefined, state);
+    // a command the broker finishes after it stopped listening
+    const long = spawn(NODE, [CLI, 'run', ...args, 'sleep', '4'], { cwd: ws, env, stdio: 'ignore' });
+    const longDone = new Promise((r) => long.once('exit', r));
+    assert.ok(await eventually(() => fs.readdirSync(ws).length > 0, 10_000), 'control: its placeholders are there');
+    await new Promise((r) => setTimeout(r, 300));
+    fs.writeFileSync(policy, JSON.stringify({ workspaceRoots: [ws], mode: 'read-only' })); // its plan changed
+    const stoppedListening = async () => !(await listBrokers(state)).some((l) => l.status?.pid === broker.pid);
+    for (let i = 0; i < 100 && !(await stoppedListening()); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(await stoppedListening(), 'the broker stopped listening');
+    assert.ok(alive(broker.pid), 'and is still finishing its command');
+    const un = spawnSync(NODE, [CLI, 'uninstall'], { encoding: 'utf8', env });
+    await longDone;
+    assert.ok(await eventually(() => !alive(broker.pid), 10_000), 'the broker exited');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(un.status, 0, `${un.stdout}${un.stderr}`);
+    assert.equal(fs.existsSync(state), false, `nothing of the state folder is left: ${un.stdout}`);
+    assert.deepEqual(fs.readdirSync(ws), [], 'the workspace is as before');
+  });
+});
+
 /** The broker daemons (started or starting) of one state folder. */
 function daemonsOf(state: string): string[] {
   return fs
