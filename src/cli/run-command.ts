@@ -2,6 +2,7 @@
  * `agent-sandbox run`: run one command inside the sandbox, streaming its stdio. Exit codes: the command's own;
  * 124 on timeout; 125 when the sandbox could not be applied (nothing ran); 128+N when killed by signal N.
  */
+import * as fs from 'node:fs';
 import { cloexecAbove2, inheritableFds } from '../../native-bindings/linux/fds';
 import { compilePlan, type Plan, type PolicyInput } from '../policy';
 import type { CompileContext } from '../policy/compile';
@@ -54,10 +55,22 @@ function reportBlocked(blocked: NetworkDenial[], code: number, json: boolean): v
 
 /**
  * Linux: no descriptor our caller leaked to us (a shell's `exec 200>>file`, a pipe, a socket) passes on to
- * bubblewrap and the runner; the runner closes its own before the command too. koffi loads only when one exists.
+ * bubblewrap, the runner or the warm broker we leave; the runner closes its own before the command too. They are
+ * closed outright: Node opens all of its own close-on-exec, so those left are the caller's, and we never use them
+ * (this also spares loading koffi, about 15 ms of a cold run). The one exception is an IPC channel a Node parent
+ * gave us (`process.channel`): then every descriptor is only marked close-on-exec, as before.
  */
 function closeInherited(): void {
-  if (inheritableFds().length) cloexecAbove2();
+  const leaked = inheritableFds();
+  if (!leaked.length) return;
+  if (process.channel) return cloexecAbove2();
+  for (const fd of leaked) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already gone
+    }
+  }
 }
 
 export const runCommand: CliCommand = {

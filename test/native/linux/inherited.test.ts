@@ -13,6 +13,7 @@ import { koffi } from '../../../native-bindings/linux/libc';
 import { compilePlan, type LinuxPlan } from '../../../src/policy';
 import { hostContext } from '../../../src/sandbox/host';
 import { createLinuxBackend } from '../../../src/sandbox/linux';
+import { listBrokers, stopBrokers } from '../../../src/sandbox/linux/warm-control';
 import { CLI, coldBackend, hostDir, NODE, plan, REPO, run, sh, tempDir } from './helpers';
 
 const backend = coldBackend();
@@ -40,6 +41,18 @@ const sc = k.load('libc.so.6').func('long syscall(long nr, ...)');
 const r = Number(sc(${SYS.add_key}, 'str', 'user', 'str', process.argv[1], 'str', 'data', 'size_t', 4, 'int', ${KEY_SPEC_USER_KEYRING}));
 console.log('add_key ' + r + ' errno ' + k.errno());`;
 
+/** The pids of the warm brokers serving `ws`, once one has started (up to 15 s). */
+async function eventuallyBrokers(ws: string): Promise<number[]> {
+  const end = Date.now() + 15_000;
+  for (;;) {
+    const pids = (await listBrokers(process.env.AGENT_SANDBOX_STATE_DIR!))
+      .filter((b) => b.status?.workspaceRoots.includes(ws))
+      .map((b) => b.status!.pid);
+    if (pids.length || Date.now() > end) return pids;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('linux sandbox: nothing inherited', () => {
   it('the kernel keyring: add_key from the sandbox fails and plants nothing (control: the same plan without the keyring rule plants the key)', async () => {
     const ws = tempDir('as-key-');
@@ -60,7 +73,7 @@ describe('linux sandbox: nothing inherited', () => {
     }
   });
 
-  it("CLI: a descriptor the caller leaked (a shell's exec 200>>file) cannot be written from the sandbox (control: a plain child writes it)", () => {
+  it("CLI: a descriptor the caller leaked (a shell's exec 200>>file) cannot be written from the sandbox, nor is it held by the broker it leaves (control: a plain child writes it)", async () => {
     const ws = tempDir('as-fd-');
     const target = path.join(hostDir('as-fd-out-'), 'outside.log');
     fs.writeFileSync(target, '');
@@ -72,6 +85,20 @@ describe('linux sandbox: nothing inherited', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /rc=[1-9]/, 'fd 200 is not open inside');
     assert.equal(fs.readFileSync(target, 'utf8'), '', 'nothing reached the file outside');
+    // Nor does the warm broker that run left behind hold it (it outlives the caller's shell).
+    const daemons = await eventuallyBrokers(ws);
+    assert.ok(daemons.length > 0, 'the run left a broker');
+    for (const pid of daemons) {
+      const open = fs.readdirSync(`/proc/${pid}/fd`).map((f) => {
+        try {
+          return fs.readlinkSync(`/proc/${pid}/fd/${f}`);
+        } catch {
+          return '';
+        }
+      });
+      assert.ok(!open.includes(target), `broker ${pid} holds no descriptor of the caller's file`);
+    }
+    await stopBrokers(process.env.AGENT_SANDBOX_STATE_DIR!);
     const c = spawnSync('bash', ['-c', `exec 200>>"$T"; bash -c 'echo leaked >&200'`], {
       encoding: 'utf8',
       env: { ...process.env, T: target },
