@@ -109,6 +109,11 @@ export interface LinuxPlan extends PlanBase {
   };
   /** Host Unix-socket locations hidden behind empty tmpfs or /dev/null binds (/run whole, listening sockets). */
   hiddenSockets: string[];
+  /**
+   * `false` only in Verify's deliberately broken "host-socket" plan: a cold launch then does not hide the sockets
+   * that started listening after the plan was made (src/sandbox/linux/index.ts). Absent means they are hidden.
+   */
+  hideLateSockets?: boolean;
   /** Files bound back read-only into the hidden /run, each with why commands need it. */
   runBindBacks: { path: string; reason: string }[];
   /** The state folder, hidden (other plans' private temps, the ledgers); absent for full-access. */

@@ -126,6 +126,7 @@ const linuxHoles: Record<LinuxHole, (p: LinuxPlan, t: HoleTargets) => void> = {
   'host-socket'(p, t) {
     p.bwrapArgs = dropMount(dropMount(p.bwrapArgs, '--tmpfs', t.runtimeDir), '--remount-ro', t.runtimeDir);
     p.hiddenSockets = p.hiddenSockets.filter((s) => s !== t.runtimeDir);
+    p.hideLateSockets = false; // nor hidden at launch, as sockets that appear after the plan are
   },
   orphan(p) {
     p.bwrapArgs = p.bwrapArgs.filter((a) => a !== '--unshare-pid' && a !== '--die-with-parent');

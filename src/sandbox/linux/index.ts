@@ -133,7 +133,9 @@ class LinuxBackend implements SandboxBackend {
       // plan's, so the guard's baseline holds nothing the sandbox can reach; any later one is a breach.
       const hide = () => [
         ...hideProxySockets(linux, proxyDir),
-        ...hideSocketArgs([...guard.sockets.keys()].filter((s) => fs.lstatSync(s, { throwIfNoEntry: false }))),
+        ...(linux.hideLateSockets === false
+          ? []
+          : hideSocketArgs([...guard.sockets.keys()].filter((s) => fs.lstatSync(s, { throwIfNoEntry: false })))),
       ];
       const cold = await spawnCold(bwrap, linux, spec, network, hide(), guard, limits).catch((e: unknown) => {
         // bwrap failed before anything ran, so one more start is safe where the cause is transient: a hidden socket
