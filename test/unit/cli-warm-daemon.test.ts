@@ -37,13 +37,17 @@ const sandbox = {
   alive: true,
   compile: async () => plan,
   spawn: async () => {
+    await new Promise((r) => setTimeout(r, Number(process.env.SPAWN_DELAY_MS || 0)));
     spawned++;
     let done;
     const exited = new Promise((r) => (done = r));
     return {
       stdin: null, stdout: null, stderr: null, exited,
       kill: () => { killed++; done({ code: 137, signal: 'SIGKILL' }); },
-      get enforcement() { throw new Error('enforcement unreadable'); },
+      get enforcement() {
+        if (process.env.ENFORCEMENT_OK) return { applied: [], notes: [] };
+        throw new Error('enforcement unreadable');
+      },
     };
   },
   close: async () => undefined,
@@ -104,6 +108,54 @@ test(
       child.send('counts');
       const counts = await new Promise((res) => child.once('message', res));
       assert.deepEqual(counts, { spawned: 1, killed: 1 }, 'started once, and stopped');
+    } finally {
+      child.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'warm daemon: a caller that goes away while its command is being started does not leave the command running',
+  { skip: process.platform !== 'linux' && 'Unix channel' },
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-daemon-'));
+    const child = fork('-e', [CHILD], {
+      execArgv: [],
+      env: { ...process.env, DAEMON_DIR: dir, SPAWN_DELAY_MS: '300', ENFORCEMENT_OK: '1' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    try {
+      await new Promise<void>((res, rej) => {
+        child.once('message', () => res());
+        child.once('exit', (c) => rej(new Error(`daemon exited ${c}`)));
+      });
+      const hello = {
+        v: WARM_PROTOCOL,
+        key: KEY,
+        planHash: planIdentity(PLAN as unknown as Plan),
+        policyArgs: [],
+        cwd: dir,
+        env: {},
+        argv: ['x'],
+      };
+      // The caller sends its command and dies at once, while the (slow) sandbox is still starting it.
+      await new Promise<void>((resolve) => {
+        const c = net.connect(socketPath(dir, KEY));
+        c.on('connect', () => c.write(frame('H', JSON.stringify(hello)), () => (c.destroy(), resolve())));
+        c.on('error', () => resolve());
+      });
+      const counts = async () => {
+        child.send('counts');
+        return (await new Promise((res) => child.once('message', res))) as { spawned: number; killed: number };
+      };
+      let got = await counts();
+      for (let i = 0; i < 50 && got.spawned === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        got = await counts();
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(await counts(), { spawned: 1, killed: 1 }, 'started, then stopped: its caller is gone');
     } finally {
       child.kill('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });

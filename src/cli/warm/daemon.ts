@@ -350,6 +350,10 @@ export class Daemon {
     setHandler: (h: (type: string, payload: Buffer) => void) => void,
   ): Promise<void> {
     const refuse = (reason: string): void => void conn.end(frame('R', JSON.stringify({ reason })));
+    // A caller that goes away before its command has started (killed while its plan compiles or its sandbox starts)
+    // must not leave the command running on its descriptors: noticed from the start, acted on once it started.
+    let callerGone = false;
+    conn.once('close', () => (callerGone = true));
     if (this.stopping) return refuse('the broker is stopping');
     if (hello.v !== WARM_PROTOCOL || hello.key !== this.spec.key || hello.planHash !== this.planHash)
       return refuse('another plan');
@@ -396,6 +400,7 @@ export class Daemon {
     // failure now stops the command and answers 125.
     let warnings: string[] = [];
     let failed: string | undefined;
+    if (callerGone) proc.kill(); // its exit is awaited below as any other; nobody reads the answer
     try {
       warnings = weakerThanAsked(proc.enforcement, mine.warnings);
     } catch (e) {
