@@ -9,6 +9,8 @@
 export const SAVED_CA_VAR = 'AGENT_SANDBOX_CALLER_NODE_EXTRA_CA_CERTS';
 
 export function restoreCallerEnv(env: NodeJS.ProcessEnv): void {
+  // The launcher's record of LC_CTYPE for its Python client (which restores it itself): never the command's.
+  delete env.AGENT_SANDBOX_CALLER_LC_CTYPE;
   const saved = env[SAVED_CA_VAR];
   if (saved === undefined) return;
   delete env[SAVED_CA_VAR];

@@ -116,6 +116,8 @@ function runCold(): void {
 
 restoreCallerEnv(process.env);
 // A `run` that a live broker accepts never loads the bundle (see warm/client.ts); everything else runs cold.
-runWarm(process.argv.slice(2), BUNDLE)
+// (A throw before its first await, such as a deleted working folder, also means cold: that path reports it properly.)
+Promise.resolve()
+  .then(() => runWarm(process.argv.slice(2), BUNDLE))
   .catch(() => false)
   .then((warm) => warm || runCold());

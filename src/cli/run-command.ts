@@ -19,6 +19,7 @@ import {
 } from '../sandbox';
 import { parse, platformFlag, policyInput, positiveSeconds, POLICY_HELP, POLICY_OPTIONS, UsageError } from './args';
 import type { CliCommand } from './commands';
+import { SandboxError, SandboxErrorCode } from '../errors';
 import { leaveBroker, refuseBrokerFolder } from './warm/leave';
 import type { NetworkDenial } from '../network/proxy';
 import { denialLine, uniqueDenials } from '../network/denial-text';
@@ -51,6 +52,19 @@ function reportBlocked(blocked: NetworkDenial[], code: number, json: boolean): v
     return;
   }
   for (const d of blocked) process.stderr.write(`agent-sandbox: ${denialLine(d, (g) => `--allow-domain ${g}`)}\n`);
+}
+
+/** The caller's working folder; a SandboxError (nothing runs) when it was deleted under the caller's shell. */
+function workingFolder(): string {
+  try {
+    return process.cwd();
+  } catch (e) {
+    throw new SandboxError(
+      SandboxErrorCode.RootMissing,
+      `The working folder this command was started from no longer exists (${(e as Error).message}); nothing was run.`,
+      'cd to an existing folder and run the command again.',
+    );
+  }
 }
 
 /**
@@ -118,6 +132,7 @@ Exit codes: the command's own; 124 timeout; 125 the sandbox could not be applied
     const timeout = positiveSeconds(values.timeout as string | undefined, '--timeout');
     const platform = platformFlag(values, hostPlatform());
     const stateDir = defaultStateDir();
+    workingFolder(); // a deleted working folder is said as such, before anything else
     if (platform === 'linux') closeInherited();
     delete process.env.ELECTRON_RUN_AS_NODE; // VS Code starts the CLI with it; sandboxed commands must not inherit it
     const backend = await backendFor(platform, { stateDir, broker: false });

@@ -12,6 +12,9 @@ describe('the launcher puts back what the fast launcher moved aside', () => {
     const env: NodeJS.ProcessEnv = { NODE_EXTRA_CA_CERTS: '/mine.pem', [SAVED_CA_VAR]: '/other.pem' };
     restoreCallerEnv(env);
     assert.deepEqual(env, { NODE_EXTRA_CA_CERTS: '/mine.pem' });
+    const marked: NodeJS.ProcessEnv = { AGENT_SANDBOX_CALLER_LC_CTYPE: '-', PATH: '/bin' };
+    restoreCallerEnv(marked);
+    assert.deepEqual(marked, { PATH: '/bin' }, "the launcher's LC_CTYPE record never reaches the command");
     const untouched: NodeJS.ProcessEnv = { NODE_EXTRA_CA_CERTS: '' };
     restoreCallerEnv(untouched);
     assert.deepEqual(untouched, { NODE_EXTRA_CA_CERTS: '' });

@@ -9,6 +9,12 @@ if [ "${1:-}" = run ] && [ "${AGENT_SANDBOX_BROKER:-}" != 0 ]; then
     case $a in --) break ;; --no-broker) warm= ;; esac
   done
 fi
+if [ -n "$warm" ]; then
+  # Python's locale coercion (PEP 538; -I cannot turn it off) sets LC_CTYPE in its own environment, which the
+  # command would inherit: what the caller had is recorded here and put back first thing (restore_locale below).
+  if [ -n "${LC_CTYPE+x}" ]; then AGENT_SANDBOX_CALLER_LC_CTYPE="=$LC_CTYPE"; else AGENT_SANDBOX_CALLER_LC_CTYPE=-; fi
+  export AGENT_SANDBOX_CALLER_LC_CTYPE
+fi
 if [ -n "$warm" ] && [ -x /usr/bin/python3 ]; then exec /usr/bin/python3 -I -S "$0" "$@"; fi
 if [ -n "$warm" ] && command -v python3 >/dev/null 2>&1; then exec python3 -I -S "$0" "$@"; fi
 if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
@@ -44,6 +50,18 @@ SANDBOX_FAILED = 125
 HERE = os.path.dirname(os.path.realpath(__file__))
 ARGV = sys.argv[1:]
 ENV = os.environb
+
+
+def restore_locale():
+    """Undoes Python's locale coercion: LC_CTYPE as the caller had it (the sh preamble recorded it)."""
+    saved = ENV.pop(b'AGENT_SANDBOX_CALLER_LC_CTYPE', None)
+    if saved == b'-':
+        ENV.pop(b'LC_CTYPE', None)
+    elif saved is not None and saved.startswith(b'='):
+        ENV[b'LC_CTYPE'] = saved[1:]
+
+
+restore_locale()
 
 
 def cold():
@@ -161,6 +179,16 @@ def frame(kind, payload=b''):
     return kind + len(payload).to_bytes(4, 'big') + payload
 
 
+STATE = {'accepted': False, 'cancel': 0}
+
+
+def cold_unless_cancelled():
+    """Before acceptance: a caller that asked to cancel meanwhile gets its signal's code, not a cold run."""
+    if STATE['cancel']:
+        os._exit(128 + STATE['cancel'])
+    return cold()
+
+
 def main():
     call = warm_call()
     if call is None:
@@ -224,7 +252,7 @@ def main():
         b','.join(js(a) for a in command),
         b'' if timeout is None else b'"timeoutMs":%s,' % num(timeout).encode(),
     )
-    state = {'accepted': False, 'cancel': 0}
+    state = STATE
 
     import _signal
 
@@ -260,7 +288,7 @@ def main():
                     else:
                         report('refused (%s)' % payload.decode('utf-8', 'replace'))
                         conn.close()
-                        return cold()
+                        return cold_unless_cancelled()
                 elif kind == b'X':
                     os.write(2, payload)
                 elif kind == b'O':
@@ -275,10 +303,10 @@ def main():
         if not state['accepted']:
             report('not reachable (%s); running cold' % e)
             conn.close()
-            return cold()
+            return cold_unless_cancelled()
     if not state['accepted']:
         report('closed without an answer; running cold')
-        return cold()
+        return cold_unless_cancelled()
     os.write(2, b'agent-sandbox: the sandbox broker ended before the command did; its sandbox is gone with it.\n')
     os._exit(SANDBOX_FAILED)
 
@@ -307,4 +335,11 @@ def exited(payload, timeout):
     os._exit(code)
 
 
-main()
+try:
+    main()
+except Exception as e:  # anything unforeseen (a deleted cwd, an odd argument): cold, unless the broker took the call
+    if STATE['accepted']:
+        os.write(2, b'agent-sandbox: the fast client failed (%s); the sandbox broker stops the command.\n' % repr(e).encode())
+        os._exit(SANDBOX_FAILED)
+    report('failed (%r); running cold' % e)
+    cold_unless_cancelled()

@@ -16,6 +16,7 @@ import { listBrokers, stopBrokers } from '../../../src/sandbox/linux/warm-contro
 import { sendFds } from '../../../native-bindings/linux/socket';
 import type { BrokerStatus } from '../../../src/protocol/warm';
 import { alive, CLI, eventually, NODE, REPO, STATE_DIR, tempDir } from './helpers';
+import { brokerFor, sleepers } from './warm-helpers';
 
 const FAST = path.join(REPO, 'dist', 'agent-sandbox');
 const ENV: NodeJS.ProcessEnv = {
@@ -32,16 +33,6 @@ function nodeCli(args: string[], cwd: string): SpawnSyncReturns<string> {
   return spawnSync(NODE, [CLI, 'run', ...args], { cwd, encoding: 'utf8', env: ENV, timeout: 60_000, input: '' });
 }
 
-async function brokerFor(ws: string, ms = 15_000, not?: number): Promise<BrokerStatus> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const b = (await listBrokers(STATE_DIR)).find((l) => l.status?.workspaceRoots.includes(ws) && l.status.pid !== not);
-    if (b?.status) return b.status;
-    if (Date.now() > end) throw new Error(`no broker for ${ws} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const served = async (ws: string) => (await brokerFor(ws)).served;
 
 /** A workspace with a broker waiting (left by one cold run of the Node CLI). */
@@ -54,20 +45,6 @@ async function warmWorkspace(prefix: string): Promise<{ ws: string; broker: Brok
 
 function fdCount(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
-}
-
-function sleepers(arg: string): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        return fs.readFileSync(`/proc/${e}/cmdline`, 'utf8') === `sleep\u0000${arg}\u0000`;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 after(async () => {
@@ -288,5 +265,45 @@ describe('agent-sandbox run: the fast client (dist/agent-sandbox, linux)', () =>
     assert.equal(c.status, 0, c.stderr);
     assert.equal(c.stdout, `${ca}|unset`);
     assert.match(c.stderr, /Ignoring extra certs/);
+  });
+  it("the command gets the caller's LC_CTYPE, unset or set, not the one Python's locale coercion makes (control: a bare python3 -I coerces)", async () => {
+    const ws = tempDir('as-fast-lc-');
+    const bare: NodeJS.ProcessEnv = {
+      PATH: ENV.PATH,
+      HOME: process.env.HOME,
+      AGENT_SANDBOX_STATE_DIR: STATE_DIR,
+      AGENT_SANDBOX_BROKER: 'report',
+    };
+    const first = spawnSync(NODE, [CLI, 'run', '--', 'true'], { cwd: ws, encoding: 'utf8', env: bare, input: '' });
+    assert.equal(first.status, 0, first.stderr);
+    await brokerFor(ws);
+    const show = ['--', 'sh', '-c', 'printf "%s|%s" "${LC_CTYPE-unset}" "${AGENT_SANDBOX_CALLER_LC_CTYPE-none}"'];
+    const unset = fast(show, ws, 'pipe', bare);
+    assert.equal(unset.stderr, '', 'served warm');
+    assert.equal(unset.stdout, 'unset|none');
+    const c = fast(show, ws, 'pipe', { ...bare, LC_CTYPE: 'C' });
+    assert.equal(c.stderr, '', 'served warm');
+    assert.equal(c.stdout, 'C|none');
+    assert.equal(await served(ws), 2);
+    // Control: what the client's Python does to its own environment unless undone.
+    const py = spawnSync('/usr/bin/python3', ['-I', '-S', '-c', 'import os; print(os.environ.get("LC_CTYPE"))'], {
+      encoding: 'utf8',
+      env: { PATH: ENV.PATH, LC_CTYPE: 'C' },
+    });
+    assert.equal(py.stdout.trim(), 'C.UTF-8', 'control: Python coerces the C locale');
+  });
+  it('a working folder deleted under the caller: the launcher does not crash but hands the call to the CLI, which refuses with the reason (125)', async () => {
+    await warmWorkspace('as-fast-cwd-'); // a broker record exists, so the Python client runs
+    const gone = tempDir('as-fast-gone-');
+    const r = spawnSync('sh', ['-c', 'cd "$D" && rmdir "$D" && exec "$FAST" run -- echo ran'], {
+      encoding: 'utf8',
+      env: { ...ENV, D: gone, FAST, AGENT_SANDBOX_BROKER: 'report' },
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 125, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /broker: failed \(.*\); running cold/, 'the Python client went cold');
+    assert.match(r.stderr, /working folder this command was started from no longer exists/);
+    assert.doesNotMatch(r.stderr, /Traceback|uv_cwd\n\s+at /);
   });
 });

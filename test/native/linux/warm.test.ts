@@ -15,22 +15,12 @@ import { brokerDir, socketPath } from '../../../src/protocol/warm';
 import { listBrokers, stopBrokers } from '../../../src/sandbox/linux/warm-control';
 import type { BrokerStatus } from '../../../src/protocol/warm';
 import { alive, CLI, eventually, heartbeatStopped, NODE, STATE_DIR, tempDir } from './helpers';
+import { brokerFor, sleepers } from './warm-helpers';
 
 const ENV = { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR };
 
 function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = ENV): SpawnSyncReturns<string> {
   return spawnSync(NODE, [CLI, 'run', ...args], { cwd, encoding: 'utf8', env, timeout: 60_000, input: '' });
-}
-
-/** The live broker serving workspace `ws`, once one answers (polls up to `ms`). */
-async function brokerFor(ws: string, ms = 15_000, not?: number, stateDir = STATE_DIR): Promise<BrokerStatus> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const b = (await listBrokers(stateDir)).find((l) => l.status?.workspaceRoots.includes(ws) && l.status.pid !== not);
-    if (b?.status) return b.status;
-    if (Date.now() > end) throw new Error(`no broker for ${ws} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function served(ws: string): Promise<number> {
@@ -47,20 +37,6 @@ async function warmWorkspace(
   const first = cli([...args(ws), '--', 'true'], ws, env);
   assert.equal(first.status, 0, first.stderr);
   return { ws, broker: await brokerFor(ws, 15_000, undefined, env.AGENT_SANDBOX_STATE_DIR) };
-}
-
-function sleepers(arg: string): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        return fs.readFileSync(`/proc/${e}/cmdline`, 'utf8') === `sleep\u0000${arg}\u0000`;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 after(async () => {
