@@ -93,7 +93,8 @@ async function spawnOne(
 /**
  * Starts a command on the descriptors passed for it on FD_CHANNEL (sent before its request, so already there).
  * Packets for other ids (left by a request that never came) are dropped, their descriptors closed. Without its
- * descriptors the command is not started: it ends 125 with the reason sent to the backend.
+ * descriptors the command is not started: it ends 125, without a message (there is no stderr of the caller to write
+ * it to; the call reports 125, "the sandbox could not be applied").
  */
 async function spawnOnFds(
   msg: Extract<ToRunner, { type: 'spawn' }>,

@@ -186,7 +186,14 @@ function commandGroup(
     version: 1,
   };
   const remove = async () => {
-    parent.dirs.forEach((d) => trySet(path.join(d, 'tasks'), String(hostTid)));
+    // Every runner thread still in the command's group goes back to the broker's (the forking thread, and any its
+    // worker made); only ids that are still the runner's, so a thread id the kernel reused is never moved.
+    const runner = runnerTids();
+    const back = new Set([
+      hostTid,
+      ...dirs.flatMap((d) => readWords(path.join(d, 'tasks')).filter(Boolean).map(Number)),
+    ]);
+    for (const tid of back) if (runner.has(tid)) parent.dirs.forEach((d) => trySet(path.join(d, 'tasks'), String(tid)));
     await removeGroup(group, runnerTids);
   };
   try {
