@@ -70,31 +70,45 @@ function frames(sock: string, hello: object): Promise<{ type: string; payload: s
   });
 }
 
+/** Starts the stand-in daemon (CHILD) in a fresh folder, with `env` added; resolves once it listens. */
+async function startDaemon(env: NodeJS.ProcessEnv = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-daemon-'));
+  const child = fork('-e', [CHILD], {
+    execArgv: [],
+    env: { ...process.env, ...env, DAEMON_DIR: dir },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((res, rej) => {
+    child.once('message', () => res());
+    child.once('exit', (c) => rej(new Error(`daemon exited ${c}`)));
+  });
+  const counts = async () => {
+    child.send('counts');
+    return (await new Promise((res) => child.once('message', res))) as { spawned: number; killed: number };
+  };
+  const hello = {
+    v: WARM_PROTOCOL,
+    key: KEY,
+    planHash: planIdentity(PLAN as unknown as Plan),
+    policyArgs: [],
+    cwd: dir,
+    env: {},
+    argv: ['x'],
+  };
+  const close = () => {
+    child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { sock: socketPath(dir, KEY), hello, counts, close };
+}
+
 test(
   'warm daemon: a failure after the command started stops it and answers 125, never a refusal (which would run it twice)',
   { skip: process.platform !== 'linux' && 'Unix channel' },
   async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-daemon-'));
-    const child = fork('-e', [CHILD], {
-      execArgv: [],
-      env: { ...process.env, DAEMON_DIR: dir },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const d = await startDaemon();
     try {
-      await new Promise<void>((res, rej) => {
-        child.once('message', () => res());
-        child.once('exit', (c) => rej(new Error(`daemon exited ${c}`)));
-      });
-      const hello = {
-        v: WARM_PROTOCOL,
-        key: KEY,
-        planHash: planIdentity(PLAN as unknown as Plan),
-        policyArgs: [],
-        cwd: dir,
-        env: {},
-        argv: ['x'],
-      };
-      const got = await frames(socketPath(dir, KEY), hello);
+      const got = await frames(d.sock, d.hello);
       assert.deepEqual(
         got.map((f) => f.type),
         ['A', 'X', 'Z'],
@@ -105,12 +119,9 @@ test(
         /enforcement could not be checked \(enforcement unreadable\); the command was stopped/,
       );
       assert.equal(JSON.parse(got[2].payload).code, 125);
-      child.send('counts');
-      const counts = await new Promise((res) => child.once('message', res));
-      assert.deepEqual(counts, { spawned: 1, killed: 1 }, 'started once, and stopped');
+      assert.deepEqual(await d.counts(), { spawned: 1, killed: 1 }, 'started once, and stopped');
     } finally {
-      child.kill('SIGKILL');
-      fs.rmSync(dir, { recursive: true, force: true });
+      d.close();
     }
   },
 );
@@ -119,46 +130,23 @@ test(
   'warm daemon: a caller that goes away while its command is being started does not leave the command running',
   { skip: process.platform !== 'linux' && 'Unix channel' },
   async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-daemon-'));
-    const child = fork('-e', [CHILD], {
-      execArgv: [],
-      env: { ...process.env, DAEMON_DIR: dir, SPAWN_DELAY_MS: '300', ENFORCEMENT_OK: '1' },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const d = await startDaemon({ SPAWN_DELAY_MS: '300', ENFORCEMENT_OK: '1' });
     try {
-      await new Promise<void>((res, rej) => {
-        child.once('message', () => res());
-        child.once('exit', (c) => rej(new Error(`daemon exited ${c}`)));
-      });
-      const hello = {
-        v: WARM_PROTOCOL,
-        key: KEY,
-        planHash: planIdentity(PLAN as unknown as Plan),
-        policyArgs: [],
-        cwd: dir,
-        env: {},
-        argv: ['x'],
-      };
       // The caller sends its command and dies at once, while the (slow) sandbox is still starting it.
       await new Promise<void>((resolve) => {
-        const c = net.connect(socketPath(dir, KEY));
-        c.on('connect', () => c.write(frame('H', JSON.stringify(hello)), () => (c.destroy(), resolve())));
+        const c = net.connect(d.sock);
+        c.on('connect', () => c.write(frame('H', JSON.stringify(d.hello)), () => (c.destroy(), resolve())));
         c.on('error', () => resolve());
       });
-      const counts = async () => {
-        child.send('counts');
-        return (await new Promise((res) => child.once('message', res))) as { spawned: number; killed: number };
-      };
-      let got = await counts();
+      let got = await d.counts();
       for (let i = 0; i < 50 && got.spawned === 0; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        got = await counts();
+        got = await d.counts();
       }
       await new Promise((r) => setTimeout(r, 200));
-      assert.deepEqual(await counts(), { spawned: 1, killed: 1 }, 'started, then stopped: its caller is gone');
+      assert.deepEqual(await d.counts(), { spawned: 1, killed: 1 }, 'started, then stopped: its caller is gone');
     } finally {
-      child.kill('SIGKILL');
-      fs.rmSync(dir, { recursive: true, force: true });
+      d.close();
     }
   },
 );

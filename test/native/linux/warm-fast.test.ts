@@ -16,7 +16,7 @@ import { listBrokers, stopBrokers } from '../../../src/sandbox/linux/warm-contro
 import { sendFds } from '../../../native-bindings/linux/socket';
 import type { BrokerStatus } from '../../../src/protocol/warm';
 import { alive, CLI, eventually, NODE, REPO, STATE_DIR, tempDir } from './helpers';
-import { brokerFor, sleepers } from './warm-helpers';
+import { brokerFor, hostConnect, sleepers } from './warm-helpers';
 
 const FAST = path.join(REPO, 'dist', 'agent-sandbox');
 const ENV: NodeJS.ProcessEnv = {
@@ -176,15 +176,7 @@ describe('agent-sandbox run: the fast client (dist/agent-sandbox, linux)', () =>
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'ERR ENOENT\n');
     assert.equal(await served(ws), 1);
-    const host = await new Promise<string>((res) =>
-      net
-        .connect(own)
-        .on('connect', function (this: net.Socket) {
-          this.destroy();
-          res('CONNECTED');
-        })
-        .on('error', (e) => res(e.message)),
-    );
+    const host = await hostConnect(own);
     assert.equal(host, 'CONNECTED', 'control: the socket is live on the host');
   });
 

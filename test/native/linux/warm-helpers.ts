@@ -1,5 +1,6 @@
 /** What the warm-broker tests (warm.test, warm-fast.test) share: finding a workspace's broker, counting sleepers. */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import type { BrokerStatus } from '../../../src/protocol/warm';
 import { listBrokers } from '../../../src/sandbox/linux/warm-control';
 import { STATE_DIR } from './helpers';
@@ -28,4 +29,17 @@ export function sleepers(arg: string): number[] {
       }
     })
     .map(Number);
+}
+
+/** 'CONNECTED' when the host can connect to the Unix socket `sock`, else the error's message. */
+export function hostConnect(sock: string): Promise<string> {
+  return new Promise<string>((res) =>
+    net
+      .connect(sock)
+      .on('connect', function (this: net.Socket) {
+        this.destroy();
+        res('CONNECTED');
+      })
+      .on('error', (e) => res(e.message)),
+  );
 }

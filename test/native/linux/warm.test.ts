@@ -8,14 +8,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { brokerDir, socketPath } from '../../../src/protocol/warm';
 import { listBrokers, stopBrokers } from '../../../src/sandbox/linux/warm-control';
 import type { BrokerStatus } from '../../../src/protocol/warm';
 import { alive, CLI, eventually, heartbeatStopped, NODE, STATE_DIR, tempDir } from './helpers';
-import { brokerFor, sleepers } from './warm-helpers';
+import { brokerFor, hostConnect, sleepers } from './warm-helpers';
 
 const ENV = { ...process.env, AGENT_SANDBOX_STATE_DIR: STATE_DIR };
 
@@ -258,15 +257,7 @@ describe('agent-sandbox run: warm broker (linux)', () => {
       assert.match(r.stdout, /No such file or directory/);
     }
     assert.equal(await served(a.ws), 1, 'the first probe was brokered');
-    const host = await new Promise<string>((res) =>
-      net
-        .connect(own)
-        .on('connect', function (this: net.Socket) {
-          this.destroy();
-          res('CONNECTED');
-        })
-        .on('error', (e) => res(e.message)),
-    );
+    const host = await hostConnect(own);
     assert.equal(host, 'CONNECTED', 'control: the socket is live on the host');
     // A writable folder inside the broker folder would bind it back into the sandbox: refused, nothing runs.
     const inside = fs.mkdtempSync(path.join(brokerDir(), 'x-'));
