@@ -404,6 +404,11 @@ export class Broker {
       this.guard?.close();
       const reg = this.registration;
       this.registration = undefined;
+      // Commands whose exit never came (the runner died) keep their groups until here: removed, and what is left
+      // in them killed, before the broker's own.
+      const commands = [...this.commandLimits.values()];
+      this.commandLimits.clear();
+      await Promise.all(commands.map((c) => c.close()));
       await this.limits?.close();
       if (reg) release(reg);
     })();

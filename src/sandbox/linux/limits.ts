@@ -428,7 +428,11 @@ async function removeGroup(group: Group, spare?: () => Set<number>): Promise<voi
         const keep = spare();
         for (const tid of readWords(path.join(d, 'tasks')).filter(Boolean))
           if (!keep.has(Number(tid))) tryKill(Number(tid));
-      } else for (const pid of readWords(path.join(d, 'cgroup.procs')).filter(Boolean)) tryKill(Number(pid));
+      } else {
+        // A broker's or cold sandbox's group goes whole: what is still in its commands' groups is killed too.
+        for (const g of [d, ...readDirs(d).map((c) => path.join(d, c))])
+          for (const pid of readWords(path.join(g, 'cgroup.procs')).filter(Boolean)) tryKill(Number(pid));
+      }
     }
     await new Promise((r) => setTimeout(r, wait));
   }
