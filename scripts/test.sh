@@ -11,7 +11,7 @@ step() {
   local name=$1; shift
   echo "::: $name"
   local fg=(); [ -t 0 ] && fg=(--foreground) # a terminal: stay in its foreground group
-  timeout "${fg[@]}" -k 30 "${TIER_TIMEOUT:-1500}" "$@"
+  timeout ${fg[@]+"${fg[@]}"} -k 30 "${TIER_TIMEOUT:-1500}" "$@"
   local rc=$?
   [ $rc -eq 124 ] && echo "::: $name: did not end within ${TIER_TIMEOUT:-1500}s"
   if [ $rc -eq 0 ]; then echo "::: $name: ok"; passed+=("$name"); else echo "::: $name: FAILED"; failed+=("$name"); fi
